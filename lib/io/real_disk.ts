@@ -1,0 +1,157 @@
+/**
+ * The real filesystem behind the `Disk` seam, on Deno's file APIs. Positional reads and
+ * writes are a seek plus a read or write; operations on one file are serialized so that
+ * concurrent callers never interleave a seek with another caller's I/O.
+ */
+import {
+  AlreadyExistsError,
+  type Disk,
+  type DiskFile,
+  DiskFullError,
+  NotFoundError,
+  type OpenOptions,
+} from "./disk.ts";
+
+function mapError(err: unknown, path: string): unknown {
+  if (err instanceof Deno.errors.NotFound) return new NotFoundError(path);
+  if (err instanceof Deno.errors.AlreadyExists) return new AlreadyExistsError(path);
+  if (err instanceof Error && /ENOSPC|No space left/i.test(err.message)) {
+    return new DiskFullError(path);
+  }
+  return err;
+}
+
+class RealFile implements DiskFile {
+  #file: Deno.FsFile;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  readonly path: string;
+
+  constructor(path: string, file: Deno.FsFile) {
+    this.path = path;
+    this.#file = file;
+  }
+
+  /** Runs `op` after every earlier operation on this file has finished. */
+  #serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(() => {
+      if (this.#closed) throw new Error(`file is closed: ${this.path}`);
+      return op();
+    });
+    this.#queue = run.catch(() => {});
+    return run.catch((err) => {
+      throw mapError(err, this.path);
+    });
+  }
+
+  readAt(buf: Uint8Array, offset: number): Promise<number> {
+    return this.#serial(async () => {
+      await this.#file.seek(offset, Deno.SeekMode.Start);
+      let done = 0;
+      while (done < buf.length) {
+        const n = await this.#file.read(buf.subarray(done));
+        if (n === null || n === 0) break;
+        done += n;
+      }
+      return done;
+    });
+  }
+
+  writeAt(data: Uint8Array, offset: number): Promise<void> {
+    return this.#serial(async () => {
+      await this.#file.seek(offset, Deno.SeekMode.Start);
+      let done = 0;
+      while (done < data.length) done += await this.#file.write(data.subarray(done));
+    });
+  }
+
+  sync(): Promise<void> {
+    return this.#serial(() => this.#file.syncData());
+  }
+
+  truncate(size: number): Promise<void> {
+    return this.#serial(() => this.#file.truncate(size));
+  }
+
+  size(): Promise<number> {
+    return this.#serial(async () => (await this.#file.stat()).size);
+  }
+
+  tryLock(): Promise<boolean> {
+    return this.#serial(() => this.#file.tryLock(true));
+  }
+
+  close(): Promise<void> {
+    return this.#serial(() => {
+      this.#closed = true;
+      this.#file.close();
+      return Promise.resolve();
+    });
+  }
+}
+
+/** The host filesystem. */
+export class RealDisk implements Disk {
+  async open(path: string, options: OpenOptions = {}): Promise<DiskFile> {
+    try {
+      const file = await Deno.open(path, {
+        read: true,
+        write: !options.readOnly,
+        create: options.create && !options.createNew,
+        createNew: options.createNew,
+      });
+      return new RealFile(path, file);
+    } catch (err) {
+      throw mapError(err, path);
+    }
+  }
+
+  async exists(path: string): Promise<boolean> {
+    try {
+      await Deno.stat(path);
+      return true;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return false;
+      throw err;
+    }
+  }
+
+  async remove(path: string): Promise<void> {
+    try {
+      await Deno.remove(path);
+    } catch (err) {
+      throw mapError(err, path);
+    }
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    try {
+      await Deno.rename(from, to);
+    } catch (err) {
+      throw mapError(err, from);
+    }
+  }
+
+  async readDir(path: string): Promise<string[]> {
+    const names: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(path)) names.push(entry.name);
+    } catch (err) {
+      throw mapError(err, path);
+    }
+    return names.sort();
+  }
+
+  async mkdirAll(path: string): Promise<void> {
+    await Deno.mkdir(path, { recursive: true });
+  }
+
+  async syncDir(path: string): Promise<void> {
+    const dir = await Deno.open(path, { read: true });
+    try {
+      await dir.sync();
+    } finally {
+      dir.close();
+    }
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The Concord executable: `concord serve | ctl … | util … | version | help`.
+ * Each command lives in its layer; this file only dispatches.
+ */
+import { VERSION } from "./lib/base/version.ts";
+
+const USAGE = `Concord ${VERSION}: an etcd-v3-compatible, strongly consistent key-value store.
+
+Usage: concord <command> [flags]
+
+Commands:
+  serve     run a Concord member (etcd's flags: --name, --data-dir, --listen-client-urls, ...)
+  ctl       the etcdctl-like client
+  util      offline tools on data dirs, WALs and snapshots (like etcdutl)
+  version   print the version
+  help      print this help
+
+Commands that are not built yet say so and exit with status 2.
+`;
+
+/** Runs the executable with `args` and returns the process exit code. */
+export async function run(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  switch (command) {
+    case undefined:
+    case "help":
+    case "-h":
+    case "--help":
+      console.log(USAGE);
+      return 0;
+    case "version":
+    case "--version":
+      console.log(`concord version ${VERSION}`);
+      return 0;
+    case "serve":
+    case "ctl":
+    case "util": {
+      void rest;
+      console.error(`concord ${command}: not available in this build yet; see README.md`);
+      return 2;
+    }
+    default:
+      console.error(`concord: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await run(Deno.args));
+}
