@@ -18,6 +18,11 @@ export interface DiskFile {
    * which is less than `buf.length` only at end of file.
    */
   readAt(buf: Uint8Array, offset: number): Promise<number>;
+  /**
+   * Synchronous `readAt`, for engines that must not await on a read (the page file reads a
+   * page inside a synchronous B+tree lookup). Safe to mix with pending async operations.
+   */
+  readAtSync(buf: Uint8Array, offset: number): number;
   /** Writes all of `data` at `offset`, extending the file if needed. */
   writeAt(data: Uint8Array, offset: number): Promise<void>;
   /** fdatasync: makes every completed write durable. */

@@ -23,6 +23,8 @@ function mapError(err: unknown, path: string): unknown {
 
 class RealFile implements DiskFile {
   #file: Deno.FsFile;
+  /** A second handle used only by synchronous reads, so they never move #file's cursor. */
+  #syncReader: Deno.FsFile | null = null;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   readonly path: string;
@@ -57,6 +59,23 @@ class RealFile implements DiskFile {
     });
   }
 
+  readAtSync(buf: Uint8Array, offset: number): number {
+    if (this.#closed) throw new Error(`file is closed: ${this.path}`);
+    try {
+      this.#syncReader ??= Deno.openSync(this.path, { read: true });
+      this.#syncReader.seekSync(offset, Deno.SeekMode.Start);
+      let done = 0;
+      while (done < buf.length) {
+        const n = this.#syncReader.readSync(buf.subarray(done));
+        if (n === null || n === 0) break;
+        done += n;
+      }
+      return done;
+    } catch (err) {
+      throw mapError(err, this.path);
+    }
+  }
+
   writeAt(data: Uint8Array, offset: number): Promise<void> {
     return this.#serial(async () => {
       await this.#file.seek(offset, Deno.SeekMode.Start);
@@ -85,6 +104,7 @@ class RealFile implements DiskFile {
     return this.#serial(() => {
       this.#closed = true;
       this.#file.close();
+      this.#syncReader?.close();
       return Promise.resolve();
     });
   }

@@ -116,6 +116,11 @@ class SimFile implements DiskFile {
     return this.#node.current.read(buf, offset);
   }
 
+  readAtSync(buf: Uint8Array, offset: number): number {
+    this.#check();
+    return this.#node.current.read(buf, offset);
+  }
+
   async writeAt(data: Uint8Array, offset: number): Promise<void> {
     this.#check(true);
     const growth = Math.max(0, offset + data.length - this.#node.current.length);

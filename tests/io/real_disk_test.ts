@@ -15,6 +15,9 @@ Deno.test("real disk: positional I/O, rename, readDir, lock exclusion", async ()
     const buf = new Uint8Array(8);
     assert.deepEqual(await f.readAt(buf, 0), 6);
     assert.deepEqual([...buf.subarray(0, 6)], [1, 1, 0, 0, 2, 2]);
+    const two = new Uint8Array(2);
+    assert.equal(f.readAtSync(two, 4), 2);
+    assert.deepEqual([...two], [2, 2]);
     assert.deepEqual(await f.tryLock(), true);
     const g = await disk.open(`${dir}/a`);
     assert.deepEqual(await g.tryLock(), false);
