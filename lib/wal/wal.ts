@@ -1,0 +1,496 @@
+/**
+ * The write-ahead log: raft's entries and HardState are saved here, with one fdatasync per
+ * `save`, before the node acknowledges or forwards them; on restart the log after the newest
+ * snapshot is read back. It sits below raft and knows only raft's persisted types.
+ *
+ * Layout: a directory of segment files (`segment_name.ts`), each starting with a CRC record
+ * (carrying the chain), the metadata and the current HardState; a lock file held while the
+ * WAL is open for writing; at most two preallocated `N.tmp` files being prepared.
+ */
+import { EMPTY_HARD_STATE, emptyConfState, type Entry, type HardState } from "../base/raftpb.ts";
+import type { Index } from "../base/types.ts";
+import { dirname, type Disk, type DiskFile, joinPath } from "../io/disk.ts";
+import { RecordEncoder, type WalMetadata, type WalSnapshot } from "./encoder.ts";
+import {
+  WalError,
+  WalExistsError,
+  WalLockedError,
+  WalNotFoundError,
+  WalSnapshotError,
+} from "./errors.ts";
+import { FilePipeline, preallocate, TMP_SUFFIX, zeroFill } from "./file_pipeline.ts";
+import {
+  decodeCrc,
+  decodeEntry,
+  decodeMetadata,
+  decodeSnapshot,
+  decodeState,
+  PayloadError,
+} from "./payload.ts";
+import { RecordType, WAL_FORMAT_VERSION } from "./record.ts";
+import { listSegments, scanSegments, type TornTail } from "./scan.ts";
+import { searchIndex, type SegmentName, segmentName, segmentNames } from "./segment_name.ts";
+
+export type { WalMetadata, WalSnapshot } from "./encoder.ts";
+export type { TornTail } from "./scan.ts";
+
+/** The default segment size, as etcd's. */
+export const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
+/** The lock file held by the process that has the WAL open for writing. */
+export const LOCK_FILE = "wal.lock";
+
+/** Where a WAL lives and how it cuts segments. */
+export interface WalOptions {
+  disk: Disk;
+  dir: string;
+  /** Bytes after which a segment is cut (default 64 MiB; small in tests). */
+  segmentSize?: number;
+}
+
+/** What `Wal.open` read back. */
+export interface WalContents {
+  metadata: WalMetadata;
+  /** The last HardState saved (empty if none). */
+  hardState: HardState;
+  /** The entries after the snapshot, with entries overwritten by later saves resolved. */
+  entries: Entry[];
+  /** A torn tail that was found and zeroed, for the caller to log; null if the end was clean. */
+  tornTail: TornTail | null;
+}
+
+/** Where reading starts: the snapshot the state machine was restored from. */
+export interface SnapshotPosition {
+  index: Index;
+  term: number;
+}
+
+function sameState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+async function takeLock(disk: Disk, dir: string): Promise<DiskFile> {
+  const path = joinPath(dir, LOCK_FILE);
+  const file = await disk.open(path, { create: true });
+  if (!(await file.tryLock())) {
+    await file.close();
+    throw new WalLockedError(dir, path);
+  }
+  return file;
+}
+
+async function removeTemps(disk: Disk, dir: string): Promise<void> {
+  let removed = false;
+  for (const name of await disk.readDir(dir)) {
+    if (name.endsWith(TMP_SUFFIX)) {
+      await disk.remove(joinPath(dir, name));
+      removed = true;
+    }
+  }
+  if (removed) await disk.syncDir(dir);
+}
+
+/** An open write-ahead log. Calls are serialized; a failed write makes the WAL unusable. */
+export class Wal {
+  readonly #disk: Disk;
+  readonly #dir: string;
+  readonly #segmentSize: number;
+  readonly #lock: DiskFile;
+  readonly #metadata: WalMetadata;
+  readonly #encoder: RecordEncoder;
+  readonly #pipeline: FilePipeline;
+  #segments: SegmentName[];
+  #tail: DiskFile;
+  #offset: number;
+  #state: HardState;
+  #lastIndex: Index;
+  #queue: Promise<unknown> = Promise.resolve();
+  #failed: unknown = null;
+  #closed = false;
+
+  private constructor(
+    opts: WalOptions,
+    lock: DiskFile,
+    metadata: WalMetadata,
+    segments: SegmentName[],
+    tail: DiskFile,
+    offset: number,
+    crc: number,
+    state: HardState,
+    lastIndex: Index,
+  ) {
+    this.#disk = opts.disk;
+    this.#dir = opts.dir;
+    this.#segmentSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+    this.#lock = lock;
+    this.#metadata = metadata;
+    this.#segments = segments;
+    this.#tail = tail;
+    this.#offset = offset;
+    this.#encoder = new RecordEncoder(crc);
+    this.#state = { ...state };
+    this.#lastIndex = lastIndex;
+    this.#pipeline = new FilePipeline(opts.disk, opts.dir, this.#segmentSize);
+  }
+
+  /** True when `dir` holds at least one WAL segment. */
+  static async exists(disk: Disk, dir: string): Promise<boolean> {
+    if (!(await disk.exists(dir))) return false;
+    return segmentNames(await disk.readDir(dir)).length > 0;
+  }
+
+  /**
+   * Creates a new WAL in `dir` (made if missing) for `metadata`. The first segment holds the
+   * CRC record, the metadata and an empty snapshot marker (index 0, term 0); it gets its
+   * final name only once complete and synced, so a crash leaves either no WAL or a whole one.
+   */
+  static async create(opts: WalOptions & { metadata: WalMetadata }): Promise<Wal> {
+    const { disk, dir } = opts;
+    const segmentSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+    await disk.mkdirAll(dir);
+    await disk.syncDir(dirname(dir));
+    if (await Wal.exists(disk, dir)) throw new WalExistsError(dir);
+    const lock = await takeLock(disk, dir);
+    try {
+      await removeTemps(disk, dir);
+      const name = segmentName(0, 0);
+      const tmp = joinPath(dir, name + TMP_SUFFIX);
+      const file = await preallocate(disk, tmp, segmentSize);
+      const enc = new RecordEncoder(0);
+      enc.crcRecord(0);
+      enc.metadata(opts.metadata);
+      enc.snapshot({ index: 0, term: 0, confState: emptyConfState() });
+      try {
+        await file.writeAt(enc.bytes(), 0);
+        await file.sync();
+        await disk.rename(tmp, joinPath(dir, name));
+        await disk.syncDir(dir);
+      } catch (err) {
+        await file.close();
+        throw err;
+      }
+      return new Wal(
+        opts,
+        lock,
+        opts.metadata,
+        [{ name, seq: 0, index: 0 }],
+        file,
+        enc.length,
+        enc.crc,
+        { ...EMPTY_HARD_STATE },
+        0,
+      );
+    } catch (err) {
+      await lock.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Opens the WAL in `dir` for writing and reads everything after `snapshot` (default index
+   * 0, term 0): metadata, the last HardState and the entries. The snapshot must be recorded in
+   * the WAL (`saveSnapshot`), or `WalSnapshotError` is thrown. A torn tail of the last
+   * segment is zeroed and reported in `tornTail`; corruption anywhere throws
+   * `WalCorruptError` naming the file and offset, and nothing is changed.
+   */
+  static async open(
+    opts: WalOptions & { snapshot?: SnapshotPosition },
+  ): Promise<{ wal: Wal; contents: WalContents }> {
+    const { disk, dir } = opts;
+    const snap = opts.snapshot ?? { index: 0, term: 0 };
+    if (!(await disk.exists(dir))) throw new WalNotFoundError(dir, "no WAL directory");
+    const lock = await takeLock(disk, dir);
+    let tail: DiskFile | null = null;
+    try {
+      await removeTemps(disk, dir);
+      const segments = await listSegments(disk, dir);
+      if (segments.length === 0) throw new WalNotFoundError(dir);
+      const read = await readFrom(disk, dir, segments, snap);
+      const end = read.end;
+      const last = segments[segments.length - 1];
+      tail = await disk.open(joinPath(dir, last.name));
+      if (end.torn) {
+        // Zero what the torn write left, so later appends never sit before stale bytes.
+        await zeroFill(tail, end.offset, end.offset + end.torn.discardedBytes);
+        await tail.sync();
+      }
+      const wal = new Wal(
+        opts,
+        lock,
+        read.metadata,
+        segments,
+        tail,
+        end.offset,
+        end.crc,
+        read.hardState,
+        read.lastIndex,
+      );
+      return {
+        wal,
+        contents: {
+          metadata: read.metadata,
+          hardState: read.hardState,
+          entries: read.entries,
+          tornTail: end.torn,
+        },
+      };
+    } catch (err) {
+      await tail?.close();
+      await lock.close();
+      throw err;
+    }
+  }
+
+  /** The directory this WAL lives in. */
+  get dir(): string {
+    return this.#dir;
+  }
+
+  /** The index of the last entry saved (or read back), or of the last snapshot marker. */
+  get lastIndex(): Index {
+    return this.#lastIndex;
+  }
+
+  /** The names of the segment files, oldest first. */
+  get segments(): string[] {
+    return this.#segments.map((s) => s.name);
+  }
+
+  /** The metadata this WAL was created with. */
+  get metadata(): WalMetadata {
+    return { ...this.#metadata };
+  }
+
+  #exclusive<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(() => {
+      if (this.#closed) throw new WalError("wal: closed");
+      if (this.#failed !== null) {
+        throw new WalError(`wal: unusable after an earlier write failed: ${this.#failed}`);
+      }
+      return op().catch((err) => {
+        if (err instanceof BadInput) throw err.cause;
+        this.#failed = err;
+        throw err;
+      });
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Appends `entries` and, if it changed, `hardState`, then makes them durable with one
+   * fdatasync. When it resolves, everything passed is on disk; raft may then send or
+   * acknowledge it. The caller batches: one call per raft Ready.
+   */
+  save(hardState: HardState, entries: readonly Entry[]): Promise<void> {
+    return this.#exclusive(async () => {
+      const changed = !sameState(hardState, this.#state);
+      if (entries.length === 0 && !changed) return;
+      const enc = this.#encoder;
+      const crcBefore = enc.crc;
+      enc.reset();
+      try {
+        enc.entries(entries);
+        if (changed) enc.state(hardState);
+      } catch (err) {
+        // Bad input (a non-integer index, say): nothing was written, so the WAL stays usable.
+        enc.crc = crcBefore;
+        enc.reset();
+        throw new BadInput(err);
+      }
+      await this.#append();
+      if (entries.length > 0) this.#lastIndex = entries[entries.length - 1].index;
+      if (changed) this.#state = { ...hardState };
+      await this.#syncOrCut();
+    });
+  }
+
+  /**
+   * Records a snapshot marker (durable when this resolves). Write it after the snapshot file
+   * is saved; only then may `releaseBefore` drop the log before it.
+   */
+  saveSnapshot(snapshot: WalSnapshot): Promise<void> {
+    return this.#exclusive(async () => {
+      const enc = this.#encoder;
+      const crcBefore = enc.crc;
+      enc.reset();
+      try {
+        enc.snapshot(snapshot);
+      } catch (err) {
+        enc.crc = crcBefore;
+        enc.reset();
+        throw new BadInput(err);
+      }
+      await this.#append();
+      if (this.#lastIndex < snapshot.index) this.#lastIndex = snapshot.index;
+      await this.#syncOrCut();
+    });
+  }
+
+  async #append(): Promise<void> {
+    const bytes = this.#encoder.bytes();
+    await this.#tail.writeAt(bytes, this.#offset);
+    this.#offset += bytes.length;
+  }
+
+  async #syncOrCut(): Promise<void> {
+    if (this.#offset < this.#segmentSize) {
+      await this.#tail.sync();
+      return;
+    }
+    await this.#cut();
+  }
+
+  /**
+   * Finishes the tail segment (cut to its written length and synced) and starts the next one
+   * from the preallocated file: CRC record, metadata, HardState, synced, then renamed to its
+   * segment name and the directory synced.
+   */
+  async #cut(): Promise<void> {
+    await this.#tail.truncate(this.#offset);
+    await this.#tail.sync();
+    const { file, path } = await this.#pipeline.take();
+    const prev = this.#segments[this.#segments.length - 1];
+    const name = segmentName(prev.seq + 1, this.#lastIndex + 1);
+    const enc = this.#encoder;
+    enc.reset();
+    enc.crcRecord(enc.crc);
+    enc.metadata(this.#metadata);
+    enc.state(this.#state);
+    try {
+      await file.writeAt(enc.bytes(), 0);
+      await file.sync();
+      await this.#disk.rename(path, joinPath(this.#dir, name));
+      await this.#disk.syncDir(this.#dir);
+    } catch (err) {
+      await file.close();
+      throw err;
+    }
+    await this.#tail.close();
+    this.#tail = file;
+    this.#offset = enc.length;
+    this.#segments.push({ name, seq: prev.seq + 1, index: this.#lastIndex + 1 });
+  }
+
+  /**
+   * Deletes the segments wholly before `index` (a snapshot's index, already recorded with
+   * `saveSnapshot`): every segment except the last one whose first index is at most `index`,
+   * which may still hold entries or the snapshot marker needed to open at `index`.
+   */
+  releaseBefore(index: Index): Promise<void> {
+    return this.#exclusive(async () => {
+      const keepFrom = searchIndex(this.#segments, index);
+      if (keepFrom <= 0) return;
+      for (const s of this.#segments.slice(0, keepFrom)) {
+        await this.#disk.remove(joinPath(this.#dir, s.name));
+      }
+      this.#segments = this.#segments.slice(keepFrom);
+      await this.#disk.syncDir(this.#dir);
+    });
+  }
+
+  /** Resolves once the next segment's preallocation has finished (benchmarks and tests). */
+  async settled(): Promise<void> {
+    await this.#pipeline.settled();
+  }
+
+  /** Closes the WAL: stops preallocating, closes the tail and releases the directory lock. */
+  async close(): Promise<void> {
+    await this.#queue;
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pipeline.close();
+    await this.#tail.close();
+    await this.#lock.close();
+  }
+}
+
+/** Carries a bad-input error out of the serialized section without poisoning the WAL. */
+class BadInput extends Error {
+  constructor(override readonly cause: unknown) {
+    super(String(cause));
+  }
+}
+
+/** What reading the records after a snapshot produced. */
+interface ReadResult {
+  metadata: WalMetadata;
+  hardState: HardState;
+  entries: Entry[];
+  lastIndex: Index;
+  end: Awaited<ReturnType<typeof scanSegments>>;
+}
+
+/** Reads every record after `snap`, as etcd's ReadAll does. Changes nothing on disk. */
+async function readFrom(
+  disk: Disk,
+  dir: string,
+  segments: SegmentName[],
+  snap: SnapshotPosition,
+): Promise<ReadResult> {
+  const from = searchIndex(segments, snap.index);
+  if (from < 0) {
+    throw new WalNotFoundError(dir, `no segment holds snapshot index ${snap.index}`);
+  }
+  let metadata: WalMetadata | null = null;
+  let hardState: HardState = { ...EMPTY_HARD_STATE };
+  let entries: Entry[] = [];
+  let lastIndex = 0;
+  let matched = false;
+  const end = await scanSegments(disk, dir, segments, from, (rec) => {
+    switch (rec.type) {
+      case RecordType.Entry: {
+        const e = decodeEntry(rec.data);
+        if (e.index > snap.index) {
+          const up = e.index - snap.index - 1;
+          if (up > entries.length) {
+            throw new PayloadError(
+              `entry ${e.index} leaves a gap after entry ${snap.index + entries.length}`,
+            );
+          }
+          if (up < entries.length) entries = entries.slice(0, up);
+          entries.push(e);
+        }
+        lastIndex = e.index;
+        break;
+      }
+      case RecordType.State:
+        hardState = decodeState(rec.data);
+        break;
+      case RecordType.Metadata: {
+        const m = decodeMetadata(rec.data);
+        if (metadata && (metadata.nodeId !== m.nodeId || metadata.clusterId !== m.clusterId)) {
+          throw new PayloadError("metadata differs from the earlier segments' metadata");
+        }
+        metadata = m;
+        break;
+      }
+      case RecordType.Crc: {
+        const { version } = decodeCrc(rec.data);
+        if (version !== WAL_FORMAT_VERSION) {
+          throw new PayloadError(`unsupported WAL format version ${version}`);
+        }
+        break;
+      }
+      case RecordType.Snapshot: {
+        const s = decodeSnapshot(rec.data);
+        if (s.index === snap.index) {
+          if (s.term !== snap.term) {
+            throw new WalSnapshotError(
+              `snapshot at index ${snap.index} has term ${s.term} in the WAL, not ${snap.term}`,
+            );
+          }
+          matched = true;
+        }
+        if (lastIndex < s.index) lastIndex = s.index;
+        break;
+      }
+    }
+  });
+  if (!matched) {
+    throw new WalSnapshotError(
+      `snapshot (index ${snap.index}, term ${snap.term}) is not recorded in ${dir}`,
+    );
+  }
+  if (!metadata) throw new WalNotFoundError(dir, "no metadata record");
+  return { metadata, hardState, entries, lastIndex, end };
+}
