@@ -1,0 +1,74 @@
+/**
+ * CORS for browsers: gRPC-web and Connect calls (and the REST gateway) from allowed
+ * origins, with preflight requests answered and the protocol headers exposed, so a web page
+ * can read grpc-status, grpc-message and Connect's error headers.
+ */
+import { cors as connectCors } from "@connectrpc/connect";
+import type { UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
+
+/** Which origins may call the API from a browser. */
+export interface CorsOptions {
+  /** "*" for any origin (the default), or the exact origins allowed, e.g. "https://a.b". */
+  allowedOrigins: "*" | readonly string[];
+  /** How long browsers may cache a preflight answer, in seconds (default 7200). */
+  maxAgeSeconds?: number;
+}
+
+/** Headers etcd clients send besides Connect's own: the auth token, in both spellings. */
+const EXTRA_ALLOWED_HEADERS = ["Authorization", "Token"];
+
+/** Headers browsers may read from responses. */
+export const EXPOSED_HEADERS: readonly string[] = [...connectCors.exposedHeaders];
+
+/** Applies CORS policy to requests: answers preflights, decorates responses. */
+export class Cors {
+  readonly #any: boolean;
+  readonly #origins: ReadonlySet<string>;
+  readonly #maxAge: string;
+
+  constructor(options: CorsOptions) {
+    this.#any = options.allowedOrigins === "*";
+    this.#origins = new Set(options.allowedOrigins === "*" ? [] : options.allowedOrigins);
+    this.#maxAge = String(options.maxAgeSeconds ?? 7200);
+  }
+
+  /** True when a request from `origin` may be served to a browser. */
+  allows(origin: string): boolean {
+    return this.#any || this.#origins.has(origin);
+  }
+
+  /**
+   * The answer to a CORS preflight (OPTIONS with Access-Control-Request-Method), or
+   * undefined when the request is not a preflight. Disallowed origins get 403.
+   */
+  preflight(req: UniversalServerRequest): UniversalServerResponse | undefined {
+    const origin = req.header.get("Origin");
+    const method = req.header.get("Access-Control-Request-Method");
+    if (req.method !== "OPTIONS" || origin === null || method === null) return undefined;
+    if (!this.allows(origin)) return { status: 403, header: new Headers({ Vary: "Origin" }) };
+    const allowedHeaders = new Set([...connectCors.allowedHeaders, ...EXTRA_ALLOWED_HEADERS]);
+    const requested = req.header.get("Access-Control-Request-Headers");
+    if (requested) {
+      for (const h of requested.split(",")) if (h.trim() !== "") allowedHeaders.add(h.trim());
+    }
+    const header = new Headers({
+      "Access-Control-Allow-Origin": this.#any ? "*" : origin,
+      "Access-Control-Allow-Methods": [...connectCors.allowedMethods, "OPTIONS"].join(", "),
+      "Access-Control-Allow-Headers": [...allowedHeaders].join(", "),
+      "Access-Control-Max-Age": this.#maxAge,
+      Vary: "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+    });
+    return { status: 204, header };
+  }
+
+  /** Adds the CORS response headers when the request came from an allowed origin. */
+  decorate(req: UniversalServerRequest, res: UniversalServerResponse): UniversalServerResponse {
+    const origin = req.header.get("Origin");
+    if (origin === null || !this.allows(origin)) return res;
+    const header = new Headers(res.header);
+    header.set("Access-Control-Allow-Origin", this.#any ? "*" : origin);
+    header.set("Access-Control-Expose-Headers", EXPOSED_HEADERS.join(", "));
+    if (!this.#any) header.append("Vary", "Origin");
+    return { ...res, header };
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * The API front: one UniversalHandlerFn serving, on one port, gRPC, gRPC-web and Connect
+ * (the same handlers, from Connect's router), etcd's REST gateway, /health, /version and
+ * /metrics, with CORS for browsers, a request size limit and one error mapping.
+ */
+import { Code, ConnectError, createConnectRouter } from "@connectrpc/connect";
+import type {
+  UniversalHandler,
+  UniversalHandlerFn,
+  UniversalServerRequest,
+  UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
+import type { DescMethod } from "@bufbuild/protobuf";
+import { ETCD_CLUSTER_VERSION, ETCD_COMPAT_VERSION } from "../base/version.ts";
+import { Cors, type CorsOptions } from "./cors.ts";
+import { Gateway } from "./gateway.ts";
+import { canonicalGatewayPath } from "./gateway_routes.ts";
+import { type AnyImpl, instrumentService } from "./instrument.ts";
+import { DEFAULT_MAX_REQUEST_BYTES, GRPC_OVERHEAD_BYTES, limitBody } from "./limits.ts";
+import { GrpcMetrics, METRICS_CONTENT_TYPE, MetricsRegistry } from "./metrics.ts";
+import { type EtcdServices, SERVICE_DESCRIPTORS } from "./services.ts";
+
+/** What /health reports: etcd answers 200 `{"health":"true"}` or 503 `{"health":"false"}`. */
+export interface HealthStatus {
+  healthy: boolean;
+  /** Why the member is unhealthy (etcd 3.5 adds it to the body). */
+  reason?: string;
+}
+
+/** Options of `createApiHandler`. */
+export interface ApiHandlerOptions {
+  /** The server's service implementations; missing services and methods are Unimplemented. */
+  services: Partial<EtcdServices>;
+  /** Browser access: allowed origins (default: any origin), or false to send no CORS headers. */
+  cors?: CorsOptions | false;
+  /** etcd's --max-request-bytes (default 1.5 MiB); 512 KiB of framing is allowed on top. */
+  maxRequestBytes?: number;
+  /** Registry for /metrics; the handler registers the grpc_server_* metrics on it. */
+  metrics?: MetricsRegistry;
+  /** The check behind /health. Without one, /health answers 503 "no health check". */
+  health?: () => HealthStatus | Promise<HealthStatus>;
+}
+
+const encoder = new TextEncoder();
+
+async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes;
+}
+
+function respond(status: number, contentType: string, text: string): UniversalServerResponse {
+  return {
+    status,
+    header: new Headers({ "Content-Type": contentType }),
+    body: once(encoder.encode(text)),
+  };
+}
+
+/** True for content types gRPC clients send (application/grpc, application/grpc+proto). */
+function isGrpc(contentType: string | null): boolean {
+  return contentType !== null && /^application\/grpc(\+|;|$)/.test(contentType);
+}
+
+/** A gRPC "unknown service" answer, as grpc-go gives for a path it has no handler for. */
+function grpcUnimplemented(path: string): UniversalServerResponse {
+  const trailer = new Headers({
+    "grpc-status": String(Code.Unimplemented),
+    "grpc-message": encodeURIComponent(`unknown service ${path.split("/")[1] ?? ""}`),
+  });
+  return {
+    status: 200,
+    header: new Headers({ "Content-Type": "application/grpc" }),
+    body: (async function* () {})(),
+    trailer,
+  };
+}
+
+/** Builds the API handler. Call once per server; the result serves every connection. */
+export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn {
+  const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  if (!(maxRequestBytes > 0)) throw new RangeError("maxRequestBytes must be positive");
+  const wireLimit = maxRequestBytes + GRPC_OVERHEAD_BYTES;
+  const registry = options.metrics;
+  const grpcMetrics = registry ? new GrpcMetrics(registry) : undefined;
+  const cors = options.cors === false
+    ? undefined
+    : new Cors(options.cors ?? { allowedOrigins: "*" });
+
+  // Wrap every implementation once: the router and the gateway share the wrapped methods.
+  const wrapped: { [K in keyof EtcdServices]?: Record<string, AnyImpl> } = {};
+  for (const key of Object.keys(SERVICE_DESCRIPTORS) as (keyof EtcdServices)[]) {
+    const impl = options.services[key];
+    const raw = (impl ?? {}) as unknown as Readonly<Record<string, AnyImpl | undefined>>;
+    wrapped[key] = instrumentService(SERVICE_DESCRIPTORS[key], raw, grpcMetrics);
+  }
+
+  // Single-message requests are bounded as a whole by limitBody (giving etcd's error); the
+  // per-message bound of Connect applies to client streams.
+  const router = createConnectRouter({ readMaxBytes: wireLimit });
+  for (const key of Object.keys(SERVICE_DESCRIPTORS) as (keyof EtcdServices)[]) {
+    const service = SERVICE_DESCRIPTORS[key];
+    const impls = wrapped[key] ?? {};
+    for (const method of service.methods) {
+      const impl = impls[method.localName];
+      if (impl === undefined) continue;
+      const single = method.methodKind === "unary" || method.methodKind === "server_streaming";
+      router.rpc(
+        method as DescMethod,
+        impl as never,
+        single ? { readMaxBytes: 0x7fffffff } : undefined,
+      );
+    }
+    // Methods without an implementation still get a handler, answering Unimplemented.
+    const missing = service.methods.filter((m) => impls[m.localName] === undefined);
+    if (missing.length > 0) router.service(service, {});
+  }
+  const byPath = new Map<string, UniversalHandler>();
+  for (const h of router.handlers) if (!byPath.has(h.requestPath)) byPath.set(h.requestPath, h);
+  const singleMessage = new Set<string>();
+  for (const h of router.handlers) {
+    if (h.method.methodKind === "unary" || h.method.methodKind === "server_streaming") {
+      singleMessage.add(h.requestPath);
+    }
+  }
+  const gateway = new Gateway(wrapped, wireLimit);
+
+  const serve = async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
+    const path = new URL(req.url, "http://localhost").pathname;
+    const rpc = byPath.get(path);
+    if (rpc) {
+      if (singleMessage.has(path)) {
+        req = { ...req, body: limitBody(req.body as AsyncIterable<Uint8Array>, wireLimit) };
+      }
+      return await rpc(req);
+    }
+    const gw = canonicalGatewayPath(path);
+    if (gw !== undefined && gateway.has(gw)) return await gateway.handle(req, gw);
+    if (isGrpc(req.header.get("Content-Type"))) return grpcUnimplemented(path);
+    switch (path) {
+      case "/health":
+        return await health(req);
+      case "/version":
+        if (req.method !== "GET" && req.method !== "HEAD") break;
+        return respond(
+          200,
+          "application/json",
+          JSON.stringify({ etcdserver: ETCD_COMPAT_VERSION, etcdcluster: ETCD_CLUSTER_VERSION }),
+        );
+      case "/metrics":
+        if (req.method !== "GET" && req.method !== "HEAD") break;
+        return respond(200, METRICS_CONTENT_TYPE, registry ? registry.render() : "");
+      default:
+        return respond(404, "text/plain; charset=utf-8", "404 page not found\n");
+    }
+    return respond(405, "text/plain; charset=utf-8", "Method Not Allowed\n");
+  };
+
+  const health = async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return respond(405, "text/plain; charset=utf-8", "Method Not Allowed\n");
+    }
+    let status: HealthStatus;
+    if (!options.health) status = { healthy: false, reason: "no health check configured" };
+    else {
+      try {
+        status = await options.health();
+      } catch (err) {
+        status = { healthy: false, reason: err instanceof Error ? err.message : String(err) };
+      }
+    }
+    const body: Record<string, string> = { health: String(status.healthy) };
+    if (status.reason !== undefined) body.reason = status.reason;
+    return respond(status.healthy ? 200 : 503, "application/json", JSON.stringify(body));
+  };
+
+  return async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
+    if (cors) {
+      const pre = cors.preflight(req);
+      if (pre) return pre;
+    }
+    let res: UniversalServerResponse;
+    try {
+      res = await serve(req);
+    } catch (err) {
+      // Connect's handlers answer their own errors; this is a last resort that never leaks
+      // a stack to the client.
+      const msg = err instanceof ConnectError ? err.rawMessage : "internal error";
+      res = respond(500, "text/plain; charset=utf-8", msg + "\n");
+    }
+    return cors ? cors.decorate(req, res) : res;
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * Request size limits, as etcd's --max-request-bytes: a request larger than the limit plus
+ * gRPC's framing allowance is refused with etcd's "request is too large" error instead of
+ * being read into memory.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Errors } from "../base/errors.ts";
+
+/** etcd's default --max-request-bytes: 1.5 MiB. */
+export const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+
+/** The allowance etcd adds on top of --max-request-bytes for gRPC framing (512 KiB). */
+export const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+/** The ConnectError form of etcd's request-too-large error. */
+export function requestTooLarge(): ConnectError {
+  const e = Errors.requestTooLarge();
+  return new ConnectError(e.message, e.code as number as Code);
+}
+
+/**
+ * Passes `body` through, throwing etcd's request-too-large error as soon as more than
+ * `maxBytes` have arrived, so an oversized body is never buffered whole.
+ */
+export async function* limitBody(
+  body: AsyncIterable<Uint8Array>,
+  maxBytes: number,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.length;
+    if (total > maxBytes) throw requestTooLarge();
+    yield chunk;
+  }
+}
