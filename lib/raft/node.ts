@@ -1,0 +1,187 @@
+/**
+ * The driver between raft and the server's I/O. It owns a RawNode and runs the Ready loop:
+ * persist (one call, so one fsync, per batch) -> send -> apply -> advance. It performs no
+ * I/O itself: persistence, the network and the state machine are injected (`NodeHooks`), so
+ * the server plugs in the WAL and the transport and tests plug in a simulator.
+ *
+ * Ordering guarantees: messages of a batch are handed to `send` only after `persist` for the
+ * same batch resolved, so no node acknowledges or announces state it could lose in a crash
+ * (this also makes a leader counting its own unsynced entries safe). Conf change entries
+ * are applied to raft's membership by the driver, in log order, before `apply` sees them.
+ */
+import type { ConfState, Entry, HardState, NodeId, Snapshot } from "../base/raftpb.ts";
+import { EntryType } from "../base/raftpb.ts";
+import { type ConfChange, ConfChangeOutcome, decodeConfChange } from "./confchange.ts";
+import type { Message } from "./messages.ts";
+import type { ReadState } from "./raft.ts";
+import { RawNode, type SoftState, type Status } from "./raw_node.ts";
+
+/** What must be durable before the batch's messages go out. */
+export interface PersistBatch {
+  hardState: HardState | null;
+  /** Entries to append; they replace any stored entries from entries[0].index on. */
+  entries: Entry[];
+  /** A snapshot received from the leader: replaces the log up to its index. */
+  snapshot: Snapshot | null;
+  /** False when only the commit index changed (no fsync needed). */
+  mustSync: boolean;
+}
+
+/** A conf change entry the driver applied to raft's membership. */
+export interface AppliedConfChange {
+  index: number;
+  change: ConfChange;
+  outcome: ConfChangeOutcome;
+  /** The membership after this entry. */
+  confState: ConfState;
+}
+
+/** What the state machine applies, in order: the snapshot (if any), then the entries. */
+export interface ApplyBatch {
+  snapshot: Snapshot | null;
+  /** Committed entries, in log order (all types; empty Normal entries included). */
+  entries: Entry[];
+  confChanges: AppliedConfChange[];
+}
+
+/** The I/O the driver delegates. Each may be synchronous or return a promise. */
+export interface NodeHooks {
+  /** Durably stores the batch (the WAL: one fdatasync when mustSync). */
+  persist(batch: PersistBatch): Promise<void> | void;
+  /** Hands messages to the transport (must not block on the network). */
+  send(messages: Message[]): void;
+  /** Applies committed state; resolves when applied. */
+  apply(batch: ApplyBatch): Promise<void> | void;
+  /** Confirmed reads: serve each once the applied index reaches its index. */
+  readStates?(states: ReadState[]): void;
+  /** Leadership or role changed. */
+  softState?(state: SoftState): void;
+}
+
+/** Runs the Ready loop over injected I/O. */
+export class Node {
+  readonly raw: RawNode;
+  readonly #hooks: NodeHooks;
+  #running: Promise<void> | null = null;
+  #failed: unknown = null;
+  #batches = 0;
+
+  constructor(raw: RawNode, hooks: NodeHooks) {
+    this.raw = raw;
+    this.#hooks = hooks;
+  }
+
+  get id(): NodeId {
+    return this.raw.raft.id;
+  }
+
+  /** How many Ready batches were processed (each is one persist call). */
+  get batches(): number {
+    return this.#batches;
+  }
+
+  #check(): void {
+    if (this.#failed !== null) {
+      throw new Error("raft node stopped after an I/O failure", { cause: this.#failed });
+    }
+  }
+
+  tick(): void {
+    this.#check();
+    this.raw.tick();
+  }
+
+  step(m: Message): void {
+    this.#check();
+    this.raw.step(m);
+  }
+
+  /** See RawNode.propose; throws ProposalDroppedError when refused. */
+  propose(data: Uint8Array): void {
+    this.#check();
+    this.raw.propose(data);
+  }
+
+  proposeBatch(datas: readonly Uint8Array[]): void {
+    this.#check();
+    this.raw.proposeBatch(datas);
+  }
+
+  proposeConfChange(cc: ConfChange): void {
+    this.#check();
+    this.raw.proposeConfChange(cc);
+  }
+
+  readIndex(context: Uint8Array): void {
+    this.#check();
+    this.raw.readIndex(context);
+  }
+
+  transferLeader(id: NodeId): void {
+    this.#check();
+    this.raw.transferLeader(id);
+  }
+
+  campaign(): void {
+    this.#check();
+    this.raw.campaign();
+  }
+
+  status(): Status {
+    return this.raw.status();
+  }
+
+  /**
+   * Processes Ready batches until there is nothing left. Concurrent callers share the
+   * running loop; work that arrives while a batch is being persisted joins the next batch.
+   * A failing hook stops the node for good (its durable state is then unknown).
+   */
+  process(): Promise<void> {
+    this.#check();
+    if (this.#running !== null) return this.#running;
+    this.#running = this.#loop().finally(() => {
+      this.#running = null;
+    });
+    return this.#running;
+  }
+
+  async #loop(): Promise<void> {
+    try {
+      while (this.raw.hasReady()) {
+        const rd = this.raw.ready();
+        this.#batches++;
+        if (rd.softState !== null) this.#hooks.softState?.(rd.softState);
+        if (rd.hardState !== null || rd.entries.length > 0 || rd.snapshot !== null) {
+          const p = this.#hooks.persist({
+            hardState: rd.hardState,
+            entries: rd.entries,
+            snapshot: rd.snapshot,
+            mustSync: rd.mustSync,
+          });
+          if (p !== undefined) await p;
+        }
+        if (rd.messages.length > 0) this.#hooks.send(rd.messages);
+        if (rd.snapshot !== null || rd.committedEntries.length > 0) {
+          const confChanges: AppliedConfChange[] = [];
+          for (const e of rd.committedEntries) {
+            if (e.type !== EntryType.ConfChange) continue;
+            const change = decodeConfChange(e.data);
+            const { outcome, confState } = this.raw.applyConfChange(change);
+            confChanges.push({ index: e.index, change, outcome, confState });
+          }
+          const a = this.#hooks.apply({
+            snapshot: rd.snapshot,
+            entries: rd.committedEntries,
+            confChanges,
+          });
+          if (a !== undefined) await a;
+        }
+        if (rd.readStates.length > 0) this.#hooks.readStates?.(rd.readStates);
+        this.raw.advance();
+      }
+    } catch (err) {
+      this.#failed = err;
+      throw err;
+    }
+  }
+}

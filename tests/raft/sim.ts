@@ -1,0 +1,586 @@
+/**
+ * A deterministic adversarial simulator for raft: 3 or 5 nodes (plus nodes that join and
+ * leave), a network that drops, duplicates, delays and reorders messages, partitions that
+ * come and go, and nodes that crash and restart from their durable state (what was not
+ * persisted is lost). Everything derives from one seed, so a failure replays exactly.
+ *
+ * Invariants, checked as things happen and after every step:
+ * - election safety: at most one leader per term;
+ * - log matching: two logs with an entry of the same index and term are identical up to it
+ *   (checked inductively when entries are persisted);
+ * - leader completeness: a new leader holds every entry committed before its term;
+ * - state machine safety: no two nodes apply different entries at one index (state hash);
+ * - commit safety: no two nodes ever commit different terms at one index;
+ * - linearizable reads: a ReadIndex answer is >= every index committed before it was asked.
+ * Liveness: once the network heals and every node is up, a leader is elected within a
+ * bounded number of ticks and a proposal commits everywhere.
+ */
+import { type Entry, type NodeId } from "../../lib/base/raftpb.ts";
+import { Rand } from "../../lib/base/rand.ts";
+import { ConfChangeType } from "../../lib/raft/confchange.ts";
+import { ProposalDroppedError } from "../../lib/raft/errors.ts";
+import { describeMessage, type Message } from "../../lib/raft/messages.ts";
+import { StateType } from "../../lib/raft/raft.ts";
+import { bootstrapStorage, joinerStorage, mixEntry, type NodeOptions, SimNode } from "./cluster.ts";
+
+/** The knobs of one simulation run. */
+export interface SimConfig {
+  seed: number;
+  /** Initial voters: 3 or 5. */
+  voters: number;
+  /** Ticks of chaos before the network heals. */
+  chaosTicks: number;
+  /** Bound on ticks to elect a leader once healed. */
+  electionBound: number;
+  /** Bound on ticks for a proposal to apply everywhere once a leader is elected. */
+  commitBound: number;
+  /** Exercise membership changes (joiners, learners, promotion, removal). */
+  membership: boolean;
+  /** Keep a trace of recent events for the failure report. */
+  trace: boolean;
+}
+
+/** A broken invariant, with the seed to replay it. */
+export class SimFailure extends Error {
+  constructor(readonly seed: number, message: string, readonly traceTail: string[]) {
+    super(`seed=${seed}: ${message}` + (traceTail.length ? `\n${traceTail.join("\n")}` : ""));
+    this.name = "SimFailure";
+  }
+}
+
+/** Counters a run reports (to see that the faults actually happened). */
+export interface SimStats {
+  ticks: number;
+  delivered: number;
+  dropped: number;
+  duplicated: number;
+  crashes: number;
+  partitions: number;
+  elections: number;
+  committed: number;
+  reads: number;
+  readsServed: number;
+  snapshotsSent: number;
+  confChanges: number;
+  transfers: number;
+}
+
+interface InFlight {
+  at: number;
+  m: Message;
+}
+
+/** Derives a run's config from a seed (fault rates and sizes vary by seed too). */
+export function configForSeed(seed: number, overrides: Partial<SimConfig> = {}): SimConfig {
+  const r = new Rand(seed ^ 0x5eed);
+  return {
+    seed,
+    voters: r.chance(0.5) ? 3 : 5,
+    chaosTicks: 150 + r.int(150),
+    electionBound: 200,
+    commitBound: 100,
+    membership: r.chance(0.4),
+    trace: false,
+    ...overrides,
+  };
+}
+
+/** One simulation: construct, run(), inspect stats. Throws SimFailure on a violation. */
+export class Sim {
+  readonly cfg: SimConfig;
+  readonly rand: Rand;
+  readonly nodes = new Map<NodeId, SimNode>();
+  readonly options: NodeOptions;
+  now = 0;
+  #inflight: InFlight[] = [];
+  /** node -> partition group; messages cross only within a group. */
+  #group = new Map<NodeId, number>();
+  #dropRate = 0;
+  #dupRate = 0;
+  #maxDelay = 1;
+  // invariant state
+  #leaderOfTerm = new Map<number, NodeId>();
+  #entryAt = new Map<string, { hash: number; prevTerm: number }>();
+  #committedTerm: number[] = [];
+  #globalCommitted = 1;
+  #appliedHash = new Map<number, number>();
+  #readMin = new Map<string, number>();
+  #readSeq = 0;
+  #leaderSeen = new Set<string>();
+  #proposalSeq = 0;
+  #nextNodeId = 0;
+  #trace: string[] = [];
+  readonly stats: SimStats = {
+    ticks: 0,
+    delivered: 0,
+    dropped: 0,
+    duplicated: 0,
+    crashes: 0,
+    partitions: 0,
+    elections: 0,
+    committed: 0,
+    reads: 0,
+    readsServed: 0,
+    snapshotsSent: 0,
+    confChanges: 0,
+    transfers: 0,
+  };
+
+  constructor(cfg: SimConfig) {
+    this.cfg = cfg;
+    this.rand = new Rand(cfg.seed);
+    const r = this.rand;
+    this.options = {
+      electionTick: 10,
+      heartbeatTick: 1,
+      preVote: true,
+      checkQuorum: true,
+      maxSizePerMsg: r.pick([64, 512, 1 << 20]),
+      maxInflightMsgs: r.pick([1, 4, 256]),
+    };
+    const voters: NodeId[] = [];
+    for (let i = 1; i <= cfg.voters; i++) voters.push(BigInt(i));
+    this.#nextNodeId = cfg.voters + 1;
+    for (const id of voters) this.#addNode(id, bootstrapStorage(voters, []));
+    this.#committedTerm[1] = 1;
+  }
+
+  #addNode(id: NodeId, storage: ReturnType<typeof joinerStorage>): SimNode {
+    const n = new SimNode(id, storage, this.options, this.cfg.seed * 7 + Number(id));
+    n.observer = {
+      onPersist: (node, ents) => this.#checkPersist(node, ents),
+      onApply: (node, index, hash) => this.#checkApply(node, index, hash),
+      onReadState: (node, rs) => this.#checkRead(node, rs.index, rs.context),
+    };
+    this.nodes.set(id, n);
+    this.#group.set(id, 0);
+    return n;
+  }
+
+  #log(s: string): void {
+    if (!this.cfg.trace) return;
+    this.#trace.push(`[t=${this.now}] ${s}`);
+    if (this.#trace.length > 400) this.#trace.splice(0, 100);
+  }
+
+  fail(msg: string): never {
+    throw new SimFailure(this.cfg.seed, msg, this.#trace.slice(-120));
+  }
+
+  // ---- invariants ----
+
+  #checkPersist(node: SimNode, ents: readonly Entry[]): void {
+    for (const e of ents) {
+      let prevTerm = -1;
+      try {
+        prevTerm = node.storage.term(e.index - 1);
+      } catch {
+        prevTerm = -1; // compacted: covered by the snapshot, which was checked when applied
+      }
+      const key = `${e.index},${e.term}`;
+      const h = mixEntry(0, e);
+      const seen = this.#entryAt.get(key);
+      if (seen === undefined) {
+        this.#entryAt.set(key, { hash: h, prevTerm });
+        continue;
+      }
+      if (seen.hash !== h) {
+        this.fail(`log matching: node ${node.id} has a different entry at (${key})`);
+      }
+      if (prevTerm !== -1 && seen.prevTerm !== -1 && seen.prevTerm !== prevTerm) {
+        this.fail(
+          `log matching: node ${node.id} entry (${key}) follows term ${prevTerm}, ` +
+            `another log has ${seen.prevTerm}`,
+        );
+      }
+      if (seen.prevTerm === -1 && prevTerm !== -1) seen.prevTerm = prevTerm;
+    }
+  }
+
+  #checkApply(node: SimNode, index: number, hash: number): void {
+    const seen = this.#appliedHash.get(index);
+    if (seen === undefined) this.#appliedHash.set(index, hash);
+    else if (seen !== hash) {
+      this.fail(`state machine safety: node ${node.id} applied a different state at ${index}`);
+    }
+  }
+
+  #checkRead(node: SimNode, index: number, ctx: Uint8Array): void {
+    const key = String.fromCharCode(...ctx);
+    const min = this.#readMin.get(key);
+    if (min === undefined) this.fail(`node ${node.id} got a read state for an unknown request`);
+    if (index < min) {
+      this.fail(`stale read: node ${node.id} answered at ${index}, but ${min} was committed`);
+    }
+    if (index > this.#globalCommitted) {
+      this.fail(`read index ${index} is beyond anything committed (${this.#globalCommitted})`);
+    }
+    // a duplicated ReadIndexResp may answer twice; each answer must be fresh
+    this.stats.readsServed++;
+  }
+
+  /** Records commit progress and checks the per-step invariants. */
+  checkStep(): void {
+    for (const n of this.nodes.values()) {
+      if (!n.up) continue;
+      const r = n.raw.raft;
+      const log = r.raftLog;
+      // commit safety: every committed index has one term, cluster-wide
+      const first = log.firstIndex();
+      for (let i = Math.max(first, 2); i <= log.committed; i++) {
+        if (i > this.#globalCommitted || this.#committedTerm[i] === undefined) {
+          const t = log.term(i);
+          if (t === -1) this.fail(`node ${n.id} committed ${i} but has no term for it`);
+          this.#committedTerm[i] = t;
+        }
+      }
+      if (log.committed > this.#globalCommitted) {
+        this.stats.committed += log.committed - this.#globalCommitted;
+        this.#globalCommitted = log.committed;
+      }
+      if (r.state === StateType.Leader) {
+        const owner = this.#leaderOfTerm.get(r.term);
+        if (owner === undefined) {
+          this.#leaderOfTerm.set(r.term, n.id);
+          this.stats.elections++;
+          this.#log(`node ${n.id} leads term ${r.term}`);
+        } else if (owner !== n.id) {
+          this.fail(`election safety: ${owner} and ${n.id} both lead term ${r.term}`);
+        }
+        const key = `${n.id}@${r.term}`;
+        if (!this.#leaderSeen.has(key)) {
+          this.#leaderSeen.add(key);
+          this.#checkLeaderCompleteness(n);
+        }
+      }
+    }
+  }
+
+  #checkLeaderCompleteness(n: SimNode): void {
+    const log = n.raw.raft.raftLog;
+    const first = log.firstIndex();
+    if (first - 1 > this.#globalCommitted) return;
+    for (let i = Math.max(first, 2); i <= this.#globalCommitted; i++) {
+      const want = this.#committedTerm[i];
+      if (want === undefined) continue;
+      const have = log.term(i);
+      if (have !== want) {
+        this.fail(
+          `leader completeness: leader ${n.id} of term ${n.raw.raft.term} has term ${have} at ` +
+            `committed index ${i} (committed term ${want})`,
+        );
+      }
+    }
+  }
+
+  /** Verifies committed entries agree across nodes (after each commit-advancing step). */
+  #verifyCommittedTerms(n: SimNode): void {
+    const log = n.raw.raft.raftLog;
+    const from = Math.max(log.firstIndex(), 2);
+    const to = Math.min(log.committed, this.#globalCommitted);
+    // spot-check the newest few (full check happens on leader election)
+    for (let i = Math.max(from, to - 8); i <= to; i++) {
+      const want = this.#committedTerm[i];
+      if (want !== undefined && log.term(i) !== want) {
+        this.fail(
+          `commit safety: node ${n.id} committed term ${log.term(i)} at ${i}, want ${want}`,
+        );
+      }
+    }
+  }
+
+  // ---- network ----
+
+  #sendAll(msgs: Message[]): void {
+    for (const m of msgs) {
+      if (m.snapshot !== null) this.stats.snapshotsSent++;
+      this.#enqueue(m);
+      if (this.#dupRate > 0 && this.rand.chance(this.#dupRate)) {
+        this.stats.duplicated++;
+        this.#enqueue(m);
+      }
+    }
+  }
+
+  #enqueue(m: Message): void {
+    const delay = this.#maxDelay <= 0 ? 0 : this.rand.int(this.#maxDelay + 1);
+    this.#inflight.push({ at: this.now + delay, m });
+  }
+
+  #deliverDue(): void {
+    let rounds = 0;
+    while (true) {
+      const due: InFlight[] = [];
+      const rest: InFlight[] = [];
+      for (const f of this.#inflight) (f.at <= this.now ? due : rest).push(f);
+      if (due.length === 0) return;
+      if (++rounds > 10_000) this.fail("network did not quiesce within a tick");
+      this.#inflight = rest;
+      this.rand.shuffle(due);
+      for (const f of due) this.#deliver(f.m);
+    }
+  }
+
+  #deliver(m: Message): void {
+    const to = this.nodes.get(m.to);
+    const lost = to === undefined || !to.up ||
+      this.#group.get(m.from) !== this.#group.get(m.to) ||
+      (this.#dropRate > 0 && this.rand.chance(this.#dropRate));
+    if (m.snapshot !== null) {
+      // the transport tells the sender how a snapshot transfer ended
+      const from = this.nodes.get(m.from);
+      if (from !== undefined && from.up) {
+        from.raw.reportSnapshot(m.to, !lost);
+        this.#sendAll(from.handleReady());
+      }
+    }
+    if (lost) {
+      this.stats.dropped++;
+      return;
+    }
+    this.stats.delivered++;
+    if (this.cfg.trace) this.#log(`deliver ${describeMessage(m)}`);
+    to.raw.step(m);
+    this.#sendAll(to.handleReady());
+    this.#verifyCommittedTerms(to);
+    this.checkStep();
+  }
+
+  // ---- faults and workload ----
+
+  #partition(): void {
+    const ids = [...this.nodes.keys()];
+    this.stats.partitions++;
+    const kind = this.rand.int(3);
+    if (kind === 0) {
+      for (const id of ids) this.#group.set(id, this.rand.int(2));
+    } else if (kind === 1) {
+      const lone = this.rand.pick(ids);
+      for (const id of ids) this.#group.set(id, id === lone ? 1 : 0);
+    } else {
+      for (const id of ids) this.#group.set(id, this.rand.int(3));
+    }
+    this.#log(`partition ${ids.map((id) => `${id}:${this.#group.get(id)}`).join(" ")}`);
+  }
+
+  #heal(): void {
+    for (const id of this.nodes.keys()) this.#group.set(id, 0);
+    this.#log("heal");
+  }
+
+  #liveNodes(): SimNode[] {
+    return [...this.nodes.values()].filter((n) => n.up);
+  }
+
+  #propose(n: SimNode, count: number): void {
+    const datas: Uint8Array[] = [];
+    for (let i = 0; i < count; i++) {
+      const d = new Uint8Array(8 + this.rand.int(24));
+      const v = new DataView(d.buffer);
+      v.setUint32(0, this.cfg.seed);
+      v.setUint32(4, ++this.#proposalSeq);
+      datas.push(d);
+    }
+    try {
+      n.raw.proposeBatch(datas);
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) throw err;
+    }
+  }
+
+  #readIndex(n: SimNode): void {
+    const ctx = new Uint8Array(4);
+    new DataView(ctx.buffer).setUint32(0, ++this.#readSeq);
+    this.#readMin.set(String.fromCharCode(...ctx), this.#globalCommitted);
+    this.stats.reads++;
+    try {
+      n.raw.readIndex(ctx);
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) throw err;
+    }
+  }
+
+  #membershipChange(leader: SimNode): void {
+    const r = leader.raw.raft;
+    const voters = r.trk.voters;
+    const learners = r.trk.learners;
+    const choice = this.rand.int(4);
+    let type: ConfChangeType;
+    let id: NodeId;
+    if (choice === 0 && this.nodes.size < 7) {
+      // a new node joins as a learner with an empty log
+      id = BigInt(this.#nextNodeId++);
+      this.#addNode(id, joinerStorage());
+      type = ConfChangeType.AddLearnerNode;
+    } else if (choice === 1 && learners.length > 0) {
+      id = this.rand.pick(learners);
+      type = ConfChangeType.AddNode; // promote
+    } else if (choice === 2 && voters.length > 3) {
+      id = this.rand.pick(voters);
+      type = ConfChangeType.RemoveNode;
+    } else if (choice === 3 && learners.length > 0) {
+      id = this.rand.pick(learners);
+      type = ConfChangeType.RemoveNode;
+    } else {
+      return;
+    }
+    try {
+      leader.raw.proposeConfChange({ type, nodeId: id, context: new Uint8Array(0) });
+      this.stats.confChanges++;
+      this.#log(`propose conf change ${ConfChangeType[type]} ${id}`);
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) throw err;
+    }
+  }
+
+  #currentLeader(): SimNode | null {
+    let best: SimNode | null = null;
+    for (const n of this.nodes.values()) {
+      if (!n.up || n.raw.raft.state !== StateType.Leader) continue;
+      if (best === null || n.raw.raft.term > best.raw.raft.term) best = n;
+    }
+    return best;
+  }
+
+  #tick(chaos: boolean): void {
+    this.now++;
+    this.stats.ticks++;
+    const r = this.rand;
+    if (chaos) {
+      if (r.chance(0.02)) this.#partition();
+      if (r.chance(0.03)) this.#heal();
+      if (r.chance(0.02)) {
+        this.#dropRate = r.pick([0, 0, 0.05, 0.2]);
+        this.#dupRate = r.pick([0, 0.05, 0.1]);
+        this.#maxDelay = r.pick([0, 1, 2, 5]);
+      }
+      if (r.chance(0.015)) {
+        const live = this.#liveNodes();
+        if (live.length > 0) {
+          const victim = r.pick(live);
+          victim.crash();
+          this.stats.crashes++;
+          this.#log(`crash ${victim.id}`);
+        }
+      }
+      for (const n of this.nodes.values()) {
+        if (!n.up && r.chance(0.05)) {
+          n.restart();
+          this.#log(`restart ${n.id}`);
+        }
+      }
+    }
+    const live = this.#liveNodes();
+    if (live.length > 0) {
+      if (r.chance(0.3)) this.#propose(r.pick(live), 1 + r.int(4));
+      if (r.chance(0.15)) this.#readIndex(r.pick(live));
+      if (r.chance(0.01)) {
+        const n = r.pick(live);
+        if (n.compact()) this.#log(`compact ${n.id} at ${n.appliedIndex}`);
+      }
+      if (chaos && r.chance(0.01)) {
+        const leader = this.#currentLeader();
+        if (leader !== null) {
+          const target = r.pick([...leader.raw.raft.trk.voters]);
+          this.stats.transfers++;
+          this.#log(`transfer leadership ${leader.id} -> ${target}`);
+          try {
+            leader.raw.transferLeader(target);
+          } catch (err) {
+            if (!(err instanceof ProposalDroppedError)) throw err;
+          }
+        }
+      }
+      if (chaos && this.cfg.membership && r.chance(0.02)) {
+        const leader = this.#currentLeader();
+        if (leader !== null) this.#membershipChange(leader);
+      }
+    }
+    for (const n of this.nodes.values()) {
+      if (!n.up) continue;
+      // clocks drift: a node occasionally misses a tick
+      if (chaos && r.chance(0.05)) continue;
+      n.raw.tick();
+    }
+    for (const n of this.nodes.values()) if (n.up) this.#sendAll(n.handleReady());
+    this.checkStep();
+    this.#deliverDue();
+  }
+
+  /** Runs chaos, then heals everything and checks liveness. Returns the stats. */
+  run(): SimStats {
+    for (let t = 0; t < this.cfg.chaosTicks; t++) this.#tick(true);
+    // heal: no partitions, no loss, every node up
+    this.#heal();
+    this.#dropRate = 0;
+    this.#dupRate = 0;
+    this.#maxDelay = 1;
+    for (const n of this.nodes.values()) if (!n.up) n.restart();
+    this.#log("healed; checking liveness");
+    const members = () => {
+      // nodes in the latest configuration (the leader's view, else everyone)
+      const l = this.#currentLeader();
+      return l === null
+        ? [...this.nodes.values()]
+        : l.raw.raft.trk.ids().map((id) => this.nodes.get(id)!);
+    };
+    let stable: SimNode | null = null;
+    for (let t = 0; t < this.cfg.electionBound; t++) {
+      this.#tick(false);
+      const l = this.#currentLeader();
+      if (
+        l !== null &&
+        members().every((n) => n.raw.raft.lead === l.id && n.raw.raft.term === l.raw.raft.term)
+      ) {
+        stable = l;
+        break;
+      }
+    }
+    if (stable === null) {
+      this.fail(`liveness: no stable leader within ${this.cfg.electionBound} ticks of healing`);
+    }
+    // a proposal made now must be applied by every member (re-proposed if it is refused,
+    // e.g. during a leadership transfer, or lost with a leader that stepped down)
+    const mark = new Uint8Array(8);
+    new DataView(mark.buffer).setUint32(0, 0xffee0000 | (this.cfg.seed & 0xffff));
+    let pending: { index: number; term: number } | null = null;
+    let done = false;
+    for (let t = 0; t < this.cfg.commitBound && !done; t++) {
+      const l = this.#currentLeader();
+      if (pending === null && l !== null) {
+        try {
+          l.raw.propose(mark);
+          pending = { index: l.raw.raft.raftLog.lastIndex(), term: l.raw.raft.term };
+        } catch (err) {
+          if (!(err instanceof ProposalDroppedError)) throw err;
+        }
+      }
+      this.#tick(false);
+      if (pending === null) continue;
+      const committed = this.#committedTerm[pending.index];
+      if (committed !== undefined && committed !== pending.term) {
+        pending = null; // overwritten: that leader lost it before it committed
+        continue;
+      }
+      done = committed === pending.term && members().every((n) => n.appliedIndex >= pending!.index);
+    }
+    if (!done) {
+      const state = members().map((n) => `${n.id}:applied=${n.appliedIndex}`).join(" ") +
+        " progress: " + (stable.raw.status().progress.map((p) =>
+          `${p.id}:${p.state}/${p.match}/${p.next}`
+        ).join(" "));
+      this.fail(
+        `liveness: proposal ${
+          JSON.stringify(pending)
+        } not applied everywhere within ${this.cfg.commitBound} ticks (${state})`,
+      );
+    }
+    // everyone that applied `target` holds the same state there
+    return this.stats;
+  }
+}
+
+/** Runs one seed; throws SimFailure on a violated invariant. */
+export function runSeed(seed: number, overrides: Partial<SimConfig> = {}): SimStats {
+  return new Sim(configForSeed(seed, overrides)).run();
+}
