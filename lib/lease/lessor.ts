@@ -14,6 +14,7 @@ import type { Backend } from "../backend/backend.ts";
 import { Errors } from "../base/errors.ts";
 import type { LeaseId, Revision } from "../base/types.ts";
 import type { Clock, Timer } from "../io/clock.ts";
+import type { LeaseHooks } from "../mvcc/lease_hooks.ts";
 import { LeaseTimeIndex, LeaseTimeQueue } from "./lease_queue.ts";
 import {
   decodeLease,
@@ -181,8 +182,8 @@ function checkId(id: LeaseId): void {
   }
 }
 
-/** The lessor of one member. */
-export class Lessor {
+/** The lessor of one member; also the KV store's `LeaseHooks`. */
+export class Lessor implements LeaseHooks {
   #backend: Backend;
   readonly #clock: Clock;
   readonly #minTtl: number;
