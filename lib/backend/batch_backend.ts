@@ -1,0 +1,333 @@
+/**
+ * The batching backend: the `Backend` contract over the page file, as etcd's backend is over
+ * boltdb. All writes go into one open write transaction (the batch), which is committed every
+ * `batchInterval` ms or `batchLimit` operations, or on `commit()`. Because JavaScript runs one
+ * thing at a time, the live read view simply reads through that same write transaction, so it
+ * sees every buffered write without a separate read buffer.
+ *
+ * A commit swaps in the next batch synchronously (the page file prepares a commit in memory
+ * before writing it), so writes never wait for the disk. A failed background commit puts the
+ * backend in a failed state: every later call throws a FailedError naming the cause, and the
+ * file keeps its last durable commit.
+ */
+import type { Backend, BackendStats, BatchTx, PinnedReadTx, ReadTx } from "./backend.ts";
+import type { Bucket } from "./bucket.ts";
+import { type Clock, RealClock, type Timer } from "../io/clock.ts";
+import { dirname, type Disk } from "../io/disk.ts";
+import { DB } from "./db.ts";
+import { ClosedError, FailedError, UsageError } from "./errors.ts";
+import { BUCKET_FLAG, compareBytes } from "./page.ts";
+import type { Tx } from "./tx.ts";
+
+/** How the backend batches and where its time comes from. */
+export interface BackendOptions {
+  /** Commit the batch this often, in ms (default 100, as etcd). */
+  batchInterval?: number;
+  /** Commit once the batch holds this many operations (default 10,000, as etcd). */
+  batchLimit?: number;
+  /** The clock driving the batch interval (default: the real clock). */
+  clock?: Clock;
+  /** Page size for a new file (default 4096). */
+  pageSize?: number;
+}
+
+type Op =
+  | { kind: "put"; bucket: string; key: Uint8Array; value: Uint8Array }
+  | { kind: "delete"; bucket: string; key: Uint8Array }
+  | { kind: "create"; bucket: string }
+  | { kind: "drop"; bucket: string };
+
+const encoder = new TextEncoder();
+
+/** Reads from a transaction by bucket name. */
+function makeReader(
+  bucketOf: (name: string) => Bucket | undefined,
+  check: () => void,
+): ReadTx {
+  return {
+    get(bucket: string, key: Uint8Array): Uint8Array | undefined {
+      check();
+      return bucketOf(bucket)?.get(key);
+    },
+    range(
+      bucket: string,
+      start: Uint8Array,
+      end: Uint8Array | undefined,
+      fn: (key: Uint8Array, value: Uint8Array) => boolean | void,
+      limit = 0,
+    ): void {
+      check();
+      const b = bucketOf(bucket);
+      if (!b) return;
+      const c = b.cursor();
+      let n = 0;
+      for (let ok = c.seek(start); ok; ok = c.next()) {
+        if (c.flags() & BUCKET_FLAG) continue;
+        const k = c.key();
+        if (end !== undefined && compareBytes(k, end) >= 0) break;
+        if (fn(k, c.value()) === false) break;
+        if (limit > 0 && ++n >= limit) break;
+      }
+    },
+  };
+}
+
+/** The `Backend` over one page file. */
+export class BatchBackend implements Backend {
+  readonly read: ReadTx;
+  readonly write: BatchTx;
+  readonly #disk: Disk;
+  readonly #path: string;
+  readonly #limit: number;
+  readonly #timer: Timer;
+  #db: DB;
+  #tx: Tx;
+  #ops = 0;
+  #commits = 0;
+  #buckets = new Map<string, Bucket | undefined>();
+  #names = new Map<string, Uint8Array>();
+  #failure: FailedError | null = null;
+  #closed = false;
+  /** Operations recorded while a defragmentation copies the file, replayed into the copy. */
+  #log: Op[] | null = null;
+
+  private constructor(disk: Disk, path: string, db: DB, options: BackendOptions) {
+    this.#disk = disk;
+    this.#path = path;
+    this.#db = db;
+    this.#tx = db.begin(true);
+    this.#limit = options.batchLimit ?? 10_000;
+    const clock = options.clock ?? new RealClock();
+    this.#timer = clock.every(options.batchInterval ?? 100, () => {
+      if (this.#ops > 0 && !this.#failure && !this.#closed) this.#commitInBackground();
+    });
+    const check = () => this.#check();
+    this.read = makeReader((name) => this.#bucket(name), check);
+    this.write = {
+      ...makeReader((name) => this.#bucket(name), check),
+      createBucket: (bucket: string): void => {
+        check();
+        if (this.#bucket(bucket)) return;
+        this.#tx.createBucket(this.#name(bucket));
+        this.#buckets.delete(bucket);
+        this.#record({ kind: "create", bucket });
+      },
+      deleteBucket: (bucket: string): void => {
+        check();
+        if (!this.#bucket(bucket)) return;
+        this.#tx.deleteBucket(this.#name(bucket));
+        this.#buckets.delete(bucket);
+        this.#record({ kind: "drop", bucket });
+      },
+      put: (bucket: string, key: Uint8Array, value: Uint8Array): void => {
+        check();
+        const b = this.#bucket(bucket);
+        if (!b) throw new UsageError(`bucket ${bucket} not found`);
+        b.put(key, value);
+        this.#record({ kind: "put", bucket, key, value });
+      },
+      delete: (bucket: string, key: Uint8Array): void => {
+        check();
+        const b = this.#bucket(bucket);
+        if (!b) return;
+        if (b.delete(key)) this.#record({ kind: "delete", bucket, key });
+      },
+    };
+  }
+
+  /** Opens the backend over the page file at `path`. */
+  static async open(disk: Disk, path: string, options: BackendOptions = {}): Promise<BatchBackend> {
+    const db = await DB.open(disk, path, { pageSize: options.pageSize });
+    return new BatchBackend(disk, path, db, options);
+  }
+
+  #check(): void {
+    if (this.#failure) throw this.#failure;
+    if (this.#closed) throw new ClosedError("backend is closed");
+  }
+
+  #name(bucket: string): Uint8Array {
+    let n = this.#names.get(bucket);
+    if (!n) this.#names.set(bucket, n = encoder.encode(bucket));
+    return n;
+  }
+
+  #bucket(name: string): Bucket | undefined {
+    let b = this.#buckets.get(name);
+    if (b === undefined) {
+      b = this.#tx.bucket(this.#name(name));
+      if (b) this.#buckets.set(name, b);
+    }
+    return b;
+  }
+
+  #record(op: Op): void {
+    this.#log?.push(op);
+    if (++this.#ops >= this.#limit) this.#commitInBackground();
+  }
+
+  #fail(err: unknown): FailedError {
+    this.#failure ??= err instanceof FailedError
+      ? err
+      : new FailedError("backend commit failed", err);
+    return this.#failure;
+  }
+
+  /** Commits the batch (prepared at once, durable when the promise resolves). */
+  #commitBatch(): Promise<void> {
+    this.#check();
+    const tx = this.#tx;
+    this.#ops = 0;
+    this.#buckets.clear();
+    this.#commits++;
+    const done = tx.commit();
+    try {
+      this.#tx = this.#db.begin(true);
+    } catch (err) {
+      done.catch(() => {});
+      return Promise.reject(this.#fail(err));
+    }
+    return done.catch((err) => {
+      throw this.#fail(err);
+    });
+  }
+
+  #commitInBackground(): void {
+    this.#commitBatch().catch(() => {
+      // Recorded in #failure; the next call on the backend throws it.
+    });
+  }
+
+  async commit(): Promise<void> {
+    this.#check();
+    if (this.#ops > 0) await this.#commitBatch();
+    else {
+      try {
+        await this.#db.flush();
+      } catch (err) {
+        throw this.#fail(err);
+      }
+    }
+  }
+
+  async pin(): Promise<PinnedReadTx> {
+    this.#check();
+    const durable = this.#ops > 0 ? this.#commitBatch() : this.#db.flush();
+    const rtx = this.#db.begin(false);
+    try {
+      await durable;
+    } catch (err) {
+      rtx.rollback();
+      throw this.#fail(err);
+    }
+    let released = false;
+    const buckets = new Map<string, Bucket | undefined>();
+    const reader = makeReader(
+      (name) => {
+        if (!buckets.has(name)) buckets.set(name, rtx.bucket(this.#name(name)));
+        return buckets.get(name);
+      },
+      () => {
+        if (released) throw new ClosedError("pinned read view was released");
+      },
+    );
+    return {
+      get: reader.get,
+      range: reader.range,
+      release: () => {
+        if (released) return;
+        released = true;
+        rtx.rollback();
+      },
+    };
+  }
+
+  async writeTo(sink: (chunk: Uint8Array) => Promise<void>): Promise<number> {
+    await this.commit();
+    return await this.#db.writeTo(sink);
+  }
+
+  async defrag(): Promise<void> {
+    await this.commit();
+    if (this.#log) throw new UsageError("a defragmentation is already running");
+    const disk = this.#disk;
+    const tmp = `${this.#path}.defrag.tmp`;
+    this.#log = [];
+    let copy: DB;
+    try {
+      if (await disk.exists(tmp)) await disk.remove(tmp);
+      await this.#db.compactTo(disk, tmp);
+      copy = await DB.open(disk, tmp);
+    } catch (err) {
+      this.#log = null;
+      await disk.remove(tmp).catch(() => {});
+      throw err;
+    }
+    // Bring the copy up to date with what was written meanwhile, then switch to it at once.
+    const log = this.#log;
+    this.#log = null;
+    const old = this.#db;
+    const oldTx = this.#tx;
+    const tx = copy.begin(true);
+    this.#db = copy;
+    this.#tx = tx;
+    this.#buckets.clear();
+    for (const op of log) {
+      if (op.kind === "create") tx.createBucketIfNotExists(this.#name(op.bucket));
+      else if (op.kind === "drop") {
+        if (tx.bucket(this.#name(op.bucket))) tx.deleteBucket(this.#name(op.bucket));
+      } else {
+        const b = tx.bucket(this.#name(op.bucket))!;
+        if (op.kind === "put") b.put(op.key, op.value);
+        else b.delete(op.key);
+      }
+    }
+    this.#ops = log.length;
+    oldTx.rollback();
+    try {
+      await old.close();
+      // The copy's handle stays valid across the rename (it already read the file), and its
+      // lock moves with the file.
+      await disk.rename(tmp, this.#path);
+      await disk.syncDir(dirname(this.#path));
+      await this.commit();
+    } catch (err) {
+      throw this.#fail(err);
+    }
+  }
+
+  stats(): BackendStats {
+    this.#check();
+    const s = this.#db.stats();
+    return {
+      fileBytes: s.fileBytes,
+      inUseBytes: s.inUsePages * s.pageSize,
+      commits: this.#commits,
+    };
+  }
+
+  /** The page file's own statistics (depth, free pages, cache size). */
+  dbStats(): ReturnType<DB["stats"]> {
+    this.#check();
+    return this.#db.stats();
+  }
+
+  /** Verifies the whole committed tree; returns the problems found (empty when sound). */
+  check(): string[] {
+    this.#check();
+    return this.#db.check();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#timer.cancel();
+    try {
+      if (!this.#failure) await this.commit();
+    } finally {
+      this.#closed = true;
+      this.#tx.rollback();
+      await this.#db.close();
+    }
+    if (this.#failure) throw this.#failure;
+  }
+}

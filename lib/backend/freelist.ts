@@ -1,0 +1,169 @@
+/**
+ * The freelist: which pages below the high-water mark hold nothing live. Pages a transaction
+ * frees go to `pending` under that transaction's id and become reusable (`free`) only when no
+ * open reader can still see them; a reader of snapshot r can see pages freed by transactions
+ * after r, so pending[t] is released once every reader's snapshot is >= t. On disk the
+ * freelist is one page span listing free and pending ids together (on reopen nobody reads an
+ * older snapshot).
+ */
+import { CorruptionError } from "./errors.ts";
+import {
+  FREELIST,
+  PAGE_HEADER,
+  pageFlags,
+  pageUsed,
+  putU32,
+  sealPage,
+  u32,
+  writeHeader,
+} from "./page.ts";
+
+/** The freelist: released ids (reusable now) and pending ids (freed, maybe still visible). */
+export class Freelist {
+  /** Reusable ids, sorted descending so the smallest is popped first (keeps files compact). */
+  #free: number[] = [];
+  /** Ids freed by each transaction, not yet reusable. */
+  #pending = new Map<number, number[]>();
+  /** Every free or pending id, to catch double frees. */
+  #all = new Set<number>();
+
+  /** Number of free plus pending pages. */
+  get count(): number {
+    return this.#all.size;
+  }
+
+  /** Number of reusable pages. */
+  get freeCount(): number {
+    return this.#free.length;
+  }
+
+  /** True when `id` is free or pending. */
+  has(id: number): boolean {
+    return this.#all.has(id);
+  }
+
+  /** Every free and pending id, ascending. */
+  all(): number[] {
+    return [...this.#all].sort((a, b) => a - b);
+  }
+
+  /** Records that transaction `txid` freed the span `[id, id + span)`. */
+  freePending(txid: number, id: number, span: number): void {
+    let list = this.#pending.get(txid);
+    if (!list) this.#pending.set(txid, list = []);
+    for (let i = id; i < id + span; i++) {
+      if (this.#all.has(i)) throw new Error(`internal error: page ${i} freed twice`);
+      this.#all.add(i);
+      list.push(i);
+    }
+  }
+
+  /** Makes pages pending from transactions <= `txid` reusable. */
+  release(txid: number): void {
+    let add: number[] = [];
+    for (const [t, ids] of this.#pending) {
+      if (t <= txid) {
+        add = add.length === 0 ? ids : add.concat(ids);
+        this.#pending.delete(t);
+      }
+    }
+    if (add.length === 0) return;
+    add.sort((a, b) => b - a);
+    this.#free = mergeDescending(this.#free, add);
+  }
+
+  /**
+   * Takes `n` contiguous reusable pages and returns the first id, or 0 when no run that long
+   * is free (the caller then extends the file).
+   */
+  allocate(n: number): number {
+    const f = this.#free;
+    if (f.length === 0) return 0;
+    if (n === 1) {
+      const id = f.pop()!;
+      this.#all.delete(id);
+      return id;
+    }
+    // Runs ascend towards the end of the descending array: f[j] = x, f[j-1] = x+1, ...
+    for (let j = f.length - 1; j >= n - 1; j--) {
+      const x = f[j];
+      let ok = true;
+      for (let k = 1; k < n; k++) {
+        if (f[j - k] !== x + k) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) {
+        f.splice(j - n + 1, n);
+        for (let k = 0; k < n; k++) this.#all.delete(x + k);
+        return x;
+      }
+    }
+    return 0;
+  }
+
+  /** True when `id` is reusable now (not pending). */
+  isReleased(id: number): boolean {
+    if (!this.#all.has(id)) return false;
+    for (const ids of this.#pending.values()) if (ids.includes(id)) return false;
+    return true;
+  }
+
+  /** Bytes the on-disk form needs for `count` ids. */
+  static bytesFor(count: number): number {
+    return PAGE_HEADER + 4 + 4 * count;
+  }
+
+  /** Writes every free and pending id into `p` (a span allocated as page `id`). */
+  write(p: Uint8Array, id: number, overflow: number): void {
+    const ids = this.all();
+    const used = Freelist.bytesFor(ids.length);
+    if (used > p.length) throw new Error("internal error: freelist span too small");
+    writeHeader(p, id, FREELIST, 0, overflow, used);
+    putU32(p, PAGE_HEADER, ids.length);
+    let o = PAGE_HEADER + 4;
+    for (const x of ids) {
+      putU32(p, o, x);
+      o += 4;
+    }
+    sealPage(p);
+  }
+
+  /** Reads a freelist page (already checksum-verified); every id becomes reusable. */
+  static read(p: Uint8Array, id: number, hwm: number): Freelist {
+    if (pageFlags(p) !== FREELIST) {
+      throw new CorruptionError(
+        id,
+        `expected a freelist page, found type 0x${pageFlags(p).toString(16)}`,
+      );
+    }
+    const n = u32(p, PAGE_HEADER);
+    if (Freelist.bytesFor(n) > pageUsed(p)) {
+      throw new CorruptionError(id, `freelist count ${n} overruns the page`);
+    }
+    const fl = new Freelist();
+    const ids: number[] = [];
+    for (let i = 0, o = PAGE_HEADER + 4; i < n; i++, o += 4) {
+      const x = u32(p, o);
+      if (x < 2 || x >= hwm) {
+        throw new CorruptionError(id, `freelist names page ${x} outside 2..${hwm - 1}`);
+      }
+      if (fl.#all.has(x)) throw new CorruptionError(id, `freelist names page ${x} twice`);
+      fl.#all.add(x);
+      ids.push(x);
+    }
+    fl.#free = ids.sort((a, b) => b - a);
+    return fl;
+  }
+}
+
+function mergeDescending(a: number[], b: number[]): number[] {
+  if (a.length === 0) return b;
+  const out = new Array<number>(a.length + b.length);
+  let i = 0, j = 0, k = 0;
+  while (i < a.length && j < b.length) out[k++] = a[i] > b[j] ? a[i++] : b[j++];
+  while (i < a.length) out[k++] = a[i++];
+  while (j < b.length) out[k++] = b[j++];
+  return out;
+}
