@@ -120,6 +120,10 @@ export class DB implements TxOwner {
     const file = await disk.open(path, { create: true });
     try {
       if (!(await file.tryLock())) throw new LockedError(path);
+      // What a crashed process left in the page cache is not durable yet; make it so before
+      // building on it (otherwise a later power loss could revert the meta we start from while
+      // our next commits overwrite the pages the older meta needs).
+      await file.sync();
       let size = await file.size();
       if (size === 0) {
         await initFile(file, options.pageSize ?? DEFAULT_PAGE_SIZE);
