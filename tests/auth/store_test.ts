@@ -6,7 +6,7 @@ import { type Permission, PermissionType } from "../../lib/auth/auth_records.ts"
 import { hashPassword } from "../../lib/auth/password.ts";
 import { prefixEnd } from "../../lib/auth/range_perms.ts";
 import { AUTH_USERS_BUCKET, type AuthInfo, AuthStore } from "../../lib/auth/store.ts";
-import { MemBackend, MemStore } from "../lease/mem_backend.ts";
+import { places, simBackend, simPlace } from "../lease/backend_fixture.ts";
 import { referencePermitted } from "./reference_perms.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -14,8 +14,8 @@ const NONE = new Uint8Array(0);
 const ITER = { iterations: 1000 }; // fast hashes for tests; the default is 600,000
 const is = (def: EtcdErrorDef) => (e: unknown) => def.is(e);
 
-async function withRoot(backend: Backend = new MemBackend()): Promise<AuthStore> {
-  const store = new AuthStore(backend);
+async function withRoot(backend?: Backend): Promise<AuthStore> {
+  const store = new AuthStore(backend ?? await simBackend());
   store.userAdd("root", { passwordHash: await hashPassword("rootpw", ITER) });
   store.userGrantRole("root", "root");
   return store;
@@ -27,8 +27,8 @@ const perm = (permType: PermissionType, key: string, rangeEnd: string | Uint8Arr
   rangeEnd: typeof rangeEnd === "string" ? enc(rangeEnd) : rangeEnd,
 });
 
-Deno.test("auth store: a fresh store is at revision 1, disabled, empty", () => {
-  const store = new AuthStore(new MemBackend());
+Deno.test("auth store: a fresh store is at revision 1, disabled, empty", async () => {
+  const store = new AuthStore(await simBackend());
   assert.equal(store.revision, 1);
   assert.equal(store.enabled, false);
   assert.deepEqual(store.userList(), []);
@@ -39,7 +39,7 @@ Deno.test("auth store: a fresh store is at revision 1, disabled, empty", () => {
 });
 
 Deno.test("auth store: enable needs root with the root role", async () => {
-  const store = new AuthStore(new MemBackend());
+  const store = new AuthStore(await simBackend());
   assert.throws(() => store.enable(), is(Errors.rootUserNotExist));
   store.userAdd("root", { passwordHash: await hashPassword("pw", ITER) });
   assert.throws(() => store.enable(), is(Errors.rootRoleNotExist));
@@ -253,51 +253,93 @@ Deno.test("auth store: authenticate verifies passwords", async () => {
   assert.equal(await store.authenticate("root", "rootpw"), store.revision);
 });
 
-Deno.test("auth store: everything survives reopen; uncommitted changes do not", async () => {
-  const disk = new MemStore();
-  const backendA = new MemBackend(disk);
-  const a = await withRoot(backendA);
+async function populate(backend: Backend): Promise<AuthStore> {
+  const a = await withRoot(backend);
   a.roleAdd("reader");
   a.roleGrantPermission("reader", perm(PermissionType.READ, "a", "c"));
   a.userAdd("u", { passwordHash: await hashPassword("pw", ITER) });
   a.userGrantRole("u", "reader");
   a.enable();
+  return a;
+}
+
+for (const { kind, make } of places) {
+  Deno.test(`auth store (${kind} disk): everything survives reopen`, async () => {
+    const place = await make();
+    try {
+      const backendA = await place.open();
+      const a = await populate(backendA);
+      const rev = a.revision;
+      await backendA.close();
+
+      const backendB = await place.open();
+      const b = new AuthStore(backendB);
+      assert.equal(b.enabled, true);
+      assert.equal(b.revision, rev);
+      assert.deepEqual(b.userList(), ["root", "u"]);
+      assert.deepEqual(b.userGet("u").roles, ["reader"]);
+      assert.deepEqual(b.roleGet("reader"), [perm(PermissionType.READ, "a", "c")]);
+      assert.equal(await b.authenticate("u", "pw"), rev);
+      await assert.rejects(() => b.authenticate("u", "wrong"), is(Errors.authFailed));
+      b.checkRange({ username: "u", revision: rev }, enc("a"), enc("c"));
+      assert.throws(
+        () => b.checkPut({ username: "u", revision: rev }, enc("a")),
+        is(Errors.permissionDenied),
+      );
+      assert.throws(() => b.userDelete("root"), is(Errors.invalidAuthMgmt));
+      b.disable();
+      b.roleAdd("x");
+      await backendB.close();
+
+      const backendC = await place.open();
+      const c = new AuthStore(backendC);
+      assert.equal(c.enabled, false);
+      assert.equal(c.revision, rev + 2);
+      assert.deepEqual(c.roleList(), ["reader", "x"]);
+      await backendC.close();
+    } finally {
+      await place.cleanup();
+    }
+  });
+}
+
+Deno.test("auth store: uncommitted changes are lost in a crash; recover reloads", async () => {
+  const place = simPlace();
+  const backendA = await place.open();
+  const a = await populate(backendA);
   const rev = a.revision;
   await backendA.commit();
-  a.userDelete("u"); // never committed: lost in the crash below
+  a.disable();
+  a.userDelete("u");
   assert.equal(backendA.read.get(AUTH_USERS_BUCKET, enc("u")), undefined);
+  place.sim!.processCrash(); // kill -9 before the batch was committed
 
-  const b = new AuthStore(new MemBackend(disk));
+  const backendB = await place.open();
+  const b = new AuthStore(backendB);
   assert.equal(b.enabled, true);
   assert.equal(b.revision, rev);
   assert.deepEqual(b.userList(), ["root", "u"]);
-  assert.deepEqual(b.userGet("u").roles, ["reader"]);
-  assert.deepEqual(b.roleGet("reader"), [perm(PermissionType.READ, "a", "c")]);
-  assert.equal(await b.authenticate("u", "pw"), rev);
-  await assert.rejects(() => b.authenticate("u", "wrong"), is(Errors.authFailed));
-  b.checkRange({ username: "u", revision: rev }, enc("a"), enc("c"));
-  assert.throws(
-    () => b.checkPut({ username: "u", revision: rev }, enc("a")),
-    is(Errors.permissionDenied),
-  );
-  assert.throws(() => b.userDelete("root"), is(Errors.invalidAuthMgmt));
-  b.disable();
-  b.roleAdd("x");
-  const rev2 = b.revision;
+  await backendB.close();
 
   // recover() reloads from another backend (as after a snapshot restore).
-  const c = new AuthStore(new MemBackend());
-  c.recover(new MemBackend(disk));
+  const other = await simBackend();
+  const c = new AuthStore(other);
+  c.roleAdd("gone");
+  const backendC = await place.open();
+  c.recover(backendC);
   assert.equal(c.revision, rev);
   assert.equal(c.enabled, true);
-  assert.equal(rev2, rev + 2);
+  assert.deepEqual(c.roleList(), ["reader"]);
+  c.checkRange({ username: "u", revision: rev }, enc("b"), NONE);
+  await backendC.close();
+  await other.close();
 });
 
-Deno.test("auth store: randomized permission checks equal the reference", () => {
+Deno.test("auth store: randomized permission checks equal the reference", async () => {
   const seed = testSeed();
   console.log(`seed=${seed}`);
   const rand = new Rand(seed);
-  const store = new AuthStore(new MemBackend());
+  const store = new AuthStore(await simBackend());
   const alphabet = [0x00, 0x61, 0x62, 0xff];
   const key = () => Uint8Array.from({ length: rand.int(4) }, () => rand.pick(alphabet));
   const end = (): Uint8Array => {

@@ -15,7 +15,7 @@ import {
 } from "../../lib/lease/lessor.ts";
 import { LEASE_BUCKET, leaseKey } from "../../lib/lease/lease_record.ts";
 import { BucketKv, dec, enc } from "./kv_stub.ts";
-import { MemBackend, MemStore } from "./mem_backend.ts";
+import { places, simBackend, simPlace } from "./backend_fixture.ts";
 
 interface Harness {
   clock: SimClock;
@@ -25,11 +25,12 @@ interface Harness {
   checkpoints: LeaseCheckpoint[][];
 }
 
-function harness(
+async function harness(
   opts: Partial<LessorOptions> & { checkpointing?: boolean } = {},
-  backend: Backend = new MemBackend(),
+  backendIn?: Backend,
   clock = new SimClock(),
-): Harness {
+): Promise<Harness> {
+  const backend = backendIn ?? await simBackend();
   const expired: LeaseId[][] = [];
   const checkpoints: LeaseCheckpoint[][] = [];
   const lessor = new Lessor({
@@ -42,8 +43,8 @@ function harness(
   return { clock, backend, lessor, expired, checkpoints };
 }
 
-Deno.test("lessor: grant errors and the minimum TTL", () => {
-  const { lessor } = harness({ minTtl: minLeaseTtlSeconds(10, 100) });
+Deno.test("lessor: grant errors and the minimum TTL", async () => {
+  const { lessor } = await harness({ minTtl: minLeaseTtlSeconds(10, 100) });
   assert.equal(lessor.minTtl, 2); // 1.5 election timeouts of 1 s, rounded up
   assert.equal(minLeaseTtlSeconds(10, 500), 8); // 7.5 s -> 8
   assert.throws(() => lessor.grant(NO_LEASE, 10), (e) => Errors.leaseNotFound.is(e));
@@ -61,8 +62,8 @@ Deno.test("lessor: grant errors and the minimum TTL", () => {
   assert.deepEqual(lessor.leases().map((l) => l.id).sort(), [-7n, 1n, 2n, 3n]);
 });
 
-Deno.test("lessor: the primary reports expiry, re-reports until revoked, never revokes", () => {
-  const h = harness({ expiredRetryIntervalMs: 3000 });
+Deno.test("lessor: the primary reports expiry, re-reports until revoked, never revokes", async () => {
+  const h = await harness({ expiredRetryIntervalMs: 3000 });
   h.lessor.promote(0);
   h.lessor.start();
   h.lessor.grant(1n, 10);
@@ -85,7 +86,7 @@ Deno.test("lessor: the primary reports expiry, re-reports until revoked, never r
 });
 
 Deno.test("lessor: keep-alive extends; renew needs the primary", async () => {
-  const h = harness();
+  const h = await harness();
   h.lessor.grant(1n, 10);
   await assert.rejects(() => h.lessor.renew(1n), NotPrimaryError);
   h.lessor.promote(0);
@@ -103,7 +104,7 @@ Deno.test("lessor: keep-alive extends; renew needs the primary", async () => {
 });
 
 Deno.test("lessor: renewing an expired lease waits for its revoke or a demotion", async () => {
-  const h = harness();
+  const h = await harness();
   h.lessor.promote(0);
   h.lessor.grant(1n, 5);
   h.lessor.grant(2n, 5);
@@ -121,8 +122,8 @@ Deno.test("lessor: renewing an expired lease waits for its revoke or a demotion"
   assert.ok(h.lessor.exists(2n));
 });
 
-Deno.test("lessor: revoke deletes every attached key in one revision, sorted", () => {
-  const h = harness();
+Deno.test("lessor: revoke deletes every attached key in one revision, sorted", async () => {
+  const h = await harness();
   const kv = new BucketKv(h.backend);
   h.lessor.setKeyDeleter(kv);
   h.lessor.grant(1n, 60);
@@ -161,90 +162,100 @@ Deno.test("lessor: revoke deletes every attached key in one revision, sorted", (
   assert.deepEqual(h.lessor.timeToLive(2n, true).keys.map(dec), ["other"]);
 });
 
-Deno.test("lessor: a lease with keys cannot be revoked without a key deleter", () => {
-  const h = harness();
+Deno.test("lessor: a lease with keys cannot be revoked without a key deleter", async () => {
+  const h = await harness();
   h.lessor.grant(1n, 60);
   h.lessor.attach(1n, enc("k"));
   assert.throws(() => h.lessor.revoke(1n), /no key deleter/);
   assert.ok(h.lessor.exists(1n));
 });
 
-Deno.test("lessor: leases survive reopen; the checkpointed remaining TTL is honored", async () => {
-  const store = new MemStore();
-  const clock = new SimClock();
-  const a = harness(
-    { checkpointing: true, checkpointIntervalMs: 60_000 },
-    new MemBackend(store),
-    clock,
-  );
-  a.lessor.promote(0);
-  a.lessor.start();
-  a.lessor.grant(1n, 300);
-  a.lessor.grant(2n, 300);
-  a.lessor.grant(3n, 30); // too short to need checkpoints
-  clock.advance(60_000);
-  // One batch: both long leases, 240 s left each.
-  assert.deepEqual(a.checkpoints, [[{ id: 1n, remainingTtl: 240 }, { id: 2n, remainingTtl: 240 }]]);
-  // The server replicates the batch; applying it records and persists the remaining TTLs.
-  for (const cp of a.checkpoints[0]) a.lessor.checkpoint(cp.id, cp.remainingTtl);
-  a.lessor.stop();
-  await a.backend.close();
+for (const { kind, make } of places) {
+  Deno.test(`lessor (${kind} disk): leases survive reopen; checkpointed TTLs are honored`, async () => {
+    const place = await make();
+    try {
+      const clock = new SimClock();
+      const a = await harness(
+        { checkpointing: true, checkpointIntervalMs: 60_000 },
+        await place.open(),
+        clock,
+      );
+      a.lessor.promote(0);
+      a.lessor.start();
+      a.lessor.grant(1n, 300);
+      a.lessor.grant(2n, 300);
+      a.lessor.grant(3n, 30); // too short to need checkpoints
+      clock.advance(60_000);
+      // One batch: both long leases, 240 s left each.
+      assert.deepEqual(a.checkpoints, [[{ id: 1n, remainingTtl: 240 }, {
+        id: 2n,
+        remainingTtl: 240,
+      }]]);
+      // The server replicates the batch; applying it records and persists the remaining TTLs.
+      for (const cp of a.checkpoints[0]) a.lessor.checkpoint(cp.id, cp.remainingTtl);
+      a.lessor.stop();
+      await a.backend.close();
 
-  // Restart: a follower's leases do not count down; the new leader counts from the checkpoint.
-  const clock2 = new SimClock(1_000_000);
-  const b = harness(
-    { checkpointing: true, checkpointIntervalMs: 60_000 },
-    new MemBackend(store),
-    clock2,
-  );
-  assert.deepEqual(b.lessor.leases().map((l) => [l.id, l.ttl, l.remainingTtl]), [
-    [1n, 300, 240],
-    [2n, 300, 240],
-    [3n, 30, 0],
-  ]);
-  assert.equal(b.lessor.lookup(1n)!.expiry, Infinity);
-  b.lessor.promote(1_000);
-  assert.equal(b.lessor.timeToLive(1n).ttl, 241);
-  assert.equal(b.lessor.timeToLive(3n).ttl, 31);
-  b.lessor.start();
-  clock2.advance(241_000);
-  assert.deepEqual(b.expired[0], [3n]); // at 31 s, then re-reported every 3 s until revoked
-  const late = b.expired.flat().filter((id) => id !== 3n);
-  assert.deepEqual([...new Set(late)].sort(), [1n, 2n]);
-  assert.equal(b.expired.findIndex((ids) => ids.includes(1n)) > 0, true);
-  b.lessor.revoke(1n);
-  b.lessor.revoke(2n);
-  b.lessor.revoke(3n);
-  // A keep-alive after a checkpoint restarts the full TTL and asks to clear the checkpoint.
-  b.lessor.grant(4n, 300);
-  clock2.advance(60_000);
-  const cp4 = b.checkpoints.flat().filter((c) => c.id === 4n);
-  assert.deepEqual(cp4, [{ id: 4n, remainingTtl: 240 }]);
-  b.lessor.checkpoint(4n, 240);
-  b.checkpoints.length = 0;
-  assert.equal(await b.lessor.renew(4n), 300);
-  assert.deepEqual(b.checkpoints, [[{ id: 4n, remainingTtl: 0 }]]);
-  assert.equal(b.lessor.timeToLive(4n).ttl, 300);
-  b.lessor.checkpoint(4n, 0);
-  assert.equal(b.lessor.lookup(4n)!.remainingTtl, 0);
-  b.lessor.stop();
-  await b.backend.close();
-});
+      // Restart: a follower's leases do not count down; the new leader counts from the checkpoint.
+      const clock2 = new SimClock(1_000_000);
+      const b = await harness(
+        { checkpointing: true, checkpointIntervalMs: 60_000 },
+        await place.open(),
+        clock2,
+      );
+      assert.deepEqual(b.lessor.leases().map((l) => [l.id, l.ttl, l.remainingTtl]), [
+        [1n, 300, 240],
+        [2n, 300, 240],
+        [3n, 30, 0],
+      ]);
+      assert.equal(b.lessor.lookup(1n)!.expiry, Infinity);
+      b.lessor.promote(1_000);
+      assert.equal(b.lessor.timeToLive(1n).ttl, 241);
+      assert.equal(b.lessor.timeToLive(3n).ttl, 31);
+      b.lessor.start();
+      clock2.advance(241_000);
+      assert.deepEqual(b.expired[0], [3n]); // at 31 s, then re-reported every 3 s until revoked
+      const late = b.expired.flat().filter((id) => id !== 3n);
+      assert.deepEqual([...new Set(late)].sort(), [1n, 2n]);
+      assert.equal(b.expired.findIndex((ids) => ids.includes(1n)) > 0, true);
+      b.lessor.revoke(1n);
+      b.lessor.revoke(2n);
+      b.lessor.revoke(3n);
+      // A keep-alive after a checkpoint restarts the full TTL and asks to clear the checkpoint.
+      b.lessor.grant(4n, 300);
+      clock2.advance(60_000);
+      const cp4 = b.checkpoints.flat().filter((c) => c.id === 4n);
+      assert.deepEqual(cp4, [{ id: 4n, remainingTtl: 240 }]);
+      b.lessor.checkpoint(4n, 240);
+      b.checkpoints.length = 0;
+      assert.equal(await b.lessor.renew(4n), 300);
+      assert.deepEqual(b.checkpoints, [[{ id: 4n, remainingTtl: 0 }]]);
+      assert.equal(b.lessor.timeToLive(4n).ttl, 300);
+      b.lessor.checkpoint(4n, 0);
+      assert.equal(b.lessor.lookup(4n)!.remainingTtl, 0);
+      b.lessor.stop();
+      await b.backend.close();
+    } finally {
+      await place.cleanup();
+    }
+  });
+}
 
-Deno.test("lessor: what was not committed is not recovered", async () => {
-  const store = new MemStore();
-  const a = harness({}, new MemBackend(store));
+Deno.test("lessor: what was not committed is not recovered (kill -9)", async () => {
+  const place = simPlace();
+  const a = await harness({}, await place.open());
   a.lessor.grant(1n, 60);
   await a.backend.commit();
   a.lessor.grant(2n, 60);
   a.lessor.revoke(1n);
-  // crash: drop the live backend without committing
-  const b = harness({}, new MemBackend(store));
+  place.sim!.processCrash();
+  const b = await harness({}, await place.open());
   assert.deepEqual(b.lessor.leases().map((l) => l.id), [1n]);
+  await b.backend.close();
 });
 
-Deno.test("lessor: demote stops expiry; promote extends remaining TTLs", () => {
-  const h = harness();
+Deno.test("lessor: demote stops expiry; promote extends remaining TTLs", async () => {
+  const h = await harness();
   h.lessor.promote(0);
   h.lessor.start();
   h.lessor.grant(1n, 10);
@@ -265,8 +276,8 @@ Deno.test("lessor: demote stops expiry; promote extends remaining TTLs", () => {
   h.lessor.stop();
 });
 
-Deno.test("lessor: promote spreads a pile of expiries under the revoke rate", () => {
-  const h = harness({ revokeRate: 40 });
+Deno.test("lessor: promote spreads a pile of expiries under the revoke rate", async () => {
+  const h = await harness({ revokeRate: 40 });
   for (let i = 1n; i <= 100n; i++) h.lessor.grant(i, 10);
   h.lessor.promote(0);
   const target = 30; // 3/4 of the rate per second
@@ -283,8 +294,8 @@ Deno.test("lessor: promote spreads a pile of expiries under the revoke rate", ()
   assert.ok(buckets.size >= 3);
 });
 
-Deno.test("lessor: checkpoints come in batches of at most 1000 and skip fresh leases", () => {
-  const h = harness({ checkpointing: true, checkpointIntervalMs: 1_000 });
+Deno.test("lessor: checkpoints come in batches of at most 1000 and skip fresh leases", async () => {
+  const h = await harness({ checkpointing: true, checkpointIntervalMs: 1_000 });
   h.lessor.promote(0);
   for (let i = 1n; i <= 2_500n; i++) h.lessor.grant(i, 60);
   h.lessor.grant(9999n, 1); // shorter than the interval: never checkpointed
@@ -296,14 +307,14 @@ Deno.test("lessor: checkpoints come in batches of at most 1000 and skip fresh le
 });
 
 Deno.test("lessor: recover reloads from a backend and drops attachments", async () => {
-  const store = new MemStore();
-  const a = harness({}, new MemBackend(store));
+  const place = simPlace();
+  const a = await harness({}, await place.open());
   a.lessor.grant(5n, 100);
-  await a.backend.commit();
-  const b = harness();
+  await a.backend.close();
+  const b = await harness();
   b.lessor.grant(6n, 100);
   b.lessor.attach(6n, enc("x"));
-  b.lessor.recover(new MemBackend(store));
+  b.lessor.recover(await place.open());
   assert.deepEqual(b.lessor.leases().map((l) => l.id), [5n]);
   assert.equal(b.lessor.getLease(enc("x")), NO_LEASE);
 });
@@ -312,7 +323,7 @@ Deno.test("lessor: randomized grant/renew/expire against a simple model", async 
   const seed = testSeed();
   console.log(`seed=${seed}`);
   const rand = new Rand(seed);
-  const h = harness({ loopIntervalMs: 100, expiredRetryIntervalMs: 1_000_000 });
+  const h = await harness({ loopIntervalMs: 100, expiredRetryIntervalMs: 1_000_000 });
   h.lessor.promote(0);
   h.lessor.start();
   const model = new Map<LeaseId, number>(); // id -> expiry
