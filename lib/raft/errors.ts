@@ -52,6 +52,8 @@ export enum DropReason {
   ConfChangePending = "a configuration change is already pending",
   /** The configuration change is not valid in the current configuration. */
   InvalidConfChange = "invalid configuration change",
+  /** A leadership transfer named a node that is not a voter. */
+  InvalidTransferTarget = "transfer target is not a voter",
   /** The leader has not committed an entry in its term yet (reads only). */
   NotReady = "leader has not committed an entry in its term",
 }

@@ -644,8 +644,9 @@ export class Raft {
       if (confChangeProblem(this.trk, cc) !== null) return DropReason.InvalidConfChange;
       confAt = i;
     }
-    // entries from the network may be delivered twice: never stamp the sender's objects
-    const es = m.from === this.id ? m.entries : m.entries.map((e) => ({
+    // Entries that came over the network (to != 0) may be delivered twice, or be a peer's
+    // objects: stamp fresh copies. Only a local proposal's entries are ours to stamp.
+    const es = m.to === 0n ? m.entries : m.entries.map((e) => ({
       term: 0,
       index: 0,
       type: e.type,
@@ -697,7 +698,7 @@ export class Raft {
   private leaderTransfer(m: Message): DropReason | null {
     const target = m.from;
     const pr = this.trk.progress.get(target);
-    if (pr === undefined || pr.isLearner) return DropReason.InvalidConfChange;
+    if (pr === undefined || pr.isLearner) return DropReason.InvalidTransferTarget;
     if (this.leadTransferee !== 0n) {
       if (this.leadTransferee === target) return null; // already under way
       this.leadTransferee = 0n; // abort the previous one, start this one

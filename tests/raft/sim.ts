@@ -509,6 +509,20 @@ export class Sim {
 
   /** Runs chaos, then heals everything and checks liveness. Returns the stats. */
   run(): SimStats {
+    try {
+      return this.#run();
+    } catch (err) {
+      if (err instanceof SimFailure) throw err;
+      const e = err instanceof Error ? err : new Error(String(err));
+      throw new SimFailure(
+        this.cfg.seed,
+        `unexpected error: ${e.stack ?? e.message}`,
+        this.#trace.slice(-120),
+      );
+    }
+  }
+
+  #run(): SimStats {
     for (let t = 0; t < this.cfg.chaosTicks; t++) this.#tick(true);
     // heal: no partitions, no loss, every node up
     this.#heal();
