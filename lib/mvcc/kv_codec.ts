@@ -1,0 +1,166 @@
+/**
+ * The stored form of a key-value: etcd's mvccpb.KeyValue protobuf message, byte for byte
+ * (fields 1 key, 2 create_revision, 3 mod_revision, 4 version, 5 value, 6 lease; zero values
+ * omitted, ascending field order as gogoproto writes them). Keeping etcd's encoding means the
+ * "key" bucket holds exactly what etcd's does, so HashKV compares like for like.
+ */
+
+import { toCounter } from "../base/types.ts";
+import type { KeyValue } from "./types.ts";
+
+const EMPTY = new Uint8Array(0);
+
+function varintSize(v: number): number {
+  let n = 1;
+  while (v >= 128) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+function writeVarint(out: Uint8Array, at: number, v: number): number {
+  while (v >= 128) {
+    out[at++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  out[at++] = v;
+  return at;
+}
+
+function writeVarint64(out: Uint8Array, at: number, v: bigint): number {
+  let u = BigInt.asUintN(64, v);
+  while (u >= 128n) {
+    out[at++] = Number(u & 127n) | 0x80;
+    u >>= 7n;
+  }
+  out[at++] = Number(u);
+  return at;
+}
+
+function varint64Size(v: bigint): number {
+  let u = BigInt.asUintN(64, v);
+  let n = 1;
+  while (u >= 128n) {
+    u >>= 7n;
+    n++;
+  }
+  return n;
+}
+
+/** Encodes a KeyValue as mvccpb.KeyValue. */
+export function encodeKeyValue(kv: KeyValue): Uint8Array {
+  let size = 0;
+  if (kv.key.length) size += 1 + varintSize(kv.key.length) + kv.key.length;
+  if (kv.createRevision) size += 1 + varintSize(kv.createRevision);
+  if (kv.modRevision) size += 1 + varintSize(kv.modRevision);
+  if (kv.version) size += 1 + varintSize(kv.version);
+  if (kv.value.length) size += 1 + varintSize(kv.value.length) + kv.value.length;
+  if (kv.lease !== 0n) size += 1 + varint64Size(kv.lease);
+  const out = new Uint8Array(size);
+  let at = 0;
+  if (kv.key.length) {
+    out[at++] = 0x0a;
+    at = writeVarint(out, at, kv.key.length);
+    out.set(kv.key, at);
+    at += kv.key.length;
+  }
+  if (kv.createRevision) {
+    out[at++] = 0x10;
+    at = writeVarint(out, at, kv.createRevision);
+  }
+  if (kv.modRevision) {
+    out[at++] = 0x18;
+    at = writeVarint(out, at, kv.modRevision);
+  }
+  if (kv.version) {
+    out[at++] = 0x20;
+    at = writeVarint(out, at, kv.version);
+  }
+  if (kv.value.length) {
+    out[at++] = 0x2a;
+    at = writeVarint(out, at, kv.value.length);
+    out.set(kv.value, at);
+    at += kv.value.length;
+  }
+  if (kv.lease !== 0n) {
+    out[at++] = 0x30;
+    at = writeVarint64(out, at, kv.lease);
+  }
+  return out;
+}
+
+class Reader {
+  at = 0;
+  constructor(readonly b: Uint8Array) {}
+  varint(): number {
+    let v = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.at >= this.b.length) throw new RangeError("mvcc: truncated KeyValue");
+      const c = this.b[this.at++];
+      v += (c & 0x7f) * mul;
+      if (c < 0x80) return v;
+      mul *= 128;
+    }
+    throw new RangeError("mvcc: malformed varint in KeyValue");
+  }
+  varint64(): bigint {
+    let v = 0n;
+    let shift = 0n;
+    for (let i = 0; i < 10; i++) {
+      if (this.at >= this.b.length) throw new RangeError("mvcc: truncated KeyValue");
+      const c = this.b[this.at++];
+      v |= BigInt(c & 0x7f) << shift;
+      if (c < 0x80) return BigInt.asIntN(64, v);
+      shift += 7n;
+    }
+    throw new RangeError("mvcc: malformed varint in KeyValue");
+  }
+  bytes(): Uint8Array {
+    const n = this.varint();
+    if (this.at + n > this.b.length) throw new RangeError("mvcc: truncated KeyValue");
+    const out = this.b.slice(this.at, this.at + n);
+    this.at += n;
+    return out;
+  }
+}
+
+/** Decodes mvccpb.KeyValue bytes (copying the key and value out of `b`). */
+export function decodeKeyValue(b: Uint8Array): KeyValue {
+  const r = new Reader(b);
+  const kv: KeyValue = {
+    key: EMPTY,
+    createRevision: 0,
+    modRevision: 0,
+    version: 0,
+    value: EMPTY,
+    lease: 0n,
+  };
+  while (r.at < b.length) {
+    const tag = r.varint();
+    switch (tag) {
+      case 0x0a:
+        kv.key = r.bytes();
+        break;
+      case 0x10:
+        kv.createRevision = toCounter(r.varint(), "create_revision");
+        break;
+      case 0x18:
+        kv.modRevision = toCounter(r.varint(), "mod_revision");
+        break;
+      case 0x20:
+        kv.version = toCounter(r.varint(), "version");
+        break;
+      case 0x2a:
+        kv.value = r.bytes();
+        break;
+      case 0x30:
+        kv.lease = r.varint64();
+        break;
+      default:
+        throw new RangeError(`mvcc: unexpected field tag ${tag} in KeyValue`);
+    }
+  }
+  return kv;
+}

@@ -1,0 +1,613 @@
+/**
+ * The multi-version key-value store (etcd's mvcc store) over a `Backend`.
+ *
+ * Every change is written to the "key" bucket under its revision (see revision.ts) as an
+ * mvccpb.KeyValue; deletions as tombstones. An in-memory B+tree (the key index) maps each key
+ * to its packed revision history and is rebuilt from the bucket on open, together with the
+ * current and compacted revisions. Reads resolve revisions through the index and fetch
+ * values from the backend, so a read at revision R never sees a change made after R, even
+ * while a write transaction is half-applied.
+ *
+ * Writes happen in synchronous write transactions (`beginWrite` ... `end`); one transaction
+ * is one main revision, each change a sub revision. Committed transactions are announced to
+ * subscribers (the watch hub) in order.
+ */
+
+import type { Backend } from "../backend/backend.ts";
+import type { Clock, Timer } from "../io/clock.ts";
+import { RealClock } from "../io/clock.ts";
+import { Errors } from "../base/errors.ts";
+import { crc32c } from "../base/crc32c.ts";
+import type { LeaseId } from "../base/types.ts";
+import { BTree } from "./btree.ts";
+import {
+  type History,
+  historyCompact,
+  historyGet,
+  historyHas,
+  historyKeep,
+  historyPut,
+  historyRestore,
+  historyTombstone,
+  newRevAt,
+} from "./key_history.ts";
+import { bytesToKey, type KeySpan } from "./key_bytes.ts";
+import { decodeKeyValue, encodeKeyValue } from "./kv_codec.ts";
+import {
+  bytesToMain,
+  bytesToRev,
+  bytesToSub,
+  bytesToU64,
+  isTombstone,
+  mainRevBytes,
+  revToBytes,
+  u64ToBytes,
+} from "./revision.ts";
+import type { LeaseHooks } from "./lease_hooks.ts";
+import type { KeyValue } from "./types.ts";
+
+/** The bucket of revisions -> KeyValue. */
+export const KEY_BUCKET = "key";
+/** The bucket of store metadata (compaction marks, consistent index, term). */
+export const META_BUCKET = "meta";
+const SCHEDULED_COMPACT_KEY = new TextEncoder().encode("scheduledCompactRev");
+const FINISHED_COMPACT_KEY = new TextEncoder().encode("finishedCompactRev");
+const CONSISTENT_INDEX_KEY = new TextEncoder().encode("consistent_index");
+const TERM_KEY = new TextEncoder().encode("term");
+const EMPTY = new Uint8Array(0);
+
+/** Options of `MvccStore.open`. */
+export interface StoreOptions {
+  /** The lessor's hooks; without them, any put naming a lease fails with leaseNotFound. */
+  leases?: LeaseHooks;
+  /** Revisions deleted per compaction batch (etcd's CompactionBatchLimit, 1,000). */
+  compactionBatchLimit?: number;
+  /** Pause between compaction batches, letting writers in (etcd: 10 ms). */
+  compactionPauseMs?: number;
+  /** Keys of the in-memory index compacted per step before yielding (default 10,000). */
+  indexCompactionStep?: number;
+  /** Clock for the compaction pauses (default: real time). */
+  clock?: Clock;
+}
+
+/** Options of a raw range (etcd's mvcc.RangeOptions). */
+export interface RangeOptions {
+  /** Return at most this many kvs (0 = all); `count` is still the total. */
+  limit?: number;
+  /** Revision to read at (0 or less = the current one). */
+  rev?: number;
+  /** Only count, return no kvs. */
+  count?: boolean;
+}
+
+/** Result of a raw range (etcd's mvcc.RangeResult). */
+export interface RangeResult {
+  kvs: KeyValue[];
+  /** Keys in the range at the read revision, regardless of limit. */
+  count: number;
+  /** The store's revision the read was served at (the response header's revision). */
+  rev: number;
+}
+
+/** A committed write transaction, as announced to subscribers. */
+export interface Commit {
+  rev: number;
+  /** The changes in sub-revision order; a delete's kv has createRevision 0 and only the key. */
+  changes: KeyValue[];
+}
+
+/** A view that can serve ranges: the store itself (latest) or a write transaction. */
+export interface KvReader {
+  /** The revision ranges in this view are served at. */
+  rev(): number;
+  /** The oldest revision still readable (the compacted revision). */
+  firstRev(): number;
+  range(span: KeySpan, ro?: RangeOptions): RangeResult;
+}
+
+/** A write transaction: all changes share one main revision. */
+export interface WriteTxn extends KvReader {
+  /** Puts a key; returns the txn's revision. */
+  put(key: Uint8Array, value: Uint8Array, lease: LeaseId): number;
+  /** Deletes every live key in the span; returns how many and the revision. */
+  deleteRange(span: KeySpan): { deleted: number; rev: number };
+  /** Number of changes so far. */
+  changeCount(): number;
+  /** Finishes: bumps the store revision if anything changed and announces the commit. */
+  end(): void;
+}
+
+/** The store. */
+export class MvccStore implements KvReader {
+  readonly backend: Backend;
+  readonly #index = new BTree<History>();
+  /** Keys that carry a lease now, and the lease (etcd asks the lessor; we remember it). */
+  readonly #leased = new Map<string, LeaseId>();
+  readonly #hooks: LeaseHooks | undefined;
+  readonly #subscribers: ((c: Commit) => void)[] = [];
+  readonly #batchLimit: number;
+  readonly #pauseMs: number;
+  readonly #indexStep: number;
+  readonly #clock: Clock;
+  #currentRev = 1;
+  #compactMainRev = -1;
+  #writing = false;
+  #closed = false;
+  #compactChain: Promise<void> = Promise.resolve();
+  #pauseTimer: { timer: Timer; resolve: () => void } | undefined;
+  readonly #scratch = newRevAt();
+
+  private constructor(backend: Backend, opts: StoreOptions) {
+    this.backend = backend;
+    this.#hooks = opts.leases;
+    this.#batchLimit = opts.compactionBatchLimit ?? 1000;
+    this.#pauseMs = opts.compactionPauseMs ?? 10;
+    this.#indexStep = opts.indexCompactionStep ?? 10_000;
+    this.#clock = opts.clock ?? new RealClock();
+  }
+
+  /**
+   * Opens the store over `backend`: creates the buckets if new, rebuilds the key index and the
+   * current and compacted revisions, attaches leased keys to the lessor, and resumes an
+   * interrupted compaction in the background.
+   */
+  static open(backend: Backend, opts: StoreOptions = {}): MvccStore {
+    const s = new MvccStore(backend, opts);
+    s.#restore();
+    return s;
+  }
+
+  #restore(): void {
+    const w = this.backend.write;
+    w.createBucket(KEY_BUCKET);
+    w.createBucket(META_BUCKET);
+    const r = this.backend.read;
+    const finished = r.get(META_BUCKET, FINISHED_COMPACT_KEY);
+    if (finished) this.#compactMainRev = bytesToRev(finished).main;
+    const scheduledBytes = r.get(META_BUCKET, SCHEDULED_COMPACT_KEY);
+    let scheduled = scheduledBytes ? bytesToRev(scheduledBytes).main : 0;
+    let current = 1;
+    r.range(KEY_BUCKET, revToBytes(1, 0), undefined, (k, v) => {
+      const main = bytesToMain(k);
+      const sub = bytesToSub(k);
+      const kv = decodeKeyValue(v);
+      const key = bytesToKey(kv.key);
+      current = main;
+      const h = this.#index.get(key);
+      if (isTombstone(k)) {
+        if (h !== undefined) {
+          const nh = historyTombstone(h, main, sub);
+          if (nh !== undefined) this.#index.set(key, nh);
+        }
+        this.#leased.delete(key);
+        return;
+      }
+      if (h !== undefined) this.#index.set(key, historyPut(h, main, sub));
+      else this.#index.set(key, historyRestore(kv.createRevision, main, sub, kv.version));
+      if (kv.lease !== 0n) this.#leased.set(key, kv.lease);
+      else this.#leased.delete(key);
+    });
+    this.#currentRev = Math.max(current, this.#compactMainRev);
+    if (scheduled <= this.#compactMainRev) scheduled = 0;
+    if (this.#hooks) {
+      for (const [key, lease] of this.#leased) {
+        this.#hooks.attach(lease, Uint8Array.from(key, (c) => c.charCodeAt(0)));
+      }
+    }
+    if (scheduled !== 0) {
+      this.#compactMainRev = scheduled;
+      this.#scheduleCompaction(scheduled);
+    }
+  }
+
+  /** The current revision: that of the last committed write transaction (1 when empty). */
+  rev(): number {
+    return this.#currentRev;
+  }
+
+  /** The compacted revision (reads below it fail with compacted); -1 before any compaction. */
+  compactRev(): number {
+    return this.#compactMainRev;
+  }
+
+  /** The oldest readable revision (etcd's FirstRev: the compacted revision). */
+  firstRev(): number {
+    return this.#compactMainRev;
+  }
+
+  /** Number of keys in the index (live or with history kept). */
+  indexSize(): number {
+    return this.#index.size;
+  }
+
+  /** Registers a listener for committed write transactions (the watch hub). */
+  subscribe(fn: (c: Commit) => void): () => void {
+    this.#subscribers.push(fn);
+    return () => {
+      const i = this.#subscribers.indexOf(fn);
+      if (i >= 0) this.#subscribers.splice(i, 1);
+    };
+  }
+
+  /** Ranges over the latest committed state. */
+  range(span: KeySpan, ro: RangeOptions = {}): RangeResult {
+    return this.rangeAt(span, this.#currentRev, ro);
+  }
+
+  /** etcd's rangeKeys: `curRev` is the view's revision (the header revision). */
+  rangeAt(span: KeySpan, curRev: number, ro: RangeOptions): RangeResult {
+    let rev = ro.rev ?? 0;
+    if (rev > curRev) throw Errors.futureRev();
+    if (rev <= 0) rev = curRev;
+    if (rev < this.#compactMainRev) throw Errors.compacted();
+    const out = this.#scratch;
+    if (span.end === undefined) {
+      const h = this.#index.get(span.key);
+      const found = h !== undefined && historyGet(h, rev, out);
+      if (ro.count) return { kvs: [], count: found ? 1 : 0, rev: curRev };
+      if (!found) return { kvs: [], count: 0, rev: curRev };
+      return { kvs: [this.#fetch(out.main, out.sub)], count: 1, rev: curRev };
+    }
+    const limit = ro.limit && ro.limit > 0 ? ro.limit : Infinity;
+    const mains: number[] = [];
+    const subs: number[] = [];
+    let count = 0;
+    const countOnly = ro.count === true;
+    this.#index.ascend(span.key, span.end, (_k, h) => {
+      if (historyGet(h, rev, out)) {
+        if (!countOnly && count < limit) {
+          mains.push(out.main);
+          subs.push(out.sub);
+        }
+        count++;
+      }
+      return true;
+    });
+    if (countOnly) return { kvs: [], count, rev: curRev };
+    const kvs: KeyValue[] = new Array(mains.length);
+    for (let i = 0; i < mains.length; i++) kvs[i] = this.#fetch(mains[i], subs[i]);
+    return { kvs, count, rev: curRev };
+  }
+
+  #fetch(main: number, sub: number): KeyValue {
+    const v = this.backend.read.get(KEY_BUCKET, revToBytes(main, sub));
+    if (v === undefined) {
+      throw new Error(`mvcc: revision {${main} ${sub}} is in the index but not in the backend`);
+    }
+    return decodeKeyValue(v);
+  }
+
+  /** The live keys of `span` at `rev`, in key order (for deletes). */
+  #liveKeys(span: KeySpan, rev: number): string[] {
+    const out = this.#scratch;
+    if (span.end === undefined) {
+      const h = this.#index.get(span.key);
+      return h !== undefined && historyGet(h, rev, out) ? [span.key] : [];
+    }
+    const keys: string[] = [];
+    this.#index.ascend(span.key, span.end, (k, h) => {
+      if (historyGet(h, rev, out)) keys.push(k);
+      return true;
+    });
+    return keys;
+  }
+
+  /** The lease a key carries now (0n for none). */
+  leaseOf(key: Uint8Array): LeaseId {
+    return this.#leased.get(bytesToKey(key)) ?? 0n;
+  }
+
+  /** True when the lessor knows `lease` (always false without lease hooks). */
+  leaseExists(lease: LeaseId): boolean {
+    return this.#hooks !== undefined && this.#hooks.exists(lease);
+  }
+
+  /** Starts the (single) write transaction. Call `end()` before the next await. */
+  beginWrite(): WriteTxn {
+    if (this.#writing) throw new Error("mvcc: a write transaction is already open");
+    if (this.#closed) throw Errors.stopped();
+    this.#writing = true;
+    return new StoreWriteTxn(this, this.#currentRev);
+  }
+
+  /** @internal The put of a write transaction at revision `rev`, sub revision `sub`. */
+  _put(rev: number, sub: number, key: Uint8Array, value: Uint8Array, lease: LeaseId): KeyValue {
+    if (lease !== 0n && !this.#hooks) throw Errors.leaseNotFound();
+    const k = bytesToKey(key);
+    const h = this.#index.get(k);
+    const out = this.#scratch;
+    let created = rev;
+    let ver = 0;
+    let oldLease: LeaseId = 0n;
+    if (h !== undefined && historyGet(h, rev, out)) {
+      created = out.created;
+      ver = out.ver;
+      oldLease = this.#leased.get(k) ?? 0n;
+    }
+    const kv: KeyValue = {
+      key,
+      value,
+      createRevision: created,
+      modRevision: rev,
+      version: ver + 1,
+      lease,
+    };
+    this.backend.write.put(KEY_BUCKET, revToBytes(rev, sub), encodeKeyValue(kv));
+    const nh = historyPut(h, rev, sub);
+    if (nh !== h) this.#index.set(k, nh);
+    if (oldLease !== 0n) {
+      this.#leased.delete(k);
+      this.#hooks?.detach(oldLease, key);
+    }
+    if (lease !== 0n) {
+      this.#leased.set(k, lease);
+      this.#hooks?.attach(lease, key);
+    }
+    return kv;
+  }
+
+  /** @internal Deletes the live keys of `span` as seen at `readRev`, from sub revision `sub`. */
+  _deleteRange(rev: number, sub: number, span: KeySpan, readRev: number): KeyValue[] {
+    const keys = this.#liveKeys(span, readRev);
+    const changes: KeyValue[] = [];
+    for (const k of keys) {
+      const key = Uint8Array.from(k, (c) => c.charCodeAt(0));
+      const tomb: KeyValue = {
+        key,
+        value: EMPTY,
+        createRevision: 0,
+        modRevision: 0,
+        version: 0,
+        lease: 0n,
+      };
+      this.backend.write.put(KEY_BUCKET, revToBytes(rev, sub++, true), encodeKeyValue(tomb));
+      const h = this.#index.get(k);
+      if (h !== undefined) {
+        const nh = historyTombstone(h, rev, sub - 1);
+        if (nh !== undefined) this.#index.set(k, nh);
+      }
+      const lease = this.#leased.get(k);
+      if (lease !== undefined) {
+        this.#leased.delete(k);
+        this.#hooks?.detach(lease, key);
+      }
+      changes.push(tomb);
+    }
+    return changes;
+  }
+
+  /** @internal Called by the write transaction's end. */
+  _endWrite(rev: number, changes: KeyValue[]): void {
+    this.#writing = false;
+    if (changes.length === 0) return;
+    this.#currentRev = rev;
+    const c: Commit = { rev, changes };
+    for (const fn of this.#subscribers) fn(c);
+  }
+
+  /**
+   * Stores the server's consistent index and raft term in the meta bucket. Call it in the
+   * same synchronous apply step as the write it accounts for: both then land in the same
+   * backend commit, so a crash keeps both or neither.
+   */
+  setConsistentIndex(index: number, term: number): void {
+    this.backend.write.put(META_BUCKET, CONSISTENT_INDEX_KEY, u64ToBytes(index));
+    this.backend.write.put(META_BUCKET, TERM_KEY, u64ToBytes(term));
+  }
+
+  /** The consistent index and term last stored (0 and 0 for a new store). */
+  consistentIndex(): { index: number; term: number } {
+    const i = this.backend.read.get(META_BUCKET, CONSISTENT_INDEX_KEY);
+    const t = this.backend.read.get(META_BUCKET, TERM_KEY);
+    return { index: i ? bytesToU64(i) : 0, term: t ? bytesToU64(t) : 0 };
+  }
+
+  /**
+   * Compacts history up to `rev` (etcd's Compact): reads below `rev` fail from now on; the
+   * index and then the "key" bucket are pruned in the background in bounded batches, with a
+   * pause and a commit between batches. `done` resolves when the pruning finished.
+   * Throws compacted when `rev` is not above the compacted revision, futureRev when it is
+   * above the current one.
+   */
+  compact(rev: number): { done: Promise<void> } {
+    if (rev <= this.#compactMainRev) throw Errors.compacted();
+    if (rev > this.#currentRev) throw Errors.futureRev();
+    this.#compactMainRev = rev;
+    this.backend.write.put(META_BUCKET, SCHEDULED_COMPACT_KEY, revToBytes(rev, 0));
+    return { done: this.#scheduleCompaction(rev) };
+  }
+
+  #scheduleCompaction(rev: number): Promise<void> {
+    const job = this.#compactChain.then(() => this.#runCompaction(rev));
+    this.#compactChain = job.catch(() => {});
+    return job;
+  }
+
+  async #pause(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = this.#clock.after(this.#pauseMs, () => {
+        this.#pauseTimer = undefined;
+        resolve();
+      });
+      this.#pauseTimer = { timer, resolve };
+    });
+  }
+
+  async #runCompaction(rev: number): Promise<void> {
+    if (this.#closed) return;
+    await this.backend.commit(); // the scheduled mark is durable before anything is removed
+    // 1. The in-memory index, a slice of keys at a time.
+    let from = "";
+    for (;;) {
+      if (this.#closed) return;
+      let n = 0;
+      let next: string | undefined;
+      const updates: [string, History | undefined][] = [];
+      this.#index.ascend(from, "", (k, h) => {
+        if (n >= this.#indexStep) {
+          next = k;
+          return false;
+        }
+        n++;
+        const nh = historyCompact(h, rev);
+        if (nh !== h) updates.push([k, nh]);
+        return true;
+      });
+      for (const [k, nh] of updates) {
+        if (nh === undefined) this.#index.delete(k);
+        else this.#index.setExisting(k, nh);
+      }
+      if (next === undefined) break;
+      from = next;
+      await this.#pause();
+    }
+    this.#index.compactIfSparse();
+    // 2. The key bucket, `batchLimit` revisions at a time.
+    const end = mainRevBytes(rev + 1);
+    let last: Uint8Array = new Uint8Array(17);
+    for (;;) {
+      if (this.#closed) return;
+      const dels: Uint8Array[] = [];
+      let seen = 0;
+      let lastKey: Uint8Array | undefined;
+      this.backend.read.range(KEY_BUCKET, last, end, (k, v) => {
+        seen++;
+        lastKey = k.slice();
+        const kv = decodeKeyValue(v);
+        const h = this.#index.get(bytesToKey(kv.key));
+        if (h === undefined || !historyHas(h, bytesToMain(k), bytesToSub(k))) dels.push(k.slice());
+      }, this.#batchLimit);
+      for (const k of dels) this.backend.write.delete(KEY_BUCKET, k);
+      if (seen < this.#batchLimit || lastKey === undefined) {
+        this.backend.write.put(META_BUCKET, FINISHED_COMPACT_KEY, revToBytes(rev, 0));
+        await this.backend.commit();
+        return;
+      }
+      const lr = bytesToRev(lastKey);
+      last = revToBytes(lr.main, lr.sub + 1);
+      await this.backend.commit();
+      await this.#pause();
+    }
+  }
+
+  /**
+   * etcd's HashByRev: CRC-32C of the "key" bucket name and every key/value pair up to `rev`
+   * (0 = current), skipping revisions a compaction at `rev` would drop, plus the revisions.
+   */
+  hashKV(rev: number): { hash: number; rev: number; compactRev: number } {
+    const compactRev = this.#compactMainRev;
+    const currentRev = this.#currentRev;
+    if (rev > 0 && rev <= compactRev) throw Errors.compacted();
+    if (rev > 0 && rev > currentRev) throw Errors.futureRev();
+    if (rev === 0) rev = currentRev;
+    const out = this.#scratch;
+    // etcd skips compacted-away revisions only when its keep set is non-empty.
+    let anyKept = false;
+    this.#index.ascend("", "", (_k, h) => {
+      anyKept = historyKeep(h, rev, out);
+      return !anyKept;
+    });
+    let hash = crc32c(new TextEncoder().encode(KEY_BUCKET));
+    this.backend.read.range(KEY_BUCKET, EMPTY, mainRevBytes(rev + 1), (k, v) => {
+      const main = bytesToMain(k);
+      if (main <= compactRev && anyKept) {
+        const h = this.#index.get(bytesToKey(decodeKeyValue(v).key));
+        if (h === undefined || !historyKeep(h, rev, out)) return;
+        if (out.main !== main || out.sub !== bytesToSub(k)) return;
+      }
+      hash = crc32c(k, hash);
+      hash = crc32c(v, hash);
+    });
+    return { hash: hash >>> 0, rev: currentRev, compactRev };
+  }
+
+  /**
+   * CRC-32C over the named buckets' keys and values (etcd's backend Hash), skipping the meta
+   * bucket's consistent index and term, which differ between members by design.
+   */
+  hash(buckets: string[] = [KEY_BUCKET, META_BUCKET]): number {
+    let hash = 0;
+    const enc = new TextEncoder();
+    const skip = new Set([bytesToKey(CONSISTENT_INDEX_KEY), bytesToKey(TERM_KEY)]);
+    for (const b of [...buckets].sort()) {
+      hash = crc32c(enc.encode(b), hash);
+      this.backend.read.range(b, EMPTY, undefined, (k, v) => {
+        if (b === META_BUCKET && skip.has(bytesToKey(k))) return;
+        hash = crc32c(k, hash);
+        hash = crc32c(v, hash);
+      });
+    }
+    return hash >>> 0;
+  }
+
+  /** Waits for scheduled compactions to finish. */
+  async settle(): Promise<void> {
+    await this.#compactChain;
+  }
+
+  /** Stops background compaction (it resumes on the next open) and waits for it to stop. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#pauseTimer) {
+      this.#pauseTimer.timer.cancel();
+      this.#pauseTimer.resolve();
+      this.#pauseTimer = undefined;
+    }
+    await this.#compactChain;
+  }
+}
+
+class StoreWriteTxn implements WriteTxn {
+  readonly #s: MvccStore;
+  readonly #begin: number;
+  readonly #changes: KeyValue[] = [];
+  #ended = false;
+
+  constructor(s: MvccStore, begin: number) {
+    this.#s = s;
+    this.#begin = begin;
+  }
+
+  rev(): number {
+    return this.#changes.length > 0 ? this.#begin + 1 : this.#begin;
+  }
+
+  firstRev(): number {
+    return this.#s.firstRev();
+  }
+
+  range(span: KeySpan, ro: RangeOptions = {}): RangeResult {
+    return this.#s.rangeAt(span, this.rev(), ro);
+  }
+
+  put(key: Uint8Array, value: Uint8Array, lease: LeaseId): number {
+    this.#check();
+    const kv = this.#s._put(this.#begin + 1, this.#changes.length, key, value, lease);
+    this.#changes.push(kv);
+    return this.#begin + 1;
+  }
+
+  deleteRange(span: KeySpan): { deleted: number; rev: number } {
+    this.#check();
+    const dels = this.#s._deleteRange(this.#begin + 1, this.#changes.length, span, this.rev());
+    for (const d of dels) this.#changes.push(d);
+    if (dels.length !== 0 || this.#changes.length > 0) {
+      return { deleted: dels.length, rev: this.#begin + 1 };
+    }
+    return { deleted: 0, rev: this.#begin };
+  }
+
+  changeCount(): number {
+    return this.#changes.length;
+  }
+
+  end(): void {
+    this.#check();
+    this.#ended = true;
+    this.#s._endWrite(this.#begin + 1, this.#changes);
+  }
+
+  #check(): void {
+    if (this.#ended) throw new Error("mvcc: write transaction already ended");
+  }
+}
