@@ -102,7 +102,10 @@ export class Gateway {
         }
         case "server_streaming": {
           const input = await readMessage(method.input, limitBody(body, this.#maxBodyBytes));
-          return await streamResponse(method, impl(input, ctx) as AsyncIterable<Record<string, unknown>>);
+          return await streamResponse(
+            method,
+            impl(input, ctx) as AsyncIterable<Record<string, unknown>>,
+          );
         }
         case "client_streaming":
         case "bidi_streaming": {
@@ -114,7 +117,11 @@ export class Gateway {
               toJson(method.output, create(method.output, out as Record<string, unknown>), WRITE),
             );
           }
-          return await streamResponse(method, impl(inputs, ctx) as AsyncIterable<Record<string, unknown>>, ctx);
+          return await streamResponse(
+            method,
+            impl(inputs, ctx) as AsyncIterable<Record<string, unknown>>,
+            ctx,
+          );
         }
       }
     } catch (err) {

@@ -17,6 +17,7 @@ import { Gateway } from "./gateway.ts";
 import { canonicalGatewayPath } from "./gateway_routes.ts";
 import { type AnyImpl, instrumentService } from "./instrument.ts";
 import { DEFAULT_MAX_REQUEST_BYTES, GRPC_OVERHEAD_BYTES, limitBody } from "./limits.ts";
+import { normalizeGrpcMessage } from "./grpc_message.ts";
 import { GrpcMetrics, METRICS_CONTENT_TYPE, MetricsRegistry } from "./metrics.ts";
 import { type EtcdServices, SERVICE_DESCRIPTORS } from "./services.ts";
 
@@ -72,6 +73,24 @@ function grpcUnimplemented(path: string): UniversalServerResponse {
     body: (async function* () {})(),
     trailer,
   };
+}
+
+/**
+ * Re-encodes grpc-message (in headers for trailers-only answers, else in the trailer once the
+ * body has ended) to the gRPC spec's percent-encoding; see grpc_message.ts.
+ */
+function fixGrpcMessage(res: UniversalServerResponse): UniversalServerResponse {
+  normalizeGrpcMessage(res.header);
+  const body = res.body;
+  if (body === undefined) {
+    normalizeGrpcMessage(res.trailer);
+    return res;
+  }
+  async function* wrapped(): AsyncGenerator<Uint8Array> {
+    yield* body as AsyncIterable<Uint8Array>;
+    normalizeGrpcMessage(res.trailer);
+  }
+  return { ...res, body: wrapped() };
 }
 
 /** Builds the API handler. Call once per server; the result serves every connection. */
@@ -130,7 +149,8 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
       if (singleMessage.has(path)) {
         req = { ...req, body: limitBody(req.body as AsyncIterable<Uint8Array>, wireLimit) };
       }
-      return await rpc(req);
+      const res = await rpc(req);
+      return isGrpc(res.header?.get("Content-Type") ?? null) ? fixGrpcMessage(res) : res;
     }
     const gw = canonicalGatewayPath(path);
     if (gw !== undefined && gateway.has(gw)) return await gateway.handle(req, gw);

@@ -236,6 +236,11 @@ export class FakeEtcd {
     return out;
   }
 
+  /** Watchers currently registered (for tests that must wait for a client's watch). */
+  watcherCount(): number {
+    return this.#watchers.size;
+  }
+
   services(): Partial<EtcdServices> {
     return {
       kv: {

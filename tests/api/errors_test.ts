@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Errors, GrpcCode } from "../../lib/base/errors.ts";
+import {
+  gatewayErrorBody,
+  gatewayStreamErrorChunk,
+  httpStatusFromCode,
+  toConnectError,
+} from "../../lib/api/errors.ts";
+import { decodeGrpcMessage, encodeGrpcMessage } from "../../lib/api/grpc_message.ts";
+
+Deno.test("every etcd error keeps its code and message through the mapping", () => {
+  for (const [name, def] of Object.entries(Errors)) {
+    const ce = toConnectError(def());
+    assert.equal(ce.code as number, def.code, name);
+    assert.equal(ce.rawMessage, def.message, name);
+    assert.deepEqual(gatewayErrorBody(ce), {
+      error: def.message,
+      message: def.message,
+      code: def.code,
+    });
+    assert.ok(httpStatusFromCode(def.code) >= 400, name);
+  }
+});
+
+Deno.test("unknown errors map to Unknown with the message only; ConnectErrors pass through", () => {
+  const ce = toConnectError(new Error("disk on fire"));
+  assert.equal(ce.code, Code.Unknown);
+  assert.equal(ce.rawMessage, "disk on fire");
+  assert.equal(toConnectError("plain string").rawMessage, "plain string");
+  const own = new ConnectError("nope", Code.Unimplemented);
+  assert.equal(toConnectError(own), own);
+  assert.equal(toConnectError(new DOMException("aborted", "AbortError")).code, Code.Canceled);
+});
+
+Deno.test("grpc-gateway statuses and stream error chunk", () => {
+  assert.equal(httpStatusFromCode(GrpcCode.InvalidArgument), 400);
+  assert.equal(httpStatusFromCode(GrpcCode.NotFound), 404);
+  assert.equal(httpStatusFromCode(GrpcCode.FailedPrecondition), 412);
+  assert.equal(httpStatusFromCode(GrpcCode.ResourceExhausted), 429);
+  assert.equal(httpStatusFromCode(GrpcCode.Unauthenticated), 401);
+  assert.equal(httpStatusFromCode(GrpcCode.Unavailable), 503);
+  assert.deepEqual(gatewayStreamErrorChunk(toConnectError(Errors.compacted())), {
+    error: {
+      grpc_code: 11,
+      http_code: 400,
+      message: Errors.compacted.message,
+      http_status: "Bad Request",
+    },
+  });
+});
+
+Deno.test("grpc-message uses the gRPC spec's percent-encoding", () => {
+  assert.equal(
+    encodeGrpcMessage("etcdserver: key is not provided"),
+    "etcdserver: key is not provided",
+  );
+  assert.equal(encodeGrpcMessage("100% é\n"), "100%25 %C3%A9%0A");
+  for (const s of ["etcdserver: x", "100% é\n", "a%b", ""]) {
+    assert.equal(decodeGrpcMessage(encodeGrpcMessage(s)), s);
+  }
+  // What Connect sends (encodeURIComponent) decodes to the same text.
+  assert.equal(decodeGrpcMessage(encodeURIComponent("etcdserver: a b")), "etcdserver: a b");
+});
