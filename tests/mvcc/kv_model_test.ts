@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Rand, testSeed } from "../../lib/base/rand.ts";
 import { EtcdError } from "../../lib/base/errors.ts";
-import { MvccStore } from "../../lib/mvcc/kv_store.ts";
+import { KEY_BUCKET, MvccStore } from "../../lib/mvcc/kv_store.ts";
+import { mainRevBytes } from "../../lib/mvcc/revision.ts";
 import {
   applyCompaction,
   applyDeleteRange,
@@ -12,7 +13,7 @@ import {
 import { Model } from "./model.ts";
 import { genDelete, genPut, genRange, genTxn, LEASES } from "./gen.ts";
 import { TestLessor } from "./test_lessor.ts";
-import { MemBackend } from "./mem_backend.ts";
+import { newDisk, openSimBackend } from "./helpers.ts";
 
 function outcome<T>(f: () => T): { ok: T } | { err: string } {
   try {
@@ -25,7 +26,8 @@ function outcome<T>(f: () => T): { ok: T } | { err: string } {
 
 async function runSeed(seed: number, steps: number): Promise<void> {
   const r = new Rand(seed);
-  const backend = new MemBackend();
+  const disk = await newDisk();
+  let backend = await openSimBackend(disk);
   let lessor = new TestLessor(LEASES);
   const open = () =>
     MvccStore.open(backend, {
@@ -76,6 +78,14 @@ async function runSeed(seed: number, steps: number): Promise<void> {
       if (done && r.chance(0.5)) await done;
     } else {
       await store.close();
+      if (r.chance(0.5)) {
+        await backend.close();
+      } else {
+        // kill -9 after the last commit: everything committed survives.
+        await backend.commit();
+        disk.processCrash();
+      }
+      backend = await openSimBackend(disk);
       lessor = new TestLessor(LEASES);
       store = open();
       assert.equal(store.rev(), model.rev, ctx);
@@ -91,9 +101,20 @@ async function runSeed(seed: number, steps: number): Promise<void> {
     }
   }
   await store.settle();
+  // After compaction exactly the revisions live at the compacted revision remain below it.
+  if (model.compactRev > 0) {
+    let below = 0;
+    backend.read.range(KEY_BUCKET, new Uint8Array(0), mainRevBytes(model.compactRev + 1), () => {
+      below++;
+    });
+    const all = new Uint8Array([0]);
+    assert.equal(below, model.keysAt(all, all, model.compactRev).length, `seed=${seed} kept`);
+  }
   // History that survives compaction reads the same after a reopen.
   const before = store.hashKV(0);
   await store.close();
+  await backend.close();
+  backend = await openSimBackend(disk);
   store = MvccStore.open(backend, { leases: new TestLessor(LEASES) });
   assert.deepEqual(store.hashKV(0), before, `seed=${seed} hash after reopen`);
   for (let rev = Math.max(model.compactRev, 1); rev <= model.rev; rev++) {
@@ -101,6 +122,7 @@ async function runSeed(seed: number, steps: number): Promise<void> {
     assert.deepEqual(applyRange(store, q), model.range(q), `seed=${seed} full range at ${rev}`);
   }
   await store.close();
+  await backend.close();
 }
 
 Deno.test("mvcc matches the reference model on random operations", async () => {
