@@ -13,7 +13,7 @@ import {
   type JsonValue,
   toJson,
 } from "@bufbuild/protobuf";
-import { Code, ConnectError, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
 import type { UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import {
   gatewayErrorBody,
@@ -25,7 +25,7 @@ import { GATEWAY_ROUTES } from "./gateway_routes.ts";
 import type { AnyImpl } from "./instrument.ts";
 import { splitJsonValues } from "./json_stream.ts";
 import { type EtcdServices, SERVICE_DESCRIPTORS } from "./services.ts";
-import { limitBody } from "./limits.ts";
+import { limitBody, requestTooLarge } from "./limits.ts";
 
 const JSON_HEADERS = { "Content-Type": "application/json" };
 const encoder = new TextEncoder();
@@ -109,7 +109,7 @@ export class Gateway {
         }
         case "client_streaming":
         case "bidi_streaming": {
-          const inputs = readMessages(method.input, body);
+          const inputs = readMessages(method.input, body, this.#maxBodyBytes);
           if (method.methodKind === "client_streaming") {
             const out = await impl(inputs, ctx);
             return jsonResponse(
@@ -120,7 +120,6 @@ export class Gateway {
           return await streamResponse(
             method,
             impl(inputs, ctx) as AsyncIterable<Record<string, unknown>>,
-            ctx,
           );
         }
       }
@@ -193,8 +192,14 @@ async function readMessage<D extends DescMessage>(desc: D, body: AsyncIterable<U
 }
 
 /** Reads consecutive JSON request objects from a streaming body. */
-async function* readMessages<D extends DescMessage>(desc: D, body: AsyncIterable<Uint8Array>) {
-  for await (const text of splitJsonValues(body)) yield parseMessage(desc, text);
+async function* readMessages<D extends DescMessage>(
+  desc: D,
+  body: AsyncIterable<Uint8Array>,
+  maxMessageBytes: number,
+) {
+  for await (const text of splitJsonValues(body, maxMessageBytes, requestTooLarge)) {
+    yield parseMessage(desc, text);
+  }
 }
 
 /**
@@ -204,7 +209,6 @@ async function* readMessages<D extends DescMessage>(desc: D, body: AsyncIterable
 async function streamResponse(
   method: DescMethod,
   responses: AsyncIterable<Record<string, unknown>>,
-  ctx?: HandlerContext,
 ): Promise<UniversalServerResponse> {
   const it = responses[Symbol.asyncIterator]();
   let first: IteratorResult<Record<string, unknown>>;
@@ -239,7 +243,6 @@ async function streamResponse(
       }
     } finally {
       await it.return?.();
-      void ctx;
     }
   }
   return { status: 200, header: new Headers(JSON_HEADERS), body: body() };

@@ -11,9 +11,15 @@ export class JsonStreamError extends Error {
   }
 }
 
-/** Yields the text of each complete top-level JSON value in `chunks`. */
+/**
+ * Yields the text of each complete top-level JSON value in `chunks`. A value still
+ * incomplete after `maxValueChars` characters is refused with `tooLarge()` rather than
+ * buffered without bound.
+ */
 export async function* splitJsonValues(
   chunks: AsyncIterable<Uint8Array>,
+  maxValueChars = Infinity,
+  tooLarge: () => Error = () => new JsonStreamError("JSON value too large"),
 ): AsyncGenerator<string, void, undefined> {
   const decoder = new TextDecoder();
   let buf = "";
@@ -84,6 +90,7 @@ export async function* splitJsonValues(
       pos -= keep;
       if (start >= 0) start = 0;
     }
+    if (buf.length > maxValueChars) throw tooLarge();
   }
   buf += decoder.decode();
   yield* scan(true);

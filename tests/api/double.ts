@@ -59,6 +59,12 @@ class Queue<T> {
     this.#closed = true;
     this.#wake?.();
   }
+  #error: unknown = undefined;
+  /** Ends the stream with `err` after what is queued, as a failed receive ends etcd's. */
+  fail(err: unknown): void {
+    this.#error = err;
+    this.close();
+  }
   async *drain(signal: AbortSignal): AsyncGenerator<T> {
     const onAbort = () => this.close();
     signal.addEventListener("abort", onAbort);
@@ -68,6 +74,7 @@ class Queue<T> {
           yield this.#items.shift() as T;
           continue;
         }
+        if (this.#error !== undefined) throw this.#error;
         if (this.#closed || signal.aborted) return;
         await new Promise<void>((r) => (this.#wake = r));
         this.#wake = undefined;
@@ -346,7 +353,7 @@ export class FakeEtcd {
           this.#watchers.add(w);
         }
       }
-    })().catch(() => out.close());
+    })().catch((err) => out.fail(err));
     try {
       yield* out.drain(ctx.signal);
     } finally {

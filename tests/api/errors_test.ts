@@ -8,6 +8,7 @@ import {
   toConnectError,
 } from "../../lib/api/errors.ts";
 import { decodeGrpcMessage, encodeGrpcMessage } from "../../lib/api/grpc_message.ts";
+import { authToken } from "../../lib/api/auth_token.ts";
 
 Deno.test("every etcd error keeps its code and message through the mapping", () => {
   for (const [name, def] of Object.entries(Errors)) {
@@ -61,4 +62,11 @@ Deno.test("grpc-message uses the gRPC spec's percent-encoding", () => {
   }
   // What Connect sends (encodeURIComponent) decodes to the same text.
   assert.equal(decodeGrpcMessage(encodeURIComponent("etcdserver: a b")), "etcdserver: a b");
+});
+
+Deno.test("auth token from gRPC metadata or the gateway's Authorization header", () => {
+  assert.equal(authToken(new Headers({ token: "abc.1" })), "abc.1");
+  assert.equal(authToken(new Headers({ Authorization: "xyz.2" })), "xyz.2");
+  assert.equal(authToken(new Headers({ token: "a", Authorization: "b" })), "a");
+  assert.equal(authToken(new Headers()), undefined);
 });

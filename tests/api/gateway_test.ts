@@ -160,3 +160,32 @@ Deno.test("gateway: watch and lease keepalive stream newline-delimited results",
     await server.close();
   }
 });
+
+Deno.test("gateway: a streaming request value larger than the limit is refused", async () => {
+  const server = startApi({ services: new FakeEtcd().services(), maxRequestBytes: 1024 });
+  const tmp = await Deno.makeTempFile();
+  try {
+    const huge = `{"create_request":{"key":"${"A".repeat(700 * 1024)}"}}`;
+    await Deno.writeTextFile(tmp, huge);
+    const out = await curl(
+      "-w",
+      "\n%{http_code}",
+      "--data-binary",
+      `@${tmp}`,
+      `${server.url}/v3/watch`,
+    );
+    const [body, status] = out.split("\n");
+    assert.equal(status, "400");
+    assert.deepEqual(JSON.parse(body), {
+      error: {
+        grpc_code: 3,
+        http_code: 400,
+        message: Errors.requestTooLarge.message,
+        http_status: "Bad Request",
+      },
+    });
+  } finally {
+    await Deno.remove(tmp);
+    await server.close();
+  }
+});
