@@ -31,31 +31,44 @@ export function leaseIdFromKey(key: Uint8Array): LeaseId {
   return new DataView(key.buffer, key.byteOffset, 8).getBigInt64(0);
 }
 
-function pushVarint(out: number[], value: bigint): void {
-  let v = BigInt.asUintN(64, value);
+/** Writes `value` as a protobuf varint (int64 two's complement for negatives) at `pos`. */
+function putVarint(out: Uint8Array, pos: number, value: bigint | number): number {
+  if (typeof value === "number" ? value >= 0 : value >= 0n && value <= 0x1fffffffffffffn) {
+    // The common case (TTLs, positive ids below 2^53) without bigint arithmetic.
+    let n = Number(value);
+    while (n >= 0x80) {
+      out[pos++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    out[pos++] = n;
+    return pos;
+  }
+  let v = BigInt.asUintN(64, BigInt(value));
   while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80);
+    out[pos++] = Number(v & 0x7fn) | 0x80;
     v >>= 7n;
   }
-  out.push(Number(v));
+  out[pos++] = Number(v);
+  return pos;
 }
 
 /** Encodes a lease as etcd's `leasepb.Lease` (zero fields omitted, as proto3 does). */
 export function encodeLease(rec: LeaseRecord): Uint8Array {
-  const out: number[] = [];
+  const out = new Uint8Array(33); // three tags and three varints of at most 10 bytes
+  let pos = 0;
   if (rec.id !== 0n) {
-    out.push(0x08);
-    pushVarint(out, rec.id);
+    out[pos++] = 0x08;
+    pos = putVarint(out, pos, rec.id);
   }
   if (rec.ttl !== 0) {
-    out.push(0x10);
-    pushVarint(out, BigInt(rec.ttl));
+    out[pos++] = 0x10;
+    pos = putVarint(out, pos, rec.ttl);
   }
   if (rec.remainingTtl !== 0) {
-    out.push(0x18);
-    pushVarint(out, BigInt(rec.remainingTtl));
+    out[pos++] = 0x18;
+    pos = putVarint(out, pos, rec.remainingTtl);
   }
-  return Uint8Array.from(out);
+  return out.slice(0, pos);
 }
 
 function ttlNumber(v: bigint, what: string): number {
