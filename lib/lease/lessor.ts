@@ -14,6 +14,7 @@ import type { Backend } from "../backend/backend.ts";
 import { Errors } from "../base/errors.ts";
 import type { LeaseId, Revision } from "../base/types.ts";
 import type { Clock, Timer } from "../io/clock.ts";
+import type { LeaseHooks } from "../mvcc/lease_hooks.ts";
 import { LeaseTimeIndex, LeaseTimeQueue } from "./lease_queue.ts";
 import {
   decodeLease,
@@ -182,10 +183,10 @@ function checkId(id: LeaseId): void {
 }
 
 /**
- * The lessor of one member. Its `exists`, `attach` and `detach` are what the KV store needs
- * of it (lib/mvcc's `LeaseHooks`), so it is handed to the store as its lease hooks.
+ * The lessor of one member. It is also the KV store's `LeaseHooks` (exists, attach, detach):
+ * hand it to `MvccStore.open` as `leases`, and `kvKeyDeleter(store)` to `setKeyDeleter`.
  */
-export class Lessor {
+export class Lessor implements LeaseHooks {
   #backend: Backend;
   readonly #clock: Clock;
   readonly #minTtl: number;
