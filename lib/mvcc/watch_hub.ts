@@ -1,0 +1,536 @@
+/**
+ * The watchable store (etcd's watchableStore, watchStream and the ordering parts of its
+ * watch server), in one event loop.
+ *
+ * Every watcher is in exactly one state:
+ * - synced: caught up; each committed write transaction is matched against the synced group
+ *   and its events for the watcher are queued on the watcher's stream at once, all events of
+ *   one revision in one response;
+ * - unsynced: behind (it asked for an old start revision, or came back from being a victim);
+ *   a background task replays its history from the backend's "key" bucket, at most
+ *   `syncRevs` revisions and `syncWatchers` watchers per step, yielding to writers between
+ *   steps, until it reaches the current revision and joins the synced group in the same
+ *   synchronous step, so nothing is missed or repeated;
+ * - victim: its stream's queue was full; it holds that one undelivered response and gets no
+ *   more events until the consumer drains the queue, then it goes back to unsynced (or synced)
+ *   and catches up from the backend.
+ *
+ * Memory is thus bounded per stream by `bufferSize` queued responses plus one held response
+ * per victim watcher; a slow consumer never slows writers or other streams.
+ */
+
+import type { Clock, Timer } from "../io/clock.ts";
+import { RealClock } from "../io/clock.ts";
+import { bytesToKey, type KeySpan, spanOf } from "./key_bytes.ts";
+import { decodeKeyValue } from "./kv_codec.ts";
+import { type Commit, KEY_BUCKET, type MvccStore } from "./kv_store.ts";
+import { bytesToMain, isTombstone, revToBytes } from "./revision.ts";
+import { type Event, EventType, type KeyValue } from "./types.ts";
+import { prefixOfSpan, WatcherGroup, type Watching } from "./watcher_group.ts";
+import {
+  PROGRESS_ALL_WATCH_ID,
+  type WatchCreateRequest,
+  WatchFilter,
+  type WatchResponse,
+  watchResponse,
+} from "./watch_types.ts";
+
+/** etcd's mvcc.ErrWatcherDuplicateID message (a create's cancel_reason). */
+export const ERR_WATCHER_DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream";
+/** etcd's mvcc.ErrEmptyWatcherRange message. */
+export const ERR_EMPTY_WATCHER_RANGE = "mvcc: watcher range is empty";
+
+/** Options of the hub. */
+export interface WatchHubOptions {
+  /** Timers for catch-up steps and periodic progress (default: real time). */
+  clock?: Clock;
+  /** Periodic progress interval for progress_notify watchers (etcd default 10 minutes). */
+  progressIntervalMs?: number;
+  /** Watchers caught up per step (etcd's maxWatchersPerSync, 512). */
+  syncWatchers?: number;
+  /** Revisions read from the backend per catch-up step (etcd's watchBatchMaxRevs, 1,000). */
+  syncRevs?: number;
+}
+
+/** Options of a stream. */
+export interface WatchStreamOptions {
+  /** Responses queued before watchers become victims (etcd's chanBufLen, 128). */
+  bufferSize?: number;
+}
+
+const enum State {
+  Synced,
+  Unsynced,
+  Victim,
+  Gone,
+}
+
+class Watcher implements Watching {
+  readonly span: KeySpan;
+  readonly prefix: string | undefined;
+  state = State.Synced;
+  sentSinceTick = false;
+  /** The response held while a victim. */
+  held: WatchResponse | undefined;
+  constructor(
+    readonly id: number,
+    readonly stream: WatchStream,
+    span: KeySpan,
+    public minRev: number,
+    readonly noPut: boolean,
+    readonly noDelete: boolean,
+    readonly prevKv: boolean,
+    readonly progressNotify: boolean,
+  ) {
+    this.span = span;
+    this.prefix = prefixOfSpan(span);
+  }
+
+  filter(evs: Event[]): Event[] {
+    if (!this.noPut && !this.noDelete) return evs;
+    return evs.filter((e) => e.type === EventType.PUT ? !this.noPut : !this.noDelete);
+  }
+}
+
+/**
+ * One client watch stream: many watchers, one ordered queue of responses. The API layer
+ * calls `watch`, `cancel` and `requestProgress` as requests arrive and sends what `next()`
+ * yields.
+ */
+export class WatchStream implements AsyncIterable<WatchResponse> {
+  readonly #hub: WatchHub;
+  readonly capacity: number;
+  readonly watchers = new Map<number, Watcher>();
+  readonly victims: Watcher[] = [];
+  #queue: WatchResponse[] = [];
+  #head = 0;
+  #waiter: ((r: WatchResponse | undefined) => void) | undefined;
+  #nextId = 0;
+  #closed = false;
+  progressPending = false;
+
+  constructor(hub: WatchHub, opts: WatchStreamOptions) {
+    this.#hub = hub;
+    this.capacity = opts.bufferSize ?? 128;
+  }
+
+  /** Responses queued and not yet taken. */
+  get pending(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  /** True when the queue can take a response. */
+  hasRoom(): boolean {
+    return this.pending < this.capacity;
+  }
+
+  /**
+   * Creates a watcher and queues its "created" response (canceled, with etcd's reason, when
+   * the id is taken or the range is empty). Returns the id, or -1 on failure.
+   */
+  watch(req: WatchCreateRequest): number {
+    if (this.#closed) throw new Error("mvcc: watch stream is closed");
+    const span = spanOf(req.key, req.rangeEnd);
+    let id = req.watchId ?? 0;
+    let err = "";
+    if (span.end !== undefined && span.end !== "" && span.key >= span.end) {
+      err = ERR_EMPTY_WATCHER_RANGE;
+    } else if (id !== 0 && this.watchers.has(id)) {
+      err = ERR_WATCHER_DUPLICATE_ID;
+    }
+    const rev = this.#hub.store.rev();
+    if (err) {
+      this.push(
+        watchResponse({
+          watchId: -1,
+          revision: rev,
+          created: true,
+          canceled: true,
+          cancelReason: err,
+        }),
+        true,
+      );
+      return -1;
+    }
+    if (id === 0) {
+      while (this.watchers.has(this.#nextId)) this.#nextId++;
+      id = this.#nextId++;
+    }
+    const filters = req.filters ?? [];
+    const w = new Watcher(
+      id,
+      this,
+      span,
+      req.startRevision ?? 0,
+      filters.includes(WatchFilter.NOPUT),
+      filters.includes(WatchFilter.NODELETE),
+      req.prevKv === true,
+      req.progressNotify === true,
+    );
+    this.watchers.set(id, w);
+    this.push(watchResponse({ watchId: id, revision: rev, created: true }), true);
+    this.#hub._add(w);
+    return id;
+  }
+
+  /** Cancels a watcher and queues its canceled response; false when the id is unknown. */
+  cancel(id: number): boolean {
+    const w = this.watchers.get(id);
+    if (!w) return false;
+    this.#hub._remove(w);
+    this.push(
+      watchResponse({ watchId: id, revision: this.#hub.store.rev(), canceled: true }),
+      true,
+    );
+    return true;
+  }
+
+  /**
+   * Asks for a progress notification (etcd 3.5's RequestProgressAll): sent with watch id -1
+   * at the current revision once every watcher of the stream is caught up.
+   */
+  requestProgress(): void {
+    this.progressPending = true;
+    this.#hub._maybeProgress(this);
+  }
+
+  /** @internal Queues a response; control responses are never refused. */
+  push(r: WatchResponse, control = false): boolean {
+    if (this.#closed) return true;
+    if (!control && !this.hasRoom()) return false;
+    if (this.#waiter) {
+      const w = this.#waiter;
+      this.#waiter = undefined;
+      w(r);
+      return true;
+    }
+    this.#queue.push(r);
+    return true;
+  }
+
+  /** Takes the next response without waiting (undefined when none is queued). */
+  tryNext(): WatchResponse | undefined {
+    if (this.#head >= this.#queue.length) return undefined;
+    const r = this.#queue[this.#head++];
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#hub._drained(this);
+    return r;
+  }
+
+  /** The next response, waiting for one; undefined once the stream is closed. */
+  next(): Promise<WatchResponse | undefined> {
+    const r = this.tryNext();
+    if (r !== undefined || this.#closed) return Promise.resolve(r);
+    return new Promise((resolve) => {
+      this.#waiter = resolve;
+    });
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<WatchResponse> {
+    for (;;) {
+      const r = await this.next();
+      if (r === undefined) return;
+      yield r;
+    }
+  }
+
+  /** Removes every watcher and ends the iteration. */
+  close(): void {
+    if (this.#closed) return;
+    for (const w of [...this.watchers.values()]) this.#hub._remove(w);
+    this.#closed = true;
+    this.#queue = [];
+    this.#head = 0;
+    this.#hub._closeStream(this);
+    const w = this.#waiter;
+    this.#waiter = undefined;
+    w?.(undefined);
+  }
+}
+
+/** The watchable side of a store: streams of watchers fed from its commits and history. */
+export class WatchHub {
+  readonly store: MvccStore;
+  readonly #clock: Clock;
+  readonly #synced = new WatcherGroup<Watcher>();
+  readonly #unsynced = new WatcherGroup<Watcher>();
+  readonly #streams = new Set<WatchStream>();
+  readonly #syncWatchers: number;
+  readonly #syncRevs: number;
+  readonly #progressMs: number;
+  readonly #unsubscribe: () => void;
+  #syncTimer: Timer | undefined;
+  #progressTimer: Timer | undefined;
+  #closed = false;
+
+  constructor(store: MvccStore, opts: WatchHubOptions = {}) {
+    this.store = store;
+    this.#clock = opts.clock ?? new RealClock();
+    this.#syncWatchers = opts.syncWatchers ?? 512;
+    this.#syncRevs = opts.syncRevs ?? 1000;
+    this.#progressMs = opts.progressIntervalMs ?? 10 * 60 * 1000;
+    this.#unsubscribe = store.subscribe((c) => this.#notify(c));
+  }
+
+  /** A new stream. */
+  newStream(opts: WatchStreamOptions = {}): WatchStream {
+    if (this.#closed) throw new Error("mvcc: watch hub is closed");
+    const s = new WatchStream(this, opts);
+    this.#streams.add(s);
+    return s;
+  }
+
+  /** Watchers caught up / catching up / held as victims (for metrics and tests). */
+  counts(): { synced: number; unsynced: number; victims: number } {
+    let victims = 0;
+    for (const s of this.#streams) victims += s.victims.length;
+    return { synced: this.#synced.size, unsynced: this.#unsynced.size, victims };
+  }
+
+  /** @internal */
+  _add(w: Watcher): void {
+    const cur = this.store.rev();
+    const start = w.minRev;
+    if (start === 0 || start > cur) {
+      w.minRev = Math.max(cur + 1, start);
+      w.state = State.Synced;
+      this.#synced.add(w);
+    } else {
+      w.state = State.Unsynced;
+      this.#unsynced.add(w);
+      this.#scheduleSync();
+    }
+    if (w.progressNotify && !this.#progressTimer) {
+      this.#progressTimer = this.#clock.every(this.#progressMs, () => this.#progressTick());
+    }
+  }
+
+  /** @internal */
+  _remove(w: Watcher): void {
+    this.#synced.delete(w);
+    this.#unsynced.delete(w);
+    const vi = w.stream.victims.indexOf(w);
+    if (vi >= 0) w.stream.victims.splice(vi, 1);
+    w.state = State.Gone;
+    w.held = undefined;
+    w.stream.watchers.delete(w.id);
+  }
+
+  /** @internal */
+  _closeStream(s: WatchStream): void {
+    this.#streams.delete(s);
+  }
+
+  /** @internal A consumer took a response: hand over held responses, resume catch-up. */
+  _drained(s: WatchStream): void {
+    while (s.victims.length > 0 && s.hasRoom()) {
+      const w = s.victims.shift()!;
+      const r = w.held!;
+      w.held = undefined;
+      this.#deliver(w, r);
+      if (w.minRev <= this.store.rev()) {
+        w.state = State.Unsynced;
+        this.#unsynced.add(w);
+        this.#scheduleSync();
+      } else {
+        w.state = State.Synced;
+        this.#synced.add(w);
+      }
+    }
+    if (this.#unsynced.size > 0) this.#scheduleSync();
+    if (s.progressPending) this._maybeProgress(s);
+  }
+
+  /** @internal Sends the stream-wide progress notification if every watcher is synced. */
+  _maybeProgress(s: WatchStream): void {
+    for (const w of s.watchers.values()) {
+      if (w.state !== State.Synced && w.state !== State.Gone) return;
+    }
+    if (s.push(watchResponse({ watchId: PROGRESS_ALL_WATCH_ID, revision: this.store.rev() }))) {
+      s.progressPending = false;
+    }
+  }
+
+  #progressTick(): void {
+    const rev = this.store.rev();
+    for (const s of this.#streams) {
+      for (const w of s.watchers.values()) {
+        if (!w.progressNotify) continue;
+        if (!w.sentSinceTick && w.state === State.Synced) {
+          s.push(watchResponse({ watchId: w.id, revision: rev }));
+        }
+        w.sentSinceTick = false;
+      }
+    }
+  }
+
+  /** Queues `r` for `w`, adding previous values when asked; false when the queue is full. */
+  #deliver(w: Watcher, r: WatchResponse, force = false): boolean {
+    if (!force && !w.stream.hasRoom()) return false;
+    if (w.prevKv) r.events = r.events.map((e) => this.#withPrev(e));
+    w.sentSinceTick = true;
+    return w.stream.push(r, force);
+  }
+
+  #withPrev(e: Event): Event {
+    try {
+      const kv = this.store.range({ key: bytesToKey(e.kv.key), end: undefined }, {
+        rev: e.kv.modRevision - 1,
+      }).kvs[0];
+      return kv ? { type: e.type, kv: e.kv, prevKv: kv } : e;
+    } catch {
+      return e; // compacted: etcd sends the event without its previous value
+    }
+  }
+
+  #notify(c: Commit): void {
+    if (this.#synced.size === 0) return;
+    const rev = c.rev;
+    const evs: Event[] = new Array(c.changes.length);
+    const keys: string[] = new Array(c.changes.length);
+    for (let i = 0; i < c.changes.length; i++) {
+      const kv = c.changes[i];
+      keys[i] = bytesToKey(kv.key);
+      evs[i] = kv.createRevision === 0
+        ? { type: EventType.DELETE, kv: { ...kv, modRevision: rev } }
+        : { type: EventType.PUT, kv };
+    }
+    let batches: Map<Watcher, Event[]>;
+    if (evs.length === 1) {
+      // The common case: one event, shared by every watcher that wants it.
+      const one = evs;
+      batches = new Map();
+      this.#synced.forKey(keys[0], (w) => {
+        if (w.minRev <= rev) batches.set(w, one);
+      });
+    } else {
+      batches = new Map();
+      for (let i = 0; i < evs.length; i++) {
+        const e = evs[i];
+        this.#synced.forKey(keys[i], (w) => {
+          if (w.minRev > rev) return;
+          const b = batches.get(w);
+          if (b) b.push(e);
+          else batches.set(w, [e]);
+        });
+      }
+    }
+    for (const [w, list] of batches) {
+      const events = w.filter(list);
+      if (events.length === 0) continue;
+      const r = watchResponse({ watchId: w.id, revision: rev, events });
+      if (!this.#deliver(w, r)) this.#victimize(w, r, rev + 1, this.#synced);
+    }
+  }
+
+  #victimize(w: Watcher, r: WatchResponse, minRev: number, from: WatcherGroup<Watcher>): void {
+    w.minRev = minRev;
+    r.revision = minRev - 1;
+    from.delete(w);
+    w.state = State.Victim;
+    w.held = r;
+    w.stream.victims.push(w);
+  }
+
+  #scheduleSync(): void {
+    if (this.#syncTimer || this.#closed || this.#unsynced.size === 0) return;
+    this.#syncTimer = this.#clock.after(0, () => {
+      this.#syncTimer = undefined;
+      this.#sync();
+    });
+  }
+
+  /** One catch-up step. */
+  #sync(): void {
+    if (this.#closed) return;
+    const curRev = this.store.rev();
+    const compactRev = this.store.compactRev();
+    const chosen: Watcher[] = [];
+    for (const w of this.#unsynced.all) {
+      if (chosen.length >= this.#syncWatchers) break;
+      if (!w.stream.hasRoom()) continue; // resumes when its consumer drains the queue
+      chosen.push(w);
+    }
+    const group = new WatcherGroup<Watcher>();
+    let minRev = Infinity;
+    for (const w of chosen) {
+      if (w.minRev < compactRev) {
+        // Out of every group for good; the id stays on the stream until canceled, as in etcd.
+        this.#unsynced.delete(w);
+        w.state = State.Gone;
+        w.stream.push(
+          watchResponse({ watchId: w.id, compactRevision: compactRev, canceled: true }),
+          true,
+        );
+        continue;
+      }
+      group.add(w);
+      if (w.minRev < minRev) minRev = w.minRev;
+    }
+    if (group.size > 0) {
+      const hi = Math.min(curRev + 1, minRev + this.#syncRevs);
+      const batches = new Map<Watcher, Event[]>();
+      this.store.backend.read.range(
+        KEY_BUCKET,
+        revToBytes(minRev, 0),
+        revToBytes(hi, 0),
+        (k, v) => {
+          const kv: KeyValue = decodeKeyValue(v);
+          const key = bytesToKey(kv.key);
+          if (!group.contains(key)) return;
+          let e: Event;
+          if (isTombstone(k)) {
+            kv.modRevision = bytesToMain(k);
+            e = { type: EventType.DELETE, kv };
+          } else {
+            e = { type: EventType.PUT, kv };
+          }
+          group.forKey(key, (w) => {
+            if (kv.modRevision < w.minRev) return;
+            const b = batches.get(w);
+            if (b) b.push(e);
+            else batches.set(w, [e]);
+          });
+        },
+      );
+      const caughtUp = hi > curRev;
+      for (const w of group.all) {
+        if (hi > w.minRev) w.minRev = caughtUp ? curRev + 1 : hi;
+        const events = w.filter(batches.get(w) ?? []);
+        if (events.length > 0) {
+          const r = watchResponse({ watchId: w.id, revision: curRev, events });
+          if (!this.#deliver(w, r)) {
+            this.#victimize(w, r, w.minRev, this.#unsynced);
+            continue;
+          }
+        }
+        if (w.minRev > curRev) {
+          this.#unsynced.delete(w);
+          w.state = State.Synced;
+          this.#synced.add(w);
+          if (w.stream.progressPending) this._maybeProgress(w.stream);
+        }
+      }
+    }
+    for (const w of this.#unsynced.all) {
+      if (w.stream.hasRoom()) {
+        this.#scheduleSync();
+        break;
+      }
+    }
+  }
+
+  /** Stops background work and detaches from the store; streams end. */
+  close(): void {
+    this.#closed = true;
+    this.#syncTimer?.cancel();
+    this.#syncTimer = undefined;
+    this.#progressTimer?.cancel();
+    this.#progressTimer = undefined;
+    this.#unsubscribe();
+    for (const s of [...this.#streams]) s.close();
+  }
+}
