@@ -18,6 +18,7 @@ import { canonicalGatewayPath } from "./gateway_routes.ts";
 import { type AnyImpl, instrumentService } from "./instrument.ts";
 import { DEFAULT_MAX_REQUEST_BYTES, GRPC_OVERHEAD_BYTES, limitBody } from "./limits.ts";
 import { normalizeGrpcMessage } from "./grpc_message.ts";
+import { grpcUnaryHandler } from "./grpc_unary.ts";
 import { GrpcMetrics, METRICS_CONTENT_TYPE, MetricsRegistry } from "./metrics.ts";
 import { type EtcdServices, SERVICE_DESCRIPTORS } from "./services.ts";
 
@@ -141,11 +142,27 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
     }
   }
   const gateway = new Gateway(wrapped, wireLimit);
+  const grpcUnary = new Map<string, ReturnType<typeof grpcUnaryHandler>>();
+  for (const key of Object.keys(SERVICE_DESCRIPTORS) as (keyof EtcdServices)[]) {
+    for (const method of SERVICE_DESCRIPTORS[key].methods) {
+      const impl = wrapped[key]?.[method.localName];
+      if (impl === undefined || method.methodKind !== "unary") continue;
+      grpcUnary.set(
+        `/${method.parent.typeName}/${method.name}`,
+        grpcUnaryHandler(method, impl, wireLimit),
+      );
+    }
+  }
 
   const serve = async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
     const path = new URL(req.url, "http://localhost").pathname;
     const rpc = byPath.get(path);
     if (rpc) {
+      const direct = grpcUnary.get(path);
+      if (direct) {
+        const res = await direct(req);
+        if (res) return res;
+      }
       if (singleMessage.has(path)) {
         req = { ...req, body: limitBody(req.body as AsyncIterable<Uint8Array>, wireLimit) };
       }

@@ -1,0 +1,90 @@
+/**
+ * The direct gRPC unary path against Connect's general handler: same answers for good calls,
+ * errors and malformed framing; declines what it does not handle.
+ */
+import assert from "node:assert/strict";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { createApiHandler } from "../../lib/api/handler.ts";
+import { Errors } from "../../lib/base/errors.ts";
+import { PutRequestSchema, PutResponseSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { FakeEtcd } from "./double.ts";
+
+function envelope(msg: Uint8Array, flags = 0): Uint8Array {
+  const out = new Uint8Array(5 + msg.length);
+  out[0] = flags;
+  new DataView(out.buffer).setUint32(1, msg.length);
+  out.set(msg, 5);
+  return out;
+}
+
+async function* chunks(...parts: Uint8Array[]) {
+  yield* parts;
+}
+
+async function call(
+  body: Uint8Array[],
+  headers: Record<string, string> = {},
+): Promise<{ res: UniversalServerResponse; bytes: Uint8Array }> {
+  const handler = createApiHandler({ services: new FakeEtcd().services() });
+  const res = await handler({
+    httpVersion: "2.0",
+    url: "http://127.0.0.1/etcdserverpb.KV/Put",
+    method: "POST",
+    header: new Headers({ "content-type": "application/grpc", te: "trailers", ...headers }),
+    body: chunks(...body),
+    signal: new AbortController().signal,
+  });
+  const parts: number[] = [];
+  for await (const c of res.body ?? chunks()) parts.push(...c);
+  return { res, bytes: new Uint8Array(parts) };
+}
+
+const put = (key: string) =>
+  toBinary(PutRequestSchema, create(PutRequestSchema, { key: new TextEncoder().encode(key) }));
+
+Deno.test("gRPC unary: one message in any chunking, status 0 in the trailer", async () => {
+  const env = envelope(put("a"));
+  for (const body of [[env], [env.subarray(0, 2), env.subarray(2, 7), env.subarray(7)]]) {
+    const { res, bytes } = await call(body);
+    assert.equal(res.status, 200);
+    assert.equal(res.trailer?.get("grpc-status"), "0");
+    assert.equal(res.header?.get("content-type"), "application/grpc+proto");
+    const len = new DataView(bytes.buffer).getUint32(1);
+    assert.equal(bytes.length, 5 + len);
+    const out = fromBinary(PutResponseSchema, bytes.subarray(5));
+    assert.equal(out.header?.revision, 2n);
+  }
+});
+
+Deno.test("gRPC unary: etcd errors and malformed framing become trailer statuses", async () => {
+  const cases: [Uint8Array[], Record<string, string>, string, RegExp | string][] = [
+    [[envelope(put(""))], {}, "3", Errors.emptyKey.message],
+    [[], {}, "12", /missing input message/],
+    [[envelope(put("a")).subarray(0, 7)], {}, "3", /promised/],
+    [[envelope(put("a")), envelope(put("b"))], {}, "12", /extra input message/],
+    [[envelope(put("a"), 1)], {}, "13", /compressed/],
+    [[envelope(new Uint8Array([0xff, 0xff]))], {}, "13", /parse binary/],
+    [[envelope(put("a"))], { "grpc-timeout": "bogus" }, "3", /invalid grpc timeout/],
+  ];
+  for (const [body, headers, status, message] of cases) {
+    const { res, bytes } = await call(body, headers);
+    assert.equal(res.status, 200);
+    assert.equal(bytes.length, 0, `${status} ${message}`);
+    assert.equal(res.trailer?.get("grpc-status"), status, String(message));
+    const got = decodeURIComponent(res.trailer?.get("grpc-message") ?? "");
+    if (typeof message === "string") {
+      assert.equal(res.trailer?.get("grpc-message"), message); // spec encoding: ':' and ' ' kept
+    } else assert.match(got, message);
+  }
+});
+
+Deno.test("gRPC unary: compressed and JSON-codec calls go to Connect's handler", async () => {
+  const json = await call([envelope(new TextEncoder().encode(`{"key":"YQ=="}`))], {
+    "content-type": "application/grpc+json",
+  });
+  assert.equal(json.res.trailer?.get("grpc-status"), "0");
+  assert.equal(json.res.header?.get("content-type"), "application/grpc+json");
+  const gz = await call([envelope(put("a"))], { "grpc-encoding": "gzip" });
+  assert.equal(gz.res.trailer?.get("grpc-status"), "12"); // Connect: unsupported compression
+});
