@@ -5,29 +5,46 @@
  */
 
 /** Bounded FIFO of in-flight appends, freed by acknowledged index. */
+const EMPTY = new Float64Array(0);
+
 export class Inflights {
   #start = 0;
   #count = 0;
   #bytes = 0;
   readonly #size: number;
   readonly #maxBytes: number;
-  readonly #index: Float64Array;
-  readonly #sizes: Float64Array;
+  // allocated on first use and grown to `size`: most followers never fill the window
+  #index: Float64Array = EMPTY;
+  #sizes: Float64Array = EMPTY;
 
   /** size: most messages in flight; maxBytes: most bytes in flight (0 means no limit). */
   constructor(size: number, maxBytes: number) {
     if (size < 1) throw new RangeError("maxInflightMsgs must be at least 1");
     this.#size = size;
     this.#maxBytes = maxBytes;
-    this.#index = new Float64Array(size);
-    this.#sizes = new Float64Array(size);
+  }
+
+  #grow(): void {
+    const cap = Math.min(this.#size, Math.max(8, this.#index.length * 2));
+    const index = new Float64Array(cap);
+    const sizes = new Float64Array(cap);
+    // unroll the ring into the new buffers, oldest first
+    for (let k = 0, i = this.#start; k < this.#count; k++) {
+      index[k] = this.#index[i];
+      sizes[k] = this.#sizes[i];
+      if (++i >= this.#index.length) i = 0;
+    }
+    this.#index = index;
+    this.#sizes = sizes;
+    this.#start = 0;
   }
 
   /** Records an append whose last entry is `index`, carrying `bytes` of payload. */
   add(index: number, bytes: number): void {
     if (this.full()) throw new RangeError("cannot add into a full inflights window");
+    if (this.#count === this.#index.length) this.#grow();
     let next = this.#start + this.#count;
-    if (next >= this.#size) next -= this.#size;
+    if (next >= this.#index.length) next -= this.#index.length;
     this.#index[next] = index;
     this.#sizes[next] = bytes;
     this.#count++;
@@ -42,7 +59,7 @@ export class Inflights {
     while (n < this.#count && this.#index[i] <= to) {
       freed += this.#sizes[i];
       n++;
-      if (++i >= this.#size) i = 0;
+      if (++i >= this.#index.length) i = 0;
     }
     this.#count -= n;
     this.#bytes -= freed;

@@ -10,7 +10,7 @@ import { type ConfChange, decodeConfChange } from "../../lib/raft/confchange.ts"
 import { MemoryStorage } from "../../lib/raft/memory_storage.ts";
 import { type Message, MessageType } from "../../lib/raft/messages.ts";
 import type { RaftConfig, ReadState } from "../../lib/raft/raft.ts";
-import { RawNode } from "../../lib/raft/raw_node.ts";
+import { RawNode, type Ready } from "../../lib/raft/raw_node.ts";
 
 /** The tuning a harness node gets unless a test overrides it. */
 export interface NodeOptions {
@@ -114,6 +114,7 @@ export class SimNode {
   /** kill -9: everything not in storage is lost. */
   crash(): void {
     this.up = false;
+    this.pending = null;
   }
 
   restart(): void {
@@ -121,27 +122,49 @@ export class SimNode {
     this.start();
   }
 
-  /** Runs Ready cycles until idle; returns the messages to send. */
-  handleReady(): Message[] {
+  /**
+   * Runs Ready cycles until idle; returns the messages to send. With `defer`, the next
+   * Ready is taken but its persist/send/apply is left pending (as while an async fsync is in
+   * flight): raft keeps stepping meanwhile, and a crash loses the pending batch.
+   */
+  handleReady(defer = false): Message[] {
     const out: Message[] = [];
+    if (!this.up) return out;
+    if (this.pending !== null) {
+      if (defer) return out;
+      const rd = this.pending;
+      this.pending = null;
+      this.finishReady(rd, out);
+    }
     while (this.up && this.raw.hasReady()) {
       const rd = this.raw.ready();
-      if (rd.snapshot !== null) this.storage.applySnapshot(rd.snapshot);
-      if (rd.entries.length > 0) {
-        this.storage.append(rd.entries);
-        this.observer?.onPersist?.(this, rd.entries);
+      if (defer) {
+        this.pending = rd;
+        return out;
       }
-      if (rd.hardState !== null) this.storage.setHardState(rd.hardState);
-      for (const m of rd.messages) out.push(m);
-      if (rd.snapshot !== null) this.applySnapshot(rd.snapshot);
-      for (const e of rd.committedEntries) this.applyEntry(e);
-      for (const rs of rd.readStates) {
-        this.readStates.push(rs);
-        this.observer?.onReadState?.(this, rs);
-      }
-      this.raw.advance();
+      this.finishReady(rd, out);
     }
     return out;
+  }
+
+  /** A Ready taken but not yet persisted, sent or applied. */
+  pending: Ready | null = null;
+
+  private finishReady(rd: Ready, out: Message[]): void {
+    if (rd.snapshot !== null) this.storage.applySnapshot(rd.snapshot);
+    if (rd.entries.length > 0) {
+      this.storage.append(rd.entries);
+      this.observer?.onPersist?.(this, rd.entries);
+    }
+    if (rd.hardState !== null) this.storage.setHardState(rd.hardState);
+    for (const m of rd.messages) out.push(m);
+    if (rd.snapshot !== null) this.applySnapshot(rd.snapshot);
+    for (const e of rd.committedEntries) this.applyEntry(e);
+    for (const rs of rd.readStates) {
+      this.readStates.push(rs);
+      this.observer?.onReadState?.(this, rs);
+    }
+    this.raw.advance();
   }
 
   private applySnapshot(s: Snapshot): void {

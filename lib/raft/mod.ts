@@ -1,0 +1,46 @@
+/**
+ * The raft layer's public face for the server: the driver (Node) and its hooks, the
+ * synchronous RawNode beneath it, the Storage contract with its in-memory implementation,
+ * messages, membership changes and errors. Import from here rather than from the files.
+ */
+export {
+  type AppliedConfChange,
+  type ApplyBatch,
+  Node,
+  type NodeHooks,
+  type PersistBatch,
+} from "./node.ts";
+export {
+  type ProgressStatus,
+  RawNode,
+  type Ready,
+  type SoftState,
+  type Status,
+} from "./raw_node.ts";
+export { CampaignType, type RaftConfig, type ReadState, StateType } from "./raft.ts";
+export { entrySize, type InitialState, type Storage } from "./storage.ts";
+export { cloneConfState, MemoryStorage } from "./memory_storage.ts";
+export {
+  describeMessage,
+  isLocalMessage,
+  type Message,
+  MessageType,
+  newMessage,
+} from "./messages.ts";
+export {
+  type ConfChange,
+  ConfChangeOutcome,
+  ConfChangeType,
+  decodeConfChange,
+  encodeConfChange,
+} from "./confchange.ts";
+export {
+  CompactedError,
+  DropReason,
+  ProposalDroppedError,
+  RaftInvariantError,
+  SnapshotOutOfDateError,
+  SnapshotTemporarilyUnavailableError,
+  UnavailableError,
+} from "./errors.ts";
+export { ProgressState } from "./progress.ts";
