@@ -71,25 +71,28 @@ export function historyGet(h: History, atRev: number, out: RevAt): boolean {
     out.ver = 1;
     return true;
   }
-  const offs = genOffsets(h);
-  const last = offs.length - 1;
-  for (let gi = last; gi >= 0; gi--) {
-    const off = offs[gi];
+  // The generation holding atRev is the last non-empty one whose first revision is at or
+  // before atRev (later ones all start after it), as etcd's findGeneration finds walking back.
+  let cand = -1;
+  let off = 0;
+  const len = h.length;
+  while (off < len) {
     const n = h[off + 2];
-    if (n === 0) continue;
-    if (gi !== last && h[off + 3 + 2 * (n - 1)] <= atRev) return false; // deleted by atRev
-    if (h[off + 3] <= atRev) {
-      for (let i = n - 1; i >= 0; i--) {
-        const m = h[off + 3 + 2 * i];
-        if (m <= atRev) {
-          out.main = m;
-          out.sub = h[off + 4 + 2 * i];
-          out.created = h[off + 1];
-          out.ver = h[off] - (n - 1 - i);
-          return true;
-        }
-      }
-      return false;
+    if (n !== 0 && h[off + 3] <= atRev) cand = off;
+    off += 3 + 2 * n;
+  }
+  if (cand < 0) return false;
+  const n = h[cand + 2];
+  const isLast = cand + 3 + 2 * n >= len;
+  if (!isLast && h[cand + 3 + 2 * (n - 1)] <= atRev) return false; // deleted by atRev
+  for (let i = n - 1; i >= 0; i--) {
+    const m = h[cand + 3 + 2 * i];
+    if (m <= atRev) {
+      out.main = m;
+      out.sub = h[cand + 4 + 2 * i];
+      out.created = h[cand + 1];
+      out.ver = h[cand] - (n - 1 - i);
+      return true;
     }
   }
   return false;

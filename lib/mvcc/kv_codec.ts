@@ -11,6 +11,9 @@ import type { KeyValue } from "./types.ts";
 const EMPTY = new Uint8Array(0);
 
 function varintSize(v: number): number {
+  if (v < 128) return 1;
+  if (v < 16384) return 2;
+  if (v < 2097152) return 3;
   let n = 1;
   while (v >= 128) {
     v = Math.floor(v / 128);
@@ -20,6 +23,14 @@ function varintSize(v: number): number {
 }
 
 function writeVarint(out: Uint8Array, at: number, v: number): number {
+  if (v < 0x80000000) {
+    while (v >= 128) {
+      out[at++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    out[at++] = v;
+    return at;
+  }
   while (v >= 128) {
     out[at++] = (v % 128) | 0x80;
     v = Math.floor(v / 128);

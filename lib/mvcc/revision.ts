@@ -17,7 +17,7 @@ export interface Rev {
 }
 
 function putU64(out: Uint8Array, at: number, v: number): void {
-  const hi = Math.floor(v / 4294967296);
+  const hi = v > 0xffffffff ? Math.floor(v / 4294967296) : 0;
   const lo = v >>> 0;
   out[at] = hi >>> 24;
   out[at + 1] = (hi >>> 16) & 0xff;

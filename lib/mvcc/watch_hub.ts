@@ -28,6 +28,7 @@ import { bytesToMain, isTombstone, revToBytes } from "./revision.ts";
 import { type Event, EventType, type KeyValue } from "./types.ts";
 import { prefixOfSpan, WatcherGroup, type Watching } from "./watcher_group.ts";
 import {
+  eventsResponse,
   PROGRESS_ALL_WATCH_ID,
   type WatchCreateRequest,
   WatchFilter,
@@ -398,30 +399,33 @@ export class WatchHub {
         ? { type: EventType.DELETE, kv: { ...kv, modRevision: rev } }
         : { type: EventType.PUT, kv };
     }
-    let batches: Map<Watcher, Event[]>;
     if (evs.length === 1) {
-      // The common case: one event, shared by every watcher that wants it.
+      // The common case: one event, shared by every watcher that wants it. Delivering inside
+      // the lookup is safe: a watcher that becomes a victim leaves a set already visited.
       const one = evs;
-      batches = new Map();
       this.#synced.forKey(keys[0], (w) => {
-        if (w.minRev <= rev) batches.set(w, one);
+        if (w.minRev > rev) return;
+        const events = w.filter(one);
+        if (events.length === 0) return;
+        const r = eventsResponse(w.id, rev, events);
+        if (!this.#deliver(w, r)) this.#victimize(w, r, rev + 1, this.#synced);
       });
-    } else {
-      batches = new Map();
-      for (let i = 0; i < evs.length; i++) {
-        const e = evs[i];
-        this.#synced.forKey(keys[i], (w) => {
-          if (w.minRev > rev) return;
-          const b = batches.get(w);
-          if (b) b.push(e);
-          else batches.set(w, [e]);
-        });
-      }
+      return;
+    }
+    const batches = new Map<Watcher, Event[]>();
+    for (let i = 0; i < evs.length; i++) {
+      const e = evs[i];
+      this.#synced.forKey(keys[i], (w) => {
+        if (w.minRev > rev) return;
+        const b = batches.get(w);
+        if (b) b.push(e);
+        else batches.set(w, [e]);
+      });
     }
     for (const [w, list] of batches) {
       const events = w.filter(list);
       if (events.length === 0) continue;
-      const r = watchResponse({ watchId: w.id, revision: rev, events });
+      const r = eventsResponse(w.id, rev, events);
       if (!this.#deliver(w, r)) this.#victimize(w, r, rev + 1, this.#synced);
     }
   }
@@ -501,7 +505,7 @@ export class WatchHub {
         if (hi > w.minRev) w.minRev = caughtUp ? curRev + 1 : hi;
         const events = w.filter(batches.get(w) ?? []);
         if (events.length > 0) {
-          const r = watchResponse({ watchId: w.id, revision: curRev, events });
+          const r = eventsResponse(w.id, curRev, events);
           if (!this.#deliver(w, r)) {
             this.#victimize(w, r, w.minRev, this.#unsynced);
             continue;

@@ -44,13 +44,27 @@ export const PROGRESS_ALL_WATCH_ID = -1;
 /** A response with etcd's defaults for every field not given. */
 export function watchResponse(p: Partial<WatchResponse> & { watchId: number }): WatchResponse {
   return {
-    revision: 0,
-    events: [],
+    watchId: p.watchId,
+    revision: p.revision ?? 0,
+    events: p.events ?? [],
+    created: p.created ?? false,
+    canceled: p.canceled ?? false,
+    cancelReason: p.cancelReason ?? "",
+    compactRevision: p.compactRevision ?? 0,
+    fragment: p.fragment ?? false,
+  };
+}
+
+/** A response carrying events (the hot path: no option object). */
+export function eventsResponse(watchId: number, revision: number, events: Event[]): WatchResponse {
+  return {
+    watchId,
+    revision,
+    events,
     created: false,
     canceled: false,
     cancelReason: "",
     compactRevision: 0,
     fragment: false,
-    ...p,
   };
 }
