@@ -11,7 +11,6 @@ import { Node } from "./node.ts";
 import {
   BRANCH,
   BUCKET_FLAG,
-  compareBytes,
   elemChild,
   elemFlags,
   elemKey,
@@ -43,14 +42,6 @@ export interface TxContext extends PageSource {
   /** Frees an unmaterialized page span (used when deleting a bucket). */
   freePage(id: number, span: number): void;
 }
-
-/** The result of looking a key up. */
-interface Found {
-  value: Uint8Array | undefined;
-  flags: number;
-}
-
-const NOT_FOUND: Found = { value: undefined, flags: 0 };
 
 function nameKey(name: Uint8Array): string {
   let s = "";
@@ -98,17 +89,22 @@ export class Bucket {
     if (this.deleted) throw new UsageError("bucket was deleted");
   }
 
-  #find(key: Uint8Array): Found {
+  /** Flags of the element the last `#find` returned. */
+  #foundFlags = 0;
+
+  /** The value stored under `key` (flags in #foundFlags), without allocating on the way. */
+  #find(key: Uint8Array): Uint8Array | undefined {
     let node = this.rootNode;
     let page: Uint8Array | null = node ? null : treePage(this.tx, this.rootPgid);
     for (let depth = 0; depth < MAX_DEPTH; depth++) {
-      if (node) {
+      if (node !== null) {
         if (node.leaf) {
           const i = node.lowerBound(key);
-          if (i < node.keys.length && compareBytes(node.keys[i], key) === 0) {
-            return { value: node.vals[i], flags: node.flags[i] };
+          if (i < node.li.length && node.cmp(i, key) === 0) {
+            this.#foundFlags = node.lf[i];
+            return node.leafValue(i);
           }
-          return NOT_FOUND;
+          return undefined;
         }
         const i = node.branchIndex(key);
         const kid = node.kids[i];
@@ -122,9 +118,10 @@ export class Bucket {
         if (pageFlags(p) === LEAF) {
           const i = pageLowerBound(p, key);
           if (i < pageCount(p) && pageKeyEquals(p, i, key)) {
-            return { value: elemValue(p, i), flags: elemFlags(p, i) };
+            this.#foundFlags = elemFlags(p, i);
+            return elemValue(p, i);
           }
-          return NOT_FOUND;
+          return undefined;
         }
         page = treePage(this.tx, elemChild(p, pageBranchIndex(p, key)));
       }
@@ -135,8 +132,8 @@ export class Bucket {
   /** The value under `key`, or undefined (also when `key` names a nested bucket). */
   get(key: Uint8Array): Uint8Array | undefined {
     this.#check();
-    const f = this.#find(key);
-    return f.flags & BUCKET_FLAG ? undefined : f.value;
+    const v = this.#find(key);
+    return v !== undefined && this.#foundFlags & BUCKET_FLAG ? undefined : v;
   }
 
   /** The materialized leaf whose range holds `key`, materializing the path to it. */
@@ -169,7 +166,7 @@ export class Bucket {
     const leaf = this.#leafFor(key);
     const i = leaf.lowerBound(key);
     if (
-      i < leaf.keys.length && leaf.flags[i] & BUCKET_FLAG && compareBytes(leaf.keys[i], key) === 0
+      i < leaf.li.length && leaf.lf[i] & BUCKET_FLAG && leaf.cmp(i, key) === 0
     ) {
       throw new UsageError("incompatible value: the key names a nested bucket");
     }
@@ -179,9 +176,8 @@ export class Bucket {
   /** Removes `key`; returns whether it was present. */
   delete(key: Uint8Array): boolean {
     this.#writable();
-    const f = this.#find(key);
-    if (f.value === undefined) return false;
-    if (f.flags & BUCKET_FLAG) {
+    if (this.#find(key) === undefined) return false;
+    if (this.#foundFlags & BUCKET_FLAG) {
       throw new UsageError("incompatible value: the key names a nested bucket");
     }
     this.#remove(key);
@@ -191,7 +187,7 @@ export class Bucket {
   #remove(key: Uint8Array): void {
     const leaf = this.#leafFor(key);
     const i = leaf.lowerBound(key);
-    if (i < leaf.keys.length && compareBytes(leaf.keys[i], key) === 0) leaf.removeAt(i);
+    if (i < leaf.li.length && leaf.cmp(i, key) === 0) leaf.removeAt(i);
   }
 
   /** A cursor over this bucket (nested buckets appear with BUCKET_FLAG). */
@@ -206,12 +202,12 @@ export class Bucket {
     const k = nameKey(name);
     const open = this.children.get(k);
     if (open) return open;
-    const f = this.#find(name);
-    if (f.value === undefined || !(f.flags & BUCKET_FLAG)) return undefined;
-    if (f.value.length !== BUCKET_HEADER) {
-      throw new CorruptionError(-1, `bucket header of ${f.value.length} bytes`);
+    const v = this.#find(name);
+    if (v === undefined || !(this.#foundFlags & BUCKET_FLAG)) return undefined;
+    if (v.length !== BUCKET_HEADER) {
+      throw new CorruptionError(-1, `bucket header of ${v.length} bytes`);
     }
-    const b = new Bucket(this.tx, u32(f.value, 0), this, name.slice());
+    const b = new Bucket(this.tx, u32(v, 0), this, name.slice());
     this.children.set(k, b);
     return b;
   }
@@ -220,12 +216,10 @@ export class Bucket {
   createBucket(name: Uint8Array): Bucket {
     this.#writable();
     checkKey(name);
-    const f = this.children.has(nameKey(name))
-      ? { value: new Uint8Array(0), flags: BUCKET_FLAG }
-      : this.#find(name);
-    if (f.value !== undefined) {
+    if (this.children.has(nameKey(name))) throw new UsageError("bucket already exists");
+    if (this.#find(name) !== undefined) {
       throw new UsageError(
-        f.flags & BUCKET_FLAG
+        this.#foundFlags & BUCKET_FLAG
           ? "bucket already exists"
           : "incompatible value: the key holds a value",
       );
@@ -268,9 +262,9 @@ export class Bucket {
       if (node) {
         // A materialized node's own page was already freed when it was materialized.
         if (node.leaf) {
-          for (let i = 0; i < node.keys.length; i++) {
-            if (node.flags[i] & BUCKET_FLAG && !opened.has(nameKey(node.keys[i]))) {
-              this.#freeNested(node.vals[i], depth);
+          for (let i = 0; i < node.li.length; i++) {
+            if (node.lf[i] & BUCKET_FLAG && !opened.has(nameKey(node.leafKey(i)))) {
+              this.#freeNested(node.leafValue(i), depth);
             }
           }
         } else {

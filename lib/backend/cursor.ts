@@ -70,7 +70,7 @@ export class Cursor {
 
   #count(d: number): number {
     const n = this.#nodes[d];
-    return n ? n.keys.length : pageCount(this.#pages[d]!);
+    return n ? n.count : pageCount(this.#pages[d]!);
   }
 
   #isLeaf(d: number): boolean {
@@ -204,20 +204,22 @@ export class Cursor {
   key(): Uint8Array {
     const d = this.#top;
     const n = this.#nodes[d];
-    return n ? n.keys[this.#idx[d]] : elemKey(this.#pages[d]!, this.#idx[d]);
+    return n
+      ? (n.leaf ? n.leafKey(this.#idx[d]) : n.keys[this.#idx[d]])
+      : elemKey(this.#pages[d]!, this.#idx[d]);
   }
 
   /** The current value (a view; a bucket header for nested buckets). */
   value(): Uint8Array {
     const d = this.#top;
     const n = this.#nodes[d];
-    return n ? n.vals[this.#idx[d]] : elemValue(this.#pages[d]!, this.#idx[d]);
+    return n ? n.leafValue(this.#idx[d]) : elemValue(this.#pages[d]!, this.#idx[d]);
   }
 
   /** The current element's flags (BUCKET_FLAG for a nested bucket). */
   flags(): number {
     const d = this.#top;
     const n = this.#nodes[d];
-    return n ? n.flags[this.#idx[d]] : elemFlags(this.#pages[d]!, this.#idx[d]);
+    return n ? n.lf[this.#idx[d]] : elemFlags(this.#pages[d]!, this.#idx[d]);
   }
 }

@@ -297,6 +297,7 @@ export class DB implements TxOwner {
     if (this.#failure) throw this.#failure;
     const ps = this.pageSize;
     const ids = [...pages.keys()].sort((a, b) => a - b);
+    const writes: { data: Uint8Array; offset: number }[] = [];
     let i = 0;
     while (i < ids.length) {
       // Gather a run of contiguous page spans.
@@ -320,11 +321,15 @@ export class DB implements TxOwner {
           o += p.length;
         }
       }
-      await this.#file.writeAt(buf, ids[i] * ps);
+      writes.push({ data: buf, offset: ids[i] * ps });
       i = j + 1;
     }
+    if (this.#file.writeBatchAt) await this.#file.writeBatchAt(writes);
+    else for (const w of writes) await this.#file.writeAt(w.data, w.offset);
     await this.#file.sync();
-    await this.#file.writeAt(encodeMeta(meta), (meta.txid % 2) * ps);
+    const metaWrite = { data: encodeMeta(meta), offset: (meta.txid % 2) * ps };
+    if (this.#file.writeBatchAt) await this.#file.writeBatchAt([metaWrite]);
+    else await this.#file.writeAt(metaWrite.data, metaWrite.offset);
     await this.#file.sync();
     this.#fileBytes = Math.max(this.#fileBytes, meta.hwm * ps);
   }

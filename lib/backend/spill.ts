@@ -38,7 +38,7 @@ export function spillTree(ctx: SpillContext, root: Node): number {
   let pieces = spill(ctx, root);
   if (pieces.length === 0) {
     // The empty root leaf still needs its page.
-    return writePiece(ctx, new Node(true), 0, 0);
+    return writePiece(ctx, new Node(true), 0, 0, PAGE_HEADER);
   }
   while (pieces.length > 1) {
     const branch = new Node(false);
@@ -68,11 +68,11 @@ function rebalance(ctx: SpillContext, node: Node): void {
       i++;
       continue;
     }
-    if (kid.keys.length === 0) {
+    if (kid.count === 0) {
       node.removeAt(i);
       continue;
     }
-    const small = kid.size() < threshold || (!kid.leaf && kid.keys.length < 2);
+    const small = (!kid.leaf && kid.keys.length < 2) || kid.smallerThan(threshold);
     if (!small || node.keys.length < 2) {
       i++;
       continue;
@@ -118,11 +118,11 @@ function spill(ctx: SpillContext, node: Node): Piece[] {
     node.children = children;
     node.kids = new Array<Node | undefined>(keys.length);
   }
-  const n = node.keys.length;
+  const n = node.count;
   if (n === 0) return [];
   const ps = ctx.pageSize;
   const total = node.size();
-  if (total <= ps) return [{ key: node.keys[0], id: writePiece(ctx, node, 0, n) }];
+  if (total <= ps) return [{ key: node.firstKey(), id: writePiece(ctx, node, 0, n, total) }];
   // Split into pieces of roughly equal size, each at most a page unless one element is bigger.
   const pieceCount = Math.ceil(total / ps);
   const target = (total - PAGE_HEADER) / pieceCount;
@@ -137,16 +137,23 @@ function spill(ctx: SpillContext, node: Node): Piece[] {
       size += e;
       to++;
     }
-    pieces.push({ key: node.keys[from], id: writePiece(ctx, node, from, to) });
+    pieces.push({
+      key: node.leaf ? node.leafKey(from) : node.keys[from],
+      id: writePiece(ctx, node, from, to, PAGE_HEADER + size),
+    });
     from = to;
   }
   return pieces;
 }
 
 /** Writes elements [from, to) of `node` to a newly allocated page span; returns its id. */
-function writePiece(ctx: SpillContext, node: Node, from: number, to: number): number {
-  let size = PAGE_HEADER;
-  for (let i = from; i < to; i++) size += node.elemBytes(i);
+function writePiece(
+  ctx: SpillContext,
+  node: Node,
+  from: number,
+  to: number,
+  size: number,
+): number {
   const ps = ctx.pageSize;
   const span = Math.ceil(size / ps);
   const id = ctx.allocate(span);

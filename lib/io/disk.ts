@@ -25,6 +25,13 @@ export interface DiskFile {
   readAtSync(buf: Uint8Array, offset: number): number;
   /** Writes all of `data` at `offset`, extending the file if needed. */
   writeAt(data: Uint8Array, offset: number): Promise<void>;
+  /**
+   * Optional: writes each chunk at its offset, in order, as one operation (a vectored pwrite).
+   * Same durability as `writeAt`; on failure, a prefix of the chunks may have been written.
+   * Engines that write many scattered pages per commit (the page file) use it when present,
+   * because one async operation per page costs far more than the write itself.
+   */
+  writeBatchAt?(writes: ReadonlyArray<{ data: Uint8Array; offset: number }>): Promise<void>;
   /** fdatasync: makes every completed write durable. */
   sync(): Promise<void>;
   /** Sets the file's length, cutting or zero-extending it. Durable after `sync()`. */

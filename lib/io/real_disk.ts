@@ -84,6 +84,19 @@ class RealFile implements DiskFile {
     });
   }
 
+  writeBatchAt(writes: ReadonlyArray<{ data: Uint8Array; offset: number }>): Promise<void> {
+    // Synchronous seek+write pairs inside one queued operation: a few microseconds per chunk
+    // instead of an async round trip per chunk.
+    return this.#serial(() => {
+      for (const { data, offset } of writes) {
+        this.#file.seekSync(offset, Deno.SeekMode.Start);
+        let done = 0;
+        while (done < data.length) done += this.#file.writeSync(data.subarray(done));
+      }
+      return Promise.resolve();
+    });
+  }
+
   sync(): Promise<void> {
     return this.#serial(() => this.#file.syncData());
   }
