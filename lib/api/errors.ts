@@ -4,7 +4,7 @@
  * gateway JSON); anything else becomes `Unknown` with its message only, never a stack.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { EtcdError, GrpcCode } from "../base/errors.ts";
+import { Errors, EtcdError, GrpcCode } from "../base/errors.ts";
 
 /**
  * Converts anything thrown by a service into a ConnectError. ConnectErrors pass through
@@ -14,6 +14,12 @@ import { EtcdError, GrpcCode } from "../base/errors.ts";
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
   if (err instanceof EtcdError) return new ConnectError(err.message, err.code as number as Code);
+  // lib/http bounds bodies too (BodyTooLargeError); whichever bound trips first, the client
+  // hears etcd's error. Matched by name so this layer does not depend on the server's class.
+  if (err instanceof Error && err.name === "BodyTooLargeError") {
+    const e = Errors.requestTooLarge();
+    return new ConnectError(e.message, e.code as number as Code);
+  }
   if (err instanceof DOMException && err.name === "AbortError") {
     return new ConnectError("context canceled", Code.Canceled);
   }

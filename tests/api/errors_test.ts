@@ -70,3 +70,11 @@ Deno.test("auth token from gRPC metadata or the gateway's Authorization header",
   assert.equal(authToken(new Headers({ token: "a", Authorization: "b" })), "a");
   assert.equal(authToken(new Headers()), undefined);
 });
+
+Deno.test("a body bound tripped in the HTTP layer maps to etcd's request-too-large", () => {
+  const httpErr = new Error("request body larger than 2097152 bytes");
+  httpErr.name = "BodyTooLargeError";
+  const ce = toConnectError(httpErr);
+  assert.equal(ce.code, Code.InvalidArgument);
+  assert.equal(ce.rawMessage, Errors.requestTooLarge.message);
+});
