@@ -29,6 +29,8 @@ export interface BackendOptions {
   clock?: Clock;
   /** Page size for a new file (default 4096). */
   pageSize?: number;
+  /** Bound on page bytes kept in memory (default 1 GiB). */
+  cacheBytes?: number;
 }
 
 type Op =
@@ -137,7 +139,10 @@ export class BatchBackend implements Backend {
 
   /** Opens the backend over the page file at `path`. */
   static async open(disk: Disk, path: string, options: BackendOptions = {}): Promise<BatchBackend> {
-    const db = await DB.open(disk, path, { pageSize: options.pageSize });
+    const db = await DB.open(disk, path, {
+      pageSize: options.pageSize,
+      cacheBytes: options.cacheBytes,
+    });
     return new BatchBackend(disk, path, db, options);
   }
 

@@ -46,6 +46,8 @@ import { Tx, type TxOwner } from "./tx.ts";
 export interface DBOptions {
   /** Page size for a new file (a power of two, 512..65536); ignored for an existing file. */
   pageSize?: number;
+  /** Bound on page bytes kept in memory (default 1 GiB); clean pages past it are evicted. */
+  cacheBytes?: number;
 }
 
 /** Page counts and sizes. */
@@ -140,7 +142,7 @@ export class DB implements TxOwner {
           } bytes) but the file has ${size} bytes`,
         );
       }
-      const pager = new Pager(file, ps, meta.hwm);
+      const pager = new Pager(file, ps, meta.hwm, options.cacheBytes);
       const flPage = pager.page(meta.freelist);
       const freelist = Freelist.read(flPage, meta.freelist, meta.hwm);
       treePage(pager, meta.root);
@@ -331,6 +333,7 @@ export class DB implements TxOwner {
     if (this.#file.writeBatchAt) await this.#file.writeBatchAt([metaWrite]);
     else await this.#file.writeAt(metaWrite.data, metaWrite.offset);
     await this.#file.sync();
+    this.pager.unpin(pages);
     this.#fileBytes = Math.max(this.#fileBytes, meta.hwm * ps);
   }
 

@@ -5,8 +5,11 @@
  * immutable once written: a commit never changes a buffer, it installs new ones for new ids,
  * so a reader holding an old buffer keeps a consistent view.
  *
- * Memory: at most one copy of each page of the file that has been touched since open, so the
- * resident size is bounded by the file size (see docs/perf-backend.md).
+ * Memory: at most one copy of each page touched since open, and at most `cacheBytes` of them
+ * (default 1 GiB): past that, clean pages are evicted in CLOCK order (a page read since the
+ * last sweep gets a second chance) and read again on the next miss. Pages written by a commit
+ * that is not yet on disk are pinned until it is. Views handed out stay valid after eviction
+ * (the buffer lives on while referenced); see docs/perf-backend.md.
  */
 import type { DiskFile } from "../io/disk.ts";
 import { CorruptionError } from "./errors.ts";
@@ -19,25 +22,40 @@ export interface PageSource {
   page(id: number): Uint8Array;
 }
 
+/** Default bound on cached page bytes. */
+export const DEFAULT_CACHE_BYTES = 1 << 30;
+
 /** Page cache over a file. */
 export class Pager implements PageSource {
   readonly pageSize: number;
   readonly #file: DiskFile;
   #pages: (Uint8Array | undefined)[] = [];
+  /** CLOCK reference bits, by page id. */
+  #ref: Uint8Array = new Uint8Array(1024);
+  /** Ids in cache order, swept from #hand. */
+  #queue: number[] = [];
+  #hand = 0;
+  /** Pages written by commits not yet durable: never evicted. */
+  #pinned = new Set<number>();
   /** Pages ids at or above this are not valid to read (the current high-water mark). */
   limit: number;
   /** Bytes currently cached. */
   cachedBytes = 0;
+  readonly cacheBytes: number;
 
-  constructor(file: DiskFile, pageSize: number, limit: number) {
+  constructor(file: DiskFile, pageSize: number, limit: number, cacheBytes = DEFAULT_CACHE_BYTES) {
     this.#file = file;
     this.pageSize = pageSize;
     this.limit = limit;
+    this.cacheBytes = Math.max(cacheBytes, 64 * pageSize);
   }
 
   page(id: number): Uint8Array {
     const p = this.#pages[id];
-    if (p !== undefined) return p;
+    if (p !== undefined) {
+      if (id < this.#ref.length) this.#ref[id] = 1;
+      return p;
+    }
     return this.#load(id);
   }
 
@@ -67,23 +85,64 @@ export class Pager implements PageSource {
       }
     }
     verifyPage(p, id, ps);
-    this.#pages[id] = p;
-    this.cachedBytes += p.length;
+    this.#install(id, p);
     return p;
   }
 
-  /** Installs the bytes of a page written by this process. */
-  put(id: number, p: Uint8Array): void {
+  #install(id: number, p: Uint8Array): void {
     const old = this.#pages[id];
     if (old !== undefined) this.cachedBytes -= old.length;
+    else this.#queue.push(id);
     this.#pages[id] = p;
     this.cachedBytes += p.length;
+    if (id >= this.#ref.length) {
+      const grown = new Uint8Array(Math.max(id + 1, this.#ref.length * 2));
+      grown.set(this.#ref);
+      this.#ref = grown;
+    }
+    this.#ref[id] = 1;
+    if (this.cachedBytes > this.cacheBytes) this.#evict();
   }
 
-  /** Reads page `id` from the file, bypassing the cache (used by check and copies). */
-  readFresh(id: number): Uint8Array {
-    const cached = this.#pages[id];
-    if (cached !== undefined) return cached;
-    return this.#load(id);
+  /** Sweeps the CLOCK until the cache is back under 90% of its bound. */
+  #evict(): void {
+    const target = this.cacheBytes * 0.9;
+    let budget = this.#queue.length * 2;
+    while (this.cachedBytes > target && this.#queue.length > 0 && budget-- > 0) {
+      if (this.#hand >= this.#queue.length) this.#hand = 0;
+      const id = this.#queue[this.#hand];
+      const p = this.#pages[id];
+      if (p === undefined) {
+        this.#dropAt(this.#hand);
+        continue;
+      }
+      if (this.#pinned.has(id) || this.#ref[id] === 1) {
+        this.#ref[id] = 0;
+        this.#hand++;
+        continue;
+      }
+      this.#pages[id] = undefined;
+      this.cachedBytes -= p.length;
+      this.#dropAt(this.#hand);
+    }
+  }
+
+  #dropAt(i: number): void {
+    const last = this.#queue.pop()!;
+    if (i < this.#queue.length) this.#queue[i] = last;
+  }
+
+  /** Installs the bytes of a page written by this process; pinned until `unpin`. */
+  put(id: number, p: Uint8Array): void {
+    this.#pinned.add(id);
+    this.#install(id, p);
+  }
+
+  /**
+   * Marks pages as durable on disk, so they may be evicted, unless a later commit has since
+   * installed newer bytes for the id (those stay pinned until their own commit is durable).
+   */
+  unpin(pages: Map<number, Uint8Array>): void {
+    for (const [id, p] of pages) if (this.#pages[id] === p) this.#pinned.delete(id);
   }
 }

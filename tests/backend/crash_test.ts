@@ -43,7 +43,8 @@ function sameState(a: State, b: State): boolean {
 async function crashRun(seed: number): Promise<void> {
   const rand = new Rand(seed);
   const disk = new SimDisk({ rand: new Rand(seed ^ 0x5eed) });
-  let db = await DB.open(disk, "/c.db", { pageSize: rand.pick([512, 4096]) });
+  const cacheBytes = rand.chance(0.5) ? 1 : undefined;
+  let db = await DB.open(disk, "/c.db", { pageSize: rand.pick([512, 4096]), cacheBytes });
   await db.update((tx) => void tx.createBucket(NAME));
   // Committed states by transaction id (from the moment each commit was prepared).
   const states = new Map<number, State>();
@@ -90,7 +91,7 @@ async function crashRun(seed: number): Promise<void> {
       disk.flipBits("/c.db", rand.int(size), 1 << rand.int(8));
     }
     try {
-      db = await DB.open(disk, "/c.db");
+      db = await DB.open(disk, "/c.db", { cacheBytes });
       const txid = db.meta.txid;
       const got = readAll(db);
       const want = states.get(txid);

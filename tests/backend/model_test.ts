@@ -87,7 +87,9 @@ async function runSeed(seed: number, steps: number): Promise<void> {
   const rand = new Rand(seed);
   const disk = new SimDisk({ rand: new Rand(seed + 1) });
   const pageSize = rand.pick([512, 1024, 4096]);
-  let db = await DB.open(disk, "/m.db", { pageSize });
+  // Half the seeds run with the smallest page cache, so pages are evicted and re-read.
+  const cacheBytes = rand.chance(0.5) ? 1 : undefined;
+  let db = await DB.open(disk, "/m.db", { pageSize, cacheBytes });
   let model = new MBucket();
   // Keys: a pool of random byte strings (values never start with 0xfe; bucket names do).
   const pool: Uint8Array[] = [];
@@ -185,7 +187,7 @@ async function runSeed(seed: number, steps: number): Promise<void> {
       }
       if (rand.chance(0.1)) {
         await db.close();
-        db = await DB.open(disk, "/m.db");
+        db = await DB.open(disk, "/m.db", { cacheBytes });
         assert.deepEqual(db.check(), [], "check after reopen");
       }
       const rtx = db.begin(false);

@@ -18,51 +18,58 @@ function scan(tx: Tx): string[] {
   return out;
 }
 
-Deno.test("snapshot: readers see their snapshot while the writer frees pages under them", async () => {
-  const disk = new SimDisk();
-  const db = await DB.open(disk, "/s.db", { pageSize: 512 });
-  await db.update((tx) => {
-    const b = tx.createBucket(NAME);
-    for (let i = 0; i < 2000; i++) {
-      b.put(enc.encode(`k${String(i).padStart(5, "0")}`), enc.encode(`v0-${i}`));
+for (const cacheBytes of [undefined, 1]) {
+  Deno.test(`snapshot: readers see their snapshot while the writer frees pages under them (cache ${cacheBytes ?? "default"})`, async () => {
+    const disk = new SimDisk();
+    const db = await DB.open(disk, "/s.db", { pageSize: 512, cacheBytes });
+    await db.update((tx) => {
+      const b = tx.createBucket(NAME);
+      for (let i = 0; i < 2000; i++) {
+        b.put(enc.encode(`k${String(i).padStart(5, "0")}`), enc.encode(`v0-${i}`));
+      }
+    });
+    const reader = db.begin(false);
+    const before = scan(reader);
+    assert.equal(before.length, 2000);
+    // Rewrite everything many times: every old page is freed, and without the reader they
+    // would be reused.
+    for (let round = 1; round <= 10; round++) {
+      await db.update((tx) => {
+        const b = tx.bucket(NAME)!;
+        for (let i = 0; i < 2000; i++) {
+          const key = enc.encode(`k${String(i).padStart(5, "0")}`);
+          if (i % 3 === round % 3) b.delete(key);
+          else b.put(key, enc.encode(`v${round}-${i}`));
+        }
+      });
+      // The reader's view is unchanged after every commit.
+      assert.deepEqual(scan(reader), before);
+      assert.equal(reader.bucket(NAME)!.get(enc.encode("k00001"))!.length, 4);
     }
+    const grownWhileRead = db.stats().pages;
+    reader.rollback();
+    // With the reader gone, further rewrites reuse freed pages instead of growing the file.
+    for (let round = 11; round <= 20; round++) {
+      await db.update((tx) => {
+        const b = tx.bucket(NAME)!;
+        for (let i = 0; i < 2000; i++) {
+          b.put(enc.encode(`k${String(i).padStart(5, "0")}`), enc.encode(`v${round}-${i}`));
+        }
+      });
+    }
+    assert.ok(db.stats().pages <= grownWhileRead, `${db.stats().pages} > ${grownWhileRead}`);
+    assert.deepEqual(db.check(), []);
+    if (cacheBytes === 1) {
+      // The smallest cache really evicts (and the scans above re-read pages from the file).
+      const st = db.stats();
+      assert.ok(st.cachedBytes < st.fileBytes / 4, `${st.cachedBytes} cached of ${st.fileBytes}`);
+    }
+    const latest = db.view(scan);
+    assert.equal(latest.length, 2000);
+    assert.equal(latest[0], "k00000=v20-0");
+    await db.close();
   });
-  const reader = db.begin(false);
-  const before = scan(reader);
-  assert.equal(before.length, 2000);
-  // Rewrite everything many times: every old page is freed, and without the reader they
-  // would be reused.
-  for (let round = 1; round <= 10; round++) {
-    await db.update((tx) => {
-      const b = tx.bucket(NAME)!;
-      for (let i = 0; i < 2000; i++) {
-        const key = enc.encode(`k${String(i).padStart(5, "0")}`);
-        if (i % 3 === round % 3) b.delete(key);
-        else b.put(key, enc.encode(`v${round}-${i}`));
-      }
-    });
-    // The reader's view is unchanged after every commit.
-    assert.deepEqual(scan(reader), before);
-    assert.equal(reader.bucket(NAME)!.get(enc.encode("k00001"))!.length, 4);
-  }
-  const grownWhileRead = db.stats().pages;
-  reader.rollback();
-  // With the reader gone, further rewrites reuse freed pages instead of growing the file.
-  for (let round = 11; round <= 20; round++) {
-    await db.update((tx) => {
-      const b = tx.bucket(NAME)!;
-      for (let i = 0; i < 2000; i++) {
-        b.put(enc.encode(`k${String(i).padStart(5, "0")}`), enc.encode(`v${round}-${i}`));
-      }
-    });
-  }
-  assert.ok(db.stats().pages <= grownWhileRead, `${db.stats().pages} > ${grownWhileRead}`);
-  assert.deepEqual(db.check(), []);
-  const latest = db.view(scan);
-  assert.equal(latest.length, 2000);
-  assert.equal(latest[0], "k00000=v20-0");
-  await db.close();
-});
+}
 
 Deno.test("snapshot: a reader started during a commit's write sees the new state", async () => {
   const disk = new SimDisk();
