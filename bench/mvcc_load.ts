@@ -59,10 +59,18 @@ function report(name: string, value: number, unit: string): void {
 
 if (parts.includes("put1k")) {
   report("put, 1,000 distinct keys, 256 B values", await putRun(1000, 300_000, 256), "puts/s");
-  report("put, distinct keys, 64 B values (etcd's bench)", await putRun(300_000, 300_000, 64), "puts/s");
+  report(
+    "put, distinct keys, 64 B values (etcd's bench)",
+    await putRun(300_000, 300_000, 64),
+    "puts/s",
+  );
 }
 if (parts.includes("put1m")) {
-  report("put, 1,000,000 distinct keys, 256 B values", await putRun(1_000_000, 1_000_000, 256), "puts/s");
+  report(
+    "put, 1,000,000 distinct keys, 256 B values",
+    await putRun(1_000_000, 1_000_000, 256),
+    "puts/s",
+  );
 }
 
 if (parts.includes("range")) {
@@ -80,7 +88,11 @@ if (parts.includes("range")) {
       for (let j = 0; j < 1000; j++) applyRange(store, one);
       n += 1000;
     }
-    report("range of 1 key (10,000 keys stored)", n / ((performance.now() - t0) / 1000), "ranges/s");
+    report(
+      "range of 1 key (10,000 keys stored)",
+      n / ((performance.now() - t0) / 1000),
+      "ranges/s",
+    );
     const many = { key: keyOf(1000), rangeEnd: keyOf(2000) };
     if (applyRange(store, many).kvs.length !== 1000) throw new Error("range size");
     n = 0;
@@ -142,7 +154,9 @@ if (parts.includes("watch")) {
         }
       }
     }
-    for (const s of streams) for (let r = s.tryNext(); r; r = s.tryNext()) delivered += r.events.length;
+    for (const s of streams) {
+      for (let r = s.tryNext(); r; r = s.tryNext()) delivered += r.events.length;
+    }
     const secs = (performance.now() - t0) / 1000;
     if (delivered !== puts * W) throw new Error(`delivered ${delivered}`);
     report("watch fan-out: 1,000 watchers of one prefix", delivered / secs, "events/s");
