@@ -145,19 +145,22 @@ class Lease implements LeaseView {
   ttl: number;
   remainingTtl: number;
   expiry = Infinity;
-  /** Attached keys by their binary-string form. */
-  readonly keys = new Map<string, Uint8Array>();
+  /** Attached keys by their binary-string form (made on first attach). */
+  keys: Map<string, Uint8Array> | undefined;
   /** Renewals of this lease waiting for its pending revocation (or a demotion). */
-  waiters: Waiter[] = [];
+  waiters: Waiter[] | undefined;
+  /** Its key in the lease bucket (never modified once made). */
+  readonly bucketKey: Uint8Array;
 
   constructor(id: LeaseId, ttl: number, remainingTtl: number) {
     this.id = id;
+    this.bucketKey = leaseKey(id);
     this.ttl = ttl;
     this.remainingTtl = remainingTtl;
   }
 
   get keyCount(): number {
-    return this.keys.size;
+    return this.keys?.size ?? 0;
   }
 
   /** The TTL to count from when (re)starting the clock: the checkpointed one if any. */
@@ -270,19 +273,20 @@ export class Lessor implements LeaseHooks {
     const lease = this.#leases.get(id);
     if (!lease) throw Errors.leaseNotFound();
     let rev: Revision | undefined;
-    if (lease.keys.size > 0) {
+    const keys = lease.keys;
+    if (keys && keys.size > 0) {
       if (!this.#deleter) {
         throw new Error("lessor: lease has attached keys but no key deleter is connected");
       }
-      const names = [...lease.keys.keys()].sort();
-      rev = this.#deleter.deleteKeys(names.map((k) => lease.keys.get(k)!));
+      const names = [...keys.keys()].sort();
+      rev = this.#deleter.deleteKeys(names.map((k) => keys.get(k)!));
       for (const k of names) this.#items.delete(k);
     }
     this.#leases.delete(id);
     this.#expiries.delete(id);
-    this.#backend.write.delete(LEASE_BUCKET, leaseKey(id));
-    const waiters = lease.waiters;
-    lease.waiters = [];
+    this.#backend.write.delete(LEASE_BUCKET, lease.bucketKey);
+    const waiters = lease.waiters ?? [];
+    lease.waiters = undefined;
     for (const w of waiters) w.reject(Errors.leaseNotFound());
     return rev;
   }
@@ -314,7 +318,7 @@ export class Lessor implements LeaseHooks {
     const lease = this.#leases.get(id);
     if (!lease) return Promise.reject(Errors.leaseNotFound());
     if (lease.expiry - this.#clock.now() <= 0) {
-      return new Promise((resolve, reject) => lease.waiters.push({ resolve, reject }));
+      return new Promise((resolve, reject) => (lease.waiters ??= []).push({ resolve, reject }));
     }
     if (this.#onCheckpoint && lease.remainingTtl > 0) {
       // The checkpointed remaining TTL no longer holds; clear it through raft (at most two
@@ -342,8 +346,9 @@ export class Lessor implements LeaseHooks {
     const remainingMs = lease.expiry === Infinity
       ? lease.startTtl() * 1000
       : lease.expiry - this.#clock.now();
-    const keys = withKeys
-      ? [...lease.keys.keys()].sort().map((k) => lease.keys.get(k)!.slice())
+    const attached = lease.keys;
+    const keys = withKeys && attached
+      ? [...attached.keys()].sort().map((k) => attached.get(k)!.slice())
       : [];
     return { id, ttl: Math.trunc(remainingMs / 1000), grantedTtl: lease.ttl, keys };
   }
@@ -367,8 +372,8 @@ export class Lessor implements LeaseHooks {
     for (const key of keys) {
       const k = keyString(key);
       const prev = this.#items.get(k);
-      if (prev !== undefined && prev !== id) this.#leases.get(prev)?.keys.delete(k);
-      lease.keys.set(k, key.slice());
+      if (prev !== undefined && prev !== id) this.#leases.get(prev)?.keys?.delete(k);
+      (lease.keys ??= new Map()).set(k, key.slice());
       this.#items.set(k, id);
     }
   }
@@ -379,7 +384,7 @@ export class Lessor implements LeaseHooks {
     if (!lease) throw Errors.leaseNotFound();
     for (const key of keys) {
       const k = keyString(key);
-      if (lease.keys.delete(k)) this.#items.delete(k);
+      if (lease.keys?.delete(k)) this.#items.delete(k);
     }
   }
 
@@ -540,7 +545,7 @@ export class Lessor implements LeaseHooks {
   #persist(lease: Lease): void {
     this.#backend.write.put(
       LEASE_BUCKET,
-      leaseKey(lease.id),
+      lease.bucketKey,
       encodeLease({ id: lease.id, ttl: lease.ttl, remainingTtl: lease.remainingTtl }),
     );
   }
@@ -561,8 +566,8 @@ export class Lessor implements LeaseHooks {
   }
 
   #failWaiters(lease: Lease): void {
-    const waiters = lease.waiters;
-    lease.waiters = [];
+    const waiters = lease.waiters ?? [];
+    lease.waiters = undefined;
     for (const w of waiters) w.reject(new NotPrimaryError());
   }
 }
