@@ -90,6 +90,10 @@ export class BatchBackend implements Backend {
   #names = new Map<string, Uint8Array>();
   #failure: FailedError | null = null;
   #closed = false;
+  /** Pinned views and streaming copies still reading each database (kept open for them). */
+  #users = new Map<DB, number>();
+  /** Databases replaced by a defragmentation, closed once their last user is done. */
+  #retired = new Set<DB>();
   /** Operations recorded while a defragmentation copies the file, replayed into the copy. */
   #log: Op[] | null = null;
 
@@ -215,14 +219,35 @@ export class BatchBackend implements Backend {
     }
   }
 
+  #retain(db: DB): void {
+    this.#users.set(db, (this.#users.get(db) ?? 0) + 1);
+  }
+
+  #releaseDb(db: DB): void {
+    const n = (this.#users.get(db) ?? 1) - 1;
+    if (n > 0) {
+      this.#users.set(db, n);
+      return;
+    }
+    this.#users.delete(db);
+    if (this.#retired.delete(db)) {
+      db.close().catch(() => {
+        // The replaced file's handle only served reads; nothing is lost if closing fails.
+      });
+    }
+  }
+
   async pin(): Promise<PinnedReadTx> {
     this.#check();
     const durable = this.#ops > 0 ? this.#commitBatch() : this.#db.flush();
-    const rtx = this.#db.begin(false);
+    const db = this.#db;
+    const rtx = db.begin(false);
+    this.#retain(db);
     try {
       await durable;
     } catch (err) {
       rtx.rollback();
+      this.#releaseDb(db);
       throw this.#fail(err);
     }
     let released = false;
@@ -243,13 +268,20 @@ export class BatchBackend implements Backend {
         if (released) return;
         released = true;
         rtx.rollback();
+        this.#releaseDb(db);
       },
     };
   }
 
   async writeTo(sink: (chunk: Uint8Array) => Promise<void>): Promise<number> {
     await this.commit();
-    return await this.#db.writeTo(sink);
+    const db = this.#db;
+    this.#retain(db);
+    try {
+      return await db.writeTo(sink);
+    } finally {
+      this.#releaseDb(db);
+    }
   }
 
   async defrag(): Promise<void> {
@@ -290,7 +322,9 @@ export class BatchBackend implements Backend {
     this.#ops = log.length;
     oldTx.rollback();
     try {
-      await old.close();
+      // Pinned views and copies of the old file keep it open until they finish.
+      if (this.#users.has(old)) this.#retired.add(old);
+      else await old.close();
       // The copy's handle stays valid across the rename (it already read the file), and its
       // lock moves with the file.
       await disk.rename(tmp, this.#path);
@@ -332,6 +366,8 @@ export class BatchBackend implements Backend {
       this.#closed = true;
       this.#tx.rollback();
       await this.#db.close();
+      for (const db of this.#retired) await db.close();
+      this.#retired.clear();
     }
     if (this.#failure) throw this.#failure;
   }
