@@ -19,7 +19,7 @@ const transports: [string, (url: string) => Transport][] = [
 for (const [name, make] of transports) {
   Deno.test(`${name}: put, range, server streaming and etcd errors through one handler`, async () => {
     const fake = new FakeEtcd();
-    const server = startApi({ services: fake.services(), health: () => ({ healthy: true }) });
+    const server = await startApi({ services: fake.services(), health: () => ({ healthy: true }) });
     try {
       const transport = make(server.url);
       const kv = createClient(KV, transport);
@@ -65,7 +65,7 @@ for (const [name, make] of transports) {
 }
 
 Deno.test("unknown errors become Unknown without a stack", async () => {
-  const server = startApi({
+  const server = await startApi({
     services: {
       kv: {
         range() {

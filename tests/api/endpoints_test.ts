@@ -12,7 +12,7 @@ Deno.test("/health, /version and /metrics on the API port", async () => {
   const registry = new MetricsRegistry();
   let healthy = true;
   const fake = new FakeEtcd();
-  const server = startApi({
+  const server = await startApi({
     services: fake.services(),
     metrics: registry,
     health: () => (healthy ? { healthy: true } : { healthy: false, reason: "no leader" }),
@@ -62,7 +62,7 @@ Deno.test("/health, /version and /metrics on the API port", async () => {
 });
 
 Deno.test("/health without a health check is unhealthy, not a made-up answer", async () => {
-  const server = startApi({ services: {} });
+  const server = await startApi({ services: {} });
   try {
     const out = await curl("-w", " %{http_code}", `${server.url}/health`);
     assert.equal(out, `{"health":"false","reason":"no health check configured"} 503`);
@@ -72,8 +72,8 @@ Deno.test("/health without a health check is unhealthy, not a made-up answer", a
 });
 
 Deno.test("CORS: preflight answered, protocol headers exposed, origin list enforced", async () => {
-  const open = startApi({ services: new FakeEtcd().services() });
-  const closed = startApi({
+  const open = await startApi({ services: new FakeEtcd().services() });
+  const closed = await startApi({
     services: new FakeEtcd().services(),
     cors: { allowedOrigins: ["https://ok.example"] },
   });
@@ -136,7 +136,7 @@ Deno.test("CORS: preflight answered, protocol headers exposed, origin list enfor
 Deno.test("requests over --max-request-bytes get etcd's request-too-large error", async () => {
   const fake = new FakeEtcd();
   // 1 KiB limit + 512 KiB of framing allowance, as etcd adds.
-  const server = startApi({ services: fake.services(), maxRequestBytes: 1024 });
+  const server = await startApi({ services: fake.services(), maxRequestBytes: 1024 });
   try {
     const big = new Uint8Array(600 * 1024).fill(97);
     const kv = createClient(

@@ -85,7 +85,7 @@ async function call(base: string, path: string, body: string): Promise<[number, 
 Deno.test("gateway JSON matches a real etcd 3.4 for put, range, txn, lease grant and errors", async () => {
   const etcd = await startEtcd();
   const fake = new FakeEtcd();
-  const ours = startApi({ services: fake.services() });
+  const ours = await startApi({ services: fake.services() });
   try {
     const steps: [string, string][] = [
       ["/v3/kv/put", JSON.stringify({ key: b64("foo"), value: b64("bar") })],
