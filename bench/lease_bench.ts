@@ -11,6 +11,7 @@ import { openBackend } from "../lib/backend/open.ts";
 import { Rand } from "../lib/base/rand.ts";
 import { SimClock } from "../lib/io/clock.ts";
 import { RealDisk } from "../lib/io/real_disk.ts";
+import { encodeLease, leaseKey } from "../lib/lease/lease_record.ts";
 import { Lessor } from "../lib/lease/lessor.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "concord-lease-bench-" });
@@ -55,5 +56,26 @@ Deno.bench("lessor: revoke 1000 leases (no keys)", (b) => {
   const first = grantBatch();
   b.start();
   revokeBatch(first);
+  b.end();
+});
+
+// The backend's share: the same 1,000 record writes without the lessor.
+backend.write.createBucket("bench");
+const records = Array.from({ length: N }, (_, j) => ({
+  key: leaseKey(BigInt(j + 1)),
+  value: encodeLease({ id: BigInt(j + 1), ttl: ttls[j], remainingTtl: 0 }),
+}));
+
+Deno.bench("backend alone: put 1000 lease records", (b) => {
+  b.start();
+  for (const r of records) backend.write.put("bench", r.key, r.value);
+  b.end();
+  for (const r of records) backend.write.delete("bench", r.key);
+});
+
+Deno.bench("backend alone: delete 1000 lease records", (b) => {
+  for (const r of records) backend.write.put("bench", r.key, r.value);
+  b.start();
+  for (const r of records) backend.write.delete("bench", r.key);
   b.end();
 });

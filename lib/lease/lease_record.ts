@@ -31,44 +31,74 @@ export function leaseIdFromKey(key: Uint8Array): LeaseId {
   return new DataView(key.buffer, key.byteOffset, 8).getBigInt64(0);
 }
 
-/** Writes `value` as a protobuf varint (int64 two's complement for negatives) at `pos`. */
-function putVarint(out: Uint8Array, pos: number, value: bigint | number): number {
-  if (typeof value === "number" ? value >= 0 : value >= 0n && value <= 0x1fffffffffffffn) {
-    // The common case (TTLs, positive ids below 2^53) without bigint arithmetic.
-    let n = Number(value);
-    while (n >= 0x80) {
-      out[pos++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    out[pos++] = n;
-    return pos;
+/** Bytes of `n` (a non-negative safe integer) as a varint. */
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    size++;
   }
-  let v = BigInt.asUintN(64, BigInt(value));
+  return size;
+}
+
+/** Writes non-negative safe integer `n` as a varint at `pos`; returns the next position. */
+function putNumber(out: Uint8Array, pos: number, n: number): number {
+  while (n >= 0x80) {
+    out[pos++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  out[pos++] = n;
+  return pos;
+}
+
+/** The uint64 varint bytes of an int64 (ten bytes for negatives), for values beyond 2^53. */
+function bigVarint(value: bigint): number[] {
+  const bytes: number[] = [];
+  let v = BigInt.asUintN(64, value);
   while (v >= 0x80n) {
-    out[pos++] = Number(v & 0x7fn) | 0x80;
+    bytes.push(Number(v & 0x7fn) | 0x80);
     v >>= 7n;
   }
-  out[pos++] = Number(v);
-  return pos;
+  bytes.push(Number(v));
+  return bytes;
 }
 
 /** Encodes a lease as etcd's `leasepb.Lease` (zero fields omitted, as proto3 does). */
 export function encodeLease(rec: LeaseRecord): Uint8Array {
-  const out = new Uint8Array(33); // three tags and three varints of at most 10 bytes
+  // Ids are usually positive and below 2^53; then no bigint arithmetic is needed.
+  const small = rec.id > 0n && rec.id <= 0x1fffffffffffffn;
+  const idNum = small ? Number(rec.id) : 0;
+  const idBig = !small && rec.id !== 0n ? bigVarint(rec.id) : undefined;
+  const ttlBig = rec.ttl < 0 ? bigVarint(BigInt(rec.ttl)) : undefined;
+  const remBig = rec.remainingTtl < 0 ? bigVarint(BigInt(rec.remainingTtl)) : undefined;
+  let size = 0;
+  if (rec.id !== 0n) size += 1 + (idBig ? idBig.length : varintSize(idNum));
+  if (rec.ttl !== 0) size += 1 + (ttlBig ? ttlBig.length : varintSize(rec.ttl));
+  if (rec.remainingTtl !== 0) {
+    size += 1 + (remBig ? remBig.length : varintSize(rec.remainingTtl));
+  }
+  const out = new Uint8Array(size);
   let pos = 0;
   if (rec.id !== 0n) {
     out[pos++] = 0x08;
-    pos = putVarint(out, pos, rec.id);
+    if (idBig) {
+      out.set(idBig, pos);
+      pos += idBig.length;
+    } else pos = putNumber(out, pos, idNum);
   }
   if (rec.ttl !== 0) {
     out[pos++] = 0x10;
-    pos = putVarint(out, pos, rec.ttl);
+    if (ttlBig) {
+      out.set(ttlBig, pos);
+      pos += ttlBig.length;
+    } else pos = putNumber(out, pos, rec.ttl);
   }
   if (rec.remainingTtl !== 0) {
     out[pos++] = 0x18;
-    pos = putVarint(out, pos, rec.remainingTtl);
+    if (remBig) out.set(remBig, pos);
+    else putNumber(out, pos, rec.remainingTtl);
   }
-  return out.slice(0, pos);
+  return out;
 }
 
 function ttlNumber(v: bigint, what: string): number {
