@@ -131,14 +131,41 @@ class Reader {
   bytes(): Uint8Array {
     const n = this.varint();
     if (this.at + n > this.b.length) throw new RangeError("mvcc: truncated KeyValue");
-    const out = this.b.slice(this.at, this.at + n);
+    const out = this.b.subarray(this.at, this.at + n);
     this.at += n;
     return out;
   }
 }
 
-/** Decodes mvccpb.KeyValue bytes (copying the key and value out of `b`). */
+/**
+ * Decodes mvccpb.KeyValue bytes. The key and value are views into one private copy of `b`
+ * (one allocation instead of two), so `b` may be reused by its owner afterwards.
+ */
 export function decodeKeyValue(b: Uint8Array): KeyValue {
+  return decodeOwned(b.slice());
+}
+
+/**
+ * Decodes many stored values with one copy for all of them (allocating a buffer per value
+ * dominates a range's cost): the returned kvs' keys and values are views into that copy.
+ * The inputs must stay unchanged during the call.
+ */
+export function decodeKeyValues(bufs: Uint8Array[]): KeyValue[] {
+  let total = 0;
+  for (const b of bufs) total += b.length;
+  const all = new Uint8Array(total);
+  let at = 0;
+  const out: KeyValue[] = new Array(bufs.length);
+  for (let i = 0; i < bufs.length; i++) {
+    const b = bufs[i];
+    all.set(b, at);
+    out[i] = decodeOwned(all.subarray(at, at + b.length));
+    at += b.length;
+  }
+  return out;
+}
+
+function decodeOwned(b: Uint8Array): KeyValue {
   const r = new Reader(b);
   const kv: KeyValue = {
     key: EMPTY,

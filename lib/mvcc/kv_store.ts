@@ -32,7 +32,7 @@ import {
   newRevAt,
 } from "./key_history.ts";
 import { bytesToKey, type KeySpan } from "./key_bytes.ts";
-import { decodeKeyValue, encodeKeyValue } from "./kv_codec.ts";
+import { decodeKeyValue, decodeKeyValues, encodeKeyValue } from "./kv_codec.ts";
 import {
   bytesToMain,
   bytesToRev,
@@ -41,6 +41,7 @@ import {
   isTombstone,
   mainRevBytes,
   revToBytes,
+  revToScratch,
   u64ToBytes,
 } from "./revision.ts";
 import type { LeaseHooks } from "./lease_hooks.ts";
@@ -264,17 +265,21 @@ export class MvccStore implements KvReader {
       return true;
     });
     if (countOnly) return { kvs: [], count, rev: curRev };
-    const kvs: KeyValue[] = new Array(mains.length);
-    for (let i = 0; i < mains.length; i++) kvs[i] = this.#fetch(mains[i], subs[i]);
-    return { kvs, count, rev: curRev };
+    const raw: Uint8Array[] = new Array(mains.length);
+    for (let i = 0; i < mains.length; i++) raw[i] = this.#fetchRaw(mains[i], subs[i]);
+    return { kvs: decodeKeyValues(raw), count, rev: curRev };
   }
 
   #fetch(main: number, sub: number): KeyValue {
-    const v = this.backend.read.get(KEY_BUCKET, revToBytes(main, sub));
+    return decodeKeyValue(this.#fetchRaw(main, sub));
+  }
+
+  #fetchRaw(main: number, sub: number): Uint8Array {
+    const v = this.backend.read.get(KEY_BUCKET, revToScratch(main, sub));
     if (v === undefined) {
       throw new Error(`mvcc: revision {${main} ${sub}} is in the index but not in the backend`);
     }
-    return decodeKeyValue(v);
+    return v;
   }
 
   /** The live keys of `span` at `rev`, in key order (for deletes). */

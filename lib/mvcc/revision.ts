@@ -47,6 +47,19 @@ export function revToBytes(main: number, sub: number, tombstone = false): Uint8A
   return out;
 }
 
+const SCRATCH = new Uint8Array(17);
+SCRATCH[8] = 0x5f;
+
+/**
+ * Encodes a (non-tombstone) revision into a shared buffer, for lookups that do not keep the
+ * key (a backend get): valid until the next call.
+ */
+export function revToScratch(main: number, sub: number): Uint8Array {
+  putU64(SCRATCH, 0, main);
+  putU64(SCRATCH, 9, sub);
+  return SCRATCH;
+}
+
 /** Encodes only the main revision (8 bytes): the bound etcd's compaction scans up to. */
 export function mainRevBytes(main: number): Uint8Array {
   const out = new Uint8Array(8);
