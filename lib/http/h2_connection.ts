@@ -192,6 +192,9 @@ export class H2Connection implements ServerConnection {
   private spare = new ByteBuffer(64 * 1024);
   private readonly hpackBuf = new ByteBuffer(4096);
   private flushQueued = false;
+  /** Responses waiting for their first body chunk (their HEADERS are held until then). */
+  private awaitingFirst = 0;
+  private deferTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   private writing = false;
   private drainWaiters: (() => void)[] = [];
 
@@ -836,31 +839,69 @@ export class H2Connection implements ServerConnection {
       if (res.body !== undefined) void drop(res.body);
       return;
     }
-    const trailer = res.trailer;
-    const hasTrailer = trailer !== undefined && !isEmpty(trailer);
     const body = res.body;
-    this.writeHeaders(s, res.status, res.header, body === undefined && !hasTrailer, false);
-    if (body !== undefined) {
-      try {
-        for await (const chunk of body) {
-          if (chunk.length > 0) await this.sendData(s, chunk);
-          if (s.reset || this.dead) break;
+    if (body === undefined) {
+      const t = res.trailer;
+      const hasTrailer = t !== undefined && !isEmpty(t);
+      this.writeHeaders(s, res.status, res.header, !hasTrailer, false);
+      if (hasTrailer) this.writeHeaders(s, 0, t, true, true);
+      s.localClosed = true;
+      this.maybeCloseStream(s);
+      return;
+    }
+    const it = body[Symbol.asyncIterator]();
+    let r: IteratorResult<Uint8Array>;
+    // Hold the HEADERS until the first chunk (as grpc-go does), so a unary response leaves in
+    // one write: HEADERS, DATA and trailers together.
+    this.awaitingFirst++;
+    try {
+      r = await it.next();
+    } catch {
+      this.firstArrived();
+      if (!s.reset && !this.dead) {
+        if (!s.headersSent) this.respondStatus(s, 500);
+        else this.resetStream(s, ErrorCode.INTERNAL_ERROR);
+      }
+      return;
+    }
+    this.firstArrived();
+    if (s.reset || this.dead) {
+      void it.return?.();
+      return;
+    }
+    this.writeHeaders(s, res.status, res.header, false, false);
+    try {
+      while (!r.done) {
+        if (r.value.length > 0) await this.sendData(s, r.value);
+        if (s.reset || this.dead) {
+          void it.return?.();
+          return;
         }
-      } catch {
-        if (!s.reset && !this.dead) this.resetStream(s, ErrorCode.INTERNAL_ERROR);
-        return;
+        r = await it.next();
       }
-      if (s.reset || this.dead) return;
-      if (hasTrailer) this.writeHeaders(s, 0, trailer, true, true);
-      else {
-        writeFrameHeader(this.out, 0, FrameType.DATA, Flag.END_STREAM, s.id);
-        this.scheduleFlush();
-      }
-    } else if (hasTrailer) {
-      this.writeHeaders(s, 0, trailer, true, true);
+    } catch {
+      if (!s.reset && !this.dead) this.resetStream(s, ErrorCode.INTERNAL_ERROR);
+      return;
+    }
+    if (s.reset || this.dead) return;
+    // Trailers are read only now: Connect fills them in while the body runs.
+    const t = res.trailer;
+    if (t !== undefined && !isEmpty(t)) this.writeHeaders(s, 0, t, true, true);
+    else {
+      writeFrameHeader(this.out, 0, FrameType.DATA, Flag.END_STREAM, s.id);
+      this.scheduleFlush();
     }
     s.localClosed = true;
     this.maybeCloseStream(s);
+  }
+
+  /** A response waiting for its first chunk got it (or failed): release a held flush. */
+  private firstArrived(): void {
+    if (--this.awaitingFirst === 0 && this.deferTimer !== undefined) {
+      clearTimeout(this.deferTimer);
+      this.deferTimer = undefined;
+      this.flushNow();
+    }
   }
 
   private handlerFailed(s: H2Stream): void {
@@ -1017,6 +1058,18 @@ export class H2Connection implements ServerConnection {
 
   private readonly flushNow = (): void => {
     this.flushQueued = false;
+    if (this.writing || this.dead) return;
+    if (this.awaitingFirst > 0) {
+      // Responses are about to produce their first chunk: wait for them, but never past the
+      // end of this turn of the event loop.
+      if (this.deferTimer === undefined) this.deferTimer = setTimeout(this.deferredFlush, 0);
+      return;
+    }
+    void this.writeLoop();
+  };
+
+  private readonly deferredFlush = (): void => {
+    this.deferTimer = undefined;
     if (!this.writing && !this.dead) void this.writeLoop();
   };
 
@@ -1090,6 +1143,10 @@ export class H2Connection implements ServerConnection {
     if (this.drainTimer !== undefined) {
       clearTimeout(this.drainTimer);
       this.drainTimer = undefined;
+    }
+    if (this.deferTimer !== undefined) {
+      clearTimeout(this.deferTimer);
+      this.deferTimer = undefined;
     }
     try {
       this.io.close();

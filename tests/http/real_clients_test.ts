@@ -1,0 +1,243 @@
+/**
+ * Clients we did not write, against a server started in the test: Connect's gRPC and Connect
+ * clients, curl (h2c prior knowledge, HTTP/1.1 keep-alive and chunked upload, TLS with ALPN),
+ * and h2load with many requests per connection so it ends each one with GOAWAY.
+ */
+import assert from "node:assert/strict";
+import { create } from "@bufbuild/protobuf";
+import { type StringValue, StringValueSchema } from "@bufbuild/protobuf/wkt";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import type { Transport } from "@connectrpc/connect";
+import { type HttpServer, type HttpServerOptions, serveHttp } from "../../lib/http/server.ts";
+import { echoHandler, EchoService } from "./echo_service.ts";
+
+interface EchoClient {
+  say(r: StringValue): Promise<StringValue>;
+  count(r: StringValue): AsyncIterable<StringValue>;
+  collect(r: AsyncIterable<StringValue>): Promise<StringValue>;
+}
+
+function echoClient(t: Transport): EchoClient {
+  return createClient(EchoService, t) as unknown as EchoClient;
+}
+
+async function withEcho(
+  fn: (s: HttpServer) => Promise<void>,
+  opts: Partial<HttpServerOptions> = {},
+): Promise<void> {
+  const s = await serveHttp({ handler: echoHandler(), ...opts });
+  try {
+    await fn(s);
+  } finally {
+    await s.close();
+  }
+}
+
+async function run(cmd: string, args: string[], stdin?: Uint8Array) {
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(stdin);
+    await w.close();
+  }
+  const o = await child.output();
+  const td = new TextDecoder();
+  return { code: o.code, out: td.decode(o.stdout), err: td.decode(o.stderr) };
+}
+
+const sv = (value: string) => create(StringValueSchema, { value });
+
+Deno.test("real client: Connect's gRPC client (HTTP/2): unary, server and client streaming", async () => {
+  await withEcho(async (s) => {
+    const client = echoClient(createGrpcTransport({ baseUrl: `http://127.0.0.1:${s.port}` }));
+    assert.equal((await client.say(sv("hi"))).value, "hi");
+    const got: string[] = [];
+    for await (const m of client.count(sv("3,1"))) got.push(m.value);
+    assert.deepEqual(got, ["0", "1", "2"]);
+    const c = await client.collect((async function* () {
+      yield sv("a");
+      yield sv("b");
+    })());
+    assert.equal(c.value, "a|b");
+  });
+});
+
+Deno.test("real client: Connect protocol over HTTP/1.1 (unary JSON and server streaming)", async () => {
+  await withEcho(async (s) => {
+    const client = echoClient(createConnectTransport({
+      baseUrl: `http://127.0.0.1:${s.port}`,
+      httpVersion: "1.1",
+      useBinaryFormat: false,
+    }));
+    assert.equal((await client.say(sv("json"))).value, "json");
+    const got: string[] = [];
+    for await (const m of client.count(sv("4,0"))) got.push(m.value);
+    assert.deepEqual(got, ["0", "1", "2", "3"]);
+  });
+});
+
+Deno.test("real client: curl --http2-prior-knowledge", async () => {
+  await withEcho(async (s) => {
+    const r = await run("curl", [
+      "-sS",
+      "--http2-prior-knowledge",
+      "-w",
+      "\\n%{http_version}",
+      "-H",
+      "content-type: application/json",
+      "-d",
+      '"h2c"',
+      `http://127.0.0.1:${s.port}/test.Echo/Say`,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, '"h2c"\n2');
+  });
+});
+
+Deno.test("real client: curl HTTP/1.1 keep-alive and chunked upload", async () => {
+  await withEcho(async (s) => {
+    const url = `http://127.0.0.1:${s.port}/test.Echo/Say`;
+    const r = await run("curl", [
+      "-sS",
+      "-v",
+      "--http1.1",
+      "-H",
+      "content-type: application/json",
+      "-d",
+      '"one"',
+      url,
+      url,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, '"one""one"');
+    assert.match(r.err, /Re-using existing connection/);
+    // Chunked upload: body from stdin with Transfer-Encoding: chunked.
+    const big = '"' + "x".repeat(200000) + '"';
+    const c = await run("curl", [
+      "-sS",
+      "--http1.1",
+      "-H",
+      "content-type: application/json",
+      "-H",
+      "transfer-encoding: chunked",
+      "--data-binary",
+      "@-",
+      url,
+    ], new TextEncoder().encode(big));
+    assert.equal(c.code, 0, c.err);
+    assert.equal(c.out, big);
+  });
+});
+
+Deno.test("real client: h2load, 2000 requests over 4 connections, client GOAWAY, server survives", async () => {
+  await withEcho(async (s) => {
+    const body = await Deno.makeTempFile();
+    try {
+      await Deno.writeFile(body, Uint8Array.of(0, 0, 0, 0, 4, 0x0a, 2, 104, 105));
+      for (let round = 0; round < 1; round++) {
+        const r = await run("h2load", [
+          "-n",
+          "2000",
+          "-c",
+          "4",
+          "-m",
+          "10",
+          "-H",
+          "content-type: application/grpc",
+          "-H",
+          "te: trailers",
+          "-d",
+          body,
+          `http://127.0.0.1:${s.port}/test.Echo/Say`,
+        ]);
+        assert.equal(r.code, 0, r.err);
+        assert.match(r.out, /2000 succeeded, 0 failed, 0 errored/);
+        assert.match(r.out, /status codes: 2000 2xx/);
+      }
+      // Still serving afterwards.
+      const after = await run("curl", [
+        "-sS",
+        "--http2-prior-knowledge",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        '"alive"',
+        `http://127.0.0.1:${s.port}/test.Echo/Say`,
+      ]);
+      assert.equal(after.out, '"alive"');
+    } finally {
+      await Deno.remove(body);
+    }
+  });
+});
+
+Deno.test("real client: TLS with ALPN picks h2 or http/1.1", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const gen = await run("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      "-keyout",
+      `${dir}/key.pem`,
+      "-out",
+      `${dir}/cert.pem`,
+    ]);
+    assert.equal(gen.code, 0, gen.err);
+    const tls = {
+      cert: await Deno.readTextFile(`${dir}/cert.pem`),
+      key: await Deno.readTextFile(`${dir}/key.pem`),
+    };
+    await withEcho(async (s) => {
+      const url = `https://127.0.0.1:${s.port}/test.Echo/Say`;
+      for (const [flag, version] of [["--http2", "2"], ["--http1.1", "1.1"]]) {
+        const r = await run("curl", [
+          "-sS",
+          flag,
+          "--cacert",
+          `${dir}/cert.pem`,
+          "-w",
+          "\\n%{http_version}",
+          "-H",
+          "content-type: application/json",
+          "-d",
+          '"tls"',
+          url,
+        ]);
+        assert.equal(r.code, 0, r.err);
+        assert.equal(r.out, `"tls"\n${version}`);
+      }
+      // And a gRPC client over TLS.
+      const client = echoClient(createGrpcTransport({
+        baseUrl: `https://127.0.0.1:${s.port}`,
+        nodeOptions: { ca: tls.cert },
+      }));
+      assert.equal((await client.say(sv("grpc over tls"))).value, "grpc over tls");
+    }, { tls });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serveHttp refuses requireClientCert instead of silently accepting anyone", async () => {
+  await assert.rejects(
+    serveHttp({ handler: echoHandler(), tls: { cert: "", key: "", requireClientCert: true } }),
+    /client certificate/,
+  );
+});
