@@ -23,7 +23,12 @@ import {
   confChangeProblem,
   decodeConfChange,
 } from "./confchange.ts";
-import { DropReason, RaftInvariantError } from "./errors.ts";
+import {
+  CompactedError,
+  DropReason,
+  RaftInvariantError,
+  SnapshotTemporarilyUnavailableError,
+} from "./errors.ts";
 import { RaftLog } from "./log.ts";
 import { type Message, MessageType, newMessage, voteResponseType } from "./messages.ts";
 import { Progress, ProgressState } from "./progress.ts";
@@ -227,7 +232,7 @@ export class Raft {
       try {
         ents = this.raftLog.entries(pr.next, this.maxMsgSize);
       } catch (err) {
-        if (!(err instanceof Error && err.name === "CompactedError")) throw err;
+        if (!(err instanceof CompactedError)) throw err;
       }
     }
     if (ents === null) return this.sendSnapshot(to, pr);
@@ -254,7 +259,7 @@ export class Raft {
     try {
       snap = this.raftLog.snapshot();
     } catch (err) {
-      if (err instanceof Error && err.name === "SnapshotTemporarilyUnavailableError") return false;
+      if (err instanceof SnapshotTemporarilyUnavailableError) return false;
       throw err;
     }
     if (snap.metadata.index === 0) throw new RaftInvariantError("need a non-empty snapshot");
@@ -569,6 +574,10 @@ export class Raft {
         }
         return null;
       }
+      case MessageType.ReadIndexResp:
+        // a read confirmed by the leader of m.term: still linearizable, whatever our role now
+        this.readStates.push({ index: m.index, context: m.context ?? EMPTY });
+        return null;
       default:
         switch (this.state) {
           case StateType.Leader:
@@ -838,9 +847,6 @@ export class Raft {
       case MessageType.TimeoutNow:
         // the leader chose us: campaign at once, without PreVote
         this.hup(CampaignType.Transfer);
-        return null;
-      case MessageType.ReadIndexResp:
-        this.readStates.push({ index: m.index, context: m.context ?? EMPTY });
         return null;
     }
     return null;
