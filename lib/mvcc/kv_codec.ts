@@ -61,6 +61,14 @@ function varint64Size(v: bigint): number {
 
 /** Encodes a KeyValue as mvccpb.KeyValue. */
 export function encodeKeyValue(kv: KeyValue): Uint8Array {
+  return encodeKeyValueAfter(kv, 0);
+}
+
+/**
+ * Encodes a KeyValue after `room` free leading bytes of a new buffer (the caller writes the
+ * revision key there: one allocation per stored change instead of two).
+ */
+export function encodeKeyValueAfter(kv: KeyValue, room: number): Uint8Array {
   let size = 0;
   if (kv.key.length) size += 1 + varintSize(kv.key.length) + kv.key.length;
   if (kv.createRevision) size += 1 + varintSize(kv.createRevision);
@@ -68,8 +76,8 @@ export function encodeKeyValue(kv: KeyValue): Uint8Array {
   if (kv.version) size += 1 + varintSize(kv.version);
   if (kv.value.length) size += 1 + varintSize(kv.value.length) + kv.value.length;
   if (kv.lease !== 0n) size += 1 + varint64Size(kv.lease);
-  const out = new Uint8Array(size);
-  let at = 0;
+  const out = new Uint8Array(room + size);
+  let at = room;
   if (kv.key.length) {
     out[at++] = 0x0a;
     at = writeVarint(out, at, kv.key.length);

@@ -32,7 +32,12 @@ import {
   newRevAt,
 } from "./key_history.ts";
 import { bytesToKey, type KeySpan } from "./key_bytes.ts";
-import { decodeKeyValue, decodeKeyValues, encodeKeyValue } from "./kv_codec.ts";
+import {
+  decodeKeyValue,
+  decodeKeyValues,
+  encodeKeyValue,
+  encodeKeyValueAfter,
+} from "./kv_codec.ts";
 import {
   bytesToMain,
   bytesToRev,
@@ -40,9 +45,11 @@ import {
   bytesToU64,
   isTombstone,
   mainRevBytes,
+  REV_BYTES_LEN,
   revToBytes,
   revToScratch,
   u64ToBytes,
+  writeRev,
 } from "./revision.ts";
 import type { LeaseHooks } from "./lease_hooks.ts";
 import type { KeyValue } from "./types.ts";
@@ -337,7 +344,9 @@ export class MvccStore implements KvReader {
       version: ver + 1,
       lease,
     };
-    this.backend.write.put(KEY_BUCKET, revToBytes(rev, sub), encodeKeyValue(kv));
+    const buf = encodeKeyValueAfter(kv, REV_BYTES_LEN);
+    writeRev(buf, rev, sub);
+    this.backend.write.put(KEY_BUCKET, buf.subarray(0, REV_BYTES_LEN), buf.subarray(REV_BYTES_LEN));
     const nh = historyPut(h, rev, sub);
     if (nh !== h) this.#index.set(k, nh);
     if (oldLease !== 0n) {

@@ -60,6 +60,13 @@ export function revToScratch(main: number, sub: number): Uint8Array {
   return SCRATCH;
 }
 
+/** Writes the 17 revision bytes at the start of `out`. */
+export function writeRev(out: Uint8Array, main: number, sub: number): void {
+  putU64(out, 0, main);
+  out[8] = 0x5f;
+  putU64(out, 9, sub);
+}
+
 /** Encodes only the main revision (8 bytes): the bound etcd's compaction scans up to. */
 export function mainRevBytes(main: number): Uint8Array {
   const out = new Uint8Array(8);
