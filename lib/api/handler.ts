@@ -17,7 +17,7 @@ import { Gateway } from "./gateway.ts";
 import { canonicalGatewayPath } from "./gateway_routes.ts";
 import { type AnyImpl, instrumentService } from "./instrument.ts";
 import { DEFAULT_MAX_REQUEST_BYTES, GRPC_OVERHEAD_BYTES, limitBody } from "./limits.ts";
-import { normalizeGrpcMessage } from "./grpc_message.ts";
+import { encodeGrpcMessage, normalizeGrpcMessage } from "./grpc_message.ts";
 import { grpcUnaryHandler } from "./grpc_unary.ts";
 import { GrpcMetrics, METRICS_CONTENT_TYPE, MetricsRegistry } from "./metrics.ts";
 import { type EtcdServices, SERVICE_DESCRIPTORS } from "./services.ts";
@@ -66,7 +66,7 @@ function isGrpc(contentType: string | null): boolean {
 function grpcUnimplemented(path: string): UniversalServerResponse {
   const trailer = new Headers({
     "grpc-status": String(Code.Unimplemented),
-    "grpc-message": encodeURIComponent(`unknown service ${path.split("/")[1] ?? ""}`),
+    "grpc-message": encodeGrpcMessage(`unknown service ${path.split("/")[1] ?? ""}`),
   });
   return {
     status: 200,

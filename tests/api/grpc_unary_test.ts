@@ -88,3 +88,21 @@ Deno.test("gRPC unary: compressed and JSON-codec calls go to Connect's handler",
   const gz = await call([envelope(put("a"))], { "grpc-encoding": "gzip" });
   assert.equal(gz.res.trailer?.get("grpc-status"), "12"); // Connect: unsupported compression
 });
+
+Deno.test("gRPC to a path with no service answers Unimplemented, unknown service", async () => {
+  const handler = createApiHandler({ services: {} });
+  const res = await handler({
+    httpVersion: "2.0",
+    url: "http://127.0.0.1/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    method: "POST",
+    header: new Headers({ "content-type": "application/grpc" }),
+    body: chunks(),
+    signal: new AbortController().signal,
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.trailer?.get("grpc-status"), "12");
+  assert.equal(
+    res.trailer?.get("grpc-message"),
+    "unknown service grpc.reflection.v1alpha.ServerReflection",
+  );
+});
