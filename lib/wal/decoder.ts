@@ -7,8 +7,8 @@
  * always corruption. In the last segment a bad record at offset p is a torn tail when
  * - its header is incomplete or fails its check and every byte after the header is zero;
  * - its frame runs past the end of the file;
- * - its CRC, padding or footer is wrong and either its footer and everything after the frame
- *   is zero (a write cut short), or a 512-byte-aligned chunk of at least 64 bytes inside the
+ * - its CRC, padding or footer is wrong and either the frame's last byte (part of the non-zero
+ *   magic) and everything after the frame are zero (a write cut short), or a 512-byte-aligned chunk of at least 64 bytes inside the
  *   frame is all zero (a sector that never reached the disk, etcd's rule).
  * Otherwise it is corruption. A single flipped bit can produce none of these patterns: every
  * complete frame ends with a non-zero magic, and the header check catches a damaged length.
@@ -155,7 +155,7 @@ export class SegmentDecoder {
     if (problem !== "") {
       if (
         last &&
-        ((allZero(buf, footer, end) && allZero(buf, end, size)) ||
+        ((buf[end - 1] === 0 && allZero(buf, end, size)) ||
           this.#hasZeroSector(p + HEADER_SIZE, end))
       ) {
         return this.#torn(`incomplete record (${problem})`);
