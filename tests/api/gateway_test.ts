@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Errors } from "../../lib/base/errors.ts";
 import { FakeEtcd } from "./double.ts";
 import { curl, startApi } from "./harness.ts";
+import { MetricsRegistry } from "../../lib/api/metrics.ts";
 
 const b64 = (s: string) => btoa(s);
 
@@ -188,6 +189,104 @@ Deno.test("gateway: a streaming request value larger than the limit is refused",
     });
   } finally {
     await Deno.remove(tmp);
+    await server.close();
+  }
+});
+
+Deno.test("gateway: server streams, stream errors before and after the first result", async () => {
+  const fake = new FakeEtcd();
+  const registry = new MetricsRegistry();
+  const server = await startApi({
+    services: {
+      maintenance: fake.services().maintenance,
+      election: {
+        // Fails before sending anything: the HTTP status carries the error.
+        observe() {
+          return {
+            [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(Errors.noLeader()) }),
+          };
+        },
+      },
+      lock: {},
+      watch: {
+        // One response, then a failure: the error chunk ends the 200 stream.
+        watch(reqs) {
+          return (async function* () {
+            for await (const _ of reqs) {
+              yield { watchId: 1n, created: true };
+              throw Errors.compacted();
+            }
+          })();
+        },
+      },
+    },
+    metrics: registry,
+  });
+  try {
+    const snap = await curl("-X", "POST", `${server.url}/v3/maintenance/snapshot`);
+    const parts = snap.trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(parts.length, 2);
+    assert.equal(parts[0].result.remaining_bytes, "14");
+    assert.equal(atob(parts[1].result.blob), "snapshot-bytes");
+
+    const obs = await curl(
+      "-w",
+      "\n%{http_code}",
+      "-d",
+      `{"name":"${b64("e")}"}`,
+      `${server.url}/v3/election/observe`,
+    );
+    const [obsBody, obsStatus] = obs.split("\n");
+    assert.equal(obsStatus, "503");
+    assert.deepEqual(JSON.parse(obsBody), {
+      error: {
+        grpc_code: 14,
+        http_code: 503,
+        message: Errors.noLeader.message,
+        http_status: "Service Unavailable",
+      },
+    });
+
+    const w = await curl(
+      "-w",
+      "\n%{http_code}",
+      "-d",
+      `{"create_request":{"key":"${b64("k")}"}}`,
+      `${server.url}/v3/watch`,
+    );
+    const lines = w.split("\n");
+    assert.equal(lines.at(-1), "200");
+    assert.deepEqual(JSON.parse(lines[0]), { result: { watch_id: "1", created: true } });
+    assert.deepEqual(JSON.parse(lines[1]), {
+      error: {
+        grpc_code: 11,
+        http_code: 400,
+        message: Errors.compacted.message,
+        http_status: "Bad Request",
+      },
+    });
+
+    const locked = await curl("-w", "\n%{http_code}", "-d", "{}", `${server.url}/v3/lock/lock`);
+    assert.equal(locked.split("\n")[1], "501");
+
+    const text = registry.render();
+    assert.match(
+      text,
+      /grpc_server_msg_received_total\{grpc_type="bidi_stream",grpc_service="etcdserverpb.Watch",grpc_method="Watch"\} 1/,
+    );
+    assert.match(
+      text,
+      /grpc_server_msg_sent_total\{grpc_type="server_stream",grpc_service="etcdserverpb.Maintenance",grpc_method="Snapshot"\} 2/,
+    );
+    assert.match(
+      text,
+      /grpc_server_handled_total\{grpc_type="bidi_stream",grpc_service="etcdserverpb.Watch",grpc_method="Watch",grpc_code="OutOfRange"\} 1/,
+    );
+    assert.match(
+      text,
+      /grpc_server_handled_total\{grpc_type="server_stream",grpc_service="v3electionpb.Election",grpc_method="Observe",grpc_code="Unavailable"\} 1/,
+    );
+  } finally {
     await server.close();
   }
 });
