@@ -437,6 +437,7 @@ export class H1Connection implements ServerConnection {
       return keepAlive && !this.dead;
     }
     let sent = 0;
+    this.holding = true;
     try {
       for await (const chunk of body) {
         if (this.dead) break;
@@ -452,15 +453,20 @@ export class H1Connection implements ServerConnection {
         sent += chunk.length;
         this.scheduleFlush();
         if (this.out.len > HIGH_WATER) {
+          this.unhold();
+          void this.startWrite();
           await new Promise<void>((r) => this.drainWaiters.push(r));
+          this.holding = true;
         }
       }
     } catch {
+      this.unhold();
       // The handler's body failed mid-response: the only honest signal left is closing.
       this.ac?.abort(new Error("response body failed"));
       await this.flushed();
       return false;
     }
+    this.unhold();
     if (this.dead) return false;
     if (chunked) {
       this.out.ascii("0\r\n");
@@ -502,8 +508,31 @@ export class H1Connection implements ServerConnection {
 
   private readonly flushNow = (): void => {
     this.flushQueued = false;
-    if (!this.dead) void this.startWrite();
+    if (this.dead) return;
+    if (this.holding) {
+      // A response is producing: gather its pieces, but never past this event-loop turn.
+      if (this.deferTimer === undefined) {
+        this.deferTimer = setTimeout(() => {
+          this.deferTimer = undefined;
+          if (!this.dead) void this.startWrite();
+        }, 0);
+      }
+      return;
+    }
+    void this.startWrite();
   };
+
+  /** True while a response body is being produced (see flushNow). */
+  private holding = false;
+  private deferTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+
+  private unhold(): void {
+    this.holding = false;
+    if (this.deferTimer !== undefined) {
+      clearTimeout(this.deferTimer);
+      this.deferTimer = undefined;
+    }
+  }
 
   /** The running write loop, started if needed. */
   private startWrite(): Promise<void> {
@@ -574,6 +603,7 @@ export class H1Connection implements ServerConnection {
       // already closed
     }
     this.ac?.abort(new Error("connection lost"));
+    this.unhold();
     const w = this.drainWaiters;
     this.drainWaiters = [];
     for (const f of w) f();

@@ -192,8 +192,6 @@ export class H2Connection implements ServerConnection {
   private spare = new ByteBuffer(64 * 1024);
   private readonly hpackBuf = new ByteBuffer(4096);
   private flushQueued = false;
-  /** Responses waiting for their first body chunk (their HEADERS are held until then). */
-  private awaitingFirst = 0;
   private deferTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   private writing = false;
   private drainWaiters: (() => void)[] = [];
@@ -850,58 +848,101 @@ export class H2Connection implements ServerConnection {
       return;
     }
     const it = body[Symbol.asyncIterator]();
-    let r: IteratorResult<Uint8Array>;
-    // Hold the HEADERS until the first chunk (as grpc-go does), so a unary response leaves in
-    // one write: HEADERS, DATA and trailers together.
-    this.awaitingFirst++;
+    // While this response is producing (awaiting its body), flushes of the connection are held
+    // for at most one turn of the event loop, so HEADERS, DATA and trailers of a unary response
+    // (and of every other response finishing in the same turn) leave in one write. HEADERS
+    // wait for the first chunk, as grpc-go does.
+    this.holds++;
     try {
-      r = await it.next();
-    } catch {
-      this.firstArrived();
-      if (!s.reset && !this.dead) {
-        if (!s.headersSent) this.respondStatus(s, 500);
-        else this.resetStream(s, ErrorCode.INTERNAL_ERROR);
+      let r = await it.next();
+      if (s.reset || this.dead) {
+        void it.return?.();
+        return;
       }
-      return;
-    }
-    this.firstArrived();
-    if (s.reset || this.dead) {
-      void it.return?.();
-      return;
-    }
-    this.writeHeaders(s, res.status, res.header, false, false);
-    try {
+      this.writeHeaders(s, res.status, res.header, false, false);
       while (!r.done) {
-        if (r.value.length > 0) await this.sendData(s, r.value);
+        const chunk = r.value;
+        let off = 0;
+        while (off < chunk.length) {
+          off = this.writeData(s, chunk, off);
+          if (s.reset || this.dead) break;
+          if (off < chunk.length) await this.unheld(this.windowOpen(s));
+        }
+        if (this.out.len + this.spare.len > HIGH_WATER && !this.dead) {
+          await this.unheld(new Promise<void>((resolve) => this.drainWaiters.push(resolve)));
+        }
         if (s.reset || this.dead) {
           void it.return?.();
           return;
         }
         r = await it.next();
       }
+      if (s.reset || this.dead) return;
+      // Trailers are read only now: Connect fills them in while the body runs.
+      const t = res.trailer;
+      if (t !== undefined && !isEmpty(t)) this.writeHeaders(s, 0, t, true, true);
+      else {
+        writeFrameHeader(this.out, 0, FrameType.DATA, Flag.END_STREAM, s.id);
+        this.scheduleFlush();
+      }
+      s.localClosed = true;
+      this.maybeCloseStream(s);
     } catch {
-      if (!s.reset && !this.dead) this.resetStream(s, ErrorCode.INTERNAL_ERROR);
-      return;
+      if (!s.reset && !this.dead) {
+        if (!s.headersSent) this.respondStatus(s, 500);
+        else this.resetStream(s, ErrorCode.INTERNAL_ERROR);
+      }
+    } finally {
+      this.release();
     }
-    if (s.reset || this.dead) return;
-    // Trailers are read only now: Connect fills them in while the body runs.
-    const t = res.trailer;
-    if (t !== undefined && !isEmpty(t)) this.writeHeaders(s, 0, t, true, true);
-    else {
-      writeFrameHeader(this.out, 0, FrameType.DATA, Flag.END_STREAM, s.id);
-      this.scheduleFlush();
-    }
-    s.localClosed = true;
-    this.maybeCloseStream(s);
   }
 
-  /** A response waiting for its first chunk got it (or failed): release a held flush. */
-  private firstArrived(): void {
-    if (--this.awaitingFirst === 0 && this.deferTimer !== undefined) {
-      clearTimeout(this.deferTimer);
+  /** Count of responses currently producing; while > 0, flushes wait (one turn at most). */
+  private holds = 0;
+
+  private release(): void {
+    if (--this.holds === 0 && (this.deferTimer !== undefined || this.flushQueued)) {
+      if (this.deferTimer !== undefined) clearTimeout(this.deferTimer);
       this.deferTimer = undefined;
-      this.flushNow();
+      this.deferRounds = 0;
+      if (!this.writing && !this.dead) void this.writeLoop();
     }
+  }
+
+  /** Await `p` without holding the connection's flushes. */
+  private async unheld(p: Promise<void>): Promise<void> {
+    this.release();
+    try {
+      await p;
+    } finally {
+      this.holds++;
+    }
+  }
+
+  /** Resolves when `s` or the connection may have gained send window (or `s` ended). */
+  private windowOpen(s: H2Stream): Promise<void> {
+    return new Promise<void>((resolve) => {
+      s.windowWaiter = resolve;
+      if (this.sendWindow <= 0) this.windowBlocked.add(s);
+    });
+  }
+
+  /**
+   * Queue as much of `chunk` from `off` as flow control allows, as DATA frames; returns the
+   * new offset.
+   */
+  private writeData(s: H2Stream, chunk: Uint8Array, off: number): number {
+    while (off < chunk.length) {
+      const n = Math.min(chunk.length - off, s.sendWindow, this.sendWindow, this.peerMaxFrame);
+      if (n <= 0) break;
+      writeFrameHeader(this.out, n, FrameType.DATA, 0, s.id);
+      this.out.bytes(chunk.subarray(off, off + n));
+      off += n;
+      s.sendWindow -= n;
+      this.sendWindow -= n;
+    }
+    this.scheduleFlush();
+    return off;
   }
 
   private handlerFailed(s: H2Stream): void {
@@ -954,31 +995,6 @@ export class H2Connection implements ServerConnection {
       first = false;
     } while (off < total);
     this.scheduleFlush();
-  }
-
-  /** Queue `chunk` as DATA frames, waiting for flow-control window and socket drain. */
-  private async sendData(s: H2Stream, chunk: Uint8Array): Promise<void> {
-    let off = 0;
-    while (off < chunk.length) {
-      if (s.reset || this.dead) return;
-      const n = Math.min(chunk.length - off, s.sendWindow, this.sendWindow, this.peerMaxFrame);
-      if (n <= 0) {
-        await new Promise<void>((resolve) => {
-          s.windowWaiter = resolve;
-          if (this.sendWindow <= 0) this.windowBlocked.add(s);
-        });
-        continue;
-      }
-      writeFrameHeader(this.out, n, FrameType.DATA, 0, s.id);
-      this.out.bytes(chunk.subarray(off, off + n));
-      off += n;
-      s.sendWindow -= n;
-      this.sendWindow -= n;
-      this.scheduleFlush();
-    }
-    if (this.out.len + this.spare.len > HIGH_WATER) {
-      await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
-    }
   }
 
   // ---- stream lifecycle ----
@@ -1059,17 +1075,27 @@ export class H2Connection implements ServerConnection {
   private readonly flushNow = (): void => {
     this.flushQueued = false;
     if (this.writing || this.dead) return;
-    if (this.awaitingFirst > 0) {
-      // Responses are about to produce their first chunk: wait for them, but never past the
-      // end of this turn of the event loop.
-      if (this.deferTimer === undefined) this.deferTimer = setTimeout(this.deferredFlush, 0);
+    if (this.holds > 0) {
+      // Responses are producing: gather their frames for a few microtask rounds (a unary
+      // response finishes within them), then at the latest at the end of this event-loop turn.
+      if (this.deferRounds < 8) {
+        this.deferRounds++;
+        this.flushQueued = true;
+        queueMicrotask(this.flushNow);
+      } else if (this.deferTimer === undefined) {
+        this.deferTimer = setTimeout(this.deferredFlush, 0);
+      }
       return;
     }
+    this.deferRounds = 0;
     void this.writeLoop();
   };
 
+  private deferRounds = 0;
+
   private readonly deferredFlush = (): void => {
     this.deferTimer = undefined;
+    this.deferRounds = 0;
     if (!this.writing && !this.dead) void this.writeLoop();
   };
 
