@@ -1,0 +1,41 @@
+/**
+ * Writes a file so that after a crash it is either absent or complete: the bytes go to a
+ * temporary name, are synced, the temporary is renamed to the final name, and the directory
+ * is synced so the rename itself is durable.
+ */
+import { dirname, type Disk, type DiskFile } from "../io/disk.ts";
+
+/** The suffix of files being written; anything with it is removed as debris. */
+export const TEMP_SUFFIX = ".tmp";
+
+/**
+ * Streams `chunks` into `path` atomically. `onProgress` is called with the bytes written so
+ * far after each chunk. Returns the total size.
+ */
+export async function writeAtomic(
+  disk: Disk,
+  path: string,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  onProgress?: (bytes: number) => void,
+): Promise<number> {
+  const tmp = path + TEMP_SUFFIX;
+  if (await disk.exists(tmp)) await disk.remove(tmp);
+  const file: DiskFile = await disk.open(tmp, { createNew: true });
+  let size = 0;
+  try {
+    for await (const chunk of chunks) {
+      await file.writeAt(chunk, size);
+      size += chunk.length;
+      onProgress?.(size);
+    }
+    await file.sync();
+  } catch (err) {
+    await file.close();
+    await disk.remove(tmp).catch(() => {});
+    throw err;
+  }
+  await file.close();
+  await disk.rename(tmp, path);
+  await disk.syncDir(dirname(path));
+  return size;
+}
