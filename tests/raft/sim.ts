@@ -346,14 +346,24 @@ export class Sim {
   #partition(): void {
     const ids = [...this.nodes.keys()];
     this.stats.partitions++;
-    const kind = this.rand.int(3);
+    const kind = this.rand.int(4);
+    const leader = this.#currentLeader();
     if (kind === 0) {
       for (const id of ids) this.#group.set(id, this.rand.int(2));
     } else if (kind === 1) {
       const lone = this.rand.pick(ids);
       for (const id of ids) this.#group.set(id, id === lone ? 1 : 0);
-    } else {
+    } else if (kind === 2 || leader === null) {
       for (const id of ids) this.#group.set(id, this.rand.int(3));
+    } else {
+      // the most telling fault: the leader (with at most a minority) cut off from the rest,
+      // often right after it accepted proposals it could not commit
+      const minority = new Set([leader.id]);
+      const others = this.rand.shuffle(ids.filter((id) => id !== leader.id));
+      const extra = this.rand.int(Math.max(1, Math.floor((ids.length - 1) / 2)));
+      for (let i = 0; i < extra; i++) minority.add(others[i]);
+      for (const id of ids) this.#group.set(id, minority.has(id) ? 1 : 0);
+      if (this.rand.chance(0.5)) this.#propose(leader, 1 + this.rand.int(3));
     }
     this.#log(`partition ${ids.map((id) => `${id}:${this.#group.get(id)}`).join(" ")}`);
   }
@@ -452,7 +462,9 @@ export class Sim {
       if (r.chance(0.015)) {
         const live = this.#liveNodes();
         if (live.length > 0) {
-          const victim = r.pick(live);
+          // leaders crash more often than their share: it is where the interesting cases are
+          const leader = this.#currentLeader();
+          const victim = leader !== null && r.chance(0.4) ? leader : r.pick(live);
           victim.crash();
           this.stats.crashes++;
           this.#log(`crash ${victim.id}`);
