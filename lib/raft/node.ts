@@ -32,6 +32,8 @@ export interface AppliedConfChange {
   index: number;
   change: ConfChange;
   outcome: ConfChangeOutcome;
+  /** Why the change was refused (by validateConfChange or by raft), when it was. */
+  refusal: string | null;
   /** The membership after this entry. */
   confState: ConfState;
 }
@@ -52,6 +54,13 @@ export interface NodeHooks {
   send(messages: Message[]): void;
   /** Applies committed state; resolves when applied. */
   apply(batch: ApplyBatch): Promise<void> | void;
+  /**
+   * Vets a committed conf change before it takes effect (e.g. the member is unknown to the
+   * server's cluster store). Return null to accept, or a reason to refuse: the change is then
+   * applied as a no-op on this node (outcome Refused, with the reason). It must decide the same
+   * way on every node, from replicated state only.
+   */
+  validateConfChange?(change: ConfChange, index: number): string | null;
   /** Confirmed reads: serve each once the applied index reaches its index. */
   readStates?(states: ReadState[]): void;
   /** Leadership or role changed. */
@@ -122,6 +131,18 @@ export class Node {
     this.raw.transferLeader(id);
   }
 
+  /** The transport could not reach `id` (see RawNode.reportUnreachable). */
+  reportUnreachable(id: NodeId): void {
+    this.#check();
+    this.raw.reportUnreachable(id);
+  }
+
+  /** A snapshot transfer to `id` finished (ok) or failed. */
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    this.#check();
+    this.raw.reportSnapshot(id, ok);
+  }
+
   campaign(): void {
     this.#check();
     this.raw.campaign();
@@ -166,8 +187,27 @@ export class Node {
           for (const e of rd.committedEntries) {
             if (e.type !== EntryType.ConfChange) continue;
             const change = decodeConfChange(e.data);
+            const refusal = this.#hooks.validateConfChange?.(change, e.index) ?? null;
+            if (refusal !== null) {
+              // applied as a no-op (node id 0), so every node's raft stays in step
+              const { confState } = this.raw.applyConfChange({ ...change, nodeId: 0n });
+              confChanges.push({
+                index: e.index,
+                change,
+                outcome: ConfChangeOutcome.Refused,
+                refusal,
+                confState,
+              });
+              continue;
+            }
             const { outcome, confState } = this.raw.applyConfChange(change);
-            confChanges.push({ index: e.index, change, outcome, confState });
+            confChanges.push({
+              index: e.index,
+              change,
+              outcome,
+              refusal: outcome === ConfChangeOutcome.Refused ? "it would leave no voters" : null,
+              confState,
+            });
           }
           const a = this.#hooks.apply({
             snapshot: rd.snapshot,

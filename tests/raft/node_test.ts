@@ -31,7 +31,9 @@ interface Member {
 }
 
 /** Three Nodes over MemoryStorage with async hooks; messages are queued, delivered by pump. */
-function cluster(): { members: Map<NodeId, Member>; wire: Message[]; pump: () => Promise<void> } {
+function cluster(
+  validate?: NodeHooks["validateConfChange"],
+): { members: Map<NodeId, Member>; wire: Message[]; pump: () => Promise<void> } {
   const voters = [1n, 2n, 3n];
   const wire: Message[] = [];
   const members = new Map<NodeId, Member>();
@@ -79,6 +81,7 @@ function cluster(): { members: Map<NodeId, Member>; wire: Message[]; pump: () =>
       readStates(rs: ReadState[]) {
         m.reads.push(...rs);
       },
+      validateConfChange: validate,
     };
     m.node = new Node(raw, hooks);
     members.set(id, m);
@@ -206,4 +209,28 @@ Deno.test("Node: a failed persist stops the node for good", async () => {
   node.campaign();
   await assert.rejects(node.process(), /disk full/);
   assert.throws(() => node.propose(bytes("x")), /stopped after an I\/O failure/);
+});
+
+Deno.test("Node: a conf change the server refuses at apply time is a no-op everywhere", async () => {
+  const { members, pump } = cluster((cc) => (cc.nodeId === 4n ? "member 4 is unknown" : null));
+  const leader = members.get(1n)!;
+  leader.node.campaign();
+  await pump();
+  leader.node.proposeConfChange({ type: ConfChangeType.AddNode, nodeId: 4n, context: bytes("") });
+  await pump();
+  for (const m of members.values()) {
+    const ccs = m.applied.flatMap((b) => b.confChanges);
+    assert.equal(ccs.length, 1);
+    assert.equal(ccs[0].outcome, ConfChangeOutcome.Refused);
+    assert.equal(ccs[0].refusal, "member 4 is unknown");
+    assert.deepEqual(m.node.raw.confState().voters, [1n, 2n, 3n]);
+  }
+  // the next change is not blocked by the refused one
+  leader.node.proposeConfChange({
+    type: ConfChangeType.AddLearnerNode,
+    nodeId: 5n,
+    context: bytes(""),
+  });
+  await pump();
+  assert.deepEqual(leader.node.raw.confState().learners, [5n]);
 });
