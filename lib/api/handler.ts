@@ -19,6 +19,7 @@ import { type AnyImpl, instrumentService } from "./instrument.ts";
 import { DEFAULT_MAX_REQUEST_BYTES, GRPC_OVERHEAD_BYTES, limitBody } from "./limits.ts";
 import { encodeGrpcMessage, normalizeGrpcMessage } from "./grpc_message.ts";
 import { grpcUnaryHandler } from "./grpc_unary.ts";
+import { binaryResponseToText, isGrpcWebText, textRequestToBinary } from "./grpc_web_text.ts";
 import { GrpcMetrics, METRICS_CONTENT_TYPE, MetricsRegistry } from "./metrics.ts";
 import { type EtcdServices, SERVICE_DESCRIPTORS } from "./services.ts";
 
@@ -163,9 +164,13 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
         const res = await direct(req);
         if (res) return res;
       }
+      // Base64 is 4/3 of the binary size: bound the text as the binary would be bounded.
+      const text = isGrpcWebText(req.header.get("Content-Type"));
       if (singleMessage.has(path)) {
-        req = { ...req, body: limitBody(req.body as AsyncIterable<Uint8Array>, wireLimit) };
+        const limit = text ? Math.ceil(wireLimit / 3) * 4 : wireLimit;
+        req = { ...req, body: limitBody(req.body as AsyncIterable<Uint8Array>, limit) };
       }
+      if (text) return binaryResponseToText(await rpc(textRequestToBinary(req)));
       const res = await rpc(req);
       return isGrpc(res.header?.get("Content-Type") ?? null) ? fixGrpcMessage(res) : res;
     }

@@ -27,9 +27,24 @@ export async function* limitBody(
   maxBytes: number,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   let total = 0;
-  for await (const chunk of body) {
-    total += chunk.length;
-    if (total > maxBytes) throw requestTooLarge();
-    yield chunk;
+  const it = body[Symbol.asyncIterator]();
+  try {
+    while (true) {
+      let r: IteratorResult<Uint8Array>;
+      try {
+        r = await it.next();
+      } catch (err) {
+        // lib/http bounds bodies too; its error becomes etcd's here, where Connect's
+        // pipeline would otherwise report an anonymous "internal error".
+        if (err instanceof Error && err.name === "BodyTooLargeError") throw requestTooLarge();
+        throw err;
+      }
+      if (r.done) return;
+      total += r.value.length;
+      if (total > maxBytes) throw requestTooLarge();
+      yield r.value;
+    }
+  } finally {
+    await it.return?.();
   }
 }

@@ -9,6 +9,7 @@ import {
 } from "../../lib/api/errors.ts";
 import { decodeGrpcMessage, encodeGrpcMessage } from "../../lib/api/grpc_message.ts";
 import { authToken } from "../../lib/api/auth_token.ts";
+import { limitBody } from "../../lib/api/limits.ts";
 
 Deno.test("every etcd error keeps its code and message through the mapping", () => {
   for (const [name, def] of Object.entries(Errors)) {
@@ -77,4 +78,33 @@ Deno.test("a body bound tripped in the HTTP layer maps to etcd's request-too-lar
   const ce = toConnectError(httpErr);
   assert.equal(ce.code, Code.InvalidArgument);
   assert.equal(ce.rawMessage, Errors.requestTooLarge.message);
+});
+
+Deno.test("limitBody: etcd's error past the bound, and for the HTTP layer's own bound", async () => {
+  async function* body(parts: number[], failAfter = Infinity) {
+    let i = 0;
+    for (const n of parts) {
+      if (i++ >= failAfter) {
+        const e = new Error("request message larger than 10 bytes");
+        e.name = "BodyTooLargeError";
+        throw e;
+      }
+      yield new Uint8Array(n);
+    }
+  }
+  const read = async (it: AsyncIterable<Uint8Array>) => {
+    let n = 0;
+    for await (const c of it) n += c.length;
+    return n;
+  };
+  assert.equal(await read(limitBody(body([4, 4, 2]), 10)), 10);
+  await assert.rejects(read(limitBody(body([4, 4, 3]), 10)), (e: ConnectError) => {
+    assert.equal(e.rawMessage, Errors.requestTooLarge.message);
+    return true;
+  });
+  await assert.rejects(read(limitBody(body([4, 4], 1), 100)), (e: ConnectError) => {
+    assert.equal(e.code, Code.InvalidArgument);
+    assert.equal(e.rawMessage, Errors.requestTooLarge.message);
+    return true;
+  });
 });
