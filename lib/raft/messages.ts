@@ -117,3 +117,41 @@ export function describeMessage(m: Message): string {
   if (m.snapshot !== null) s += ` snap=${m.snapshot.metadata.index}`;
   return s;
 }
+
+function isCounter(v: number): boolean {
+  return Number.isSafeInteger(v) && v >= 0;
+}
+
+/**
+ * Checks a message received from a peer before raft sees it: counters are safe non-negative
+ * integers, appended entries are contiguous after `index` and no newer than the sender's term,
+ * a snapshot message carries a snapshot. Returns a description of the first problem, or null.
+ */
+export function messageProblem(m: Message): string | null {
+  if (!(m.type in MessageType)) return `unknown message type ${m.type}`;
+  if (!isCounter(m.term) || !isCounter(m.logTerm) || !isCounter(m.index)) {
+    return "term, logTerm and index must be non-negative safe integers";
+  }
+  if (!isCounter(m.commit) || !isCounter(m.rejectHint)) {
+    return "commit and rejectHint must be non-negative safe integers";
+  }
+  if (m.to === 0n || m.from === 0n) return "message without a sender or recipient";
+  const ents = m.entries;
+  if (m.type === MessageType.App) {
+    for (let i = 0; i < ents.length; i++) {
+      const e = ents[i];
+      if (e.index !== m.index + 1 + i) {
+        return `entry ${i} has index ${e.index}, not ${m.index + 1 + i}`;
+      }
+      if (!isCounter(e.term) || e.term > m.term) return `entry ${e.index} has bad term ${e.term}`;
+    }
+  }
+  if (m.type === MessageType.Snap) {
+    const s = m.snapshot;
+    if (s === null) return "snapshot message without a snapshot";
+    if (!isCounter(s.metadata.index) || !isCounter(s.metadata.term) || s.metadata.index === 0) {
+      return "snapshot metadata index and term must be positive safe integers";
+    }
+  }
+  return null;
+}

@@ -16,6 +16,7 @@ import {
   isLocalMessage,
   isResponseMessage,
   type Message,
+  messageProblem,
   MessageType,
   newMessage,
 } from "./messages.ts";
@@ -170,10 +171,15 @@ export class RawNode {
   }
 
   /**
-   * Steps a message received from a peer. Local-only message types are refused (throw);
-   * responses from nodes not in the configuration are ignored (returns false).
+   * Steps a message received from a peer. Malformed messages (RangeError) and local-only
+   * message types (RaftInvariantError) are refused before raft sees them; responses from
+   * nodes not in the configuration are ignored (returns false).
    */
   step(m: Message): boolean {
+    const problem = messageProblem(m);
+    if (problem !== null) {
+      throw new RangeError(`raft: malformed message from ${m.from}: ${problem}`);
+    }
     if (isLocalMessage(m.type)) {
       throw new RaftInvariantError(`a peer may not send ${MessageType[m.type]}`);
     }

@@ -59,7 +59,7 @@ Deno.test("a duplicated forwarded proposal does not corrupt the leader's log", (
   assert.deepEqual(tail.map((e) => e.index), [last - 3, last - 2, last - 1, last]);
 });
 
-Deno.test("peers may not send local-only messages", () => {
+Deno.test("peers may not send local-only or malformed messages", () => {
   const c = new Cluster(bootstrap(nodeIds(3)));
   assert.throws(
     () => c.node(1).raw.step(newMessage({ type: MessageType.Hup, from: 2n, to: 1n })),
