@@ -67,6 +67,9 @@ Deno.bench("auth: rebuild the merged sets after a change (1000 permissions)", ()
   store.permitted("u", keys[0], NONE, "read");
 });
 
-Deno.bench("auth: authenticate (PBKDF2-SHA256, 600,000 iterations)", async () => {
+Deno.bench("auth: authenticate (PBKDF2-SHA256, 600,000 iterations)", {
+  n: 20,
+  warmup: 2,
+}, async () => {
   await store.authenticate("u", "secret");
 });
