@@ -19,6 +19,7 @@ import { type AnyImpl, instrumentService } from "./instrument.ts";
 import { DEFAULT_MAX_REQUEST_BYTES, GRPC_OVERHEAD_BYTES, limitBody } from "./limits.ts";
 import { encodeGrpcMessage, normalizeGrpcMessage } from "./grpc_message.ts";
 import { grpcUnaryHandler } from "./grpc_unary.ts";
+import { connectUnaryHandler } from "./connect_unary.ts";
 import { binaryResponseToText, isGrpcWebText, textRequestToBinary } from "./grpc_web_text.ts";
 import { GrpcMetrics, METRICS_CONTENT_TYPE, MetricsRegistry } from "./metrics.ts";
 import { type EtcdServices, SERVICE_DESCRIPTORS } from "./services.ts";
@@ -143,15 +144,18 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
     }
   }
   const gateway = new Gateway(wrapped, wireLimit);
-  const grpcUnary = new Map<string, ReturnType<typeof grpcUnaryHandler>>();
+  // Direct paths for unary calls: gRPC first, then the Connect protocol; each declines (undefined)
+  // what it does not handle, which then goes to Connect's router.
+  type Direct = (req: UniversalServerRequest) => Promise<UniversalServerResponse | undefined>;
+  const directUnary = new Map<string, Direct[]>();
   for (const key of Object.keys(SERVICE_DESCRIPTORS) as (keyof EtcdServices)[]) {
     for (const method of SERVICE_DESCRIPTORS[key].methods) {
       const impl = wrapped[key]?.[method.localName];
       if (impl === undefined || method.methodKind !== "unary") continue;
-      grpcUnary.set(
-        `/${method.parent.typeName}/${method.name}`,
+      directUnary.set(`/${method.parent.typeName}/${method.name}`, [
         grpcUnaryHandler(method, impl, wireLimit),
-      );
+        connectUnaryHandler(method, impl, wireLimit),
+      ]);
     }
   }
 
@@ -159,8 +163,7 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
     const path = new URL(req.url, "http://localhost").pathname;
     const rpc = byPath.get(path);
     if (rpc) {
-      const direct = grpcUnary.get(path);
-      if (direct) {
+      for (const direct of directUnary.get(path) ?? []) {
         const res = await direct(req);
         if (res) return res;
       }
