@@ -33,7 +33,7 @@ import { RaftLog } from "./log.ts";
 import { type Message, MessageType, newMessage, voteResponseType } from "./messages.ts";
 import { Progress, ProgressState } from "./progress.ts";
 import { VoteResult } from "./quorum.ts";
-import { ReadOnly } from "./read_only.ts";
+import { contextKey, ReadOnly } from "./read_only.ts";
 import { payloadSize, type Storage } from "./storage.ts";
 import { ProgressTracker } from "./tracker.ts";
 
@@ -677,8 +677,8 @@ export class Raft {
       this.pendingReadIndexMessages.push(m);
       return null;
     }
-    this.readOnly.addRequest(this.raftLog.committed, m);
-    this.readOnly.recvAck(this.id, m.context);
+    const key = this.readOnly.addRequest(this.raftLog.committed, m);
+    this.readOnly.recvAck(this.id, key);
     this.readHeartbeatPending = true;
     return null;
   }
@@ -769,13 +769,14 @@ export class Raft {
     if (pr.match < this.raftLog.lastIndex() || pr.state === ProgressState.Probe) {
       this.sendAppend(m.from);
     }
-    if (m.context === null) return;
-    const acks = this.readOnly.recvAck(m.from, m.context);
+    if (m.context === null || this.readOnly.queue.length === 0) return;
+    const key = contextKey(m.context);
+    const acks = this.readOnly.recvAck(m.from, key);
     if (acks === null) return;
     let granted = 0;
     for (const id of this.trk.voters) if (acks.has(id)) granted++;
     if (granted < (this.trk.voters.length >> 1) + 1) return;
-    for (const rs of this.readOnly.advance(m.context)) this.answerRead(rs.req, rs.index);
+    for (const rs of this.readOnly.advance(key)) this.answerRead(rs.req, rs.index);
   }
 
   private stepCandidate(m: Message): DropReason | null {

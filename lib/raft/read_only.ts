@@ -17,11 +17,16 @@ export interface ReadIndexStatus {
   acks: Set<NodeId>;
 }
 
-/** The key a request context is tracked under. */
+/** The key a request context is tracked under (one char per byte, built in one go). */
 export function contextKey(ctx: Uint8Array | null): string {
-  if (ctx === null) return "";
+  if (ctx === null || ctx.length === 0) return "";
+  if (ctx.length <= 1024) {
+    return String.fromCharCode.apply(null, ctx as unknown as number[]);
+  }
   let s = "";
-  for (let i = 0; i < ctx.length; i++) s += String.fromCharCode(ctx[i]);
+  for (let i = 0; i < ctx.length; i += 1024) {
+    s += String.fromCharCode.apply(null, ctx.subarray(i, i + 1024) as unknown as number[]);
+  }
   return s;
 }
 
@@ -30,25 +35,28 @@ export class ReadOnly {
   readonly pending = new Map<string, ReadIndexStatus>();
   queue: string[] = [];
 
-  /** Queues a request at commit index `index`; a duplicate context is ignored. */
-  addRequest(index: number, m: Message): void {
+  /**
+   * Queues a request at commit index `index`; returns its key (a duplicate context is not
+   * queued twice).
+   */
+  addRequest(index: number, m: Message): string {
     const key = contextKey(m.context);
-    if (this.pending.has(key)) return;
+    if (this.pending.has(key)) return key;
     this.pending.set(key, { req: m, index, acks: new Set() });
     this.queue.push(key);
+    return key;
   }
 
-  /** Records a heartbeat ack for ctx; returns the acks so far, or null if unknown. */
-  recvAck(id: NodeId, ctx: Uint8Array | null): Set<NodeId> | null {
-    const rs = this.pending.get(contextKey(ctx));
+  /** Records a heartbeat ack for the request keyed `key`; returns the acks, or null. */
+  recvAck(id: NodeId, key: string): Set<NodeId> | null {
+    const rs = this.pending.get(key);
     if (rs === undefined) return null;
     rs.acks.add(id);
     return rs.acks;
   }
 
-  /** Dequeues and returns every request up to and including the one for ctx. */
-  advance(ctx: Uint8Array | null): ReadIndexStatus[] {
-    const key = contextKey(ctx);
+  /** Dequeues and returns every request up to and including the one keyed `key`. */
+  advance(key: string): ReadIndexStatus[] {
     const at = this.queue.indexOf(key);
     if (at === -1) return [];
     const out: ReadIndexStatus[] = [];
