@@ -368,3 +368,37 @@ Deno.test("lessor: randomized grant/renew/expire against a simple model", async 
   }
   h.lessor.stop();
 });
+
+Deno.test("lessor: a leader change keeps the replicated remaining TTL, not the full one", async () => {
+  // Two members apply the same entries; A leads first, then B.
+  const clock = new SimClock();
+  const a = await harness({ checkpointing: true, checkpointIntervalMs: 60_000 }, undefined, clock);
+  const b = await harness({ checkpointing: true, checkpointIntervalMs: 60_000 }, undefined, clock);
+  const apply = (fn: (l: Lessor) => void) => [a.lessor, b.lessor].forEach(fn);
+  a.lessor.promote(0);
+  a.lessor.start();
+  apply((l) => l.grant(7n, 600));
+  assert.equal(b.lessor.lookup(7n)!.expiry, Infinity); // followers do not count down
+  // Every 60 s A produces a checkpoint; once applied (on every member) the next is scheduled.
+  for (let i = 1; i <= 3; i++) {
+    clock.advance(60_000);
+    const batch = a.checkpoints.shift();
+    assert.deepEqual(batch, [{ id: 7n, remainingTtl: 600 - 60 * i }]);
+    apply((l) => batch!.forEach((cp) => l.checkpoint(cp.id, cp.remainingTtl)));
+  }
+  assert.equal(b.lessor.lookup(7n)!.remainingTtl, 420);
+  // A loses leadership; B wins after a 2 s election.
+  a.lessor.demote();
+  a.lessor.stop();
+  clock.advance(2_000);
+  b.lessor.promote(1_000);
+  b.lessor.start();
+  assert.equal(b.lessor.timeToLive(7n).ttl, 421);
+  clock.advance(420_500);
+  assert.deepEqual(b.expired, []);
+  clock.advance(1_000);
+  assert.deepEqual(b.expired, [[7n]]);
+  b.lessor.stop();
+  await a.backend.close();
+  await b.backend.close();
+});

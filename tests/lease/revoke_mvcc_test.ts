@@ -69,3 +69,31 @@ Deno.test("revoke through lib/mvcc: all keys of a lease go in one revision, also
   await again.kv.close();
   await backend2.close();
 });
+
+Deno.test("expiry to revoke, as the server drives it: reported, proposed, applied", async () => {
+  const backend = await simPlace().open();
+  const clock = new SimClock();
+  const proposals: bigint[] = [];
+  const lessor = new Lessor({ backend, clock, onExpired: (ids) => proposals.push(...ids) });
+  const kv = MvccStore.open(backend, { leases: lessor, clock });
+  lessor.setKeyDeleter(kvKeyDeleter(kv));
+  lessor.promote(0);
+  lessor.start();
+  lessor.grant(1n, 5);
+  put(kv, [["session/a", 1n], ["session/b", 1n], ["config", NO_LEASE]]);
+  clock.advance(4_000);
+  assert.deepEqual(proposals, []);
+  clock.advance(1_000);
+  assert.deepEqual(proposals, [1n]);
+  assert.equal(live(kv).length, 3, "the lessor never deletes on its own");
+  // The server proposes the revoke through raft; applying it deletes the keys.
+  const rev = kv.rev();
+  for (const id of proposals.splice(0)) lessor.revoke(id);
+  assert.equal(kv.rev(), rev + 1);
+  assert.deepEqual(live(kv), ["config:0"]);
+  clock.advance(10_000);
+  assert.deepEqual(proposals, []);
+  lessor.stop();
+  await kv.close();
+  await backend.close();
+});
