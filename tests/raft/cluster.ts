@@ -20,6 +20,7 @@ export interface NodeOptions {
   checkQuorum?: boolean;
   maxSizePerMsg?: number;
   maxInflightMsgs?: number;
+  maxInflightBytes?: number;
   maxUncommittedEntriesSize?: number;
   disableProposalForwarding?: boolean;
 }
@@ -94,6 +95,7 @@ export class SimNode {
       checkQuorum: o.checkQuorum ?? true,
       maxSizePerMsg: o.maxSizePerMsg,
       maxInflightMsgs: o.maxInflightMsgs,
+      maxInflightBytes: o.maxInflightBytes,
       maxUncommittedEntriesSize: o.maxUncommittedEntriesSize,
       disableProposalForwarding: o.disableProposalForwarding,
     };

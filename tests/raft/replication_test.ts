@@ -135,6 +135,18 @@ Deno.test("flow control: probe until a match, then pipeline within the inflight 
   assert.equal(c.node(2).appliedData.length, 5, "lost appends are recovered after heartbeats");
 });
 
+Deno.test("flow control: the inflight byte budget bounds what is in flight to a follower", () => {
+  const c = new Cluster(bootstrap(nodeIds(3), [], { maxInflightBytes: 250, maxSizePerMsg: 1 }));
+  c.campaign(1);
+  c.cut(1, 2);
+  for (let i = 0; i < 10; i++) c.node(1).raw.propose(new Uint8Array(100));
+  const toTwo = c.node(1).handleReady().filter((m) => m.to === 2n && m.type === MessageType.App);
+  assert.equal(toTwo.length, 3, "100 + 100 + 100 bytes reach the 250-byte budget");
+  c.recover();
+  c.tick(5);
+  assert.equal(c.node(2).appliedData.length, 10);
+});
+
 Deno.test("§5.4: a stale leader's uncommitted entries are overwritten, committed ones never are", () => {
   const c = new Cluster(bootstrap(nodeIds(3)));
   c.campaign(1);
