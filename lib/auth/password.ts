@@ -99,6 +99,9 @@ export function parsePasswordHash(encoded: string): ParsedHash {
   const salt = unb64(parts[3]);
   const hash = unb64(parts[4]);
   if (salt.length === 0 || hash.length === 0) throw new Error("password hash: empty salt or hash");
+  if (salt.length > 64 || hash.length < 16 || hash.length > 64) {
+    throw new Error("password hash: salt or hash length out of range");
+  }
   return { algorithm: parts[1], iterations, salt, hash };
 }
 

@@ -44,5 +44,6 @@ Deno.test("password: malformed or unknown hashes are refused", async () => {
   assert.throws(() => parsePasswordHash("$pbkdf2-sha256$i=10$c2F*dA$AAAA"), /base64/);
   assert.throws(() => parsePasswordHash("$pbkdf2-sha256$i=10$$AAAA"), /empty/);
   assert.throws(() => parsePasswordHash("plain"), /PHC/);
+  assert.throws(() => parsePasswordHash("$pbkdf2-sha256$i=10$c2FsdA$AAAA"), /length/);
   await assert.rejects(() => hashPassword("x", { iterations: 0 }), RangeError);
 });
