@@ -59,6 +59,29 @@ function respond(status: number, contentType: string, text: string): UniversalSe
   };
 }
 
+/**
+ * The path of a request URL (absolute or origin-form). Plain paths are sliced out directly;
+ * anything with dot segments or escapes goes through URL for its normalization.
+ */
+export function pathOf(url: string): string {
+  let start = 0;
+  const scheme = url.indexOf("://");
+  if (scheme >= 0) {
+    start = url.indexOf("/", scheme + 3);
+    if (start < 0) return "/";
+  }
+  let end = url.length;
+  const q = url.indexOf("?", start);
+  if (q >= 0) end = q;
+  const h = url.indexOf("#", start);
+  if (h >= 0 && h < end) end = h;
+  const path = url.slice(start, end);
+  if (path.includes("/.") || path.includes("%") || path === "") {
+    return new URL(url, "http://localhost").pathname;
+  }
+  return path;
+}
+
 /** True for content types gRPC clients send (application/grpc, application/grpc+proto). */
 function isGrpc(contentType: string | null): boolean {
   return contentType !== null && /^application\/grpc(\+|;|$)/.test(contentType);
@@ -160,7 +183,7 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
   }
 
   const serve = async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
-    const path = new URL(req.url, "http://localhost").pathname;
+    const path = pathOf(req.url);
     const rpc = byPath.get(path);
     if (rpc) {
       for (const direct of directUnary.get(path) ?? []) {

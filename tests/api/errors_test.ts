@@ -10,6 +10,7 @@ import {
 import { decodeGrpcMessage, encodeGrpcMessage } from "../../lib/api/grpc_message.ts";
 import { authToken } from "../../lib/api/auth_token.ts";
 import { limitBody } from "../../lib/api/limits.ts";
+import { pathOf } from "../../lib/api/handler.ts";
 
 Deno.test("every etcd error keeps its code and message through the mapping", () => {
   for (const [name, def] of Object.entries(Errors)) {
@@ -107,4 +108,21 @@ Deno.test("limitBody: etcd's error past the bound, and for the HTTP layer's own 
     assert.equal(e.rawMessage, Errors.requestTooLarge.message);
     return true;
   });
+});
+
+Deno.test("pathOf: request paths as URL would give them", () => {
+  for (
+    const url of [
+      "http://127.0.0.1:2379/etcdserverpb.KV/Range",
+      "http://h/v3/kv/range?x=1#f",
+      "http://h",
+      "http://h/",
+      "/health",
+      "/v3/kv/../kv/range",
+      "http://h/v3/%6Bv/range",
+      "https://[::1]:2379/v3/watch",
+    ]
+  ) {
+    assert.equal(pathOf(url), new URL(url, "http://localhost").pathname, url);
+  }
 });
