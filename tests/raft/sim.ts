@@ -135,8 +135,9 @@ export class Sim {
     this.options = {
       electionTick: 10,
       heartbeatTick: 1,
-      preVote: true,
-      checkQuorum: true,
+      // mostly the production setting; sometimes without, to exercise those paths too
+      preVote: r.chance(0.8),
+      checkQuorum: r.chance(0.8),
       maxSizePerMsg: r.pick([64, 512, 1 << 20]),
       maxInflightMsgs: r.pick([1, 4, 256]),
     };
