@@ -152,7 +152,7 @@ Deno.test("§5.4.1: votes go only to candidates whose log is at least as up to d
   }
 });
 
-Deno.test("§5.2: a candidate that hears from a leader of its term becomes its follower", () => {
+Deno.test("§5.1-5.2: terms: a candidate yields to a leader of its term; any role yields to a higher term", () => {
   const r = raftWithLog(1, [1, 2, 3], []);
   r.becomeCandidate();
   assert.equal(r.term, 1);

@@ -1,5 +1,5 @@
 /**
- * Membership (Raft thesis §4): single-step changes, one at a time, effective when applied;
+ * Membership (Raft paper §6, thesis §4): single-step changes, one at a time, effective when applied;
  * learners receive the log without voting; promotion; removal; a removed leader steps down;
  * a joiner with an empty log catches up by snapshot.
  */
@@ -13,7 +13,7 @@ function change(c: Cluster, leader: number, type: ConfChangeType, id: number): v
   c.deliver();
 }
 
-Deno.test("learner: added with an empty log, catches up by snapshot, never votes, then promoted", () => {
+Deno.test("§6 learner: added with an empty log, catches up by snapshot, never votes, then promoted", () => {
   const c = new Cluster(bootstrap(nodeIds(3)));
   c.campaign(1);
   for (let i = 0; i < 20; i++) c.node(1).raw.propose(bytes(`v${i}`));
@@ -48,7 +48,7 @@ Deno.test("learner: added with an empty log, catches up by snapshot, never votes
   assert.equal(text(c.node(1).appliedData.at(-1)!), "three-of-four");
 });
 
-Deno.test("one membership change at a time", () => {
+Deno.test("§6: one membership change at a time", () => {
   const c = new Cluster(bootstrap(nodeIds(3)));
   c.campaign(1);
   c.isolate(2);
@@ -79,7 +79,7 @@ Deno.test("one membership change at a time", () => {
   assert.deepEqual(c.node(1).raw.raft.trk.learners, [4n, 5n]);
 });
 
-Deno.test("removing a follower: it stops counting, and the rest commit", () => {
+Deno.test("§6: removing a follower: it stops counting, and the rest commit", () => {
   const c = new Cluster(bootstrap(nodeIds(3)));
   c.campaign(1);
   change(c, 1, ConfChangeType.RemoveNode, 3);
@@ -92,7 +92,7 @@ Deno.test("removing a follower: it stops counting, and the rest commit", () => {
   assert.equal(c.node(3).raw.raft.promotable(), false, "a removed node cannot campaign");
 });
 
-Deno.test("a removed leader steps down and the others elect a new one", () => {
+Deno.test("§6: a removed leader steps down and the others elect a new one", () => {
   const c = new Cluster(bootstrap(nodeIds(3)));
   c.campaign(1);
   change(c, 1, ConfChangeType.RemoveNode, 1);
@@ -112,7 +112,7 @@ Deno.test("a removed leader steps down and the others elect a new one", () => {
   for (const id of [2, 3]) assert.equal(text(c.node(id).appliedData.at(-1)!), "after-removal");
 });
 
-Deno.test("removing the last voter is refused at proposal time", () => {
+Deno.test("§6: removing the last voter is refused at proposal time", () => {
   const c = new Cluster(bootstrap(nodeIds(1)));
   c.campaign(1);
   assert.throws(

@@ -14,7 +14,7 @@ function dropReason(fn: () => void): DropReason {
   throw new Error("not dropped");
 }
 
-Deno.test("a follower forwards proposals to the leader; data is opaque to raft", () => {
+Deno.test("§8: a follower forwards proposals to the leader; data is opaque to raft", () => {
   const c = new Cluster(bootstrap(nodeIds(3)));
   c.campaign(1);
   const payload = new Uint8Array([0, 255, 1, 254]);

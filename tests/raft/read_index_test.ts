@@ -9,7 +9,7 @@ import { CampaignType, StateType } from "../../lib/raft/raft.ts";
 import { raftWithLog, take } from "./raft_net.ts";
 import { bootstrap, bytes, Cluster, nodeIds, text } from "./cluster.ts";
 
-Deno.test("ReadIndex on the leader: confirmed by a quorum, answered with the commit index", () => {
+Deno.test("§8 ReadIndex on the leader: confirmed by a quorum, answered with the commit index", () => {
   const c = new Cluster(bootstrap(nodeIds(3)));
   c.campaign(1);
   c.node(1).raw.propose(bytes("a"));
@@ -27,7 +27,7 @@ Deno.test("ReadIndex on the leader: confirmed by a quorum, answered with the com
   assert.ok(hbs.every((m) => text(m.context!) === "r1"));
 });
 
-Deno.test("ReadIndex: many concurrent requests share one heartbeat round", () => {
+Deno.test("§8 ReadIndex: many concurrent requests share one heartbeat round", () => {
   const c = new Cluster(bootstrap(nodeIds(3)));
   c.campaign(1);
   c.delivered = [];
@@ -42,7 +42,7 @@ Deno.test("ReadIndex: many concurrent requests share one heartbeat round", () =>
   assert.equal(hbs.length, 2, `50 reads took ${hbs.length / 2} rounds`);
 });
 
-Deno.test("ReadIndex on a follower is forwarded to the leader and answered there", () => {
+Deno.test("§8 ReadIndex on a follower is forwarded to the leader and answered there", () => {
   const c = new Cluster(bootstrap(nodeIds(3)));
   c.campaign(1);
   c.node(1).raw.propose(bytes("a"));
@@ -56,7 +56,7 @@ Deno.test("ReadIndex on a follower is forwarded to the leader and answered there
   assert.equal(c.node(1).readStates.length, 0, "the leader answered the follower, not itself");
 });
 
-Deno.test("ReadIndex: a stale leader cut off from the quorum cannot serve", () => {
+Deno.test("§8 ReadIndex: a stale leader cut off from the quorum cannot serve", () => {
   const c = new Cluster(bootstrap(nodeIds(3), [], { checkQuorum: false, preVote: false }));
   c.campaign(1);
   c.isolate(1);
@@ -78,7 +78,7 @@ Deno.test("ReadIndex: a stale leader cut off from the quorum cannot serve", () =
   assert.equal(c.node(1).readStates.length, 0);
 });
 
-Deno.test("ReadIndex: a new leader answers only after committing an entry of its term", () => {
+Deno.test("§8 ReadIndex: a new leader answers only after committing an entry of its term", () => {
   // node 2 has entries from term 1 that node 1 (the new leader) has too, committed by the
   // old leader; the new leader does not know they are committed until its term commits
   const l = raftWithLog(1, [1, 2, 3], [1, 1, 1], 1, { checkQuorum: true });
@@ -107,12 +107,12 @@ Deno.test("ReadIndex: a new leader answers only after committing an entry of its
   assert.deepEqual(l.readStates.map((r) => [r.index, text(r.context)]), [[4, "early"]]);
 });
 
-Deno.test("ReadIndex without a leader is refused with a clear reason", () => {
+Deno.test("§8 ReadIndex without a leader is refused with a clear reason", () => {
   const c = new Cluster(bootstrap(nodeIds(3)));
   assert.throws(() => c.node(1).raw.readIndex(bytes("x")), /no leader/);
 });
 
-Deno.test("ReadIndex on a single-node cluster needs no round", () => {
+Deno.test("§8 ReadIndex on a single-node cluster needs no round", () => {
   const c = new Cluster(bootstrap(nodeIds(1)));
   c.campaign(1);
   c.node(1).raw.readIndex(bytes("solo"));
