@@ -4,10 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { createConnectRouter } from "@connectrpc/connect";
+import type { UniversalHandlerFn, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { type AnyImpl, instrumentService } from "../../lib/api/instrument.ts";
+import { encodeGrpcMessage } from "../../lib/api/grpc_message.ts";
 import { createApiHandler } from "../../lib/api/handler.ts";
 import { Errors } from "../../lib/base/errors.ts";
-import { PutRequestSchema, PutResponseSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { KV, PutRequestSchema, PutResponseSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { FakeEtcd } from "./double.ts";
 
 function envelope(msg: Uint8Array, flags = 0): Uint8Array {
@@ -105,4 +108,56 @@ Deno.test("gRPC to a path with no service answers Unimplemented, unknown service
     res.trailer?.get("grpc-message"),
     "unknown service grpc.reflection.v1alpha.ServerReflection",
   );
+});
+
+Deno.test("gRPC unary: direct path answers as Connect's gRPC handler, byte for byte", async () => {
+  const runOn = async (
+    h: UniversalHandlerFn,
+    body: Uint8Array[],
+    headers: Record<string, string>,
+  ) => {
+    const res = await h({
+      httpVersion: "2.0",
+      url: "http://127.0.0.1/etcdserverpb.KV/Put",
+      method: "POST",
+      header: new Headers({ "content-type": "application/grpc", te: "trailers", ...headers }),
+      body: chunks(...body),
+      signal: new AbortController().signal,
+    });
+    const parts: number[] = [];
+    for await (const c of res.body ?? chunks()) parts.push(...c);
+    const flat = (h?: Headers) => {
+      const o: Record<string, string> = {};
+      h?.forEach((v, k) => (o[k] = v));
+      return o;
+    };
+    return {
+      status: res.status,
+      header: flat(res.header),
+      body: parts,
+      trailer: flat(res.trailer),
+    };
+  };
+  const cases: [string, Uint8Array[], Record<string, string>][] = [
+    ["ok", [envelope(put("a"))], {}],
+    ["ok +proto", [envelope(put("a"))], { "content-type": "application/grpc+proto" }],
+    ["etcd error", [envelope(put(""))], {}],
+    ["garbled", [envelope(new Uint8Array([0xff, 0xff]))], {}],
+    ["timeout header", [envelope(put("a"))], { "grpc-timeout": "5S" }],
+  ];
+  for (const [name, body, headers] of cases) {
+    const ours = createApiHandler({ services: { kv: new FakeEtcd().services().kv } });
+    const plain = createConnectRouter();
+    const impl = new FakeEtcd().services().kv as unknown as Record<string, AnyImpl | undefined>;
+    plain.service(KV, instrumentService(KV, impl, undefined) as never);
+    const connect = plain.handlers.find((h) => h.requestPath === "/etcdserverpb.KV/Put");
+    assert.ok(connect);
+    const a = await runOn(ours, body, headers);
+    const b = await runOn(connect, body, headers);
+    // Connect percent-encodes grpc-message with encodeURIComponent; ours per the gRPC spec.
+    if (b.trailer["grpc-message"]) {
+      b.trailer["grpc-message"] = encodeGrpcMessage(decodeURIComponent(b.trailer["grpc-message"]));
+    }
+    assert.deepEqual(a, b, name);
+  }
 });
