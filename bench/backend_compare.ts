@@ -3,22 +3,27 @@
 // transaction), random get, cursor scan, 1-key commit latency, and file size. Results go in
 // docs/perf-backend.md.
 //
-//   ./node_modules/.bin/deno run -A bench/backend_compare.ts [keys=1000000]
+//   ./node_modules/.bin/deno run -A bench/backend_compare.ts [keys=1000000] [strict|overlap]
 //
 // The two engines run interleaved (one transaction of ours, one of LMDB's, and so on; gets in
 // alternating chunks), each side timed separately, so a machine whose load drifts during the
 // run (this one is shared) affects both alike.
 //
-// Durability is the same on both sides: every transaction is durable (fdatasync'd) before the
-// next begins. Ours awaits each commit; LMDB runs `transactionSync` with overlappingSync off,
-// so its sync happens inside the commit; sync on (no noSync/noMetaSync), no compression,
-// binary keys and values. lmdb is imported here only; nothing in lib/ depends on it.
+// Durability is the same on both sides. "strict" (default): every transaction is durable
+// (fdatasync'd) before the next begins; ours awaits each commit, LMDB runs `transactionSync`
+// with overlappingSync off, so its sync happens inside the commit. "overlap": a commit returns
+// once it is applied in memory and its write and fdatasync overlap the next transaction (one
+// in flight); ours awaits the previous commit before committing the next, LMDB uses
+// overlappingSync (its default on Linux); both are awaited at the end and that wait counted.
+// Both: sync on (no noSync/noMetaSync), no compression, binary keys and values. lmdb is
+// imported here only; nothing in lib/ depends on it.
 import { open as openLmdb, type RootDatabase } from "lmdb";
 import { RealDisk } from "../lib/io/real_disk.ts";
 import { DB } from "../lib/backend/db.ts";
 import { Rand } from "../lib/base/rand.ts";
 
 const N = Number(Deno.args[0] ?? 1_000_000);
+const overlap = Deno.args[1] === "overlap";
 const PER_TX = 1000;
 const enc = new TextEncoder();
 const BUCKET = enc.encode("bench");
@@ -63,7 +68,7 @@ function lmdbOpen(path: string): RootDatabase<Uint8Array, Uint8Array> {
     compression: false,
     encoding: "binary",
     keyEncoding: "binary",
-    overlappingSync: false,
+    overlappingSync: overlap,
     noSync: false,
     mapSize: 4 * 1024 ** 3,
   });
@@ -75,12 +80,15 @@ async function loadBoth(
   index: (j: number) => number,
 ): Promise<Timer> {
   const t = new Timer();
+  let inflight: Promise<void> = Promise.resolve();
   for (let i = 0; i < N; i += PER_TX) {
     let t0 = performance.now();
     const tx = ours.begin(true);
     const b = tx.bucket(BUCKET)!;
     for (let j = i; j < i + PER_TX && j < N; j++) b.put(keys[index(j)], value);
-    await tx.commit();
+    if (overlap) await inflight;
+    inflight = tx.commit();
+    if (!overlap) await inflight;
     t.ours += performance.now() - t0;
     t0 = performance.now();
     lmdb.transactionSync(() => {
@@ -88,13 +96,21 @@ async function loadBoth(
     });
     t.lmdb += performance.now() - t0;
   }
+  let t0 = performance.now();
+  await inflight;
+  t.ours += performance.now() - t0;
+  t0 = performance.now();
+  await lmdb.flushed;
+  t.lmdb += performance.now() - t0;
   return t;
 }
 
 const dir = await Deno.makeTempDir({ prefix: "concord-backend-bench-" });
 try {
   console.log(
-    `keys=${N} key=16B value=100B per-tx=${PER_TX} deno=${Deno.version.deno} v8=${Deno.version.v8} cpus=${navigator.hardwareConcurrency}`,
+    `mode=${
+      overlap ? "overlap" : "strict"
+    } keys=${N} key=16B value=100B per-tx=${PER_TX} deno=${Deno.version.deno} v8=${Deno.version.v8} cpus=${navigator.hardwareConcurrency}`,
   );
   const disk = new RealDisk();
 

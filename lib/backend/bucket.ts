@@ -163,14 +163,7 @@ export class Bucket {
     if (value.length > MAX_VALUE_SIZE) {
       throw new UsageError(`value too large: ${value.length} bytes`);
     }
-    const leaf = this.#leafFor(key);
-    const i = leaf.lowerBound(key);
-    if (
-      i < leaf.li.length && leaf.lf[i] & BUCKET_FLAG && leaf.cmp(i, key) === 0
-    ) {
-      throw new UsageError("incompatible value: the key names a nested bucket");
-    }
-    leaf.put(key, value, 0);
+    this.#leafFor(key).put(key, value, 0, true);
   }
 
   /** Removes `key`; returns whether it was present. */

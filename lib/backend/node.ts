@@ -12,11 +12,11 @@
  */
 import {
   BRANCH,
+  BUCKET_FLAG,
   compareBytes,
   compareRange,
   ELEM_SIZE,
   elemChild,
-  elemFlags,
   elemKey,
   elemValue,
   LEAF,
@@ -29,7 +29,7 @@ import {
   u32,
   writeHeader,
 } from "./page.ts";
-import { CorruptionError } from "./errors.ts";
+import { CorruptionError, UsageError } from "./errors.ts";
 
 /** An editable branch or leaf. */
 export class Node {
@@ -50,6 +50,8 @@ export class Node {
   lv: (Uint8Array | undefined)[] = [];
   /** Leaf element flags (BUCKET_FLAG for nested buckets). */
   lf: number[] = [];
+  /** Leaf: total key and value bytes of all elements (kept up to date by every edit). */
+  lbytes = 0;
 
   constructor(leaf: boolean, pgid = 0) {
     this.leaf = leaf;
@@ -72,12 +74,16 @@ export class Node {
       const li = new Array<number>(count);
       const lv = new Array<Uint8Array | undefined>(count);
       const lf = new Array<number>(count);
+      let bytes = 0;
       for (let i = 0; i < count; i++) {
+        const o = PAGE_HEADER + i * ELEM_SIZE;
         lb[i] = p;
         li[i] = i;
         lv[i] = undefined;
-        lf[i] = elemFlags(p, i);
+        lf[i] = u16(p, o + 10);
+        bytes += u16(p, o + 8) + u32(p, o + 4);
       }
+      n.lbytes = bytes;
       n.lb = lb;
       n.li = li;
       n.lv = lv;
@@ -148,19 +154,17 @@ export class Node {
   size(): number {
     const n = this.count;
     let s = PAGE_HEADER + ELEM_SIZE * n;
-    if (this.leaf) { for (let i = 0; i < n; i++) s += this.#keyLen(i) + this.#valLen(i); }
-    else for (const k of this.keys) s += k.length;
+    if (this.leaf) return s + this.lbytes;
+    for (const k of this.keys) s += k.length;
     return s;
   }
 
   /** True when this node needs fewer than `limit` bytes as a page (stops counting early). */
   smallerThan(limit: number): boolean {
     const n = this.count;
+    if (this.leaf) return PAGE_HEADER + ELEM_SIZE * n + this.lbytes < limit;
     let s = PAGE_HEADER + ELEM_SIZE * n;
-    if (s >= limit) return false;
-    for (let i = 0; i < n && s < limit; i++) {
-      s += this.leaf ? this.#keyLen(i) + this.#valLen(i) : this.keys[i].length;
-    }
+    for (let i = 0; i < n && s < limit; i++) s += this.keys[i].length;
     return s < limit;
   }
 
@@ -189,8 +193,11 @@ export class Node {
     return lo === 0 ? 0 : lo - 1;
   }
 
-  /** Leaf: inserts or replaces key (keeping references to key and value). */
-  put(key: Uint8Array, value: Uint8Array, flags: number): void {
+  /**
+   * Leaf: inserts or replaces key (keeping references to key and value). With `plain`, refuses
+   * to replace a nested bucket by a value.
+   */
+  put(key: Uint8Array, value: Uint8Array, flags: number, plain = false): void {
     const n = this.li.length;
     // Appends (sequential keys) are the common case: check the end first.
     let i: number;
@@ -198,6 +205,10 @@ export class Node {
     else {
       i = this.lowerBound(key);
       if (i < n && this.cmp(i, key) === 0) {
+        if (plain && this.lf[i] & BUCKET_FLAG) {
+          throw new UsageError("incompatible value: the key names a nested bucket");
+        }
+        this.lbytes += key.length + value.length - this.#keyLen(i) - this.#valLen(i);
         this.lb[i] = key;
         this.li[i] = -1;
         this.lv[i] = value;
@@ -205,6 +216,7 @@ export class Node {
         return;
       }
     }
+    this.lbytes += key.length + value.length;
     if (i === n) {
       this.lb.push(key);
       this.li.push(-1);
@@ -221,6 +233,7 @@ export class Node {
   /** Removes element i. */
   removeAt(i: number): void {
     if (this.leaf) {
+      this.lbytes -= this.#keyLen(i) + this.#valLen(i);
       this.lb.splice(i, 1);
       this.li.splice(i, 1);
       this.lv.splice(i, 1);
@@ -235,6 +248,7 @@ export class Node {
   /** Appends all of `right`'s elements (its keys all sort after this node's). */
   append(right: Node, separator: Uint8Array): void {
     if (this.leaf) {
+      this.lbytes += right.lbytes;
       for (let i = 0; i < right.li.length; i++) {
         this.lb.push(right.lb[i]);
         this.li.push(right.li[i]);
