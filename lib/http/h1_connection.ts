@@ -272,6 +272,7 @@ export class H1Connection implements ServerConnection {
         }
       }
       if (found >= 0) {
+        if (found - this.start > max) throw new BadRequest(431, "request head too large");
         const text = latin1(b, this.start, found - 4);
         this.start = found;
         return text.split("\r\n");

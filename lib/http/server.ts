@@ -101,10 +101,13 @@ class Server implements HttpServer {
 
   start(): void {
     this.acceptLoop = this.accept();
-    this.ticker = setInterval(() => {
-      const now = Date.now();
-      for (const c of this.conns) c.tick(now);
-    }, 1000);
+    this.ticker = setInterval(
+      () => {
+        const now = Date.now();
+        for (const c of this.conns) c.tick(now);
+      },
+      Math.max(10, Math.min(1000, this.limits.headerTimeoutMs / 4, this.limits.idleTimeoutMs / 4)),
+    );
   }
 
   private async accept(): Promise<void> {
