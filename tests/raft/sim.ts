@@ -332,6 +332,12 @@ export class Sim {
     }
     if (lost) {
       this.stats.dropped++;
+      // a transport notices some failures (connection refused) and says so
+      const from = this.nodes.get(m.from);
+      if (from !== undefined && from.up && this.rand.chance(0.2)) {
+        from.raw.reportUnreachable(m.to);
+        this.#sendAll(from.handleReady());
+      }
       return;
     }
     this.stats.delivered++;
