@@ -31,6 +31,15 @@ export interface HealthStatus {
   reason?: string;
 }
 
+/**
+ * etcd's /health query parameters: `serializable=true` asks for a local check without a
+ * consensus round; `exclude=NOSPACE` (repeatable) ignores those alarms.
+ */
+export interface HealthQuery {
+  serializable: boolean;
+  exclude: string[];
+}
+
 /** Options of `createApiHandler`. */
 export interface ApiHandlerOptions {
   /** The server's service implementations; missing services and methods are Unimplemented. */
@@ -41,8 +50,11 @@ export interface ApiHandlerOptions {
   maxRequestBytes?: number;
   /** Registry for /metrics; the handler registers the grpc_server_* metrics on it. */
   metrics?: MetricsRegistry;
-  /** The check behind /health. Without one, /health answers 503 "no health check". */
-  health?: () => HealthStatus | Promise<HealthStatus>;
+  /**
+   * The check behind /health (and the gRPC health service). Without one, /health answers 503
+   * "no health check configured".
+   */
+  health?: (query: HealthQuery) => HealthStatus | Promise<HealthStatus>;
 }
 
 const encoder = new TextEncoder();
@@ -230,7 +242,11 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
     if (!options.health) status = { healthy: false, reason: "no health check configured" };
     else {
       try {
-        status = await options.health();
+        const q = new URL(req.url, "http://localhost").searchParams;
+        status = await options.health({
+          serializable: q.get("serializable") === "true",
+          exclude: q.getAll("exclude"),
+        });
       } catch (err) {
         status = { healthy: false, reason: err instanceof Error ? err.message : String(err) };
       }

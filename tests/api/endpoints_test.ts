@@ -5,17 +5,22 @@ import { KV } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Errors } from "../../lib/base/errors.ts";
 import { ETCD_CLUSTER_VERSION, ETCD_COMPAT_VERSION } from "../../lib/base/version.ts";
 import { MetricsRegistry } from "../../lib/api/metrics.ts";
+import type { HealthQuery } from "../../lib/api/handler.ts";
 import { FakeEtcd } from "./double.ts";
 import { curl, startApi } from "./harness.ts";
 
 Deno.test("/health, /version and /metrics on the API port", async () => {
   const registry = new MetricsRegistry();
   let healthy = true;
+  const queries: HealthQuery[] = [];
   const fake = new FakeEtcd();
   const server = await startApi({
     services: fake.services(),
     metrics: registry,
-    health: () => (healthy ? { healthy: true } : { healthy: false, reason: "no leader" }),
+    health: (q) => {
+      queries.push(q);
+      return healthy ? { healthy: true } : { healthy: false, reason: "no leader" };
+    },
   });
   try {
     const u = server.url;
@@ -25,6 +30,12 @@ Deno.test("/health, /version and /metrics on the API port", async () => {
       await curl("-w", " %{http_code}", `${u}/health`),
       `{"health":"false","reason":"no leader"} 503`,
     );
+    await curl(`${u}/health?serializable=true&exclude=NOSPACE&exclude=CORRUPT`);
+    assert.deepEqual(queries, [
+      { serializable: false, exclude: [] },
+      { serializable: false, exclude: [] },
+      { serializable: true, exclude: ["NOSPACE", "CORRUPT"] },
+    ]);
     assert.deepEqual(JSON.parse(await curl(`${u}/version`)), {
       etcdserver: ETCD_COMPAT_VERSION,
       etcdcluster: ETCD_CLUSTER_VERSION,
