@@ -4,9 +4,9 @@
  * replication is pipelined without flooding a slow follower.
  */
 
-/** Bounded FIFO of in-flight appends, freed by acknowledged index. */
 const EMPTY = new Float64Array(0);
 
+/** Bounded FIFO of in-flight appends, freed by acknowledged index. */
 export class Inflights {
   #start = 0;
   #count = 0;
