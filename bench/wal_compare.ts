@@ -4,7 +4,7 @@
  *   batch of 1 x 256 B: WAL save rate >= 90% of raw write+fdatasync of the same bytes
  *   batch of 256 x 256 B: >= 80% of raw write+fdatasync of the same size
  *
- * Run: ./node_modules/.bin/deno run -A bench/wal_compare.ts [--seconds 5] [--dir D]
+ * Run: ./node_modules/.bin/deno run -A bench/wal_compare.ts [--seconds 5] [--slice-ms 0] [--dir D]
  *
  * For each batch size the three writers run round-robin (one WAL save, one raw append, one
  * raw write into a zero-filled file), each timed separately, so that drift in the disk and
@@ -27,6 +27,8 @@ function flag(name: string, fallback: string): string {
 
 const SECONDS = Number(flag("seconds", "5"));
 const BASE = flag("dir", "");
+/** 0: alternate writers op by op; otherwise each writer runs alone for this many ms in turn. */
+const SLICE_MS = Number(flag("slice-ms", "0"));
 const ENTRY_SIZE = 256;
 const BATCHES = [1, 16, 256];
 
@@ -121,7 +123,15 @@ async function compare(dir: string, n: number): Promise<[Meter, Meter, Meter]> {
   const order = [0, 1, 2];
   while (performance.now() < deadline) {
     rand.shuffle(order); // no writer always follows the same one
-    for (const i of order) await meters[i].time(bytes, steps[i]);
+    for (const i of order) {
+      if (SLICE_MS === 0) {
+        await meters[i].time(bytes, steps[i]);
+        continue;
+      }
+      // Slices: one writer alone for SLICE_MS, so its syncs never sit between the others'.
+      const end = performance.now() + SLICE_MS;
+      while (performance.now() < end) await meters[i].time(bytes, steps[i]);
+    }
   }
   await wal.close();
   await append.file.close();
@@ -131,7 +141,8 @@ async function compare(dir: string, n: number): Promise<[Meter, Meter, Meter]> {
 
 const root = BASE || await Deno.makeTempDir({ prefix: "concord-wal-bench-" });
 console.log(
-  `WAL vs raw write+fdatasync, ${ENTRY_SIZE}-byte entries, ${SECONDS}s per batch size, dir ${root}`,
+  `WAL vs raw write+fdatasync, ${ENTRY_SIZE}-byte entries, ${SECONDS}s per batch size, ` +
+    (SLICE_MS ? `${SLICE_MS} ms slices` : "alternating op by op") + `, dir ${root}`,
 );
 console.log(
   "| batch | bytes/batch | WAL saves/s | WAL entries/s | WAL MB/s | raw append syncs/s | raw prealloc syncs/s | WAL/raw append | WAL/raw prealloc |",
