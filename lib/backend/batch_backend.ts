@@ -94,6 +94,7 @@ export class BatchBackend implements Backend {
   #users = new Map<DB, number>();
   /** Databases replaced by a defragmentation, closed once their last user is done. */
   #retired = new Set<DB>();
+  #defragging = false;
   /** Operations recorded while a defragmentation copies the file, replayed into the copy. */
   #log: Op[] | null = null;
 
@@ -285,18 +286,35 @@ export class BatchBackend implements Backend {
   }
 
   async defrag(): Promise<void> {
-    await this.commit();
-    if (this.#log) throw new UsageError("a defragmentation is already running");
+    this.#check();
+    if (this.#defragging) throw new UsageError("a defragmentation is already running");
+    this.#defragging = true;
+    try {
+      await this.#defrag();
+    } finally {
+      this.#defragging = false;
+    }
+  }
+
+  async #defrag(): Promise<void> {
     const disk = this.#disk;
     const tmp = `${this.#path}.defrag.tmp`;
+    if (await disk.exists(tmp)) await disk.remove(tmp);
+    // In one synchronous step: commit the batch, start the log, and take the snapshot the
+    // copy is made from. The copy then equals the snapshot, and replaying the log (every write
+    // after it, in order) brings the copy exactly up to date.
+    this.#check();
+    const durable = this.#ops > 0 ? this.#commitBatch() : this.#db.flush();
     this.#log = [];
+    const compacting = this.#db.compactTo(disk, tmp);
     let copy: DB;
     try {
-      if (await disk.exists(tmp)) await disk.remove(tmp);
-      await this.#db.compactTo(disk, tmp);
+      await durable;
+      await compacting;
       copy = await DB.open(disk, tmp);
     } catch (err) {
       this.#log = null;
+      await compacting.catch(() => {});
       await disk.remove(tmp).catch(() => {});
       throw err;
     }

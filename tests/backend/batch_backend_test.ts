@@ -240,3 +240,50 @@ Deno.test("backend: a pinned view survives a defrag", async () => {
   pin.release();
   await b.close();
 });
+
+Deno.test("backend: writes made while a defrag runs are carried into the new file", async () => {
+  const disk = new SimDisk();
+  const clock = new SimClock();
+  const b = await openBackend(disk, "/w.db", { clock, batchLimit: 300 });
+  b.write.createBucket("key");
+  b.write.createBucket("gone");
+  for (let i = 0; i < 3000; i++) {
+    b.write.put("key", k(`k${String(i).padStart(4, "0")}`), k(`v${i}`));
+  }
+  b.write.put("gone", k("x"), k("y"));
+  const model = new Map<string, string>();
+  for (let i = 0; i < 3000; i++) model.set(`k${String(i).padStart(4, "0")}`, `v${i}`);
+  let finished = -1;
+  const defrag = b.defrag().then(() => void (finished = round));
+  let round = 0;
+  // Interleave writes with the defrag's awaits, including background commits of the old file.
+  for (; round < 20; round++) {
+    for (let i = round; i < 3000; i += 20) {
+      const key = `k${String(i).padStart(4, "0")}`;
+      if (i % 3 === 0) {
+        b.write.delete("key", k(key));
+        model.delete(key);
+      } else {
+        b.write.put("key", k(key), k(`r${round}`));
+        model.set(key, `r${round}`);
+      }
+    }
+    if (round === 5) b.write.deleteBucket("gone");
+    if (round === 6) b.write.createBucket("gone");
+    if (round === 7) b.write.put("gone", k("z"), k("new"));
+    clock.advance(100);
+    await Promise.resolve();
+  }
+  await defrag;
+  // The copy and the swap took several turns: writes landed before, during and after it.
+  assert.ok(finished > 2, `defrag finished in round ${finished}`);
+  const want = [...model.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1));
+  assert.deepEqual(all(b.read, "key"), want);
+  assert.deepEqual(all(b.read, "gone"), [["z", "new"]]);
+  await b.close();
+  const again = await openBackend(disk, "/w.db", { clock: new SimClock() });
+  assert.deepEqual(all(again.read, "key"), want);
+  assert.deepEqual(all(again.read, "gone"), [["z", "new"]]);
+  assert.deepEqual(again.check(), []);
+  await again.close();
+});
