@@ -12,7 +12,7 @@ import type {
 import { ByteBuffer } from "./byte_buffer.ts";
 import { BodyMeter, isEnveloped } from "./body_meter.ts";
 import type { ByteConn, ServerConnection } from "./conn.ts";
-import type { HttpLimits } from "./limits.ts";
+import { BodyTooLargeError, type HttpLimits } from "./limits.ts";
 import { CONNECTION_HEADERS, requestUrl } from "./request_url.ts";
 import { latin1 } from "./huffman.ts";
 
@@ -59,6 +59,11 @@ class H1Body implements AsyncIterableIterator<Uint8Array> {
     this.remaining = chunked ? 0 : length;
     this.done = !chunked && length === 0;
     this.meter = new BodyMeter(enveloped, limits);
+    if (!chunked && !enveloped && length > limits.maxBodyBytes) {
+      // Declared too large: the handler gets the error at once and answers (the API layer
+      // turns it into etcd's request-too-large); the connection closes after the answer.
+      this.failed = new BodyTooLargeError(limits.maxBodyBytes, "body");
+    }
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
@@ -330,9 +335,6 @@ export class H1Connection implements ServerConnection {
       length = +cl;
     }
     const enveloped = isEnveloped(header.get("content-type"));
-    if (!chunked && !enveloped && length > this.limits.maxBodyBytes) {
-      throw new BadRequest(413, "request body too large");
-    }
     let path = target;
     let authority = header.get("host") ?? "";
     if (!target.startsWith("/")) {

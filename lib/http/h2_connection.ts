@@ -81,6 +81,8 @@ class H2Stream implements AsyncIterableIterator<Uint8Array> {
   windowWaiter: (() => void) | null = null;
   readonly ac = new AbortController();
   meter: BodyMeter | null = null;
+  /** A body cap tripped: further DATA is dropped (the handler already has the error). */
+  discarding = false;
   contentLength = -1;
   received = 0;
 
@@ -139,9 +141,9 @@ class H2Stream implements AsyncIterableIterator<Uint8Array> {
   }
 
   /** The body will not complete: reset, lost connection, or a cap. */
-  failBody(e: Error): void {
+  failBody(e: Error, closeRemote = true): void {
     if (this.bodyError === null && !this.remoteClosed) this.bodyError = e;
-    this.remoteClosed = true;
+    if (closeRemote) this.remoteClosed = true;
     const r = this.waiterReject;
     if (r !== null) {
       this.waiter = this.waiterReject = null;
@@ -479,12 +481,27 @@ export class H2Connection implements ServerConnection {
       throw new StreamError(ErrorCode.PROTOCOL_ERROR, "body longer than content-length");
     }
     let retained = false;
+    if (s.discarding) {
+      // Past a body cap: the handler has its error and answers; drop the rest, keep the
+      // peer's window open so it can finish sending and read the answer.
+      this.consumed(s, n);
+      if (flags & Flag.END_STREAM) {
+        s.remoteClosed = true;
+        this.maybeCloseStream(s);
+      }
+      return false;
+    }
     if (n > 0) {
       if (s.meter !== null) {
         const tooLarge = s.meter.add(b, p, e);
         if (tooLarge !== null) {
-          s.failBody(tooLarge);
-          this.resetStream(s, ErrorCode.CANCEL);
+          s.discarding = true;
+          s.failBody(tooLarge, false);
+          this.consumed(s, n);
+          if (flags & Flag.END_STREAM) {
+            s.remoteClosed = true;
+            this.maybeCloseStream(s);
+          }
           return false;
         }
       }
