@@ -10,7 +10,9 @@ import type {
   UniversalServerRequest,
   UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
-import type { DescMethod } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { Health } from "../../proto/gen/grpc/health/v1/health_pb.ts";
+import { grpcHealthService } from "./grpc_health.ts";
 import { ETCD_CLUSTER_VERSION, ETCD_COMPAT_VERSION } from "../base/version.ts";
 import { Cors, type CorsOptions } from "./cors.ts";
 import { Gateway } from "./gateway.ts";
@@ -150,12 +152,23 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
     wrapped[key] = instrumentService(SERVICE_DESCRIPTORS[key], raw, grpcMetrics);
   }
 
+  // Everything served over gRPC, gRPC-web and Connect: etcd's services and gRPC health.
+  const served: { service: DescService; impls: Record<string, AnyImpl> }[] = [];
+  for (const key of Object.keys(SERVICE_DESCRIPTORS) as (keyof EtcdServices)[]) {
+    served.push({ service: SERVICE_DESCRIPTORS[key], impls: wrapped[key] ?? {} });
+  }
+  const healthCheck = options.health;
+  const grpcHealth = grpcHealthService(
+    healthCheck
+      ? async () => (await healthCheck({ serializable: false, exclude: [] })).healthy
+      : undefined,
+  ) as unknown as Readonly<Record<string, AnyImpl | undefined>>;
+  served.push({ service: Health, impls: instrumentService(Health, grpcHealth, grpcMetrics) });
+
   // Single-message requests are bounded as a whole by limitBody (giving etcd's error); the
   // per-message bound of Connect applies to client streams.
   const router = createConnectRouter({ readMaxBytes: wireLimit });
-  for (const key of Object.keys(SERVICE_DESCRIPTORS) as (keyof EtcdServices)[]) {
-    const service = SERVICE_DESCRIPTORS[key];
-    const impls = wrapped[key] ?? {};
+  for (const { service, impls } of served) {
     for (const method of service.methods) {
       const impl = impls[method.localName];
       if (impl === undefined) continue;
@@ -183,9 +196,9 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
   // what it does not handle, which then goes to Connect's router.
   type Direct = (req: UniversalServerRequest) => Promise<UniversalServerResponse | undefined>;
   const directUnary = new Map<string, Direct[]>();
-  for (const key of Object.keys(SERVICE_DESCRIPTORS) as (keyof EtcdServices)[]) {
-    for (const method of SERVICE_DESCRIPTORS[key].methods) {
-      const impl = wrapped[key]?.[method.localName];
+  for (const { service, impls } of served) {
+    for (const method of service.methods) {
+      const impl = impls[method.localName];
       if (impl === undefined || method.methodKind !== "unary") continue;
       directUnary.set(`/${method.parent.typeName}/${method.name}`, [
         grpcUnaryHandler(method, impl, wireLimit),

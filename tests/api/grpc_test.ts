@@ -14,6 +14,10 @@ import {
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { KV, Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import {
+  Health,
+  HealthCheckResponse_ServingStatus,
+} from "../../proto/gen/grpc/health/v1/health_pb.ts";
 import { Errors } from "../../lib/base/errors.ts";
 import { createApiHandler } from "../../lib/api/handler.ts";
 import { serveHttp } from "../../lib/http/server.ts";
@@ -316,6 +320,63 @@ Deno.test("with lib/http's bounds above the API's, oversized requests get etcd's
     }
     assert.deepEqual(fake.calls, []);
   } finally {
+    sessions.closeAll();
+    await server.close();
+  }
+});
+
+Deno.test("grpc.health.v1: Check follows the health check; unknown services are NotFound", async () => {
+  let healthy = true;
+  const server = await serveHttp({
+    hostname: "127.0.0.1",
+    port: 0,
+    handler: createApiHandler({ services: {}, health: () => ({ healthy }) }),
+  });
+  const url = `http://127.0.0.1:${server.port}`;
+  const sessions = new Sessions();
+  const def = await protoLoader.load("grpc/health/v1/health.proto", {
+    includeDirs: [PROTO_DIR],
+    keepCase: true,
+    enums: String,
+  });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    grpc: {
+      health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials) => grpc.Client } };
+    };
+  };
+  const client = new pkg.grpc.health.v1.Health(
+    `127.0.0.1:${server.port}`,
+    grpc.credentials.createInsecure(),
+  );
+  const check = (service: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      (client as unknown as Record<
+        string,
+        (r: object, cb: (e: grpc.ServiceError | null, r: Record<string, unknown>) => void) => void
+      >)
+        .Check({ service }, (e, r) => (e ? reject(e) : resolve(r)));
+    });
+  try {
+    assert.equal((await check("")).status, "SERVING");
+    healthy = false;
+    assert.equal((await check("")).status, "NOT_SERVING");
+    const nf = await check("etcdserverpb.KV").then(
+      () => assert.fail("unknown service answered"),
+      (e) => e,
+    );
+    assert.equal(nf.code, grpc.status.NOT_FOUND);
+
+    const health = createClient(
+      Health,
+      createGrpcTransport({ baseUrl: url, sessionManager: sessions.get(url) }),
+    );
+    assert.equal((await health.check({})).status, HealthCheckResponse_ServingStatus.NOT_SERVING);
+    const watch = await (async () => {
+      for await (const _ of health.watch({})) return undefined;
+    })().then(() => undefined, (e: unknown) => ConnectError.from(e));
+    assert.equal(watch?.code, Code.Unimplemented);
+  } finally {
+    client.close();
     sessions.closeAll();
     await server.close();
   }
