@@ -436,12 +436,27 @@ export class AuthStore {
       this.#revision = 0;
     }
     const empty = new Uint8Array(0);
-    tx.range(AUTH_USERS_BUCKET, empty, undefined, (_k, v) => {
+    const decoder = new TextDecoder();
+    tx.range(AUTH_USERS_BUCKET, empty, undefined, (k, v) => {
       const user = decodeUser(v);
+      if (user.name !== decoder.decode(k)) {
+        throw new Error(
+          `auth: user record under ${JSON.stringify(decoder.decode(k))} is named ${
+            JSON.stringify(user.name)
+          }`,
+        );
+      }
       this.#users.set(user.name, user);
     });
-    tx.range(AUTH_ROLES_BUCKET, empty, undefined, (_k, v) => {
+    tx.range(AUTH_ROLES_BUCKET, empty, undefined, (k, v) => {
       const role = decodeRole(v);
+      if (role.name !== decoder.decode(k)) {
+        throw new Error(
+          `auth: role record under ${JSON.stringify(decoder.decode(k))} is named ${
+            JSON.stringify(role.name)
+          }`,
+        );
+      }
       this.#roles.set(role.name, role);
     });
     if (this.#revision === 0) this.#bump(); // a fresh store starts at revision 1, as etcd's

@@ -397,3 +397,15 @@ Deno.test("auth store: randomized permission checks equal the reference", async 
   }
   assert.ok(outcomes.yes > 50 && outcomes.no > 50, JSON.stringify(outcomes));
 });
+
+Deno.test("auth store: a damaged or misfiled record stops the open instead of losing data", async () => {
+  const backend = await simBackend();
+  const store = new AuthStore(backend);
+  store.userAdd("a", { noPassword: true });
+  const good = backend.read.get(AUTH_USERS_BUCKET, enc("a"))!;
+  backend.write.put(AUTH_USERS_BUCKET, enc("b"), good.slice());
+  assert.throws(() => new AuthStore(backend), /user record under "b" is named "a"/);
+  backend.write.put(AUTH_USERS_BUCKET, enc("b"), good.slice(0, good.length - 2));
+  assert.throws(() => new AuthStore(backend), /user record/);
+  await backend.close();
+});
