@@ -108,8 +108,9 @@ class Reader {
     }
   }
   text(): string {
+    const raw = this.bytes();
     try {
-      return decoder.decode(this.bytes());
+      return decoder.decode(raw);
     } catch {
       this.fail("invalid UTF-8 in a name");
     }
