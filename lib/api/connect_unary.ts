@@ -16,7 +16,11 @@ import {
   toJsonString,
 } from "@bufbuild/protobuf";
 import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
-import type { UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import {
+  mergeNonProtocolHeaders,
+  type UniversalServerRequest,
+  type UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
 import {
   codeToHttpStatus,
   errorToJsonBytes,
@@ -109,6 +113,7 @@ export function connectUnaryHandler(
       ctx.abort(ce);
       status = codeToHttpStatus(ce.code);
       ctx.responseHeader.set("Content-Type", "application/json");
+      if (!ce.isWireError) mergeNonProtocolHeaders(ctx.responseHeader, ce.metadata);
       body = errorToJsonBytes(ce, {});
     }
     const header = trailerMux(ctx.responseHeader, ctx.responseTrailer);

@@ -4,11 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { createConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, createConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import type { UniversalHandlerFn, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { createApiHandler } from "../../lib/api/handler.ts";
 import { type AnyImpl, instrumentService } from "../../lib/api/instrument.ts";
-import { KV, PutRequestSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { KV, type PutRequest, PutRequestSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { FakeEtcd } from "./double.ts";
 
 async function* from(chunks: Uint8Array[]) {
@@ -52,11 +52,25 @@ Deno.test("Connect unary: direct path answers byte for byte as Connect's handler
       "content-type": "application/proto",
       "connect-protocol-version": "1",
     }],
+    ["error with metadata", proto("meta"), { "content-type": "application/proto" }],
   ];
+  // A service error carrying response metadata (key "meta"), which both paths must relay.
+  const kv = () => {
+    const base = new FakeEtcd().services().kv;
+    return {
+      ...base,
+      put(r: PutRequest, ctx: HandlerContext) {
+        if (new TextDecoder().decode(r.key) === "meta") {
+          throw new ConnectError("no", Code.FailedPrecondition, { "x-why": "because" });
+        }
+        return base?.put?.(r, ctx);
+      },
+    };
+  };
   for (const [name, body, headers] of cases) {
-    const ours = createApiHandler({ services: { kv: new FakeEtcd().services().kv } });
+    const ours = createApiHandler({ services: { kv: kv() as never } });
     const plain = createConnectRouter();
-    const impl = new FakeEtcd().services().kv as unknown as Record<string, AnyImpl | undefined>;
+    const impl = kv() as unknown as Record<string, AnyImpl | undefined>;
     plain.service(KV, instrumentService(KV, impl, undefined) as never);
     const connect = plain.handlers.find((h) => h.requestPath === "/etcdserverpb.KV/Put");
     assert.ok(connect);
