@@ -97,7 +97,10 @@ class H1Body implements AsyncIterableIterator<Uint8Array> {
       const n = Math.min(c.buffered(), this.remaining);
       const chunk = c.take(n);
       this.remaining -= n;
-      if (this.remaining === 0) this.done = true;
+      if (this.remaining === 0) {
+        this.done = true;
+        c.bodyDone();
+      }
       return chunk;
     }
     for (;;) {
@@ -125,6 +128,7 @@ class H1Body implements AsyncIterableIterator<Uint8Array> {
           if (t === "") break;
         }
         this.done = true;
+        c.bodyDone();
         return null;
       }
       this.remaining = size;
@@ -162,6 +166,7 @@ export class H1Connection implements ServerConnection {
   private lastActivity = Date.now();
   private ac: AbortController | null = null;
   private served = 0;
+  private writeSince = 0;
 
   constructor(private readonly io: ByteConn, opts: H1ConnectionOptions) {
     this.handler = opts.handler;
@@ -182,8 +187,50 @@ export class H1Connection implements ServerConnection {
     return this.end - this.start;
   }
 
-  /** Read more from the socket; false at end of stream. */
-  async fill(): Promise<boolean> {
+  /**
+   * Read more from the socket; false at end of stream. Concurrent callers share one read, so
+   * the peer watcher (see watchPeer) and the next request's reader never race.
+   */
+  fill(): Promise<boolean> {
+    if (this.filling === null) {
+      const p: Promise<boolean> = this.doFill().finally(() => {
+        if (this.filling === p) this.filling = null;
+      });
+      this.filling = p;
+    }
+    return this.filling;
+  }
+
+  private filling: Promise<boolean> | null = null;
+
+  /**
+   * Once the request body is read, keep reading ahead so a peer that goes away is noticed
+   * while the handler runs (the request signal aborts, as Go's net/http cancels the request
+   * context). Bytes read ahead are the next pipelined request; reading stops once a head's
+   * worth is buffered.
+   */
+  bodyDone(): void {
+    const ac = this.ac;
+    if (ac === null || this.watching) return;
+    this.watching = true;
+    void (async () => {
+      try {
+        while (this.ac === ac && !this.dead) {
+          if (this.buffered() > this.limits.maxHeaderListSize) return;
+          if (!(await this.fill())) {
+            if (this.ac === ac) ac.abort(new Error("client closed the connection"));
+            return;
+          }
+        }
+      } finally {
+        this.watching = false;
+      }
+    })();
+  }
+
+  private watching = false;
+
+  private async doFill(): Promise<boolean> {
     if (this.eof || this.dead) return false;
     if (this.start === this.end) this.start = this.end = 0;
     if (this.end === this.buf.length) {
@@ -353,6 +400,7 @@ export class H1Connection implements ServerConnection {
     const wantsTrailers = /\btrailers\b/.test(header.get("te") ?? "");
     const body = new H1Body(this, chunked, length, enveloped, this.limits);
     const ac = this.ac = new AbortController();
+    if (body.done) this.bodyDone();
     const req: UniversalServerRequest = {
       httpVersion: http10 ? "1.0" : "1.1",
       url: requestUrl(this.scheme, authority, path, this.localAuthority),
@@ -555,6 +603,7 @@ export class H1Connection implements ServerConnection {
         this.out = this.spare;
         this.spare = buf;
         let data = buf.view();
+        this.writeSince = Date.now();
         while (data.length > 0) {
           const n = await this.io.write(data);
           data = data.subarray(n);
@@ -588,7 +637,12 @@ export class H1Connection implements ServerConnection {
   }
 
   tick(now: number): void {
-    if (this.dead || !this.inHead) return;
+    if (this.dead) return;
+    if (this.writing !== null && now - this.writeSince > this.limits.idleTimeoutMs) {
+      this.destroy(); // the peer stopped reading
+      return;
+    }
+    if (!this.inHead) return;
     if (this.buffered() > 0 || this.served === 0) {
       // A request head trickling in too slowly, or a peer that connected and sent nothing.
       if (now - this.headSince > this.limits.headerTimeoutMs) this.destroy();

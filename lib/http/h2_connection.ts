@@ -42,6 +42,8 @@ const READ_BUFFER = 64 * 1024;
 const COPY_BELOW = 8 * 1024;
 /** Pending output above which response pumps wait for the socket. */
 const HIGH_WATER = 1024 * 1024;
+/** Pending output above which the connection stops reading from the peer. */
+const OUTPUT_PAUSE = 4 * 1024 * 1024;
 /** Streams we reset recently: late frames for them are ignored, not errors. */
 const RECENT_RESETS = 1024;
 
@@ -228,6 +230,7 @@ export class H2Connection implements ServerConnection {
   private controlWindowStart = 0;
   lastActivity = Date.now();
   private readonly openedAt = Date.now();
+  private writeSince = 0;
   private drainTimer: ReturnType<typeof setTimeout> | undefined = undefined;
 
   constructor(private readonly io: ByteConn, opts: H2ConnectionOptions) {
@@ -309,6 +312,12 @@ export class H2Connection implements ServerConnection {
           start = 0;
           end = rest;
         }
+        // A peer that sends but does not read (PING or RST floods, huge responses) stops being
+        // read until its answers drain: our output stays bounded.
+        while (this.out.len + this.spare.len > OUTPUT_PAUSE && !this.dead) {
+          await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+        }
+        if (this.dead) break;
         const n = await this.io.read(buf.subarray(end));
         if (n === null) break;
         end += n;
@@ -350,7 +359,12 @@ export class H2Connection implements ServerConnection {
 
   /** Periodic check from the server: idle and slow-preface timeouts. */
   tick(now: number): void {
-    if (this.dead || this.closing) return;
+    if (this.dead) return;
+    if (this.writing && now - this.writeSince > this.limits.idleTimeoutMs) {
+      this.destroy(); // the peer stopped reading
+      return;
+    }
+    if (this.closing) return;
     if (!this.gotSettings && now - this.openedAt > this.limits.headerTimeoutMs) {
       this.fatal(ErrorCode.SETTINGS_TIMEOUT, "no preface in time");
     } else if (this.streams.size === 0 && now - this.lastActivity > this.limits.idleTimeoutMs) {
@@ -1124,6 +1138,7 @@ export class H2Connection implements ServerConnection {
         this.out = this.spare;
         this.spare = buf;
         let data = buf.view();
+        this.writeSince = Date.now();
         while (data.length > 0) {
           const n = await this.io.write(data);
           data = data.subarray(n);

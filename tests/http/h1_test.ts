@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { withServer } from "./test_server.ts";
+import { waitFor, withServer } from "./test_server.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -223,5 +223,23 @@ Deno.test("h2: a peer that never sends the preface is disconnected", async () =>
     await c.send("PRI * HTTP/2.0\r\n");
     await c.closedText(5000);
     assert.ok(c.closed);
+  });
+});
+
+Deno.test("h1: a client that goes away aborts the running handler's signal", async () => {
+  await withServer({}, async (server, obs) => {
+    const c = await Raw.connect(server.port);
+    await c.send("GET /hang HTTP/1.1\r\nHost: a\r\n\r\n");
+    await waitFor(() => obs.requests === 1, "request");
+    c.close();
+    await waitFor(() => obs.aborted === 1, "abort");
+  });
+});
+
+Deno.test("h1: pipelined request read ahead while the handler runs is still served", async () => {
+  await session({}, async (c) => {
+    await c.send("GET /stream/2 HTTP/1.1\r\nHost: a\r\n\r\nGET /url HTTP/1.1\r\nHost: z\r\n\r\n");
+    const text = await c.until((t) => t.includes("http://z/url"));
+    assert.ok(text.indexOf("chunk 1") < text.indexOf("http://z/url"));
   });
 });

@@ -694,3 +694,38 @@ Deno.test("h2: server close() sends GOAWAY, drains the in-flight stream, refuses
   });
   await closed;
 });
+
+Deno.test("h2: a PING flood is cut off with ENHANCE_YOUR_CALM", async () => {
+  await withServer({ maxControlFramesPerSecond: 100 }, async (server) => {
+    const c = await open(server.port);
+    try {
+      const flood: Uint8Array[] = [];
+      for (let i = 0; i < 300; i++) {
+        flood.push(RawH2.frame(FrameType.PING, 0, 0, new Uint8Array(8)));
+      }
+      const all = new Uint8Array(flood.length * 17);
+      flood.forEach((f, i) => all.set(f, i * 17));
+      await c.send(all).catch(() => {});
+      await expectGoaway(c, ErrorCode.ENHANCE_YOUR_CALM);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+Deno.test("h2: a stream reset flood (rapid reset) is cut off with ENHANCE_YOUR_CALM", async () => {
+  await withServer({ maxControlFramesPerSecond: 100 }, async (server) => {
+    const c = await open(server.port);
+    try {
+      const frames: Uint8Array[] = [];
+      for (let sid = 1; sid < 600; sid += 2) {
+        frames.push(RawH2.frame(FrameType.HEADERS, Flag.END_HEADERS, sid, c.block(req("/hang"))));
+        frames.push(RawH2.frame(FrameType.RST_STREAM, 0, sid, u32(ErrorCode.CANCEL)));
+      }
+      for (const f of frames) await c.send(f).catch(() => {});
+      await expectGoaway(c, ErrorCode.ENHANCE_YOUR_CALM);
+    } finally {
+      c.close();
+    }
+  });
+});
