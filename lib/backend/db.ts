@@ -13,8 +13,9 @@
  * file keeps the last durable commit and every later call throws FailedError.
  */
 import { dirname, type Disk, type DiskFile } from "../io/disk.ts";
-import type { Bucket } from "./bucket.ts";
 import { checkTree } from "./check.ts";
+import { compactSnapshot } from "./compact.ts";
+import { writeSnapshot } from "./copy.ts";
 import { treePage } from "./cursor.ts";
 import { ClosedError, CorruptionError, FailedError, LockedError, UsageError } from "./errors.ts";
 import { Freelist } from "./freelist.ts";
@@ -24,14 +25,10 @@ import {
   BUCKET_FLAG,
   DEFAULT_PAGE_SIZE,
   elemChild,
-  elemFlags,
-  elemValue,
-  FREELIST,
   LEAF,
   MAX_PAGE_SIZE,
   MAX_PGID,
   MIN_PAGE_SIZE,
-  pageCount,
   pageFlags,
   pageOverflow,
   sealPage,
@@ -392,46 +389,7 @@ export class DB implements TxOwner {
     this.#checkUsable();
     const tx = this.begin(false);
     try {
-      const meta = tx.meta;
-      const ps = this.pageSize;
-      const live = new Map<number, number>(); // id -> span
-      collectPages(tx, meta, live);
-      const prev = encodeMeta({ ...meta, txid: meta.txid - 1 });
-      const cur = encodeMeta(meta);
-      let total = 0;
-      let chunk = new Uint8Array(Math.min(MAX_RUN_BYTES, meta.hwm * ps));
-      let used = 0;
-      const flush = async () => {
-        if (used === 0) return;
-        await sink(chunk.slice(0, used));
-        total += used;
-        used = 0;
-        chunk.fill(0);
-      };
-      const add = async (p: Uint8Array) => {
-        if (used + p.length > chunk.length) await flush();
-        if (p.length > chunk.length) {
-          chunk = new Uint8Array(p.length);
-        }
-        chunk.set(p, used);
-        used += p.length;
-      };
-      await add(meta.txid % 2 === 0 ? cur : prev);
-      await add(meta.txid % 2 === 0 ? prev : cur);
-      const zero = new Uint8Array(ps);
-      for (let id = 2; id < meta.hwm;) {
-        const span = live.get(id);
-        if (span === undefined) {
-          await add(zero);
-          id++;
-        } else {
-          const p = tx.page(id);
-          await add(p.subarray(0, span * ps));
-          id += span;
-        }
-      }
-      await flush();
-      return total;
+      return await writeSnapshot(tx, sink);
     } finally {
       tx.rollback();
     }
@@ -444,48 +402,16 @@ export class DB implements TxOwner {
    */
   async compactTo(disk: Disk, path: string, options: { batchBytes?: number } = {}): Promise<void> {
     this.#checkUsable();
-    const batchBytes = options.batchBytes ?? (16 << 20);
     const src = this.begin(false);
-    const dst = await DB.open(disk, path, { pageSize: this.pageSize });
     try {
-      let tx = dst.begin(true);
-      let bytes = 0;
-      let resolved: { tx: Tx; names: Uint8Array[]; bucket: Bucket } | null = null;
-      const dstBucket = (names: Uint8Array[]): Bucket => {
-        if (resolved && resolved.tx === tx && resolved.names === names) return resolved.bucket;
-        let b = tx.bucket(names[0])!;
-        for (let i = 1; i < names.length; i++) b = b.bucket(names[i])!;
-        resolved = { tx, names, bucket: b };
-        return b;
-      };
-      const copy = async (from: Bucket, names: Uint8Array[]): Promise<void> => {
-        const c = from.cursor();
-        for (let ok = c.first(); ok; ok = c.next()) {
-          const k = c.key();
-          if (c.flags() & BUCKET_FLAG) {
-            const name = k.slice();
-            if (names.length === 0) tx.createBucket(name);
-            else dstBucket(names).createBucket(name);
-            const child = from.bucket(name)!;
-            await copy(child, [...names, name]);
-            continue;
-          }
-          const v = c.value();
-          dstBucket(names).put(k, v);
-          bytes += k.length + v.length;
-          if (bytes >= batchBytes) {
-            await tx.commit();
-            tx = dst.begin(true);
-            bytes = 0;
-          }
-        }
-      };
-      await copy(src.root, []);
-      await tx.commit();
-      await dst.flush();
+      const dst = await DB.open(disk, path, { pageSize: this.pageSize });
+      try {
+        await compactSnapshot(src, dst, options.batchBytes ?? (16 << 20));
+      } finally {
+        await dst.close();
+      }
     } finally {
       src.rollback();
-      await dst.close();
     }
   }
 
@@ -561,26 +487,4 @@ function readMetas(file: DiskFile, size: number): Meta {
     throw new CorruptionError(-1, `no valid meta page (${errors.slice(0, 3).join("; ")})`);
   }
   return m;
-}
-
-/** Every page span reachable from `meta` (buckets, nested buckets, freelist): id -> span. */
-export function collectPages(tx: Tx, meta: Meta, out: Map<number, number>): void {
-  const fl = tx.page(meta.freelist);
-  if (pageFlags(fl) !== FREELIST) throw new CorruptionError(meta.freelist, "not a freelist page");
-  out.set(meta.freelist, pageOverflow(fl) + 1);
-  const walk = (id: number, depth: number) => {
-    if (depth > 64) throw new CorruptionError(id, "tree deeper than 64 levels (a cycle?)");
-    if (out.has(id)) throw new CorruptionError(id, "page reached twice (a cycle or shared page)");
-    const p = treePage(tx, id);
-    out.set(id, pageOverflow(p) + 1);
-    const n = pageCount(p);
-    if (pageFlags(p) === BRANCH) {
-      for (let i = 0; i < n; i++) walk(elemChild(p, i), depth + 1);
-    } else {
-      for (let i = 0; i < n; i++) {
-        if (elemFlags(p, i) & BUCKET_FLAG) walk(u32(elemValue(p, i), 0), depth + 1);
-      }
-    }
-  };
-  walk(meta.root, 0);
 }

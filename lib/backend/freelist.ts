@@ -103,13 +103,6 @@ export class Freelist {
     return 0;
   }
 
-  /** True when `id` is reusable now (not pending). */
-  isReleased(id: number): boolean {
-    if (!this.#all.has(id)) return false;
-    for (const ids of this.#pending.values()) if (ids.includes(id)) return false;
-    return true;
-  }
-
   /** Bytes the on-disk form needs for `count` ids. */
   static bytesFor(count: number): number {
     return PAGE_HEADER + 4 + 4 * count;
