@@ -4,7 +4,8 @@
  *   batch of 1 x 256 B: WAL save rate >= 90% of raw write+fdatasync of the same bytes
  *   batch of 256 x 256 B: >= 80% of raw write+fdatasync of the same size
  *
- * Run: ./node_modules/.bin/deno run -A bench/wal_compare.ts [--seconds 5] [--slice-ms 0] [--dir D]
+ * Run: ./node_modules/.bin/deno run -A bench/wal_compare.ts [--seconds 5] [--slice-ms 0] [--batches 1,16,256]
+ *      [--dir D]
  *
  * For each batch size the three writers run round-robin (one WAL save, one raw append, one
  * raw write into a zero-filled file), each timed separately, so that drift in the disk and
@@ -30,7 +31,7 @@ const BASE = flag("dir", "");
 /** 0: alternate writers op by op; otherwise each writer runs alone for this many ms in turn. */
 const SLICE_MS = Number(flag("slice-ms", "0"));
 const ENTRY_SIZE = 256;
-const BATCHES = [1, 16, 256];
+const BATCHES = flag("batches", "1,16,256").split(",").map(Number);
 
 const disk = new RealDisk();
 const rand = new Rand(1);
