@@ -8,7 +8,7 @@
 
 import { Errors } from "../base/errors.ts";
 import type { KvReader, MvccStore, WriteTxn } from "./kv_store.ts";
-import { compareBytes, spanOf } from "./key_bytes.ts";
+import { bytesToKey, compareBytes, type KeySpan, spanHas, spanOf } from "./key_bytes.ts";
 import {
   type CompactionRequest,
   type CompactionResponse,
@@ -292,12 +292,28 @@ export function applyTxn(store: MvccStore, rt: TxnRequest, opts: TxnOptions = {}
   const path = compareToPath(store, rt);
   const write = !isReadonly(rt);
   if (write) {
+    // etcd checks that ignore_value/ignore_lease keys exist before the txn. The one way a key
+    // can vanish inside the txn, a delete with range_end "\0" (which etcd's duplicate check
+    // does not catch), makes etcd panic mid-apply; here the liveness is followed through the
+    // txn so that case fails up front with keyNotFound and the txn stays all-or-nothing.
+    const deleted: KeySpan[] = [];
+    const putLive = new Map<string, boolean>();
     checkRequests(store, rt, path, (op) => {
+      if (op.case === "requestDeleteRange") {
+        const span = spanOf(op.value.key, op.value.rangeEnd);
+        deleted.push(span);
+        for (const k of putLive.keys()) if (spanHas(span, k)) putLive.set(k, false);
+        return;
+      }
       if (op.case !== "requestPut") return;
       const p = op.value;
+      const k = bytesToKey(p.key);
       if (p.ignoreValue || p.ignoreLease) {
-        if (store.range(spanOf(p.key)).kvs.length === 0) throw Errors.keyNotFound();
+        const live = putLive.get(k) ??
+          (store.range(spanOf(p.key)).kvs.length !== 0 && !deleted.some((d) => spanHas(d, k)));
+        if (!live) throw Errors.keyNotFound();
       }
+      putLive.set(k, true);
       const lease = p.lease ?? 0n;
       if (lease !== 0n && !store.leaseExists(lease)) throw Errors.leaseNotFound();
     });

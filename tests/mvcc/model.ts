@@ -281,7 +281,16 @@ export class Model {
           }
         }
       });
-    const responses = run(d);
+    // All or nothing: a txn that fails part-way (a put with ignore_value after a delete of
+    // its key through range_end "\0") leaves no trace.
+    const saved = new Map([...this.history].map(([k, h]) => [k, h.slice()]));
+    let responses: ResponseOp[];
+    try {
+      responses = run(d);
+    } catch (e) {
+      this.history = saved;
+      throw e;
+    }
     if (changed) this.rev = rev;
     return { header: { revision: this.rev }, succeeded: d.ok, responses };
   }
