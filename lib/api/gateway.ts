@@ -165,6 +165,15 @@ function parseMessage<D extends DescMessage>(desc: D, text: string) {
   } catch (err) {
     throw new ConnectError((err as Error).message, Code.InvalidArgument);
   }
+  // grpc-gateway ignores unknown fields but refuses unknown enum names; protobuf-es ties both
+  // to one option, so parse strictly and relax only when the complaint is an unknown key.
+  try {
+    return fromJson(desc, json);
+  } catch (strict) {
+    if (!/key "[^"]*" is unknown/.test((strict as Error).message)) {
+      throw new ConnectError((strict as Error).message, Code.InvalidArgument);
+    }
+  }
   try {
     return fromJson(desc, json, READ);
   } catch (err) {
@@ -188,7 +197,18 @@ async function readMessage<D extends DescMessage>(desc: D, body: AsyncIterable<U
   }
   const text = new TextDecoder().decode(all);
   if (text.trim() === "") return create(desc);
-  return parseMessage(desc, text);
+  // Like Go's json.Decoder in grpc-gateway: the first JSON value is the request, whatever
+  // follows it is ignored.
+  let first: string | undefined;
+  try {
+    for await (const value of splitJsonValues(once(all))) {
+      first = value;
+      break;
+    }
+  } catch {
+    first = undefined; // unterminated: let JSON.parse report the error
+  }
+  return parseMessage(desc, first ?? text);
 }
 
 /** Reads consecutive JSON request objects from a streaming body. */
