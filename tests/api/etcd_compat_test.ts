@@ -90,6 +90,51 @@ async function call(
   return [Number(out.slice(i + 1)), mask(json)];
 }
 
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const dec = new TextDecoder();
+  let buf = "";
+  for await (const chunk of stream) {
+    buf += dec.decode(chunk, { stream: true });
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      yield buf.slice(0, i);
+      buf = buf.slice(i + 1);
+    }
+  }
+}
+
+/** Opens a gateway watch on "w", writes "w" once, and returns the two result lines. */
+async function watchOnce(base: string): Promise<unknown[]> {
+  const child = new Deno.Command("curl", {
+    args: [
+      "-sS",
+      "-N",
+      "-d",
+      `{"create_request":{"key":"${b64("w")}","prev_kv":true}}`,
+      `${base}/v3/watch`,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const it = lines(child.stdout);
+    const created = JSON.parse((await it.next()).value as string);
+    await curl("-d", JSON.stringify({ key: b64("w"), value: b64("1") }), `${base}/v3/kv/put`);
+    const event = JSON.parse((await it.next()).value as string);
+    return [mask(created), mask(event)];
+  } finally {
+    child.kill();
+    await child.status;
+  }
+}
+
+/** Grants a lease and keeps it alive once over the gateway's stream. */
+async function keepAliveOnce(base: string): Promise<unknown> {
+  const grant = JSON.parse(await curl("-d", `{"TTL":60}`, `${base}/v3/lease/grant`));
+  const out = await curl("-d", JSON.stringify({ ID: grant.ID }), `${base}/v3/lease/keepalive`);
+  return out.trim().split("\n").map((l) => mask(JSON.parse(l)));
+}
+
 Deno.test("gateway JSON matches a real etcd 3.4 for put, range, txn, lease grant and errors", async () => {
   const etcd = await startEtcd();
   const fake = new FakeEtcd();
@@ -143,6 +188,21 @@ Deno.test("gateway JSON matches a real etcd 3.4 for put, range, txn, lease grant
       assert.deepEqual(got, want, `${path} ${body}`);
       wants.push(want);
     }
+    // Streams: a gateway watch (created, then one event) and a lease keepalive.
+    const etcdWatch = await watchOnce(etcd.url);
+    assert.deepEqual(await watchOnce(ours.url), etcdWatch);
+    const event = etcdWatch[1] as { result: { events: { kv: { value: string } }[] } };
+    assert.equal(event.result.events[0].kv.value, b64("1"));
+    const etcdKeepAlive = await keepAliveOnce(etcd.url);
+    assert.deepEqual(await keepAliveOnce(ours.url), etcdKeepAlive);
+    assert.deepEqual(etcdKeepAlive, [{
+      result: {
+        header: { cluster_id: "*", member_id: "*", revision: "5", raft_term: "*" },
+        ID: "*",
+        TTL: "60",
+      },
+    }]);
+
     // The comparison is only as good as etcd's answers: check they are the real thing.
     assert.deepEqual(wants[2], [200, {
       header: { cluster_id: "*", member_id: "*", revision: "3", raft_term: "*" },
