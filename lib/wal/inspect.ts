@@ -128,3 +128,18 @@ export async function inspectWal(
   report.tornTail = end.torn;
   return report;
 }
+
+/**
+ * The snapshot markers in the WAL whose index is at most the last recorded commit (etcd's
+ * ValidSnapshotEntries): the snapshots a member may restart from. Pass them to
+ * `Snapshotter.load(accept)` so the snapshot file chosen is one the log can continue from.
+ * Reads without the lock and tolerates a torn tail.
+ */
+export async function validSnapshots(disk: Disk, dir: string): Promise<WalSnapshot[]> {
+  const markers: WalSnapshot[] = [];
+  const report = await inspectWal(disk, dir, (rec) => {
+    if (rec.type === RecordType.Snapshot) markers.push(rec.snapshot);
+  });
+  const commit = report.hardState?.commit ?? 0;
+  return markers.filter((s) => s.index <= commit);
+}

@@ -9,6 +9,7 @@ import {
   WalNotFoundError,
   WalSnapshotError,
 } from "../../lib/wal/errors.ts";
+import { validSnapshots } from "../../lib/wal/inspect.ts";
 import { Wal } from "../../lib/wal/wal.ts";
 
 const META = { nodeId: 0xfedcba9876543210n, clusterId: 42n };
@@ -224,4 +225,19 @@ Deno.test("one fdatasync per save", async () => {
   await wal.save({ term: 1, vote: 0n, commit: 0 }, []);
   assert.equal(disk.stats.syncs - before, 1, "an unchanged state and no entries write nothing");
   await wal.close();
+});
+
+Deno.test("validSnapshots lists the markers at or below the last commit", async () => {
+  const disk = await newDisk();
+  const wal = await Wal.create({ disk, dir: "/w", metadata: META, segmentSize: 2048 });
+  const cs = { voters: [1n], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+  for (let i = 1; i <= 40; i++) {
+    await wal.save({ term: 1, vote: 0n, commit: i - 5 > 0 ? i - 5 : 0 }, [entry(i, 1, 100)]);
+    if (i % 10 === 0) await wal.saveSnapshot({ index: i, term: 1, confState: cs });
+  }
+  await wal.close();
+  // Commit is 35: the marker at 40 is not yet safe to restart from.
+  const got = await validSnapshots(disk, "/w");
+  assert.deepEqual(got.map((s) => s.index), [0, 10, 20, 30]);
+  assert.deepEqual(got[1].confState, cs);
 });
