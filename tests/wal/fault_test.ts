@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type Entry, EntryType, type HardState } from "../../lib/base/raftpb.ts";
 import { Rand, testSeed } from "../../lib/base/rand.ts";
+import { DiskFullError } from "../../lib/io/disk.ts";
 import { SimDisk } from "../../lib/io/sim_disk.ts";
 import { WalCorruptError } from "../../lib/wal/errors.ts";
 import { lastNonZero } from "../../lib/wal/record.ts";
@@ -245,3 +246,41 @@ function nextBatch(
   const hs = { term, vote: BigInt(term % 3), commit: overwrite ? state.commit : commit };
   return { batch, hs, start };
 }
+
+Deno.test("disk full while preparing a segment: the save fails, the WAL stops, nothing acknowledged is lost", async () => {
+  const disk = new SimDisk();
+  const wal = await Wal.create({ disk, dir: DIR, metadata: META, segmentSize: SEG });
+  await wal.settled();
+  const acked: Entry[] = [];
+  for (let i = 1; i <= 5; i++) {
+    const e = entry(i, 1, 100);
+    await wal.save({ term: 1, vote: 0n, commit: i - 1 }, [e]);
+    acked.push(e);
+  }
+  // Room for the current segment and the prepared one, not for the one after.
+  disk.capacity = 3 * SEG + 100;
+  let failed: unknown = null;
+  let index = 6;
+  while (failed === null && index < 200) {
+    const e = entry(index, 1, 300);
+    try {
+      await wal.save({ term: 1, vote: 0n, commit: index - 1 }, [e]);
+      acked.push(e);
+      index++;
+    } catch (err) {
+      failed = err;
+    }
+  }
+  assert.ok(failed instanceof DiskFullError, `expected DiskFullError, got ${failed}`);
+  await assert.rejects(
+    () => wal.save({ term: 1, vote: 0n, commit: 0 }, [entry(index + 1, 1, 1)]),
+    /unusable after an earlier write failed/,
+  );
+  await wal.close();
+  disk.capacity = Infinity;
+  const { wal: w2, contents } = await Wal.open({ disk, dir: DIR, segmentSize: SEG });
+  sameEntries(contents.entries.slice(0, acked.length), acked, "");
+  assert.ok(contents.entries.length <= acked.length + 1);
+  await w2.save({ term: 1, vote: 0n, commit: 1 }, [entry(contents.entries.length + 1, 1, 10)]);
+  await w2.close();
+});
