@@ -7,7 +7,11 @@ import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { type StringValue, StringValueSchema } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  Http2SessionManager,
+} from "@connectrpc/connect-node";
 import type { Transport } from "@connectrpc/connect";
 import { type HttpServer, type HttpServerOptions, serveHttp } from "../../lib/http/server.ts";
 import { echoHandler, EchoService } from "./echo_service.ts";
@@ -55,7 +59,11 @@ const sv = (value: string) => create(StringValueSchema, { value });
 
 Deno.test("real client: Connect's gRPC client (HTTP/2): unary, server and client streaming", async () => {
   await withEcho(async (s) => {
-    const client = echoClient(createGrpcTransport({ baseUrl: `http://127.0.0.1:${s.port}` }));
+    const baseUrl = `http://127.0.0.1:${s.port}`;
+    // The client closes its session before the server's GOAWAY: Deno's node:http2 client
+    // segfaults in about a third of runs when it receives a GOAWAY (a Deno bug, reported).
+    const sessionManager = new Http2SessionManager(baseUrl);
+    const client = echoClient(createGrpcTransport({ baseUrl, sessionManager }));
     assert.equal((await client.say(sv("hi"))).value, "hi");
     const got: string[] = [];
     for await (const m of client.count(sv("3,1"))) got.push(m.value);
@@ -65,6 +73,7 @@ Deno.test("real client: Connect's gRPC client (HTTP/2): unary, server and client
       yield sv("b");
     })());
     assert.equal(c.value, "a|b");
+    sessionManager.abort();
   });
 });
 
@@ -224,11 +233,11 @@ Deno.test("real client: TLS with ALPN picks h2 or http/1.1", async () => {
         assert.equal(r.out, `"tls"\n${version}`);
       }
       // And a gRPC client over TLS.
-      const client = echoClient(createGrpcTransport({
-        baseUrl: `https://127.0.0.1:${s.port}`,
-        nodeOptions: { ca: tls.cert },
-      }));
+      const baseUrl = `https://127.0.0.1:${s.port}`;
+      const sessionManager = new Http2SessionManager(baseUrl, {}, { ca: tls.cert });
+      const client = echoClient(createGrpcTransport({ baseUrl, sessionManager }));
       assert.equal((await client.say(sv("grpc over tls"))).value, "grpc over tls");
+      sessionManager.abort();
     }, { tls });
   } finally {
     await Deno.remove(dir, { recursive: true });
