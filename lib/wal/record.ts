@@ -155,6 +155,18 @@ export function allZero(buf: Uint8Array, from: number, to: number): boolean {
 
 /** The offset just past the last non-zero byte of `buf[from, to)`, or `from` if none. */
 export function lastNonZero(buf: Uint8Array, from: number, to: number): number {
-  for (let i = to - 1; i >= from; i--) if (buf[i] !== 0) return i + 1;
+  let i = to;
+  while (i > from && ((buf.byteOffset + i) & 3) !== 0) if (buf[--i] !== 0) return i + 1;
+  // Word-at-a-time backwards: a clean open checks the whole zero tail of the last segment.
+  const lo = Math.ceil((buf.byteOffset + from) / 4) * 4 - buf.byteOffset;
+  if (i - lo >= 4) {
+    const words = (i - lo) >>> 2;
+    const base = i - words * 4;
+    const view = new Uint32Array(buf.buffer, buf.byteOffset + base, words);
+    let w = words - 1;
+    while (w >= 0 && view[w] === 0) w--;
+    i = base + (w + 1) * 4;
+  }
+  while (i > from) if (buf[--i] !== 0) return i + 1;
   return from;
 }
