@@ -231,6 +231,40 @@ Deno.test("etcdctl 3.4: put, get, endpoint status, endpoint health, errors", asy
   }
 });
 
+Deno.test("etcdctl 3.4: lease grant, put --lease, keep-alive stream, txn, del, member list", async () => {
+  const fake = new FakeEtcd();
+  const { server } = await start(fake);
+  try {
+    const grant = await etcdctl(server.port, "lease", "grant", "60");
+    const id = /lease ([0-9a-f]+) granted with TTL\(60s\)/.exec(grant.stdout)?.[1];
+    assert.ok(id, grant.stdout + grant.stderr);
+    assert.equal((await etcdctl(server.port, "put", "leased", "v", "--lease", id)).stdout, "OK\n");
+    const ka = await etcdctl(server.port, "lease", "keep-alive", "--once", id);
+    assert.match(ka.stdout, new RegExp(`lease ${id} keepalived with TTL\\(60\\)`), ka.stderr);
+    const bad = await etcdctl(server.port, "put", "x", "v", "--lease", "1234");
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /requested lease not found/);
+    const txn = await new Deno.Command("etcdctl", {
+      args: ["--endpoints", `http://127.0.0.1:${server.port}`, "txn"],
+      env: { ETCDCTL_API: "3" },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const w = txn.stdin.getWriter();
+    await w.write(new TextEncoder().encode('value("leased") = "v"\n\nput t yes\n\nput t no\n\n'));
+    await w.close();
+    const txnOut = await txn.output();
+    assert.equal(new TextDecoder().decode(txnOut.stdout), "SUCCESS\n\nOK\n");
+    assert.equal((await etcdctl(server.port, "get", "t", "--print-value-only")).stdout, "yes\n");
+    assert.equal((await etcdctl(server.port, "del", "t")).stdout, "1\n");
+    const members = JSON.parse((await etcdctl(server.port, "member", "list", "-w", "json")).stdout);
+    assert.equal(members.members[0].name, "default");
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("etcdctl watch receives events over gRPC", async () => {
   const fake = new FakeEtcd();
   const { server } = await start(fake);
