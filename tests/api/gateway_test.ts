@@ -108,9 +108,7 @@ Deno.test("gateway: unary calls with etcd's JSON shape, aliases, methods and bad
 
 Deno.test("gateway: watch and lease keepalive stream newline-delimited results", async () => {
   const fake = new FakeEtcd();
-  // lib/http's HTTP/1.1 side does not notice a client that left while a response stream is
-  // idle, so closing waits out the drain timeout: keep it short here.
-  const server = await startApi({ services: fake.services() }, { drainTimeoutMs: 300 });
+  const server = await startApi({ services: fake.services() });
   const child = new Deno.Command("curl", {
     args: [
       "-sS",

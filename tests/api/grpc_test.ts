@@ -325,9 +325,7 @@ Deno.test("gRPC: a request over --max-request-bytes gets etcd's request-too-larg
 });
 
 Deno.test("with lib/http's bounds above the API's, oversized requests get etcd's error", async () => {
-  // The server wires lib/http's limits above maxRequestBytes + 512 KiB: lib/http resets a
-  // stream over its own bound (the client then sees Internal), so the API's check, which
-  // answers etcd's error, must trip first.
+  // With lib/http's bounds above maxRequestBytes + 512 KiB, the API's own check trips.
   const fake = new FakeEtcd();
   const server = await serveHttp({
     hostname: "127.0.0.1",
@@ -411,6 +409,33 @@ Deno.test("grpc.health.v1: Check follows the health check; unknown services are 
     assert.equal(watch?.code, Code.Unimplemented);
   } finally {
     client.close();
+    sessions.closeAll();
+    await server.close();
+  }
+});
+
+Deno.test("over lib/http's own default body bounds, clients still get etcd's error", async () => {
+  const fake = new FakeEtcd();
+  const { server, url } = await start(fake);
+  const sessions = new Sessions();
+  try {
+    const big = new Uint8Array(3 * 1024 * 1024);
+    for (
+      const t of [
+        createGrpcTransport({ baseUrl: url, sessionManager: sessions.get(url) }),
+        createConnectTransport({ baseUrl: url, httpVersion: "1.1" }),
+        createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1" }),
+      ]
+    ) {
+      const err = await createClient(KV, t).put({ key: enc("k"), value: big }).then(
+        () => assert.fail("oversized put accepted"),
+        (e: unknown) => ConnectError.from(e),
+      );
+      assert.equal(err.code, Code.InvalidArgument);
+      assert.equal(err.rawMessage, Errors.requestTooLarge.message);
+    }
+    assert.deepEqual(fake.calls, []);
+  } finally {
     sessions.closeAll();
     await server.close();
   }
