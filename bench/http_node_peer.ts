@@ -38,9 +38,18 @@ const connectHandler = connectNodeAdapter({
   },
 });
 
+function trivialH1(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const parts: Uint8Array[] = [];
+  req.on("data", (c: Uint8Array) => parts.push(c));
+  req.on("end", () => {
+    res.writeHead(200, { "content-type": "application/octet-stream" });
+    res.end(parts.length === 1 ? parts[0] : new Uint8Array(0));
+  });
+}
+
 let listening: http2.Http2Server | http.Server;
 if (proto === "h1") {
-  listening = http.createServer(connectHandler);
+  listening = http.createServer(mode === "trivial" ? trivialH1 : connectHandler);
 } else if (mode === "trivial") {
   const s = http2.createServer();
   s.on("stream", trivial);

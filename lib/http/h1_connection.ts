@@ -561,17 +561,26 @@ export class H1Connection implements ServerConnection {
     this.flushQueued = false;
     if (this.dead) return;
     if (this.holding) {
-      // A response is producing: gather its pieces, but never past this event-loop turn.
-      if (this.deferTimer === undefined) {
+      // A response is producing: gather its pieces for a few microtask rounds (a unary
+      // response completes within them), and never past this event-loop turn.
+      if (this.deferRounds < 8) {
+        this.deferRounds++;
+        this.flushQueued = true;
+        queueMicrotask(this.flushNow);
+      } else if (this.deferTimer === undefined) {
         this.deferTimer = setTimeout(() => {
           this.deferTimer = undefined;
+          this.deferRounds = 0;
           if (!this.dead) void this.startWrite();
         }, 0);
       }
       return;
     }
+    this.deferRounds = 0;
     void this.startWrite();
   };
+
+  private deferRounds = 0;
 
   /** True while a response body is being produced (see flushNow). */
   private holding = false;
@@ -579,6 +588,7 @@ export class H1Connection implements ServerConnection {
 
   private unhold(): void {
     this.holding = false;
+    this.deferRounds = 0;
     if (this.deferTimer !== undefined) {
       clearTimeout(this.deferTimer);
       this.deferTimer = undefined;
