@@ -250,3 +250,34 @@ Deno.test("serveHttp refuses requireClientCert instead of silently accepting any
     /client certificate/,
   );
 });
+
+Deno.test("real client: etcdctl 3.4 (grpc-go) reaches the handler and reads our trailers", async () => {
+  const seen: string[] = [];
+  const s = await serveHttp({
+    handler: async (req) => {
+      seen.push(`${req.httpVersion} ${req.method} ${req.url}`);
+      for await (const _ of req.body as AsyncIterable<Uint8Array>) {
+        // drain the request message
+      }
+      return {
+        status: 200,
+        header: new Headers({ "content-type": "application/grpc" }),
+        trailer: new Headers({ "grpc-status": "12", "grpc-message": "probe" }),
+      };
+    },
+  });
+  try {
+    const r = await run("etcdctl", [
+      `--endpoints=127.0.0.1:${s.port}`,
+      "--command-timeout=3s",
+      "endpoint",
+      "status",
+    ]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /code = Unimplemented desc = probe/);
+    assert.ok(seen.length >= 1);
+    assert.equal(seen[0], `2 POST http://127.0.0.1:${s.port}/etcdserverpb.Maintenance/Status`);
+  } finally {
+    await s.close();
+  }
+});
