@@ -1,0 +1,95 @@
+// The page file API directly: stats, overflow values, nested buckets, compaction.
+import assert from "node:assert/strict";
+import { SimDisk } from "../../lib/io/sim_disk.ts";
+import { DB } from "../../lib/backend/db.ts";
+
+const enc = new TextEncoder();
+const NAME = enc.encode("b");
+const key = (i: number) => enc.encode(`key${String(i).padStart(6, "0")}`);
+
+Deno.test("db: stats report pages in use, free pages, file size and depth", async () => {
+  const disk = new SimDisk();
+  const db = await DB.open(disk, "/s.db", { pageSize: 1024 });
+  const empty = db.stats();
+  assert.equal(empty.pages, 4);
+  assert.equal(empty.depth, 0);
+  await db.update((tx) => {
+    const b = tx.createBucket(NAME);
+    for (let i = 0; i < 20_000; i++) b.put(key(i), new Uint8Array(40));
+  });
+  const full = db.stats();
+  assert.equal(full.pageSize, 1024);
+  assert.ok(full.depth >= 3, `depth ${full.depth}`);
+  assert.equal(full.inUsePages + full.freePages, full.pages);
+  assert.equal(full.fileBytes, full.pages * 1024);
+  assert.equal(full.fileBytes, disk.contents("/s.db").length);
+  await db.update((tx) => {
+    const b = tx.bucket(NAME)!;
+    for (let i = 0; i < 20_000; i++) if (i % 8) b.delete(key(i));
+  });
+  const after = db.stats();
+  assert.ok(after.freePages > full.inUsePages / 2, `${after.freePages} free`);
+  // Leaves left under a quarter full merge with their neighbours.
+  assert.ok(after.inUsePages < full.inUsePages / 2, `${after.inUsePages} of ${full.inUsePages}`);
+  assert.deepEqual(db.check(), []);
+  await db.close();
+});
+
+Deno.test("db: values larger than a page span contiguous pages and survive reopen", async () => {
+  const disk = new SimDisk();
+  const db = await DB.open(disk, "/o.db", { pageSize: 512 });
+  const big = new Uint8Array(10_000).map((_, i) => i * 13);
+  await db.update((tx) => {
+    const b = tx.createBucket(NAME);
+    b.put(enc.encode("big"), big);
+    b.put(enc.encode("small"), enc.encode("s"));
+  });
+  await db.update((tx) => tx.bucket(NAME)!.put(enc.encode("big2"), big.subarray(1)));
+  await db.close();
+  const again = await DB.open(disk, "/o.db");
+  again.view((tx) => {
+    assert.deepEqual(tx.bucket(NAME)!.get(enc.encode("big")), big);
+    assert.deepEqual(tx.bucket(NAME)!.get(enc.encode("big2")), big.subarray(1));
+  });
+  // Deleting frees every page of the span.
+  const before = again.stats().freePages;
+  await again.update((tx) => void tx.bucket(NAME)!.delete(enc.encode("big")));
+  assert.ok(again.stats().freePages >= before + 10000 / 512);
+  assert.deepEqual(again.check(), []);
+  await again.close();
+});
+
+Deno.test("db: compactTo copies nested buckets into a dense file", async () => {
+  const disk = new SimDisk();
+  const db = await DB.open(disk, "/c.db");
+  await db.update((tx) => {
+    const outer = tx.createBucket(enc.encode("outer"));
+    const inner = outer.createBucket(enc.encode("inner"));
+    for (let i = 0; i < 5000; i++) {
+      outer.put(key(i), enc.encode(`o${i}`));
+      inner.put(key(i), enc.encode(`i${i}`));
+    }
+    outer.createBucket(enc.encode("empty"));
+  });
+  await db.update((tx) => {
+    const outer = tx.bucket(enc.encode("outer"))!;
+    for (let i = 0; i < 5000; i += 2) outer.delete(key(i));
+  });
+  await db.compactTo(disk, "/c2.db", { batchBytes: 20_000 });
+  const copy = await DB.open(disk, "/c2.db");
+  assert.deepEqual(copy.check(), []);
+  assert.ok(copy.stats().fileBytes < db.stats().fileBytes * 0.8);
+  copy.view((tx) => {
+    const outer = tx.bucket(enc.encode("outer"))!;
+    const inner = outer.bucket(enc.encode("inner"))!;
+    assert.ok(outer.bucket(enc.encode("empty")));
+    let n = 0;
+    const c = outer.cursor();
+    for (let ok = c.first(); ok; ok = c.next()) n++;
+    assert.equal(n, 2500 + 2); // values plus the two nested buckets
+    assert.equal(new TextDecoder().decode(inner.get(key(4999))), "i4999");
+    assert.equal(outer.get(key(0)), undefined);
+  });
+  await copy.close();
+  await db.close();
+});
