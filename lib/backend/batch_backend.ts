@@ -379,7 +379,12 @@ export class BatchBackend implements Backend {
     if (this.#closed) return;
     this.#timer.cancel();
     try {
-      if (!this.#failure) await this.commit();
+      // Writes made while a commit is awaited go into the next batch: commit until none is
+      // left, then close synchronously so no later write can slip in and be dropped.
+      while (!this.#failure) {
+        await this.commit();
+        if (this.#ops === 0) break;
+      }
     } finally {
       this.#closed = true;
       this.#tx.rollback();

@@ -419,7 +419,11 @@ export class DB implements TxOwner {
   async close(): Promise<void> {
     if (this.#closed) return;
     try {
-      await this.#persisting;
+      // Wait for the whole chain, including commits prepared while waiting.
+      for (let p = this.#persisting;; p = this.#persisting) {
+        await p;
+        if (p === this.#persisting) break;
+      }
     } finally {
       this.#closed = true;
       this.#writer = null;

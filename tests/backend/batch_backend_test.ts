@@ -287,3 +287,18 @@ Deno.test("backend: writes made while a defrag runs are carried into the new fil
   assert.deepEqual(again.check(), []);
   await again.close();
 });
+
+Deno.test("backend: writes made while close() commits are not dropped", async () => {
+  const disk = new SimDisk();
+  const b = await openBackend(disk, "/c.db", { clock: new SimClock() });
+  b.write.createBucket("key");
+  b.write.put("key", k("a"), k("1"));
+  const closing = b.close();
+  // close() is awaiting its commit: this write lands in the next batch and must be kept.
+  b.write.put("key", k("b"), k("2"));
+  await closing;
+  assert.throws(() => b.write.put("key", k("c"), k("3")), /closed/);
+  const again = await openBackend(disk, "/c.db", { clock: new SimClock() });
+  assert.deepEqual(all(again.read, "key"), [["a", "1"], ["b", "2"]]);
+  await again.close();
+});
