@@ -243,3 +243,80 @@ Deno.test("h1: pipelined request read ahead while the handler runs is still serv
     assert.ok(text.indexOf("chunk 1") < text.indexOf("http://z/url"));
   });
 });
+
+Deno.test("server: close() lets an in-flight HTTP/1.1 response finish and closes idle ones", async () => {
+  const { serveHttp } = await import("../../lib/http/server.ts");
+  const { testHandler } = await import("./test_server.ts");
+  const obs = { aborted: 0, bodyErrors: [], requests: 0 };
+  const server = await serveHttp({ handler: testHandler(obs) });
+  const busy = await Raw.connect(server.port);
+  const idle = await Raw.connect(server.port);
+  try {
+    await idle.send("GET /url HTTP/1.1\r\nHost: a\r\n\r\n");
+    await idle.until((t) => t.endsWith("0\r\n\r\n"));
+    await busy.send("GET /stream/5 HTTP/1.1\r\nHost: a\r\n\r\n");
+    await busy.until((t) => t.includes("chunk 0"));
+    await server.close();
+    assert.match(await busy.closedText(), /chunk 4\n\r\n0\r\n\r\n$/);
+    await idle.closedText();
+    assert.ok(idle.closed);
+  } finally {
+    busy.close();
+    idle.close();
+  }
+});
+
+Deno.test("server: garbage on a TLS listener does not disturb it", async () => {
+  const { serveHttp } = await import("../../lib/http/server.ts");
+  const { testHandler } = await import("./test_server.ts");
+  const dir = await Deno.makeTempDir();
+  try {
+    const gen = await new Deno.Command("openssl", {
+      args: [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        `${dir}/k.pem`,
+        "-out",
+        `${dir}/c.pem`,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    assert.equal(gen.code, 0);
+    const obs = { aborted: 0, bodyErrors: [], requests: 0 };
+    const server = await serveHttp({
+      handler: testHandler(obs),
+      tls: {
+        cert: await Deno.readTextFile(`${dir}/c.pem`),
+        key: await Deno.readTextFile(`${dir}/k.pem`),
+      },
+      limits: { headerTimeoutMs: 500 },
+    });
+    try {
+      const c = await Raw.connect(server.port);
+      await c.send("GET / HTTP/1.1\r\n\r\n" + "\x16\x03\x01\x00\x05hello");
+      await c.closedText();
+      c.close();
+      const ok = await new Deno.Command("curl", {
+        args: ["-sS", "--cacert", `${dir}/c.pem`, `https://localhost:${server.port}/url`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(new TextDecoder().decode(ok.stdout), `https://localhost:${server.port}/url`);
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -729,3 +729,69 @@ Deno.test("h2: a stream reset flood (rapid reset) is cut off with ENHANCE_YOUR_C
     }
   });
 });
+
+Deno.test("h2: a 1 MiB upload within the server's windows is credited back and arrives intact", async () => {
+  await withServer({ streamWindow: 16384, connectionWindow: 65535 }, async (server) => {
+    const c = await RawH2.connect(server.port);
+    try {
+      let streamWin = 65535; // the protocol default until the server's SETTINGS arrive
+      let connWin = 65535;
+      const total = 1024 * 1024;
+      await c.headers(1, req("/echo"), Flag.END_HEADERS);
+      let sent = 0;
+      let sum = 0;
+      const back: number[] = [];
+      let done = false;
+      while (!done) {
+        // Send what the windows allow, then read the server's frames.
+        while (sent < total && streamWin > 0 && connWin > 0) {
+          const n = Math.min(total - sent, streamWin, connWin, 16384);
+          const chunk = new Uint8Array(n);
+          for (let i = 0; i < n; i++) chunk[i] = (sent + i) % 251;
+          for (const b of chunk) sum = (sum + b) % 65536;
+          sent += n;
+          streamWin -= n;
+          connWin -= n;
+          await c.frame(FrameType.DATA, sent === total ? Flag.END_STREAM : 0, 1, chunk);
+        }
+        const f = await c.read();
+        assert.ok(f !== null, "server closed");
+        if (f.type === FrameType.SETTINGS && (f.flags & Flag.ACK) === 0) {
+          for (let i = 0; i < f.payload.length; i += 6) {
+            if (((f.payload[i] << 8) | f.payload[i + 1]) === Setting.INITIAL_WINDOW_SIZE) {
+              streamWin += readU32(f.payload, i + 2) - 65535;
+            }
+          }
+          await c.frame(FrameType.SETTINGS, Flag.ACK, 0);
+        } else if (f.type === FrameType.WINDOW_UPDATE) {
+          if (f.sid === 0) connWin += readU32(f.payload, 0);
+          else if (f.sid === 1) streamWin += readU32(f.payload, 0);
+        } else if (f.type === FrameType.DATA && f.sid === 1) {
+          back.push(f.payload.length);
+          await c.frame(FrameType.WINDOW_UPDATE, 0, 1, u32(f.payload.length));
+          await c.frame(FrameType.WINDOW_UPDATE, 0, 0, u32(f.payload.length));
+        } else if (f.type === FrameType.HEADERS && f.sid === 1 && f.flags & Flag.END_STREAM) {
+          assert.deepEqual(c.decode(f.payload), [["x-sum", String(sum)]]);
+          done = true;
+        } else if (f.type === FrameType.RST_STREAM || f.type === FrameType.GOAWAY) {
+          assert.fail(`unexpected ${describe([f])}`);
+        }
+      }
+      assert.equal(sent, total);
+      assert.equal(back.reduce((a, b) => a + b, 0), total);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+Deno.test("h2: an idle connection gets GOAWAY(NO_ERROR) after idleTimeoutMs", async () => {
+  await withServer({ idleTimeoutMs: 200 }, async (server) => {
+    const c = await open(server.port);
+    try {
+      await expectGoaway(c, ErrorCode.NO_ERROR);
+    } finally {
+      c.close();
+    }
+  });
+});
