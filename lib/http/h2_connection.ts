@@ -37,7 +37,8 @@ import type { ByteConn, ServerConnection } from "./conn.ts";
 
 /** Our SETTINGS_MAX_FRAME_SIZE: the protocol default, which every client already uses. */
 const OUR_MAX_FRAME = MIN_MAX_FRAME_SIZE;
-const READ_BUFFER = 64 * 1024;
+/** Holds two maximum-size frames: small enough for many idle connections. */
+const READ_BUFFER = 40 * 1024;
 /** DATA payloads smaller than this are copied out of the read buffer; larger ones are views. */
 const COPY_BELOW = 8 * 1024;
 /** Pending output above which response pumps wait for the socket. */
@@ -83,6 +84,8 @@ class H2Stream implements AsyncIterableIterator<Uint8Array> {
   windowWaiter: (() => void) | null = null;
   readonly ac = new AbortController();
   meter: BodyMeter | null = null;
+  /** HEAD request: the response carries no body. */
+  noBody = false;
   /** A body cap tripped: further DATA is dropped (the handler already has the error). */
   discarding = false;
   contentLength = -1;
@@ -192,8 +195,8 @@ export class H2Connection implements ServerConnection {
   private readonly encoder = new HpackEncoder();
   private readonly fields: string[] = [];
 
-  private out = new ByteBuffer(64 * 1024);
-  private spare = new ByteBuffer(64 * 1024);
+  private out = new ByteBuffer(16 * 1024);
+  private spare = new ByteBuffer(16 * 1024);
   private readonly hpackBuf = new ByteBuffer(4096);
   private flushQueued = false;
   private deferTimer: ReturnType<typeof setTimeout> | undefined = undefined;
@@ -725,6 +728,7 @@ export class H2Connection implements ServerConnection {
       throw new StreamError(ErrorCode.PROTOCOL_ERROR, "body shorter than content-length");
     }
     this.streams.set(s.id, s);
+    s.noBody = method === "HEAD";
     s.meter = new BodyMeter(isEnveloped(header.get("content-type")), this.limits);
     if (endStream) s.endBody();
     const req: UniversalServerRequest = {
@@ -868,7 +872,8 @@ export class H2Connection implements ServerConnection {
       if (res.body !== undefined) void drop(res.body);
       return;
     }
-    const body = res.body;
+    const body = s.noBody || res.status === 204 || res.status === 304 ? undefined : res.body;
+    if (body !== res.body && res.body !== undefined) void drop(res.body);
     if (body === undefined) {
       const t = res.trailer;
       const hasTrailer = t !== undefined && !isEmpty(t);
@@ -1144,7 +1149,7 @@ export class H2Connection implements ServerConnection {
           data = data.subarray(n);
         }
         buf.reset();
-        if (buf.buf.length > 4 * 1024 * 1024) buf.buf = new Uint8Array(64 * 1024);
+        if (buf.buf.length > 1024 * 1024) buf.buf = new Uint8Array(16 * 1024);
         const w = this.drainWaiters;
         if (w.length > 0 && this.out.len <= HIGH_WATER) {
           this.drainWaiters = [];

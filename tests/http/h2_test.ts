@@ -795,3 +795,20 @@ Deno.test("h2: an idle connection gets GOAWAY(NO_ERROR) after idleTimeoutMs", as
     }
   });
 });
+
+Deno.test("h2: HEAD responses carry no DATA", async () => {
+  await withServer({}, async (server) => {
+    const c = await open(server.port);
+    try {
+      const head = req("/big/100").map(([n, v]): [string, string] =>
+        n === ":method" ? [n, "HEAD"] : [n, v]
+      );
+      await c.headers(1, head, Flag.END_HEADERS | Flag.END_STREAM);
+      const r = await response(c, 1);
+      assert.equal(status(r.headers), "200");
+      assert.equal(r.body.length, 0);
+    } finally {
+      c.close();
+    }
+  });
+});
