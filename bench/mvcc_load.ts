@@ -3,7 +3,7 @@
 //
 //   ./node_modules/.bin/deno run -A --v8-flags=--expose-gc bench/mvcc_load.ts [part...]
 //
-// parts: put1k put1m range index watch (default: all). The peer figures come from etcd 3.4's
+// parts: put1k put1m reopen range index watch (default: all). The peer figures come from etcd 3.4's
 // own mvcc benchmarks, run in the same session (see docs/perf-mvcc.md).
 import { RealDisk } from "../lib/io/real_disk.ts";
 import { openBackend } from "../lib/backend/open.ts";
@@ -16,7 +16,9 @@ import { bytesToKey, prefixEnd } from "../lib/mvcc/key_bytes.ts";
 import { WatchHub } from "../lib/mvcc/watch_hub.ts";
 import { Rand } from "../lib/base/rand.ts";
 
-const parts = Deno.args.length ? Deno.args : ["put1k", "put1m", "range", "index", "watch"];
+const parts = Deno.args.length
+  ? Deno.args
+  : ["put1k", "put1m", "reopen", "range", "index", "watch"];
 const enc = new TextEncoder();
 const gc = (globalThis as unknown as { gc?: () => void }).gc;
 

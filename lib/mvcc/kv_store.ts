@@ -31,7 +31,7 @@ import {
   historyTombstone,
   newRevAt,
 } from "./key_history.ts";
-import { bytesToKey, type KeySpan } from "./key_bytes.ts";
+import { bytesToKey, type KeySpan, keyToBytes } from "./key_bytes.ts";
 import {
   decodeKeyValue,
   decodeKeyValues,
@@ -199,7 +199,7 @@ export class MvccStore implements KvReader {
     if (scheduled <= this.#compactMainRev) scheduled = 0;
     if (this.#hooks) {
       for (const [key, lease] of this.#leased) {
-        this.#hooks.attach(lease, Uint8Array.from(key, (c) => c.charCodeAt(0)));
+        this.#hooks.attach(lease, keyToBytes(key));
       }
     }
     if (scheduled !== 0) {
@@ -365,7 +365,7 @@ export class MvccStore implements KvReader {
     const keys = this.#liveKeys(span, readRev);
     const changes: KeyValue[] = [];
     for (const k of keys) {
-      const key = Uint8Array.from(k, (c) => c.charCodeAt(0));
+      const key = keyToBytes(k);
       const tomb: KeyValue = {
         key,
         value: EMPTY,

@@ -254,7 +254,7 @@ export class WatchStream implements AsyncIterable<WatchResponse> {
 
 /** The watchable side of a store: streams of watchers fed from its commits and history. */
 export class WatchHub {
-  readonly store: MvccStore;
+  #store: MvccStore;
   readonly #clock: Clock;
   readonly #synced = new WatcherGroup<Watcher>();
   readonly #unsynced = new WatcherGroup<Watcher>();
@@ -262,18 +262,40 @@ export class WatchHub {
   readonly #syncWatchers: number;
   readonly #syncRevs: number;
   readonly #progressMs: number;
-  readonly #unsubscribe: () => void;
+  #unsubscribe: () => void;
   #syncTimer: Timer | undefined;
   #progressTimer: Timer | undefined;
   #closed = false;
 
   constructor(store: MvccStore, opts: WatchHubOptions = {}) {
-    this.store = store;
+    this.#store = store;
     this.#clock = opts.clock ?? new RealClock();
     this.#syncWatchers = opts.syncWatchers ?? 512;
     this.#syncRevs = opts.syncRevs ?? 1000;
     this.#progressMs = opts.progressIntervalMs ?? 10 * 60 * 1000;
     this.#unsubscribe = store.subscribe((c) => this.#notify(c));
+  }
+
+  /** The store the hub watches. */
+  get store(): MvccStore {
+    return this.#store;
+  }
+
+  /**
+   * Switches to another store (the server installed a snapshot and reopened the store over
+   * the new backend; etcd's watchableStore.Restore). Every live watcher goes back to catching
+   * up from its next revision against the new store's history.
+   */
+  restore(store: MvccStore): void {
+    this.#unsubscribe();
+    this.#store = store;
+    this.#unsubscribe = store.subscribe((c) => this.#notify(c));
+    for (const w of [...this.#synced.all]) {
+      this.#synced.delete(w);
+      w.state = State.Unsynced;
+      this.#unsynced.add(w);
+    }
+    this.#scheduleSync();
   }
 
   /** A new stream. */
@@ -293,7 +315,7 @@ export class WatchHub {
 
   /** @internal */
   _add(w: Watcher): void {
-    const cur = this.store.rev();
+    const cur = this.#store.rev();
     const start = w.minRev;
     if (start === 0 || start > cur) {
       w.minRev = Math.max(cur + 1, start);
@@ -332,7 +354,7 @@ export class WatchHub {
       const r = w.held!;
       w.held = undefined;
       this.#deliver(w, r);
-      if (w.minRev <= this.store.rev()) {
+      if (w.minRev <= this.#store.rev()) {
         w.state = State.Unsynced;
         this.#unsynced.add(w);
         this.#scheduleSync();
@@ -350,13 +372,13 @@ export class WatchHub {
     for (const w of s.watchers.values()) {
       if (w.state !== State.Synced && w.state !== State.Gone) return;
     }
-    if (s.push(watchResponse({ watchId: PROGRESS_ALL_WATCH_ID, revision: this.store.rev() }))) {
+    if (s.push(watchResponse({ watchId: PROGRESS_ALL_WATCH_ID, revision: this.#store.rev() }))) {
       s.progressPending = false;
     }
   }
 
   #progressTick(): void {
-    const rev = this.store.rev();
+    const rev = this.#store.rev();
     for (const s of this.#streams) {
       for (const w of s.watchers.values()) {
         if (!w.progressNotify) continue;
@@ -378,7 +400,7 @@ export class WatchHub {
 
   #withPrev(e: Event): Event {
     try {
-      const kv = this.store.range({ key: bytesToKey(e.kv.key), end: undefined }, {
+      const kv = this.#store.range({ key: bytesToKey(e.kv.key), end: undefined }, {
         rev: e.kv.modRevision - 1,
       }).kvs[0];
       return kv ? { type: e.type, kv: e.kv, prevKv: kv } : e;
@@ -450,8 +472,8 @@ export class WatchHub {
   /** One catch-up step. */
   #sync(): void {
     if (this.#closed) return;
-    const curRev = this.store.rev();
-    const compactRev = this.store.compactRev();
+    const curRev = this.#store.rev();
+    const compactRev = this.#store.compactRev();
     const chosen: Watcher[] = [];
     for (const w of this.#unsynced.all) {
       if (chosen.length >= this.#syncWatchers) break;
@@ -477,7 +499,7 @@ export class WatchHub {
     if (group.size > 0) {
       const hi = Math.min(curRev + 1, minRev + this.#syncRevs);
       const batches = new Map<Watcher, Event[]>();
-      this.store.backend.read.range(
+      this.#store.backend.read.range(
         KEY_BUCKET,
         revToBytes(minRev, 0),
         revToBytes(hi, 0),

@@ -366,3 +366,24 @@ Deno.test("watch: random writers, watchers and slow consumers see exactly the hi
   assert.ok(watchers.length > 5 && total > 0, `seed=${seed}: the run exercised nothing`);
   await t.close();
 });
+
+Deno.test("watch: after a snapshot restore, watchers catch up from the new store", async () => {
+  const a = await setup();
+  const s = a.hub.newStream();
+  put(a.store, "x", "1");
+  s.watch({ key: enc("x") });
+  s.tryNext();
+  // The new store (as after installing a snapshot) is ahead.
+  const disk = await newDisk();
+  const backend = await openSimBackend(disk);
+  const b = MvccStore.open(backend);
+  for (const v of ["1", "2", "3"]) put(b, "x", v);
+  a.hub.restore(b);
+  const got = await until(s, (r) => lastRev(r) === 4);
+  assert.deepEqual(got.flatMap((r) => r.events.map((e) => dec(e.kv.value))), ["2", "3"]);
+  put(b, "x", "4");
+  assert.equal(dec(s.tryNext()!.events[0].kv.value), "4");
+  await a.close();
+  await b.close();
+  await backend.close();
+});
