@@ -225,6 +225,40 @@ for (const target of ["ours", "node:http2"]) {
   );
 }
 
+// Survival under assorted h2load options (flow-control windows of 256 octets, no HPACK table,
+// 100 streams per connection, many connections, big headers, duration mode, HTTP/1.1).
+const matrix = [
+  "-n 3000 -c 50 -m 100",
+  "-n 2000 -c 2 -m 200 -w 8 -W 8",
+  "-n 1000 -c 1 -m 1 --header-table-size=0 --encoder-header-table-size=0",
+  "-n 2000 -c 100 -m 1",
+  `-n 1000 -c 4 -m 10 -H x-big:${"a".repeat(30000)}`,
+  "-D 3 -c 20 -m 20",
+  "--h1 -n 2000 -c 20",
+];
+for (const target of ["ours", "node:http2"]) {
+  const s = target === "ours"
+    ? await start("bench/http_echo_server.ts", ["trivial"])
+    : await start("bench/http_node_peer.ts", ["trivial"]);
+  const results: string[] = [];
+  let dead = false;
+  for (const opts of matrix) {
+    const r = await h2load(s, [...opts.split(" "), ...GRPC], "/x", GRPC_BODY);
+    const a = await alive(s);
+    const shown = opts.length > 60 ? opts.slice(0, 40) + "…" : opts;
+    results.push(
+      `\`${shown}\`: ${r.ok} ok, ${r.failed} failed${a.alive ? "" : `, DIED (exit ${a.code})`}`,
+    );
+    if (!a.alive) {
+      dead = true;
+      break;
+    }
+  }
+  if (!dead) s.child.kill("SIGKILL");
+  await s.child.status;
+  notes.push(`${target}, h2load option matrix: ${results.join("; ")}`);
+}
+
 console.log(`| case | Concord lib/http | node:http2 under Deno (same run) | command |`);
 console.log(`|---|---|---|---|`);
 for (const r of rows) console.log(r);
