@@ -626,7 +626,8 @@ export class Sim {
     for (let t = 0; t < 5000; t++) {
       const min = Math.min(...members().map((n) => n.appliedIndex));
       if (min >= committedAt) break;
-      if (min > lastMin) {
+      // (the minimum can also drop: a joiner's membership change took effect)
+      if (min !== lastMin) {
         lastMin = min;
         stalled = 0;
       } else if (++stalled > STALL) {
