@@ -295,26 +295,25 @@ export class Node {
           i++;
           continue;
         }
-        // A run of consecutive elements of one page whose bytes are contiguous: one copy.
+        // A run of consecutive elements of one page whose bytes are contiguous: their headers
+        // and their bytes are each copied in one move, then the key offsets are shifted.
         const src = lb[i];
         const start = u32(src, PAGE_HEADER + j * ELEM_SIZE);
         let end = start;
         let jj = j;
+        const firstI = i;
         while (i < to && lb[i] === src && li[i] === jj) {
           const o = PAGE_HEADER + jj * ELEM_SIZE;
-          const pos = u32(src, o);
-          if (pos !== end) break;
-          const ks = u16(src, o + 8);
-          const vs = u32(src, o + 4);
-          putU32(p, e, data + (end - start));
-          putU32(p, e + 4, vs);
-          putU16(p, e + 8, ks);
-          putU16(p, e + 10, lf[i]);
-          end += ks + vs;
-          e += ELEM_SIZE;
+          if (u32(src, o) !== end) break;
+          end += u16(src, o + 8) + u32(src, o + 4);
           i++;
           jj++;
         }
+        const n = i - firstI;
+        const h = PAGE_HEADER + j * ELEM_SIZE;
+        p.set(src.subarray(h, h + n * ELEM_SIZE), e);
+        const delta = data - start;
+        for (let k = 0; k < n; k++, e += ELEM_SIZE) putU32(p, e, u32(p, e) + delta);
         p.set(src.subarray(start, end), data);
         data += end - start;
       }
