@@ -22,3 +22,18 @@ export interface ServerConnection {
   /** Idle and slow-peer timeouts, called about once a second with `Date.now()`. */
   tick(now: number): void;
 }
+
+/**
+ * An HTTP/1.1 request that asked to continue as HTTP/2 (`Upgrade: h2c`, RFC 7540 3.2) and got
+ * `101 Switching Protocols`: the HTTP/2 connection answers it as stream 1.
+ */
+export interface H2cUpgrade {
+  /** Octets already read past the request (the client's preface onwards). */
+  initial: Uint8Array;
+  /** The decoded HTTP2-Settings payload: the client's SETTINGS. */
+  settings: Uint8Array;
+  method: string;
+  path: string;
+  authority: string;
+  header: Headers;
+}

@@ -11,7 +11,7 @@ import type {
 } from "@connectrpc/connect/protocol";
 import { ByteBuffer } from "./byte_buffer.ts";
 import { BodyMeter, isEnveloped } from "./body_meter.ts";
-import type { ByteConn, ServerConnection } from "./conn.ts";
+import type { ByteConn, H2cUpgrade, ServerConnection } from "./conn.ts";
 import { BodyTooLargeError, type HttpLimits } from "./limits.ts";
 import { CONNECTION_HEADERS, requestUrl } from "./request_url.ts";
 import { latin1 } from "./huffman.ts";
@@ -39,6 +39,8 @@ export interface H1ConnectionOptions {
   localAuthority: string;
   initial?: Uint8Array;
   onClose: (c: ServerConnection) => void;
+  /** Cleartext only: takes over the socket after `101 Switching Protocols` to h2c. */
+  upgrade?: (u: H2cUpgrade) => void;
 }
 
 /** The request body of the request being served, read from the socket on demand. */
@@ -148,6 +150,9 @@ export class H1Connection implements ServerConnection {
   private readonly scheme: string;
   private readonly localAuthority: string;
   private readonly onClose: (c: ServerConnection) => void;
+  private readonly upgrade?: (u: H2cUpgrade) => void;
+  /** The socket was handed to an HTTP/2 connection: never close it here. */
+  private upgraded = false;
 
   private buf: Uint8Array;
   private start = 0;
@@ -174,6 +179,7 @@ export class H1Connection implements ServerConnection {
     this.scheme = opts.scheme;
     this.localAuthority = opts.localAuthority;
     this.onClose = opts.onClose;
+    this.upgrade = opts.upgrade;
     this.buf = new Uint8Array(Math.max(READ_BUFFER, opts.initial?.length ?? 0));
     if (opts.initial !== undefined) {
       this.buf.set(opts.initial);
@@ -393,6 +399,22 @@ export class H1Connection implements ServerConnection {
       } else if (target === "*" && method === "OPTIONS") path = "/";
       else throw new BadRequest(400, "bad request target");
     }
+    if (this.upgrade !== undefined && !http10 && !chunked && length === 0) {
+      const u = this.h2cUpgrade(method, path, authority, header, conn);
+      if (u !== null) {
+        this.out.ascii(
+          "HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n",
+        );
+        this.scheduleFlush();
+        await this.flushed();
+        if (this.dead) return false;
+        u.initial = this.buf.slice(this.start, this.end);
+        this.start = this.end;
+        this.upgraded = true;
+        this.upgrade(u);
+        return false;
+      }
+    }
     if (header.get("expect")?.toLowerCase() === "100-continue" && (chunked || length > 0)) {
       this.out.ascii("HTTP/1.1 100 Continue\r\n\r\n");
       this.scheduleFlush();
@@ -423,6 +445,34 @@ export class H1Connection implements ServerConnection {
     keepAlive = keepAlive && !this.stopping && !body.failed && await this.drainBody(body);
     if (!keepAlive) return false;
     return true;
+  }
+
+  /**
+   * The upgrade this request asks for, if it is a well-formed h2c upgrade we can take now
+   * (no body, no read in flight); otherwise null and the request is served as HTTP/1.1.
+   */
+  private h2cUpgrade(
+    method: string,
+    path: string,
+    authority: string,
+    header: Headers,
+    connection: string,
+  ): H2cUpgrade | null {
+    const up = header.get("upgrade");
+    const hs = header.get("http2-settings");
+    if (up === null || hs === null || this.filling !== null) return null;
+    if (!/(^|,)\s*h2c\s*(,|$)/i.test(up) || !/\bupgrade\b/.test(connection)) return null;
+    if (!/\bhttp2-settings\b/.test(connection)) return null;
+    let settings: Uint8Array;
+    try {
+      const b64 = hs.trim().replace(/-/g, "+").replace(/_/g, "/");
+      const bin = atob(b64 + "=".repeat((4 - b64.length % 4) % 4));
+      settings = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+    } catch {
+      return null;
+    }
+    if (settings.length % 6 !== 0) return null;
+    return { initial: new Uint8Array(0), settings, method, path, authority, header };
   }
 
   /** Read and drop what the handler left of the request body, if that is cheap. */
@@ -638,6 +688,12 @@ export class H1Connection implements ServerConnection {
 
   private async close(): Promise<void> {
     await this.flushed();
+    if (this.upgraded) {
+      // The socket lives on in the HTTP/2 connection.
+      this.dead = true;
+      this.onClose(this);
+      return;
+    }
     this.destroy();
   }
 

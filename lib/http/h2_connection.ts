@@ -33,7 +33,7 @@ import {
 import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.ts";
 import type { HttpLimits } from "./limits.ts";
 import { CONNECTION_HEADERS, requestUrl } from "./request_url.ts";
-import type { ByteConn, ServerConnection } from "./conn.ts";
+import type { ByteConn, H2cUpgrade, ServerConnection } from "./conn.ts";
 
 /** Our SETTINGS_MAX_FRAME_SIZE: the protocol default, which every client already uses. */
 const OUR_MAX_FRAME = MIN_MAX_FRAME_SIZE;
@@ -178,6 +178,8 @@ export interface H2ConnectionOptions {
   initial?: Uint8Array;
   /** Called once when the connection is fully closed. */
   onClose: (c: ServerConnection) => void;
+  /** The HTTP/1.1 request this connection was upgraded from (h2c); answered on stream 1. */
+  upgrade?: H2cUpgrade;
 }
 
 /** A server-side HTTP/2 connection; `run()` serves it until it closes. */
@@ -245,7 +247,10 @@ export class H2Connection implements ServerConnection {
     this.decoder = new HpackDecoder(4096);
     this.closed = new Promise((r) => this.resolveClosed = r);
     this.pending = opts.initial ?? EMPTY;
+    this.upgrade = opts.upgrade;
   }
+
+  private upgrade: H2cUpgrade | undefined;
 
   private pending: Uint8Array;
 
@@ -262,6 +267,7 @@ export class H2Connection implements ServerConnection {
       this.recvWindow = l.connectionWindow;
     }
     this.scheduleFlush();
+    if (this.upgrade !== undefined) this.startUpgraded(this.upgrade);
     let buf = new Uint8Array(READ_BUFFER);
     let start = 0;
     let end = 0;
@@ -774,6 +780,13 @@ export class H2Connection implements ServerConnection {
     if ((e - p) % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS size");
     if (this.gotSettings) this.control();
     this.gotSettings = true;
+    this.applySettings(b, p, e);
+    writeFrameHeader(this.out, 0, FrameType.SETTINGS, Flag.ACK, 0);
+    this.scheduleFlush();
+  }
+
+  /** Apply the peer's settings in `b[p, e)` (a SETTINGS payload or HTTP2-Settings). */
+  private applySettings(b: Uint8Array, p: number, e: number): void {
     for (let i = p; i < e; i += 6) {
       const id = (b[i] << 8) | b[i + 1];
       const v = readU32(b, i + 2);
@@ -809,8 +822,43 @@ export class H2Connection implements ServerConnection {
           break; // MAX_CONCURRENT_STREAMS (we push nothing), MAX_HEADER_LIST_SIZE, unknown
       }
     }
-    writeFrameHeader(this.out, 0, FrameType.SETTINGS, Flag.ACK, 0);
-    this.scheduleFlush();
+  }
+
+  /** h2c: the upgraded HTTP/1.1 request becomes stream 1, half-closed (remote). */
+  private startUpgraded(u: H2cUpgrade): void {
+    this.upgrade = undefined;
+    try {
+      this.applySettings(u.settings, 0, u.settings.length);
+    } catch (e) {
+      if (e instanceof ConnectionError) {
+        this.fatal(e.code, e.message);
+        return;
+      }
+      throw e;
+    }
+    this.lastStreamId = 1;
+    const fields: string[] = [
+      ":method",
+      u.method,
+      ":scheme",
+      "http",
+      ":path",
+      u.path,
+      ":authority",
+      u.authority,
+    ];
+    u.header.forEach((value, name) => {
+      if (CONNECTION_HEADERS.has(name) || name === "http2-settings" || name === "host") return;
+      if (name === "te" && value !== "trailers") return;
+      fields.push(name, value);
+    });
+    const s = new H2Stream(1, this, this.peerInitialWindow, this.limits.streamWindow);
+    try {
+      this.startRequest(s, fields, true);
+    } catch (e) {
+      if (e instanceof StreamError) this.streamError(1, e.code);
+      else throw e;
+    }
   }
 
   private onWindowUpdate(sid: number, b: Uint8Array, p: number, e: number): void {

@@ -6,10 +6,10 @@
  * under Deno crashes the process when a client sends GOAWAY, both Deno's and Node's HTTP/2
  * reject etcdctl's `:authority: http://host:port`, and `Deno.serve` cannot send trailers, so it
  * cannot speak gRPC. Cleartext connections starting with the HTTP/2 preface are HTTP/2 (h2c
- * prior knowledge), others HTTP/1.1; over TLS, ALPN decides.
+ * prior knowledge), others HTTP/1.1 (which may upgrade to h2c); over TLS, ALPN decides.
  */
 import type { UniversalHandlerFn } from "@connectrpc/connect/protocol";
-import type { ByteConn, ServerConnection } from "./conn.ts";
+import type { ByteConn, H2cUpgrade, ServerConnection } from "./conn.ts";
 import { PREFACE } from "./frame.ts";
 import { H1Connection } from "./h1_connection.ts";
 import { H2Connection } from "./h2_connection.ts";
@@ -181,7 +181,18 @@ class Server implements HttpServer {
       initial,
       onClose: (c: ServerConnection) => this.conns.delete(c),
     };
-    const c: ServerConnection = h2 ? new H2Connection(conn, opts) : new H1Connection(conn, opts);
+    const upgrade = (u: H2cUpgrade) => {
+      if (this.closing) {
+        conn.close();
+        return;
+      }
+      const c2 = new H2Connection(conn, { ...opts, initial: u.initial, upgrade: u });
+      this.conns.add(c2);
+      this.track(c2.run().finally(() => this.conns.delete(c2)));
+    };
+    const c: ServerConnection = h2
+      ? new H2Connection(conn, opts)
+      : new H1Connection(conn, { ...opts, upgrade: this.tls ? undefined : upgrade });
     this.conns.add(c);
     await c.run();
     this.conns.delete(c);

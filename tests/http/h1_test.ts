@@ -320,3 +320,46 @@ Deno.test("server: garbage on a TLS listener does not disturb it", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+async function curl(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const o = await new Deno.Command("curl", { args, stdout: "piped", stderr: "piped" }).output();
+  return { code: o.code, out: td.decode(o.stdout), err: td.decode(o.stderr) };
+}
+
+Deno.test("h2c upgrade: curl --http2 on http:// gets 101 and its answer over HTTP/2", async () => {
+  await withServer({}, async (server, obs) => {
+    const base = `http://127.0.0.1:${server.port}`;
+    const r = await curl(["-sS", "-v", "--http2", "-w", "\n%{http_version}", `${base}/url?x=1`]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /101 Switching Protocols/);
+    assert.equal(r.out, `${base}/url?x=1\n2`);
+    // Two requests: the second reuses the upgraded HTTP/2 connection.
+    const two = await curl(["-sS", "-v", "--http2", `${base}/url?a`, `${base}/url?b`]);
+    assert.equal(two.code, 0, two.err);
+    assert.equal(two.out, `${base}/url?a${base}/url?b`);
+    assert.equal((two.err.match(/101 Switching Protocols/g) ?? []).length, 1);
+    // A request with a body is not upgraded: answered as HTTP/1.1.
+    const post = await curl([
+      "-sS",
+      "--http2",
+      "-w",
+      "\n%{http_version}",
+      "-d",
+      "x",
+      `${base}/url`,
+    ]);
+    assert.equal(post.out, `${base}/url\n1.1`);
+    assert.equal(obs.requests, 4);
+  });
+});
+
+Deno.test("h2c upgrade: a malformed HTTP2-Settings is served as plain HTTP/1.1", async () => {
+  await session({}, async (c) => {
+    await c.send(
+      "GET /url HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n" +
+        "HTTP2-Settings: AAM\r\n\r\n",
+    );
+    const text = await c.until((t) => t.endsWith("0\r\n\r\n"));
+    assert.match(text, /^HTTP\/1\.1 200 OK/);
+  });
+});
