@@ -143,6 +143,9 @@ export class Snapshotter {
       if (accept && !accept(index, term)) continue;
       try {
         const snapshot = await this.read(name);
+        // A kill -9 between a save's rename and its directory sync leaves the name only in
+        // the page cache; make it durable before the caller restores from it.
+        await this.#disk.syncDir(this.#dir);
         return { snapshot, name, broken };
       } catch (err) {
         if (!(err instanceof SnapCorruptError)) throw err;

@@ -211,8 +211,12 @@ export class Wal {
       if (end.torn) {
         // Zero what the torn write left, so later appends never sit before stale bytes.
         await zeroFill(tail, end.offset, end.offset + end.torn.discardedBytes);
-        await tail.sync();
       }
+      // After a kill -9 the records just read may still be only in the page cache, and the
+      // newest segment's name only in the directory's: make both durable before the caller
+      // treats what it read as persisted (raft may acknowledge those entries).
+      await tail.sync();
+      await disk.syncDir(dir);
       const wal = new Wal(
         opts,
         lock,
