@@ -1,8 +1,8 @@
 /**
- * Time-ordered queues of leases, the lessor's two schedules: when each lease is next due to
- * expire (one entry per lease, updated in place on renew) and when each lease is next due for
- * a checkpoint. Both are binary min-heaps, so finding the next due lease is O(1) and every
- * update O(log n), however many leases there are.
+ * Time-ordered index of leases, for the lessor's two schedules: when each lease is next due to
+ * expire (updated in place on renew) and when each lease is next due for a checkpoint. One entry
+ * per lease, removed when the lease is revoked, so the schedules never outgrow the live leases.
+ * A binary min-heap with positions by id: the next due lease is O(1), every update O(log n).
  */
 import type { LeaseId } from "../base/types.ts";
 
@@ -42,10 +42,9 @@ export class LeaseTimeIndex {
     this.#up(fresh.index);
   }
 
-  /** The earliest entry, without removing it. */
-  peek(): LeaseAt | undefined {
-    const top = this.#heap[0];
-    return top ? { id: top.id, time: top.time } : undefined;
+  /** The earliest entry, without removing it (a live view: read it before changing the index). */
+  peek(): Readonly<LeaseAt> | undefined {
+    return this.#heap[0];
   }
 
   /** Removes the lease's entry if present. */
@@ -99,60 +98,5 @@ export class LeaseTimeIndex {
       this.#swap(i, m);
       i = m;
     }
-  }
-}
-
-/** A plain min-heap by time; a lease may appear more than once (etcd's LeaseQueue). */
-export class LeaseTimeQueue {
-  #heap: LeaseAt[] = [];
-
-  /** Number of entries. */
-  get length(): number {
-    return this.#heap.length;
-  }
-
-  /** Adds an entry. */
-  push(item: LeaseAt): void {
-    const h = this.#heap;
-    h.push(item);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (h[p].time <= h[i].time) break;
-      [h[p], h[i]] = [h[i], h[p]];
-      i = p;
-    }
-  }
-
-  /** The earliest entry, without removing it. */
-  peek(): LeaseAt | undefined {
-    return this.#heap[0];
-  }
-
-  /** Removes and returns the earliest entry. */
-  pop(): LeaseAt | undefined {
-    const h = this.#heap;
-    if (h.length === 0) return undefined;
-    const top = h[0];
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= h.length) break;
-        let m = l;
-        if (l + 1 < h.length && h[l + 1].time < h[l].time) m = l + 1;
-        if (h[i].time <= h[m].time) break;
-        [h[i], h[m]] = [h[m], h[i]];
-        i = m;
-      }
-    }
-    return top;
-  }
-
-  /** Removes every entry. */
-  clear(): void {
-    this.#heap = [];
   }
 }

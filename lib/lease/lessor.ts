@@ -15,7 +15,7 @@ import { Errors } from "../base/errors.ts";
 import type { LeaseId, Revision } from "../base/types.ts";
 import type { Clock, Timer } from "../io/clock.ts";
 import type { LeaseHooks } from "../mvcc/lease_hooks.ts";
-import { LeaseTimeIndex, LeaseTimeQueue } from "./lease_queue.ts";
+import { LeaseTimeIndex } from "./lease_queue.ts";
 import {
   decodeLease,
   encodeLease,
@@ -205,7 +205,8 @@ export class Lessor implements LeaseHooks {
   /** Attached key (binary string) to its lease. */
   #items = new Map<string, LeaseId>();
   #expiries = new LeaseTimeIndex();
-  #checkpoints = new LeaseTimeQueue();
+  /** When each lease is next due for a checkpoint (one entry per lease). */
+  #checkpoints = new LeaseTimeIndex();
   #primary = false;
   #deleter?: LeaseKeyDeleter;
   #timer?: Timer;
@@ -284,6 +285,7 @@ export class Lessor implements LeaseHooks {
     }
     this.#leases.delete(id);
     this.#expiries.delete(id);
+    this.#checkpoints.delete(id);
     this.#backend.write.delete(LEASE_BUCKET, lease.bucketKey);
     const waiters = lease.waiters ?? [];
     lease.waiters = undefined;
@@ -506,8 +508,9 @@ export class Lessor implements LeaseHooks {
     while (out.length < limit) {
       const next = this.#checkpoints.peek();
       if (!next || next.time > now) break;
-      this.#checkpoints.pop();
-      const lease = this.#leases.get(next.id);
+      const id = next.id;
+      this.#checkpoints.delete(id);
+      const lease = this.#leases.get(id);
       if (!lease || lease.expiry <= now) continue;
       const remaining = Math.ceil((lease.expiry - now) / 1000);
       if (remaining >= lease.ttl) continue;
@@ -558,10 +561,7 @@ export class Lessor implements LeaseHooks {
   #scheduleCheckpoint(lease: Lease): void {
     if (!this.#onCheckpoint) return;
     if (lease.startTtl() * 1000 > this.#checkpointIntervalMs) {
-      this.#checkpoints.push({
-        id: lease.id,
-        time: this.#clock.now() + this.#checkpointIntervalMs,
-      });
+      this.#checkpoints.set(lease.id, this.#clock.now() + this.#checkpointIntervalMs);
     }
   }
 
