@@ -6,6 +6,7 @@
  */
 
 import { toCounter } from "../base/types.ts";
+import { bytesToKey as keyString } from "./key_bytes.ts";
 import type { KeyValue } from "./types.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -209,4 +210,59 @@ function decodeOwned(b: Uint8Array): KeyValue {
     }
   }
   return kv;
+}
+
+/** The fields of a stored KeyValue that rebuilding the index needs. */
+export interface KeyValueHead {
+  /** The key as a one-byte string. */
+  key: string;
+  createRevision: number;
+  version: number;
+  lease: bigint;
+}
+
+/**
+ * Reads the key, create_revision, version and lease of stored KeyValue bytes without copying
+ * the value (opening a store reads every stored change once).
+ */
+export function peekKeyValue(b: Uint8Array, out: KeyValueHead): void {
+  const r = new Reader(b);
+  out.key = "";
+  out.createRevision = 0;
+  out.version = 0;
+  out.lease = 0n;
+  while (r.at < b.length) {
+    const tag = r.varint();
+    switch (tag) {
+      case 0x0a: {
+        const n = r.varint();
+        if (r.at + n > b.length) throw new RangeError("mvcc: truncated KeyValue");
+        out.key = n <= 8192
+          ? String.fromCharCode.apply(null, b.subarray(r.at, r.at + n) as unknown as number[])
+          : keyString(b.subarray(r.at, r.at + n));
+        r.at += n;
+        break;
+      }
+      case 0x10:
+        out.createRevision = toCounter(r.varint(), "create_revision");
+        break;
+      case 0x18:
+        r.varint();
+        break;
+      case 0x20:
+        out.version = toCounter(r.varint(), "version");
+        break;
+      case 0x2a: {
+        const n = r.varint();
+        if (r.at + n > b.length) throw new RangeError("mvcc: truncated KeyValue");
+        r.at += n;
+        break;
+      }
+      case 0x30:
+        out.lease = r.varint64();
+        break;
+      default:
+        throw new RangeError(`mvcc: unexpected field tag ${tag} in KeyValue`);
+    }
+  }
 }

@@ -37,6 +37,8 @@ import {
   decodeKeyValues,
   encodeKeyValue,
   encodeKeyValueAfter,
+  type KeyValueHead,
+  peekKeyValue,
 } from "./kv_codec.ts";
 import {
   bytesToMain,
@@ -175,25 +177,31 @@ export class MvccStore implements KvReader {
     const scheduledBytes = r.get(META_BUCKET, SCHEDULED_COMPACT_KEY);
     let scheduled = scheduledBytes ? bytesToRev(scheduledBytes).main : 0;
     let current = 1;
+    const kv: KeyValueHead = { key: "", createRevision: 0, version: 0, lease: 0n };
+    const leased = this.#leased;
     r.range(KEY_BUCKET, revToBytes(1, 0), undefined, (k, v) => {
       const main = bytesToMain(k);
       const sub = bytesToSub(k);
-      const kv = decodeKeyValue(v);
-      const key = bytesToKey(kv.key);
+      peekKeyValue(v, kv);
+      const key = kv.key;
       current = main;
       const h = this.#index.get(key);
       if (isTombstone(k)) {
         if (h !== undefined) {
           const nh = historyTombstone(h, main, sub);
-          if (nh !== undefined) this.#index.set(key, nh);
+          if (nh !== undefined && nh !== h) this.#index.set(key, nh);
         }
-        this.#leased.delete(key);
+        if (leased.size !== 0) leased.delete(key);
         return;
       }
-      if (h !== undefined) this.#index.set(key, historyPut(h, main, sub));
-      else this.#index.set(key, historyRestore(kv.createRevision, main, sub, kv.version));
-      if (kv.lease !== 0n) this.#leased.set(key, kv.lease);
-      else this.#leased.delete(key);
+      if (h !== undefined) {
+        const nh = historyPut(h, main, sub);
+        if (nh !== h) this.#index.set(key, nh);
+      } else {
+        this.#index.set(key, historyRestore(kv.createRevision, main, sub, kv.version));
+      }
+      if (kv.lease !== 0n) leased.set(key, kv.lease);
+      else if (leased.size !== 0) leased.delete(key);
     });
     this.#currentRev = Math.max(current, this.#compactMainRev);
     if (scheduled <= this.#compactMainRev) scheduled = 0;
