@@ -8,6 +8,7 @@ import type { ClusterId, Index, MemberId, Term } from "../base/types.ts";
 import {
   frameSize,
   HEADER_SIZE,
+  MAX_RECORD_DATA,
   RecordType,
   sealFrame,
   WAL_FORMAT_VERSION,
@@ -90,6 +91,11 @@ export class RecordEncoder {
   }
 
   #begin(type: RecordType, dataLen: number): number {
+    if (dataLen > MAX_RECORD_DATA) {
+      throw new RangeError(
+        `wal: a record of ${dataLen} bytes exceeds the limit ${MAX_RECORD_DATA}`,
+      );
+    }
     this.reserve(frameSize(dataLen));
     const at = this.#len;
     writeHeader(this.#buf, at, type, dataLen);

@@ -208,6 +208,16 @@ Deno.test("bad input is rejected without writing and leaves the WAL usable", asy
     () => wal.save({ term: 1, vote: 0n, commit: 0 }, [entry(2.5, 1)]),
     /not a non-negative safe integer/,
   );
+  await assert.rejects(
+    () =>
+      wal.save({ term: 1, vote: 0n, commit: 0 }, [entry(2, 1), {
+        index: 3,
+        term: 1,
+        type: EntryType.Normal,
+        data: new Uint8Array(512 * 1024 * 1024),
+      }]),
+    /exceeds the limit/,
+  );
   await wal.save({ term: 1, vote: 0n, commit: 1 }, [entry(2, 1)]);
   await wal.close();
   const { wal: w2, contents } = await Wal.open({ disk, dir: "/w", segmentSize: SEG });
