@@ -281,20 +281,21 @@ export class Wal {
   }
 
   /**
-   * Appends `entries` and, if it changed, `hardState`, then makes them durable with one
-   * fdatasync. When it resolves, everything passed is on disk; raft may then send or
-   * acknowledge it. The caller batches: one call per raft Ready.
+   * Appends `entries` and, if it changed, `hardState` (null: unchanged, as in a raft Ready
+   * without one), then makes them durable with one fdatasync. When it resolves, everything
+   * passed is on disk; raft may then send or acknowledge it. The caller batches: one call per
+   * raft Ready. A call with no entries and no HardState change writes nothing.
    */
-  save(hardState: HardState, entries: readonly Entry[]): Promise<void> {
+  save(hardState: HardState | null, entries: readonly Entry[]): Promise<void> {
     return this.#exclusive(async () => {
-      const changed = !sameState(hardState, this.#state);
-      if (entries.length === 0 && !changed) return;
+      const next = hardState !== null && !sameState(hardState, this.#state) ? hardState : null;
+      if (entries.length === 0 && next === null) return;
       const enc = this.#encoder;
       const crcBefore = enc.crc;
       enc.reset();
       try {
         enc.entries(entries);
-        if (changed) enc.state(hardState);
+        if (next) enc.state(next);
       } catch (err) {
         // Bad input (a non-integer index, say): nothing was written, so the WAL stays usable.
         enc.crc = crcBefore;
@@ -303,7 +304,7 @@ export class Wal {
       }
       await this.#append();
       if (entries.length > 0) this.#lastIndex = entries[entries.length - 1].index;
-      if (changed) this.#state = { ...hardState };
+      if (next) this.#state = { ...next };
       await this.#syncOrCut();
     });
   }

@@ -233,7 +233,10 @@ Deno.test("one fdatasync per save", async () => {
   await wal.save({ term: 1, vote: 0n, commit: 0 }, [entry(1, 1), entry(2, 1), entry(3, 1)]);
   assert.equal(disk.stats.syncs - before, 1);
   await wal.save({ term: 1, vote: 0n, commit: 0 }, []);
+  await wal.save(null, []);
   assert.equal(disk.stats.syncs - before, 1, "an unchanged state and no entries write nothing");
+  await wal.save(null, [entry(4, 1)]);
+  assert.equal(disk.stats.syncs - before, 2);
   await wal.close();
 });
 
