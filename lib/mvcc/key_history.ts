@@ -127,6 +127,14 @@ export function historyTombstone(h: History, main: number, sub: number): History
   return a;
 }
 
+/**
+ * A history restored from a tombstone that is the only stored revision of its key (etcd's
+ * restoreTombstone: compaction kept the deletion at the compacted revision).
+ */
+export function historyRestoreTombstone(main: number, sub: number): History {
+  return [1, 0, 1, main, sub, 0, 0, 0];
+}
+
 /** A history restored from a stored value (etcd keyIndex.restore). */
 export function historyRestore(created: number, main: number, sub: number, ver: number): History {
   if (sub === 0 && ver === 1 && created === main) return main;
@@ -135,8 +143,10 @@ export function historyRestore(created: number, main: number, sub: number, ver: 
 
 /**
  * etcd's doCompact: the generation that survives compaction at `atRev` (the first whose
- * tombstone is after atRev, else the last) and, in it, the index of the newest revision at or
- * before atRev (-1 if none).
+ * tombstone is at or after atRev, else the last) and, in it, the index of the newest revision
+ * at or before atRev (-1 if none). A tombstone exactly at atRev is kept, so a watcher starting
+ * at the compacted revision still sees that deletion (etcd PR #18274, in 3.4 and 3.5 since
+ * mid-2024; before it, etcd dropped such a tombstone).
  */
 function doCompact(a: number[], atRev: number): { offs: number[]; gi: number; ri: number } {
   const offs = genOffsets(a);
@@ -144,7 +154,7 @@ function doCompact(a: number[], atRev: number): { offs: number[]; gi: number; ri
   while (gi < offs.length - 1) {
     const off = offs[gi];
     const n = a[off + 2];
-    if (a[off + 3 + 2 * (n - 1)] > atRev) break;
+    if (a[off + 3 + 2 * (n - 1)] >= atRev) break;
     gi++;
   }
   const off = offs[gi];
@@ -166,20 +176,11 @@ function doCompact(a: number[], atRev: number): { offs: number[]; gi: number; ri
  */
 export function historyCompact(h: History, atRev: number): History | undefined {
   if (typeof h === "number") return h;
-  const { offs, gi: gi0, ri } = doCompact(h, atRev);
-  let gi = gi0;
+  const { offs, gi, ri } = doCompact(h, atRev);
   const off = offs[gi];
   const n = h[off + 2];
   const out: number[] = [];
-  let skipRevs = 0;
-  if (n !== 0) {
-    if (ri !== -1) skipRevs = ri;
-    // etcd drops a surviving generation reduced to a lone tombstone.
-    if (n - skipRevs === 1 && gi !== offs.length - 1) {
-      gi++;
-      skipRevs = 0;
-    }
-  }
+  const skipRevs = n !== 0 && ri !== -1 ? ri : 0;
   for (let g = gi; g < offs.length; g++) {
     const o = offs[g];
     const cnt = h[o + 2];
@@ -206,7 +207,8 @@ export function historyKeep(h: History, atRev: number, out: RevAt): boolean {
   if (ri === -1) return false;
   const off = offs[gi];
   const n = h[off + 2];
-  if (ri === n - 1 && gi !== offs.length - 1) return false; // a tombstone is not kept
+  // A tombstone is left out (as etcd's keep does, so hashes match its older versions).
+  if (ri === n - 1 && gi !== offs.length - 1) return false;
   out.main = h[off + 3 + 2 * ri];
   out.sub = h[off + 4 + 2 * ri];
   return true;

@@ -28,6 +28,7 @@ import {
   historyKeep,
   historyPut,
   historyRestore,
+  historyRestoreTombstone,
   historyTombstone,
   newRevAt,
 } from "./key_history.ts";
@@ -190,6 +191,8 @@ export class MvccStore implements KvReader {
         if (h !== undefined) {
           const nh = historyTombstone(h, main, sub);
           if (nh !== undefined && nh !== h) this.#index.set(key, nh);
+        } else {
+          this.#index.set(key, historyRestoreTombstone(main, sub));
         }
         if (leased.size !== 0) leased.delete(key);
         return;

@@ -11,7 +11,8 @@ import {
   newRevAt,
 } from "../../lib/mvcc/key_history.ts";
 
-/** etcd's keyIndex, written out plainly with generation objects. */
+/** etcd's keyIndex (with PR #18274: a tombstone at the compaction revision is kept), written
+ * out plainly with generation objects. */
 interface Gen {
   ver: number;
   created: number;
@@ -52,7 +53,7 @@ class KeyIndex {
     let gi = 0;
     while (gi < this.gens.length - 1) {
       const g = this.gens[gi];
-      if (g.revs[g.revs.length - 1][0] > at) break;
+      if (g.revs[g.revs.length - 1][0] >= at) break;
       gi++;
     }
     const g = this.gens[gi];
@@ -66,12 +67,9 @@ class KeyIndex {
   }
   compact(at: number): boolean {
     const avail = new Set<string>();
-    let [gi, ri] = this.doCompact(at, avail);
+    const [gi, ri] = this.doCompact(at, avail);
     const g = this.gens[gi];
-    if (g.revs.length) {
-      if (ri !== -1) g.revs = g.revs.slice(ri);
-      if (g.revs.length === 1 && gi !== this.gens.length - 1) gi++;
-    }
+    if (g.revs.length && ri !== -1) g.revs = g.revs.slice(ri);
     this.gens = this.gens.slice(gi);
     return this.gens.length === 1 && this.gens[0].revs.length === 0;
   }

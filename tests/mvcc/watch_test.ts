@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { Rand, testSeed } from "../../lib/base/rand.ts";
 import { SimClock } from "../../lib/io/clock.ts";
 import { MvccStore } from "../../lib/mvcc/kv_store.ts";
-import { applyCompaction, applyDeleteRange, applyPut, applyTxn } from "../../lib/mvcc/applier.ts";
+import {
+  applyCompaction,
+  applyDeleteRange,
+  applyPut,
+  applyRange,
+  applyTxn,
+} from "../../lib/mvcc/applier.ts";
 import { WatchHub as Hub, type WatchStream } from "../../lib/mvcc/watch_hub.ts";
 import { WatchFilter, type WatchResponse } from "../../lib/mvcc/watch_types.ts";
 import { type Event, EventType } from "../../lib/mvcc/types.ts";
@@ -276,6 +282,7 @@ interface Expect {
   noDelete: boolean;
   got: Event[];
   revs: number[];
+  compacted: number;
 }
 
 function inSpan(key: Uint8Array, end: Uint8Array | undefined, k: Uint8Array): boolean {
@@ -301,7 +308,9 @@ Deno.test("watch: random writers, watchers and slow consumers see exactly the hi
       const resp = s.tryNext();
       if (!resp) return;
       const w = watchers.find((x) => x.stream === s && x.id === resp.watchId);
+      if (w && resp.compactRevision) w.compacted = resp.compactRevision;
       if (!w || resp.events.length === 0) continue;
+      assert.equal(w.compacted, 0, `seed=${seed}: events after the compacted response`);
       w.got.push(...resp.events);
       // Atomic: each revision's events arrive in one response (checked below: no revision
       // appears in two responses of the same watcher).
@@ -330,10 +339,24 @@ Deno.test("watch: random writers, watchers and slow consumers see exactly the hi
       ];
       const id = s.watch({ key, rangeEnd: end, startRevision: start, filters });
       const eff = start === 0 ? t.store.rev() + 1 : start;
-      watchers.push({ stream: s, id, key, end, start: eff, noPut, noDelete, got: [], revs: [] });
+      watchers.push({
+        stream: s,
+        id,
+        key,
+        end,
+        start: eff,
+        noPut,
+        noDelete,
+        got: [],
+        revs: [],
+        compacted: 0,
+      });
     }
     if (x >= 66 && x < 90) drain(r.pick(streams), r.range(1, 4));
     if (x >= 90) await new Promise((res) => setTimeout(res, 0));
+    if (r.chance(0.006) && t.store.rev() > t.store.compactRev() + 1) {
+      applyCompaction(t.store, { revision: r.range(t.store.compactRev() + 1, t.store.rev() + 1) });
+    }
   }
   const final = t.store.rev();
   // Drain everything until each watcher is synced and its queue empty.
@@ -359,10 +382,20 @@ Deno.test("watch: random writers, watchers and slow consumers see exactly the hi
         });
       }
     }
-    assert.deepEqual(w.got, want, `seed=${seed} watcher ${w.id} from ${w.start} (final ${final})`);
+    const ctx = `seed=${seed} watcher ${w.id} from ${w.start} (final ${final})`;
+    if (w.compacted) {
+      // A compacted watcher got a gap-free prefix, all of it below the compacted revision.
+      assert.deepEqual(w.got, want.slice(0, w.got.length), ctx);
+      if (w.got.length) assert.ok(w.got[w.got.length - 1].kv.modRevision < w.compacted, ctx);
+    } else {
+      assert.deepEqual(w.got, want, ctx);
+    }
     assert.equal(new Set(w.revs).size, w.revs.length, `seed=${seed} a revision was split`);
   }
-  console.log(`${watchers.length} watchers, ${total} events, ${commits.length} revisions`);
+  const compacted = watchers.filter((w) => w.compacted).length;
+  console.log(
+    `${watchers.length} watchers (${compacted} compacted), ${total} events, ${commits.length} revisions`,
+  );
   assert.ok(watchers.length > 5 && total > 0, `seed=${seed}: the run exercised nothing`);
   await t.close();
 });
@@ -386,4 +419,36 @@ Deno.test("watch: after a snapshot restore, watchers catch up from the new store
   await a.close();
   await b.close();
   await backend.close();
+});
+
+Deno.test("watch: from the compacted revision, a deletion made at it is still delivered", async () => {
+  const t = await setup();
+  put(t.store, "d", "1"); // 2
+  applyDeleteRange(t.store, { key: enc("d") }); // 3
+  put(t.store, "e", "1"); // 4
+  await applyCompaction(t.store, { revision: 3 }).done;
+  const s = t.hub.newStream();
+  s.watch({ key: enc("d"), rangeEnd: enc("f"), startRevision: 3 });
+  s.tryNext();
+  const got = await until(s, (r) => lastRev(r) === 4);
+  assert.deepEqual(
+    got.flatMap((r) => r.events.map((e) => [e.type, dec(e.kv.key), e.kv.modRevision])),
+    [
+      [EventType.DELETE, "d", 3],
+      [EventType.PUT, "e", 4],
+    ],
+  );
+  // The kept tombstone survives a reopen, and the next compaction removes it.
+  await t.store.close();
+  const b = MvccStore.open(t.backend, { compactionPauseMs: 0 });
+  assert.equal(applyRange(b, { key: enc("d"), revision: 3 }).count, 0);
+  await applyCompaction(b, { revision: 4 }).done;
+  let n = 0;
+  t.backend.read.range("key", new Uint8Array(0), undefined, () => {
+    n++;
+  });
+  assert.equal(n, 1);
+  t.hub.close();
+  await b.close();
+  await t.backend.close();
 });
