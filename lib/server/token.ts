@@ -7,7 +7,10 @@
 /** Who a valid token belongs to, and the auth revision it was issued at. */
 export interface TokenInfo {
   username: string;
-  /** The auth store revision when the token was issued (JWT) or 0 (simple). */
+  /**
+   * The auth revision the token stands for: the one it was issued at (JWT), or the store's
+   * current one (simple tokens, which the member can revoke itself), as etcd does.
+   */
   revision: number;
 }
 
@@ -23,8 +26,11 @@ export interface TokenProvider {
     simplePrefix: string,
     index: number,
   ): Promise<string>;
-  /** The owner of a valid token, or undefined for an unknown, expired or forged one. */
-  info(token: string): Promise<TokenInfo | undefined>;
+  /**
+   * The owner of a valid token, or undefined for an unknown, expired or forged one.
+   * `currentAuthRevision` is the auth store's revision now (simple tokens report it).
+   */
+  info(token: string, currentAuthRevision: number): Promise<TokenInfo | undefined>;
   /** Forgets every token of a user (deleted user, changed password). */
   invalidateUser(username: string): void;
   /** Forgets every token (auth disabled). */

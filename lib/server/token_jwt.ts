@@ -178,7 +178,7 @@ export class JwtTokenProvider implements TokenProvider {
     return `${header}.${claims}.${base64url(new Uint8Array(sig))}`;
   }
 
-  async info(token: string): Promise<TokenInfo | undefined> {
+  async info(token: string, _currentAuthRevision = 0): Promise<TokenInfo | undefined> {
     const parts = token.split(".");
     if (parts.length !== 3) return undefined;
     try {

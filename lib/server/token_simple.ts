@@ -65,11 +65,11 @@ export class SimpleTokenProvider implements TokenProvider {
     return Promise.resolve(token);
   }
 
-  info(token: string): Promise<TokenInfo | undefined> {
+  info(token: string, currentAuthRevision: number): Promise<TokenInfo | undefined> {
     const entry = this.#tokens.get(token);
     if (!entry || entry.expiresAt <= this.#clock.now()) return Promise.resolve(undefined);
     entry.expiresAt = this.#clock.now() + this.#ttlMs;
-    return Promise.resolve({ username: entry.username, revision: 0 });
+    return Promise.resolve({ username: entry.username, revision: currentAuthRevision });
   }
 
   invalidateUser(username: string): void {

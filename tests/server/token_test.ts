@@ -21,14 +21,14 @@ Deno.test("simple tokens: etcd's shape, TTL refreshed on use, invalidation", asy
     assert.equal(token, `${prefix}.42`);
     await assert.rejects(() => tokens.assign("bob", 3, prefix, 42), /already used/);
     clock.advance(299_000);
-    assert.deepEqual(await tokens.info(token), { username: "alice", revision: 0 });
+    assert.deepEqual(await tokens.info(token, 5), { username: "alice", revision: 5 });
     clock.advance(299_000); // refreshed by the use above
-    assert.equal((await tokens.info(token))?.username, "alice");
+    assert.equal((await tokens.info(token, 5))?.username, "alice");
     clock.advance(301_000);
-    assert.equal(await tokens.info(token), undefined);
+    assert.equal(await tokens.info(token, 5), undefined);
     const t2 = await tokens.assign("bob", 3, newSimpleTokenPrefix(), 43);
     tokens.invalidateUser("bob");
-    assert.equal(await tokens.info(t2), undefined);
+    assert.equal(await tokens.info(t2, 5), undefined);
   } finally {
     tokens.close();
   }
