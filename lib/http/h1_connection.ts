@@ -610,20 +610,13 @@ export class H1Connection implements ServerConnection {
   private readonly flushNow = (): void => {
     this.flushQueued = false;
     if (this.dead) return;
-    if (this.holding) {
+    if (this.holding && this.deferRounds < 8) {
       // A response is producing: gather its pieces for a few microtask rounds (a unary
-      // response completes within them), and never past this event-loop turn.
-      if (this.deferRounds < 8) {
-        this.deferRounds++;
-        this.flushQueued = true;
-        queueMicrotask(this.flushNow);
-      } else if (this.deferTimer === undefined) {
-        this.deferTimer = setTimeout(() => {
-          this.deferTimer = undefined;
-          this.deferRounds = 0;
-          if (!this.dead) void this.startWrite();
-        }, 0);
-      }
+      // response completes within them), never longer (a streaming response's chunks go out
+      // as produced).
+      this.deferRounds++;
+      this.flushQueued = true;
+      queueMicrotask(this.flushNow);
       return;
     }
     this.deferRounds = 0;
@@ -634,15 +627,10 @@ export class H1Connection implements ServerConnection {
 
   /** True while a response body is being produced (see flushNow). */
   private holding = false;
-  private deferTimer: ReturnType<typeof setTimeout> | undefined = undefined;
 
   private unhold(): void {
     this.holding = false;
     this.deferRounds = 0;
-    if (this.deferTimer !== undefined) {
-      clearTimeout(this.deferTimer);
-      this.deferTimer = undefined;
-    }
   }
 
   /** The running write loop, started if needed. */

@@ -45,6 +45,8 @@ const COPY_BELOW = 8 * 1024;
 const HIGH_WATER = 1024 * 1024;
 /** Pending output above which the connection stops reading from the peer. */
 const OUTPUT_PAUSE = 4 * 1024 * 1024;
+/** Microtask rounds a flush waits for producing responses (see flushNow). */
+const DEFER_ROUNDS = 8;
 /** Streams we reset recently: late frames for them are ignored, not errors. */
 const RECENT_RESETS = 1024;
 
@@ -201,7 +203,6 @@ export class H2Connection implements ServerConnection {
   private spare = new ByteBuffer(16 * 1024);
   private readonly hpackBuf = new ByteBuffer(4096);
   private flushQueued = false;
-  private deferTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   private writing = false;
   private drainWaiters: (() => void)[] = [];
 
@@ -933,7 +934,7 @@ export class H2Connection implements ServerConnection {
     }
     const it = body[Symbol.asyncIterator]();
     // While this response is producing (awaiting its body), flushes of the connection are held
-    // for at most one turn of the event loop, so HEADERS, DATA and trailers of a unary response
+    // for a few microtask rounds, so HEADERS, DATA and trailers of a unary response
     // (and of every other response finishing in the same turn) leave in one write. HEADERS
     // wait for the first chunk, as grpc-go does.
     this.holds++;
@@ -981,13 +982,11 @@ export class H2Connection implements ServerConnection {
     }
   }
 
-  /** Count of responses currently producing; while > 0, flushes wait (one turn at most). */
+  /** Count of responses currently producing; while > 0, flushes wait a few microtask rounds. */
   private holds = 0;
 
   private release(): void {
-    if (--this.holds === 0 && (this.deferTimer !== undefined || this.flushQueued)) {
-      if (this.deferTimer !== undefined) clearTimeout(this.deferTimer);
-      this.deferTimer = undefined;
+    if (--this.holds === 0 && this.flushQueued) {
       this.deferRounds = 0;
       if (!this.writing && !this.dead) void this.writeLoop();
     }
@@ -1159,16 +1158,13 @@ export class H2Connection implements ServerConnection {
   private readonly flushNow = (): void => {
     this.flushQueued = false;
     if (this.writing || this.dead) return;
-    if (this.holds > 0) {
+    if (this.holds > 0 && this.deferRounds < DEFER_ROUNDS) {
       // Responses are producing: gather their frames for a few microtask rounds (a unary
-      // response finishes within them), then at the latest at the end of this event-loop turn.
-      if (this.deferRounds < 8) {
-        this.deferRounds++;
-        this.flushQueued = true;
-        queueMicrotask(this.flushNow);
-      } else if (this.deferTimer === undefined) {
-        this.deferTimer = setTimeout(this.deferredFlush, 0);
-      }
+      // response, Connect's included, completes within them). Never longer: a long-lived
+      // stream waiting for its next event must not delay everyone else's writes.
+      this.deferRounds++;
+      this.flushQueued = true;
+      queueMicrotask(this.flushNow);
       return;
     }
     this.deferRounds = 0;
@@ -1176,12 +1172,6 @@ export class H2Connection implements ServerConnection {
   };
 
   private deferRounds = 0;
-
-  private readonly deferredFlush = (): void => {
-    this.deferTimer = undefined;
-    this.deferRounds = 0;
-    if (!this.writing && !this.dead) void this.writeLoop();
-  };
 
   private async writeLoop(): Promise<void> {
     this.writing = true;
@@ -1254,10 +1244,6 @@ export class H2Connection implements ServerConnection {
     if (this.drainTimer !== undefined) {
       clearTimeout(this.drainTimer);
       this.drainTimer = undefined;
-    }
-    if (this.deferTimer !== undefined) {
-      clearTimeout(this.deferTimer);
-      this.deferTimer = undefined;
     }
     try {
       this.io.close();
