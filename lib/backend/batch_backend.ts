@@ -16,7 +16,6 @@ import { type Clock, RealClock, type Timer } from "../io/clock.ts";
 import { dirname, type Disk } from "../io/disk.ts";
 import { DB } from "./db.ts";
 import { ClosedError, FailedError, UsageError } from "./errors.ts";
-import { BUCKET_FLAG, compareBytes } from "./page.ts";
 import type { Tx } from "./tx.ts";
 
 /** How the backend batches and where its time comes from. */
@@ -59,17 +58,7 @@ function makeReader(
       limit = 0,
     ): void {
       check();
-      const b = bucketOf(bucket);
-      if (!b) return;
-      const c = b.cursor();
-      let n = 0;
-      for (let ok = c.seek(start); ok; ok = c.next()) {
-        if (c.flags() & BUCKET_FLAG) continue;
-        const k = c.key();
-        if (end !== undefined && compareBytes(k, end) >= 0) break;
-        if (fn(k, c.value()) === false) break;
-        if (limit > 0 && ++n >= limit) break;
-      }
+      bucketOf(bucket)?.range(start, end, fn, limit);
     },
   };
 }

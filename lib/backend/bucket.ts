@@ -11,6 +11,7 @@ import { Node } from "./node.ts";
 import {
   BRANCH,
   BUCKET_FLAG,
+  compareRange,
   elemChild,
   elemFlags,
   elemKey,
@@ -181,6 +182,31 @@ export class Bucket {
     const leaf = this.#leafFor(key);
     const i = leaf.lowerBound(key);
     if (i < leaf.li.length && leaf.cmp(i, key) === 0) leaf.removeAt(i);
+  }
+
+  /**
+   * Calls `fn` for each key in `[start, end)` in byte order (`end` undefined: to the last
+   * key), skipping nested buckets, until `fn` returns false or `limit` keys were passed
+   * (0 = no limit). Returns the number of keys passed. Keys and values are views; do not
+   * write to the bucket from inside `fn`.
+   */
+  range(
+    start: Uint8Array,
+    end: Uint8Array | undefined,
+    fn: (key: Uint8Array, value: Uint8Array) => boolean | void,
+    limit = 0,
+  ): number {
+    const c = this.cursor();
+    let n = 0;
+    for (let ok = c.seek(start); ok; ok = c.next()) {
+      if (c.flags() & BUCKET_FLAG) continue;
+      const k = c.key();
+      if (end !== undefined && compareRange(k, 0, k.length, end, 0, end.length) >= 0) break;
+      n++;
+      if (fn(k, c.value()) === false) break;
+      if (limit > 0 && n >= limit) break;
+    }
+    return n;
   }
 
   /** A cursor over this bucket (nested buckets appear with BUCKET_FLAG). */

@@ -93,3 +93,25 @@ Deno.test("db: compactTo copies nested buckets into a dense file", async () => {
   await copy.close();
   await db.close();
 });
+
+Deno.test("db: range iterates [start, end) with a limit, skipping nested buckets", async () => {
+  const disk = new SimDisk();
+  const db = await DB.open(disk, "/r.db", { pageSize: 512 });
+  await db.update((tx) => {
+    const b = tx.createBucket(NAME);
+    for (let i = 0; i < 1000; i++) b.put(key(i), enc.encode(String(i)));
+    b.createBucket(key(500).slice(0, 8)); // "key00050", sorts between key000499 and key000500
+  });
+  db.view((tx) => {
+    const b = tx.bucket(NAME)!;
+    const got: string[] = [];
+    const n = b.range(key(495), key(505), (_k, v) => void got.push(new TextDecoder().decode(v)));
+    assert.equal(n, 10);
+    assert.deepEqual(got, ["495", "496", "497", "498", "499", "500", "501", "502", "503", "504"]);
+    assert.equal(b.range(key(990), undefined, () => {}), 10);
+    assert.equal(b.range(key(0), undefined, () => {}, 7), 7);
+    assert.equal(b.range(key(0), undefined, () => false), 1);
+    assert.equal(b.range(key(1000), undefined, () => {}), 0);
+  });
+  await db.close();
+});
