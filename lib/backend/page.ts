@@ -13,8 +13,9 @@ export const PAGE_HEADER = 20;
 export const ELEM_SIZE = 12;
 /** Page size used when a file is created without one. */
 export const DEFAULT_PAGE_SIZE = 4096;
-/** Smallest and largest page sizes accepted at creation. */
+/** Smallest page size accepted at creation. */
 export const MIN_PAGE_SIZE = 512;
+/** Largest page size accepted at creation. */
 export const MAX_PAGE_SIZE = 65536;
 /** Longest key accepted (as in bbolt). */
 export const MAX_KEY_SIZE = 32768;
@@ -23,10 +24,13 @@ export const MAX_VALUE_SIZE = 0x7fff_0000;
 /** Largest page id: ids are stored in 32 bits. */
 export const MAX_PGID = 0xffff_fffe;
 
-/** Page type flags (header offset 4). */
+/** Page type (header offset 4): a branch of a B+tree. */
 export const BRANCH = 0x01;
+/** Page type: a leaf of a B+tree. */
 export const LEAF = 0x02;
+/** Page type: a meta page (pages 0 and 1). */
 export const META = 0x04;
+/** Page type: the freelist. */
 export const FREELIST = 0x10;
 
 /** Leaf element flag: the value is a nested bucket's header. */
