@@ -619,8 +619,10 @@ export class Sim {
       }
       const applied = members().map((n) => n.appliedIndex);
       if (committedAt !== -1 && Math.min(...applied) >= committedAt) break;
-      // progress: the commit index or any member's applied index moved
-      const sig = `${this.#globalCommitted}|${applied.join(",")}|${pending?.index}`;
+      // progress: the commit index, a member's applied index, or replication (the leader's
+      // view of what its followers hold) moved
+      const matches = this.#currentLeader()?.raw.status().progress.map((p) => p.match).join(",");
+      const sig = `${this.#globalCommitted}|${applied.join(",")}|${pending?.index}|${matches}`;
       if (sig !== signature) {
         signature = sig;
         stalled = 0;
