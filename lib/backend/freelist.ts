@@ -110,13 +110,22 @@ export class Freelist {
 
   /** Writes every free and pending id into `p` (a span allocated as page `id`). */
   write(p: Uint8Array, id: number, overflow: number): void {
-    const ids = this.all();
-    const used = Freelist.bytesFor(ids.length);
+    // Merge the (descending) free array, read backwards, with the sorted pending ids: linear
+    // in the free count, so a large freelist costs no sort per commit.
+    let pending: number[] = [];
+    for (const ids of this.#pending.values()) pending = pending.concat(ids);
+    pending.sort((a, b) => a - b);
+    const free = this.#free;
+    const count = free.length + pending.length;
+    const used = Freelist.bytesFor(count);
     if (used > p.length) throw new Error("internal error: freelist span too small");
     writeHeader(p, id, FREELIST, 0, overflow, used);
-    putU32(p, PAGE_HEADER, ids.length);
+    putU32(p, PAGE_HEADER, count);
     let o = PAGE_HEADER + 4;
-    for (const x of ids) {
+    let i = free.length - 1;
+    let j = 0;
+    while (i >= 0 || j < pending.length) {
+      const x = j >= pending.length || (i >= 0 && free[i] < pending[j]) ? free[i--] : pending[j++];
       putU32(p, o, x);
       o += 4;
     }
