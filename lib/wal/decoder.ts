@@ -26,6 +26,7 @@ import {
   padFor,
   readU32,
   RecordType,
+  WRITE_END,
 } from "./record.ts";
 
 /** One record read from a segment; `data` is a view into the segment's buffer. */
@@ -95,6 +96,37 @@ export class SegmentDecoder {
     return false;
   }
 
+  /** True when the header at `p` passes its check and describes a possible frame. */
+  #headerOk(p: number): boolean {
+    const buf = this.#buf;
+    const dataLen = readU32(buf, p);
+    const type = buf[p + 4];
+    const flags = buf[p + 5];
+    return (buf[p + 6] | (buf[p + 7] << 8)) === headerCheck(buf, p) &&
+      type >= RecordType.Metadata && type <= RecordType.Snapshot &&
+      (flags & 7) === padFor(dataLen) && (flags & 0xf0) === 0 && dataLen <= MAX_RECORD_DATA;
+  }
+
+  /**
+   * True when, walking frame headers forward from `p`, a frame marked WRITE_END is followed
+   * by another frame: the frame at `p` then belongs to a write that completed before a later
+   * one, so it was acknowledged, and damage to it cannot be a torn final write.
+   */
+  #laterWriteFollows(p: number): boolean {
+    const buf = this.#buf;
+    let q = p;
+    let ended = false;
+    while (q + HEADER_SIZE <= buf.length && !allZero(buf, q, q + HEADER_SIZE)) {
+      if (!this.#headerOk(q)) break;
+      const end = q + frameSize(readU32(buf, q));
+      if (end > buf.length) break;
+      if (ended) return true;
+      ended = (buf[q + 5] & WRITE_END) !== 0;
+      q = end;
+    }
+    return false;
+  }
+
   /** The next valid record, or null at the end (then `end` says how the segment ends). */
   next(): DecodedRecord | null {
     if (this.end) return null;
@@ -128,10 +160,7 @@ export class SegmentDecoder {
     }
     const dataLen = readU32(buf, p);
     const type = buf[p + 4];
-    const headerOk = (buf[p + 6] | (buf[p + 7] << 8)) === headerCheck(buf, p) &&
-      type >= RecordType.Metadata && type <= RecordType.Snapshot &&
-      buf[p + 5] === padFor(dataLen) && dataLen <= MAX_RECORD_DATA;
-    if (!headerOk) {
+    if (!this.#headerOk(p)) {
       if (last && allZero(buf, p + HEADER_SIZE, size)) {
         return this.#torn("incomplete record header");
       }
@@ -156,7 +185,7 @@ export class SegmentDecoder {
       if (
         last &&
         ((buf[end - 1] === 0 && allZero(buf, end, size)) ||
-          this.#hasZeroSector(p + HEADER_SIZE, end))
+          (this.#hasZeroSector(p + HEADER_SIZE, end) && !this.#laterWriteFollows(p)))
       ) {
         return this.#torn(`incomplete record (${problem})`);
       }

@@ -11,7 +11,9 @@ import {
   MAX_RECORD_DATA,
   RecordType,
   sealFrame,
+  setHeaderFlags,
   WAL_FORMAT_VERSION,
+  WRITE_END,
   writeHeader,
   writeId,
   writeU32,
@@ -58,6 +60,9 @@ export class RecordEncoder {
   /** The CRC of the last record encoded (or the chain's starting value). */
   crc: number;
   readonly #sealed = { crc: 0 };
+  #lastAt = -1;
+  #lastLen = 0;
+  #lastSeed = 0;
 
   constructor(crc: number, initialCapacity = 64 * 1024) {
     this.crc = crc;
@@ -77,6 +82,7 @@ export class RecordEncoder {
   /** Forgets the encoded bytes (the chain value stays). */
   reset(): void {
     this.#len = 0;
+    this.#lastAt = -1;
   }
 
   /** Makes room for `extra` more bytes. */
@@ -103,7 +109,22 @@ export class RecordEncoder {
   }
 
   #end(at: number, dataLen: number, seed = this.crc): void {
+    this.#lastAt = at;
+    this.#lastLen = dataLen;
+    this.#lastSeed = seed;
     this.#len = sealFrame(this.#buf, at, dataLen, seed, this.#sealed);
+    this.crc = this.#sealed.crc;
+  }
+
+  /**
+   * Marks the last record encoded as the end of a write (the WRITE_END header flag), which
+   * lets recovery tell a torn final write from damage to an earlier, acknowledged one.
+   * Call once per `writeAt`, after its last record.
+   */
+  endWrite(): void {
+    if (this.#lastAt < 0 || this.#lastAt >= this.#len) return;
+    setHeaderFlags(this.#buf, this.#lastAt, WRITE_END);
+    this.#len = sealFrame(this.#buf, this.#lastAt, this.#lastLen, this.#lastSeed, this.#sealed);
     this.crc = this.#sealed.crc;
   }
 

@@ -8,7 +8,9 @@
  * ```
  * 0      u32  L       data length in bytes
  * 4      u8   type    RecordType (never 0, so a record header is never all zero)
- * 5      u8   pad     (8 - L % 8) % 8, the zero bytes after the data
+ * 5      u8   pad | flags: bits 0-2 (8 - L % 8) % 8, the zero bytes after the data;
+ *                   bit 3 WRITE_END, set on the last record of each write (one `save`);
+ *                   bits 4-7 zero
  * 6      u16  hcheck  low 16 bits of CRC-32C(bytes 0..6): a bit flip in L is caught before L is used
  * 8      L bytes of data, then `pad` zero bytes
  * 8+L+pad u32 crc     CRC-32C of (header bytes 0..8 ‖ data), seeded with the previous record's crc
@@ -42,6 +44,9 @@ export const FOOTER_MAGIC = 0x4c415743;
 /** The largest record data a reader accepts (a sanity bound on a length read from disk). */
 export const MAX_RECORD_DATA = 512 * 1024 * 1024;
 
+/** Header flag: this record is the last of one write (one fdatasync'd `save`). */
+export const WRITE_END = 0x08;
+
 /** Zero bytes that follow `dataLen` bytes of data to reach 8-byte alignment. */
 export function padFor(dataLen: number): number {
   return (8 - (dataLen & 7)) & 7;
@@ -68,6 +73,14 @@ export function writeHeader(buf: Uint8Array, at: number, type: RecordType, dataL
   buf[at + 3] = (dataLen >>> 24) & 0xff;
   buf[at + 4] = type;
   buf[at + 5] = padFor(dataLen);
+  const check = headerCheck(buf, at);
+  buf[at + 6] = check & 0xff;
+  buf[at + 7] = check >>> 8;
+}
+
+/** Sets flag bits in an already written header, updating its check (the CRC is the caller's). */
+export function setHeaderFlags(buf: Uint8Array, at: number, flags: number): void {
+  buf[at + 5] |= flags;
   const check = headerCheck(buf, at);
   buf[at + 6] = check & 0xff;
   buf[at + 7] = check >>> 8;

@@ -159,6 +159,7 @@ export class Wal {
       enc.crcRecord(0);
       enc.metadata(opts.metadata);
       enc.snapshot({ index: 0, term: 0, confState: emptyConfState() });
+      enc.endWrite();
       try {
         await file.writeAt(enc.bytes(), 0);
         await file.sync();
@@ -296,6 +297,7 @@ export class Wal {
       try {
         enc.entries(entries);
         if (next) enc.state(next);
+        enc.endWrite();
       } catch (err) {
         // Bad input (a non-integer index, say): nothing was written, so the WAL stays usable.
         enc.crc = crcBefore;
@@ -320,6 +322,7 @@ export class Wal {
       enc.reset();
       try {
         enc.snapshot(snapshot);
+        enc.endWrite();
       } catch (err) {
         enc.crc = crcBefore;
         enc.reset();
@@ -361,6 +364,7 @@ export class Wal {
     enc.crcRecord(enc.crc);
     enc.metadata(this.#metadata);
     enc.state(this.#state);
+    enc.endWrite();
     try {
       await file.writeAt(enc.bytes(), 0);
       await file.sync();

@@ -10,9 +10,11 @@ function segment(rand: Rand): { buf: Uint8Array; ackedEnd: number; end: number; 
   const enc = new RecordEncoder(0);
   enc.crcRecord(0);
   enc.metadata({ nodeId: 1n, clusterId: 2n });
+  enc.endWrite();
   const acked = rand.range(1, 6);
   for (let i = 1; i <= acked; i++) {
     enc.entry({ index: i, term: 1, type: EntryType.Normal, data: rand.bytes(rand.int(120)) });
+    enc.endWrite();
   }
   const ackedEnd = enc.length;
   for (let i = 1; i <= 4; i++) {
@@ -24,6 +26,7 @@ function segment(rand: Rand): { buf: Uint8Array; ackedEnd: number; end: number; 
     });
   }
   enc.state({ term: 1, vote: 1n, commit: acked });
+  enc.endWrite();
   const end = enc.length;
   const buf = new Uint8Array(4096);
   buf.set(enc.bytes());
@@ -104,4 +107,46 @@ Deno.test("a segment must start with a CRC record that continues the chain", () 
   assert.match((d.end as { reason: string }).reason, /CRC record carries/);
   const d2 = new SegmentDecoder(enc2.bytes(), true, 1234);
   assert.equal(d2.next()?.type, RecordType.Crc);
+});
+
+/** Writes of two entries each whose data holds a long zero run, so frames span zero sectors. */
+function zeroRunSegment(writes: number): { buf: Uint8Array; starts: number[] } {
+  const enc = new RecordEncoder(0);
+  enc.crcRecord(0);
+  enc.endWrite();
+  const starts: number[] = [];
+  for (let w = 0; w < writes; w++) {
+    starts.push(enc.length);
+    for (let i = 0; i < 2; i++) {
+      // 1100 non-zero bytes, then 1100 zero bytes: each frame spans non-zero and zero sectors.
+      const data = new Uint8Array(2200);
+      for (let j = 0; j < 1100; j++) data[j] = 1 + (j % 250);
+      data[2199] = 2;
+      enc.entry({ index: w * 2 + i + 1, term: 1, type: EntryType.Normal, data });
+    }
+    enc.endWrite();
+  }
+  starts.push(enc.length);
+  const buf = new Uint8Array(enc.length + 4096);
+  buf.set(enc.bytes());
+  return { buf, starts };
+}
+
+Deno.test("zero-sector rule: a lost sector in the final write is torn, damage to an earlier write is corruption", () => {
+  const { buf, starts } = zeroRunSegment(4);
+  const last = starts.length - 2;
+  // A bit flip in a non-final write, in a record whose data has zero sectors: corruption.
+  for (let w = 0; w < last; w++) {
+    const b = buf.slice();
+    b[starts[w] + 8 + 17 + 700] ^= 0x20; // in the non-zero part; the zero part follows
+    assert.equal(decodeAll(b).end.kind, "corrupt", `write ${w}`);
+  }
+  // The final write's first record loses a sector while its second landed: torn at its start.
+  const b = buf.slice();
+  const sector = Math.ceil((starts[last] + 8 + 17) / 512) * 512;
+  assert.ok(sector + 512 <= starts[last] + 8 + 17 + 1100, "the sector holds non-zero data");
+  b.fill(0, sector, sector + 512);
+  const got = decodeAll(b);
+  assert.equal(got.end.kind, "torn");
+  assert.equal(got.end.offset, starts[last]);
 });
