@@ -57,6 +57,78 @@ async function run(cmd: string, args: string[], stdin?: Uint8Array) {
 
 const sv = (value: string) => create(StringValueSchema, { value });
 
+/** A throwaway CA and a server certificate for 127.0.0.1/localhost signed by it, in `dir`. */
+async function makeCerts(dir: string): Promise<{ ca: string; cert: string; key: string }> {
+  const steps: string[][] = [
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=concord-test-ca",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign",
+      "-keyout",
+      `${dir}/ca.key`,
+      "-out",
+      `${dir}/ca.pem`,
+    ],
+    [
+      "req",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-subj",
+      "/CN=localhost",
+      "-keyout",
+      `${dir}/key.pem`,
+      "-out",
+      `${dir}/srv.csr`,
+    ],
+    [
+      "x509",
+      "-req",
+      "-in",
+      `${dir}/srv.csr`,
+      "-CA",
+      `${dir}/ca.pem`,
+      "-CAkey",
+      `${dir}/ca.key`,
+      "-CAcreateserial",
+      "-days",
+      "1",
+      "-extfile",
+      `${dir}/ext.cnf`,
+      "-out",
+      `${dir}/cert.pem`,
+    ],
+  ];
+  await Deno.writeTextFile(
+    `${dir}/ext.cnf`,
+    "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n" +
+      "extendedKeyUsage=serverAuth\n",
+  );
+  for (const args of steps) {
+    const r = await run("openssl", args);
+    assert.equal(r.code, 0, r.err);
+  }
+  return {
+    ca: await Deno.readTextFile(`${dir}/ca.pem`),
+    cert: await Deno.readTextFile(`${dir}/cert.pem`),
+    key: await Deno.readTextFile(`${dir}/key.pem`),
+  };
+}
+
 Deno.test("real client: Connect's gRPC client (HTTP/2): unary, server and client streaming", async () => {
   await withEcho(async (s) => {
     const baseUrl = `http://127.0.0.1:${s.port}`;
@@ -189,30 +261,7 @@ Deno.test("real client: h2load, 2000 requests over 4 connections, client GOAWAY,
 Deno.test("real client: TLS with ALPN picks h2 or http/1.1", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const gen = await run("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
-      "-keyout",
-      `${dir}/key.pem`,
-      "-out",
-      `${dir}/cert.pem`,
-    ]);
-    assert.equal(gen.code, 0, gen.err);
-    const tls = {
-      cert: await Deno.readTextFile(`${dir}/cert.pem`),
-      key: await Deno.readTextFile(`${dir}/key.pem`),
-    };
+    const tls = await makeCerts(dir);
     await withEcho(async (s) => {
       const url = `https://127.0.0.1:${s.port}/test.Echo/Say`;
       for (const [flag, version] of [["--http2", "2"], ["--http1.1", "1.1"]]) {
@@ -220,7 +269,7 @@ Deno.test("real client: TLS with ALPN picks h2 or http/1.1", async () => {
           "-sS",
           flag,
           "--cacert",
-          `${dir}/cert.pem`,
+          `${dir}/ca.pem`,
           "-w",
           "\\n%{http_version}",
           "-H",
@@ -232,13 +281,34 @@ Deno.test("real client: TLS with ALPN picks h2 or http/1.1", async () => {
         assert.equal(r.code, 0, r.err);
         assert.equal(r.out, `"tls"\n${version}`);
       }
+      // Deno's own fetch (hyper) over HTTP/2 with ALPN, streaming a request body up.
+      const client = Deno.createHttpClient({ caCerts: [tls.ca], http1: false, http2: true });
+      try {
+        const body = new ReadableStream<Uint8Array>({
+          start(c) {
+            c.enqueue(new TextEncoder().encode('"str'));
+            c.enqueue(new TextEncoder().encode('eamed"'));
+            c.close();
+          },
+        });
+        const res = await fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+          client,
+        });
+        assert.equal(res.status, 200);
+        assert.equal(await res.text(), '"streamed"');
+      } finally {
+        client.close();
+      }
       // And a gRPC client over TLS.
       const baseUrl = `https://127.0.0.1:${s.port}`;
-      const sessionManager = new Http2SessionManager(baseUrl, {}, { ca: tls.cert });
-      const client = echoClient(createGrpcTransport({ baseUrl, sessionManager }));
-      assert.equal((await client.say(sv("grpc over tls"))).value, "grpc over tls");
+      const sessionManager = new Http2SessionManager(baseUrl, {}, { ca: tls.ca });
+      const grpc = echoClient(createGrpcTransport({ baseUrl, sessionManager }));
+      assert.equal((await grpc.say(sv("grpc over tls"))).value, "grpc over tls");
       sessionManager.abort();
-    }, { tls });
+    }, { tls: { cert: tls.cert, key: tls.key } });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
