@@ -42,6 +42,8 @@ export interface HttpLimits {
   maxContinuationFrames: number;
   /** PING, SETTINGS and empty-frame floods beyond this per second end the connection. */
   maxControlFramesPerSecond: number;
+  /** Open connections (both protocols, TLS handshakes included); more are closed at accept. */
+  maxConnections: number;
 }
 
 /** The defaults; every field can be overridden through `serveHttp({ limits })`. */
@@ -57,6 +59,7 @@ export const DEFAULT_LIMITS: Readonly<HttpLimits> = {
   drainTimeoutMs: 10 * 1000,
   maxContinuationFrames: 64,
   maxControlFramesPerSecond: 10000,
+  maxConnections: 10000,
 };
 
 /** Merge caller overrides over the defaults, rejecting nonsense early. */

@@ -121,7 +121,7 @@ class Server implements HttpServer {
         await new Promise((r) => setTimeout(r, 50));
         continue;
       }
-      if (this.closing) {
+      if (this.closing || this.conns.size + this.pending.size >= this.limits.maxConnections) {
         conn.close();
         continue;
       }

@@ -363,3 +363,41 @@ Deno.test("h2c upgrade: a malformed HTTP2-Settings is served as plain HTTP/1.1",
     assert.match(text, /^HTTP\/1\.1 200 OK/);
   });
 });
+
+Deno.test("server: connections beyond maxConnections are closed at accept", async () => {
+  await withServer({ maxConnections: 2 }, async (server) => {
+    const a = await Raw.connect(server.port);
+    const b = await Raw.connect(server.port);
+    try {
+      await a.send("GET /url HTTP/1.1\r\nHost: a\r\n\r\n");
+      await a.until((t) => t.endsWith("0\r\n\r\n"));
+      await b.send("GET /url HTTP/1.1\r\nHost: b\r\n\r\n");
+      await b.until((t) => t.endsWith("0\r\n\r\n"));
+      const c = await Raw.connect(server.port);
+      try {
+        await c.send("GET /url HTTP/1.1\r\nHost: c\r\n\r\n").catch(() => {});
+        assert.equal(await c.closedText(), "");
+      } finally {
+        c.close();
+      }
+      // Once a connection ends, a new one is served again.
+      a.close();
+      let served = false;
+      for (const end = Date.now() + 5000; !served && Date.now() < end;) {
+        const d = await Raw.connect(server.port);
+        try {
+          await d.send("GET /url HTTP/1.1\r\nHost: d\r\n\r\n").catch(() => {});
+          served = (await d.until((t) => t.endsWith("0\r\n\r\n"), 2000)).endsWith("0\r\n\r\n");
+        } catch {
+          // closed at accept: the server has not seen the first connection end yet
+        } finally {
+          d.close();
+        }
+      }
+      assert.ok(served, "a connection is accepted again");
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});
