@@ -3,6 +3,7 @@
  * Each command lives in its layer; this file only dispatches.
  */
 import { VERSION } from "./lib/base/version.ts";
+import { runUtil } from "./lib/cli/util.ts";
 
 const USAGE = `Concord ${VERSION}: an etcd-v3-compatible, strongly consistent key-value store.
 
@@ -11,7 +12,7 @@ Usage: concord <command> [flags]
 Commands:
   serve     run a Concord member (etcd's flags: --name, --data-dir, --listen-client-urls, ...)
   ctl       the etcdctl-like client
-  util      offline tools on data dirs, WALs and snapshots (like etcdutl)
+  util      offline tools on member files, like etcdutl (today: wal verify, wal dump)
   version   print the version
   help      print this help
 
@@ -32,9 +33,10 @@ export async function run(args: string[]): Promise<number> {
     case "--version":
       console.log(`concord version ${VERSION}`);
       return 0;
+    case "util":
+      return await runUtil(rest);
     case "serve":
-    case "ctl":
-    case "util": {
+    case "ctl": {
       void rest;
       console.error(`concord ${command}: not available in this build yet; see README.md`);
       return 2;
