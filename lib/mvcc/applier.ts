@@ -292,10 +292,28 @@ export function applyTxn(store: MvccStore, rt: TxnRequest, opts: TxnOptions = {}
   const path = compareToPath(store, rt);
   const write = !isReadonly(rt);
   if (write) {
-    // etcd checks that ignore_value/ignore_lease keys exist before the txn. The one way a key
-    // can vanish inside the txn, a delete with range_end "\0" (which etcd's duplicate check
-    // does not catch), makes etcd panic mid-apply; here the liveness is followed through the
-    // txn so that case fails up front with keyNotFound and the txn stays all-or-nothing.
+    checkRequests(store, rt, path, (op) => {
+      if (op.case !== "requestPut") return;
+      const p = op.value;
+      if (p.ignoreValue || p.ignoreLease) {
+        if (store.range(spanOf(p.key)).kvs.length === 0) throw Errors.keyNotFound();
+      }
+      const lease = p.lease ?? 0n;
+      if (lease !== 0n && !store.leaseExists(lease)) throw Errors.leaseNotFound();
+    });
+  }
+  checkRequests(store, rt, path, (op) => {
+    if (op.case !== "requestRange") return;
+    const rev = op.value.revision ?? 0;
+    if (rev === 0) return;
+    if (rev > store.rev()) throw Errors.futureRev();
+    if (rev < store.firstRev()) throw Errors.compacted();
+  });
+  if (write) {
+    // etcd checked ignore_value/ignore_lease keys against the state before the txn. The one
+    // way such a key can vanish inside the txn, a delete with range_end "\0" (which etcd's
+    // duplicate check does not catch), makes etcd panic mid-apply; here liveness is followed
+    // through the txn so that case fails with keyNotFound before anything is written.
     const deleted: KeySpan[] = [];
     const putLive = new Map<string, boolean>();
     checkRequests(store, rt, path, (op) => {
@@ -309,22 +327,12 @@ export function applyTxn(store: MvccStore, rt: TxnRequest, opts: TxnOptions = {}
       const p = op.value;
       const k = bytesToKey(p.key);
       if (p.ignoreValue || p.ignoreLease) {
-        const live = putLive.get(k) ??
-          (store.range(spanOf(p.key)).kvs.length !== 0 && !deleted.some((d) => spanHas(d, k)));
+        const live = putLive.get(k) ?? !deleted.some((d) => spanHas(d, k));
         if (!live) throw Errors.keyNotFound();
       }
       putLive.set(k, true);
-      const lease = p.lease ?? 0n;
-      if (lease !== 0n && !store.leaseExists(lease)) throw Errors.leaseNotFound();
     });
   }
-  checkRequests(store, rt, path, (op) => {
-    if (op.case !== "requestRange") return;
-    const rev = op.value.revision ?? 0;
-    if (rev === 0) return;
-    if (rev > store.rev()) throw Errors.futureRev();
-    if (rev < store.firstRev()) throw Errors.compacted();
-  });
   if (!write) {
     const r = applyOps(store, undefined, rt, path);
     return { header: { revision: store.rev() }, succeeded: r.succeeded, responses: r.responses };
