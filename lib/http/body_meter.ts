@@ -8,6 +8,9 @@ import { BodyTooLargeError, type HttpLimits } from "./limits.ts";
 /** True for content types whose bodies are sequences of length-prefixed envelopes. */
 export function isEnveloped(contentType: string | null): boolean {
   if (contentType === null) return false;
+  // gRPC-web "text" bodies are base64 of the envelopes, not envelopes: meter them as a
+  // plain body, or the base64 characters would be read as a huge message length.
+  if (contentType.startsWith("application/grpc-web-text")) return false;
   return contentType.startsWith("application/grpc") ||
     contentType.startsWith("application/connect+");
 }
