@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { SimClock } from "../../lib/io/clock.ts";
 import { SimDisk } from "../../lib/io/sim_disk.ts";
+import { RealDisk } from "../../lib/io/real_disk.ts";
 import { DB } from "../../lib/backend/db.ts";
 import { FailedError, LockedError, openBackend } from "../../lib/backend/open.ts";
 import type { ReadTx } from "../../lib/backend/backend.ts";
@@ -301,4 +302,32 @@ Deno.test("backend: writes made while close() commits are not dropped", async ()
   const again = await openBackend(disk, "/c.db", { clock: new SimClock() });
   assert.deepEqual(all(again.read, "key"), [["a", "1"], ["b", "2"]]);
   await again.close();
+});
+
+Deno.test("backend: defrag on the real disk keeps the data and the lock", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "concord-backend-defrag-" });
+  try {
+    const disk = new RealDisk();
+    const path = `${dir}/db`;
+    const b = await openBackend(disk, path, { clock: new SimClock(), cacheBytes: 1 });
+    b.write.createBucket("key");
+    for (let i = 0; i < 3000; i++) {
+      b.write.put("key", k(`k${String(i).padStart(4, "0")}`), k("x".repeat(200)));
+    }
+    await b.commit();
+    for (let i = 0; i < 3000; i += 2) b.write.delete("key", k(`k${String(i).padStart(4, "0")}`));
+    await b.defrag();
+    // Pages evicted from the small cache are re-read from the renamed file.
+    assert.equal(all(b.read, "key").length, 1500);
+    await assert.rejects(openBackend(disk, path, { clock: new SimClock() }), LockedError);
+    b.write.put("key", k("after"), k("defrag"));
+    await b.close();
+    assert.deepEqual((await disk.readDir(dir)).sort(), ["db"]);
+    const again = await openBackend(disk, path, { clock: new SimClock() });
+    assert.equal(all(again.read, "key").length, 1501);
+    assert.deepEqual(again.check(), []);
+    await again.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
