@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { testSeed } from "../../lib/base/rand.ts";
 import { runSeed, type SimStats } from "./sim.ts";
 
-const SEEDS = Number(Deno.env.get("SIM_SEEDS") ?? "2000");
+const SEEDS = Number(Deno.env.get("SIM_SEEDS") ?? "3000");
 
 Deno.test("simulation: invariants hold and the healed cluster is live, over many seeds", () => {
   const fromEnv = Deno.env.get("SEED");
