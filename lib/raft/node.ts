@@ -159,10 +159,12 @@ export class Node {
    */
   process(): Promise<void> {
     this.#check();
-    if (this.#running !== null) return this.#running;
-    this.#running = this.#loop().finally(() => {
-      this.#running = null;
-    });
+    if (this.#running === null) {
+      // the loop starts in a microtask, after #running is set; it clears #running in the same
+      // synchronous step in which it finds nothing left, so work stepped in after that point
+      // always starts a new loop instead of joining one that has already finished
+      this.#running = Promise.resolve().then(() => this.#loop());
+    }
     return this.#running;
   }
 
@@ -183,36 +185,10 @@ export class Node {
         }
         if (rd.messages.length > 0) this.#hooks.send(rd.messages);
         if (rd.snapshot !== null || rd.committedEntries.length > 0) {
-          const confChanges: AppliedConfChange[] = [];
-          for (const e of rd.committedEntries) {
-            if (e.type !== EntryType.ConfChange) continue;
-            const change = decodeConfChange(e.data);
-            const refusal = this.#hooks.validateConfChange?.(change, e.index) ?? null;
-            if (refusal !== null) {
-              // applied as a no-op (node id 0), so every node's raft stays in step
-              const { confState } = this.raw.applyConfChange({ ...change, nodeId: 0n });
-              confChanges.push({
-                index: e.index,
-                change,
-                outcome: ConfChangeOutcome.Refused,
-                refusal,
-                confState,
-              });
-              continue;
-            }
-            const { outcome, confState } = this.raw.applyConfChange(change);
-            confChanges.push({
-              index: e.index,
-              change,
-              outcome,
-              refusal: outcome === ConfChangeOutcome.Refused ? "it would leave no voters" : null,
-              confState,
-            });
-          }
           const a = this.#hooks.apply({
             snapshot: rd.snapshot,
             entries: rd.committedEntries,
-            confChanges,
+            confChanges: this.#applyConfChanges(rd.committedEntries),
           });
           if (a !== undefined) await a;
         }
@@ -222,6 +198,39 @@ export class Node {
     } catch (err) {
       this.#failed = err;
       throw err;
+    } finally {
+      this.#running = null;
     }
+  }
+
+  /** Applies the conf change entries among `entries` to raft's membership, in order. */
+  #applyConfChanges(entries: readonly Entry[]): AppliedConfChange[] {
+    const out: AppliedConfChange[] = [];
+    for (const e of entries) {
+      if (e.type !== EntryType.ConfChange) continue;
+      const change = decodeConfChange(e.data);
+      const refusal = this.#hooks.validateConfChange?.(change, e.index) ?? null;
+      if (refusal !== null) {
+        // applied as a no-op (node id 0), so every node's raft stays in step
+        const { confState } = this.raw.applyConfChange({ ...change, nodeId: 0n });
+        out.push({
+          index: e.index,
+          change,
+          outcome: ConfChangeOutcome.Refused,
+          refusal,
+          confState,
+        });
+        continue;
+      }
+      const { outcome, confState } = this.raw.applyConfChange(change);
+      out.push({
+        index: e.index,
+        change,
+        outcome,
+        refusal: outcome === ConfChangeOutcome.Refused ? "it would leave no voters" : null,
+        confState,
+      });
+    }
+    return out;
   }
 }

@@ -141,8 +141,11 @@ Deno.test("Node: proposals that arrive during a persist share the next batch (on
   leader.node.campaign();
   await pump();
   leader.hold = gate();
+  leader.events.length = 0;
   leader.node.propose(bytes("first"));
   const running = leader.node.process();
+  // let the loop take the first batch and block in its persist
+  while (!leader.events.includes("persist 1")) await Promise.resolve();
   for (let i = 0; i < 100; i++) leader.node.propose(bytes(`p${i}`));
   leader.events.length = 0;
   const before = leader.node.batches;
@@ -151,6 +154,7 @@ Deno.test("Node: proposals that arrive during a persist share the next batch (on
   await running;
   assert.ok(leader.events.includes("persist 100"), `events: ${leader.events.join(", ")}`);
   assert.equal(leader.node.batches - before, 1, "the 100 proposals took one more batch");
+  assert.ok(!leader.events.some((e) => e.startsWith("persist") && e !== "persist 100"));
   await pump();
   assert.equal(appliedData(members.get(3n)!).length, 101);
 });
@@ -233,4 +237,45 @@ Deno.test("Node: a conf change the server refuses at apply time is a no-op every
   });
   await pump();
   assert.deepEqual(leader.node.raw.confState().learners, [5n]);
+});
+
+Deno.test("Node: work stepped in right after a loop finished is not left behind", async () => {
+  const storage = new MemoryStorage({
+    voters: [1n],
+    learners: [],
+    votersOutgoing: [],
+    learnersNext: [],
+    autoLeave: false,
+  });
+  const raw = new RawNode({
+    id: 1n,
+    storage,
+    rand: new Rand(1),
+    electionTick: 10,
+    heartbeatTick: 1,
+  });
+  const applied: string[] = [];
+  const node = new Node(raw, {
+    persist(b) {
+      storage.append(b.entries); // synchronous hooks: a loop can finish without awaiting
+      if (b.hardState !== null) storage.setHardState(b.hardState);
+    },
+    send() {},
+    apply(b) {
+      for (const e of b.entries) if (e.data.length > 0) applied.push(text(e.data));
+    },
+  });
+  node.campaign();
+  const p1 = node.process();
+  await p1;
+  node.propose(bytes("late"));
+  await node.process();
+  assert.deepEqual(applied, ["late"]);
+  assert.equal(raw.hasReady(), false);
+  // and concurrent callers share one loop
+  node.propose(bytes("a"));
+  const [x, y] = [node.process(), node.process()];
+  assert.equal(x, y);
+  await x;
+  assert.deepEqual(applied, ["late", "a"]);
 });
