@@ -399,6 +399,9 @@ export class WatchHub {
   }
 
   #withPrev(e: Event): Event {
+    // A creation has no previous value; etcd does not look (even when a delete of the key
+    // earlier in the same revision left one at the previous revision).
+    if (e.type === EventType.PUT && e.kv.createRevision === e.kv.modRevision) return e;
     try {
       const kv = this.#store.range({ key: bytesToKey(e.kv.key), end: undefined }, {
         rev: e.kv.modRevision - 1,

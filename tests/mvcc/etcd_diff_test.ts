@@ -8,9 +8,20 @@
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { haveEtcd, startEtcd } from "./etcd_process.ts";
+import {
+  b,
+  deleteOf,
+  hdr,
+  pbDelete,
+  pbPut,
+  pbRange,
+  pbTxn,
+  putOf,
+  rangeOf,
+  txnOf,
+} from "./etcd_pb.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import type { KeyValue as PbKeyValue } from "../../proto/gen/mvccpb/kv_pb.ts";
 import { Rand, testSeed } from "../../lib/base/rand.ts";
 import { EtcdError } from "../../lib/base/errors.ts";
 import { MvccStore } from "../../lib/mvcc/kv_store.ts";
@@ -22,13 +33,8 @@ import {
   applyTxn,
 } from "../../lib/mvcc/applier.ts";
 import {
-  type Compare,
-  CompareTarget,
-  type DeleteRangeRequest,
   type KeyValue,
-  type PutRequest,
   type RangeRequest,
-  type RequestOp,
   type ResponseOp,
   SortOrder,
   SortTarget,
@@ -37,154 +43,6 @@ import {
 import { genDelete, genPut, genRange, genTxn } from "./gen.ts";
 import { newDisk, openSimBackend } from "./helpers.ts";
 import { TestLessor } from "./test_lessor.ts";
-
-const ETCD = "/usr/bin/etcd";
-
-async function freePort(): Promise<number> {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-const b = (n: number | undefined) => BigInt(n ?? 0);
-
-function pbRange(r: RangeRequest): pb.RangeRequest {
-  return create(pb.RangeRequestSchema, {
-    key: r.key,
-    rangeEnd: r.rangeEnd,
-    limit: b(r.limit),
-    revision: b(r.revision),
-    sortOrder: (r.sortOrder ?? 0) as number as pb.RangeRequest_SortOrder,
-    sortTarget: (r.sortTarget ?? 0) as number as pb.RangeRequest_SortTarget,
-    keysOnly: r.keysOnly,
-    countOnly: r.countOnly,
-    minModRevision: b(r.minModRevision),
-    maxModRevision: b(r.maxModRevision),
-    minCreateRevision: b(r.minCreateRevision),
-    maxCreateRevision: b(r.maxCreateRevision),
-  });
-}
-
-function pbPut(p: PutRequest): pb.PutRequest {
-  return create(pb.PutRequestSchema, {
-    key: p.key,
-    value: p.value,
-    lease: p.lease ?? 0n,
-    prevKv: p.prevKv,
-    ignoreValue: p.ignoreValue,
-    ignoreLease: p.ignoreLease,
-  });
-}
-
-function pbDelete(d: DeleteRangeRequest): pb.DeleteRangeRequest {
-  return create(pb.DeleteRangeRequestSchema, {
-    key: d.key,
-    rangeEnd: d.rangeEnd,
-    prevKv: d.prevKv,
-  });
-}
-
-function pbCompare(c: Compare): pb.Compare {
-  let targetUnion: pb.Compare["targetUnion"] = { case: undefined };
-  switch (c.target) {
-    case CompareTarget.VERSION:
-      if (c.version !== undefined) targetUnion = { case: "version", value: b(c.version) };
-      break;
-    case CompareTarget.CREATE:
-      if (c.createRevision !== undefined) {
-        targetUnion = { case: "createRevision", value: b(c.createRevision) };
-      }
-      break;
-    case CompareTarget.MOD:
-      if (c.modRevision !== undefined) {
-        targetUnion = { case: "modRevision", value: b(c.modRevision) };
-      }
-      break;
-    case CompareTarget.VALUE:
-      if (c.value !== undefined) targetUnion = { case: "value", value: c.value };
-      break;
-    case CompareTarget.LEASE:
-      if (c.lease !== undefined) targetUnion = { case: "lease", value: c.lease };
-      break;
-  }
-  return create(pb.CompareSchema, {
-    key: c.key,
-    rangeEnd: c.rangeEnd,
-    result: c.result as number as pb.Compare_CompareResult,
-    target: c.target as number as pb.Compare_CompareTarget,
-    targetUnion,
-  });
-}
-
-function pbOp(o: RequestOp): pb.RequestOp {
-  switch (o.case) {
-    case "requestRange":
-      return create(pb.RequestOpSchema, { request: { case: o.case, value: pbRange(o.value) } });
-    case "requestPut":
-      return create(pb.RequestOpSchema, { request: { case: o.case, value: pbPut(o.value) } });
-    case "requestDeleteRange":
-      return create(pb.RequestOpSchema, { request: { case: o.case, value: pbDelete(o.value) } });
-    case "requestTxn":
-      return create(pb.RequestOpSchema, { request: { case: o.case, value: pbTxn(o.value) } });
-  }
-}
-
-function pbTxn(t: TxnRequest): pb.TxnRequest {
-  return create(pb.TxnRequestSchema, {
-    compare: (t.compare ?? []).map(pbCompare),
-    success: (t.success ?? []).map(pbOp),
-    failure: (t.failure ?? []).map(pbOp),
-  });
-}
-
-function kvOf(kv: PbKeyValue): KeyValue {
-  return {
-    key: kv.key,
-    createRevision: Number(kv.createRevision),
-    modRevision: Number(kv.modRevision),
-    version: Number(kv.version),
-    value: kv.value,
-    lease: kv.lease,
-  };
-}
-
-const hdr = (h: pb.ResponseHeader | undefined) => ({ revision: Number(h?.revision ?? 0n) });
-
-function rangeOf(r: pb.RangeResponse) {
-  return { header: hdr(r.header), kvs: r.kvs.map(kvOf), more: r.more, count: Number(r.count) };
-}
-
-function putOf(r: pb.PutResponse) {
-  return r.prevKv ? { header: hdr(r.header), prevKv: kvOf(r.prevKv) } : { header: hdr(r.header) };
-}
-
-function deleteOf(r: pb.DeleteRangeResponse) {
-  return { header: hdr(r.header), deleted: Number(r.deleted), prevKvs: r.prevKvs.map(kvOf) };
-}
-
-function txnOf(
-  r: pb.TxnResponse,
-): { header: { revision: number }; succeeded: boolean; responses: ResponseOp[] } {
-  return {
-    header: hdr(r.header),
-    succeeded: r.succeeded,
-    responses: r.responses.map((o): ResponseOp => {
-      switch (o.response.case) {
-        case "responseRange":
-          return { case: "responseRange", value: rangeOf(o.response.value) };
-        case "responsePut":
-          return { case: "responsePut", value: putOf(o.response.value) };
-        case "responseDeleteRange":
-          return { case: "responseDeleteRange", value: deleteOf(o.response.value) };
-        case "responseTxn":
-          return { case: "responseTxn", value: txnOf(o.response.value) };
-        default:
-          throw new Error("empty ResponseOp from etcd");
-      }
-    }),
-  };
-}
 
 type Outcome = { ok: unknown } | { err: string };
 
@@ -272,39 +130,13 @@ function panicsEtcd(t: TxnRequest): boolean {
 
 Deno.test({
   name: "mvcc answers exactly as a real etcd 3.4 on random requests",
-  ignore: !(() => {
-    try {
-      return Deno.statSync(ETCD).isFile;
-    } catch {
-      return false;
-    }
-  })(),
+  ignore: !haveEtcd(),
   async fn() {
     const seed = testSeed();
     console.log(`seed=${seed}`);
     const r = new Rand(seed);
-    const dir = await Deno.makeTempDir({ prefix: "mvcc-etcd-diff-" });
-    const clientPort = await freePort();
-    const peerPort = await freePort();
-    const clientUrl = `http://127.0.0.1:${clientPort}`;
-    const peerUrl = `http://127.0.0.1:${peerPort}`;
-    const proc = new Deno.Command(ETCD, {
-      args: [
-        "--name=diff",
-        `--data-dir=${dir}/etcd`,
-        `--listen-client-urls=${clientUrl}`,
-        `--advertise-client-urls=${clientUrl}`,
-        `--listen-peer-urls=${peerUrl}`,
-        `--initial-advertise-peer-urls=${peerUrl}`,
-        `--initial-cluster=diff=${peerUrl}`,
-        "--logger=zap",
-        "--log-level=error",
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    const sessionManager = new Http2SessionManager(clientUrl);
-    const transport = createGrpcTransport({ baseUrl: clientUrl, sessionManager });
+    const etcd = await startEtcd();
+    const transport = etcd.transport;
     const kv = createClient(pb.KV, transport);
     const lease = createClient(pb.Lease, transport);
     const disk = await newDisk();
@@ -380,12 +212,9 @@ Deno.test({
       console.log(`revision ${store.rev()}, compacted ${store.compactRev()}`);
       assert.ok(store.rev() > 50, `seed=${seed}: too few writes`);
     } finally {
-      sessionManager.abort();
-      proc.kill("SIGTERM");
-      await proc.status;
+      await etcd.stop();
       await store.close();
       await backend.close();
-      await Deno.remove(dir, { recursive: true });
     }
   },
 });
