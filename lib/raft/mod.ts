@@ -62,3 +62,4 @@ export {
   UnavailableError,
 } from "./errors.ts";
 export { ProgressState } from "./progress.ts";
+export { decodeMessage, encodedSize, encodeMessage, MESSAGE_FORMAT } from "./codec.ts";

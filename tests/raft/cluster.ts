@@ -267,6 +267,8 @@ export class Cluster {
   readonly #ignored = new Set<MessageType>();
   readonly #dropRate = new Map<string, number>();
   readonly rand: Rand;
+  /** Applied to every delivered message (e.g. a round trip through the wire codec). */
+  wire: ((m: Message) => Message) | null = null;
   /** Every message delivered, for assertions (cleared by the test when needed). */
   delivered: Message[] = [];
   queue: Message[] = [];
@@ -329,8 +331,9 @@ export class Cluster {
     let guard = 0;
     while (this.queue.length > 0) {
       if (++guard > 1_000_000) throw new Error("network did not quiesce");
-      const m = this.queue.shift()!;
-      if (!this.#passes(m)) continue;
+      const sent = this.queue.shift()!;
+      if (!this.#passes(sent)) continue;
+      const m = this.wire === null ? sent : this.wire(sent);
       this.delivered.push(m);
       const to = this.nodes.get(m.to)!;
       to.raw.step(m);

@@ -17,6 +17,7 @@
  */
 import { type Entry, type NodeId } from "../../lib/base/raftpb.ts";
 import { Rand } from "../../lib/base/rand.ts";
+import { decodeMessage, encodeMessage } from "../../lib/raft/codec.ts";
 import { ConfChangeType } from "../../lib/raft/confchange.ts";
 import { ProposalDroppedError } from "../../lib/raft/errors.ts";
 import { describeMessage, type Message } from "../../lib/raft/messages.ts";
@@ -96,6 +97,7 @@ export class Sim {
   #dupRate = 0;
   #maxDelay = 1;
   #asyncRate = 0;
+  #wire = false;
   // invariant state
   #leaderOfTerm = new Map<number, NodeId>();
   #entryAt = new Map<string, { hash: number; prevTerm: number }>();
@@ -139,6 +141,7 @@ export class Sim {
       maxInflightMsgs: r.pick([1, 4, 256]),
     };
     this.#asyncRate = r.pick([0, 0.3, 0.7]);
+    this.#wire = r.chance(0.2);
     const voters: NodeId[] = [];
     for (let i = 1; i <= cfg.voters; i++) voters.push(BigInt(i));
     this.#nextNodeId = cfg.voters + 1;
@@ -339,7 +342,8 @@ export class Sim {
     }
     this.stats.delivered++;
     if (this.cfg.trace) this.#log(`deliver ${describeMessage(m)}`);
-    to.raw.step(m);
+    // some runs send every message through the wire encoding (fresh objects, as on a network)
+    to.raw.step(this.#wire ? decodeMessage(encodeMessage(m)) : m);
     // sometimes leave the batch pending, as while an fsync is in flight: raft keeps stepping
     this.#sendAll(to.handleReady(this.#asyncRate > 0 && this.rand.chance(this.#asyncRate)));
     this.checkStep();
