@@ -533,7 +533,8 @@ export class MvccStore implements KvReader {
       return !anyKept;
     });
     let hash = crc32c(new TextEncoder().encode(KEY_BUCKET));
-    this.backend.read.range(KEY_BUCKET, EMPTY, mainRevBytes(rev + 1), (k, v) => {
+    // A negative revision (etcd lets it through) covers no revision at all.
+    this.backend.read.range(KEY_BUCKET, EMPTY, mainRevBytes(Math.max(0, rev + 1)), (k, v) => {
       const main = bytesToMain(k);
       if (main <= compactRev && anyKept) {
         const h = this.#index.get(bytesToKey(decodeKeyValue(v).key));
