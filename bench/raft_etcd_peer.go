@@ -111,6 +111,19 @@ func measure(secs float64, name, unit string, body func(c *cluster) int) {
 	fmt.Printf("etcd raft %s: %.0f %s/s\n", name, float64(done)/el, unit)
 }
 
+func measureOp(secs float64, name string, op func()) {
+	done := 0
+	start := time.Now()
+	end := start.Add(time.Duration(secs * float64(time.Second)))
+	for time.Now().Before(end) {
+		for i := 0; i < 100; i++ {
+			op()
+		}
+		done += 100
+	}
+	fmt.Printf("etcd raftpb %s: %.0f ops/s\n", name, float64(done)/time.Since(start).Seconds())
+}
+
 func main() {
 	secs := 3.0
 	if len(os.Args) > 1 {
@@ -134,6 +147,22 @@ func main() {
 		c.nodes[0].rn.Step(pb.Message{Type: pb.MsgProp, From: 1, Entries: ents})
 		c.run()
 		return c.nodes[0].applied - before
+	})
+	app := pb.Message{Type: pb.MsgApp, To: 2, From: 1, Term: 5, LogTerm: 5, Index: 1000, Commit: 999}
+	for i := 0; i < 256; i++ {
+		app.Entries = append(app.Entries, pb.Entry{Term: 5, Index: uint64(1001 + i), Data: payload})
+	}
+	wire, _ := app.Marshal()
+	measureOp(secs, "codec: encode an append of 256 entries", func() {
+		if _, err := app.Marshal(); err != nil {
+			panic(err)
+		}
+	})
+	measureOp(secs, "codec: decode an append of 256 entries", func() {
+		var m pb.Message
+		if err := m.Unmarshal(wire); err != nil {
+			panic(err)
+		}
 	})
 	seq := uint64(0)
 	measure(secs, "ReadIndex, 1 read per round", "reads", func(c *cluster) int {
