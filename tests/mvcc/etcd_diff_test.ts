@@ -209,6 +209,19 @@ Deno.test({
           }
         }
       }
+      // The "key" bucket holds the same bytes as etcd's: HashKV agrees exactly.
+      const maintenance = createClient(pb.Maintenance, transport);
+      for (const at of [0, store.rev() - 1]) {
+        const want = await etcdOutcome(async () => {
+          const h = await maintenance.hashKV(create(pb.HashKVRequestSchema, { revision: b(at) }));
+          return { hash: h.hash, compactRev: Number(h.compactRevision) };
+        });
+        const got = ourOutcome(() => {
+          const h = store.hashKV(at);
+          return { hash: h.hash, compactRev: h.compactRev };
+        });
+        assert.deepEqual(got, want, `seed=${seed} hashKV(${at})`);
+      }
       console.log(`revision ${store.rev()}, compacted ${store.compactRev()}`);
       assert.ok(store.rev() > 50, `seed=${seed}: too few writes`);
     } finally {
