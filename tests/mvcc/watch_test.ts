@@ -452,3 +452,26 @@ Deno.test("watch: from the compacted revision, a deletion made at it is still de
   await b.close();
   await t.backend.close();
 });
+
+Deno.test("watch: async iteration waits for events and ends when the stream closes", async () => {
+  const t = await setup();
+  const s = t.hub.newStream();
+  s.watch({ key: enc("i") });
+  const seen: string[] = [];
+  const consumer = (async () => {
+    for await (const r of s) {
+      if (r.created) continue;
+      seen.push(dec(r.events[0].kv.value));
+      if (seen.length === 3) s.close();
+    }
+  })();
+  for (const v of ["1", "2", "3"]) {
+    await new Promise((res) => setTimeout(res, 1));
+    put(t.store, "i", v);
+  }
+  await consumer;
+  assert.deepEqual(seen, ["1", "2", "3"]);
+  assert.equal(await s.next(), undefined);
+  assert.deepEqual(t.hub.counts(), { synced: 0, unsynced: 0, victims: 0 });
+  await t.close();
+});
