@@ -161,7 +161,8 @@ Deno.test({
         await lease.leaseGrant(create(pb.LeaseGrantRequestSchema, { ID: id, TTL: 3600n }));
       }
       let compactRev = -1;
-      for (let step = 0; step < 500; step++) {
+      const steps = Number(Deno.env.get("MVCC_DIFF_STEPS") ?? 500);
+      for (let step = 0; step < steps; step++) {
         const x = r.int(100);
         const ctx = `seed=${seed} step=${step}`;
         const rev = store.rev();
