@@ -210,7 +210,9 @@ export class MvccStore implements KvReader {
     if (scheduled <= this.#compactMainRev) scheduled = 0;
     if (this.#hooks) {
       for (const [key, lease] of this.#leased) {
-        this.#hooks.attach(lease, keyToBytes(key));
+        // A key naming a lease the lessor does not know keeps its lease field but is attached
+        // to nothing, as etcd does (it logs and goes on); refusing to open would lose the store.
+        if (this.#hooks.exists(lease)) this.#hooks.attach(lease, keyToBytes(key));
       }
     }
     if (scheduled !== 0) {
@@ -335,7 +337,9 @@ export class MvccStore implements KvReader {
 
   /** @internal The put of a write transaction at revision `rev`, sub revision `sub`. */
   _put(rev: number, sub: number, key: Uint8Array, value: Uint8Array, lease: LeaseId): KeyValue {
-    if (lease !== 0n && !this.#hooks) throw Errors.leaseNotFound();
+    // Checked before anything is written: the lessor's attach below must not be the first to
+    // notice, or the record and the index would already hold the put.
+    if (lease !== 0n && !this.leaseExists(lease)) throw Errors.leaseNotFound();
     const k = bytesToKey(key);
     const h = this.#index.get(k);
     const out = this.#scratch;

@@ -349,3 +349,32 @@ Deno.test("store: power loss in the middle of a physical compaction loses nothin
   await store.close();
   await backend.close();
 });
+
+Deno.test("store: a put naming an unknown lease writes nothing, even below the applier", async () => {
+  const { backend, store } = await fresh(new TestLessor([5n]));
+  const txn = store.beginWrite();
+  assert.throws(() => txn.put(enc("k"), enc("v"), 6n), is(Errors.leaseNotFound));
+  txn.end();
+  assert.equal(store.rev(), 1);
+  assert.equal(applyRange(store, { key: enc("k") }).kvs.length, 0);
+  applyPut(store, { key: enc("k"), value: enc("v"), lease: 5n });
+  assert.equal(store.rev(), 2);
+  await store.close();
+  await backend.close();
+});
+
+Deno.test("store: reopening with a key whose lease the lessor lost still opens", async () => {
+  const { disk, backend, store } = await fresh(new TestLessor([1n, 2n]));
+  applyPut(store, { key: enc("a"), value: enc("1"), lease: 1n });
+  applyPut(store, { key: enc("b"), value: enc("1"), lease: 2n });
+  await store.close();
+  await backend.close();
+  const b2 = await openSimBackend(disk);
+  const l2 = new TestLessor([2n]);
+  const s2 = MvccStore.open(b2, { leases: l2 });
+  assert.equal(s2.leaseOf(enc("a")), 1n, "the record keeps its lease field");
+  assert.deepEqual([...l2.attached.get(2n)!], ["b"]);
+  assert.equal(dec(applyRange(s2, { key: enc("a") }).kvs[0].value), "1");
+  await s2.close();
+  await b2.close();
+});
