@@ -955,7 +955,10 @@ export class Raft {
     this.isLearner = self !== undefined && self.isLearner;
     if (this.state !== StateType.Leader) return outcome;
     if (self === undefined || self.isLearner) {
-      // removed or demoted: a leader that is not a voter must not lead (thesis §4.2.2)
+      // removed or demoted: a leader that is not a voter must not lead (thesis §4.2.2). Tell
+      // the others the commit index first, so they apply the change too and elect among the
+      // new configuration, instead of waiting for a quorum of the old one.
+      for (const id of this.trk.progress.keys()) if (id !== this.id) this.sendHeartbeat(id, null);
       this.becomeFollower(this.term, 0n);
       return outcome;
     }

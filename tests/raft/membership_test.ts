@@ -98,6 +98,10 @@ Deno.test("§6: a removed leader steps down and the others elect a new one", () 
   change(c, 1, ConfChangeType.RemoveNode, 1);
   assert.equal(c.node(1).raw.raft.state, StateType.Follower);
   assert.equal(c.node(1).raw.raft.promotable(), false);
+  // it told the others the change is committed before stepping down: they applied it, so
+  // they elect within the new configuration (a quorum of 2, not 2 of the old 3)
+  assert.deepEqual(c.node(2).raw.raft.trk.voters, [2n, 3n]);
+  assert.deepEqual(c.node(3).raw.raft.trk.voters, [2n, 3n]);
   c.node(1).crash();
   let ticks = 0;
   while (c.leader() === null) {

@@ -590,7 +590,7 @@ export class Sim {
       (this.#currentLeader()?.raw.status().progress.map((p) =>
         `${p.id}:${p.state}/${p.match}/${p.next}`
       ).join(" ") ?? "no leader");
-    const STALL = 80;
+    const STALL = this.cfg.electionBound; // e.g. a removed leader's successor must be elected
     let committedAt = -1;
     let signature = "";
     let stalled = 0;
