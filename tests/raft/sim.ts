@@ -102,6 +102,8 @@ export class Sim {
   #leaderOfTerm = new Map<number, NodeId>();
   #entryAt = new Map<string, { hash: number; prevTerm: number }>();
   #committedTerm: number[] = [];
+  /** An upper bound of the term in which each index was committed (first observer's term). */
+  #commitSeenTerm: number[] = [];
   #globalCommitted = 1;
   #appliedHash = new Map<number, number>();
   #checkedTo = new Map<SimNode, number>();
@@ -240,8 +242,11 @@ export class Sim {
         const t = log.term(i);
         if (t === -1) this.fail(`node ${n.id} committed ${i} but has no term for it`);
         const want = this.#committedTerm[i];
-        if (want === undefined) this.#committedTerm[i] = t;
-        else if (want !== t) {
+        if (want === undefined) {
+          this.#committedTerm[i] = t;
+          // the term in which it was committed is at most the observer's current term
+          this.#commitSeenTerm[i] = r.term;
+        } else if (want !== t) {
           this.fail(`commit safety: node ${n.id} committed term ${t} at ${i}, another ${want}`);
         }
       }
@@ -272,9 +277,12 @@ export class Sim {
     const log = n.raw.raft.raftLog;
     const first = log.firstIndex();
     if (first - 1 > this.#globalCommitted) return;
+    const term = n.raw.raft.term;
     for (let i = Math.max(first, 2); i <= this.#globalCommitted; i++) {
       const want = this.#committedTerm[i];
-      if (want === undefined) continue;
+      // Raft §5.4: an entry committed in term T is in the log of every leader of a term > T.
+      // (A stale leader of an older term, elected in a partition, need not have it.)
+      if (want === undefined || !(this.#commitSeenTerm[i] < term)) continue;
       const have = log.term(i);
       if (have !== want) {
         this.fail(
