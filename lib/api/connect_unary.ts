@@ -30,33 +30,13 @@ import {
 import { toConnectError } from "./errors.ts";
 import type { AnyImpl } from "./instrument.ts";
 import { limitBody } from "./limits.ts";
+import { once, readAll } from "./body.ts";
 
 const JSON_RE = /^application\/json(?:;\s*charset=utf-?8)?$/i;
 const PROTO_RE = /^application\/proto$/i;
 const READ_JSON = { ignoreUnknownFields: true } as const;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield bytes;
-}
-
-async function readAll(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    parts.push(chunk);
-    size += chunk.length;
-  }
-  if (parts.length === 1) return parts[0];
-  const all = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    all.set(p, off);
-    off += p.length;
-  }
-  return all;
-}
 
 /** Serves one unary method over the Connect protocol; see the module comment. */
 export function connectUnaryHandler(

@@ -26,6 +26,7 @@ import type { AnyImpl } from "./instrument.ts";
 import { splitJsonValues } from "./json_stream.ts";
 import { type EtcdServices, SERVICE_DESCRIPTORS } from "./services.ts";
 import { limitBody, requestTooLarge } from "./limits.ts";
+import { once } from "./body.ts";
 
 const JSON_HEADERS = { "Content-Type": "application/json" };
 const encoder = new TextEncoder();
@@ -152,10 +153,6 @@ export function errorResponse(err: ConnectError): UniversalServerResponse {
     header: new Headers(JSON_HEADERS),
     body: once(encoder.encode(JSON.stringify(gatewayErrorBody(err)))),
   };
-}
-
-async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield bytes;
 }
 
 function parseMessage<D extends DescMessage>(desc: D, text: string) {

@@ -15,31 +15,9 @@ import { toConnectError } from "./errors.ts";
 import { normalizeGrpcMessage } from "./grpc_message.ts";
 import type { AnyImpl } from "./instrument.ts";
 import { limitBody } from "./limits.ts";
+import { none, once, readAll } from "./body.ts";
 
 const GRPC_PROTO = "application/grpc+proto";
-
-async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield bytes;
-}
-
-async function* none(): AsyncGenerator<Uint8Array> {}
-
-async function readAll(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    parts.push(chunk);
-    size += chunk.length;
-  }
-  if (parts.length === 1) return parts[0];
-  const all = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    all.set(p, off);
-    off += p.length;
-  }
-  return all;
-}
 
 /** Serves one unary method over gRPC; see the module comment for when it declines. */
 export function grpcUnaryHandler(

@@ -25,6 +25,7 @@ import { connectUnaryHandler } from "./connect_unary.ts";
 import { binaryResponseToText, isGrpcWebText, textRequestToBinary } from "./grpc_web_text.ts";
 import { GrpcMetrics, METRICS_CONTENT_TYPE, MetricsRegistry } from "./metrics.ts";
 import { type EtcdServices, SERVICE_DESCRIPTORS } from "./services.ts";
+import { once } from "./body.ts";
 
 /** What /health reports: etcd answers 200 `{"health":"true"}` or 503 `{"health":"false"}`. */
 export interface HealthStatus {
@@ -60,10 +61,6 @@ export interface ApiHandlerOptions {
 }
 
 const encoder = new TextEncoder();
-
-async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield bytes;
-}
 
 function respond(status: number, contentType: string, text: string): UniversalServerResponse {
   return {
