@@ -6,60 +6,9 @@
 import assert from "node:assert/strict";
 import { FakeEtcd } from "./double.ts";
 import { curl, startApi } from "./harness.ts";
+import { startEtcd } from "../support/etcd.ts";
 
 const b64 = (s: string) => btoa(s);
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function startEtcd(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const dir = await Deno.makeTempDir({ prefix: "concord-etcd-" });
-  const client = `http://127.0.0.1:${freePort()}`;
-  const peer = `http://127.0.0.1:${freePort()}`;
-  const child = new Deno.Command("etcd", {
-    args: [
-      "--data-dir",
-      dir,
-      "--listen-client-urls",
-      client,
-      "--advertise-client-urls",
-      client,
-      "--listen-peer-urls",
-      peer,
-      "--initial-advertise-peer-urls",
-      peer,
-      "--initial-cluster",
-      `default=${peer}`,
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const stop = async () => {
-    child.kill();
-    await child.status;
-    await Deno.remove(dir, { recursive: true });
-  };
-  const deadline = Date.now() + 20_000;
-  while (true) {
-    try {
-      const r = await fetch(`${client}/health`);
-      const body = await r.text();
-      if (r.status === 200 && body.includes("true")) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error("etcd did not become healthy in 20s");
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { url: client, stop };
-}
 
 /** Masks values that differ between any two clusters. */
 function mask(v: unknown): unknown {

@@ -17,7 +17,7 @@ import { prefixEnd } from "../../lib/mvcc/key_bytes.ts";
 import { WatchHub } from "../../lib/mvcc/watch_hub.ts";
 import { WatchFilter } from "../../lib/mvcc/watch_types.ts";
 import type { Event, KeyValue, TxnRequest } from "../../lib/mvcc/types.ts";
-import { haveEtcd, startEtcd } from "./etcd_process.ts";
+import { startEtcd } from "./etcd_process.ts";
 import { kvOf, pbDelete, pbPut, pbTxn } from "./etcd_pb.ts";
 import { genDelete, genKey, genPut, genTxn } from "./gen.ts";
 import { newDisk, openSimBackend } from "./helpers.ts";
@@ -75,7 +75,6 @@ function hasZeroDeleteAndIgnore(t: TxnRequest): boolean {
 
 Deno.test({
   name: "watch delivers exactly what a real etcd 3.4 delivers",
-  ignore: !haveEtcd(),
   async fn() {
     const seed = testSeed();
     console.log(`seed=${seed}`);

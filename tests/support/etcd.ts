@@ -1,0 +1,79 @@
+/**
+ * Runs a real etcd 3.4 (Debian's `etcd`, which .ci/run installs) for the tests that compare
+ * Concord with it. One launcher, so every comparison starts etcd the same way: free loopback
+ * ports, a temp data dir, quiet logs, and `start` resolving only once etcd answers /health.
+ */
+
+/** A running single-member etcd. */
+export interface EtcdProcess {
+  /** The client URL, `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  /** The process id (for CPU and memory readings). */
+  readonly pid: number;
+  /** Kills etcd, waits for it, and removes its data dir. */
+  stop(): Promise<void>;
+}
+
+/** A loopback port that was free a moment ago. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/**
+ * Starts etcd and waits (20 s at most) until /health says true. Fails with a clear message
+ * when etcd is not installed, rather than letting a comparison pass without its peer.
+ */
+export async function startEtcd(name = "default"): Promise<EtcdProcess> {
+  const dir = await Deno.makeTempDir({ prefix: "concord-etcd-" });
+  const url = `http://127.0.0.1:${freePort()}`;
+  const peer = `http://127.0.0.1:${freePort()}`;
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("etcd", {
+      args: [
+        `--name=${name}`,
+        `--data-dir=${dir}/etcd`,
+        `--listen-client-urls=${url}`,
+        `--advertise-client-urls=${url}`,
+        `--listen-peer-urls=${peer}`,
+        `--initial-advertise-peer-urls=${peer}`,
+        `--initial-cluster=${name}=${peer}`,
+        "--logger=zap",
+        "--log-level=error",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  } catch (err) {
+    await Deno.remove(dir, { recursive: true });
+    throw new Error(`cannot run etcd (apt-get install etcd-server): ${err}`);
+  }
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // already exited
+    }
+    await child.status;
+    await Deno.remove(dir, { recursive: true });
+  };
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      const r = await fetch(`${url}/health`);
+      if (r.status === 200 && (await r.text()).includes("true")) break;
+      await r.body?.cancel();
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error("etcd did not become healthy in 20 s");
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url, pid: child.pid, stop };
+}
