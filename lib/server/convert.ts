@@ -1,0 +1,178 @@
+/**
+ * Mapping between etcd's protobuf messages (proto/gen) and the logic layer's plain types
+ * (lib/mvcc/types.ts). Counters cross here: int64 fields arrive as bigint and become checked
+ * safe integers (`toCounter`), and go back out as bigint.
+ */
+import { create } from "@bufbuild/protobuf";
+import { toCounter } from "../base/types.ts";
+import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { type KeyValue as PbKeyValue, KeyValueSchema } from "../../proto/gen/mvccpb/kv_pb.ts";
+import type * as m from "../mvcc/types.ts";
+
+const EMPTY = new Uint8Array(0);
+
+/** A proto RangeRequest as the store's. */
+export function rangeFromPb(r: pb.RangeRequest): m.RangeRequest {
+  return {
+    key: r.key,
+    rangeEnd: r.rangeEnd,
+    limit: toCounter(r.limit, "limit"),
+    revision: toCounter(r.revision, "revision"),
+    sortOrder: r.sortOrder as number as m.SortOrder,
+    sortTarget: r.sortTarget as number as m.SortTarget,
+    keysOnly: r.keysOnly,
+    countOnly: r.countOnly,
+    minModRevision: toCounter(r.minModRevision, "min_mod_revision"),
+    maxModRevision: toCounter(r.maxModRevision, "max_mod_revision"),
+    minCreateRevision: toCounter(r.minCreateRevision, "min_create_revision"),
+    maxCreateRevision: toCounter(r.maxCreateRevision, "max_create_revision"),
+  };
+}
+
+/** A proto PutRequest as the store's. */
+export function putFromPb(r: pb.PutRequest): m.PutRequest {
+  return {
+    key: r.key,
+    value: r.value,
+    lease: r.lease,
+    prevKv: r.prevKv,
+    ignoreValue: r.ignoreValue,
+    ignoreLease: r.ignoreLease,
+  };
+}
+
+/** A proto DeleteRangeRequest as the store's. */
+export function deleteFromPb(r: pb.DeleteRangeRequest): m.DeleteRangeRequest {
+  return { key: r.key, rangeEnd: r.rangeEnd, prevKv: r.prevKv };
+}
+
+function compareFromPb(c: pb.Compare): m.Compare {
+  const out: m.Compare = {
+    result: c.result as number as m.CompareResult,
+    target: c.target as number as m.CompareTarget,
+    key: c.key,
+    rangeEnd: c.rangeEnd,
+  };
+  const u = c.targetUnion;
+  switch (u.case) {
+    case "version":
+      out.version = toCounter(u.value, "version");
+      break;
+    case "createRevision":
+      out.createRevision = toCounter(u.value, "create_revision");
+      break;
+    case "modRevision":
+      out.modRevision = toCounter(u.value, "mod_revision");
+      break;
+    case "value":
+      out.value = u.value;
+      break;
+    case "lease":
+      out.lease = u.value;
+      break;
+  }
+  return out;
+}
+
+function opFromPb(op: pb.RequestOp): m.RequestOp {
+  const r = op.request;
+  switch (r.case) {
+    case "requestRange":
+      return { case: "requestRange", value: rangeFromPb(r.value) };
+    case "requestPut":
+      return { case: "requestPut", value: putFromPb(r.value) };
+    case "requestDeleteRange":
+      return { case: "requestDeleteRange", value: deleteFromPb(r.value) };
+    case "requestTxn":
+      return { case: "requestTxn", value: txnFromPb(r.value) };
+    default:
+      // etcd treats an empty RequestOp as an empty range
+      return { case: "requestRange", value: { key: EMPTY } };
+  }
+}
+
+/** A proto TxnRequest as the store's. */
+export function txnFromPb(r: pb.TxnRequest): m.TxnRequest {
+  return {
+    compare: r.compare.map(compareFromPb),
+    success: r.success.map(opFromPb),
+    failure: r.failure.map(opFromPb),
+  };
+}
+
+/** The store's KeyValue as the proto one. */
+export function kvToPb(kv: m.KeyValue): PbKeyValue {
+  return create(KeyValueSchema, {
+    key: kv.key,
+    createRevision: BigInt(kv.createRevision),
+    modRevision: BigInt(kv.modRevision),
+    version: BigInt(kv.version),
+    value: kv.value,
+    lease: kv.lease,
+  });
+}
+
+/** Builds a full response header from the store's revision. */
+export type HeaderFn = (revision: number) => pb.ResponseHeader;
+
+/** The store's RangeResponse as the proto one. */
+export function rangeToPb(r: m.RangeResponse, header: HeaderFn): pb.RangeResponse {
+  return create(pb.RangeResponseSchema, {
+    header: header(r.header.revision),
+    kvs: r.kvs.map(kvToPb),
+    more: r.more,
+    count: BigInt(r.count),
+  });
+}
+
+/** The store's PutResponse as the proto one. */
+export function putToPb(r: m.PutResponse, header: HeaderFn): pb.PutResponse {
+  return create(pb.PutResponseSchema, {
+    header: header(r.header.revision),
+    prevKv: r.prevKv ? kvToPb(r.prevKv) : undefined,
+  });
+}
+
+/** The store's DeleteRangeResponse as the proto one. */
+export function deleteToPb(r: m.DeleteRangeResponse, header: HeaderFn): pb.DeleteRangeResponse {
+  return create(pb.DeleteRangeResponseSchema, {
+    header: header(r.header.revision),
+    deleted: BigInt(r.deleted),
+    prevKvs: r.prevKvs.map(kvToPb),
+  });
+}
+
+function opToPb(op: m.ResponseOp, header: HeaderFn): pb.ResponseOp {
+  switch (op.case) {
+    case "responseRange":
+      return create(pb.ResponseOpSchema, {
+        response: { case: "responseRange", value: rangeToPb(op.value, header) },
+      });
+    case "responsePut":
+      return create(pb.ResponseOpSchema, {
+        response: { case: "responsePut", value: putToPb(op.value, header) },
+      });
+    case "responseDeleteRange":
+      return create(pb.ResponseOpSchema, {
+        response: { case: "responseDeleteRange", value: deleteToPb(op.value, header) },
+      });
+    case "responseTxn":
+      return create(pb.ResponseOpSchema, {
+        response: { case: "responseTxn", value: txnToPb(op.value, header) },
+      });
+  }
+}
+
+function revisionOnly(revision: number): pb.ResponseHeader {
+  return create(pb.ResponseHeaderSchema, { revision: BigInt(revision) });
+}
+
+/** The store's TxnResponse as the proto one. */
+export function txnToPb(r: m.TxnResponse, header: HeaderFn): pb.TxnResponse {
+  return create(pb.TxnResponseSchema, {
+    header: header(r.header.revision),
+    succeeded: r.succeeded,
+    // etcd fills the ids and term only in the outer header; nested ones carry the revision
+    responses: r.responses.map((op) => opToPb(op, revisionOnly)),
+  });
+}

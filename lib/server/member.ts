@@ -1,0 +1,635 @@
+/**
+ * One Concord member: raft over the WAL, the apply loop over the MVCC store and lessor, the
+ * waits of proposers and linearizable readers. A single member is a cluster of one: every
+ * write goes through raft exactly as it would with peers, so adding the transport later
+ * changes nothing here but `send`.
+ *
+ * Data dir layout (as etcd's): `<data-dir>/member/wal` (or --wal-dir), `<data-dir>/member/snap`
+ * (raft snapshot files) and `<data-dir>/member/snap/db` (the backend page file).
+ */
+import { create } from "@bufbuild/protobuf";
+import { Errors, EtcdError } from "../base/errors.ts";
+import { type Entry, EntryType, type HardState } from "../base/raftpb.ts";
+import { Rand } from "../base/rand.ts";
+import { type ClusterId, type MemberId, toCounter } from "../base/types.ts";
+import type { Clock, Timer } from "../io/clock.ts";
+import { type Disk, joinPath } from "../io/disk.ts";
+import { RealClock } from "../io/clock.ts";
+import { RealDisk } from "../io/real_disk.ts";
+import { openBackend } from "../backend/open.ts";
+import type { Backend } from "../backend/backend.ts";
+import type { BatchBackend } from "../backend/batch_backend.ts";
+import { LockedError } from "../backend/errors.ts";
+import { Wal } from "../wal/wal.ts";
+import { WalLockedError } from "../wal/errors.ts";
+import { validSnapshots } from "../wal/inspect.ts";
+import { Snapshotter } from "../snap/snapshotter.ts";
+import {
+  type ApplyBatch,
+  ConfChangeType,
+  encodeConfChange,
+  MemoryStorage,
+  Node,
+  type PersistBatch,
+  ProposalDroppedError,
+  RawNode,
+  type ReadState,
+  type SoftState,
+  StateType,
+} from "../raft/mod.ts";
+import { MvccStore } from "../mvcc/kv_store.ts";
+import { applyCompaction, applyDeleteRange, applyPut, applyTxn } from "../mvcc/applier.ts";
+import type * as m from "../mvcc/types.ts";
+import { WatchHub } from "../mvcc/watch_hub.ts";
+import { Lessor, minLeaseTtlSeconds } from "../lease/lessor.ts";
+import { kvKeyDeleter } from "../lease/kv_deleter.ts";
+import { LeaseIdGenerator } from "../lease/lease_id.ts";
+import {
+  type LeaseRevokeRequest,
+  LeaseRevokeRequestSchema,
+  type ResponseHeader,
+  ResponseHeaderSchema,
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { ServerConfig } from "./config.ts";
+import { clusterIdFor, formatId, memberIdFor } from "./member_id.ts";
+import { decodeRequest, encodeRequest, type InternalRequest, RequestKind } from "./request.ts";
+import { deleteFromPb, putFromPb, txnFromPb } from "./convert.ts";
+
+/** What the apply of one request produced, handed to the proposer waiting on its id. */
+export type Applied =
+  | { kind: "put"; r: m.PutResponse }
+  | { kind: "delete"; r: m.DeleteRangeResponse }
+  | { kind: "txn"; r: m.TxnResponse }
+  | { kind: "compaction"; r: m.CompactionResponse; done: Promise<void> }
+  | { kind: "grant"; id: bigint; ttl: number; revision: number }
+  | { kind: "revision"; revision: number };
+
+/** A request without its id (the member assigns one). */
+export type Proposal = InternalRequest extends infer R
+  ? R extends { kind: infer K; req: infer Q } ? { kind: K; req: Q } : never
+  : never;
+
+/** A second process on the same data dir, or a page file or WAL held by another. */
+export class DataDirLockedError extends Error {
+  constructor(dataDir: string, what: string, options?: ErrorOptions) {
+    super(
+      `concord: data dir ${dataDir} is in use by another member (${what} is locked); ` +
+        `stop the other process or choose another --data-dir`,
+      options,
+    );
+    this.name = "DataDirLockedError";
+  }
+}
+
+/** Seams and knobs of a member; defaults are the real disk and clock. */
+export interface MemberOptions {
+  disk?: Disk;
+  clock?: Clock;
+  /** How long a proposer waits for its apply (etcd: 5 s + 2 election timeouts). */
+  requestTimeoutMs?: number;
+  /** Start-up and fatal-error lines (default: console.error). */
+  log?: (line: string) => void;
+}
+
+/** The paths of a member's files under its data dir. */
+export function memberPaths(cfg: ServerConfig): { wal: string; snap: string; db: string } {
+  const member = joinPath(cfg.dataDir, "member");
+  const snap = joinPath(member, "snap");
+  return {
+    wal: cfg.walDir !== "" ? cfg.walDir : joinPath(member, "wal"),
+    snap,
+    db: joinPath(snap, "db"),
+  };
+}
+
+interface Waiter {
+  resolve: (a: Applied) => void;
+  reject: (e: unknown) => void;
+  timer: Timer;
+}
+
+interface ReadWaiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/** The member's own description, in the bootstrap conf change's context (JSON). */
+interface MemberAttrs {
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A running member. Create with `Member.start`, end with `stop`. */
+export class Member {
+  readonly config: ServerConfig;
+  readonly id: MemberId;
+  readonly clusterId: ClusterId;
+  readonly backend: Backend & BatchBackend;
+  readonly store: MvccStore;
+  readonly lessor: Lessor;
+  readonly hub: WatchHub;
+  readonly node: Node;
+  readonly #storage: MemoryStorage;
+  readonly #wal: Wal;
+  readonly #clock: Clock;
+  readonly #log: (line: string) => void;
+  readonly #timeoutMs: number;
+  readonly #leaseIds: LeaseIdGenerator;
+  /** Members by id, from applied conf changes (the bootstrap one names this member). */
+  readonly members = new Map<MemberId, MemberAttrs>();
+  #ticker: Timer | null = null;
+  #nextReqId: bigint;
+  #waiters = new Map<bigint, Waiter>();
+  #applied = 0;
+  #appliedWaits: { index: number; resolve: () => void }[] = [];
+  #readQueue: ReadWaiter[] = [];
+  #readRound: { seq: bigint; waiters: ReadWaiter[]; timer: Timer } | null = null;
+  #readSeq = 0n;
+  #fatal: unknown = null;
+  #stopped = false;
+  #leader = false;
+  /** Resolves when the member first knows a leader (itself, with one member). */
+  readonly ready: Promise<void>;
+  #markReady!: () => void;
+
+  private constructor(
+    config: ServerConfig,
+    id: MemberId,
+    clusterId: ClusterId,
+    wal: Wal,
+    storage: MemoryStorage,
+    applied: number,
+    backend: Backend & BatchBackend,
+    opts: MemberOptions,
+  ) {
+    this.config = config;
+    this.id = id;
+    this.clusterId = clusterId;
+    this.#wal = wal;
+    this.#storage = storage;
+    this.backend = backend;
+    this.#clock = opts.clock ?? new RealClock();
+    this.#log = opts.log ?? ((l) => console.error(l));
+    this.#timeoutMs = opts.requestTimeoutMs ?? 5000 + 2 * config.electionTimeoutMs;
+    this.ready = new Promise((r) => (this.#markReady = r));
+    const electionTicks = Math.max(
+      2,
+      Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs),
+    );
+    this.lessor = new Lessor({
+      backend,
+      clock: this.#clock,
+      minTtl: minLeaseTtlSeconds(electionTicks, config.heartbeatIntervalMs),
+      onExpired: (ids) => this.#revokeExpired(ids),
+    });
+    this.store = MvccStore.open(backend, { leases: this.lessor, clock: this.#clock });
+    this.lessor.setKeyDeleter(kvKeyDeleter(this.store));
+    this.hub = new WatchHub(this.store, { clock: this.#clock });
+    this.#leaseIds = new LeaseIdGenerator(id, this.#clock.wallNow());
+    this.#nextReqId = BigInt(this.#clock.wallNow()) << 16n;
+    this.#applied = applied;
+    const seed = Number(id & 0x7fff_ffffn) ^ (this.#clock.wallNow() % 0x7fff_ffff);
+    const raw = new RawNode({
+      id,
+      storage,
+      rand: new Rand(seed),
+      electionTick: electionTicks,
+      heartbeatTick: 1,
+      applied,
+      checkQuorum: true,
+      preVote: true,
+    });
+    this.node = new Node(raw, {
+      persist: (b) => this.#persist(b),
+      send: () => {
+        // one member: raft addresses no peers; the transport plugs in here
+      },
+      apply: (b) => this.#apply(b),
+      readStates: (rs) => this.#readStates(rs),
+      softState: (s) => this.#softState(s),
+    });
+  }
+
+  /**
+   * Boots a member: a new cluster of one when the WAL does not exist (ids derived as etcd
+   * derives them, the bootstrap membership written as the first WAL entry), or a restart from
+   * the newest snapshot and the WAL. Throws DataDirLockedError when another process holds
+   * the data dir.
+   */
+  static async start(cfg: ServerConfig, opts: MemberOptions = {}): Promise<Member> {
+    const disk = opts.disk ?? new RealDisk();
+    const paths = memberPaths(cfg);
+    let wal: Wal;
+    const storage = new MemoryStorage();
+    let applied = 0;
+    let id: MemberId;
+    let clusterId: ClusterId;
+    try {
+      if (!(await Wal.exists(disk, paths.wal))) {
+        const peers = (cfg.initialAdvertisePeerUrls.length > 0
+          ? cfg.initialAdvertisePeerUrls
+          : cfg.listenPeerUrls).map(urlText);
+        id = await memberIdFor(peers, cfg.initialClusterToken);
+        clusterId = await clusterIdFor([id]);
+        await disk.mkdirAll(paths.snap);
+        wal = await Wal.create({ disk, dir: paths.wal, metadata: { nodeId: id, clusterId } });
+        const attrs: MemberAttrs = {
+          name: cfg.name,
+          peerURLs: peers,
+          clientURLs: cfg.advertiseClientUrls.map(urlText),
+        };
+        // etcd's bootstrap: the initial membership as committed conf change entries of term 1
+        const boot: Entry = {
+          index: 1,
+          term: 1,
+          type: EntryType.ConfChange,
+          data: encodeConfChange({
+            type: ConfChangeType.AddNode,
+            nodeId: id,
+            context: encoder.encode(JSON.stringify(attrs)),
+          }),
+        };
+        const hs: HardState = { term: 1, vote: 0n, commit: 1 };
+        await wal.save(hs, [boot]);
+        storage.append([boot]);
+        storage.setHardState(hs);
+      } else {
+        const snaps = await validSnapshots(disk, paths.wal);
+        const known = new Set(snaps.map((s) => `${s.index}/${s.term}`));
+        const loaded = await new Snapshotter(disk, paths.snap).load((index, term) =>
+          known.has(`${index}/${term}`)
+        );
+        const snap = loaded.snapshot;
+        const opened = await Wal.open({
+          disk,
+          dir: paths.wal,
+          snapshot: snap ? { index: snap.metadata.index, term: snap.metadata.term } : undefined,
+        });
+        wal = opened.wal;
+        if (snap) {
+          storage.applySnapshot(snap);
+          applied = snap.metadata.index;
+        }
+        storage.setHardState(opened.contents.hardState);
+        storage.append(opened.contents.entries);
+        id = opened.contents.metadata.nodeId;
+        clusterId = opened.contents.metadata.clusterId;
+        if (opened.contents.tornTail) {
+          (opts.log ?? console.error)(
+            `concord: WAL had a torn tail; ${JSON.stringify(opened.contents.tornTail)}`,
+          );
+        }
+      }
+    } catch (err) {
+      if (err instanceof WalLockedError) {
+        throw new DataDirLockedError(cfg.dataDir, "the WAL", { cause: err });
+      }
+      throw err;
+    }
+    let backend: Backend & BatchBackend;
+    try {
+      backend = await openBackend(disk, paths.db, {
+        batchInterval: cfg.backendBatchIntervalMs,
+        batchLimit: cfg.backendBatchLimit,
+        clock: opts.clock,
+      });
+    } catch (err) {
+      await wal.close();
+      if (err instanceof LockedError) {
+        throw new DataDirLockedError(cfg.dataDir, "the backend file", { cause: err });
+      }
+      throw err;
+    }
+    const member = new Member(cfg, id, clusterId, wal, storage, applied, backend, opts);
+    await member.#boot();
+    return member;
+  }
+
+  async #boot(): Promise<void> {
+    // replay: raft hands out committed entries after `applied`; the consistent index skips
+    // what the backend already holds
+    await this.node.process();
+    const voters = this.node.raw.confState().voters;
+    if (voters.length === 1 && voters[0] === this.id) {
+      // alone: no one else can win, so there is no reason to wait an election timeout
+      this.node.campaign();
+      await this.node.process();
+    }
+    this.lessor.start();
+    this.#ticker = this.#clock.every(this.config.heartbeatIntervalMs, () => {
+      if (this.#stopped || this.#fatal !== null) return;
+      try {
+        this.node.tick();
+        this.#drive();
+      } catch (err) {
+        this.#fail(err);
+      }
+    });
+  }
+
+  #drive(): void {
+    this.node.process().catch((err) => this.#fail(err));
+  }
+
+  #fail(err: unknown): void {
+    if (this.#fatal !== null) return;
+    this.#fatal = err;
+    this.#log(`concord: member stopped after a fatal error: ${err}`);
+    for (const w of this.#waiters.values()) {
+      w.timer.cancel();
+      w.reject(Errors.stopped());
+    }
+    this.#waiters.clear();
+  }
+
+  async #persist(b: PersistBatch): Promise<void> {
+    if (b.snapshot !== null) {
+      throw new Error("concord: receiving a raft snapshot needs the peer transport");
+    }
+    await this.#wal.save(b.hardState, b.entries);
+    if (b.entries.length > 0) this.#storage.append(b.entries);
+    if (b.hardState !== null) this.#storage.setHardState(b.hardState);
+  }
+
+  #apply(b: ApplyBatch): Promise<void> | void {
+    for (const cc of b.confChanges) {
+      if (cc.change.type === ConfChangeType.AddNode && cc.change.context.length > 0) {
+        const attrs = JSON.parse(decoder.decode(cc.change.context)) as MemberAttrs;
+        this.members.set(cc.change.nodeId, attrs);
+      } else if (cc.change.type === ConfChangeType.RemoveNode) {
+        this.members.delete(cc.change.nodeId);
+      }
+    }
+    const ci = this.store.consistentIndex().index;
+    for (const e of b.entries) {
+      if (e.index <= ci) continue; // already in the backend: a replay applies nothing twice
+      if (e.type !== EntryType.Normal || e.data.length === 0) {
+        this.store.setConsistentIndex(e.index, e.term);
+        continue;
+      }
+      this.#applyRequest(e);
+    }
+    if (b.entries.length > 0) this.#applied = b.entries[b.entries.length - 1].index;
+    if (this.#appliedWaits.length > 0) {
+      const due = this.#appliedWaits.filter((w) => w.index <= this.#applied);
+      this.#appliedWaits = this.#appliedWaits.filter((w) => w.index > this.#applied);
+      for (const w of due) w.resolve();
+    }
+  }
+
+  /** Applies one request entry and its consistent index in one synchronous step. */
+  #applyRequest(e: Entry): void {
+    let req: InternalRequest;
+    try {
+      req = decodeRequest(e.data);
+    } catch (err) {
+      // an entry we cannot read would diverge the state machine: stop rather than guess
+      throw new Error(`concord: entry ${e.index} is not a request: ${err}`);
+    }
+    let out: Applied | undefined;
+    let error: unknown = undefined;
+    try {
+      out = this.#execute(req);
+    } catch (err) {
+      if (!(err instanceof EtcdError)) throw err;
+      error = err;
+    }
+    this.store.setConsistentIndex(e.index, e.term);
+    const w = this.#waiters.get(req.id);
+    if (w) {
+      this.#waiters.delete(req.id);
+      w.timer.cancel();
+      if (out !== undefined) w.resolve(out);
+      else w.reject(error);
+    }
+  }
+
+  #execute(r: InternalRequest): Applied {
+    switch (r.kind) {
+      case RequestKind.Put:
+        return { kind: "put", r: applyPut(this.store, putFromPb(r.req)) };
+      case RequestKind.DeleteRange:
+        return { kind: "delete", r: applyDeleteRange(this.store, deleteFromPb(r.req)) };
+      case RequestKind.Txn:
+        return {
+          kind: "txn",
+          r: applyTxn(this.store, txnFromPb(r.req), { maxTxnOps: this.config.maxTxnOps }),
+        };
+      case RequestKind.Compaction: {
+        const { response, done } = applyCompaction(this.store, {
+          revision: toCounter(r.req.revision, "revision"),
+          physical: r.req.physical,
+        });
+        done.catch(() => {}); // a waiter that does not ask for physical never looks
+        return { kind: "compaction", r: response, done };
+      }
+      case RequestKind.LeaseGrant: {
+        const view = this.lessor.grant(r.req.ID, toCounter(r.req.TTL, "TTL"));
+        return { kind: "grant", id: view.id, ttl: view.ttl, revision: this.store.rev() };
+      }
+      case RequestKind.LeaseRevoke:
+        this.lessor.revoke(r.req.ID);
+        return { kind: "revision", revision: this.store.rev() };
+      case RequestKind.LeaseCheckpoint:
+        for (const c of r.req.checkpoints) {
+          this.lessor.checkpoint(c.ID, toCounter(c.remainingTTL, "remaining_TTL"));
+        }
+        return { kind: "revision", revision: this.store.rev() };
+      case RequestKind.Alarm:
+        return { kind: "revision", revision: this.store.rev() };
+    }
+  }
+
+  #softState(s: SoftState): void {
+    const leader = s.raftState === StateType.Leader;
+    if (s.lead !== 0n) this.#markReady();
+    if (leader === this.#leader) return;
+    this.#leader = leader;
+    if (leader) this.lessor.promote(this.config.electionTimeoutMs);
+    else this.lessor.demote();
+  }
+
+  #revokeExpired(ids: bigint[]): void {
+    for (const id of ids) {
+      this.propose({ kind: RequestKind.LeaseRevoke, req: revokeReq(id) }).catch(() => {
+        // the lessor reports a lease that is still there again after its retry interval
+      });
+    }
+  }
+
+  /** Proposes a request through raft and resolves with what its apply produced. */
+  propose(p: Proposal): Promise<Applied> {
+    if (this.#stopped || this.#fatal !== null) return Promise.reject(Errors.stopped());
+    const id = ++this.#nextReqId;
+    const data = encodeRequest({ ...p, id } as InternalRequest);
+    return new Promise<Applied>((resolve, reject) => {
+      const timer = this.#clock.after(this.#timeoutMs, () => {
+        if (this.#waiters.delete(id)) reject(Errors.timeout());
+      });
+      this.#waiters.set(id, { resolve, reject, timer });
+      try {
+        this.node.propose(data);
+      } catch (err) {
+        this.#waiters.delete(id);
+        timer.cancel();
+        reject(err instanceof ProposalDroppedError ? Errors.noLeader() : err);
+        return;
+      }
+      this.#drive();
+    });
+  }
+
+  /** A fresh lease id not in use (etcd's idutil-style generator). */
+  newLeaseId(): bigint {
+    return this.#leaseIds.next((id) => this.lessor.exists(id));
+  }
+
+  /**
+   * Waits until this member may serve a linearizable read: a ReadIndex round confirms the
+   * leadership and the applied index reaches the read index. Concurrent callers share rounds.
+   */
+  linearizableRead(): Promise<void> {
+    if (this.#stopped || this.#fatal !== null) return Promise.reject(Errors.stopped());
+    return new Promise((resolve, reject) => {
+      this.#readQueue.push({ resolve, reject });
+      this.#startReadRound();
+    });
+  }
+
+  #startReadRound(): void {
+    if (this.#readRound !== null || this.#readQueue.length === 0) return;
+    const waiters = this.#readQueue;
+    this.#readQueue = [];
+    const seq = ++this.#readSeq;
+    const ctx = new Uint8Array(8);
+    new DataView(ctx.buffer).setBigUint64(0, seq, false);
+    const timer = this.#clock.after(this.#timeoutMs, () => {
+      if (this.#readRound?.seq !== seq) return;
+      this.#readRound = null;
+      for (const w of waiters) w.reject(Errors.timeout());
+      this.#startReadRound();
+    });
+    this.#readRound = { seq, waiters, timer };
+    try {
+      this.node.readIndex(ctx);
+    } catch (err) {
+      timer.cancel();
+      this.#readRound = null;
+      const e = err instanceof ProposalDroppedError ? Errors.noLeader() : err;
+      for (const w of waiters) w.reject(e);
+      return;
+    }
+    this.#drive();
+  }
+
+  #readStates(states: ReadState[]): void {
+    for (const rs of states) {
+      const round = this.#readRound;
+      if (round === null || rs.context.length !== 8) continue;
+      const seq = new DataView(rs.context.buffer, rs.context.byteOffset, 8).getBigUint64(0);
+      if (seq !== round.seq) continue;
+      round.timer.cancel();
+      this.#readRound = null;
+      this.waitApplied(rs.index).then(() => {
+        for (const w of round.waiters) w.resolve();
+      });
+      this.#startReadRound();
+    }
+  }
+
+  /** Resolves once the applied index reaches `index`. */
+  waitApplied(index: number): Promise<void> {
+    if (this.#applied >= index) return Promise.resolve();
+    return new Promise((resolve) => this.#appliedWaits.push({ index, resolve }));
+  }
+
+  /** The last applied raft index. */
+  get appliedIndex(): number {
+    return this.#applied;
+  }
+
+  /** The raft commit index. */
+  get commitIndex(): number {
+    return this.node.raw.raft.raftLog.committed;
+  }
+
+  /** The current raft term. */
+  get term(): number {
+    return this.node.raw.raft.term;
+  }
+
+  /** The leader's id, 0n when none is known. */
+  get leader(): MemberId {
+    return this.node.raw.raft.lead;
+  }
+
+  /** True when this member leads. */
+  get isLeader(): boolean {
+    return this.node.raw.raft.state === StateType.Leader;
+  }
+
+  /** Why the member cannot serve, or null. */
+  get failure(): unknown {
+    return this.#fatal;
+  }
+
+  /** etcd's response header: cluster id, member id, revision and raft term. */
+  header(revision: number = this.store.rev()): ResponseHeader {
+    return create(ResponseHeaderSchema, {
+      clusterId: this.clusterId,
+      memberId: this.id,
+      revision: BigInt(revision),
+      raftTerm: BigInt(this.term),
+    });
+  }
+
+  /** Names the member in logs as etcd does. */
+  describe(): string {
+    return `member ${formatId(this.id)} of cluster ${formatId(this.clusterId)}`;
+  }
+
+  /**
+   * Stops raft and the lessor, fails pending waits, then commits and closes the backend and
+   * closes the WAL. Safe to call twice.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#ticker?.cancel();
+    this.lessor.stop();
+    for (const w of this.#waiters.values()) {
+      w.timer.cancel();
+      w.reject(Errors.stopped());
+    }
+    this.#waiters.clear();
+    if (this.#readRound) {
+      this.#readRound.timer.cancel();
+      for (const w of this.#readRound.waiters) w.reject(Errors.stopped());
+      this.#readRound = null;
+    }
+    for (const w of this.#readQueue) w.reject(Errors.stopped());
+    this.#readQueue = [];
+    try {
+      await this.node.process();
+    } catch {
+      // already reported by #fail
+    }
+    this.hub.close();
+    await this.store.close();
+    await this.backend.close();
+    await this.#wal.close();
+  }
+}
+
+function urlText(u: URL): string {
+  // URL adds a trailing slash to bare origins; etcd's urls have none
+  return u.href.endsWith("/") && u.pathname === "/" ? u.href.slice(0, -1) : u.href;
+}
+
+function revokeReq(id: bigint): LeaseRevokeRequest {
+  return create(LeaseRevokeRequestSchema, { ID: id });
+}
