@@ -9,11 +9,7 @@ import type { Rand } from "../../lib/base/rand.ts";
 import type { ConnPool } from "./conns.ts";
 import { keyFor, keyGen, type KeyOptions } from "./keys.ts";
 import { RequestQueue } from "./queue.ts";
-import type {
-  LeaseKeepAliveRequest,
-  LeaseKeepAliveResponse,
-  WatchResponse,
-} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { LeaseKeepAliveResponse, WatchResponse } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type {
   LeaseKeepAliveRequestSchema,

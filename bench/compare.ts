@@ -1,0 +1,360 @@
+/**
+ * `deno task bench:compare`: runs the same etcd-benchmark-style workloads against Debian's etcd
+ * 3.4 and against `concord serve` on this machine in one run, and prints Concord/etcd ratios
+ * beside the issue's targets, peak RSS (VmHWM) of each server, and the CPU of the load
+ * generator and of each server per request, so a reader can tell which side limited a figure.
+ *
+ *   deno task bench:compare [--scale=0.5] [--only=put-1,range-s] [--etcd-only]
+ *
+ * Each workload runs in its own load-generator process (bench/loadgen/main.ts --json): Deno's
+ * node:http2 client can abort the process on a server GOAWAY, and a crash there is reported as
+ * that workload's failure, not the end of the comparison. The generator exits (closing its
+ * sessions) before any server is stopped. Both servers stay up for the whole run and each
+ * workload runs against etcd, then Concord, so slow drift of the machine hits both alike.
+ */
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const DENO = Deno.execPath();
+
+/** One workload of the comparison, with the issue's target ratio if it sets one. */
+interface Workload {
+  name: string;
+  args: string[];
+  target?: number;
+}
+
+const WORKLOADS: Workload[] = [
+  { name: "put-1", args: ["put", "--clients=1", "--conns=1", "--total=2000"], target: 1.0 },
+  {
+    name: "put-1000",
+    args: ["put", "--clients=1000", "--conns=100", "--total=20000"],
+    target: 0.5,
+  },
+  {
+    name: "range-l",
+    args: ["range", "foo", "--consistency=l", "--clients=100", "--conns=10", "--total=10000"],
+    target: 0.5,
+  },
+  {
+    name: "range-s",
+    args: ["range", "foo", "--consistency=s", "--clients=100", "--conns=10", "--total=10000"],
+    target: 0.5,
+  },
+  {
+    name: "txn-put",
+    args: ["txn-put", "--txn-ops=4", "--clients=100", "--conns=10", "--total=4000"],
+  },
+  {
+    name: "lease-keepalive",
+    args: ["lease-keepalive", "--clients=100", "--conns=10", "--total=10000"],
+  },
+  {
+    name: "watch",
+    args: ["watch", "--clients=10", "--watch-per-stream=10", "--conns=10", "--total=300"],
+  },
+];
+const COMMON = ["--key-size=8", "--val-size=256", "--key-space-size=100000"];
+const RSS_TARGET = 1.5;
+
+/** The generator's JSON line (bench/loadgen/main.ts LoadgenResult). */
+interface GenResult {
+  count: number;
+  errors: number;
+  errorKinds: Record<string, number>;
+  totalSeconds: number;
+  rps: number;
+  average: number;
+  p50: number;
+  p99: number;
+  cpuPerRequestUs: number;
+  cpuShare: number;
+}
+
+/** A workload's outcome against one server. */
+type Outcome =
+  | { ok: true; gen: GenResult; serverCpuUs: number; serverCores: number }
+  | { ok: false; why: string };
+
+/** A running server under test. */
+interface Server {
+  name: string;
+  endpoint: string;
+  proc: Deno.ChildProcess;
+  dir: string;
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+function procCpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+}
+
+/** Peak resident set size (VmHWM) in KiB, or NaN once the process is gone. */
+function peakRssKiB(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+async function etcdctl(endpoint: string, args: string[]): Promise<Deno.CommandOutput> {
+  return await new Deno.Command("etcdctl", {
+    args: [`--endpoints=${endpoint}`, "--command-timeout=2s", ...args],
+    env: { ETCDCTL_API: "3" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+}
+
+/** Waits until the server answers a Range (via etcdctl), it exits, or `ms` pass. */
+async function waitReady(s: Server, ms: number): Promise<string | undefined> {
+  let exited: Deno.CommandStatus | undefined;
+  s.proc.status.then((st) => (exited = st));
+  const deadline = Date.now() + ms;
+  let last = "";
+  while (Date.now() < deadline) {
+    if (exited) return `exited with code ${exited.code}`;
+    const out = await etcdctl(s.endpoint, ["get", "probe"]);
+    if (out.success) return undefined;
+    last = new TextDecoder().decode(out.stderr).trim().split("\n").pop() ?? "";
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return `no answer within ${ms} ms (${last})`;
+}
+
+function clusterArgs(dir: string): { endpoint: string; args: string[] } {
+  const client = `http://127.0.0.1:${freePort()}`;
+  const peer = `http://127.0.0.1:${freePort()}`;
+  return {
+    endpoint: client,
+    args: [
+      "--name=default",
+      `--data-dir=${dir}`,
+      `--listen-client-urls=${client}`,
+      `--advertise-client-urls=${client}`,
+      `--listen-peer-urls=${peer}`,
+      `--initial-advertise-peer-urls=${peer}`,
+      `--initial-cluster=default=${peer}`,
+    ],
+  };
+}
+
+async function startServer(
+  name: string,
+  cmd: string,
+  pre: string[],
+  logPath: string,
+): Promise<{ server: Server; error?: string }> {
+  const dir = await Deno.makeTempDir({ prefix: `concord-compare-${name}-` });
+  const { endpoint, args } = clusterArgs(`${dir}/data`);
+  const log = await Deno.open(logPath, { write: true, create: true, truncate: true });
+  const proc = new Deno.Command(cmd, {
+    args: [...pre, ...args],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  // The server's stderr goes to a log file, read only when the server fails to start.
+  void proc.stderr.pipeTo(log.writable).catch(() => undefined);
+  const server = { name, endpoint, proc, dir };
+  const error = await waitReady(server, name === "etcd" ? 20_000 : 30_000);
+  return { server, error };
+}
+
+async function stopServer(s: Server): Promise<void> {
+  try {
+    s.proc.kill("SIGTERM");
+  } catch {
+    // already gone
+  }
+  const timer = setTimeout(() => {
+    try {
+      s.proc.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, 10_000);
+  await s.proc.status;
+  clearTimeout(timer);
+  await Deno.remove(s.dir, { recursive: true }).catch(() => undefined);
+}
+
+async function runWorkload(s: Server, w: Workload, scale: number): Promise<Outcome> {
+  const args = w.args.map((a) =>
+    a.startsWith("--total=") ? `--total=${Math.max(1, Math.round(Number(a.slice(8)) * scale))}` : a
+  );
+  const cpu0 = procCpuSeconds(s.proc.pid);
+  const gen = new Deno.Command(DENO, {
+    args: [
+      "run",
+      "-A",
+      `${ROOT}bench/loadgen/main.ts`,
+      ...args,
+      ...COMMON,
+      `--endpoints=${s.endpoint}`,
+      "--json",
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => gen.kill("SIGKILL"), 300_000);
+  const out = await gen.output();
+  clearTimeout(timer);
+  const cpu1 = procCpuSeconds(s.proc.pid);
+  const text = new TextDecoder().decode(out.stdout).trim();
+  const line = text.split("\n").pop() ?? "";
+  if (!out.success || !line.startsWith("{")) {
+    const err = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-3).join(" | ");
+    return {
+      ok: false,
+      why: `load generator exit ${out.code}${out.signal ? ` (${out.signal})` : ""}: ${err}`,
+    };
+  }
+  const g = JSON.parse(line) as GenResult;
+  return {
+    ok: true,
+    gen: g,
+    serverCpuUs: g.count > 0 ? ((cpu1 - cpu0) / g.count) * 1e6 : 0,
+    serverCores: (cpu1 - cpu0) / g.totalSeconds,
+  };
+}
+
+/** Names the resource that most plausibly limited a run on this 2-core machine. */
+function bottleneck(o: Outcome, serverThreads: "one" | "many"): string {
+  if (!o.ok) return "-";
+  const gen = o.gen.cpuShare;
+  const srv = o.serverCores;
+  if (gen >= 0.7) return "generator CPU";
+  if (serverThreads === "one" && srv >= 0.85) return "server CPU (1 thread)";
+  if (gen + srv >= 1.7) return "both cores busy";
+  return "latency (fsync / round trips)";
+}
+
+function fmt(n: number, d = 0): string {
+  return Number.isFinite(n) ? n.toFixed(d) : "-";
+}
+
+function parseFlags(argv: string[]): { scale: number; only?: Set<string>; etcdOnly: boolean } {
+  let scale = 1;
+  let only: Set<string> | undefined;
+  let etcdOnly = false;
+  for (const a of argv) {
+    if (a.startsWith("--scale=")) scale = Number(a.slice(8));
+    else if (a.startsWith("--only=")) only = new Set(a.slice(7).split(","));
+    else if (a === "--etcd-only") etcdOnly = true;
+    else throw new Error(`unknown flag ${a} (flags: --scale=X --only=a,b --etcd-only)`);
+  }
+  if (!(scale > 0)) throw new Error("--scale must be > 0");
+  return { scale, only, etcdOnly };
+}
+
+async function main(): Promise<number> {
+  const flags = parseFlags(Deno.args);
+  const workloads = WORKLOADS.filter((w) => !flags.only || flags.only.has(w.name));
+  const logDir = await Deno.makeTempDir({ prefix: "concord-compare-logs-" });
+  console.log(
+    `bench:compare on ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, scale ${flags.scale}`,
+  );
+  const servers: Server[] = [];
+  try {
+    const etcd = await startServer("etcd", "etcd", ["--log-level=error"], `${logDir}/etcd.log`);
+    servers.push(etcd.server);
+    if (etcd.error) throw new Error(`etcd did not start: ${etcd.error}`);
+    let concord: Server | undefined;
+    if (flags.etcdOnly) {
+      console.log("concord serve not run (--etcd-only)");
+    } else {
+      const c = await startServer(
+        "concord",
+        DENO,
+        ["run", "-A", "main.ts", "serve"],
+        `${logDir}/concord.log`,
+      );
+      servers.push(c.server);
+      if (c.error) {
+        const log = (await Deno.readTextFile(`${logDir}/concord.log`).catch(() => "")).trim().split(
+          "\n",
+        ).slice(-2).join(" | ");
+        console.log(`concord serve not available: ${c.error}${log ? `: ${log}` : ""}`);
+      } else concord = c.server;
+    }
+    for (const s of [etcd.server, concord]) {
+      if (s) {
+        const out = await etcdctl(s.endpoint, ["put", "foo", "bar"]);
+        if (!out.success) throw new Error(`${s.name}: put foo failed`);
+      }
+    }
+    const rows: string[] = [];
+    for (const w of workloads) {
+      const e = await runWorkload(etcd.server, w, flags.scale);
+      const c = concord ? await runWorkload(concord, w, flags.scale) : undefined;
+      const ratio = e.ok && c?.ok ? c.gen.rps / e.gen.rps : NaN;
+      const verdict = w.target === undefined || !Number.isFinite(ratio)
+        ? ""
+        : ratio >= w.target
+        ? "met"
+        : "MISSED";
+      const side = (o: Outcome | undefined, threads: "one" | "many") =>
+        !o
+          ? "| - | - | - | - | - | - "
+          : !o.ok
+          ? `| FAILED: ${o.why} | - | - | - | - | - `
+          : `| ${fmt(o.gen.rps)}${o.gen.errors ? ` (${o.gen.errors} errors)` : ""} | ${
+            fmt(o.gen.p50 * 1e3, 2)
+          }/${fmt(o.gen.p99 * 1e3, 2)} | ${fmt(o.gen.cpuPerRequestUs)} µs, ${
+            fmt(o.gen.cpuShare * 100)
+          }% | ${fmt(o.serverCpuUs)} µs, ${fmt(o.serverCores * 100)}% | ${bottleneck(o, threads)} `;
+      rows.push(
+        `| ${w.name} ${side(e, "many")}${side(c, "one")}| ${fmt(ratio, 2)} | ${
+          w.target ? `>= ${w.target}` : ""
+        } ${verdict} |`,
+      );
+      console.log(
+        `${w.name}: etcd ${e.ok ? fmt(e.gen.rps) : e.why} req/s; concord ${
+          c ? (c.ok ? fmt(c.gen.rps) : c.why) : "n/a"
+        }`,
+      );
+    }
+    const side = "req/s | p50/p99 ms | gen CPU/req, core% | server CPU/req, core% | limited by";
+    console.log(`\n| workload | etcd ${side} | concord ${side} | concord/etcd | target |`);
+    console.log(`|---${"|---".repeat(12)}|---|`);
+    for (const r of rows) console.log(r);
+    const eRss = peakRssKiB(etcd.server.proc.pid);
+    const cRss = concord ? peakRssKiB(concord.proc.pid) : NaN;
+    const rssRatio = cRss / eRss;
+    console.log(
+      `\nPeak RSS (VmHWM): etcd ${fmt(eRss / 1024, 1)} MiB; concord ${
+        concord ? `${fmt(cRss / 1024, 1)} MiB` : "n/a"
+      }; ratio ${fmt(rssRatio, 2)} (target <= ${RSS_TARGET}${
+        Number.isFinite(rssRatio) ? (rssRatio <= RSS_TARGET ? " met" : " MISSED") : ""
+      })`,
+    );
+    console.log(
+      "gen = the load generator process (one per workload, same 2 cores); core% = CPU seconds per wall second.",
+    );
+    return 0;
+  } finally {
+    for (const s of servers) await stopServer(s);
+    await Deno.remove(logDir, { recursive: true }).catch(() => undefined);
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (e) {
+    console.error(`bench:compare: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}
