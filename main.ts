@@ -4,6 +4,7 @@
  */
 import { VERSION } from "./lib/base/version.ts";
 import { runUtil } from "./lib/cli/util.ts";
+import { runServe } from "./lib/cli/serve.ts";
 
 const USAGE = `Concord ${VERSION}: an etcd-v3-compatible, strongly consistent key-value store.
 
@@ -36,6 +37,7 @@ export async function run(args: string[]): Promise<number> {
     case "util":
       return await runUtil(rest);
     case "serve":
+      return await runServe(rest);
     case "ctl": {
       void rest;
       console.error(`concord ${command}: not available in this build yet; see README.md`);

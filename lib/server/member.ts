@@ -466,6 +466,11 @@ export class Member {
     if (this.#stopped || this.#fatal !== null) return Promise.reject(Errors.stopped());
     const id = ++this.#nextReqId;
     const data = encodeRequest({ ...p, id } as InternalRequest);
+    // etcd checks the marshaled raft request against --max-request-bytes before proposing
+    // (the API front admits 512 KiB of framing on top for the gRPC message itself)
+    if (data.length > this.config.maxRequestBytes) {
+      return Promise.reject(Errors.requestTooLarge());
+    }
     return new Promise<Applied>((resolve, reject) => {
       const timer = this.#clock.after(this.#timeoutMs, () => {
         if (this.#waiters.delete(id)) reject(Errors.timeout());

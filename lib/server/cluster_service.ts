@@ -1,0 +1,25 @@
+/** etcd's Cluster service over a member: the member list from applied membership. */
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { Cluster } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { Member } from "./member.ts";
+
+/** The Cluster service implementation (MemberList) for createApiHandler. */
+export function clusterService(m: Member): Partial<ServiceImpl<typeof Cluster>> {
+  return {
+    async memberList(req) {
+      if (req.linearizable) await m.linearizableRead();
+      const members = [...m.members.entries()].map(([id, a]) =>
+        create(pb.MemberSchema, {
+          ID: id,
+          name: a.name,
+          peerURLs: a.peerURLs,
+          clientURLs: a.clientURLs,
+          isLearner: false,
+        })
+      );
+      return create(pb.MemberListResponseSchema, { header: m.header(), members });
+    },
+  };
+}

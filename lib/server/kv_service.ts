@@ -1,0 +1,60 @@
+/**
+ * etcd's KV service over a member: Range served locally (after a shared ReadIndex round
+ * unless serializable), writes validated as etcd validates them and then proposed through
+ * raft, each answered once its entry is applied.
+ */
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { KV } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { create } from "@bufbuild/protobuf";
+import { applyRange } from "../mvcc/applier.ts";
+import { checkDeleteRange, checkPut, checkRange, checkTxn } from "../mvcc/validate.ts";
+import type { Member } from "./member.ts";
+import { RequestKind } from "./request.ts";
+import {
+  deleteFromPb,
+  deleteToPb,
+  putFromPb,
+  putToPb,
+  rangeFromPb,
+  rangeToPb,
+  txnFromPb,
+  txnToPb,
+} from "./convert.ts";
+
+/** The KV service implementation for createApiHandler. */
+export function kvService(m: Member): Partial<ServiceImpl<typeof KV>> {
+  const header = (rev: number) => m.header(rev);
+  return {
+    async range(req) {
+      const r = rangeFromPb(req);
+      checkRange(r);
+      if (!req.serializable) await m.linearizableRead();
+      return rangeToPb(applyRange(m.store, r), header);
+    },
+    async put(req) {
+      checkPut(putFromPb(req));
+      const a = await m.propose({ kind: RequestKind.Put, req });
+      if (a.kind !== "put") throw new Error(`put applied as ${a.kind}`);
+      return putToPb(a.r, header);
+    },
+    async deleteRange(req) {
+      checkDeleteRange(deleteFromPb(req));
+      const a = await m.propose({ kind: RequestKind.DeleteRange, req });
+      if (a.kind !== "delete") throw new Error(`delete applied as ${a.kind}`);
+      return deleteToPb(a.r, header);
+    },
+    async txn(req) {
+      checkTxn(txnFromPb(req), m.config.maxTxnOps);
+      const a = await m.propose({ kind: RequestKind.Txn, req });
+      if (a.kind !== "txn") throw new Error(`txn applied as ${a.kind}`);
+      return txnToPb(a.r, header);
+    },
+    async compact(req) {
+      const a = await m.propose({ kind: RequestKind.Compaction, req });
+      if (a.kind !== "compaction") throw new Error(`compaction applied as ${a.kind}`);
+      if (req.physical) await a.done;
+      return create(pb.CompactionResponseSchema, { header: header(a.r.header.revision) });
+    },
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * etcd's Lease service over a member: grants and revokes go through raft; keep-alives are
+ * answered by the leader's lessor; time-to-live and the lease list read local state.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { Lease } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { Errors, EtcdError } from "../base/errors.ts";
+import { MAX_LEASE_TTL, NotPrimaryError } from "../lease/lessor.ts";
+import type { Member } from "./member.ts";
+import { RequestKind } from "./request.ts";
+
+function isLeaseNotFound(err: unknown): boolean {
+  return err instanceof EtcdError && err.message === Errors.leaseNotFound().message;
+}
+
+/** The Lease service implementation for createApiHandler. */
+export function leaseService(m: Member): Partial<ServiceImpl<typeof Lease>> {
+  return {
+    async leaseGrant(req) {
+      if (req.TTL > BigInt(MAX_LEASE_TTL)) throw Errors.leaseTTLTooLarge();
+      const id = req.ID === 0n ? m.newLeaseId() : req.ID;
+      const a = await m.propose({
+        kind: RequestKind.LeaseGrant,
+        req: create(pb.LeaseGrantRequestSchema, { ID: id, TTL: req.TTL }),
+      });
+      if (a.kind !== "grant") throw new Error(`grant applied as ${a.kind}`);
+      return create(pb.LeaseGrantResponseSchema, {
+        header: m.header(a.revision),
+        ID: a.id,
+        TTL: BigInt(a.ttl),
+      });
+    },
+    async leaseRevoke(req) {
+      const a = await m.propose({ kind: RequestKind.LeaseRevoke, req });
+      if (a.kind !== "revision") throw new Error(`revoke applied as ${a.kind}`);
+      return create(pb.LeaseRevokeResponseSchema, { header: m.header(a.revision) });
+    },
+    async *leaseKeepAlive(requests) {
+      for await (const req of requests) {
+        let ttl: number;
+        try {
+          ttl = await m.lessor.renew(req.ID);
+        } catch (err) {
+          if (err instanceof NotPrimaryError) throw Errors.noLeader();
+          if (!isLeaseNotFound(err)) throw err;
+          ttl = 0; // etcd answers an unknown lease with TTL 0
+        }
+        yield create(pb.LeaseKeepAliveResponseSchema, {
+          header: m.header(),
+          ID: req.ID,
+          TTL: BigInt(ttl),
+        });
+      }
+    },
+    async leaseTimeToLive(req) {
+      await m.linearizableRead();
+      try {
+        const t = m.lessor.timeToLive(req.ID, req.keys);
+        return create(pb.LeaseTimeToLiveResponseSchema, {
+          header: m.header(),
+          ID: t.id,
+          TTL: BigInt(t.ttl),
+          grantedTTL: BigInt(t.grantedTtl),
+          keys: t.keys,
+        });
+      } catch (err) {
+        if (!isLeaseNotFound(err)) throw err;
+        // etcd's v3rpc answers an unknown lease with TTL -1 rather than an error
+        return create(pb.LeaseTimeToLiveResponseSchema, {
+          header: m.header(),
+          ID: req.ID,
+          TTL: -1n,
+        });
+      }
+    },
+    async leaseLeases() {
+      await m.linearizableRead();
+      return create(pb.LeaseLeasesResponseSchema, {
+        header: m.header(),
+        leases: m.lessor.leases().map((l) => create(pb.LeaseStatusSchema, { ID: l.id })),
+      });
+    },
+  };
+}

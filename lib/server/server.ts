@@ -1,0 +1,93 @@
+/**
+ * A member behind the API: the services over the member, one HTTP server per client URL,
+ * /health with etcd's semantics, and an orderly stop. This is what `concord serve` runs and
+ * what tests embed.
+ */
+import { createApiHandler } from "../api/handler.ts";
+import type { HealthQuery, HealthStatus } from "../api/handler.ts";
+import { type HttpServer, serveHttp } from "../http/server.ts";
+import { ConfigError, type ServerConfig } from "./config.ts";
+import { Member, type MemberOptions } from "./member.ts";
+import { kvService } from "./kv_service.ts";
+import { leaseService } from "./lease_service.ts";
+import { watchService } from "./watch_service.ts";
+import { maintenanceService } from "./maintenance_service.ts";
+import { clusterService } from "./cluster_service.ts";
+
+/** A running server: the member and its listeners. */
+export interface ConcordServer {
+  readonly member: Member;
+  /** The bound client URLs (port 0 resolved), in --listen-client-urls order. */
+  readonly clientUrls: string[];
+  /** Stops accepting, drains and closes the listeners, then stops the member. */
+  close(): Promise<void>;
+}
+
+/** etcd's /health: healthy with a leader and no alarm; unless serializable, a read round. */
+export async function memberHealth(m: Member, q: HealthQuery): Promise<HealthStatus> {
+  if (m.failure !== null) return { healthy: false, reason: "member stopped" };
+  if (m.leader === 0n) return { healthy: false, reason: "RAFT NO LEADER" };
+  if (!q.serializable) {
+    try {
+      await m.linearizableRead();
+    } catch (err) {
+      return { healthy: false, reason: `QGET ERROR: ${err}` };
+    }
+  }
+  return { healthy: true };
+}
+
+/** Starts the member and serves it on every --listen-client-urls. */
+export async function startServer(
+  cfg: ServerConfig,
+  opts: MemberOptions = {},
+): Promise<ConcordServer> {
+  for (const u of cfg.listenClientUrls) {
+    if (u.protocol !== "http:") {
+      throw new ConfigError(
+        `--listen-client-urls ${u.href}: only http:// is served in this build (TLS is a later step)`,
+      );
+    }
+  }
+  const member = await Member.start(cfg, opts);
+  const handler = createApiHandler({
+    services: {
+      kv: kvService(member),
+      lease: leaseService(member),
+      watch: watchService(member),
+      maintenance: maintenanceService(member),
+      cluster: clusterService(member),
+    },
+    maxRequestBytes: cfg.maxRequestBytes,
+    cors: { allowedOrigins: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins },
+    health: (q) => memberHealth(member, q),
+  });
+  const servers: HttpServer[] = [];
+  try {
+    for (const u of cfg.listenClientUrls) {
+      const hostname = u.hostname.replace(/^\[(.*)\]$/, "$1");
+      const port = u.port === "" ? 2379 : Number(u.port);
+      servers.push(await serveHttp({ hostname, port, handler }));
+    }
+  } catch (err) {
+    for (const s of servers) await s.close();
+    await member.stop();
+    throw err;
+  }
+  const clientUrls = servers.map((s) => {
+    const host = s.hostname.includes(":") ? `[${s.hostname}]` : s.hostname;
+    return `http://${host}:${s.port}`;
+  });
+  let closing: Promise<void> | null = null;
+  return {
+    member,
+    clientUrls,
+    close() {
+      closing ??= (async () => {
+        await Promise.all(servers.map((s) => s.close()));
+        await member.stop();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * etcd's Watch service over a member: one WatchHub stream per client stream; create, cancel
+ * and progress requests go to it as they arrive, and its responses go out (split into
+ * fragments for watchers created with `fragment`, under --max-request-bytes).
+ */
+import { create, toBinary } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { EventSchema } from "../../proto/gen/mvccpb/kv_pb.ts";
+import { toCounter } from "../base/types.ts";
+import { fragmentResponse } from "../mvcc/fragment.ts";
+import type { WatchCreateRequest, WatchFilter, WatchResponse } from "../mvcc/watch_types.ts";
+import type { WatchStream } from "../mvcc/watch_hub.ts";
+import type { Member } from "./member.ts";
+import { kvToPb } from "./convert.ts";
+
+function createFromPb(r: pb.WatchCreateRequest): WatchCreateRequest {
+  return {
+    key: r.key,
+    rangeEnd: r.rangeEnd,
+    startRevision: toCounter(r.startRevision, "start_revision"),
+    progressNotify: r.progressNotify,
+    filters: r.filters.map((f) => f as number as WatchFilter),
+    prevKv: r.prevKv,
+    watchId: toCounter(r.watchId, "watch_id"),
+    fragment: r.fragment,
+  };
+}
+
+function responseToPb(m: Member, r: WatchResponse): pb.WatchResponse {
+  return create(pb.WatchResponseSchema, {
+    header: m.header(r.revision),
+    watchId: BigInt(r.watchId),
+    created: r.created,
+    canceled: r.canceled,
+    compactRevision: BigInt(r.compactRevision),
+    cancelReason: r.cancelReason,
+    fragment: r.fragment,
+    events: r.events.map((e) =>
+      create(EventSchema, {
+        type: e.type as number,
+        kv: kvToPb(e.kv),
+        prevKv: e.prevKv ? kvToPb(e.prevKv) : undefined,
+      })
+    ),
+  });
+}
+
+async function readRequests(
+  requests: AsyncIterable<pb.WatchRequest>,
+  stream: WatchStream,
+  fragmented: Set<number>,
+): Promise<void> {
+  try {
+    for await (const req of requests) {
+      const u = req.requestUnion;
+      switch (u.case) {
+        case "createRequest": {
+          const id = stream.watch(createFromPb(u.value));
+          if (id >= 0 && u.value.fragment) fragmented.add(id);
+          break;
+        }
+        case "cancelRequest": {
+          const id = toCounter(u.value.watchId, "watch_id");
+          fragmented.delete(id);
+          stream.cancel(id);
+          break;
+        }
+        case "progressRequest":
+          stream.requestProgress();
+          break;
+      }
+    }
+  } finally {
+    // the client closed its side (or the stream broke): the server stream ends, as etcd's
+    stream.close();
+  }
+}
+
+/** The Watch service implementation for createApiHandler. */
+export function watchService(m: Member): Partial<ServiceImpl<typeof Watch>> {
+  return {
+    async *watch(requests, ctx) {
+      const stream = m.hub.newStream();
+      const fragmented = new Set<number>();
+      const onAbort = () => stream.close();
+      ctx.signal.addEventListener("abort", onAbort);
+      // not awaited: a client may keep its side open after the server stream ended
+      readRequests(requests, stream, fragmented).catch(() => {});
+      const headerBytes = toBinary(pb.ResponseHeaderSchema, m.header()).length;
+      try {
+        for await (const r of stream) {
+          const parts = fragmented.has(r.watchId) && r.events.length > 1
+            ? fragmentResponse(r, m.config.maxRequestBytes, headerBytes)
+            : [r];
+          for (const p of parts) yield responseToPb(m, p);
+        }
+      } finally {
+        ctx.signal.removeEventListener("abort", onAbort);
+        stream.close();
+      }
+    },
+  };
+}
