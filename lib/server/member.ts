@@ -113,6 +113,17 @@ interface ReadWaiter {
   reject: (e: unknown) => void;
 }
 
+/**
+ * Entries kept in raft's log behind a snapshot, so a slow follower can catch up from the log
+ * rather than a snapshot (etcd's snapshotCatchUpEntries).
+ */
+export const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
+
+/** The raft snapshot's data: the membership (the state outside the backend), as JSON. */
+interface SnapshotData {
+  members: (MemberAttrs & { id: string })[];
+}
+
 /** The member's own description, in the bootstrap conf change's context (JSON). */
 interface MemberAttrs {
   name: string;
@@ -142,6 +153,10 @@ export class Member {
   /** Members by id, from applied conf changes (the bootstrap one names this member). */
   readonly members = new Map<MemberId, MemberAttrs>();
   #ticker: Timer | null = null;
+  readonly #snapshotter: Snapshotter;
+  /** The index of the newest raft snapshot (0: none). */
+  #snapIndex: number;
+  #snapshotRun: Promise<void> | null = null;
   #nextReqId: bigint;
   #waiters = new Map<bigint, Waiter>();
   #applied = 0;
@@ -164,6 +179,8 @@ export class Member {
     storage: MemoryStorage,
     applied: number,
     backend: Backend & BatchBackend,
+    snapshotter: Snapshotter,
+    snapData: Uint8Array | null,
     opts: MemberOptions,
   ) {
     this.config = config;
@@ -192,6 +209,12 @@ export class Member {
     this.#leaseIds = new LeaseIdGenerator(id, this.#clock.wallNow());
     this.#nextReqId = BigInt(this.#clock.wallNow()) << 16n;
     this.#applied = applied;
+    this.#snapshotter = snapshotter;
+    this.#snapIndex = applied;
+    if (snapData !== null && snapData.length > 0) {
+      const data = JSON.parse(decoder.decode(snapData)) as SnapshotData;
+      for (const { id, ...attrs } of data.members) this.members.set(BigInt(id), attrs);
+    }
     const seed = Number(id & 0x7fff_ffffn) ^ (this.#clock.wallNow() % 0x7fff_ffff);
     const raw = new RawNode({
       id,
@@ -226,6 +249,8 @@ export class Member {
     let wal: Wal;
     const storage = new MemoryStorage();
     let applied = 0;
+    let snapData: Uint8Array | null = null;
+    const snapshotter = new Snapshotter(disk, paths.snap, { maxSnapFiles: cfg.maxSnapshots });
     let id: MemberId;
     let clusterId: ClusterId;
     try {
@@ -260,9 +285,7 @@ export class Member {
       } else {
         const snaps = await validSnapshots(disk, paths.wal);
         const known = new Set(snaps.map((s) => `${s.index}/${s.term}`));
-        const loaded = await new Snapshotter(disk, paths.snap).load((index, term) =>
-          known.has(`${index}/${term}`)
-        );
+        const loaded = await snapshotter.load((index, term) => known.has(`${index}/${term}`));
         const snap = loaded.snapshot;
         const opened = await Wal.open({
           disk,
@@ -273,6 +296,7 @@ export class Member {
         if (snap) {
           storage.applySnapshot(snap);
           applied = snap.metadata.index;
+          snapData = snap.data;
         }
         storage.setHardState(opened.contents.hardState);
         storage.append(opened.contents.entries);
@@ -304,7 +328,18 @@ export class Member {
       }
       throw err;
     }
-    const member = new Member(cfg, id, clusterId, wal, storage, applied, backend, opts);
+    const member = new Member(
+      cfg,
+      id,
+      clusterId,
+      wal,
+      storage,
+      applied,
+      backend,
+      snapshotter,
+      snapData,
+      opts,
+    );
     await member.#boot();
     return member;
   }
@@ -374,6 +409,14 @@ export class Member {
       this.#applyRequest(e);
     }
     if (b.entries.length > 0) this.#applied = b.entries[b.entries.length - 1].index;
+    if (
+      this.#snapshotRun === null && !this.#stopped && this.#applied > this.#snapIndex &&
+      this.#applied - this.#snapIndex >= this.config.snapshotCount
+    ) {
+      this.#snapshotRun = this.#snapshot().catch((err) => this.#fail(err)).finally(() => {
+        this.#snapshotRun = null;
+      });
+    }
     if (this.#appliedWaits.length > 0) {
       const due = this.#appliedWaits.filter((w) => w.index <= this.#applied);
       this.#appliedWaits = this.#appliedWaits.filter((w) => w.index > this.#applied);
@@ -442,6 +485,42 @@ export class Member {
       case RequestKind.Alarm:
         return { kind: "revision", revision: this.store.rev() };
     }
+  }
+
+  /**
+   * Takes a raft snapshot at the applied index once --snapshot-count entries were applied
+   * since the last: commits the backend (which then holds everything up to that index), saves
+   * the snapshot file, records it in the WAL, compacts raft's log (keeping
+   * SNAPSHOT_CATCH_UP_ENTRIES), purges old snapshot files and releases the WAL segments
+   * before the oldest snapshot kept.
+   */
+  async #snapshot(): Promise<void> {
+    // what the snapshot describes is captured synchronously, at the applied index
+    const index = this.#applied;
+    const confState = this.node.raw.confState();
+    const data: SnapshotData = {
+      members: [...this.members].map(([id, a]) => ({ id: id.toString(), ...a })),
+    };
+    await this.backend.commit();
+    const snap = this.#storage.createSnapshot(
+      index,
+      confState,
+      encoder.encode(JSON.stringify(data)),
+    );
+    await this.#snapshotter.save(snap);
+    await this.#wal.saveSnapshot({ index, term: snap.metadata.term, confState });
+    const compactTo = index - SNAPSHOT_CATCH_UP_ENTRIES;
+    if (compactTo > this.#storage.firstIndex()) this.#storage.compact(compactTo);
+    await this.#snapshotter.purge();
+    const names = await this.#snapshotter.snapNames();
+    const oldest = names.length > 0 ? parseInt(names[0].slice(17, 33), 16) : index;
+    await this.#wal.releaseBefore(Math.min(oldest, index));
+    this.#snapIndex = index;
+  }
+
+  /** The index of the newest raft snapshot, 0 when none was taken. */
+  get snapshotIndex(): number {
+    return this.#snapIndex;
   }
 
   #softState(s: SoftState): void {
@@ -623,6 +702,7 @@ export class Member {
     } catch {
       // already reported by #fail
     }
+    await this.#snapshotRun;
     this.hub.close();
     await this.store.close();
     await this.backend.close();

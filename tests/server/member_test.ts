@@ -5,6 +5,7 @@ import { DataDirLockedError, Member } from "../../lib/server/member.ts";
 import { RequestKind } from "../../lib/server/request.ts";
 import { PutRequestSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { applyRange } from "../../lib/mvcc/applier.ts";
+import { waitFor } from "./harness.ts";
 
 const enc = new TextEncoder();
 
@@ -58,6 +59,52 @@ Deno.test("member: a second member on the same data dir gets a clear error", asy
       (e: unknown) =>
         e instanceof DataDirLockedError && /is in use by another member/.test(e.message),
     );
+    await m.stop();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("member: snapshots every --snapshot-count entries and restarts from the newest", async () => {
+  const dir = await Deno.makeTempDir();
+  const cfg = () => {
+    const c = config(dir);
+    c.snapshotCount = 10;
+    c.maxSnapshots = 2;
+    return c;
+  };
+  try {
+    let m = await Member.start(cfg());
+    await m.ready;
+    for (let i = 0; i < 45; i++) {
+      await m.propose({
+        kind: RequestKind.Put,
+        req: create(PutRequestSchema, { key: enc.encode(`s${i}`), value: enc.encode(`v${i}`) }),
+      });
+    }
+    // a snapshot is due on the apply that finds --snapshot-count entries since the last one
+    await waitFor("a snapshot", () => Promise.resolve(m.snapshotIndex >= 30));
+    await m.stop();
+    const snapIndex = m.snapshotIndex;
+    const snaps = [...Deno.readDirSync(`${dir}/member/snap`)].map((e) => e.name)
+      .filter((n) => n.endsWith(".snap"));
+    assert.equal(snaps.length, 2, `kept ${snaps}`);
+
+    m = await Member.start(cfg());
+    await m.ready;
+    // booted from the snapshot: raft starts applied at its index; the membership came with it
+    assert.equal(m.snapshotIndex, snapIndex);
+    assert.ok(m.appliedIndex >= snapIndex);
+    assert.deepEqual([...m.members.keys()], [m.id]);
+    assert.equal(m.members.get(m.id)?.name, "t");
+    const r = applyRange(m.store, { key: enc.encode("s"), rangeEnd: enc.encode("t") });
+    assert.equal(r.count, 45);
+    assert.equal(r.header.revision, 46);
+    const a = await m.propose({
+      kind: RequestKind.Put,
+      req: create(PutRequestSchema, { key: enc.encode("after"), value: enc.encode("x") }),
+    });
+    assert.equal(a.kind === "put" ? a.r.header.revision : 0, 47);
     await m.stop();
   } finally {
     await Deno.remove(dir, { recursive: true });
