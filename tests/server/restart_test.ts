@@ -138,3 +138,20 @@ Deno.test("serve: clean stop and kill -9 both keep every acknowledged write, app
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("serve: --help prints the flags; an unknown flag exits 2 naming it", async () => {
+  const help = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "serve", "--help"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(help.code, 0);
+  assert.match(new TextDecoder().decode(help.stdout), /^Usage: concord serve \[flags\]/);
+  const bad = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "serve", "--bogus"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(bad.code, 2);
+  assert.match(new TextDecoder().decode(bad.stderr), /flag provided but not defined: -bogus/);
+});
