@@ -14,10 +14,11 @@
  *   --key-space-size=N (1)  --sequential-keys             --consistency=l|s (range; default l)
  *   --limit=N (range) --txn-ops=N (txn-put; 1)            --watch-per-stream=N (watch; 1)
  *   --lease-ttl=N (lease-keepalive; 60)                   --seed=N --json (one JSON line only)
+ *   --transport=h2|fetch|connect  client of the unary KV calls (default h2; see conns.ts)
  */
 import process from "node:process";
 import { Rand } from "../../lib/base/rand.ts";
-import { openPool } from "./conns.ts";
+import { openPool, type UnaryTransport } from "./conns.ts";
 import { formatReport, type JsonSummary, jsonSummary } from "./report.ts";
 import { summarize } from "./stats.ts";
 import {
@@ -41,6 +42,7 @@ export interface LoadgenArgs {
   command: Command;
   endpoints: string[];
   conns: number;
+  transport: UnaryTransport;
   seed: number;
   json: boolean;
   opts: WorkloadOptions;
@@ -63,6 +65,7 @@ const KNOWN = new Set([
   "lease-ttl",
   "seed",
   "json",
+  "transport",
 ]);
 
 /** Parses the command line; throws a clear error on unknown flags or bad values. */
@@ -104,6 +107,10 @@ export function parseArgs(argv: string[]): LoadgenArgs {
   };
   const consistency = flags.get("consistency") ?? "l";
   if (consistency !== "l" && consistency !== "s") throw new Error("--consistency must be l or s");
+  const transport = flags.get("transport") ?? "h2";
+  if (transport !== "h2" && transport !== "fetch" && transport !== "connect") {
+    throw new Error("--transport must be h2, fetch or connect");
+  }
   if (command === "range" && rest.length < 1) {
     throw new Error("range needs a key: range <key> [end]");
   }
@@ -112,6 +119,7 @@ export function parseArgs(argv: string[]): LoadgenArgs {
     command: command as Command,
     endpoints: (flags.get("endpoints") ?? "127.0.0.1:2379").split(",").filter((e) => e !== ""),
     conns: int("conns", 1, 1),
+    transport,
     seed: int("seed", 1, 0),
     json: bool("json"),
     opts: {
@@ -151,7 +159,7 @@ function cpuSeconds(): number {
 /** Runs one benchmark; prints etcd's report (or one JSON line) and returns the result. */
 export async function runLoadgen(args: LoadgenArgs): Promise<LoadgenResult> {
   const rand = new Rand(args.seed);
-  const pool = openPool(args.endpoints, args.conns, args.opts.clients);
+  const pool = openPool(args.endpoints, args.conns, args.opts.clients, args.transport);
   try {
     await pool.warm();
     let raw: RawRun;
@@ -212,7 +220,7 @@ export async function runLoadgen(args: LoadgenArgs): Promise<LoadgenResult> {
     }
     return result;
   } finally {
-    pool.close();
+    await pool.close();
   }
 }
 

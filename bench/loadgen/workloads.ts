@@ -27,7 +27,8 @@ export interface RawRun {
 export type Op = (i: number, c: number) => Promise<void>;
 
 function errorText(e: unknown): string {
-  return e instanceof ConnectError ? `${e.code}: ${e.rawMessage}` : String(e);
+  if (e instanceof ConnectError) return `${e.code}: ${e.rawMessage}`;
+  return e instanceof Error ? e.message : String(e);
 }
 
 /** Runs `total` requests with `clients` concurrent clients; client c makes its requests in order. */
