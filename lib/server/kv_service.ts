@@ -7,7 +7,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { KV } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { create } from "@bufbuild/protobuf";
-import { applyRange } from "../mvcc/applier.ts";
+import { applyRange, applyTxn } from "../mvcc/applier.ts";
 import { checkDeleteRange, checkPut, checkRange, checkTxn } from "../mvcc/validate.ts";
 import type { Member } from "./member.ts";
 import { RequestKind } from "./request.ts";
@@ -21,6 +21,30 @@ import {
   txnFromPb,
   txnToPb,
 } from "./convert.ts";
+
+function ops(r: pb.TxnRequest): pb.RequestOp[] {
+  return [...r.success, ...r.failure];
+}
+
+/** True when no branch of the txn (nested ones included) writes. */
+function isReadOnly(r: pb.TxnRequest): boolean {
+  return ops(r).every((op) => {
+    const q = op.request;
+    if (q.case === "requestRange" || q.case === undefined) return true;
+    if (q.case === "requestTxn") return isReadOnly(q.value);
+    return false;
+  });
+}
+
+/** True when every range of a read-only txn asks for a serializable read (etcd's rule). */
+function isSerializable(r: pb.TxnRequest): boolean {
+  return ops(r).every((op) => {
+    const q = op.request;
+    if (q.case === "requestRange") return q.value.serializable;
+    if (q.case === "requestTxn") return isSerializable(q.value);
+    return true;
+  });
+}
 
 /** The KV service implementation for createApiHandler. */
 export function kvService(m: Member): Partial<ServiceImpl<typeof KV>> {
@@ -45,7 +69,13 @@ export function kvService(m: Member): Partial<ServiceImpl<typeof KV>> {
       return deleteToPb(a.r, header);
     },
     async txn(req) {
-      checkTxn(txnFromPb(req), m.config.maxTxnOps);
+      const t = txnFromPb(req);
+      checkTxn(t, m.config.maxTxnOps);
+      if (isReadOnly(req)) {
+        // as etcd: a txn that only reads is served like a range, without a log entry
+        if (!isSerializable(req)) await m.linearizableRead();
+        return txnToPb(applyTxn(m.store, t, { maxTxnOps: m.config.maxTxnOps }), header);
+      }
       const a = await m.propose({ kind: RequestKind.Txn, req });
       if (a.kind !== "txn") throw new Error(`txn applied as ${a.kind}`);
       return txnToPb(a.r, header);

@@ -47,13 +47,39 @@ function responseToPb(m: Member, r: WatchResponse): pb.WatchResponse {
   });
 }
 
+/** Lets the request reader wait while the client is slow to take responses. */
+class Room {
+  #waiter: (() => void) | null = null;
+  #closed = false;
+  /** Resolves once the stream has room (or is closed). */
+  wait(stream: WatchStream): Promise<void> | void {
+    if (stream.hasRoom() || this.#closed) return;
+    return new Promise((r) => (this.#waiter = r));
+  }
+  /** The server stream ended: never make the reader wait again. */
+  close(): void {
+    this.#closed = true;
+  }
+  /** Called after each response is taken. */
+  check(stream: WatchStream): void {
+    if (this.#waiter !== null && (stream.hasRoom() || this.#closed)) {
+      const w = this.#waiter;
+      this.#waiter = null;
+      w();
+    }
+  }
+}
+
 async function readRequests(
   requests: AsyncIterable<pb.WatchRequest>,
   stream: WatchStream,
   fragmented: Set<number>,
+  room: Room,
 ): Promise<void> {
   try {
     for await (const req of requests) {
+      // backpressure: read no more requests while the client is not taking responses
+      await room.wait(stream);
       const u = req.requestUnion;
       switch (u.case) {
         case "createRequest": {
@@ -87,7 +113,8 @@ export function watchService(m: Member): Partial<ServiceImpl<typeof Watch>> {
       const onAbort = () => stream.close();
       ctx.signal.addEventListener("abort", onAbort);
       // not awaited: a client may keep its side open after the server stream ended
-      readRequests(requests, stream, fragmented).catch(() => {});
+      const room = new Room();
+      readRequests(requests, stream, fragmented, room).catch(() => {});
       const headerBytes = toBinary(pb.ResponseHeaderSchema, m.header()).length;
       try {
         for await (const r of stream) {
@@ -95,10 +122,13 @@ export function watchService(m: Member): Partial<ServiceImpl<typeof Watch>> {
             ? fragmentResponse(r, m.config.maxRequestBytes, headerBytes)
             : [r];
           for (const p of parts) yield responseToPb(m, p);
+          room.check(stream);
         }
       } finally {
         ctx.signal.removeEventListener("abort", onAbort);
         stream.close();
+        room.close();
+        room.check(stream);
       }
     },
   };

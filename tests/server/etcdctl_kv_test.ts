@@ -1,6 +1,6 @@
 /** etcdctl 3.4 against an in-process `concord serve`: KV, txn, watch and bad input. */
 import assert from "node:assert/strict";
-import { startTestServer, waitFor } from "./harness.ts";
+import { etcdctl, startTestServer, waitFor } from "./harness.ts";
 
 interface JsonHeader {
   cluster_id: number | string;
@@ -149,6 +149,66 @@ Deno.test("etcdctl: bad input gets etcd's error text", async () => {
     );
     // nothing was lost
     assert.equal(await s.ok(["get", "k"]), "k\n3\n");
+  } finally {
+    await s.close();
+  }
+});
+
+/** Runs `etcdctl watch …` until its output matches `until`, then stops it; returns the output. */
+async function watchUntil(url: string, args: string[], until: RegExp): Promise<string> {
+  const child = new Deno.Command("etcdctl", {
+    args: ["--endpoints", url, "watch", ...args],
+    env: { ETCDCTL_API: "3" },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!until.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  child.kill("SIGTERM");
+  await reader.cancel();
+  await child.status;
+  return seen;
+}
+
+Deno.test("etcdctl: watch from a past revision with prev-kv; a compacted start is canceled", async () => {
+  const s = await startTestServer();
+  try {
+    await s.ok(["put", "w", "1"]); // rev 2
+    await s.ok(["put", "w", "2"]); // rev 3
+    await s.ok(["put", "w", "3"]); // rev 4
+    await s.ok(["del", "w"]); // rev 5
+    assert.equal(
+      await watchUntil(s.url, ["--rev", "3", "--prev-kv", "w"], /DELETE/),
+      "PUT\nw\n1\nw\n2\nPUT\nw\n2\nw\n3\nDELETE\nw\n3\nw\n\n",
+    );
+    await s.ok(["compaction", "4"]);
+    const r = await etcdctl(s.url, ["watch", "--rev", "2", "w"]);
+    assert.notEqual(r.code, 0);
+    assert.match(
+      r.stderr,
+      /watch was canceled \(etcdserver: mvcc: required revision has been compacted\)/,
+    );
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("etcdctl: a txn that only reads is answered without a raft entry", async () => {
+  const s = await startTestServer();
+  try {
+    await s.ok(["put", "r", "1"]);
+    const m = s.server.member;
+    const before = { commit: m.commitIndex, rev: m.store.rev() };
+    assert.equal(
+      await s.ok(["txn"], 'value("r") = "1"\n\nget r\n\nget x\n\n'),
+      "SUCCESS\n\nr\n1\n",
+    );
+    assert.deepEqual({ commit: m.commitIndex, rev: m.store.rev() }, before);
   } finally {
     await s.close();
   }
