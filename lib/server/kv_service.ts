@@ -8,6 +8,8 @@ import type { KV } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { create } from "@bufbuild/protobuf";
 import { applyRange, applyTxn } from "../mvcc/applier.ts";
+import { Errors } from "../base/errors.ts";
+import { toCounter } from "../base/types.ts";
 import { checkDeleteRange, checkPut, checkRange, checkTxn } from "../mvcc/validate.ts";
 import type { Member } from "./member.ts";
 import { RequestKind } from "./request.ts";
@@ -81,6 +83,9 @@ export function kvService(m: Member): Partial<ServiceImpl<typeof KV>> {
       return txnToPb(a.r, header);
     },
     async compact(req) {
+      // etcd: any revision at or below the compacted one (initially -1) is compacted
+      if (req.revision < 0n) throw Errors.compacted();
+      toCounter(req.revision, "revision");
       const a = await m.propose({ kind: RequestKind.Compaction, req });
       if (a.kind !== "compaction") throw new Error(`compaction applied as ${a.kind}`);
       if (req.physical) await a.done;

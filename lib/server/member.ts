@@ -8,6 +8,7 @@
  * (raft snapshot files) and `<data-dir>/member/snap/db` (the backend page file).
  */
 import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { Errors, EtcdError } from "../base/errors.ts";
 import { type Entry, EntryType, type HardState } from "../base/raftpb.ts";
 import { Rand } from "../base/rand.ts";
@@ -438,8 +439,12 @@ export class Member {
     try {
       out = this.#execute(req);
     } catch (err) {
-      if (!(err instanceof EtcdError)) throw err;
-      error = err;
+      if (err instanceof EtcdError) error = err;
+      else if (err instanceof RangeError) {
+        // a request the services should have refused: the same on every member, so it is
+        // consumed as a failed request rather than stopping the member
+        error = new ConnectError(err.message, Code.InvalidArgument);
+      } else throw err;
     }
     this.store.setConsistentIndex(e.index, e.term);
     const w = this.#waiters.get(req.id);
@@ -471,7 +476,10 @@ export class Member {
         return { kind: "compaction", r: response, done };
       }
       case RequestKind.LeaseGrant: {
-        const view = this.lessor.grant(r.req.ID, toCounter(r.req.TTL, "TTL"));
+        // etcd lets a negative TTL through (the lessor raises it to the minimum)
+        const ttl = Number(r.req.TTL);
+        if (!Number.isSafeInteger(ttl)) throw new RangeError(`lease TTL ${r.req.TTL} is too large`);
+        const view = this.lessor.grant(r.req.ID, ttl);
         return { kind: "grant", id: view.id, ttl: view.ttl, revision: this.store.rev() };
       }
       case RequestKind.LeaseRevoke:

@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { defaultConfig } from "../../lib/server/config.ts";
 import { DataDirLockedError, Member } from "../../lib/server/member.ts";
 import { RequestKind } from "../../lib/server/request.ts";
-import { PutRequestSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { CompactionRequestSchema, PutRequestSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { applyRange } from "../../lib/mvcc/applier.ts";
 import { waitFor } from "./harness.ts";
 
@@ -105,6 +105,40 @@ Deno.test("member: snapshots every --snapshot-count entries and restarts from th
       req: create(PutRequestSchema, { key: enc.encode("after"), value: enc.encode("x") }),
     });
     assert.equal(a.kind === "put" ? a.r.header.revision : 0, 47);
+    await m.stop();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("member: a request the apply refuses is answered with the error and the member goes on", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const m = await Member.start(config(dir));
+    await m.ready;
+    // past the services' checks (which refuse it first), the apply itself must not stop
+    await assert.rejects(
+      () =>
+        m.propose({
+          kind: RequestKind.Compaction,
+          req: create(CompactionRequestSchema, { revision: -1n }),
+        }),
+      /non-negative|outside/,
+    );
+    await assert.rejects(
+      () =>
+        m.propose({
+          kind: RequestKind.Compaction,
+          req: create(CompactionRequestSchema, { revision: 99n }),
+        }),
+      /required revision is a future revision/,
+    );
+    const a = await m.propose({
+      kind: RequestKind.Put,
+      req: create(PutRequestSchema, { key: enc.encode("k"), value: enc.encode("v") }),
+    });
+    assert.equal(a.kind === "put" ? a.r.header.revision : 0, 2);
+    assert.equal(m.failure, null);
     await m.stop();
   } finally {
     await Deno.remove(dir, { recursive: true });
