@@ -24,33 +24,33 @@ interface Workload {
 }
 
 const WORKLOADS: Workload[] = [
-  { name: "put-1", args: ["put", "--clients=1", "--conns=1", "--total=2000"], target: 1.0 },
+  { name: "put-1", args: ["put", "--clients=1", "--conns=1", "--total=5000"], target: 1.0 },
   {
     name: "put-1000",
-    args: ["put", "--clients=1000", "--conns=100", "--total=20000"],
+    args: ["put", "--clients=1000", "--conns=100", "--total=50000"],
     target: 0.5,
   },
   {
     name: "range-l",
-    args: ["range", "foo", "--consistency=l", "--clients=100", "--conns=10", "--total=10000"],
+    args: ["range", "foo", "--consistency=l", "--clients=100", "--conns=10", "--total=40000"],
     target: 0.5,
   },
   {
     name: "range-s",
-    args: ["range", "foo", "--consistency=s", "--clients=100", "--conns=10", "--total=10000"],
+    args: ["range", "foo", "--consistency=s", "--clients=100", "--conns=10", "--total=40000"],
     target: 0.5,
   },
   {
     name: "txn-put",
-    args: ["txn-put", "--txn-ops=4", "--clients=100", "--conns=10", "--total=4000"],
+    args: ["txn-put", "--txn-ops=4", "--clients=100", "--conns=10", "--total=10000"],
   },
   {
     name: "lease-keepalive",
-    args: ["lease-keepalive", "--clients=100", "--conns=10", "--total=10000"],
+    args: ["lease-keepalive", "--clients=100", "--conns=10", "--total=20000"],
   },
   {
     name: "watch",
-    args: ["watch", "--clients=10", "--watch-per-stream=10", "--conns=10", "--total=300"],
+    args: ["watch", "--clients=10", "--watch-per-stream=10", "--conns=10", "--total=500"],
   },
 ];
 const COMMON = ["--key-size=8", "--val-size=256", "--key-space-size=100000"];
