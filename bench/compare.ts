@@ -5,6 +5,7 @@
  * generator and of each server per request, so a reader can tell which side limited a figure.
  *
  *   deno task bench:compare [--scale=0.5] [--only=put-1,range-s] [--etcd-only]
+ *                           [--transport=h2|fetch|connect]   (the generator's unary client)
  *
  * Each workload runs in its own load-generator process (bench/loadgen/main.ts --json): Deno's
  * node:http2 client can abort the process on a server GOAWAY, and a crash there is reported as
@@ -189,7 +190,12 @@ async function stopServer(s: Server): Promise<void> {
   await Deno.remove(s.dir, { recursive: true }).catch(() => undefined);
 }
 
-async function runWorkload(s: Server, w: Workload, scale: number): Promise<Outcome> {
+async function runWorkload(
+  s: Server,
+  w: Workload,
+  scale: number,
+  transport: string,
+): Promise<Outcome> {
   const args = w.args.map((a) =>
     a.startsWith("--total=") ? `--total=${Math.max(1, Math.round(Number(a.slice(8)) * scale))}` : a
   );
@@ -202,6 +208,7 @@ async function runWorkload(s: Server, w: Workload, scale: number): Promise<Outco
       ...args,
       ...COMMON,
       `--endpoints=${s.endpoint}`,
+      `--transport=${transport}`,
       "--json",
     ],
     cwd: ROOT,
@@ -245,26 +252,49 @@ function fmt(n: number, d = 0): string {
   return Number.isFinite(n) ? n.toFixed(d) : "-";
 }
 
-function parseFlags(argv: string[]): { scale: number; only?: Set<string>; etcdOnly: boolean } {
+function parseFlags(
+  argv: string[],
+): { scale: number; only?: Set<string>; etcdOnly: boolean; transport: string } {
   let scale = 1;
+  let transport = "h2";
   let only: Set<string> | undefined;
   let etcdOnly = false;
   for (const a of argv) {
     if (a.startsWith("--scale=")) scale = Number(a.slice(8));
     else if (a.startsWith("--only=")) only = new Set(a.slice(7).split(","));
     else if (a === "--etcd-only") etcdOnly = true;
-    else throw new Error(`unknown flag ${a} (flags: --scale=X --only=a,b --etcd-only)`);
+    else if (a.startsWith("--transport=")) transport = a.slice(12);
+    else {
+      throw new Error(
+        `unknown flag ${a} (flags: --scale=X --only=a,b --etcd-only --transport=h2|fetch|connect)`,
+      );
+    }
   }
   if (!(scale > 0)) throw new Error("--scale must be > 0");
-  return { scale, only, etcdOnly };
+  if (!["h2", "fetch", "connect"].includes(transport)) {
+    throw new Error("--transport must be h2, fetch or connect");
+  }
+  return { scale, only, etcdOnly, transport };
 }
 
 async function main(): Promise<number> {
   const flags = parseFlags(Deno.args);
   const workloads = WORKLOADS.filter((w) => !flags.only || flags.only.has(w.name));
+  const ver = await new Deno.Command("etcd", { args: ["--version"], stdout: "piped" }).output();
+  const head = await new Deno.Command("git", {
+    args: ["rev-parse", "--short", "HEAD"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  console.log(
+    `${new TextDecoder().decode(ver.stdout).split("\n")[0]}; concord at git ${
+      new TextDecoder().decode(head.stdout).trim() || "?"
+    } (plus uncommitted changes in the tree, if any)`,
+  );
   const logDir = await Deno.makeTempDir({ prefix: "concord-compare-logs-" });
   console.log(
-    `bench:compare on ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, scale ${flags.scale}`,
+    `bench:compare on ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, scale ${flags.scale}, generator client ${flags.transport}`,
   );
   const servers: Server[] = [];
   try {
@@ -297,8 +327,8 @@ async function main(): Promise<number> {
     }
     const rows: string[] = [];
     for (const w of workloads) {
-      const e = await runWorkload(etcd.server, w, flags.scale);
-      const c = concord ? await runWorkload(concord, w, flags.scale) : undefined;
+      const e = await runWorkload(etcd.server, w, flags.scale, flags.transport);
+      const c = concord ? await runWorkload(concord, w, flags.scale, flags.transport) : undefined;
       const ratio = e.ok && c?.ok ? c.gen.rps / e.gen.rps : NaN;
       const verdict = w.target === undefined || !Number.isFinite(ratio)
         ? ""
