@@ -11,6 +11,7 @@ import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { ETCD_COMPAT_VERSION } from "../base/version.ts";
 import { toCounter } from "../base/types.ts";
 import type { Member } from "./member.ts";
+import { checkAdmin } from "./auth_check.ts";
 
 /** Snapshot chunk size, as etcd's (32 KiB). */
 const SNAPSHOT_CHUNK = 32 * 1024;
@@ -33,10 +34,12 @@ export function maintenanceService(m: Member): Partial<ServiceImpl<typeof Mainte
         errors: [],
       });
     },
-    hash() {
+    async hash(_req, ctx) {
+      await checkAdmin(m, ctx);
       return create(pb.HashResponseSchema, { header: m.header(), hash: m.store.hash() });
     },
-    hashKV(req) {
+    async hashKV(req, ctx) {
+      await checkAdmin(m, ctx);
       const rev = toCounter(req.revision, "revision");
       const h = m.store.hashKV(rev);
       return create(pb.HashKVResponseSchema, {
@@ -46,7 +49,8 @@ export function maintenanceService(m: Member): Partial<ServiceImpl<typeof Mainte
         hashRevision: BigInt(rev === 0 ? h.rev : rev),
       });
     },
-    async defragment() {
+    async defragment(_req, ctx) {
+      await checkAdmin(m, ctx);
       await m.backend.defrag();
       return create(pb.DefragmentResponseSchema, { header: m.header() });
     },
@@ -58,6 +62,7 @@ export function maintenanceService(m: Member): Partial<ServiceImpl<typeof Mainte
       return create(pb.AlarmResponseSchema, { header: m.header(), alarms: [] });
     },
     async *snapshot(_req, ctx) {
+      await checkAdmin(m, ctx);
       const total = m.backend.stats().fileBytes;
       const digest = createHash("sha256");
       const queue: Uint8Array[] = [];

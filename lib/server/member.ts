@@ -51,7 +51,10 @@ import {
   type ResponseHeader,
   ResponseHeaderSchema,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import type { ServerConfig } from "./config.ts";
+import { ConfigError, type ServerConfig } from "./config.ts";
+import { AuthStore } from "../auth/store.ts";
+import type { TokenProvider } from "./token.ts";
+import { SimpleTokenProvider } from "./token_simple.ts";
 import { clusterIdFor, formatId, memberIdFor } from "./member_id.ts";
 import { decodeRequest, encodeRequest, type InternalRequest, RequestKind } from "./request.ts";
 import { deleteFromPb, putFromPb, txnFromPb } from "./convert.ts";
@@ -63,6 +66,7 @@ export type Applied =
   | { kind: "txn"; r: m.TxnResponse }
   | { kind: "compaction"; r: m.CompactionResponse; done: Promise<void> }
   | { kind: "grant"; id: bigint; ttl: number; revision: number }
+  | { kind: "token"; token: Promise<string>; revision: number }
   | { kind: "revision"; revision: number };
 
 /** A request without its id (the member assigns one). */
@@ -144,6 +148,10 @@ export class Member {
   readonly store: MvccStore;
   readonly lessor: Lessor;
   readonly hub: WatchHub;
+  /** Users, roles and permissions (replicated through raft like every write). */
+  readonly auth: AuthStore;
+  /** The tokens Authenticate issued (simple tokens live in this member's memory). */
+  readonly tokens: TokenProvider;
   readonly node: Node;
   readonly #storage: MemoryStorage;
   readonly #wal: Wal;
@@ -166,6 +174,8 @@ export class Member {
   #readRound: { seq: bigint; waiters: ReadWaiter[]; timer: Timer } | null = null;
   #readSeq = 0n;
   #fatal: unknown = null;
+  /** The index of the entry being applied (simple tokens are named after it). */
+  #applying = 0;
   #stopped = false;
   #leader = false;
   /** Resolves when the member first knows a leader (itself, with one member). */
@@ -207,6 +217,8 @@ export class Member {
     this.store = MvccStore.open(backend, { leases: this.lessor, clock: this.#clock });
     this.lessor.setKeyDeleter(kvKeyDeleter(this.store));
     this.hub = new WatchHub(this.store, { clock: this.#clock });
+    this.auth = new AuthStore(backend);
+    this.tokens = new SimpleTokenProvider(this.#clock, config.authTokenTtlSeconds);
     this.#leaseIds = new LeaseIdGenerator(id, this.#clock.wallNow());
     this.#nextReqId = BigInt(this.#clock.wallNow()) << 16n;
     this.#applied = applied;
@@ -245,6 +257,9 @@ export class Member {
    * the data dir.
    */
   static async start(cfg: ServerConfig, opts: MemberOptions = {}): Promise<Member> {
+    if (cfg.authToken.kind !== "simple") {
+      throw new ConfigError("--auth-token jwt is not served by this build yet; use simple");
+    }
     const disk = opts.disk ?? new RealDisk();
     const paths = memberPaths(cfg);
     let wal: Wal;
@@ -436,6 +451,7 @@ export class Member {
     }
     let out: Applied | undefined;
     let error: unknown = undefined;
+    this.#applying = e.index;
     try {
       out = this.#execute(req);
     } catch (err) {
@@ -447,6 +463,7 @@ export class Member {
       } else throw err;
     }
     this.store.setConsistentIndex(e.index, e.term);
+    this.#applying = 0;
     const w = this.#waiters.get(req.id);
     if (w) {
       this.#waiters.delete(req.id);
@@ -492,7 +509,76 @@ export class Member {
         return { kind: "revision", revision: this.store.rev() };
       case RequestKind.Alarm:
         return { kind: "revision", revision: this.store.rev() };
+      default:
+        return this.#executeAuth(r);
     }
+  }
+
+  /** The auth requests: each one store mutation (and token bookkeeping). */
+  #executeAuth(r: InternalRequest): Applied {
+    const a = this.auth;
+    switch (r.kind) {
+      case RequestKind.AuthEnable:
+        a.enable();
+        break;
+      case RequestKind.AuthDisable:
+        a.disable();
+        this.tokens.invalidateAll();
+        break;
+      case RequestKind.Authenticate: {
+        // the password was checked before proposing; the user may have gone since
+        if (!a.enabled) throw Errors.authNotEnabled();
+        try {
+          a.userGet(r.req.name);
+        } catch {
+          throw Errors.authFailed();
+        }
+        const token = this.tokens.assign(r.req.name, a.revision, r.req.password, this.#applying);
+        token.catch(() => {}); // the waiter, if any, sees the failure
+        return { kind: "token", token, revision: this.store.rev() };
+      }
+      case RequestKind.UserAdd:
+        a.userAdd(
+          r.req.name,
+          r.req.options?.noPassword ? { noPassword: true } : { passwordHash: r.req.hashedPassword },
+        );
+        break;
+      case RequestKind.UserDelete:
+        a.userDelete(r.req.name);
+        this.tokens.invalidateUser(r.req.name);
+        break;
+      case RequestKind.UserChangePassword:
+        a.userChangePassword(r.req.name, r.req.hashedPassword);
+        this.tokens.invalidateUser(r.req.name);
+        break;
+      case RequestKind.UserGrantRole:
+        a.userGrantRole(r.req.user, r.req.role);
+        break;
+      case RequestKind.UserRevokeRole:
+        a.userRevokeRole(r.req.name, r.req.role);
+        break;
+      case RequestKind.RoleAdd:
+        a.roleAdd(r.req.name);
+        break;
+      case RequestKind.RoleDelete:
+        a.roleDelete(r.req.role);
+        break;
+      case RequestKind.RoleGrantPermission: {
+        const p = r.req.perm;
+        a.roleGrantPermission(r.req.name, {
+          permType: (p?.permType ?? 0) as number,
+          key: p?.key ?? new Uint8Array(0),
+          rangeEnd: p?.rangeEnd ?? new Uint8Array(0),
+        });
+        break;
+      }
+      case RequestKind.RoleRevokePermission:
+        a.roleRevokePermission(r.req.role, r.req.key, r.req.rangeEnd);
+        break;
+      default:
+        throw new Error(`request kind ${r.kind} has no apply`);
+    }
+    return { kind: "revision", revision: this.store.rev() };
   }
 
   /**
@@ -693,6 +779,7 @@ export class Member {
     this.#stopped = true;
     this.#ticker?.cancel();
     this.lessor.stop();
+    this.tokens.close();
     for (const w of this.#waiters.values()) {
       w.timer.cancel();
       w.reject(Errors.stopped());

@@ -4,7 +4,13 @@
  * prefix: the kind (1 byte) and the proposer's request id (8 bytes, big-endian) that the
  * proposer waits on. docs/formats-server.md describes the layout.
  */
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  type DescMessage,
+  fromBinary,
+  type Message,
+  type MessageShape,
+  toBinary,
+} from "@bufbuild/protobuf";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 
 /** The format byte values; never renumber (they are in every WAL). */
@@ -17,45 +23,59 @@ export enum RequestKind {
   LeaseRevoke = 6,
   LeaseCheckpoint = 7,
   Alarm = 8,
+  AuthEnable = 9,
+  AuthDisable = 10,
+  /** AuthenticateRequest whose `password` holds the simple token prefix, never a password. */
+  Authenticate = 11,
+  /** AuthUserAddRequest with `hashedPassword` set and `password` empty. */
+  UserAdd = 12,
+  UserDelete = 13,
+  /** AuthUserChangePasswordRequest with `hashedPassword` set and `password` empty. */
+  UserChangePassword = 14,
+  UserGrantRole = 15,
+  UserRevokeRole = 16,
+  RoleAdd = 17,
+  RoleDelete = 18,
+  RoleGrantPermission = 19,
+  RoleRevokePermission = 20,
 }
 
+/** The message schema of each kind. */
+const SCHEMAS = {
+  [RequestKind.Put]: pb.PutRequestSchema,
+  [RequestKind.DeleteRange]: pb.DeleteRangeRequestSchema,
+  [RequestKind.Txn]: pb.TxnRequestSchema,
+  [RequestKind.Compaction]: pb.CompactionRequestSchema,
+  [RequestKind.LeaseGrant]: pb.LeaseGrantRequestSchema,
+  [RequestKind.LeaseRevoke]: pb.LeaseRevokeRequestSchema,
+  [RequestKind.LeaseCheckpoint]: pb.LeaseCheckpointRequestSchema,
+  [RequestKind.Alarm]: pb.AlarmRequestSchema,
+  [RequestKind.AuthEnable]: pb.AuthEnableRequestSchema,
+  [RequestKind.AuthDisable]: pb.AuthDisableRequestSchema,
+  [RequestKind.Authenticate]: pb.AuthenticateRequestSchema,
+  [RequestKind.UserAdd]: pb.AuthUserAddRequestSchema,
+  [RequestKind.UserDelete]: pb.AuthUserDeleteRequestSchema,
+  [RequestKind.UserChangePassword]: pb.AuthUserChangePasswordRequestSchema,
+  [RequestKind.UserGrantRole]: pb.AuthUserGrantRoleRequestSchema,
+  [RequestKind.UserRevokeRole]: pb.AuthUserRevokeRoleRequestSchema,
+  [RequestKind.RoleAdd]: pb.AuthRoleAddRequestSchema,
+  [RequestKind.RoleDelete]: pb.AuthRoleDeleteRequestSchema,
+  [RequestKind.RoleGrantPermission]: pb.AuthRoleGrantPermissionRequestSchema,
+  [RequestKind.RoleRevokePermission]: pb.AuthRoleRevokePermissionRequestSchema,
+} as const;
+
+type Schemas = typeof SCHEMAS;
+
 /** A decoded internal request. */
-export type InternalRequest =
-  | { kind: RequestKind.Put; id: bigint; req: pb.PutRequest }
-  | { kind: RequestKind.DeleteRange; id: bigint; req: pb.DeleteRangeRequest }
-  | { kind: RequestKind.Txn; id: bigint; req: pb.TxnRequest }
-  | { kind: RequestKind.Compaction; id: bigint; req: pb.CompactionRequest }
-  | { kind: RequestKind.LeaseGrant; id: bigint; req: pb.LeaseGrantRequest }
-  | { kind: RequestKind.LeaseRevoke; id: bigint; req: pb.LeaseRevokeRequest }
-  | { kind: RequestKind.LeaseCheckpoint; id: bigint; req: pb.LeaseCheckpointRequest }
-  | { kind: RequestKind.Alarm; id: bigint; req: pb.AlarmRequest };
+export type InternalRequest = {
+  [K in RequestKind]: { kind: K; id: bigint; req: MessageShape<Schemas[K]> };
+}[RequestKind];
 
 const HEADER = 9;
 
-function body(r: InternalRequest): Uint8Array {
-  switch (r.kind) {
-    case RequestKind.Put:
-      return toBinary(pb.PutRequestSchema, r.req);
-    case RequestKind.DeleteRange:
-      return toBinary(pb.DeleteRangeRequestSchema, r.req);
-    case RequestKind.Txn:
-      return toBinary(pb.TxnRequestSchema, r.req);
-    case RequestKind.Compaction:
-      return toBinary(pb.CompactionRequestSchema, r.req);
-    case RequestKind.LeaseGrant:
-      return toBinary(pb.LeaseGrantRequestSchema, r.req);
-    case RequestKind.LeaseRevoke:
-      return toBinary(pb.LeaseRevokeRequestSchema, r.req);
-    case RequestKind.LeaseCheckpoint:
-      return toBinary(pb.LeaseCheckpointRequestSchema, r.req);
-    case RequestKind.Alarm:
-      return toBinary(pb.AlarmRequestSchema, r.req);
-  }
-}
-
 /** Encodes a request as raft entry data. */
 export function encodeRequest(r: InternalRequest): Uint8Array {
-  const b = body(r);
+  const b = toBinary(SCHEMAS[r.kind] as DescMessage, r.req as Message);
   const out = new Uint8Array(HEADER + b.length);
   out[0] = r.kind;
   new DataView(out.buffer).setBigUint64(1, r.id, false);
@@ -66,46 +86,9 @@ export function encodeRequest(r: InternalRequest): Uint8Array {
 /** Decodes raft entry data; throws RangeError on an unknown kind or a short entry. */
 export function decodeRequest(data: Uint8Array): InternalRequest {
   if (data.length < HEADER) throw new RangeError(`request entry is ${data.length} bytes`);
+  const kind = data[0] as RequestKind;
+  const schema = SCHEMAS[kind] as DescMessage | undefined;
+  if (schema === undefined) throw new RangeError(`unknown request kind ${data[0]}`);
   const id = new DataView(data.buffer, data.byteOffset, data.byteLength).getBigUint64(1, false);
-  const b = data.subarray(HEADER);
-  switch (data[0]) {
-    case RequestKind.Put:
-      return { kind: RequestKind.Put, id, req: fromBinary(pb.PutRequestSchema, b) };
-    case RequestKind.DeleteRange:
-      return {
-        kind: RequestKind.DeleteRange,
-        id,
-        req: fromBinary(pb.DeleteRangeRequestSchema, b),
-      };
-    case RequestKind.Txn:
-      return { kind: RequestKind.Txn, id, req: fromBinary(pb.TxnRequestSchema, b) };
-    case RequestKind.Compaction:
-      return {
-        kind: RequestKind.Compaction,
-        id,
-        req: fromBinary(pb.CompactionRequestSchema, b),
-      };
-    case RequestKind.LeaseGrant:
-      return {
-        kind: RequestKind.LeaseGrant,
-        id,
-        req: fromBinary(pb.LeaseGrantRequestSchema, b),
-      };
-    case RequestKind.LeaseRevoke:
-      return {
-        kind: RequestKind.LeaseRevoke,
-        id,
-        req: fromBinary(pb.LeaseRevokeRequestSchema, b),
-      };
-    case RequestKind.LeaseCheckpoint:
-      return {
-        kind: RequestKind.LeaseCheckpoint,
-        id,
-        req: fromBinary(pb.LeaseCheckpointRequestSchema, b),
-      };
-    case RequestKind.Alarm:
-      return { kind: RequestKind.Alarm, id, req: fromBinary(pb.AlarmRequestSchema, b) };
-    default:
-      throw new RangeError(`unknown request kind ${data[0]}`);
-  }
+  return { kind, id, req: fromBinary(schema, data.subarray(HEADER)) } as InternalRequest;
 }

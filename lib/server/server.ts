@@ -13,6 +13,7 @@ import { leaseService } from "./lease_service.ts";
 import { watchService } from "./watch_service.ts";
 import { maintenanceService } from "./maintenance_service.ts";
 import { clusterService } from "./cluster_service.ts";
+import { authService } from "./auth_service.ts";
 
 /** A running server: the member and its listeners. */
 export interface ConcordServer {
@@ -57,6 +58,7 @@ export async function startServer(
       watch: watchService(member),
       maintenance: maintenanceService(member),
       cluster: clusterService(member),
+      auth: authService(member),
     },
     maxRequestBytes: cfg.maxRequestBytes,
     cors: { allowedOrigins: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins },

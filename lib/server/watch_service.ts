@@ -4,13 +4,20 @@
  * fragments for watchers created with `fragment`, under --max-request-bytes).
  */
 import { create, toBinary } from "@bufbuild/protobuf";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { Errors } from "../base/errors.ts";
+import { authInfo } from "./auth_check.ts";
 import type { Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { EventSchema } from "../../proto/gen/mvccpb/kv_pb.ts";
 import { toCounter } from "../base/types.ts";
 import { fragmentResponse } from "../mvcc/fragment.ts";
-import type { WatchCreateRequest, WatchFilter, WatchResponse } from "../mvcc/watch_types.ts";
+import {
+  type WatchCreateRequest,
+  type WatchFilter,
+  type WatchResponse,
+  watchResponse,
+} from "../mvcc/watch_types.ts";
 import type { WatchStream } from "../mvcc/watch_hub.ts";
 import type { Member } from "./member.ts";
 import { kvToPb } from "./convert.ts";
@@ -71,6 +78,8 @@ class Room {
 }
 
 async function readRequests(
+  m: Member,
+  ctx: HandlerContext,
   requests: AsyncIterable<pb.WatchRequest>,
   stream: WatchStream,
   fragmented: Set<number>,
@@ -83,6 +92,20 @@ async function readRequests(
       const u = req.requestUnion;
       switch (u.case) {
         case "createRequest": {
+          if (m.auth.enabled && !(await watchPermitted(m, ctx, u.value))) {
+            // etcd answers a forbidden watch as created and canceled at once
+            stream.push(
+              watchResponse({
+                watchId: toCounter(u.value.watchId, "watch_id"),
+                revision: m.store.rev(),
+                created: true,
+                canceled: true,
+                cancelReason: Errors.permissionDenied().message,
+              }),
+              true,
+            );
+            break;
+          }
           const id = stream.watch(createFromPb(u.value));
           if (id >= 0 && u.value.fragment) fragmented.add(id);
           break;
@@ -104,6 +127,19 @@ async function readRequests(
   }
 }
 
+async function watchPermitted(
+  m: Member,
+  ctx: HandlerContext,
+  r: pb.WatchCreateRequest,
+): Promise<boolean> {
+  try {
+    m.auth.checkRange(await authInfo(m, ctx), r.key, r.rangeEnd);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The Watch service implementation for createApiHandler. */
 export function watchService(m: Member): Partial<ServiceImpl<typeof Watch>> {
   return {
@@ -114,7 +150,7 @@ export function watchService(m: Member): Partial<ServiceImpl<typeof Watch>> {
       ctx.signal.addEventListener("abort", onAbort);
       // not awaited: a client may keep its side open after the server stream ended
       const room = new Room();
-      readRequests(requests, stream, fragmented, room).catch(() => {});
+      readRequests(m, ctx, requests, stream, fragmented, room).catch(() => {});
       const headerBytes = toBinary(pb.ResponseHeaderSchema, m.header()).length;
       try {
         for await (const r of stream) {
