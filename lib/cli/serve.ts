@@ -42,7 +42,16 @@ export async function runServe(
       console.error(`concord serve: cannot listen: ${err.message}`);
       return 1;
     }
-    throw err;
+    // a damaged WAL or page file, a full disk, …: say what and where, without a stack
+    const cause = err instanceof Error && err.cause instanceof Error
+      ? ` (${err.cause.message})`
+      : "";
+    console.error(
+      `concord serve: cannot start member in ${cfg.dataDir}: ${
+        err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+      }${cause}`,
+    );
+    return 1;
   }
   const { promise: stopped, resolve: stop } = Promise.withResolvers<string>();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];

@@ -155,3 +155,42 @@ Deno.test("serve: --help prints the flags; an unknown flag exits 2 naming it", a
   assert.equal(bad.code, 2);
   assert.match(new TextDecoder().decode(bad.stderr), /flag provided but not defined: -bogus/);
 });
+
+Deno.test("serve: a damaged WAL stops the start with a message naming the file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "concord-corrupt-" });
+  try {
+    const c = await spawnServe(dir);
+    await put(c.url, "k", "v");
+    c.proc.kill("SIGTERM");
+    assert.equal((await c.proc.status).code, 0);
+    await c.stderr;
+    const wal = `${dir}/member/wal`;
+    const seg = [...Deno.readDirSync(wal)].map((e) => e.name).find((n) => n.endsWith(".wal"))!;
+    const f = await Deno.open(`${wal}/${seg}`, { write: true });
+    await f.write(new TextEncoder().encode("garbage!garbage!garbage!"));
+    f.close();
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        MAIN,
+        "serve",
+        "--data-dir",
+        dir,
+        "--listen-client-urls",
+        "http://127.0.0.1:0",
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 1);
+    const text = new TextDecoder().decode(out.stderr);
+    assert.match(
+      text,
+      /^concord serve: cannot start member in .*: WalCorruptError: .*corrupt record in /,
+    );
+    assert.ok(text.includes(seg), text);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
