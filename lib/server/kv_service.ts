@@ -13,8 +13,13 @@ import { toCounter } from "../base/types.ts";
 import { checkDeleteRange, checkPut, checkRange, checkTxn } from "../mvcc/validate.ts";
 import type { Member } from "./member.ts";
 import { RequestKind } from "./request.ts";
-import { authInfo } from "./auth_check.ts";
-import type { AuthInfo } from "../auth/store.ts";
+import {
+  authInfo,
+  checkDeleteAuth,
+  checkPutAuth,
+  checkTxnAuth,
+  requestAuth,
+} from "./auth_check.ts";
 import {
   deleteFromPb,
   deleteToPb,
@@ -50,28 +55,6 @@ function isSerializable(r: pb.TxnRequest): boolean {
   });
 }
 
-function checkPutAuth(m: Member, info: AuthInfo | undefined, r: pb.PutRequest): void {
-  m.auth.checkPut(info, r.key);
-  if (r.prevKv) m.auth.checkRange(info, r.key, new Uint8Array(0));
-}
-
-function checkDeleteAuth(m: Member, info: AuthInfo | undefined, r: pb.DeleteRangeRequest): void {
-  m.auth.checkDeleteRange(info, r.key, r.rangeEnd);
-  if (r.prevKv) m.auth.checkRange(info, r.key, r.rangeEnd);
-}
-
-/** etcd's checkTxnAuth: every compare is a read; every op is checked as itself. */
-function checkTxnAuth(m: Member, info: AuthInfo | undefined, r: pb.TxnRequest): void {
-  for (const c of r.compare) m.auth.checkRange(info, c.key, c.rangeEnd);
-  for (const op of ops(r)) {
-    const q = op.request;
-    if (q.case === "requestRange") m.auth.checkRange(info, q.value.key, q.value.rangeEnd);
-    else if (q.case === "requestPut") checkPutAuth(m, info, q.value);
-    else if (q.case === "requestDeleteRange") checkDeleteAuth(m, info, q.value);
-    else if (q.case === "requestTxn") checkTxnAuth(m, info, q.value);
-  }
-}
-
 /** The KV service implementation for createApiHandler. */
 export function kvService(m: Member): Partial<ServiceImpl<typeof KV>> {
   const header = (rev: number) => m.header(rev);
@@ -85,28 +68,31 @@ export function kvService(m: Member): Partial<ServiceImpl<typeof KV>> {
     },
     async put(req, ctx) {
       checkPut(putFromPb(req));
-      if (m.auth.enabled) checkPutAuth(m, await authInfo(m, ctx), req);
-      const a = await m.propose({ kind: RequestKind.Put, req });
+      const info = await authInfo(m, ctx);
+      if (m.auth.enabled) checkPutAuth(m.auth, info, req);
+      const a = await m.propose({ kind: RequestKind.Put, req }, requestAuth(info));
       if (a.kind !== "put") throw new Error(`put applied as ${a.kind}`);
       return putToPb(a.r, header);
     },
     async deleteRange(req, ctx) {
       checkDeleteRange(deleteFromPb(req));
-      if (m.auth.enabled) checkDeleteAuth(m, await authInfo(m, ctx), req);
-      const a = await m.propose({ kind: RequestKind.DeleteRange, req });
+      const info = await authInfo(m, ctx);
+      if (m.auth.enabled) checkDeleteAuth(m.auth, info, req);
+      const a = await m.propose({ kind: RequestKind.DeleteRange, req }, requestAuth(info));
       if (a.kind !== "delete") throw new Error(`delete applied as ${a.kind}`);
       return deleteToPb(a.r, header);
     },
     async txn(req, ctx) {
       const t = txnFromPb(req);
       checkTxn(t, m.config.maxTxnOps);
-      if (m.auth.enabled) checkTxnAuth(m, await authInfo(m, ctx), req);
+      const info = await authInfo(m, ctx);
+      if (m.auth.enabled) checkTxnAuth(m.auth, info, req);
       if (isReadOnly(req)) {
         // as etcd: a txn that only reads is served like a range, without a log entry
         if (!isSerializable(req)) await m.linearizableRead();
         return txnToPb(applyTxn(m.store, t, { maxTxnOps: m.config.maxTxnOps }), header);
       }
-      const a = await m.propose({ kind: RequestKind.Txn, req });
+      const a = await m.propose({ kind: RequestKind.Txn, req }, requestAuth(info));
       if (a.kind !== "txn") throw new Error(`txn applied as ${a.kind}`);
       return txnToPb(a.r, header);
     },

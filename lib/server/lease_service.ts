@@ -10,7 +10,7 @@ import { Errors, EtcdError } from "../base/errors.ts";
 import { MAX_LEASE_TTL, NotPrimaryError } from "../lease/lessor.ts";
 import type { Member } from "./member.ts";
 import { RequestKind } from "./request.ts";
-import { authInfo } from "./auth_check.ts";
+import { authInfo, checkRevokeAuth, requestAuth } from "./auth_check.ts";
 
 function isLeaseNotFound(err: unknown): boolean {
   return err instanceof EtcdError && err.message === Errors.leaseNotFound().message;
@@ -34,14 +34,11 @@ export function leaseService(m: Member): Partial<ServiceImpl<typeof Lease>> {
       });
     },
     async leaseRevoke(req, ctx) {
-      if (m.auth.enabled) {
-        // etcd: revoking deletes the attached keys, so it needs write permission on each
-        const info = await authInfo(m, ctx);
-        if (m.lessor.exists(req.ID)) {
-          for (const k of m.lessor.timeToLive(req.ID, true).keys) m.auth.checkPut(info, k);
-        }
-      }
-      const a = await m.propose({ kind: RequestKind.LeaseRevoke, req });
+      const info = await authInfo(m, ctx);
+      // etcd: revoking deletes the attached keys, so it needs write permission on each
+      // (checked here and again at apply)
+      if (m.auth.enabled) checkRevokeAuth(m, info, req.ID);
+      const a = await m.propose({ kind: RequestKind.LeaseRevoke, req }, requestAuth(info));
       if (a.kind !== "revision") throw new Error(`revoke applied as ${a.kind}`);
       return create(pb.LeaseRevokeResponseSchema, { header: m.header(a.revision) });
     },

@@ -52,7 +52,8 @@ import {
   ResponseHeaderSchema,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { ConfigError, type ServerConfig } from "./config.ts";
-import { AuthStore } from "../auth/store.ts";
+import { type AuthInfo, AuthStore } from "../auth/store.ts";
+import { checkDeleteAuth, checkPutAuth, checkRevokeAuth, checkTxnAuth } from "./auth_check.ts";
 import type { TokenProvider } from "./token.ts";
 import { SimpleTokenProvider } from "./token_simple.ts";
 import { clusterIdFor, formatId, memberIdFor } from "./member_id.ts";
@@ -474,6 +475,7 @@ export class Member {
   }
 
   #execute(r: InternalRequest): Applied {
+    if (this.auth.enabled && r.auth !== undefined) this.#checkAuthAtApply(r);
     switch (r.kind) {
       case RequestKind.Put:
         return { kind: "put", r: applyPut(this.store, putFromPb(r.req)) };
@@ -511,6 +513,29 @@ export class Member {
         return { kind: "revision", revision: this.store.rev() };
       default:
         return this.#executeAuth(r);
+    }
+  }
+
+  /**
+   * etcd's authApplierV3: with auth enabled, KV writes and lease revokes are checked again
+   * when applied, with the proposer's user and auth revision (an older revision is refused
+   * with authOldRevision, which clients answer by authenticating again).
+   */
+  #checkAuthAtApply(r: InternalRequest): void {
+    const info: AuthInfo | undefined = r.auth?.revision === 0 ? undefined : r.auth;
+    switch (r.kind) {
+      case RequestKind.Put:
+        checkPutAuth(this.auth, info, r.req);
+        break;
+      case RequestKind.DeleteRange:
+        checkDeleteAuth(this.auth, info, r.req);
+        break;
+      case RequestKind.Txn:
+        checkTxnAuth(this.auth, info, r.req);
+        break;
+      case RequestKind.LeaseRevoke:
+        checkRevokeAuth(this, info, r.req.ID);
+        break;
     }
   }
 
@@ -634,11 +659,21 @@ export class Member {
     }
   }
 
-  /** Proposes a request through raft and resolves with what its apply produced. */
-  propose(p: Proposal): Promise<Applied> {
+  /**
+   * Proposes a request through raft and resolves with what its apply produced. `auth` (the
+   * proposer's, while auth is enabled) travels with KV writes and lease revokes so the apply
+   * checks permissions again in log order.
+   */
+  propose(p: Proposal, auth?: AuthInfo): Promise<Applied> {
     if (this.#stopped || this.#fatal !== null) return Promise.reject(Errors.stopped());
     const id = ++this.#nextReqId;
-    const data = encodeRequest({ ...p, id } as InternalRequest);
+    const data = encodeRequest(
+      {
+        ...p,
+        id,
+        ...(auth ? { auth: { username: auth.username, revision: auth.revision } } : {}),
+      } as InternalRequest,
+    );
     // etcd checks the marshaled raft request against --max-request-bytes before proposing
     // (the API front admits 512 KiB of framing on top for the gRPC message itself)
     if (data.length > this.config.maxRequestBytes) {

@@ -66,29 +66,70 @@ const SCHEMAS = {
 
 type Schemas = typeof SCHEMAS;
 
+/**
+ * Who proposed a request while auth was enabled: the apply checks permissions again with it,
+ * so a change of users or roles ordered before the request in the log is respected (etcd's
+ * RequestHeader username and auth_revision).
+ */
+export interface RequestAuth {
+  username: string;
+  revision: number;
+}
+
 /** A decoded internal request. */
 export type InternalRequest = {
-  [K in RequestKind]: { kind: K; id: bigint; req: MessageShape<Schemas[K]> };
+  [K in RequestKind]: {
+    kind: K;
+    id: bigint;
+    req: MessageShape<Schemas[K]>;
+    auth?: RequestAuth;
+  };
 }[RequestKind];
 
 const HEADER = 9;
+/** Set in the kind byte when the auth trailer follows the header. */
+const AUTH_FLAG = 0x80;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** Encodes a request as raft entry data. */
 export function encodeRequest(r: InternalRequest): Uint8Array {
   const b = toBinary(SCHEMAS[r.kind] as DescMessage, r.req as Message);
-  const out = new Uint8Array(HEADER + b.length);
-  out[0] = r.kind;
-  new DataView(out.buffer).setBigUint64(1, r.id, false);
-  out.set(b, HEADER);
+  const user = r.auth ? encoder.encode(r.auth.username) : null;
+  if (user !== null && user.length > 0xffff) throw new RangeError("user name is too long");
+  const trailer = user === null ? 0 : 2 + user.length + 8;
+  const out = new Uint8Array(HEADER + trailer + b.length);
+  const view = new DataView(out.buffer);
+  out[0] = r.kind | (user === null ? 0 : AUTH_FLAG);
+  view.setBigUint64(1, r.id, false);
+  if (user !== null) {
+    view.setUint16(HEADER, user.length, false);
+    out.set(user, HEADER + 2);
+    view.setBigUint64(HEADER + 2 + user.length, BigInt(r.auth!.revision), false);
+  }
+  out.set(b, HEADER + trailer);
   return out;
 }
 
 /** Decodes raft entry data; throws RangeError on an unknown kind or a short entry. */
 export function decodeRequest(data: Uint8Array): InternalRequest {
   if (data.length < HEADER) throw new RangeError(`request entry is ${data.length} bytes`);
-  const kind = data[0] as RequestKind;
+  const kind = (data[0] & ~AUTH_FLAG) as RequestKind;
   const schema = SCHEMAS[kind] as DescMessage | undefined;
   if (schema === undefined) throw new RangeError(`unknown request kind ${data[0]}`);
-  const id = new DataView(data.buffer, data.byteOffset, data.byteLength).getBigUint64(1, false);
-  return { kind, id, req: fromBinary(schema, data.subarray(HEADER)) } as InternalRequest;
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const id = view.getBigUint64(1, false);
+  let at = HEADER;
+  let auth: RequestAuth | undefined;
+  if (data[0] & AUTH_FLAG) {
+    if (data.length < at + 2) throw new RangeError("request entry: short auth trailer");
+    const n = view.getUint16(at, false);
+    if (data.length < at + 2 + n + 8) throw new RangeError("request entry: short auth trailer");
+    const username = decoder.decode(data.subarray(at + 2, at + 2 + n));
+    const revision = Number(view.getBigUint64(at + 2 + n, false));
+    at += 2 + n + 8;
+    auth = { username, revision };
+  }
+  const req = fromBinary(schema, data.subarray(at));
+  return (auth ? { kind, id, req, auth } : { kind, id, req }) as InternalRequest;
 }

@@ -3,7 +3,14 @@ import { create } from "@bufbuild/protobuf";
 import { defaultConfig } from "../../lib/server/config.ts";
 import { DataDirLockedError, Member } from "../../lib/server/member.ts";
 import { RequestKind } from "../../lib/server/request.ts";
-import { CompactionRequestSchema, PutRequestSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import {
+  AuthEnableRequestSchema,
+  AuthUserAddRequestSchema,
+  AuthUserGrantRoleRequestSchema,
+  CompactionRequestSchema,
+  PutRequestSchema,
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { hashPassword } from "../../lib/auth/password.ts";
 import { applyRange } from "../../lib/mvcc/applier.ts";
 import { waitFor } from "./harness.ts";
 
@@ -139,6 +146,54 @@ Deno.test("member: a request the apply refuses is answered with the error and th
     });
     assert.equal(a.kind === "put" ? a.r.header.revision : 0, 2);
     assert.equal(m.failure, null);
+    await m.stop();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("member: with auth enabled, writes are checked again at apply with the proposer's auth revision", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const m = await Member.start(config(dir));
+    await m.ready;
+    const hashed = await hashPassword("pw", { iterations: 1000 });
+    await m.propose({
+      kind: RequestKind.UserAdd,
+      req: create(AuthUserAddRequestSchema, { name: "root", hashedPassword: hashed }),
+    });
+    await m.propose({
+      kind: RequestKind.UserGrantRole,
+      req: create(AuthUserGrantRoleRequestSchema, { user: "root", role: "root" }),
+    });
+    await m.propose({ kind: RequestKind.AuthEnable, req: create(AuthEnableRequestSchema) });
+    const put = (key: string) => ({
+      kind: RequestKind.Put,
+      req: create(PutRequestSchema, { key: enc.encode(key), value: enc.encode("v") }),
+    } as const);
+    const now = m.auth.revision;
+    // a root write at the current auth revision goes through
+    const ok = await m.propose(put("a"), { username: "root", revision: now });
+    assert.equal(ok.kind, "put");
+    // a request authorized before the last auth change is refused at apply
+    await assert.rejects(
+      () => m.propose(put("b"), { username: "root", revision: now - 1 }),
+      /etcdserver: revision of auth store is old/,
+    );
+    // a client request without a user (proposed before auth was enabled, say) is refused
+    await assert.rejects(
+      () => m.propose(put("c"), { username: "", revision: 0 }),
+      /etcdserver: user name is empty/,
+    );
+    // the member's own requests (expired leases) carry no auth and are not checked
+    const own = await m.propose(put("d"));
+    assert.equal(own.kind, "put");
+    assert.deepEqual(
+      applyRange(m.store, { key: enc.encode("a"), rangeEnd: enc.encode("e") }).kvs.map((kv) =>
+        new TextDecoder().decode(kv.key)
+      ),
+      ["a", "d"],
+    );
     await m.stop();
   } finally {
     await Deno.remove(dir, { recursive: true });
