@@ -3,11 +3,11 @@
  * `--clients` clients assigned to them round-robin (etcd's benchmark does the same with its gRPC
  * client connections).
  *
- * Unary KV calls go over `--transport`: "h2" (default; bench/loadgen/h2_grpc.ts, our small
- * HTTP/2 client on Deno.connect, the cheapest), "fetch" (bench/loadgen/fetch_grpc.ts, Deno's
- * fetch with HTTP/2 prior knowledge; Nagle stalls at low concurrency) or "connect"
- * (@connectrpc/connect-node's gRPC transport on node:http2, the most CPU per call). Streams (watch, lease keep-alive) always use connect-node, on
- * sessions that open only when a stream is first used.
+ * `--transport` picks the gRPC client: "h2" (default; bench/loadgen/h2_grpc.ts, our small
+ * HTTP/2 client on Deno.connect, the cheapest), "fetch" (unary calls over Deno's fetch with
+ * HTTP/2 prior knowledge, bench/loadgen/fetch_grpc.ts; Nagle stalls at low concurrency; streams
+ * over connect-node) or "connect" (@connectrpc/connect-node's gRPC transport on node:http2, the
+ * most CPU per call).
  *
  * Deno's node:http2 client aborts the process when a server's GOAWAY reaches an open session, so
  * `close()` must run before any server under test stops.
@@ -18,6 +18,12 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   KV,
   Lease,
+  type LeaseGrantRequestSchema,
+  type LeaseGrantResponse,
+  type LeaseKeepAliveRequestSchema,
+  type LeaseKeepAliveResponse,
+  type LeaseRevokeRequestSchema,
+  type LeaseRevokeResponse,
   type PutRequestSchema,
   type PutResponse,
   type RangeRequestSchema,
@@ -25,31 +31,50 @@ import {
   type TxnRequestSchema,
   type TxnResponse,
   Watch,
+  type WatchRequestSchema,
+  type WatchResponse,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { FetchGrpcConn } from "./fetch_grpc.ts";
 import { H2GrpcConn } from "./h2_grpc.ts";
+import { RequestQueue } from "./queue.ts";
 
-/** The unary KV calls the workloads make; both transports provide them. */
+/** The unary KV calls the workloads make. */
 export interface KvCalls {
   put(req: MessageInitShape<typeof PutRequestSchema>): Promise<PutResponse>;
   range(req: MessageInitShape<typeof RangeRequestSchema>): Promise<RangeResponse>;
   txn(req: MessageInitShape<typeof TxnRequestSchema>): Promise<TxnResponse>;
 }
 
+/** A bidirectional stream: send requests, read answers (undefined at the end), close. */
+export interface BidiStream<Req, Res> {
+  send(req: Req): void;
+  next(): Promise<Res | undefined>;
+  close(): Promise<void>;
+}
+
+/** The lease calls the workloads make. */
+export interface LeaseCalls {
+  grant(req: MessageInitShape<typeof LeaseGrantRequestSchema>): Promise<LeaseGrantResponse>;
+  revoke(req: MessageInitShape<typeof LeaseRevokeRequestSchema>): Promise<LeaseRevokeResponse>;
+  keepAlive(): Promise<
+    BidiStream<MessageInitShape<typeof LeaseKeepAliveRequestSchema>, LeaseKeepAliveResponse>
+  >;
+}
+
 /** The services one benchmark client uses, all over one connection. */
 export interface EtcdClient {
   kv: KvCalls;
-  lease: Client<typeof Lease>;
-  watch: Client<typeof Watch>;
+  lease: LeaseCalls;
+  watch(): Promise<BidiStream<MessageInitShape<typeof WatchRequestSchema>, WatchResponse>>;
 }
 
-/** Which client carries the unary KV calls. */
-export type UnaryTransport = "h2" | "fetch" | "connect";
+/** Which gRPC client the generator uses. */
+export type ClientTransport = "h2" | "fetch" | "connect";
 
 /** A set of connections and the clients that share them. */
 export interface ConnPool {
   clients: EtcdClient[];
-  /** Opens every KV connection (one Range each) so the run does not time connection setup. */
+  /** Opens every connection (one Range each) so the run does not time connection setup. */
   warm(): Promise<void>;
   /** Closes every connection. */
   close(): Promise<void>;
@@ -60,12 +85,79 @@ export function endpointUrl(ep: string): string {
   return /^https?:\/\//.test(ep) ? ep.replace(/\/+$/, "") : `http://${ep}`;
 }
 
+/** A connect-node bidi call as a BidiStream. */
+function connectStream<Req, Res>(
+  open: (reqs: AsyncIterable<Req>, signal: AbortSignal) => AsyncIterable<Res>,
+): BidiStream<Req, Res> {
+  const queue = new RequestQueue<Req>();
+  const ac = new AbortController();
+  const recv = open(queue, ac.signal)[Symbol.asyncIterator]();
+  return {
+    send: (req) => queue.push(req),
+    next: async () => {
+      const r = await recv.next();
+      return r.done ? undefined : r.value;
+    },
+    async close() {
+      queue.close();
+      ac.abort();
+      await recv.return?.().catch(() => undefined);
+    },
+  };
+}
+
+function connectClient(transport: ReturnType<typeof createGrpcTransport>): EtcdClient {
+  const kv: Client<typeof KV> = createClient(KV, transport);
+  const lease = createClient(Lease, transport);
+  const watch = createClient(Watch, transport);
+  return {
+    kv,
+    lease: {
+      grant: (req) => lease.leaseGrant(req),
+      revoke: (req) => lease.leaseRevoke(req),
+      keepAlive: async () =>
+        connectStream((reqs, signal) => lease.leaseKeepAlive(reqs, { signal })),
+    },
+    watch: async () => connectStream((reqs, signal) => watch.watch(reqs, { signal })),
+  };
+}
+
+function h2Client(conn: Promise<H2GrpcConn>): EtcdClient {
+  const stream = <Req, Res>(
+    open: (c: H2GrpcConn) => Promise<
+      { send(r: Req): Promise<void>; next(): Promise<Res | undefined>; cancel(): void }
+    >,
+  ) =>
+  async (): Promise<BidiStream<Req, Res>> => {
+    const s = await open(await conn);
+    return {
+      // A failed send surfaces through next() (the stream or connection ends with the error).
+      send: (req) => void s.send(req).catch(() => undefined),
+      next: () => s.next(),
+      close: async () => s.cancel(),
+    };
+  };
+  return {
+    kv: {
+      put: async (req) => (await conn).unary(KV.method.put, req),
+      range: async (req) => (await conn).unary(KV.method.range, req),
+      txn: async (req) => (await conn).unary(KV.method.txn, req),
+    },
+    lease: {
+      grant: async (req) => (await conn).unary(Lease.method.leaseGrant, req),
+      revoke: async (req) => (await conn).unary(Lease.method.leaseRevoke, req),
+      keepAlive: stream((c) => c.stream(Lease.method.leaseKeepAlive)),
+    },
+    watch: stream((c) => c.stream(Watch.method.watch)),
+  };
+}
+
 /** Opens `conns` connections round-robin over `endpoints` and builds `clients` clients on them. */
 export function openPool(
   endpoints: string[],
   conns: number,
   clients: number,
-  unary: UnaryTransport = "h2",
+  kind: ClientTransport = "h2",
 ): ConnPool {
   if (endpoints.length === 0) throw new RangeError("--endpoints is empty");
   if (!(conns >= 1) || !(clients >= 1)) throw new RangeError("--conns and --clients must be >= 1");
@@ -75,35 +167,27 @@ export function openPool(
   const perConn: EtcdClient[] = [];
   for (let i = 0; i < conns; i++) {
     const url = endpointUrl(endpoints[i % endpoints.length]);
-    const sessionManager = new Http2SessionManager(url);
-    managers.push(sessionManager);
-    const transport = createGrpcTransport({ baseUrl: url, sessionManager });
-    let kv: KvCalls;
-    if (unary === "h2") {
+    if (kind === "h2") {
       const conn = H2GrpcConn.connect(url);
       conn.catch(() => undefined); // surfaced by the first call (warm)
       h2Conns.push(conn);
-      kv = {
-        put: async (req) => (await conn).unary(KV.method.put, req),
-        range: async (req) => (await conn).unary(KV.method.range, req),
-        txn: async (req) => (await conn).unary(KV.method.txn, req),
-      };
-    } else if (unary === "fetch") {
+      perConn.push(h2Client(conn));
+      continue;
+    }
+    // Sessions of connect-node open on first use.
+    const sessionManager = new Http2SessionManager(url);
+    managers.push(sessionManager);
+    const client = connectClient(createGrpcTransport({ baseUrl: url, sessionManager }));
+    if (kind === "fetch") {
       const conn = new FetchGrpcConn(url);
       fetchConns.push(conn);
-      kv = {
+      client.kv = {
         put: (req) => conn.unary(KV.method.put, req),
         range: (req) => conn.unary(KV.method.range, req),
         txn: (req) => conn.unary(KV.method.txn, req),
       };
-    } else {
-      kv = createClient(KV, transport);
     }
-    perConn.push({
-      kv,
-      lease: createClient(Lease, transport),
-      watch: createClient(Watch, transport),
-    });
+    perConn.push(client);
   }
   const all: EtcdClient[] = [];
   for (let i = 0; i < clients; i++) all.push(perConn[i % conns]);

@@ -12,12 +12,13 @@
  * SETTINGS_MAX_CONCURRENT_STREAMS and MAX_FRAME_SIZE, and answers SETTINGS and PING. HPACK comes
  * from lib/http/hpack.ts (only the client side of the framing is new here).
  *
- * Limits (fine for a load generator): no TLS; a request message must fit the peer's initial
- * stream window; a response larger than 16 MiB on one stream fails (the stream window we grant).
+ * Unary calls (`unary`) and bidirectional streams (`stream`, for watch and lease keep-alive) are
+ * supported, with per-stream and connection flow control both ways. No TLS.
  */
 import {
   create,
   type DescMessage,
+  type DescMethodBiDiStreaming,
   type DescMethodUnary,
   fromBinary,
   type MessageInitShape,
@@ -27,6 +28,7 @@ import {
 import { ByteBuffer } from "../../lib/http/byte_buffer.ts";
 import {
   DEFAULT_WINDOW,
+  ErrorCode,
   Flag,
   FRAME_HEADER_LEN,
   FrameType,
@@ -52,17 +54,23 @@ export class GrpcError extends Error {
 const STREAM_WINDOW = 1 << 24;
 const CONN_WINDOW = 1 << 30;
 
-interface Pending {
-  data: Uint8Array[];
-  dataLen: number;
+/** One open stream's state, shared by unary calls and bidirectional streams. */
+interface StreamState {
+  /** Bytes we may still send on this stream (the peer's stream window). */
+  sendWindow: number;
+  /** Received bytes not yet returned to the peer by a stream WINDOW_UPDATE. */
+  unacked: number;
+  /** Received bytes of an incomplete length-prefixed message. */
+  partial: Uint8Array;
   status: string | undefined;
   message: string | undefined;
-  sawHeaders: boolean;
-  resolve: (body: Uint8Array) => void;
-  reject: (e: Error) => void;
+  /** A complete message arrived (a copy, safe to keep). */
+  onMessage(msg: Uint8Array): void;
+  /** The stream ended: cleanly (undefined) or with this error. */
+  onEnd(err: GrpcError | undefined): void;
 }
 
-/** One HTTP/2 connection carrying unary gRPC calls. */
+/** One HTTP/2 connection carrying gRPC calls. */
 export class H2GrpcConn {
   readonly #conn: Deno.TcpConn;
   readonly #authority: string;
@@ -71,7 +79,7 @@ export class H2GrpcConn {
   #writing: Promise<void> = Promise.resolve();
   readonly #enc = new HpackEncoder();
   readonly #dec = new HpackDecoder();
-  readonly #streams = new Map<number, Pending>();
+  readonly #streams = new Map<number, StreamState>();
   #nextId = 1;
   #sendWindow = DEFAULT_WINDOW;
   #peerStreamWindow = DEFAULT_WINDOW;
@@ -79,12 +87,12 @@ export class H2GrpcConn {
   #peerMaxStreams = Infinity;
   #received = 0;
   #waiters: (() => void)[] = [];
-  #failed: Error | undefined;
+  #failed: GrpcError | undefined;
   readonly #reader: Promise<void>;
   // A header block in progress (HEADERS then CONTINUATION frames).
   #hdrStream = 0;
   #hdrEnd = false;
-  #hdrBuf = new ByteBuffer(4096);
+  readonly #hdrBuf = new ByteBuffer(4096);
   readonly #encBuf = new ByteBuffer(1024);
 
   private constructor(conn: Deno.TcpConn, authority: string) {
@@ -117,12 +125,46 @@ export class H2GrpcConn {
     req: MessageInitShape<I>,
   ): Promise<MessageShape<O>> {
     const msg = toBinary(method.input, create(method.input, req));
-    const body = await this.#call(`/${method.parent.typeName}/${method.name}`, msg);
-    if (body.length < 5) throw new GrpcError(13, "gRPC status OK without a response message");
-    if (body[0] !== 0) throw new GrpcError(12, "compressed response not supported");
-    const len = readU32(body, 1);
-    if (5 + len > body.length) throw new GrpcError(13, "truncated response message");
-    return fromBinary(method.output, body.subarray(5, 5 + len));
+    let answer: Uint8Array | undefined;
+    const done = new Promise<void>((resolve, reject) => {
+      this.#open(`/${method.parent.typeName}/${method.name}`, (id, st) => {
+        st.onMessage = (m) => (answer ??= m);
+        st.onEnd = (err) => (err ? reject(err) : resolve());
+        return this.#send(id, st, msg, true);
+      }).catch(reject);
+    });
+    await done;
+    if (answer === undefined) throw new GrpcError(13, "gRPC status OK without a response message");
+    return fromBinary(method.output, answer);
+  }
+
+  /** Opens a bidirectional stream of `method`. */
+  async stream<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodBiDiStreaming<I, O>,
+  ): Promise<H2BidiStream<I, O>> {
+    const s = new H2BidiStream<I, O>(
+      method,
+      (msg, end) =>
+        st ? this.#send(id, st, msg, end) : Promise.reject(new GrpcError(1, "stream not open")),
+      () => {
+        if (this.#streams.delete(id)) {
+          writeFrameHeader(this.#out, 4, FrameType.RST_STREAM, 0, id);
+          this.#out.bytes(new Uint8Array([0, 0, 0, ErrorCode.CANCEL]));
+          this.#flush();
+          this.#wake();
+        }
+      },
+    );
+    let id = 0;
+    let st: StreamState | undefined;
+    await this.#open(`/${method.parent.typeName}/${method.name}`, (sid, state) => {
+      id = sid;
+      st = state;
+      state.onMessage = (m) => s.deliver(m);
+      state.onEnd = (err) => s.end(err);
+      return Promise.resolve();
+    });
+    return s;
   }
 
   /** Closes the connection; pending calls fail. */
@@ -137,31 +179,25 @@ export class H2GrpcConn {
     await this.#reader;
   }
 
-  async #call(path: string, msg: Uint8Array): Promise<Uint8Array> {
-    const size = 5 + msg.length;
-    while (
-      !this.#failed && (this.#streams.size >= this.#peerMaxStreams || this.#sendWindow < size)
-    ) {
-      await new Promise<void>((r) => this.#waiters.push(r));
-    }
+  /** Starts a stream (HEADERS without END_STREAM) and hands it to `then`. */
+  async #open(
+    path: string,
+    then: (id: number, st: StreamState) => Promise<void>,
+  ): Promise<void> {
+    while (!this.#failed && this.#streams.size >= this.#peerMaxStreams) await this.#waitChange();
     if (this.#failed) throw this.#failed;
-    if (size > this.#peerStreamWindow) {
-      throw new GrpcError(8, `request of ${size} bytes exceeds the peer's stream window`);
-    }
     const id = this.#nextId;
     this.#nextId += 2;
-    const done = new Promise<Uint8Array>((resolve, reject) => {
-      this.#streams.set(id, {
-        data: [],
-        dataLen: 0,
-        status: undefined,
-        message: undefined,
-        sawHeaders: false,
-        resolve,
-        reject,
-      });
-    });
-    const out = this.#out;
+    const st: StreamState = {
+      sendWindow: this.#peerStreamWindow,
+      unacked: 0,
+      partial: new Uint8Array(0),
+      status: undefined,
+      message: undefined,
+      onMessage: () => {},
+      onEnd: () => {},
+    };
+    this.#streams.set(id, st);
     const block = this.#encBuf;
     block.reset();
     this.#enc.begin(block);
@@ -171,27 +207,46 @@ export class H2GrpcConn {
     this.#enc.field(block, ":authority", this.#authority);
     this.#enc.field(block, "content-type", "application/grpc");
     this.#enc.field(block, "te", "trailers");
-    writeFrameHeader(out, block.len, FrameType.HEADERS, Flag.END_HEADERS, id);
-    out.bytes(block.view());
-    this.#sendWindow -= size;
-    let sent = 0;
-    const prefix = new Uint8Array(5);
-    prefix[1] = (msg.length >>> 24) & 0xff;
-    prefix[2] = (msg.length >>> 16) & 0xff;
-    prefix[3] = (msg.length >>> 8) & 0xff;
-    prefix[4] = msg.length & 0xff;
-    const whole = new Uint8Array(size);
-    whole.set(prefix);
-    whole.set(msg, 5);
-    do {
-      const n = Math.min(this.#peerMaxFrame, size - sent);
-      const last = sent + n === size;
-      writeFrameHeader(out, n, FrameType.DATA, last ? Flag.END_STREAM : 0, id);
-      out.bytes(whole.subarray(sent, sent + n));
-      sent += n;
-    } while (sent < size);
+    writeFrameHeader(this.#out, block.len, FrameType.HEADERS, Flag.END_HEADERS, id);
+    this.#out.bytes(block.view());
+    await then(id, st);
     this.#flush();
-    return await done;
+  }
+
+  /** Sends one length-prefixed message (empty `msg` with `end` and no prefix = half-close). */
+  async #send(
+    id: number,
+    st: StreamState,
+    msg: Uint8Array | undefined,
+    end: boolean,
+  ): Promise<void> {
+    const whole = msg === undefined ? new Uint8Array(0) : new Uint8Array(5 + msg.length);
+    if (msg !== undefined) {
+      new DataView(whole.buffer).setUint32(1, msg.length);
+      whole.set(msg, 5);
+    }
+    let sent = 0;
+    do {
+      if (this.#failed) throw this.#failed;
+      if (!this.#streams.has(id)) throw new GrpcError(1, "stream closed");
+      const room = Math.min(this.#sendWindow, st.sendWindow, this.#peerMaxFrame);
+      const n = Math.min(room, whole.length - sent);
+      if (n <= 0 && whole.length > 0) {
+        await this.#waitChange();
+        continue;
+      }
+      const last = sent + n === whole.length;
+      writeFrameHeader(this.#out, n, FrameType.DATA, last && end ? Flag.END_STREAM : 0, id);
+      this.#out.bytes(whole.subarray(sent, sent + n));
+      this.#sendWindow -= n;
+      st.sendWindow -= n;
+      sent += n;
+    } while (sent < whole.length);
+    this.#flush();
+  }
+
+  #waitChange(): Promise<void> {
+    return new Promise<void>((r) => this.#waiters.push(r));
   }
 
   /** Writes everything queued in this tick in one write. */
@@ -214,12 +269,13 @@ export class H2GrpcConn {
     while (p < b.length) p += await this.#conn.write(b.subarray(p));
   }
 
-  #fail(e: Error): void {
+  #fail(e: GrpcError): void {
     if (this.#failed) return;
     this.#failed = e;
-    for (const s of this.#streams.values()) s.reject(e);
+    const open = [...this.#streams.values()];
     this.#streams.clear();
-    for (const w of this.#waiters.splice(0)) w();
+    for (const s of open) s.onEnd(e);
+    this.#wake();
   }
 
   #wake(): void {
@@ -280,8 +336,11 @@ export class H2GrpcConn {
         for (let i = 0; i + 6 <= payload.length; i += 6) {
           const key = (payload[i] << 8) | payload[i + 1];
           const v = readU32(payload, i + 2);
-          if (key === Setting.INITIAL_WINDOW_SIZE) this.#peerStreamWindow = v;
-          else if (key === Setting.MAX_FRAME_SIZE) this.#peerMaxFrame = v;
+          if (key === Setting.INITIAL_WINDOW_SIZE) {
+            const delta = v - this.#peerStreamWindow;
+            this.#peerStreamWindow = v;
+            for (const st of this.#streams.values()) st.sendWindow += delta;
+          } else if (key === Setting.MAX_FRAME_SIZE) this.#peerMaxFrame = v;
           else if (key === Setting.MAX_CONCURRENT_STREAMS) this.#peerMaxStreams = v;
           else if (key === Setting.HEADER_TABLE_SIZE) this.#enc.setMaxTableSize(v);
         }
@@ -296,20 +355,24 @@ export class H2GrpcConn {
         this.#out.bytes(payload);
         this.#flush();
         return;
-      case FrameType.WINDOW_UPDATE:
-        if (id === 0) {
-          this.#sendWindow += readU32(payload, 0) & 0x7fffffff;
-          this.#wake();
+      case FrameType.WINDOW_UPDATE: {
+        const inc = readU32(payload, 0) & 0x7fffffff;
+        if (id === 0) this.#sendWindow += inc;
+        else {
+          const st = this.#streams.get(id);
+          if (st) st.sendWindow += inc;
         }
+        this.#wake();
         return;
+      }
       case FrameType.GOAWAY: {
         const last = readU32(payload, 0) & 0x7fffffff;
         const code = readU32(payload, 4);
         const err = new GrpcError(14, `server sent GOAWAY (code ${code})`);
-        for (const [sid, s] of this.#streams) {
+        for (const [sid, st] of this.#streams) {
           if (sid > last) {
             this.#streams.delete(sid);
-            s.reject(err);
+            st.onEnd(err);
           }
         }
         // Streams up to `last` may still complete; no new ones start on this connection.
@@ -318,10 +381,10 @@ export class H2GrpcConn {
         return;
       }
       case FrameType.RST_STREAM: {
-        const s = this.#streams.get(id);
-        if (s) {
+        const st = this.#streams.get(id);
+        if (st) {
           this.#streams.delete(id);
-          s.reject(new GrpcError(14, `stream reset (code ${readU32(payload, 0)})`));
+          st.onEnd(new GrpcError(14, `stream reset by the server (code ${readU32(payload, 0)})`));
           this.#wake();
         }
         return;
@@ -333,18 +396,19 @@ export class H2GrpcConn {
           this.#received = 0;
           this.#flush();
         }
-        const s = this.#streams.get(id);
-        if (!s) return;
+        const st = this.#streams.get(id);
+        if (!st) return;
         let body = payload;
         if (flags & Flag.PADDED) body = payload.subarray(1, payload.length - payload[0]);
-        s.data.push(body.slice());
-        s.dataLen += body.length;
-        if (s.dataLen > STREAM_WINDOW) {
-          this.#streams.delete(id);
-          s.reject(new GrpcError(8, "response larger than this client's stream window"));
-          return;
+        st.unacked += payload.length;
+        this.#messages(st, body);
+        if (flags & Flag.END_STREAM) {
+          this.#finish(id, st);
+        } else if (st.unacked >= STREAM_WINDOW / 2) {
+          writeWindowUpdate(this.#out, id, st.unacked);
+          st.unacked = 0;
+          this.#flush();
         }
-        if (flags & Flag.END_STREAM) this.#finish(id, s);
         return;
       }
       case FrameType.HEADERS: {
@@ -371,38 +435,124 @@ export class H2GrpcConn {
     }
   }
 
+  /** Splits received bytes into length-prefixed messages; keeps an incomplete tail. */
+  #messages(st: StreamState, body: Uint8Array): void {
+    let data = body;
+    if (st.partial.length > 0) {
+      data = new Uint8Array(st.partial.length + body.length);
+      data.set(st.partial);
+      data.set(body, st.partial.length);
+    }
+    let p = 0;
+    while (data.length - p >= 5) {
+      if (data[p] !== 0) {
+        st.status ??= "12";
+        st.message ??= "compressed message not supported";
+        p = data.length;
+        break;
+      }
+      const len = readU32(data, p + 1);
+      if (data.length - p - 5 < len) break;
+      // Copy: the read buffer is reused, and decoded bytes fields are views of their input.
+      st.onMessage(data.slice(p + 5, p + 5 + len));
+      p += 5 + len;
+    }
+    st.partial = p === data.length ? new Uint8Array(0) : data.slice(p);
+  }
+
   #headerBlock(): void {
     const fields: string[] = [];
     const block = this.#hdrBuf.view();
     this.#dec.decode(block, 0, block.length, fields);
-    const s = this.#streams.get(this.#hdrStream);
-    if (!s) return;
+    const st = this.#streams.get(this.#hdrStream);
+    if (!st) return;
     for (let i = 0; i < fields.length; i += 2) {
       if (fields[i] === ":status" && fields[i + 1] !== "200") {
-        s.status ??= "2";
-        s.message ??= `HTTP status ${fields[i + 1]}`;
-      } else if (fields[i] === "grpc-status") s.status = fields[i + 1];
-      else if (fields[i] === "grpc-message") s.message = decodeURIComponent(fields[i + 1]);
+        st.status ??= "2";
+        st.message ??= `HTTP status ${fields[i + 1]}`;
+      } else if (fields[i] === "grpc-status") st.status = fields[i + 1];
+      else if (fields[i] === "grpc-message") st.message = decodeURIComponent(fields[i + 1]);
     }
-    s.sawHeaders = true;
-    if (this.#hdrEnd) this.#finish(this.#hdrStream, s);
+    if (this.#hdrEnd) this.#finish(this.#hdrStream, st);
   }
 
-  #finish(id: number, s: Pending): void {
+  #finish(id: number, st: StreamState): void {
     this.#streams.delete(id);
     this.#wake();
-    if (s.status === undefined) {
-      s.reject(new GrpcError(13, "stream ended without grpc-status"));
-    } else if (s.status !== "0") {
-      s.reject(new GrpcError(Number(s.status), s.message ?? ""));
-    } else {
-      const body = new Uint8Array(s.dataLen);
-      let o = 0;
-      for (const d of s.data) {
-        body.set(d, o);
-        o += d.length;
-      }
-      s.resolve(body);
+    if (st.status === undefined) st.onEnd(new GrpcError(13, "stream ended without grpc-status"));
+    else if (st.status !== "0") st.onEnd(new GrpcError(Number(st.status), st.message ?? ""));
+    else if (st.partial.length > 0) st.onEnd(new GrpcError(13, "truncated message at stream end"));
+    else st.onEnd(undefined);
+  }
+}
+
+/**
+ * A bidirectional gRPC stream on an H2GrpcConn: `send` messages, read answers with `next()`
+ * (undefined once the server ends the stream cleanly), `cancel()` to reset it.
+ */
+export class H2BidiStream<I extends DescMessage, O extends DescMessage> {
+  readonly #method: DescMethodBiDiStreaming<I, O>;
+  readonly #sendRaw: (msg: Uint8Array | undefined, end: boolean) => Promise<void>;
+  readonly #cancel: () => void;
+  readonly #inbox: Uint8Array[] = [];
+  #ended = false;
+  #error: GrpcError | undefined;
+  #wake: (() => void) | undefined;
+  #sending: Promise<void> = Promise.resolve();
+
+  /** Made by H2GrpcConn.stream. */
+  constructor(
+    method: DescMethodBiDiStreaming<I, O>,
+    send: (msg: Uint8Array | undefined, end: boolean) => Promise<void>,
+    cancel: () => void,
+  ) {
+    this.#method = method;
+    this.#sendRaw = send;
+    this.#cancel = cancel;
+  }
+
+  /** Sends one request; sends on a stream go out in call order. */
+  send(req: MessageInitShape<I>): Promise<void> {
+    const msg = toBinary(this.#method.input, create(this.#method.input, req));
+    this.#sending = this.#sending.then(() => this.#sendRaw(msg, false));
+    return this.#sending;
+  }
+
+  /** Half-closes the request side (END_STREAM). */
+  closeSend(): Promise<void> {
+    this.#sending = this.#sending.then(() => this.#sendRaw(undefined, true));
+    return this.#sending;
+  }
+
+  /** The next answer, undefined once the stream ended cleanly; throws the stream's error. */
+  async next(): Promise<MessageShape<O> | undefined> {
+    while (true) {
+      const m = this.#inbox.shift();
+      if (m !== undefined) return fromBinary(this.#method.output, m);
+      if (this.#error) throw this.#error;
+      if (this.#ended) return undefined;
+      await new Promise<void>((r) => (this.#wake = r));
+      this.#wake = undefined;
     }
+  }
+
+  /** Resets the stream (RST_STREAM CANCEL); a pending `next()` ends. */
+  cancel(): void {
+    this.#cancel();
+    this.end(undefined);
+  }
+
+  /** @internal A message arrived. */
+  deliver(msg: Uint8Array): void {
+    this.#inbox.push(msg);
+    this.#wake?.();
+  }
+
+  /** @internal The stream ended. */
+  end(err: GrpcError | undefined): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#error = err;
+    this.#wake?.();
   }
 }

@@ -14,11 +14,11 @@
  *   --key-space-size=N (1)  --sequential-keys             --consistency=l|s (range; default l)
  *   --limit=N (range) --txn-ops=N (txn-put; 1)            --watch-per-stream=N (watch; 1)
  *   --lease-ttl=N (lease-keepalive; 60)                   --seed=N --json (one JSON line only)
- *   --transport=h2|fetch|connect  client of the unary KV calls (default h2; see conns.ts)
+ *   --transport=h2|fetch|connect  the gRPC client (default h2; see conns.ts)
  */
 import process from "node:process";
 import { Rand } from "../../lib/base/rand.ts";
-import { openPool, type UnaryTransport } from "./conns.ts";
+import { type ClientTransport, openPool } from "./conns.ts";
 import { formatReport, type JsonSummary, jsonSummary } from "./report.ts";
 import { summarize } from "./stats.ts";
 import {
@@ -42,7 +42,7 @@ export interface LoadgenArgs {
   command: Command;
   endpoints: string[];
   conns: number;
-  transport: UnaryTransport;
+  transport: ClientTransport;
   seed: number;
   json: boolean;
   opts: WorkloadOptions;

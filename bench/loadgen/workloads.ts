@@ -6,9 +6,8 @@
  */
 import { ConnectError } from "@connectrpc/connect";
 import type { Rand } from "../../lib/base/rand.ts";
-import type { ConnPool } from "./conns.ts";
+import type { BidiStream, ConnPool } from "./conns.ts";
 import { keyFor, keyGen, type KeyOptions } from "./keys.ts";
-import { RequestQueue } from "./queue.ts";
 import type { LeaseKeepAliveResponse, WatchResponse } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type {
@@ -126,30 +125,6 @@ export function txnPutWorkload(pool: ConnPool, o: WorkloadOptions, rand: Rand): 
   };
 }
 
-/** A request stream with its response iterator; closing ends both. */
-interface Duplex<Req, Res> {
-  send: RequestQueue<Req>;
-  recv: AsyncIterator<Res>;
-  close(): Promise<void>;
-}
-
-function duplex<Req, Res>(
-  open: (reqs: AsyncIterable<Req>, signal: AbortSignal) => AsyncIterable<Res>,
-): Duplex<Req, Res> {
-  const send = new RequestQueue<Req>();
-  const ac = new AbortController();
-  const recv = open(send, ac.signal)[Symbol.asyncIterator]();
-  return {
-    send,
-    recv,
-    async close() {
-      send.close();
-      ac.abort();
-      await recv.return?.().catch(() => undefined);
-    },
-  };
-}
-
 /** A workload with per-client state set up before the clock starts and torn down after. */
 export interface StatefulWorkload {
   op: Op;
@@ -165,27 +140,31 @@ export async function leaseKeepAliveWorkload(
   o: WorkloadOptions,
 ): Promise<StatefulWorkload> {
   const n = Math.min(o.clients, o.total);
-  const streams: Duplex<
+  const streams: BidiStream<
     MessageInitShape<typeof LeaseKeepAliveRequestSchema>,
     LeaseKeepAliveResponse
   >[] = [];
   const ids: bigint[] = [];
-  for (let c = 0; c < n; c++) {
-    const granted = await pool.clients[c].lease.leaseGrant({ TTL: BigInt(o.leaseTtl) });
-    ids.push(granted.ID);
-    const lease = pool.clients[c].lease;
-    streams.push(duplex((reqs, signal) => lease.leaseKeepAlive(reqs, { signal })));
+  try {
+    for (let c = 0; c < n; c++) {
+      const granted = await pool.clients[c].lease.grant({ TTL: BigInt(o.leaseTtl) });
+      ids.push(granted.ID);
+      streams.push(await pool.clients[c].lease.keepAlive());
+    }
+  } catch (e) {
+    await Promise.all(streams.map((s) => s.close()));
+    throw e;
   }
   return {
     op: async (_i, c) => {
-      streams[c].send.push({ ID: ids[c] });
-      const r = await streams[c].recv.next();
-      if (r.done) throw new Error("keep-alive stream ended");
-      if (r.value.TTL <= 0n) throw new Error("lease not found");
+      streams[c].send({ ID: ids[c] });
+      const r = await streams[c].next();
+      if (r === undefined) throw new Error("keep-alive stream ended");
+      if (r.TTL <= 0n) throw new Error("lease not found");
     },
     async close() {
       await Promise.all(streams.map((s) => s.close()));
-      await Promise.all(ids.map((ID, c) => pool.clients[c].lease.leaseRevoke({ ID })));
+      await Promise.all(ids.map((ID, c) => pool.clients[c].lease.revoke({ ID })));
     },
   };
 }
@@ -205,27 +184,23 @@ export async function runWatch(pool: ConnPool, o: WorkloadOptions, rand: Rand): 
   let sentAt = 0;
   let seen = 0;
   let allSeen: (() => void) | undefined;
-  const streams: Duplex<MessageInitShape<typeof WatchRequestSchema>, WatchResponse>[] = [];
+  const streams: BidiStream<MessageInitShape<typeof WatchRequestSchema>, WatchResponse>[] = [];
   const readers: Promise<void>[] = [];
   try {
     for (let c = 0; c < o.clients; c++) {
-      const watch = pool.clients[c].watch;
-      const s: Duplex<MessageInitShape<typeof WatchRequestSchema>, WatchResponse> = duplex((
-        reqs,
-        signal,
-      ) => watch.watch(reqs, { signal }));
+      const s = await pool.clients[c].watch();
       streams.push(s);
       for (let w = 0; w < o.watchPerStream; w++) {
-        s.send.push({ requestUnion: { case: "createRequest", value: { key } } });
-        const created = await s.recv.next();
-        if (created.done || !created.value.created) throw new Error("watch was not created");
+        s.send({ requestUnion: { case: "createRequest", value: { key } } });
+        const created = await s.next();
+        if (created === undefined || !created.created) throw new Error("watch was not created");
       }
       readers.push((async () => {
         while (true) {
-          const r = await s.recv.next().catch(() => ({ done: true as const, value: undefined }));
-          if (r.done) return;
+          const r = await s.next().catch(() => undefined);
+          if (r === undefined) return;
           const now = performance.now();
-          for (const _ of r.value.events) {
+          for (const _ of r.events) {
             lats[count++] = (now - sentAt) / 1000;
             if (++seen === watchers) allSeen?.();
           }
@@ -235,10 +210,22 @@ export async function runWatch(pool: ConnPool, o: WorkloadOptions, rand: Rand): 
     const start = performance.now();
     for (let i = 0; i < o.total; i++) {
       seen = 0;
-      const done = new Promise<void>((r) => (allSeen = r));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = new Promise<void>((resolve, reject) => {
+        allSeen = resolve;
+        timer = setTimeout(
+          () =>
+            reject(new Error(`watch: only ${seen} of ${watchers} watchers saw put ${i} in 10 s`)),
+          10_000,
+        );
+      });
       sentAt = performance.now();
-      await pool.clients[i % o.clients].kv.put({ key, value });
-      await done;
+      try {
+        await pool.clients[i % o.clients].kv.put({ key, value });
+        await done;
+      } finally {
+        clearTimeout(timer);
+      }
     }
     const seconds = (performance.now() - start) / 1000;
     return { latencies: lats.subarray(0, count), errors: new Map(), seconds };

@@ -1,7 +1,7 @@
 /** The load generator's h2c gRPC client against a real etcd 3.4. */
 import assert from "node:assert/strict";
 import { GrpcError, H2GrpcConn } from "../../bench/loadgen/h2_grpc.ts";
-import { KV } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { KV, Lease, Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { startEtcd } from "./etcd.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -45,4 +45,49 @@ Deno.test("h2 gRPC client: unary calls, errors, concurrency, large responses, cl
     await etcd.stop();
   }
   await assert.rejects(conn.unary(KV.method.range, { key: enc("a") }), GrpcError);
+});
+
+Deno.test("h2 gRPC client: bidi streams (watch events, lease keep-alive), cancel, errors", async () => {
+  const etcd = await startEtcd();
+  const conn = await H2GrpcConn.connect(etcd.endpoint);
+  try {
+    const watch = await conn.stream(Watch.method.watch);
+    await watch.send({ requestUnion: { case: "createRequest", value: { key: enc("w") } } });
+    const created = await watch.next();
+    assert.equal(created?.created, true);
+    // Events larger than one 16 KiB DATA frame; 150 KB over one stream (> a 64 KiB window).
+    const value = new Uint8Array(30_000).fill(1);
+    for (let i = 0; i < 5; i++) await conn.unary(KV.method.put, { key: enc("w"), value });
+    let events = 0;
+    while (events < 5) {
+      const r = await watch.next();
+      assert.ok(r, "watch stream ended early");
+      for (const ev of r.events) assert.equal(ev.kv?.value.length, 30_000);
+      events += r.events.length;
+    }
+    assert.equal(events, 5);
+    watch.cancel();
+    assert.equal(await watch.next(), undefined);
+
+    const { ID } = await conn.unary(Lease.method.leaseGrant, { TTL: 60n });
+    const ka = await conn.stream(Lease.method.leaseKeepAlive);
+    for (let i = 0; i < 3; i++) {
+      await ka.send({ ID });
+      const r = await ka.next();
+      assert.equal(r?.ID, ID);
+      assert.equal(r?.TTL, 60n);
+    }
+    await ka.closeSend();
+    assert.equal(await ka.next(), undefined);
+
+    // A revoked lease: etcd answers the keep-alive with TTL 0.
+    await conn.unary(Lease.method.leaseRevoke, { ID });
+    const again = await conn.stream(Lease.method.leaseKeepAlive);
+    await again.send({ ID });
+    assert.equal((await again.next())?.TTL, 0n);
+    again.cancel();
+  } finally {
+    await conn.close();
+    await etcd.stop();
+  }
 });
