@@ -13,6 +13,7 @@ import { toCounter } from "../base/types.ts";
 import { checkDeleteRange, checkPut, checkRange, checkTxn } from "../mvcc/validate.ts";
 import type { Member } from "./member.ts";
 import { RequestKind } from "./request.ts";
+import { costPut, costTxn } from "./quota.ts";
 import {
   authInfo,
   checkDeleteAuth,
@@ -70,6 +71,7 @@ export function kvService(m: Member): Partial<ServiceImpl<typeof KV>> {
       checkPut(putFromPb(req));
       const info = await authInfo(m, ctx);
       if (m.auth.enabled) checkPutAuth(m.auth, info, req);
+      await m.checkQuota(costPut(req));
       const a = await m.propose({ kind: RequestKind.Put, req }, requestAuth(info));
       if (a.kind !== "put") throw new Error(`put applied as ${a.kind}`);
       return putToPb(a.r, header);
@@ -92,6 +94,7 @@ export function kvService(m: Member): Partial<ServiceImpl<typeof KV>> {
         if (!isSerializable(req)) await m.linearizableRead();
         return txnToPb(applyTxn(m.store, t, { maxTxnOps: m.config.maxTxnOps }), header);
       }
+      await m.checkQuota(costTxn(req));
       const a = await m.propose({ kind: RequestKind.Txn, req }, requestAuth(info));
       if (a.kind !== "txn") throw new Error(`txn applied as ${a.kind}`);
       return txnToPb(a.r, header);

@@ -10,6 +10,7 @@ import { Errors, EtcdError } from "../base/errors.ts";
 import { MAX_LEASE_TTL, NotPrimaryError } from "../lease/lessor.ts";
 import type { Member } from "./member.ts";
 import { RequestKind } from "./request.ts";
+import { LEASE_OVERHEAD } from "./quota.ts";
 import { authInfo, checkRevokeAuth, requestAuth } from "./auth_check.ts";
 
 function isLeaseNotFound(err: unknown): boolean {
@@ -21,6 +22,7 @@ export function leaseService(m: Member): Partial<ServiceImpl<typeof Lease>> {
   return {
     async leaseGrant(req) {
       if (req.TTL > BigInt(MAX_LEASE_TTL)) throw Errors.leaseTTLTooLarge();
+      await m.checkQuota(LEASE_OVERHEAD);
       const id = req.ID === 0n ? m.newLeaseId() : req.ID;
       const a = await m.propose({
         kind: RequestKind.LeaseGrant,

@@ -4,7 +4,10 @@
  * which `etcdctl snapshot restore` verifies).
  */
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { Errors } from "../base/errors.ts";
+import { RequestKind } from "./request.ts";
+import { alarmText } from "./alarms.ts";
 import { createHash } from "node:crypto";
 import type { Maintenance } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
@@ -31,7 +34,10 @@ export function maintenanceService(m: Member): Partial<ServiceImpl<typeof Mainte
         raftTerm: BigInt(m.term),
         raftAppliedIndex: BigInt(m.appliedIndex),
         isLearner: false,
-        errors: [],
+        errors: [
+          ...(m.leader === 0n ? [Errors.noLeader().message] : []),
+          ...m.alarms.get().map(alarmText),
+        ],
       });
     },
     async hash(_req, ctx) {
@@ -54,12 +60,11 @@ export function maintenanceService(m: Member): Partial<ServiceImpl<typeof Mainte
       await m.backend.defrag();
       return create(pb.DefragmentResponseSchema, { header: m.header() });
     },
-    alarm(req) {
-      if (req.action === pb.AlarmRequest_AlarmAction.ACTIVATE) {
-        throw new ConnectError("concord: raising alarms is not built yet", Code.Unimplemented);
-      }
-      // no alarm can be raised yet (the NOSPACE quota is a later step), so the list is empty
-      return create(pb.AlarmResponseSchema, { header: m.header(), alarms: [] });
+    async alarm(req) {
+      // every action goes through raft, as in etcd (a GET is then linearizable)
+      const a = await m.propose({ kind: RequestKind.Alarm, req });
+      if (a.kind !== "alarms") throw new Error(`alarm applied as ${a.kind}`);
+      return create(pb.AlarmResponseSchema, { header: m.header(a.revision), alarms: a.alarms });
     },
     async *snapshot(_req, ctx) {
       await checkAdmin(m, ctx);

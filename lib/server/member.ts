@@ -46,6 +46,11 @@ import { Lessor, minLeaseTtlSeconds } from "../lease/lessor.ts";
 import { kvKeyDeleter } from "../lease/kv_deleter.ts";
 import { LeaseIdGenerator } from "../lease/lease_id.ts";
 import {
+  type AlarmMember,
+  type AlarmRequest,
+  AlarmRequest_AlarmAction,
+  AlarmRequestSchema,
+  AlarmType,
   type LeaseRevokeRequest,
   LeaseRevokeRequestSchema,
   type ResponseHeader,
@@ -56,6 +61,8 @@ import { type AuthInfo, AuthStore } from "../auth/store.ts";
 import { checkDeleteAuth, checkPutAuth, checkRevokeAuth, checkTxnAuth } from "./auth_check.ts";
 import type { TokenProvider } from "./token.ts";
 import { SimpleTokenProvider } from "./token_simple.ts";
+import { AlarmStore } from "./alarms.ts";
+import { costTxn, quotaBytes } from "./quota.ts";
 import { clusterIdFor, formatId, memberIdFor } from "./member_id.ts";
 import { decodeRequest, encodeRequest, type InternalRequest, RequestKind } from "./request.ts";
 import { deleteFromPb, putFromPb, txnFromPb } from "./convert.ts";
@@ -68,6 +75,7 @@ export type Applied =
   | { kind: "compaction"; r: m.CompactionResponse; done: Promise<void> }
   | { kind: "grant"; id: bigint; ttl: number; revision: number }
   | { kind: "token"; token: Promise<string>; revision: number }
+  | { kind: "alarms"; alarms: AlarmMember[]; revision: number }
   | { kind: "revision"; revision: number };
 
 /** A request without its id (the member assigns one). */
@@ -149,6 +157,8 @@ export class Member {
   readonly store: MvccStore;
   readonly lessor: Lessor;
   readonly hub: WatchHub;
+  /** Raised alarms (NOSPACE caps writes until disarmed). */
+  readonly alarms: AlarmStore;
   /** Users, roles and permissions (replicated through raft like every write). */
   readonly auth: AuthStore;
   /** The tokens Authenticate issued (simple tokens live in this member's memory). */
@@ -219,6 +229,7 @@ export class Member {
     this.lessor.setKeyDeleter(kvKeyDeleter(this.store));
     this.hub = new WatchHub(this.store, { clock: this.#clock });
     this.auth = new AuthStore(backend);
+    this.alarms = new AlarmStore(backend);
     this.tokens = new SimpleTokenProvider(this.#clock, config.authTokenTtlSeconds);
     this.#leaseIds = new LeaseIdGenerator(id, this.#clock.wallNow());
     this.#nextReqId = BigInt(this.#clock.wallNow()) << 16n;
@@ -476,6 +487,7 @@ export class Member {
 
   #execute(r: InternalRequest): Applied {
     if (this.auth.enabled && r.auth !== undefined) this.#checkAuthAtApply(r);
+    if (this.alarms.has(AlarmType.NOSPACE)) checkCapped(r);
     switch (r.kind) {
       case RequestKind.Put:
         return { kind: "put", r: applyPut(this.store, putFromPb(r.req)) };
@@ -510,7 +522,7 @@ export class Member {
         }
         return { kind: "revision", revision: this.store.rev() };
       case RequestKind.Alarm:
-        return { kind: "revision", revision: this.store.rev() };
+        return this.#applyAlarm(r.req);
       default:
         return this.#executeAuth(r);
     }
@@ -537,6 +549,45 @@ export class Member {
         checkRevokeAuth(this, info, r.req.ID);
         break;
     }
+  }
+
+  /** etcd's alarm apply: list, raise or clear. */
+  #applyAlarm(req: AlarmRequest): Applied {
+    let alarms: AlarmMember[] = [];
+    switch (req.action) {
+      case AlarmRequest_AlarmAction.GET:
+        alarms = this.alarms.get(req.alarm);
+        break;
+      case AlarmRequest_AlarmAction.ACTIVATE:
+        if (req.alarm !== AlarmType.NONE) alarms = [this.alarms.activate(req.memberID, req.alarm)];
+        break;
+      case AlarmRequest_AlarmAction.DEACTIVATE: {
+        const m = this.alarms.deactivate(req.memberID, req.alarm);
+        if (m) alarms = [m];
+        break;
+      }
+    }
+    return { kind: "alarms", alarms, revision: this.store.rev() };
+  }
+
+  /**
+   * The quota check before proposing a write that costs `cost` bytes: past the quota, raise
+   * NOSPACE (through raft) and refuse with etcd's "database space exceeded".
+   */
+  async checkQuota(cost: number): Promise<void> {
+    if (cost === 0) return;
+    if (this.backend.stats().fileBytes + cost < quotaBytes(this.config.quotaBackendBytes)) return;
+    await this.propose({
+      kind: RequestKind.Alarm,
+      req: create(AlarmRequestSchema, {
+        memberID: this.id,
+        action: AlarmRequest_AlarmAction.ACTIVATE,
+        alarm: AlarmType.NOSPACE,
+      }),
+    }).catch(() => {
+      // refused either way; the next write tries to raise it again
+    });
+    throw Errors.noSpace();
   }
 
   /** The auth requests: each one store mutation (and token bookkeeping). */
@@ -837,6 +888,16 @@ export class Member {
     await this.store.close();
     await this.backend.close();
     await this.#wal.close();
+  }
+}
+
+/** etcd's applierV3Capped: with NOSPACE raised, writes that would grow the store fail. */
+function checkCapped(r: InternalRequest): void {
+  if (
+    r.kind === RequestKind.Put || r.kind === RequestKind.LeaseGrant ||
+    (r.kind === RequestKind.Txn && costTxn(r.req) > 0)
+  ) {
+    throw Errors.noSpace();
   }
 }
 

@@ -7,6 +7,7 @@ import { createApiHandler } from "../api/handler.ts";
 import type { HealthQuery, HealthStatus } from "../api/handler.ts";
 import { type HttpServer, serveHttp } from "../http/server.ts";
 import { ConfigError, type ServerConfig } from "./config.ts";
+import { AlarmType } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Member, type MemberOptions } from "./member.ts";
 import { kvService } from "./kv_service.ts";
 import { leaseService } from "./lease_service.ts";
@@ -28,6 +29,10 @@ export interface ConcordServer {
 export async function memberHealth(m: Member, q: HealthQuery): Promise<HealthStatus> {
   if (m.failure !== null) return { healthy: false, reason: "member stopped" };
   if (m.leader === 0n) return { healthy: false, reason: "RAFT NO LEADER" };
+  for (const alarm of m.alarms.get()) {
+    const name = AlarmType[alarm.alarm];
+    if (!q.exclude.includes(name)) return { healthy: false, reason: `ALARM ${name}` };
+  }
   if (!q.serializable) {
     try {
       await m.linearizableRead();

@@ -122,3 +122,43 @@ Deno.test("etcdctl: snapshot save streams the page file with its SHA-256 appende
     await s.close();
   }
 });
+
+Deno.test("etcdctl: past --quota-backend-bytes NOSPACE is raised, writes stop, disarm resumes", async () => {
+  const s = await startTestServer((c) => (c.quotaBackendBytes = 256 * 1024));
+  try {
+    const big = "x".repeat(32 * 1024);
+    let i = 0;
+    let err = "";
+    while (i < 100) {
+      const r = await etcdctl(s.url, ["put", `big${i}`, big]);
+      if (r.code !== 0) {
+        err = r.stderr;
+        break;
+      }
+      i++;
+    }
+    assert.ok(i > 0 && i < 100, `${i} puts`);
+    assert.match(err, /etcdserver: mvcc: database space exceeded/);
+    const id = s.server.member.id;
+    assert.equal(await s.ok(["alarm", "list"]), `memberID:${id} alarm:NOSPACE \n`);
+    // capped: even a small put is refused; reads and deletes still work
+    assert.match(await s.fails(["put", "small", "v"]), /database space exceeded/);
+    assert.match(await s.fails(["lease", "grant", "10"]), /database space exceeded/);
+    assert.equal(await s.ok(["get", "big0", "--keys-only"]), "big0\n\n");
+    const status = await s.ok(["endpoint", "status", "-w", "json"]);
+    assert.match(status, new RegExp(`"errors":\\["memberID:${id} alarm:NOSPACE "\\]`));
+    const health = await fetch(`${s.url}/health`);
+    assert.equal(health.status, 503);
+    await health.body?.cancel();
+    // free the space, then disarm: writes resume
+    assert.equal(await s.ok(["del", "big", "--prefix"]), `${i}\n`);
+    const rev = JSON.parse(await s.ok(["get", "big0", "-w", "json"])).header.revision;
+    await s.ok(["compaction", String(rev), "--physical"]);
+    await s.ok(["defrag"]);
+    assert.equal(await s.ok(["alarm", "disarm"]), `memberID:${id} alarm:NOSPACE \n`);
+    assert.equal(await s.ok(["alarm", "list"]), "");
+    assert.equal(await s.ok(["put", "small", "v"]), "OK\n");
+  } finally {
+    await s.close();
+  }
+});
