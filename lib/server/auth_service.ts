@@ -12,7 +12,7 @@ import { hashPassword } from "../auth/password.ts";
 import { Errors } from "../base/errors.ts";
 import type { Member, Proposal } from "./member.ts";
 import { RequestKind } from "./request.ts";
-import { checkAdmin } from "./auth_check.ts";
+import { authInfo, checkAdmin, requestAuth } from "./auth_check.ts";
 import { newSimpleTokenPrefix } from "./token_simple.ts";
 
 /** The Auth service implementation for createApiHandler. */
@@ -20,7 +20,7 @@ export function authService(m: Member): Partial<ServiceImpl<typeof Auth>> {
   /** Proposes an admin change and answers with the header of its apply. */
   async function change(ctx: HandlerContext, p: Proposal): Promise<pb.ResponseHeader> {
     await checkAdmin(m, ctx);
-    const a = await m.propose(p);
+    const a = await m.propose(p, requestAuth(await authInfo(m, ctx)));
     if (a.kind !== "revision") throw new Error(`auth change applied as ${a.kind}`);
     return m.header(a.revision);
   }
@@ -31,8 +31,10 @@ export function authService(m: Member): Partial<ServiceImpl<typeof Auth>> {
   return {
     async authEnable(req, ctx) {
       // enabling needs no permission (nobody can be checked yet), as in etcd
-      void ctx;
-      const a = await m.propose({ kind: RequestKind.AuthEnable, req });
+      const a = await m.propose(
+        { kind: RequestKind.AuthEnable, req },
+        requestAuth(await authInfo(m, ctx)),
+      );
       if (a.kind !== "revision") throw new Error(`auth enable applied as ${a.kind}`);
       return create(pb.AuthEnableResponseSchema, { header: m.header(a.revision) });
     },

@@ -529,7 +529,8 @@ export class Member {
   }
 
   /**
-   * etcd's authApplierV3: with auth enabled, KV writes and lease revokes are checked again
+   * etcd's authApplierV3: with auth enabled, KV writes, lease revokes and auth changes
+   * (root only) are checked again
    * when applied, with the proposer's user and auth revision (an older revision is refused
    * with authOldRevision, which clients answer by authenticating again).
    */
@@ -547,6 +548,20 @@ export class Member {
         break;
       case RequestKind.LeaseRevoke:
         checkRevokeAuth(this, info, r.req.ID);
+        break;
+      case RequestKind.AuthEnable:
+      case RequestKind.AuthDisable:
+      case RequestKind.UserAdd:
+      case RequestKind.UserDelete:
+      case RequestKind.UserChangePassword:
+      case RequestKind.UserGrantRole:
+      case RequestKind.UserRevokeRole:
+      case RequestKind.RoleAdd:
+      case RequestKind.RoleDelete:
+      case RequestKind.RoleGrantPermission:
+      case RequestKind.RoleRevokePermission:
+        // etcd's needAdminPermission
+        this.auth.checkAdmin(info);
         break;
     }
   }

@@ -5,6 +5,7 @@ import { DataDirLockedError, Member } from "../../lib/server/member.ts";
 import { RequestKind } from "../../lib/server/request.ts";
 import {
   AuthEnableRequestSchema,
+  AuthRoleAddRequestSchema,
   AuthUserAddRequestSchema,
   AuthUserGrantRoleRequestSchema,
   CompactionRequestSchema,
@@ -194,6 +195,39 @@ Deno.test("member: with auth enabled, writes are checked again at apply with the
       ),
       ["a", "d"],
     );
+    await m.stop();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("member: auth changes need the root role at apply", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const m = await Member.start(config(dir));
+    await m.ready;
+    const hashed = await hashPassword("pw", { iterations: 1000 });
+    for (const name of ["root", "bob"]) {
+      await m.propose({
+        kind: RequestKind.UserAdd,
+        req: create(AuthUserAddRequestSchema, { name, hashedPassword: hashed }),
+      });
+    }
+    await m.propose({
+      kind: RequestKind.UserGrantRole,
+      req: create(AuthUserGrantRoleRequestSchema, { user: "root", role: "root" }),
+    });
+    await m.propose({ kind: RequestKind.AuthEnable, req: create(AuthEnableRequestSchema) });
+    const addRole = {
+      kind: RequestKind.RoleAdd,
+      req: create(AuthRoleAddRequestSchema, { name: "r" }),
+    } as const;
+    await assert.rejects(
+      () => m.propose(addRole, { username: "bob", revision: m.auth.revision }),
+      /etcdserver: permission denied/,
+    );
+    await m.propose(addRole, { username: "root", revision: m.auth.revision });
+    assert.deepEqual(m.auth.roleList(), ["r"]);
     await m.stop();
   } finally {
     await Deno.remove(dir, { recursive: true });
