@@ -51,6 +51,7 @@ import {
   AlarmRequest_AlarmAction,
   AlarmRequestSchema,
   AlarmType,
+  CompactionRequestSchema,
   type LeaseRevokeRequest,
   LeaseRevokeRequestSchema,
   type ResponseHeader,
@@ -63,6 +64,7 @@ import type { TokenProvider } from "./token.ts";
 import { SimpleTokenProvider } from "./token_simple.ts";
 import { AlarmStore } from "./alarms.ts";
 import { costTxn, quotaBytes } from "./quota.ts";
+import { type Compactor, startCompactor } from "./compactor.ts";
 import { clusterIdFor, formatId, memberIdFor } from "./member_id.ts";
 import { decodeRequest, encodeRequest, type InternalRequest, RequestKind } from "./request.ts";
 import { deleteFromPb, putFromPb, txnFromPb } from "./convert.ts";
@@ -173,6 +175,7 @@ export class Member {
   /** Members by id, from applied conf changes (the bootstrap one names this member). */
   readonly members = new Map<MemberId, MemberAttrs>();
   #ticker: Timer | null = null;
+  #compactor: Compactor | null = null;
   readonly #snapshotter: Snapshotter;
   /** The index of the newest raft snapshot (0: none). */
   #snapIndex: number;
@@ -383,6 +386,23 @@ export class Member {
       await this.node.process();
     }
     this.lessor.start();
+    this.#compactor = startCompactor(
+      this.config.autoCompactionMode,
+      this.config.autoCompactionRetention,
+      {
+        clock: this.#clock,
+        rev: () => this.store.rev(),
+        isLeader: () => this.isLeader,
+        compact: async (rev) => {
+          await this.propose({
+            kind: RequestKind.Compaction,
+            req: create(CompactionRequestSchema, { revision: BigInt(rev) }),
+          });
+        },
+        isCompacted: (err) =>
+          err instanceof EtcdError && err.message === Errors.compacted().message,
+      },
+    );
     this.#ticker = this.#clock.every(this.config.heartbeatIntervalMs, () => {
       if (this.#stopped || this.#fatal !== null) return;
       try {
@@ -879,6 +899,7 @@ export class Member {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#ticker?.cancel();
+    this.#compactor?.stop();
     this.lessor.stop();
     this.tokens.close();
     for (const w of this.#waiters.values()) {

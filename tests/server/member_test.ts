@@ -233,3 +233,25 @@ Deno.test("member: auth changes need the root role at apply", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("member: periodic auto-compaction compacts history older than the retention", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const c = config(dir);
+    c.autoCompactionMode = "periodic";
+    c.autoCompactionRetention = 500; // ms: samples every 50 ms
+    const m = await Member.start(c);
+    await m.ready;
+    for (let i = 0; i < 5; i++) {
+      await m.propose({
+        kind: RequestKind.Put,
+        req: create(PutRequestSchema, { key: enc.encode("k"), value: enc.encode(`v${i}`) }),
+      });
+    }
+    await waitFor("an auto compaction", () => Promise.resolve(m.store.compactRev() > 1));
+    assert.ok(m.store.compactRev() <= m.store.rev());
+    await m.stop();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
