@@ -213,3 +213,35 @@ Deno.test("etcdctl: a txn that only reads is answered without a raft entry", asy
     await s.close();
   }
 });
+
+Deno.test("etcdctl: lock and elect (etcdctl's concurrency recipes over txn, lease and watch)", async () => {
+  const s = await startTestServer();
+  try {
+    assert.equal(
+      await s.ok(["lock", "mylock", "--", "echo", "ran-under-lock"]),
+      "ran-under-lock\n",
+    );
+    // the lock's key is gone with its session
+    assert.equal(await s.ok(["get", "mylock", "--prefix", "--keys-only"]), "");
+    const child = new Deno.Command("etcdctl", {
+      args: ["--endpoints", s.url, "elect", "myelection", "alice"],
+      env: { ETCDCTL_API: "3" },
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    while (!seen.includes("alice")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    assert.match(seen, /^myelection\/[0-9a-f]+\nalice\n$/);
+    assert.equal(await s.ok(["get", "myelection", "--prefix", "--print-value-only"]), "alice\n");
+    child.kill("SIGTERM");
+    await reader.cancel();
+    await child.status;
+  } finally {
+    await s.close();
+  }
+});
