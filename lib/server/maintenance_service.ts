@@ -66,6 +66,11 @@ export function maintenanceService(m: Member): Partial<ServiceImpl<typeof Mainte
       if (a.kind !== "alarms") throw new Error(`alarm applied as ${a.kind}`);
       return create(pb.AlarmResponseSchema, { header: m.header(a.revision), alarms: a.alarms });
     },
+    async moveLeader(req, ctx) {
+      await checkAdmin(m, ctx);
+      await m.moveLeader(req.targetID);
+      return create(pb.MoveLeaderResponseSchema, { header: m.header() });
+    },
     async *snapshot(_req, ctx) {
       await checkAdmin(m, ctx);
       const total = m.backend.stats().fileBytes;

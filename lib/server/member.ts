@@ -192,6 +192,7 @@ export class Member {
   #applying = 0;
   #stopped = false;
   #leader = false;
+  #leaderWaits: { target: MemberId; resolve: () => void }[] = [];
   /** Resolves when the member first knows a leader (itself, with one member). */
   readonly ready: Promise<void>;
   #markReady!: () => void;
@@ -728,9 +729,44 @@ export class Member {
     return this.#snapIndex;
   }
 
+  /**
+   * Hands leadership to `target` (etcd's MoveLeader): it must be a voting member; resolves
+   * once raft reports it as the leader, or fails with a timeout.
+   */
+  moveLeader(target: MemberId): Promise<void> {
+    if (!this.isLeader) return Promise.reject(Errors.notLeader());
+    if (!this.members.has(target)) return Promise.reject(Errors.badLeaderTransferee());
+    if (this.leader === target) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = this.#clock.after(this.#timeoutMs, () => {
+        this.#leaderWaits = this.#leaderWaits.filter((w) => w.resolve !== done);
+        reject(Errors.timeout());
+      });
+      const done = () => {
+        timer.cancel();
+        resolve();
+      };
+      this.#leaderWaits.push({ target, resolve: done });
+      try {
+        this.node.transferLeader(target);
+      } catch (err) {
+        timer.cancel();
+        this.#leaderWaits = this.#leaderWaits.filter((w) => w.resolve !== done);
+        reject(err);
+        return;
+      }
+      this.#drive();
+    });
+  }
+
   #softState(s: SoftState): void {
     const leader = s.raftState === StateType.Leader;
     if (s.lead !== 0n) this.#markReady();
+    if (this.#leaderWaits.length > 0) {
+      const due = this.#leaderWaits.filter((w) => w.target === s.lead);
+      this.#leaderWaits = this.#leaderWaits.filter((w) => w.target !== s.lead);
+      for (const w of due) w.resolve();
+    }
     if (leader === this.#leader) return;
     this.#leader = leader;
     if (leader) this.lessor.promote(this.config.electionTimeoutMs);

@@ -90,6 +90,12 @@ Deno.test("etcdctl: compaction, defrag, endpoint status/health/hashkv, member li
       `${mem.id.toString(16)}, started, t, http://localhost:2380, http://localhost:2379, false\n`,
     );
     assert.equal(await s.ok(["alarm", "list"]), "");
+    const self = mem.id.toString(16);
+    assert.equal(
+      await s.ok(["move-leader", self]),
+      `Leadership transferred from ${self} to ${self}\n`,
+    );
+    assert.match(await s.fails(["move-leader", "1234"]), /etcdserver: bad leader transferee/);
   } finally {
     await s.close();
   }
