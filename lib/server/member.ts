@@ -89,7 +89,7 @@ export type Proposal = InternalRequest extends infer R
 export class DataDirLockedError extends Error {
   constructor(dataDir: string, what: string, options?: ErrorOptions) {
     super(
-      `concord: data dir ${dataDir} is in use by another member (${what} is locked); ` +
+      `data dir ${dataDir} is in use by another member (${what} is locked); ` +
         `stop the other process or choose another --data-dir`,
       options,
     );
