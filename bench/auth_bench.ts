@@ -1,7 +1,7 @@
 /**
  * Auth store permission checks for a user with 100 roles x 10 permissions (permission j of
  * role i is on the prefix "k/i/j/", READ, WRITE or READWRITE by j % 3), the same layout as the
- * etcd peer benchmark recorded in docs/perf-lease-auth.md. Checks cycle through 1,024 keys
+ * etcd peer benchmark recorded in docs/perf.md. Checks cycle through 1,024 keys
  * that are all permitted, so every check runs to the end.
  *
  *   ./node_modules/.bin/deno bench -A bench/auth_bench.ts

@@ -1,7 +1,7 @@
 // Side-by-side benchmark of the page file against LMDB (the `lmdb` npm package), same machine,
 // same run: sequential and random put (16-byte keys, 100-byte values, 1,000 keys per
 // transaction), random get, cursor scan, 1-key commit latency, and file size. Results go in
-// docs/perf-backend.md.
+// docs/perf.md.
 //
 //   ./node_modules/.bin/deno run -A bench/backend_compare.ts [keys=1000000] [strict|overlap]
 //

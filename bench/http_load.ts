@@ -5,7 +5,7 @@
  * Each server runs as its own process; requests/s come from h2load, CPU per request from the
  * server process's utime+stime (/proc/<pid>/stat) over the run, so the figures hold on a busy
  * machine too (the implied single-core rate is 1 s / CPU per request). Results are printed as a
- * Markdown table for docs/perf-http.md.
+ * Markdown table for docs/perf.md.
  */
 
 const quick = Deno.args.includes("--quick");

@@ -1,5 +1,5 @@
 // `deno bench` suite for the MVCC store and watch over the page-file backend on SimDisk (in
-// memory, so no temp files). The load figures for docs/perf-mvcc.md come from
+// memory, so no temp files). The load figures for docs/perf.md come from
 // bench/mvcc_load.ts (RealDisk); these track regressions.
 import { SimDisk } from "../lib/io/sim_disk.ts";
 import { SimClock } from "../lib/io/clock.ts";

@@ -1,10 +1,10 @@
 // MVCC throughput and memory, measured in-process over the real page-file backend on RealDisk
-// (default batching: commit every 100 ms or 10,000 operations). Results go in docs/perf-mvcc.md.
+// (default batching: commit every 100 ms or 10,000 operations). Results go in docs/perf.md.
 //
 //   ./node_modules/.bin/deno run -A --v8-flags=--expose-gc bench/mvcc_load.ts [part...]
 //
 // parts: put1k put1m reopen range index watch (default: all). The peer figures come from etcd 3.4's
-// own mvcc benchmarks, run in the same session (see docs/perf-mvcc.md).
+// own mvcc benchmarks, run in the same session (see docs/perf.md).
 import { RealDisk } from "../lib/io/real_disk.ts";
 import { openBackend } from "../lib/backend/open.ts";
 import type { Backend } from "../lib/backend/backend.ts";

@@ -1,6 +1,6 @@
 /**
  * Raft core throughput on a 3-node in-process cluster (all nodes on one core, in-memory
- * network and storage). Results and the reference figures: docs/perf-raft.md.
+ * network and storage). Results and the reference figures: docs/perf.md.
  *   deno bench -A bench/raft_bench.ts          (Deno.bench: time per round)
  *   deno run -A bench/raft_throughput.ts       (entries/s and reads/s)
  */

@@ -1,6 +1,6 @@
 /**
  * WAL append throughput beside the disk's raw write+fdatasync rate for the same bytes, in one
- * run, so the ratio is what the targets are about (docs/perf-wal.md):
+ * run, so the ratio is what the targets are about (docs/perf.md):
  *   batch of 1 x 256 B: WAL save rate >= 90% of raw write+fdatasync of the same bytes
  *   batch of 256 x 256 B: >= 80% of raw write+fdatasync of the same size
  *

@@ -2,7 +2,7 @@
  * The page: the unit of the page file. Every page starts with a 20-byte header (id, type,
  * element count, overflow count, bytes used, checksum); a page whose content does not fit in
  * one page spans `1 + overflow` contiguous pages. All integers are little-endian. The layout
- * is documented in docs/formats-backend.md; this file is the one place that knows it.
+ * is documented in docs/formats.md; this file is the one place that knows it.
  */
 import { crc32c } from "../base/crc32c.ts";
 import { CorruptionError } from "./errors.ts";

@@ -9,7 +9,7 @@
  * (default 1 GiB): past that, clean pages are evicted in CLOCK order (a page read since the
  * last sweep gets a second chance) and read again on the next miss. Pages written by a commit
  * that is not yet on disk are pinned until it is. Views handed out stay valid after eviction
- * (the buffer lives on while referenced); see docs/perf-backend.md.
+ * (the buffer lives on while referenced); see docs/perf.md.
  */
 import type { DiskFile } from "../io/disk.ts";
 import { CorruptionError } from "./errors.ts";

@@ -1,6 +1,6 @@
 /**
  * A compact binary encoding of raft `Message`s for the transport (layout in
- * docs/formats-raft.md). Counters travel as uint64 and are refused on decode if they exceed
+ * docs/formats.md). Counters travel as uint64 and are refused on decode if they exceed
  * 2^53-1 (the counter policy of lib/base/types.ts); every length is bounds-checked, so a
  * truncated or corrupted frame is a RangeError, never a crash or a silently wrong message.
  *
@@ -78,7 +78,7 @@ class Writer {
   }
 }
 
-/** Encodes a message (see docs/formats-raft.md). Throws RangeError on out-of-range values. */
+/** Encodes a message (see docs/formats.md). Throws RangeError on out-of-range values. */
 export function encodeMessage(m: Message): Uint8Array {
   const w = new Writer(encodedSize(m));
   w.u8(MESSAGE_FORMAT);

@@ -31,7 +31,7 @@ export interface ConfChange {
 /** The format version byte at the start of an encoded ConfChange. */
 export const CONF_CHANGE_FORMAT = 1;
 
-/** Encodes a ConfChange as entry data (layout in docs/formats-raft.md). */
+/** Encodes a ConfChange as entry data (layout in docs/formats.md). */
 export function encodeConfChange(cc: ConfChange): Uint8Array {
   if (cc.nodeId < 0n || cc.nodeId > 0xffff_ffff_ffff_ffffn) {
     throw new RangeError(`conf change node id ${cc.nodeId} is not a uint64`);

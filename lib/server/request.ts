@@ -2,7 +2,7 @@
  * The internal request: what a raft entry's data holds for a normal entry. Each proposal is
  * one etcd request message, encoded as protobuf exactly as on the wire, behind a 9-byte
  * prefix: the kind (1 byte) and the proposer's request id (8 bytes, big-endian) that the
- * proposer waits on. docs/formats-server.md describes the layout.
+ * proposer waits on. docs/formats.md describes the layout.
  */
 import {
   type DescMessage,

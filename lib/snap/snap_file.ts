@@ -1,7 +1,7 @@
 /**
  * The raft snapshot file: one `Snapshot` (metadata and the server's data), checksummed, so a
  * damaged file is recognised and set aside rather than restored from. Layout (little-endian,
- * documented in docs/formats-wal.md):
+ * documented in docs/formats.md):
  *
  * ```
  * 0   4   magic "CSNP"

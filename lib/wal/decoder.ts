@@ -3,7 +3,7 @@
  * unsynced write cut short by a crash, which recovery may discard), or with corruption
  * (which must stop recovery, because discarding it could drop acknowledged records).
  *
- * The rules (also in docs/formats-wal.md). A bad record in a segment that is not the last is
+ * The rules (also in docs/formats.md). A bad record in a segment that is not the last is
  * always corruption. In the last segment a bad record at offset p is a torn tail when
  * - its header is incomplete or fails its check and every byte after the header is zero;
  * - its frame runs past the end of the file;

@@ -1,7 +1,7 @@
 /**
  * The WAL's record framing: how one record (type, chained CRC-32C, data) is laid out in a
  * segment file so that a reader can tell a clean end, a torn tail and corruption apart.
- * The byte layout is documented in docs/formats-wal.md; this file is its only implementation.
+ * The byte layout is documented in docs/formats.md; this file is its only implementation.
  *
  * Frame (every frame starts and ends 8-byte aligned):
  *

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { EtcdError, Errors, GrpcCode } from "../../lib/base/errors.ts";
+import { Errors, EtcdError, GrpcCode } from "../../lib/base/errors.ts";
 
 Deno.test("etcd errors carry etcd's code and exact message", () => {
   const err = Errors.compacted();
