@@ -36,10 +36,6 @@ function render(m: Model): string {
   return parts.join("\n");
 }
 
-function clone(m: Model): Model {
-  return new Map([...m].map(([b, kv]) => [b, new Map(kv)]));
-}
-
 Deno.test("backend model: reads, pins, commits, defrags and crashes agree with a model", async () => {
   const seed = testSeed();
   console.log(`backend model: seed=${seed}`);
