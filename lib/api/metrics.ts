@@ -184,6 +184,15 @@ export class Histogram implements Metric {
 /** A set of metrics rendered together; names are unique within a registry. */
 export class MetricsRegistry {
   readonly #metrics = new Map<string, Metric>();
+  readonly #collectors: (() => void)[] = [];
+
+  /**
+   * Runs `collect` before every render, so gauges that mirror state kept elsewhere (raft
+   * indexes, database size) are read when scraped rather than updated on every change.
+   */
+  onCollect(collect: () => void): void {
+    this.#collectors.push(collect);
+  }
 
   /** Registers a counter; the name must be new. */
   counter(name: string, help: string, labelNames: string[] = []): Counter {
@@ -214,6 +223,7 @@ export class MetricsRegistry {
 
   /** The registry in Prometheus text exposition format 0.0.4. */
   render(): string {
+    for (const collect of this.#collectors) collect();
     const out: string[] = [];
     for (const m of this.#metrics.values()) {
       out.push(`# HELP ${m.name} ${m.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);

@@ -4,6 +4,8 @@
  * what tests embed.
  */
 import { createApiHandler } from "../api/handler.ts";
+import { MetricsRegistry } from "../api/metrics.ts";
+import { registerServerMetrics } from "./server_metrics.ts";
 import type { HealthQuery, HealthStatus } from "../api/handler.ts";
 import { type HttpServer, serveHttp } from "../http/server.ts";
 import { ConfigError, type ServerConfig } from "./config.ts";
@@ -56,7 +58,10 @@ export async function startServer(
     }
   }
   const member = await Member.start(cfg, opts);
+  const metrics = new MetricsRegistry();
+  registerServerMetrics(metrics, member, Date.now());
   const handler = createApiHandler({
+    metrics,
     services: {
       kv: kvService(member),
       lease: leaseService(member),

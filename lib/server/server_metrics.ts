@@ -1,0 +1,91 @@
+/**
+ * The member's own Prometheus metrics, under etcd's names so existing dashboards and alerts
+ * (has_leader, proposals, db size, quota) work unchanged. Values are read from the member when
+ * /metrics is scraped.
+ */
+import type { MetricsRegistry } from "../api/metrics.ts";
+import { ETCD_CLUSTER_VERSION, ETCD_COMPAT_VERSION } from "../base/version.ts";
+import type { Member } from "./member.ts";
+import { formatId } from "./member_id.ts";
+
+/** Registers etcd's server, mvcc and process gauges for `member` on `registry`. */
+export function registerServerMetrics(
+  registry: MetricsRegistry,
+  member: Member,
+  startedAtMs: number,
+): void {
+  const hasLeader = registry.gauge(
+    "etcd_server_has_leader",
+    "Whether or not a leader exists. 1 is existence, 0 is not.",
+  );
+  const isLeader = registry.gauge(
+    "etcd_server_is_leader",
+    "Whether or not this member is a leader. 1 if is, 0 otherwise.",
+  );
+  const committed = registry.gauge(
+    "etcd_server_proposals_committed_total",
+    "The total number of consensus proposals committed.",
+  );
+  const applied = registry.gauge(
+    "etcd_server_proposals_applied_total",
+    "The total number of consensus proposals applied.",
+  );
+  const term = registry.gauge("etcd_server_term", "The raft term this member is in.");
+  const quota = registry.gauge(
+    "etcd_server_quota_backend_bytes",
+    "Current backend storage quota size in bytes.",
+  );
+  const dbSize = registry.gauge(
+    "etcd_mvcc_db_total_size_in_bytes",
+    "Total size of the underlying database physically allocated in bytes.",
+  );
+  const dbInUse = registry.gauge(
+    "etcd_mvcc_db_total_size_in_use_in_bytes",
+    "Total size of the underlying database logically in use in bytes.",
+  );
+  const revision = registry.gauge(
+    "etcd_debugging_mvcc_current_revision",
+    "The current revision of store.",
+  );
+  const rss = registry.gauge("process_resident_memory_bytes", "Resident memory size in bytes.");
+  registry.gauge(
+    "process_start_time_seconds",
+    "Start time of the process since unix epoch in seconds.",
+  )
+    .set(Math.floor(startedAtMs / 1000));
+  registry.gauge(
+    "etcd_server_id",
+    "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.",
+    [
+      "server_id",
+    ],
+  ).set(1, { server_id: formatId(member.id) });
+  registry.gauge(
+    "etcd_server_version",
+    "Which version is running. 1 for 'server_version' label with current version.",
+    [
+      "server_version",
+    ],
+  ).set(1, { server_version: ETCD_COMPAT_VERSION });
+  registry.gauge(
+    "etcd_cluster_version",
+    "Which version is running. 1 for 'cluster_version' label with current cluster version",
+    [
+      "cluster_version",
+    ],
+  ).set(1, { cluster_version: ETCD_CLUSTER_VERSION.split(".").slice(0, 2).join(".") });
+
+  registry.onCollect(() => {
+    hasLeader.set(member.leader !== 0n ? 1 : 0);
+    isLeader.set(member.isLeader ? 1 : 0);
+    committed.set(member.commitIndex);
+    applied.set(member.appliedIndex);
+    term.set(member.term);
+    quota.set(member.config.quotaBackendBytes);
+    const stats = member.backend.stats();
+    dbSize.set(stats.fileBytes);
+    dbInUse.set(stats.inUseBytes);
+    revision.set(member.store.rev());
+    rss.set(Deno.memoryUsage().rss);
+  });
+}
