@@ -1,6 +1,8 @@
 /**
- * The KV side of a revoke for the lessor tests until lib/mvcc's write txn is connected: keys
- * live in a "kv" bucket of the same backend, and each `deleteKeys` call is one revision.
+ * A key deleter that records each revoke's keys, so the lessor's unit tests can assert what a
+ * revoke asked for: keys live in a "kv" bucket of the same backend and each `deleteKeys` call
+ * is one revision. The real path, through lib/mvcc's write transaction, is tested in
+ * revoke_mvcc_test.ts.
  */
 import type { Backend } from "../../lib/backend/backend.ts";
 import type { LeaseKeyDeleter } from "../../lib/lease/lessor.ts";
