@@ -62,6 +62,7 @@ import { type AuthInfo, AuthStore } from "../auth/store.ts";
 import { checkDeleteAuth, checkPutAuth, checkRevokeAuth, checkTxnAuth } from "./auth_check.ts";
 import type { TokenProvider } from "./token.ts";
 import { SimpleTokenProvider } from "./token_simple.ts";
+import { JwtTokenProvider } from "./token_jwt.ts";
 import { AlarmStore } from "./alarms.ts";
 import { costTxn, quotaBytes } from "./quota.ts";
 import { type Compactor, startCompactor } from "./compactor.ts";
@@ -208,6 +209,7 @@ export class Member {
     snapshotter: Snapshotter,
     snapData: Uint8Array | null,
     opts: MemberOptions,
+    tokens: TokenProvider | null,
   ) {
     this.config = config;
     this.id = id;
@@ -234,7 +236,7 @@ export class Member {
     this.hub = new WatchHub(this.store, { clock: this.#clock });
     this.auth = new AuthStore(backend);
     this.alarms = new AlarmStore(backend);
-    this.tokens = new SimpleTokenProvider(this.#clock, config.authTokenTtlSeconds);
+    this.tokens = tokens ?? new SimpleTokenProvider(this.#clock, config.authTokenTtlSeconds);
     this.#leaseIds = new LeaseIdGenerator(id, this.#clock.wallNow());
     this.#nextReqId = BigInt(this.#clock.wallNow()) << 16n;
     this.#applied = applied;
@@ -273,9 +275,7 @@ export class Member {
    * the data dir.
    */
   static async start(cfg: ServerConfig, opts: MemberOptions = {}): Promise<Member> {
-    if (cfg.authToken.kind !== "simple") {
-      throw new ConfigError("--auth-token jwt is not served by this build yet; use simple");
-    }
+    const tokens = await jwtProvider(cfg, opts.clock ?? new RealClock());
     const disk = opts.disk ?? new RealDisk();
     const paths = memberPaths(cfg);
     let wal: Wal;
@@ -371,6 +371,7 @@ export class Member {
       snapshotter,
       snapData,
       opts,
+      tokens,
     );
     await member.#boot();
     return member;
@@ -980,4 +981,39 @@ function urlText(u: URL): string {
 
 function revokeReq(id: bigint): LeaseRevokeRequest {
   return create(LeaseRevokeRequestSchema, { ID: id });
+}
+
+/**
+ * etcd's `--auth-token jwt,…`: reads the key files and imports them (async, hence here rather
+ * than in the constructor); null for simple tokens. A key that is missing or does not fit the
+ * sign method is a ConfigError naming the flag.
+ */
+async function jwtProvider(cfg: ServerConfig, clock: Clock): Promise<TokenProvider | null> {
+  const t = cfg.authToken;
+  if (t.kind !== "jwt") return null;
+  const read = async (what: string, path: string | undefined) => {
+    if (path === undefined || path === "") return undefined;
+    try {
+      return await Deno.readFile(path);
+    } catch (err) {
+      throw new ConfigError(`--auth-token jwt: cannot read ${what} ${path}: ${err}`);
+    }
+  };
+  const privateKey = await read("priv-key", t.privKey);
+  const publicKey = await read("pub-key", t.pubKey);
+  if (!privateKey && !publicKey) {
+    throw new ConfigError("--auth-token jwt needs priv-key= (and pub-key=) or a secret key file");
+  }
+  try {
+    return await JwtTokenProvider.create({
+      signMethod: t.signMethod,
+      keys: { privateKey, publicKey },
+      ttlSeconds: t.ttlSeconds,
+      clock,
+    });
+  } catch (err) {
+    throw new ConfigError(
+      `--auth-token jwt,sign-method=${t.signMethod}: ${(err as Error).message}`,
+    );
+  }
 }
