@@ -17,6 +17,7 @@ import { watchService } from "./watch_service.ts";
 import { maintenanceService } from "./maintenance_service.ts";
 import { clusterService } from "./cluster_service.ts";
 import { authService } from "./auth_service.ts";
+import { clientTls } from "./tls.ts";
 
 /** A running server: the member and its listeners. */
 export interface ConcordServer {
@@ -51,12 +52,11 @@ export async function startServer(
   opts: MemberOptions = {},
 ): Promise<ConcordServer> {
   for (const u of cfg.listenClientUrls) {
-    if (u.protocol !== "http:") {
-      throw new ConfigError(
-        `--listen-client-urls ${u.href}: only http:// is served in this build (TLS is a later step)`,
-      );
+    if (u.protocol !== "http:" && u.protocol !== "https:") {
+      throw new ConfigError(`--listen-client-urls ${u.href}: must use http or https`);
     }
   }
+  const tls = await clientTls(cfg);
   const member = await Member.start(cfg, opts);
   const metrics = new MetricsRegistry();
   registerServerMetrics(metrics, member, Date.now());
@@ -79,16 +79,17 @@ export async function startServer(
     for (const u of cfg.listenClientUrls) {
       const hostname = u.hostname.replace(/^\[(.*)\]$/, "$1");
       const port = u.port === "" ? 2379 : Number(u.port);
-      servers.push(await serveHttp({ hostname, port, handler }));
+      const secure = u.protocol === "https:" ? tls : undefined;
+      servers.push(await serveHttp({ hostname, port, handler, tls: secure }));
     }
   } catch (err) {
     for (const s of servers) await s.close();
     await member.stop();
     throw err;
   }
-  const clientUrls = servers.map((s) => {
+  const clientUrls = servers.map((s, i) => {
     const host = s.hostname.includes(":") ? `[${s.hostname}]` : s.hostname;
-    return `http://${host}:${s.port}`;
+    return `${cfg.listenClientUrls[i].protocol}//${host}:${s.port}`;
   });
   let closing: Promise<void> | null = null;
   return {
