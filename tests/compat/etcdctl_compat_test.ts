@@ -1,0 +1,326 @@
+/**
+ * Differential compatibility: one scripted etcdctl 3.4 session runs against a real etcd 3.4
+ * and against an in-process Concord, both fresh, and every step's stdout, stderr error lines
+ * and exit code must match after normalizing only what legitimately differs between two
+ * servers (ids, terms, hashes, sizes, ports, versions). Revisions are NOT normalized: the
+ * same command sequence on two fresh servers must produce the same revisions.
+ */
+import assert from "node:assert/strict";
+import { freePort, startEtcd } from "../support/etcd.ts";
+import { startTestServer } from "../server/harness.ts";
+
+/** One etcdctl invocation of the script. */
+interface Step {
+  /** etcdctl arguments (after --endpoints). `@DIR@` is replaced by a per-server temp dir. */
+  args: string[];
+  /** Fed to stdin (closed afterwards unless `lines` is set). */
+  stdin?: string;
+  /**
+   * A long-running command (watch, elect): read stdout until it has this many lines, then
+   * kill it; the exit code is not compared.
+   */
+  lines?: number;
+  /** Saves the first group of this pattern in stdout as `$name`, used by later steps' args. */
+  capture?: [string, RegExp];
+  /** Extra normalizations for this step only: [pattern, replacement]. */
+  norm?: [RegExp, string][];
+}
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const dec = new TextDecoder();
+const enc = new TextEncoder();
+
+/** Per-server values captured by earlier steps (lease ids differ between the servers). */
+type Vars = Map<string, string>;
+
+async function run(endpoint: string, dir: string, vars: Vars, step: Step): Promise<Outcome> {
+  const args = step.args.map((a) =>
+    [...vars].reduce((acc, [k, v]) => acc.replaceAll(`$${k}`, v), a.replaceAll("@DIR@", dir))
+  );
+  const out = await spawn(endpoint, args, step);
+  if (step.capture) {
+    const m = step.capture[1].exec(out.stdout);
+    if (m) vars.set(step.capture[0], m[1]);
+  }
+  return out;
+}
+
+async function spawn(endpoint: string, args: string[], step: Step): Promise<Outcome> {
+  const child = new Deno.Command("etcdctl", {
+    args: ["--endpoints", endpoint, "--dial-timeout", "5s", "--command-timeout", "10s", ...args],
+    env: { ETCDCTL_API: "3" },
+    stdin: step.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (step.lines === undefined) {
+    if (step.stdin !== undefined) {
+      const w = child.stdin.getWriter();
+      await w.write(enc.encode(step.stdin));
+      await w.close();
+    }
+    const out = await child.output();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  }
+  // long-running: keep stdin open, read until enough lines, then kill
+  let writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  if (step.stdin !== undefined) {
+    writer = child.stdin.getWriter();
+    await writer.write(enc.encode(step.stdin));
+  }
+  const errText = new Response(child.stderr).text();
+  let text = "";
+  const reader = child.stdout.getReader();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 8000);
+  try {
+    while (text.split("\n").length - 1 < step.lines) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += dec.decode(value);
+    }
+  } finally {
+    clearTimeout(timer);
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await reader.cancel().catch(() => {});
+    await writer?.close().catch(() => {});
+    await child.status;
+  }
+  return { code: null, stdout: text, stderr: await errText };
+}
+
+/** The rewrites every step gets: only values that two correct servers may disagree on. */
+const GLOBAL_NORM: [RegExp, string][] = [
+  [/127\.0\.0\.1:\d+/g, "EP"],
+  [
+    /"(cluster_id|member_id|raft_term|ID|id|lease|ttl|hash|compact_revision_hash|leader|dbSize|dbSizeInUse|raftTerm|raftIndex|raftAppliedIndex)":\d+/g,
+    '"$1":N',
+  ],
+  [/"(ClusterID|MemberID)" : \d+/g, '"$1" : N'],
+  [/"version":"3\.\d+\.\d+"/g, '"version":"V"'],
+  [/\b[0-9a-f]{14,16}\b/g, "HEXID"],
+  [/remaining\(\d+s\)/g, "remaining(Ns)"],
+  [/"TTL":\d+/g, '"TTL":N'],
+];
+
+/** Only stderr's error lines: etcdctl's zap logs carry timestamps and are not part of the contract. */
+function errorLines(stderr: string): string {
+  return stderr.split("\n").filter((l) => /error/i.test(l) && !l.startsWith("{")).join("\n");
+}
+
+function normalize(o: Outcome, step: Step): Outcome {
+  const rules = [...GLOBAL_NORM, ...(step.norm ?? [])];
+  const fix = (s: string) => rules.reduce((acc, [re, rep]) => acc.replace(re, rep), s);
+  return { code: o.code, stdout: fix(o.stdout), stderr: fix(errorLines(o.stderr)) };
+}
+
+function txnOf(n: number): string {
+  const puts = Array.from({ length: n }, (_, i) => `put tx/${i} v`).join("\n");
+  return `\n${puts}\n\n\n`;
+}
+
+const ROOT = ["--user", "root:rootpw"];
+
+/** The script. Revisions noted in comments are what both servers must report. */
+const STEPS: Step[] = [
+  // KV basics: revisions 2..7
+  { args: ["put", "p/b", "2"] },
+  { args: ["put", "p/a", "1"] },
+  { args: ["put", "p/c", "3"] },
+  { args: ["put", "p/d", "4"] },
+  { args: ["put", "p/a", "1b", "--prev-kv"] },
+  { args: ["put", "q", "x", "-w", "json"] },
+  { args: ["get", "p/", "--prefix"] },
+  { args: ["get", "p/b", "--from-key"] },
+  { args: ["get", "p/", "--prefix", "--limit", "2"] },
+  { args: ["get", "p/", "--prefix", "--sort-by", "VALUE", "--order", "DESCEND"] },
+  { args: ["get", "p/", "--prefix", "--sort-by", "MODIFY", "--order", "ASCEND"] },
+  { args: ["get", "p/", "--prefix", "--sort-by", "CREATE", "--order", "DESCEND"] },
+  { args: ["get", "p/", "--prefix", "--sort-by", "VERSION"] },
+  { args: ["get", "p/a", "--rev", "3"] },
+  { args: ["get", "p/", "--prefix", "--keys-only"] },
+  { args: ["get", "p/", "--prefix", "--print-value-only"] },
+  { args: ["get", "p/", "--prefix", "--limit", "1", "-w", "json"] },
+  { args: ["get", "p/", "--prefix", "-w", "fields"] },
+  { args: ["get", "nothing"] },
+  { args: ["get", "p/", "--prefix", "--print-value-only", "-w", "json"] },
+  { args: ["get", "p/c", "--consistency", "s"] },
+  { args: ["put", "p/c", "--ignore-value"] },
+  { args: ["put", "p/e", "--ignore-value"] },
+  // del: revisions 8..
+  { args: ["del", "p/c", "--prev-kv"] },
+  { args: ["del", "p/", "--prefix", "-w", "json"] },
+  { args: ["put", "z1", "a"] },
+  { args: ["put", "z2", "b"] },
+  { args: ["del", "z", "--from-key", "--prev-kv"] },
+  { args: ["del", "missing"] },
+  // txn
+  { args: ["put", "t", "1"] },
+  {
+    args: ["txn"],
+    stdin: 'value("t") = "1"\n\nput t 2\nget t\n\nput t 9\n\n',
+  },
+  {
+    args: ["txn", "-w", "json"],
+    stdin: 'mod("t") < "2"\n\nput t 3\n\nget t\ndel t\n\n',
+  },
+  { args: ["txn"], stdin: 'version("t") > "0"\ncreate("t") = "0"\n\nput t 4\n\nput t 5\n\n' },
+  { args: ["txn"], stdin: txnOf(129) },
+  { args: ["txn"], stdin: "bogus line\n" },
+  { args: ["get", "t", "-w", "fields"] },
+  // watch: history replay with --rev, --prefix, --prev-kv, and interactive
+  { args: ["put", "w/a", "1"] },
+  { args: ["put", "w/b", "2"] },
+  { args: ["put", "w/a", "3"] },
+  { args: ["del", "w/b"] },
+  { args: ["watch", "w/", "--prefix", "--rev", "1"], lines: 12 },
+  { args: ["watch", "w/a", "--rev", "1", "--prev-kv"], lines: 8 },
+  { args: ["watch", "w/", "--prefix", "--rev", "1", "-w", "json"], lines: 1 },
+  { args: ["watch", "-i"], stdin: "watch w/ --prefix --rev 1 --prev-kv\n", lines: 16 },
+  // lease
+  { args: ["lease", "grant", "600"], capture: ["L1", /lease (\w+) granted/] },
+  { args: ["lease", "grant", "300"], capture: ["L2", /lease (\w+) granted/] },
+  { args: ["lease", "list"], norm: [[/HEXID\nHEXID/g, "HEXID\nHEXID"]] },
+  { args: ["put", "l/a", "1", "--lease", "$L1"] },
+  { args: ["put", "l/b", "2", "--lease", "$L1"] },
+  { args: ["put", "l/c", "3", "--lease", "$L2"] },
+  { args: ["lease", "keep-alive", "--once", "$L1"] },
+  { args: ["lease", "timetolive", "$L1", "--keys"] },
+  { args: ["lease", "timetolive", "$L2", "-w", "json", "--keys"] },
+  { args: ["get", "l/", "--prefix", "-w", "json"] },
+  { args: ["lease", "revoke", "$L1"] },
+  { args: ["lease", "timetolive", "$L1"] },
+  { args: ["lease", "keep-alive", "--once", "$L1"] },
+  { args: ["get", "l/", "--prefix"] },
+  { args: ["lease", "revoke", "$L2"] },
+  { args: ["lease", "keep-alive", "--once", "1"] },
+  { args: ["lease", "timetolive", "1"] },
+  { args: ["lease", "revoke", "1"] },
+  { args: ["put", "k", "v", "--lease", "1234"] },
+  { args: ["lease", "revoke", "1234"] },
+  { args: ["lease", "grant", "0"] },
+  // compaction and errors around it
+  { args: ["compaction", "5", "--physical"] },
+  { args: ["compaction", "3"] },
+  { args: ["get", "w/a", "--rev", "2"] },
+  { args: ["get", "w/a", "--rev", "100000"] },
+  { args: ["get", "w/a", "--rev", "5"] },
+  { args: ["watch", "w/", "--prefix", "--rev", "2"], lines: 1 },
+  { args: ["defrag"] },
+  { args: ["endpoint", "health"], norm: [[/took = [^\n]*/g, "took = T"]] },
+  {
+    args: ["endpoint", "status"],
+    norm: [[/3\.\d+\.\d+/g, "V"], [/\d+(\.\d+)? [kMG]?B/g, "SIZE"], [
+      /, \d+, \d+, \d+, /g,
+      ", T, I, A, ",
+    ]],
+  },
+  { args: ["endpoint", "hashkv"], norm: [[/, \d+$/gm, ", HASH"]] },
+  { args: ["endpoint", "hashkv", "-w", "json"] },
+  { args: ["alarm", "list"] },
+  { args: ["alarm", "disarm"] },
+  { args: ["snapshot", "save", "@DIR@/snap.db"], norm: [[/at .*snap\.db/g, "at PATH"]] },
+  {
+    args: ["member", "list"],
+    norm: [[/HEXID, started, [^,]*, [^,]*, EP, false/g, "MEMBER"]],
+  },
+  // auth
+  { args: ["user", "add", "root:rootpw"] },
+  { args: ["role", "add", "r"] },
+  { args: ["role", "grant-permission", "r", "readwrite", "a", "b"] },
+  { args: ["role", "grant-permission", "r", "read", "ro/", "--prefix"] },
+  { args: ["role", "get", "r"] },
+  { args: ["user", "add", "u:upw"] },
+  { args: ["user", "grant-role", "u", "r"] },
+  { args: ["user", "get", "u"] },
+  { args: ["user", "list"] },
+  { args: ["role", "list"] },
+  { args: ["auth", "enable"] },
+  { args: ["get", "a"] },
+  { args: ["--user", "u:upw", "put", "a", "1"] },
+  { args: ["--user", "u:upw", "get", "a"] },
+  { args: ["--user", "u:upw", "put", "ro/x", "1"] },
+  { args: ["--user", "u:upw", "get", "ro/", "--prefix"] },
+  { args: ["--user", "u:upw", "put", "zz", "1"] },
+  { args: ["--user", "u:wrong", "get", "a"] },
+  { args: ["--user", "nobody:pw", "get", "a"] },
+  { args: ["--user", "u:upw", "user", "list"] },
+  { args: [...ROOT, "put", "ro/x", "2"] },
+  { args: [...ROOT, "get", "", "--from-key", "--keys-only"] },
+  { args: [...ROOT, "role", "revoke-permission", "r", "a", "b"] },
+  { args: ["--user", "u:upw", "get", "a"] },
+  { args: [...ROOT, "user", "passwd", "u", "--interactive=false"], stdin: "newpw\n" },
+  { args: ["--user", "u:newpw", "get", "ro/x"] },
+  { args: [...ROOT, "lock", "lk", "--", "echo", "hi"] },
+  {
+    args: [...ROOT, "elect", "el", "p1"],
+    lines: 2,
+    norm: [[/^el\/\w+$/m, "el/LEASE"]],
+  },
+  { args: [...ROOT, "auth", "disable"] },
+  { args: ["user", "delete", "u"] },
+  { args: ["role", "delete", "r"] },
+  { args: ["get", "ro/x"] },
+];
+
+Deno.test("etcdctl session: Concord answers as etcd 3.4 does", async () => {
+  const [etcd, concord] = await Promise.all([
+    startEtcd(),
+    startTestServer((c) => {
+      // fixed ports so the advertised URLs are the ones served, as etcd's launcher does
+      const client = new URL(`http://127.0.0.1:${freePort()}`);
+      c.name = "default";
+      c.listenClientUrls = [client];
+      c.advertiseClientUrls = [client];
+      c.initialAdvertisePeerUrls = [new URL(`http://127.0.0.1:${freePort()}`)];
+      c.initialCluster = new Map([["default", c.initialAdvertisePeerUrls]]);
+    }),
+  ]);
+  const etcdDir = await Deno.makeTempDir({ prefix: "compat-etcd-" });
+  const mismatches: string[] = [];
+  const etcdVars: Vars = new Map();
+  const concordVars: Vars = new Map();
+  try {
+    for (const [i, step] of STEPS.entries()) {
+      const [a, b] = await Promise.all([
+        run(etcd.url, etcdDir, etcdVars, step),
+        run(concord.url, concord.dir, concordVars, step),
+      ]);
+      const na = normalize(a, step);
+      const nb = normalize(b, step);
+      if (Deno.env.get("COMPAT_VERBOSE")) {
+        console.log(`#${i} ${step.args.join(" ")} -> ${a.code}\n${a.stdout}${a.stderr}`);
+      }
+      if (na.code !== nb.code || na.stdout !== nb.stdout || na.stderr !== nb.stderr) {
+        mismatches.push(
+          `#${i} etcdctl ${step.args.join(" ")}\n` +
+            `  etcd    (exit ${na.code}): ${JSON.stringify(na.stdout)} ${
+              JSON.stringify(na.stderr)
+            }\n` +
+            `  concord (exit ${nb.code}): ${JSON.stringify(nb.stdout)} ${
+              JSON.stringify(nb.stderr)
+            }`,
+        );
+      }
+    }
+  } finally {
+    await Promise.all([
+      etcd.stop(),
+      concord.close(),
+      Deno.remove(etcdDir, { recursive: true }),
+    ]);
+  }
+  assert.equal(
+    mismatches.length,
+    0,
+    `${mismatches.length} steps differ:\n${mismatches.join("\n")}`,
+  );
+});
