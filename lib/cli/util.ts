@@ -3,12 +3,16 @@
  * etcdutl. Each tool lives in its own file; this one dispatches.
  */
 import { runWalUtil } from "./util_wal.ts";
+import { runSnapshotUtil } from "./util_snapshot.ts";
 
 const USAGE = `usage: concord util <tool> …
 
 Tools:
   wal verify --wal-dir DIR     check every WAL record and print a summary
   wal dump --wal-dir DIR       print what a WAL holds (--start-index N, --data)
+  snapshot status FILE         verify a snapshot (etcdctl snapshot save) and print its status
+  snapshot restore FILE --data-dir DIR [--name --initial-cluster --initial-cluster-token
+                               --initial-advertise-peer-urls]  make a data dir serving it
 `;
 
 /** Runs `concord util …` and returns the exit code. */
@@ -17,6 +21,8 @@ export async function runUtil(args: string[]): Promise<number> {
   switch (tool) {
     case "wal":
       return await runWalUtil(rest);
+    case "snapshot":
+      return await runSnapshotUtil(rest);
     case undefined:
       console.error(USAGE);
       return 2;
