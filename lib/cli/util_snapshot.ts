@@ -5,7 +5,7 @@
  * by the 32-byte SHA-256 of that page file (lib/server/maintenance_service.ts). Both commands
  * verify that trailer before anything else, so a truncated or tampered file is refused.
  *
- *   status FILE [-w simple|table|json]
+ *   status FILE [-w simple|table|json] [--skip-hash-check]
  *       hash, revision, total keys, total size. The hash is CRC-32C over every bucket's name,
  *       keys and values in bucket-name order, the way etcdutl hashes a bolt file (the bucket
  *       set is Concord's, so the figure is not comparable with an etcd file's).
@@ -50,7 +50,9 @@ export class SnapshotFileError extends Error {
 
 const USAGE = `usage: concord util snapshot <command> FILE …
 commands:
-  status FILE [-w simple|table|json]      hash, revision, total keys and size of a snapshot
+  status FILE [-w simple|table|json] [--skip-hash-check]
+                                           hash, revision, total keys and size of a snapshot
+                                           (--skip-hash-check: FILE is a bare member/snap/db)
   restore FILE --data-dir DIR [--name NAME] [--initial-cluster NAME=URL,…]
           [--initial-cluster-token TOKEN] [--initial-advertise-peer-urls URL,…]
           [--skip-hash-check]              make a data dir that serves the snapshot`;
@@ -112,7 +114,7 @@ export async function copyVerified(
         if (!got.every((b, i) => b === trailer[i])) {
           throw new SnapshotFileError(
             `${file}: snapshot file integrity check failed: SHA-256 of the content does not ` +
-              `match the trailer (corrupt or not a snapshot; --skip-hash-check ignores this)`,
+              `match the trailer (corrupt, or not a file from etcdctl snapshot save)`,
           );
         }
       }
@@ -141,12 +143,16 @@ function bucketHash(b: Backend): { hash: number; keys: number } {
 }
 
 /** Verifies `file` and reads its status from a temporary copy (the file is not changed). */
-export async function snapshotStatus(disk: Disk, file: string): Promise<SnapshotStatus> {
+export async function snapshotStatus(
+  disk: Disk,
+  file: string,
+  skipHashCheck = false,
+): Promise<SnapshotStatus> {
   const tmp = await Deno.makeTempDir({ prefix: "concord-snapshot-status-" });
   try {
     const db = joinPath(tmp, "db");
-    const totalSize = await copyVerified(disk, file, db);
-    const backend = await openBackend(disk, db);
+    const totalSize = await copyVerified(disk, file, db, skipHashCheck);
+    const backend = await openPageFile(disk, file, db);
     try {
       const { hash, keys } = bucketHash(backend);
       const store = MvccStore.open(backend);
@@ -158,6 +164,18 @@ export async function snapshotStatus(disk: Disk, file: string): Promise<Snapshot
     }
   } finally {
     await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+/** Opens the copied page file; a file that is not one (an etcd bolt file) says so. */
+async function openPageFile(disk: Disk, file: string, db: string) {
+  try {
+    return await openBackend(disk, db);
+  } catch (err) {
+    throw new SnapshotFileError(
+      `${file}: not a Concord page file (etcd's bolt snapshots cannot be read): ` +
+        (err as Error).message,
+    );
   }
 }
 
@@ -271,7 +289,7 @@ export async function restoreSnapshot(
     // 1. the db, verified, with the consistent index of the new log
     const db = joinPath(snapDir, "db");
     await copyVerified(disk, file, db, opts.skipHashCheck);
-    const backend = await openBackend(disk, db);
+    const backend = await openPageFile(disk, file, db);
     try {
       const store = MvccStore.open(backend);
       store.setConsistentIndex(n, term);
@@ -397,12 +415,13 @@ export async function runSnapshotUtil(
         return 2;
       }
       for (const k of flags.keys()) {
-        if (k !== "w" && k !== "write-out") {
+        if (k !== "w" && k !== "write-out" && k !== "skip-hash-check") {
           io.err(`concord util snapshot status: unknown flag --${k}\n${USAGE}`);
           return 2;
         }
       }
-      io.out(formatStatus(await snapshotStatus(io.disk, file), format));
+      const skip = flags.get("skip-hash-check") === true;
+      io.out(formatStatus(await snapshotStatus(io.disk, file, skip), format));
       return 0;
     }
     const known = [

@@ -160,8 +160,20 @@ Deno.test("util snapshot: status, restore, serve the restored dir; tampered file
       assert.match(r.err, /integrity check failed/);
       assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing left behind");
     }
-    const short = await util(["snapshot", "status", `${work}/missing.db`]);
-    assert.equal(short.code, 1);
+    const missing = await util(["snapshot", "status", `${work}/missing.db`]);
+    assert.equal(missing.code, 1);
+    // a bare page file (no trailer) is read with --skip-hash-check
+    await Deno.writeFile(`${work}/bare.db`, bytes.subarray(0, bytes.length - 32));
+    const bare = await util(["snapshot", "status", `${work}/bare.db`, "--skip-hash-check"]);
+    assert.equal(bare.code, 0, bare.err);
+    assert.equal(bare.out, simple.out);
+    // a file with a good trailer that is not a page file (an etcd bolt file, say) is named so
+    const junk = new Uint8Array(8192).fill(7);
+    const sha = new Uint8Array(await crypto.subtle.digest("SHA-256", junk));
+    await Deno.writeFile(`${work}/junk.db`, new Uint8Array([...junk, ...sha]));
+    const notPages = await util(["snapshot", "status", `${work}/junk.db`]);
+    assert.equal(notPages.code, 1);
+    assert.match(notPages.err, /not a Concord page file/);
   } finally {
     await Deno.remove(work, { recursive: true });
   }
