@@ -13,7 +13,7 @@ Usage: concord <command> [flags]
 Commands:
   serve     run a Concord member (etcd's flags: --name, --data-dir, --listen-client-urls, ...)
   ctl       the etcdctl-like client
-  util      offline tools on member files, like etcdutl (today: wal verify, wal dump)
+  util      offline tools on member files, like etcdutl: snapshot status|restore, wal verify|dump
   version   print the version
   help      print this help
 
