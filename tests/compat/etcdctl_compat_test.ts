@@ -23,7 +23,7 @@ interface Step {
   /** Saves the first group of this pattern in stdout as `$name`, used by later steps' args. */
   capture?: [string, RegExp];
   /** Extra normalizations for this step only: [pattern, replacement]. */
-  norm?: [RegExp, string][];
+  norm?: Rule[];
 }
 
 interface Outcome {
@@ -34,6 +34,15 @@ interface Outcome {
 
 const dec = new TextDecoder();
 const enc = new TextEncoder();
+
+/** A rewrite: a pattern and its replacement (text with $1.., or a function of the match). */
+type Rule = [RegExp, string | ((match: string, ...groups: string[]) => string)];
+
+/** etcd lists a lease's keys in Go map order (random by design): compare them as a set. */
+const SORTED_KEYS: Rule = [
+  /attached keys\(\[([^\]]*)\]\)/g,
+  (_m, keys) => `attached keys([${keys.split(" ").sort().join(" ")}])`,
+];
 
 /** Per-server values captured by earlier steps (lease ids differ between the servers). */
 type Vars = Map<string, string>;
@@ -98,7 +107,7 @@ async function spawn(endpoint: string, args: string[], step: Step): Promise<Outc
 }
 
 /** The rewrites every step gets: only values that two correct servers may disagree on. */
-const GLOBAL_NORM: [RegExp, string][] = [
+const GLOBAL_NORM: Rule[] = [
   [/127\.0\.0\.1:\d+/g, "EP"],
   [
     /"(cluster_id|member_id|raft_term|ID|id|lease|ttl|hash|compact_revision_hash|leader|dbSize|dbSizeInUse|raftTerm|raftIndex|raftAppliedIndex)":\d+/g,
@@ -118,7 +127,11 @@ function errorLines(stderr: string): string {
 
 function normalize(o: Outcome, step: Step): Outcome {
   const rules = [...GLOBAL_NORM, ...(step.norm ?? [])];
-  const fix = (s: string) => rules.reduce((acc, [re, rep]) => acc.replace(re, rep), s);
+  const fix = (s: string) =>
+    rules.reduce(
+      (acc, [re, rep]) => typeof rep === "string" ? acc.replace(re, rep) : acc.replace(re, rep),
+      s,
+    );
   return { code: o.code, stdout: fix(o.stdout), stderr: fix(errorLines(o.stderr)) };
 }
 
@@ -193,7 +206,7 @@ const STEPS: Step[] = [
   { args: ["put", "l/b", "2", "--lease", "$L1"] },
   { args: ["put", "l/c", "3", "--lease", "$L2"] },
   { args: ["lease", "keep-alive", "--once", "$L1"] },
-  { args: ["lease", "timetolive", "$L1", "--keys"] },
+  { args: ["lease", "timetolive", "$L1", "--keys"], norm: [SORTED_KEYS] },
   { args: ["lease", "timetolive", "$L2", "-w", "json", "--keys"] },
   { args: ["get", "l/", "--prefix", "-w", "json"] },
   { args: ["lease", "revoke", "$L1"] },
