@@ -22,6 +22,11 @@ interface Step {
   lines?: number;
   /** Saves the first group of this pattern in stdout as `$name`, used by later steps' args. */
   capture?: [string, RegExp];
+  /**
+   * A known, explained difference: only the exit codes are compared, and the reason is
+   * printed. Each one is listed in the report.
+   */
+  differs?: string;
   /** Extra normalizations for this step only: [pattern, replacement]. */
   norm?: Rule[];
 }
@@ -113,7 +118,7 @@ const GLOBAL_NORM: Rule[] = [
     /"(cluster_id|member_id|raft_term|ID|id|lease|ttl|hash|compact_revision_hash|leader|dbSize|dbSizeInUse|raftTerm|raftIndex|raftAppliedIndex)":\d+/g,
     '"$1":N',
   ],
-  [/"(ClusterID|MemberID)" : \d+/g, '"$1" : N'],
+  [/"(ClusterID|MemberID|ID|Leader)" : \d+/g, '"$1" : N'],
   [/"version":"3\.\d+\.\d+"/g, '"version":"V"'],
   [/\b[0-9a-f]{14,16}\b/g, "HEXID"],
   [/remaining\(\d+s\)/g, "remaining(Ns)"],
@@ -274,15 +279,41 @@ const STEPS: Step[] = [
   { args: ["user", "revoke-role", "v", "missing"] },
   { args: ["role", "revoke-permission", "missing", "a"] },
   { args: ["user", "delete", "v"] },
+  { args: ["put", "r/x", "1", "--ignore-lease"] },
+  { args: ["put", "r/c", "--ignore-lease", "--ignore-value"] },
+  { args: ["watch", "-i"], stdin: "watch r/ --prefix\nprogress\n", lines: 1 },
+  { args: ["watch", "-i"], stdin: "bogus\nwatch\n", lines: 0 },
+  { args: ["lease", "grant", "100"], capture: ["L3", /lease (\w+) granted/] },
+  { args: ["lease", "keep-alive", "$L3"], lines: 1 },
+  { args: ["lease", "revoke", "$L3"] },
+  {
+    args: ["alarm", "list", "-w", "json"],
+    // deliberate: etcd 3.4 leaves the Alarm response header nil (which makes its own
+    // `alarm list -w fields` crash, etcd#11581); Concord fills it, as 3.5 does
+    norm: [[/^\{"header":\{[^}]*\}\}$/m, "{}"]],
+  },
+  {
+    args: ["endpoint", "status", "-w", "fields"],
+    norm: [[
+      /"(Version|DBSize|DBSizeInUse|Leader|RaftIndex|RaftTerm|RaftAppliedIndex)" : .*/g,
+      '"$1" : X',
+    ]],
+  },
+  { args: ["member", "list", "-w", "fields"], norm: [[/"(PeerURL|ClientURL)" : .*/g, '"$1" : U']] },
+  { args: ["user", "add", "nopw", "--no-password"] },
+  { args: ["user", "list", "-w", "json"] },
   // auth
   { args: ["user", "add", "root:rootpw"] },
   { args: ["role", "add", "r"] },
   { args: ["role", "grant-permission", "r", "readwrite", "a", "b"] },
   { args: ["role", "grant-permission", "r", "read", "ro/", "--prefix"] },
+  { args: ["role", "grant-permission", "r", "write", "m", "--from-key"] },
   { args: ["role", "get", "r"] },
+  { args: ["role", "get", "r", "-w", "json"] },
   { args: ["user", "add", "u:upw"] },
   { args: ["user", "grant-role", "u", "r"] },
   { args: ["user", "get", "u"] },
+  { args: ["user", "get", "u", "--detail"] },
   { args: ["user", "list"] },
   { args: ["role", "list"] },
   { args: ["auth", "enable"] },
@@ -306,6 +337,17 @@ const STEPS: Step[] = [
     args: [...ROOT, "elect", "el", "p1"],
     lines: 2,
     norm: [[/^el\/\w+$/m, "el/LEASE"]],
+  },
+  {
+    args: [...ROOT, "elect", "el", "--listen"],
+    lines: 2,
+    norm: [[/^el\/\w+$/m, "el/LEASE"]],
+  },
+  { args: [...ROOT, "lock", "lk2", "--ttl", "5", "--", "echo", "ttl"] },
+  {
+    args: ["--user", "nopw:x", "get", "a"],
+    differs: "etcd 3.4 answers gRPC Unknown 'auth: authentication failed, password was given " +
+      "for no password user'; Concord answers etcd's ErrAuthFailed (lib/auth/store.ts)",
   },
   { args: [...ROOT, "auth", "disable"] },
   { args: ["user", "delete", "u"] },
@@ -340,6 +382,10 @@ Deno.test("etcdctl session: Concord answers as etcd 3.4 does", async () => {
       const nb = normalize(b, step);
       if (Deno.env.get("COMPAT_VERBOSE")) {
         console.log(`#${i} ${step.args.join(" ")} -> ${a.code}\n${a.stdout}${a.stderr}`);
+      }
+      if (step.differs !== undefined) {
+        console.log(`known difference: etcdctl ${step.args.join(" ")}: ${step.differs}`);
+        if (na.code === nb.code) continue;
       }
       if (na.code !== nb.code || na.stdout !== nb.stdout || na.stderr !== nb.stderr) {
         mismatches.push(
