@@ -246,6 +246,11 @@ const STEPS: Step[] = [
   { args: ["alarm", "list"] },
   { args: ["alarm", "disarm"] },
   { args: ["snapshot", "save", "@DIR@/snap.db"], norm: [[/at .*snap\.db/g, "at PATH"]] },
+  { args: ["endpoint", "status", "-w", "json"] },
+  {
+    args: ["member", "list", "-w", "json"],
+    norm: [[/"(peerURLs|clientURLs)":\["[^"]*"\]/g, '"$1":U']],
+  },
   {
     args: ["member", "list"],
     norm: [[/HEXID, started, [^,]*, [^,]*, EP, false/g, "MEMBER"]],
