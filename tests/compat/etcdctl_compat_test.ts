@@ -267,6 +267,7 @@ const STEPS: Step[] = [
   { args: ["get", "r/", "--prefix", "--sort-by", "NOPE"] },
   { args: ["del", "r/a", "r/c", "--prev-kv", "-w", "json"] },
   { args: ["compaction", "100000"] },
+  { args: ["get", "r/b", "-w", "json"], capture: ["CUR", /"revision":(\d+)/] },
   { args: ["txn"], stdin: `\nput big ${"x".repeat(1600 * 1024)}\n\n\n` },
   { args: ["txn", "-i"], stdin: 'value("r/c") = "3"\n\nput r/c 4\n\nput r/c 5\n\n' },
   {
@@ -284,6 +285,21 @@ const STEPS: Step[] = [
   { args: ["user", "revoke-role", "v", "missing"] },
   { args: ["role", "revoke-permission", "missing", "a"] },
   { args: ["user", "delete", "v"] },
+  {
+    args: ["txn"],
+    stdin: 'ver("r/c") != "9"\nmod("r/c") > "1"\n\ndel r/c\n\n\n',
+  },
+  { args: ["txn"], stdin: 'val("r/b") = "2"\ncreate("r/b") < "1"\n\nput r/b x\n\nget r/b\n\n' },
+  { args: ["txn"], stdin: "\nput q a\nput q b\n\n\n" },
+  { args: ["txn"], stdin: "\nput q a\ndel q\n\n\n" },
+  { args: ["txn", "-w", "json"], stdin: "\nput q2 a\nget q2\nget q\n\n\n" },
+  { args: ["lease", "timetolive", "1", "-w", "json"] },
+  { args: ["compaction", "$CUR"] },
+  { args: ["defrag", "--cluster"] },
+  { args: ["snapshot", "save", "/nonexistent/dir/x.db"] },
+  { args: ["user", "passwd", "missing", "--interactive=false"], stdin: "pw\n" },
+  { args: ["role", "grant-permission", "missing", "read", "a"] },
+  { args: ["role", "grant-permission", "missing", "bogus", "a"] },
   { args: ["put", "r/x", "1", "--ignore-lease"] },
   { args: ["put", "r/c", "--ignore-lease", "--ignore-value"] },
   { args: ["watch", "-i"], stdin: "watch r/ --prefix\nprogress\n", lines: 1 },
@@ -358,6 +374,10 @@ const STEPS: Step[] = [
   { args: ["user", "delete", "u"] },
   { args: ["role", "delete", "r"] },
   { args: ["get", "ro/x"] },
+  // (the killed `elect` left its key: el/<lease id>)
+  { args: ["del", "", "--from-key", "--prev-kv"] },
+  { args: ["get", "", "--from-key"] },
+  { args: ["endpoint", "hashkv"], norm: [[/, \d+$/gm, ", HASH"]] },
 ];
 
 Deno.test("etcdctl session: Concord answers as etcd 3.4 does", async () => {
