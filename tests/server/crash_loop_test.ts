@@ -155,12 +155,32 @@ Deno.test("crash loop: SIGKILL under put load loses no acknowledged write", asyn
           roundAcks.push({ key, value, rev });
         }
       });
+      // beside the puts: defragment and compact (physically) now and then, so kills land
+      // inside those too
+      const compactions: number[] = [];
+      const maintenance = (async () => {
+        for (let i = 0; !stop; i++) {
+          await new Promise((r) => setTimeout(r, 100 + 50 * (i % 4)));
+          if (stop) return;
+          const top = roundAcks.at(-1)?.rev ?? 0;
+          try {
+            if (i % 2 === 0) {
+              await post(client, url, "/v3/maintenance/defragment", {});
+            } else if (top - 50 > (compactions.at(-1) ?? 0)) {
+              await post(client, url, "/v3/kv/compaction", { revision: top - 50, physical: true });
+              compactions.push(top - 50);
+            }
+          } catch {
+            return;
+          }
+        }
+      })();
       await new Promise((r) => setTimeout(r, rand.range(300, 1500)));
       child.proc.kill("SIGKILL");
       await child.proc.status;
       await child.stderr;
       stop = true;
-      await Promise.all(load);
+      await Promise.all([...load, maintenance]);
       client.close();
       child = undefined;
 
@@ -196,7 +216,7 @@ Deno.test("crash loop: SIGKILL under put load loses no acknowledged write", asyn
       }
       console.log(
         `round ${round}: ${roundAcks.length} acknowledged, ${landed.length} unacknowledged ` +
-          `landed, revision ${rev}`,
+          `landed, revision ${rev}, ${compactions.length} compactions acknowledged`,
       );
 
       // replay this round's writes; the revisions must follow on without a gap
@@ -214,6 +234,13 @@ Deno.test("crash loop: SIGKILL under put load loses no acknowledged write", asyn
       const hc = Deno.createHttpClient({});
       try {
         const h = await post(hc, child.url, "/v3/maintenance/hashkv", { revision: 0 });
+        // an acknowledged compaction survives; an unacknowledged one may have landed
+        const compacted = Number(h.compact_revision ?? 0);
+        assert.ok(
+          compacted >= (compactions.at(-1) ?? 0),
+          `compaction at ${compactions.at(-1)} lost (${compacted})`,
+        );
+        if (compacted > store.compactRev()) await store.compact(compacted).done;
         assert.equal(Number(h.header.revision), rev);
         assert.equal(Number(h.hash), store.hashKV(0).hash, `round ${round}: hashKV differs`);
       } finally {
