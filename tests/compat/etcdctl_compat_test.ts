@@ -20,6 +20,8 @@ interface Step {
    * kill it; the exit code is not compared.
    */
   lines?: number;
+  /** Repeats the command (10 s at most) until its stdout is empty: waits for a state. */
+  untilEmpty?: boolean;
   /** Saves the first group of this pattern in stdout as `$name`, used by later steps' args. */
   capture?: [string, RegExp];
   /**
@@ -56,7 +58,12 @@ async function run(endpoint: string, dir: string, vars: Vars, step: Step): Promi
   const args = step.args.map((a) =>
     [...vars].reduce((acc, [k, v]) => acc.replaceAll(`$${k}`, v), a.replaceAll("@DIR@", dir))
   );
-  const out = await spawn(endpoint, args, step);
+  let out = await spawn(endpoint, args, step);
+  const deadline = Date.now() + 10_000;
+  while (step.untilEmpty && out.stdout !== "" && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    out = await spawn(endpoint, args, step);
+  }
   if (step.capture) {
     const m = step.capture[1].exec(out.stdout);
     if (m) vars.set(step.capture[0], m[1]);
@@ -225,6 +232,13 @@ const STEPS: Step[] = [
   { args: ["put", "k", "v", "--lease", "1234"] },
   { args: ["lease", "revoke", "1234"] },
   { args: ["lease", "grant", "0"] },
+  // expiry: a 2 s lease takes its key with it, as one delete revision
+  { args: ["lease", "grant", "2"], capture: ["L4", /lease (\w+) granted/] },
+  { args: ["put", "e/k", "v", "--lease", "$L4"] },
+  { args: ["get", "e/k", "--print-value-only"] },
+  { args: ["get", "e/k"], untilEmpty: true },
+  { args: ["get", "e/k", "-w", "json"] },
+  { args: ["lease", "timetolive", "$L4"] },
   // compaction and errors around it
   { args: ["compaction", "5", "--physical"] },
   { args: ["compaction", "3"] },
