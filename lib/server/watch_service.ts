@@ -121,10 +121,13 @@ async function readRequests(
           break;
       }
     }
-  } finally {
-    // the client closed its side (or the stream broke): the server stream ends, as etcd's
+  } catch {
+    // the request stream broke: the server stream ends
     stream.close();
   }
+  // A client that only closed its side keeps receiving until it leaves (ctx.signal), as with
+  // etcd, whose recvLoop returns nil on EOF without ending the stream: `curl -d '{create}'
+  // /v3/watch` sends one request, closes its body, and waits for events.
 }
 
 async function watchPermitted(
