@@ -76,6 +76,8 @@ const CALLS: Call[] = [
   ["/v3/lease/grant", { TTL: 60, ID: 7 }],
   ["/v3/lease/grant", { TTL: 60, ID: 7 }],
   ["/v3/kv/put", { key: b("l"), value: b("v"), lease: 7 }],
+  ["/v3/lease/keepalive", { ID: 7 }],
+  ["/v3/lease/keepalive", { ID: 8 }],
   ["/v3/lease/timetolive", { ID: 7, keys: true }],
   ["/v3/lease/leases", {}],
   ["/v3/lease/revoke", { ID: 7 }],
