@@ -28,6 +28,21 @@ export function authService(m: Member): Partial<ServiceImpl<typeof Auth>> {
     await checkAdmin(m, ctx);
     await m.linearizableRead();
   }
+  /**
+   * A read a user may make about itself without the root role: etcd's authApplierV3 lets
+   * UserGet name the caller and RoleGet name one of the caller's roles.
+   */
+  async function readOwn(ctx: HandlerContext, mine: (username: string) => boolean) {
+    if (m.auth.enabled) {
+      const info = await authInfo(m, ctx);
+      try {
+        m.auth.checkAdmin(info);
+      } catch (err) {
+        if (info === undefined || !mine(info.username)) throw err;
+      }
+    }
+    await m.linearizableRead();
+  }
   return {
     async authEnable(req, ctx) {
       // enabling needs no permission (nobody can be checked yet), as in etcd
@@ -82,7 +97,7 @@ export function authService(m: Member): Partial<ServiceImpl<typeof Auth>> {
       return create(pb.AuthUserAddResponseSchema, { header });
     },
     async userGet(req, ctx) {
-      await read(ctx);
+      await readOwn(ctx, (user) => user === req.name);
       const u = m.auth.userGet(req.name);
       return create(pb.AuthUserGetResponseSchema, { header: m.header(), roles: u.roles });
     },
@@ -122,7 +137,7 @@ export function authService(m: Member): Partial<ServiceImpl<typeof Auth>> {
       return create(pb.AuthRoleAddResponseSchema, { header });
     },
     async roleGet(req, ctx) {
-      await read(ctx);
+      await readOwn(ctx, (user) => m.auth.hasRole(user, req.role));
       const perms = m.auth.roleGet(req.role);
       return create(pb.AuthRoleGetResponseSchema, {
         header: m.header(),
