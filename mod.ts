@@ -33,3 +33,5 @@ export { AuthStore } from "./lib/auth/store.ts";
 export { serveHttp } from "./lib/http/server.ts";
 /** API: one handler for gRPC, gRPC-web, Connect and etcd's REST gateway. */
 export { createApiHandler } from "./lib/api/handler.ts";
+/** A whole member served on its client URLs (what `concord serve` runs). */
+export { startServer } from "./lib/api/member_server.ts";

@@ -5,7 +5,7 @@
  */
 import { ConfigError } from "../server/config.ts";
 import { parseServeFlags, serveHelp } from "./serve_flags.ts";
-import { startServer } from "../server/server.ts";
+import { startServer } from "../api/member_server.ts";
 import { DataDirLockedError } from "../server/member.ts";
 import { formatId } from "../server/member_id.ts";
 

@@ -2,7 +2,7 @@
  * `concord util snapshot …`: offline work on a snapshot file, like etcdutl.
  *
  * A snapshot saved with `etcdctl snapshot save` from Concord is the member's page file followed
- * by the 32-byte SHA-256 of that page file (lib/server/maintenance_service.ts). Both commands
+ * by the 32-byte SHA-256 of that page file (lib/api/maintenance_service.ts). Both commands
  * verify that trailer before anything else, so a truncated or tampered file is refused.
  *
  *   status FILE [-w simple|table|json] [--skip-hash-check]

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { runUtil } from "../../lib/cli/util.ts";
 import { humanBytes } from "../../lib/cli/util_snapshot.ts";
 import { formatId, memberIdFor } from "../../lib/server/member_id.ts";
-import { startServer } from "../../lib/server/server.ts";
+import { startServer } from "../../lib/api/member_server.ts";
 import { etcdctl, startTestServer, testConfig } from "../server/harness.ts";
 
 /** Runs `concord util …` in-process, capturing what it prints. */

@@ -399,7 +399,7 @@ const STEPS: Step[] = [
     lines: 2,
     differs: "etcd's cancel reason is the gRPC error's text ('rpc error: code = PermissionDenied " +
       "desc = etcdserver: permission denied'); Concord's is the bare message, which " +
-      "tests/server/etcdctl_auth_test.ts pins (a one-line fix in lib/server/watch_service.ts)",
+      "tests/server/etcdctl_auth_test.ts pins (a one-line fix in lib/api/watch_service.ts)",
   },
   { args: ["--user", "u:newpw", "role", "get", "r"] },
   { args: ["--user", "u:newpw", "user", "get", "u"] },

@@ -3,7 +3,7 @@
  * data dir, and the real etcdctl (3.4) pointed at it.
  */
 import { defaultConfig, type ServerConfig } from "../../lib/server/config.ts";
-import { type ConcordServer, startServer } from "../../lib/server/server.ts";
+import { type ConcordServer, startServer } from "../../lib/api/member_server.ts";
 
 /** What one etcdctl run printed. */
 export interface CtlResult {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "./harness.ts";
 import { ConfigError } from "../../lib/server/config.ts";
-import { startServer } from "../../lib/server/server.ts";
+import { startServer } from "../../lib/api/member_server.ts";
 import { testConfig } from "./harness.ts";
 import { fromBase64url } from "../../lib/server/token_jwt.ts";
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { startTestServer, testConfig } from "./harness.ts";
 import { ConfigError } from "../../lib/server/config.ts";
-import { startServer } from "../../lib/server/server.ts";
+import { startServer } from "../../lib/api/member_server.ts";
 
 const dec = new TextDecoder();
 

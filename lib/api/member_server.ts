@@ -3,21 +3,21 @@
  * /health with etcd's semantics, and an orderly stop. This is what `concord serve` runs and
  * what tests embed.
  */
-import { createApiHandler } from "../api/handler.ts";
-import { MetricsRegistry } from "../api/metrics.ts";
-import { registerServerMetrics } from "./server_metrics.ts";
-import type { HealthQuery, HealthStatus } from "../api/handler.ts";
+import { createApiHandler } from "./handler.ts";
+import { MetricsRegistry } from "./metrics.ts";
+import { registerServerMetrics } from "./member_metrics.ts";
+import type { HealthQuery, HealthStatus } from "./handler.ts";
 import { type HttpServer, serveHttp } from "../http/server.ts";
-import { ConfigError, type ServerConfig } from "./config.ts";
+import { ConfigError, type ServerConfig } from "../server/config.ts";
 import { AlarmType } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { Member, type MemberOptions } from "./member.ts";
+import { Member, type MemberOptions } from "../server/member.ts";
 import { kvService } from "./kv_service.ts";
 import { leaseService } from "./lease_service.ts";
 import { watchService } from "./watch_service.ts";
 import { maintenanceService } from "./maintenance_service.ts";
 import { clusterService } from "./cluster_service.ts";
 import { authService } from "./auth_service.ts";
-import { clientTls } from "./tls.ts";
+import { clientTls } from "./client_tls.ts";
 
 /** A running server: the member and its listeners. */
 export interface ConcordServer {

@@ -6,7 +6,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { Errors } from "../base/errors.ts";
-import { authInfo } from "./auth_check.ts";
+import { authInfo } from "./request_auth.ts";
 import type { Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { EventSchema } from "../../proto/gen/mvccpb/kv_pb.ts";
@@ -19,8 +19,8 @@ import {
   watchResponse,
 } from "../mvcc/watch_types.ts";
 import type { WatchStream } from "../mvcc/watch_hub.ts";
-import type { Member } from "./member.ts";
-import { kvToPb } from "./convert.ts";
+import type { Member } from "../server/member.ts";
+import { kvToPb } from "../server/convert.ts";
 
 function createFromPb(r: pb.WatchCreateRequest): WatchCreateRequest {
   return {

@@ -4,7 +4,7 @@
  * fails at start with a ConfigError instead of on the first connection.
  */
 import type { HttpTlsOptions } from "../http/server.ts";
-import { ConfigError, type ServerConfig } from "./config.ts";
+import { ConfigError, type ServerConfig } from "../server/config.ts";
 
 /**
  * The TLS options for https client URLs, or undefined when every client URL is plain http.

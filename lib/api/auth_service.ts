@@ -10,10 +10,11 @@ import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { PermissionSchema } from "../../proto/gen/authpb/auth_pb.ts";
 import { hashPassword } from "../auth/password.ts";
 import { Errors } from "../base/errors.ts";
-import type { Member, Proposal } from "./member.ts";
-import { RequestKind } from "./request.ts";
-import { authInfo, checkAdmin, requestAuth } from "./auth_check.ts";
-import { newSimpleTokenPrefix } from "./token_simple.ts";
+import type { Member, Proposal } from "../server/member.ts";
+import { RequestKind } from "../server/request.ts";
+import { authInfo, checkAdmin } from "./request_auth.ts";
+import { requestAuth } from "../server/auth_check.ts";
+import { newSimpleTokenPrefix } from "../server/token_simple.ts";
 
 /** The Auth service implementation for createApiHandler. */
 export function authService(m: Member): Partial<ServiceImpl<typeof Auth>> {

@@ -3,10 +3,10 @@
  * (has_leader, proposals, db size, quota) work unchanged. Values are read from the member when
  * /metrics is scraped.
  */
-import type { MetricsRegistry } from "../api/metrics.ts";
+import type { MetricsRegistry } from "./metrics.ts";
 import { ETCD_CLUSTER_VERSION, ETCD_COMPAT_VERSION } from "../base/version.ts";
-import type { Member } from "./member.ts";
-import { formatId } from "./member_id.ts";
+import type { Member } from "../server/member.ts";
+import { formatId } from "../server/member_id.ts";
 
 /** Registers etcd's server, mvcc and process gauges for `member` on `registry`. */
 export function registerServerMetrics(

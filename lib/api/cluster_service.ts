@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Cluster } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import type { Member } from "./member.ts";
+import type { Member } from "../server/member.ts";
 
 /** The Cluster service implementation (MemberList) for createApiHandler. */
 export function clusterService(m: Member): Partial<ServiceImpl<typeof Cluster>> {

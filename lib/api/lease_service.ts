@@ -8,10 +8,11 @@ import type { Lease } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Errors, EtcdError } from "../base/errors.ts";
 import { MAX_LEASE_TTL, NotPrimaryError } from "../lease/lessor.ts";
-import type { Member } from "./member.ts";
-import { RequestKind } from "./request.ts";
-import { LEASE_OVERHEAD } from "./quota.ts";
-import { authInfo, checkRevokeAuth, requestAuth } from "./auth_check.ts";
+import type { Member } from "../server/member.ts";
+import { RequestKind } from "../server/request.ts";
+import { LEASE_OVERHEAD } from "../server/quota.ts";
+import { authInfo } from "./request_auth.ts";
+import { checkRevokeAuth, requestAuth } from "../server/auth_check.ts";
 
 function isLeaseNotFound(err: unknown): boolean {
   return err instanceof EtcdError && err.message === Errors.leaseNotFound().message;

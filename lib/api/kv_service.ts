@@ -11,16 +11,11 @@ import { applyRange, applyTxn } from "../mvcc/applier.ts";
 import { Errors } from "../base/errors.ts";
 import { toCounter } from "../base/types.ts";
 import { checkDeleteRange, checkPut, checkRange, checkTxn } from "../mvcc/validate.ts";
-import type { Member } from "./member.ts";
-import { RequestKind } from "./request.ts";
-import { costPut, costTxn } from "./quota.ts";
-import {
-  authInfo,
-  checkDeleteAuth,
-  checkPutAuth,
-  checkTxnAuth,
-  requestAuth,
-} from "./auth_check.ts";
+import type { Member } from "../server/member.ts";
+import { RequestKind } from "../server/request.ts";
+import { costPut, costTxn } from "../server/quota.ts";
+import { authInfo } from "./request_auth.ts";
+import { checkDeleteAuth, checkPutAuth, checkTxnAuth, requestAuth } from "../server/auth_check.ts";
 import {
   deleteFromPb,
   deleteToPb,
@@ -30,7 +25,7 @@ import {
   rangeToPb,
   txnFromPb,
   txnToPb,
-} from "./convert.ts";
+} from "../server/convert.ts";
 
 function ops(r: pb.TxnRequest): pb.RequestOp[] {
   return [...r.success, ...r.failure];

@@ -6,15 +6,15 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { Errors } from "../base/errors.ts";
-import { RequestKind } from "./request.ts";
-import { alarmText } from "./alarms.ts";
+import { RequestKind } from "../server/request.ts";
+import { alarmText } from "../server/alarms.ts";
 import { createHash } from "node:crypto";
 import type { Maintenance } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { ETCD_COMPAT_VERSION } from "../base/version.ts";
 import { toCounter } from "../base/types.ts";
-import type { Member } from "./member.ts";
-import { checkAdmin } from "./auth_check.ts";
+import type { Member } from "../server/member.ts";
+import { checkAdmin } from "./request_auth.ts";
 
 /** Snapshot chunk size, as etcd's (32 KiB). */
 const SNAPSHOT_CHUNK = 32 * 1024;
