@@ -94,5 +94,10 @@ Deno.test("snapshot, release and purge with power loss at random moments; the me
   assert.ok(fromSnapshot > 0, "no boot started from a snapshot");
   const segments = (await disk.readDir(WAL_DIR)).filter((n) => n.endsWith(".wal"));
   assert.notEqual(segments[0], "0000000000000000-0000000000000000.wal", "nothing was released");
-  assert.ok((await new Snapshotter(disk, SNAP_DIR).snapNames()).length <= 3);
+  // A power loss between a snapshot and its purge (or before a purge's directory sync) can
+  // leave extra files, several after consecutive crashes; the next purge removes them all.
+  const last = new Snapshotter(disk, SNAP_DIR, { maxSnapFiles: 2 });
+  await last.purge();
+  const left = await last.snapNames();
+  assert.ok(left.length <= 2, `seed=${seed}: ${left.length} snapshot files after a purge`);
 });
