@@ -41,7 +41,7 @@ import {
   type TxnRequest,
 } from "../../lib/mvcc/types.ts";
 import { genDelete, genPut, genRange, genTxn } from "./gen.ts";
-import { newDisk, openSimBackend } from "./helpers.ts";
+import { newDisk, openSimBackend, panicsEtcd } from "./helpers.ts";
 import { TestLessor } from "./test_lessor.ts";
 
 type Outcome = { ok: unknown } | { err: string };
@@ -108,24 +108,6 @@ function normalizeTxn(req: TxnRequest, resp: unknown): unknown {
 
 function norm(o: Outcome, f: (v: unknown) => unknown): Outcome {
   return "ok" in o ? { ok: f(o.ok) } : o;
-}
-
-/** True when the txn deletes with range_end "\0" and also puts with ignore_* (etcd panics). */
-function panicsEtcd(t: TxnRequest): boolean {
-  let zeroDel = false;
-  let ignorePut = false;
-  const walk = (x: TxnRequest) => {
-    for (const o of [...(x.success ?? []), ...(x.failure ?? [])]) {
-      if (o.case === "requestTxn") walk(o.value);
-      if (o.case === "requestDeleteRange") {
-        const e = o.value.rangeEnd;
-        if (e && e.length === 1 && e[0] === 0) zeroDel = true;
-      }
-      if (o.case === "requestPut" && (o.value.ignoreLease || o.value.ignoreValue)) ignorePut = true;
-    }
-  };
-  walk(t);
-  return zeroDel && ignorePut;
 }
 
 Deno.test({
