@@ -5,28 +5,10 @@
  * merged intervals, independent of the number of roles (etcd rebuilds interval trees for the
  * same purpose). A request range is permitted only when one merged interval covers all of it.
  */
+import { compareBytes as compareKeys, prefixEnd } from "../base/bytes.ts";
 
-/** Bytewise comparison of two keys (-1, 0, 1), as the KV store orders keys. */
-export function compareKeys(a: Uint8Array, b: Uint8Array): number {
-  const n = a.length < b.length ? a.length : b.length;
-  for (let i = 0; i < n; i++) {
-    const d = a[i] - b[i];
-    if (d !== 0) return d < 0 ? -1 : 1;
-  }
-  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
-}
-
-/** The range end that covers every key with `prefix` (etcd clientv3's GetPrefixRangeEnd). */
-export function prefixEnd(prefix: Uint8Array): Uint8Array {
-  for (let i = prefix.length - 1; i >= 0; i--) {
-    if (prefix[i] < 0xff) {
-      const end = prefix.slice(0, i + 1);
-      end[i]++;
-      return end;
-    }
-  }
-  return Uint8Array.of(0); // no upper bound: every key from the prefix on
-}
+/** Re-exported for the callers that know them from here (keys compare bytewise). */
+export { compareKeys, prefixEnd };
 
 /** A half-open key interval; `end` null means "through the last key". */
 export interface KeyInterval {

@@ -4,6 +4,10 @@
  * two such strings compares them bytewise, exactly etcd's key order. Conversions happen at
  * the edges of the store: in on every request, out on every result.
  */
+import { compareBytes, equalBytes, prefixEnd } from "../base/bytes.ts";
+
+/** Re-exported for the callers that know them from here. */
+export { compareBytes, equalBytes, prefixEnd };
 
 const CHUNK = 8192;
 
@@ -24,38 +28,6 @@ export function keyToBytes(s: string): Uint8Array {
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
-}
-
-/** Bytewise comparison of two byte arrays (-1, 0, 1). */
-export function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = a.length < b.length ? a.length : b.length;
-  for (let i = 0; i < n; i++) {
-    if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
-  }
-  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
-}
-
-/** True when two byte arrays hold the same bytes. */
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/**
- * The range end that selects every key with `prefix` (etcd's GetPrefixRangeEnd): the prefix
- * with trailing 0xff bytes dropped and the last byte incremented; "\0" (all keys) when the
- * prefix is empty or all 0xff.
- */
-export function prefixEnd(prefix: Uint8Array): Uint8Array {
-  for (let i = prefix.length - 1; i >= 0; i--) {
-    if (prefix[i] < 0xff) {
-      const end = prefix.slice(0, i + 1);
-      end[i]++;
-      return end;
-    }
-  }
-  return new Uint8Array([0]);
 }
 
 /**
