@@ -17,6 +17,8 @@ import { watchService } from "./watch_service.ts";
 import { maintenanceService } from "./maintenance_service.ts";
 import { clusterService } from "./cluster_service.ts";
 import { authService } from "./auth_service.ts";
+import { lockService } from "./lock_service.ts";
+import { electionService } from "./election_service.ts";
 import { clientTls } from "./client_tls.ts";
 
 /** A running server: the member and its listeners. */
@@ -69,6 +71,8 @@ export async function startServer(
       maintenance: maintenanceService(member),
       cluster: clusterService(member),
       auth: authService(member),
+      lock: lockService(member),
+      election: electionService(member),
     },
     maxRequestBytes: cfg.maxRequestBytes,
     cors: { allowedOrigins: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins },

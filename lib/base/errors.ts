@@ -141,4 +141,9 @@ export const Errors = {
   corrupt: def(GrpcCode.DataLoss, "etcdserver: corrupt cluster"),
   notSupportedForLearner: def(GrpcCode.Unavailable, "etcdserver: rpc not supported for learner"),
   badLeaderTransferee: def(GrpcCode.FailedPrecondition, "etcdserver: bad leader transferee"),
+  // etcd's v3election server answers with clientv3/concurrency's plain Go errors, which gRPC
+  // sends as Unknown (checked against etcd 3.4)
+  electionNotLeader: def(GrpcCode.Unknown, "election: not leader"),
+  electionNoLeader: def(GrpcCode.Unknown, "election: no leader"),
+  electionMissingLeaderKey: def(GrpcCode.Unknown, '"leader" field must be provided'),
 } as const;
