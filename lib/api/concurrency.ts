@@ -53,13 +53,15 @@ export function candidateKey(prefix: Uint8Array, lease: bigint): Uint8Array {
 /**
  * Runs a v3lock/v3election handler body with etcd's error mapping: those servers return the
  * errors their clientv3 got back, which carry no gRPC status of their own, so gRPC sends every
- * one of them as Unknown with etcd's message (checked against etcd 3.4).
+ * one of them as Unknown with etcd's message (checked against etcd 3.4). `server stopped`
+ * stays Unavailable: a stopping etcd ends these calls with its gRPC server, which clients see
+ * as Unavailable and retry elsewhere.
  */
 export async function asEtcdClientErrors<T>(body: () => Promise<T>): Promise<T> {
   try {
     return await body();
   } catch (err) {
-    if (err instanceof EtcdError && err.code !== GrpcCode.Unknown) {
+    if (err instanceof EtcdError && err.code !== GrpcCode.Unknown && !Errors.stopped.is(err)) {
       throw new EtcdError(GrpcCode.Unknown, err.message);
     }
     throw err;
