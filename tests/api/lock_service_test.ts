@@ -131,6 +131,10 @@ Deno.test("Lock: a waiter whose request is aborted leaves no key behind", async 
     await waitFor("the aborted waiter's key to go", async () => {
       return (await c.keys("q/")).join() === "q/1";
     });
+    await waitFor("the aborted waiter's watch to go", () => {
+      const n = c.s.server.member.hub.counts();
+      return Promise.resolve(n.synced + n.unsynced + n.victims === 0);
+    });
     await c.lock.unlock({ key: a.key });
     assert.deepEqual(await c.keys("q/"), []);
   } finally {
