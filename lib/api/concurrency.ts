@@ -128,30 +128,36 @@ function canceled(): DOMException {
 
 /**
  * The member as seen by one client request, as etcd's v3client sees the server: every call
- * carries the caller's auth (checked before proposing and again at apply, as kv_service.ts
- * does) and goes through the member's ordinary paths. Waits end when `signal` aborts (the
- * client left) or the member stops.
+ * carries the caller's token, resolved again for each call as etcd resolves it per request
+ * (so a wait that outlives a change of users or roles goes on under the current rules), is
+ * checked before proposing and again at apply (as kv_service.ts does), and goes through the
+ * member's ordinary paths. Waits end when the request's signal aborts (the client left) or
+ * the member stops.
  */
 export class InProcessClient {
   readonly member: Member;
-  readonly auth: AuthInfo | undefined;
-  readonly signal: AbortSignal;
+  readonly #ctx: HandlerContext;
 
-  constructor(member: Member, auth: AuthInfo | undefined, signal: AbortSignal) {
+  constructor(member: Member, ctx: HandlerContext) {
     this.member = member;
-    this.auth = auth;
-    this.signal = signal;
+    this.#ctx = ctx;
   }
 
-  /** The client of a handler's request: its token resolved now (invalid: etcd's error). */
-  static async of(m: Member, ctx: HandlerContext): Promise<InProcessClient> {
-    return new InProcessClient(m, await authInfo(m, ctx), ctx.signal);
+  /** Aborts when the client leaves. */
+  get signal(): AbortSignal {
+    return this.#ctx.signal;
+  }
+
+  /** The caller's auth info now (undefined with auth off or no token). */
+  #auth(): Promise<AuthInfo | undefined> {
+    return authInfo(this.member, this.#ctx);
   }
 
   /** A linearizable range (clientv3's default Get). */
   async range(r: mv.RangeRequest): Promise<mv.RangeResponse> {
     const m = this.member;
-    if (m.auth.enabled) m.auth.checkRange(this.auth, r.key, r.rangeEnd ?? new Uint8Array(0));
+    const auth = await this.#auth();
+    if (m.auth.enabled) m.auth.checkRange(auth, r.key, r.rangeEnd ?? new Uint8Array(0));
     await m.linearizableRead();
     return applyRange(m.store, r);
   }
@@ -172,9 +178,10 @@ export class InProcessClient {
     const m = this.member;
     const req = create(pb.TxnRequestSchema, init);
     checkTxn(txnFromPb(req), m.config.maxTxnOps);
-    if (m.auth.enabled) checkTxnAuth(m.auth, this.auth, req);
+    const auth = await this.#auth();
+    if (m.auth.enabled) checkTxnAuth(m.auth, auth, req);
     await m.checkQuota(costTxn(req));
-    const a = await m.propose({ kind: RequestKind.Txn, req }, requestAuth(this.auth));
+    const a = await m.propose({ kind: RequestKind.Txn, req }, requestAuth(auth));
     if (a.kind !== "txn") throw new Error(`txn applied as ${a.kind}`);
     return a.r;
   }
@@ -184,8 +191,9 @@ export class InProcessClient {
     const m = this.member;
     const req = create(pb.DeleteRangeRequestSchema, { key });
     checkDeleteRange({ key });
-    if (m.auth.enabled) checkDeleteAuth(m.auth, this.auth, req);
-    const a = await m.propose({ kind: RequestKind.DeleteRange, req }, requestAuth(this.auth));
+    const auth = await this.#auth();
+    if (m.auth.enabled) checkDeleteAuth(m.auth, auth, req);
+    const a = await m.propose({ kind: RequestKind.DeleteRange, req }, requestAuth(auth));
     if (a.kind !== "delete") throw new Error(`delete applied as ${a.kind}`);
     return a.r.header.revision;
   }
@@ -193,6 +201,7 @@ export class InProcessClient {
   /** Grants a new lease, as concurrency.NewSession does when given none. */
   async grantLease(ttl: number): Promise<bigint> {
     const m = this.member;
+    await this.#auth(); // a grant needs no permission, but an invalid token still fails
     await m.checkQuota(LEASE_OVERHEAD);
     const a = await m.propose({
       kind: RequestKind.LeaseGrant,
@@ -214,7 +223,8 @@ export class InProcessClient {
     startRevision: number,
   ): AsyncGenerator<WatchResponse> {
     const m = this.member;
-    if (m.auth.enabled) m.auth.checkRange(this.auth, key, rangeEnd ?? new Uint8Array(0));
+    const auth = await this.#auth();
+    if (m.auth.enabled) m.auth.checkRange(auth, key, rangeEnd ?? new Uint8Array(0));
     if (this.signal.aborted) throw canceled();
     let stream: WatchStream;
     try {

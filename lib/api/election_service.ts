@@ -60,7 +60,7 @@ export function electionService(m: Member): Partial<ServiceImpl<typeof Election>
   return {
     campaign(req, ctx) {
       return asEtcdClientErrors(async () => {
-        const c = await InProcessClient.of(m, ctx);
+        const c = new InProcessClient(m, ctx);
         const lease = await sessionLease(c, req.lease);
         const prefix = candidatePrefix(req.name);
         const key = candidateKey(prefix, lease);
@@ -101,7 +101,7 @@ export function electionService(m: Member): Partial<ServiceImpl<typeof Election>
       return asEtcdClientErrors(async () => {
         const leader = req.leader;
         if (leader === undefined) throw Errors.electionMissingLeaderKey();
-        const c = await InProcessClient.of(m, ctx);
+        const c = new InProcessClient(m, ctx);
         const lease = await sessionLease(c, leader.lease);
         const rev = await proclaim(c, leadership(leader, lease), req.value);
         return create(epb.ProclaimResponseSchema, { header: m.header(rev) });
@@ -109,7 +109,7 @@ export function electionService(m: Member): Partial<ServiceImpl<typeof Election>
     },
     leader(req, ctx) {
       return asEtcdClientErrors(async () => {
-        const c = await InProcessClient.of(m, ctx);
+        const c = new InProcessClient(m, ctx);
         const r = await c.firstCreated(candidatePrefix(req.name));
         if (r.kvs.length === 0) throw Errors.electionNoLeader();
         return create(epb.LeaderResponseSchema, {
@@ -118,20 +118,14 @@ export function electionService(m: Member): Partial<ServiceImpl<typeof Election>
         });
       });
     },
-    async *observe(req, ctx) {
-      let c: InProcessClient;
-      try {
-        c = await InProcessClient.of(m, ctx);
-      } catch {
-        return; // etcd's Observe ends without an error when its reads fail
-      }
-      yield* observeLeader(m, c, candidatePrefix(req.name));
+    observe(req, ctx) {
+      return observeLeader(m, new InProcessClient(m, ctx), candidatePrefix(req.name));
     },
     resign(req, ctx) {
       return asEtcdClientErrors(async () => {
         const leader = req.leader;
         if (leader === undefined) throw Errors.electionMissingLeaderKey();
-        const c = await InProcessClient.of(m, ctx);
+        const c = new InProcessClient(m, ctx);
         // etcd opens a session here too (granting a lease when none is given)
         const lease = await sessionLease(c, leader.lease);
         const rev = await resign(c, leadership(leader, lease));

@@ -28,7 +28,7 @@ export function lockService(m: Member): Partial<ServiceImpl<typeof Lock>> {
   return {
     lock(req, ctx) {
       return asEtcdClientErrors(async () => {
-        const c = await InProcessClient.of(m, ctx);
+        const c = new InProcessClient(m, ctx);
         // etcd's server opens a concurrency.Session with the request's lease, which grants
         // a fresh 60 s lease when none is given (and never keeps either alive)
         const lease = req.lease !== 0n ? req.lease : await c.grantLease(SESSION_TTL);
@@ -62,7 +62,7 @@ export function lockService(m: Member): Partial<ServiceImpl<typeof Lock>> {
     },
     unlock(req, ctx) {
       return asEtcdClientErrors(async () => {
-        const c = await InProcessClient.of(m, ctx);
+        const c = new InProcessClient(m, ctx);
         const revision = await c.deleteKey(req.key);
         return create(lockpb.UnlockResponseSchema, { header: m.header(revision) });
       });

@@ -231,7 +231,15 @@ Deno.test("Lock and Unlock act with the caller's permissions", async () => {
     await c.kv.put({ key: enc("no/7"), value: enc("") }, { headers: { token: root } });
     const unlockDenied = await failure(c.lock.unlock({ key: enc("no/7") }, u));
     assert.equal(unlockDenied.rawMessage, Errors.permissionDenied.message);
+    // a waiter outlives a change of the auth rules: each step is checked under the new ones
+    const rootH = { headers: { token: root } };
+    await c.lease.leaseGrant({ ID: 8n, TTL: 60n }, rootH);
+    const waiter = track(c.lock.lock({ name: enc("ok"), lease: 8n }, u));
+    await waitFor("ok/8 to wait", async () => (await c.keys("ok/", root)).length === 2);
+    await c.auth.userAdd({ name: "other", password: "pw" }, rootH);
     await c.lock.unlock({ key: got.key }, u);
+    assert.equal(dec((await waiter.promise).key), "ok/8");
+    await c.lock.unlock({ key: enc("ok/8") }, u);
     assert.deepEqual(await c.keys("ok/", root), []);
   } finally {
     await c.close();
