@@ -10,6 +10,7 @@ import { Auth, KV, Lease } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Permission_Type } from "../../proto/gen/authpb/auth_pb.ts";
 import { Lock } from "../../proto/gen/v3lockpb/v3lock_pb.ts";
 import { Errors } from "../../lib/base/errors.ts";
+import { Rand, testSeed } from "../../lib/base/rand.ts";
 import { startTestServer, waitFor } from "../server/harness.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -258,6 +259,83 @@ Deno.test("Lock: stopping the member ends a waiting Lock with server stopped", a
     const e = await failure(b.promise);
     assert.equal(e.code, Code.Unavailable);
     assert.equal(e.rawMessage, Errors.stopped.message);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("Lock: randomized contention keeps mutual exclusion and create-revision order", async () => {
+  const seed = testSeed();
+  console.log(`seed=${seed}`);
+  const rand = new Rand(seed);
+  const c = await setup();
+  try {
+    const workers = 4;
+    let holder: number | null = null;
+    let acquired = 0;
+    const plans = Array.from({ length: workers }, () => {
+      return Array.from({ length: 3 }, () => ({ abort: rand.chance(0.25), work: rand.int(3) }));
+    });
+    /** The oldest candidate key, or undefined. */
+    const owner = async () => {
+      const r = await c.kv.range({
+        key: enc("r/"),
+        rangeEnd: enc("r0"),
+        sortTarget: 2, // CREATE
+        sortOrder: 1, // ASCEND
+        limit: 1n,
+      });
+      return r.kvs[0] === undefined ? undefined : dec(r.kvs[0].key);
+    };
+    const worker = async (i: number) => {
+      for (const [round, step] of plans[i - 1].entries()) {
+        // a lease (so a key) per attempt: an aborted attempt's cleanup never meets the next
+        const lease = BigInt(i * 16 + round);
+        const key = `r/${lease.toString(16)}`;
+        await c.lease.leaseGrant({ ID: lease, TTL: 60n });
+        const ac = new AbortController();
+        const call = track(c.lock.lock({ name: enc("r"), lease }, { signal: ac.signal }));
+        if (step.abort) {
+          // give up once queued; the lock may have come first
+          await waitFor(
+            `${key} queued`,
+            async () => call.done || (await c.keys("r/")).includes(key),
+          );
+          ac.abort();
+          await call.promise.catch(() => {});
+          if (call.error !== undefined) {
+            assert.equal(ConnectError.from(call.error).code, Code.Canceled);
+            // the server drops a waiting key; a key that won just as the client left stays
+            // the owner, and is unlocked as a client would
+            await waitFor(`${key} dropped or owning`, async () => {
+              return !(await c.keys("r/")).includes(key) || (await owner()) === key;
+            });
+            await c.lock.unlock({ key: enc(key) });
+            continue;
+          }
+        }
+        const got = await call.promise;
+        assert.equal(dec(got.key), key);
+        // holding: nobody else holds, and ours is the oldest candidate key
+        assert.equal(holder, null, `worker ${i} got the lock while ${holder} held it`);
+        holder = i;
+        acquired++;
+        assert.equal(await owner(), key);
+        for (let w = 0; w < step.work; w++) {
+          await c.kv.put({ key: enc(`work/${i}`), value: enc(String(w)) });
+        }
+        assert.equal(holder, i);
+        holder = null;
+        await c.lock.unlock({ key: got.key });
+      }
+    };
+    await Promise.all(Array.from({ length: workers }, (_, k) => worker(k + 1)));
+    assert.ok(acquired > 0);
+    await waitFor("every candidate key to go", async () => (await c.keys("r/")).length === 0);
+    await waitFor("no watcher left", () => {
+      const n = c.s.server.member.hub.counts();
+      return Promise.resolve(n.synced + n.unsynced + n.victims === 0);
+    });
   } finally {
     await c.close();
   }
