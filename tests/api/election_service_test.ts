@@ -267,3 +267,34 @@ Deno.test("Election: stopping the member ends a waiting campaign with server sto
     await c.close();
   }
 });
+
+Deno.test("Election: a gateway observer that leaves takes its watch with it", async () => {
+  const c = await setup();
+  try {
+    await c.lease.leaseGrant({ ID: 5n, TTL: 60n });
+    await c.el.campaign({ name: enc("o"), lease: 5n, value: enc("v") });
+    const r = await fetch(`${c.s.url}/v3/election/observe`, {
+      method: "POST",
+      body: JSON.stringify({ name: btoa("o") }),
+    });
+    const reader = r.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    const first = JSON.parse(text.split("\n")[0]);
+    assert.equal(atob(first.result.kv.key), "o/5");
+    assert.equal(atob(first.result.kv.value), "v");
+    const watchers = () => {
+      const n = c.s.server.member.hub.counts();
+      return n.synced + n.unsynced + n.victims;
+    };
+    await waitFor("the observer to watch the leader", () => Promise.resolve(watchers() === 1));
+    await reader.cancel();
+    await waitFor("the observer's watch to go", () => Promise.resolve(watchers() === 0));
+  } finally {
+    await c.close();
+  }
+});
