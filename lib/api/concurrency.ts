@@ -174,7 +174,9 @@ export class InProcessClient {
   }
 
   /** A txn through raft, validated, authorized and quota-checked as KV.Txn does. */
-  async txn(init: { compare: pb.Compare[]; success: pb.RequestOp[]; failure?: pb.RequestOp[] }) {
+  async txn(
+    init: { compare: pb.Compare[]; success: pb.RequestOp[]; failure?: pb.RequestOp[] },
+  ): Promise<mv.TxnResponse> {
     const m = this.member;
     const req = create(pb.TxnRequestSchema, init);
     checkTxn(txnFromPb(req), m.config.maxTxnOps);
