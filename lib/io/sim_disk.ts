@@ -19,6 +19,7 @@ import {
   DiskFullError,
   NotFoundError,
   type OpenOptions,
+  type SyncOptions,
 } from "./disk.ts";
 
 /** A growable byte array with a logical length. */
@@ -141,7 +142,7 @@ class SimFile implements DiskFile {
     this.#disk.stats.writes++;
   }
 
-  async sync(): Promise<void> {
+  async sync(_options?: SyncOptions): Promise<void> {
     this.#check();
     const node = this.#node;
     for (const op of node.pending) {
