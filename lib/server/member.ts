@@ -459,18 +459,35 @@ export class Member {
       this.#applyRequest(e);
     }
     if (b.entries.length > 0) this.#applied = b.entries[b.entries.length - 1].index;
-    if (
-      this.#snapshotRun === null && !this.#stopped && this.#applied > this.#snapIndex &&
-      this.#applied - this.#snapIndex >= this.config.snapshotCount
-    ) {
-      this.#snapshotRun = this.#snapshot().catch((err) => this.#fail(err)).finally(() => {
-        this.#snapshotRun = null;
-      });
-    }
+    this.#maybeSnapshot();
     if (this.#appliedWaits.length > 0) {
       const due = this.#appliedWaits.filter((w) => w.index <= this.#applied);
       this.#appliedWaits = this.#appliedWaits.filter((w) => w.index > this.#applied);
       for (const w of due) w.resolve();
+    }
+  }
+
+  /**
+   * Starts a snapshot once --snapshot-count entries were applied since the last one. Applies
+   * that land while one is being written are covered by the check when it finishes, so a
+   * burst that ends during a snapshot still gets the one it is due.
+   */
+  #maybeSnapshot(): void {
+    if (
+      this.#snapshotRun === null && !this.#stopped && this.#fatal === null &&
+      this.#applied > this.#snapIndex &&
+      this.#applied - this.#snapIndex >= this.config.snapshotCount
+    ) {
+      this.#snapshotRun = this.#snapshot().then(
+        () => {
+          this.#snapshotRun = null;
+          this.#maybeSnapshot();
+        },
+        (err) => {
+          this.#snapshotRun = null;
+          this.#fail(err);
+        },
+      );
     }
   }
 
