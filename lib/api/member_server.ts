@@ -21,6 +21,14 @@ import { lockService } from "./lock_service.ts";
 import { electionService } from "./election_service.ts";
 import { clientTls } from "./client_tls.ts";
 
+/**
+ * How long a shutdown waits for in-flight calls before cutting connections. Unary calls finish
+ * in milliseconds and watches and lock waits are ended at once; what remains are clients'
+ * own streams (lease keep-alives), which etcd also cuts: it stops in about a second with such
+ * streams open, and so do we.
+ */
+const SHUTDOWN_DRAIN_MS = 1000;
+
 /** A running server: the member and its listeners. */
 export interface ConcordServer {
   readonly member: Member;
@@ -84,7 +92,15 @@ export async function startServer(
       const hostname = u.hostname.replace(/^\[(.*)\]$/, "$1");
       const port = u.port === "" ? 2379 : Number(u.port);
       const secure = u.protocol === "https:" ? tls : undefined;
-      servers.push(await serveHttp({ hostname, port, handler, tls: secure }));
+      servers.push(
+        await serveHttp({
+          hostname,
+          port,
+          handler,
+          tls: secure,
+          limits: { drainTimeoutMs: SHUTDOWN_DRAIN_MS },
+        }),
+      );
     }
   } catch (err) {
     for (const s of servers) await s.close();
@@ -101,7 +117,12 @@ export async function startServer(
     clientUrls,
     close() {
       closing ??= (async () => {
-        await Promise.all(servers.map((s) => s.close()));
+        const drained = Promise.all(servers.map((s) => s.close()));
+        // Long-lived calls (watch streams, lock and election waits) would hold the drain to
+        // its timeout: end them now, as etcd's shutdown cancels open watch streams. Unary
+        // calls in flight still finish; the member stops once they have.
+        member.hub.close();
+        await drained;
         await member.stop();
       })();
       return closing;

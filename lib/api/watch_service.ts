@@ -147,7 +147,12 @@ async function watchPermitted(
 export function watchService(m: Member): Partial<ServiceImpl<typeof Watch>> {
   return {
     async *watch(requests, ctx) {
-      const stream = m.hub.newStream();
+      let stream: WatchStream;
+      try {
+        stream = m.hub.newStream();
+      } catch {
+        throw Errors.stopped(); // the hub closes when the server shuts down
+      }
       const fragmented = new Set<number>();
       const onAbort = () => stream.close();
       ctx.signal.addEventListener("abort", onAbort);
