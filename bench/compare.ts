@@ -6,6 +6,16 @@
  *
  *   deno task bench:compare [--scale=0.5] [--only=put-1,range-s] [--etcd-only]
  *                           [--transport=h2|fetch|connect]   (the generator's unary client)
+ *                           [--warmup=0.2]   (unmeasured pass first, as a fraction of totals)
+ *
+ * Concord runs as `deno task start` runs it: the same `--v8-flags` (read from deno.json's
+ * `start` task, so the benchmark cannot drift from what users run).
+ *
+ * Warm-up: before the measured pass, every selected workload runs once against each server at
+ * `--warmup` times its total, unmeasured (etcd first, as in the measured pass). A freshly
+ * started V8 runs its first few thousand requests in the interpreter and baseline tiers, so
+ * without it the first workload measures Concord's JIT warm-up rather than its steady state;
+ * `--warmup=0` measures the cold server. Peak RSS covers the whole run, warm-up included.
  *
  * Each workload runs in its own load-generator process (bench/loadgen/main.ts --json): Deno's
  * node:http2 client can abort the process on a server GOAWAY, and a crash there is reported as
@@ -254,8 +264,9 @@ function fmt(n: number, d = 0): string {
 
 function parseFlags(
   argv: string[],
-): { scale: number; only?: Set<string>; etcdOnly: boolean; transport: string } {
+): { scale: number; only?: Set<string>; etcdOnly: boolean; transport: string; warmup: number } {
   let scale = 1;
+  let warmup = 0.2;
   let transport = "h2";
   let only: Set<string> | undefined;
   let etcdOnly = false;
@@ -264,17 +275,28 @@ function parseFlags(
     else if (a.startsWith("--only=")) only = new Set(a.slice(7).split(","));
     else if (a === "--etcd-only") etcdOnly = true;
     else if (a.startsWith("--transport=")) transport = a.slice(12);
+    else if (a.startsWith("--warmup=")) warmup = Number(a.slice(9));
     else {
       throw new Error(
-        `unknown flag ${a} (flags: --scale=X --only=a,b --etcd-only --transport=h2|fetch|connect)`,
+        `unknown flag ${a} (flags: --scale=X --only=a,b --etcd-only --transport=h2|fetch|connect --warmup=F)`,
       );
     }
   }
   if (!(scale > 0)) throw new Error("--scale must be > 0");
+  if (!(warmup >= 0)) throw new Error("--warmup must be >= 0");
   if (!["h2", "fetch", "connect"].includes(transport)) {
     throw new Error("--transport must be h2, fetch or connect");
   }
-  return { scale, only, etcdOnly, transport };
+  return { scale, only, etcdOnly, transport, warmup };
+}
+
+/** The `--v8-flags=…` argument of deno.json's `start` task, if it has one. */
+function startTaskV8Flags(): string[] {
+  const cfg = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)) as {
+    tasks?: Record<string, string>;
+  };
+  const flag = (cfg.tasks?.start ?? "").split(/\s+/).find((a) => a.startsWith("--v8-flags="));
+  return flag ? [flag] : [];
 }
 
 async function main(): Promise<number> {
@@ -294,7 +316,11 @@ async function main(): Promise<number> {
   );
   const logDir = await Deno.makeTempDir({ prefix: "concord-compare-logs-" });
   console.log(
-    `bench:compare on ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, scale ${flags.scale}, generator client ${flags.transport}`,
+    `bench:compare on ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, scale ${flags.scale}, generator client ${flags.transport}, warm-up ${flags.warmup}`,
+  );
+  const v8Flags = startTaskV8Flags();
+  console.log(
+    `concord runs as deno.json's start task: deno run -A ${v8Flags.join(" ")} main.ts serve`,
   );
   const servers: Server[] = [];
   try {
@@ -308,7 +334,7 @@ async function main(): Promise<number> {
       const c = await startServer(
         "concord",
         DENO,
-        ["run", "-A", "main.ts", "serve"],
+        ["run", "-A", ...v8Flags, "main.ts", "serve"],
         `${logDir}/concord.log`,
       );
       servers.push(c.server);
@@ -324,6 +350,16 @@ async function main(): Promise<number> {
         const out = await etcdctl(s.endpoint, ["put", "foo", "bar"]);
         if (!out.success) throw new Error(`${s.name}: put foo failed`);
       }
+    }
+    if (flags.warmup > 0) {
+      for (const w of workloads) {
+        for (const s of [etcd.server, concord]) {
+          if (!s) continue;
+          const o = await runWorkload(s, w, flags.scale * flags.warmup, flags.transport);
+          if (!o.ok) console.log(`warm-up ${w.name} on ${s.name}: ${o.why}`);
+        }
+      }
+      console.log(`warm-up done (${flags.warmup} of each total, unmeasured)`);
     }
     const rows: string[] = [];
     for (const w of workloads) {
