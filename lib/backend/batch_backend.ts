@@ -344,7 +344,7 @@ export class BatchBackend implements Backend {
 
   stats(): BackendStats {
     this.#check();
-    const s = this.#db.stats();
+    const s = this.#db.usage();
     return {
       fileBytes: s.fileBytes,
       inUseBytes: s.inUsePages * s.pageSize,

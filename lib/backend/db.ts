@@ -340,7 +340,20 @@ export class DB implements TxOwner {
     if (this.#failure) throw this.#failure;
   }
 
-  /** Page counts, sizes and tree depth. */
+  /**
+   * The file's size and how much of it holds live pages: cheap (no tree walk), for callers
+   * on every request such as the quota check.
+   */
+  usage(): { pageSize: number; inUsePages: number; fileBytes: number } {
+    const meta = this.#meta;
+    return {
+      pageSize: this.pageSize,
+      inUsePages: meta.hwm - this.#freelist.count,
+      fileBytes: Math.max(this.#fileBytes, meta.hwm * this.pageSize),
+    };
+  }
+
+  /** Page counts, sizes and tree depth (walks each bucket's spine: not for hot paths). */
   stats(): DBStats {
     const meta = this.#meta;
     let depth = 0;
