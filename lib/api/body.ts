@@ -2,10 +2,11 @@
  * Small helpers for the byte-stream bodies of Connect's universal request and response,
  * shared by the router's fast unary paths and the REST gateway.
  */
+import { ChunkBody } from "../http/chunk_body.ts";
 
-/** A body of exactly one chunk. */
-export async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield bytes;
+/** A body of exactly one chunk (which lib/http writes without iterating). */
+export function once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  return new ChunkBody(bytes);
 }
 
 /** An empty body. */

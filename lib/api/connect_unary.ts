@@ -15,7 +15,7 @@ import {
   toBinary,
   toJsonString,
 } from "@bufbuild/protobuf";
-import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import {
   mergeNonProtocolHeaders,
   type UniversalServerRequest,
@@ -28,9 +28,10 @@ import {
   trailerMux,
 } from "@connectrpc/connect/protocol-connect";
 import { toConnectError } from "./errors.ts";
+import { UnaryContext } from "./unary_context.ts";
 import type { AnyImpl } from "./instrument.ts";
-import { limitBody } from "./limits.ts";
-import { once, readAll } from "./body.ts";
+import { readLimited } from "./limits.ts";
+import { once } from "./body.ts";
 
 const JSON_RE = /^application\/json(?:;\s*charset=utf-?8)?$/i;
 const PROTO_RE = /^application\/proto$/i;
@@ -55,8 +56,7 @@ export function connectUnaryHandler(
     const version = req.header.get("Connect-Protocol-Version");
     if (version !== null && version !== "1") return undefined;
     const timeout = parseTimeout(req.header.get("Connect-Timeout-Ms"), Number.MAX_SAFE_INTEGER);
-    const ctx = createHandlerContext({
-      service: method.parent,
+    const ctx = new UnaryContext({
       method,
       protocolName: "connect",
       requestMethod: req.method,
@@ -71,7 +71,7 @@ export function connectUnaryHandler(
     let body: Uint8Array;
     try {
       if (timeout.error) throw timeout.error;
-      const bytes = await readAll(limitBody(req.body as AsyncIterable<Uint8Array>, maxBodyBytes));
+      const bytes = await readLimited(req.body as AsyncIterable<Uint8Array>, maxBodyBytes);
       let input;
       if (json) {
         try {

@@ -8,14 +8,15 @@
  * Connect's handler.
  */
 import { create, type DescMethod, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { toConnectError } from "./errors.ts";
+import { UnaryContext } from "./unary_context.ts";
 import { normalizeGrpcMessage } from "./grpc_message.ts";
 import type { AnyImpl } from "./instrument.ts";
-import { limitBody } from "./limits.ts";
-import { none, once, readAll } from "./body.ts";
+import { readLimited } from "./limits.ts";
+import { none, once } from "./body.ts";
 
 const GRPC_PROTO = "application/grpc+proto";
 
@@ -32,8 +33,7 @@ export function grpcUnaryHandler(
     const encoding = req.header.get("grpc-encoding");
     if (encoding !== null && encoding !== "identity") return undefined;
     const timeout = parseTimeout(req.header.get("grpc-timeout"), Number.MAX_SAFE_INTEGER);
-    const ctx = createHandlerContext({
-      service: method.parent,
+    const ctx = new UnaryContext({
       method,
       protocolName: "grpc",
       requestMethod: req.method,
@@ -48,7 +48,7 @@ export function grpcUnaryHandler(
     let out: Uint8Array | undefined;
     try {
       if (timeout.error) throw timeout.error;
-      const bytes = await readAll(limitBody(req.body as AsyncIterable<Uint8Array>, maxBodyBytes));
+      const bytes = await readLimited(req.body as AsyncIterable<Uint8Array>, maxBodyBytes);
       if (bytes.length < 5) {
         throw new ConnectError(
           "protocol error: missing input message for unary method",

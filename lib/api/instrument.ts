@@ -57,16 +57,27 @@ export function instrumentService(
       grpc_service: service.typeName,
       grpc_method: method.name,
     };
+    // each series bound once: the per-call cost is an addition, not a label key
+    const startedSeries = metrics?.started.series(labels);
+    const latency = metrics?.handlingSeconds.series(labels);
+    const handledByCode = new Map<number, { inc(by?: number): void }>();
+    const received = metrics?.received.series(labels);
+    const sent = metrics?.sent.series(labels);
     const started = () => {
-      metrics?.started.inc(labels);
+      startedSeries?.inc();
       return performance.now();
     };
     const finished = (t0: number, code: number) => {
       if (!metrics) return;
-      metrics.handled.inc({ ...labels, grpc_code: codeName(code) });
-      metrics.handlingSeconds.observe((performance.now() - t0) / 1000, labels);
+      let handled = handledByCode.get(code);
+      if (handled === undefined) {
+        handled = metrics.handled.series({ ...labels, grpc_code: codeName(code) });
+        handledByCode.set(code, handled);
+      }
+      handled.inc();
+      latency?.observe((performance.now() - t0) / 1000);
     };
-    const onReceived = () => metrics?.received.inc(labels);
+    const onReceived = () => received?.inc();
     const streamingIn = method.methodKind === "client_streaming" ||
       method.methodKind === "bidi_streaming";
     if (method.methodKind === "unary" || method.methodKind === "client_streaming") {
@@ -90,7 +101,7 @@ export function instrumentService(
         try {
           const arg = streamingIn ? countIn(input as AsyncIterable<unknown>, onReceived) : input;
           for await (const res of fn.call(impl, arg, ctx) as AsyncIterable<unknown>) {
-            metrics?.sent.inc(labels);
+            sent?.inc();
             yield res;
           }
         } catch (err) {

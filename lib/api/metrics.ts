@@ -63,6 +63,28 @@ export class Counter implements Metric {
     else this.#values.set(key, { labels: this.labelNames.map((n) => labels[n]), value: by });
   }
 
+  /**
+   * One series bound once (Prometheus' WithLabelValues): a hot path increments it without
+   * building its label key each time. The series appears at its first increment.
+   */
+  series(labels: Labels = {}): { inc(by?: number): void } {
+    const key = labelKey(this.labelNames, labels);
+    const values = this.#values;
+    const names = this.labelNames;
+    let s: { labels: string[]; value: number } | undefined;
+    return {
+      inc: (by = 1) => {
+        if (by < 0) throw new RangeError(`counter ${this.name} cannot decrease`);
+        s ??= values.get(key);
+        if (s === undefined) {
+          s = { labels: names.map((n) => labels[n]), value: 0 };
+          values.set(key, s);
+        }
+        s.value += by;
+      },
+    };
+  }
+
   /** The current value of one series (0 if never incremented). */
   get(labels: Labels = {}): number {
     return this.#values.get(labelKey(this.labelNames, labels))?.value ?? 0;
@@ -121,14 +143,18 @@ export const DEFAULT_BUCKETS: readonly number[] = [
   10,
 ];
 
+interface HistogramSeries {
+  labels: string[];
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
 /** A distribution of observations in cumulative buckets (request latency, sizes). */
 export class Histogram implements Metric {
   readonly kind = "histogram";
   readonly buckets: readonly number[];
-  readonly #values = new Map<
-    string,
-    { labels: string[]; counts: number[]; sum: number; count: number }
-  >();
+  readonly #values = new Map<string, HistogramSeries>();
   constructor(
     readonly name: string,
     readonly help: string,
@@ -143,7 +169,22 @@ export class Histogram implements Metric {
 
   /** Records one observation. */
   observe(value: number, labels: Labels = {}): void {
+    this.#record(this.#series(labelKey(this.labelNames, labels), labels), value);
+  }
+
+  /** One series bound once, as `Counter.series`; it appears at its first observation. */
+  series(labels: Labels = {}): { observe(value: number): void } {
     const key = labelKey(this.labelNames, labels);
+    let s: HistogramSeries | undefined;
+    return {
+      observe: (value: number) => {
+        s ??= this.#series(key, labels);
+        this.#record(s, value);
+      },
+    };
+  }
+
+  #series(key: string, labels: Labels): HistogramSeries {
     let s = this.#values.get(key);
     if (!s) {
       s = {
@@ -154,6 +195,10 @@ export class Histogram implements Metric {
       };
       this.#values.set(key, s);
     }
+    return s;
+  }
+
+  #record(s: HistogramSeries, value: number): void {
     for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) s.counts[i]++;
     s.sum += value;
     s.count++;

@@ -5,6 +5,8 @@
  * crashing or exhausting the process. Frames of all streams are gathered into one buffer and
  * leave in one socket write.
  */
+import { FieldHeaders } from "./field_headers.ts";
+import { ChunkBody } from "./chunk_body.ts";
 import type {
   UniversalHandlerFn,
   UniversalServerRequest,
@@ -670,7 +672,7 @@ export class H2Connection implements ServerConnection {
     let path = "";
     let authority = "";
     let regular = false;
-    const header = new Headers();
+    const header = new FieldHeaders();
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i];
       const value = fields[i + 1];
@@ -718,7 +720,7 @@ export class H2Connection implements ServerConnection {
         s.contentLength = +value;
       }
       try {
-        header.append(name, value);
+        header.appendChecked(name, value);
       } catch {
         throw new StreamError(ErrorCode.PROTOCOL_ERROR, "invalid header field");
       }
@@ -928,6 +930,23 @@ export class H2Connection implements ServerConnection {
       const hasTrailer = t !== undefined && !isEmpty(t);
       this.writeHeaders(s, res.status, res.header, !hasTrailer, false);
       if (hasTrailer) this.writeHeaders(s, 0, t, true, true);
+      s.localClosed = true;
+      this.maybeCloseStream(s);
+      return;
+    }
+    if (
+      body instanceof ChunkBody && body.bytes.length <= s.sendWindow &&
+      body.bytes.length <= this.sendWindow
+    ) {
+      // one chunk in hand that the windows admit: HEADERS, DATA and trailers in this turn
+      this.writeHeaders(s, res.status, res.header, false, false);
+      this.writeData(s, body.bytes, 0);
+      const t = res.trailer;
+      if (t !== undefined && !isEmpty(t)) this.writeHeaders(s, 0, t, true, true);
+      else {
+        writeFrameHeader(this.out, 0, FrameType.DATA, Flag.END_STREAM, s.id);
+        this.scheduleFlush();
+      }
       s.localClosed = true;
       this.maybeCloseStream(s);
       return;
@@ -1267,6 +1286,7 @@ export class H2Connection implements ServerConnection {
 }
 
 function isEmpty(h: Headers): boolean {
+  if (h instanceof FieldHeaders) return h.isEmpty;
   for (const _ of h.keys()) return false;
   return true;
 }

@@ -122,7 +122,8 @@ export function memberPaths(cfg: ServerConfig): { wal: string; snap: string; db:
 interface Waiter {
   resolve: (a: Applied) => void;
   reject: (e: unknown) => void;
-  timer: Timer;
+  /** Clock time after which the proposer gets etcd's timeout (checked on each tick). */
+  deadline: number;
 }
 
 interface ReadWaiter {
@@ -409,6 +410,7 @@ export class Member {
       if (this.#stopped || this.#fatal !== null) return;
       try {
         this.node.tick();
+        this.#expireWaiters();
         this.#drive();
       } catch (err) {
         this.#fail(err);
@@ -424,10 +426,7 @@ export class Member {
     if (this.#fatal !== null) return;
     this.#fatal = err;
     this.#log(`concord: member stopped after a fatal error: ${err}`);
-    for (const w of this.#waiters.values()) {
-      w.timer.cancel();
-      w.reject(Errors.stopped());
-    }
+    for (const w of this.#waiters.values()) w.reject(Errors.stopped());
     this.#waiters.clear();
   }
 
@@ -518,7 +517,6 @@ export class Member {
     const w = this.#waiters.get(req.id);
     if (w) {
       this.#waiters.delete(req.id);
-      w.timer.cancel();
       if (out !== undefined) w.resolve(out);
       else w.reject(error);
     }
@@ -820,20 +818,31 @@ export class Member {
       return Promise.reject(Errors.requestTooLarge());
     }
     return new Promise<Applied>((resolve, reject) => {
-      const timer = this.#clock.after(this.#timeoutMs, () => {
-        if (this.#waiters.delete(id)) reject(Errors.timeout());
-      });
-      this.#waiters.set(id, { resolve, reject, timer });
+      // no timer per request: the ticker expires waiters (see #expireWaiters)
+      this.#waiters.set(id, { resolve, reject, deadline: this.#clock.now() + this.#timeoutMs });
       try {
         this.node.propose(data);
       } catch (err) {
         this.#waiters.delete(id);
-        timer.cancel();
         reject(err instanceof ProposalDroppedError ? Errors.noLeader() : err);
         return;
       }
       this.#drive();
     });
+  }
+
+  /**
+   * Fails proposals older than the request timeout with etcd's timeout error. Every waiter has
+   * the same timeout, so the map's insertion order is deadline order: the scan stops at the
+   * first one still in time.
+   */
+  #expireWaiters(): void {
+    const now = this.#clock.now();
+    for (const [id, w] of this.#waiters) {
+      if (w.deadline > now) break;
+      this.#waiters.delete(id);
+      w.reject(Errors.timeout());
+    }
   }
 
   /** A fresh lease id not in use (etcd's idutil-style generator). */
@@ -956,10 +965,7 @@ export class Member {
     this.#compactor?.stop();
     this.lessor.stop();
     this.tokens.close();
-    for (const w of this.#waiters.values()) {
-      w.timer.cancel();
-      w.reject(Errors.stopped());
-    }
+    for (const w of this.#waiters.values()) w.reject(Errors.stopped());
     this.#waiters.clear();
     if (this.#readRound) {
       this.#readRound.timer.cancel();
