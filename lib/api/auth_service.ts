@@ -34,8 +34,8 @@ export function authService(m: Member): Partial<ServiceImpl<typeof Auth>> {
    * UserGet name the caller and RoleGet name one of the caller's roles.
    */
   async function readOwn(ctx: HandlerContext, mine: (username: string) => boolean) {
+    const info = await authInfo(m, ctx);
     if (m.auth.enabled) {
-      const info = await authInfo(m, ctx);
       try {
         m.auth.checkAdmin(info);
       } catch (err) {
@@ -67,8 +67,9 @@ export function authService(m: Member): Partial<ServiceImpl<typeof Auth>> {
         authRevision: BigInt(m.auth.revision),
       });
     },
-    async authenticate(req) {
+    async authenticate(req, ctx) {
       await m.auth.authenticate(req.name, req.password); // authNotEnabled, authFailed
+      await authInfo(m, ctx); // then etcd's proposal resolves a token the request carries
       const a = await m.propose({
         kind: RequestKind.Authenticate,
         req: create(pb.AuthenticateRequestSchema, {

@@ -94,7 +94,8 @@ export function kvService(m: Member): Partial<ServiceImpl<typeof KV>> {
       if (a.kind !== "txn") throw new Error(`txn applied as ${a.kind}`);
       return txnToPb(a.r, header);
     },
-    async compact(req) {
+    async compact(req, ctx) {
+      await authInfo(m, ctx); // etcd resolves the caller's token for every proposal
       // etcd: any revision at or below the compacted one (initially -1) is compacted
       if (req.revision < 0n) throw Errors.compacted();
       toCounter(req.revision, "revision");

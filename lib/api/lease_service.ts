@@ -21,9 +21,10 @@ function isLeaseNotFound(err: unknown): boolean {
 /** The Lease service implementation for createApiHandler. */
 export function leaseService(m: Member): Partial<ServiceImpl<typeof Lease>> {
   return {
-    async leaseGrant(req) {
+    async leaseGrant(req, ctx) {
       if (req.TTL > BigInt(MAX_LEASE_TTL)) throw Errors.leaseTTLTooLarge();
       await m.checkQuota(LEASE_OVERHEAD);
+      await authInfo(m, ctx); // etcd resolves the caller's token for every proposal
       const id = req.ID === 0n ? m.newLeaseId() : req.ID;
       const a = await m.propose({
         kind: RequestKind.LeaseGrant,

@@ -8,9 +8,13 @@ import { authToken } from "./auth_token.ts";
 import type { AuthInfo } from "../auth/store.ts";
 import type { Member } from "../server/member.ts";
 
-/** The request's auth info, or undefined (no token, or auth disabled). */
+/**
+ * The request's auth info, or undefined when it carries no token. A token is resolved
+ * whether or not auth is enabled, as etcd's AuthInfoFromCtx does: one the member cannot
+ * resolve (unknown, expired, forged, or a simple token forgotten when auth was disabled) is
+ * etcd's invalid auth token, so a client with a stale token learns it even with auth off.
+ */
 export async function authInfo(m: Member, ctx: HandlerContext): Promise<AuthInfo | undefined> {
-  if (!m.auth.enabled) return undefined;
   const token = authToken(ctx.requestHeader);
   if (token === undefined) return undefined;
   const info = await m.tokens.info(token, m.auth.revision);
@@ -18,8 +22,10 @@ export async function authInfo(m: Member, ctx: HandlerContext): Promise<AuthInfo
   return { username: info.username, revision: info.revision };
 }
 
-/** Throws unless the request may administer (root role), when auth is enabled. */
+/**
+ * Throws unless the request may administer (root role) when auth is enabled; a token it
+ * cannot resolve is refused either way (see `authInfo`).
+ */
 export async function checkAdmin(m: Member, ctx: HandlerContext): Promise<void> {
-  if (!m.auth.enabled) return;
   m.auth.checkAdmin(await authInfo(m, ctx));
 }

@@ -5,7 +5,7 @@
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { Errors } from "../base/errors.ts";
+import { Errors, EtcdError, GrpcCode } from "../base/errors.ts";
 import { authInfo } from "./request_auth.ts";
 import type { Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
@@ -92,15 +92,16 @@ async function readRequests(
       const u = req.requestUnion;
       switch (u.case) {
         case "createRequest": {
-          if (m.auth.enabled && !(await watchPermitted(m, ctx, u.value))) {
-            // etcd answers a forbidden watch as created and canceled at once
+          const denied = await watchDenied(m, ctx, u.value);
+          if (denied !== undefined) {
+            // etcd answers a refused watch as created and canceled at once, with no id
             stream.push(
               watchResponse({
-                watchId: toCounter(u.value.watchId, "watch_id"),
+                watchId: INVALID_WATCH_ID,
                 revision: m.store.rev(),
                 created: true,
                 canceled: true,
-                cancelReason: Errors.permissionDenied().message,
+                cancelReason: denied,
               }),
               true,
             );
@@ -130,17 +131,35 @@ async function readRequests(
   // /v3/watch` sends one request, closes its body, and waits for events.
 }
 
-async function watchPermitted(
+/** clientv3's InvalidWatchID: the id etcd gives a watch it refused to create. */
+const INVALID_WATCH_ID = -1;
+
+/** The refusals etcd's watch server names as themselves; anything else is permission denied. */
+const OWN_REASONS = [Errors.invalidAuthToken, Errors.authOldRevision, Errors.userEmpty];
+
+/**
+ * Why etcd would refuse this watch (its isWatchPermitted: the caller's token resolves, and
+ * the caller may read the range), or undefined when it may watch. etcd's cancel reason is the
+ * gRPC status error's text, `rpc error: code = <Code> desc = <message>`, which etcdctl prints
+ * as `watch was canceled (<reason>)`. A token is resolved even with auth disabled, as etcd.
+ */
+async function watchDenied(
   m: Member,
   ctx: HandlerContext,
   r: pb.WatchCreateRequest,
-): Promise<boolean> {
+): Promise<string | undefined> {
   try {
     m.auth.checkRange(await authInfo(m, ctx), r.key, r.rangeEnd);
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (err) {
+    const e = OWN_REASONS.some((d) => d.is(err)) ? err as EtcdError : Errors.permissionDenied();
+    return grpcErrorText(e);
   }
+}
+
+/** What Go's grpc status error prints (`status.Error(...).Error()`). */
+function grpcErrorText(e: EtcdError): string {
+  return `rpc error: code = ${GrpcCode[e.code]} desc = ${e.message}`;
 }
 
 /** The Watch service implementation for createApiHandler. */

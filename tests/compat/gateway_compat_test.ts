@@ -18,6 +18,10 @@ type Call = [path: string, body: unknown, differs?: string, as?: string];
 const HASHKV_35 =
   "etcd 3.4's gateway has no /v3/maintenance/hashkv (3.5 added it); Concord serves it";
 
+const MAINT_UNMAPPED = "etcd 3.4's maintenance calls pass the auth store's error through " +
+  "unmapped (500, gRPC Unknown 'auth: invalid auth token'); Concord answers etcd's mapped " +
+  "401 'etcdserver: invalid auth token', as it does for 'permission denied'";
+
 const CALLS: Call[] = [
   ["/v3/kv/put", { key: b("a"), value: b("1") }],
   ["/v3/kv/put", { key: b("b"), value: b("2"), prev_kv: true }],
@@ -107,13 +111,19 @@ const CALLS: Call[] = [
   ["/v3/auth/authenticate", { name: "root", password: "pw" }],
   ["/v3/auth/user/add", { name: "u", password: "upw" }],
   ["/v3/auth/user/grant", { user: "u", role: "r" }],
-  [
-    "/v3/kv/range",
-    { key: b("a") },
-    "with auth disabled, etcd 3.4 still rejects a token it cannot resolve (401 invalid auth " +
-    "token, AuthInfoFromCtx); Concord ignores tokens while auth is off (lib/server/auth_check.ts)",
-    "bogus",
-  ],
+  // with auth disabled, a token the server cannot resolve is still refused (AuthInfoFromCtx)
+  ["/v3/kv/range", { key: b("a") }, undefined, "bogus"],
+  ["/v3/kv/put", { key: b("a"), value: b("x") }, undefined, "bogus"],
+  ["/v3/kv/compaction", { revision: 1 }, undefined, "bogus"],
+  ["/v3/lease/grant", { TTL: 60, ID: 9 }, undefined, "bogus"],
+  ["/v3/lease/timetolive", { ID: 9 }, undefined, "bogus"],
+  ["/v3/auth/user/list", {}, undefined, "bogus"],
+  ["/v3/auth/enable", {}, undefined, "bogus"],
+  ["/v3/maintenance/status", {}, undefined, "bogus"],
+  ["/v3/maintenance/defragment", {}, MAINT_UNMAPPED, "bogus"],
+  ["/v3/maintenance/transfer-leadership", { targetID: 1 }, undefined, "bogus"],
+  ["/v3/lock/lock", { name: b("l") }, undefined, "bogus"],
+  ["/v3/watch", { create_request: { key: b("a") } }, undefined, "bogus"],
   ["/v3/auth/enable", {}],
   ["/v3/auth/role/add", { name: "root" }],
   ["/v3/auth/user/grant", { user: "root", role: "root" }],
@@ -128,9 +138,14 @@ const CALLS: Call[] = [
   ["/v3/kv/range", { key: b("b") }, undefined, "u"],
   ["/v3/auth/user/list", {}, undefined, "u"],
   ["/v3/kv/range", { key: b("a") }, undefined, "bogus"],
+  ["/v3/watch", { create_request: { key: b("a") } }, undefined, "bogus"],
+  ["/v3/watch", { create_request: { key: b("a") } }],
+  ["/v3/watch", { create_request: { key: b("b"), watch_id: 3 } }, undefined, "u"],
   ["/v3/auth/disable", {}, undefined, "u"],
   ["/v3/auth/disable", {}, undefined, "root"],
   ["/v3/kv/range", { key: b("a") }],
+  // disabling auth forgets the simple tokens it issued: root's is now unresolvable
+  ["/v3/kv/range", { key: b("a") }, undefined, "root"],
   [
     "/v3/kv/nope",
     {},
@@ -152,18 +167,25 @@ function normalize(text: string): string {
     .replace(/"token":"[^"]*"/g, '"token":"T"');
 }
 
-/** A gateway watch: the first two JSON messages of the stream (created, then events). */
-async function watch(url: string, body: unknown): Promise<string> {
+/**
+ * A gateway watch: the first two JSON messages of the stream (created, then events), or the
+ * one that says the watch was refused (created and canceled at once).
+ */
+async function watch(url: string, body: unknown, headers: HeadersInit): Promise<string> {
   const ac = new AbortController();
   const r = await fetch(`${url}/v3/watch`, {
     method: "POST",
     body: JSON.stringify(body),
+    headers,
     signal: ac.signal,
   });
   const reader = r.body!.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
   try {
-    while (text.split("\n").filter((l) => l.trim() !== "").length < 2) {
+    while (
+      text.split("\n").filter((l) => l.trim() !== "").length < 2 &&
+      !text.includes('"canceled":true')
+    ) {
       const { value, done } = await reader.read();
       if (done) break;
       text += value;
@@ -182,7 +204,7 @@ type Tokens = Map<string, string>;
 async function call(url: string, tokens: Tokens, [path, body, , as]: Call): Promise<string> {
   const headers: Record<string, string> = {};
   if (as !== undefined) headers.authorization = tokens.get(as) ?? "bogus-token.1";
-  if (path === "/v3/watch") return await watch(url, body);
+  if (path === "/v3/watch") return await watch(url, body, headers);
   const r = await fetch(`${url}${path}`, { method: "POST", body: JSON.stringify(body), headers });
   if (path === "/v3/auth/authenticate" && r.status === 200) {
     const j = await r.json();
