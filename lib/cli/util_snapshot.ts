@@ -10,7 +10,8 @@
  *       keys and values in bucket-name order, the way etcdutl hashes a bolt file (the bucket
  *       set is Concord's, so the figure is not comparable with an etcd file's).
  *   restore FILE --data-dir DIR [--name N] [--initial-cluster N=URL,…]
- *           [--initial-cluster-token T] [--initial-advertise-peer-urls URL,…] [--skip-hash-check]
+ *           [--initial-cluster-token T] [--initial-advertise-peer-urls URL,…] [--wal-dir DIR]
+ *           [--skip-hash-check]
  *       writes what a restarting member needs, as etcdutl does for etcd: the page file as
  *       member/snap/db with its consistent index set to the new log's last index; a new WAL
  *       (metadata: the new member and cluster ids) holding the membership as committed
@@ -22,7 +23,7 @@ import { createHash } from "node:crypto";
 import { crc32c } from "../base/crc32c.ts";
 import { type Entry, EntryType, type HardState, type Snapshot } from "../base/raftpb.ts";
 import type { MemberId } from "../base/types.ts";
-import { type Disk, joinPath } from "../io/disk.ts";
+import { dirname, type Disk, joinPath } from "../io/disk.ts";
 import { RealDisk } from "../io/real_disk.ts";
 import { openBackend } from "../backend/open.ts";
 import type { Backend } from "../backend/backend.ts";
@@ -55,7 +56,10 @@ commands:
                                            (--skip-hash-check: FILE is a bare member/snap/db)
   restore FILE --data-dir DIR [--name NAME] [--initial-cluster NAME=URL,…]
           [--initial-cluster-token TOKEN] [--initial-advertise-peer-urls URL,…]
-          [--skip-hash-check]              make a data dir that serves the snapshot`;
+          [--wal-dir DIR] [--skip-hash-check]
+                                           make a data dir that serves the snapshot
+                                           (--wal-dir: the WAL there; serve with the same
+                                           --wal-dir)`;
 
 /** Every bucket a Concord member keeps (mvcc, lease, auth, alarms). */
 const BUCKETS = ["alarm", "auth", "authRoles", "authUsers", "key", "lease", "meta"];
@@ -229,6 +233,8 @@ export interface RestoreOptions {
   initialClusterToken: string;
   initialAdvertisePeerUrls: URL[];
   skipHashCheck: boolean;
+  /** etcdutl's --wal-dir: the WAL goes here instead of `<data-dir>/member/wal`. */
+  walDir?: string;
 }
 
 function urlText(u: URL): string {
@@ -270,8 +276,18 @@ export async function restoreSnapshot(
   if (await disk.exists(memberDir)) {
     throw new SnapshotFileError(`data-dir "${opts.dataDir}" exists (it holds a member)`);
   }
+  const walDir = opts.walDir !== undefined && opts.walDir !== "" ? opts.walDir : undefined;
+  if (walDir !== undefined && await disk.exists(walDir)) {
+    throw new SnapshotFileError(`wal-dir "${walDir}" exists`);
+  }
   const work = joinPath(opts.dataDir, "member.restoring");
   if (await disk.exists(work)) await Deno.remove(work, { recursive: true });
+  // a separate WAL is built beside its final place and renamed there just before the member
+  // dir (the commit point), so an interrupted restore leaves neither
+  const walWork = walDir !== undefined ? `${walDir}.restoring` : joinPath(work, "wal");
+  if (walDir !== undefined && await disk.exists(walWork)) {
+    await Deno.remove(walWork, { recursive: true });
+  }
   const snapDir = joinPath(work, "snap");
   await disk.mkdirAll(snapDir);
   try {
@@ -334,7 +350,7 @@ export async function restoreSnapshot(
     await new Snapshotter(disk, snapDir).save(snap);
     const wal = await Wal.create({
       disk,
-      dir: joinPath(work, "wal"),
+      dir: walWork,
       metadata: { nodeId: memberId, clusterId },
     });
     try {
@@ -344,12 +360,17 @@ export async function restoreSnapshot(
     } finally {
       await wal.close();
     }
+    if (walDir !== undefined) {
+      await disk.rename(walWork, walDir);
+      await disk.syncDir(dirname(walDir));
+    }
     await disk.syncDir(work);
     await disk.rename(work, memberDir);
     await disk.syncDir(opts.dataDir);
     return { memberId, clusterId, index: n };
   } catch (err) {
     await Deno.remove(work, { recursive: true }).catch(() => {});
+    if (walDir !== undefined) await Deno.remove(walWork, { recursive: true }).catch(() => {});
     throw err;
   }
 }
@@ -431,6 +452,7 @@ export async function runSnapshotUtil(
       "initial-cluster-token",
       "initial-advertise-peer-urls",
       "skip-hash-check",
+      "wal-dir",
     ];
     for (const k of flags.keys()) {
       if (!known.includes(k)) {
@@ -449,6 +471,7 @@ export async function runSnapshotUtil(
         str("initial-advertise-peer-urls", "http://localhost:2380"),
       ),
       skipHashCheck: flags.get("skip-hash-check") === true,
+      walDir: str("wal-dir", ""),
     };
     const r = await restoreSnapshot(io.disk, file, opts);
     io.out(

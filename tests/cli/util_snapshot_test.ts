@@ -144,6 +144,43 @@ Deno.test("util snapshot: status, restore, serve the restored dir; tampered file
       await again2.close();
     }
 
+    // --wal-dir: the WAL goes to its own dir; a server given the same --wal-dir serves it
+    const walData = `${work}/walsplit`;
+    const walDir = `${work}/wal-elsewhere`;
+    const split = await util([
+      "snapshot",
+      "restore",
+      file,
+      "--data-dir",
+      walData,
+      "--wal-dir",
+      walDir,
+    ]);
+    assert.equal(split.code, 0, split.err);
+    assert.deepEqual([...Deno.readDirSync(`${walData}/member`)].map((e) => e.name), ["snap"]);
+    assert.ok([...Deno.readDirSync(walDir)].some((e) => e.name.endsWith(".wal")));
+    const twice = await util([
+      "snapshot",
+      "restore",
+      file,
+      "--data-dir",
+      `${work}/w2`,
+      "--wal-dir",
+      walDir,
+    ]);
+    assert.equal(twice.code, 1);
+    assert.match(twice.err, /wal-dir ".*wal-elsewhere" exists/);
+    const fromSplit = await startServer(
+      testConfig(walData, (c) => (c.walDir = walDir)),
+      { log: () => {} },
+    );
+    try {
+      await fromSplit.member.ready;
+      assert.deepEqual((await getAll(fromSplit.clientUrls[0])).kvs, before.kvs);
+    } finally {
+      await fromSplit.close();
+    }
+
     // tampering: one byte of the page file, or the trailer, is caught by the SHA-256
     const bytes = await Deno.readFile(file);
     for (const at of [Math.floor(bytes.length / 2), bytes.length - 1]) {
