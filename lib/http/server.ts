@@ -7,26 +7,51 @@
  * reject etcdctl's `:authority: http://host:port`, and `Deno.serve` cannot send trailers, so it
  * cannot speak gRPC. Cleartext connections starting with the HTTP/2 preface are HTTP/2 (h2c
  * prior knowledge), others HTTP/1.1 (which may upgrade to h2c); over TLS, ALPN decides.
+ *
+ * TLS normally comes from `Deno.listenTls`. A listener that must verify client certificates
+ * (etcd's --client-cert-auth / --trusted-ca-file) runs on `node:tls` instead, since
+ * Deno.listenTls cannot request them (node_tls_listener.ts); its requests carry the verified
+ * certificate under {@link PEER_CERTIFICATE}.
  */
-import type { UniversalHandlerFn } from "@connectrpc/connect/protocol";
+import { type ContextKey, createContextKey, createContextValues } from "@connectrpc/connect";
+import type {
+  UniversalHandlerFn,
+  UniversalServerRequest,
+  UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
 import type { ByteConn, H2cUpgrade, ServerConnection } from "./conn.ts";
 import { PREFACE } from "./frame.ts";
 import { H1Connection } from "./h1_connection.ts";
 import { H2Connection } from "./h2_connection.ts";
 import { type HttpLimits, resolveLimits } from "./limits.ts";
+import { NodeTlsConn, type PeerCertificateInfo } from "./node_tls_conn.ts";
+import { listenNodeTls, NodeTlsListener } from "./node_tls_listener.ts";
 
 export type { HttpLimits } from "./limits.ts";
 export { BodyTooLargeError, DEFAULT_LIMITS } from "./limits.ts";
+export type { PeerCertificateInfo } from "./node_tls_conn.ts";
+
+/**
+ * Where a request served by a client-certificate listener finds the peer's verified
+ * certificate: `ctx.values.get(PEER_CERTIFICATE)` in a Connect handler (the request's
+ * `contextValues`). Undefined on every other listener, so a handler can tell "no client
+ * certificate was verified" from "the certificate has no Common Name" (commonName "").
+ */
+export const PEER_CERTIFICATE: ContextKey<PeerCertificateInfo | undefined> = createContextKey<
+  PeerCertificateInfo | undefined
+>(undefined, { description: "verified TLS client certificate" });
 
 /** TLS material, PEM encoded. */
 export interface HttpTlsOptions {
   cert: string;
   key: string;
-  /**
-   * CA for client certificates. Deno.listenTls cannot verify client certificates, so a
-   * server asked to require them refuses to start rather than silently accepting anyone.
-   */
+  /** CA bundle (PEM) client certificates must chain to; required by `requireClientCert`. */
   ca?: string;
+  /**
+   * Refuse the handshake of any client without a certificate chaining to `ca` (Go's
+   * RequireAndVerifyClientCert, what etcd does with --client-cert-auth or
+   * --trusted-ca-file). Served on node:tls; see the module comment.
+   */
   requireClientCert?: boolean;
 }
 
@@ -54,10 +79,21 @@ export async function serveHttp(options: HttpServerOptions): Promise<HttpServer>
   const hostname = options.hostname ?? "127.0.0.1";
   const tls = options.tls;
   if (tls?.requireClientCert) {
-    throw new Error(
-      "http: client certificate authentication is not supported (Deno.listenTls cannot " +
-        "request or verify client certificates)",
-    );
+    if (tls.ca === undefined || tls.ca === "") {
+      throw new Error("http: requireClientCert needs a CA (tls.ca) to verify client certificates");
+    }
+    const listener = await listenNodeTls({
+      hostname,
+      port: options.port ?? 0,
+      cert: tls.cert,
+      key: tls.key,
+      ca: tls.ca,
+      alpnProtocols: ["h2", "http/1.1"],
+      handshakeTimeoutMs: limits.headerTimeoutMs,
+    });
+    const server = new Server(listener, listener.addr, options.handler, limits, true);
+    server.start();
+    return server;
   }
   const listener: Deno.Listener = tls !== undefined
     ? Deno.listenTls({
@@ -74,6 +110,9 @@ export async function serveHttp(options: HttpServerOptions): Promise<HttpServer>
   return server;
 }
 
+/** What the accept loop needs: a Deno.Listener, or the node:tls one. */
+type Listener = Deno.Listener | NodeTlsListener;
+
 class Server implements HttpServer {
   readonly hostname: string;
   readonly port: number;
@@ -87,7 +126,7 @@ class Server implements HttpServer {
   private ticker: ReturnType<typeof setInterval> | undefined = undefined;
 
   constructor(
-    private readonly listener: Deno.Listener,
+    private readonly listener: Listener,
     addr: Deno.NetAddr,
     private readonly handler: UniversalHandlerFn,
     private readonly limits: HttpLimits,
@@ -112,7 +151,7 @@ class Server implements HttpServer {
 
   private async accept(): Promise<void> {
     for (;;) {
-      let conn: Deno.Conn;
+      let conn: Deno.Conn | NodeTlsConn;
       try {
         conn = await this.listener.accept();
       } catch (e) {
@@ -135,7 +174,7 @@ class Server implements HttpServer {
   }
 
   /** Decide the protocol of a new socket and serve it. */
-  private async open(conn: Deno.Conn): Promise<void> {
+  private async open(conn: Deno.Conn | NodeTlsConn): Promise<void> {
     this.pending.add(conn);
     const timer = setTimeout(() => {
       try {
@@ -147,7 +186,10 @@ class Server implements HttpServer {
     let h2 = false;
     let initial: Uint8Array | undefined;
     try {
-      if (this.tls) {
+      if (conn instanceof NodeTlsConn) {
+        // node:tls handshakes before accept() yields the socket.
+        h2 = conn.alpnProtocol === "h2";
+      } else if (this.tls) {
         const info = await (conn as Deno.TlsConn).handshake();
         h2 = info.alpnProtocol === "h2";
       } else {
@@ -174,7 +216,7 @@ class Server implements HttpServer {
       return;
     }
     const opts = {
-      handler: this.handler,
+      handler: conn instanceof NodeTlsConn ? withPeer(this.handler, conn.peer) : this.handler,
       limits: this.limits,
       scheme: this.tls ? "https" as const : "http" as const,
       localAuthority: this.localAuthority,
@@ -222,7 +264,18 @@ class Server implements HttpServer {
     clearTimeout(timer);
     for (const c of this.conns) c.destroy();
     await Promise.all([...this.running]);
+    if (!(this.listener instanceof NodeTlsListener)) return;
+    await this.listener.finish();
   }
+}
+
+/** `handler` with the connection's verified client certificate in every request's values. */
+function withPeer(handler: UniversalHandlerFn, peer: PeerCertificateInfo): UniversalHandlerFn {
+  return (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
+    const contextValues = req.contextValues ?? createContextValues();
+    contextValues.set(PEER_CERTIFICATE, peer);
+    return handler({ ...req, contextValues });
+  };
 }
 
 /**
