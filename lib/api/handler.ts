@@ -21,6 +21,7 @@ import { type AnyImpl, instrumentService } from "./instrument.ts";
 import { DEFAULT_MAX_REQUEST_BYTES, GRPC_OVERHEAD_BYTES, limitBody } from "./limits.ts";
 import { encodeGrpcMessage, normalizeGrpcMessage } from "./grpc_message.ts";
 import { grpcUnaryHandler } from "./grpc_unary.ts";
+import { grpcStreamHandler } from "./grpc_stream.ts";
 import { connectUnaryHandler } from "./connect_unary.ts";
 import { binaryResponseToText, isGrpcWebText, textRequestToBinary } from "./grpc_web_text.ts";
 import { GrpcMetrics, METRICS_CONTENT_TYPE, MetricsRegistry } from "./metrics.ts";
@@ -189,18 +190,24 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
     }
   }
   const gateway = new Gateway(wrapped, wireLimit);
-  // Direct paths for unary calls: gRPC first, then the Connect protocol; each declines (undefined)
-  // what it does not handle, which then goes to Connect's router.
+  // Direct paths: unary calls over gRPC, then the Connect protocol, and streaming calls over
+  // gRPC; each declines (undefined) what it does not handle, which then goes to Connect's
+  // router.
   type Direct = (req: UniversalServerRequest) => Promise<UniversalServerResponse | undefined>;
   const directUnary = new Map<string, Direct[]>();
   for (const { service, impls } of served) {
     for (const method of service.methods) {
       const impl = impls[method.localName];
-      if (impl === undefined || method.methodKind !== "unary") continue;
-      directUnary.set(`/${method.parent.typeName}/${method.name}`, [
-        grpcUnaryHandler(method, impl, wireLimit),
-        connectUnaryHandler(method, impl, wireLimit),
-      ]);
+      if (impl === undefined) continue;
+      directUnary.set(
+        `/${method.parent.typeName}/${method.name}`,
+        method.methodKind === "unary"
+          ? [
+            grpcUnaryHandler(method, impl, wireLimit),
+            connectUnaryHandler(method, impl, wireLimit),
+          ]
+          : [grpcStreamHandler(method, impl, wireLimit)],
+      );
     }
   }
 
