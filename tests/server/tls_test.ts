@@ -1,11 +1,13 @@
 /**
  * https client URLs: an openssl self-signed certificate for 127.0.0.1, etcdctl 3.4 and curl
- * trusting it, and the refusal of --client-cert-auth (Deno cannot request client certs).
+ * trusting it; start-up refusals of unservable TLS settings and etcd's warnings for http URLs
+ * (client certificates themselves: mtls_test.ts).
  */
 import assert from "node:assert/strict";
 import { startTestServer, testConfig } from "./harness.ts";
 import { ConfigError } from "../../lib/server/config.ts";
 import { startServer } from "../../lib/api/member_server.ts";
+import { clientTlsWarnings } from "../../lib/api/client_tls.ts";
 
 const dec = new TextDecoder();
 
@@ -64,33 +66,74 @@ Deno.test("tls: etcdctl and curl over https with --cert-file/--key-file", async 
   }
 });
 
-Deno.test("tls: --client-cert-auth is refused at start, naming the limitation", async () => {
+Deno.test("tls: --client-cert-auth without --trusted-ca-file, or a missing file, is refused at start", async () => {
   const dir = await Deno.makeTempDir({ prefix: "concord-tls-" });
   try {
+    await selfSigned(dir);
     const cfg = testConfig(dir, (c) => {
       c.listenClientUrls = [new URL("https://127.0.0.1:0")];
       c.tls = {
-        certFile: `${dir}/c.pem`,
-        keyFile: `${dir}/k.pem`,
-        trustedCaFile: `${dir}/ca.pem`,
+        certFile: `${dir}/ca.pem`,
+        keyFile: `${dir}/key.pem`,
+        trustedCaFile: "",
         clientCertAuth: true,
       };
     });
     await assert.rejects(startServer(cfg, { log: () => {} }), (err: unknown) => {
       assert.ok(err instanceof ConfigError);
-      assert.match(err.message, /--client-cert-auth .*cannot request or verify client cert/);
+      assert.equal(err.message, "--client-cert-auth needs --trusted-ca-file");
       return true;
     });
-    // a missing certificate file is named
-    cfg.tls.clientCertAuth = false;
-    await assert.rejects(startServer(cfg, { log: () => {} }), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.match(err.message, /--cert-file .*c\.pem: cannot read/);
-      return true;
-    });
-    // both refusals come before the member touches the data dir
-    assert.deepEqual([...Deno.readDirSync(dir)], []);
+    // each missing file is named
+    for (const flag of ["--cert-file", "--key-file", "--trusted-ca-file"] as const) {
+      cfg.tls = {
+        certFile: flag === "--cert-file" ? `${dir}/nope.pem` : `${dir}/ca.pem`,
+        keyFile: flag === "--key-file" ? `${dir}/nope.pem` : `${dir}/key.pem`,
+        trustedCaFile: flag === "--trusted-ca-file" ? `${dir}/nope.pem` : `${dir}/ca.pem`,
+        clientCertAuth: true,
+      };
+      await assert.rejects(startServer(cfg, { log: () => {} }), (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, new RegExp(`^${flag} .*nope\\.pem: cannot read`));
+        return true;
+      });
+    }
+    // a CA file without a certificate
+    cfg.tls.trustedCaFile = `${dir}/key.pem`;
+    await assert.rejects(
+      startServer(cfg, { log: () => {} }),
+      /--trusted-ca-file .*no PEM CERTIFICATE/,
+    );
+    // the refusals come before the member touches the data dir
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["ca.pem", "key.pem"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("tls: --client-cert-auth and key files on http urls are ignored with etcd's warnings", () => {
+  const cfg = testConfig("/nonexistent", (c) => {
+    c.listenClientUrls = [new URL("http://127.0.0.1:2379"), new URL("https://127.0.0.1:2389")];
+    c.tls = { certFile: "c.pem", keyFile: "k.pem", trustedCaFile: "", clientCertAuth: true };
+  });
+  assert.deepEqual(clientTlsWarnings(cfg), [
+    "The scheme of client url http://127.0.0.1:2379 is HTTP while peer key/cert files are " +
+    "presented. Ignored key/cert files.",
+    "The scheme of client url http://127.0.0.1:2379 is HTTP while client cert auth " +
+    "(--client-cert-auth) is enabled. Ignored client cert auth for this url.",
+  ]);
+  cfg.listenClientUrls = [new URL("https://127.0.0.1:2389")];
+  assert.deepEqual(clientTlsWarnings(cfg), []);
+});
+
+Deno.test("tls: --client-cert-auth on http urls only: served in the clear, as etcd does", async () => {
+  const s = await startTestServer((c) => {
+    c.tls = { certFile: "", keyFile: "", trustedCaFile: "", clientCertAuth: true };
+  });
+  try {
+    assert.match(s.url, /^http:/);
+    assert.equal(await s.ok(["put", "k", "v"]), "OK\n");
+  } finally {
+    await s.close();
   }
 });
