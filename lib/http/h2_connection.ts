@@ -1177,16 +1177,31 @@ export class H2Connection implements ServerConnection {
   private readonly flushNow = (): void => {
     this.flushQueued = false;
     if (this.writing || this.dead) return;
-    if (this.holds > 0 && this.deferRounds < DEFER_ROUNDS) {
-      // Responses are producing: gather their frames for a few microtask rounds (a unary
-      // response, Connect's included, completes within them). Never longer: a long-lived
-      // stream waiting for its next event must not delay everyone else's writes.
-      this.deferRounds++;
+    if (this.holds > 0) {
+      if (this.deferRounds < DEFER_ROUNDS) {
+        // Responses are producing: gather their frames for a few microtask rounds (a unary
+        // response, Connect's included, completes within them).
+        this.deferRounds++;
+        this.flushQueued = true;
+        queueMicrotask(this.flushNow);
+        return;
+      }
+      // Still producing after that: streams (watches fed by one commit reach their sockets
+      // through several async generators each). Write at the end of this turn, once every
+      // microtask has run, so one commit's events to many streams of a connection leave in
+      // one send rather than one each; never later, so no stream waits on another's next event.
+      this.deferRounds = 0;
       this.flushQueued = true;
-      queueMicrotask(this.flushNow);
+      setImmediate(this.flushAtTurnEnd);
       return;
     }
     this.deferRounds = 0;
+    void this.writeLoop();
+  };
+
+  private readonly flushAtTurnEnd = (): void => {
+    this.flushQueued = false;
+    if (this.writing || this.dead) return;
     void this.writeLoop();
   };
 
