@@ -22,6 +22,8 @@ export interface Pki {
   clients: Record<string, CertFiles>;
   /** A client with CN "mallory" signed by a second CA the server does not trust. */
   stranger: CertFiles;
+  /** CN "eve", signed by `ca` but for serverAuth only: not a client certificate. */
+  serverOnly: CertFiles;
 }
 
 async function openssl(dir: string, args: string[]): Promise<void> {
@@ -88,7 +90,11 @@ export async function makePki(clients: Record<string, string>): Promise<Pki> {
       made[name] = await makeLeaf(dir, "ca", name, cn === "" ? "/O=nocn" : `/CN=${cn}`, CLIENT_EXT);
     }
     const stranger = await makeLeaf(dir, "otherca", "stranger", "/CN=mallory", CLIENT_EXT);
-    return { dir, ca: `${dir}/ca.crt`, server, clients: made, stranger };
+    const serverOnly = await makeLeaf(dir, "ca", "serveronly", "/CN=eve", [
+      "basicConstraints=CA:FALSE",
+      "extendedKeyUsage=serverAuth",
+    ]);
+    return { dir, ca: `${dir}/ca.crt`, server, clients: made, stranger, serverOnly };
   } catch (e) {
     await Deno.remove(dir, { recursive: true });
     throw e;

@@ -111,7 +111,11 @@ async function withServer(
         url: `https://127.0.0.1:${server.port}`,
         gate: { open, entered: enteredP },
         as: (name) => {
-          const c = name === "stranger" ? pki.stranger : pki.clients[name];
+          const c = name === "stranger"
+            ? pki.stranger
+            : name === "serverOnly"
+            ? pki.serverOnly
+            : pki.clients[name];
           return ["--cacert", pki.ca, "--cert", c.cert, "--key", c.key];
         },
       });
@@ -144,15 +148,18 @@ Deno.test("mtls: curl with a client certificate over HTTP/2 and HTTP/1.1 sees it
   });
 });
 
-Deno.test("mtls: no certificate, or one from another CA, fails the handshake", async () => {
+Deno.test("mtls: no certificate, one from another CA, or a server-only one fails the handshake", async () => {
   await withServer(async ({ url, pki, as }) => {
     for (const flag of ["--http2", "--http1.1"]) {
       const none = await curl(["--cacert", pki.ca, flag, `${url}/whoami`]);
       assert.notEqual(none.code, 0, none.out);
       assert.equal(none.out, "");
-      const other = await curl([...as("stranger"), flag, `${url}/whoami`]);
-      assert.notEqual(other.code, 0, other.out);
-      assert.equal(other.out, "");
+      // Another CA's client; our CA's certificate without clientAuth usage (etcd refuses both).
+      for (const who of ["stranger", "serverOnly"]) {
+        const other = await curl([...as(who), flag, `${url}/whoami`]);
+        assert.notEqual(other.code, 0, `${who}: ${other.out}`);
+        assert.equal(other.out, "");
+      }
     }
     // The refusals did not hurt the listener.
     const ok = await curl([...as("alice"), `${url}/whoami`]);
