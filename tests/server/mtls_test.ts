@@ -221,3 +221,55 @@ Deno.test("mtls: the client certificate's CN as the user, same answers as etcd 3
     await Deno.remove(pki.dir, { recursive: true });
   }
 });
+
+Deno.test("mtls: an etcdctl watch over a client-certificate listener, open at shutdown", async () => {
+  const pki = await makePki({ alice: "alice" });
+  try {
+    const s = await startConcord(pki, true);
+    let closed = false;
+    let watcher: Deno.ChildProcess | undefined;
+    try {
+      const alice = certArgs(pki, "alice");
+      assert.equal(await s.ok([...alice, "put", "k", "v1"]), "OK\n");
+      watcher = new Deno.Command("etcdctl", {
+        args: ["--endpoints", s.url, ...alice, "watch", "k", "--rev=1"],
+        env: { ETCDCTL_API: "3" },
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const reader = watcher.stdout.getReader();
+      let seen = "";
+      while (!seen.includes("v1\n")) {
+        const r = await reader.read();
+        if (r.done) throw new Error(`watch ended early: ${seen}`);
+        seen += dec.decode(r.value);
+      }
+      assert.equal(seen, "PUT\nk\nv1\n");
+      await s.ok([...alice, "put", "k", "v2"]);
+      while (!seen.includes("v2\n")) {
+        const r = await reader.read();
+        if (r.done) throw new Error(`watch ended early: ${seen}`);
+        seen += dec.decode(r.value);
+      }
+      // Shutdown ends the watch stream: etcdctl sees the connection go and exits.
+      closed = true;
+      await s.close();
+      for (;;) {
+        const r = await reader.read();
+        if (r.done) break;
+      }
+      reader.releaseLock();
+      await watcher.status;
+      watcher = undefined;
+    } finally {
+      if (watcher !== undefined) {
+        watcher.kill();
+        await watcher.stdout.cancel();
+        await watcher.status;
+      }
+      if (!closed) await s.close();
+    }
+  } finally {
+    await Deno.remove(pki.dir, { recursive: true });
+  }
+});
