@@ -351,3 +351,26 @@ Deno.test("mtls: NodeTlsConn write waits for drain; close still delivers what wa
     await assert.rejects(conn.write(new Uint8Array(1)), Deno.errors.BrokenPipe);
   });
 });
+
+Deno.test("mtls: a port already in use is refused at start", async () => {
+  const pki = await makePki({});
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await assert.rejects(
+      serveHttp({
+        handler: () => Promise.resolve({ status: 200 }),
+        port: (taken.addr as Deno.NetAddr).port,
+        tls: {
+          cert: await Deno.readTextFile(pki.server.cert),
+          key: await Deno.readTextFile(pki.server.key),
+          ca: await Deno.readTextFile(pki.ca),
+          requireClientCert: true,
+        },
+      }),
+      /in use|EADDRINUSE/i,
+    );
+  } finally {
+    taken.close();
+    await Deno.remove(pki.dir, { recursive: true });
+  }
+});
