@@ -59,6 +59,12 @@ export interface ApiHandlerOptions {
    * "no health check configured".
    */
   health?: (query: HealthQuery) => HealthStatus | Promise<HealthStatus>;
+  /**
+   * A REST gateway request the server refuses before routing: returns the text of a 400
+   * answer, or undefined to serve it (etcd refuses gateway calls whose client certificate
+   * names a user, see tls_auth.ts).
+   */
+  refuseGateway?: (req: UniversalServerRequest) => string | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -230,7 +236,11 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
       return isGrpc(res.header?.get("Content-Type") ?? null) ? fixGrpcMessage(res) : res;
     }
     const gw = canonicalGatewayPath(path);
-    if (gw !== undefined && gateway.has(gw)) return await gateway.handle(req, gw);
+    if (gw !== undefined && gateway.has(gw)) {
+      const refusal = options.refuseGateway?.(req);
+      if (refusal !== undefined) return respond(400, "text/plain; charset=utf-8", refusal);
+      return await gateway.handle(req, gw);
+    }
     if (isGrpc(req.header.get("Content-Type"))) return grpcUnimplemented(path);
     switch (path) {
       case "/health":

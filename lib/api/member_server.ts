@@ -20,6 +20,7 @@ import { authService } from "./auth_service.ts";
 import { lockService } from "./lock_service.ts";
 import { electionService } from "./election_service.ts";
 import { clientTls } from "./client_tls.ts";
+import { GATEWAY_COMMON_NAME_REFUSAL, gatewayRefusesCommonName } from "./tls_auth.ts";
 
 /**
  * How long a shutdown waits for in-flight calls before cutting connections. Unary calls finish
@@ -85,6 +86,10 @@ export async function startServer(
     maxRequestBytes: cfg.maxRequestBytes,
     cors: { allowedOrigins: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins },
     health: (q) => memberHealth(member, q),
+    refuseGateway: (req) =>
+      gatewayRefusesCommonName(req, cfg.tls.clientCertAuth, member.auth.enabled)
+        ? `${GATEWAY_COMMON_NAME_REFUSAL}\n`
+        : undefined,
   });
   const servers: HttpServer[] = [];
   try {

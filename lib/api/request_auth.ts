@@ -7,16 +7,20 @@ import { Errors } from "../base/errors.ts";
 import { authToken } from "./auth_token.ts";
 import type { AuthInfo } from "../auth/store.ts";
 import type { Member } from "../server/member.ts";
+import { tlsAuthInfo } from "./tls_auth.ts";
 
 /**
- * The request's auth info, or undefined when it carries no token. A token is resolved
+ * The request's auth info, or undefined when it carries no token (and no client certificate
+ * stands in for one, see tls_auth.ts). A token is resolved
  * whether or not auth is enabled, as etcd's AuthInfoFromCtx does: one the member cannot
  * resolve (unknown, expired, forged, or a simple token forgotten when auth was disabled) is
  * etcd's invalid auth token, so a client with a stale token learns it even with auth off.
  */
 export async function authInfo(m: Member, ctx: HandlerContext): Promise<AuthInfo | undefined> {
   const token = authToken(ctx.requestHeader);
-  if (token === undefined) return undefined;
+  // no token: with --client-cert-auth, the verified client certificate's CN (etcd's
+  // AuthInfoFromTLS); otherwise nobody
+  if (token === undefined) return tlsAuthInfo(m, ctx);
   const info = await m.tokens.info(token, m.auth.revision);
   if (info === undefined) throw Errors.invalidAuthToken();
   return { username: info.username, revision: info.revision };

@@ -6,6 +6,7 @@
 import { ConfigError } from "../server/config.ts";
 import { parseServeFlags, serveHelp } from "./serve_flags.ts";
 import { startServer } from "../api/member_server.ts";
+import { clientTlsWarnings } from "../api/client_tls.ts";
 import { DataDirLockedError } from "../server/member.ts";
 import { formatId } from "../server/member_id.ts";
 
@@ -30,6 +31,7 @@ export async function runServe(
   }
   for (const w of parsed.warnings) console.error(`concord serve: warning: ${w}`);
   const cfg = parsed.config;
+  for (const w of clientTlsWarnings(cfg)) console.error(`concord serve: warning: ${w}`);
   let server;
   try {
     server = await startServer(cfg);

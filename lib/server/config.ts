@@ -135,7 +135,9 @@ export function validateConfig(cfg: ServerConfig): void {
   if (tlsWanted && (cfg.tls.certFile === "" || cfg.tls.keyFile === "")) {
     throw new ConfigError("https client urls need --cert-file and --key-file");
   }
-  if (cfg.tls.clientCertAuth && cfg.tls.trustedCaFile === "") {
+  // etcd would fall back to the system's roots; Concord asks for the CA to trust. Only where
+  // it matters: on http URLs etcd ignores --client-cert-auth (with a warning), and so do we.
+  if (tlsWanted && cfg.tls.clientCertAuth && cfg.tls.trustedCaFile === "") {
     throw new ConfigError("--client-cert-auth needs --trusted-ca-file");
   }
   if (!cfg.initialCluster.has(cfg.name)) {

@@ -273,3 +273,37 @@ Deno.test("mtls: an etcdctl watch over a client-certificate listener, open at sh
     await Deno.remove(pki.dir, { recursive: true });
   }
 });
+
+Deno.test("mtls: with auth on, a gateway call whose certificate names a user gets etcd's 400", async () => {
+  const pki = await makePki({ root: "root", alice: "alice" });
+  try {
+    const s = await startConcord(pki, true);
+    try {
+      const root = certArgs(pki, "root");
+      const alice = certArgs(pki, "alice");
+      const range = (who: string[]) =>
+        curl([...who, "-w", "\n%{http_code}", "-d", '{"key":"YQ=="}', `${s.url}/v3/kv/range`]);
+      // auth off: the gateway serves it
+      const open = await range(alice);
+      assert.equal(open.code, 0, open.err);
+      assert.equal(open.out.split("\n").pop(), "200");
+      await s.ok([...root, "user", "add", "root:rootpw"]);
+      await s.ok([...root, "user", "grant-role", "root", "root"]);
+      await s.ok([...root, "auth", "enable"]);
+      // auth on: etcd 3.4 refuses rather than silently ignoring the CN (embed/serve.go)
+      const refused = await range(alice);
+      assert.equal(
+        refused.out,
+        "CommonName of client sending a request against gateway will be ignored and not used " +
+          "as expected\n\n400",
+      );
+      // /health is not a gateway call
+      const health = await curl([...alice, `${s.url}/health`]);
+      assert.deepEqual(JSON.parse(health.out), { health: "true" });
+    } finally {
+      await s.close();
+    }
+  } finally {
+    await Deno.remove(pki.dir, { recursive: true });
+  }
+});
