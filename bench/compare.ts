@@ -7,6 +7,7 @@
  *   deno task bench:compare [--scale=0.5] [--only=put-1,range-s] [--etcd-only]
  *                           [--transport=h2|fetch|connect]   (the generator's unary client)
  *                           [--warmup=0.2]   (unmeasured pass first, as a fraction of totals)
+ *                           [--rounds=1]     (each workload in N alternating slices)
  *
  * Concord runs as `deno task start` runs it: the same `--v8-flags` (read from deno.json's
  * `start` task, so the benchmark cannot drift from what users run).
@@ -16,6 +17,12 @@
  * started V8 runs its first few thousand requests in the interpreter and baseline tiers, so
  * without it the first workload measures Concord's JIT warm-up rather than its steady state;
  * `--warmup=0` measures the cold server. Peak RSS covers the whole run, warm-up included.
+ *
+ * Rounds: with `--rounds=N` each workload runs as N slices of total/N requests, alternating
+ * etcd, Concord, etcd, Concord, … so that drift of the machine during the run (the disk's
+ * fsync latency moves by 30% within minutes here) lands on both servers alike. A server's
+ * req/s is then all its requests over all its slices' time, its CPU per request likewise
+ * summed, and p50/p99 the median of the slices' values.
  *
  * Each workload runs in its own load-generator process (bench/loadgen/main.ts --json): Deno's
  * node:http2 client can abort the process on a server GOAWAY, and a crash there is reported as
@@ -79,6 +86,39 @@ interface GenResult {
   p99: number;
   cpuPerRequestUs: number;
   cpuShare: number;
+}
+
+/** Several slices of one workload against one server, combined (see the module comment). */
+function combine(slices: Outcome[]): Outcome {
+  const bad = slices.find((o) => !o.ok);
+  if (bad !== undefined || slices.length === 1) return bad ?? slices[0];
+  const ok = slices as Extract<Outcome, { ok: true }>[];
+  const sum = (f: (o: Extract<Outcome, { ok: true }>) => number) =>
+    ok.reduce((n, o) => n + f(o), 0);
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const count = sum((o) => o.gen.count);
+  const seconds = sum((o) => o.gen.totalSeconds);
+  const errorKinds: Record<string, number> = {};
+  for (const o of ok) {
+    for (const [k, v] of Object.entries(o.gen.errorKinds)) errorKinds[k] = (errorKinds[k] ?? 0) + v;
+  }
+  return {
+    ok: true,
+    gen: {
+      count,
+      errors: sum((o) => o.gen.errors),
+      errorKinds,
+      totalSeconds: seconds,
+      rps: count / seconds,
+      average: sum((o) => o.gen.average * o.gen.count) / count,
+      p50: median(ok.map((o) => o.gen.p50)),
+      p99: median(ok.map((o) => o.gen.p99)),
+      cpuPerRequestUs: sum((o) => o.gen.cpuPerRequestUs * o.gen.count) / count,
+      cpuShare: sum((o) => o.gen.cpuShare * o.gen.totalSeconds) / seconds,
+    },
+    serverCpuUs: sum((o) => o.serverCpuUs * o.gen.count) / count,
+    serverCores: sum((o) => o.serverCores * o.gen.totalSeconds) / seconds,
+  };
 }
 
 /** A workload's outcome against one server. */
@@ -264,9 +304,17 @@ function fmt(n: number, d = 0): string {
 
 function parseFlags(
   argv: string[],
-): { scale: number; only?: Set<string>; etcdOnly: boolean; transport: string; warmup: number } {
+): {
+  scale: number;
+  only?: Set<string>;
+  etcdOnly: boolean;
+  transport: string;
+  warmup: number;
+  rounds: number;
+} {
   let scale = 1;
   let warmup = 0.2;
+  let rounds = 1;
   let transport = "h2";
   let only: Set<string> | undefined;
   let etcdOnly = false;
@@ -276,18 +324,20 @@ function parseFlags(
     else if (a === "--etcd-only") etcdOnly = true;
     else if (a.startsWith("--transport=")) transport = a.slice(12);
     else if (a.startsWith("--warmup=")) warmup = Number(a.slice(9));
+    else if (a.startsWith("--rounds=")) rounds = Number(a.slice(9));
     else {
       throw new Error(
-        `unknown flag ${a} (flags: --scale=X --only=a,b --etcd-only --transport=h2|fetch|connect --warmup=F)`,
+        `unknown flag ${a} (flags: --scale=X --only=a,b --etcd-only --transport=h2|fetch|connect --warmup=F --rounds=N)`,
       );
     }
   }
   if (!(scale > 0)) throw new Error("--scale must be > 0");
   if (!(warmup >= 0)) throw new Error("--warmup must be >= 0");
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error("--rounds must be an integer >= 1");
   if (!["h2", "fetch", "connect"].includes(transport)) {
     throw new Error("--transport must be h2, fetch or connect");
   }
-  return { scale, only, etcdOnly, transport, warmup };
+  return { scale, only, etcdOnly, transport, warmup, rounds };
 }
 
 /** The `--v8-flags=…` argument of deno.json's `start` task, if it has one. */
@@ -316,7 +366,7 @@ async function main(): Promise<number> {
   );
   const logDir = await Deno.makeTempDir({ prefix: "concord-compare-logs-" });
   console.log(
-    `bench:compare on ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, scale ${flags.scale}, generator client ${flags.transport}, warm-up ${flags.warmup}`,
+    `bench:compare on ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, scale ${flags.scale}, generator client ${flags.transport}, warm-up ${flags.warmup}, rounds ${flags.rounds}`,
   );
   const v8Flags = startTaskV8Flags();
   console.log(
@@ -363,8 +413,15 @@ async function main(): Promise<number> {
     }
     const rows: string[] = [];
     for (const w of workloads) {
-      const e = await runWorkload(etcd.server, w, flags.scale, flags.transport);
-      const c = concord ? await runWorkload(concord, w, flags.scale, flags.transport) : undefined;
+      const es: Outcome[] = [];
+      const cs: Outcome[] = [];
+      for (let r = 0; r < flags.rounds; r++) {
+        const slice = flags.scale / flags.rounds;
+        es.push(await runWorkload(etcd.server, w, slice, flags.transport));
+        if (concord) cs.push(await runWorkload(concord, w, slice, flags.transport));
+      }
+      const e = combine(es);
+      const c = concord ? combine(cs) : undefined;
       const ratio = e.ok && c?.ok ? c.gen.rps / e.gen.rps : NaN;
       const verdict = w.target === undefined || !Number.isFinite(ratio)
         ? ""
