@@ -7,7 +7,7 @@
  *   deno task bench:compare [--scale=0.5] [--only=put-1,range-s] [--etcd-only]
  *                           [--transport=h2|fetch|connect]   (the generator's unary client)
  *                           [--warmup=0.2]   (unmeasured pass first, as a fraction of totals)
- *                           [--rounds=1]     (each workload in N alternating slices)
+ *                           [--rounds=3]     (each workload in N alternating slices)
  *
  * Concord runs as `deno task start` runs it: the same `--v8-flags` (read from deno.json's
  * `start` task, so the benchmark cannot drift from what users run).
@@ -314,7 +314,7 @@ function parseFlags(
 } {
   let scale = 1;
   let warmup = 0.2;
-  let rounds = 1;
+  let rounds = 3;
   let transport = "h2";
   let only: Set<string> | undefined;
   let etcdOnly = false;
