@@ -1,0 +1,114 @@
+/**
+ * Where a server's allocation goes, per request: starts a member in this process, warms it up
+ * with one load-generator run, then samples V8's heap allocations (HeapProfiler sampling,
+ * objects later collected included) during a second run and prints bytes allocated per request
+ * by allocating function (self) and by call subtree (inclusive).
+ *
+ *   deno run -A bench/alloc_profile.ts [--requests=20000] [-- <loadgen workload args>]
+ *   deno run -A bench/alloc_profile.ts --requests=2000 -- watch --clients=10 \
+ *     --watch-per-stream=10 --conns=10 --total=2000
+ *
+ * The workload defaults to put-1000 (bench:compare's `put --clients=1000 --conns=100`); its
+ * `--total` is replaced by --requests. Allocation drives GC time and peak RSS, which is what
+ * this is for: the figures in docs/perf.md ("allocation per put") come from it.
+ */
+import { Session } from "node:inspector";
+import { defaultConfig } from "../lib/server/config.ts";
+import { startServer } from "../lib/api/member_server.ts";
+
+interface ProfileNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: ProfileNode[];
+}
+
+const dashes = Deno.args.indexOf("--");
+const own = dashes >= 0 ? Deno.args.slice(0, dashes) : Deno.args;
+const workload = dashes >= 0 ? Deno.args.slice(dashes + 1) : [
+  "put",
+  "--clients=1000",
+  "--conns=100",
+  "--key-size=8",
+  "--val-size=256",
+  "--key-space-size=100000",
+];
+const requests = Number(own.find((a) => a.startsWith("--requests="))?.slice(11) ?? 20000);
+if (!(requests > 0)) throw new Error("--requests must be > 0");
+
+const dir = await Deno.makeTempDir({ prefix: "concord-alloc-" });
+const cfg = defaultConfig("alloc");
+cfg.dataDir = dir;
+cfg.listenClientUrls = [new URL("http://127.0.0.1:0")];
+const server = await startServer(cfg, { log: () => {} });
+const endpoint = server.clientUrls[0].replace(/^http:\/\//, "");
+
+async function load(total: number): Promise<string> {
+  const args = [...workload.filter((a) => !a.startsWith("--total=")), `--total=${total}`];
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./loadgen/main.ts", import.meta.url).pathname,
+      ...args,
+      `--endpoints=${endpoint}`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout).split("\n").find((l) => /Requests\/sec/.test(l)) ??
+    "";
+}
+
+const session = new Session();
+session.connect();
+const post = <T>(method: string, params: Record<string, unknown> = {}) =>
+  new Promise<T>((resolve, reject) =>
+    session.post(
+      method,
+      params,
+      (err: Error | null, res?: object) => err ? reject(err) : resolve(res as T),
+    )
+  );
+try {
+  console.log(`warm-up: ${(await load(Math.max(1000, requests / 4))).trim()}`);
+  await post("HeapProfiler.enable");
+  await post("HeapProfiler.startSampling", {
+    samplingInterval: 512,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  console.log(`sampled: ${(await load(requests)).trim()}`);
+  const { profile } = await post<{ profile: { head: ProfileNode } }>("HeapProfiler.stopSampling");
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  const name = (n: ProfileNode) =>
+    `${n.callFrame.functionName || "(anonymous)"} ${
+      n.callFrame.url.replace(/^.*\/(node_modules|lib|ext:)/, "$1")
+    }:${n.callFrame.lineNumber + 1}`;
+  const walk = (n: ProfileNode, open: Set<string>): number => {
+    const k = name(n);
+    self.set(k, (self.get(k) ?? 0) + n.selfSize);
+    let total = n.selfSize;
+    const first = !open.has(k);
+    open.add(k);
+    for (const c of n.children) total += walk(c, open);
+    if (first) {
+      open.delete(k);
+      inclusive.set(k, (inclusive.get(k) ?? 0) + total);
+    }
+    return total;
+  };
+  const all = walk(profile.head, new Set());
+  const top = (m: Map<string, number>) =>
+    [...m].sort((a, b) => b[1] - a[1]).slice(0, 30).map(([k, v]) =>
+      `${(v / requests).toFixed(0).padStart(8)}  ${k}`
+    ).join("\n");
+  console.log(`\n${(all / requests).toFixed(0)} bytes allocated per request (sampled)`);
+  console.log(`\nbytes per request, by allocating function:\n${top(self)}`);
+  console.log(`\nbytes per request, by call subtree:\n${top(inclusive)}`);
+} finally {
+  session.disconnect();
+  await server.close();
+  await Deno.remove(dir, { recursive: true });
+}
