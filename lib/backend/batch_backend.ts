@@ -1,7 +1,8 @@
 /**
  * The batching backend: the `Backend` contract over the page file, as etcd's backend is over
  * boltdb. All writes go into one open write transaction (the batch), which is committed every
- * `batchInterval` ms or `batchLimit` operations, or on `commit()`. Because JavaScript runs one
+ * `batchInterval` ms or `batchLimit` operations (at the end of the synchronous step that
+ * reached the limit, never inside it), or on `commit()`. Because JavaScript runs one
  * thing at a time, the live read view simply reads through that same write transaction, so it
  * sees every buffered write without a separate read buffer.
  *
@@ -162,8 +163,23 @@ export class BatchBackend implements Backend {
 
   #record(op: Op): void {
     this.#log?.push(op);
-    if (++this.#ops >= this.#limit) this.#commitInBackground();
+    if (++this.#ops >= this.#limit && !this.#limitQueued) {
+      // Not here, in the middle of the caller's synchronous step: at its end. The server
+      // applies an entry's writes and its consistent index in one synchronous step; a commit
+      // between the two would make the writes durable without the index, and a crash then
+      // would apply the entry again on replay (found by tests/server/member_sim_test.ts).
+      this.#limitQueued = true;
+      queueMicrotask(() => {
+        this.#limitQueued = false;
+        if (this.#ops >= this.#limit && !this.#failure && !this.#closed) {
+          this.#commitInBackground();
+        }
+      });
+    }
   }
+
+  /** A limit-triggered commit is waiting for the end of the current synchronous step. */
+  #limitQueued = false;
 
   #fail(err: unknown): FailedError {
     this.#failure ??= err instanceof FailedError

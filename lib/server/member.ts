@@ -106,6 +106,11 @@ export interface MemberOptions {
   requestTimeoutMs?: number;
   /** Start-up and fatal-error lines (default: console.error). */
   log?: (line: string) => void;
+  /**
+   * WAL segment size (default 64 MiB, as etcd). Simulations use small ones, which also makes
+   * them cross segment cuts and releases.
+   */
+  walSegmentBytes?: number;
 }
 
 /** The paths of a member's files under its data dir. */
@@ -294,7 +299,12 @@ export class Member {
         id = await memberIdFor(peers, cfg.initialClusterToken);
         clusterId = await clusterIdFor([id]);
         await disk.mkdirAll(paths.snap);
-        wal = await Wal.create({ disk, dir: paths.wal, metadata: { nodeId: id, clusterId } });
+        wal = await Wal.create({
+          disk,
+          dir: paths.wal,
+          metadata: { nodeId: id, clusterId },
+          segmentSize: opts.walSegmentBytes,
+        });
         const attrs: MemberAttrs = {
           name: cfg.name,
           peerURLs: peers,
@@ -324,6 +334,7 @@ export class Member {
           disk,
           dir: paths.wal,
           snapshot: snap ? { index: snap.metadata.index, term: snap.metadata.term } : undefined,
+          segmentSize: opts.walSegmentBytes,
         });
         wal = opened.wal;
         if (snap) {

@@ -49,20 +49,28 @@ Deno.test("backend: reads see buffered writes before any commit", async () => {
   await b.close();
 });
 
-Deno.test("backend: commits every batchLimit operations", async () => {
+Deno.test("backend: commits at batchLimit operations, at the end of the synchronous step", async () => {
   const disk = new SimDisk();
   const clock = new SimClock();
   const b = await openBackend(disk, "/b.db", { clock, batchLimit: 10 });
   b.write.createBucket("key"); // 1 op
   for (let i = 0; i < 24; i++) b.write.put("key", k(`k${i}`), k(`v${i}`));
-  // 25 operations: two batches of 10 committed, 5 still buffered.
-  assert.equal(b.stats().commits, 2);
+  // 25 operations in one synchronous step: never split by a commit (the server writes an
+  // entry and its consistent index in one step; a commit between them would make a replay
+  // apply the entry twice)...
+  assert.equal(b.stats().commits, 0);
+  // ...but committed, all of them, as soon as the step ends
+  await Promise.resolve();
+  assert.equal(b.stats().commits, 1);
+  b.write.put("key", k("k24"), k("v24"));
+  await Promise.resolve();
+  assert.equal(b.stats().commits, 1, "below the limit: waits for the interval or commit()");
   await b.commit();
-  assert.equal(b.stats().commits, 3);
+  assert.equal(b.stats().commits, 2);
   // After a kill -9, the reopened file has every committed write.
   disk.processCrash();
   const again = await openBackend(disk, "/b.db", { clock });
-  assert.equal(all(again.read, "key").length, 24);
+  assert.equal(all(again.read, "key").length, 25);
   await again.close();
 });
 
@@ -95,6 +103,8 @@ Deno.test("backend: a pinned view stays consistent while writes commit", async (
   for (let i = 0; i < 500; i++) {
     if (i % 2) b.write.delete("key", k(`k${String(i).padStart(4, "0")}`));
     else b.write.put("key", k(`k${String(i).padStart(4, "0")}`), k("new"));
+    // steps of 50 writes: each step that reaches the limit commits when it ends
+    if (i % 50 === 49) await Promise.resolve();
   }
   await b.commit();
   // Writers committed and freed pages many times; the pinned view still reads the old state.
