@@ -71,10 +71,6 @@ export class NodeTlsConn implements ByteConn {
     socket.on("end", () => this.#onEnd());
     socket.on("error", (e: Error) => this.#onError(e));
     socket.on("drain", () => this.#onDrain());
-    socket.on("finish", () => {
-      // close() ended our side and everything queued has been handed to the kernel.
-      if (this.#closed) socket.destroy();
-    });
     socket.on("close", () => this.#onClose());
   }
 
@@ -113,7 +109,16 @@ export class NodeTlsConn implements ByteConn {
     this.#rejectWriters(new Deno.errors.BrokenPipe("tls socket closed"));
     const s = this.#socket;
     if (s.destroyed) return;
+    // A lingering close: end our side (FIN after everything queued), keep reading and
+    // dropping what the peer still sends, and let the socket close when the peer ends its
+    // side. Destroying as soon as our output is flushed would reset the connection if the peer's
+    // last frames (a WINDOW_UPDATE, its own GOAWAY) are still unread, and a reset can discard
+    // our final response before the peer reads it. The linger timer bounds the wait.
     this.#linger = setTimeout(() => s.destroy(), CLOSE_LINGER_MS);
+    if (this.#paused) {
+      this.#paused = false;
+      s.resume();
+    }
     if (s.writableEnded) return;
     s.end();
   }
