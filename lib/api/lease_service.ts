@@ -22,9 +22,11 @@ function isLeaseNotFound(err: unknown): boolean {
 export function leaseService(m: Member): Partial<ServiceImpl<typeof Lease>> {
   return {
     async leaseGrant(req, ctx) {
-      if (req.TTL > BigInt(MAX_LEASE_TTL)) throw Errors.leaseTTLTooLarge();
+      // etcd's order: the quota interceptor, the caller's token (resolved for every
+      // proposal), then the lessor's TTL bound (at apply in etcd; nothing is written either way)
       await m.checkQuota(LEASE_OVERHEAD);
-      await authInfo(m, ctx); // etcd resolves the caller's token for every proposal
+      await authInfo(m, ctx);
+      if (req.TTL > BigInt(MAX_LEASE_TTL)) throw Errors.leaseTTLTooLarge();
       const id = req.ID === 0n ? m.newLeaseId() : req.ID;
       const a = await m.propose({
         kind: RequestKind.LeaseGrant,

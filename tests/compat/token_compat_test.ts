@@ -79,6 +79,12 @@ async function grpcScript(url: string): Promise<string[]> {
     await log("txn bogus", () => kv.txn({}, bogus));
     await log("compact bogus", () => kv.compact({ revision: 1n }, bogus));
     await log("lease grant bogus", () => lease.leaseGrant({ ID: 5n, TTL: 60n }, bogus));
+    // the token is checked before the TTL bound (9,000,000,000 s is etcd's MaxLeaseTTL)
+    await log(
+      "lease grant bogus, TTL too large",
+      () => lease.leaseGrant({ ID: 6n, TTL: 9_000_000_001n }, bogus),
+    );
+    await log("lease grant TTL too large", () => lease.leaseGrant({ ID: 6n, TTL: 9_000_000_001n }));
     await log("lease revoke bogus", () => lease.leaseRevoke({ ID: 5n }, bogus));
     await log("lease ttl bogus", () => lease.leaseTimeToLive({ ID: 5n }, bogus));
     await log("status bogus", () => maint.status({}, bogus));
