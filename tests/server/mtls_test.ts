@@ -296,6 +296,7 @@ Deno.test("mtls: with auth on, a gateway call whose certificate names a user get
         refused.out,
         "CommonName of client sending a request against gateway will be ignored and not used " +
           "as expected\n\n400",
+        refused.err,
       );
       // /health is not a gateway call
       const health = await curl([...alice, `${s.url}/health`]);
