@@ -21,14 +21,29 @@ import { defaultConfig } from "../../lib/server/config.ts";
 import { type Applied, Member } from "../../lib/server/member.ts";
 import { RequestKind } from "../../lib/server/request.ts";
 import { deleteFromPb, putFromPb, txnFromPb } from "../../lib/server/convert.ts";
-import { applyDeleteRange, applyPut, applyRange, applyTxn } from "../../lib/mvcc/applier.ts";
+import {
+  applyCompaction,
+  applyDeleteRange,
+  applyPut,
+  applyRange,
+  applyTxn,
+} from "../../lib/mvcc/applier.ts";
+import { Lessor } from "../../lib/lease/lessor.ts";
+import { kvKeyDeleter } from "../../lib/lease/kv_deleter.ts";
+import { EtcdError } from "../../lib/base/errors.ts";
 import { MvccStore } from "../../lib/mvcc/kv_store.ts";
 import {
+  type CompactionRequest,
+  CompactionRequestSchema,
   Compare_CompareResult,
   Compare_CompareTarget,
   CompareSchema,
   type DeleteRangeRequest,
   DeleteRangeRequestSchema,
+  type LeaseGrantRequest,
+  LeaseGrantRequestSchema,
+  type LeaseRevokeRequest,
+  LeaseRevokeRequestSchema,
   type PutRequest,
   PutRequestSchema,
   RequestOpSchema,
@@ -45,12 +60,49 @@ const enc = new TextEncoder();
 type Proposal =
   | { kind: RequestKind.Put; req: PutRequest }
   | { kind: RequestKind.DeleteRange; req: DeleteRangeRequest }
-  | { kind: RequestKind.Txn; req: TxnRequest };
+  | { kind: RequestKind.Txn; req: TxnRequest }
+  | { kind: RequestKind.LeaseGrant; req: LeaseGrantRequest }
+  | { kind: RequestKind.LeaseRevoke; req: LeaseRevokeRequest }
+  | { kind: RequestKind.Compaction; req: CompactionRequest };
 
-function randomOp(r: Rand): Proposal {
+/** A replay store with its own lessor, as the member pairs them (never started: no expiry). */
+interface Replay {
+  store: MvccStore;
+  lessor: Lessor;
+}
+
+async function newReplay(): Promise<Replay> {
+  const backend = await openSimBackend(await newDisk());
+  const lessor = new Lessor({ backend, clock: new SimClock() });
+  const store = MvccStore.open(backend, { leases: lessor });
+  lessor.setKeyDeleter(kvKeyDeleter(store));
+  return { store, lessor };
+}
+
+/**
+ * A random write. Leases have ids 1-4 and an hour to live (the simulated time never reaches
+ * it: expiry would be the member's own proposal, outside the history); compactions aim at
+ * revisions up to a little past `rev`, so some are refused as future or already compacted.
+ */
+function randomOp(r: Rand, rev: number): Proposal {
   const key = () => enc.encode(`k${r.int(12)}`);
   const value = () => enc.encode(`v${r.int(1000)}`);
-  switch (r.int(6)) {
+  switch (r.int(9)) {
+    case 6:
+      return {
+        kind: RequestKind.LeaseGrant,
+        req: create(LeaseGrantRequestSchema, { ID: BigInt(1 + r.int(4)), TTL: 3600n }),
+      };
+    case 7:
+      return {
+        kind: RequestKind.LeaseRevoke,
+        req: create(LeaseRevokeRequestSchema, { ID: BigInt(1 + r.int(4)) }),
+      };
+    case 8:
+      return {
+        kind: RequestKind.Compaction,
+        req: create(CompactionRequestSchema, { revision: BigInt(1 + r.int(rev + 3)) }),
+      };
     case 0:
       return {
         kind: RequestKind.DeleteRange,
@@ -90,7 +142,12 @@ function randomOp(r: Rand): Proposal {
     default:
       return {
         kind: RequestKind.Put,
-        req: create(PutRequestSchema, { key: key(), value: value(), prevKv: r.chance(0.3) }),
+        req: create(PutRequestSchema, {
+          key: key(),
+          value: value(),
+          prevKv: r.chance(0.3),
+          lease: r.chance(0.25) ? BigInt(1 + r.int(4)) : 0n,
+        }),
       };
   }
 }
@@ -98,6 +155,21 @@ function randomOp(r: Rand): Proposal {
 const dec = new TextDecoder();
 
 /** Live keys of `store` at `rev`, as `key` -> `value@modRevision`. */
+/**
+ * The keys live at `rev`, every field: key=value@create/mod/vN/lease. The history above the
+ * compaction revision is these sets for each revision; that, not hashKV, is compared, because
+ * hashKV (as etcd's) also counts old revisions that physical compaction has not removed yet,
+ * which depends on how far the background compaction got before a crash.
+ */
+function snapshotAt(store: MvccStore, rev: number): string {
+  return applyRange(store, { key: enc.encode("\0"), rangeEnd: new Uint8Array([0]), revision: rev })
+    .kvs.map((kv) =>
+      `${dec.decode(kv.key)}=${
+        dec.decode(kv.value)
+      }@${kv.createRevision}/${kv.modRevision}/v${kv.version}/l${kv.lease}`
+    ).join(" ");
+}
+
 function liveAt(store: MvccStore, rev: number): Map<string, string> {
   const kvs =
     applyRange(store, { key: enc.encode("\0"), rangeEnd: new Uint8Array([0]), revision: rev })
@@ -113,10 +185,11 @@ function liveAt(store: MvccStore, rev: number): Map<string, string> {
  * proposal was applied twice, lost or reordered.
  */
 async function explain(member: MvccStore, history: Proposal[], rev: number): Promise<void> {
-  const model = MvccStore.open(await openSimBackend(await newDisk()));
+  const rp = await newReplay();
+  const model = rp.store;
   for (const p of history) {
     if (model.rev() >= rev) break;
-    replay(model, p);
+    replay(rp, p);
   }
   const change = (st: MvccStore, r: number) => {
     const a = liveAt(st, r - 1);
@@ -126,7 +199,8 @@ async function explain(member: MvccStore, history: Proposal[], rev: number): Pro
     for (const k of a.keys()) if (!b.has(k)) out.push(`-${k}`);
     return out.join(",");
   };
-  for (let r = 2; r <= rev; r++) {
+  const from = Math.max(2, member.compactRev() + 2, model.compactRev() + 2);
+  for (let r = from; r <= rev; r++) {
     console.log(`rev ${r}: member ${change(member, r)} | replay ${change(model, r)}`);
   }
   const show = (_k: string, v: unknown) =>
@@ -134,19 +208,38 @@ async function explain(member: MvccStore, history: Proposal[], rev: number): Pro
   history.forEach((p, i) => console.log(`proposal ${i}: ${JSON.stringify(p.req, show)}`));
 }
 
-/** Applies `p` to the replay store as the member's apply does. */
-function replay(store: MvccStore, p: Proposal): void {
-  switch (p.kind) {
-    case RequestKind.Put:
-      applyPut(store, putFromPb(p.req));
-      break;
-    case RequestKind.DeleteRange:
-      applyDeleteRange(store, deleteFromPb(p.req));
-      break;
-    case RequestKind.Txn:
-      applyTxn(store, txnFromPb(p.req));
-      break;
+/** Applies `p` to the replay as the member's apply does; a refused request changes nothing. */
+function replay(rp: Replay, p: Proposal): void {
+  try {
+    switch (p.kind) {
+      case RequestKind.Put:
+        applyPut(rp.store, putFromPb(p.req));
+        break;
+      case RequestKind.DeleteRange:
+        applyDeleteRange(rp.store, deleteFromPb(p.req));
+        break;
+      case RequestKind.Txn:
+        applyTxn(rp.store, txnFromPb(p.req));
+        break;
+      case RequestKind.LeaseGrant:
+        rp.lessor.grant(p.req.ID, Number(p.req.TTL));
+        break;
+      case RequestKind.LeaseRevoke:
+        rp.lessor.revoke(p.req.ID);
+        break;
+      case RequestKind.Compaction:
+        applyCompaction(rp.store, { revision: Number(p.req.revision), physical: false })
+          .done.catch(() => {});
+        break;
+    }
+  } catch (err) {
+    if (!(err instanceof EtcdError)) throw err;
   }
+}
+
+/** The lease ids a lessor holds, sorted. */
+function leaseIds(l: Lessor): string {
+  return l.leases().map((v) => v.id).sort((a, b) => (a < b ? -1 : 1)).join(",");
 }
 
 function revisionOf(a: Applied): number {
@@ -154,7 +247,11 @@ function revisionOf(a: Applied): number {
     case "put":
     case "delete":
     case "txn":
+    case "compaction":
       return a.r.header.revision;
+    case "grant":
+    case "revision":
+      return a.revision;
     default:
       throw new Error(`unexpected apply result ${a.kind}`);
   }
@@ -188,35 +285,73 @@ async function runSeed(seed: number): Promise<void> {
     await m.linearizableRead();
 
     // which prefix of the history does the member hold?
-    const model = MvccStore.open(await openSimBackend(await newDisk()));
-    const states: { rev: number; hash: number }[] = [{
-      rev: model.rev(),
-      hash: model.hashKV(0).hash,
-    }];
+    const rp = await newReplay();
+    const model = rp.store;
+    // the replay's state after each prefix: revision, compaction, leases, and the history
+    // above the compaction (each revision's live set, recorded once when it is made)
+    const madeAt: string[] = [];
+    const above = (c: number, r: number, at: (rev: number) => string) => {
+      const out: string[] = [];
+      for (let x = Math.max(1, c + 1); x <= r; x++) out.push(at(x));
+      return out.join("|");
+    };
+    const stateOf = (store: MvccStore, lessor: Lessor, at: (rev: number) => string) => ({
+      rev: store.rev(),
+      compacted: store.compactRev(),
+      leases: leaseIds(lessor),
+      history: above(store.compactRev(), store.rev(), at),
+    });
+    const recorded = (x: number) => madeAt[x];
+    madeAt[model.rev()] = snapshotAt(model, model.rev());
+    const states = [stateOf(model, rp.lessor, recorded)];
     const revs: number[] = [];
     for (const p of history) {
-      replay(model, p);
+      const before = model.rev();
+      replay(rp, p);
+      if (model.rev() !== before) madeAt[model.rev()] = snapshotAt(model, model.rev());
       revs.push(model.rev());
-      states.push({ rev: model.rev(), hash: model.hashKV(0).hash });
+      states.push(stateOf(model, rp.lessor, recorded));
     }
     const mustHold = acked.size === 0 ? 0 : Math.max(...acked.keys()) + 1;
-    const got = { rev: m.store.rev(), hash: m.store.hashKV(0).hash };
+    const got = stateOf(m.store, m.lessor, (x) => snapshotAt(m.store, x));
     let held = -1;
     for (let n = states.length - 1; n >= mustHold; n--) {
-      if (states[n].rev === got.rev && states[n].hash === got.hash) {
+      if (JSON.stringify(states[n]) === JSON.stringify(got)) {
         held = n;
         break;
       }
     }
-    if (held < 0 && Deno.env.get("SIM_DEBUG")) await explain(m.store, history, got.rev);
+    if (held < 0 && Deno.env.get("SIM_DEBUG")) {
+      states.forEach((st, n) => {
+        if (Math.abs(st.rev - got.rev) <= 1) console.log(`prefix ${n}: ${JSON.stringify(st)}`);
+      });
+      await explain(m.store, history, got.rev);
+    }
     assert.ok(
       held >= 0,
-      `seed=${seed} round ${round}: member at rev ${got.rev} hash ${got.hash} matches no ` +
+      `seed=${seed} round ${round}: member at rev ${got.rev} (compacted ${got.compacted}, ` +
+        `leases ${got.leases}) matches no ` +
         `prefix of ${history.length} proposals holding the ${mustHold} acknowledged ones ` +
         `(prefix revisions ${states.map((s) => s.rev).join(",")})`,
     );
     for (const [i, rev] of acked) {
       assert.equal(rev, revs[i], `seed=${seed}: proposal ${i} was answered with rev ${rev}`);
+    }
+    if (Deno.env.get("SIM_DEBUG")) {
+      const kinds = new Map<string, number>();
+      for (const i of acked.keys()) {
+        if (i < held) {
+          kinds.set(
+            RequestKind[history[i].kind],
+            (kinds.get(RequestKind[history[i].kind]) ?? 0) + 1,
+          );
+        }
+      }
+      console.log(
+        `seed=${seed} round ${round}: holds ${held} of ${history.length}; state ${
+          JSON.stringify(got)
+        }; acked ${JSON.stringify([...kinds])}`,
+      );
     }
     history.length = held; // what the crash lost was never applied: it is not history
     await model.close();
@@ -228,7 +363,7 @@ async function runSeed(seed: number): Promise<void> {
       const batch = 1 + r.int(4);
       const pending: Promise<void>[] = [];
       for (let b = 0; b < batch; b++) {
-        const p = randomOp(r);
+        const p = randomOp(r, m.store.rev());
         const i = history.length;
         history.push(p);
         pending.push(
