@@ -28,7 +28,7 @@ import {
   trailerMux,
 } from "@connectrpc/connect/protocol-connect";
 import { toConnectError } from "./errors.ts";
-import { UnaryContext } from "./unary_context.ts";
+import { CallContext } from "./call_context.ts";
 import type { AnyImpl } from "./instrument.ts";
 import { readLimited } from "./limits.ts";
 import { once } from "./body.ts";
@@ -56,7 +56,7 @@ export function connectUnaryHandler(
     const version = req.header.get("Connect-Protocol-Version");
     if (version !== null && version !== "1") return undefined;
     const timeout = parseTimeout(req.header.get("Connect-Timeout-Ms"), Number.MAX_SAFE_INTEGER);
-    const ctx = new UnaryContext({
+    const ctx = new CallContext({
       method,
       protocolName: "connect",
       requestMethod: req.method,

@@ -7,42 +7,21 @@
  * response is enveloped where it is yielded. Anything else (compression, other codecs)
  * returns undefined and goes to Connect's handler.
  */
-import {
-  create,
-  type DescMessage,
-  type DescMethod,
-  fromBinary,
-  isMessage,
-  toBinary,
-} from "@bufbuild/protobuf";
+import { create, type DescMessage, type DescMethod, isMessage, toBinary } from "@bufbuild/protobuf";
 import { WatchResponseSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { encodeWatchResponse } from "./watch_codec.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
-import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { toConnectError } from "./errors.ts";
 import { normalizeGrpcMessage } from "./grpc_message.ts";
 import type { AnyImpl } from "./instrument.ts";
 import { readLimited, requestTooLarge } from "./limits.ts";
-import { UnaryContext } from "./unary_context.ts";
-
-const GRPC_PROTO = "application/grpc+proto";
+import { acceptGrpc, decodeEnvelope, decodeSingle, envelope, envelopeLength } from "./grpc_call.ts";
 
 /** A protocol violation in the request stream, as grpc-go reports it. */
 function malformed(what: string): ConnectError {
   return new ConnectError(`grpc: ${what}`, Code.Internal);
-}
-
-/** Decodes one enveloped message of `schema`, refusing the compressed flag (no encoding). */
-function decode(schema: DescMessage, bytes: Uint8Array, at: number, len: number): unknown {
-  if ((bytes[at] & 1) !== 0) {
-    throw malformed("received compressed message without grpc-encoding");
-  }
-  try {
-    return fromBinary(schema, bytes.subarray(at + 5, at + 5 + len));
-  } catch (err) {
-    throw new ConnectError(`grpc: failed to unmarshal the received message: ${err}`, Code.Internal);
-  }
 }
 
 /**
@@ -69,8 +48,7 @@ export async function* readMessages(
         start = 0;
       }
       while (buf.length - start >= 5) {
-        const len = ((buf[start + 1] << 24) >>> 0) + (buf[start + 2] << 16) +
-          (buf[start + 3] << 8) + buf[start + 4];
+        const len = envelopeLength(buf, start);
         if (len > maxBytes) {
           throw new ConnectError(
             `grpc: received message larger than max (${len} vs. ${maxBytes})`,
@@ -78,7 +56,7 @@ export async function* readMessages(
           );
         }
         if (buf.length - start < 5 + len) break;
-        const msg = decode(schema, buf, start, len);
+        const msg = decodeEnvelope(schema, buf, start, len);
         start += 5 + len;
         yield msg;
       }
@@ -95,18 +73,14 @@ const FAST_ENCODERS = new Map<string, (message: never) => Uint8Array>([
   [WatchResponseSchema.typeName, encodeWatchResponse],
 ]);
 
-function envelope(schema: DescMessage, message: unknown): Uint8Array {
+/** A response message enveloped (the hottest ones by their hand-written encoders). */
+function encode(schema: DescMessage, message: unknown): Uint8Array {
   const fast = FAST_ENCODERS.get(schema.typeName);
-  const msg = fast !== undefined && isMessage(message, schema)
-    ? fast(message as never)
-    : toBinary(schema, create(schema, message as Record<string, unknown>));
-  const out = new Uint8Array(5 + msg.length);
-  out[1] = msg.length >>> 24;
-  out[2] = (msg.length >>> 16) & 0xff;
-  out[3] = (msg.length >>> 8) & 0xff;
-  out[4] = msg.length & 0xff;
-  out.set(msg, 5);
-  return out;
+  return envelope(
+    fast !== undefined && isMessage(message, schema)
+      ? fast(message as never)
+      : toBinary(schema, create(schema, message as Record<string, unknown>)),
+  );
 }
 
 /** Serves one streaming method over gRPC; see the module comment for when it declines. */
@@ -118,53 +92,21 @@ export function grpcStreamHandler(
   if (method.methodKind === "unary") throw new Error(`${method.name} is unary`);
   const clientStreams = method.methodKind !== "server_streaming";
   return async (req) => {
-    const type = req.header.get("Content-Type");
-    if (type !== "application/grpc" && type !== GRPC_PROTO) return undefined;
-    if (req.method !== "POST") return undefined;
-    const encoding = req.header.get("grpc-encoding");
-    if (encoding !== null && encoding !== "identity") return undefined;
-    const timeout = parseTimeout(req.header.get("grpc-timeout"), Number.MAX_SAFE_INTEGER);
-    const ctx = new UnaryContext({
-      method,
-      protocolName: "grpc",
-      requestMethod: req.method,
-      url: req.url,
-      timeoutMs: timeout.timeoutMs,
-      requestSignal: req.signal,
-      requestHeader: req.header,
-      responseHeader: { "Content-Type": GRPC_PROTO },
-      responseTrailer: { "grpc-status": "0" },
-      contextValues: req.contextValues,
-    });
+    const call = acceptGrpc(req, method);
+    if (call === undefined) return undefined;
+    const { ctx, timeoutError } = call;
     const body = req.body as AsyncIterable<Uint8Array>;
     async function* respond(): AsyncGenerator<Uint8Array> {
       try {
-        if (timeout.error) throw timeout.error;
+        if (timeoutError) throw timeoutError;
         let input: unknown;
         if (clientStreams) input = readMessages(body, method.input, maxMessageBytes);
         else {
           const bytes = await readLimited(body, maxMessageBytes);
-          if (bytes.length < 5) {
-            throw new ConnectError(
-              "protocol error: missing input message for server-streaming method",
-              Code.Unimplemented,
-            );
-          }
-          const len = ((bytes[1] << 24) >>> 0) + (bytes[2] << 16) + (bytes[3] << 8) + bytes[4];
-          if (bytes.length !== 5 + len) {
-            throw new ConnectError(
-              bytes.length < 5 + len
-                ? `protocol error: promised ${len} bytes in enveloped message, got ${
-                  bytes.length - 5
-                }`
-                : "protocol error: received extra input message for server-streaming method",
-              bytes.length < 5 + len ? Code.InvalidArgument : Code.Unimplemented,
-            );
-          }
-          input = decode(method.input, bytes, 0, len);
+          input = decodeSingle(method.input, bytes, "server-streaming");
         }
         for await (const res of impl(input, ctx) as AsyncIterable<unknown>) {
-          yield envelope(method.output, res);
+          yield encode(method.output, res);
         }
       } catch (err) {
         const ce = toConnectError(err);

@@ -1,5 +1,5 @@
 /**
- * The handler context of a unary call on the direct gRPC and Connect paths.
+ * The handler context of a call on the direct paths (unary gRPC and Connect, streaming gRPC).
  *
  * Connect's `createHandlerContext` copies the request headers into a new `Headers`, makes two
  * more for the response, and links an AbortController to the request's signal and to a
@@ -19,8 +19,8 @@ import {
 } from "@connectrpc/connect";
 import { FieldHeaders } from "../http/field_headers.ts";
 
-/** What a unary context is made of (the subset of Connect's init the direct paths have). */
-export interface UnaryContextInit {
+/** What a call context is made of (the subset of Connect's init the direct paths have). */
+export interface CallContextInit {
   method: DescMethod;
   protocolName: string;
   requestMethod: string;
@@ -35,7 +35,7 @@ export interface UnaryContextInit {
 }
 
 /** See the module comment. */
-export class UnaryContext implements HandlerContext {
+export class CallContext implements HandlerContext {
   readonly method: DescMethod;
   readonly service: DescService;
   readonly protocolName: string;
@@ -51,7 +51,7 @@ export class UnaryContext implements HandlerContext {
   #aborted = false;
   #reason: unknown = undefined;
 
-  constructor(init: UnaryContextInit) {
+  constructor(init: CallContextInit) {
     this.method = init.method;
     this.service = init.method.parent;
     this.protocolName = init.protocolName;
