@@ -5,56 +5,26 @@
  * space exceeded", until the space is freed and the alarm disarmed, which also lasts.
  */
 import assert from "node:assert/strict";
-import { etcdctl } from "./harness.ts";
+import { etcdctl, type ServeChild, spawnServe } from "./harness.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const NOSPACE = "etcdserver: mvcc: database space exceeded";
 const QUOTA = 256 * 1024;
+/** The value the test fills the quota with. */
+const BIG = "x".repeat(32 * 1024);
 
-interface Child {
-  proc: Deno.ChildProcess;
-  url: string;
-  stderr: Promise<string>;
-}
+type Child = ServeChild;
 
 /** `concord serve` on `dir` with a tiny quota; resolves once it serves clients. */
-async function spawnServe(dir: string, extra: string[] = []): Promise<Child> {
-  const proc = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "serve",
-      "--name",
-      "a",
-      "--data-dir",
-      dir,
-      "--listen-client-urls",
-      "http://127.0.0.1:0",
-      "--quota-backend-bytes",
-      String(QUOTA),
-      ...extra,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(proc.stderr).text();
-  const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  let url: string | undefined;
-  while (url === undefined) {
-    const { value, done } = await reader.read();
-    if (done) {
-      await proc.status;
-      throw new Error(`serve exited before it was ready: ${out}${await stderr}`);
-    }
-    out += value;
-    url = /ready to serve client requests on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-  }
-  (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })().catch(() => {});
-  return { proc, url, stderr };
+function serve(dir: string, extra: string[] = []): Promise<Child> {
+  return spawnServe([
+    "--name",
+    "a",
+    "--data-dir",
+    dir,
+    "--quota-backend-bytes",
+    String(QUOTA),
+    ...extra,
+  ]);
 }
 
 async function stop(c: Child): Promise<void> {
@@ -75,8 +45,13 @@ async function ctl(url: string, args: string[]): Promise<string> {
   return r.stdout;
 }
 
+/**
+ * A put of the fill's size must fail: with the alarm raised it is refused outright, and with
+ * it disarmed it still cannot fit (the file may stop anywhere within one fill value of the
+ * quota, so a small put could fit and the alarm would not be raised again).
+ */
 async function putFails(url: string, key: string): Promise<void> {
-  const r = await etcdctl(url, ["put", key, "v"]);
+  const r = await etcdctl(url, ["put", key, BIG]);
   assert.notEqual(r.code, 0, `put ${key} succeeded`);
   assert.match(r.stderr, new RegExp(NOSPACE));
 }
@@ -85,15 +60,14 @@ Deno.test("alarms: NOSPACE survives a clean stop and kill -9, until freed and di
   const dir = await Deno.makeTempDir({ prefix: "concord-alarm-" });
   let c: Child | undefined;
   try {
-    c = await spawnServe(dir);
+    c = await serve(dir);
     // the id as text: it does not fit a JSON number
     const status = await ctl(c.url, ["endpoint", "status", "-w", "json"]);
     const id = /"member_id":(\d+)/.exec(status)![1];
     const raised = `memberID:${id} alarm:NOSPACE \n`;
-    const big = "x".repeat(32 * 1024);
     let n = 0;
     for (;;) {
-      const r = await etcdctl(c.url, ["put", `big${n}`, big]);
+      const r = await etcdctl(c.url, ["put", `big${n}`, BIG]);
       if (r.code !== 0) {
         assert.match(r.stderr, new RegExp(NOSPACE));
         break;
@@ -106,20 +80,20 @@ Deno.test("alarms: NOSPACE survives a clean stop and kill -9, until freed and di
 
     // a clean stop: the alarm is in the committed backend
     await stop(c);
-    c = await spawnServe(dir);
+    c = await serve(dir);
     assert.equal(await ctl(c.url, ["alarm", "list"]), raised);
     await putFails(c.url, "after-stop");
     assert.equal(await ctl(c.url, ["get", "big0", "--keys-only"]), "big0\n\n");
     await stop(c);
 
     // the backend commits only when stopped: an alarm raised now lives only in the WAL
-    c = await spawnServe(dir, ["--backend-batch-interval", "1h"]);
+    c = await serve(dir, ["--backend-batch-interval", "1h"]);
     assert.equal(await ctl(c.url, ["alarm", "disarm"]), raised);
     assert.equal(await ctl(c.url, ["alarm", "list"]), "");
     await putFails(c.url, "raises-again"); // still over quota: the write raises it again
     assert.equal(await ctl(c.url, ["alarm", "list"]), raised);
     await kill9(c);
-    c = await spawnServe(dir);
+    c = await serve(dir);
     assert.equal(await ctl(c.url, ["alarm", "list"]), raised, "replayed from the WAL");
     await putFails(c.url, "after-kill");
 
@@ -132,7 +106,7 @@ Deno.test("alarms: NOSPACE survives a clean stop and kill -9, until freed and di
     assert.equal(await ctl(c.url, ["alarm", "disarm"]), raised);
     assert.equal(await ctl(c.url, ["put", "small", "v"]), "OK\n");
     await kill9(c);
-    c = await spawnServe(dir);
+    c = await serve(dir);
     assert.equal(await ctl(c.url, ["alarm", "list"]), "");
     assert.equal(await ctl(c.url, ["get", "small", "--print-value-only"]), "v\n");
     assert.equal(await ctl(c.url, ["put", "small2", "v"]), "OK\n");

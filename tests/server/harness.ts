@@ -99,3 +99,43 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** A `concord serve` child process, serving clients at `url`. */
+export interface ServeChild {
+  proc: Deno.ChildProcess;
+  url: string;
+  /** Everything the child writes to stderr, once it exits. */
+  stderr: Promise<string>;
+}
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/**
+ * Runs `concord serve` with `args` (listening on 127.0.0.1 port 0 unless they say otherwise)
+ * and resolves once it announces its client URL; its stdout keeps being drained so the child
+ * never blocks on a full pipe. The caller stops it (SIGTERM or SIGKILL) and awaits `proc`.
+ */
+export async function spawnServe(args: string[]): Promise<ServeChild> {
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "serve", "--listen-client-urls", "http://127.0.0.1:0", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(proc.stderr).text();
+  const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  let url: string | undefined;
+  while (url === undefined) {
+    const { value, done } = await reader.read();
+    if (done) {
+      await proc.status;
+      throw new Error(`serve exited before it was ready: ${out}${await stderr}`);
+    }
+    out += value;
+    url = /ready to serve client requests on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+  }
+  (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })().catch(() => {});
+  return { proc, url, stderr };
+}

@@ -4,55 +4,23 @@
  * with its revision, and nothing may be applied twice.
  */
 import assert from "node:assert/strict";
-import { etcdctl } from "./harness.ts";
+import { etcdctl, type ServeChild, spawnServe } from "./harness.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
-interface Child {
-  proc: Deno.ChildProcess;
-  url: string;
-  stderr: Promise<string>;
-}
+type Child = ServeChild;
 
-async function spawnServe(dir: string): Promise<Child> {
-  const proc = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "serve",
-      "--name",
-      "r",
-      "--data-dir",
-      dir,
-      "--listen-client-urls",
-      "http://127.0.0.1:0",
-      // the backend commits only when stopped: after kill -9 every write since the last
-      // start lives only in the WAL, so the replay is what brings it back
-      "--backend-batch-interval",
-      "1h",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(proc.stderr).text();
-  const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  let url: string | undefined;
-  while (url === undefined) {
-    const { value, done } = await reader.read();
-    if (done) {
-      await proc.status;
-      throw new Error(`serve exited before it was ready: ${out}${await stderr}`);
-    }
-    out += value;
-    url = /ready to serve client requests on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-  }
-  // keep draining stdout so the child never blocks on a full pipe
-  (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })().catch(() => {});
-  return { proc, url, stderr };
+function serve(dir: string): Promise<Child> {
+  return spawnServe([
+    "--name",
+    "r",
+    "--data-dir",
+    dir,
+    // the backend commits only when stopped: after kill -9 every write since the last
+    // start lives only in the WAL, so the replay is what brings it back
+    "--backend-batch-interval",
+    "1h",
+  ]);
 }
 
 async function put(url: string, key: string, value: string): Promise<number> {
@@ -77,7 +45,7 @@ Deno.test("serve: clean stop and kill -9 both keep every acknowledged write, app
   const dir = await Deno.makeTempDir({ prefix: "concord-restart-" });
   const acked = new Map<string, { value: string; rev: number }>();
   try {
-    let c = await spawnServe(dir);
+    let c = await serve(dir);
     for (let i = 0; i < 10; i++) {
       acked.set(`a${i}`, { value: `v${i}`, rev: await put(c.url, `a${i}`, `v${i}`) });
     }
@@ -107,7 +75,7 @@ Deno.test("serve: clean stop and kill -9 both keep every acknowledged write, app
     assert.equal((await c.proc.status).code, 0);
     assert.match(await c.stderr, /concord serve: stopped/);
 
-    c = await spawnServe(dir);
+    c = await serve(dir);
     for (const [k, want] of acked) {
       const got = await get(c.url, k);
       assert.deepEqual(got, { value: want.value, modRevision: want.rev });
@@ -124,7 +92,7 @@ Deno.test("serve: clean stop and kill -9 both keep every acknowledged write, app
     await c.proc.status;
     await c.stderr;
 
-    c = await spawnServe(dir);
+    c = await serve(dir);
     for (const [k, want] of acked) {
       const got = await get(c.url, k);
       assert.deepEqual(got, { value: want.value, modRevision: want.rev });
@@ -159,7 +127,7 @@ Deno.test("serve: --help prints the flags; an unknown flag exits 2 naming it", a
 Deno.test("serve: a damaged WAL stops the start with a message naming the file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "concord-corrupt-" });
   try {
-    const c = await spawnServe(dir);
+    const c = await serve(dir);
     await put(c.url, "k", "v");
     c.proc.kill("SIGTERM");
     assert.equal((await c.proc.status).code, 0);
