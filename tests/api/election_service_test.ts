@@ -5,42 +5,23 @@
  */
 import assert from "node:assert/strict";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { Auth, KV, Lease } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Permission_Type } from "../../proto/gen/authpb/auth_pb.ts";
 import { Election, type LeaderResponse } from "../../proto/gen/v3electionpb/v3election_pb.ts";
 import { Errors } from "../../lib/base/errors.ts";
-import { startTestServer, waitFor } from "../server/harness.ts";
+import { waitFor } from "../server/harness.ts";
+import { startGrpcMember } from "./grpc_member.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
 async function setup() {
-  const s = await startTestServer((c) => {
-    c.heartbeatIntervalMs = 10;
-    c.electionTimeoutMs = 100;
-  });
-  // closed before the server: Deno's node:http2 client must not see the server's GOAWAY
-  const sm = new Http2SessionManager(s.url);
-  const t = createGrpcTransport({ baseUrl: s.url, sessionManager: sm });
-  const kv = createClient(KV, t);
+  const m = await startGrpcMember();
   return {
-    s,
-    el: createClient(Election, t),
-    kv,
-    lease: createClient(Lease, t),
-    auth: createClient(Auth, t),
+    ...m,
+    el: createClient(Election, m.transport),
     /** The keys under `prefix` with their values, `key=value`. */
     async entries(prefix: string, token?: string): Promise<string[]> {
-      const r = await kv.range(
-        { key: enc(prefix), rangeEnd: enc(prefix.slice(0, -1) + "0") },
-        token ? { headers: { token } } : undefined,
-      );
-      return r.kvs.map((k) => `${dec(k.key)}=${dec(k.value)}`);
-    },
-    async close() {
-      sm.abort();
-      await s.close();
+      return (await m.under(prefix, token)).map((k) => `${dec(k.key)}=${dec(k.value)}`);
     },
   };
 }

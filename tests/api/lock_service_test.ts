@@ -5,44 +5,25 @@
  */
 import assert from "node:assert/strict";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { Auth, KV, Lease } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Permission_Type } from "../../proto/gen/authpb/auth_pb.ts";
 import { Lock } from "../../proto/gen/v3lockpb/v3lock_pb.ts";
 import { Errors } from "../../lib/base/errors.ts";
 import { Rand, testSeed } from "../../lib/base/rand.ts";
-import { startTestServer, waitFor } from "../server/harness.ts";
+import { waitFor } from "../server/harness.ts";
+import { startGrpcMember } from "./grpc_member.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
 /** A member with fast raft timing (1 s minimum lease TTL) and gRPC clients on it. */
 async function setup() {
-  const s = await startTestServer((c) => {
-    c.heartbeatIntervalMs = 10;
-    c.electionTimeoutMs = 100;
-  });
-  // closed before the server: Deno's node:http2 client must not see the server's GOAWAY
-  const sm = new Http2SessionManager(s.url);
-  const t = createGrpcTransport({ baseUrl: s.url, sessionManager: sm });
-  const kv = createClient(KV, t);
+  const m = await startGrpcMember();
   return {
-    s,
-    lock: createClient(Lock, t),
-    kv,
-    lease: createClient(Lease, t),
-    auth: createClient(Auth, t),
+    ...m,
+    lock: createClient(Lock, m.transport),
     /** The keys under `prefix`, in key order. */
     async keys(prefix: string, token?: string): Promise<string[]> {
-      const r = await kv.range(
-        { key: enc(prefix), rangeEnd: enc(prefix.slice(0, -1) + "0") },
-        token ? { headers: { token } } : undefined,
-      );
-      return r.kvs.map((k) => dec(k.key));
-    },
-    async close() {
-      sm.abort();
-      await s.close();
+      return (await m.under(prefix, token)).map((k) => dec(k.key));
     },
   };
 }
