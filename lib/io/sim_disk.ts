@@ -198,6 +198,39 @@ export class SimDisk implements Disk {
     this.capacity = options.capacity ?? Infinity;
   }
 
+  /**
+   * This disk as one process sees it: every operation through the view (directory ones
+   * included, not just file handles) fails once the disk has crashed since the view was made.
+   * A simulation gives each incarnation of a server its own view, so work the dead one left
+   * in flight (a snapshot being renamed into place, say) cannot touch what the next one sees,
+   * as no I/O survives a real process.
+   */
+  process(): Disk {
+    const epoch = this.epoch;
+    const check = () => {
+      if (this.epoch !== epoch) {
+        throw new Error(`simulated process of disk epoch ${epoch} is dead (now ${this.epoch})`);
+      }
+    };
+    const guard = <T>(op: () => Promise<T>): Promise<T> => {
+      try {
+        check();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return op();
+    };
+    return {
+      open: (path, options) => guard(() => this.open(path, options)),
+      exists: (path) => guard(() => this.exists(path)),
+      remove: (path) => guard(() => this.remove(path)),
+      rename: (from, to) => guard(() => this.rename(from, to)),
+      readDir: (path) => guard(() => this.readDir(path)),
+      mkdirAll: (path) => guard(() => this.mkdirAll(path)),
+      syncDir: (path) => guard(() => this.syncDir(path)),
+    };
+  }
+
   /** Bytes still free. */
   room(): number {
     let used = 0;

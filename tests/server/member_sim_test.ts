@@ -277,7 +277,13 @@ async function runSeed(seed: number): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     // a fresh clock per incarnation: the dead member's timers must not fire into this one
     const clock = new SimClock(time);
-    const m = await Member.start(cfg, { disk, clock, log: () => {}, walSegmentBytes });
+    // this incarnation's view of the disk dies with it (see SimDisk.process)
+    const m = await Member.start(cfg, {
+      disk: disk.process(),
+      clock,
+      log: () => {},
+      walSegmentBytes,
+    });
     await m.ready;
     // An entry the crash left in the WAL without its commit (a torn HardState record) is not
     // lost: the new leader commits it with its first entry. A read round waits for that, so
@@ -395,5 +401,15 @@ async function runSeed(seed: number): Promise<void> {
 Deno.test("member on a simulated disk: crashes at seeded moments keep every acknowledged write, applied once", async () => {
   const base = testSeed();
   console.log(`seed=${base} (seeds ${base}..${base + SEEDS - 1}; replay one with SEED=N)`);
-  for (let s = 0; s < SEEDS; s++) await runSeed(base + s);
+  for (let s = 0; s < SEEDS; s++) {
+    try {
+      await runSeed(base + s);
+    } catch (err) {
+      // name the seed whatever failed (an assertion already does; a crash of the member not)
+      if (err instanceof Error && !err.message.includes(`seed=${base + s}`)) {
+        err.message = `seed=${base + s}: ${err.message}`;
+      }
+      throw err;
+    }
+  }
 });
