@@ -32,6 +32,7 @@ import { Lessor } from "../../lib/lease/lessor.ts";
 import { kvKeyDeleter } from "../../lib/lease/kv_deleter.ts";
 import { EtcdError } from "../../lib/base/errors.ts";
 import { MvccStore } from "../../lib/mvcc/kv_store.ts";
+import { WatchHub, type WatchStream } from "../../lib/mvcc/watch_hub.ts";
 import {
   type CompactionRequest,
   CompactionRequestSchema,
@@ -237,6 +238,32 @@ function replay(rp: Replay, p: Proposal): void {
   }
 }
 
+/**
+ * Takes every response a watch stream has ready into `into` (revision -> its events, in
+ * order); false once the watch was cancelled (compacted away while it lagged), after which it
+ * says nothing more about the history.
+ */
+function drainWatch(stream: WatchStream, into: Map<number, string[]>): boolean {
+  for (let r = stream.tryNext(); r !== undefined; r = stream.tryNext()) {
+    if (r.canceled || r.compactRevision > 0) return false;
+    for (const e of r.events) {
+      const kv = e.kv;
+      const text = `${e.type === 0 ? "PUT" : "DELETE"} ${dec.decode(kv.key)}=${
+        dec.decode(kv.value)
+      }@${kv.createRevision}/${kv.modRevision}/v${kv.version}/l${kv.lease}`;
+      const at = into.get(kv.modRevision) ?? [];
+      at.push(text);
+      into.set(kv.modRevision, at);
+    }
+  }
+  return true;
+}
+
+/** A watch over every key from `startRevision`. */
+function watchAll(stream: WatchStream, startRevision: number): void {
+  stream.watch({ key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]), startRevision });
+}
+
 /** The lease ids a lessor holds, sorted. */
 function leaseIds(l: Lessor): string {
   return l.leases().map((v) => v.id).sort((a, b) => (a < b ? -1 : 1)).join(",");
@@ -274,6 +301,11 @@ async function runSeed(seed: number): Promise<void> {
   /** Revision each acknowledged proposal was answered with, by its index in `history`. */
   const acked = new Map<number, number>();
   let time = 0;
+  /** What the current incarnation's watcher saw, by revision; see drainWatch. */
+  let watched = new Map<number, string[]>();
+  let watchedFrom = 0;
+  let watchedUpTo = -1;
+  let watchedLive = false;
   for (let round = 0; round < ROUNDS; round++) {
     // a fresh clock per incarnation: the dead member's timers must not fire into this one
     const clock = new SimClock(time);
@@ -311,9 +343,14 @@ async function runSeed(seed: number): Promise<void> {
     madeAt[model.rev()] = snapshotAt(model, model.rev());
     const states = [stateOf(model, rp.lessor, recorded)];
     const revs: number[] = [];
+    const modelHub = new WatchHub(model);
+    const modelStream = modelHub.newStream({ bufferSize: 1 << 20 });
+    watchAll(modelStream, 0); // from the next revision: synced, delivered as each is made
+    const modelEvents = new Map<number, string[]>();
     for (const p of history) {
       const before = model.rev();
       replay(rp, p);
+      drainWatch(modelStream, modelEvents);
       if (model.rev() !== before) madeAt[model.rev()] = snapshotAt(model, model.rev());
       revs.push(model.rev());
       states.push(stateOf(model, rp.lessor, recorded));
@@ -343,6 +380,17 @@ async function runSeed(seed: number): Promise<void> {
     for (const [i, rev] of acked) {
       assert.equal(rev, revs[i], `seed=${seed}: proposal ${i} was answered with rev ${rev}`);
     }
+    // what the last incarnation's watcher saw: every revision it applied, once, in order, as
+    // the replay makes it, and nothing the crash then lost (applied means synced)
+    for (const [rev, events] of watched) {
+      assert.ok(rev <= got.rev, `seed=${seed} round ${round}: watched rev ${rev} was lost`);
+      assert.deepEqual(events, modelEvents.get(rev), `seed=${seed} round ${round}: rev ${rev}`);
+    }
+    for (let x = watchedFrom; watchedLive && x <= watchedUpTo; x++) {
+      if (modelEvents.has(x)) assert.ok(watched.has(x), `seed=${seed}: rev ${x} never watched`);
+    }
+    modelStream.close();
+    modelHub.close();
     if (Deno.env.get("SIM_DEBUG")) {
       const kinds = new Map<string, number>();
       for (const i of acked.keys()) {
@@ -361,6 +409,18 @@ async function runSeed(seed: number): Promise<void> {
     }
     history.length = held; // what the crash lost was never applied: it is not history
     await model.close();
+
+    // a watcher over everything this incarnation applies
+    watched = new Map();
+    watchedFrom = m.store.rev() + 1;
+    watchedUpTo = m.store.rev();
+    watchedLive = true;
+    const stream = m.hub.newStream({ bufferSize: 1 << 20 });
+    watchAll(stream, watchedFrom);
+    const drain = () => {
+      if (watchedLive) watchedLive = drainWatch(stream, watched);
+      watchedUpTo = m.store.rev();
+    };
 
     // load, with a crash at a seeded moment, possibly with proposals in flight
     const steps = 5 + r.int(25);
@@ -382,6 +442,7 @@ async function runSeed(seed: number): Promise<void> {
       }
       if (step === crashAt && r.chance(0.5)) break; // crash with this batch in flight
       await Promise.all(pending);
+      drain();
       if (r.chance(0.4)) {
         const ms = r.int(150);
         clock.advance(ms);
@@ -390,6 +451,7 @@ async function runSeed(seed: number): Promise<void> {
         for (let k = r.int(6); k > 0; k--) await Promise.resolve();
       }
     }
+    drain();
     if (r.chance(0.7)) disk.powerLoss("random");
     else disk.processCrash();
     time += 1;
