@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { etcdctl, startTestServer, type TestServer } from "./harness.ts";
 import { makePki, type Pki } from "../http/mtls_pki.ts";
-import { freePort } from "../support/etcd.ts";
+import { type EtcdProcess, startEtcd } from "../support/etcd.ts";
 
 const dec = new TextDecoder();
 /** A refused handshake makes etcdctl retry until its command timeout: keep that short. */
@@ -93,62 +93,14 @@ Deno.test("mtls: --trusted-ca-file alone also requires a client certificate (etc
 });
 
 /** A real etcd 3.4 serving https with the PKI's server certificate and --client-cert-auth. */
-async function startEtcdMtls(pki: Pki): Promise<{ url: string; stop(): Promise<void> }> {
-  const dir = await Deno.makeTempDir({ prefix: "concord-etcd-mtls-" });
-  const url = `https://127.0.0.1:${freePort()}`;
-  const peer = `http://127.0.0.1:${freePort()}`;
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command("etcd", {
-      args: [
-        ...["--name=e", `--data-dir=${dir}/etcd`, `--listen-client-urls=${url}`],
-        ...[`--advertise-client-urls=${url}`, `--listen-peer-urls=${peer}`],
-        ...[`--initial-advertise-peer-urls=${peer}`, `--initial-cluster=e=${peer}`],
-        ...[`--cert-file=${pki.server.cert}`, `--key-file=${pki.server.key}`],
-        ...[`--trusted-ca-file=${pki.ca}`, "--client-cert-auth"],
-        ...["--logger=zap", "--log-level=error"],
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-  } catch (err) {
-    await Deno.remove(dir, { recursive: true });
-    throw new Error(`cannot run etcd (apt-get install etcd-server): ${err}`);
-  }
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // already exited
-    }
-    await child.status;
-    await Deno.remove(dir, { recursive: true });
-  };
-  const client = Deno.createHttpClient({
-    caCerts: [await Deno.readTextFile(pki.ca)],
-    cert: await Deno.readTextFile(pki.clients.root.cert),
-    key: await Deno.readTextFile(pki.clients.root.key),
+function startEtcdMtls(pki: Pki): Promise<EtcdProcess> {
+  return startEtcd("e", {
+    certFile: pki.server.cert,
+    keyFile: pki.server.key,
+    trustedCaFile: pki.ca,
+    clientCertAuth: true,
+    client: pki.clients.root,
   });
-  try {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      try {
-        const r = await fetch(`${url}/health`, { client });
-        const text = await r.text();
-        if (r.status === 200 && text.includes("true")) break;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) {
-        await stop();
-        throw new Error("etcd did not become healthy in 20 s");
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  } finally {
-    client.close();
-  }
-  return { url, stop };
 }
 
 /**

@@ -22,13 +22,24 @@ export function freePort(): number {
   return port;
 }
 
+/** Client TLS for the started etcd (PEM file paths), as its own flags name them. */
+export interface EtcdTls {
+  certFile: string;
+  keyFile: string;
+  trustedCaFile: string;
+  clientCertAuth: boolean;
+  /** The certificate the readiness check presents when client certificates are required. */
+  client: { cert: string; key: string };
+}
+
 /**
  * Starts etcd and waits (20 s at most) until /health says true. Fails with a clear message
- * when etcd is not installed, rather than letting a comparison pass without its peer.
+ * when etcd is not installed, rather than letting a comparison pass without its peer. With
+ * `tls`, the client URL is https with etcd's TLS flags.
  */
-export async function startEtcd(name = "default"): Promise<EtcdProcess> {
+export async function startEtcd(name = "default", tls?: EtcdTls): Promise<EtcdProcess> {
   const dir = await Deno.makeTempDir({ prefix: "concord-etcd-" });
-  const url = `http://127.0.0.1:${freePort()}`;
+  const url = `${tls ? "https" : "http"}://127.0.0.1:${freePort()}`;
   const peer = `http://127.0.0.1:${freePort()}`;
   let child: Deno.ChildProcess;
   try {
@@ -41,6 +52,14 @@ export async function startEtcd(name = "default"): Promise<EtcdProcess> {
         `--listen-peer-urls=${peer}`,
         `--initial-advertise-peer-urls=${peer}`,
         `--initial-cluster=${name}=${peer}`,
+        ...(tls
+          ? [
+            `--cert-file=${tls.certFile}`,
+            `--key-file=${tls.keyFile}`,
+            `--trusted-ca-file=${tls.trustedCaFile}`,
+            ...(tls.clientCertAuth ? ["--client-cert-auth"] : []),
+          ]
+          : []),
         "--logger=zap",
         "--log-level=error",
       ],
@@ -60,20 +79,31 @@ export async function startEtcd(name = "default"): Promise<EtcdProcess> {
     await child.status;
     await Deno.remove(dir, { recursive: true });
   };
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      const r = await fetch(`${url}/health`);
-      if (r.status === 200 && (await r.text()).includes("true")) break;
-      await r.body?.cancel();
-    } catch {
-      // not listening yet
+  const client = tls
+    ? Deno.createHttpClient({
+      caCerts: [await Deno.readTextFile(tls.trustedCaFile)],
+      cert: await Deno.readTextFile(tls.client.cert),
+      key: await Deno.readTextFile(tls.client.key),
+    })
+    : undefined;
+  try {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      try {
+        const r = await fetch(`${url}/health`, client ? { client } : {});
+        if (r.status === 200 && (await r.text()).includes("true")) break;
+        await r.body?.cancel();
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error("etcd did not become healthy in 20 s");
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error("etcd did not become healthy in 20 s");
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    client?.close();
   }
   return { url, pid: child.pid, stop };
 }
