@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { Permission_Type } from "../../proto/gen/authpb/auth_pb.ts";
 import { Election, type LeaderResponse } from "../../proto/gen/v3electionpb/v3election_pb.ts";
 import { Errors } from "../../lib/base/errors.ts";
 import { waitFor } from "../server/harness.ts";
@@ -187,19 +186,9 @@ Deno.test("Election: the leader's lease expiry elects the next candidate; observ
 Deno.test("Election: calls act with the caller's permissions", async () => {
   const c = await setup();
   try {
-    await c.auth.userAdd({ name: "root", password: "rootpw" });
-    await c.auth.userGrantRole({ user: "root", role: "root" });
-    await c.auth.roleAdd({ name: "voter" });
-    await c.auth.roleGrantPermission({
-      name: "voter",
-      perm: { permType: Permission_Type.READWRITE, key: enc("ok/"), rangeEnd: enc("ok0") },
-    });
-    await c.auth.userAdd({ name: "u", password: "upw" });
-    await c.auth.userGrantRole({ user: "u", role: "voter" });
-    await c.auth.authEnable({});
-    const root = (await c.auth.authenticate({ name: "root", password: "rootpw" })).token;
-    const token = (await c.auth.authenticate({ name: "u", password: "upw" })).token;
-    const u = { headers: { token } };
+    const tokens = await c.enableAuth();
+    const root = tokens.root;
+    const u = { headers: { token: tokens.u } };
     await c.lease.leaseGrant({ ID: 7n, TTL: 60n }, { headers: { token: root } });
 
     for (

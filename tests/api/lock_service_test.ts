@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { Permission_Type } from "../../proto/gen/authpb/auth_pb.ts";
 import { Lock } from "../../proto/gen/v3lockpb/v3lock_pb.ts";
 import { Errors } from "../../lib/base/errors.ts";
 import { Rand, testSeed } from "../../lib/base/rand.ts";
@@ -180,20 +179,9 @@ Deno.test("Lock: etcd's errors (unknown lease, empty key) and the session lease 
 Deno.test("Lock and Unlock act with the caller's permissions", async () => {
   const c = await setup();
   try {
-    await c.auth.userAdd({ name: "root", password: "rootpw" });
-    await c.auth.userGrantRole({ user: "root", role: "root" });
-    await c.auth.roleAdd({ name: "locker" });
-    await c.auth.roleGrantPermission({
-      name: "locker",
-      perm: { permType: Permission_Type.READWRITE, key: enc("ok/"), rangeEnd: enc("ok0") },
-    });
-    await c.auth.userAdd({ name: "u", password: "upw" });
-    await c.auth.userGrantRole({ user: "u", role: "locker" });
-    await c.auth.authEnable({});
-    const root = (await c.auth.authenticate({ name: "root", password: "rootpw" })).token;
-    const u = {
-      headers: { token: (await c.auth.authenticate({ name: "u", password: "upw" })).token },
-    };
+    const tokens = await c.enableAuth();
+    const root = tokens.root;
+    const u = { headers: { token: tokens.u } };
     await c.lease.leaseGrant({ ID: 7n, TTL: 60n }, { headers: { token: root } });
 
     const denied = await failure(c.lock.lock({ name: enc("no"), lease: 7n }, u));
