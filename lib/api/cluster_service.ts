@@ -10,13 +10,13 @@ export function clusterService(m: Member): Partial<ServiceImpl<typeof Cluster>> 
   return {
     async memberList(req) {
       if (req.linearizable) await m.linearizableRead();
-      const members = [...m.members.entries()].map(([id, a]) =>
+      const members = m.membership.list().map((a) =>
         create(pb.MemberSchema, {
-          ID: id,
+          ID: a.id,
           name: a.name,
           peerURLs: a.peerURLs,
           clientURLs: a.clientURLs,
-          isLearner: false,
+          isLearner: a.isLearner,
         })
       );
       // etcd's ClusterServer header carries no revision (3.4 and 3.5): etcdctl shows 0

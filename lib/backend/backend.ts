@@ -66,8 +66,14 @@ export interface Backend {
   commit(): Promise<void>;
   /** Commits pending writes and pins a consistent view of the result. */
   pin(): Promise<PinnedReadTx>;
-  /** Streams a consistent copy of the whole page file to `sink`, while writes continue. */
-  writeTo(sink: (chunk: Uint8Array) => Promise<void>): Promise<number>;
+  /**
+   * Streams a consistent copy of the whole page file to `sink`, while writes continue;
+   * `onSize` learns the copy's size before its first chunk.
+   */
+  writeTo(
+    sink: (chunk: Uint8Array) => Promise<void>,
+    onSize?: (bytes: number) => void,
+  ): Promise<number>;
   /** Rewrites the file compactly (etcd's defrag), without losing any committed or buffered write. */
   defrag(): Promise<void>;
   /** File and in-use sizes. */

@@ -279,12 +279,15 @@ export class BatchBackend implements Backend {
     };
   }
 
-  async writeTo(sink: (chunk: Uint8Array) => Promise<void>): Promise<number> {
+  async writeTo(
+    sink: (chunk: Uint8Array) => Promise<void>,
+    onSize?: (bytes: number) => void,
+  ): Promise<number> {
     await this.commit();
     const db = this.#db;
     this.#retain(db);
     try {
-      return await db.writeTo(sink);
+      return await db.writeTo(sink, onSize);
     } finally {
       this.#releaseDb(db);
     }

@@ -23,13 +23,18 @@ import type { Tx } from "./tx.ts";
 /** Bytes handed to the sink at a time. */
 const CHUNK_BYTES = 4 << 20;
 
-/** Streams `tx`'s snapshot to `sink`; returns the bytes written. */
+/**
+ * Streams `tx`'s snapshot to `sink`; returns the bytes written. `onSize` learns the total
+ * before the first chunk (a transfer announces it up front).
+ */
 export async function writeSnapshot(
   tx: Tx,
   sink: (chunk: Uint8Array) => Promise<void>,
+  onSize?: (bytes: number) => void,
 ): Promise<number> {
   const meta = tx.meta;
   const ps = tx.pageSize;
+  onSize?.(meta.hwm * ps);
   const live = new Map<number, number>(); // id -> span
   collectPages(tx, meta, live);
   const prev = encodeMeta({ ...meta, txid: meta.txid - 1 });

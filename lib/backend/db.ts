@@ -398,11 +398,14 @@ export class DB implements TxOwner {
    * Streams a consistent copy of the newest commit to `sink` (a valid page file: reachable
    * pages copied, free pages zeroed) while writes continue; returns the bytes written.
    */
-  async writeTo(sink: (chunk: Uint8Array) => Promise<void>): Promise<number> {
+  async writeTo(
+    sink: (chunk: Uint8Array) => Promise<void>,
+    onSize?: (bytes: number) => void,
+  ): Promise<number> {
     this.#checkUsable();
     const tx = this.begin(false);
     try {
-      return await writeSnapshot(tx, sink);
+      return await writeSnapshot(tx, sink, onSize);
     } finally {
       tx.rollback();
     }

@@ -33,6 +33,7 @@ import { Wal } from "../wal/wal.ts";
 import { Snapshotter } from "../snap/snapshotter.ts";
 import { clusterIdFor, formatId, memberIdFor } from "../server/member_id.ts";
 import { parseInitialCluster } from "./serve_flags.ts";
+import { MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET, Membership } from "../server/membership.ts";
 
 /** Where the command writes, and which disk it uses (tests may pass another). */
 export interface SnapshotUtilIo {
@@ -310,6 +311,12 @@ export async function restoreSnapshot(
       const store = MvccStore.open(backend);
       store.setConsistentIndex(n, term);
       await store.close();
+      // the new cluster's membership replaces the one the snapshot was taken in (etcd's
+      // restore rewrites the members buckets the same way)
+      backend.write.deleteBucket(MEMBERS_BUCKET);
+      backend.write.deleteBucket(MEMBERS_REMOVED_BUCKET);
+      const membership = new Membership(backend);
+      for (const m of members) membership.add({ ...m, clientURLs: [], isLearner: false });
       await backend.commit();
     } finally {
       await backend.close();
@@ -336,15 +343,8 @@ export async function restoreSnapshot(
       autoLeave: false,
     };
     const snap: Snapshot = {
-      // the member's SnapshotData: the membership outside the backend
-      data: encoder.encode(JSON.stringify({
-        members: members.map((m) => ({
-          id: m.id.toString(),
-          name: m.name,
-          peerURLs: m.peerURLs,
-          clientURLs: [],
-        })),
-      })),
+      // the membership is in the db; the page file travels beside raft snapshots
+      data: new Uint8Array(0),
       metadata: { index: n, term, confState },
     };
     await new Snapshotter(disk, snapDir).save(snap);

@@ -4,7 +4,7 @@
  */
 import type { AuthInfo, AuthStore } from "../auth/store.ts";
 import type * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import type { Member } from "./member.ts";
+import type { Lessor } from "../lease/lessor.ts";
 
 /** A put's checks: write the key; read it too when the previous value is asked for. */
 export function checkPutAuth(auth: AuthStore, info: AuthInfo | undefined, r: pb.PutRequest): void {
@@ -35,7 +35,11 @@ export function checkTxnAuth(auth: AuthStore, info: AuthInfo | undefined, r: pb.
 }
 
 /** A lease revoke's check: write permission on every attached key. */
-export function checkRevokeAuth(m: Member, info: AuthInfo | undefined, id: bigint): void {
+export function checkRevokeAuth(
+  m: { lessor: Lessor; auth: AuthStore },
+  info: AuthInfo | undefined,
+  id: bigint,
+): void {
   if (!m.lessor.exists(id)) return;
   for (const k of m.lessor.timeToLive(id, true).keys) m.auth.checkPut(info, k);
 }

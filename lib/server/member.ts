@@ -1,85 +1,81 @@
 /**
- * One Concord member: raft over the WAL, the apply loop over the MVCC store and lessor, the
- * waits of proposers and linearizable readers. A single member is a cluster of one: every
- * write goes through raft exactly as it would with peers, so adding the transport later
- * changes nothing here but `send`.
+ * One Concord member: wires the raft loop (raft, WAL, snapshots, transport), the applier and
+ * the applied state (MVCC, lessor, auth, alarms, membership, all in one backend), the waits of
+ * proposers and linearizable readers, and the watch hub, and is the face the API calls.
+ * A single member is a cluster of one; with peers, the transport carries raft's messages and
+ * the leader's snapshots, and everything else is the same.
  *
  * Data dir layout (as etcd's): `<data-dir>/member/wal` (or --wal-dir), `<data-dir>/member/snap`
  * (raft snapshot files) and `<data-dir>/member/snap/db` (the backend page file).
  */
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { Errors, EtcdError } from "../base/errors.ts";
-import { type Entry, EntryType, type HardState } from "../base/raftpb.ts";
+import { type Entry, EntryType, type Snapshot } from "../base/raftpb.ts";
 import { Rand } from "../base/rand.ts";
-import { type ClusterId, type MemberId, toCounter } from "../base/types.ts";
-import type { Clock, Timer } from "../io/clock.ts";
-import { type Disk, joinPath } from "../io/disk.ts";
+import type { ClusterId, MemberId } from "../base/types.ts";
+import type { Clock } from "../io/clock.ts";
+import type { Disk } from "../io/disk.ts";
 import { RealClock } from "../io/clock.ts";
 import { RealDisk } from "../io/real_disk.ts";
 import { openBackend } from "../backend/open.ts";
 import type { Backend } from "../backend/backend.ts";
 import type { BatchBackend } from "../backend/batch_backend.ts";
 import { LockedError } from "../backend/errors.ts";
-import { Wal } from "../wal/wal.ts";
+import type { Wal } from "../wal/wal.ts";
 import { WalLockedError } from "../wal/errors.ts";
-import { validSnapshots } from "../wal/inspect.ts";
 import { Snapshotter } from "../snap/snapshotter.ts";
 import {
+  type AppliedConfChange,
   type ApplyBatch,
+  ConfChangeOutcome,
   ConfChangeType,
-  encodeConfChange,
-  MemoryStorage,
-  Node,
-  type PersistBatch,
+  type Message,
+  type Node,
   ProposalDroppedError,
   RawNode,
-  type ReadState,
   type SoftState,
   StateType,
 } from "../raft/mod.ts";
-import { MvccStore } from "../mvcc/kv_store.ts";
-import { applyCompaction, applyDeleteRange, applyPut, applyTxn } from "../mvcc/applier.ts";
-import type * as m from "../mvcc/types.ts";
+import type { MvccStore } from "../mvcc/kv_store.ts";
 import { WatchHub } from "../mvcc/watch_hub.ts";
-import { Lessor, minLeaseTtlSeconds } from "../lease/lessor.ts";
-import { kvKeyDeleter } from "../lease/kv_deleter.ts";
+import { type LeaseCheckpoint, type Lessor, minLeaseTtlSeconds } from "../lease/lessor.ts";
 import { LeaseIdGenerator } from "../lease/lease_id.ts";
 import {
-  type AlarmMember,
-  type AlarmRequest,
   AlarmRequest_AlarmAction,
   AlarmRequestSchema,
   AlarmType,
   CompactionRequestSchema,
-  type LeaseRevokeRequest,
+  LeaseCheckpointRequestSchema,
+  LeaseCheckpointSchema,
   LeaseRevokeRequestSchema,
+  MemberSchema,
   type ResponseHeader,
   ResponseHeaderSchema,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { ConfigError, type ServerConfig } from "./config.ts";
-import { type AuthInfo, AuthStore } from "../auth/store.ts";
-import { checkDeleteAuth, checkPutAuth, checkRevokeAuth, checkTxnAuth } from "./auth_check.ts";
+import type { AuthStore } from "../auth/store.ts";
+import type { AuthInfo } from "../auth/store.ts";
 import type { TokenProvider } from "./token.ts";
 import { SimpleTokenProvider } from "./token_simple.ts";
 import { JwtTokenProvider } from "./token_jwt.ts";
-import { AlarmStore } from "./alarms.ts";
-import { costTxn, quotaBytes } from "./quota.ts";
+import type { AlarmStore } from "./alarms.ts";
+import { quotaBytes } from "./quota.ts";
 import { type Compactor, startCompactor } from "./compactor.ts";
-import { clusterIdFor, formatId, memberIdFor } from "./member_id.ts";
-import { decodeRequest, encodeRequest, type InternalRequest, RequestKind } from "./request.ts";
-import { deleteFromPb, putFromPb, txnFromPb } from "./convert.ts";
+import { formatId } from "./member_id.ts";
+import { encodeRequest, type InternalRequest, RequestKind } from "./request.ts";
+import { type Applied, Applier } from "./applier.ts";
+import { ServerState } from "./state.ts";
+import { decodeMember, type MemberRecord, type Membership } from "./membership.ts";
+import { Waits } from "./waits.ts";
+import { ReadRounds } from "./read_rounds.ts";
+import { RaftLoop } from "./raft_loop.ts";
+import { openBackendStream } from "./snapshot_stream.ts";
+import { bootstrapRaft, memberPaths, urlText } from "./bootstrap.ts";
+import type { SnapshotSource, Transport, TransportHost } from "../transport/transport.ts";
 
-/** What the apply of one request produced, handed to the proposer waiting on its id. */
-export type Applied =
-  | { kind: "put"; r: m.PutResponse }
-  | { kind: "delete"; r: m.DeleteRangeResponse }
-  | { kind: "txn"; r: m.TxnResponse }
-  | { kind: "compaction"; r: m.CompactionResponse; done: Promise<void> }
-  | { kind: "grant"; id: bigint; ttl: number; revision: number }
-  | { kind: "token"; token: Promise<string>; revision: number }
-  | { kind: "alarms"; alarms: AlarmMember[]; revision: number }
-  | { kind: "revision"; revision: number };
+export type { Applied } from "./applier.ts";
+export { memberPaths } from "./bootstrap.ts";
+export { SNAPSHOT_CATCH_UP_ENTRIES } from "./raft_loop.ts";
 
 /** A request without its id (the member assigns one). */
 export type Proposal = InternalRequest extends infer R
@@ -98,6 +94,9 @@ export class DataDirLockedError extends Error {
   }
 }
 
+/** Makes a member's transport once its raft loop (the transport's host) exists. */
+export type TransportFactory = (host: TransportHost) => Transport | Promise<Transport>;
+
 /** Seams and knobs of a member; defaults are the real disk and clock. */
 export interface MemberOptions {
   disk?: Disk;
@@ -111,50 +110,20 @@ export interface MemberOptions {
    * them cross segment cuts and releases.
    */
   walSegmentBytes?: number;
+  /**
+   * The peer transport. Required when the cluster has other members (a member given peers
+   * never serves as if alone); a cluster of one needs none.
+   */
+  transport?: TransportFactory;
+  /** Seed of raft's randomized election timeouts (default: from the id and the clock). */
+  raftSeed?: number;
 }
 
-/** The paths of a member's files under its data dir. */
-export function memberPaths(cfg: ServerConfig): { wal: string; snap: string; db: string } {
-  const member = joinPath(cfg.dataDir, "member");
-  const snap = joinPath(member, "snap");
-  return {
-    wal: cfg.walDir !== "" ? cfg.walDir : joinPath(member, "wal"),
-    snap,
-    db: joinPath(snap, "db"),
-  };
+/** Legacy raft snapshot data: the membership, before it moved into the backend. */
+interface LegacySnapshotData {
+  members: { id: string; name: string; peerURLs: string[]; clientURLs: string[] }[];
 }
 
-interface Waiter {
-  resolve: (a: Applied) => void;
-  reject: (e: unknown) => void;
-  /** Clock time after which the proposer gets etcd's timeout (checked on each tick). */
-  deadline: number;
-}
-
-interface ReadWaiter {
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
-
-/**
- * Entries kept in raft's log behind a snapshot, so a slow follower can catch up from the log
- * rather than a snapshot (etcd's snapshotCatchUpEntries).
- */
-export const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
-
-/** The raft snapshot's data: the membership (the state outside the backend), as JSON. */
-interface SnapshotData {
-  members: (MemberAttrs & { id: string })[];
-}
-
-/** The member's own description, in the bootstrap conf change's context (JSON). */
-interface MemberAttrs {
-  name: string;
-  peerURLs: string[];
-  clientURLs: string[];
-}
-
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** A running member. Create with `Member.start`, end with `stop`. */
@@ -162,43 +131,28 @@ export class Member {
   readonly config: ServerConfig;
   readonly id: MemberId;
   readonly clusterId: ClusterId;
-  readonly backend: Backend & BatchBackend;
-  readonly store: MvccStore;
-  readonly lessor: Lessor;
   readonly hub: WatchHub;
-  /** Raised alarms (NOSPACE caps writes until disarmed). */
-  readonly alarms: AlarmStore;
-  /** Users, roles and permissions (replicated through raft like every write). */
-  readonly auth: AuthStore;
   /** The tokens Authenticate issued (simple tokens live in this member's memory). */
   readonly tokens: TokenProvider;
-  readonly node: Node;
-  readonly #storage: MemoryStorage;
+  #state: ServerState;
+  readonly #loop: RaftLoop;
+  readonly #applier: Applier;
+  readonly #waits: Waits<Applied>;
+  readonly #reads: ReadRounds;
   readonly #wal: Wal;
+  readonly #snapshotter: Snapshotter;
+  readonly #disk: Disk;
   readonly #clock: Clock;
   readonly #log: (line: string) => void;
   readonly #timeoutMs: number;
   readonly #leaseIds: LeaseIdGenerator;
-  /** Members by id, from applied conf changes (the bootstrap one names this member). */
-  readonly members = new Map<MemberId, MemberAttrs>();
-  #ticker: Timer | null = null;
+  readonly #minLeaseTtl: number;
   #compactor: Compactor | null = null;
-  readonly #snapshotter: Snapshotter;
-  /** The index of the newest raft snapshot (0: none). */
-  #snapIndex: number;
-  #snapshotRun: Promise<void> | null = null;
   #nextReqId: bigint;
-  #waiters = new Map<bigint, Waiter>();
-  #applied = 0;
-  #appliedWaits: { index: number; resolve: () => void }[] = [];
-  #readQueue: ReadWaiter[] = [];
-  #readRound: { seq: bigint; waiters: ReadWaiter[]; timer: Timer } | null = null;
-  #readSeq = 0n;
   #fatal: unknown = null;
-  /** The index of the entry being applied (simple tokens are named after it). */
-  #applying = 0;
   #stopped = false;
   #leader = false;
+  #lead: MemberId = 0n;
   #leaderWaits: { target: MemberId; resolve: () => void }[] = [];
   /** Resolves when the member first knows a leader (itself, with one member). */
   readonly ready: Promise<void>;
@@ -206,23 +160,19 @@ export class Member {
 
   private constructor(
     config: ServerConfig,
-    id: MemberId,
-    clusterId: ClusterId,
-    wal: Wal,
-    storage: MemoryStorage,
-    applied: number,
+    booted: Awaited<ReturnType<typeof bootstrapRaft>>,
     backend: Backend & BatchBackend,
     snapshotter: Snapshotter,
-    snapData: Uint8Array | null,
+    disk: Disk,
     opts: MemberOptions,
     tokens: TokenProvider | null,
   ) {
     this.config = config;
-    this.id = id;
-    this.clusterId = clusterId;
-    this.#wal = wal;
-    this.#storage = storage;
-    this.backend = backend;
+    this.id = booted.id;
+    this.clusterId = booted.clusterId;
+    this.#wal = booted.wal;
+    this.#snapshotter = snapshotter;
+    this.#disk = disk;
     this.#clock = opts.clock ?? new RealClock();
     this.#log = opts.log ?? ((l) => console.error(l));
     this.#timeoutMs = opts.requestTimeoutMs ?? 5000 + 2 * config.electionTimeoutMs;
@@ -231,127 +181,108 @@ export class Member {
       2,
       Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs),
     );
-    this.lessor = new Lessor({
-      backend,
-      clock: this.#clock,
-      minTtl: minLeaseTtlSeconds(electionTicks, config.heartbeatIntervalMs),
-      onExpired: (ids) => this.#revokeExpired(ids),
-    });
-    this.store = MvccStore.open(backend, { leases: this.lessor, clock: this.#clock });
-    this.lessor.setKeyDeleter(kvKeyDeleter(this.store));
-    this.hub = new WatchHub(this.store, { clock: this.#clock });
-    this.auth = new AuthStore(backend);
-    this.alarms = new AlarmStore(backend);
+    this.#minLeaseTtl = minLeaseTtlSeconds(electionTicks, config.heartbeatIntervalMs);
+    this.#state = this.#openState(backend);
+    this.#importLegacyMembership(booted.snapshotData);
+    this.hub = new WatchHub(this.#state.store, { clock: this.#clock });
     this.tokens = tokens ?? new SimpleTokenProvider(this.#clock, config.authTokenTtlSeconds);
-    this.#leaseIds = new LeaseIdGenerator(id, this.#clock.wallNow());
+    this.#leaseIds = new LeaseIdGenerator(this.id, this.#clock.wallNow());
     this.#nextReqId = BigInt(this.#clock.wallNow()) << 16n;
-    this.#applied = applied;
-    this.#snapshotter = snapshotter;
-    this.#snapIndex = applied;
-    if (snapData !== null && snapData.length > 0) {
-      const data = JSON.parse(decoder.decode(snapData)) as SnapshotData;
-      for (const { id, ...attrs } of data.members) this.members.set(BigInt(id), attrs);
-    }
-    const seed = Number(id & 0x7fff_ffffn) ^ (this.#clock.wallNow() % 0x7fff_ffff);
+    this.#waits = new Waits<Applied>(booted.applied);
+    this.#applier = new Applier({
+      state: () => this.#state,
+      tokens: this.tokens,
+      maxTxnOps: config.maxTxnOps,
+    });
+    const seed = opts.raftSeed ??
+      (Number(this.id & 0x7fff_ffffn) ^ (this.#clock.wallNow() % 0x7fff_ffff));
     const raw = new RawNode({
-      id,
-      storage,
+      id: this.id,
+      storage: booted.storage,
       rand: new Rand(seed),
       electionTick: electionTicks,
       heartbeatTick: 1,
-      applied,
+      applied: booted.applied,
       checkQuorum: true,
       preVote: true,
     });
-    this.node = new Node(raw, {
-      persist: (b) => this.#persist(b),
-      send: () => {
-        // one member: raft addresses no peers; the transport plugs in here
+    this.#loop = new RaftLoop({
+      id: this.id,
+      clusterId: this.clusterId,
+      raw,
+      storage: booted.storage,
+      wal: booted.wal,
+      snapshotter,
+      clock: this.#clock,
+      heartbeatMs: config.heartbeatIntervalMs,
+      snapshotCount: config.snapshotCount,
+      snapshotIndex: booted.applied,
+      log: this.#log,
+      hooks: {
+        apply: (b) => this.#apply(b),
+        readStates: (rs) => this.#reads.confirmed(rs),
+        softState: (s) => this.#softState(s),
+        tick: () => this.#waits.expire(this.#clock.now()),
+        fail: (err) => this.#fail(err),
+        commitBackend: () => this.#state.backend.commit(),
+        isRemoved: (id) => this.#state.membership.isRemoved(id),
+        openSnapshot: (m) => this.#openSnapshot(m),
       },
-      apply: (b) => this.#apply(b),
-      readStates: (rs) => this.#readStates(rs),
-      softState: (s) => this.#softState(s),
+    });
+    this.#reads = new ReadRounds({
+      clock: this.#clock,
+      timeoutMs: this.#timeoutMs,
+      readIndex: (ctx) => {
+        this.#loop.node.readIndex(ctx);
+        this.#loop.drive();
+      },
+      waitApplied: (index) => this.#waits.waitApplied(index),
     });
   }
 
+  #openState(backend: Backend & BatchBackend): ServerState {
+    return new ServerState(backend, {
+      clock: this.#clock,
+      minLeaseTtl: this.#minLeaseTtl,
+      onLeasesExpired: (ids) => this.#revokeExpired(ids),
+      onLeaseCheckpoint: (batch) => this.#checkpointLeases(batch),
+    });
+  }
+
+  /** Data dirs made before the membership moved into the backend kept it in the snapshot. */
+  #importLegacyMembership(data: Uint8Array | null): void {
+    const ms = this.#state.membership;
+    if (!ms.empty || data === null || data.length === 0) return;
+    const legacy = JSON.parse(decoder.decode(data)) as LegacySnapshotData;
+    for (const m of legacy.members) {
+      ms.add({
+        id: BigInt(m.id),
+        name: m.name,
+        peerURLs: m.peerURLs,
+        clientURLs: m.clientURLs,
+        isLearner: false,
+      });
+    }
+  }
+
   /**
-   * Boots a member: a new cluster of one when the WAL does not exist (ids derived as etcd
-   * derives them, the bootstrap membership written as the first WAL entry), or a restart from
-   * the newest snapshot and the WAL. Throws DataDirLockedError when another process holds
-   * the data dir.
+   * Boots a member: a new cluster when the WAL does not exist (ids derived as etcd derives
+   * them, the initial membership written as the first WAL entries), or a restart from the
+   * newest snapshot and the WAL. Throws DataDirLockedError when another process holds the
+   * data dir, and ConfigError when the cluster has other members but no transport was given.
    */
   static async start(cfg: ServerConfig, opts: MemberOptions = {}): Promise<Member> {
     const tokens = await jwtProvider(cfg, opts.clock ?? new RealClock());
     const disk = opts.disk ?? new RealDisk();
     const paths = memberPaths(cfg);
-    let wal: Wal;
-    const storage = new MemoryStorage();
-    let applied = 0;
-    let snapData: Uint8Array | null = null;
+    const log = opts.log ?? ((l: string) => console.error(l));
     const snapshotter = new Snapshotter(disk, paths.snap, { maxSnapFiles: cfg.maxSnapshots });
-    let id: MemberId;
-    let clusterId: ClusterId;
+    let booted: Awaited<ReturnType<typeof bootstrapRaft>>;
     try {
-      if (!(await Wal.exists(disk, paths.wal))) {
-        const peers = (cfg.initialAdvertisePeerUrls.length > 0
-          ? cfg.initialAdvertisePeerUrls
-          : cfg.listenPeerUrls).map(urlText);
-        id = await memberIdFor(peers, cfg.initialClusterToken);
-        clusterId = await clusterIdFor([id]);
-        await disk.mkdirAll(paths.snap);
-        wal = await Wal.create({
-          disk,
-          dir: paths.wal,
-          metadata: { nodeId: id, clusterId },
-          segmentSize: opts.walSegmentBytes,
-        });
-        const attrs: MemberAttrs = {
-          name: cfg.name,
-          peerURLs: peers,
-          clientURLs: cfg.advertiseClientUrls.map(urlText),
-        };
-        // etcd's bootstrap: the initial membership as committed conf change entries of term 1
-        const boot: Entry = {
-          index: 1,
-          term: 1,
-          type: EntryType.ConfChange,
-          data: encodeConfChange({
-            type: ConfChangeType.AddNode,
-            nodeId: id,
-            context: encoder.encode(JSON.stringify(attrs)),
-          }),
-        };
-        const hs: HardState = { term: 1, vote: 0n, commit: 1 };
-        await wal.save(hs, [boot]);
-        storage.append([boot]);
-        storage.setHardState(hs);
-      } else {
-        const snaps = await validSnapshots(disk, paths.wal);
-        const known = new Set(snaps.map((s) => `${s.index}/${s.term}`));
-        const loaded = await snapshotter.load((index, term) => known.has(`${index}/${term}`));
-        const snap = loaded.snapshot;
-        const opened = await Wal.open({
-          disk,
-          dir: paths.wal,
-          snapshot: snap ? { index: snap.metadata.index, term: snap.metadata.term } : undefined,
-          segmentSize: opts.walSegmentBytes,
-        });
-        wal = opened.wal;
-        if (snap) {
-          storage.applySnapshot(snap);
-          applied = snap.metadata.index;
-          snapData = snap.data;
-        }
-        storage.setHardState(opened.contents.hardState);
-        storage.append(opened.contents.entries);
-        id = opened.contents.metadata.nodeId;
-        clusterId = opened.contents.metadata.clusterId;
-        if (opened.contents.tornTail) {
-          (opts.log ?? console.error)(
-            `concord: WAL had a torn tail; ${JSON.stringify(opened.contents.tornTail)}`,
-          );
-        }
-      }
+      booted = await bootstrapRaft(cfg, disk, snapshotter, {
+        walSegmentBytes: opts.walSegmentBytes,
+        log,
+      });
     } catch (err) {
       if (err instanceof WalLockedError) {
         throw new DataDirLockedError(cfg.dataDir, "the WAL", { cause: err });
@@ -366,40 +297,46 @@ export class Member {
         clock: opts.clock,
       });
     } catch (err) {
-      await wal.close();
+      await booted.wal.close();
       if (err instanceof LockedError) {
         throw new DataDirLockedError(cfg.dataDir, "the backend file", { cause: err });
       }
       throw err;
     }
-    const member = new Member(
-      cfg,
-      id,
-      clusterId,
-      wal,
-      storage,
-      applied,
-      backend,
-      snapshotter,
-      snapData,
-      opts,
-      tokens,
-    );
-    await member.#boot();
+    const member = new Member(cfg, booted, backend, snapshotter, disk, opts, tokens);
+    try {
+      await member.#boot(opts.transport);
+    } catch (err) {
+      await member.stop();
+      throw err;
+    }
     return member;
   }
 
-  async #boot(): Promise<void> {
+  async #boot(transport: TransportFactory | undefined): Promise<void> {
     // replay: raft hands out committed entries after `applied`; the consistent index skips
     // what the backend already holds
-    await this.node.process();
-    const voters = this.node.raw.confState().voters;
-    if (voters.length === 1 && voters[0] === this.id) {
+    await this.#loop.node.process();
+    const voters = this.#loop.node.raw.confState().voters;
+    const alone = voters.length === 1 && voters[0] === this.id;
+    if (!alone) {
+      if (transport === undefined) {
+        throw new ConfigError(
+          `${this.describe()} has ${voters.length} voting members but no peer transport: ` +
+            `give it --listen-peer-urls to serve and reach its peers`,
+        );
+      }
+      const t = await transport(this.#loop);
+      this.#loop.setTransport(t);
+      for (const m of this.#state.membership.list()) {
+        if (m.id !== this.id) t.addPeer({ id: m.id, urls: m.peerURLs });
+      }
+    } else {
       // alone: no one else can win, so there is no reason to wait an election timeout
-      this.node.campaign();
-      await this.node.process();
+      this.#loop.node.campaign();
+      await this.#loop.node.process();
     }
-    this.lessor.start();
+    this.#state.lessor.start();
     this.#compactor = startCompactor(
       this.config.autoCompactionMode,
       this.config.autoCompactionRetention,
@@ -417,220 +354,179 @@ export class Member {
           err instanceof EtcdError && err.message === Errors.compacted().message,
       },
     );
-    this.#ticker = this.#clock.every(this.config.heartbeatIntervalMs, () => {
-      if (this.#stopped || this.#fatal !== null) return;
-      try {
-        this.node.tick();
-        this.#expireWaiters();
-        this.#drive();
-      } catch (err) {
-        this.#fail(err);
-      }
-    });
+    this.#loop.start();
+    this.ready.then(() => this.#publish());
   }
 
-  #drive(): void {
-    this.node.process().catch((err) => this.#fail(err));
+  /**
+   * Publishes this member's name and client URLs through raft (etcd's publishV3), so every
+   * member lists them; retried until it lands or the member stops.
+   */
+  async #publish(): Promise<void> {
+    const clientURLs = this.config.advertiseClientUrls.map(urlText);
+    for (let attempt = 0; !this.#stopped && this.#fatal === null; attempt++) {
+      const have = this.#state.membership.get(this.id);
+      if (
+        have !== undefined && have.name === this.config.name &&
+        have.clientURLs.join(",") === clientURLs.join(",")
+      ) return;
+      try {
+        await this.propose({
+          kind: RequestKind.MemberAttrSet,
+          req: create(MemberSchema, { ID: this.id, name: this.config.name, clientURLs }),
+        });
+        return;
+      } catch (err) {
+        if (this.#stopped || this.#fatal !== null) return;
+        this.#log(`concord: publishing member attributes failed (will retry): ${err}`);
+        await new Promise<void>((r) => this.#clock.after(Math.min(2000, 100 << attempt), r));
+      }
+    }
   }
 
   #fail(err: unknown): void {
     if (this.#fatal !== null) return;
     this.#fatal = err;
     this.#log(`concord: member stopped after a fatal error: ${err}`);
-    for (const w of this.#waiters.values()) w.reject(Errors.stopped());
-    this.#waiters.clear();
+    this.#waits.close(Errors.stopped());
+    this.#reads.close(Errors.stopped());
   }
 
-  async #persist(b: PersistBatch): Promise<void> {
-    if (b.snapshot !== null) {
-      throw new Error("concord: receiving a raft snapshot needs the peer transport");
-    }
-    await this.#wal.save(b.hardState, b.entries);
-    if (b.entries.length > 0) this.#storage.append(b.entries);
-    if (b.hardState !== null) this.#storage.setHardState(b.hardState);
-  }
-
-  #apply(b: ApplyBatch): Promise<void> | void {
-    for (const cc of b.confChanges) {
-      if (cc.change.type === ConfChangeType.AddNode && cc.change.context.length > 0) {
-        const attrs = JSON.parse(decoder.decode(cc.change.context)) as MemberAttrs;
-        this.members.set(cc.change.nodeId, attrs);
-      } else if (cc.change.type === ConfChangeType.RemoveNode) {
-        this.members.delete(cc.change.nodeId);
-      }
-    }
-    const ci = this.store.consistentIndex().index;
+  async #apply(b: ApplyBatch): Promise<void> {
+    if (b.snapshot !== null) await this.#installSnapshot(b.snapshot);
+    const s = this.#state;
+    const ci = s.store.consistentIndex().index;
+    let cc = 0;
     for (const e of b.entries) {
-      if (e.index <= ci) continue; // already in the backend: a replay applies nothing twice
-      if (e.type !== EntryType.Normal || e.data.length === 0) {
-        this.store.setConsistentIndex(e.index, e.term);
+      if (e.type === EntryType.ConfChange) {
+        // conf changes are replayed into the membership even below the consistent index: in
+        // log order they end in the state the backend already holds
+        const change = b.confChanges[cc++];
+        this.#applyConfChange(change, e);
+        if (e.index > ci) s.store.setConsistentIndex(e.index, e.term);
         continue;
       }
-      this.#applyRequest(e);
+      if (e.index <= ci) continue; // already in the backend: a replay applies nothing twice
+      if (e.type !== EntryType.Normal || e.data.length === 0) {
+        s.store.setConsistentIndex(e.index, e.term);
+        continue;
+      }
+      const r = this.#applier.applyEntry(e);
+      this.#waits.settle(r.id, r.outcome);
     }
-    if (b.entries.length > 0) this.#applied = b.entries[b.entries.length - 1].index;
-    this.#maybeSnapshot();
-    if (this.#appliedWaits.length > 0) {
-      const due = this.#appliedWaits.filter((w) => w.index <= this.#applied);
-      this.#appliedWaits = this.#appliedWaits.filter((w) => w.index > this.#applied);
-      for (const w of due) w.resolve();
-    }
-  }
-
-  /**
-   * Starts a snapshot once --snapshot-count entries were applied since the last one. Applies
-   * that land while one is being written are covered by the check when it finishes, so a
-   * burst that ends during a snapshot still gets the one it is due.
-   */
-  #maybeSnapshot(): void {
-    if (
-      this.#snapshotRun === null && !this.#stopped && this.#fatal === null &&
-      this.#applied > this.#snapIndex &&
-      this.#applied - this.#snapIndex >= this.config.snapshotCount
-    ) {
-      this.#snapshotRun = this.#snapshot().then(
-        () => {
-          this.#snapshotRun = null;
-          this.#maybeSnapshot();
-        },
-        (err) => {
-          this.#snapshotRun = null;
-          this.#fail(err);
-        },
-      );
+    if (b.entries.length > 0) {
+      const last = b.entries[b.entries.length - 1].index;
+      this.#waits.applied(last);
+      this.#loop.maybeSnapshot(last);
     }
   }
 
-  /** Applies one request entry and its consistent index in one synchronous step. */
-  #applyRequest(e: Entry): void {
-    let req: InternalRequest;
-    try {
-      req = decodeRequest(e.data);
-    } catch (err) {
-      // an entry we cannot read would diverge the state machine: stop rather than guess
-      throw new Error(`concord: entry ${e.index} is not a request: ${err}`);
+  /** Records an applied membership change and connects to or drops the peer. */
+  #applyConfChange(c: AppliedConfChange, e: Entry): void {
+    if (c === undefined || c.index !== e.index) {
+      throw new Error(`concord: conf change at ${e.index} was not applied by raft`);
     }
-    let out: Applied | undefined;
-    let error: unknown = undefined;
-    this.#applying = e.index;
-    try {
-      out = this.#execute(req);
-    } catch (err) {
-      if (err instanceof EtcdError) error = err;
-      else if (err instanceof RangeError) {
-        // a request the services should have refused: the same on every member, so it is
-        // consumed as a failed request rather than stopping the member
-        error = new ConnectError(err.message, Code.InvalidArgument);
-      } else throw err;
-    }
-    this.store.setConsistentIndex(e.index, e.term);
-    this.#applying = 0;
-    const w = this.#waiters.get(req.id);
-    if (w) {
-      this.#waiters.delete(req.id);
-      if (out !== undefined) w.resolve(out);
-      else w.reject(error);
-    }
-  }
-
-  #execute(r: InternalRequest): Applied {
-    if (this.auth.enabled && r.auth !== undefined) this.#checkAuthAtApply(r);
-    if (this.alarms.has(AlarmType.NOSPACE)) checkCapped(r);
-    switch (r.kind) {
-      case RequestKind.Put:
-        return { kind: "put", r: applyPut(this.store, putFromPb(r.req)) };
-      case RequestKind.DeleteRange:
-        return { kind: "delete", r: applyDeleteRange(this.store, deleteFromPb(r.req)) };
-      case RequestKind.Txn:
-        return {
-          kind: "txn",
-          r: applyTxn(this.store, txnFromPb(r.req), { maxTxnOps: this.config.maxTxnOps }),
+    if (c.outcome === ConfChangeOutcome.Refused) return;
+    const ms = this.#state.membership;
+    const t = this.#loop.transport;
+    switch (c.change.type) {
+      case ConfChangeType.AddNode:
+      case ConfChangeType.AddLearnerNode: {
+        if (c.change.context.length === 0) return;
+        const rec: MemberRecord = {
+          ...decodeMember(c.change.nodeId, c.change.context),
+          isLearner: c.change.type === ConfChangeType.AddLearnerNode,
         };
-      case RequestKind.Compaction: {
-        const { response, done } = applyCompaction(this.store, {
-          revision: toCounter(r.req.revision, "revision"),
-          physical: r.req.physical,
-        });
-        done.catch(() => {}); // a waiter that does not ask for physical never looks
-        return { kind: "compaction", r: response, done };
-      }
-      case RequestKind.LeaseGrant: {
-        // etcd lets a negative TTL through (the lessor raises it to the minimum)
-        const ttl = Number(r.req.TTL);
-        if (!Number.isSafeInteger(ttl)) throw new RangeError(`lease TTL ${r.req.TTL} is too large`);
-        const view = this.lessor.grant(r.req.ID, ttl);
-        return { kind: "grant", id: view.id, ttl: view.ttl, revision: this.store.rev() };
-      }
-      case RequestKind.LeaseRevoke:
-        this.lessor.revoke(r.req.ID);
-        return { kind: "revision", revision: this.store.rev() };
-      case RequestKind.LeaseCheckpoint:
-        for (const c of r.req.checkpoints) {
-          this.lessor.checkpoint(c.ID, toCounter(c.remainingTTL, "remaining_TTL"));
+        const had = ms.get(rec.id);
+        ms.add(had ? { ...rec, name: had.name, clientURLs: had.clientURLs } : rec);
+        if (rec.id !== this.id) {
+          if (had) t?.updatePeer({ id: rec.id, urls: rec.peerURLs });
+          else t?.addPeer({ id: rec.id, urls: rec.peerURLs });
         }
-        return { kind: "revision", revision: this.store.rev() };
-      case RequestKind.Alarm:
-        return this.#applyAlarm(r.req);
-      default:
-        return this.#executeAuth(r);
+        break;
+      }
+      case ConfChangeType.RemoveNode:
+        ms.remove(c.change.nodeId);
+        if (c.change.nodeId !== this.id) t?.removePeer(c.change.nodeId);
+        break;
     }
   }
 
   /**
-   * etcd's authApplierV3: with auth enabled, KV writes, lease revokes and auth changes
-   * (root only) are checked again
-   * when applied, with the proposer's user and auth revision (an older revision is refused
-   * with authOldRevision, which clients answer by authenticating again).
+   * Installs the leader's snapshot (etcd's applySnapshot): the page file the transport stored
+   * as `<index>.snap.db` becomes the backend, and the store, lessor, auth, alarms and
+   * membership are reopened over it; watchers catch up from the new store's history.
    */
-  #checkAuthAtApply(r: InternalRequest): void {
-    const info: AuthInfo | undefined = r.auth?.revision === 0 ? undefined : r.auth;
-    switch (r.kind) {
-      case RequestKind.Put:
-        checkPutAuth(this.auth, info, r.req);
-        break;
-      case RequestKind.DeleteRange:
-        checkDeleteAuth(this.auth, info, r.req);
-        break;
-      case RequestKind.Txn:
-        checkTxnAuth(this.auth, info, r.req);
-        break;
-      case RequestKind.LeaseRevoke:
-        checkRevokeAuth(this, info, r.req.ID);
-        break;
-      case RequestKind.AuthEnable:
-      case RequestKind.AuthDisable:
-      case RequestKind.UserAdd:
-      case RequestKind.UserDelete:
-      case RequestKind.UserChangePassword:
-      case RequestKind.UserGrantRole:
-      case RequestKind.UserRevokeRole:
-      case RequestKind.RoleAdd:
-      case RequestKind.RoleDelete:
-      case RequestKind.RoleGrantPermission:
-      case RequestKind.RoleRevokePermission:
-        // etcd's needAdminPermission
-        this.auth.checkAdmin(info);
-        break;
+  async #installSnapshot(snap: Snapshot): Promise<void> {
+    const index = snap.metadata.index;
+    const paths = memberPaths(this.config);
+    const received = this.#snapshotter.dbPath(index);
+    if (!(await this.#disk.exists(received))) {
+      throw new Error(`concord: snapshot at index ${index} arrived without its db file`);
     }
-  }
-
-  /** etcd's alarm apply: list, raise or clear. */
-  #applyAlarm(req: AlarmRequest): Applied {
-    let alarms: AlarmMember[] = [];
-    switch (req.action) {
-      case AlarmRequest_AlarmAction.GET:
-        alarms = this.alarms.get(req.alarm);
-        break;
-      case AlarmRequest_AlarmAction.ACTIVATE:
-        if (req.alarm !== AlarmType.NONE) alarms = [this.alarms.activate(req.memberID, req.alarm)];
-        break;
-      case AlarmRequest_AlarmAction.DEACTIVATE: {
-        const m = this.alarms.deactivate(req.memberID, req.alarm);
-        if (m) alarms = [m];
-        break;
+    const started = this.#clock.now();
+    const old = this.#state;
+    const wasPrimary = old.lessor.isPrimary;
+    await old.close();
+    await this.#disk.rename(received, paths.db);
+    await this.#disk.syncDir(paths.snap);
+    const backend = await openBackend(this.#disk, paths.db, {
+      batchInterval: this.config.backendBatchIntervalMs,
+      batchLimit: this.config.backendBatchLimit,
+      clock: this.#clock,
+    });
+    this.#state = this.#openState(backend);
+    this.hub.restore(this.#state.store);
+    this.#state.lessor.start();
+    if (wasPrimary) this.#state.lessor.promote(this.config.electionTimeoutMs);
+    const t = this.#loop.transport;
+    if (t !== null) {
+      for (const m of this.#state.membership.list()) {
+        if (m.id !== this.id) t.updatePeer({ id: m.id, urls: m.peerURLs });
       }
     }
-    return { kind: "alarms", alarms, revision: this.store.rev() };
+    await this.#snapshotter.releaseDbsBefore(index);
+    this.#log(
+      `concord: installed snapshot at index ${index} (revision ${this.store.rev()}) in ` +
+        `${Math.round(this.#clock.now() - started)} ms`,
+    );
+  }
+
+  /** A consistent copy of the page file, streamed to a follower through the pipeline. */
+  #openSnapshot(_m: Message): Promise<SnapshotSource> {
+    return openBackendStream(this.#state.backend);
+  }
+
+  // --- the applied state, as the API reads it ---
+
+  get backend(): Backend & BatchBackend {
+    return this.#state.backend;
+  }
+  get store(): MvccStore {
+    return this.#state.store;
+  }
+  get lessor(): Lessor {
+    return this.#state.lessor;
+  }
+  /** Users, roles and permissions (replicated through raft like every write). */
+  get auth(): AuthStore {
+    return this.#state.auth;
+  }
+  /** Raised alarms (NOSPACE caps writes until disarmed). */
+  get alarms(): AlarmStore {
+    return this.#state.alarms;
+  }
+  /** The cluster's members, as the applied log defines them. */
+  get membership(): Membership {
+    return this.#state.membership;
+  }
+  /** The raft driver (status pages and tests). */
+  get node(): Node {
+    return this.#loop.node;
+  }
+  /** The peer transport, null for a cluster of one. */
+  get transport(): Transport | null {
+    return this.#loop.transport;
   }
 
   /**
@@ -653,107 +549,9 @@ export class Member {
     throw Errors.noSpace();
   }
 
-  /** The auth requests: each one store mutation (and token bookkeeping). */
-  #executeAuth(r: InternalRequest): Applied {
-    const a = this.auth;
-    switch (r.kind) {
-      case RequestKind.AuthEnable:
-        a.enable();
-        break;
-      case RequestKind.AuthDisable:
-        a.disable();
-        this.tokens.invalidateAll();
-        break;
-      case RequestKind.Authenticate: {
-        // the password was checked before proposing; the user may have gone since
-        if (!a.enabled) throw Errors.authNotEnabled();
-        try {
-          a.userGet(r.req.name);
-        } catch {
-          throw Errors.authFailed();
-        }
-        const token = this.tokens.assign(r.req.name, a.revision, r.req.password, this.#applying);
-        token.catch(() => {}); // the waiter, if any, sees the failure
-        return { kind: "token", token, revision: this.store.rev() };
-      }
-      case RequestKind.UserAdd:
-        a.userAdd(
-          r.req.name,
-          r.req.options?.noPassword ? { noPassword: true } : { passwordHash: r.req.hashedPassword },
-        );
-        break;
-      case RequestKind.UserDelete:
-        a.userDelete(r.req.name);
-        this.tokens.invalidateUser(r.req.name);
-        break;
-      case RequestKind.UserChangePassword:
-        a.userChangePassword(r.req.name, r.req.hashedPassword);
-        this.tokens.invalidateUser(r.req.name);
-        break;
-      case RequestKind.UserGrantRole:
-        a.userGrantRole(r.req.user, r.req.role);
-        break;
-      case RequestKind.UserRevokeRole:
-        a.userRevokeRole(r.req.name, r.req.role);
-        break;
-      case RequestKind.RoleAdd:
-        a.roleAdd(r.req.name);
-        break;
-      case RequestKind.RoleDelete:
-        a.roleDelete(r.req.role);
-        break;
-      case RequestKind.RoleGrantPermission: {
-        const p = r.req.perm;
-        a.roleGrantPermission(r.req.name, {
-          permType: (p?.permType ?? 0) as number,
-          key: p?.key ?? new Uint8Array(0),
-          rangeEnd: p?.rangeEnd ?? new Uint8Array(0),
-        });
-        break;
-      }
-      case RequestKind.RoleRevokePermission:
-        a.roleRevokePermission(r.req.role, r.req.key, r.req.rangeEnd);
-        break;
-      default:
-        throw new Error(`request kind ${r.kind} has no apply`);
-    }
-    return { kind: "revision", revision: this.store.rev() };
-  }
-
-  /**
-   * Takes a raft snapshot at the applied index once --snapshot-count entries were applied
-   * since the last: commits the backend (which then holds everything up to that index), saves
-   * the snapshot file, records it in the WAL, compacts raft's log (keeping
-   * SNAPSHOT_CATCH_UP_ENTRIES), purges old snapshot files and releases the WAL segments
-   * before the oldest snapshot kept.
-   */
-  async #snapshot(): Promise<void> {
-    // what the snapshot describes is captured synchronously, at the applied index
-    const index = this.#applied;
-    const confState = this.node.raw.confState();
-    const data: SnapshotData = {
-      members: [...this.members].map(([id, a]) => ({ id: id.toString(), ...a })),
-    };
-    await this.backend.commit();
-    const snap = this.#storage.createSnapshot(
-      index,
-      confState,
-      encoder.encode(JSON.stringify(data)),
-    );
-    await this.#snapshotter.save(snap);
-    await this.#wal.saveSnapshot({ index, term: snap.metadata.term, confState });
-    const compactTo = index - SNAPSHOT_CATCH_UP_ENTRIES;
-    if (compactTo > this.#storage.firstIndex()) this.#storage.compact(compactTo);
-    await this.#snapshotter.purge();
-    const names = await this.#snapshotter.snapNames();
-    const oldest = names.length > 0 ? parseInt(names[0].slice(17, 33), 16) : index;
-    await this.#wal.releaseBefore(Math.min(oldest, index));
-    this.#snapIndex = index;
-  }
-
   /** The index of the newest raft snapshot, 0 when none was taken. */
   get snapshotIndex(): number {
-    return this.#snapIndex;
+    return this.#loop.snapshotIndex;
   }
 
   /**
@@ -762,7 +560,7 @@ export class Member {
    */
   moveLeader(target: MemberId): Promise<void> {
     if (!this.isLeader) return Promise.reject(Errors.notLeader());
-    if (!this.members.has(target)) return Promise.reject(Errors.badLeaderTransferee());
+    if (!this.membership.has(target)) return Promise.reject(Errors.badLeaderTransferee());
     if (this.leader === target) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = this.#clock.after(this.#timeoutMs, () => {
@@ -775,14 +573,14 @@ export class Member {
       };
       this.#leaderWaits.push({ target, resolve: done });
       try {
-        this.node.transferLeader(target);
+        this.#loop.node.transferLeader(target);
       } catch (err) {
         timer.cancel();
         this.#leaderWaits = this.#leaderWaits.filter((w) => w.resolve !== done);
         reject(err);
         return;
       }
-      this.#drive();
+      this.#loop.drive();
     });
   }
 
@@ -793,6 +591,19 @@ export class Member {
       const due = this.#leaderWaits.filter((w) => w.target === s.lead);
       this.#leaderWaits = this.#leaderWaits.filter((w) => w.target !== s.lead);
       for (const w of due) w.resolve();
+    }
+    if (s.lead !== this.#lead) {
+      const had = this.#lead;
+      this.#lead = s.lead;
+      // proposals in flight may never commit under the new leader (a follower's forwarded
+      // proposal is dropped, an old leader's uncommitted tail is overwritten): fail them now
+      // with etcd's error rather than let them hang until the request timeout
+      if (had !== 0n) this.#waits.failProposals(Errors.leaderChanged());
+      this.#log(
+        s.lead === 0n
+          ? `concord: ${formatId(this.id)} lost leader ${formatId(had)}`
+          : `concord: ${formatId(this.id)} elected leader ${formatId(s.lead)} at term ${this.term}`,
+      );
     }
     if (leader === this.#leader) return;
     this.#leader = leader;
@@ -806,6 +617,18 @@ export class Member {
         // the lessor reports a lease that is still there again after its retry interval
       });
     }
+  }
+
+  /** etcd's lease checkpoints: the leader records remaining TTLs through raft. */
+  #checkpointLeases(batch: LeaseCheckpoint[]): void {
+    const req = create(LeaseCheckpointRequestSchema, {
+      checkpoints: batch.map((c) =>
+        create(LeaseCheckpointSchema, { ID: c.id, remainingTTL: BigInt(c.remainingTtl) })
+      ),
+    });
+    this.propose({ kind: RequestKind.LeaseCheckpoint, req }).catch(() => {
+      // a checkpoint lost to a leader change is taken again by the next leader
+    });
   }
 
   /**
@@ -828,32 +651,16 @@ export class Member {
     if (data.length > this.config.maxRequestBytes) {
       return Promise.reject(Errors.requestTooLarge());
     }
-    return new Promise<Applied>((resolve, reject) => {
-      // no timer per request: the ticker expires waiters (see #expireWaiters)
-      this.#waiters.set(id, { resolve, reject, deadline: this.#clock.now() + this.#timeoutMs });
-      try {
-        this.node.propose(data);
-      } catch (err) {
-        this.#waiters.delete(id);
-        reject(err instanceof ProposalDroppedError ? Errors.noLeader() : err);
-        return;
-      }
-      this.#drive();
-    });
-  }
-
-  /**
-   * Fails proposals older than the request timeout with etcd's timeout error. Every waiter has
-   * the same timeout, so the map's insertion order is deadline order: the scan stops at the
-   * first one still in time.
-   */
-  #expireWaiters(): void {
-    const now = this.#clock.now();
-    for (const [id, w] of this.#waiters) {
-      if (w.deadline > now) break;
-      this.#waiters.delete(id);
-      w.reject(Errors.timeout());
+    // no timer per request: the ticker expires waiters (Waits.expire)
+    const wait = this.#waits.register(id, this.#clock.now() + this.#timeoutMs);
+    try {
+      this.#loop.node.propose(data);
+    } catch (err) {
+      this.#waits.fail(id, err instanceof ProposalDroppedError ? Errors.noLeader() : err);
+      return wait;
     }
+    this.#loop.drive();
+    return wait;
   }
 
   /** A fresh lease id not in use (etcd's idutil-style generator). */
@@ -867,82 +674,37 @@ export class Member {
    */
   linearizableRead(): Promise<void> {
     if (this.#stopped || this.#fatal !== null) return Promise.reject(Errors.stopped());
-    return new Promise((resolve, reject) => {
-      this.#readQueue.push({ resolve, reject });
-      this.#startReadRound();
-    });
+    return this.#reads.wait();
   }
 
-  #startReadRound(): void {
-    if (this.#readRound !== null || this.#readQueue.length === 0) return;
-    const waiters = this.#readQueue;
-    this.#readQueue = [];
-    const seq = ++this.#readSeq;
-    const ctx = new Uint8Array(8);
-    new DataView(ctx.buffer).setBigUint64(0, seq, false);
-    const timer = this.#clock.after(this.#timeoutMs, () => {
-      if (this.#readRound?.seq !== seq) return;
-      this.#readRound = null;
-      for (const w of waiters) w.reject(Errors.timeout());
-      this.#startReadRound();
-    });
-    this.#readRound = { seq, waiters, timer };
-    try {
-      this.node.readIndex(ctx);
-    } catch (err) {
-      timer.cancel();
-      this.#readRound = null;
-      const e = err instanceof ProposalDroppedError ? Errors.noLeader() : err;
-      for (const w of waiters) w.reject(e);
-      return;
-    }
-    this.#drive();
-  }
-
-  #readStates(states: ReadState[]): void {
-    for (const rs of states) {
-      const round = this.#readRound;
-      if (round === null || rs.context.length !== 8) continue;
-      const seq = new DataView(rs.context.buffer, rs.context.byteOffset, 8).getBigUint64(0);
-      if (seq !== round.seq) continue;
-      round.timer.cancel();
-      this.#readRound = null;
-      this.waitApplied(rs.index).then(() => {
-        for (const w of round.waiters) w.resolve();
-      });
-      this.#startReadRound();
-    }
-  }
-
-  /** Resolves once the applied index reaches `index`. */
+  /** Resolves once the applied index reaches `index`; fails when the member stops. */
   waitApplied(index: number): Promise<void> {
-    if (this.#applied >= index) return Promise.resolve();
-    return new Promise((resolve) => this.#appliedWaits.push({ index, resolve }));
+    return this.#waits.waitApplied(index);
   }
 
   /** The last applied raft index. */
   get appliedIndex(): number {
-    return this.#applied;
+    return this.#waits.appliedIndex;
   }
 
   /** The raft commit index. */
   get commitIndex(): number {
-    return this.node.raw.raft.raftLog.committed;
+    return this.#loop.node.raw.raft.raftLog.committed;
   }
 
   /** The current raft term. */
   get term(): number {
-    return this.node.raw.raft.term;
+    return this.#loop.node.raw.raft.term;
   }
 
   /** The leader's id, 0n when none is known. */
   get leader(): MemberId {
-    return this.node.raw.raft.lead;
+    return this.#loop.node.raw.raft.lead;
   }
 
   /** True when this member leads. */
   get isLeader(): boolean {
-    return this.node.raw.raft.state === StateType.Leader;
+    return this.#loop.node.raw.raft.state === StateType.Leader;
   }
 
   /** Why the member cannot serve, or null. */
@@ -966,54 +728,25 @@ export class Member {
   }
 
   /**
-   * Stops raft and the lessor, fails pending waits, then commits and closes the backend and
-   * closes the WAL. Safe to call twice.
+   * Stops raft, the transport and the lessor, fails every wait, then commits and closes the
+   * backend and closes the WAL. Safe to call twice.
    */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#ticker?.cancel();
     this.#compactor?.stop();
-    this.lessor.stop();
+    this.#state.lessor.stop();
     this.tokens.close();
-    for (const w of this.#waiters.values()) w.reject(Errors.stopped());
-    this.#waiters.clear();
-    if (this.#readRound) {
-      this.#readRound.timer.cancel();
-      for (const w of this.#readRound.waiters) w.reject(Errors.stopped());
-      this.#readRound = null;
-    }
-    for (const w of this.#readQueue) w.reject(Errors.stopped());
-    this.#readQueue = [];
-    try {
-      await this.node.process();
-    } catch {
-      // already reported by #fail
-    }
-    await this.#snapshotRun;
+    this.#waits.close(Errors.stopped());
+    this.#reads.close(Errors.stopped());
+    await this.#loop.stop();
     this.hub.close();
-    await this.store.close();
-    await this.backend.close();
+    await this.#state.close();
     await this.#wal.close();
   }
 }
 
-/** etcd's applierV3Capped: with NOSPACE raised, writes that would grow the store fail. */
-function checkCapped(r: InternalRequest): void {
-  if (
-    r.kind === RequestKind.Put || r.kind === RequestKind.LeaseGrant ||
-    (r.kind === RequestKind.Txn && costTxn(r.req) > 0)
-  ) {
-    throw Errors.noSpace();
-  }
-}
-
-function urlText(u: URL): string {
-  // URL adds a trailing slash to bare origins; etcd's urls have none
-  return u.href.endsWith("/") && u.pathname === "/" ? u.href.slice(0, -1) : u.href;
-}
-
-function revokeReq(id: bigint): LeaseRevokeRequest {
+function revokeReq(id: bigint) {
   return create(LeaseRevokeRequestSchema, { ID: id });
 }
 

@@ -38,6 +38,11 @@ export enum RequestKind {
   RoleDelete = 18,
   RoleGrantPermission = 19,
   RoleRevokePermission = 20,
+  /**
+   * A member publishes its name and client URLs once it has started (etcd's
+   * ClusterMemberAttrSetRequest): an etcd `Member` message with ID, name and clientURLs.
+   */
+  MemberAttrSet = 21,
 }
 
 /** The message schema of each kind. */
@@ -62,6 +67,7 @@ const SCHEMAS = {
   [RequestKind.RoleDelete]: pb.AuthRoleDeleteRequestSchema,
   [RequestKind.RoleGrantPermission]: pb.AuthRoleGrantPermissionRequestSchema,
   [RequestKind.RoleRevokePermission]: pb.AuthRoleRevokePermissionRequestSchema,
+  [RequestKind.MemberAttrSet]: pb.MemberSchema,
 } as const;
 
 type Schemas = typeof SCHEMAS;

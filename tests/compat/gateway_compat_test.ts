@@ -222,6 +222,7 @@ Deno.test("JSON gateway: Concord answers as etcd 3.4's grpc-gateway does", async
       c.name = "default";
       c.listenClientUrls = [client];
       c.advertiseClientUrls = [client];
+      c.initialCluster = new Map([["default", c.initialAdvertisePeerUrls]]);
     }),
   ]);
   const mismatches: string[] = [];

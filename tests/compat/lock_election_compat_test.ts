@@ -218,6 +218,7 @@ Deno.test("Lock and Election: Concord answers as etcd 3.4 does (gRPC and JSON ga
       c.name = "default";
       c.listenClientUrls = [client];
       c.advertiseClientUrls = [client];
+      c.initialCluster = new Map([["default", c.initialAdvertisePeerUrls]]);
     }),
   ]);
   try {

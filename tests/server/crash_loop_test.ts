@@ -237,7 +237,7 @@ Deno.test("crash loop: SIGKILL under put load loses no acknowledged write", asyn
         // an acknowledged compaction survives; an unacknowledged one may have landed
         const compacted = Number(h.compact_revision ?? 0);
         assert.ok(
-          compacted >= (compactions.at(-1) ?? 0),
+          compacted >= (compactions.at(-1) ?? -1),
           `compaction at ${compactions.at(-1)} lost (${compacted})`,
         );
         if (compacted > store.compactRev()) await store.compact(compacted).done;

@@ -103,8 +103,8 @@ Deno.test("member: snapshots every --snapshot-count entries and restarts from th
     // booted from the snapshot: raft starts applied at its index; the membership came with it
     assert.equal(m.snapshotIndex, snapIndex);
     assert.ok(m.appliedIndex >= snapIndex);
-    assert.deepEqual([...m.members.keys()], [m.id]);
-    assert.equal(m.members.get(m.id)?.name, "t");
+    assert.deepEqual(m.membership.list().map((r) => r.id), [m.id]);
+    assert.equal(m.membership.get(m.id)?.name, "t");
     const r = applyRange(m.store, { key: enc.encode("s"), rangeEnd: enc.encode("t") });
     assert.equal(r.count, 45);
     assert.equal(r.header.revision, 46);

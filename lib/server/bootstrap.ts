@@ -1,0 +1,180 @@
+/**
+ * How a member finds its raft state at start-up (etcd's bootstrap): a new member of a new
+ * cluster writes the initial membership as committed conf change entries 1..n of term 1 (the
+ * same entries on every member, in member id order, so their logs agree), with ids derived as
+ * etcd derives them from --initial-cluster and --initial-cluster-token; a restarting member
+ * loads its newest valid snapshot and replays its WAL.
+ */
+import { type Entry, EntryType, type HardState, type Snapshot } from "../base/raftpb.ts";
+import type { ClusterId, MemberId } from "../base/types.ts";
+import { type Disk, joinPath } from "../io/disk.ts";
+import { Wal } from "../wal/wal.ts";
+import { validSnapshots } from "../wal/inspect.ts";
+import type { Snapshotter } from "../snap/snapshotter.ts";
+import { ConfChangeType, encodeConfChange, MemoryStorage } from "../raft/mod.ts";
+import { ConfigError, type ServerConfig } from "./config.ts";
+import { clusterIdFor, memberIdFor } from "./member_id.ts";
+
+const encoder = new TextEncoder();
+
+/** The paths of a member's files under its data dir. */
+export function memberPaths(cfg: ServerConfig): { wal: string; snap: string; db: string } {
+  const member = joinPath(cfg.dataDir, "member");
+  const snap = joinPath(member, "snap");
+  return {
+    wal: cfg.walDir !== "" ? cfg.walDir : joinPath(member, "wal"),
+    snap,
+    db: joinPath(snap, "db"),
+  };
+}
+
+/** A URL as etcd writes it: no trailing slash on a bare origin. */
+export function urlText(u: URL): string {
+  return u.href.endsWith("/") && u.pathname === "/" ? u.href.slice(0, -1) : u.href;
+}
+
+/** A member of the initial cluster. */
+export interface InitialMember {
+  id: MemberId;
+  name: string;
+  peerURLs: string[];
+}
+
+/**
+ * The initial cluster's members with etcd's ids, sorted by id, and the cluster id; checks
+ * what etcd checks: this member's --initial-advertise-peer-urls are its --initial-cluster
+ * entry, and no peer URL is listed twice.
+ */
+export async function initialCluster(
+  cfg: ServerConfig,
+): Promise<{ members: InitialMember[]; self: InitialMember; clusterId: ClusterId }> {
+  const members: InitialMember[] = [];
+  const seen = new Map<string, string>();
+  for (const [name, urls] of cfg.initialCluster) {
+    const peerURLs = urls.map(urlText);
+    for (const u of peerURLs) {
+      const other = seen.get(u);
+      if (other !== undefined) {
+        throw new ConfigError(
+          `--initial-cluster: peer URL ${u} is given to both ${other} and ${name}`,
+        );
+      }
+      seen.set(u, name);
+    }
+    members.push({ id: await memberIdFor(peerURLs, cfg.initialClusterToken), name, peerURLs });
+  }
+  const self = members.find((m) => m.name === cfg.name);
+  if (self === undefined) {
+    throw new ConfigError(
+      `couldn't find local name "${cfg.name}" in the initial cluster configuration`,
+    );
+  }
+  const advertised = cfg.initialAdvertisePeerUrls.map(urlText).sort();
+  const listed = [...self.peerURLs].sort();
+  if (advertised.length > 0 && advertised.join(",") !== listed.join(",")) {
+    throw new ConfigError(
+      `--initial-cluster has ${cfg.name}=${listed.join(",")} but missing from ` +
+        `--initial-advertise-peer-urls=${advertised.join(",")} ` +
+        `("${advertised.join(",")}"(resolved from "${advertised.join(",")}") != ` +
+        `"${listed.join(",")}"(resolved from "${listed.join(",")}"))`,
+    );
+  }
+  members.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const clusterId = await clusterIdFor(members.map((m) => m.id));
+  return { members, self, clusterId };
+}
+
+/** The conf change context that describes a member (etcd's member JSON, without the id). */
+export function memberContext(m: { name: string; peerURLs: string[] }): Uint8Array {
+  return encoder.encode(JSON.stringify({ name: m.name, peerURLs: m.peerURLs, clientURLs: [] }));
+}
+
+/** The raft state a member starts from. */
+export interface Booted {
+  id: MemberId;
+  clusterId: ClusterId;
+  wal: Wal;
+  storage: MemoryStorage;
+  /** The newest snapshot's index (0: none): raft hands out committed entries after it. */
+  applied: number;
+  /** The newest snapshot's data (empty; older data dirs kept the membership in it). */
+  snapshotData: Uint8Array | null;
+  /** True when this start created the WAL (a new cluster). */
+  fresh: boolean;
+}
+
+/** Opens (or creates) the WAL and the raft storage of a member. */
+export async function bootstrapRaft(
+  cfg: ServerConfig,
+  disk: Disk,
+  snapshotter: Snapshotter,
+  opts: { walSegmentBytes?: number; log: (line: string) => void },
+): Promise<Booted> {
+  const paths = memberPaths(cfg);
+  const storage = new MemoryStorage();
+  if (!(await Wal.exists(disk, paths.wal))) {
+    if (cfg.initialClusterState === "existing") {
+      throw new ConfigError(
+        "--initial-cluster-state existing: joining a running cluster is not supported yet " +
+          "(start every member of a new cluster with --initial-cluster-state new)",
+      );
+    }
+    const { members, self, clusterId } = await initialCluster(cfg);
+    await disk.mkdirAll(paths.snap);
+    const wal = await Wal.create({
+      disk,
+      dir: paths.wal,
+      metadata: { nodeId: self.id, clusterId },
+      segmentSize: opts.walSegmentBytes,
+    });
+    // etcd's bootstrap: the initial membership as committed conf change entries of term 1
+    const entries: Entry[] = members.map((m, i) => ({
+      index: i + 1,
+      term: 1,
+      type: EntryType.ConfChange,
+      data: encodeConfChange({
+        type: ConfChangeType.AddNode,
+        nodeId: m.id,
+        context: memberContext(m),
+      }),
+    }));
+    const hs: HardState = { term: 1, vote: 0n, commit: entries.length };
+    await wal.save(hs, entries);
+    storage.append(entries);
+    storage.setHardState(hs);
+    return {
+      id: self.id,
+      clusterId,
+      wal,
+      storage,
+      applied: 0,
+      snapshotData: null,
+      fresh: true,
+    };
+  }
+  const snaps = await validSnapshots(disk, paths.wal);
+  const known = new Set(snaps.map((s) => `${s.index}/${s.term}`));
+  const loaded = await snapshotter.load((index, term) => known.has(`${index}/${term}`));
+  const snap: Snapshot | null = loaded.snapshot;
+  const opened = await Wal.open({
+    disk,
+    dir: paths.wal,
+    snapshot: snap ? { index: snap.metadata.index, term: snap.metadata.term } : undefined,
+    segmentSize: opts.walSegmentBytes,
+  });
+  if (snap) storage.applySnapshot(snap);
+  storage.setHardState(opened.contents.hardState);
+  storage.append(opened.contents.entries);
+  if (opened.contents.tornTail) {
+    opts.log(`concord: WAL had a torn tail; ${JSON.stringify(opened.contents.tornTail)}`);
+  }
+  return {
+    id: opened.contents.metadata.nodeId,
+    clusterId: opened.contents.metadata.clusterId,
+    wal: opened.wal,
+    storage,
+    applied: snap ? snap.metadata.index : 0,
+    snapshotData: snap ? snap.data : null,
+    fresh: false,
+  };
+}

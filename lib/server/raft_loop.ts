@@ -1,0 +1,280 @@
+/**
+ * The raft loop of a member (etcd's raftNode): raft's driver over the WAL, the in-memory raft
+ * storage and the snapshot files; the ticker; messages out to the transport and in from it;
+ * raft snapshots taken every --snapshot-count applied entries (with the log compaction, snapshot
+ * purge and WAL release that follow); and snapshots received from the leader, persisted before
+ * raft may act on them. What an applied entry means is not its business: committed entries go
+ * to the member's `apply` hook.
+ */
+import type { MemberId } from "../base/types.ts";
+import type { Clock, Timer } from "../io/clock.ts";
+import type { Wal } from "../wal/wal.ts";
+import type { Snapshotter } from "../snap/snapshotter.ts";
+import {
+  type ApplyBatch,
+  type ConfChange,
+  type MemoryStorage,
+  type Message,
+  Node,
+  type PersistBatch,
+  type RawNode,
+  type ReadState,
+  type SoftState,
+} from "../raft/mod.ts";
+import type {
+  SnapshotPayload,
+  SnapshotSource,
+  Transport,
+  TransportHost,
+} from "../transport/transport.ts";
+import type { ClusterId } from "../base/types.ts";
+
+/**
+ * Entries kept in raft's log behind a snapshot, so a slow follower can catch up from the log
+ * rather than a snapshot (etcd's snapshotCatchUpEntries).
+ */
+export const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
+
+/** What the loop hands to the member. */
+export interface RaftLoopHooks {
+  /** Applies committed state (a received snapshot first, then entries). */
+  apply(b: ApplyBatch): Promise<void> | void;
+  readStates(rs: ReadState[]): void;
+  softState(s: SoftState): void;
+  /** Vets a committed conf change (see NodeHooks.validateConfChange). */
+  validateConfChange?(change: ConfChange, index: number): string | null;
+  /** Runs on every tick, after raft's (request deadlines). */
+  tick(): void;
+  /** The loop cannot go on (a WAL or apply failure): the member must stop serving. */
+  fail(err: unknown): void;
+  /** Makes the backend durable up to the applied index before a snapshot names it. */
+  commitBackend(): Promise<void>;
+  /** A member removed from the cluster (its messages are refused). */
+  isRemoved(id: MemberId): boolean;
+  /** A consistent copy of the page file for a follower that needs a snapshot. */
+  openSnapshot(m: Message): Promise<SnapshotSource>;
+}
+
+/** How the loop is set up. */
+export interface RaftLoopOptions {
+  id: MemberId;
+  clusterId: ClusterId;
+  raw: RawNode;
+  storage: MemoryStorage;
+  wal: Wal;
+  snapshotter: Snapshotter;
+  clock: Clock;
+  heartbeatMs: number;
+  /** Entries applied between raft snapshots (etcd's --snapshot-count). */
+  snapshotCount: number;
+  /** The index of the newest raft snapshot (0: none). */
+  snapshotIndex: number;
+  hooks: RaftLoopHooks;
+  log: (line: string) => void;
+}
+
+/** The raft loop; also the transport's host (messages and snapshots from peers land here). */
+export class RaftLoop implements TransportHost {
+  readonly node: Node;
+  readonly memberId: MemberId;
+  readonly clusterId: ClusterId;
+  readonly #o: RaftLoopOptions;
+  #transport: Transport | null = null;
+  #ticker: Timer | null = null;
+  #snapIndex: number;
+  #snapshotRun: Promise<void> | null = null;
+  #stopped = false;
+  #failed = false;
+
+  constructor(o: RaftLoopOptions) {
+    this.#o = o;
+    this.memberId = o.id;
+    this.clusterId = o.clusterId;
+    this.#snapIndex = o.snapshotIndex;
+    this.node = new Node(o.raw, {
+      persist: (b) => this.#persist(b),
+      send: (msgs) => this.#transport?.send(msgs),
+      apply: (b) => o.hooks.apply(b),
+      validateConfChange: o.hooks.validateConfChange,
+      readStates: (rs) => o.hooks.readStates(rs),
+      softState: (s) => o.hooks.softState(s),
+    });
+  }
+
+  /** Connects the loop to its peers (none for a cluster of one). */
+  setTransport(t: Transport): void {
+    this.#transport = t;
+  }
+
+  get transport(): Transport | null {
+    return this.#transport;
+  }
+
+  /** Starts ticking every heartbeat interval. */
+  start(): void {
+    this.#ticker = this.#o.clock.every(this.#o.heartbeatMs, () => {
+      if (this.#stopped || this.#failed) return;
+      try {
+        this.node.tick();
+        this.#o.hooks.tick();
+        this.drive();
+      } catch (err) {
+        this.#fail(err);
+      }
+    });
+  }
+
+  /** Runs raft's Ready loop for whatever was stepped in. */
+  drive(): void {
+    if (this.#stopped || this.#failed) return;
+    this.node.process().catch((err) => this.#fail(err));
+  }
+
+  #fail(err: unknown): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#o.hooks.fail(err);
+  }
+
+  async #persist(b: PersistBatch): Promise<void> {
+    const { wal, storage, snapshotter } = this.#o;
+    if (b.snapshot !== null) {
+      // etcd's order: the snapshot file, then its WAL record, then the entries after it; the
+      // page file it names was stored by receiveSnapshot before raft saw the message
+      await snapshotter.save(b.snapshot);
+      const md = b.snapshot.metadata;
+      await wal.saveSnapshot({ index: md.index, term: md.term, confState: md.confState });
+    }
+    await wal.save(b.hardState, b.entries);
+    if (b.snapshot !== null) {
+      storage.applySnapshot(b.snapshot);
+      this.#snapIndex = b.snapshot.metadata.index;
+    }
+    if (b.entries.length > 0) storage.append(b.entries);
+    if (b.hardState !== null) storage.setHardState(b.hardState);
+  }
+
+  // --- the transport's host ---
+
+  receive(m: Message): void {
+    if (this.#stopped || this.#failed) return;
+    try {
+      this.node.step(m);
+    } catch (err) {
+      // a message raft cannot take (a stale term, a peer's bug) must not stop the member
+      this.#o.log(`concord: dropped a raft message from ${m.from.toString(16)}: ${err}`);
+      return;
+    }
+    this.drive();
+  }
+
+  reportUnreachable(to: MemberId): void {
+    if (this.#stopped || this.#failed) return;
+    this.node.reportUnreachable(to);
+    this.drive();
+  }
+
+  reportSnapshot(to: MemberId, ok: boolean): void {
+    if (this.#stopped || this.#failed) return;
+    this.#o.log(
+      `concord: snapshot to ${to.toString(16)} ${ok ? "sent" : "failed"}`,
+    );
+    this.node.reportSnapshot(to, ok);
+    this.drive();
+  }
+
+  isRemoved(id: MemberId): boolean {
+    return this.#o.hooks.isRemoved(id);
+  }
+
+  openSnapshot(m: Message): Promise<SnapshotSource> {
+    return this.#o.hooks.openSnapshot(m);
+  }
+
+  /**
+   * Stores the leader's page file as `<index>.snap.db` (temp name, fsync, rename: never a
+   * partial file under the final name), then lets raft take the snapshot message. The apply
+   * of the snapshot opens that file as the new backend.
+   */
+  async receiveSnapshot(m: Message, db: SnapshotPayload): Promise<void> {
+    if (m.snapshot === null) throw new Error("a snapshot message without a snapshot");
+    const index = m.snapshot.metadata.index;
+    const started = this.#o.clock.now();
+    const { size } = await this.#o.snapshotter.saveDbFrom(index, db.chunks);
+    this.#o.log(
+      `concord: received snapshot db at index ${index} from ${m.from.toString(16)} ` +
+        `(${size} bytes in ${Math.round(this.#o.clock.now() - started)} ms)`,
+    );
+    this.receive(m);
+  }
+
+  // --- raft snapshots ---
+
+  /** The index of the newest raft snapshot, 0 when none was taken. */
+  get snapshotIndex(): number {
+    return this.#snapIndex;
+  }
+
+  /**
+   * Starts a snapshot once --snapshot-count entries were applied since the last one. Applies
+   * that land while one is being written are covered by the check when it finishes, so a
+   * burst that ends during a snapshot still gets the one it is due.
+   */
+  maybeSnapshot(applied: number): void {
+    if (
+      this.#snapshotRun === null && !this.#stopped && !this.#failed &&
+      applied > this.#snapIndex && applied - this.#snapIndex >= this.#o.snapshotCount
+    ) {
+      this.#snapshotRun = this.#snapshot(applied).then(
+        () => {
+          this.#snapshotRun = null;
+          this.maybeSnapshot(this.node.raw.raft.raftLog.applied);
+        },
+        (err) => {
+          this.#snapshotRun = null;
+          this.#fail(err);
+        },
+      );
+    }
+  }
+
+  /**
+   * Takes a raft snapshot at the applied index: commits the backend (which then holds
+   * everything up to that index), saves the snapshot file, records it in the WAL, compacts
+   * raft's log (keeping SNAPSHOT_CATCH_UP_ENTRIES), purges old snapshot files and releases the
+   * WAL segments before the oldest snapshot kept. The snapshot carries no data: the
+   * membership lives in the backend, and the page file travels beside the message.
+   */
+  async #snapshot(index: number): Promise<void> {
+    const { storage, snapshotter, wal } = this.#o;
+    const confState = this.node.raw.confState();
+    await this.#o.hooks.commitBackend();
+    const snap = storage.createSnapshot(index, confState, new Uint8Array(0));
+    await snapshotter.save(snap);
+    await wal.saveSnapshot({ index, term: snap.metadata.term, confState });
+    const compactTo = index - SNAPSHOT_CATCH_UP_ENTRIES;
+    if (compactTo > storage.firstIndex()) storage.compact(compactTo);
+    await snapshotter.purge();
+    const names = await snapshotter.snapNames();
+    const oldest = names.length > 0 ? parseInt(names[0].slice(17, 33), 16) : index;
+    await wal.releaseBefore(Math.min(oldest, index));
+    this.#snapIndex = index;
+  }
+
+  /**
+   * Stops ticking, lets the running batch finish and the snapshot in progress end. The WAL
+   * stays open: the member closes it after the backend.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#ticker?.cancel();
+    await this.#transport?.close();
+    try {
+      await this.node.process();
+    } catch {
+      // already reported through fail
+    }
+    await this.#snapshotRun;
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Linearizable reads by ReadIndex (etcd's linearizableReadLoop): callers queue, one round at a
+ * time asks raft for the commit index the leader confirmed with a quorum, and every caller of
+ * the round is released once the applied index reaches it. Concurrent readers share a round.
+ * A round that gets no answer in time fails its readers with etcd's timeout; `close` fails
+ * every reader, queued or in a round.
+ */
+import { Errors } from "../base/errors.ts";
+import type { Clock, Timer } from "../io/clock.ts";
+import { ProposalDroppedError, type ReadState } from "../raft/mod.ts";
+
+interface Reader {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/** What a round needs from the member. */
+export interface ReadRoundHooks {
+  clock: Clock;
+  timeoutMs: number;
+  /** Asks raft for a read index tagged `ctx` (throws ProposalDroppedError without a leader). */
+  readIndex(ctx: Uint8Array): void;
+  /** Resolves once the applied index reaches `index`. */
+  waitApplied(index: number): Promise<void>;
+}
+
+/** The queue of linearizable readers and the round in flight. */
+export class ReadRounds {
+  readonly #h: ReadRoundHooks;
+  #queue: Reader[] = [];
+  #round: { seq: bigint; readers: Reader[]; timer: Timer } | null = null;
+  #seq = 0n;
+  #closed: unknown = null;
+
+  constructor(hooks: ReadRoundHooks) {
+    this.#h = hooks;
+  }
+
+  /** Resolves when a read served now would be linearizable. */
+  wait(): Promise<void> {
+    if (this.#closed !== null) return Promise.reject(this.#closed);
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ resolve, reject });
+      this.#start();
+    });
+  }
+
+  #start(): void {
+    if (this.#round !== null || this.#queue.length === 0 || this.#closed !== null) return;
+    const readers = this.#queue;
+    this.#queue = [];
+    const seq = ++this.#seq;
+    const ctx = new Uint8Array(8);
+    new DataView(ctx.buffer).setBigUint64(0, seq, false);
+    const timer = this.#h.clock.after(this.#h.timeoutMs, () => {
+      if (this.#round?.seq !== seq) return;
+      this.#round = null;
+      for (const r of readers) r.reject(Errors.timeout());
+      this.#start();
+    });
+    this.#round = { seq, readers, timer };
+    try {
+      this.#h.readIndex(ctx);
+    } catch (err) {
+      timer.cancel();
+      this.#round = null;
+      const e = err instanceof ProposalDroppedError ? Errors.noLeader() : err;
+      for (const r of readers) r.reject(e);
+    }
+  }
+
+  /** Raft confirmed read indexes: release the round they answer. */
+  confirmed(states: readonly ReadState[]): void {
+    for (const rs of states) {
+      const round = this.#round;
+      if (round === null || rs.context.length !== 8) continue;
+      const seq = new DataView(rs.context.buffer, rs.context.byteOffset, 8).getBigUint64(0);
+      if (seq !== round.seq) continue;
+      round.timer.cancel();
+      this.#round = null;
+      this.#h.waitApplied(rs.index).then(
+        () => {
+          for (const r of round.readers) r.resolve();
+        },
+        (err) => {
+          for (const r of round.readers) r.reject(err);
+        },
+      );
+      this.#start();
+    }
+  }
+
+  /** Fails every reader, now and later. */
+  close(err: unknown): void {
+    if (this.#closed === null) this.#closed = err;
+    const round = this.#round;
+    this.#round = null;
+    if (round !== null) {
+      round.timer.cancel();
+      for (const r of round.readers) r.reject(this.#closed);
+    }
+    const queued = this.#queue;
+    this.#queue = [];
+    for (const r of queued) r.reject(this.#closed);
+  }
+}
