@@ -65,10 +65,13 @@ export class FrameDecoder {
     return this.#prefixSeen === 0 && this.#frame === null;
   }
 
-  push(chunk: Uint8Array): Message[] {
+  /**
+   * Decodes what `chunk` completes, appended to `out` (returned). On a FrameError, `out`
+   * holds the messages completed before the bad frame.
+   */
+  push(chunk: Uint8Array, out: Message[] = []): Message[] {
     if (this.#failed) throw new FrameError("frame decoder used after an error");
     this.bytes += chunk.length;
-    const out: Message[] = [];
     let p = 0;
     while (p < chunk.length) {
       if (this.#frame === null) {

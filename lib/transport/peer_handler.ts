@@ -105,10 +105,20 @@ export function peerHandler(
       // The server sends HEADERS with the first chunk: an empty one answers 200 at once.
       yield new Uint8Array(0);
       for await (const chunk of body as AsyncIterable<Uint8Array>) {
-        const msgs = dec.push(chunk);
-        for (const m of msgs) checkStreamed(m, from, host.memberId);
+        const msgs: Message[] = [];
+        let bad: unknown = null;
+        try {
+          dec.push(chunk, msgs);
+        } catch (e) {
+          bad = e;
+        }
+        // Deliver what arrived before any garbage, then refuse the stream.
         sink.received(from, msgs.length, chunk.length);
-        for (const m of msgs) host.receive(m);
+        for (const m of msgs) {
+          checkStreamed(m, from, host.memberId);
+          host.receive(m);
+        }
+        if (bad !== null) throw bad;
       }
       if (!dec.idle) throw new FrameError("stream ended inside a frame");
     }
