@@ -1,0 +1,218 @@
+/**
+ * The receiving half of the peer transport: the HTTP handler a member serves on its peer URLs
+ * (`serveHttp` from lib/http/server.ts; `servePeers` in peer_server.ts sets the limits a
+ * long-lived stream needs). Paths, headers, status codes and messages are etcd's rafthttp:
+ *
+ * - `POST /raft/stream`: a sender's long-lived stream of `[u32 LE len][message]` frames,
+ *   answered 200 at once and read until the body ends.
+ * - `POST /raft/snapshot`: one MsgSnap and its page file (snapshot_wire.ts), answered 204 once
+ *   the host stored it, 400 when the body is cut, corrupted or not a snapshot.
+ * - `GET /raft/probing`: 200 with the time, for the senders' round-trip measurements.
+ *
+ * Refusals: cluster id mismatch -> 412 "cluster ID mismatch"; recipient mismatch -> 412 "to
+ * field mismatch"; a removed sender -> 410 "removed member". Garbage in a stream (an oversized
+ * or undecodable frame, a message not from the sender or not for us, a local-only message
+ * type) fails that stream (the server resets it); the member keeps serving.
+ */
+import type {
+  UniversalHandlerFn,
+  UniversalServerRequest,
+  UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
+import { ChunkBody } from "../http/chunk_body.ts";
+import type { MemberId } from "../base/types.ts";
+import { ETCD_COMPAT_VERSION } from "../base/version.ts";
+import { isLocalMessage, type Message, MessageType } from "../raft/mod.ts";
+import { FrameDecoder, FrameError } from "./frames.ts";
+import { SnapshotBodyReader, SnapshotError } from "./snapshot_wire.ts";
+import { hexToId, idToHex, type TransportHost } from "./transport.ts";
+
+export const RAFT_STREAM_PATH = "/raft/stream";
+export const RAFT_SNAPSHOT_PATH = "/raft/snapshot";
+export const RAFT_PROBING_PATH = "/raft/probing";
+
+export const HEADER_CLUSTER_ID = "x-etcd-cluster-id";
+export const HEADER_FROM = "x-server-from";
+export const HEADER_TO = "x-raft-to";
+export const HEADER_SERVER_VERSION = "x-server-version";
+export const HEADER_SNAPSHOT_SIZE = "x-snapshot-size";
+
+/** etcd's refusal messages (http.Error bodies, which end in a newline). */
+export const MSG_CLUSTER_ID_MISMATCH = "cluster ID mismatch";
+export const MSG_TO_MISMATCH = "to field mismatch";
+export const MSG_REMOVED_MEMBER = "removed member";
+
+/** Where the handler reports what it received (the transport's per-peer counters). */
+export interface PeerReceiveSink {
+  received(from: MemberId, messages: number, bytes: number): void;
+  snapshotReceived(from: MemberId, bytes: number, ok: boolean): void;
+}
+
+export interface PeerHandlerOptions {
+  /** Largest frame accepted on a stream (default frames.ts DEFAULT_MAX_FRAME). */
+  maxFrame?: number;
+  /** Log lines (snapshot progress, refused streams); default console.error. */
+  log?: (line: string) => void;
+}
+
+const enc = new TextEncoder();
+
+function text(status: number, msg: string, clusterId: bigint): UniversalServerResponse {
+  const header = new Headers({
+    "content-type": "text/plain; charset=utf-8",
+    "x-content-type-options": "nosniff",
+    [HEADER_CLUSTER_ID]: idToHex(clusterId),
+  });
+  return { status, header, body: new ChunkBody(enc.encode(msg + "\n")) };
+}
+
+function isStream(body: UniversalServerRequest["body"]): body is AsyncIterable<Uint8Array> {
+  return typeof body === "object" && body !== null && Symbol.asyncIterator in body;
+}
+
+/**
+ * The peer handler of member `host`. `sink` receives the per-peer receive counters (the
+ * HttpTransport, or anything that counts).
+ */
+export function peerHandler(
+  host: TransportHost,
+  sink: PeerReceiveSink,
+  opts: PeerHandlerOptions = {},
+): UniversalHandlerFn {
+  const log = opts.log ?? ((l: string) => console.error(l));
+  const me = idToHex(host.memberId);
+
+  /** The common checks; returns the sender's id or the refusal to answer with. */
+  const admit = (req: UniversalServerRequest): MemberId | UniversalServerResponse => {
+    const cid = hexToId(req.header.get(HEADER_CLUSTER_ID));
+    if (cid !== host.clusterId) {
+      return text(412, MSG_CLUSTER_ID_MISMATCH, host.clusterId);
+    }
+    const from = hexToId(req.header.get(HEADER_FROM));
+    if (from === null || from === 0n) return text(400, "invalid from", host.clusterId);
+    if (host.isRemoved(from)) return text(410, MSG_REMOVED_MEMBER, host.clusterId);
+    return from;
+  };
+
+  const stream = (req: UniversalServerRequest, from: MemberId): UniversalServerResponse => {
+    if (req.header.get(HEADER_TO) !== me && hexToId(req.header.get(HEADER_TO)) !== host.memberId) {
+      return text(412, MSG_TO_MISMATCH, host.clusterId);
+    }
+    const body = req.body;
+    if (!isStream(body)) return text(400, "error reading raft message", host.clusterId);
+    const dec = new FrameDecoder(opts.maxFrame);
+    async function* answer(): AsyncGenerator<Uint8Array> {
+      // The server sends HEADERS with the first chunk: an empty one answers 200 at once.
+      yield new Uint8Array(0);
+      for await (const chunk of body as AsyncIterable<Uint8Array>) {
+        const msgs: Message[] = [];
+        let bad: unknown = null;
+        try {
+          dec.push(chunk, msgs);
+        } catch (e) {
+          bad = e;
+        }
+        // Deliver what arrived before any garbage, then refuse the stream.
+        sink.received(from, msgs.length, chunk.length);
+        for (const m of msgs) {
+          checkStreamed(m, from, host.memberId);
+          host.receive(m);
+        }
+        if (bad !== null) throw bad;
+      }
+      if (!dec.idle) throw new FrameError("stream ended inside a frame");
+    }
+    const header = new Headers({
+      "content-type": "application/octet-stream",
+      [HEADER_CLUSTER_ID]: idToHex(host.clusterId),
+      [HEADER_SERVER_VERSION]: ETCD_COMPAT_VERSION,
+    });
+    return { status: 200, header, body: answer() };
+  };
+
+  const snapshot = async (
+    req: UniversalServerRequest,
+    from: MemberId,
+  ): Promise<UniversalServerResponse> => {
+    const cid = host.clusterId;
+    const sizeText = req.header.get(HEADER_SNAPSHOT_SIZE) ?? "";
+    const size = /^[0-9]{1,16}$/.test(sizeText) ? Number(sizeText) : NaN;
+    if (!Number.isSafeInteger(size)) return text(400, "invalid snapshot size", cid);
+    const body = req.body;
+    if (!isStream(body)) return text(400, "error reading raft message", cid);
+    const reader = new SnapshotBodyReader(body, opts.maxFrame);
+    let m: Message;
+    try {
+      m = await reader.readMessage();
+    } catch (e) {
+      sink.snapshotReceived(from, 0, false);
+      return text(400, `error reading raft message: ${(e as Error).message}`, cid);
+    }
+    if (m.type !== MessageType.Snap || m.snapshot === null) {
+      sink.snapshotReceived(from, 0, false);
+      return text(400, "wrong raft message type", cid);
+    }
+    if (m.to !== host.memberId || m.from !== from) {
+      sink.snapshotReceived(from, 0, false);
+      return text(412, MSG_TO_MISMATCH, cid);
+    }
+    const index = m.snapshot.metadata.index;
+    log(`receiving database snapshot from ${idToHex(from)} (index ${index}, ${size} bytes)`);
+    try {
+      await host.receiveSnapshot(m, reader.payload(size));
+    } catch (e) {
+      sink.snapshotReceived(from, reader.received, false);
+      const bad = e instanceof SnapshotError || e instanceof FrameError;
+      log(
+        `failed to receive database snapshot from ${idToHex(from)} (index ${index}, ` +
+          `${reader.received} of ${size} bytes): ${(e as Error).message}`,
+      );
+      return text(bad ? 400 : 500, `error saving snapshot: ${(e as Error).message}`, cid);
+    }
+    if (!reader.verified) {
+      // The host resolved without reading the whole payload: it cannot have stored it.
+      sink.snapshotReceived(from, reader.received, false);
+      return text(500, "error saving snapshot: payload not read to its end", cid);
+    }
+    sink.snapshotReceived(from, reader.received, true);
+    log(`received database snapshot from ${idToHex(from)} (index ${index}, ${size} bytes)`);
+    return { status: 204, header: new Headers({ [HEADER_CLUSTER_ID]: idToHex(cid) }) };
+  };
+
+  return async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
+    const path = new URL(req.url, "http://peer").pathname;
+    if (path === RAFT_PROBING_PATH) {
+      if (req.method !== "GET") return methodNotAllowed("GET", host.clusterId);
+      const json = JSON.stringify({ OK: true, Now: new Date().toISOString() });
+      return {
+        status: 200,
+        header: new Headers({ "content-type": "application/json" }),
+        body: new ChunkBody(enc.encode(json)),
+      };
+    }
+    if (path !== RAFT_STREAM_PATH && path !== RAFT_SNAPSHOT_PATH) {
+      return text(404, "404 page not found", host.clusterId);
+    }
+    if (req.method !== "POST") return methodNotAllowed("POST", host.clusterId);
+    const from = admit(req);
+    if (typeof from !== "bigint") return from;
+    if (path === RAFT_STREAM_PATH) return stream(req, from);
+    return await snapshot(req, from);
+  };
+}
+
+function methodNotAllowed(allow: string, clusterId: bigint): UniversalServerResponse {
+  const r = text(405, "Method Not Allowed", clusterId);
+  r.header?.set("allow", allow);
+  return r;
+}
+
+/** A streamed message must come from the stream's sender, be for us, and travel at all. */
+function checkStreamed(m: Message, from: MemberId, me: MemberId): void {
+  if (m.from !== from || m.to !== me) {
+    throw new FrameError(`message ${m.from}->${m.to} on the stream ${from}->${me}`);
+  }
+  if (isLocalMessage(m.type) || m.type === MessageType.Snap) {
+    throw new FrameError(`message type ${MessageType[m.type]} is not sent on a stream`);
+  }
+}

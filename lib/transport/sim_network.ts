@@ -1,0 +1,398 @@
+/**
+ * A simulated network in one process, behind the same `Transport` interface as the real
+ * HTTP/2 one, so the same member code runs in a whole-cluster simulation. Everything is
+ * deterministic from the `Rand` and the `SimClock`: messages are delivered on the clock's
+ * timers after a delay drawn from the rand, and same-seed runs deliver the same messages in
+ * the same order (`trace` records it).
+ *
+ * What it models, per message: the wire (each message is encoded and decoded with the real
+ * codec, so the receiver never shares objects with the sender), a delay, loss (`dropRate`),
+ * duplication (`duplicateRate`), reordering (`reorderRate`: a message may overtake earlier
+ * ones of its link; otherwise a link is FIFO, like a stream), and partitions of directed
+ * links, one-way or both, with `heal`. A message sent over a cut link, or to a member that is
+ * not running, is dropped and the sender's host is told the peer is unreachable (as when the
+ * real transport's stream is down); one lost on a link cut while it was in flight is just
+ * lost. The receiving side refuses as the real one does: another cluster id, or a removed
+ * sender (etcd's 412 / 410), drops the message.
+ *
+ * Snapshots travel in memory through the same host calls as over HTTP: the sender's
+ * `openSnapshot`, the body built by snapshot_wire.ts (message, page file, SHA-256), the
+ * receiver's `receiveSnapshot` with a verifying payload, and the sender's `reportSnapshot`.
+ * `snapshotFaultRate` cuts or corrupts a body so hosts' failure paths run too.
+ *
+ * Async host calls (snapshots) continue on microtasks after the clock's timers fire; a
+ * simulation advancing the clock should let microtasks run between steps to keep them
+ * ordered (the order is still a function of the seed).
+ */
+import type { Rand } from "../base/rand.ts";
+import type { MemberId } from "../base/types.ts";
+import type { SimClock } from "../io/clock.ts";
+import { decodeMessage, describeMessage, encodeMessage, type Message } from "../raft/mod.ts";
+import { MessageType } from "../raft/mod.ts";
+import { snapshotBody, SnapshotBodyReader, type SnapshotProgress } from "./snapshot_wire.ts";
+import {
+  emptyPeerStats,
+  type PeerInfo,
+  type PeerStats,
+  type Transport,
+  type TransportHost,
+} from "./transport.ts";
+
+/** The network's fault settings; change them at any time with `setFaults`. */
+export interface SimFaults {
+  /** Delivery delay bounds in clock ms (inclusive). */
+  minDelayMs: number;
+  maxDelayMs: number;
+  /** Probability that a message is silently lost. */
+  dropRate: number;
+  /** Probability that a message is delivered twice (the copy after its own delay). */
+  duplicateRate: number;
+  /** Probability that a message ignores its link's FIFO order (may overtake earlier ones). */
+  reorderRate: number;
+  /** Probability that a snapshot body is cut or has a byte flipped in transit. */
+  snapshotFaultRate: number;
+}
+
+export const DEFAULT_SIM_FAULTS: Readonly<SimFaults> = {
+  minDelayMs: 1,
+  maxDelayMs: 5,
+  dropRate: 0,
+  duplicateRate: 0,
+  reorderRate: 0,
+  snapshotFaultRate: 0,
+};
+
+export interface SimNetworkOptions extends Partial<SimFaults> {
+  /** Record every send outcome and delivery in `trace` (default true). */
+  trace?: boolean;
+}
+
+function linkKey(from: MemberId, to: MemberId): string {
+  return `${from}>${to}`;
+}
+
+function checkFaults(f: SimFaults): void {
+  for (const k of ["dropRate", "duplicateRate", "reorderRate", "snapshotFaultRate"] as const) {
+    if (!(f[k] >= 0 && f[k] <= 1)) throw new RangeError(`sim network: ${k} must be in [0, 1]`);
+  }
+  if (!(Number.isInteger(f.minDelayMs) && f.minDelayMs >= 0 && f.maxDelayMs >= f.minDelayMs)) {
+    throw new RangeError("sim network: need integer 0 <= minDelayMs <= maxDelayMs");
+  }
+}
+
+/** The simulated network: members join it and get their Transport. */
+export class SimNetwork {
+  #faults: SimFaults;
+  readonly #members = new Map<MemberId, SimTransport>();
+  /** Cut directed links, "from>to". */
+  readonly #cut = new Set<string>();
+  /** Per directed link, the delivery time of its last in-order message (FIFO). */
+  readonly #lastAt = new Map<string, number>();
+  /** Every send outcome and delivery, in order, when tracing. */
+  readonly trace: string[] = [];
+  readonly #tracing: boolean;
+
+  constructor(readonly rand: Rand, readonly clock: SimClock, opts: SimNetworkOptions = {}) {
+    const { trace, ...faults } = opts;
+    this.#faults = { ...DEFAULT_SIM_FAULTS, ...faults };
+    checkFaults(this.#faults);
+    this.#tracing = trace !== false;
+  }
+
+  get faults(): Readonly<SimFaults> {
+    return this.#faults;
+  }
+
+  setFaults(f: Partial<SimFaults>): void {
+    const next = { ...this.#faults, ...f };
+    checkFaults(next);
+    this.#faults = next;
+  }
+
+  /** The transport of member `host` (whose id must not be running on the network already). */
+  join(host: TransportHost): Transport {
+    if (this.#members.has(host.memberId)) {
+      throw new Error(`sim network: member ${host.memberId.toString(16)} already joined`);
+    }
+    const t = new SimTransport(this, host);
+    this.#members.set(host.memberId, t);
+    this.#refresh();
+    return t;
+  }
+
+  /** Cuts the links from every id in `a` to every id in `b` (and back, unless oneWay). */
+  partition(a: readonly MemberId[], b: readonly MemberId[], oneWay = false): void {
+    for (const x of a) {
+      for (const y of b) {
+        if (x === y) continue;
+        this.#cut.add(linkKey(x, y));
+        if (!oneWay) this.#cut.add(linkKey(y, x));
+      }
+    }
+    this.#note(`partition ${ids(a)} ${oneWay ? "->" : "<->"} ${ids(b)}`);
+    this.#refresh();
+  }
+
+  /** Cuts `id` off from every other member, both ways. */
+  isolate(id: MemberId, others: readonly MemberId[] = [...this.#members.keys()]): void {
+    this.partition([id], others.filter((o) => o !== id));
+  }
+
+  /** Restores the link from -> to (and back, unless oneWay). */
+  restore(from: MemberId, to: MemberId, oneWay = false): void {
+    this.#cut.delete(linkKey(from, to));
+    if (!oneWay) this.#cut.delete(linkKey(to, from));
+    this.#note(`restore ${from.toString(16)} ${oneWay ? "->" : "<->"} ${to.toString(16)}`);
+    this.#refresh();
+  }
+
+  /** Restores every link. */
+  heal(): void {
+    this.#cut.clear();
+    this.#note("heal");
+    this.#refresh();
+  }
+
+  /** True when messages from -> to currently get through (both running, link not cut). */
+  linkUp(from: MemberId, to: MemberId): boolean {
+    const a = this.#members.get(from);
+    const b = this.#members.get(to);
+    return a !== undefined && b !== undefined && !this.#cut.has(linkKey(from, to));
+  }
+
+  #note(line: string): void {
+    if (this.#tracing) this.trace.push(`${this.clock.now()} ${line}`);
+  }
+
+  /** Recomputes every transport's activeSince after a change of links or members. */
+  #refresh(): void {
+    const now = this.clock.now();
+    for (const t of this.#members.values()) t.refresh(now);
+  }
+
+  leave(t: SimTransport): void {
+    if (this.#members.get(t.host.memberId) === t) this.#members.delete(t.host.memberId);
+    this.#refresh();
+  }
+
+  /** The clock delay of one delivery. */
+  #delay(): number {
+    const f = this.#faults;
+    return this.rand.range(f.minDelayMs, f.maxDelayMs + 1);
+  }
+
+  /** Sends one non-snapshot message; false when it could not leave (link down). */
+  sendMessage(src: SimTransport, m: Message, stats: PeerStats): boolean {
+    const from = src.host.memberId;
+    if (!this.linkUp(from, m.to)) {
+      stats.dropped++;
+      this.#note(`unreachable ${describeMessage(m)}`);
+      return false;
+    }
+    const bytes = encodeMessage(m);
+    stats.messagesSent++;
+    stats.bytesSent += 4 + bytes.length;
+    if (this.rand.chance(this.#faults.dropRate)) {
+      this.#note(`lost ${describeMessage(m)}`);
+      return true;
+    }
+    this.#schedule(src, m.to, bytes, false);
+    if (this.rand.chance(this.#faults.duplicateRate)) this.#schedule(src, m.to, bytes, true);
+    return true;
+  }
+
+  #schedule(src: SimTransport, to: MemberId, bytes: Uint8Array, dup: boolean): void {
+    const now = this.clock.now();
+    let at = now + this.#delay();
+    const key = linkKey(src.host.memberId, to);
+    if (!this.rand.chance(this.#faults.reorderRate)) {
+      at = Math.max(at, this.#lastAt.get(key) ?? 0);
+      this.#lastAt.set(key, at);
+    }
+    this.clock.after(at - now, () => this.#deliver(src, to, bytes, dup));
+  }
+
+  /** The receiving member, or null (with a trace line) when the message cannot arrive. */
+  #arrive(src: SimTransport, to: MemberId, what: string): SimTransport | null {
+    const from = src.host.memberId;
+    const dst = this.#members.get(to);
+    if (dst === undefined || this.#cut.has(linkKey(from, to))) {
+      this.#note(`lost in flight ${what}`);
+      return null;
+    }
+    if (dst.host.clusterId !== src.host.clusterId) {
+      this.#note(`refused (cluster ID mismatch) ${what}`);
+      return null;
+    }
+    if (dst.host.isRemoved(from)) {
+      this.#note(`refused (removed member) ${what}`);
+      return null;
+    }
+    return dst;
+  }
+
+  #deliver(src: SimTransport, to: MemberId, bytes: Uint8Array, dup: boolean): void {
+    const m = decodeMessage(bytes.slice());
+    const what = `${dup ? "dup " : ""}${describeMessage(m)}`;
+    const dst = this.#arrive(src, to, what);
+    if (dst === null) return;
+    this.#note(`deliver ${what}`);
+    dst.countReceived(m.from, 4 + bytes.length);
+    dst.host.receive(m);
+  }
+
+  /** Runs one snapshot send to completion; reports the outcome to the sender's host. */
+  async sendSnapshot(src: SimTransport, m: Message, stats: PeerStats): Promise<void> {
+    const what = describeMessage(m);
+    let ok = false;
+    try {
+      ok = await this.#snapshot(src, m, stats, what);
+    } catch (e) {
+      this.#note(`snapshot failed ${what}: ${(e as Error).message}`);
+      ok = false;
+    }
+    if (ok) stats.snapshotsSent++;
+    else {
+      stats.snapshotsFailed++;
+      stats.failures++;
+    }
+    if (src.closed) return;
+    if (!ok) src.host.reportUnreachable(m.to);
+    src.host.reportSnapshot(m.to, ok);
+  }
+
+  async #snapshot(src: SimTransport, m: Message, stats: PeerStats, what: string) {
+    if (!this.linkUp(src.host.memberId, m.to)) {
+      this.#note(`unreachable ${what}`);
+      return false;
+    }
+    const source = await src.host.openSnapshot(m);
+    const progress: SnapshotProgress = { bytes: 0 };
+    const body: Uint8Array[] = [];
+    try {
+      for await (const c of snapshotBody(m, source, progress)) body.push(c.slice());
+    } finally {
+      source.close();
+    }
+    stats.snapshotBytesSent += progress.bytes;
+    const fault = this.rand.chance(this.#faults.snapshotFaultRate) ? this.rand.int(2) + 1 : 0;
+    if (fault !== 0) this.#damage(body, fault === 1);
+    await new Promise<void>((r) => this.clock.after(this.#delay(), r));
+    const dst = this.#arrive(src, m.to, what);
+    if (dst === null) return false;
+    const reader = new SnapshotBodyReader(iterate(body));
+    const msg = await reader.readMessage();
+    this.#note(`deliver snapshot ${what} (${source.size} bytes${fault ? ", damaged" : ""})`);
+    let stored = false;
+    try {
+      await dst.host.receiveSnapshot(msg, reader.payload(source.size));
+      stored = reader.verified;
+    } catch (e) {
+      this.#note(`snapshot refused ${what}: ${(e as Error).message}`);
+    }
+    dst.countSnapshotReceived(m.from, reader.received);
+    return stored;
+  }
+
+  /** Cuts the body short (`cut`) or flips one byte after the message frame. */
+  #damage(body: Uint8Array[], cut: boolean): void {
+    if (body.length < 2) return;
+    const total = body.slice(1).reduce((n, c) => n + c.length, 0);
+    if (total === 0) return;
+    let at = this.rand.int(total);
+    for (let i = 1; i < body.length; i++) {
+      if (at < body[i].length) {
+        if (cut) body.splice(i, body.length - i, body[i].subarray(0, at));
+        else body[i][at] ^= 1 << this.rand.int(8);
+        return;
+      }
+      at -= body[i].length;
+    }
+  }
+}
+
+function ids(list: readonly MemberId[]): string {
+  return `[${list.map((x) => x.toString(16)).join(",")}]`;
+}
+
+async function* iterate(chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  for (const c of chunks) yield c;
+}
+
+/** One member's view of the simulated network. */
+class SimTransport implements Transport {
+  readonly #peers = new Map<MemberId, { info: PeerInfo; stats: PeerStats }>();
+  closed = false;
+
+  constructor(readonly net: SimNetwork, readonly host: TransportHost) {}
+
+  send(msgs: readonly Message[]): void {
+    if (this.closed) return;
+    // raft is told once per call and peer, not once per message
+    let unreachable: Set<MemberId> | null = null;
+    for (const m of msgs) {
+      const p = this.#peers.get(m.to);
+      if (p === undefined) continue; // etcd ignores messages to unknown peers too
+      if (m.type === MessageType.Snap) {
+        void this.net.sendSnapshot(this, m, p.stats);
+        continue;
+      }
+      if (!this.net.sendMessage(this, m, p.stats)) (unreachable ??= new Set()).add(m.to);
+    }
+    if (unreachable !== null) { for (const id of unreachable) this.host.reportUnreachable(id); }
+  }
+
+  addPeer(peer: PeerInfo): void {
+    if (this.#peers.has(peer.id)) return;
+    this.#peers.set(peer.id, { info: { ...peer }, stats: emptyPeerStats(peer.id) });
+    this.refresh(this.net.clock.now());
+  }
+
+  updatePeer(peer: PeerInfo): void {
+    const p = this.#peers.get(peer.id);
+    if (p !== undefined) p.info = { ...peer };
+  }
+
+  removePeer(id: MemberId): void {
+    this.#peers.delete(id);
+  }
+
+  activeSince(id: MemberId): number {
+    return this.#peers.get(id)?.stats.activeSince ?? 0;
+  }
+
+  stats(): PeerStats[] {
+    return [...this.#peers.values()].map((p) => ({ ...p.stats }));
+  }
+
+  /** Marks peers up (since `now`) or down after a change of the network. */
+  refresh(now: number): void {
+    for (const [id, p] of this.#peers) {
+      const up = !this.closed && this.net.linkUp(this.host.memberId, id);
+      if (!up) p.stats.activeSince = 0;
+      // Clock time 0 would read as "not active": a link up from the start counts from 1 ms.
+      else if (p.stats.activeSince === 0) p.stats.activeSince = Math.max(now, 1);
+    }
+  }
+
+  countReceived(from: MemberId, bytes: number): void {
+    const s = this.#peers.get(from)?.stats;
+    if (s === undefined) return;
+    s.messagesReceived++;
+    s.bytesReceived += bytes;
+  }
+
+  countSnapshotReceived(from: MemberId, bytes: number): void {
+    const s = this.#peers.get(from)?.stats;
+    if (s !== undefined) s.snapshotBytesReceived += bytes;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.net.leave(this);
+    this.refresh(this.net.clock.now());
+  }
+}
+
+export type { SimTransport };
