@@ -117,6 +117,11 @@ export interface MemberOptions {
   transport?: TransportFactory;
   /** Seed of raft's randomized election timeouts (default: from the id and the clock). */
   raftSeed?: number;
+  /**
+   * Entries kept in raft's log behind a snapshot (default SNAPSHOT_CATCH_UP_ENTRIES, etcd's
+   * 5,000); tests lower it to make a lagging follower need a snapshot.
+   */
+  snapshotCatchUpEntries?: number;
 }
 
 /** Legacy raft snapshot data: the membership, before it moved into the backend. */
@@ -217,6 +222,7 @@ export class Member {
       heartbeatMs: config.heartbeatIntervalMs,
       snapshotCount: config.snapshotCount,
       snapshotIndex: booted.applied,
+      catchUpEntries: opts.snapshotCatchUpEntries,
       log: this.#log,
       hooks: {
         apply: (b) => this.#apply(b),

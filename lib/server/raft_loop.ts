@@ -69,6 +69,8 @@ export interface RaftLoopOptions {
   snapshotCount: number;
   /** The index of the newest raft snapshot (0: none). */
   snapshotIndex: number;
+  /** Entries kept behind a snapshot (default SNAPSHOT_CATCH_UP_ENTRIES). */
+  catchUpEntries?: number;
   hooks: RaftLoopHooks;
   log: (line: string) => void;
 }
@@ -252,7 +254,7 @@ export class RaftLoop implements TransportHost {
     const snap = storage.createSnapshot(index, confState, new Uint8Array(0));
     await snapshotter.save(snap);
     await wal.saveSnapshot({ index, term: snap.metadata.term, confState });
-    const compactTo = index - SNAPSHOT_CATCH_UP_ENTRIES;
+    const compactTo = index - (this.#o.catchUpEntries ?? SNAPSHOT_CATCH_UP_ENTRIES);
     if (compactTo > storage.firstIndex()) storage.compact(compactTo);
     await snapshotter.purge();
     const names = await snapshotter.snapNames();
