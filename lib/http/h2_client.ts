@@ -550,11 +550,12 @@ export class H2ClientSession {
     let progress = true;
     while (progress && this.#sendable.size > 0 && this.#out.len < OUT_HIGH_WATER) {
       progress = false;
-      for (const s of this.#sendable) {
+      for (const s of [...this.#sendable]) {
         if (this.#out.len >= OUT_HIGH_WATER) break;
-        if (this.#sendOne(s)) progress = true;
+        const sent = this.#sendOne(s);
+        if (sent) progress = true;
         if (!s.hasSendWork || s.state !== "open") this.#sendable.delete(s);
-        else if (progress) {
+        else if (sent) {
           // Round robin: a stream with more to send goes to the back.
           this.#sendable.delete(s);
           this.#sendable.add(s);
