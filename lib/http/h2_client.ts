@@ -841,6 +841,12 @@ export class H2ClientSession {
         let p = 0;
         while (len - p >= FRAME_HEADER_LEN && this.#dead === undefined) {
           const flen = (buf[p] << 16) | (buf[p + 1] << 8) | buf[p + 2];
+          if (!this.#settingsReceived && buf[p + 3] !== FrameType.SETTINGS) {
+            throw new ConnectionError(
+              ErrorCode.PROTOCOL_ERROR,
+              "the server did not start with SETTINGS (not an HTTP/2 server?)",
+            );
+          }
           if (flen > maxFrame) {
             throw new ConnectionError(
               ErrorCode.FRAME_SIZE_ERROR,

@@ -302,6 +302,40 @@ Deno.test("h2 client: breaking out of a response body resets the stream", async 
   });
 });
 
+Deno.test("h2 client: our server's close() mid-request: GOAWAY, the request finishes, new ones are refused", async () => {
+  const g = gate();
+  let entered = 0;
+  const handler: UniversalHandlerFn = async () => {
+    entered++;
+    await g.wait;
+    return { status: 200, body: once(te.encode("finished")) };
+  };
+  const server = await serveHttp({ handler });
+  const session = await H2ClientSession.connect({ url: `http://127.0.0.1:${server.port}` });
+  try {
+    const st = session.request({ method: "GET", path: "/slow" });
+    await waitFor(() => entered === 1, "the request at the server");
+    const closing = server.close();
+    await waitFor(() => !session.available, "the client to see GOAWAY");
+    const e = (() => {
+      try {
+        session.request({ method: "GET", path: "/late" });
+      } catch (x) {
+        return x;
+      }
+    })();
+    assert.ok(e instanceof H2StreamError && e.retryable, String(e));
+    g.open();
+    assert.equal(td.decode(await bodyOf(await st.response)), "finished");
+    const why = await session.closed;
+    assert.ok(why instanceof Error, String(why));
+    await closing;
+  } finally {
+    session.destroy();
+    await server.close();
+  }
+});
+
 Deno.test("h2 client: ping() measures a round trip", async () => {
   await withSession(echoHandler(), {}, async ({ session }) => {
     const rtts = await Promise.all([session.ping(), session.ping(), session.ping()]);
