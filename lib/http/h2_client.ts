@@ -550,11 +550,12 @@ export class H2ClientSession {
     let progress = true;
     while (progress && this.#sendable.size > 0 && this.#out.len < OUT_HIGH_WATER) {
       progress = false;
-      for (const s of this.#sendable) {
+      for (const s of [...this.#sendable]) {
         if (this.#out.len >= OUT_HIGH_WATER) break;
-        if (this.#sendOne(s)) progress = true;
+        const sent = this.#sendOne(s);
+        if (sent) progress = true;
         if (!s.hasSendWork || s.state !== "open") this.#sendable.delete(s);
-        else if (progress) {
+        else if (sent) {
           // Round robin: a stream with more to send goes to the back.
           this.#sendable.delete(s);
           this.#sendable.add(s);
@@ -840,6 +841,12 @@ export class H2ClientSession {
         let p = 0;
         while (len - p >= FRAME_HEADER_LEN && this.#dead === undefined) {
           const flen = (buf[p] << 16) | (buf[p + 1] << 8) | buf[p + 2];
+          if (!this.#settingsReceived && buf[p + 3] !== FrameType.SETTINGS) {
+            throw new ConnectionError(
+              ErrorCode.PROTOCOL_ERROR,
+              "the server did not start with SETTINGS (not an HTTP/2 server?)",
+            );
+          }
           if (flen > maxFrame) {
             throw new ConnectionError(
               ErrorCode.FRAME_SIZE_ERROR,
