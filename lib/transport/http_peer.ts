@@ -185,7 +185,7 @@ export class HttpPeer {
     if (s !== null && s.available) return s;
     if (s !== null) {
       this.#session = null;
-      void s.close(1000);
+      s.close(1000).catch(() => {});
     }
     if (this.#connecting !== null) return await this.#connecting;
     const url = this.#urls[this.#urlIndex % Math.max(1, this.#urls.length)];
