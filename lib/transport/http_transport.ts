@@ -16,7 +16,6 @@ import { peerHandler, type PeerReceiveSink } from "./peer_handler.ts";
 import { DEFAULT_QUEUE_LIMIT } from "./peer_queue.ts";
 import { servePeers } from "./peer_server.ts";
 import {
-  emptyPeerStats,
   idToHex,
   type PeerInfo,
   type PeerStats,
@@ -55,12 +54,12 @@ export interface HttpTransportOptions {
 export class HttpTransport implements Transport, PeerReceiveSink {
   readonly host: TransportHost;
   readonly #peers = new Map<MemberId, HttpPeer>();
-  /** Receive counters of senders that are not (or no longer) peers. */
-  readonly #strangers = new Map<MemberId, PeerStats>();
   readonly #cfg: PeerConfig;
   readonly #opts: HttpTransportOptions;
   #tls: Promise<H2ClientTls | undefined> | null = null;
   #closed = false;
+  /** Removed peers still shutting down (awaited by close()). */
+  readonly #closing = new Set<Promise<void>>();
 
   constructor(opts: HttpTransportOptions) {
     this.host = opts.host;
@@ -86,6 +85,7 @@ export class HttpTransport implements Transport, PeerReceiveSink {
   handler(): UniversalHandlerFn {
     return peerHandler(this.host, this, {
       maxFrame: this.#opts.maxFrame ?? DEFAULT_MAX_FRAME,
+      snapshotLogBytes: this.#cfg.snapshotLogBytes,
       log: this.#cfg.log,
     });
   }
@@ -100,6 +100,7 @@ export class HttpTransport implements Transport, PeerReceiveSink {
       sink: this,
       tls: this.#opts.tls,
       maxFrame: this.#opts.maxFrame,
+      snapshotLogBytes: this.#cfg.snapshotLogBytes,
       log: this.#cfg.log,
     });
   }
@@ -137,7 +138,9 @@ export class HttpTransport implements Transport, PeerReceiveSink {
     const p = this.#peers.get(id);
     if (p === undefined) return;
     this.#peers.delete(id);
-    void p.close();
+    const closing = p.close();
+    this.#closing.add(closing);
+    closing.finally(() => this.#closing.delete(closing));
   }
 
   activeSince(id: MemberId): number {
@@ -148,22 +151,18 @@ export class HttpTransport implements Transport, PeerReceiveSink {
     return [...this.#peers.values()].map((p) => ({ ...p.stats }));
   }
 
-  #statsOf(from: MemberId): PeerStats {
-    const p = this.#peers.get(from);
-    if (p !== undefined) return p.stats;
-    let s = this.#strangers.get(from);
-    if (s === undefined) this.#strangers.set(from, s = emptyPeerStats(from));
-    return s;
-  }
-
   received(from: MemberId, messages: number, bytes: number): void {
-    const s = this.#statsOf(from);
+    // Senders that are not (or no longer) peers are not counted: their ids are the
+    // sender's word, and counting them would let anyone grow the table.
+    const s = this.#peers.get(from)?.stats;
+    if (s === undefined) return;
     s.messagesReceived += messages;
     s.bytesReceived += bytes;
   }
 
   snapshotReceived(from: MemberId, bytes: number, _ok: boolean): void {
-    this.#statsOf(from).snapshotBytesReceived += bytes;
+    const s = this.#peers.get(from)?.stats;
+    if (s !== undefined) s.snapshotBytesReceived += bytes;
   }
 
   async close(): Promise<void> {
@@ -171,7 +170,7 @@ export class HttpTransport implements Transport, PeerReceiveSink {
     this.#closed = true;
     const peers = [...this.#peers.values()];
     this.#peers.clear();
-    await Promise.all(peers.map((p) => p.close()));
+    await Promise.all([...peers.map((p) => p.close()), ...this.#closing]);
   }
 }
 

@@ -220,7 +220,9 @@ Deno.test("http transport: a snapshot of a few MiB arrives byte-exact through th
   const seed = testSeed();
   console.log(`seed=${seed}`);
   const rand = new Rand(seed);
-  const ms = await Promise.all([1n, 2n].map((id) => startMember(id, CID)));
+  const ms = await Promise.all(
+    [1n, 2n].map((id) => startMember(id, CID, { snapshotLogBytes: 1024 * 1024 })),
+  );
   try {
     connectAll(ms);
     await upAll(ms);
@@ -242,6 +244,11 @@ Deno.test("http transport: a snapshot of a few MiB arrives byte-exact through th
     // the stream's messages were not held up by it, nor mixed into it
     assert.deepEqual(b.host.received.map((m) => m.commit), [1, 2]);
     assert.ok(a.logs.some((l) => l.includes("sent database snapshot")));
+    // progress, every MiB, on both sides
+    const sending = a.logs.filter((l) => l.includes("sending database snapshot to 2: "));
+    const receiving = b.logs.filter((l) => l.includes("receiving database snapshot from 1: "));
+    assert.equal(sending.length, 4, sending.join("\n"));
+    assert.equal(receiving.length, 4, receiving.join("\n"));
   } finally {
     await stopAll(ms);
   }
@@ -306,6 +313,35 @@ Deno.test("http transport: a source that yields fewer bytes than its size fails 
     await waitFor(() => b.host.snapshotErrors.length === 1, "the receiver's payload threw");
     assert.equal(b.host.stored.length, 0);
     assert.match(statsOf(a, 2n).lastError, /yielded 100000 bytes, announced 100001/);
+  } finally {
+    await stopAll(ms);
+  }
+});
+
+Deno.test("http transport: updatePeer moves the stream to new URLs; removePeer stops it", async () => {
+  const deadPort = freePort();
+  const ms = await Promise.all([1n, 2n].map((id) => startMember(id, CID)));
+  try {
+    const [a, b] = ms;
+    a.transport.addPeer({ id: 2n, urls: [`http://127.0.0.1:${deadPort}`] });
+    await waitFor(() => statsOf(a, 2n).failures > 0, "a failed dial");
+    assert.equal(a.transport.activeSince(2n), 0);
+    a.transport.updatePeer({ id: 2n, urls: [b.url] });
+    await waitFor(() => a.transport.activeSince(2n) > 0, "stream at the new URL");
+    a.transport.send([msg(1n, 2n, 1)]);
+    await waitFor(() => b.host.received.length === 1, "message");
+    // a second URL listed after the live one changes nothing
+    a.transport.updatePeer({ id: 2n, urls: [b.url, `http://127.0.0.1:${deadPort}`] });
+    a.transport.send([msg(1n, 2n, 2)]);
+    await waitFor(() => b.host.received.length === 2, "second message");
+    a.transport.removePeer(2n);
+    assert.equal(a.transport.activeSince(2n), 0);
+    assert.deepEqual(a.transport.stats(), []);
+    a.transport.send([msg(1n, 2n, 3)]); // to no one: ignored, not reported
+    assert.deepEqual(a.host.unreachable, []);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(b.host.received.length, 2);
+    assert.throws(() => a.transport.addPeer({ id: 4n, urls: ["ftp://x"] }), /http: or https:/);
   } finally {
     await stopAll(ms);
   }
