@@ -25,7 +25,7 @@ import { ETCD_COMPAT_VERSION } from "../base/version.ts";
 import { isLocalMessage, type Message, MessageType } from "../raft/mod.ts";
 import { FrameDecoder, FrameError } from "./frames.ts";
 import { SnapshotBodyReader, SnapshotError } from "./snapshot_wire.ts";
-import { hexToId, idToHex, type TransportHost } from "./transport.ts";
+import { hexToId, idToHex, type SnapshotPayload, type TransportHost } from "./transport.ts";
 
 export const RAFT_STREAM_PATH = "/raft/stream";
 export const RAFT_SNAPSHOT_PATH = "/raft/snapshot";
@@ -51,6 +51,8 @@ export interface PeerReceiveSink {
 export interface PeerHandlerOptions {
   /** Largest frame accepted on a stream (default frames.ts DEFAULT_MAX_FRAME). */
   maxFrame?: number;
+  /** Log incoming snapshot progress every this many bytes (default 64 MiB). */
+  snapshotLogBytes?: number;
   /** Log lines (snapshot progress, refused streams); default console.error. */
   log?: (line: string) => void;
 }
@@ -80,6 +82,7 @@ export function peerHandler(
   opts: PeerHandlerOptions = {},
 ): UniversalHandlerFn {
   const log = opts.log ?? ((l: string) => console.error(l));
+  const logEvery = opts.snapshotLogBytes ?? 64 * 1024 * 1024;
   const me = idToHex(host.memberId);
 
   /** The common checks; returns the sender's id or the refusal to answer with. */
@@ -159,7 +162,15 @@ export function peerHandler(
     const index = m.snapshot.metadata.index;
     log(`receiving database snapshot from ${idToHex(from)} (index ${index}, ${size} bytes)`);
     try {
-      await host.receiveSnapshot(m, reader.payload(size));
+      await host.receiveSnapshot(
+        m,
+        logged(
+          reader.payload(size),
+          reader,
+          logEvery,
+          (n) => log(`receiving database snapshot from ${idToHex(from)}: ${n} of ${size} bytes`),
+        ),
+      );
     } catch (e) {
       sink.snapshotReceived(from, reader.received, false);
       const bad = e instanceof SnapshotError || e instanceof FrameError;
@@ -215,4 +226,24 @@ function checkStreamed(m: Message, from: MemberId, me: MemberId): void {
   if (isLocalMessage(m.type) || m.type === MessageType.Snap) {
     throw new FrameError(`message type ${MessageType[m.type]} is not sent on a stream`);
   }
+}
+
+/** `payload` with a progress line every `every` bytes. */
+function logged(
+  payload: SnapshotPayload,
+  reader: SnapshotBodyReader,
+  every: number,
+  line: (bytes: number) => void,
+): SnapshotPayload {
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    let next = every;
+    for await (const c of payload.chunks) {
+      yield c;
+      if (reader.received >= next) {
+        line(reader.received);
+        next += every;
+      }
+    }
+  }
+  return { size: payload.size, chunks: chunks() };
 }

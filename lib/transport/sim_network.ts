@@ -191,6 +191,7 @@ export class SimNetwork {
     }
     const bytes = encodeMessage(m);
     stats.messagesSent++;
+    stats.writes++;
     stats.bytesSent += 4 + bytes.length;
     if (this.rand.chance(this.#faults.dropRate)) {
       this.#note(`lost ${describeMessage(m)}`);

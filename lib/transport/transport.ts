@@ -60,6 +60,8 @@ export interface PeerStats {
   /** Raft messages (and their framed bytes) handed to the peer's stream. */
   messagesSent: number;
   bytesSent: number;
+  /** Stream writes those messages left in (messagesSent / writes is the mean batch). */
+  writes: number;
   /** Raft messages (and framed bytes) received from the peer. */
   messagesReceived: number;
   bytesReceived: number;
@@ -86,6 +88,7 @@ export function emptyPeerStats(id: MemberId): PeerStats {
     id,
     messagesSent: 0,
     bytesSent: 0,
+    writes: 0,
     messagesReceived: 0,
     bytesReceived: 0,
     dropped: 0,

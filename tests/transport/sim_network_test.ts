@@ -53,6 +53,7 @@ async function workload(c: Cluster, seed: number, ms: number): Promise<void> {
     for (const id of IDS) {
       const to = r.pick(IDS.filter((x) => x !== id));
       c.ts.get(id)!.send([msg(id, to, n++), msg(id, to, n++)]);
+      if (r.chance(0.05)) c.ts.get(id)!.send([snapMsg(id, to, n++)]);
     }
     c.clock.advance(1);
     await settle();
@@ -62,10 +63,17 @@ async function workload(c: Cluster, seed: number, ms: number): Promise<void> {
 Deno.test("sim network: the same seed gives the same delivery trace", async () => {
   const seed = testSeed();
   console.log(`seed=${seed}`);
-  const faults = { dropRate: 0.1, duplicateRate: 0.1, reorderRate: 0.2, maxDelayMs: 20 };
+  const faults = {
+    dropRate: 0.1,
+    duplicateRate: 0.1,
+    reorderRate: 0.2,
+    maxDelayMs: 20,
+    snapshotFaultRate: 0.4,
+  };
   const traces: string[][] = [];
   for (const s of [seed, seed, seed + 1]) {
     const c = cluster(s, faults);
+    for (const h of c.hosts.values()) h.snapshotFile = new Rand(seed).bytes(20_000);
     await workload(c, seed, 100);
     c.net.partition([1n], [2n, 3n], true);
     await workload(c, seed, 50);
@@ -73,6 +81,9 @@ Deno.test("sim network: the same seed gives the same delivery trace", async () =
     await workload(c, seed, 50);
     await run(c, 30);
     traces.push(c.net.trace);
+    const reports = [...c.hosts.values()].flatMap((h) => h.snapshotReports.map((x) => x.ok));
+    assert.ok(reports.includes(true) && reports.includes(false), "snapshots pass and fail");
+    c.net.trace.push(`reports ${reports.join(",")}`);
     assert.ok(c.net.trace.some((l) => l.includes("deliver dup")), "duplicates happen");
     assert.ok(c.net.trace.some((l) => l.includes(" lost ")), "losses happen");
   }

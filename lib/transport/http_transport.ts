@@ -1,0 +1,185 @@
+/**
+ * The real peer transport: raft messages to peers over our HTTP/2 client (a stream per peer,
+ * a snapshot pipeline, probing: http_peer.ts), and the peers' messages in through
+ * `peerHandler(host, transport)` (peer_handler.ts) served on the member's peer URLs
+ * (`servePeers`, or `transport.serve()`).
+ */
+import type { UniversalHandlerFn } from "@connectrpc/connect/protocol";
+import type { MemberId } from "../base/types.ts";
+import type { H2ClientTls } from "../http/h2_client.ts";
+import type { HttpLimits, HttpServer } from "../http/server.ts";
+import { type Clock, RealClock } from "../io/clock.ts";
+import { type Message, MessageType } from "../raft/mod.ts";
+import { DEFAULT_MAX_FRAME } from "./frames.ts";
+import { HttpPeer, type PeerConfig } from "./http_peer.ts";
+import { peerHandler, type PeerReceiveSink } from "./peer_handler.ts";
+import { DEFAULT_QUEUE_LIMIT } from "./peer_queue.ts";
+import { servePeers } from "./peer_server.ts";
+import {
+  idToHex,
+  type PeerInfo,
+  type PeerStats,
+  type PeerTlsOptions,
+  type Transport,
+  type TransportHost,
+} from "./transport.ts";
+
+export interface HttpTransportOptions {
+  host: TransportHost;
+  /** Default: the real clock. */
+  clock?: Clock;
+  /** Peer TLS (the dialer's half: client certificate and CA; see PeerTlsOptions). */
+  tls?: PeerTlsOptions;
+  /** Messages held per peer before dropping (default 4096, etcd's). */
+  queueLimit?: number;
+  /** Connect and stream-answer timeout (default 1000 ms, etcd's DialTimeout). */
+  dialTimeoutMs?: number;
+  /** Stream retry backoff: from backoffMinMs doubling to backoffMaxMs (100 ms, 1000 ms). */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  /** Probe each peer this often (default 4000 ms, etcd's proberInterval). */
+  probeIntervalMs?: number;
+  /** Keep-alive PING after this much idleness, connection dropped if unanswered in the
+   * timeout (defaults 1000 ms / 5000 ms: etcd's ConnReadTimeout is 5 s). */
+  keepAliveIntervalMs?: number;
+  keepAliveTimeoutMs?: number;
+  /** Largest frame accepted from peers (default 64 MiB). */
+  maxFrame?: number;
+  /** Log snapshot progress every this many bytes (default 64 MiB). */
+  snapshotLogBytes?: number;
+  /** Default console.error. */
+  log?: (line: string) => void;
+}
+
+export class HttpTransport implements Transport, PeerReceiveSink {
+  readonly host: TransportHost;
+  readonly #peers = new Map<MemberId, HttpPeer>();
+  readonly #cfg: PeerConfig;
+  readonly #opts: HttpTransportOptions;
+  #tls: Promise<H2ClientTls | undefined> | null = null;
+  #closed = false;
+  /** Removed peers still shutting down (awaited by close()). */
+  readonly #closing = new Set<Promise<void>>();
+
+  constructor(opts: HttpTransportOptions) {
+    this.host = opts.host;
+    this.#opts = opts;
+    const log = opts.log ?? ((l: string) => console.error(l));
+    this.#cfg = {
+      host: opts.host,
+      clock: opts.clock ?? new RealClock(),
+      log,
+      tls: () => (this.#tls ??= loadClientTls(opts.tls)),
+      queueLimit: opts.queueLimit ?? DEFAULT_QUEUE_LIMIT,
+      dialTimeoutMs: opts.dialTimeoutMs ?? 1000,
+      backoffMinMs: opts.backoffMinMs ?? 100,
+      backoffMaxMs: opts.backoffMaxMs ?? 1000,
+      probeIntervalMs: opts.probeIntervalMs ?? 4000,
+      keepAliveIntervalMs: opts.keepAliveIntervalMs ?? 1000,
+      keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? 5000,
+      snapshotLogBytes: opts.snapshotLogBytes ?? 64 * 1024 * 1024,
+    };
+  }
+
+  /** The handler to serve on the peer URLs (peerHandler bound to this transport's counters). */
+  handler(): UniversalHandlerFn {
+    return peerHandler(this.host, this, {
+      maxFrame: this.#opts.maxFrame ?? DEFAULT_MAX_FRAME,
+      snapshotLogBytes: this.#cfg.snapshotLogBytes,
+      log: this.#cfg.log,
+    });
+  }
+
+  /** Listens for peers with this transport's handler and TLS (the listener's half). */
+  async serve(
+    opts: { hostname?: string; port?: number; limits?: Partial<HttpLimits> } = {},
+  ): Promise<HttpServer> {
+    return await servePeers({
+      ...opts,
+      host: this.host,
+      sink: this,
+      tls: this.#opts.tls,
+      maxFrame: this.#opts.maxFrame,
+      snapshotLogBytes: this.#cfg.snapshotLogBytes,
+      log: this.#cfg.log,
+    });
+  }
+
+  send(msgs: readonly Message[]): void {
+    if (this.#closed) return;
+    let unreachable: Set<MemberId> | null = null;
+    for (const m of msgs) {
+      const p = this.#peers.get(m.to);
+      if (p === undefined) continue; // etcd ignores messages to unknown peers too
+      if (m.type === MessageType.Snap) p.sendSnapshot(m);
+      else if (!p.send(m)) (unreachable ??= new Set()).add(m.to);
+    }
+    // raft hears once per call and peer, not once per dropped message
+    if (unreachable !== null) { for (const id of unreachable) this.host.reportUnreachable(id); }
+  }
+
+  addPeer(peer: PeerInfo): void {
+    if (this.#closed || this.#peers.has(peer.id) || peer.id === this.host.memberId) return;
+    if (peer.urls.length === 0) throw new Error(`peer ${idToHex(peer.id)} has no URLs`);
+    for (const u of peer.urls) {
+      const url = new URL(u);
+      if (url.protocol !== "http:" && url.protocol !== "https:") {
+        throw new Error(`peer URL ${u} must be http: or https:`);
+      }
+    }
+    this.#peers.set(peer.id, new HttpPeer(peer.id, peer.urls, this.#cfg));
+  }
+
+  updatePeer(peer: PeerInfo): void {
+    this.#peers.get(peer.id)?.update(peer.urls);
+  }
+
+  removePeer(id: MemberId): void {
+    const p = this.#peers.get(id);
+    if (p === undefined) return;
+    this.#peers.delete(id);
+    const closing = p.close();
+    this.#closing.add(closing);
+    closing.finally(() => this.#closing.delete(closing));
+  }
+
+  activeSince(id: MemberId): number {
+    return this.#peers.get(id)?.stats.activeSince ?? 0;
+  }
+
+  stats(): PeerStats[] {
+    return [...this.#peers.values()].map((p) => ({ ...p.stats }));
+  }
+
+  received(from: MemberId, messages: number, bytes: number): void {
+    // Senders that are not (or no longer) peers are not counted: their ids are the
+    // sender's word, and counting them would let anyone grow the table.
+    const s = this.#peers.get(from)?.stats;
+    if (s === undefined) return;
+    s.messagesReceived += messages;
+    s.bytesReceived += bytes;
+  }
+
+  snapshotReceived(from: MemberId, bytes: number, _ok: boolean): void {
+    const s = this.#peers.get(from)?.stats;
+    if (s !== undefined) s.snapshotBytesReceived += bytes;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const peers = [...this.#peers.values()];
+    this.#peers.clear();
+    await Promise.all([...peers.map((p) => p.close()), ...this.#closing]);
+  }
+}
+
+/** The dialer's TLS from the peer TLS files: our certificate as the client's, the CA. */
+async function loadClientTls(tls: PeerTlsOptions | undefined): Promise<H2ClientTls | undefined> {
+  if (tls === undefined) return undefined;
+  return {
+    cert: await Deno.readTextFile(tls.certFile),
+    key: await Deno.readTextFile(tls.keyFile),
+    caCerts: tls.trustedCaFile ? [await Deno.readTextFile(tls.trustedCaFile)] : undefined,
+  };
+}

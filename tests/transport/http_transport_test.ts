@@ -1,0 +1,348 @@
+/**
+ * The HTTP transport between in-process members over real loopback HTTP/2: ordering and
+ * batching, dead and late peers, a stalled peer, refusals, garbage on the port, snapshots
+ * through the pipeline (whole, corrupted and cut in transit).
+ */
+import assert from "node:assert/strict";
+import { Rand, testSeed } from "../../lib/base/rand.ts";
+import { serveHttp } from "../../lib/http/server.ts";
+import { MessageType } from "../../lib/raft/mod.ts";
+import type { PeerStats } from "../../lib/transport/transport.ts";
+import {
+  connectAll,
+  freePort,
+  Proxy,
+  startMember,
+  stopAll,
+  type TestMember,
+  waitFor,
+} from "./http_cluster.ts";
+import { bigApp, msg, snapMsg } from "./recording_host.ts";
+
+const CID = 0x1234n;
+
+function statsOf(m: TestMember, id: bigint): PeerStats {
+  const s = m.transport.stats().find((x) => x.id === id);
+  assert.ok(s, `no stats for ${id}`);
+  return s;
+}
+
+async function upAll(members: TestMember[]): Promise<void> {
+  for (const a of members) {
+    for (const b of members) {
+      if (a === b) continue;
+      await waitFor(() => a.transport.activeSince(b.id) > 0, `stream ${a.id}->${b.id}`);
+    }
+  }
+}
+
+Deno.test("http transport: messages arrive in order per peer; one turn's messages leave in one write", async () => {
+  const ms = await Promise.all([1n, 2n, 3n].map((id) => startMember(id, CID)));
+  try {
+    connectAll(ms);
+    await upAll(ms);
+    const [a, b, c] = ms;
+    // one call, one turn: 500 messages to each peer leave in one write each
+    const batch = [];
+    for (let i = 0; i < 500; i++) batch.push(msg(1n, 2n, i), msg(1n, 3n, i));
+    a.transport.send(batch);
+    await waitFor(() => b.host.received.length === 500 && c.host.received.length === 500, "500");
+    assert.equal(statsOf(a, 2n).writes, 1);
+    assert.equal(statsOf(a, 3n).writes, 1);
+    // then many turns with big and small messages, from two senders at once
+    for (let i = 500; i < 1500; i++) {
+      a.transport.send([i % 50 === 0 ? bigApp(1n, 2n, i, 100_000) : msg(1n, 2n, i)]);
+      c.transport.send([msg(3n, 2n, i)]);
+      if (i % 100 === 0) await new Promise((r) => setTimeout(r, 0));
+    }
+    await waitFor(() => b.host.received.length === 2500, "all messages at 2");
+    const from1 = b.host.received.filter((m) => m.from === 1n).map((m) => m.commit);
+    const from3 = b.host.received.filter((m) => m.from === 3n).map((m) => m.commit);
+    assert.deepEqual(from1, [...Array(1500).keys()]);
+    assert.deepEqual(from3, [...Array(1500).keys()].slice(500));
+    assert.equal(
+      b.host.received.find((m) => m.from === 1n && m.commit === 1000)?.entries[0].data.length,
+      100_000,
+    );
+    const s = statsOf(a, 2n);
+    assert.equal(s.messagesSent, 1500);
+    assert.equal(s.dropped, 0);
+    assert.ok(s.writes < 1500, `batched: ${s.writes} writes`);
+    const r = statsOf(b, 1n);
+    assert.equal(r.messagesReceived, 1500);
+    assert.equal(r.bytesReceived, s.bytesSent);
+    assert.deepEqual(a.host.unreachable, []);
+  } finally {
+    await stopAll(ms);
+  }
+});
+
+Deno.test("http transport: a dead peer does not block a live one, is unreachable, and reconnects when it comes up", async () => {
+  const deadPort = freePort();
+  const a = await startMember(1n, CID);
+  const b = await startMember(2n, CID);
+  const members = [a, b];
+  try {
+    a.transport.addPeer({ id: 2n, urls: [b.url] });
+    a.transport.addPeer({ id: 3n, urls: [`http://127.0.0.1:${deadPort}`] });
+    await waitFor(() => a.transport.activeSince(2n) > 0, "stream to 2");
+    for (let i = 0; i < 100; i++) a.transport.send([msg(1n, 2n, i), msg(1n, 3n, i)]);
+    await waitFor(() => b.host.received.length === 100, "messages at 2");
+    assert.equal(a.transport.activeSince(3n), 0);
+    assert.equal(a.host.unreachable.filter((id) => id === 3n).length, 100);
+    assert.ok(!a.host.unreachable.includes(2n));
+    const s3 = statsOf(a, 3n);
+    assert.equal(s3.dropped, 100);
+    await waitFor(() => statsOf(a, 3n).failures >= 2, "dial retries");
+    assert.match(statsOf(a, 3n).lastError, /stream/);
+
+    // the peer comes up on that port: the stream reconnects and messages flow
+    const c = await startMember(3n, CID, { port: deadPort });
+    members.push(c);
+    await waitFor(() => a.transport.activeSince(3n) > 0, "stream to 3 after it came up");
+    a.transport.send([msg(1n, 3n, 1000)]);
+    await waitFor(() => c.host.received.length === 1, "message at 3");
+    assert.equal(c.host.received[0].commit, 1000);
+    assert.ok(a.logs.some((l) => l.includes("established TCP streaming connection")));
+
+    // it goes away again: reported unreachable once the stream breaks
+    const before = a.host.unreachable.length;
+    await c.transport.close();
+    await c.server?.close();
+    c.server = null;
+    await waitFor(() => a.transport.activeSince(3n) === 0, "stream to 3 down");
+    await waitFor(() => a.host.unreachable.length > before, "unreachable report");
+    assert.ok(a.logs.some((l) => l.includes("lost TCP streaming connection")));
+  } finally {
+    await stopAll(members);
+  }
+});
+
+Deno.test("http transport: a stalled peer fills its queue, which drops and counts; others flow", async () => {
+  // a "peer" that accepts the stream and never reads it: flow control stops the writes
+  const stalled = await serveHttp({
+    handler: (req) =>
+      Promise.resolve({
+        status: 200,
+        body: (async function* () {
+          yield new Uint8Array(0);
+          await new Promise((r) => req.signal.addEventListener("abort", r));
+        })(),
+      }),
+    limits: { drainTimeoutMs: 100, maxBodyBytes: Number.MAX_SAFE_INTEGER },
+  });
+  const a = await startMember(1n, CID, { queueLimit: 64 });
+  const c = await startMember(3n, CID);
+  try {
+    a.transport.addPeer({ id: 2n, urls: [`http://127.0.0.1:${stalled.port}`] });
+    a.transport.addPeer({ id: 3n, urls: [c.url] });
+    await waitFor(() => a.transport.activeSince(2n) > 0 && a.transport.activeSince(3n) > 0, "up");
+    for (let i = 0; i < 400; i++) {
+      a.transport.send([bigApp(1n, 2n, i, 16 * 1024), msg(1n, 3n, i)]);
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    await waitFor(() => c.host.received.length === 400, "all messages at the live peer");
+    const s = statsOf(a, 2n);
+    assert.ok(s.dropped > 0, "the full queue dropped");
+    assert.ok(s.messagesSent + s.dropped <= 400);
+    assert.ok(s.messagesSent < 100, `flow control held the writes (${s.messagesSent} sent)`);
+    assert.ok(a.host.unreachable.includes(2n));
+    assert.ok(!a.host.unreachable.includes(3n));
+    assert.equal(
+      a.logs.filter((l) => l.includes("dropped internal Raft message since sending buffer is full"))
+        .length,
+      1,
+      "logged once per overflow",
+    );
+  } finally {
+    await stopAll([a, c]);
+    await stalled.close();
+  }
+});
+
+Deno.test("http transport: wrong cluster id (412) and removed member (410) refuse the stream", async () => {
+  const a = await startMember(1n, CID);
+  const b = await startMember(2n, CID + 1n);
+  const c = await startMember(3n, CID);
+  try {
+    c.host.removed.add(1n);
+    a.transport.addPeer({ id: 2n, urls: [b.url] });
+    a.transport.addPeer({ id: 3n, urls: [c.url] });
+    await waitFor(() => statsOf(a, 2n).failures > 0 && statsOf(a, 3n).failures > 0, "refusals");
+    assert.match(statsOf(a, 2n).lastError, /412 "cluster ID mismatch"/);
+    assert.match(statsOf(a, 3n).lastError, /410 "removed member"/);
+    assert.ok(a.logs.some((l) => l.includes("cluster ID mismatch")));
+    a.transport.send([msg(1n, 2n, 1), msg(1n, 3n, 2)]);
+    assert.deepEqual(a.host.unreachable, [2n, 3n]);
+    assert.equal(a.transport.activeSince(2n), 0);
+    assert.equal(a.transport.activeSince(3n), 0);
+    // the snapshot pipeline is refused the same way
+    a.host.snapshotFile = new Uint8Array(1000);
+    a.transport.send([snapMsg(1n, 2n, 5)]);
+    await waitFor(() => a.host.snapshotReports.length === 1, "snapshot report");
+    assert.deepEqual(a.host.snapshotReports, [{ to: 2n, ok: false }]);
+    assert.match(statsOf(a, 2n).lastError, /snapshot: .*412/);
+    assert.deepEqual(b.host.received, []);
+    assert.deepEqual(c.host.received, []);
+    assert.deepEqual(b.host.stored, []);
+  } finally {
+    await stopAll([a, b, c]);
+  }
+});
+
+Deno.test("http transport: garbage on the peer port is refused; the member keeps serving", async () => {
+  const seed = testSeed();
+  console.log(`seed=${seed}`);
+  const rand = new Rand(seed);
+  const ms = await Promise.all([1n, 2n].map((id) => startMember(id, CID)));
+  try {
+    connectAll(ms);
+    await upAll(ms);
+    const port = ms[1].server!.port;
+    for (let i = 0; i < 4; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const junk = rand.bytes(100 + rand.int(1000));
+      junk[0] = 0x16; // looks like nothing the server speaks
+      await conn.write(new Uint8Array([...junk, 13, 10, 13, 10])).catch(() => 0);
+      const buf = new Uint8Array(1024);
+      while ((await conn.read(buf).catch(() => null)) !== null) { /* until closed */ }
+      conn.close();
+    }
+    ms[0].transport.send([msg(1n, 2n, 7)]);
+    await waitFor(() => ms[1].host.received.length === 1, "message after the garbage");
+    assert.equal(ms[0].transport.activeSince(2n) > 0, true);
+  } finally {
+    await stopAll(ms);
+  }
+});
+
+Deno.test("http transport: a snapshot of a few MiB arrives byte-exact through the pipeline", async () => {
+  const seed = testSeed();
+  console.log(`seed=${seed}`);
+  const rand = new Rand(seed);
+  const ms = await Promise.all(
+    [1n, 2n].map((id) => startMember(id, CID, { snapshotLogBytes: 1024 * 1024 })),
+  );
+  try {
+    connectAll(ms);
+    await upAll(ms);
+    const [a, b] = ms;
+    a.host.snapshotFile = rand.bytes(4 * 1024 * 1024 + rand.int(1000));
+    a.host.chunkSize = 1 + rand.int(200_000);
+    a.transport.send([msg(1n, 2n, 1), snapMsg(1n, 2n, 42), msg(1n, 2n, 2)]);
+    await waitFor(() => a.host.snapshotReports.length === 1, "snapshot report", 20_000);
+    assert.deepEqual(a.host.snapshotReports, [{ to: 2n, ok: true }]);
+    assert.equal(b.host.stored.length, 1);
+    assert.equal(b.host.stored[0].m.snapshot?.metadata.index, 42);
+    assert.equal(b.host.stored[0].m.type, MessageType.Snap);
+    assert.deepEqual(b.host.stored[0].bytes, a.host.snapshotFile);
+    assert.equal(a.host.sourcesClosed, 1);
+    const s = statsOf(a, 2n);
+    assert.equal(s.snapshotsSent, 1);
+    assert.equal(s.snapshotBytesSent, a.host.snapshotFile.length);
+    assert.equal(statsOf(b, 1n).snapshotBytesReceived, a.host.snapshotFile.length);
+    // the stream's messages were not held up by it, nor mixed into it
+    assert.deepEqual(b.host.received.map((m) => m.commit), [1, 2]);
+    assert.ok(a.logs.some((l) => l.includes("sent database snapshot")));
+    // progress, every MiB, on both sides
+    const sending = a.logs.filter((l) => l.includes("sending database snapshot to 2: "));
+    const receiving = b.logs.filter((l) => l.includes("receiving database snapshot from 1: "));
+    assert.equal(sending.length, 4, sending.join("\n"));
+    assert.equal(receiving.length, 4, receiving.join("\n"));
+  } finally {
+    await stopAll(ms);
+  }
+});
+
+Deno.test("http transport: a snapshot corrupted or cut in transit fails on both sides", async () => {
+  const seed = testSeed();
+  console.log(`seed=${seed}`);
+  const rand = new Rand(seed);
+  const b = await startMember(2n, CID);
+  const proxy = new Proxy(b.server!.port);
+  const a = await startMember(1n, CID);
+  try {
+    a.transport.addPeer({ id: 2n, urls: [`http://127.0.0.1:${proxy.port}`] });
+    await waitFor(() => a.transport.activeSince(2n) > 0, "stream");
+    a.host.snapshotFile = rand.bytes(3 * 1024 * 1024);
+
+    // a byte flipped somewhere in the middle of the page file
+    proxy.arm({ flipAt: 1024 * 1024 + rand.int(1024 * 1024) });
+    a.transport.send([snapMsg(1n, 2n, 7)]);
+    await waitFor(() => a.host.snapshotReports.length === 1, "report after the flip", 20_000);
+    assert.ok(proxy.flipped);
+    assert.deepEqual(a.host.snapshotReports, [{ to: 2n, ok: false }]);
+    assert.equal(b.host.stored.length, 0, "the corrupted file was not kept");
+    assert.equal(b.host.snapshotErrors.length, 1, "the payload's iteration threw");
+
+    // the connection cut in the middle
+    await waitFor(() => a.transport.activeSince(2n) > 0, "stream again");
+    proxy.arm({ cutAt: 1024 * 1024 + rand.int(1024 * 1024) });
+    a.transport.send([snapMsg(1n, 2n, 8)]);
+    await waitFor(() => a.host.snapshotReports.length === 2, "report after the cut", 20_000);
+    assert.ok(proxy.cut);
+    assert.deepEqual(a.host.snapshotReports[1], { to: 2n, ok: false });
+    await waitFor(() => b.host.snapshotErrors.length === 2, "the receiver's payload threw");
+    assert.equal(b.host.stored.length, 0);
+    assert.equal(statsOf(a, 2n).snapshotsFailed, 2);
+
+    // and a whole one still goes through afterwards
+    proxy.arm({});
+    await waitFor(() => a.transport.activeSince(2n) > 0, "stream after the cut");
+    a.transport.send([snapMsg(1n, 2n, 9)]);
+    await waitFor(() => a.host.snapshotReports.length === 3, "third report", 20_000);
+    assert.deepEqual(a.host.snapshotReports[2], { to: 2n, ok: true });
+    assert.deepEqual(b.host.stored[0].bytes, a.host.snapshotFile);
+  } finally {
+    await stopAll([a, b]);
+    await proxy.close();
+  }
+});
+
+Deno.test("http transport: a source that yields fewer bytes than its size fails the send", async () => {
+  const ms = await Promise.all([1n, 2n].map((id) => startMember(id, CID)));
+  try {
+    connectAll(ms);
+    await upAll(ms);
+    const [a, b] = ms;
+    a.host.snapshotFile = new Uint8Array(100_000).fill(9);
+    a.host.sizeSkew = 1;
+    a.transport.send([snapMsg(1n, 2n, 3)]);
+    await waitFor(() => a.host.snapshotReports.length === 1, "report");
+    assert.deepEqual(a.host.snapshotReports, [{ to: 2n, ok: false }]);
+    await waitFor(() => b.host.snapshotErrors.length === 1, "the receiver's payload threw");
+    assert.equal(b.host.stored.length, 0);
+    assert.match(statsOf(a, 2n).lastError, /yielded 100000 bytes, announced 100001/);
+  } finally {
+    await stopAll(ms);
+  }
+});
+
+Deno.test("http transport: updatePeer moves the stream to new URLs; removePeer stops it", async () => {
+  const deadPort = freePort();
+  const ms = await Promise.all([1n, 2n].map((id) => startMember(id, CID)));
+  try {
+    const [a, b] = ms;
+    a.transport.addPeer({ id: 2n, urls: [`http://127.0.0.1:${deadPort}`] });
+    await waitFor(() => statsOf(a, 2n).failures > 0, "a failed dial");
+    assert.equal(a.transport.activeSince(2n), 0);
+    a.transport.updatePeer({ id: 2n, urls: [b.url] });
+    await waitFor(() => a.transport.activeSince(2n) > 0, "stream at the new URL");
+    a.transport.send([msg(1n, 2n, 1)]);
+    await waitFor(() => b.host.received.length === 1, "message");
+    // a second URL listed after the live one changes nothing
+    a.transport.updatePeer({ id: 2n, urls: [b.url, `http://127.0.0.1:${deadPort}`] });
+    a.transport.send([msg(1n, 2n, 2)]);
+    await waitFor(() => b.host.received.length === 2, "second message");
+    a.transport.removePeer(2n);
+    assert.equal(a.transport.activeSince(2n), 0);
+    assert.deepEqual(a.transport.stats(), []);
+    a.transport.send([msg(1n, 2n, 3)]); // to no one: ignored, not reported
+    assert.deepEqual(a.host.unreachable, []);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(b.host.received.length, 2);
+    assert.throws(() => a.transport.addPeer({ id: 4n, urls: ["ftp://x"] }), /http: or https:/);
+  } finally {
+    await stopAll(ms);
+  }
+});
