@@ -336,6 +336,43 @@ Deno.test("h2 client: our server's close() mid-request: GOAWAY, the request fini
   }
 });
 
+Deno.test("h2 client: an answer that comes before the request body ends: writes stop at the server's reset", async () => {
+  // The handler answers at once without reading; the server drops the rest of the body for a
+  // while, then resets the stream.
+  const handler: UniversalHandlerFn = () =>
+    Promise.resolve({ status: 403, body: once(te.encode("no")) });
+  await withSession(handler, {}, async ({ session }) => {
+    const st = session.request({ method: "POST", path: "/refuse", body: "stream" });
+    const r = await st.response;
+    assert.equal(r.status, 403);
+    assert.equal(td.decode(await bodyOf(r)), "no");
+    assert.deepEqual(await r.trailers, []);
+    let stoppedBy: unknown;
+    for (let i = 0; i < 10_000; i++) {
+      try {
+        await st.write(new Uint8Array(16384));
+      } catch (e) {
+        stoppedBy = e;
+        break;
+      }
+    }
+    assert.ok(stoppedBy instanceof H2StreamError, String(stoppedBy));
+    // NO_ERROR after the server's linger; our server answers DATA it no longer expects with
+    // STREAM_CLOSED.
+    assert.ok(
+      stoppedBy.code === ErrorCode.NO_ERROR || stoppedBy.code === ErrorCode.STREAM_CLOSED,
+      stoppedBy.message,
+    );
+    assert.equal(session.activeStreams, 0);
+    // Ending a stream whose answer is complete just closes it.
+    const st2 = session.request({ method: "POST", path: "/refuse", body: "stream" });
+    assert.equal((await st2.response).status, 403);
+    st2.end();
+    await waitFor(() => session.activeStreams === 0, "the stream to close");
+    assert.ok((await session.ping()) >= 0);
+  });
+});
+
 Deno.test("h2 client: ping() measures a round trip", async () => {
   await withSession(echoHandler(), {}, async ({ session }) => {
     const rtts = await Promise.all([session.ping(), session.ping(), session.ping()]);
