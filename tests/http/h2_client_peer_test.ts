@@ -403,6 +403,54 @@ Deno.test("h2 client peer: DATA frames keep to MAX_FRAME_SIZE; a big header bloc
   });
 });
 
+Deno.test("h2 client peer: with huge windows but a peer that does not read, writes stop (bounded memory)", async () => {
+  await withPeer([[Setting.INITIAL_WINDOW_SIZE, 0x7fffffff]], async (peer, s) => {
+    await peer.frame(FrameType.WINDOW_UPDATE, 0, 0, u32(0x7fffffff - 65535));
+    const st = s.request({ method: "POST", path: "/up", body: "stream" });
+    const chunk = new Uint8Array(1 << 20).fill(3);
+    const total = 64;
+    let resolved = 0;
+    const writes = Array.from({ length: total }, () => st.write(chunk).then(() => void resolved++));
+    // The peer reads nothing: only what the socket buffers take (a few MiB on loopback) plus
+    // the client's own output high-water mark can be handed over.
+    let last = -1;
+    while (resolved !== last) {
+      last = resolved;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(resolved < 16, `${resolved} MiB handed over to a peer that reads nothing`);
+    // Once the peer reads, everything goes through.
+    let got = 0;
+    while (got < total * chunk.length) {
+      const f = await peer.read();
+      assert.ok(f !== null);
+      if (f.type === FrameType.DATA) got += f.payload.length;
+    }
+    await Promise.all(writes);
+    st.reset();
+  });
+});
+
+Deno.test("h2 client peer: the connect signal destroys the session later", async () => {
+  const peer = new RawPeer();
+  try {
+    const ac = new AbortController();
+    const [s] = await Promise.all([
+      H2ClientSession.connect({ url: peer.url, signal: ac.signal }),
+      peer.accept(),
+    ]);
+    const st = s.request({ method: "GET", path: "/x" });
+    await peer.until(isHeaders(1));
+    const reason = new Error("member stopping");
+    ac.abort(reason);
+    assert.equal(await s.closed, reason);
+    assert.equal((await failure(st.response)).code, ErrorCode.CANCEL);
+    assert.equal(s.available, false);
+  } finally {
+    peer.close();
+  }
+});
+
 Deno.test("h2 client peer: 1xx heads are skipped; padding is credited; trailers arrive", async () => {
   await withPeer([], async (peer, s) => {
     const st = s.request({ method: "GET", path: "/x" });
