@@ -20,7 +20,7 @@ import {
   writeSettings,
 } from "../../lib/http/frame.ts";
 import { H2ClientSession, type H2Response, H2StreamError } from "../../lib/http/h2_client.ts";
-import { HpackDecoder, HpackEncoder } from "../../lib/http/hpack.ts";
+import { HpackDecoder, HpackEncoder, writeInt, writeStrPlain } from "../../lib/http/hpack.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -449,6 +449,39 @@ Deno.test("h2 client peer: the connect signal destroys the session later", async
   } finally {
     peer.close();
   }
+});
+
+Deno.test("h2 client peer: a header list that HPACK expands past 1 MiB fails only its stream", async () => {
+  await withPeer([], async (peer, s) => {
+    const bomb = s.request({ method: "GET", path: "/bomb" });
+    const fine = s.request({ method: "GET", path: "/fine" });
+    await peer.until(isHeaders(3));
+    // One 4000-octet field into the dynamic table, then 300 one-octet references to it.
+    const b = new ByteBuffer();
+    writeInt(b, 0x80, 7, 8); // :status 200
+    writeInt(b, 0x40, 6, 0);
+    writeStrPlain(b, "x-big");
+    writeStrPlain(b, "a".repeat(4000));
+    for (let i = 0; i < 300; i++) writeInt(b, 0x80, 7, 62);
+    const block = b.view().slice();
+    let off = 0;
+    for (let first = true; off < block.length; first = false) {
+      const n = Math.min(16384, block.length - off);
+      const end = off + n === block.length ? Flag.END_HEADERS : 0;
+      await peer.frame(
+        first ? FrameType.HEADERS : FrameType.CONTINUATION,
+        end | (first ? Flag.END_STREAM : 0),
+        1,
+        block.subarray(off, off + n),
+      );
+      off += n;
+    }
+    const e = await failure(bomb.response);
+    assert.equal(e.code, ErrorCode.PROTOCOL_ERROR);
+    assert.match(e.message, /header list/);
+    await peer.respond(3, "still fine");
+    assert.equal(await text(await fine.response), "still fine");
+  });
 });
 
 Deno.test("h2 client peer: 1xx heads are skipped; padding is credited; trailers arrive", async () => {
