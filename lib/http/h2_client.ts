@@ -291,6 +291,7 @@ export class H2ClientSession {
     }
     this.#queued.push(s);
     this.#openQueued();
+    s.ownInitialBody();
     return new StreamHandle(s);
   }
 

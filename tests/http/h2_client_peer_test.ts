@@ -375,6 +375,39 @@ Deno.test("h2 client peer: tiny windows: writes wait for WINDOW_UPDATE and INITI
   });
 });
 
+Deno.test("h2 client peer: a whole body may be reused once request() returns, even if not sent yet", async () => {
+  await withPeer(
+    [[Setting.INITIAL_WINDOW_SIZE, 1000], [Setting.MAX_CONCURRENT_STREAMS, 1]],
+    async (peer, s) => {
+      const a = new Uint8Array(3000).map((_, i) => i & 0xff);
+      const b = new Uint8Array(500).fill(9);
+      const sa = s.request({ method: "POST", path: "/a", body: a }); // window-blocked after 1000
+      const sb = s.request({ method: "POST", path: "/b", body: b }); // queued for a slot
+      a.fill(0xee);
+      b.fill(0xee);
+      const got = new Map<number, number[]>();
+      const readUntilEnd = async (sid: number) => {
+        for (;;) {
+          const f = await peer.read();
+          assert.ok(f !== null);
+          if (f.type !== FrameType.DATA) continue;
+          got.set(f.sid, [...(got.get(f.sid) ?? []), ...f.payload]);
+          if (f.sid === sid && f.flags & Flag.END_STREAM) return;
+        }
+      };
+      await peer.frame(FrameType.WINDOW_UPDATE, 0, 1, u32(5000));
+      await readUntilEnd(1);
+      assert.deepEqual(got.get(1), [...new Uint8Array(3000).map((_, i) => i & 0xff)]);
+      await peer.respond(1, "a");
+      await readUntilEnd(3);
+      assert.deepEqual(got.get(3), [...new Uint8Array(500).fill(9)]);
+      await peer.respond(3, "b");
+      assert.equal(await text(await sa.response), "a");
+      assert.equal(await text(await sb.response), "b");
+    },
+  );
+});
+
 Deno.test("h2 client peer: DATA frames keep to MAX_FRAME_SIZE; a big header block uses CONTINUATION", async () => {
   await withPeer([[Setting.INITIAL_WINDOW_SIZE, 1 << 20]], async (peer, s) => {
     const big = "v".repeat(40000);
