@@ -408,6 +408,40 @@ Deno.test("h2 client peer: a whole body may be reused once request() returns, ev
   );
 });
 
+Deno.test("h2 client peer: SETTINGS changes mid-connection: more streams let queued requests in; a smaller window goes negative", async () => {
+  await withPeer(
+    [[Setting.MAX_CONCURRENT_STREAMS, 1], [Setting.INITIAL_WINDOW_SIZE, 4000]],
+    async (peer, s) => {
+      const first = s.request({ method: "POST", path: "/1", body: "stream" });
+      const second = s.request({ method: "GET", path: "/2" });
+      await first.write(new Uint8Array(3000));
+      await peer.until((f) => f.type === FrameType.DATA && f.sid === 1);
+      assert.equal(second.id, 0, "queued behind the limit of 1");
+      // The limit goes up and the window down to 1000: stream 1 has -2000 left.
+      const b = new ByteBuffer();
+      writeSettings(b, [[Setting.MAX_CONCURRENT_STREAMS, 5], [Setting.INITIAL_WINDOW_SIZE, 1000]]);
+      await peer.send(b.view());
+      await peer.until(isHeaders(3));
+      assert.equal(second.id, 3);
+      let done = false;
+      const w = first.write(new Uint8Array(500).fill(1)).then(() => done = true);
+      await peer.respond(3, "second");
+      assert.equal(await text(await second.response), "second");
+      assert.equal(done, false, "nothing may be sent from a negative window");
+      // 2000 credit brings it back to 0, 500 more lets the write through.
+      await peer.frame(FrameType.WINDOW_UPDATE, 0, 1, u32(2000));
+      await peer.frame(FrameType.WINDOW_UPDATE, 0, 1, u32(500));
+      const [d] = (await peer.until((f) => f.type === FrameType.DATA && f.sid === 1)).slice(-1);
+      assert.equal(d.payload.length, 500);
+      await w;
+      first.reset();
+      const [rst] = (await peer.until((f) => f.type === FrameType.RST_STREAM)).slice(-1);
+      assert.equal(readU32(rst.payload, 0), ErrorCode.CANCEL);
+      await failure(first.response);
+    },
+  );
+});
+
 Deno.test("h2 client peer: DATA frames keep to MAX_FRAME_SIZE; a big header block uses CONTINUATION", async () => {
   await withPeer([[Setting.INITIAL_WINDOW_SIZE, 1 << 20]], async (peer, s) => {
     const big = "v".repeat(40000);
