@@ -418,7 +418,7 @@ Deno.test("h2 client: a bidirectional stream exchanges 100 message pairs without
     // Nagle with delayed ACKs costs about 40 ms a round; without, the median is a few ms even
     // on a loaded machine.
     const median = times.sort((x, y) => x - y)[rounds >> 1];
-    assert.ok(median < 25, `median round ${median.toFixed(1)} ms`);
+    assert.ok(median < 32, `median round ${median.toFixed(1)} ms`);
     st.end();
     assert.equal((await it!.next()).done, true);
     assert.deepEqual(await r!.trailers, [["x-end", "1"]]);

@@ -645,7 +645,7 @@ Deno.test("h2 client peer: keep-alive PINGs an idle connection and closes it whe
     const why = await s.closed;
     assert.ok(why instanceof H2StreamError && /keep-alive/.test(why.message), String(why));
     assert.equal(s.available, false);
-  }, { keepAliveIntervalMs: 30, keepAliveTimeoutMs: 100 });
+  }, { keepAliveIntervalMs: 30, keepAliveTimeoutMs: 400 });
 });
 
 Deno.test("h2 client peer: destroy() fails open streams; close() sends GOAWAY and waits for them", async () => {
