@@ -7,7 +7,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { Lease } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Errors, EtcdError } from "../base/errors.ts";
-import { MAX_LEASE_TTL, NotPrimaryError } from "../lease/lessor.ts";
+import { MAX_LEASE_TTL } from "../lease/lessor.ts";
 import type { Member } from "../server/member.ts";
 import { RequestKind } from "../server/request.ts";
 import { LEASE_OVERHEAD } from "../server/quota.ts";
@@ -52,9 +52,8 @@ export function leaseService(m: Member): Partial<ServiceImpl<typeof Lease>> {
       for await (const req of requests) {
         let ttl: number;
         try {
-          ttl = await m.lessor.renew(req.ID);
+          ttl = await m.leaseRenew(req.ID);
         } catch (err) {
-          if (err instanceof NotPrimaryError) throw Errors.noLeader();
           if (!isLeaseNotFound(err)) throw err;
           ttl = 0; // etcd answers an unknown lease with TTL 0
         }
@@ -68,7 +67,7 @@ export function leaseService(m: Member): Partial<ServiceImpl<typeof Lease>> {
     async leaseTimeToLive(req) {
       await m.linearizableRead();
       try {
-        const t = m.lessor.timeToLive(req.ID, req.keys);
+        const t = await m.leaseTimeToLive(req.ID, req.keys);
         return create(pb.LeaseTimeToLiveResponseSchema, {
           header: m.header(),
           ID: t.id,

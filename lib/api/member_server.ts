@@ -11,6 +11,7 @@ import { type HttpServer, serveHttp } from "../http/server.ts";
 import { ConfigError, type ServerConfig } from "../server/config.ts";
 import { AlarmType } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Member, type MemberOptions } from "../server/member.ts";
+import { boundPeerUrls, startPeerTransport } from "../server/peer_transport.ts";
 import { kvService } from "./kv_service.ts";
 import { leaseService } from "./lease_service.ts";
 import { watchService } from "./watch_service.ts";
@@ -35,6 +36,8 @@ export interface ConcordServer {
   readonly member: Member;
   /** The bound client URLs (port 0 resolved), in --listen-client-urls order. */
   readonly clientUrls: string[];
+  /** The bound peer URLs (empty for a cluster of one, which serves no peers). */
+  readonly peerUrls: string[];
   /** Stops accepting, drains and closes the listeners, then stops the member. */
   close(): Promise<void>;
 }
@@ -68,7 +71,10 @@ export async function startServer(
     }
   }
   const tls = await clientTls(cfg);
-  const member = await Member.start(cfg, opts);
+  const member = await Member.start(cfg, {
+    transport: (host) => startPeerTransport(cfg, host, { clock: opts.clock, log: opts.log }),
+    ...opts,
+  });
   const metrics = new MetricsRegistry();
   registerServerMetrics(metrics, member, Date.now());
   const handler = createApiHandler({
@@ -120,6 +126,9 @@ export async function startServer(
   return {
     member,
     clientUrls,
+    get peerUrls() {
+      return boundPeerUrls(member.transport, cfg);
+    },
     close() {
       closing ??= (async () => {
         const drained = Promise.all(servers.map((s) => s.close()));

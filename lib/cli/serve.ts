@@ -62,10 +62,22 @@ export async function runServe(
     Deno.addSignalListener(sig, h);
     return [sig, h] as const;
   });
-  console.log(
-    `concord serve: ${server.member.describe()} (name ${cfg.name}, data dir ${cfg.dataDir}) ` +
-      `ready to serve client requests on ${server.clientUrls.join(", ")}`,
-  );
+  const member = server.member;
+  const peers = member.membership.list().length;
+  if (peers > 1) {
+    console.error(
+      `concord serve: ${member.describe()} (name ${cfg.name}) serving peers on ` +
+        `${server.peerUrls.join(", ")}; waiting for a quorum of its ${peers} members`,
+    );
+  }
+  // etcd's ReadyNotify: ready once a leader committed this member's published attributes
+  const first = await Promise.race([member.published.then(() => ""), stopped]);
+  if (first === "") {
+    console.log(
+      `concord serve: ${member.describe()} (name ${cfg.name}, data dir ${cfg.dataDir}) ` +
+        `ready to serve client requests on ${server.clientUrls.join(", ")}`,
+    );
+  }
   const sig = await stopped;
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
   console.error(

@@ -258,6 +258,26 @@ const FLAGS: Record<string, FlagDef> = {
     help: "Require client certificates.",
     apply: (c, v) => (c.tls.clientCertAuth = parseBool("client-cert-auth", v)),
   },
+  "peer-cert-file": {
+    kind: "string",
+    help: "Peer TLS certificate (served to peers and presented to them).",
+    apply: (c, v) => (c.peerTls.certFile = v),
+  },
+  "peer-key-file": {
+    kind: "string",
+    help: "Peer TLS key.",
+    apply: (c, v) => (c.peerTls.keyFile = v),
+  },
+  "peer-trusted-ca-file": {
+    kind: "string",
+    help: "CA peers' certificates must chain to.",
+    apply: (c, v) => (c.peerTls.trustedCaFile = v),
+  },
+  "peer-client-cert-auth": {
+    kind: "bool",
+    help: "Require peers to present a certificate signed by --peer-trusted-ca-file.",
+    apply: (c, v) => (c.peerTls.clientCertAuth = parseBool("peer-client-cert-auth", v)),
+  },
   "cors": {
     kind: "string",
     help: "Comma-separated allowed CORS origins ('*' for any).",

@@ -55,6 +55,13 @@ export interface ServerConfig {
     trustedCaFile: string;
     clientCertAuth: boolean;
   };
+  /** Peer TLS (etcd's --peer-cert-file, --peer-key-file, --peer-trusted-ca-file, …). */
+  peerTls: {
+    certFile: string;
+    keyFile: string;
+    trustedCaFile: string;
+    clientCertAuth: boolean;
+  };
   /** Origins allowed by CORS ("*" for any). */
   corsOrigins: string[];
   logLevel: "debug" | "info" | "warn" | "error";
@@ -106,6 +113,7 @@ export function defaultConfig(name = "default"): ServerConfig {
     authToken: { kind: "simple" },
     authTokenTtlSeconds: 300,
     tls: { certFile: "", keyFile: "", trustedCaFile: "", clientCertAuth: false },
+    peerTls: { certFile: "", keyFile: "", trustedCaFile: "", clientCertAuth: false },
     corsOrigins: ["*"],
     logLevel: "info",
   };
@@ -139,6 +147,18 @@ export function validateConfig(cfg: ServerConfig): void {
   // it matters: on http URLs etcd ignores --client-cert-auth (with a warning), and so do we.
   if (tlsWanted && cfg.tls.clientCertAuth && cfg.tls.trustedCaFile === "") {
     throw new ConfigError("--client-cert-auth needs --trusted-ca-file");
+  }
+  const peerTlsWanted = cfg.listenPeerUrls.some((u) => u.protocol === "https:");
+  for (const u of cfg.listenPeerUrls) {
+    if (u.protocol !== "http:" && u.protocol !== "https:") {
+      throw new ConfigError(`peer url ${u.href} must use http or https`);
+    }
+  }
+  if (peerTlsWanted && (cfg.peerTls.certFile === "" || cfg.peerTls.keyFile === "")) {
+    throw new ConfigError("https peer urls need --peer-cert-file and --peer-key-file");
+  }
+  if (peerTlsWanted && cfg.peerTls.clientCertAuth && cfg.peerTls.trustedCaFile === "") {
+    throw new ConfigError("--peer-client-cert-auth needs --peer-trusted-ca-file");
   }
   if (!cfg.initialCluster.has(cfg.name)) {
     throw new ConfigError(

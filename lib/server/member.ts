@@ -70,6 +70,8 @@ import { Waits } from "./waits.ts";
 import { ReadRounds } from "./read_rounds.ts";
 import { RaftLoop } from "./raft_loop.ts";
 import { openBackendStream } from "./snapshot_stream.ts";
+import { handleLeaseCall, renewAtLeader, renewLocal, timeToLiveAtLeader } from "./lease_calls.ts";
+import type { LeaseTimeToLive } from "../lease/lessor.ts";
 import { bootstrapRaft, memberPaths, urlText } from "./bootstrap.ts";
 import type { SnapshotSource, Transport, TransportHost } from "../transport/transport.ts";
 
@@ -162,6 +164,12 @@ export class Member {
   /** Resolves when the member first knows a leader (itself, with one member). */
   readonly ready: Promise<void>;
   #markReady!: () => void;
+  /**
+   * Resolves once this member's name and client URLs are part of the replicated membership
+   * (etcd's ReadyNotify: a quorum has seen this member start).
+   */
+  readonly published: Promise<void>;
+  #markPublished!: () => void;
 
   private constructor(
     config: ServerConfig,
@@ -182,6 +190,7 @@ export class Member {
     this.#log = opts.log ?? ((l) => console.error(l));
     this.#timeoutMs = opts.requestTimeoutMs ?? 5000 + 2 * config.electionTimeoutMs;
     this.ready = new Promise((r) => (this.#markReady = r));
+    this.published = new Promise((r) => (this.#markPublished = r));
     const electionTicks = Math.max(
       2,
       Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs),
@@ -233,6 +242,7 @@ export class Member {
         commitBackend: () => this.#state.backend.commit(),
         isRemoved: (id) => this.#state.membership.isRemoved(id),
         openSnapshot: (m) => this.#openSnapshot(m),
+        handleCall: (_from, method, body) => handleLeaseCall(this.lessor, method, body),
       },
     });
     this.#reads = new ReadRounds({
@@ -375,12 +385,16 @@ export class Member {
       if (
         have !== undefined && have.name === this.config.name &&
         have.clientURLs.join(",") === clientURLs.join(",")
-      ) return;
+      ) {
+        this.#markPublished();
+        return;
+      }
       try {
         await this.propose({
           kind: RequestKind.MemberAttrSet,
           req: create(MemberSchema, { ID: this.id, name: this.config.name, clientURLs }),
         });
+        this.#markPublished();
         return;
       } catch (err) {
         if (this.#stopped || this.#fatal !== null) return;
@@ -667,6 +681,25 @@ export class Member {
     }
     this.#loop.drive();
     return wait;
+  }
+
+  /**
+   * Renews lease `id` (etcd's LeaseRenew): the leader's lessor answers, a follower asks the
+   * leader. Resolves with the TTL; throws leaseNotFound, or etcd's no leader / timeout.
+   */
+  leaseRenew(id: bigint): Promise<number> {
+    if (this.isLeader) return renewLocal(this.lessor, id);
+    const t = this.transport;
+    if (this.leader === 0n || t === null) return Promise.reject(Errors.noLeader());
+    return renewAtLeader(t, this.leader, id, this.#timeoutMs);
+  }
+
+  /** etcd's LeaseTimeToLive: remaining TTL as the leader's lessor counts it. */
+  async leaseTimeToLive(id: bigint, keys: boolean): Promise<LeaseTimeToLive> {
+    if (this.isLeader) return this.lessor.timeToLive(id, keys);
+    const t = this.transport;
+    if (this.leader === 0n || t === null) throw Errors.noLeader();
+    return await timeToLiveAtLeader(t, this.leader, id, keys, this.#timeoutMs);
   }
 
   /** A fresh lease id not in use (etcd's idutil-style generator). */

@@ -53,6 +53,8 @@ export interface RaftLoopHooks {
   isRemoved(id: MemberId): boolean;
   /** A consistent copy of the page file for a follower that needs a snapshot. */
   openSnapshot(m: Message): Promise<SnapshotSource>;
+  /** A peer's call that is not a raft message (lease renewals and TTLs on the leader). */
+  handleCall(from: MemberId, method: string, body: Uint8Array): Promise<Uint8Array>;
 }
 
 /** How the loop is set up. */
@@ -191,6 +193,10 @@ export class RaftLoop implements TransportHost {
 
   openSnapshot(m: Message): Promise<SnapshotSource> {
     return this.#o.hooks.openSnapshot(m);
+  }
+
+  handleCall(from: MemberId, method: string, body: Uint8Array): Promise<Uint8Array> {
+    return this.#o.hooks.handleCall(from, method, body);
   }
 
   /**

@@ -2,12 +2,17 @@
  * Linearizable reads by ReadIndex (etcd's linearizableReadLoop): callers queue, one round at a
  * time asks raft for the commit index the leader confirmed with a quorum, and every caller of
  * the round is released once the applied index reaches it. Concurrent readers share a round.
- * A round that gets no answer in time fails its readers with etcd's timeout; `close` fails
- * every reader, queued or in a round.
+ * A request lost on the way (a follower's forward while its stream to the leader is not up
+ * yet) is sent again every RETRY_MS, as etcd's readIndexRetryTime; a round that gets no
+ * answer in time fails its readers with etcd's timeout; `close` fails every reader, queued or
+ * in a round.
  */
 import { Errors } from "../base/errors.ts";
 import type { Clock, Timer } from "../io/clock.ts";
 import { ProposalDroppedError, type ReadState } from "../raft/mod.ts";
+
+/** How long a round waits for raft's answer before asking again (etcd: 500 ms). */
+export const READ_INDEX_RETRY_MS = 500;
 
 interface Reader {
   resolve: () => void;
@@ -28,7 +33,7 @@ export interface ReadRoundHooks {
 export class ReadRounds {
   readonly #h: ReadRoundHooks;
   #queue: Reader[] = [];
-  #round: { seq: bigint; readers: Reader[]; timer: Timer } | null = null;
+  #round: { seq: bigint; readers: Reader[]; timer: Timer; retry: Timer } | null = null;
   #seq = 0n;
   #closed: unknown = null;
 
@@ -54,15 +59,25 @@ export class ReadRounds {
     new DataView(ctx.buffer).setBigUint64(0, seq, false);
     const timer = this.#h.clock.after(this.#h.timeoutMs, () => {
       if (this.#round?.seq !== seq) return;
+      this.#round.retry.cancel();
       this.#round = null;
       for (const r of readers) r.reject(Errors.timeout());
       this.#start();
     });
-    this.#round = { seq, readers, timer };
+    const retry = this.#h.clock.every(READ_INDEX_RETRY_MS, () => {
+      if (this.#round?.seq !== seq) return;
+      try {
+        this.#h.readIndex(ctx);
+      } catch {
+        // no leader right now: the next retry or the round's timeout settles it
+      }
+    });
+    this.#round = { seq, readers, timer, retry };
     try {
       this.#h.readIndex(ctx);
     } catch (err) {
       timer.cancel();
+      retry.cancel();
       this.#round = null;
       const e = err instanceof ProposalDroppedError ? Errors.noLeader() : err;
       for (const r of readers) r.reject(e);
@@ -77,6 +92,7 @@ export class ReadRounds {
       const seq = new DataView(rs.context.buffer, rs.context.byteOffset, 8).getBigUint64(0);
       if (seq !== round.seq) continue;
       round.timer.cancel();
+      round.retry.cancel();
       this.#round = null;
       this.#h.waitApplied(rs.index).then(
         () => {
@@ -97,6 +113,7 @@ export class ReadRounds {
     this.#round = null;
     if (round !== null) {
       round.timer.cancel();
+      round.retry.cancel();
       for (const r of round.readers) r.reject(this.#closed);
     }
     const queued = this.#queue;

@@ -32,13 +32,20 @@ import {
   HEADER_SNAPSHOT_SIZE,
   HEADER_TO,
   MSG_CLUSTER_ID_MISMATCH,
+  RAFT_CALL_PATH,
   RAFT_PROBING_PATH,
   RAFT_SNAPSHOT_PATH,
   RAFT_STREAM_PATH,
 } from "./peer_handler.ts";
 import { PeerQueue } from "./peer_queue.ts";
 import { snapshotBody, type SnapshotProgress } from "./snapshot_wire.ts";
-import { emptyPeerStats, idToHex, type PeerStats, type TransportHost } from "./transport.ts";
+import {
+  emptyPeerStats,
+  idToHex,
+  PeerCallError,
+  type PeerStats,
+  type TransportHost,
+} from "./transport.ts";
 
 /** The tunables of a peer (resolved by the transport). */
 export interface PeerConfig {
@@ -361,6 +368,48 @@ export class HttpPeer {
     } catch (e) {
       if (!this.#closed) this.#fail("probe", e);
     }
+  }
+
+  /**
+   * One peer call (POST /raft/call/<method>): the answer's bytes, the peer's PeerCallError,
+   * or a transport failure after `timeoutMs`.
+   */
+  async call(method: string, body: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    if (this.#closed) throw new Error(`peer ${this.#to} is closed`);
+    const session = await this.#connect();
+    const stream = session.request({
+      method: "POST",
+      path: RAFT_CALL_PATH + method,
+      headers: this.#headers(),
+      body,
+    });
+    const res = await this.#withTimeout(stream.response, timeoutMs, stream);
+    const parts: Uint8Array[] = [];
+    let n = 0;
+    for await (const c of res.body) {
+      parts.push(c);
+      n += c.length;
+    }
+    const out = new Uint8Array(n);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    if (res.status === 200) return out;
+    const text = new TextDecoder().decode(out);
+    if (res.status === 500) {
+      let refusal: { code?: unknown; message?: unknown } | null = null;
+      try {
+        refusal = JSON.parse(text);
+      } catch {
+        // not a call refusal: reported below as the peer's answer
+      }
+      if (typeof refusal?.code === "number" && typeof refusal.message === "string") {
+        throw new PeerCallError(refusal.code, refusal.message);
+      }
+    }
+    throw new PeerRefusedError(res.status, text, `call ${method}`);
   }
 
   /** Sends MsgSnap `m` with the host's page file; reports the outcome to the host. */

@@ -143,6 +143,14 @@ export class HttpTransport implements Transport, PeerReceiveSink {
     closing.finally(() => this.#closing.delete(closing));
   }
 
+  call(to: MemberId, method: string, body: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const p = this.#peers.get(to);
+    if (p === undefined) {
+      return Promise.reject(new Error(`peer ${idToHex(to)} is not known to the transport`));
+    }
+    return p.call(method, body, timeoutMs);
+  }
+
   activeSince(id: MemberId): number {
     return this.#peers.get(id)?.stats.activeSince ?? 0;
   }

@@ -19,6 +19,7 @@ export {
   emptyPeerStats,
   hexToId,
   idToHex,
+  PeerCallError,
   type PeerInfo,
   type PeerStats,
   type PeerTlsOptions,

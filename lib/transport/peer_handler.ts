@@ -25,11 +25,21 @@ import { ETCD_COMPAT_VERSION } from "../base/version.ts";
 import { isLocalMessage, type Message, MessageType } from "../raft/mod.ts";
 import { FrameDecoder, FrameError } from "./frames.ts";
 import { SnapshotBodyReader, SnapshotError } from "./snapshot_wire.ts";
-import { hexToId, idToHex, type SnapshotPayload, type TransportHost } from "./transport.ts";
+import {
+  hexToId,
+  idToHex,
+  PeerCallError,
+  type SnapshotPayload,
+  type TransportHost,
+} from "./transport.ts";
 
 export const RAFT_STREAM_PATH = "/raft/stream";
 export const RAFT_SNAPSHOT_PATH = "/raft/snapshot";
 export const RAFT_PROBING_PATH = "/raft/probing";
+/** Peer calls (TransportHost.handleCall): POST /raft/call/<method>. */
+export const RAFT_CALL_PATH = "/raft/call/";
+/** The largest peer call body accepted. */
+const MAX_CALL_BYTES = 1 << 20;
 
 export const HEADER_CLUSTER_ID = "x-etcd-cluster-id";
 export const HEADER_FROM = "x-server-from";
@@ -190,6 +200,45 @@ export function peerHandler(
     return { status: 204, header: new Headers({ [HEADER_CLUSTER_ID]: idToHex(cid) }) };
   };
 
+  const call = async (
+    req: UniversalServerRequest,
+    from: MemberId,
+    method: string,
+  ): Promise<UniversalServerResponse> => {
+    const parts: Uint8Array[] = [];
+    let n = 0;
+    const body = req.body;
+    if (isStream(body)) {
+      for await (const c of body as AsyncIterable<Uint8Array>) {
+        n += c.length;
+        if (n > MAX_CALL_BYTES) return text(413, "peer call body too large", host.clusterId);
+        parts.push(c);
+      }
+    }
+    const input = new Uint8Array(n);
+    let at = 0;
+    for (const p of parts) {
+      input.set(p, at);
+      at += p.length;
+    }
+    try {
+      const out = await host.handleCall(from, method, input);
+      return {
+        status: 200,
+        header: new Headers({ "content-type": "application/octet-stream" }),
+        body: new ChunkBody(out),
+      };
+    } catch (e) {
+      const code = e instanceof PeerCallError ? e.code : 2;
+      const json = JSON.stringify({ code, message: (e as Error).message });
+      return {
+        status: 500,
+        header: new Headers({ "content-type": "application/json" }),
+        body: new ChunkBody(enc.encode(json)),
+      };
+    }
+  };
+
   return async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
     const path = new URL(req.url, "http://peer").pathname;
     if (path === RAFT_PROBING_PATH) {
@@ -200,6 +249,12 @@ export function peerHandler(
         header: new Headers({ "content-type": "application/json" }),
         body: new ChunkBody(enc.encode(json)),
       };
+    }
+    if (path.startsWith(RAFT_CALL_PATH)) {
+      if (req.method !== "POST") return methodNotAllowed("POST", host.clusterId);
+      const from = admit(req);
+      if (typeof from !== "bigint") return from;
+      return await call(req, from, path.slice(RAFT_CALL_PATH.length));
     }
     if (path !== RAFT_STREAM_PATH && path !== RAFT_SNAPSHOT_PATH) {
       return text(404, "404 page not found", host.clusterId);

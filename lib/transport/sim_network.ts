@@ -181,6 +181,28 @@ export class SimNetwork {
     return this.rand.range(f.minDelayMs, f.maxDelayMs + 1);
   }
 
+  /**
+   * A peer call: delivered after a delay when the link is up both ways at both ends of the
+   * trip, refused as unreachable otherwise.
+   */
+  async call(
+    src: SimTransport,
+    to: MemberId,
+    method: string,
+    body: Uint8Array,
+  ): Promise<Uint8Array> {
+    const from = src.host.memberId;
+    const unreachable = () => new Error(`sim network: peer ${to.toString(16)} unreachable`);
+    if (!this.linkUp(from, to)) throw unreachable();
+    await new Promise<void>((r) => this.clock.after(this.#delay(), r));
+    const dst = this.#members.get(to);
+    if (dst === undefined || !this.linkUp(from, to)) throw unreachable();
+    const out = await dst.host.handleCall(from, method, body.slice());
+    await new Promise<void>((r) => this.clock.after(this.#delay(), r));
+    if (!this.linkUp(to, from)) throw unreachable();
+    return out.slice();
+  }
+
   /** Sends one non-snapshot message; false when it could not leave (link down). */
   sendMessage(src: SimTransport, m: Message, stats: PeerStats): boolean {
     const from = src.host.memberId;
@@ -326,6 +348,11 @@ class SimTransport implements Transport {
   closed = false;
 
   constructor(readonly net: SimNetwork, readonly host: TransportHost) {}
+
+  call(to: MemberId, method: string, body: Uint8Array, _timeoutMs: number): Promise<Uint8Array> {
+    if (this.closed) return Promise.reject(new Error("sim transport closed"));
+    return this.net.call(this, to, method, body);
+  }
 
   send(msgs: readonly Message[]): void {
     if (this.closed) return;

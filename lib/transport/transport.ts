@@ -39,6 +39,20 @@ export interface TransportHost {
    * answers 204 and the sender reports success to raft.
    */
   receiveSnapshot(m: Message, db: SnapshotPayload): Promise<void>;
+  /**
+   * A peer's request that is not a raft message (etcd's /leases and /leases/internal: a
+   * follower forwards lease keep-alives and time-to-live reads to the leader). Resolves
+   * with the answer's bytes; a PeerCallError is sent back as is, anything else as Unknown.
+   */
+  handleCall(from: MemberId, method: string, body: Uint8Array): Promise<Uint8Array>;
+}
+
+/** A refusal carried back to the caller of `Transport.call` (etcd's gRPC code and message). */
+export class PeerCallError extends Error {
+  override name = "PeerCallError";
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
 }
 
 /** An outgoing page file: its exact size and its bytes (read once). */
@@ -113,6 +127,11 @@ export interface Transport {
   activeSince(id: MemberId): number;
   /** Per-peer counters for /metrics and endpoint status. */
   stats(): PeerStats[];
+  /**
+   * Asks peer `to` (see TransportHost.handleCall); rejects with the peer's PeerCallError,
+   * or with a transport failure (unreachable, timed out after `timeoutMs`).
+   */
+  call(to: MemberId, method: string, body: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 

@@ -6,10 +6,11 @@
  */
 import type { ClusterId, MemberId } from "../../lib/base/types.ts";
 import { type Message, MessageType, newMessage } from "../../lib/raft/mod.ts";
-import type {
-  SnapshotPayload,
-  SnapshotSource,
-  TransportHost,
+import {
+  PeerCallError,
+  type SnapshotPayload,
+  type SnapshotSource,
+  type TransportHost,
 } from "../../lib/transport/transport.ts";
 
 export interface StoredSnapshot {
@@ -48,6 +49,19 @@ export class RecordingHost implements TransportHost {
     this.snapshotReports.push({ to, ok });
     this.#wake();
   }
+  /** Peer calls received, in order. */
+  readonly calls: { from: MemberId; method: string; body: Uint8Array }[] = [];
+
+  /** "echo" answers the body; "refuse" fails with etcd's lease not found; others Unimplemented. */
+  handleCall(from: MemberId, method: string, body: Uint8Array): Promise<Uint8Array> {
+    this.calls.push({ from, method, body });
+    if (method === "echo") return Promise.resolve(body);
+    if (method === "refuse") {
+      return Promise.reject(new PeerCallError(5, "etcdserver: requested lease not found"));
+    }
+    return Promise.reject(new PeerCallError(12, `unknown peer call ${method}`));
+  }
+
   isRemoved(id: MemberId): boolean {
     return this.removed.has(id);
   }

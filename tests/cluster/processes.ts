@@ -1,0 +1,210 @@
+/**
+ * Clusters of real processes for tests: N `concord serve` children, or N Debian `etcd` 3.4
+ * children as the reference, started with the same etcd flags on free loopback ports. A
+ * member may listen for peers behind a proxy (its advertised peer URL is the proxy's), so a
+ * test can cut its peer traffic.
+ */
+import { freePort } from "../support/etcd.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** Which server the cluster runs. */
+export type ServerKind = "concord" | "etcd";
+
+/** One member's process and addresses. */
+export interface ProcessMember {
+  name: string;
+  clientUrl: string;
+  /** The peer URL the member listens on. */
+  peerListen: string;
+  /** The peer URL the cluster knows it by (a proxy's, when proxied). */
+  peerAdvertise: string;
+  proc: Deno.ChildProcess | null;
+  /** What it wrote to stderr, per incarnation, once it exited. */
+  logs: Promise<string>[];
+}
+
+export interface ProcessClusterOptions {
+  /** Extra flags for every member. */
+  flags?: string[];
+  /** Advertise these peer URLs instead of the listened ones (index = member). */
+  advertisePeers?: string[];
+}
+
+/** A running cluster of processes. */
+export class ProcessCluster {
+  readonly kind: ServerKind;
+  readonly members: ProcessMember[];
+  readonly dir: string;
+  readonly #flags: string[];
+  readonly #initial: string;
+
+  private constructor(kind: ServerKind, dir: string, n: number, opts: ProcessClusterOptions) {
+    this.kind = kind;
+    this.dir = dir;
+    this.#flags = opts.flags ?? [];
+    this.members = Array.from({ length: n }, (_, i) => {
+      const peerListen = `http://127.0.0.1:${freePort()}`;
+      return {
+        name: `m${i + 1}`,
+        clientUrl: `http://127.0.0.1:${freePort()}`,
+        peerListen,
+        peerAdvertise: opts.advertisePeers?.[i] ?? peerListen,
+        proc: null,
+        logs: [],
+      };
+    });
+    this.#initial = this.members.map((m) => `${m.name}=${m.peerAdvertise}`).join(",");
+  }
+
+  /** Starts every member at once and waits until each answers /health with true. */
+  static async start(
+    kind: ServerKind,
+    n: number,
+    opts: ProcessClusterOptions = {},
+  ): Promise<ProcessCluster> {
+    const dir = await Deno.makeTempDir({ prefix: `cluster-${kind}-` });
+    const c = new ProcessCluster(kind, dir, n, opts);
+    try {
+      for (let i = 0; i < n; i++) c.spawn(i);
+      await Promise.all(c.members.map((_, i) => c.waitHealthy(i)));
+    } catch (err) {
+      await c.stop();
+      throw err;
+    }
+    return c;
+  }
+
+  /** The etcd flags of member i (the same for both servers). */
+  args(i: number): string[] {
+    const m = this.members[i];
+    return [
+      `--name=${m.name}`,
+      `--data-dir=${this.dir}/${m.name}`,
+      `--listen-client-urls=${m.clientUrl}`,
+      `--advertise-client-urls=${m.clientUrl}`,
+      `--listen-peer-urls=${m.peerListen}`,
+      `--initial-advertise-peer-urls=${m.peerAdvertise}`,
+      `--initial-cluster=${this.#initial}`,
+      `--initial-cluster-token=test-cluster`,
+      `--initial-cluster-state=new`,
+      ...(this.kind === "etcd" ? ["--logger=zap", "--log-level=error"] : []),
+      ...this.#flags,
+    ];
+  }
+
+  /** Starts (or restarts) member i's process. */
+  spawn(i: number): void {
+    const m = this.members[i];
+    const cmd = this.kind === "concord"
+      ? new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "serve", ...this.args(i)],
+        stdout: "null",
+        stderr: "piped",
+      })
+      : new Deno.Command("etcd", { args: this.args(i), stdout: "null", stderr: "piped" });
+    let proc: Deno.ChildProcess;
+    try {
+      proc = cmd.spawn();
+    } catch (err) {
+      throw new Error(`cannot run ${this.kind} (apt-get install etcd-server): ${err}`);
+    }
+    m.proc = proc;
+    m.logs.push(new Response(proc.stderr).text());
+  }
+
+  /** Signals member i; for SIGKILL/SIGTERM waits for it to exit. */
+  async signal(i: number, sig: Deno.Signal): Promise<void> {
+    const m = this.members[i];
+    if (m.proc === null) return;
+    try {
+      m.proc.kill(sig);
+    } catch {
+      // already exited
+    }
+    if (sig === "SIGKILL" || sig === "SIGTERM") {
+      await m.proc.status;
+      m.proc = null;
+    }
+  }
+
+  /** Polls member i's /health until it says true (30 s at most). */
+  async waitHealthy(i: number, timeoutMs = 30_000): Promise<void> {
+    const m = this.members[i];
+    const deadline = Date.now() + timeoutMs;
+    let last = "";
+    for (;;) {
+      try {
+        const r = await fetch(`${m.clientUrl}/health`);
+        last = await r.text();
+        if (r.status === 200 && JSON.parse(last).health === "true") return;
+      } catch (err) {
+        last = String(err);
+      }
+      if (m.proc === null) throw new Error(`${m.name} is not running`);
+      if (Date.now() > deadline) {
+        throw new Error(`${this.kind} ${m.name} not healthy in ${timeoutMs} ms: ${last}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Every client URL, comma-separated, for --endpoints. */
+  get endpoints(): string {
+    return this.members.map((m) => m.clientUrl).join(",");
+  }
+
+  /** Stops every member and removes the data dirs. */
+  async stop(): Promise<void> {
+    for (let i = 0; i < this.members.length; i++) {
+      const p = this.members[i].proc;
+      if (p !== null && this.members[i]) {
+        try {
+          p.kill("SIGCONT");
+        } catch {
+          // exited
+        }
+      }
+      await this.signal(i, "SIGKILL");
+    }
+    await Promise.all(this.members.flatMap((m) => m.logs));
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Runs etcdctl 3.4 (API v3) and returns its output; never throws on a non-zero exit. */
+export async function etcdctl(
+  endpoints: string,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command("etcdctl", {
+    args: [`--endpoints=${endpoints}`, "--command-timeout=10s", ...args],
+    env: { ETCDCTL_API: "3" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A JSON gateway call; throws on a transport failure or a non-200 answer. */
+export async function gateway(
+  url: string,
+  path: string,
+  body: unknown,
+  signal?: AbortSignal,
+): Promise<Record<string, unknown>> {
+  const r = await fetch(`${url}${path}`, {
+    method: "POST",
+    body: JSON.stringify(body),
+    signal,
+  });
+  const text = await r.text();
+  if (r.status !== 200) throw new Error(`${path} -> ${r.status} ${text}`);
+  return JSON.parse(text);
+}
+
+/** base64 of a string, as the gateway wants keys and values. */
+export function b64(s: string): string {
+  return btoa(s);
+}
