@@ -32,6 +32,7 @@ import {
   HEADER_SNAPSHOT_SIZE,
   HEADER_TO,
   MSG_CLUSTER_ID_MISMATCH,
+  MSG_REMOVED_MEMBER,
   RAFT_PROBING_PATH,
   RAFT_SNAPSHOT_PATH,
   RAFT_STREAM_PATH,
@@ -222,6 +223,25 @@ export class HttpPeer {
     }
   }
 
+  /**
+   * A refusal: logged when it differs from the previous one (a refused stream is retried
+   * every second); a 410 tells the host this member was removed (etcd stops on it).
+   */
+  #refused(err: PeerRefusedError): void {
+    if (err.message !== this.#lastRefusal) {
+      this.#lastRefusal = err.message;
+      const why = err.status === 412 && err.text === MSG_CLUSTER_ID_MISMATCH
+        ? "cluster ID mismatch"
+        : err.status === 410 && err.text === MSG_REMOVED_MEMBER
+        ? "this member was removed from the cluster"
+        : `${err.status} ${JSON.stringify(err.text)}`;
+      this.#cfg.log(`peer ${this.#to} refused our request: ${why}`);
+    }
+    if (err.status === 410) this.#cfg.host.removedByPeer?.(this.id);
+  }
+
+  #lastRefusal = "";
+
   #fail(what: string, e: unknown): void {
     this.stats.failures++;
     this.stats.lastError = `${what}: ${e instanceof Error ? e.message : String(e)}`;
@@ -241,11 +261,9 @@ export class HttpPeer {
         });
         const res = await this.#withTimeout(stream.response, this.#cfg.dialTimeoutMs, stream);
         if (res.status !== 200) {
-          const text = await readText(res);
-          if (text === MSG_CLUSTER_ID_MISMATCH) {
-            this.#cfg.log(`peer ${this.#to} refused our stream: cluster ID mismatch`);
-          }
-          throw new PeerRefusedError(res.status, text, "stream");
+          const err = new PeerRefusedError(res.status, await readText(res), "stream");
+          this.#refused(err);
+          throw err;
         }
         if (this.#closed) break;
         this.#activate(stream);
@@ -287,6 +305,7 @@ export class HttpPeer {
 
   #activate(stream: H2ClientStream): void {
     this.#stream = stream;
+    this.#lastRefusal = "";
     this.stats.activeSince = Math.max(this.#cfg.clock.now(), 1);
     this.#cfg.log(`established TCP streaming connection with remote peer ${this.#to}`);
     this.#track(this.#probe());
@@ -442,7 +461,11 @@ export class HttpPeer {
     }
     const res = await response;
     const text = await readText(res);
-    if (res.status !== 204) throw new PeerRefusedError(res.status, text, "snapshot");
+    if (res.status !== 204) {
+      const err = new PeerRefusedError(res.status, text, "snapshot");
+      this.#refused(err);
+      throw err;
+    }
   }
 
   async close(): Promise<void> {

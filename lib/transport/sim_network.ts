@@ -63,6 +63,11 @@ export const DEFAULT_SIM_FAULTS: Readonly<SimFaults> = {
 };
 
 export interface SimNetworkOptions extends Partial<SimFaults> {
+  /**
+   * Messages in flight per directed link before new ones are dropped (and the sender told
+   * the peer is unreachable), as the real transport's per-peer queue (default 4096).
+   */
+  queueLimit?: number;
   /** Record every send outcome and delivery in `trace` (default true). */
   trace?: boolean;
 }
@@ -91,9 +96,13 @@ export class SimNetwork {
   /** Every send outcome and delivery, in order, when tracing. */
   readonly trace: string[] = [];
   readonly #tracing: boolean;
+  readonly #queueLimit: number;
+  /** Messages scheduled and not yet delivered (or lost), per directed link. */
+  readonly #inflight = new Map<string, number>();
 
   constructor(readonly rand: Rand, readonly clock: SimClock, opts: SimNetworkOptions = {}) {
-    const { trace, ...faults } = opts;
+    const { trace, queueLimit, ...faults } = opts;
+    this.#queueLimit = queueLimit ?? 4096;
     this.#faults = { ...DEFAULT_SIM_FAULTS, ...faults };
     checkFaults(this.#faults);
     this.#tracing = trace !== false;
@@ -189,6 +198,12 @@ export class SimNetwork {
       this.#note(`unreachable ${describeMessage(m)}`);
       return false;
     }
+    const key = linkKey(from, m.to);
+    if ((this.#inflight.get(key) ?? 0) >= this.#queueLimit) {
+      stats.dropped++;
+      this.#note(`queue full ${describeMessage(m)}`);
+      return false;
+    }
     const bytes = encodeMessage(m);
     stats.messagesSent++;
     stats.writes++;
@@ -210,7 +225,11 @@ export class SimNetwork {
       at = Math.max(at, this.#lastAt.get(key) ?? 0);
       this.#lastAt.set(key, at);
     }
-    this.clock.after(at - now, () => this.#deliver(src, to, bytes, dup));
+    this.#inflight.set(key, (this.#inflight.get(key) ?? 0) + 1);
+    this.clock.after(at - now, () => {
+      this.#inflight.set(key, this.#inflight.get(key)! - 1);
+      this.#deliver(src, to, bytes, dup);
+    });
   }
 
   /** The receiving member, or null (with a trace line) when the message cannot arrive. */
@@ -227,6 +246,7 @@ export class SimNetwork {
     }
     if (dst.host.isRemoved(from)) {
       this.#note(`refused (removed member) ${what}`);
+      if (!src.closed) src.host.removedByPeer?.(to);
       return null;
     }
     return dst;

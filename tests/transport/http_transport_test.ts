@@ -171,7 +171,17 @@ Deno.test("http transport: wrong cluster id (412) and removed member (410) refus
     await waitFor(() => statsOf(a, 2n).failures > 0 && statsOf(a, 3n).failures > 0, "refusals");
     assert.match(statsOf(a, 2n).lastError, /412 "cluster ID mismatch"/);
     assert.match(statsOf(a, 3n).lastError, /410 "removed member"/);
-    assert.ok(a.logs.some((l) => l.includes("cluster ID mismatch")));
+    // retried (failures > 1) but logged once each
+    await waitFor(() => statsOf(a, 2n).failures > 2, "retries");
+    assert.equal(
+      a.logs.filter((l) => l.endsWith("refused our request: cluster ID mismatch")).length,
+      1,
+    );
+    assert.equal(
+      a.logs.filter((l) => l.endsWith("this member was removed from the cluster")).length,
+      1,
+    );
+    assert.ok(a.host.removedBy.length > 0 && a.host.removedBy.every((id) => id === 3n));
     a.transport.send([msg(1n, 2n, 1), msg(1n, 3n, 2)]);
     assert.deepEqual(a.host.unreachable, [2n, 3n]);
     assert.equal(a.transport.activeSince(2n), 0);

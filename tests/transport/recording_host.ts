@@ -22,6 +22,8 @@ export class RecordingHost implements TransportHost {
   readonly unreachable: MemberId[] = [];
   readonly snapshotReports: { to: MemberId; ok: boolean }[] = [];
   readonly removed = new Set<MemberId>();
+  /** Peers that refused us with 410 (removedByPeer calls). */
+  readonly removedBy: MemberId[] = [];
   /** Snapshots fully received and verified. */
   readonly stored: StoredSnapshot[] = [];
   /** Errors thrown by payload iterations (cut, corrupted). */
@@ -47,6 +49,9 @@ export class RecordingHost implements TransportHost {
   reportSnapshot(to: MemberId, ok: boolean): void {
     this.snapshotReports.push({ to, ok });
     this.#wake();
+  }
+  removedByPeer(by: MemberId): void {
+    this.removedBy.push(by);
   }
   isRemoved(id: MemberId): boolean {
     return this.removed.has(id);
