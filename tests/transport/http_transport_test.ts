@@ -356,3 +356,24 @@ Deno.test("http transport: updatePeer moves the stream to new URLs; removePeer s
     await stopAll(ms);
   }
 });
+
+Deno.test("http transport: a peer that goes silent (no RST) is found by keep-alive and reconnected", async () => {
+  const b = await startMember(2n, CID);
+  const proxy = new Proxy(b.server!.port);
+  const a = await startMember(1n, CID, { keepAliveIntervalMs: 100, keepAliveTimeoutMs: 300 });
+  try {
+    a.transport.addPeer({ id: 2n, urls: [`http://127.0.0.1:${proxy.port}`] });
+    await waitFor(() => a.transport.activeSince(2n) > 0, "stream");
+    const first = a.transport.activeSince(2n);
+    proxy.frozen = true;
+    await waitFor(() => a.transport.activeSince(2n) === 0, "stream torn down", 3000);
+    assert.deepEqual(a.host.unreachable, [2n]);
+    proxy.frozen = false;
+    await waitFor(() => a.transport.activeSince(2n) > first, "stream again", 3000);
+    a.transport.send([msg(1n, 2n, 5)]);
+    await waitFor(() => b.host.received.length === 1, "message after the outage");
+  } finally {
+    await stopAll([a, b]);
+    await proxy.close();
+  }
+});
