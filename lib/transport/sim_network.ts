@@ -1,9 +1,9 @@
 /**
  * A simulated network in one process, behind the same `Transport` interface as the real
  * HTTP/2 one, so the same member code runs in a whole-cluster simulation. Everything is
- * deterministic from the `Rand` and the `SimClock`: messages are delivered on the clock's
- * timers after a delay drawn from the rand, and same-seed runs deliver the same messages in
- * the same order (`trace` records it).
+ * deterministic from the `Rand` and a `SimClock` (any Clock works; only a simulated one
+ * replays): messages are delivered on the clock's timers after a delay drawn from the rand,
+ * and same-seed runs deliver the same messages in the same order (`trace` records it).
  *
  * What it models, per message: the wire (each message is encoded and decoded with the real
  * codec, so the receiver never shares objects with the sender), a delay, loss (`dropRate`),
@@ -13,7 +13,9 @@
  * not running, is dropped and the sender's host is told the peer is unreachable (as when the
  * real transport's stream is down); one lost on a link cut while it was in flight is just
  * lost. The receiving side refuses as the real one does: another cluster id, or a removed
- * sender (etcd's 412 / 410), drops the message.
+ * sender (etcd's 412 / 410), drops the message (410 also calls the sender host's
+ * removedByPeer). Each link holds at most `queueLimit` messages in flight, like the real
+ * per-peer queue.
  *
  * Snapshots travel in memory through the same host calls as over HTTP: the sender's
  * `openSnapshot`, the body built by snapshot_wire.ts (message, page file, SHA-256), the
@@ -26,7 +28,7 @@
  */
 import type { Rand } from "../base/rand.ts";
 import type { MemberId } from "../base/types.ts";
-import type { SimClock } from "../io/clock.ts";
+import type { Clock } from "../io/clock.ts";
 import { decodeMessage, describeMessage, encodeMessage, type Message } from "../raft/mod.ts";
 import { MessageType } from "../raft/mod.ts";
 import { snapshotBody, SnapshotBodyReader, type SnapshotProgress } from "./snapshot_wire.ts";
@@ -100,7 +102,7 @@ export class SimNetwork {
   /** Messages scheduled and not yet delivered (or lost), per directed link. */
   readonly #inflight = new Map<string, number>();
 
-  constructor(readonly rand: Rand, readonly clock: SimClock, opts: SimNetworkOptions = {}) {
+  constructor(readonly rand: Rand, readonly clock: Clock, opts: SimNetworkOptions = {}) {
     const { trace, queueLimit, ...faults } = opts;
     this.#queueLimit = queueLimit ?? 4096;
     this.#faults = { ...DEFAULT_SIM_FAULTS, ...faults };
@@ -142,7 +144,7 @@ export class SimNetwork {
     this.#refresh();
   }
 
-  /** Cuts `id` off from every other member, both ways. */
+  /** Cuts `id` off from `others` (default: every member joined now), both ways. */
   isolate(id: MemberId, others: readonly MemberId[] = [...this.#members.keys()]): void {
     this.partition([id], others.filter((o) => o !== id));
   }
