@@ -251,6 +251,7 @@ export class HttpPeer {
     let backoff = this.#cfg.backoffMinMs;
     while (!this.#closed) {
       let stream: H2ClientStream | null = null;
+      let activated = false;
       try {
         const session = await this.#connect();
         stream = session.request({
@@ -267,6 +268,7 @@ export class HttpPeer {
         }
         if (this.#closed) break;
         this.#activate(stream);
+        activated = true;
         backoff = this.#cfg.backoffMinMs;
         // The peer answers nothing on a stream: the body ends only when the stream does.
         for await (const _ of res.body) { /* nothing expected */ }
@@ -274,7 +276,8 @@ export class HttpPeer {
       } catch (e) {
         stream?.reset();
         if (this.#closed) break;
-        this.#fail("stream", e);
+        // a stream a failed write already took down was counted there
+        if (!activated || this.#stream === stream) this.#fail("stream", e);
         this.#deactivate(stream, e);
       }
       await this.#sleep(backoff);
