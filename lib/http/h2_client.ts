@@ -78,6 +78,11 @@ const DEFAULT_STREAM_WINDOW = 1024 * 1024;
 const OUT_HIGH_WATER = 256 * 1024;
 /** Largest header block (HEADERS + CONTINUATION) we accept before giving up on the peer. */
 const MAX_HEADER_BLOCK = 1024 * 1024;
+/**
+ * Largest decoded header list (RFC 9113 6.5.2 octets) of a response head or trailers, our
+ * SETTINGS_MAX_HEADER_LIST_SIZE: HPACK references can expand a small block a thousandfold.
+ */
+const MAX_HEADER_LIST = 1024 * 1024;
 const MAX_STREAM_ID = 0x7fffffff;
 /** A failure that ends the whole connection (GOAWAY with `code`). */
 class ConnectionError extends Error {
@@ -190,6 +195,7 @@ export class H2ClientSession {
     writeSettings(this.#out, [
       [Setting.ENABLE_PUSH, 0],
       [Setting.INITIAL_WINDOW_SIZE, this.#streamWindow],
+      [Setting.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST],
     ]);
     writeWindowUpdate(this.#out, 0, CONN_WINDOW - DEFAULT_WINDOW);
     this.#connRecvWindow = CONN_WINDOW;
@@ -931,9 +937,10 @@ export class H2ClientSession {
   #headerBlock(id: number, flags: number): void {
     const fields: string[] = [];
     const block = this.#hdrBuf.view();
+    let listSize = 0;
     try {
       // Always decoded, even for a stream we reset, to keep the HPACK table in step.
-      this.#dec.decode(block, 0, block.length, fields);
+      listSize = this.#dec.decode(block, 0, block.length, fields, MAX_HEADER_LIST);
     } catch (e) {
       if (e instanceof HpackError) {
         throw new ConnectionError(ErrorCode.COMPRESSION_ERROR, e.message);
@@ -942,6 +949,12 @@ export class H2ClientSession {
     }
     const s = this.#streamFor(id, "HEADERS");
     if (s === undefined) return;
+    if (listSize > MAX_HEADER_LIST) {
+      throw new StreamError(
+        ErrorCode.PROTOCOL_ERROR,
+        `response header list of ${listSize} octets exceeds ${MAX_HEADER_LIST}`,
+      );
+    }
     const endStream = (flags & Flag.END_STREAM) !== 0;
     if (s.remoteEnded) throw new StreamError(ErrorCode.STREAM_CLOSED, "HEADERS after END_STREAM");
     if (s.headSeen) {
