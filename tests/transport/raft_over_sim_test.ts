@@ -7,81 +7,12 @@ import assert from "node:assert/strict";
 import { Rand, testSeed } from "../../lib/base/rand.ts";
 import type { MemberId } from "../../lib/base/types.ts";
 import { SimClock } from "../../lib/io/clock.ts";
-import { MemoryStorage, type Message, Node, RawNode, StateType } from "../../lib/raft/mod.ts";
+import { StateType } from "../../lib/raft/mod.ts";
 import { SimNetwork } from "../../lib/transport/sim_network.ts";
-import type {
-  SnapshotPayload,
-  SnapshotSource,
-  Transport,
-  TransportHost,
-} from "../../lib/transport/transport.ts";
+import { RaftMember } from "./raft_member.ts";
 
 const IDS: MemberId[] = [1n, 2n, 3n];
 const CID = 0x99n;
-
-/** One raft member: its Node behind the network's Transport. */
-class RaftMember implements TransportHost {
-  readonly clusterId = CID;
-  readonly node: Node;
-  readonly storage: MemoryStorage;
-  readonly applied: string[] = [];
-  transport!: Transport;
-
-  constructor(readonly memberId: MemberId, seed: number) {
-    this.storage = new MemoryStorage({
-      voters: [...IDS],
-      learners: [],
-      votersOutgoing: [],
-      learnersNext: [],
-      autoLeave: false,
-    });
-    const raw = new RawNode({
-      id: memberId,
-      storage: this.storage,
-      rand: new Rand(seed + Number(memberId)),
-      electionTick: 10,
-      heartbeatTick: 1,
-      preVote: true,
-      checkQuorum: true,
-    });
-    const storage = this.storage;
-    this.node = new Node(raw, {
-      persist: (b) => {
-        if (b.snapshot !== null) storage.applySnapshot(b.snapshot);
-        storage.append(b.entries);
-        if (b.hardState !== null) storage.setHardState(b.hardState);
-      },
-      send: (msgs) => this.transport.send(msgs),
-      apply: (b) => {
-        for (const e of b.entries) {
-          if (e.data.length > 0) this.applied.push(new TextDecoder().decode(e.data));
-        }
-      },
-    });
-  }
-
-  receive(m: Message): void {
-    this.node.step(m);
-    void this.node.process();
-  }
-  reportUnreachable(to: MemberId): void {
-    this.node.reportUnreachable(to);
-    void this.node.process();
-  }
-  reportSnapshot(to: MemberId, ok: boolean): void {
-    this.node.reportSnapshot(to, ok);
-    void this.node.process();
-  }
-  isRemoved(_id: MemberId): boolean {
-    return false;
-  }
-  openSnapshot(_m: Message): Promise<SnapshotSource> {
-    return Promise.reject(new Error("this test's members never compact, so never send snapshots"));
-  }
-  receiveSnapshot(_m: Message, _db: SnapshotPayload): Promise<void> {
-    return Promise.reject(new Error("this test's members never receive snapshots"));
-  }
-}
 
 interface Run {
   trace: string[];
@@ -97,7 +28,7 @@ async function runCluster(seed: number): Promise<Run> {
     dropRate: 0.02,
     duplicateRate: 0.02,
   });
-  const members = IDS.map((id) => new RaftMember(id, seed));
+  const members = IDS.map((id) => new RaftMember(id, CID, IDS, seed));
   for (const m of members) {
     m.transport = net.join(m);
     for (const p of IDS) if (p !== m.memberId) m.transport.addPeer({ id: p, urls: [] });
