@@ -1,8 +1,9 @@
 /**
  * Raft (lib/raft's Node over MemoryStorage) between three in-process members over the real
  * HTTP/2 transport on loopback: a leader is elected, proposals commit everywhere, a follower
- * whose transport and listener stop misses entries that the majority commits, and when it
- * comes back on the same port its peers' streams reconnect and it catches up.
+ * whose transport and listener stop misses entries that the majority commits and the leader
+ * compacts away, and when it comes back on the same port its peers' streams reconnect and it
+ * catches up through a snapshot sent by the pipeline.
  */
 import assert from "node:assert/strict";
 import { testSeed } from "../../lib/base/rand.ts";
@@ -70,12 +71,25 @@ Deno.test("raft over the HTTP transport: election, replication, a follower down 
     await waitFor(() => up.every((m) => m.applied.length === 70), "70 applied by the majority");
     assert.equal(down.member.applied.length, 50);
 
-    // it comes back on its port: the streams reconnect and it catches up
+    // the leader compacts its log past what the follower has: only a snapshot can help it
+    leader.compact();
+    assert.ok(leader.storage.firstIndex() > down.member.appliedIndex + 1);
+
+    // it comes back on its port: the streams reconnect and it catches up from the snapshot
     const back = await start(down.member, down.server.port);
     connect(back);
     running[running.indexOf(down)] = back;
     await waitFor(() => down.member.applied.length === 70, "the follower caught up", 10_000);
     for (const m of members) assert.deepEqual(m.applied, leader.applied);
+    assert.equal(down.member.snapshotsReceived, 1);
+    const snapStats = () => leader.transport.stats().find((s) => s.id === down.member.memberId)!;
+    // the sender counts it once the 204 is back, which may be after the follower applied it
+    await waitFor(() => snapStats().snapshotsSent === 1, "the sender's count");
+    assert.equal(snapStats().snapshotsFailed, 0);
+    // and the log continues after the snapshot
+    leader.node.propose(new TextEncoder().encode("c"));
+    void leader.node.process();
+    await waitFor(() => members.every((m) => m.applied.at(-1) === "c"), "one more everywhere");
     const stats = leader.transport.stats();
     assert.ok(stats.every((s) => s.messagesSent > 0 && s.messagesReceived > 0));
     const outage = stats.find((s) => s.id === down.member.memberId)!;

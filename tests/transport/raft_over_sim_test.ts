@@ -1,7 +1,8 @@
 /**
  * Raft itself (lib/raft's Node over MemoryStorage) driven through the simulated network, as
  * the whole-cluster simulation will: a leader is elected, proposals commit everywhere, an
- * isolated leader is replaced, and after the heal every log converges. Same seed, same run.
+ * isolated leader is replaced and the new one compacts its log, and after the heal the old
+ * leader catches up through a snapshot and every log converges. Same seed, same run.
  */
 import assert from "node:assert/strict";
 import { Rand, testSeed } from "../../lib/base/rand.ts";
@@ -77,12 +78,15 @@ async function runCluster(seed: number): Promise<Run> {
   for (const m of rest) assert.equal(m.applied.length, 30);
   assert.equal(first[0].applied.length, 20, "the isolated leader committed nothing new");
 
-  // heal: the old leader steps down and catches up
+  // the new leader compacts past what the old one has, then heal: the old leader steps
+  // down and catches up through a snapshot sent in memory
+  second[0].compact();
   net.heal();
   await step(2000);
   assert.equal(leader().length, 1);
   for (const m of members) assert.deepEqual(m.applied, members[0].applied);
   assert.equal(members[0].applied.length, 30);
+  assert.equal(first[0].snapshotsReceived, 1);
   for (const m of members) await m.transport.close();
   return { trace: net.trace, leaders, applied: members.map((m) => m.applied) };
 }
