@@ -167,6 +167,11 @@ export class Proxy {
     }
   }
 
+  /** Closes every proxied connection now (both sides see the TCP connection end). */
+  cutAll(): void {
+    this.#closeAll();
+  }
+
   #closeAll(): void {
     for (const c of [...this.#conns]) this.#close(c);
   }
