@@ -38,7 +38,7 @@ import {
   RAFT_STREAM_PATH,
 } from "./peer_handler.ts";
 import { PeerQueue } from "./peer_queue.ts";
-import { snapshotBody, type SnapshotProgress } from "./snapshot_wire.ts";
+import { snapshotBody, SnapshotError, type SnapshotProgress } from "./snapshot_wire.ts";
 import { emptyPeerStats, idToHex, type PeerStats, type TransportHost } from "./transport.ts";
 
 /** The tunables of a peer (resolved by the transport). */
@@ -456,7 +456,16 @@ export class HttpPeer {
       }
       if (answered === null) stream.end();
     } catch (e) {
-      // a write refused because the peer already answered: report its answer instead
+      // A write refused because the peer answered (and reset the rest): report its answer
+      // instead. The answer's HEADERS precede the reset, but give it a moment to surface.
+      if (answered === null && !(e instanceof SnapshotError)) {
+        let timer: Timer | undefined;
+        await Promise.race([
+          response.catch(() => {}),
+          new Promise<void>((r) => timer = this.#cfg.clock.after(100, r)),
+        ]);
+        timer?.cancel();
+      }
       if (answered === null) {
         stream.reset();
         throw e;

@@ -419,3 +419,25 @@ Deno.test("http transport: connections cut at random moments never reorder or du
     await proxy.close();
   }
 });
+
+Deno.test("http transport: a receiver refusing a snapshot mid-body: the sender reports its answer", async () => {
+  const ms = await Promise.all([1n, 2n].map((id) => startMember(id, CID)));
+  try {
+    connectAll(ms);
+    await upAll(ms);
+    const [a, b] = ms;
+    b.host.refuseSnapshots = "no space left on device";
+    a.host.snapshotFile = new Uint8Array(8 * 1024 * 1024);
+    a.transport.send([snapMsg(1n, 2n, 3)]);
+    await waitFor(() => a.host.snapshotReports.length === 1, "report");
+    assert.deepEqual(a.host.snapshotReports, [{ to: 2n, ok: false }]);
+    assert.match(statsOf(a, 2n).lastError, /500 "error saving snapshot: no space left on device"/);
+    assert.ok(statsOf(a, 2n).snapshotBytesSent < a.host.snapshotFile.length, "stopped early");
+    assert.equal(a.host.sourcesClosed, 1);
+    // the stream was not disturbed
+    a.transport.send([msg(1n, 2n, 1)]);
+    await waitFor(() => b.host.received.length === 1, "message");
+  } finally {
+    await stopAll(ms);
+  }
+});

@@ -69,7 +69,11 @@ export class RecordingHost implements TransportHost {
     });
   }
 
+  /** When set, receiveSnapshot fails at once with this message (reading nothing). */
+  refuseSnapshots = "";
+
   async receiveSnapshot(m: Message, db: SnapshotPayload): Promise<void> {
+    if (this.refuseSnapshots !== "") throw new Error(this.refuseSnapshots);
     const parts: Uint8Array[] = [];
     let n = 0;
     try {
