@@ -32,13 +32,14 @@ import {
   HEADER_SNAPSHOT_SIZE,
   HEADER_TO,
   MSG_CLUSTER_ID_MISMATCH,
+  MSG_REMOVED_MEMBER,
   RAFT_CALL_PATH,
   RAFT_PROBING_PATH,
   RAFT_SNAPSHOT_PATH,
   RAFT_STREAM_PATH,
 } from "./peer_handler.ts";
 import { PeerQueue } from "./peer_queue.ts";
-import { snapshotBody, type SnapshotProgress } from "./snapshot_wire.ts";
+import { snapshotBody, SnapshotError, type SnapshotProgress } from "./snapshot_wire.ts";
 import {
   emptyPeerStats,
   idToHex,
@@ -229,6 +230,25 @@ export class HttpPeer {
     }
   }
 
+  /**
+   * A refusal: logged when it differs from the previous one (a refused stream is retried
+   * every second); a 410 tells the host this member was removed (etcd stops on it).
+   */
+  #refused(err: PeerRefusedError): void {
+    if (err.message !== this.#lastRefusal) {
+      this.#lastRefusal = err.message;
+      const why = err.status === 412 && err.text === MSG_CLUSTER_ID_MISMATCH
+        ? "cluster ID mismatch"
+        : err.status === 410 && err.text === MSG_REMOVED_MEMBER
+        ? "this member was removed from the cluster"
+        : `${err.status} ${JSON.stringify(err.text)}`;
+      this.#cfg.log(`peer ${this.#to} refused our request: ${why}`);
+    }
+    if (err.status === 410) this.#cfg.host.removedByPeer?.(this.id);
+  }
+
+  #lastRefusal = "";
+
   #fail(what: string, e: unknown): void {
     this.stats.failures++;
     this.stats.lastError = `${what}: ${e instanceof Error ? e.message : String(e)}`;
@@ -238,6 +258,7 @@ export class HttpPeer {
     let backoff = this.#cfg.backoffMinMs;
     while (!this.#closed) {
       let stream: H2ClientStream | null = null;
+      let activated = false;
       try {
         const session = await this.#connect();
         stream = session.request({
@@ -248,14 +269,13 @@ export class HttpPeer {
         });
         const res = await this.#withTimeout(stream.response, this.#cfg.dialTimeoutMs, stream);
         if (res.status !== 200) {
-          const text = await readText(res);
-          if (text === MSG_CLUSTER_ID_MISMATCH) {
-            this.#cfg.log(`peer ${this.#to} refused our stream: cluster ID mismatch`);
-          }
-          throw new PeerRefusedError(res.status, text, "stream");
+          const err = new PeerRefusedError(res.status, await readText(res), "stream");
+          this.#refused(err);
+          throw err;
         }
         if (this.#closed) break;
         this.#activate(stream);
+        activated = true;
         backoff = this.#cfg.backoffMinMs;
         // The peer answers nothing on a stream: the body ends only when the stream does.
         for await (const _ of res.body) { /* nothing expected */ }
@@ -263,7 +283,8 @@ export class HttpPeer {
       } catch (e) {
         stream?.reset();
         if (this.#closed) break;
-        this.#fail("stream", e);
+        // a stream a failed write already took down was counted there
+        if (!activated || this.#stream === stream) this.#fail("stream", e);
         this.#deactivate(stream, e);
       }
       await this.#sleep(backoff);
@@ -294,6 +315,7 @@ export class HttpPeer {
 
   #activate(stream: H2ClientStream): void {
     this.#stream = stream;
+    this.#lastRefusal = "";
     this.stats.activeSince = Math.max(this.#cfg.clock.now(), 1);
     this.#cfg.log(`established TCP streaming connection with remote peer ${this.#to}`);
     this.#track(this.#probe());
@@ -483,7 +505,16 @@ export class HttpPeer {
       }
       if (answered === null) stream.end();
     } catch (e) {
-      // a write refused because the peer already answered: report its answer instead
+      // A write refused because the peer answered (and reset the rest): report its answer
+      // instead. The answer's HEADERS precede the reset, but give it a moment to surface.
+      if (answered === null && !(e instanceof SnapshotError)) {
+        let timer: Timer | undefined;
+        await Promise.race([
+          response.catch(() => {}),
+          new Promise<void>((r) => timer = this.#cfg.clock.after(100, r)),
+        ]);
+        timer?.cancel();
+      }
       if (answered === null) {
         stream.reset();
         throw e;
@@ -491,7 +522,11 @@ export class HttpPeer {
     }
     const res = await response;
     const text = await readText(res);
-    if (res.status !== 204) throw new PeerRefusedError(res.status, text, "snapshot");
+    if (res.status !== 204) {
+      const err = new PeerRefusedError(res.status, text, "snapshot");
+      this.#refused(err);
+      throw err;
+    }
   }
 
   async close(): Promise<void> {

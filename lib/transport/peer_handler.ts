@@ -117,23 +117,29 @@ export function peerHandler(
     async function* answer(): AsyncGenerator<Uint8Array> {
       // The server sends HEADERS with the first chunk: an empty one answers 200 at once.
       yield new Uint8Array(0);
-      for await (const chunk of body as AsyncIterable<Uint8Array>) {
-        const msgs: Message[] = [];
-        let bad: unknown = null;
-        try {
-          dec.push(chunk, msgs);
-        } catch (e) {
-          bad = e;
+      try {
+        for await (const chunk of body as AsyncIterable<Uint8Array>) {
+          const msgs: Message[] = [];
+          let bad: unknown = null;
+          try {
+            dec.push(chunk, msgs);
+          } catch (e) {
+            bad = e;
+          }
+          // Deliver what arrived before any garbage, then refuse the stream.
+          sink.received(from, msgs.length, chunk.length);
+          for (const m of msgs) {
+            checkStreamed(m, from, host.memberId);
+            host.receive(m);
+          }
+          if (bad !== null) throw bad;
         }
-        // Deliver what arrived before any garbage, then refuse the stream.
-        sink.received(from, msgs.length, chunk.length);
-        for (const m of msgs) {
-          checkStreamed(m, from, host.memberId);
-          host.receive(m);
-        }
-        if (bad !== null) throw bad;
+        if (!dec.idle) throw new FrameError("stream ended inside a frame");
+      } catch (e) {
+        // garbage is worth a line; a sender going away (reset, lost connection) is not
+        if (e instanceof FrameError) log(`refused stream from ${idToHex(from)}: ${e.message}`);
+        throw e;
       }
-      if (!dec.idle) throw new FrameError("stream ended inside a frame");
     }
     const header = new Headers({
       "content-type": "application/octet-stream",

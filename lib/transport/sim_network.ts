@@ -1,9 +1,9 @@
 /**
  * A simulated network in one process, behind the same `Transport` interface as the real
  * HTTP/2 one, so the same member code runs in a whole-cluster simulation. Everything is
- * deterministic from the `Rand` and the `SimClock`: messages are delivered on the clock's
- * timers after a delay drawn from the rand, and same-seed runs deliver the same messages in
- * the same order (`trace` records it).
+ * deterministic from the `Rand` and a `SimClock` (any Clock works; only a simulated one
+ * replays): messages are delivered on the clock's timers after a delay drawn from the rand,
+ * and same-seed runs deliver the same messages in the same order (`trace` records it).
  *
  * What it models, per message: the wire (each message is encoded and decoded with the real
  * codec, so the receiver never shares objects with the sender), a delay, loss (`dropRate`),
@@ -13,7 +13,9 @@
  * not running, is dropped and the sender's host is told the peer is unreachable (as when the
  * real transport's stream is down); one lost on a link cut while it was in flight is just
  * lost. The receiving side refuses as the real one does: another cluster id, or a removed
- * sender (etcd's 412 / 410), drops the message.
+ * sender (etcd's 412 / 410), drops the message (410 also calls the sender host's
+ * removedByPeer). Each link holds at most `queueLimit` messages in flight, like the real
+ * per-peer queue.
  *
  * Snapshots travel in memory through the same host calls as over HTTP: the sender's
  * `openSnapshot`, the body built by snapshot_wire.ts (message, page file, SHA-256), the
@@ -26,7 +28,7 @@
  */
 import type { Rand } from "../base/rand.ts";
 import type { MemberId } from "../base/types.ts";
-import type { SimClock } from "../io/clock.ts";
+import type { Clock } from "../io/clock.ts";
 import { decodeMessage, describeMessage, encodeMessage, type Message } from "../raft/mod.ts";
 import { MessageType } from "../raft/mod.ts";
 import { snapshotBody, SnapshotBodyReader, type SnapshotProgress } from "./snapshot_wire.ts";
@@ -63,6 +65,11 @@ export const DEFAULT_SIM_FAULTS: Readonly<SimFaults> = {
 };
 
 export interface SimNetworkOptions extends Partial<SimFaults> {
+  /**
+   * Messages in flight per directed link before new ones are dropped (and the sender told
+   * the peer is unreachable), as the real transport's per-peer queue (default 4096).
+   */
+  queueLimit?: number;
   /** Record every send outcome and delivery in `trace` (default true). */
   trace?: boolean;
 }
@@ -91,9 +98,13 @@ export class SimNetwork {
   /** Every send outcome and delivery, in order, when tracing. */
   readonly trace: string[] = [];
   readonly #tracing: boolean;
+  readonly #queueLimit: number;
+  /** Messages scheduled and not yet delivered (or lost), per directed link. */
+  readonly #inflight = new Map<string, number>();
 
-  constructor(readonly rand: Rand, readonly clock: SimClock, opts: SimNetworkOptions = {}) {
-    const { trace, ...faults } = opts;
+  constructor(readonly rand: Rand, readonly clock: Clock, opts: SimNetworkOptions = {}) {
+    const { trace, queueLimit, ...faults } = opts;
+    this.#queueLimit = queueLimit ?? 4096;
     this.#faults = { ...DEFAULT_SIM_FAULTS, ...faults };
     checkFaults(this.#faults);
     this.#tracing = trace !== false;
@@ -133,7 +144,7 @@ export class SimNetwork {
     this.#refresh();
   }
 
-  /** Cuts `id` off from every other member, both ways. */
+  /** Cuts `id` off from `others` (default: every member joined now), both ways. */
   isolate(id: MemberId, others: readonly MemberId[] = [...this.#members.keys()]): void {
     this.partition([id], others.filter((o) => o !== id));
   }
@@ -211,6 +222,12 @@ export class SimNetwork {
       this.#note(`unreachable ${describeMessage(m)}`);
       return false;
     }
+    const key = linkKey(from, m.to);
+    if ((this.#inflight.get(key) ?? 0) >= this.#queueLimit) {
+      stats.dropped++;
+      this.#note(`queue full ${describeMessage(m)}`);
+      return false;
+    }
     const bytes = encodeMessage(m);
     stats.messagesSent++;
     stats.writes++;
@@ -232,7 +249,11 @@ export class SimNetwork {
       at = Math.max(at, this.#lastAt.get(key) ?? 0);
       this.#lastAt.set(key, at);
     }
-    this.clock.after(at - now, () => this.#deliver(src, to, bytes, dup));
+    this.#inflight.set(key, (this.#inflight.get(key) ?? 0) + 1);
+    this.clock.after(at - now, () => {
+      this.#inflight.set(key, this.#inflight.get(key)! - 1);
+      this.#deliver(src, to, bytes, dup);
+    });
   }
 
   /** The receiving member, or null (with a trace line) when the message cannot arrive. */
@@ -249,6 +270,7 @@ export class SimNetwork {
     }
     if (dst.host.isRemoved(from)) {
       this.#note(`refused (removed member) ${what}`);
+      if (!src.closed) src.host.removedByPeer?.(to);
       return null;
     }
     return dst;

@@ -79,32 +79,38 @@ export class SnapshotBodyReader {
   /** The leading MsgSnap. Throws FrameError on garbage, SnapshotError if the body ends. */
   async readMessage(): Promise<Message> {
     const maxFrame = this.maxFrame ?? DEFAULT_MAX_FRAME;
-    let buf = new Uint8Array(0);
-    let need = 4;
-    let frameLen = -1;
+    const prefix = new Uint8Array(4);
+    let prefixSeen = 0;
+    /** The frame, allocated once its length is known and filled as chunks arrive. */
+    let frame: Uint8Array | null = null;
+    let filled = 0;
     for (;;) {
-      if (buf.length >= need) {
-        if (frameLen < 0) {
-          frameLen = new DataView(buf.buffer, buf.byteOffset, 4).getUint32(0, true);
-          if (frameLen === 0 || frameLen > maxFrame) {
-            throw new FrameError(`snapshot message frame of ${frameLen} bytes refused`);
-          }
-          need = 4 + frameLen;
-          continue;
-        }
-        this.#left = buf.slice(need);
-        try {
-          return decodeMessage(buf.slice(4, need));
-        } catch (e) {
-          throw new FrameError(`undecodable raft message: ${(e as Error).message}`);
-        }
-      }
       const r = await this.#it.next();
       if (r.done) throw new SnapshotError("snapshot body ended before its message");
-      const joined = new Uint8Array(buf.length + r.value.length);
-      joined.set(buf);
-      joined.set(r.value, buf.length);
-      buf = joined;
+      const chunk = r.value;
+      let p = 0;
+      while (frame === null && prefixSeen < 4 && p < chunk.length) {
+        prefix[prefixSeen++] = chunk[p++];
+      }
+      if (prefixSeen < 4) continue;
+      if (frame === null) {
+        const n = new DataView(prefix.buffer).getUint32(0, true);
+        if (n === 0 || n > maxFrame) {
+          throw new FrameError(`snapshot message frame of ${n} bytes refused`);
+        }
+        frame = new Uint8Array(n);
+      }
+      const take = Math.min(frame.length - filled, chunk.length - p);
+      frame.set(chunk.subarray(p, p + take), filled);
+      filled += take;
+      p += take;
+      if (filled < frame.length) continue;
+      this.#left = chunk.slice(p);
+      try {
+        return decodeMessage(frame);
+      } catch (e) {
+        throw new FrameError(`undecodable raft message: ${(e as Error).message}`);
+      }
     }
   }
 

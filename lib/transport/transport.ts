@@ -27,6 +27,12 @@ export interface TransportHost {
   /** True when `id` was removed from the cluster (its messages are refused with etcd's 410). */
   isRemoved(id: MemberId): boolean;
   /**
+   * Optional: peer `by` refused us with etcd's 410 "removed member": this member was
+   * removed from the cluster (etcd's rafthttp reports it as a critical error and the member
+   * stops). Called on every refusal, so once per retry while it lasts.
+   */
+  removedByPeer?(by: MemberId): void;
+  /**
    * The page file to send with an outgoing MsgSnap: a consistent, read-only copy of the
    * backend at (or after) the snapshot's index. The transport streams it and calls close().
    */

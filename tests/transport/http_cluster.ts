@@ -65,7 +65,7 @@ export function freePort(): number {
 
 /**
  * A TCP proxy to `target`. Client-to-server bytes are counted from `arm()`; at `flipAt` one
- * byte is flipped, at `cutAt` every connection is closed.
+ * byte is flipped, at `cutAt` every connection is closed. `frozen` drops everything silently.
  */
 export class Proxy {
   readonly #listener: Deno.Listener;
@@ -78,6 +78,8 @@ export class Proxy {
   cutAt = -1;
   flipped = false;
   cut = false;
+  /** While true, bytes both ways are read and discarded (a black hole, no RST). */
+  frozen = false;
 
   constructor(readonly target: number) {
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -129,6 +131,7 @@ export class Proxy {
         const n = await from.read(buf);
         if (n === null) break;
         const chunk = buf.subarray(0, n);
+        if (this.frozen) continue;
         if (upstream && this.#armed) {
           const start = this.#count;
           this.#count += n;
@@ -162,6 +165,11 @@ export class Proxy {
     } catch {
       // already closed
     }
+  }
+
+  /** Closes every proxied connection now (both sides see the TCP connection end). */
+  cutAll(): void {
+    this.#closeAll();
   }
 
   #closeAll(): void {

@@ -171,7 +171,17 @@ Deno.test("http transport: wrong cluster id (412) and removed member (410) refus
     await waitFor(() => statsOf(a, 2n).failures > 0 && statsOf(a, 3n).failures > 0, "refusals");
     assert.match(statsOf(a, 2n).lastError, /412 "cluster ID mismatch"/);
     assert.match(statsOf(a, 3n).lastError, /410 "removed member"/);
-    assert.ok(a.logs.some((l) => l.includes("cluster ID mismatch")));
+    // retried (failures > 1) but logged once each
+    await waitFor(() => statsOf(a, 2n).failures > 2, "retries");
+    assert.equal(
+      a.logs.filter((l) => l.endsWith("refused our request: cluster ID mismatch")).length,
+      1,
+    );
+    assert.equal(
+      a.logs.filter((l) => l.endsWith("this member was removed from the cluster")).length,
+      1,
+    );
+    assert.ok(a.host.removedBy.length > 0 && a.host.removedBy.every((id) => id === 3n));
     a.transport.send([msg(1n, 2n, 1), msg(1n, 3n, 2)]);
     assert.deepEqual(a.host.unreachable, [2n, 3n]);
     assert.equal(a.transport.activeSince(2n), 0);
@@ -342,6 +352,91 @@ Deno.test("http transport: updatePeer moves the stream to new URLs; removePeer s
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(b.host.received.length, 2);
     assert.throws(() => a.transport.addPeer({ id: 4n, urls: ["ftp://x"] }), /http: or https:/);
+  } finally {
+    await stopAll(ms);
+  }
+});
+
+Deno.test("http transport: a peer that goes silent (no RST) is found by keep-alive and reconnected", async () => {
+  const b = await startMember(2n, CID);
+  const proxy = new Proxy(b.server!.port);
+  const a = await startMember(1n, CID, { keepAliveIntervalMs: 100, keepAliveTimeoutMs: 300 });
+  try {
+    a.transport.addPeer({ id: 2n, urls: [`http://127.0.0.1:${proxy.port}`] });
+    await waitFor(() => a.transport.activeSince(2n) > 0, "stream");
+    const first = a.transport.activeSince(2n);
+    proxy.frozen = true;
+    await waitFor(() => a.transport.activeSince(2n) === 0, "stream torn down", 3000);
+    assert.deepEqual(a.host.unreachable, [2n]);
+    proxy.frozen = false;
+    await waitFor(() => a.transport.activeSince(2n) > first, "stream again", 3000);
+    a.transport.send([msg(1n, 2n, 5)]);
+    await waitFor(() => b.host.received.length === 1, "message after the outage");
+  } finally {
+    await stopAll([a, b]);
+    await proxy.close();
+  }
+});
+
+Deno.test("http transport: connections cut at random moments never reorder or duplicate a peer's messages", async () => {
+  const seed = testSeed();
+  console.log(`seed=${seed}`);
+  const rand = new Rand(seed);
+  const b = await startMember(2n, CID);
+  const proxy = new Proxy(b.server!.port);
+  const a = await startMember(1n, CID, { backoffMinMs: 10, backoffMaxMs: 50 });
+  try {
+    a.transport.addPeer({ id: 2n, urls: [`http://127.0.0.1:${proxy.port}`] });
+    await waitFor(() => a.transport.activeSince(2n) > 0, "stream");
+    let n = 0;
+    let cuts = 0;
+    const deadline = Date.now() + 1500;
+    while (Date.now() < deadline) {
+      const batch = [];
+      for (let i = rand.int(20); i >= 0; i--) batch.push(msg(1n, 2n, n++));
+      a.transport.send(batch);
+      if (rand.chance(0.02)) {
+        proxy.cutAll();
+        cuts++;
+      }
+      await new Promise((r) => setTimeout(r, rand.int(3)));
+    }
+    assert.ok(cuts >= 3, `${cuts} cuts`);
+    const got = b.host.received.map((m) => m.commit);
+    for (let i = 1; i < got.length; i++) {
+      assert.ok(got[i] > got[i - 1], `order broken at ${i}: ${got[i - 1]} then ${got[i]}`);
+    }
+    const s = statsOf(a, 2n);
+    assert.ok(s.failures >= 1);
+    // everything sent is accounted for: delivered, dropped, or written into a stream that broke
+    assert.ok(got.length <= n && s.messagesSent + s.dropped === n);
+    // and after the last cut, messages flow again
+    await waitFor(() => a.transport.activeSince(2n) > 0, "stream after the cuts");
+    a.transport.send([msg(1n, 2n, n)]);
+    await waitFor(() => b.host.received.at(-1)?.commit === n, "a message after the cuts");
+  } finally {
+    await stopAll([a, b]);
+    await proxy.close();
+  }
+});
+
+Deno.test("http transport: a receiver refusing a snapshot mid-body: the sender reports its answer", async () => {
+  const ms = await Promise.all([1n, 2n].map((id) => startMember(id, CID)));
+  try {
+    connectAll(ms);
+    await upAll(ms);
+    const [a, b] = ms;
+    b.host.refuseSnapshots = "no space left on device";
+    a.host.snapshotFile = new Uint8Array(8 * 1024 * 1024);
+    a.transport.send([snapMsg(1n, 2n, 3)]);
+    await waitFor(() => a.host.snapshotReports.length === 1, "report");
+    assert.deepEqual(a.host.snapshotReports, [{ to: 2n, ok: false }]);
+    assert.match(statsOf(a, 2n).lastError, /500 "error saving snapshot: no space left on device"/);
+    assert.ok(statsOf(a, 2n).snapshotBytesSent < a.host.snapshotFile.length, "stopped early");
+    assert.equal(a.host.sourcesClosed, 1);
+    // the stream was not disturbed
+    a.transport.send([msg(1n, 2n, 1)]);
+    await waitFor(() => b.host.received.length === 1, "message");
   } finally {
     await stopAll(ms);
   }

@@ -29,13 +29,20 @@ class CountingSink implements PeerReceiveSink {
 }
 
 async function withPeer(
-  fn: (url: string, host: RecordingHost, sink: CountingSink, server: HttpServer) => Promise<void>,
+  fn: (
+    url: string,
+    host: RecordingHost,
+    sink: CountingSink,
+    server: HttpServer,
+    logs: string[],
+  ) => Promise<void>,
 ): Promise<void> {
   const host = new RecordingHost(2n, CID);
   const sink = new CountingSink();
-  const server = await servePeers({ host, sink, log: () => {} });
+  const logs: string[] = [];
+  const server = await servePeers({ host, sink, log: (l) => logs.push(l) });
   try {
-    await fn(`http://127.0.0.1:${server.port}`, host, sink, server);
+    await fn(`http://127.0.0.1:${server.port}`, host, sink, server, logs);
   } finally {
     await server.close();
   }
@@ -120,7 +127,7 @@ Deno.test("peer handler: etcd's refusals (412 cluster ID / to field, 410 removed
 });
 
 Deno.test("peer handler: garbage in a stream fails it; the member keeps serving", async () => {
-  await withPeer(async (url, host) => {
+  await withPeer(async (url, host, _sink, _server, logs) => {
     const good = encodeFrames([msg(1n, 2n, 1)]);
     const cases: Uint8Array[] = [
       new Uint8Array([9, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), // not a message
@@ -139,6 +146,7 @@ Deno.test("peer handler: garbage in a stream fails it; the member keeps serving"
       await assert.rejects(res.text());
     }
     assert.equal(host.received.length, cases.length, "only the good frames arrived");
+    assert.equal(logs.filter((l) => l.startsWith("refused stream from 1: ")).length, cases.length);
     const res = await fetch(`${url}/raft/stream`, {
       method: "POST",
       headers: headers(),

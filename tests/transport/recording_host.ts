@@ -23,6 +23,8 @@ export class RecordingHost implements TransportHost {
   readonly unreachable: MemberId[] = [];
   readonly snapshotReports: { to: MemberId; ok: boolean }[] = [];
   readonly removed = new Set<MemberId>();
+  /** Peers that refused us with 410 (removedByPeer calls). */
+  readonly removedBy: MemberId[] = [];
   /** Snapshots fully received and verified. */
   readonly stored: StoredSnapshot[] = [];
   /** Errors thrown by payload iterations (cut, corrupted). */
@@ -62,6 +64,9 @@ export class RecordingHost implements TransportHost {
     return Promise.reject(new PeerCallError(12, `unknown peer call ${method}`));
   }
 
+  removedByPeer(by: MemberId): void {
+    this.removedBy.push(by);
+  }
   isRemoved(id: MemberId): boolean {
     return this.removed.has(id);
   }
@@ -78,7 +83,11 @@ export class RecordingHost implements TransportHost {
     });
   }
 
+  /** When set, receiveSnapshot fails at once with this message (reading nothing). */
+  refuseSnapshots = "";
+
   async receiveSnapshot(m: Message, db: SnapshotPayload): Promise<void> {
+    if (this.refuseSnapshots !== "") throw new Error(this.refuseSnapshots);
     const parts: Uint8Array[] = [];
     let n = 0;
     try {

@@ -177,6 +177,7 @@ Deno.test("sim network: refusals as etcd's (other cluster, removed sender), clos
   assert.deepEqual(c.hosts.get(3n)!.received.map((m) => m.commit), [3]);
   assert.ok(c.net.trace.some((l) => l.includes("refused (cluster ID mismatch)")));
   assert.ok(c.net.trace.some((l) => l.includes("refused (removed member)")));
+  assert.deepEqual(c.hosts.get(1n)!.removedBy, [2n]);
 
   // a closed member: unreachable, and its id may join again
   await c.ts.get(3n)!.close();
@@ -230,4 +231,24 @@ Deno.test("sim network: snapshots travel through the host calls; faults fail the
   assert.equal(s.snapshotsSent, 1);
   assert.equal(s.snapshotsFailed, 7);
   assert.equal(c.hosts.get(2n)!.received.filter((m) => m.type === MessageType.Snap).length, 0);
+});
+
+Deno.test("sim network: a link holds at most queueLimit messages in flight", async () => {
+  const seed = testSeed();
+  console.log(`seed=${seed}`);
+  const clock = new SimClock();
+  const net = new SimNetwork(new Rand(seed), clock, { queueLimit: 10, minDelayMs: 5 });
+  const h1 = new RecordingHost(1n, CID);
+  const h2 = new RecordingHost(2n, CID);
+  const t1 = net.join(h1);
+  net.join(h2);
+  t1.addPeer({ id: 2n, urls: [] });
+  t1.send(Array.from({ length: 15 }, (_, i) => msg(1n, 2n, i)));
+  assert.deepEqual(h1.unreachable, [2n]);
+  clock.advance(10);
+  assert.deepEqual(h2.received.map((m) => m.commit), [...Array(10).keys()]);
+  t1.send([msg(1n, 2n, 99)]);
+  clock.advance(10);
+  assert.equal(h2.received.at(-1)?.commit, 99);
+  assert.equal(t1.stats()[0].dropped, 5);
 });

@@ -103,3 +103,30 @@ Deno.test("snapshot wire: a source yielding other than its size fails the send",
   await assert.rejects(collect(snapshotBody(m, source(file, 100, 999))), /more than its size/);
   await assert.rejects(collect(snapshotBody(m, source(file, 100, 1001))), /yielded 1000 bytes/);
 });
+
+Deno.test("snapshot wire: a large message frame split into many small chunks", async () => {
+  const seed = testSeed();
+  console.log(`seed=${seed}`);
+  const rand = new Rand(seed);
+  const m = snapMsg(1n, 2n, 11);
+  m.snapshot!.data = rand.bytes(300_000);
+  const file = rand.bytes(5000);
+  const wire = await collect(snapshotBody(m, source(file, 700)));
+  async function* tiny(): AsyncGenerator<Uint8Array> {
+    for (let p = 0; p < wire.length;) {
+      const n = 1 + rand.int(100);
+      yield wire.slice(p, p + n);
+      p += n;
+    }
+  }
+  const got = await receive(tiny(), file.length);
+  assert.deepEqual(got.m.snapshot?.data, m.snapshot!.data);
+  assert.deepEqual(got.file, file);
+  // over the frame limit: refused from its prefix alone
+  const r = new SnapshotBodyReader(iterOf([wire.subarray(0, 4)]), 1000);
+  await assert.rejects(r.readMessage(), /frame of \d+ bytes refused/);
+});
+
+async function* iterOf(chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  for (const c of chunks) yield c;
+}
