@@ -68,7 +68,7 @@ import { costTxn, quotaBytes } from "./quota.ts";
 import { type Compactor, startCompactor } from "./compactor.ts";
 import { clusterIdFor, formatId, memberIdFor } from "./member_id.ts";
 import { decodeRequest, encodeRequest, type InternalRequest, RequestKind } from "./request.ts";
-import { deleteFromPb, putFromPb, txnFromPb } from "./convert.ts";
+import { compactionFromPb, deleteFromPb, leaseTtlFromPb, putFromPb, txnFromPb } from "./convert.ts";
 
 /** What the apply of one request produced, handed to the proposer waiting on its id. */
 export type Applied =
@@ -547,18 +547,13 @@ export class Member {
           r: applyTxn(this.store, txnFromPb(r.req), { maxTxnOps: this.config.maxTxnOps }),
         };
       case RequestKind.Compaction: {
-        const { response, done } = applyCompaction(this.store, {
-          revision: toCounter(r.req.revision, "revision"),
-          physical: r.req.physical,
-        });
+        const { response, done } = applyCompaction(this.store, compactionFromPb(r.req));
         done.catch(() => {}); // a waiter that does not ask for physical never looks
         return { kind: "compaction", r: response, done };
       }
       case RequestKind.LeaseGrant: {
         // etcd lets a negative TTL through (the lessor raises it to the minimum)
-        const ttl = Number(r.req.TTL);
-        if (!Number.isSafeInteger(ttl)) throw new RangeError(`lease TTL ${r.req.TTL} is too large`);
-        const view = this.lessor.grant(r.req.ID, ttl);
+        const view = this.lessor.grant(r.req.ID, leaseTtlFromPb(r.req.TTL));
         return { kind: "grant", id: view.id, ttl: view.ttl, revision: this.store.rev() };
       }
       case RequestKind.LeaseRevoke:
