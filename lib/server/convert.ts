@@ -5,7 +5,7 @@
  * refusal), and go back out as bigint.
  */
 import { create } from "@bufbuild/protobuf";
-import { saturateInt64 } from "../base/types.ts";
+import { MAX_COUNTER, saturateInt64 } from "../base/types.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { type KeyValue as PbKeyValue, KeyValueSchema } from "../../proto/gen/mvccpb/kv_pb.ts";
 import type * as m from "../mvcc/types.ts";
@@ -189,4 +189,38 @@ export function txnToPb(r: m.TxnResponse, header: HeaderFn): pb.TxnResponse {
     // etcd fills the ids and term only in the outer header; nested ones carry the revision
     responses: r.responses.map((op) => opToPb(op, revisionOnly)),
   });
+}
+
+/**
+ * Watch ids of one stream between the wire (any int64 a client chooses, as etcd accepts) and
+ * the watch hub (numbers). Ids in 1..2^53-1 are themselves; 0 asks for one; any other id
+ * (negative, or beyond 2^53-1) gets a stand-in k + 0.5, which no integer id can collide with.
+ */
+export class WatchIds {
+  readonly #toHub = new Map<bigint, number>();
+  readonly #toWire = new Map<number, bigint>();
+  #next = 0;
+
+  /** The hub id for a create request's `id` (a stand-in is made when needed). */
+  forCreate(id: bigint): number {
+    if (id >= 0n && id <= BigInt(MAX_COUNTER)) return Number(id);
+    let hub = this.#toHub.get(id);
+    if (hub === undefined) {
+      hub = this.#next++ + 0.5;
+      this.#toHub.set(id, hub);
+      this.#toWire.set(hub, id);
+    }
+    return hub;
+  }
+
+  /** The hub id a cancel request names, or undefined when no watch can have it. */
+  forCancel(id: bigint): number | undefined {
+    if (id >= 0n && id <= BigInt(MAX_COUNTER)) return Number(id);
+    return this.#toHub.get(id);
+  }
+
+  /** The wire id of a hub id (-1, the stream-wide and refused id, is itself). */
+  toWire(hub: number): bigint {
+    return this.#toWire.get(hub) ?? BigInt(hub);
+  }
 }
