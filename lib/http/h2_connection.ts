@@ -225,6 +225,10 @@ export class H2Connection implements ServerConnection {
 
   // Header block being assembled across CONTINUATION frames.
   private contStream = 0;
+  /** When the header block of contStream began. */
+  private contSince = 0;
+  /** When the incomplete non-DATA frame at the head of the read buffer began (0: none). */
+  private partialSince = 0;
   private contFlags = 0;
   private contFrames = 0;
   private readonly contBuf = new ByteBuffer(4096);
@@ -310,9 +314,15 @@ export class H2Connection implements ServerConnection {
           const sid = readU32(buf, start + 5) & 0x7fffffff;
           const p = start + FRAME_HEADER_LEN;
           start = p + len;
+          this.partialSince = 0;
           if (this.frame(type, flags, sid, buf, p, p + len)) handedOut = true;
         }
         if (this.closing || this.dead) break;
+        // A frame other than DATA begun and not complete, or a header block awaiting its
+        // CONTINUATION: both must be done within headerTimeoutMs (see tick).
+        if (this.prefaceDone && end > start && this.partialSince === 0) {
+          if (end - start < 4 || buf[start + 3] !== FrameType.DATA) this.partialSince = Date.now();
+        }
         // Make room: compact, or move to a fresh buffer if views of this one were handed out.
         if (start === end) {
           start = end = 0;
@@ -383,6 +393,12 @@ export class H2Connection implements ServerConnection {
     if (this.closing) return;
     if (!this.gotSettings && now - this.openedAt > this.limits.headerTimeoutMs) {
       this.fatal(ErrorCode.SETTINGS_TIMEOUT, "no preface in time");
+    } else if (
+      (this.partialSince !== 0 && now - this.partialSince > this.limits.headerTimeoutMs) ||
+      (this.contStream !== 0 && now - this.contSince > this.limits.headerTimeoutMs)
+    ) {
+      // a HEADERS frame (or any non-DATA frame, or a header block) trickled in (slowloris)
+      this.fatal(ErrorCode.ENHANCE_YOUR_CALM, "header not complete in time");
     } else if (this.streams.size === 0 && now - this.lastActivity > this.limits.idleTimeoutMs) {
       this.shutdown();
     }
@@ -572,6 +588,7 @@ export class H2Connection implements ServerConnection {
       this.headerBlock(flags, sid, b, p, e, selfDependent);
     } else {
       this.contStream = sid;
+      this.contSince = Date.now();
       this.contFlags = flags | (selfDependent ? 0x100 : 0);
       this.contFrames = 1;
       this.contBuf.reset();

@@ -33,7 +33,8 @@ export interface HttpLimits {
   idleTimeoutMs: number;
   /**
    * Time a peer has to deliver the HTTP/2 preface and SETTINGS, or a complete HTTP/1.1
-   * request head; slower peers (slowloris) are disconnected.
+   * request head, and afterwards each HTTP/2 header block (and any frame other than DATA)
+   * once begun; slower peers (slowloris) are disconnected.
    */
   headerTimeoutMs: number;
   /** On close(), in-flight streams get this long to finish before connections are cut. */
