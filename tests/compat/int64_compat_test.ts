@@ -10,7 +10,7 @@ import { create } from "@bufbuild/protobuf";
 import { ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { KV, Lease, Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { KV, Lease, Maintenance, Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { startEtcd } from "../support/etcd.ts";
 import { startTestServer } from "../server/harness.ts";
 
@@ -134,6 +134,7 @@ async function script(url: string, part: "unary" | "watch"): Promise<string[]> {
   const t = createGrpcTransport({ baseUrl: url, sessionManager: sm });
   const kv = createClient(KV, t);
   const lease = createClient(Lease, t);
+  const maint = createClient(Maintenance, t);
   const log = async (what: string, call: () => Promise<string>) => {
     try {
       out.push(`${what}: ${await call()}`);
@@ -190,6 +191,10 @@ async function script(url: string, part: "unary" | "watch"): Promise<string[]> {
         });
         const inner = r.responses[0]?.response;
         return inner?.case === "responseRange" ? rangeLine(inner.value) : "no range";
+      });
+      await log(`hashkv revision ${v}`, async () => {
+        const r = await maint.hashKV({ revision: v });
+        return `rev=${r.header?.revision} compact=${r.compactRevision} hash=${r.hash}`;
       });
       await log(`lease grant TTL ${v}`, async () => {
         const r = await lease.leaseGrant({ TTL: v });
