@@ -11,6 +11,7 @@ import { ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { KV, Lease, Maintenance, Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { Election } from "../../proto/gen/v3electionpb/v3election_pb.ts";
 import { startEtcd } from "../support/etcd.ts";
 import { startTestServer } from "../server/harness.ts";
 
@@ -135,6 +136,7 @@ async function script(url: string, part: "unary" | "watch"): Promise<string[]> {
   const kv = createClient(KV, t);
   const lease = createClient(Lease, t);
   const maint = createClient(Maintenance, t);
+  const election = createClient(Election, t);
   const log = async (what: string, call: () => Promise<string>) => {
     try {
       out.push(`${what}: ${await call()}`);
@@ -196,6 +198,12 @@ async function script(url: string, part: "unary" | "watch"): Promise<string[]> {
         const r = await maint.hashKV({ revision: v });
         return `rev=${r.header?.revision} compact=${r.compactRevision} hash=${r.hash}`;
       });
+      const leader = { name: enc("e"), key: enc("e/1"), rev: v, lease: 0n };
+      await log(`election proclaim rev ${v}`, async () => {
+        await election.proclaim({ leader, value: enc("x") });
+        return "ok";
+      });
+      await log(`election resign rev ${v}`, async () => (await election.resign({ leader }), "ok"));
       await log(`lease grant TTL ${v}`, async () => {
         const r = await lease.leaseGrant({ TTL: v });
         await lease.leaseRevoke({ ID: r.ID });
