@@ -1,10 +1,11 @@
 /**
  * Exact 64-bit integers in request JSON. etcd's gateway (Go's jsonpb) reads an int64 field
  * sent as a JSON number from its text, so `{"ID": 5725098008849044745}` names exactly that
- * lease; `JSON.parse` would turn it into the nearest double (…4744 → …4745 is 2^10 away) and
- * every lease id (~5e18) sent as a number would miss. Integer literals a double cannot hold
- * exactly are therefore turned into JSON strings before parsing: protobuf's JSON mapping
- * accepts an integer field as a string or a number alike, and the string keeps every digit.
+ * lease; `JSON.parse` would turn it into the nearest double (5725098008849044480: doubles
+ * that large are 1024 apart) and every lease id (~5e18) sent as a number would miss. Integer
+ * literals a double cannot hold exactly are therefore turned into JSON strings before
+ * parsing: protobuf's JSON mapping accepts an integer field as a string or a number alike,
+ * and the string keeps every digit.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 

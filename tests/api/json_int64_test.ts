@@ -9,7 +9,7 @@ import { startTestServer } from "../server/harness.ts";
 import { Flag, FrameType } from "../../lib/http/frame.ts";
 import { RawH2, req } from "../http/h2_raw_client.ts";
 
-/** A lease id a double cannot hold: Number() rounds it to ...4744. */
+/** A lease id a double cannot hold: Number() rounds it to 5725098008849044480. */
 const ID = "5725098008849044745";
 
 Deno.test("quoteLargeIntegers: only integer literals beyond 2^53 become strings", () => {

@@ -22,7 +22,7 @@ const MAINT_UNMAPPED = "etcd 3.4's maintenance calls pass the auth store's error
   "unmapped (500, gRPC Unknown 'auth: invalid auth token'); Concord answers etcd's mapped " +
   "401 'etcdserver: invalid auth token', as it does for 'permission denied'";
 
-/** A lease id a double cannot hold (Number() makes it ...4744). */
+/** A lease id a double cannot hold (Number() makes it 5725098008849044480). */
 const BIG_ID = "5725098008849044745";
 
 const CALLS: Call[] = [
