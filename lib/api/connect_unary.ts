@@ -32,6 +32,7 @@ import { CallContext } from "./call_context.ts";
 import type { AnyImpl } from "./instrument.ts";
 import { readLimited } from "./limits.ts";
 import { once } from "./body.ts";
+import { quoteLargeIntegers } from "./json_int64.ts";
 
 const JSON_RE = /^application\/json(?:;\s*charset=utf-?8)?$/i;
 const PROTO_RE = /^application\/proto$/i;
@@ -75,7 +76,11 @@ export function connectUnaryHandler(
       let input;
       if (json) {
         try {
-          input = fromJsonString(method.input, decoder.decode(bytes), READ_JSON);
+          input = fromJsonString(
+            method.input,
+            quoteLargeIntegers(decoder.decode(bytes)),
+            READ_JSON,
+          );
         } catch (err) {
           throw ConnectError.from(err, Code.InvalidArgument);
         }

@@ -10,7 +10,7 @@ import type { Election } from "../../proto/gen/v3electionpb/v3election_pb.ts";
 import * as epb from "../../proto/gen/v3electionpb/v3election_pb.ts";
 import { equalBytes, prefixEnd } from "../base/bytes.ts";
 import { Errors } from "../base/errors.ts";
-import { toCounter } from "../base/types.ts";
+import { saturateInt64 } from "../base/types.ts";
 import { EventType, type KeyValue } from "../mvcc/types.ts";
 import { kvToPb } from "../server/convert.ts";
 import type { Member } from "../server/member.ts";
@@ -136,7 +136,7 @@ export function electionService(m: Member): Partial<ServiceImpl<typeof Election>
 }
 
 function leadership(l: epb.LeaderKey, lease: bigint): Leadership {
-  return { key: l.key, rev: toCounter(l.rev, "rev"), lease };
+  return { key: l.key, rev: saturateInt64(l.rev), lease };
 }
 
 /**

@@ -27,6 +27,7 @@ import { splitJsonValues } from "./json_stream.ts";
 import { type EtcdServices, SERVICE_DESCRIPTORS } from "./services.ts";
 import { limitBody, requestTooLarge } from "./limits.ts";
 import { once } from "./body.ts";
+import { parseJsonExact } from "./json_int64.ts";
 
 const JSON_HEADERS = { "Content-Type": "application/json" };
 const encoder = new TextEncoder();
@@ -158,7 +159,7 @@ export function errorResponse(err: ConnectError): UniversalServerResponse {
 function parseMessage<D extends DescMessage>(desc: D, text: string) {
   let json: JsonValue;
   try {
-    json = JSON.parse(text) as JsonValue;
+    json = parseJsonExact(text);
   } catch (err) {
     throw new ConnectError((err as Error).message, Code.InvalidArgument);
   }

@@ -27,6 +27,7 @@ import { binaryResponseToText, isGrpcWebText, textRequestToBinary } from "./grpc
 import { GrpcMetrics, METRICS_CONTENT_TYPE, MetricsRegistry } from "./metrics.ts";
 import { type EtcdServices, SERVICE_DESCRIPTORS } from "./services.ts";
 import { once } from "./body.ts";
+import { ENVELOPED_JSON, quoteLargeIntegersInEnvelopes } from "./json_int64.ts";
 
 /** What /health reports: etcd answers 200 `{"health":"true"}` or 503 `{"health":"false"}`. */
 export interface HealthStatus {
@@ -232,6 +233,10 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
         req = { ...req, body: limitBody(req.body as AsyncIterable<Uint8Array>, limit) };
       }
       if (text) return binaryResponseToText(await rpc(textRequestToBinary(req)));
+      if (ENVELOPED_JSON.test(req.header.get("Content-Type") ?? "")) {
+        const body = req.body as AsyncIterable<Uint8Array>;
+        req = { ...req, body: quoteLargeIntegersInEnvelopes(body, wireLimit) };
+      }
       const res = await rpc(req);
       return isGrpc(res.header?.get("Content-Type") ?? null) ? fixGrpcMessage(res) : res;
     }

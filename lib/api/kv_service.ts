@@ -8,8 +8,6 @@ import type { KV } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { create } from "@bufbuild/protobuf";
 import { applyRange, applyTxn } from "../mvcc/applier.ts";
-import { Errors } from "../base/errors.ts";
-import { toCounter } from "../base/types.ts";
 import { checkDeleteRange, checkPut, checkRange, checkTxn } from "../mvcc/validate.ts";
 import type { Member } from "../server/member.ts";
 import { RequestKind } from "../server/request.ts";
@@ -96,9 +94,6 @@ export function kvService(m: Member): Partial<ServiceImpl<typeof KV>> {
     },
     async compact(req, ctx) {
       await authInfo(m, ctx); // etcd resolves the caller's token for every proposal
-      // etcd: any revision at or below the compacted one (initially -1) is compacted
-      if (req.revision < 0n) throw Errors.compacted();
-      toCounter(req.revision, "revision");
       const a = await m.propose({ kind: RequestKind.Compaction, req });
       if (a.kind !== "compaction") throw new Error(`compaction applied as ${a.kind}`);
       if (req.physical) await a.done;

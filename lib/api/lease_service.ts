@@ -11,7 +11,7 @@ import { MAX_LEASE_TTL } from "../lease/lessor.ts";
 import type { Member } from "../server/member.ts";
 import { RequestKind } from "../server/request.ts";
 import { LEASE_OVERHEAD } from "../server/quota.ts";
-import { authInfo } from "./request_auth.ts";
+import { authInfo, checkLeaseKeys } from "./request_auth.ts";
 import { checkRevokeAuth, requestAuth } from "../server/auth_check.ts";
 
 function isLeaseNotFound(err: unknown): boolean {
@@ -64,10 +64,15 @@ export function leaseService(m: Member): Partial<ServiceImpl<typeof Lease>> {
         });
       }
     },
-    async leaseTimeToLive(req) {
+    async leaseTimeToLive(req, ctx) {
+      // the keys only for a user who may read them all (etcd 3.4.26, CVE-2023-32082)
+      const authRevision = req.keys ? await checkLeaseKeys(m, ctx, req.ID) : 0;
       await m.linearizableRead();
       try {
         const t = await m.leaseTimeToLive(req.ID, req.keys);
+        if (req.keys && m.auth.enabled && m.auth.revision !== authRevision) {
+          throw Errors.authOldRevision();
+        }
         return create(pb.LeaseTimeToLiveResponseSchema, {
           header: m.header(),
           ID: t.id,

@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import type { Maintenance } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { ETCD_COMPAT_VERSION } from "../base/version.ts";
-import { toCounter } from "../base/types.ts";
+import { saturateInt64 } from "../base/types.ts";
 import type { Member } from "../server/member.ts";
 import { authInfo, checkAdmin } from "./request_auth.ts";
 
@@ -46,13 +46,13 @@ export function maintenanceService(m: Member): Partial<ServiceImpl<typeof Mainte
     },
     async hashKV(req, ctx) {
       await checkAdmin(m, ctx);
-      const rev = toCounter(req.revision, "revision");
+      const rev = saturateInt64(req.revision);
       const h = m.store.hashKV(rev);
       return create(pb.HashKVResponseSchema, {
         header: m.header(h.rev),
         hash: h.hash,
         compactRevision: BigInt(h.compactRev),
-        hashRevision: BigInt(rev === 0 ? h.rev : rev),
+        hashRevision: rev === 0 ? BigInt(h.rev) : req.revision,
       });
     },
     async defragment(_req, ctx) {

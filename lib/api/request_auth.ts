@@ -33,3 +33,21 @@ export async function authInfo(m: Member, ctx: HandlerContext): Promise<AuthInfo
 export async function checkAdmin(m: Member, ctx: HandlerContext): Promise<void> {
   m.auth.checkAdmin(await authInfo(m, ctx));
 }
+
+/**
+ * etcd 3.4.26's check before a LeaseTimeToLive that lists keys (its fix of CVE-2023-32082,
+ * which showed a user the key names attached to another user's lease): with auth enabled,
+ * the caller must be a user who may read every key attached to the lease. Returns the auth
+ * revision the check saw; the caller refuses its answer if auth changed meanwhile.
+ */
+export async function checkLeaseKeys(m: Member, ctx: HandlerContext, id: bigint): Promise<number> {
+  const revision = m.auth.revision;
+  if (!m.auth.enabled) return revision;
+  const info = await authInfo(m, ctx);
+  if (info === undefined) throw Errors.userEmpty();
+  if (m.lessor.exists(id)) {
+    const none = new Uint8Array(0);
+    for (const key of m.lessor.timeToLive(id, true).keys) m.auth.checkRange(info, key, none);
+  }
+  return revision;
+}

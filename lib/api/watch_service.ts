@@ -10,7 +10,7 @@ import { authInfo } from "./request_auth.ts";
 import type { Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { EventSchema } from "../../proto/gen/mvccpb/kv_pb.ts";
-import { toCounter } from "../base/types.ts";
+import { saturateInt64 } from "../base/types.ts";
 import { fragmentResponse } from "../mvcc/fragment.ts";
 import {
   type WatchCreateRequest,
@@ -20,25 +20,25 @@ import {
 } from "../mvcc/watch_types.ts";
 import type { WatchStream } from "../mvcc/watch_hub.ts";
 import type { Member } from "../server/member.ts";
-import { kvToPb } from "../server/convert.ts";
+import { kvToPb, WatchIds } from "../server/convert.ts";
 
-function createFromPb(r: pb.WatchCreateRequest): WatchCreateRequest {
+function createFromPb(r: pb.WatchCreateRequest, ids: WatchIds): WatchCreateRequest {
   return {
     key: r.key,
     rangeEnd: r.rangeEnd,
-    startRevision: toCounter(r.startRevision, "start_revision"),
+    startRevision: saturateInt64(r.startRevision),
     progressNotify: r.progressNotify,
     filters: r.filters.map((f) => f as number as WatchFilter),
     prevKv: r.prevKv,
-    watchId: toCounter(r.watchId, "watch_id"),
+    watchId: ids.forCreate(r.watchId),
     fragment: r.fragment,
   };
 }
 
-function responseToPb(m: Member, r: WatchResponse): pb.WatchResponse {
+function responseToPb(m: Member, r: WatchResponse, ids: WatchIds): pb.WatchResponse {
   return create(pb.WatchResponseSchema, {
     header: m.header(r.revision),
-    watchId: BigInt(r.watchId),
+    watchId: ids.toWire(r.watchId),
     created: r.created,
     canceled: r.canceled,
     compactRevision: BigInt(r.compactRevision),
@@ -84,6 +84,7 @@ async function readRequests(
   stream: WatchStream,
   fragmented: Set<number>,
   room: Room,
+  ids: WatchIds,
 ): Promise<void> {
   try {
     for await (const req of requests) {
@@ -107,12 +108,13 @@ async function readRequests(
             );
             break;
           }
-          const id = stream.watch(createFromPb(u.value));
+          const id = stream.watch(createFromPb(u.value, ids));
           if (id >= 0 && u.value.fragment) fragmented.add(id);
           break;
         }
         case "cancelRequest": {
-          const id = toCounter(u.value.watchId, "watch_id");
+          const id = ids.forCancel(u.value.watchId);
+          if (id === undefined) break;
           fragmented.delete(id);
           stream.cancel(id);
           break;
@@ -177,14 +179,15 @@ export function watchService(m: Member): Partial<ServiceImpl<typeof Watch>> {
       ctx.signal.addEventListener("abort", onAbort);
       // not awaited: a client may keep its side open after the server stream ended
       const room = new Room();
-      readRequests(m, ctx, requests, stream, fragmented, room).catch(() => {});
+      const ids = new WatchIds();
+      readRequests(m, ctx, requests, stream, fragmented, room, ids).catch(() => {});
       const headerBytes = toBinary(pb.ResponseHeaderSchema, m.header()).length;
       try {
         for await (const r of stream) {
           const parts = fragmented.has(r.watchId) && r.events.length > 1
             ? fragmentResponse(r, m.config.maxRequestBytes, headerBytes)
             : [r];
-          for (const p of parts) yield responseToPb(m, p);
+          for (const p of parts) yield responseToPb(m, p, ids);
           room.check(stream);
         }
       } finally {

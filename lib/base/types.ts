@@ -46,6 +46,21 @@ export function toCounter(value: bigint | number, what: string): number {
   return Number(value);
 }
 
+/**
+ * An int64 request field that etcd compares with revisions, versions or limits (range
+ * revision and limit, min/max mod/create revision, compare targets, watch start revision,
+ * compaction revision, lease TTL), as a number that compares with every counter and with
+ * etcd's -1 marker (the compacted revision before any compaction) exactly as the int64 does:
+ * values below -1 become -2, values above MAX_COUNTER become MAX_COUNTER + 1 (2^53, exact as
+ * a double and past every counter), the rest are kept. So such a request gets etcd's answer
+ * (no limit, the current revision, a future revision, compacted, ...) instead of a refusal.
+ */
+export function saturateInt64(value: bigint): number {
+  if (value < -1n) return -2;
+  if (value > BigInt(MAX_COUNTER)) return MAX_COUNTER + 1;
+  return Number(value);
+}
+
 /** Reinterprets a uint64 as the int64 etcd puts on the wire for signed fields (lease ids). */
 export function asInt64(value: bigint): bigint {
   return BigInt.asIntN(64, value);

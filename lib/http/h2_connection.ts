@@ -33,7 +33,7 @@ import {
   writeWindowUpdate,
 } from "./frame.ts";
 import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.ts";
-import type { HttpLimits } from "./limits.ts";
+import { type HttpLimits, UnsentBudget } from "./limits.ts";
 import { CONNECTION_HEADERS, requestUrl } from "./request_url.ts";
 import type { ByteConn, H2cUpgrade, ServerConnection } from "./conn.ts";
 
@@ -98,6 +98,8 @@ class H2Stream implements AsyncIterableIterator<Uint8Array> {
   lingerTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   contentLength = -1;
   received = 0;
+  /** Since when the response has waited for window without sending an octet (0: not). */
+  stalledSince = 0;
 
   constructor(readonly id: number, readonly conn: H2Connection, sendWindow: number, recv: number) {
     this.sendWindow = sendWindow;
@@ -188,6 +190,8 @@ export interface H2ConnectionOptions {
   onClose: (c: ServerConnection) => void;
   /** The HTTP/1.1 request this connection was upgraded from (h2c); answered on stream 1. */
   upgrade?: H2cUpgrade;
+  /** Unsent response octets of the whole server (default: this connection's alone). */
+  unsent?: UnsentBudget;
 }
 
 /** A server-side HTTP/2 connection; `run()` serves it until it closes. */
@@ -225,6 +229,10 @@ export class H2Connection implements ServerConnection {
 
   // Header block being assembled across CONTINUATION frames.
   private contStream = 0;
+  /** When the header block of contStream began. */
+  private contSince = 0;
+  /** When the incomplete non-DATA frame at the head of the read buffer began (0: none). */
+  private partialSince = 0;
   private contFlags = 0;
   private contFrames = 0;
   private readonly contBuf = new ByteBuffer(4096);
@@ -255,6 +263,41 @@ export class H2Connection implements ServerConnection {
     this.closed = new Promise((r) => this.resolveClosed = r);
     this.pending = opts.initial ?? EMPTY;
     this.upgrade = opts.upgrade;
+    this.unsent = opts.unsent ?? new UnsentBudget();
+  }
+
+  /** Response octets taken from handlers and not yet in the output buffer. */
+  private parked = 0;
+  /** What this connection counts in `unsent` now. */
+  private reported = 0;
+  private readonly unsent: UnsentBudget;
+
+  /** Response octets this connection holds for its peer: parked and in the output buffers. */
+  private held(): number {
+    return this.parked + this.out.len + this.spare.len;
+  }
+
+  /** Brings the server-wide count up to date with what this connection holds. */
+  private report(): void {
+    const h = this.dead ? 0 : this.held();
+    this.unsent.total += h - this.reported;
+    this.reported = h;
+  }
+
+  /**
+   * True when `n` more response octets stay within the connection's and the server's bound
+   * (maxUnsentBytes, maxUnsentBytesTotal). A connection with nothing parked and its output
+   * not backed up may take one response beyond its own bound (and beyond the server's when
+   * no other connection holds anything), so a response larger than the bound still goes out.
+   */
+  private mayHold(n: number): boolean {
+    this.report();
+    const buffered = this.out.len + this.spare.len;
+    const alone = this.parked === 0 && buffered < OUTPUT_PAUSE;
+    const mine = alone || this.parked + buffered + n <= this.limits.maxUnsentBytes;
+    const all = this.unsent.total + n <= this.limits.maxUnsentBytesTotal ||
+      (alone && this.unsent.total === this.reported);
+    return mine && all;
   }
 
   private upgrade: H2cUpgrade | undefined;
@@ -310,9 +353,15 @@ export class H2Connection implements ServerConnection {
           const sid = readU32(buf, start + 5) & 0x7fffffff;
           const p = start + FRAME_HEADER_LEN;
           start = p + len;
+          this.partialSince = 0;
           if (this.frame(type, flags, sid, buf, p, p + len)) handedOut = true;
         }
         if (this.closing || this.dead) break;
+        // A frame other than DATA begun and not complete, or a header block awaiting its
+        // CONTINUATION: both must be done within headerTimeoutMs (see tick).
+        if (this.prefaceDone && end > start && this.partialSince === 0) {
+          if (end - start < 4 || buf[start + 3] !== FrameType.DATA) this.partialSince = Date.now();
+        }
         // Make room: compact, or move to a fresh buffer if views of this one were handed out.
         if (start === end) {
           start = end = 0;
@@ -381,8 +430,19 @@ export class H2Connection implements ServerConnection {
       return;
     }
     if (this.closing) return;
+    for (const s of this.streams.values()) {
+      if (s.stalledSince !== 0 && now - s.stalledSince > this.limits.stallTimeoutMs) {
+        this.resetStream(s, ErrorCode.CANCEL); // no window for too long: free what it holds
+      }
+    }
     if (!this.gotSettings && now - this.openedAt > this.limits.headerTimeoutMs) {
       this.fatal(ErrorCode.SETTINGS_TIMEOUT, "no preface in time");
+    } else if (
+      (this.partialSince !== 0 && now - this.partialSince > this.limits.headerTimeoutMs) ||
+      (this.contStream !== 0 && now - this.contSince > this.limits.headerTimeoutMs)
+    ) {
+      // a HEADERS frame (or any non-DATA frame, or a header block) trickled in (slowloris)
+      this.fatal(ErrorCode.ENHANCE_YOUR_CALM, "header not complete in time");
     } else if (this.streams.size === 0 && now - this.lastActivity > this.limits.idleTimeoutMs) {
       this.shutdown();
     }
@@ -572,6 +632,7 @@ export class H2Connection implements ServerConnection {
       this.headerBlock(flags, sid, b, p, e, selfDependent);
     } else {
       this.contStream = sid;
+      this.contSince = Date.now();
       this.contFlags = flags | (selfDependent ? 0x100 : 0);
       this.contFrames = 1;
       this.contBuf.reset();
@@ -943,6 +1004,10 @@ export class H2Connection implements ServerConnection {
       body.bytes.length <= this.sendWindow
     ) {
       // one chunk in hand that the windows admit: HEADERS, DATA and trailers in this turn
+      if (!this.mayHold(body.bytes.length)) {
+        this.resetStream(s, ErrorCode.ENHANCE_YOUR_CALM);
+        return;
+      }
       this.writeHeaders(s, res.status, res.header, false, false);
       this.writeData(s, body.bytes, 0);
       const t = res.trailer;
@@ -970,12 +1035,31 @@ export class H2Connection implements ServerConnection {
       this.writeHeaders(s, res.status, res.header, false, false);
       while (!r.done) {
         const chunk = r.value;
+        if (!this.mayHold(chunk.length)) {
+          this.resetStream(s, ErrorCode.ENHANCE_YOUR_CALM);
+          void it.return?.();
+          return;
+        }
         let off = 0;
         while (off < chunk.length) {
+          const from = off;
           off = this.writeData(s, chunk, off);
           if (s.reset || this.dead) break;
-          if (off < chunk.length) await this.unheld(this.windowOpen(s));
+          if (off > from) s.stalledSince = 0;
+          if (off < chunk.length) {
+            // the rest waits for window (counted as held; tick resets a stream that stalls)
+            const rest = chunk.length - off;
+            if (s.stalledSince === 0) s.stalledSince = Date.now();
+            this.parked += rest;
+            try {
+              await this.unheld(this.windowOpen(s));
+            } finally {
+              this.parked -= rest;
+              this.report();
+            }
+          }
         }
+        s.stalledSince = 0;
         if (this.out.len + this.spare.len > HIGH_WATER && !this.dead) {
           await this.unheld(new Promise<void>((resolve) => this.drainWaiters.push(resolve)));
         }
@@ -1245,6 +1329,7 @@ export class H2Connection implements ServerConnection {
         }
         buf.reset();
         if (buf.buf.length > 1024 * 1024) buf.buf = new Uint8Array(16 * 1024);
+        this.report();
         const w = this.drainWaiters;
         if (w.length > 0 && this.out.len <= HIGH_WATER) {
           this.drainWaiters = [];
@@ -1320,6 +1405,9 @@ export class H2Connection implements ServerConnection {
     const w = this.drainWaiters;
     this.drainWaiters = [];
     for (const f of w) f();
+    this.report(); // dead: counts nothing; the parked chunks go as their pumps wake
+    this.out = new ByteBuffer(64); // let the buffers go even if something keeps this object
+    this.spare = new ByteBuffer(64);
     this.onClose(this);
     this.resolveClosed();
   }

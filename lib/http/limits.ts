@@ -33,7 +33,8 @@ export interface HttpLimits {
   idleTimeoutMs: number;
   /**
    * Time a peer has to deliver the HTTP/2 preface and SETTINGS, or a complete HTTP/1.1
-   * request head; slower peers (slowloris) are disconnected.
+   * request head, and afterwards each HTTP/2 header block (and any frame other than DATA)
+   * once begun; slower peers (slowloris) are disconnected.
    */
   headerTimeoutMs: number;
   /** On close(), in-flight streams get this long to finish before connections are cut. */
@@ -44,6 +45,21 @@ export interface HttpLimits {
   maxControlFramesPerSecond: number;
   /** Open connections (both protocols, TLS handshakes included); more are closed at accept. */
   maxConnections: number;
+  /**
+   * Response octets one HTTP/2 connection may hold unsent: taken from handlers but waiting
+   * for the peer's flow-control window, plus its output buffer. A response that would go
+   * beyond it is reset (RST_STREAM ENHANCE_YOUR_CALM), unless nothing else of the connection
+   * waits (one large response still goes out), so a peer that advertises a zero window
+   * cannot make the server keep every answer in memory.
+   */
+  maxUnsentBytes: number;
+  /** The same bound over every connection of the server together. */
+  maxUnsentBytesTotal: number;
+  /**
+   * A response stream waiting for flow-control window this long without sending an octet is
+   * reset (RST_STREAM CANCEL), which frees what it holds.
+   */
+  stallTimeoutMs: number;
 }
 
 /** The defaults; every field can be overridden through `serveHttp({ limits })`. */
@@ -60,7 +76,19 @@ export const DEFAULT_LIMITS: Readonly<HttpLimits> = {
   maxContinuationFrames: 64,
   maxControlFramesPerSecond: 10000,
   maxConnections: 10000,
+  maxUnsentBytes: 64 * 1024 * 1024,
+  maxUnsentBytesTotal: 256 * 1024 * 1024,
+  stallTimeoutMs: 60 * 1000,
 };
+
+/**
+ * Response octets held unsent by every connection of one server (see maxUnsentBytesTotal);
+ * each connection adds what it holds and takes it back as the octets leave or it closes.
+ */
+export class UnsentBudget {
+  /** Octets held now, over all connections. */
+  total = 0;
+}
 
 /** Merge caller overrides over the defaults, rejecting nonsense early. */
 export function resolveLimits(partial: Partial<HttpLimits> | undefined): HttpLimits {

@@ -23,7 +23,7 @@ import type { ByteConn, H2cUpgrade, ServerConnection } from "./conn.ts";
 import { PREFACE } from "./frame.ts";
 import { H1Connection } from "./h1_connection.ts";
 import { H2Connection } from "./h2_connection.ts";
-import { type HttpLimits, resolveLimits } from "./limits.ts";
+import { type HttpLimits, resolveLimits, UnsentBudget } from "./limits.ts";
 import { NodeTlsConn, type PeerCertificateInfo } from "./node_tls_conn.ts";
 import { listenNodeTls, NodeTlsListener } from "./node_tls_listener.ts";
 
@@ -71,6 +71,8 @@ export interface HttpServer {
   readonly port: number;
   /** Graceful: GOAWAY, drain in-flight streams (up to limits.drainTimeoutMs), then close. */
   close(): Promise<void>;
+  /** Response octets the HTTP/2 connections hold unsent now (see maxUnsentBytesTotal). */
+  unsentBytes(): number;
 }
 
 /** Start listening; resolves once the socket is bound. */
@@ -124,6 +126,8 @@ class Server implements HttpServer {
   private closing = false;
   private acceptLoop: Promise<void> = Promise.resolve();
   private ticker: ReturnType<typeof setInterval> | undefined = undefined;
+  /** Unsent response octets of every HTTP/2 connection (limits.maxUnsentBytesTotal). */
+  readonly unsent = new UnsentBudget();
 
   constructor(
     private readonly listener: Listener,
@@ -145,7 +149,15 @@ class Server implements HttpServer {
         const now = Date.now();
         for (const c of this.conns) c.tick(now);
       },
-      Math.max(10, Math.min(1000, this.limits.headerTimeoutMs / 4, this.limits.idleTimeoutMs / 4)),
+      Math.max(
+        10,
+        Math.min(
+          1000,
+          this.limits.headerTimeoutMs / 4,
+          this.limits.idleTimeoutMs / 4,
+          this.limits.stallTimeoutMs / 4,
+        ),
+      ),
     );
   }
 
@@ -218,6 +230,7 @@ class Server implements HttpServer {
     const opts = {
       handler: conn instanceof NodeTlsConn ? withPeer(this.handler, conn.peer) : this.handler,
       limits: this.limits,
+      unsent: this.unsent,
       scheme: this.tls ? "https" as const : "http" as const,
       localAuthority: this.localAuthority,
       initial,
@@ -238,6 +251,10 @@ class Server implements HttpServer {
     this.conns.add(c);
     await c.run();
     this.conns.delete(c);
+  }
+
+  unsentBytes(): number {
+    return this.unsent.total;
   }
 
   async close(): Promise<void> {

@@ -496,6 +496,17 @@ export class WatchHub {
         );
         continue;
       }
+      if (w.minRev < 0) {
+        // A negative start revision (not below the compacted one): etcd reads the history
+        // from the revision's bytes as uint64, past every revision, so it finds nothing and
+        // the watcher is caught up.
+        w.minRev = curRev + 1;
+        this.#unsynced.delete(w);
+        w.state = State.Synced;
+        this.#synced.add(w);
+        if (w.stream.progressPending) this._maybeProgress(w.stream);
+        continue;
+      }
       group.add(w);
       if (w.minRev < minRev) minRev = w.minRev;
     }

@@ -23,7 +23,13 @@ import { checkDeleteAuth, checkPutAuth, checkRevokeAuth, checkTxnAuth } from "./
 import type { TokenProvider } from "./token.ts";
 import { costTxn } from "./quota.ts";
 import { decodeRequest, type InternalRequest, RequestKind } from "./request.ts";
-import { deleteFromPb, putFromPb, txnFromPb } from "./convert.ts";
+import {
+  compactionFromPb,
+  deleteFromPb,
+  leaseTtlFromPb,
+  putFromPb,
+  txnFromPb,
+} from "./convert.ts";
 import type { ServerState } from "./state.ts";
 
 /** What the apply of one request produced, handed to the proposer waiting on its id. */
@@ -105,18 +111,12 @@ export class Applier {
           r: applyTxn(s.store, txnFromPb(r.req), { maxTxnOps: this.#ctx.maxTxnOps }),
         };
       case RequestKind.Compaction: {
-        const { response, done } = applyCompaction(s.store, {
-          revision: toCounter(r.req.revision, "revision"),
-          physical: r.req.physical,
-        });
+        const { response, done } = applyCompaction(s.store, compactionFromPb(r.req));
         done.catch(() => {}); // a waiter that does not ask for physical never looks
         return { kind: "compaction", r: response, done };
       }
       case RequestKind.LeaseGrant: {
-        // etcd lets a negative TTL through (the lessor raises it to the minimum)
-        const ttl = Number(r.req.TTL);
-        if (!Number.isSafeInteger(ttl)) throw new RangeError(`lease TTL ${r.req.TTL} is too large`);
-        const view = s.lessor.grant(r.req.ID, ttl);
+        const view = s.lessor.grant(r.req.ID, leaseTtlFromPb(r.req.TTL));
         return { kind: "grant", id: view.id, ttl: view.ttl, revision: s.store.rev() };
       }
       case RequestKind.LeaseRevoke:

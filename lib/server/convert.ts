@@ -1,10 +1,11 @@
 /**
  * Mapping between etcd's protobuf messages (proto/gen) and the logic layer's plain types
- * (lib/mvcc/types.ts). Counters cross here: int64 fields arrive as bigint and become checked
- * safe integers (`toCounter`), and go back out as bigint.
+ * (lib/mvcc/types.ts). Counters cross here: int64 fields arrive as bigint and become numbers
+ * that compare as etcd's int64 do (`saturateInt64`: -1 and 2^63-1 get etcd's answers, not a
+ * refusal), and go back out as bigint.
  */
 import { create } from "@bufbuild/protobuf";
-import { toCounter } from "../base/types.ts";
+import { MAX_COUNTER, saturateInt64 } from "../base/types.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { type KeyValue as PbKeyValue, KeyValueSchema } from "../../proto/gen/mvccpb/kv_pb.ts";
 import type * as m from "../mvcc/types.ts";
@@ -16,16 +17,16 @@ export function rangeFromPb(r: pb.RangeRequest): m.RangeRequest {
   return {
     key: r.key,
     rangeEnd: r.rangeEnd,
-    limit: toCounter(r.limit, "limit"),
-    revision: toCounter(r.revision, "revision"),
+    limit: saturateInt64(r.limit),
+    revision: saturateInt64(r.revision),
     sortOrder: r.sortOrder as number as m.SortOrder,
     sortTarget: r.sortTarget as number as m.SortTarget,
     keysOnly: r.keysOnly,
     countOnly: r.countOnly,
-    minModRevision: toCounter(r.minModRevision, "min_mod_revision"),
-    maxModRevision: toCounter(r.maxModRevision, "max_mod_revision"),
-    minCreateRevision: toCounter(r.minCreateRevision, "min_create_revision"),
-    maxCreateRevision: toCounter(r.maxCreateRevision, "max_create_revision"),
+    minModRevision: saturateInt64(r.minModRevision),
+    maxModRevision: saturateInt64(r.maxModRevision),
+    minCreateRevision: saturateInt64(r.minCreateRevision),
+    maxCreateRevision: saturateInt64(r.maxCreateRevision),
   };
 }
 
@@ -56,13 +57,13 @@ function compareFromPb(c: pb.Compare): m.Compare {
   const u = c.targetUnion;
   switch (u.case) {
     case "version":
-      out.version = toCounter(u.value, "version");
+      out.version = saturateInt64(u.value);
       break;
     case "createRevision":
-      out.createRevision = toCounter(u.value, "create_revision");
+      out.createRevision = saturateInt64(u.value);
       break;
     case "modRevision":
-      out.modRevision = toCounter(u.value, "mod_revision");
+      out.modRevision = saturateInt64(u.value);
       break;
     case "value":
       out.value = u.value;
@@ -89,6 +90,19 @@ function opFromPb(op: pb.RequestOp): m.RequestOp {
       // etcd treats an empty RequestOp as an empty range
       return { case: "requestRange", value: { key: EMPTY } };
   }
+}
+
+/** A proto CompactionRequest as the store's compaction: beyond the counters, etcd's errors. */
+export function compactionFromPb(r: pb.CompactionRequest): { revision: number; physical: boolean } {
+  return { revision: saturateInt64(r.revision), physical: r.physical };
+}
+
+/**
+ * A lease grant's TTL: etcd lets any negative TTL through (the lessor raises it to the
+ * minimum); the service refuses one above MAX_LEASE_TTL before proposing.
+ */
+export function leaseTtlFromPb(ttl: bigint): number {
+  return saturateInt64(ttl);
 }
 
 /** A proto TxnRequest as the store's. */
@@ -175,4 +189,38 @@ export function txnToPb(r: m.TxnResponse, header: HeaderFn): pb.TxnResponse {
     // etcd fills the ids and term only in the outer header; nested ones carry the revision
     responses: r.responses.map((op) => opToPb(op, revisionOnly)),
   });
+}
+
+/**
+ * Watch ids of one stream between the wire (any int64 a client chooses, as etcd accepts) and
+ * the watch hub (numbers). Ids in 1..2^53-1 are themselves; 0 asks for one; any other id
+ * (negative, or beyond 2^53-1) gets a stand-in k + 0.5, which no integer id can collide with.
+ */
+export class WatchIds {
+  readonly #toHub = new Map<bigint, number>();
+  readonly #toWire = new Map<number, bigint>();
+  #next = 0;
+
+  /** The hub id for a create request's `id` (a stand-in is made when needed). */
+  forCreate(id: bigint): number {
+    if (id >= 0n && id <= BigInt(MAX_COUNTER)) return Number(id);
+    let hub = this.#toHub.get(id);
+    if (hub === undefined) {
+      hub = this.#next++ + 0.5;
+      this.#toHub.set(id, hub);
+      this.#toWire.set(hub, id);
+    }
+    return hub;
+  }
+
+  /** The hub id a cancel request names, or undefined when no watch can have it. */
+  forCancel(id: bigint): number | undefined {
+    if (id >= 0n && id <= BigInt(MAX_COUNTER)) return Number(id);
+    return this.#toHub.get(id);
+  }
+
+  /** The wire id of a hub id (-1, the stream-wide and refused id, is itself). */
+  toWire(hub: number): bigint {
+    return this.#toWire.get(hub) ?? BigInt(hub);
+  }
 }

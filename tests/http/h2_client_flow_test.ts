@@ -428,16 +428,17 @@ Deno.test("h2 client: a bidirectional stream exchanges 100 message pairs without
 Deno.test("h2 client: requests racing the server's close(): a retryable failure was never processed", async () => {
   const processed = new Set<string>();
   let closing: Promise<void> | undefined;
-  let server: HttpServer | undefined;
+  const started: { server?: HttpServer } = {};
   const handler: UniversalHandlerFn = async (req) => {
     const id = req.header.get("x-req") ?? "?";
     processed.add(id);
     // Close while about 20 requests are in flight and more keep coming.
-    if (processed.size === 60) closing = server!.close();
+    if (processed.size === 60) closing = started.server!.close();
     await new Promise((r) => setTimeout(r, 1));
     return { status: 200, body: once(te.encode(id)) };
   };
-  server = await serveHttp({ handler, limits: { maxConcurrentStreams: 16 } });
+  const server = await serveHttp({ handler, limits: { maxConcurrentStreams: 16 } });
+  started.server = server;
   const session = await H2ClientSession.connect({ url: `http://127.0.0.1:${server.port}` });
   try {
     const outcomes = new Map<string, "ok" | "retryable" | "failed">();
