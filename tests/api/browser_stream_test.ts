@@ -11,6 +11,7 @@
  * certificate error.
  */
 import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { KV, Lease } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
@@ -28,15 +29,34 @@ import type { PageApi, PageEvent, Protocol } from "./browser/stream_page.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
-/** Calls `globalThis.concord[name](...args)` in the page. */
+/** A typed call of the page's API. */
 type PageCall = <K extends keyof PageApi>(
   name: K,
   ...args: Parameters<PageApi[K]>
 ) => Promise<Awaited<ReturnType<PageApi[K]>>>;
 
-Deno.test("browser streams: watch, observe, snapshot, keep-alive over Connect and gRPC-web, HTTP/1.1 and HTTP/2+TLS", async (t) => {
+/** Calls `globalThis.concord[name](...args)` in `page`. */
+function pageCall(page: Page): PageCall {
+  return (name, ...args) =>
+    page.evaluate(
+      (n, a) => {
+        const api = (globalThis as unknown as {
+          concord: Record<string, (...a: unknown[]) => unknown>;
+        }).concord;
+        return api[n](...a);
+      },
+      name,
+      args,
+    ) as never;
+}
+
+Deno.test("browser streams: watch, observe, snapshot, keep-alive over Connect and gRPC-web, HTTP/1.1 and HTTP/2+TLS; --cors", async (t) => {
   const pki = await makePki({});
+  const script = await bundleForBrowser("tests/api/browser/stream_page.ts");
+  const page0 = await servePage(script);
+  const stranger = await servePage(script);
   const s = await startTestServer((c) => {
+    c.corsOrigins = [page0.origin]; // as --cors: the test page's origin alone
     c.heartbeatIntervalMs = 10;
     c.electionTimeoutMs = 100;
     c.listenClientUrls = [new URL("http://127.0.0.1:0"), new URL("https://127.0.0.1:0")];
@@ -44,7 +64,6 @@ Deno.test("browser streams: watch, observe, snapshot, keep-alive over Connect an
     c.tls.keyFile = pki.server.key;
   });
   const [plainUrl, tlsUrl] = s.server.clientUrls;
-  const page0 = await servePage(await bundleForBrowser("tests/api/browser/stream_page.ts"));
   const browser = await launchChromium({ trustSpki: [await spkiDigest(pki.server.key)] });
   try {
     const page = await openPage(browser, page0.origin);
@@ -57,17 +76,7 @@ Deno.test("browser streams: watch, observe, snapshot, keep-alive over Connect an
       if (!protocols.has(base)) protocols.set(base, new Set());
       protocols.get(base)?.add(e.response.protocol ?? "?");
     });
-    const call: PageCall = (name, ...args) =>
-      page.evaluate(
-        (n, a) => {
-          const api =
-            (globalThis as unknown as { concord: Record<string, (...a: unknown[]) => unknown> })
-              .concord;
-          return api[n](...a);
-        },
-        name,
-        args,
-      ) as never;
+    const call = pageCall(page);
 
     // The test's own writes go over Connect on Deno's fetch.
     const rpc = createConnectTransport({ baseUrl: plainUrl });
@@ -136,9 +145,21 @@ Deno.test("browser streams: watch, observe, snapshot, keep-alive over Connect an
     assert.deepEqual([...protocols.get(plainUrl) ?? []], ["http/1.1"]);
     assert.deepEqual([...protocols.get(tlsUrl) ?? []], ["h2"]);
     await cdp.detach();
+
+    await t.step("a page from an origin --cors does not list is refused", async () => {
+      const refused = pageCall(await openPage(browser, stranger.origin));
+      for (const c of cases) {
+        await assert.rejects(
+          refused("watchStart", "w", c.url, c.protocol, "k/"),
+          /stream ended before it was ready: code \d+: .*[Ff]ailed to fetch/,
+        );
+      }
+      assert.equal(watchers(), 0);
+    });
   } finally {
     await browser.close();
     await page0.close();
+    await stranger.close();
     await s.close();
     await Deno.remove(pki.dir, { recursive: true });
   }

@@ -107,11 +107,10 @@ export async function openPage(browser: Browser, origin: string): Promise<Page> 
   const page = await browser.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  // A module script has run before the load event.
   await page.goto(origin + "/", { waitUntil: "load" });
-  try {
-    await page.waitForFunction(() => "concord" in globalThis, { timeout: 5000 });
-  } catch (e) {
-    throw new Error(`the page script did not start: ${errors.join("; ") || e}`);
+  if (!(await page.evaluate(() => "concord" in globalThis))) {
+    throw new Error(`the page script did not start: ${errors.join("; ") || "no error reported"}`);
   }
   return page;
 }
