@@ -14,7 +14,8 @@ import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { KV, Lease } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { Auth, KV, Lease } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { Permission_Type } from "../../proto/gen/authpb/auth_pb.ts";
 import { Election } from "../../proto/gen/v3electionpb/v3election_pb.ts";
 import { makePki } from "../http/mtls_pki.ts";
 import { startTestServer, waitFor } from "../server/harness.ts";
@@ -99,7 +100,7 @@ Deno.test("browser streams: watch, observe, snapshot, keep-alive over Connect an
         // Watch: created, then events in order, then cancelled from the page.
         const prefix = `w${i}/`;
         const before = watchers();
-        await call("watchStart", `watch${i}`, c.url, c.protocol, prefix);
+        assert.equal(await call("watchStart", `watch${i}`, c.url, c.protocol, prefix), "");
         assert.equal(watchers(), before + 1);
         const want: PageEvent[] = [];
         for (let k = 0; k < 5; k++) {
@@ -145,6 +146,38 @@ Deno.test("browser streams: watch, observe, snapshot, keep-alive over Connect an
     assert.deepEqual([...protocols.get(plainUrl) ?? []], ["http/1.1"]);
     assert.deepEqual([...protocols.get(tlsUrl) ?? []], ["h2"]);
     await cdp.detach();
+
+    await t.step("auth: the page's token (metadata) decides what it may watch", async () => {
+      const auth = createClient(Auth, rpc);
+      await auth.userAdd({ name: "root", password: "rootpw" });
+      await auth.userGrantRole({ user: "root", role: "root" });
+      await auth.roleAdd({ name: "ok-reader" });
+      await auth.roleGrantPermission({
+        name: "ok-reader",
+        perm: { permType: Permission_Type.READ, key: enc("ok/"), rangeEnd: enc("ok0") },
+      });
+      await auth.userAdd({ name: "u", password: "upw" });
+      await auth.userGrantRole({ user: "u", role: "ok-reader" });
+      await auth.authEnable({});
+      const root = (await auth.authenticate({ name: "root", password: "rootpw" })).token;
+      const u = (await auth.authenticate({ name: "u", password: "upw" })).token;
+      for (const c of cases) {
+        assert.equal(await call("watchStart", "ok", c.url, c.protocol, "ok/", u), "");
+        assert.match(
+          await call("watchStart", "no", c.url, c.protocol, "secret/", u),
+          /^rpc error: code = PermissionDenied desc = etcdserver: permission denied$/,
+        );
+        const r = await kv.put({ key: enc("ok/k"), value: enc(c.url) }, {
+          headers: { token: root },
+        });
+        assert.deepEqual(await call("items", "ok", 1, 5000), [
+          { type: "PUT", key: "ok/k", value: c.url, modRevision: String(r.header?.revision) },
+        ]);
+        await call("cancel", "ok");
+        await call("cancel", "no");
+      }
+      await waitFor("the server to end the watches", () => Promise.resolve(watchers() === 0), 5000);
+    });
 
     await t.step("a page from an origin --cors does not list is refused", async () => {
       const refused = pageCall(await openPage(browser, stranger.origin));

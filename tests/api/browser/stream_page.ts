@@ -46,7 +46,10 @@ function halfDuplex<S extends DescService>(service: S): S {
 }
 
 /** A server-streaming view of a bidi method: one request in, the responses out. */
-type Streaming<Req, Res> = (req: Req, opts: { signal: AbortSignal }) => AsyncIterable<Res>;
+type Streaming<Req, Res> = (
+  req: Req,
+  opts: { signal: AbortSignal; headers?: Record<string, string> },
+) => AsyncIterable<Res>;
 
 /** A stream the page holds open between the test's calls. */
 interface OpenStream {
@@ -110,20 +113,37 @@ function stream(id: string): OpenStream {
 
 interface PbWatchResponse {
   created: boolean;
+  canceled: boolean;
+  cancelReason: string;
   events: { type: number; kv?: { key: Uint8Array; value: Uint8Array; modRevision: bigint } }[];
 }
 
 const api = {
-  /** Starts watching `prefix` as stream `id`; resolves once the created response arrived. */
-  watchStart(id: string, baseUrl: string, protocol: Protocol, prefix: string): Promise<void> {
+  /**
+   * Starts watching `prefix` as stream `id`, with auth token `token` if given (the `token`
+   * metadata etcd's clients send); resolves once the created response arrived, with the
+   * reason the server canceled the watch at once ("" when it did not).
+   */
+  async watchStart(
+    id: string,
+    baseUrl: string,
+    protocol: Protocol,
+    prefix: string,
+    token?: string,
+  ): Promise<string> {
     const client = createClient(halfDuplex(Watch), transport(baseUrl, protocol));
     const watch = (client as unknown as { watch: Streaming<unknown, PbWatchResponse> }).watch;
     const key = enc.encode(prefix);
     const rangeEnd = key.slice();
     rangeEnd[rangeEnd.length - 1]++;
     const req = { requestUnion: { case: "createRequest", value: { key, rangeEnd } } };
-    return open(id, (signal) => watch(req, { signal }), (r, ready) => {
-      if (r.created) ready();
+    const headers: Record<string, string> = token === undefined ? {} : { token };
+    let canceled = "";
+    await open(id, (signal) => watch(req, { signal, headers }), (r, ready) => {
+      if (r.created) {
+        if (r.canceled) canceled = r.cancelReason;
+        ready();
+      }
       return r.events.map((e): PageEvent => ({
         type: e.type === 0 ? "PUT" : "DELETE",
         key: dec.decode(e.kv?.key),
@@ -131,6 +151,7 @@ const api = {
         modRevision: String(e.kv?.modRevision ?? 0n),
       }));
     });
+    return canceled;
   },
 
   /** Observes election `name` as stream `id`; resolves once the first leader value arrived. */
