@@ -4,7 +4,9 @@
  * HTTP/1.1 cleartext and over HTTP/2 with TLS (the protocol each response came over is read
  * from the browser, over CDP). Watch (half-duplex: one create request, then events), election
  * Observe and Snapshot (server streams) and LeaseKeepAlive (half-duplex); aborting a watch's
- * fetch in the page must end the call on the server (the member's watcher count drops).
+ * fetch in the page must end the call on the server (the member's watcher count drops). With
+ * auth on, the page's token metadata decides what it may watch; a page from an origin that
+ * --cors does not list is refused.
  *
  * TLS: the member's certificate is signed by a throwaway test CA; Chromium is told to accept
  * that certificate's public key alone (--ignore-certificate-errors-spki-list), not every
@@ -23,6 +25,7 @@ import {
   bundleForBrowser,
   launchChromium,
   openPage,
+  requireChromium,
   servePage,
   spkiDigest,
 } from "./browser/chromium.ts";
@@ -52,6 +55,7 @@ function pageCall(page: Page): PageCall {
 }
 
 Deno.test("browser streams: watch, observe, snapshot, keep-alive over Connect and gRPC-web, HTTP/1.1 and HTTP/2+TLS; --cors", async (t) => {
+  await requireChromium(); // before anything is started: a missing browser fails cleanly
   const pki = await makePki({});
   const script = await bundleForBrowser("tests/api/browser/stream_page.ts");
   const page0 = await servePage(script);
