@@ -92,6 +92,19 @@ Deno.test("browser streams: watch, observe, snapshot, keep-alive over Connect an
       const c = s.server.member.hub.counts();
       return c.synced + c.unsynced + c.victims;
     };
+    // Watch calls the server started and has not finished, and those it finished Canceled.
+    const watchCalls = async () => {
+      const text = await (await fetch(`${plainUrl}/metrics`)).text();
+      const sum = (metric: string, code?: string) =>
+        text.split("\n").filter((l) =>
+          l.startsWith(metric + "{") && l.includes('grpc_method="Watch"') &&
+          (code === undefined || l.includes(`grpc_code="${code}"`))
+        ).reduce((n, l) => n + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+      return {
+        open: sum("grpc_server_started_total") - sum("grpc_server_handled_total"),
+        canceled: sum("grpc_server_handled_total", "Canceled"),
+      };
+    };
 
     const cases: { protocol: Protocol; url: string; http: string }[] = [
       { protocol: "connect", url: plainUrl, http: "http/1.1" },
@@ -121,11 +134,14 @@ Deno.test("browser streams: watch, observe, snapshot, keep-alive over Connect an
         assert.deepEqual(await call("items", `watch${i}`, 5, 5000), want);
         const ended = await call("cancel", `watch${i}`);
         assert.match(ended, /^code 1: /, "the client sees its own cancel (Canceled)");
+        // The server drops the watch and ends the call, which it counts Canceled (as grpc-go
+        // counts a client's cancel).
         await waitFor(
-          "the server to drop the cancelled watch",
-          () => Promise.resolve(watchers() === before),
+          "the server to drop the cancelled watch and end its call",
+          async () => watchers() === before && (await watchCalls()).open === 0,
           5000,
         );
+        assert.equal((await watchCalls()).canceled, i + 1);
 
         // Observe: the leader's value, then a proclaimed one; cancelled from the page.
         const name = `e${i}`;
