@@ -120,7 +120,7 @@ Deno.test("browser streams: watch, observe, snapshot, keep-alive over Connect an
         assert.equal(await call("watchStart", `watch${i}`, c.url, c.protocol, prefix), "");
         assert.equal(watchers(), before + 1);
         const want: PageEvent[] = [];
-        for (let k = 0; k < 5; k++) {
+        for (let k = 0; k < 10; k++) {
           const key = `${prefix}k${k % 3}`;
           const r = await kv.put({ key: enc(key), value: enc(`v${k}`) });
           want.push({
@@ -130,8 +130,16 @@ Deno.test("browser streams: watch, observe, snapshot, keep-alive over Connect an
             modRevision: String(r.header?.revision),
           });
         }
-        await kv.put({ key: enc(`not-${prefix}`), value: enc("x") }); // outside the range
-        assert.deepEqual(await call("items", `watch${i}`, 5, 5000), want);
+        // outside the range: were it sent, it would come before the delete
+        await kv.put({ key: enc(`not-${prefix}`), value: enc("x") });
+        const del = await kv.deleteRange({ key: enc(`${prefix}k1`) });
+        want.push({
+          type: "DELETE",
+          key: `${prefix}k1`,
+          value: "",
+          modRevision: String(del.header?.revision),
+        });
+        assert.deepEqual(await call("items", `watch${i}`, want.length, 5000), want);
         const ended = await call("cancel", `watch${i}`);
         assert.match(ended, /^code 1: /, "the client sees its own cancel (Canceled)");
         // The server drops the watch and ends the call, which it counts Canceled (as grpc-go
