@@ -58,21 +58,19 @@ function toBase64(bytes: Uint8Array): string {
   return btoa(bin);
 }
 
-/** Encodes a byte stream as one continuous base64 text, flushing whole 3-byte groups. */
+/**
+ * Encodes a byte stream as base64, each chunk on its own with its padding, as gRPC-web's
+ * protocol has servers do ("base64-encode and flush gRPC messages atomically"): a streamed
+ * message is decodable as soon as it is sent. Holding back the bytes past a multiple of three
+ * would leave a watch's created response undecodable until the next event came.
+ */
 export async function* encodeBase64Stream(
   body: AsyncIterable<Uint8Array>,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const enc = new TextEncoder();
-  let carry = new Uint8Array(0);
   for await (const chunk of body) {
-    const all = new Uint8Array(carry.length + chunk.length);
-    all.set(carry);
-    all.set(chunk, carry.length);
-    const whole = all.length - (all.length % 3);
-    carry = all.slice(whole);
-    if (whole > 0) yield enc.encode(toBase64(all.subarray(0, whole)));
+    if (chunk.length > 0) yield enc.encode(toBase64(chunk));
   }
-  if (carry.length > 0) yield enc.encode(toBase64(carry));
 }
 
 /** The binary gRPC-web request equivalent to a text-mode one. */
