@@ -23,13 +23,7 @@ import { checkDeleteAuth, checkPutAuth, checkRevokeAuth, checkTxnAuth } from "./
 import type { TokenProvider } from "./token.ts";
 import { costTxn } from "./quota.ts";
 import { decodeRequest, type InternalRequest, RequestKind } from "./request.ts";
-import {
-  compactionFromPb,
-  deleteFromPb,
-  leaseTtlFromPb,
-  putFromPb,
-  txnFromPb,
-} from "./convert.ts";
+import { compactionFromPb, deleteFromPb, leaseTtlFromPb, putFromPb, txnFromPb } from "./convert.ts";
 import type { ServerState } from "./state.ts";
 
 /** What the apply of one request produced, handed to the proposer waiting on its id. */
