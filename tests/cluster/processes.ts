@@ -20,6 +20,8 @@ export interface ProcessMember {
   /** The peer URL the cluster knows it by (a proxy's, when proxied). */
   peerAdvertise: string;
   proc: Deno.ChildProcess | null;
+  /** True between SIGSTOP and SIGCONT. */
+  paused: boolean;
   /** What it wrote to stderr, per incarnation, once it exited. */
   logs: Promise<string>[];
 }
@@ -29,6 +31,8 @@ export interface ProcessClusterOptions {
   flags?: string[];
   /** Advertise these peer URLs instead of the listened ones (index = member). */
   advertisePeers?: string[];
+  /** Listen for peers on these URLs (index = member; default a free port each). */
+  listenPeers?: string[];
 }
 
 /** A running cluster of processes. */
@@ -44,13 +48,14 @@ export class ProcessCluster {
     this.dir = dir;
     this.#flags = opts.flags ?? [];
     this.members = Array.from({ length: n }, (_, i) => {
-      const peerListen = `http://127.0.0.1:${freePort()}`;
+      const peerListen = opts.listenPeers?.[i] ?? `http://127.0.0.1:${freePort()}`;
       return {
         name: `m${i + 1}`,
         clientUrl: `http://127.0.0.1:${freePort()}`,
         peerListen,
         peerAdvertise: opts.advertisePeers?.[i] ?? peerListen,
         proc: null,
+        paused: false,
         logs: [],
       };
     });
@@ -122,7 +127,10 @@ export class ProcessCluster {
     } catch {
       // already exited
     }
+    if (sig === "SIGSTOP") m.paused = true;
+    if (sig === "SIGCONT") m.paused = false;
     if (sig === "SIGKILL" || sig === "SIGTERM") {
+      m.paused = false;
       await m.proc.status;
       m.proc = null;
     }
