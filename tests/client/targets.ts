@@ -72,19 +72,22 @@ export function grpcTransportForTests(): TransportFactory {
 }
 
 /**
- * Runs `body` against every target in turn (a fresh server each), so one test shows the
+ * Runs `body` against every target at once (a fresh server each), so one test shows the
  * client behaves the same on Concord and on etcd. Failures name the target.
  */
 export async function onEveryTarget(body: (t: Target) => Promise<void>): Promise<void> {
-  for (const start of [startConcordGrpc, startConcord, startEtcdTarget]) {
-    const t = await start();
-    try {
-      await body(t);
-    } catch (err) {
-      if (err instanceof Error) err.message = `[${t.name}] ${err.message}`;
-      throw err;
-    } finally {
-      await t.stop();
-    }
-  }
+  const results = await Promise.allSettled(
+    [startConcordGrpc, startConcord, startEtcdTarget].map(async (start) => {
+      const t = await start();
+      try {
+        await body(t);
+      } catch (err) {
+        if (err instanceof Error) err.message = `[${t.name}] ${err.message}`;
+        throw err;
+      } finally {
+        await t.stop();
+      }
+    }),
+  );
+  for (const r of results) if (r.status === "rejected") throw r.reason;
 }
