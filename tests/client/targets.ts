@@ -8,7 +8,7 @@ import { webTransport } from "../../lib/client/transport.ts";
 import { grpcTransport } from "../../lib/client/grpc_transport.ts";
 import type { TransportFactory } from "../../lib/client/transport.ts";
 import { startTestServer } from "../server/harness.ts";
-import { startEtcd } from "../support/etcd.ts";
+import { freePort, startEtcd } from "../support/etcd.ts";
 
 /** A server under test and how to make clients of it. */
 export interface Target {
@@ -42,21 +42,29 @@ function target(
   };
 }
 
-/** A Concord member with fast raft timing (so 1 s lease TTLs hold), reached over gRPC-web. */
-export async function startConcord(): Promise<Target> {
-  const s = await startTestServer((c) => {
+/**
+ * A Concord member with fast raft timing (so 1 s lease TTLs hold), listening on a port
+ * chosen first so it advertises the URL it serves (the member list names it, as etcd's).
+ */
+async function startConcordMember() {
+  const url = new URL(`http://127.0.0.1:${freePort()}`);
+  return await startTestServer((c) => {
     c.heartbeatIntervalMs = 10;
     c.electionTimeoutMs = 100;
+    c.listenClientUrls = [url];
+    c.advertiseClientUrls = [url];
   });
+}
+
+/** A Concord member reached over gRPC-web. */
+export async function startConcord(): Promise<Target> {
+  const s = await startConcordMember();
   return target("concord/web", s.url, webTransport, () => s.close());
 }
 
 /** A Concord member reached over gRPC. */
 export async function startConcordGrpc(): Promise<Target> {
-  const s = await startTestServer((c) => {
-    c.heartbeatIntervalMs = 10;
-    c.electionTimeoutMs = 100;
-  });
+  const s = await startConcordMember();
   return target("concord/grpc", s.url, grpcTransportForTests(), () => s.close());
 }
 
