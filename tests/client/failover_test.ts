@@ -11,13 +11,21 @@ import { startEtcdCluster } from "./etcd_cluster.ts";
 
 async function failover(how: "SIGKILL" | "SIGSTOP") {
   const cluster = await startEtcdCluster();
+  // one endpoint given: the others are learned from the member list (auto-sync)
   const client = new Client({
-    endpoints: cluster.urls,
+    endpoints: [cluster.urls[0]],
+    autoSyncIntervalMs: 100,
     transport: grpcTransportForTests(),
     watchProbeIntervalMs: 500,
     watchProbeTimeoutMs: 1000,
   });
   try {
+    const synced = Date.now() + 5000;
+    while (client.endpoints.length < 3) {
+      if (Date.now() > synced) throw new Error(`endpoints not synced: ${client.endpoints}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual([...client.endpoints].sort(), [...cluster.urls].sort());
     const start = (await client.put("f/start", "0")).header!.revision;
     const watch = client.watch("f/", { prefix: true, startRevision: start + 1n });
     await watch.ready;
@@ -65,6 +73,9 @@ async function failover(how: "SIGKILL" | "SIGSTOP") {
     for (const [key, rev] of acked) {
       assert.equal(inCluster.get(key), rev, `acknowledged ${key}@${rev} is missing`);
     }
+    // each key was put once by the writer: a version above 1 is a write the client resent
+    // after it had been applied
+    for (const kv of r.kvs) assert.equal(kv.version, 1n, `${text(kv.key)} was written twice`);
 
     const until = Date.now() + 10_000;
     while (watch.nextRevision <= final) {
