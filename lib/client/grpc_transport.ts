@@ -29,6 +29,7 @@ export interface GrpcTransportOptions {
    * noticed. Defaults 10000 and 5000 ms; 0 disables.
    */
   keepAliveIntervalMs?: number;
+  /** How long a keep-alive PING may go unanswered before the connection is dropped. */
   keepAliveTimeoutMs?: number;
 }
 
@@ -36,11 +37,15 @@ export interface GrpcTransportOptions {
  * The gRPC transport factory for `Client`'s `transport` option.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Client, grpcTransport } from "./mod.ts";
+ * // notice a member that stopped answering within 3 s
  * const client = new Client({
- *   endpoints: ["http://10.0.0.1:2379", "http://10.0.0.2:2379"],
- *   transport: grpcTransport({ keepAliveIntervalMs: 2000 }),
+ *   endpoints: Deno.env.get("ETCDCTL_ENDPOINTS")?.split(",") ?? "127.0.0.1:2379",
+ *   transport: grpcTransport({ keepAliveIntervalMs: 2000, keepAliveTimeoutMs: 1000 }),
  * });
+ * console.log((await client.maintenance.status()).version);
+ * await client.close();
  * ```
  */
 export function grpcTransport(opts: GrpcTransportOptions = {}): TransportFactory {

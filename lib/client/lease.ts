@@ -97,12 +97,17 @@ export class LeaseClient {
    * (etcd's "requested lease not found") once the lease is gone.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { Client } from "./mod.ts";
+   * const client = new Client({ endpoints: Deno.env.get("ETCDCTL_ENDPOINTS")?.split(",") ?? "127.0.0.1:2379" });
+   * // a key that lasts as long as this program keeps its lease alive
    * const { ID } = await client.lease.grant(10);
    * const ka = client.lease.keepAlive(ID);
    * await client.kv.put("service/me", "up", { lease: ID });
-   * // … later
+   * // … on shutdown: stop renewing and drop the key at once
    * ka.cancel();
+   * await client.lease.revoke(ID);
+   * await client.close();
    * ```
    */
   keepAlive(
@@ -115,6 +120,7 @@ export class LeaseClient {
 
 /** A running keep-alive (see `LeaseClient.keepAlive`). */
 export class KeepAlive {
+  /** The lease kept alive. */
   readonly id: LeaseId;
   /** Resolves when cancelled; rejects when the lease expired or was revoked. */
   readonly done: Promise<void>;
@@ -122,6 +128,7 @@ export class KeepAlive {
   ttl = 0;
   readonly #ctrl = new AbortController();
 
+  /** Made by `LeaseClient.keepAlive`; starts renewing at once. */
   constructor(
     lease: LeaseClient,
     id: LeaseId,

@@ -14,6 +14,7 @@ import { createGrpcWebTransport } from "@connectrpc/connect-web";
 export interface EndpointTransport {
   /** The member's client URL, e.g. `http://127.0.0.1:2379`. */
   readonly url: string;
+  /** The Connect transport the service clients call through. */
   readonly transport: Transport;
   /** Releases connections; calls in flight fail. */
   close(): Promise<void>;

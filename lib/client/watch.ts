@@ -36,7 +36,9 @@ export interface WatchOptions extends KeySpan {
 
 /** The watch's start revision was compacted: history from `compactRevision` on remains. */
 export class WatchCompactedError extends EtcdError {
+  /** The oldest revision still in the history: watch from there. */
   readonly compactRevision: bigint;
+  /** Made when the server cancels a watch for compaction. */
   constructor(compactRevision: bigint) {
     super(Errors.compacted.code, Errors.compacted.message);
     this.name = "WatchCompactedError";
@@ -63,12 +65,19 @@ type Item = { resp: WatchResponse } | { error: unknown } | { end: true };
  * order), `cancel()` to end it.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Client, Event_EventType, text } from "./mod.ts";
+ * const client = new Client({ endpoints: Deno.env.get("ETCDCTL_ENDPOINTS")?.split(",") ?? "127.0.0.1:2379" });
  * const w = client.watch("jobs/", { prefix: true });
  * await w.ready;
+ * await client.put("jobs/1", "queued");
  * for await (const r of w) {
- *   for (const e of r.events) console.log(e.type, text(e.kv!.key));
+ *   for (const e of r.events) {
+ *     console.log(Event_EventType[e.type], text(e.kv!.key)); // PUT jobs/1
+ *   }
+ *   break; // or w.cancel() from elsewhere
  * }
+ * await client.close();
  * ```
  */
 export class Watch implements AsyncIterable<WatchResponse> {
@@ -89,6 +98,7 @@ export class Watch implements AsyncIterable<WatchResponse> {
   #readyReject!: (e: unknown) => void;
   #iterating = false;
 
+  /** Made by `Client.watch`; the first stream opens at once. */
   constructor(
     conn: Connection,
     key: Bytes,
@@ -117,6 +127,7 @@ export class Watch implements AsyncIterable<WatchResponse> {
     this.#ctrl.abort();
   }
 
+  /** The watch's responses in revision order; ends on cancel, throws what ended the watch. */
   async *[Symbol.asyncIterator](): AsyncGenerator<WatchResponse> {
     if (this.#iterating) throw new TypeError("a watch can be iterated once");
     this.#iterating = true;
