@@ -172,16 +172,18 @@ export class Connection {
   ): Promise<T> {
     const scope = this.scope(opts);
     const pinned = opts?.endpoint === undefined ? undefined : this.at(opts.endpoint);
+    // the deadline may pass while retrying: the error then carries the last failure
+    let last: EtcdError | undefined;
     try {
       let tokenRefreshed = false;
       for (let attempt = 1;; attempt++) {
-        scope.check();
+        scope.check(last);
         const ep = pinned ?? this.pick();
         const headers = await scope.guard(this.headers(scope.signal));
         try {
           return await fn(ep, { signal: scope.signal, headers, timeoutMs: scope.remaining() });
         } catch (raw) {
-          scope.check(raw);
+          scope.check(last ?? raw);
           const err = toEtcdError(raw);
           if (needsNewToken(err) && this.#opts.username !== undefined && !tokenRefreshed) {
             tokenRefreshed = true;
@@ -191,13 +193,14 @@ export class Connection {
           if (err.code === GrpcCode.DeadlineExceeded) {
             // the member did not answer in time: try others first next time
             if (policy !== "none") this.markDown(ep);
-            throw deadlineExceeded(raw);
+            throw deadlineExceeded(last ?? raw);
           }
           if (!isUnavailable(err)) throw err;
           this.markDown(ep);
           const retry = policy === "read" || (policy === "write" && writeNotApplied(err));
           if (!retry || pinned || attempt >= MAX_ATTEMPTS) throw err;
-          await scope.guard(backoff(attempt, scope.signal));
+          last = err;
+          await scope.guard(backoff(attempt, scope.signal)).catch(() => scope.check(last));
         }
       }
     } finally {
@@ -205,9 +208,13 @@ export class Connection {
     }
   }
 
-  /** The auth headers for a call ({} without credentials). */
+  /**
+   * The headers of every call: `hasleader` (etcd then refuses the call at once with "no
+   * leader" when the member has lost its leader, instead of letting it wait: the client
+   * moves to another member) and the auth token when the client has credentials.
+   */
   async headers(signal?: AbortSignal): Promise<Record<string, string>> {
-    if (this.#opts.username === undefined) return {};
+    if (this.#opts.username === undefined) return { hasleader: "true" };
     if (!this.#token) {
       const p = this.#authenticate(signal);
       this.#token = p;
@@ -215,7 +222,7 @@ export class Connection {
         if (this.#token === p) this.#token = undefined;
       });
     }
-    return { token: await this.#token };
+    return { hasleader: "true", token: await this.#token };
   }
 
   /** Forgets the token (the next call authenticates again). */

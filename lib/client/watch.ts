@@ -201,10 +201,10 @@ export class Watch implements AsyncIterable<WatchResponse> {
             }
           }, tuning.probeIntervalMs);
         }
-        // etcd closes a watch whose member lost its leader when asked to (WithRequireLeader)
+        // with `hasleader` (in the headers), etcd ends a watch whose member lost its leader
         const responses = conn.client(ep, WatchService).watch(input, {
           signal: streamSignal,
-          headers: { ...headers, hasleader: "true" },
+          headers,
         });
         for await (const r of responses) {
           heard = Date.now();
