@@ -17,6 +17,7 @@ import {
   toEtcdError,
   writeNotApplied,
 } from "./errors.ts";
+import { sleep } from "./sleep.ts";
 import type { EndpointTransport, TransportFactory } from "./transport.ts";
 
 /** Per-call options every method takes. */
@@ -333,16 +334,7 @@ export class CallScope {
 
 /** Waits 25 ms doubling per attempt up to 1 s (clientv3's backoff, without jitter). */
 function backoff(attempt: number, signal?: AbortSignal): Promise<void> {
-  const ms = Math.min(25 * 2 ** (attempt - 1), 1000);
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
+  return sleep(Math.min(25 * 2 ** (attempt - 1), 1000), signal);
 }
 
 /** `127.0.0.1:2379` → `http://127.0.0.1:2379`; trailing slashes dropped. */

@@ -14,6 +14,7 @@ import {
 import { Errors, type EtcdError } from "../base/errors.ts";
 import type { CallOptions, Connection } from "./connection.ts";
 import { toEtcdError } from "./errors.ts";
+import { sleep } from "./sleep.ts";
 
 /** A lease id as etcd's API carries it. */
 export type LeaseId = bigint;
@@ -181,16 +182,4 @@ export class KeepAlive {
       await sleep(wait, signal);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -26,8 +26,10 @@ export type TransportFactory = (url: string) => EndpointTransport;
 /**
  * The transport for browsers (and any runtime with only `fetch`): gRPC-web, binary. A
  * network failure (`fetch` rejecting with a TypeError) becomes Unavailable, so the client
- * fails over as it does on gRPC. gRPC-web needs a server that speaks it: Concord does,
- * etcd needs a grpc-web proxy in front.
+ * fails over as it does on gRPC; but fetch cannot tell a refused connection from one lost
+ * after the request went out, so a write that meets a dead member fails (once: the member is
+ * then passed over) where the gRPC transport would resend it. gRPC-web needs a server that
+ * speaks it: Concord does, etcd needs a grpc-web proxy in front.
  */
 export function webTransport(url: string): EndpointTransport {
   const deno = (globalThis as { Deno?: typeof Deno }).Deno;

@@ -17,6 +17,7 @@ import type { Connection } from "./connection.ts";
 import { needsNewToken, toEtcdError } from "./errors.ts";
 import type { KeySpan } from "./ops.ts";
 import { rangeRequest } from "./ops.ts";
+import { sleep } from "./sleep.ts";
 
 /** Watch options: etcd's WatchCreateRequest (fragmenting is handled by not asking for it). */
 export interface WatchOptions extends KeySpan {
@@ -256,10 +257,14 @@ export class Watch implements AsyncIterable<WatchResponse> {
     if (this.#queue.length >= MAX_BUFFERED && !signal.aborted) {
       // a slow consumer holds the stream back (bounded memory)
       await new Promise<void>((res) => {
-        this.#drained = res;
-        signal.addEventListener("abort", () => res(), { once: true });
+        const done = () => {
+          signal.removeEventListener("abort", done);
+          this.#drained = undefined;
+          res();
+        };
+        this.#drained = done;
+        signal.addEventListener("abort", done, { once: true });
       });
-      this.#drained = undefined;
     }
   }
 }
@@ -277,16 +282,4 @@ function cancelError(reason: string): EtcdError {
     if (def.message === reason || def.message === `etcdserver: ${reason}`) return def();
   }
   return new EtcdError(GrpcCode.FailedPrecondition, reason || Errors.watchCanceled.message);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
