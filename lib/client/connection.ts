@@ -79,6 +79,7 @@ export class Connection {
   readonly #opts: ConnectionOptions;
   readonly #closing = new AbortController();
   #token?: Promise<string>;
+  #tokenValue?: string;
   /** How many tokens the client has fetched (a refresh adds one). */
   tokensFetched = 0;
 
@@ -180,7 +181,7 @@ export class Connection {
       for (let attempt = 1;; attempt++) {
         scope.check(last);
         const ep = pinned ?? this.pick();
-        const headers = await scope.guard(this.headers(scope.signal));
+        const headers = await scope.guard(this.headers());
         try {
           return await fn(ep, { signal: scope.signal, headers, timeoutMs: scope.remaining() });
         } catch (raw) {
@@ -188,7 +189,7 @@ export class Connection {
           const err = toEtcdError(raw);
           if (needsNewToken(err) && this.#opts.username !== undefined && !tokenRefreshed) {
             tokenRefreshed = true;
-            this.#token = undefined;
+            this.dropToken(headers.token);
             continue;
           }
           if (err.code === GrpcCode.DeadlineExceeded) {
@@ -214,10 +215,15 @@ export class Connection {
    * leader" when the member has lost its leader, instead of letting it wait: the client
    * moves to another member) and the auth token when the client has credentials.
    */
-  async headers(signal?: AbortSignal): Promise<Record<string, string>> {
+  async headers(): Promise<Record<string, string>> {
     if (this.#opts.username === undefined) return { hasleader: "true" };
     if (!this.#token) {
-      const p = this.#authenticate(signal);
+      this.#tokenValue = undefined;
+      // shared by every call waiting for it: only closing the client stops it
+      const p = this.#authenticate(this.#closing.signal).then((t) => {
+        if (this.#token === p) this.#tokenValue = t;
+        return t;
+      });
       this.#token = p;
       p.catch(() => {
         if (this.#token === p) this.#token = undefined;
@@ -226,9 +232,16 @@ export class Connection {
     return { hasleader: "true", token: await this.#token };
   }
 
-  /** Forgets the token (the next call authenticates again). */
-  dropToken(): void {
-    this.#token = undefined;
+  /**
+   * Forgets the token `used` so the next call authenticates again, unless a newer token
+   * has been fetched or is being fetched meanwhile (calls that failed at once with the same
+   * stale token refresh it once).
+   */
+  dropToken(used: string | undefined): void {
+    if (used !== undefined && this.#tokenValue === used) {
+      this.#token = undefined;
+      this.#tokenValue = undefined;
+    }
   }
 
   async #authenticate(signal?: AbortSignal): Promise<string> {

@@ -125,7 +125,7 @@ export class MaintenanceClient {
     const ep = opts?.endpoint === undefined ? this.#conn.pick() : this.#conn.at(opts.endpoint);
     const scope = this.#conn.scope(opts);
     try {
-      const headers = await scope.guard(this.#conn.headers(scope.signal));
+      const headers = await scope.guard(this.#conn.headers());
       let received = 0;
       const stream = this.#conn.client(ep, Maintenance).snapshot({}, {
         signal: scope.signal,

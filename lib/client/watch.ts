@@ -174,8 +174,10 @@ export class Watch implements AsyncIterable<WatchResponse> {
       const streamSignal = AbortSignal.any([signal, stream.signal]);
       let heard = Date.now();
       let probe: ReturnType<typeof setInterval> | undefined;
+      let headers: Record<string, string> | undefined;
       try {
-        const headers = await conn.headers(signal);
+        headers = await conn.headers();
+        const auth = headers;
         const create = {
           key,
           rangeEnd: span,
@@ -194,7 +196,7 @@ export class Watch implements AsyncIterable<WatchResponse> {
               await conn.client(ep, Maintenance).status({}, {
                 signal: streamSignal,
                 timeoutMs: tuning.probeTimeoutMs,
-                headers,
+                headers: auth,
               });
               heard = Date.now();
             } catch {
@@ -205,7 +207,7 @@ export class Watch implements AsyncIterable<WatchResponse> {
         // with `hasleader` (in the headers), etcd ends a watch whose member lost its leader
         const responses = conn.client(ep, WatchService).watch(input, {
           signal: streamSignal,
-          headers,
+          headers: auth,
         });
         for await (const r of responses) {
           heard = Date.now();
@@ -239,7 +241,7 @@ export class Watch implements AsyncIterable<WatchResponse> {
         if (raw instanceof WatchCompactedError) throw raw;
         const err = toEtcdError(raw);
         if (raw instanceof EtcdError && raw.cause === undefined && !retryable(err)) throw raw;
-        if (needsNewToken(err)) conn.dropToken();
+        if (needsNewToken(err)) conn.dropToken(headers?.token);
         else if (!retryable(err) && !stream.signal.aborted) throw err;
         else conn.markDown(ep);
       } finally {
