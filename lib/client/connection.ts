@@ -297,6 +297,9 @@ export class CallScope {
       this.#unlink.push(() => s.removeEventListener("abort", on));
     }
     if (timeoutMs !== undefined && timeoutMs > 0) {
+      // whole milliseconds: gRPC's grpc-timeout is an integer, and etcd resets a stream
+      // whose timeout is not (PROTOCOL_ERROR)
+      timeoutMs = Math.ceil(timeoutMs);
       this.#deadline = Date.now() + timeoutMs;
       this.#timer = setTimeout(() => this.#ctrl.abort(deadlineExceeded()), timeoutMs);
     }

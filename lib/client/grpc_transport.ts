@@ -64,6 +64,25 @@ function fromH2(url: string, err: unknown): unknown {
   return err;
 }
 
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
 async function collect(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let n = 0;
@@ -115,7 +134,9 @@ function grpcEndpoint(url: string, opts: GrpcTransportOptions): EndpointTranspor
   async (
     req: UniversalClientRequest,
   ): Promise<UniversalClientResponse> => {
-    const s = await connect();
+    // a member that accepts TCP but never answers (SIGSTOP) holds a connect for its whole
+    // timeout: the call's own deadline or cancel must still end the wait
+    const s = await untilAborted(connect(), req.signal);
     const u = new URL(req.url);
     const headers: [string, string][] = [];
     req.header.forEach((v, k) => headers.push([k, v]));

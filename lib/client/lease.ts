@@ -160,9 +160,11 @@ export class KeepAlive {
       const sent = Date.now();
       let wait: number;
       try {
+        // a renewal stuck on a member that stopped answering must give up early enough
+        // for another member to renew before the lease runs out
         const r = await lease.keepAliveOnce(this.id, {
           signal,
-          timeoutMs: Math.max(1000, Math.min(aliveUntil - sent, 5000)),
+          timeoutMs: Math.max(500, Math.min(Math.floor((aliveUntil - sent) / 3), 5000)),
         });
         this.ttl = Number(r.TTL);
         aliveUntil = sent + this.ttl * 1000;

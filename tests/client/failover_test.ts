@@ -26,6 +26,10 @@ async function failover(how: "SIGKILL" | "SIGSTOP") {
       await new Promise((r) => setTimeout(r, 20));
     }
     assert.deepEqual([...client.endpoints].sort(), [...cluster.urls].sort());
+    // a lease kept alive through the failure: the key on it must outlive the TTL
+    const { ID } = await client.lease.grant(3);
+    const ka = client.lease.keepAlive(ID);
+    await client.put("held", "x", { lease: ID });
     const start = (await client.put("f/start", "0")).header!.revision;
     const watch = client.watch("f/", { prefix: true, startRevision: start + 1n });
     await watch.ready;
@@ -55,6 +59,7 @@ async function failover(how: "SIGKILL" | "SIGSTOP") {
     assert.ok(victim >= 0, `the watch is on ${watch.endpoint}`);
     const ackedBefore = acked.size;
     cluster.signal(victim, how);
+    const killedAt = Date.now();
     // keep writing until the watch moved elsewhere and writes went on after it
     const deadline = Date.now() + 15_000;
     while (watch.resumes === 0 || acked.size < ackedBefore + 100) {
@@ -65,9 +70,15 @@ async function failover(how: "SIGKILL" | "SIGSTOP") {
     }
     stop = true;
     await writing;
+    // past the lease's TTL since the failure began
+    while (Date.now() < killedAt + 3500) await new Promise((r) => setTimeout(r, 50));
+    assert.notEqual(await client.get("held"), undefined, "the kept-alive lease expired");
+    ka.cancel();
+    await ka.done;
 
     // the cluster's state, from a live member
     const r = await client.range("f/", { prefix: true, timeoutMs: 5000 });
+    await client.lease.revoke(ID);
     const final = r.header!.revision;
     const inCluster = new Map(r.kvs.map((kv) => [text(kv.key), kv.modRevision]));
     for (const [key, rev] of acked) {
