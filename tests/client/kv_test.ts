@@ -119,3 +119,17 @@ Deno.test("kv: txn builder, compaction", async () => {
     await assert.rejects(c.kv.compact(rev - 1n), (e) => Errors.compacted.is(e));
   });
 });
+
+Deno.test("kv: a range of 300 KB arrives whole (many DATA frames, flow control)", async () => {
+  await onEveryTarget(async (t) => {
+    const c = t.client();
+    const value = "x".repeat(1024);
+    await Promise.all(
+      Array.from({ length: 300 }, (_, i) => c.put(`big/${String(i).padStart(3, "0")}`, value)),
+    );
+    const r = await c.range("big/", { prefix: true });
+    assert.equal(r.kvs.length, 300);
+    assert.ok(r.kvs.every((kv, i) => text(kv.key) === `big/${String(i).padStart(3, "0")}`));
+    assert.ok(r.kvs.every((kv) => kv.value.length === 1024));
+  });
+});
