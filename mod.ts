@@ -1,8 +1,14 @@
 /**
- * Concord as a library: embed its layers in another Deno program. Each layer is exported
+ * Concord as a library. The front door is the etcd v3 client, `Client` (its helpers, such as
+ * `client.cmp` and `client.op`, under `client`); below it, embed Concord's layers in another
+ * Deno program. Each layer is exported
  * under its own name, so entry points read as `raft.RawNode`, `backend.openBackend`, … and
  * names that recur across layers (errors, options) never collide.
  */
+/** The etcd v3 client, for Concord and etcd clusters. */
+export { Client, type ClientOptions } from "./lib/client/mod.ts";
+/** The client's namespaces, recipes and helpers. */
+export * as client from "./lib/client/mod.ts";
 export * from "./lib/base/types.ts";
 export { Rand } from "./lib/base/rand.ts";
 export { crc32c } from "./lib/base/crc32c.ts";

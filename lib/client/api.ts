@@ -1,0 +1,29 @@
+/**
+ * Every name the client exports in both entry points (mod.ts for Deno, browser.ts for
+ * browsers).
+ * @module
+ */
+export { Client, type ClientOptions } from "./client.ts";
+export type { CallOptions, MemberCallOptions, RetryPolicy } from "./connection.ts";
+export { type Bytes, FROM_KEY, rangeEndOfPrefix, text, toBytes } from "./bytes.ts";
+export {
+  cmp,
+  type CompareOp,
+  type DeleteOptions,
+  type KeySpan,
+  op,
+  type PutOptions,
+  type RangeOptions,
+  type SortTarget,
+} from "./ops.ts";
+export { Txn } from "./txn.ts";
+export { KVClient } from "./kv.ts";
+export { KeepAlive, LeaseClient, type LeaseId } from "./lease.ts";
+export { Watch, WatchCompactedError, type WatchOptions } from "./watch.ts";
+export { ClusterClient } from "./cluster.ts";
+export { MaintenanceClient, type SnapshotProgress } from "./maintenance.ts";
+export { AuthClient, type PermissionType } from "./auth.ts";
+export { LockClient } from "./lock.ts";
+export { ElectionClient } from "./election.ts";
+export { type EndpointTransport, type TransportFactory, webTransport } from "./transport.ts";
+export { Errors, EtcdError, GrpcCode } from "../base/errors.ts";

@@ -1,0 +1,87 @@
+/**
+ * The key-value namespace: range (every option), get (one key, or undefined), put, delete,
+ * compact and txn. A missing key is not an error: range returns no kvs and get undefined.
+ */
+import {
+  type CompactionResponse,
+  type DeleteRangeResponse,
+  KV,
+  type PutResponse,
+  type RangeResponse,
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { KeyValue } from "../../proto/gen/mvccpb/kv_pb.ts";
+import type { Bytes } from "./bytes.ts";
+import type { CallOptions, Connection } from "./connection.ts";
+import {
+  type DeleteOptions,
+  deleteRequest,
+  type PutOptions,
+  putRequest,
+  type RangeOptions,
+  rangeRequest,
+} from "./ops.ts";
+import { Txn } from "./txn.ts";
+
+/** etcd's KV service, typed. */
+export class KVClient {
+  readonly #conn: Connection;
+
+  /** Made by the Client. */
+  constructor(conn: Connection) {
+    this.#conn = conn;
+  }
+
+  /**
+   * Reads a key or a range of keys (`prefix`, `fromKey` or `end`), optionally at an old
+   * `revision`, sorted, limited, counted or keys-only.
+   *
+   * @example
+   * ```ts ignore
+   * const r = await client.kv.range("config/", { prefix: true, sort: { order: "ascend" } });
+   * for (const kv of r.kvs) console.log(text(kv.key), text(kv.value));
+   * ```
+   */
+  range(key: Bytes, opts?: RangeOptions & CallOptions): Promise<RangeResponse> {
+    const req = rangeRequest(key, opts);
+    return this.#conn.call("read", opts, (ep, a) => this.#conn.client(ep, KV).range(req, a));
+  }
+
+  /** The key's current key-value, or undefined when it does not exist. */
+  async get(key: Bytes, opts?: RangeOptions & CallOptions): Promise<KeyValue | undefined> {
+    const r = await this.range(key, opts);
+    return r.kvs[0];
+  }
+
+  /** Sets a key; with `lease` attached to it, with `prevKv` returning what it replaced. */
+  put(key: Bytes, value: Bytes, opts?: PutOptions & CallOptions): Promise<PutResponse> {
+    const req = putRequest(key, value, opts);
+    return this.#conn.call("write", opts, (ep, a) => this.#conn.client(ep, KV).put(req, a));
+  }
+
+  /** Deletes a key or a range; `deleted` counts them. */
+  delete(key: Bytes, opts?: DeleteOptions & CallOptions): Promise<DeleteRangeResponse> {
+    const req = deleteRequest(key, opts);
+    return this.#conn.call(
+      "write",
+      opts,
+      (ep, a) => this.#conn.client(ep, KV).deleteRange(req, a),
+    );
+  }
+
+  /**
+   * Discards the history before `revision`; `physical` waits until the space is reclaimed.
+   * Not retried once sent: a second compaction at the same revision fails as compacted.
+   */
+  compact(
+    revision: number | bigint,
+    opts?: { physical?: boolean } & CallOptions,
+  ): Promise<CompactionResponse> {
+    const req = { revision: BigInt(revision), physical: opts?.physical ?? false };
+    return this.#conn.call("write", opts, (ep, a) => this.#conn.client(ep, KV).compact(req, a));
+  }
+
+  /** Starts a transaction: `.if(...).then(...).else(...).commit()`. */
+  txn(): Txn {
+    return new Txn(this.#conn);
+  }
+}

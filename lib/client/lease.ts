@@ -1,0 +1,189 @@
+/**
+ * The lease namespace: grant, revoke, time-to-live, list, one keep-alive, and a keep-alive
+ * that renews a lease every third of its TTL until cancelled (clientv3's KeepAlive), riding
+ * out member failures as long as the lease has not expired meanwhile.
+ */
+import {
+  Lease,
+  type LeaseGrantResponse,
+  type LeaseKeepAliveResponse,
+  type LeaseLeasesResponse,
+  type LeaseRevokeResponse,
+  type LeaseTimeToLiveResponse,
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { Errors, type EtcdError } from "../base/errors.ts";
+import type { CallOptions, Connection } from "./connection.ts";
+import { toEtcdError } from "./errors.ts";
+
+/** A lease id as etcd's API carries it. */
+export type LeaseId = bigint;
+
+/** etcd's Lease service, typed, plus the keep-alive loop. */
+export class LeaseClient {
+  readonly #conn: Connection;
+
+  /** Made by the Client. */
+  constructor(conn: Connection) {
+    this.#conn = conn;
+  }
+
+  /** Grants a lease of `ttl` seconds (`id` 0: the server picks one). */
+  grant(
+    ttl: number,
+    opts?: { id?: number | bigint } & CallOptions,
+  ): Promise<LeaseGrantResponse> {
+    const req = { TTL: BigInt(ttl), ID: BigInt(opts?.id ?? 0) };
+    return this.#conn.call(
+      "write",
+      opts,
+      (ep, a) => this.#conn.client(ep, Lease).leaseGrant(req, a),
+    );
+  }
+
+  /** Revokes a lease, deleting every key attached to it. */
+  revoke(id: number | bigint, opts?: CallOptions): Promise<LeaseRevokeResponse> {
+    const req = { ID: BigInt(id) };
+    return this.#conn.call(
+      "write",
+      opts,
+      (ep, a) => this.#conn.client(ep, Lease).leaseRevoke(req, a),
+    );
+  }
+
+  /** The lease's remaining and granted TTL (-1 when it does not exist), optionally its keys. */
+  timeToLive(
+    id: number | bigint,
+    opts?: { keys?: boolean } & CallOptions,
+  ): Promise<LeaseTimeToLiveResponse> {
+    const req = { ID: BigInt(id), keys: opts?.keys ?? false };
+    return this.#conn.call(
+      "read",
+      opts,
+      (ep, a) => this.#conn.client(ep, Lease).leaseTimeToLive(req, a),
+    );
+  }
+
+  /** Every lease's id. */
+  leases(opts?: CallOptions): Promise<LeaseLeasesResponse> {
+    return this.#conn.call(
+      "read",
+      opts,
+      (ep, a) => this.#conn.client(ep, Lease).leaseLeases({}, a),
+    );
+  }
+
+  /**
+   * Renews a lease once: its TTL restarts. Fails with etcd's "requested lease not found"
+   * when the lease has expired or was revoked. Renewing twice is harmless, so it is retried.
+   */
+  keepAliveOnce(id: number | bigint, opts?: CallOptions): Promise<LeaseKeepAliveResponse> {
+    const ID = BigInt(id);
+    return this.#conn.call("read", opts, async (ep, a) => {
+      // one request, then half-close: the server answers once and ends the stream
+      const input = (async function* () {
+        yield { ID };
+      })();
+      for await (const r of this.#conn.client(ep, Lease).leaseKeepAlive(input, a)) {
+        if (r.TTL <= 0n) throw Errors.leaseNotFound();
+        return r;
+      }
+      throw Errors.stopped();
+    });
+  }
+
+  /**
+   * Keeps a lease alive until `cancel()`: renews every TTL/3, retrying failed renewals on
+   * other members while the lease can still be alive. `done` resolves on cancel and rejects
+   * (etcd's "requested lease not found") once the lease is gone.
+   *
+   * @example
+   * ```ts ignore
+   * const { ID } = await client.lease.grant(10);
+   * const ka = client.lease.keepAlive(ID);
+   * await client.kv.put("service/me", "up", { lease: ID });
+   * // … later
+   * ka.cancel();
+   * ```
+   */
+  keepAlive(
+    id: number | bigint,
+    opts?: { onRenew?: (r: LeaseKeepAliveResponse) => void },
+  ): KeepAlive {
+    return new KeepAlive(this, BigInt(id), this.#conn.closing, opts?.onRenew);
+  }
+}
+
+/** A running keep-alive (see `LeaseClient.keepAlive`). */
+export class KeepAlive {
+  readonly id: LeaseId;
+  /** Resolves when cancelled; rejects when the lease expired or was revoked. */
+  readonly done: Promise<void>;
+  /** The TTL the last renewal granted (seconds; 0 before the first). */
+  ttl = 0;
+  readonly #ctrl = new AbortController();
+
+  constructor(
+    lease: LeaseClient,
+    id: LeaseId,
+    closing: AbortSignal,
+    onRenew?: (r: LeaseKeepAliveResponse) => void,
+  ) {
+    this.id = id;
+    const signal = AbortSignal.any([this.#ctrl.signal, closing]);
+    this.done = this.#run(lease, signal, onRenew);
+    // a caller that only cancels never sees a rejection it did not ask for
+    this.done.catch(() => {});
+  }
+
+  /** Stops renewing (the lease then expires after its TTL unless revoked). */
+  cancel(): void {
+    this.#ctrl.abort();
+  }
+
+  async #run(
+    lease: LeaseClient,
+    signal: AbortSignal,
+    onRenew?: (r: LeaseKeepAliveResponse) => void,
+  ): Promise<void> {
+    // the lease is surely alive until this time (ms); unknown before the first renewal
+    let aliveUntil = Infinity;
+    let last: EtcdError | undefined;
+    while (!signal.aborted) {
+      const sent = Date.now();
+      let wait: number;
+      try {
+        const r = await lease.keepAliveOnce(this.id, {
+          signal,
+          timeoutMs: Math.max(1000, Math.min(aliveUntil - sent, 5000)),
+        });
+        this.ttl = Number(r.TTL);
+        aliveUntil = sent + this.ttl * 1000;
+        onRenew?.(r);
+        wait = Math.max(500, (this.ttl * 1000) / 3);
+      } catch (raw) {
+        if (signal.aborted) return;
+        last = toEtcdError(raw);
+        if (Errors.leaseNotFound.is(last)) throw last;
+        if (Date.now() >= aliveUntil) {
+          const e = Errors.leaseNotFound();
+          e.cause = last;
+          throw e;
+        }
+        wait = 500;
+      }
+      await sleep(wait, signal);
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

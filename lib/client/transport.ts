@@ -1,0 +1,72 @@
+/**
+ * What the client needs from a transport to one member, and the transport browsers use:
+ * gRPC-web over `fetch`. The Deno transport (gRPC over Concord's own HTTP/2 client) is in
+ * grpc_transport.ts; both give the same `Transport`, so every layer above is shared.
+ */
+import { Code, ConnectError, type Transport } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-web";
+
+/**
+ * One member's transport. Every streaming call the client makes sends exactly one request
+ * message and then half-closes (a watch per stream, one keep-alive per stream), which both
+ * gRPC and gRPC-web over fetch can carry; etcd keeps such a stream open until it ends it.
+ */
+export interface EndpointTransport {
+  /** The member's client URL, e.g. `http://127.0.0.1:2379`. */
+  readonly url: string;
+  readonly transport: Transport;
+  /** Releases connections; calls in flight fail. */
+  close(): Promise<void>;
+}
+
+/** Makes the transport for one endpoint URL. */
+export type TransportFactory = (url: string) => EndpointTransport;
+
+/**
+ * The transport for browsers (and any runtime with only `fetch`): gRPC-web, binary. A
+ * network failure (`fetch` rejecting with a TypeError) becomes Unavailable, so the client
+ * fails over as it does on gRPC. gRPC-web needs a server that speaks it: Concord does,
+ * etcd needs a grpc-web proxy in front.
+ */
+export function webTransport(url: string): EndpointTransport {
+  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+  // in Deno, a private HTTP client so close() releases its pooled connections
+  const httpClient = deno?.createHttpClient?.({});
+  const fetchFn: typeof fetch = async (input, init) => {
+    try {
+      return await fetch(input, httpClient ? { ...init, client: httpClient } : init);
+    } catch (err) {
+      if (err instanceof TypeError) {
+        throw new ConnectError(`connection to ${url} failed: ${err.message}`, Code.Unavailable);
+      }
+      throw err;
+    }
+  };
+  const inner = createGrpcWebTransport({ baseUrl: url, fetch: fetchFn, useBinaryFormat: true });
+  // fetch cannot stream a request body: a bidi method is called as server streaming, which
+  // sends its one request message, the only shape the client uses
+  const transport: Transport = {
+    unary: inner.unary.bind(inner),
+    stream(method, signal, timeoutMs, header, input, contextValues) {
+      const m = method.methodKind === "bidi_streaming"
+        ? { ...method, methodKind: "server_streaming" as const }
+        : method;
+      return inner.stream(
+        m as unknown as typeof method,
+        signal,
+        timeoutMs,
+        header,
+        input,
+        contextValues,
+      );
+    },
+  };
+  return {
+    url,
+    transport,
+    close() {
+      httpClient?.close();
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,278 @@
+/**
+ * Watches that outlive members: each watch is its own stream, and when that stream breaks
+ * (the member died, stopped answering, or lost its leader) it is opened again on another
+ * member at the revision after the last one delivered, so no event is lost or repeated.
+ * A watch whose start revision was compacted away fails with `WatchCompactedError`, which
+ * says the oldest revision still available.
+ */
+import {
+  Maintenance,
+  Watch as WatchService,
+  WatchCreateRequest_FilterType,
+  type WatchResponse,
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { Errors, EtcdError, GrpcCode } from "../base/errors.ts";
+import { type Bytes, toBytes } from "./bytes.ts";
+import type { Connection } from "./connection.ts";
+import { needsNewToken, toEtcdError } from "./errors.ts";
+import type { KeySpan } from "./ops.ts";
+import { rangeRequest } from "./ops.ts";
+
+/** Watch options: etcd's WatchCreateRequest (fragmenting is handled by not asking for it). */
+export interface WatchOptions extends KeySpan {
+  /** The first revision to report (default: changes after now). */
+  startRevision?: number | bigint;
+  /** Each event carries the key-value before it. */
+  prevKv?: boolean;
+  /** Leave out puts. */
+  noPut?: boolean;
+  /** Leave out deletes. */
+  noDelete?: boolean;
+  /** Deliver the server's periodic progress notifications (responses without events). */
+  progressNotify?: boolean;
+  /** Aborting ends the watch (as `cancel()`). */
+  signal?: AbortSignal;
+}
+
+/** The watch's start revision was compacted: history from `compactRevision` on remains. */
+export class WatchCompactedError extends EtcdError {
+  readonly compactRevision: bigint;
+  constructor(compactRevision: bigint) {
+    super(Errors.compacted.code, Errors.compacted.message);
+    this.name = "WatchCompactedError";
+    this.compactRevision = compactRevision;
+  }
+}
+
+/** How the client watches over member failures (from the Client's options). */
+export interface WatchTuning {
+  /**
+   * A stream silent for this long has its member probed (a Status call); a member that
+   * does not answer within `probeTimeoutMs` is left for another. 0 disables.
+   */
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+}
+
+const MAX_BUFFERED = 64;
+
+type Item = { resp: WatchResponse } | { error: unknown } | { end: true };
+
+/**
+ * A running watch: iterate it for responses (each holding one or more events, in revision
+ * order), `cancel()` to end it.
+ *
+ * @example
+ * ```ts ignore
+ * const w = client.watch("jobs/", { prefix: true });
+ * await w.ready;
+ * for await (const r of w) {
+ *   for (const e of r.events) console.log(e.type, text(e.kv!.key));
+ * }
+ * ```
+ */
+export class Watch implements AsyncIterable<WatchResponse> {
+  /** Resolves once the server has created the watch (changes from then on are seen). */
+  readonly ready: Promise<void>;
+  /** The next revision the watch will report (it has delivered everything before it). */
+  nextRevision: bigint;
+  /** How many times the watch moved to another stream after a failure. */
+  resumes = 0;
+
+  readonly #ctrl = new AbortController();
+  readonly #queue: Item[] = [];
+  #wake?: () => void;
+  #drained?: () => void;
+  #readyResolve!: () => void;
+  #readyReject!: (e: unknown) => void;
+  #iterating = false;
+
+  constructor(
+    conn: Connection,
+    key: Bytes,
+    opts: WatchOptions,
+    tuning: WatchTuning,
+  ) {
+    this.nextRevision = BigInt(opts.startRevision ?? 0);
+    this.ready = new Promise((res, rej) => {
+      this.#readyResolve = res;
+      this.#readyReject = rej;
+    });
+    this.ready.catch(() => {});
+    const signals = [this.#ctrl.signal, conn.closing, ...(opts.signal ? [opts.signal] : [])];
+    const signal = AbortSignal.any(signals);
+    this.#run(conn, toBytes(key), opts, tuning, signal).then(
+      () => this.#push({ end: true }),
+      (error) => {
+        this.#readyReject(error);
+        this.#push({ error });
+      },
+    );
+  }
+
+  /** Ends the watch; iteration finishes after what was already received. */
+  cancel(): void {
+    this.#ctrl.abort();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<WatchResponse> {
+    if (this.#iterating) throw new TypeError("a watch can be iterated once");
+    this.#iterating = true;
+    try {
+      for (;;) {
+        const item = this.#queue.shift();
+        if (!item) {
+          await new Promise<void>((r) => this.#wake = r);
+          continue;
+        }
+        if (this.#queue.length < MAX_BUFFERED / 2) this.#drained?.();
+        if ("resp" in item) yield item.resp;
+        else if ("error" in item) throw item.error;
+        else return;
+      }
+    } finally {
+      this.cancel();
+    }
+  }
+
+  #push(item: Item): void {
+    this.#queue.push(item);
+    this.#wake?.();
+    this.#wake = undefined;
+  }
+
+  async #run(
+    conn: Connection,
+    key: Uint8Array,
+    opts: WatchOptions,
+    tuning: WatchTuning,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const span = rangeRequest(key, opts).rangeEnd;
+    const filters: WatchCreateRequest_FilterType[] = [];
+    if (opts.noPut) filters.push(WatchCreateRequest_FilterType.NOPUT);
+    if (opts.noDelete) filters.push(WatchCreateRequest_FilterType.NODELETE);
+    let failures = 0;
+    while (!signal.aborted) {
+      const ep = conn.pick();
+      const stream = new AbortController();
+      const streamSignal = AbortSignal.any([signal, stream.signal]);
+      let heard = Date.now();
+      let probe: ReturnType<typeof setInterval> | undefined;
+      try {
+        const headers = await conn.headers(signal);
+        const create = {
+          key,
+          rangeEnd: span,
+          startRevision: this.nextRevision,
+          prevKv: opts.prevKv ?? false,
+          progressNotify: opts.progressNotify ?? false,
+          filters,
+        };
+        const input = (async function* () {
+          yield { requestUnion: { case: "createRequest" as const, value: create } };
+        })();
+        if (tuning.probeIntervalMs > 0) {
+          probe = setInterval(async () => {
+            if (Date.now() - heard < tuning.probeIntervalMs) return;
+            try {
+              await conn.client(ep, Maintenance).status({}, {
+                signal: streamSignal,
+                timeoutMs: tuning.probeTimeoutMs,
+                headers,
+              });
+              heard = Date.now();
+            } catch {
+              if (!streamSignal.aborted) stream.abort();
+            }
+          }, tuning.probeIntervalMs);
+        }
+        // etcd closes a watch whose member lost its leader when asked to (WithRequireLeader)
+        const responses = conn.client(ep, WatchService).watch(input, {
+          signal: streamSignal,
+          headers: { ...headers, hasleader: "true" },
+        });
+        for await (const r of responses) {
+          heard = Date.now();
+          if (r.canceled) {
+            if (r.compactRevision > 0n) throw new WatchCompactedError(r.compactRevision);
+            throw cancelError(r.cancelReason);
+          }
+          if (r.compactRevision > 0n) throw new WatchCompactedError(r.compactRevision);
+          const rev = r.header?.revision ?? 0n;
+          if (r.created) {
+            if (this.nextRevision === 0n) this.nextRevision = rev + 1n;
+            failures = 0;
+            this.#readyResolve();
+            continue;
+          }
+          const events = r.events.filter((e) => (e.kv?.modRevision ?? 0n) >= this.nextRevision);
+          if (events.length > 0) {
+            this.nextRevision = events[events.length - 1].kv!.modRevision + 1n;
+            r.events = events;
+            await this.#deliver(r, signal);
+          } else if (r.events.length === 0 && !r.fragment) {
+            // a progress notification: everything up to its revision was delivered
+            if (rev + 1n > this.nextRevision) this.nextRevision = rev + 1n;
+            if (opts.progressNotify) await this.#deliver(r, signal);
+          }
+        }
+        // the member ended the stream (shutting down): resume elsewhere
+        conn.markDown(ep);
+      } catch (raw) {
+        if (signal.aborted) return;
+        if (raw instanceof WatchCompactedError) throw raw;
+        const err = toEtcdError(raw);
+        if (raw instanceof EtcdError && raw.cause === undefined && !retryable(err)) throw raw;
+        if (needsNewToken(err)) conn.dropToken();
+        else if (!retryable(err) && !stream.signal.aborted) throw err;
+        else conn.markDown(ep);
+      } finally {
+        if (probe !== undefined) clearInterval(probe);
+        stream.abort();
+      }
+      failures++;
+      this.resumes++;
+      await sleep(Math.min(25 * 2 ** Math.min(failures, 6), 1000), signal);
+    }
+  }
+
+  async #deliver(r: WatchResponse, signal: AbortSignal): Promise<void> {
+    this.#push({ resp: r });
+    if (this.#queue.length >= MAX_BUFFERED && !signal.aborted) {
+      // a slow consumer holds the stream back (bounded memory)
+      await new Promise<void>((res) => {
+        this.#drained = res;
+        signal.addEventListener("abort", () => res(), { once: true });
+      });
+      this.#drained = undefined;
+    }
+  }
+}
+
+/** Failures another member (or the same one later) may not have. */
+function retryable(err: EtcdError): boolean {
+  return err.code === GrpcCode.Unavailable || err.code === GrpcCode.Unknown ||
+    err.code === GrpcCode.Internal || err.code === GrpcCode.Canceled ||
+    err.code === GrpcCode.DeadlineExceeded;
+}
+
+/** The error a server-side watch cancel stands for (etcd sends only its message). */
+function cancelError(reason: string): EtcdError {
+  for (const def of Object.values(Errors)) {
+    if (def.message === reason || def.message === `etcdserver: ${reason}`) return def();
+  }
+  return new EtcdError(GrpcCode.FailedPrecondition, reason || Errors.watchCanceled.message);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,1236 @@
+/**
+ * Concord's HTTP/2 client: one connection (h2c with prior knowledge, or TLS with ALPN "h2")
+ * multiplexing requests, for raft peers and gRPC clients.
+ *
+ * Why our own: Deno's node:http2 client aborts the process when a server sends GOAWAY, and
+ * Deno's fetch leaves Nagle on (its separate HEADERS and DATA writes wait for the peer's
+ * delayed ACK) and cannot hold long-lived bidirectional streams with backpressure and
+ * trailers. This client turns Nagle off, coalesces every frame queued in one turn into one
+ * socket write, honours the server's SETTINGS (MAX_CONCURRENT_STREAMS: extra requests wait for
+ * a slot; MAX_FRAME_SIZE; INITIAL_WINDOW_SIZE changes), runs flow control both ways (request
+ * writes wait for credit; response credit is returned as the consumer reads), answers PINGs,
+ * and turns GOAWAY, RST_STREAM and socket loss into rejected promises (H2StreamError), never
+ * into a crash.
+ *
+ * Flow control on receive: each stream's window bounds what a slow reader makes us hold (the
+ * server stops once the window is spent); the connection window is returned as DATA arrives,
+ * so one stalled stream never blocks the others.
+ *
+ * The framing follows bench/loadgen/h2_grpc.ts and the server (h2_connection.ts); the
+ * stream's own state lives in h2_client_stream.ts, socket setup in h2_client_dial.ts.
+ */
+import { ByteBuffer } from "./byte_buffer.ts";
+import type { ByteConn } from "./conn.ts";
+import {
+  DEFAULT_WINDOW,
+  ErrorCode,
+  Flag,
+  FRAME_HEADER_LEN,
+  FrameType,
+  MAX_MAX_FRAME_SIZE,
+  MAX_WINDOW,
+  MIN_MAX_FRAME_SIZE,
+  PREFACE,
+  readU32,
+  Setting,
+  writeFrameHeader,
+  writeGoaway,
+  writeRstStream,
+  writeSettings,
+  writeU32,
+  writeWindowUpdate,
+} from "./frame.ts";
+import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.ts";
+import { type DialedConn, dialH2, type H2ClientTls } from "./h2_client_dial.ts";
+import {
+  type ClientResponse,
+  ClientStream,
+  errorCodeName,
+  H2StreamError,
+  type StreamHost,
+} from "./h2_client_stream.ts";
+
+export type { H2ClientTls } from "./h2_client_dial.ts";
+export { H2StreamError } from "./h2_client_stream.ts";
+
+export interface H2ConnectOptions {
+  /** http://host:port (h2c with prior knowledge) or https://host:port (TLS, ALPN "h2"). */
+  url: URL | string;
+  tls?: H2ClientTls;
+  /** Fail the connect after this long (default 5000). */
+  connectTimeoutMs?: number;
+  /** Send a PING when the connection was idle this long; 0 disables (default 0). */
+  keepAliveIntervalMs?: number;
+  /** Close the connection when a keep-alive PING is not answered in this long (default 20000). */
+  keepAliveTimeoutMs?: number;
+  /** Aborting fails the connect, or destroys the session once connected. */
+  signal?: AbortSignal;
+  /**
+   * Receive window of each stream (our SETTINGS_INITIAL_WINDOW_SIZE): what a response may
+   * have in flight before its reader consumes some. Default 1 MiB.
+   */
+  streamWindow?: number;
+}
+
+export interface H2RequestInit {
+  method: string;
+  /** Path and query, e.g. "/raft/stream". */
+  path: string;
+  /** Default: the URL's host:port. */
+  authority?: string;
+  /** Regular headers, lower-case names. */
+  headers?: Iterable<readonly [string, string]>;
+  /**
+   * The whole request body (END_STREAM after it), or "stream" to write the body through
+   * the returned stream's write()/end(); undefined/null: no body (END_STREAM on HEADERS).
+   */
+  body?: Uint8Array | "stream" | null;
+  /** Aborting resets the stream (RST_STREAM CANCEL) and fails its promises/iterators. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A response head. A trailers-only response (HEADERS with END_STREAM, as gRPC sends for an
+ * early error) has its fields here, an empty body, and trailers [].
+ */
+export interface H2Response {
+  status: number;
+  /** Response headers (lower-case names, pseudo-headers excluded), in order. */
+  headers: [string, string][];
+  /**
+   * The response body as it arrives. Flow-control credit is returned as the consumer reads,
+   * so a slow reader holds the sender back (bounded memory). Ends at END_STREAM; throws
+   * H2StreamError on RST_STREAM / connection loss. Breaking out of the loop early resets
+   * the stream (CANCEL). Readable once.
+   */
+  body: AsyncIterable<Uint8Array>;
+  /** Trailers (e.g. grpc-status), resolved at END_STREAM ([] when none). */
+  trailers: Promise<[string, string][]>;
+}
+
+export interface H2ClientStream {
+  /** The HTTP/2 stream id; 0 while the request waits for a free stream slot. */
+  readonly id: number;
+  /**
+   * Writes request body bytes (only for body: "stream"). Resolves once the bytes are
+   * handed to the connection within the stream's and connection's flow-control windows
+   * (that is the backpressure). Rejects with H2StreamError if the stream is gone. The bytes
+   * must not change until it resolves.
+   */
+  write(data: Uint8Array): Promise<void>;
+  /** Ends the request body (END_STREAM). */
+  end(): void;
+  /** Resets the stream (RST_STREAM with CANCEL unless a code is given). */
+  reset(code?: number): void;
+  /** The response head; rejects with H2StreamError if reset/closed before it. */
+  readonly response: Promise<H2Response>;
+}
+
+/** Receive window of the whole connection; credit is returned once half is used. */
+const CONN_WINDOW = 16 * 1024 * 1024;
+const DEFAULT_STREAM_WINDOW = 1024 * 1024;
+/** Request DATA is framed only while less than this waits for the socket (bounded memory). */
+const OUT_HIGH_WATER = 256 * 1024;
+/** Largest header block (HEADERS + CONTINUATION) we accept before giving up on the peer. */
+const MAX_HEADER_BLOCK = 1024 * 1024;
+const MAX_STREAM_ID = 0x7fffffff;
+/** Connection-specific fields HTTP/2 forbids (RFC 9113 8.2.2). */
+const FORBIDDEN_HEADERS = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+]);
+const VALID_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+const INVALID_VALUE = /[\0\r\n]/;
+
+/** A failure that ends the whole connection (GOAWAY with `code`). */
+class ConnectionError extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
+
+/** A failure of one stream (RST_STREAM with `code`). */
+class StreamError extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
+
+/** The public face of a ClientStream (so callers see only the agreed shape). */
+class StreamHandle implements H2ClientStream {
+  readonly #s: ClientStream;
+  constructor(s: ClientStream) {
+    this.#s = s;
+  }
+  get id(): number {
+    return this.#s.id;
+  }
+  get response(): Promise<H2Response> {
+    return this.#s.response as Promise<ClientResponse>;
+  }
+  write(data: Uint8Array): Promise<void> {
+    return this.#s.write(data);
+  }
+  end(): void {
+    this.#s.end();
+  }
+  reset(code: number = ErrorCode.CANCEL): void {
+    this.#s.reset(code);
+  }
+}
+
+/** One client connection. Multiplexes any number of streams (up to the peer's limit). */
+export class H2ClientSession {
+  readonly #conn: ByteConn;
+  readonly #dialed: DialedConn;
+  readonly #scheme: string;
+  readonly #authority: string;
+  readonly #streamWindow: number;
+  readonly #keepAliveIntervalMs: number;
+  readonly #keepAliveTimeoutMs: number;
+
+  #out = new ByteBuffer(1 << 16);
+  #spare = new ByteBuffer(1 << 16);
+  #flushQueued = false;
+  #writing = false;
+  #writerIdle: (() => void)[] = [];
+  readonly #enc = new HpackEncoder();
+  readonly #dec = new HpackDecoder();
+  readonly #block = new ByteBuffer(1024);
+
+  /** Open streams by id. */
+  readonly #streams = new Map<number, ClientStream>();
+  /** Requests waiting for a stream slot, in order. */
+  #queued: ClientStream[] = [];
+  /** Open streams with body bytes or END_STREAM to send (round robin in insertion order). */
+  readonly #sendable = new Set<ClientStream>();
+  #nextId = 1;
+
+  #connSendWindow = DEFAULT_WINDOW;
+  #connRecvWindow = DEFAULT_WINDOW;
+  #connUnreturned = 0;
+  #peerInitialWindow = DEFAULT_WINDOW;
+  #peerMaxFrame = MIN_MAX_FRAME_SIZE;
+  #peerMaxStreams = Infinity;
+
+  #settingsReceived = false;
+  #settingsAcked = false;
+  #onReady: ((e?: Error) => void) | undefined;
+  /** GOAWAY received from the server. */
+  #goaway: H2StreamError | undefined;
+  /** close() was called. */
+  #closing = false;
+  /** Set once the connection is torn down: null (closed by us) or why it failed. */
+  #dead: Error | null | undefined = undefined;
+  readonly #reader: Promise<void>;
+  readonly closed: Promise<Error | null>;
+
+  /** A header block being received (HEADERS, then CONTINUATION frames). */
+  #hdrStream = 0;
+  #hdrFlags = 0;
+  readonly #hdrBuf = new ByteBuffer(4096);
+
+  #pingSeq = 0;
+  readonly #pings = new Map<
+    number,
+    { start: number; resolve(ms: number): void; reject(e: Error): void }
+  >();
+  #lastRead = performance.now();
+  #keepAliveTimer: ReturnType<typeof setTimeout> | undefined;
+  #keepAliveDeadline: ReturnType<typeof setTimeout> | undefined;
+  #signal: AbortSignal | undefined;
+  #onSignal: (() => void) | undefined;
+
+  private constructor(dialed: DialedConn, url: URL, opts: H2ConnectOptions) {
+    this.#dialed = dialed;
+    this.#conn = dialed.conn;
+    this.#scheme = url.protocol === "https:" ? "https" : "http";
+    this.#authority = url.host;
+    this.#streamWindow = opts.streamWindow ?? DEFAULT_STREAM_WINDOW;
+    this.#keepAliveIntervalMs = opts.keepAliveIntervalMs ?? 0;
+    this.#keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 20000;
+    this.#out.bytes(PREFACE);
+    writeSettings(this.#out, [
+      [Setting.ENABLE_PUSH, 0],
+      [Setting.INITIAL_WINDOW_SIZE, this.#streamWindow],
+    ]);
+    writeWindowUpdate(this.#out, 0, CONN_WINDOW - DEFAULT_WINDOW);
+    this.#connRecvWindow = CONN_WINDOW;
+    this.#flush();
+    this.#reader = this.#readLoop();
+    this.closed = this.#reader.then(() => this.#idleWriter()).then(() => this.#dead ?? null);
+  }
+
+  /**
+   * Connects and exchanges SETTINGS (resolves once the server's SETTINGS arrived and ours
+   * were acknowledged, so its limits are known before the first request).
+   */
+  static async connect(opts: H2ConnectOptions): Promise<H2ClientSession> {
+    const url = new URL(opts.url);
+    const sw = opts.streamWindow;
+    if (sw !== undefined && !(Number.isInteger(sw) && sw > 0 && sw <= MAX_WINDOW)) {
+      throw new RangeError(`h2 client: streamWindow must be an integer in 1..${MAX_WINDOW}`);
+    }
+    const timeoutMs = opts.connectTimeoutMs ?? 5000;
+    const ac = new AbortController();
+    const timer = setTimeout(
+      () =>
+        ac.abort(
+          new H2StreamError(
+            ErrorCode.CANCEL,
+            `h2 client: connecting to ${url.host} took longer than ${timeoutMs} ms`,
+            { retryable: true },
+          ),
+        ),
+      timeoutMs,
+    );
+    const outer = opts.signal;
+    const onOuter = () => ac.abort(outer?.reason);
+    outer?.addEventListener("abort", onOuter, { once: true });
+    if (outer?.aborted) onOuter();
+    let session: H2ClientSession | undefined;
+    try {
+      const dialed = await dialH2(url, opts.tls, ac.signal);
+      session = new H2ClientSession(dialed, url, opts);
+      const s = session;
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => reject(ac.signal.reason);
+        ac.signal.addEventListener("abort", onAbort, { once: true });
+        s.#onReady = (e) => {
+          ac.signal.removeEventListener("abort", onAbort);
+          if (e) reject(e);
+          else resolve();
+        };
+        if (ac.signal.aborted) onAbort();
+      });
+    } catch (e) {
+      if (session !== undefined) {
+        session.destroy(e instanceof Error ? e : new Error(String(e)));
+        await session.closed;
+      }
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", onOuter);
+    }
+    if (outer !== undefined) session.#watchSignal(outer);
+    session.#armKeepAlive();
+    return session;
+  }
+
+  /** True until GOAWAY, close, or a connection error; then new requests are refused. */
+  get available(): boolean {
+    return this.#goaway === undefined && !this.#closing && this.#dead === undefined &&
+      this.#nextId <= MAX_STREAM_ID;
+  }
+
+  /** Streams open on the connection plus requests waiting for a slot (for pools, tests). */
+  get activeStreams(): number {
+    return this.#streams.size + this.#queued.length;
+  }
+
+  /** Starts a request; throws H2StreamError at once if the session is closed/going away. */
+  request(init: H2RequestInit): H2ClientStream {
+    if (!this.available) throw this.#unavailableError();
+    const method = init.method;
+    if (!VALID_NAME.test(method.toLowerCase()) || method === "") {
+      throw new TypeError(`h2 client: invalid method ${JSON.stringify(method)}`);
+    }
+    if (method === "CONNECT") throw new TypeError("h2 client: CONNECT is not supported");
+    if (!init.path.startsWith("/") || INVALID_VALUE.test(init.path) || init.path.includes(" ")) {
+      throw new TypeError(`h2 client: the path must start with "/": ${JSON.stringify(init.path)}`);
+    }
+    const authority = init.authority ?? this.#authority;
+    if (INVALID_VALUE.test(authority)) throw new TypeError("h2 client: invalid authority");
+    const headers: [string, string][] = [];
+    for (const [n, v] of init.headers ?? []) {
+      if (!VALID_NAME.test(n)) {
+        throw new TypeError(
+          `h2 client: header names must be lower-case tokens: ${JSON.stringify(n)}`,
+        );
+      }
+      if (FORBIDDEN_HEADERS.has(n)) {
+        throw new TypeError(
+          `h2 client: "${n}" is a connection-specific header, not allowed in HTTP/2`,
+        );
+      }
+      if (n === "te" && v !== "trailers") {
+        throw new TypeError('h2 client: the only allowed "te" value is "trailers"');
+      }
+      if (INVALID_VALUE.test(v)) throw new TypeError(`h2 client: invalid value for header ${n}`);
+      headers.push([n, v]);
+    }
+    const body = init.body;
+    if (body !== undefined && body !== null && body !== "stream" && !(body instanceof Uint8Array)) {
+      throw new TypeError('h2 client: body must be a Uint8Array, "stream", null or undefined');
+    }
+    const s = new ClientStream(
+      this.#host,
+      method,
+      init.path,
+      authority,
+      headers,
+      body,
+      init.signal,
+    );
+    if (init.signal?.aborted) {
+      s.fail(new H2StreamError(ErrorCode.CANCEL, "request aborted", { cause: init.signal.reason }));
+      return new StreamHandle(s);
+    }
+    this.#queued.push(s);
+    this.#openQueued();
+    return new StreamHandle(s);
+  }
+
+  /** Round-trip time of one PING, in ms. */
+  ping(): Promise<number> {
+    if (this.#dead !== undefined) return Promise.reject(this.#deadError());
+    const seq = ++this.#pingSeq;
+    writeFrameHeader(this.#out, 8, FrameType.PING, 0, 0);
+    writeU32(this.#out, 0);
+    writeU32(this.#out, seq);
+    this.#flush();
+    return new Promise<number>((resolve, reject) => {
+      this.#pings.set(seq, { start: performance.now(), resolve, reject });
+    });
+  }
+
+  /** GOAWAY, let in-flight streams finish (up to graceMs, default 1000), then close. */
+  async close(graceMs = 1000): Promise<void> {
+    if (this.#dead === undefined) {
+      if (!this.#closing) {
+        this.#closing = true;
+        writeGoaway(this.#out, 0, ErrorCode.NO_ERROR);
+        this.#flush();
+        this.#failQueued(
+          new H2StreamError(
+            ErrorCode.REFUSED_STREAM,
+            "session closed before the request was sent",
+            {
+              retryable: true,
+            },
+          ),
+        );
+      }
+      const deadline = performance.now() + graceMs;
+      while (this.#streams.size > 0 && this.#dead === undefined) {
+        const left = deadline - performance.now();
+        if (left <= 0) break;
+        await this.#waitStreamsChange(left);
+      }
+      if (this.#dead === undefined) {
+        const left = Math.max(0, deadline - performance.now());
+        await this.#idleWriter(left);
+        this.#teardown(
+          null,
+          new H2StreamError(ErrorCode.CANCEL, `session closed after a ${graceMs} ms grace`),
+          true,
+        );
+      }
+    }
+    await this.closed;
+  }
+
+  /** Close now: every open stream fails. */
+  destroy(reason?: Error): void {
+    if (this.#dead !== undefined) return;
+    this.#teardown(
+      reason ?? null,
+      new H2StreamError(
+        ErrorCode.CANCEL,
+        `session destroyed${reason ? `: ${reason.message}` : ""}`,
+        {
+          cause: reason,
+        },
+      ),
+    );
+  }
+
+  /** What the streams call back into (kept off the public surface). */
+  readonly #host: StreamHost = {
+    wantSend: (s) => {
+      if (s.state !== "open") return;
+      this.#sendable.add(s);
+      this.#pumpSends();
+    },
+    resetStream: (s, code) => {
+      if (s.state === "queued") {
+        const i = this.#queued.indexOf(s);
+        if (i >= 0) this.#queued.splice(i, 1);
+        return;
+      }
+      if (s.state !== "open") return;
+      if (this.#dead === undefined) {
+        writeRstStream(this.#out, s.id, code);
+        this.#flush();
+      }
+      this.#forget(s);
+    },
+    consumed: (s, n) => this.#consumed(s, n),
+  };
+
+  /** The reader took `n` octets of `s`: return the credit once half the window is used. */
+  #consumed(s: ClientStream, n: number): void {
+    if (s.state !== "open" || s.remoteEnded || this.#dead !== undefined) return;
+    s.unreturned += n;
+    if (s.unreturned >= this.#streamWindow / 2) {
+      writeWindowUpdate(this.#out, s.id, s.unreturned);
+      s.recvWindow += s.unreturned;
+      s.unreturned = 0;
+      this.#flush();
+    }
+  }
+
+  // --- streams ------------------------------------------------------------------------------
+
+  /** Opens queued requests while the server's MAX_CONCURRENT_STREAMS allows. */
+  #openQueued(): void {
+    while (this.#queued.length > 0 && this.#dead === undefined) {
+      if (this.#nextId > MAX_STREAM_ID) {
+        this.#failQueued(
+          new H2StreamError(ErrorCode.REFUSED_STREAM, "stream ids of this connection are used up", {
+            retryable: true,
+          }),
+        );
+        return;
+      }
+      if (this.#streams.size >= this.#peerMaxStreams) return;
+      this.#open(this.#queued.shift()!);
+    }
+  }
+
+  #open(s: ClientStream): void {
+    const id = this.#nextId;
+    this.#nextId += 2;
+    s.id = id;
+    s.state = "open";
+    s.sendWindow = this.#peerInitialWindow;
+    s.recvWindow = this.#streamWindow;
+    this.#streams.set(id, s);
+    const endNow = s.endsWithHeaders;
+    const block = this.#block;
+    block.reset();
+    this.#enc.begin(block);
+    this.#enc.field(block, ":method", s.method);
+    this.#enc.field(block, ":scheme", this.#scheme);
+    this.#enc.field(block, ":authority", s.authority);
+    this.#enc.field(block, ":path", s.path);
+    for (const [n, v] of s.headers) this.#enc.field(block, n, v);
+    const b = block.view();
+    let off = Math.min(b.length, this.#peerMaxFrame);
+    const endHeaders = off === b.length ? Flag.END_HEADERS : 0;
+    writeFrameHeader(
+      this.#out,
+      off,
+      FrameType.HEADERS,
+      endHeaders | (endNow ? Flag.END_STREAM : 0),
+      id,
+    );
+    this.#out.bytes(b.subarray(0, off));
+    while (off < b.length) {
+      const n = Math.min(b.length - off, this.#peerMaxFrame);
+      const last = off + n === b.length;
+      writeFrameHeader(this.#out, n, FrameType.CONTINUATION, last ? Flag.END_HEADERS : 0, id);
+      this.#out.bytes(b.subarray(off, off + n));
+      off += n;
+    }
+    if (endNow) s.localEnded = true;
+    else this.#sendable.add(s);
+    this.#pumpSends();
+    this.#flush();
+  }
+
+  /** Frames request DATA, one frame per stream per round, while windows and buffer allow. */
+  #pumpSends(): void {
+    if (this.#dead !== undefined) return;
+    let progress = true;
+    while (progress && this.#sendable.size > 0 && this.#out.len < OUT_HIGH_WATER) {
+      progress = false;
+      for (const s of this.#sendable) {
+        if (this.#out.len >= OUT_HIGH_WATER) break;
+        if (this.#sendOne(s)) progress = true;
+        if (!s.hasSendWork || s.state !== "open") this.#sendable.delete(s);
+        else if (progress) {
+          // Round robin: a stream with more to send goes to the back.
+          this.#sendable.delete(s);
+          this.#sendable.add(s);
+        }
+      }
+    }
+    this.#flush();
+  }
+
+  /** Frames one DATA frame (or the final empty END_STREAM) of `s`; false if blocked. */
+  #sendOne(s: ClientStream): boolean {
+    if (s.state !== "open" || s.localEnded) return false;
+    const head = s.sendQueue[0];
+    if (head === undefined) {
+      if (!s.endRequested) return false;
+      writeFrameHeader(this.#out, 0, FrameType.DATA, Flag.END_STREAM, s.id);
+      this.#localEnd(s);
+      return true;
+    }
+    const left = head.data.length - head.off;
+    const n = Math.min(left, this.#connSendWindow, s.sendWindow, this.#peerMaxFrame);
+    if (n <= 0) return false;
+    const last = n === left && s.sendQueue.length === 1 && s.endRequested;
+    writeFrameHeader(this.#out, n, FrameType.DATA, last ? Flag.END_STREAM : 0, s.id);
+    this.#out.bytes(head.data.subarray(head.off, head.off + n));
+    head.off += n;
+    this.#connSendWindow -= n;
+    s.sendWindow -= n;
+    if (head.off === head.data.length) {
+      s.sendQueue.shift();
+      head.resolve();
+    }
+    if (last) this.#localEnd(s);
+    return true;
+  }
+
+  #localEnd(s: ClientStream): void {
+    s.localEnded = true;
+    if (s.remoteEnded) this.#completed(s);
+  }
+
+  /** Both sides ended: the stream is done and its slot is free. */
+  #completed(s: ClientStream): void {
+    s.closeClean();
+    this.#forget(s);
+  }
+
+  /** Drops an open stream from the connection's books and lets a queued request in. */
+  #forget(s: ClientStream): void {
+    if (this.#streams.get(s.id) !== s) return;
+    this.#streams.delete(s.id);
+    this.#sendable.delete(s);
+    this.#notifyStreams();
+    this.#openQueued();
+    if (this.#streams.size === 0 && this.#goaway !== undefined && this.#queued.length === 0) {
+      // The server is going away and nothing is left to finish here.
+      this.#teardown(this.#goaway, this.#goaway, true);
+    }
+  }
+
+  #failQueued(err: H2StreamError): void {
+    for (const s of this.#queued.splice(0)) s.fail(err);
+  }
+
+  #streamWaiters: (() => void)[] = [];
+
+  #notifyStreams(): void {
+    for (const w of this.#streamWaiters.splice(0)) w();
+  }
+
+  #waitStreamsChange(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        const i = this.#streamWaiters.indexOf(done);
+        if (i >= 0) this.#streamWaiters.splice(i, 1);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.#streamWaiters.push(done);
+    });
+  }
+
+  #unavailableError(): H2StreamError {
+    if (this.#dead !== undefined) return this.#deadError();
+    if (this.#goaway !== undefined) {
+      return new H2StreamError(
+        ErrorCode.REFUSED_STREAM,
+        `session unavailable: ${this.#goaway.message}`,
+        {
+          retryable: true,
+        },
+      );
+    }
+    if (this.#closing) {
+      return new H2StreamError(ErrorCode.REFUSED_STREAM, "session is closing", { retryable: true });
+    }
+    return new H2StreamError(
+      ErrorCode.REFUSED_STREAM,
+      "stream ids of this connection are used up",
+      {
+        retryable: true,
+      },
+    );
+  }
+
+  #deadError(): H2StreamError {
+    const why = this.#dead;
+    if (why instanceof H2StreamError) return why;
+    return new H2StreamError(ErrorCode.CANCEL, `session closed${why ? `: ${why.message}` : ""}`, {
+      cause: why ?? undefined,
+      retryable: true,
+    });
+  }
+
+  // --- output -------------------------------------------------------------------------------
+
+  /** Writes what was queued in this turn as one socket write (after the current one). */
+  #flush(): void {
+    if (this.#flushQueued || this.#writing || this.#dead !== undefined) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => {
+      this.#flushQueued = false;
+      if (!this.#writing) this.#writeLoop();
+    });
+  }
+
+  async #writeLoop(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#out.len > 0 && this.#dead === undefined) {
+        const b = this.#out;
+        this.#out = this.#spare;
+        this.#spare = b;
+        const v = b.view();
+        let p = 0;
+        while (p < v.length) p += await this.#conn.write(v.subarray(p));
+        b.reset();
+        if (this.#sendable.size > 0) this.#pumpSends();
+      }
+    } catch (e) {
+      this.#teardown(
+        new H2StreamError(ErrorCode.INTERNAL_ERROR, `connection lost: ${(e as Error).message}`, {
+          cause: e,
+        }),
+      );
+    } finally {
+      this.#writing = false;
+      for (const w of this.#writerIdle.splice(0)) w();
+    }
+  }
+
+  /** Resolves once no socket write is in progress or queued (or after `ms`). */
+  #idleWriter(ms = Infinity): Promise<void> {
+    if (!this.#writing && !this.#flushQueued) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let t: ReturnType<typeof setTimeout> | undefined;
+      const done = () => {
+        clearTimeout(t);
+        const i = this.#writerIdle.indexOf(done);
+        if (i >= 0) this.#writerIdle.splice(i, 1);
+        resolve();
+      };
+      if (ms !== Infinity) t = setTimeout(done, ms);
+      this.#writerIdle.push(done);
+    });
+  }
+
+  // --- teardown -----------------------------------------------------------------------------
+
+  /**
+   * Ends the connection: open streams fail with `streamErr` (queued ones retryably), pings
+   * fail, the socket closes, `closed` resolves with `reason`.
+   */
+  #teardown(reason: Error | null, streamErr?: H2StreamError, graceful = false): void {
+    if (this.#dead !== undefined) return;
+    this.#dead = reason;
+    const err = streamErr ??
+      (reason instanceof H2StreamError
+        ? reason
+        : new H2StreamError(ErrorCode.CANCEL, "session closed", {
+          cause: reason,
+        }));
+    clearTimeout(this.#keepAliveTimer);
+    clearTimeout(this.#keepAliveDeadline);
+    if (this.#signal !== undefined && this.#onSignal !== undefined) {
+      this.#signal.removeEventListener("abort", this.#onSignal);
+    }
+    this.#failQueued(
+      new H2StreamError(
+        ErrorCode.REFUSED_STREAM,
+        `connection ended before the request was sent: ${err.message}`,
+        {
+          retryable: true,
+          cause: err,
+        },
+      ),
+    );
+    const open = [...this.#streams.values()];
+    this.#streams.clear();
+    this.#sendable.clear();
+    for (const s of open) s.fail(err);
+    for (const p of this.#pings.values()) p.reject(err);
+    this.#pings.clear();
+    this.#notifyStreams();
+    this.#onReady?.(err);
+    this.#onReady = undefined;
+    // Graceful: what was written still reaches the server (a lingering TLS close).
+    if (graceful) {
+      try {
+        this.#conn.close();
+      } catch {
+        // Already closed by the peer.
+      }
+    } else this.#dialed.destroy();
+    for (const w of this.#writerIdle.splice(0)) w();
+  }
+
+  #watchSignal(signal: AbortSignal): void {
+    if (this.#dead !== undefined) return;
+    this.#signal = signal;
+    this.#onSignal = () =>
+      this.destroy(
+        signal.reason instanceof Error
+          ? signal.reason
+          : new Error(`session aborted: ${String(signal.reason)}`),
+      );
+    signal.addEventListener("abort", this.#onSignal, { once: true });
+  }
+
+  // --- keep-alive ---------------------------------------------------------------------------
+
+  #armKeepAlive(): void {
+    const every = this.#keepAliveIntervalMs;
+    if (every <= 0 || this.#dead !== undefined) return;
+    clearTimeout(this.#keepAliveTimer);
+    const wait = Math.max(0, every - (performance.now() - this.#lastRead));
+    this.#keepAliveTimer = setTimeout(() => this.#keepAliveTick(), wait);
+  }
+
+  #keepAliveTick(): void {
+    this.#keepAliveTimer = undefined;
+    if (this.#dead !== undefined) return;
+    if (performance.now() - this.#lastRead < this.#keepAliveIntervalMs) {
+      this.#armKeepAlive();
+      return;
+    }
+    const limit = this.#keepAliveTimeoutMs;
+    this.#keepAliveDeadline = setTimeout(() => {
+      this.destroy(
+        new H2StreamError(ErrorCode.CANCEL, `keep-alive PING not answered within ${limit} ms`, {
+          retryable: false,
+        }),
+      );
+    }, limit);
+    this.ping().then(
+      () => {
+        clearTimeout(this.#keepAliveDeadline);
+        this.#armKeepAlive();
+      },
+      () => clearTimeout(this.#keepAliveDeadline),
+    );
+  }
+
+  // --- input --------------------------------------------------------------------------------
+
+  async #readLoop(): Promise<void> {
+    const maxFrame = MIN_MAX_FRAME_SIZE; // we never raise SETTINGS_MAX_FRAME_SIZE
+    const buf = new Uint8Array(1 << 16);
+    let len = 0;
+    try {
+      while (this.#dead === undefined) {
+        const n = await this.#conn.read(buf.subarray(len));
+        if (n === null) {
+          const why = this.#goaway !== undefined
+            ? `connection closed by the server after GOAWAY: ${this.#goaway.message}`
+            : "connection closed by the server";
+          this.#teardown(new H2StreamError(ErrorCode.INTERNAL_ERROR, why));
+          return;
+        }
+        this.#lastRead = performance.now();
+        len += n;
+        let p = 0;
+        while (len - p >= FRAME_HEADER_LEN && this.#dead === undefined) {
+          const flen = (buf[p] << 16) | (buf[p + 1] << 8) | buf[p + 2];
+          if (flen > maxFrame) {
+            throw new ConnectionError(
+              ErrorCode.FRAME_SIZE_ERROR,
+              `frame of ${flen} octets exceeds ${maxFrame}`,
+            );
+          }
+          if (len - p < FRAME_HEADER_LEN + flen) break;
+          const type = buf[p + 3];
+          const flags = buf[p + 4];
+          const id = readU32(buf, p + 5) & 0x7fffffff;
+          this.#frame(
+            type,
+            flags,
+            id,
+            buf.subarray(p + FRAME_HEADER_LEN, p + FRAME_HEADER_LEN + flen),
+          );
+          p += FRAME_HEADER_LEN + flen;
+        }
+        if (p > 0) {
+          buf.copyWithin(0, p, len);
+          len -= p;
+        }
+      }
+    } catch (e) {
+      if (this.#dead !== undefined) return; // our own close interrupted the read
+      if (e instanceof ConnectionError) {
+        writeGoaway(this.#out, 0, e.code, e.message);
+        const err = new H2StreamError(e.code, `h2 client: ${e.message}`);
+        // Let the GOAWAY reach the server before the socket closes.
+        this.#flush();
+        await this.#idleWriter(1000);
+        this.#teardown(err, err, true);
+        return;
+      }
+      this.#teardown(
+        new H2StreamError(ErrorCode.INTERNAL_ERROR, `connection lost: ${(e as Error).message}`, {
+          cause: e,
+        }),
+      );
+    }
+  }
+
+  #frame(type: number, flags: number, id: number, payload: Uint8Array): void {
+    if (this.#hdrStream !== 0 && (type !== FrameType.CONTINUATION || id !== this.#hdrStream)) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "expected CONTINUATION");
+    }
+    if (!this.#settingsReceived && type !== FrameType.SETTINGS) {
+      throw new ConnectionError(
+        ErrorCode.PROTOCOL_ERROR,
+        "the server did not start with SETTINGS (not an HTTP/2 server?)",
+      );
+    }
+    try {
+      switch (type) {
+        case FrameType.DATA:
+          return this.#onData(flags, id, payload);
+        case FrameType.HEADERS:
+          return this.#onHeaders(flags, id, payload);
+        case FrameType.CONTINUATION:
+          return this.#onContinuation(flags, id, payload);
+        case FrameType.SETTINGS:
+          return this.#onSettings(flags, id, payload);
+        case FrameType.PING:
+          return this.#onPing(flags, id, payload);
+        case FrameType.GOAWAY:
+          return this.#onGoaway(id, payload);
+        case FrameType.RST_STREAM:
+          return this.#onRstStream(id, payload);
+        case FrameType.WINDOW_UPDATE:
+          return this.#onWindowUpdate(id, payload);
+        case FrameType.PUSH_PROMISE:
+          throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE with push disabled");
+        case FrameType.PRIORITY:
+          if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PRIORITY on stream 0");
+          if (payload.length !== 5) {
+            throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "PRIORITY length");
+          }
+          return;
+        default:
+          return; // unknown frame types are ignored (RFC 9113 4.1)
+      }
+    } catch (e) {
+      if (!(e instanceof StreamError)) throw e;
+      const s = this.#streams.get(id);
+      writeRstStream(this.#out, id, e.code);
+      this.#flush();
+      if (s !== undefined) {
+        this.#forget(s);
+        s.fail(new H2StreamError(e.code, `h2 client: ${e.message}`));
+      }
+    }
+  }
+
+  /** A frame for a stream id we never opened is a connection error; a closed one is ignored. */
+  #streamFor(id: number, what: string): ClientStream | undefined {
+    if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `${what} on stream 0`);
+    const s = this.#streams.get(id);
+    if (s === undefined && ((id & 1) === 0 || id >= this.#nextId)) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `${what} on idle stream ${id}`);
+    }
+    return s;
+  }
+
+  #onData(flags: number, id: number, payload: Uint8Array): void {
+    const s = this.#streamFor(id, "DATA");
+    // Connection credit: counted and returned on receipt, whatever the stream's fate.
+    this.#connRecvWindow -= payload.length;
+    if (this.#connRecvWindow < 0) {
+      throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "connection window exceeded");
+    }
+    this.#connUnreturned += payload.length;
+    if (this.#connUnreturned >= CONN_WINDOW / 2) {
+      writeWindowUpdate(this.#out, 0, this.#connUnreturned);
+      this.#connRecvWindow += this.#connUnreturned;
+      this.#connUnreturned = 0;
+      this.#flush();
+    }
+    let body = payload;
+    if (flags & Flag.PADDED) {
+      if (payload.length < 1 || payload[0] >= payload.length) {
+        throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA padding exceeds the payload");
+      }
+      body = payload.subarray(1, payload.length - payload[0]);
+    }
+    if (s === undefined) return; // reset by us: drop
+    if (s.remoteEnded) throw new StreamError(ErrorCode.STREAM_CLOSED, "DATA after END_STREAM");
+    if (!s.headSeen) {
+      throw new StreamError(ErrorCode.PROTOCOL_ERROR, "DATA before the response head");
+    }
+    s.recvWindow -= payload.length;
+    if (s.recvWindow < 0) {
+      throw new StreamError(ErrorCode.FLOW_CONTROL_ERROR, "stream window exceeded");
+    }
+    // Padding is never read by the consumer: its credit goes back at once.
+    const pad = payload.length - body.length;
+    if (pad > 0) this.#consumed(s, pad);
+    s.onData(body.slice());
+    if (flags & Flag.END_STREAM) this.#remoteEnd(s, []);
+  }
+
+  #remoteEnd(s: ClientStream, trailers: [string, string][]): void {
+    s.onEnd(trailers);
+    if (s.localEnded) this.#completed(s);
+  }
+
+  #onHeaders(flags: number, id: number, payload: Uint8Array): void {
+    if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0");
+    let p = 0;
+    let end = payload.length;
+    if (flags & Flag.PADDED) {
+      if (payload.length < 1) {
+        throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS padding");
+      }
+      end -= payload[0];
+      p = 1;
+    }
+    if (flags & Flag.PRIORITY) p += 5;
+    if (end < p) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS padding exceeds the payload");
+    }
+    this.#hdrBuf.reset();
+    this.#hdrBuf.bytes(payload.subarray(p, end));
+    if (flags & Flag.END_HEADERS) this.#headerBlock(id, flags);
+    else {
+      this.#hdrStream = id;
+      this.#hdrFlags = flags;
+    }
+  }
+
+  #onContinuation(flags: number, id: number, payload: Uint8Array): void {
+    if (this.#hdrStream === 0 || id !== this.#hdrStream) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "unexpected CONTINUATION");
+    }
+    if (this.#hdrBuf.len + payload.length > MAX_HEADER_BLOCK) {
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
+    }
+    this.#hdrBuf.bytes(payload);
+    if (flags & Flag.END_HEADERS) {
+      this.#hdrStream = 0;
+      this.#headerBlock(id, this.#hdrFlags);
+    }
+  }
+
+  /** A complete header block: the response head, an informational head, or trailers. */
+  #headerBlock(id: number, flags: number): void {
+    const fields: string[] = [];
+    const block = this.#hdrBuf.view();
+    try {
+      // Always decoded, even for a stream we reset, to keep the HPACK table in step.
+      this.#dec.decode(block, 0, block.length, fields);
+    } catch (e) {
+      if (e instanceof HpackError) {
+        throw new ConnectionError(ErrorCode.COMPRESSION_ERROR, e.message);
+      }
+      throw e;
+    }
+    const s = this.#streamFor(id, "HEADERS");
+    if (s === undefined) return;
+    const endStream = (flags & Flag.END_STREAM) !== 0;
+    if (s.remoteEnded) throw new StreamError(ErrorCode.STREAM_CLOSED, "HEADERS after END_STREAM");
+    if (s.headSeen) {
+      // Trailers.
+      if (!endStream) {
+        throw new StreamError(ErrorCode.PROTOCOL_ERROR, "trailers without END_STREAM");
+      }
+      const trailers: [string, string][] = [];
+      for (let i = 0; i < fields.length; i += 2) {
+        if (fields[i].charCodeAt(0) === 58) {
+          throw new StreamError(ErrorCode.PROTOCOL_ERROR, "pseudo-header in trailers");
+        }
+        trailers.push([fields[i], fields[i + 1]]);
+      }
+      this.#remoteEnd(s, trailers);
+      return;
+    }
+    let status = -1;
+    const headers: [string, string][] = [];
+    let regular = false;
+    for (let i = 0; i < fields.length; i += 2) {
+      const n = fields[i];
+      if (n.charCodeAt(0) === 58) {
+        if (n !== ":status" || status !== -1 || regular) {
+          throw new StreamError(
+            ErrorCode.PROTOCOL_ERROR,
+            `unexpected pseudo-header ${n} in a response`,
+          );
+        }
+        const v = fields[i + 1];
+        status = /^[1-9][0-9][0-9]$/.test(v) ? Number(v) : -2;
+      } else {
+        regular = true;
+        headers.push([n, fields[i + 1]]);
+      }
+    }
+    if (status < 0 || status === 101) {
+      throw new StreamError(ErrorCode.PROTOCOL_ERROR, "response without a valid :status");
+    }
+    if (status < 200) {
+      if (endStream) {
+        throw new StreamError(ErrorCode.PROTOCOL_ERROR, "informational response with END_STREAM");
+      }
+      return; // 1xx: the final head follows
+    }
+    s.onHead(status, headers, false);
+    if (endStream) this.#remoteEnd(s, []);
+  }
+
+  #onSettings(flags: number, id: number, payload: Uint8Array): void {
+    if (id !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
+    if (flags & Flag.ACK) {
+      if (payload.length !== 0) {
+        throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with payload");
+      }
+      this.#settingsAcked = true;
+      this.#checkReady();
+      return;
+    }
+    if (payload.length % 6 !== 0) {
+      throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS length");
+    }
+    for (let i = 0; i < payload.length; i += 6) {
+      const key = (payload[i] << 8) | payload[i + 1];
+      const v = readU32(payload, i + 2);
+      switch (key) {
+        case Setting.HEADER_TABLE_SIZE:
+          this.#enc.setMaxTableSize(v);
+          break;
+        case Setting.ENABLE_PUSH:
+          if (v > 1) {
+            throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "ENABLE_PUSH must be 0 or 1");
+          }
+          break;
+        case Setting.MAX_CONCURRENT_STREAMS:
+          this.#peerMaxStreams = v;
+          break;
+        case Setting.INITIAL_WINDOW_SIZE: {
+          if (v > MAX_WINDOW) {
+            throw new ConnectionError(
+              ErrorCode.FLOW_CONTROL_ERROR,
+              "INITIAL_WINDOW_SIZE too large",
+            );
+          }
+          const delta = v - this.#peerInitialWindow;
+          this.#peerInitialWindow = v;
+          for (const s of this.#streams.values()) {
+            s.sendWindow += delta;
+            if (s.sendWindow > MAX_WINDOW) {
+              throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "stream window overflow");
+            }
+          }
+          break;
+        }
+        case Setting.MAX_FRAME_SIZE:
+          if (v < MIN_MAX_FRAME_SIZE || v > MAX_MAX_FRAME_SIZE) {
+            throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "MAX_FRAME_SIZE out of range");
+          }
+          this.#peerMaxFrame = v;
+          break;
+        default:
+          break; // MAX_HEADER_LIST_SIZE is advisory; unknown settings are ignored
+      }
+    }
+    writeFrameHeader(this.#out, 0, FrameType.SETTINGS, Flag.ACK, 0);
+    this.#flush();
+    this.#settingsReceived = true;
+    this.#checkReady();
+    this.#openQueued();
+    if (this.#sendable.size > 0) this.#pumpSends();
+  }
+
+  #checkReady(): void {
+    if (this.#settingsReceived && this.#settingsAcked && this.#onReady !== undefined) {
+      const r = this.#onReady;
+      this.#onReady = undefined;
+      r();
+    }
+  }
+
+  #onPing(flags: number, id: number, payload: Uint8Array): void {
+    if (id !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PING on a stream");
+    if (payload.length !== 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "PING length");
+    if (flags & Flag.ACK) {
+      const seq = readU32(payload, 4);
+      const p = this.#pings.get(seq);
+      if (p !== undefined && readU32(payload, 0) === 0) {
+        this.#pings.delete(seq);
+        p.resolve(performance.now() - p.start);
+      }
+      return;
+    }
+    writeFrameHeader(this.#out, 8, FrameType.PING, Flag.ACK, 0);
+    this.#out.bytes(payload);
+    this.#flush();
+  }
+
+  #onGoaway(id: number, payload: Uint8Array): void {
+    if (id !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "GOAWAY on a stream");
+    if (payload.length < 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "GOAWAY length");
+    const last = readU32(payload, 0) & 0x7fffffff;
+    const code = readU32(payload, 4);
+    const debug = new TextDecoder().decode(payload.subarray(8));
+    const msg = `server sent GOAWAY (${errorCodeName(code)}, last stream ${last}${
+      debug ? `: ${debug}` : ""
+    })`;
+    this.#goaway = new H2StreamError(code, msg, { retryable: false });
+    const refused = new H2StreamError(ErrorCode.REFUSED_STREAM, `stream not processed: ${msg}`, {
+      retryable: true,
+    });
+    this.#failQueued(refused);
+    for (const [sid, s] of [...this.#streams]) {
+      if (sid > last) {
+        this.#streams.delete(sid);
+        this.#sendable.delete(s);
+        s.fail(refused);
+      }
+    }
+    this.#notifyStreams();
+    if (this.#streams.size === 0) this.#teardown(this.#goaway, this.#goaway, true);
+  }
+
+  #onRstStream(id: number, payload: Uint8Array): void {
+    if (payload.length !== 4) {
+      throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "RST_STREAM length");
+    }
+    const s = this.#streamFor(id, "RST_STREAM");
+    if (s === undefined) return;
+    const code = readU32(payload, 0);
+    this.#forget(s);
+    s.fail(new H2StreamError(code, `stream reset by the server`));
+  }
+
+  #onWindowUpdate(id: number, payload: Uint8Array): void {
+    if (payload.length !== 4) {
+      throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "WINDOW_UPDATE length");
+    }
+    const inc = readU32(payload, 0) & 0x7fffffff;
+    if (id === 0) {
+      if (inc === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+      this.#connSendWindow += inc;
+      if (this.#connSendWindow > MAX_WINDOW) {
+        throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "connection window overflow");
+      }
+    } else {
+      const s = this.#streamFor(id, "WINDOW_UPDATE");
+      if (s === undefined) return;
+      if (inc === 0) throw new StreamError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+      s.sendWindow += inc;
+      if (s.sendWindow > MAX_WINDOW) {
+        throw new StreamError(ErrorCode.FLOW_CONTROL_ERROR, "stream window overflow");
+      }
+    }
+    if (this.#sendable.size > 0) this.#pumpSends();
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The servers the client tests run against, side by side in the same test: a Concord member
+ * in-process and Debian's etcd 3.4, each with a Client on it. etcd speaks only gRPC, so it
+ * is reached through the gRPC transport; Concord through both.
+ */
+import { Client, type ClientOptions } from "../../lib/client/mod.ts";
+import { webTransport } from "../../lib/client/transport.ts";
+import { grpcTransport } from "../../lib/client/grpc_transport.ts";
+import type { TransportFactory } from "../../lib/client/transport.ts";
+import { startTestServer } from "../server/harness.ts";
+import { startEtcd } from "../support/etcd.ts";
+
+/** A server under test and how to make clients of it. */
+export interface Target {
+  /** "concord/web", "concord/grpc" or "etcd/grpc". */
+  readonly name: string;
+  readonly url: string;
+  /** A new client on the target (closed by `stop`). */
+  client(opts?: Partial<ClientOptions>): Client;
+  stop(): Promise<void>;
+}
+
+function target(
+  name: string,
+  url: string,
+  transport: TransportFactory,
+  stopServer: () => Promise<void>,
+): Target {
+  const clients: Client[] = [];
+  return {
+    name,
+    url,
+    client(opts) {
+      const c = new Client({ endpoints: [url], transport, ...opts });
+      clients.push(c);
+      return c;
+    },
+    async stop() {
+      await Promise.all(clients.map((c) => c.close()));
+      await stopServer();
+    },
+  };
+}
+
+/** A Concord member with fast raft timing (so 1 s lease TTLs hold), reached over gRPC-web. */
+export async function startConcord(): Promise<Target> {
+  const s = await startTestServer((c) => {
+    c.heartbeatIntervalMs = 10;
+    c.electionTimeoutMs = 100;
+  });
+  return target("concord/web", s.url, webTransport, () => s.close());
+}
+
+/** A Concord member reached over gRPC. */
+export async function startConcordGrpc(): Promise<Target> {
+  const s = await startTestServer((c) => {
+    c.heartbeatIntervalMs = 10;
+    c.electionTimeoutMs = 100;
+  });
+  return target("concord/grpc", s.url, grpcTransportForTests(), () => s.close());
+}
+
+/** etcd 3.4, reached over gRPC. */
+export async function startEtcdTarget(): Promise<Target> {
+  const e = await startEtcd();
+  return target("etcd/grpc", e.url, grpcTransportForTests(), () => e.stop());
+}
+
+/** The gRPC transport with quick keep-alives, as the failover tests need. */
+export function grpcTransportForTests(): TransportFactory {
+  return grpcTransport({ keepAliveIntervalMs: 1000, keepAliveTimeoutMs: 1000 });
+}
+
+/**
+ * Runs `body` against every target in turn (a fresh server each), so one test shows the
+ * client behaves the same on Concord and on etcd. Failures name the target.
+ */
+export async function onEveryTarget(body: (t: Target) => Promise<void>): Promise<void> {
+  for (const start of [startConcordGrpc, startConcord, startEtcdTarget]) {
+    const t = await start();
+    try {
+      await body(t);
+    } catch (err) {
+      if (err instanceof Error) err.message = `[${t.name}] ${err.message}`;
+      throw err;
+    } finally {
+      await t.stop();
+    }
+  }
+}
