@@ -1,0 +1,202 @@
+/**
+ * The comparison the ctl tests share: the same script of commands is run with the real
+ * etcdctl 3.4 against one server and with `concord ctl` (in-process, output captured)
+ * against its twin — a second server of the same kind, started the same way, so both see the
+ * same history and answer with the same revisions. Twins are made of etcd 3.4 and of
+ * Concord. Outputs, errors and exit codes must match byte for byte once ids (cluster,
+ * member, lease), durations and sizes are replaced by placeholders.
+ */
+import assert from "node:assert/strict";
+import { runCtl } from "../../lib/cli/ctl.ts";
+import { StdinReader } from "../../lib/cli/ctl_stdin.ts";
+import { type CtlResult, etcdctl, startTestServer, type TestServer } from "../server/harness.ts";
+import { type EtcdProcess, startEtcd } from "../support/etcd.ts";
+
+export type { CtlResult };
+
+/** A server either tool is pointed at. */
+export interface Server {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Two servers of one kind: etcdctl runs on `a`, concord ctl on `b`. */
+export interface Twins {
+  kind: "etcd" | "concord";
+  a: Server;
+  b: Server;
+  stop(): Promise<void>;
+}
+
+function fromEtcd(e: EtcdProcess): Server {
+  return { url: e.url, stop: () => e.stop() };
+}
+
+function fromConcord(s: TestServer): Server {
+  return { url: s.url, stop: () => s.close() };
+}
+
+/** Starts twin etcd 3.4 members. */
+export async function etcdTwins(): Promise<Twins> {
+  const [a, b] = await Promise.all([startEtcd(), startEtcd()]);
+  return {
+    kind: "etcd",
+    a: fromEtcd(a),
+    b: fromEtcd(b),
+    stop: async () => {
+      await Promise.all([a.stop(), b.stop()]);
+    },
+  };
+}
+
+/** Starts twin Concord members (in-process, fast raft so 1 s leases hold). */
+export async function concordTwins(): Promise<Twins> {
+  const edit = (c: { heartbeatIntervalMs: number; electionTimeoutMs: number }) => {
+    c.heartbeatIntervalMs = 10;
+    c.electionTimeoutMs = 100;
+  };
+  const a = await startTestServer(edit);
+  const b = await startTestServer(edit);
+  return {
+    kind: "concord",
+    a: fromConcord(a),
+    b: fromConcord(b),
+    stop: async () => {
+      await a.close();
+      await b.close();
+    },
+  };
+}
+
+/** Options of one run: stdin text, extra environment. */
+export interface RunOptions {
+  stdin?: string;
+  env?: Record<string, string>;
+}
+
+const GLOBALS = (
+  url: string,
+) => ["--endpoints", url, "--dial-timeout", "5s", "--command-timeout", "10s"];
+
+/** Runs the real etcdctl (API v3). */
+export async function runEtcdctl(
+  url: string,
+  args: string[],
+  o: RunOptions = {},
+): Promise<CtlResult> {
+  if (!o.env) return await etcdctl(url, args, o.stdin);
+  const child = new Deno.Command("etcdctl", {
+    args: [...GLOBALS(url), ...args],
+    env: { ETCDCTL_API: "3", ...o.env },
+    stdin: o.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (o.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(o.stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A readable stream of `text` (ctl's stdin in-process). */
+export function textStream(text: string): ReadableStream<Uint8Array> {
+  const b = new TextEncoder().encode(text);
+  return new ReadableStream({
+    start(c) {
+      if (b.length > 0) c.enqueue(b);
+      c.close();
+    },
+  });
+}
+
+/** Runs `concord ctl` in-process with captured output. */
+export async function runConcordCtl(
+  url: string,
+  args: string[],
+  o: RunOptions & { interrupt?: AbortSignal; stdinStream?: ReadableStream<Uint8Array> } = {},
+): Promise<CtlResult> {
+  let stdout = "";
+  let stderr = "";
+  const stdin = new StdinReader(
+    o.stdinStream ?? (o.stdin === undefined ? null : textStream(o.stdin)),
+  );
+  const code = await runCtl([...GLOBALS(url), ...args], {
+    out: (t) => stdout += t,
+    err: (t) => stderr += t,
+    stdin,
+    env: o.env ?? {},
+    interrupt: o.interrupt ?? new AbortController().signal,
+  });
+  return { code, stdout, stderr };
+}
+
+/** Text with ids, durations, sizes and logs replaced, so twins' outputs compare equal. */
+export function normalize(text: string, twins: Twins): string {
+  const ids = new Map<string, string>();
+  const id = (s: string) => {
+    let v = ids.get(s);
+    if (!v) ids.set(s, v = `<id${ids.size + 1}>`);
+    return v;
+  };
+  return text
+    .split("\n")
+    .filter((l) => !l.startsWith('{"level":')) // etcdctl's zap log lines
+    .join("\n")
+    .replaceAll(twins.a.url, "<url>")
+    .replaceAll(twins.b.url, "<url>")
+    .replaceAll(new URL(twins.a.url).host, "<ep>")
+    .replaceAll(new URL(twins.b.url).host, "<ep>")
+    .replace(/http:\/\/127\.0\.0\.1:\d+/g, "<peer-url>")
+    .replace(/\b[0-9a-f]{12,16}\b|\b\d{15,20}\b/g, (m) => id(m))
+    .replace(/took = [\d.]+[µmn]?s/g, "took = <took>")
+    .replace(/"took":"[^"]*"/g, '"took":"<took>"')
+    .replace(/"Took" : \S+/g, '"Took" : <took>')
+    .replace(/\b\d+(\.\d)? [kMG]?B\b/g, "<size>")
+    .replace(/"(dbSize|dbSizeInUse)":\d+/g, '"$1":<n>')
+    .replace(/"DBSize" : \d+/g, '"DBSize" : <n>')
+    .replace(/^(\|.*\|)$/gm, (l) => l.replace(/ +/g, " "))
+    .replace(/^(\+[-+]+\+)$/gm, (l) => l.replace(/-+/g, "-"));
+}
+
+/** One step of a script: ctl arguments (after the global flags) and run options. */
+export interface Step extends RunOptions {
+  args: string[];
+  /** Extra replacements applied to both outputs (e.g. a hash that holds lease ids). */
+  mask?: RegExp[];
+}
+
+/** Runs `step` with etcdctl on twin a and concord ctl on twin b; both must print the same. */
+export async function same(twins: Twins, step: Step): Promise<CtlResult> {
+  const [want, got] = await Promise.all([
+    runEtcdctl(twins.a.url, step.args, step),
+    runConcordCtl(twins.b.url, step.args, step),
+  ]);
+  const norm = (r: CtlResult) => {
+    const m = (s: string) =>
+      (step.mask ?? []).reduce((t, re) => t.replace(re, "<masked>"), normalize(s, twins));
+    return { code: r.code, stdout: m(r.stdout), stderr: m(r.stderr) };
+  };
+  assert.deepEqual(
+    norm(got),
+    norm(want),
+    `[${twins.kind}] ctl ${step.args.join(" ")}\n--- etcdctl:\n${want.stdout}${want.stderr}\n` +
+      `--- concord ctl:\n${got.stdout}${got.stderr}`,
+  );
+  return got;
+}
+
+/** Runs `body` on etcd twins and on Concord twins, one after the other. */
+export async function onBothKinds(body: (t: Twins) => Promise<void>): Promise<void> {
+  for (const start of [etcdTwins, concordTwins]) {
+    const t = await start();
+    try {
+      await body(t);
+    } finally {
+      await t.stop();
+    }
+  }
+}
