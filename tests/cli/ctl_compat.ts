@@ -164,26 +164,33 @@ export function normalize(text: string, twins: Twins): string {
 
 /** One step of a script: ctl arguments (after the global flags) and run options. */
 export interface Step extends RunOptions {
-  args: string[];
+  /** The arguments, or per twin (ids such as leases differ between them). */
+  args: string[] | ((side: "a" | "b") => string[]);
   /** Extra replacements applied to both outputs (e.g. a hash that holds lease ids). */
   mask?: RegExp[];
+  /** Lines left out of both outputs (e.g. keep-alive renewals, whose number varies). */
+  drop?: RegExp;
 }
 
 /** Runs `step` with etcdctl on twin a and concord ctl on twin b; both must print the same. */
 export async function same(twins: Twins, step: Step): Promise<CtlResult> {
+  const args = (side: "a" | "b") => typeof step.args === "function" ? step.args(side) : step.args;
   const [want, got] = await Promise.all([
-    runEtcdctl(twins.a.url, step.args, step),
-    runConcordCtl(twins.b.url, step.args, step),
+    runEtcdctl(twins.a.url, args("a"), step),
+    runConcordCtl(twins.b.url, args("b"), step),
   ]);
   const norm = (r: CtlResult) => {
     const m = (s: string) =>
-      (step.mask ?? []).reduce((t, re) => t.replace(re, "<masked>"), normalize(s, twins));
+      (step.mask ?? []).reduce(
+        (t, re) => t.replace(re, "<masked>"),
+        normalize(s, twins).split("\n").filter((l) => !step.drop?.test(l)).join("\n"),
+      );
     return { code: r.code, stdout: m(r.stdout), stderr: m(r.stderr) };
   };
   assert.deepEqual(
     norm(got),
     norm(want),
-    `[${twins.kind}] ctl ${step.args.join(" ")}\n--- etcdctl:\n${want.stdout}${want.stderr}\n` +
+    `[${twins.kind}] ctl ${args("b").join(" ")}\n--- etcdctl:\n${want.stdout}${want.stderr}\n` +
       `--- concord ctl:\n${got.stdout}${got.stderr}`,
   );
   return got;
@@ -199,4 +206,104 @@ export async function onBothKinds(body: (t: Twins) => Promise<void>): Promise<vo
       await t.stop();
     }
   }
+}
+
+/** Resolves once `check()` holds, polling; fails after `ms`. */
+async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * A long-running command (watch, lease keep-alive, lock, elect) run by both tools until
+ * `done(stdout)` holds for each, then interrupted (SIGINT for etcdctl, the interrupt signal
+ * for ctl); stdin, if given, stays open until then. `during` runs once both have started.
+ * Both outputs must match as in `same`.
+ */
+export async function sameUntil(
+  twins: Twins,
+  step: Step,
+  done: (stdout: string) => boolean,
+  during?: (side: "a" | "b", url: string) => Promise<void>,
+): Promise<CtlResult> {
+  const args = (side: "a" | "b") => typeof step.args === "function" ? step.args(side) : step.args;
+  const dec = new TextDecoder();
+  // etcdctl
+  const child = new Deno.Command("etcdctl", {
+    args: [...GLOBALS(twins.a.url), ...args("a")],
+    env: { ETCDCTL_API: "3", ...step.env },
+    stdin: step.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = step.stdin === undefined ? undefined : child.stdin.getWriter();
+  if (writer) await writer.write(new TextEncoder().encode(step.stdin));
+  let aOut = "";
+  const aRead = (async () => {
+    for await (const c of child.stdout) aOut += dec.decode(c, { stream: true });
+  })();
+  const aErr = new Response(child.stderr).text();
+  // concord ctl
+  const ac = new AbortController();
+  let bOut = "";
+  let bErr = "";
+  let streamCtl: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const stdinStream = step.stdin === undefined ? undefined : new ReadableStream<Uint8Array>({
+    start(c) {
+      streamCtl = c;
+      c.enqueue(new TextEncoder().encode(step.stdin));
+    },
+  });
+  const bRun = runCtl([...GLOBALS(twins.b.url), ...args("b")], {
+    out: (t) => bOut += t,
+    err: (t) => bErr += t,
+    stdin: new StdinReader(stdinStream ?? null),
+    env: step.env ?? {},
+    interrupt: ac.signal,
+  });
+  let bCode: number | undefined;
+  bRun.then((c) => bCode = c, () => bCode = -1);
+  const stopBoth = async () => {
+    try {
+      child.kill("SIGINT");
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err; // it had exited already
+    }
+    ac.abort();
+    // etcdctl may have exited already (a broken pipe is expected then)
+    if (writer) await writer.close().catch((err) => void err);
+    streamCtl?.close();
+  };
+  try {
+    if (during) await Promise.all([during("a", twins.a.url), during("b", twins.b.url)]);
+    await until(`etcdctl ${args("a").join(" ")}: ${aOut}`, () => done(aOut));
+    await until(
+      `ctl ${args("b").join(" ")}: ${bOut}${bErr}`,
+      () => done(bOut) || bCode !== undefined,
+    );
+  } finally {
+    await stopBoth();
+  }
+  const status = await child.status;
+  await aRead;
+  const want = { code: status.code, stdout: aOut, stderr: await aErr };
+  const got = { code: await bRun, stdout: bOut, stderr: bErr };
+  const norm = (r: CtlResult) => {
+    const m = (s: string) =>
+      (step.mask ?? []).reduce(
+        (t, re) => t.replace(re, "<masked>"),
+        normalize(s, twins).split("\n").filter((l) => !step.drop?.test(l)).join("\n"),
+      );
+    return { code: r.code, stdout: m(r.stdout), stderr: m(r.stderr) };
+  };
+  assert.deepEqual(
+    norm(got),
+    norm(want),
+    `[${twins.kind}] ctl ${args("b").join(" ")}\n--- etcdctl:\n${want.stdout}${want.stderr}\n` +
+      `--- concord ctl:\n${got.stdout}${got.stderr}`,
+  );
+  return got;
 }
