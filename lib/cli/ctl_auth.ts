@@ -28,15 +28,15 @@ async function call<T>(p: () => Promise<T>): Promise<T> {
 async function runAuthEnable(ctx: CtlContext): Promise<void> {
   if (ctx.args.length !== 0) throw bad("auth enable command does not accept any arguments");
   const c = await client(ctx);
-  const signal = ctx.commandSignal();
+  const o = ctx.callOptions();
   for (;;) {
     try {
-      await c.auth.enable({ signal });
+      await c.auth.enable(o);
       break;
     } catch (err) {
       if (!Errors.rootRoleNotExist.is(err)) exitWith(Exit.Error, err);
-      await call(() => c.auth.roleAdd("root", { signal }));
-      await call(() => c.auth.userGrantRole("root", "root", { signal }));
+      await call(() => c.auth.roleAdd("root", o));
+      await call(() => c.auth.userGrantRole("root", "root", o));
     }
   }
   ctx.out("Authentication Enabled\n");
@@ -45,7 +45,7 @@ async function runAuthEnable(ctx: CtlContext): Promise<void> {
 async function runAuthDisable(ctx: CtlContext): Promise<void> {
   if (ctx.args.length !== 0) throw bad("auth disable command does not accept any arguments");
   const c = await client(ctx);
-  await call(() => c.auth.disable({ signal: ctx.commandSignal() }));
+  await call(() => c.auth.disable(ctx.callOptions()));
   ctx.out("Authentication Disabled\n");
 }
 

@@ -4,7 +4,7 @@
  * get a client of their own on that endpoint, as etcdctl dials each one.
  */
 import type { CommandSpec, CtlContext } from "./ctl_command.ts";
-import { CtlExit, Exit, exitWith } from "./ctl_exit.ts";
+import { CtlExit, errorText, Exit, exitWith } from "./ctl_exit.ts";
 import { type FlagSpec, formatGoDuration, parseUint64 } from "./ctl_flags.ts";
 import { goQuote } from "./ctl_gofmt.ts";
 import type { EpHashKV, EpHealth, EpStatus } from "./ctl_print.ts";
@@ -36,11 +36,11 @@ export async function endpointsFromCluster(ctx: CtlContext): Promise<string[]> {
   const c = newClient(ctx, endpointsOf(ctx), { auth: false });
   let resp;
   try {
-    resp = await c.cluster.list({ signal: ctx.commandSignal() });
+    resp = await c.cluster.list(ctx.callOptions());
   } catch (err) {
     throw new CtlExit(
       Exit.Error,
-      `failed to fetch endpoints from etcd cluster member list: ${(err as Error).message}`,
+      `failed to fetch endpoints from etcd cluster member list: ${errorText(err)}`,
     );
   }
   return resp.members.flatMap((m) => m.clientURLs);
@@ -50,7 +50,7 @@ async function runMemberList(ctx: CtlContext): Promise<void> {
   const c = await client(ctx);
   let resp;
   try {
-    resp = await c.cluster.list({ signal: ctx.commandSignal() });
+    resp = await c.cluster.list(ctx.callOptions());
   } catch (err) {
     exitWith(Exit.Error, err);
   }
@@ -76,7 +76,7 @@ async function runMemberAdd(ctx: CtlContext): Promise<void> {
   try {
     resp = await c.cluster.add(urls, {
       isLearner: ctx.flags.bool("learner"),
-      signal: ctx.commandSignal(),
+      ...ctx.callOptions(),
     });
   } catch (err) {
     exitWith(Exit.Error, err);
@@ -102,7 +102,7 @@ async function runMemberRemove(ctx: CtlContext): Promise<void> {
   const c = await client(ctx);
   let resp;
   try {
-    resp = await c.cluster.remove(id, { signal: ctx.commandSignal() });
+    resp = await c.cluster.remove(id, ctx.callOptions());
   } catch (err) {
     exitWith(Exit.Error, err);
   }
@@ -117,7 +117,7 @@ async function runMemberUpdate(ctx: CtlContext): Promise<void> {
   const c = await client(ctx);
   let resp;
   try {
-    resp = await c.cluster.update(id, peerUrls.split(","), { signal: ctx.commandSignal() });
+    resp = await c.cluster.update(id, peerUrls.split(","), ctx.callOptions());
   } catch (err) {
     exitWith(Exit.Error, err);
   }
@@ -130,7 +130,7 @@ async function runMemberPromote(ctx: CtlContext): Promise<void> {
   const c = await client(ctx);
   let resp;
   try {
-    resp = await c.cluster.promote(id, { signal: ctx.commandSignal() });
+    resp = await c.cluster.promote(id, ctx.callOptions());
   } catch (err) {
     exitWith(Exit.Error, err);
   }
@@ -144,11 +144,11 @@ async function runHealth(ctx: CtlContext): Promise<void> {
     const start = performance.now();
     let error = "";
     try {
-      await c.kv.range("health", { signal: ctx.commandSignal() });
+      await c.kv.range("health", ctx.callOptions());
     } catch (err) {
       // permission denied is healthy: the request went through consensus to be refused
       if (!(err instanceof EtcdError && Errors.permissionDenied.is(err))) {
-        error = (err as Error).message;
+        error = errorText(err);
       }
     }
     const took = formatGoDuration(performance.now() - start);
@@ -164,11 +164,11 @@ async function runStatus(ctx: CtlContext): Promise<void> {
   let failed = false;
   for (const ep of eps) {
     try {
-      const resp = await newClient(ctx, [ep]).maintenance.status({ signal: ctx.commandSignal() });
+      const resp = await newClient(ctx, [ep]).maintenance.status(ctx.callOptions());
       list.push({ ep, resp });
     } catch (err) {
       failed = true;
-      ctx.err(`Failed to get the status of endpoint ${ep} (${(err as Error).message})\n`);
+      ctx.err(`Failed to get the status of endpoint ${ep} (${errorText(err)})\n`);
     }
   }
   ctx.printer.endpointStatus(list);
@@ -182,12 +182,12 @@ async function runHashKV(ctx: CtlContext): Promise<void> {
   for (const ep of eps) {
     try {
       const resp = await newClient(ctx, [ep]).maintenance.hashKV(ctx.flags.int("rev"), {
-        signal: ctx.commandSignal(),
+        ...ctx.callOptions(),
       });
       list.push({ ep, resp });
     } catch (err) {
       last = err;
-      ctx.err(`Failed to get the hash of endpoint ${ep} (${(err as Error).message})\n`);
+      ctx.err(`Failed to get the hash of endpoint ${ep} (${errorText(err)})\n`);
     }
   }
   ctx.printer.endpointHashKV(list);
@@ -206,12 +206,12 @@ async function runMoveLeader(ctx: CtlContext): Promise<void> {
   }
   void ctx.printer;
   const eps = endpointsOf(ctx);
-  const signal = ctx.commandSignal();
+  const o = ctx.callOptions();
   let leader: { id: bigint; ep: string } | undefined;
   for (const ep of eps) {
     let resp;
     try {
-      resp = await newClient(ctx, [ep]).maintenance.status({ signal });
+      resp = await newClient(ctx, [ep]).maintenance.status(o);
     } catch (err) {
       exitWith(Exit.Error, err);
     }
@@ -225,7 +225,7 @@ async function runMoveLeader(ctx: CtlContext): Promise<void> {
   }
   let resp;
   try {
-    resp = await newClient(ctx, [leader.ep]).maintenance.moveLeader(target, { signal });
+    resp = await newClient(ctx, [leader.ep]).maintenance.moveLeader(target, o);
   } catch (err) {
     exitWith(Exit.Error, err);
   }

@@ -160,9 +160,12 @@ export class CtlContext {
     return this.flags.duration("command-timeout");
   }
 
-  /** An AbortSignal firing after --command-timeout (etcdctl's commandCtx). */
-  commandSignal(): AbortSignal {
-    return AbortSignal.any([AbortSignal.timeout(this.commandTimeoutMs), this.io.interrupt]);
+  /**
+   * A call's options under etcdctl's commandCtx: --command-timeout as the deadline (failing
+   * with "context deadline exceeded"), cancelled on interrupt.
+   */
+  callOptions(): { timeoutMs: number; signal: AbortSignal } {
+    return { timeoutMs: this.commandTimeoutMs, signal: this.io.interrupt };
   }
 
   out(text: string): void {

@@ -3,6 +3,7 @@
  * the code. Commands throw `CtlExit`; the dispatcher prints and returns the code, so the
  * whole of `concord ctl` runs in-process (tests call it with captured output).
  */
+import { Errors, EtcdError, GrpcCode } from "../base/errors.ts";
 
 /** etcdctl's exit codes (etcdctl/ctlv3/command/error.go). */
 export const Exit = {
@@ -30,8 +31,20 @@ export class CtlExit extends Error {
   }
 }
 
-/** The message etcdctl prints for a failed call (clientv3 errors are etcd's messages). */
+const KNOWN = new Set<string>([
+  ...Object.values(Errors).map((d) => d.message),
+  "context deadline exceeded",
+  "context canceled",
+]);
+
+/**
+ * The message etcdctl prints for a failed call: clientv3 turns etcd's own errors into their
+ * bare message (rpctypes) and leaves any other gRPC status as `rpc error: code = … desc = …`.
+ */
 export function errorText(err: unknown): string {
+  if (err instanceof EtcdError && !KNOWN.has(err.message)) {
+    return `rpc error: code = ${GrpcCode[err.code] ?? err.code} desc = ${err.message}`;
+  }
   if (err instanceof Error) return err.message;
   return String(err);
 }

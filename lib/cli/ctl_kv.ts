@@ -222,7 +222,7 @@ async function runGet(ctx: CtlContext): Promise<void> {
   const c = await client(ctx);
   let resp;
   try {
-    resp = await c.kv.range(key, { ...opts, signal: ctx.commandSignal() });
+    resp = await c.kv.range(key, { ...opts, ...ctx.callOptions() });
   } catch (err) {
     exitWith(Exit.Error, err);
   }
@@ -241,7 +241,7 @@ async function runPut(ctx: CtlContext): Promise<void> {
   const c = await client(ctx);
   let resp;
   try {
-    resp = await c.kv.put(key, value, { ...opts, signal: ctx.commandSignal() });
+    resp = await c.kv.put(key, value, { ...opts, ...ctx.callOptions() });
   } catch (err) {
     exitWith(Exit.Error, err);
   }
@@ -253,7 +253,7 @@ async function runDel(ctx: CtlContext): Promise<void> {
   const c = await client(ctx);
   let resp;
   try {
-    resp = await c.kv.delete(key, { ...opts, signal: ctx.commandSignal() });
+    resp = await c.kv.delete(key, { ...opts, ...ctx.callOptions() });
   } catch (err) {
     exitWith(Exit.Error, err);
   }
@@ -271,7 +271,7 @@ async function runCompaction(ctx: CtlContext): Promise<void> {
   }
   const c = await client(ctx);
   try {
-    await c.kv.compact(rev, { physical: ctx.flags.bool("physical"), signal: ctx.commandSignal() });
+    await c.kv.compact(rev, { physical: ctx.flags.bool("physical"), ...ctx.callOptions() });
   } catch (err) {
     exitWith(Exit.Error, err);
   }

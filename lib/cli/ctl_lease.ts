@@ -4,7 +4,7 @@
  * keep-alive fail with ExitBadConnection, as etcdctl's do).
  */
 import type { CommandSpec, CtlContext } from "./ctl_command.ts";
-import { CtlExit, Exit, exitWith } from "./ctl_exit.ts";
+import { CtlExit, errorText, Exit, exitWith } from "./ctl_exit.ts";
 import { FlagError, parseInt64 } from "./ctl_flags.ts";
 import { hex016 } from "./ctl_gofmt.ts";
 import { SimplePrinter } from "./ctl_print_simple.ts";
@@ -35,9 +35,9 @@ async function runGrant(ctx: CtlContext): Promise<void> {
   const c = await client(ctx);
   let resp;
   try {
-    resp = await c.lease.grant(Number(ttl), { signal: ctx.commandSignal() });
+    resp = await c.lease.grant(Number(ttl), ctx.callOptions());
   } catch (err) {
-    throw new CtlExit(Exit.Error, `failed to grant lease (${(err as Error).message})`);
+    throw new CtlExit(Exit.Error, `failed to grant lease (${errorText(err)})`);
   }
   ctx.printer.grant(resp);
 }
@@ -50,9 +50,9 @@ async function runRevoke(ctx: CtlContext): Promise<void> {
   const c = await client(ctx);
   let resp;
   try {
-    resp = await c.lease.revoke(id, { signal: ctx.commandSignal() });
+    resp = await c.lease.revoke(id, ctx.callOptions());
   } catch (err) {
-    throw new CtlExit(Exit.Error, `failed to revoke lease (${(err as Error).message})`);
+    throw new CtlExit(Exit.Error, `failed to revoke lease (${errorText(err)})`);
   }
   ctx.printer.revoke(id, resp);
 }

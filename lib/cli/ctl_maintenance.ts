@@ -7,7 +7,7 @@
 import { create } from "@bufbuild/protobuf";
 import { AlarmMemberSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { CommandSpec, CtlContext } from "./ctl_command.ts";
-import { CtlExit, Exit, exitWith } from "./ctl_exit.ts";
+import { CtlExit, errorText, Exit, exitWith } from "./ctl_exit.ts";
 import type { AlarmResp } from "./ctl_print.ts";
 import { client, endpointsOf, newClient } from "./ctl_connect.ts";
 import { endpointsFromCluster } from "./ctl_cluster.ts";
@@ -21,7 +21,7 @@ async function runAlarmList(ctx: CtlContext): Promise<void> {
   const c = await client(ctx);
   let resp;
   try {
-    resp = await c.maintenance.alarms({ signal: ctx.commandSignal() });
+    resp = await c.maintenance.alarms(ctx.callOptions());
   } catch (err) {
     exitWith(Exit.Error, err);
   }
@@ -37,11 +37,11 @@ async function runAlarmDisarm(ctx: CtlContext): Promise<void> {
   // disarmed one by one; the answer is a header-less response with what they returned
   const resp: AlarmResp = { alarms: [] };
   try {
-    const list = await c.maintenance.alarms({ signal: ctx.commandSignal() });
+    const list = await c.maintenance.alarms(ctx.callOptions());
     for (const a of list.alarms) {
       const r = await c.maintenance.disarm(
         create(AlarmMemberSchema, { memberID: a.memberID, alarm: a.alarm }),
-        { signal: ctx.commandSignal() },
+        ctx.callOptions(),
       );
       resp.alarms.push(...r.alarms);
     }
@@ -61,10 +61,10 @@ async function runDefrag(ctx: CtlContext): Promise<void> {
   let failures = 0;
   for (const ep of await endpointsFromCluster(ctx)) {
     try {
-      await newClient(ctx, [ep]).maintenance.defragment({ signal: ctx.commandSignal() });
+      await newClient(ctx, [ep]).maintenance.defragment(ctx.callOptions());
       ctx.out(`Finished defragmenting etcd member[${ep}]\n`);
     } catch (err) {
-      ctx.err(`Failed to defragment etcd member[${ep}] (${(err as Error).message})\n`);
+      ctx.err(`Failed to defragment etcd member[${ep}] (${errorText(err)})\n`);
       failures++;
     }
   }
@@ -83,10 +83,12 @@ async function runSnapshotSave(ctx: CtlContext): Promise<void> {
   const path = ctx.args[0];
   const part = `${path}.part`;
   const c = newClient(ctx, eps);
-  const signal = ctx.flags.changed.has("command-timeout") ? ctx.commandSignal() : ctx.io.interrupt;
+  const o = ctx.flags.changed.has("command-timeout")
+    ? ctx.callOptions()
+    : { signal: ctx.io.interrupt };
   const file = await Deno.open(part, { write: true, create: true, truncate: true });
   try {
-    for await (const chunk of c.maintenance.snapshot({ signal })) {
+    for await (const chunk of c.maintenance.snapshot(o)) {
       let b = chunk;
       while (b.length > 0) b = b.subarray(await file.write(b));
     }

@@ -8,7 +8,7 @@
 import type { Client } from "../client/client.ts";
 import type { WatchOptions } from "../client/watch.ts";
 import type { CommandSpec, CtlContext } from "./ctl_command.ts";
-import { CtlExit, Exit, exitWith } from "./ctl_exit.ts";
+import { CtlExit, errorText, Exit, exitWith } from "./ctl_exit.ts";
 import { FlagError, type FlagSpec, parseFlags } from "./ctl_flags.ts";
 import { goQuote } from "./ctl_gofmt.ts";
 import type { WatchResp } from "./ctl_print.ts";
@@ -115,7 +115,7 @@ async function printWatch(
   } catch (err) {
     if (err instanceof CtlExit) throw err;
     if (ctx.io.interrupt.aborted) return;
-    ctx.err(`watch was canceled (${err instanceof Error ? err.message : String(err)})\n`);
+    ctx.err(`watch was canceled (${errorText(err)})\n`);
   }
 }
 

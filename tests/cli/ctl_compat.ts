@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { runCtl } from "../../lib/cli/ctl.ts";
 import { StdinReader } from "../../lib/cli/ctl_stdin.ts";
 import { type CtlResult, etcdctl, startTestServer, type TestServer } from "../server/harness.ts";
-import { type EtcdProcess, startEtcd } from "../support/etcd.ts";
+import { type EtcdProcess, freePort, startEtcd } from "../support/etcd.ts";
+import type { ServerConfig } from "../../lib/server/config.ts";
 
 export type { CtlResult };
 
@@ -51,9 +52,13 @@ export async function etcdTwins(): Promise<Twins> {
 
 /** Starts twin Concord members (in-process, fast raft so 1 s leases hold). */
 export async function concordTwins(): Promise<Twins> {
-  const edit = (c: { heartbeatIntervalMs: number; electionTimeoutMs: number }) => {
+  // each advertises the URL it listens on, as the etcd twins do (endpoint --cluster uses it)
+  const edit = (c: ServerConfig) => {
     c.heartbeatIntervalMs = 10;
     c.electionTimeoutMs = 100;
+    const url = new URL(`http://127.0.0.1:${freePort()}`);
+    c.listenClientUrls = [url];
+    c.advertiseClientUrls = [url];
   };
   const a = await startTestServer(edit);
   const b = await startTestServer(edit);
@@ -152,14 +157,29 @@ export function normalize(text: string, twins: Twins): string {
     .replaceAll(new URL(twins.b.url).host, "<ep>")
     .replace(/http:\/\/127\.0\.0\.1:\d+/g, "<peer-url>")
     .replace(/\b[0-9a-f]{12,16}\b|\b\d{15,20}\b/g, (m) => id(m))
+    .replace(/ +<id/g, " <id") // %16x pads a shorter id with spaces
     .replace(/took = [\d.]+[µmn]?s/g, "took = <took>")
     .replace(/"took":"[^"]*"/g, '"took":"<took>"')
     .replace(/"Took" : \S+/g, '"Took" : <took>')
     .replace(/\b\d+(\.\d)? [kMG]?B\b/g, "<size>")
+    .replace(/\b\d+(\.\d+)?(ms|µs|ns)|\b\d+\.\d+s\b/g, "<duration>")
     .replace(/"(dbSize|dbSizeInUse)":\d+/g, '"$1":<n>')
     .replace(/"DBSize" : \d+/g, '"DBSize" : <n>')
     .replace(/^(\|.*\|)$/gm, (l) => l.replace(/ +/g, " "))
     .replace(/^(\+[-+]+\+)$/gm, (l) => l.replace(/-+/g, "-"));
+}
+
+/** A run's output as a step compares it. */
+export function normalizeRun(r: CtlResult, side: "a" | "b", twins: Twins, step: Step): CtlResult {
+  const m = (text: string) => {
+    for (const [raw, to] of Object.entries(step.known?.[side] ?? {})) {
+      text = text.replaceAll(raw, to);
+    }
+    let lines = normalize(text, twins).split("\n").filter((l) => !step.drop?.test(l));
+    if (step.sortLines) lines = lines.sort();
+    return (step.mask ?? []).reduce((t, re) => t.replace(re, "<masked>"), lines.join("\n"));
+  };
+  return { code: r.code, stdout: m(r.stdout), stderr: m(r.stderr) };
 }
 
 /** One step of a script: ctl arguments (after the global flags) and run options. */
@@ -170,6 +190,10 @@ export interface Step extends RunOptions {
   mask?: RegExp[];
   /** Lines left out of both outputs (e.g. keep-alive renewals, whose number varies). */
   drop?: RegExp;
+  /** Per twin, texts replaced before normalizing (ids known to the test, e.g. a new member). */
+  known?: { a: Record<string, string>; b: Record<string, string> };
+  /** Compare the lines in sorted order (for lists whose order follows random ids). */
+  sortLines?: boolean;
 }
 
 /** Runs `step` with etcdctl on twin a and concord ctl on twin b; both must print the same. */
@@ -179,17 +203,10 @@ export async function same(twins: Twins, step: Step): Promise<CtlResult> {
     runEtcdctl(twins.a.url, args("a"), step),
     runConcordCtl(twins.b.url, args("b"), step),
   ]);
-  const norm = (r: CtlResult) => {
-    const m = (s: string) =>
-      (step.mask ?? []).reduce(
-        (t, re) => t.replace(re, "<masked>"),
-        normalize(s, twins).split("\n").filter((l) => !step.drop?.test(l)).join("\n"),
-      );
-    return { code: r.code, stdout: m(r.stdout), stderr: m(r.stderr) };
-  };
+  const norm = (r: CtlResult, side: "a" | "b") => normalizeRun(r, side, twins, step);
   assert.deepEqual(
-    norm(got),
-    norm(want),
+    norm(got, "b"),
+    norm(want, "a"),
     `[${twins.kind}] ctl ${args("b").join(" ")}\n--- etcdctl:\n${want.stdout}${want.stderr}\n` +
       `--- concord ctl:\n${got.stdout}${got.stderr}`,
   );
@@ -291,17 +308,10 @@ export async function sameUntil(
   await aRead;
   const want = { code: status.code, stdout: aOut, stderr: await aErr };
   const got = { code: await bRun, stdout: bOut, stderr: bErr };
-  const norm = (r: CtlResult) => {
-    const m = (s: string) =>
-      (step.mask ?? []).reduce(
-        (t, re) => t.replace(re, "<masked>"),
-        normalize(s, twins).split("\n").filter((l) => !step.drop?.test(l)).join("\n"),
-      );
-    return { code: r.code, stdout: m(r.stdout), stderr: m(r.stderr) };
-  };
+  const norm = (r: CtlResult, side: "a" | "b") => normalizeRun(r, side, twins, step);
   assert.deepEqual(
-    norm(got),
-    norm(want),
+    norm(got, "b"),
+    norm(want, "a"),
     `[${twins.kind}] ctl ${args("b").join(" ")}\n--- etcdctl:\n${want.stdout}${want.stderr}\n` +
       `--- concord ctl:\n${got.stdout}${got.stderr}`,
   );
