@@ -8,7 +8,7 @@ import { Client } from "../client/client.ts";
 import { grpcTransport } from "../client/grpc_transport.ts";
 import type { H2ClientTls } from "../http/h2_client.ts";
 import type { CtlContext } from "./ctl_command.ts";
-import { CtlExit, Exit } from "./ctl_exit.ts";
+import { CtlExit, Exit, exitWith } from "./ctl_exit.ts";
 
 const clients = new WeakMap<CtlContext, Client[]>();
 const defaults = new WeakMap<CtlContext, Client>();
@@ -99,14 +99,27 @@ export function newClient(
   return c;
 }
 
-/** The run's client (made on first use). */
-export function client(ctx: CtlContext): Promise<Client> {
+/**
+ * The run's client (made on first use). With a user, it authenticates at once, as
+ * clientv3.New does: bad credentials fail the command with ExitBadConnection.
+ */
+export async function client(ctx: CtlContext): Promise<Client> {
   let c = defaults.get(ctx);
-  if (!c) {
-    c = newClient(ctx);
-    defaults.set(ctx, c);
+  if (c) return c;
+  c = newClient(ctx);
+  defaults.set(ctx, c);
+  const auth = authOf(ctx);
+  if (auth) {
+    try {
+      await c.auth.authenticate(auth.username, auth.password, {
+        timeoutMs: ctx.flags.duration("dial-timeout"),
+        signal: ctx.io.interrupt,
+      });
+    } catch (err) {
+      exitWith(Exit.BadConnection, err);
+    }
   }
-  return Promise.resolve(c);
+  return c;
 }
 
 /** Closes every client the run made. */

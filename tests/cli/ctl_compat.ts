@@ -213,16 +213,17 @@ export async function same(twins: Twins, step: Step): Promise<CtlResult> {
   return got;
 }
 
-/** Runs `body` on etcd twins and on Concord twins, one after the other. */
+/** Runs `body` on etcd twins and on Concord twins at the same time; fails if either does. */
 export async function onBothKinds(body: (t: Twins) => Promise<void>): Promise<void> {
-  for (const start of [etcdTwins, concordTwins]) {
+  const results = await Promise.allSettled([etcdTwins, concordTwins].map(async (start) => {
     const t = await start();
     try {
       await body(t);
     } finally {
       await t.stop();
     }
-  }
+  }));
+  for (const r of results) if (r.status === "rejected") throw r.reason;
 }
 
 /** Resolves once `check()` holds, polling; fails after `ms`. */
