@@ -14,6 +14,42 @@ export interface CorsOptions {
   maxAgeSeconds?: number;
 }
 
+/**
+ * Parses etcd's `--cors` value: empty or `*` allows any origin (etcd's default is `*`);
+ * otherwise a comma-separated list of origins, each `http` or `https` with a host and no
+ * path, as etcd requires of its entries. Entries are normalized as browsers send the Origin
+ * header (lower-case scheme and host, no default port), so `https://Console.example:443`
+ * matches a page at `https://console.example`; etcd compares the text as given and further
+ * insists on an explicit port, which would make an origin on a default port impossible to
+ * allow. Throws an Error whose message says which entry is wrong and why.
+ */
+export function parseCorsOrigins(value: string): "*" | string[] {
+  const entries = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (entries.length === 0 || (entries.length === 1 && entries[0] === "*")) return "*";
+  const origins = new Set<string>();
+  for (const e of entries) {
+    if (e === "*") throw new Error(`"*" allows any origin and cannot be listed with others`);
+    const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(e);
+    if (m === null) throw new Error(`not an origin (scheme://host[:port]): ${e}`);
+    const scheme = m[1].toLowerCase();
+    if (scheme !== "http" && scheme !== "https") {
+      throw new Error(`URL scheme must be http or https: ${e}`);
+    }
+    if (m[3] !== "") throw new Error(`URL must not contain a path: ${e}`);
+    let url: URL;
+    try {
+      url = new URL(e);
+    } catch {
+      throw new Error(`invalid URL: ${e}`);
+    }
+    if (url.hostname === "" || url.username !== "" || url.password !== "") {
+      throw new Error(`not an origin (scheme://host[:port]): ${e}`);
+    }
+    origins.add(url.origin);
+  }
+  return [...origins];
+}
+
 /** Headers etcd clients send besides Connect's own: the auth token, in both spellings. */
 const EXTRA_ALLOWED_HEADERS = ["Authorization", "Token"];
 

@@ -137,6 +137,23 @@ function fixGrpcMessage(res: UniversalServerResponse): UniversalServerResponse {
   return { ...res, body: wrapped() };
 }
 
+/**
+ * A bidirectional call (Watch, LeaseKeepAlive) as Connect's router is to serve it over
+ * HTTP/1.x. The router answers such a call 505 (its protocol negotiation refuses bidi streams
+ * on HTTP/1.x, lest a client that waits for responses before ending its request body hang),
+ * yet browsers reach a cleartext server only over HTTP/1.1, and both their Connect and
+ * gRPC-web clients send a streaming call's request messages as one whole body. Served anyway,
+ * the call is half-duplex as the Connect protocol allows: the request messages are read as
+ * they arrive (lib/http streams an HTTP/1.1 request body while the response is written), the
+ * end of the body ends only the request stream (a watch keeps streaming events, as etcd's does
+ * after a client closes its sending side), and the client going away aborts the call. The
+ * router sees the request as HTTP/2 only so that its version check lets it through; nothing
+ * else in Connect's handlers reads the version.
+ */
+function servedOverHttp1(req: UniversalServerRequest): UniversalServerRequest {
+  return req.httpVersion.startsWith("1.") ? { ...req, httpVersion: "2" } : req;
+}
+
 /** Builds the API handler. Call once per server; the result serves every connection. */
 export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn {
   const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
@@ -195,6 +212,10 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
       singleMessage.add(h.requestPath);
     }
   }
+  const bidi = new Set<string>();
+  for (const h of router.handlers) {
+    if (h.method.methodKind === "bidi_streaming") bidi.add(h.requestPath);
+  }
   const gateway = new Gateway(wrapped, wireLimit);
   // Direct paths: unary calls over gRPC, then the Connect protocol, and streaming calls over
   // gRPC; each declines (undefined) what it does not handle, which then goes to Connect's
@@ -225,6 +246,7 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
         const res = await direct(req);
         if (res) return res;
       }
+      if (bidi.has(path)) req = servedOverHttp1(req);
       // Base64 is 4/3 of the binary size: bound the text as the binary would be bounded.
       const text = isGrpcWebText(req.header.get("Content-Type"));
       if (singleMessage.has(path)) {

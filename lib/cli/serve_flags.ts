@@ -12,6 +12,7 @@ import {
   type ServerConfig,
   validateConfig,
 } from "../server/config.ts";
+import { parseCorsOrigins } from "../api/cors.ts";
 
 type Kind = "string" | "uint" | "bool" | "duration" | "urls";
 
@@ -260,8 +261,16 @@ const FLAGS: Record<string, FlagDef> = {
   },
   "cors": {
     kind: "string",
-    help: "Comma-separated allowed CORS origins ('*' for any).",
-    apply: (c, v) => (c.corsOrigins = v.split(",").map((s) => s.trim()).filter((s) => s !== "")),
+    help: "Comma-separated allowed CORS origins (empty or '*' for any; default '*').",
+    apply: (c, v) => {
+      let origins: "*" | string[];
+      try {
+        origins = parseCorsOrigins(v);
+      } catch (err) {
+        throw new ConfigError(`invalid value "${v}" for flag --cors: ${(err as Error).message}`);
+      }
+      c.corsOrigins = origins === "*" ? ["*"] : origins;
+    },
   },
   "log-level": {
     kind: "string",

@@ -59,7 +59,7 @@ export class AuthClient {
   disable(opts?: CallOptions): Promise<AuthDisableResponse> {
     return this.#conn.call("write", opts, (ep, a) => this.#auth()(ep).authDisable({}, a));
   }
-  /** Whether authentication is on, and the auth store's revision. */
+  /** Whether authentication is on, and the auth store's revision (etcd 3.5+; 3.4 answers Unimplemented). */
   status(opts?: CallOptions): Promise<AuthStatusResponse> {
     return this.#conn.call("read", opts, (ep, a) => this.#auth()(ep).authStatus({}, a));
   }

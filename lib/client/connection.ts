@@ -78,6 +78,8 @@ export class Connection {
   readonly #opts: ConnectionOptions;
   readonly #closing = new AbortController();
   #token?: Promise<string>;
+  /** How many tokens the client has fetched (a refresh adds one). */
+  tokensFetched = 0;
 
   constructor(opts: ConnectionOptions) {
     if (opts.endpoints.length === 0) throw new TypeError("at least one endpoint is required");
@@ -228,6 +230,7 @@ export class Connection {
       const ep = this.pick();
       try {
         const r = await this.client(ep, Auth).authenticate({ name, password }, { signal });
+        this.tokensFetched++;
         return r.token;
       } catch (raw) {
         if (signal?.aborted) throw raw;

@@ -8,6 +8,8 @@ import {
   KV,
   type PutResponse,
   type RangeResponse,
+  type TxnRequest,
+  type TxnResponse,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { KeyValue } from "../../proto/gen/mvccpb/kv_pb.ts";
 import type { Bytes } from "./bytes.ts";
@@ -19,6 +21,7 @@ import {
   putRequest,
   type RangeOptions,
   rangeRequest,
+  readOnlyOps,
 } from "./ops.ts";
 import { Txn } from "./txn.ts";
 
@@ -82,6 +85,15 @@ export class KVClient {
 
   /** Starts a transaction: `.if(...).then(...).else(...).commit()`. */
   txn(): Txn {
-    return new Txn(this.#conn);
+    return new Txn((req, opts) => this.txnRequest(req, opts));
+  }
+
+  /**
+   * Sends a TxnRequest as built elsewhere. A txn whose branches only read is retried on
+   * another member like a read; one that writes only when it provably was not applied.
+   */
+  txnRequest(req: TxnRequest, opts?: CallOptions): Promise<TxnResponse> {
+    const policy = readOnlyOps(req.success) && readOnlyOps(req.failure) ? "read" : "write";
+    return this.#conn.call(policy, opts, (ep, a) => this.#conn.client(ep, KV).txn(req, a));
   }
 }

@@ -3,7 +3,6 @@
  * member (status, hash, hashKV, defragment, snapshot) take `endpoint` to ask a given one.
  */
 import {
-  type AlarmMember,
   AlarmRequest_AlarmAction,
   type AlarmResponse,
   AlarmType,
@@ -53,8 +52,11 @@ export class MaintenanceClient {
     );
   }
 
-  /** Clears an alarm (disarming twice is harmless: retried). */
-  disarm(alarm: AlarmMember, opts?: CallOptions): Promise<AlarmResponse> {
+  /** Clears an alarm (an entry of `alarms()`); disarming twice is harmless: retried. */
+  disarm(
+    alarm: { memberID: bigint; alarm: AlarmType },
+    opts?: CallOptions,
+  ): Promise<AlarmResponse> {
     const req = {
       action: AlarmRequest_AlarmAction.DEACTIVATE,
       memberID: alarm.memberID,

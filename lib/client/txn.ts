@@ -1,12 +1,18 @@
 /**
  * The txn builder: `client.txn().if(...cmps).then(...ops).else(...ops).commit()`, as
- * clientv3's. A txn whose branches only read is retried on another member like a read;
- * one that writes is retried only when it provably was not applied.
+ * clientv3's. How the built request is sent (and retried) is the sender's business.
  */
-import type { Compare, RequestOp, TxnResponse } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { KV } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import type { CallOptions, Connection } from "./connection.ts";
-import { readOnlyOps, txnRequest } from "./ops.ts";
+import type {
+  Compare,
+  RequestOp,
+  TxnRequest,
+  TxnResponse,
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { CallOptions } from "./connection.ts";
+import { txnRequest } from "./ops.ts";
+
+/** Sends a built txn (the KV client's, or a namespace's that prefixes keys first). */
+export type TxnSender = (req: TxnRequest, opts?: CallOptions) => Promise<TxnResponse>;
 
 /** A transaction being built; `commit` sends it. */
 export class Txn {
@@ -14,11 +20,11 @@ export class Txn {
   #success: RequestOp[] = [];
   #failure: RequestOp[] = [];
   #stage = 0;
-  readonly #conn: Connection;
+  readonly #send: TxnSender;
 
   /** Made by `client.txn()` / `client.kv.txn()`. */
-  constructor(conn: Connection) {
-    this.#conn = conn;
+  constructor(send: TxnSender) {
+    this.#send = send;
   }
 
   /** The comparisons, all of which must hold for `then` to run (call once, first). */
@@ -47,12 +53,6 @@ export class Txn {
 
   /** Sends the txn; `succeeded` says which branch ran, `responses` its results. */
   commit(opts?: CallOptions): Promise<TxnResponse> {
-    const req = txnRequest(this.#compare, this.#success, this.#failure);
-    const policy = readOnlyOps(this.#success) && readOnlyOps(this.#failure) ? "read" : "write";
-    return this.#conn.call(
-      policy,
-      opts,
-      (ep, a) => this.#conn.client(ep, KV).txn(req, a),
-    );
+    return this.#send(txnRequest(this.#compare, this.#success, this.#failure), opts);
   }
 }

@@ -78,6 +78,8 @@ export class Watch implements AsyncIterable<WatchResponse> {
   nextRevision: bigint;
   /** How many times the watch moved to another stream after a failure. */
   resumes = 0;
+  /** The member the watch's current stream is on (undefined before the first). */
+  endpoint?: string;
 
   readonly #ctrl = new AbortController();
   readonly #queue: Item[] = [];
@@ -155,6 +157,7 @@ export class Watch implements AsyncIterable<WatchResponse> {
     let failures = 0;
     while (!signal.aborted) {
       const ep = conn.pick();
+      this.endpoint = ep.url;
       const stream = new AbortController();
       const streamSignal = AbortSignal.any([signal, stream.signal]);
       let heard = Date.now();

@@ -16,8 +16,13 @@
  * server stops once the window is spent); the connection window is returned as DATA arrives,
  * so one stalled stream never blocks the others.
  *
- * The framing follows bench/loadgen/h2_grpc.ts and the server (h2_connection.ts); the
- * stream's own state lives in h2_client_stream.ts, socket setup in h2_client_dial.ts.
+ * Errors: every failure is an H2StreamError with the HTTP/2 code; `retryable` is true only
+ * when the server certainly did not process the request (REFUSED_STREAM, above a GOAWAY's
+ * last-stream-id, never sent). `closed` never rejects.
+ *
+ * The framing follows bench/loadgen/h2_grpc.ts and the server (h2_connection.ts). Beside this
+ * file: the public shapes (h2_client_types.ts), one stream's state (h2_client_stream.ts),
+ * request checks (h2_client_request.ts) and socket setup (h2_client_dial.ts).
  */
 import { ByteBuffer } from "./byte_buffer.ts";
 import type { ByteConn } from "./conn.ts";
@@ -41,7 +46,7 @@ import {
   writeWindowUpdate,
 } from "./frame.ts";
 import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.ts";
-import { type DialedConn, dialH2, type H2ClientTls } from "./h2_client_dial.ts";
+import { type DialedConn, dialH2 } from "./h2_client_dial.ts";
 import {
   type ClientResponse,
   ClientStream,
@@ -49,82 +54,22 @@ import {
   H2StreamError,
   type StreamHost,
 } from "./h2_client_stream.ts";
+import { checkRequest } from "./h2_client_request.ts";
+import type {
+  H2ClientStream,
+  H2ConnectOptions,
+  H2RequestInit,
+  H2Response,
+} from "./h2_client_types.ts";
 
 export type { H2ClientTls } from "./h2_client_dial.ts";
 export { H2StreamError } from "./h2_client_stream.ts";
-
-export interface H2ConnectOptions {
-  /** http://host:port (h2c with prior knowledge) or https://host:port (TLS, ALPN "h2"). */
-  url: URL | string;
-  tls?: H2ClientTls;
-  /** Fail the connect after this long (default 5000). */
-  connectTimeoutMs?: number;
-  /** Send a PING when the connection was idle this long; 0 disables (default 0). */
-  keepAliveIntervalMs?: number;
-  /** Close the connection when a keep-alive PING is not answered in this long (default 20000). */
-  keepAliveTimeoutMs?: number;
-  /** Aborting fails the connect, or destroys the session once connected. */
-  signal?: AbortSignal;
-  /**
-   * Receive window of each stream (our SETTINGS_INITIAL_WINDOW_SIZE): what a response may
-   * have in flight before its reader consumes some. Default 1 MiB.
-   */
-  streamWindow?: number;
-}
-
-export interface H2RequestInit {
-  method: string;
-  /** Path and query, e.g. "/raft/stream". */
-  path: string;
-  /** Default: the URL's host:port. */
-  authority?: string;
-  /** Regular headers, lower-case names. */
-  headers?: Iterable<readonly [string, string]>;
-  /**
-   * The whole request body (END_STREAM after it), or "stream" to write the body through
-   * the returned stream's write()/end(); undefined/null: no body (END_STREAM on HEADERS).
-   */
-  body?: Uint8Array | "stream" | null;
-  /** Aborting resets the stream (RST_STREAM CANCEL) and fails its promises/iterators. */
-  signal?: AbortSignal;
-}
-
-/**
- * A response head. A trailers-only response (HEADERS with END_STREAM, as gRPC sends for an
- * early error) has its fields here, an empty body, and trailers [].
- */
-export interface H2Response {
-  status: number;
-  /** Response headers (lower-case names, pseudo-headers excluded), in order. */
-  headers: [string, string][];
-  /**
-   * The response body as it arrives. Flow-control credit is returned as the consumer reads,
-   * so a slow reader holds the sender back (bounded memory). Ends at END_STREAM; throws
-   * H2StreamError on RST_STREAM / connection loss. Breaking out of the loop early resets
-   * the stream (CANCEL). Readable once.
-   */
-  body: AsyncIterable<Uint8Array>;
-  /** Trailers (e.g. grpc-status), resolved at END_STREAM ([] when none). */
-  trailers: Promise<[string, string][]>;
-}
-
-export interface H2ClientStream {
-  /** The HTTP/2 stream id; 0 while the request waits for a free stream slot. */
-  readonly id: number;
-  /**
-   * Writes request body bytes (only for body: "stream"). Resolves once the bytes are
-   * handed to the connection within the stream's and connection's flow-control windows
-   * (that is the backpressure). Rejects with H2StreamError if the stream is gone. The bytes
-   * must not change until it resolves.
-   */
-  write(data: Uint8Array): Promise<void>;
-  /** Ends the request body (END_STREAM). */
-  end(): void;
-  /** Resets the stream (RST_STREAM with CANCEL unless a code is given). */
-  reset(code?: number): void;
-  /** The response head; rejects with H2StreamError if reset/closed before it. */
-  readonly response: Promise<H2Response>;
-}
+export type {
+  H2ClientStream,
+  H2ConnectOptions,
+  H2RequestInit,
+  H2Response,
+} from "./h2_client_types.ts";
 
 /** Receive window of the whole connection; credit is returned once half is used. */
 const CONN_WINDOW = 16 * 1024 * 1024;
@@ -134,18 +79,6 @@ const OUT_HIGH_WATER = 256 * 1024;
 /** Largest header block (HEADERS + CONTINUATION) we accept before giving up on the peer. */
 const MAX_HEADER_BLOCK = 1024 * 1024;
 const MAX_STREAM_ID = 0x7fffffff;
-/** Connection-specific fields HTTP/2 forbids (RFC 9113 8.2.2). */
-const FORBIDDEN_HEADERS = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "host",
-]);
-const VALID_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
-const INVALID_VALUE = /[\0\r\n]/;
-
 /** A failure that ends the whole connection (GOAWAY with `code`). */
 class ConnectionError extends Error {
   constructor(readonly code: number, message: string) {
@@ -336,42 +269,11 @@ export class H2ClientSession {
   /** Starts a request; throws H2StreamError at once if the session is closed/going away. */
   request(init: H2RequestInit): H2ClientStream {
     if (!this.available) throw this.#unavailableError();
-    const method = init.method;
-    if (!VALID_NAME.test(method.toLowerCase()) || method === "") {
-      throw new TypeError(`h2 client: invalid method ${JSON.stringify(method)}`);
-    }
-    if (method === "CONNECT") throw new TypeError("h2 client: CONNECT is not supported");
-    if (!init.path.startsWith("/") || INVALID_VALUE.test(init.path) || init.path.includes(" ")) {
-      throw new TypeError(`h2 client: the path must start with "/": ${JSON.stringify(init.path)}`);
-    }
-    const authority = init.authority ?? this.#authority;
-    if (INVALID_VALUE.test(authority)) throw new TypeError("h2 client: invalid authority");
-    const headers: [string, string][] = [];
-    for (const [n, v] of init.headers ?? []) {
-      if (!VALID_NAME.test(n)) {
-        throw new TypeError(
-          `h2 client: header names must be lower-case tokens: ${JSON.stringify(n)}`,
-        );
-      }
-      if (FORBIDDEN_HEADERS.has(n)) {
-        throw new TypeError(
-          `h2 client: "${n}" is a connection-specific header, not allowed in HTTP/2`,
-        );
-      }
-      if (n === "te" && v !== "trailers") {
-        throw new TypeError('h2 client: the only allowed "te" value is "trailers"');
-      }
-      if (INVALID_VALUE.test(v)) throw new TypeError(`h2 client: invalid value for header ${n}`);
-      headers.push([n, v]);
-    }
-    const body = init.body;
-    if (body !== undefined && body !== null && body !== "stream" && !(body instanceof Uint8Array)) {
-      throw new TypeError('h2 client: body must be a Uint8Array, "stream", null or undefined');
-    }
+    const { method, path, authority, headers, body } = checkRequest(init, this.#authority);
     const s = new ClientStream(
       this.#host,
       method,
-      init.path,
+      path,
       authority,
       headers,
       body,
@@ -550,11 +452,12 @@ export class H2ClientSession {
     let progress = true;
     while (progress && this.#sendable.size > 0 && this.#out.len < OUT_HIGH_WATER) {
       progress = false;
-      for (const s of this.#sendable) {
+      for (const s of [...this.#sendable]) {
         if (this.#out.len >= OUT_HIGH_WATER) break;
-        if (this.#sendOne(s)) progress = true;
+        const sent = this.#sendOne(s);
+        if (sent) progress = true;
         if (!s.hasSendWork || s.state !== "open") this.#sendable.delete(s);
-        else if (progress) {
+        else if (sent) {
           // Round robin: a stream with more to send goes to the back.
           this.#sendable.delete(s);
           this.#sendable.add(s);
@@ -638,27 +541,22 @@ export class H2ClientSession {
     });
   }
 
+  /** Why request() refuses: never sent, so always retryable (on another connection). */
   #unavailableError(): H2StreamError {
-    if (this.#dead !== undefined) return this.#deadError();
-    if (this.#goaway !== undefined) {
-      return new H2StreamError(
-        ErrorCode.REFUSED_STREAM,
-        `session unavailable: ${this.#goaway.message}`,
-        {
-          retryable: true,
-        },
-      );
-    }
-    if (this.#closing) {
-      return new H2StreamError(ErrorCode.REFUSED_STREAM, "session is closing", { retryable: true });
-    }
-    return new H2StreamError(
-      ErrorCode.REFUSED_STREAM,
-      "stream ids of this connection are used up",
-      {
-        retryable: true,
-      },
-    );
+    let why: string;
+    let cause: unknown;
+    if (this.#dead !== undefined) {
+      why = this.#dead === null ? "session closed" : `session failed: ${this.#dead.message}`;
+      cause = this.#dead ?? undefined;
+    } else if (this.#goaway !== undefined) {
+      why = this.#goaway.message;
+      cause = this.#goaway;
+    } else if (this.#closing) why = "session is closing";
+    else why = "stream ids of this connection are used up";
+    return new H2StreamError(ErrorCode.REFUSED_STREAM, `request not sent: ${why}`, {
+      retryable: true,
+      cause,
+    });
   }
 
   #deadError(): H2StreamError {
@@ -840,6 +738,12 @@ export class H2ClientSession {
         let p = 0;
         while (len - p >= FRAME_HEADER_LEN && this.#dead === undefined) {
           const flen = (buf[p] << 16) | (buf[p + 1] << 8) | buf[p + 2];
+          if (!this.#settingsReceived && buf[p + 3] !== FrameType.SETTINGS) {
+            throw new ConnectionError(
+              ErrorCode.PROTOCOL_ERROR,
+              "the server did not start with SETTINGS (not an HTTP/2 server?)",
+            );
+          }
           if (flen > maxFrame) {
             throw new ConnectionError(
               ErrorCode.FRAME_SIZE_ERROR,

@@ -106,3 +106,36 @@ Deno.test("serve flags: jwt token options and help text", () => {
   assert.match(serveHelp(), /--listen-client-urls <urls>/);
   assert.equal(parseServeFlags(["--help"]).help, true);
 });
+
+Deno.test("serve flags: --cors as etcd's (empty or * for any; origins without paths)", () => {
+  const cors = (args: string[], env: Record<string, string> = {}) =>
+    parseServeFlags(args, env).config.corsOrigins;
+  assert.deepEqual(cors([]), ["*"]);
+  assert.deepEqual(cors(["--cors="]), ["*"]);
+  assert.deepEqual(cors(["--cors", "*"]), ["*"]);
+  assert.deepEqual(
+    cors(["--cors", "http://127.0.0.1:8080, https://Console.Example:443,https://console.example"]),
+    ["http://127.0.0.1:8080", "https://console.example"],
+  );
+  assert.deepEqual(cors([], { ETCD_CORS: "http://a.example:1" }), ["http://a.example:1"]);
+  for (
+    const [value, why] of [
+      ["http://a.example:1/ui", "URL must not contain a path"],
+      ["http://a.example:1/", "URL must not contain a path"],
+      ["ftp://a.example:1", "URL scheme must be http or https"],
+      ["unix://sock", "URL scheme must be http or https"],
+      ["a.example:1", "not an origin"],
+      ["http://a.example:1,*", "cannot be listed with others"],
+      ["http://u@a.example", "not an origin"],
+    ]
+  ) {
+    assert.throws(
+      () => parseServeFlags(["--cors", value]),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.message.startsWith(`invalid value "${value}" for flag --cors: `) &&
+        e.message.includes(why),
+      value,
+    );
+  }
+});

@@ -8,7 +8,7 @@ import { webTransport } from "../../lib/client/transport.ts";
 import { grpcTransport } from "../../lib/client/grpc_transport.ts";
 import type { TransportFactory } from "../../lib/client/transport.ts";
 import { startTestServer } from "../server/harness.ts";
-import { startEtcd } from "../support/etcd.ts";
+import { freePort, startEtcd } from "../support/etcd.ts";
 
 /** A server under test and how to make clients of it. */
 export interface Target {
@@ -42,21 +42,29 @@ function target(
   };
 }
 
-/** A Concord member with fast raft timing (so 1 s lease TTLs hold), reached over gRPC-web. */
-export async function startConcord(): Promise<Target> {
-  const s = await startTestServer((c) => {
+/**
+ * A Concord member with fast raft timing (so 1 s lease TTLs hold), listening on a port
+ * chosen first so it advertises the URL it serves (the member list names it, as etcd's).
+ */
+async function startConcordMember() {
+  const url = new URL(`http://127.0.0.1:${freePort()}`);
+  return await startTestServer((c) => {
     c.heartbeatIntervalMs = 10;
     c.electionTimeoutMs = 100;
+    c.listenClientUrls = [url];
+    c.advertiseClientUrls = [url];
   });
+}
+
+/** A Concord member reached over gRPC-web. */
+export async function startConcord(): Promise<Target> {
+  const s = await startConcordMember();
   return target("concord/web", s.url, webTransport, () => s.close());
 }
 
 /** A Concord member reached over gRPC. */
 export async function startConcordGrpc(): Promise<Target> {
-  const s = await startTestServer((c) => {
-    c.heartbeatIntervalMs = 10;
-    c.electionTimeoutMs = 100;
-  });
+  const s = await startConcordMember();
   return target("concord/grpc", s.url, grpcTransportForTests(), () => s.close());
 }
 
@@ -72,19 +80,22 @@ export function grpcTransportForTests(): TransportFactory {
 }
 
 /**
- * Runs `body` against every target in turn (a fresh server each), so one test shows the
+ * Runs `body` against every target at once (a fresh server each), so one test shows the
  * client behaves the same on Concord and on etcd. Failures name the target.
  */
 export async function onEveryTarget(body: (t: Target) => Promise<void>): Promise<void> {
-  for (const start of [startConcordGrpc, startConcord, startEtcdTarget]) {
-    const t = await start();
-    try {
-      await body(t);
-    } catch (err) {
-      if (err instanceof Error) err.message = `[${t.name}] ${err.message}`;
-      throw err;
-    } finally {
-      await t.stop();
-    }
-  }
+  const results = await Promise.allSettled(
+    [startConcordGrpc, startConcord, startEtcdTarget].map(async (start) => {
+      const t = await start();
+      try {
+        await body(t);
+      } catch (err) {
+        if (err instanceof Error) err.message = `[${t.name}] ${err.message}`;
+        throw err;
+      } finally {
+        await t.stop();
+      }
+    }),
+  );
+  for (const r of results) if (r.status === "rejected") throw r.reason;
 }
