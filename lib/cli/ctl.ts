@@ -166,16 +166,17 @@ async function runWith(args: string[], io: CtlIo): Promise<number> {
     const names = children(path);
     if (names.length === 0) break; // a leaf: the rest are its arguments
     const hit = matchChild(names, a);
+    if (!hit && path.length > 0) break; // a group given an unknown word: cobra shows its help
     if (!hit) {
-      if (path.length === 0 && a === "help") {
+      if (a === "help") {
         helpWanted = true;
         rest.splice(i, 1);
         continue;
       }
-      io.err(
-        `Error: unknown command "${a}" for "etcdctl${path.map((p) => " " + p).join("")}"\n` +
-          `Run 'etcdctl${path.map((p) => " " + p).join("")} --help' for usage.\n`,
-      );
+      // cobra reports it, then etcdctl's main reports it again
+      const where = `etcdctl${path.map((p) => " " + p).join("")}`;
+      const msg = `unknown command "${a}" for "${where}"`;
+      io.err(`Error: ${msg}\nRun '${where} --help' for usage.\nError: ${msg}\n`);
       return Exit.Error;
     }
     path.push(hit);
@@ -210,6 +211,9 @@ async function runWith(args: string[], io: CtlIo): Promise<number> {
     ctx = new CtlContext(spec, flags, io, rest);
   } catch (err) {
     if (err instanceof FlagError) {
+      // cobra prints the error and the usage, then etcdctl's main prints the error again
+      io.err(`Error: ${err.message}\n\n`);
+      io.out(commandHelp(spec));
       io.err(`Error: ${err.message}\n`);
       return Exit.Error;
     }
