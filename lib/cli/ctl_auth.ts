@@ -49,6 +49,13 @@ async function runAuthDisable(ctx: CtlContext): Promise<void> {
   ctx.out("Authentication Disabled\n");
 }
 
+async function runAuthStatus(ctx: CtlContext): Promise<void> {
+  if (ctx.args.length !== 0) throw bad("auth status command does not accept any arguments");
+  const c = await client(ctx);
+  const resp = await call(() => c.auth.status(ctx.callOptions()));
+  ctx.printer.authStatus(resp);
+}
+
 /** fmt.Scanf("%s"): the first word of stdin's first line. */
 async function scanWord(ctx: CtlContext): Promise<string> {
   const { line } = await ctx.io.stdin.readLine();
@@ -256,6 +263,13 @@ export const AUTH_COMMANDS: CommandSpec[] = [
     short: "Enables authentication",
     flags: [],
     run: runAuthEnable,
+  },
+  {
+    path: ["auth", "status"],
+    use: "",
+    short: "Returns authentication status (etcdctl 3.5)",
+    flags: [],
+    run: runAuthStatus,
   },
   {
     path: ["auth", "disable"],

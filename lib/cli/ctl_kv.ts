@@ -9,6 +9,7 @@ import { CtlExit, Exit, exitWith } from "./ctl_exit.ts";
 import { FlagError, type FlagSpec, type ParsedFlags, parseInt64 } from "./ctl_flags.ts";
 import { goQuote } from "./ctl_gofmt.ts";
 import { SimplePrinter } from "./ctl_print_simple.ts";
+import { FieldsPrinter } from "./ctl_print_fields.ts";
 import { client } from "./ctl_connect.ts";
 
 const enc = new TextEncoder();
@@ -37,6 +38,7 @@ export const GET_FLAGS: FlagSpec[] = [
   },
   { name: "rev", kind: "int", def: 0n, help: "Specify the kv revision" },
   { name: "keys-only", kind: "bool", def: false, help: "Get only the keys" },
+  { name: "count-only", kind: "bool", def: false, help: "Get only the count (etcdctl 3.5)" },
   {
     name: "print-value-only",
     kind: "bool",
@@ -81,6 +83,7 @@ export const DEL_FLAGS: FlagSpec[] = [
     def: false,
     help: "delete keys that are greater than or equal to the given key using byte compare",
   },
+  { name: "range", kind: "bool", def: false, help: "delete range of keys (etcdctl 3.5)" },
 ];
 
 const badArgs = (msg: string) => new CtlExit(Exit.BadArgs, msg);
@@ -144,7 +147,11 @@ export function getOp(args: string[], f: ParsedFlags): { key: Uint8Array; opts: 
     if (key.length === 0) key = new Uint8Array([0]);
     opts.fromKey = true;
   }
+  if (f.bool("keys-only") && f.bool("count-only")) {
+    throw badArgs("`--keys-only` and `--count-only` cannot be set at the same time, choose one");
+  }
   if (f.bool("keys-only")) opts.keysOnly = true;
+  if (f.bool("count-only")) opts.countOnly = true;
   return { key, opts };
 }
 
@@ -227,6 +234,9 @@ async function runGet(ctx: CtlContext): Promise<void> {
     exitWith(Exit.Error, err);
   }
   const printer = ctx.printer;
+  if (ctx.flags.bool("count-only") && !(printer instanceof FieldsPrinter)) {
+    throw badArgs("--count-only is only for `--write-out=fields`");
+  }
   if (ctx.flags.bool("print-value-only")) {
     if (!(printer instanceof SimplePrinter)) {
       throw badArgs("print-value-only is only for `--write-out=simple`");

@@ -154,6 +154,13 @@ export interface HeaderResp {
   header?: Header;
 }
 
+/** `auth status` (etcdctl 3.5). */
+export interface AuthStatusResp {
+  header?: Header;
+  enabled: boolean;
+  authRevision: bigint;
+}
+
 export interface Perm {
   /** 0 READ, 1 WRITE, 2 READWRITE */
   permType: number;
@@ -239,6 +246,7 @@ export interface Printer {
   userGrantRole(user: string, role: string, r: HeaderResp): void;
   userRevokeRole(user: string, role: string, r: HeaderResp): void;
   userDelete(user: string, r: HeaderResp): void;
+  authStatus(r: AuthStatusResp): void;
 }
 
 /** The error a format gives for a command it does not print (etcdctl's printerUnsupported). */
@@ -349,6 +357,9 @@ export class UnsupportedPrinter implements Printer {
     unsupported(this.format);
   }
   userDelete(_user: string, _r: HeaderResp): void {
+    unsupported(this.format);
+  }
+  authStatus(_r: AuthStatusResp): void {
     unsupported(this.format);
   }
 }

@@ -8,6 +8,7 @@
 import { base64, jsonArray, type JsonField, jsonObject, jsonString, omit } from "./ctl_gofmt.ts";
 import type {
   AlarmResp,
+  AuthStatusResp,
   CtlOutput,
   DbStatus,
   DelResp,
@@ -344,5 +345,12 @@ export class JsonPrinter implements Printer {
   }
   userDelete(_user: string, r: HeaderResp): void {
     this.p(headerOnly(r));
+  }
+  authStatus(r: AuthStatusResp): void {
+    this.p(jsonObject([
+      hdr(r.header),
+      ["enabled", omit.bool(r.enabled)],
+      ["authRevision", omit.num(r.authRevision)],
+    ]));
   }
 }

@@ -5,6 +5,7 @@
 import { hex016, hex16, hexBytes, hexId, humanBytes } from "./ctl_gofmt.ts";
 import {
   type AlarmResp,
+  type AuthStatusResp,
   type CtlOutput,
   type DbStatus,
   type DelResp,
@@ -223,5 +224,9 @@ export class SimplePrinter implements Printer {
   }
   userList(r: UsersResp): void {
     for (const u of r.users) this.line(u);
+  }
+  authStatus(r: AuthStatusResp): void {
+    this.line(`Authentication Status: ${r.enabled}`);
+    this.line(`AuthRevision: ${r.authRevision}`);
   }
 }

@@ -25,6 +25,12 @@ export const WATCH_FLAGS: FlagSpec[] = [
     def: false,
     help: "get the previous key-value pair before the event happens",
   },
+  {
+    name: "progress-notify",
+    kind: "bool",
+    def: false,
+    help: "get periodic watch progress notification from server (etcdctl 3.5)",
+  },
 ];
 
 const errBadArgsNum = "bad number of arguments";
@@ -39,7 +45,13 @@ interface WatchSpec {
 }
 
 /** etcdctl's getWatchChan arguments check. */
-function watchSpec(args: string[], prefix: boolean, rev: bigint, prevKv: boolean): WatchSpec {
+function watchSpec(
+  args: string[],
+  prefix: boolean,
+  rev: bigint,
+  prevKv: boolean,
+  progressNotify = false,
+): WatchSpec {
   if (args.length < 1) throw new Error(errBadArgsNum);
   const opts: WatchOptions = {};
   if (rev !== 0n) opts.startRevision = rev;
@@ -49,6 +61,7 @@ function watchSpec(args: string[], prefix: boolean, rev: bigint, prevKv: boolean
   }
   if (prefix) opts.prefix = true;
   if (prevKv) opts.prevKv = true;
+  if (progressNotify) opts.progressNotify = true;
   return { key: enc.encode(args[0]), opts };
 }
 
@@ -141,7 +154,13 @@ async function runWatch(ctx: CtlContext): Promise<void> {
   if (args.length < 1) throw new CtlExit(Exit.BadArgs, errBadArgsNum);
   let spec: WatchSpec;
   try {
-    spec = watchSpec(args, f.bool("prefix"), f.int("rev"), f.bool("prev-kv"));
+    spec = watchSpec(
+      args,
+      f.bool("prefix"),
+      f.int("rev"),
+      f.bool("prev-kv"),
+      f.bool("progress-notify"),
+    );
   } catch (err) {
     exitWith(Exit.BadArgs, err);
   }
@@ -210,7 +229,13 @@ async function watchInteractive(ctx: CtlContext, envKey: string, envRange: strin
       : before;
     let spec: WatchSpec;
     try {
-      spec = watchSpec(wargs, wf.bool("prefix"), wf.int("rev"), wf.bool("prev-kv"));
+      spec = watchSpec(
+        wargs,
+        wf.bool("prefix"),
+        wf.int("rev"),
+        wf.bool("prev-kv"),
+        wf.bool("progress-notify"),
+      );
     } catch (err) {
       ctx.err(`Invalid command ${l} (${(err as Error).message})\n`);
       continue;

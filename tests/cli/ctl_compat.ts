@@ -122,7 +122,12 @@ export function textStream(text: string): ReadableStream<Uint8Array> {
 export async function runConcordCtl(
   url: string,
   args: string[],
-  o: RunOptions & { interrupt?: AbortSignal; stdinStream?: ReadableStream<Uint8Array> } = {},
+  o: RunOptions & {
+    interrupt?: AbortSignal;
+    stdinStream?: ReadableStream<Uint8Array>;
+    /** Sees stdout as it is written (for long-running commands). */
+    onOut?: (text: string) => void;
+  } = {},
 ): Promise<CtlResult> {
   let stdout = "";
   let stderr = "";
@@ -130,7 +135,10 @@ export async function runConcordCtl(
     o.stdinStream ?? (o.stdin === undefined ? null : textStream(o.stdin)),
   );
   const code = await runCtl([...GLOBALS(url), ...args], {
-    out: (t) => stdout += t,
+    out: (t) => {
+      stdout += t;
+      o.onOut?.(t);
+    },
     err: (t) => stderr += t,
     stdin,
     env: o.env ?? {},
