@@ -91,7 +91,7 @@ Deno.test("flags: Go's Duration.String", () => {
 
 /** Errors found before connecting: the same stderr and exit code as etcdctl (no server). */
 const EARLY: string[][] = [
-  ["get", "foo", "--count-only"],
+  ["get", "foo", "--counted"],
   ["frob"],
   ["lease", "frob"],
   ["get", "foo", "--rev", "x"],
