@@ -111,8 +111,8 @@ function commandHelp(c: CommandSpec): string {
 
 const enc = new TextEncoder();
 
-function writeAllSync(f: { writeSync(p: Uint8Array): number }, text: string): void {
-  let b = enc.encode(text);
+function writeAllSync(f: { writeSync(p: Uint8Array): number }, text: string | Uint8Array): void {
+  let b = typeof text === "string" ? enc.encode(text) : text;
   while (b.length > 0) b = b.subarray(f.writeSync(b));
 }
 

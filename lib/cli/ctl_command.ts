@@ -168,7 +168,7 @@ export class CtlContext {
     return { timeoutMs: this.commandTimeoutMs, signal: this.io.interrupt };
   }
 
-  out(text: string): void {
+  out(text: string | Uint8Array): void {
     this.io.out(text);
   }
   err(text: string): void {

@@ -6,9 +6,12 @@
  */
 import { CtlExit, Exit } from "./ctl_exit.ts";
 
-/** Where ctl writes: stdout and stderr text. */
+/**
+ * Where ctl writes: stdout (text, or raw bytes for keys and values, which etcdctl writes as
+ * they are, valid UTF-8 or not) and stderr.
+ */
 export interface CtlOutput {
-  out(text: string): void;
+  out(text: string | Uint8Array): void;
   err(text: string): void;
 }
 

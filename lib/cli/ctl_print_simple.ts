@@ -67,11 +67,18 @@ export class SimplePrinter implements Printer {
     this.o.out(s + "\n");
   }
 
+  /** A key or value on its own line: its bytes as they are, or `\x..` with --hex. */
+  private bytesLine(b: Uint8Array): void {
+    if (this.isHex) this.line(hexBytes(b));
+    else {
+      this.o.out(b);
+      this.o.out("\n");
+    }
+  }
+
   private kv(kv: KV): void {
-    const k = this.isHex ? hexBytes(kv.key) : raw(kv.key);
-    const v = this.isHex ? hexBytes(kv.value) : raw(kv.value);
-    if (!this.valueOnly) this.line(k);
-    this.line(v);
+    if (!this.valueOnly) this.bytesLine(kv.key);
+    this.bytesLine(kv.value);
   }
 
   del(r: DelResp): void {

@@ -136,8 +136,9 @@ export async function runConcordCtl(
   );
   const code = await runCtl([...GLOBALS(url), ...args], {
     out: (t) => {
-      stdout += t;
-      o.onOut?.(t);
+      const text = typeof t === "string" ? t : new TextDecoder().decode(t);
+      stdout += text;
+      o.onOut?.(text);
     },
     err: (t) => stderr += t,
     stdin,
@@ -284,7 +285,7 @@ export async function sameUntil(
     },
   });
   const bRun = runCtl([...GLOBALS(twins.b.url), ...args("b")], {
-    out: (t) => bOut += t,
+    out: (t) => bOut += typeof t === "string" ? t : new TextDecoder().decode(t),
     err: (t) => bErr += t,
     stdin: new StdinReader(stdinStream ?? null),
     env: step.env ?? {},

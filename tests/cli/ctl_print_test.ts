@@ -17,8 +17,8 @@ function capture(): CtlOutput & { stdout: string; stderr: string } {
   const o = {
     stdout: "",
     stderr: "",
-    out(t: string) {
-      o.stdout += t;
+    out(t: string | Uint8Array) {
+      o.stdout += typeof t === "string" ? t : new TextDecoder().decode(t);
     },
     err(t: string) {
       o.stderr += t;
