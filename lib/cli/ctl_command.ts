@@ -11,6 +11,7 @@ import { SimplePrinter } from "./ctl_print_simple.ts";
 import { JsonPrinter } from "./ctl_print_json.ts";
 import { FieldsPrinter } from "./ctl_print_fields.ts";
 import { TablePrinter } from "./ctl_print_table.ts";
+import { ProtobufPrinter } from "./ctl_print_protobuf.ts";
 
 /** etcdctl's global flags (ctl.go), with its defaults. */
 export const GLOBAL_FLAGS: FlagSpec[] = [
@@ -188,7 +189,7 @@ export function newPrinter(format: string, isHex: boolean, o: CtlOutput): Printe
     case "table":
       return new TablePrinter(o);
     case "protobuf":
-      throw new CtlExit(Exit.BadFeature, "protobuf output format is not supported by concord ctl");
+      return new ProtobufPrinter(o);
   }
   throw new CtlExit(Exit.BadFeature, "unsupported output format");
 }

@@ -327,3 +327,20 @@ export async function sameUntil(
   );
   return got;
 }
+
+/**
+ * A read-only command run by both tools against the same server (twin a): the outputs must
+ * be identical bytes, ids included (for formats no placeholder can reach, e.g. protobuf).
+ */
+export async function sameOnOne(twins: Twins, args: string[]): Promise<void> {
+  const [want, got] = await Promise.all([
+    runEtcdctl(twins.a.url, args),
+    runConcordCtl(twins.a.url, args),
+  ]);
+  const strip = (s: string) => s.split("\n").filter((l) => !l.startsWith('{"level":')).join("\n");
+  assert.deepEqual(
+    { code: got.code, stdout: got.stdout, stderr: strip(got.stderr) },
+    { code: want.code, stdout: want.stdout, stderr: strip(want.stderr) },
+    `[${twins.kind}] ctl ${args.join(" ")} on the same server`,
+  );
+}

@@ -2,7 +2,7 @@
  * get, put, del, txn and compaction: etcdctl 3.4 and concord ctl print the same, in every
  * output format and for the argument errors, on twin etcd members and twin Concord members.
  */
-import { onBothKinds, same, type Step } from "./ctl_compat.ts";
+import { onBothKinds, same, sameOnOne, type Step } from "./ctl_compat.ts";
 
 const FORMATS = ["simple", "json", "fields", "table"];
 
@@ -72,5 +72,16 @@ const SCRIPT: Step[] = [
 Deno.test("get, put, del, txn and compaction print what etcdctl prints", async () => {
   await onBothKinds(async (twins) => {
     for (const step of SCRIPT) await same(twins, step);
+    await same(twins, { args: ["put", "pb", "v"] });
+    for (
+      const args of [
+        ["get", "pb", "-w", "protobuf"],
+        ["get", "", "--prefix", "-w", "protobuf"],
+        ["del", "absent", "-w", "protobuf"],
+        ["txn", "-w", "protobuf"],
+        ["get", "", "--prefix", "-w", "json"],
+        ["get", "", "--prefix", "-w", "fields"],
+      ]
+    ) await sameOnOne(twins, args);
   });
 });
