@@ -18,6 +18,7 @@ import { CLUSTER_COMMANDS } from "./ctl_cluster.ts";
 import { MAINTENANCE_COMMANDS } from "./ctl_maintenance.ts";
 import { AUTH_COMMANDS } from "./ctl_auth.ts";
 import { CONCURRENCY_COMMANDS } from "./ctl_concurrency.ts";
+import { MIRROR_COMMANDS } from "./ctl_mirror.ts";
 import { closeClient } from "./ctl_connect.ts";
 
 const VERSION_COMMAND: CommandSpec = {
@@ -42,6 +43,7 @@ export const COMMANDS: CommandSpec[] = [
   ...MAINTENANCE_COMMANDS,
   ...AUTH_COMMANDS,
   ...CONCURRENCY_COMMANDS,
+  ...MIRROR_COMMANDS,
   VERSION_COMMAND,
 ];
 

@@ -35,7 +35,15 @@ export function authOf(ctx: CtlContext): { username: string; password: string } 
   return { username: user.slice(0, colon), password: user.slice(colon + 1) };
 }
 
-function tlsWanted(ctx: CtlContext): boolean {
+/** TLS settings: the files --cacert/--cert/--key name, and --insecure-transport. */
+export interface TlsFlags {
+  cert: string;
+  key: string;
+  cacert: string;
+  insecure: boolean;
+}
+
+function tlsFlagsOf(ctx: CtlContext): TlsFlags {
   for (const f of ["cert", "key", "cacert"]) {
     if (ctx.flags.string(f) === "" && ctx.flags.changed.has(f)) {
       throw new CtlExit(Exit.BadArgs, `empty string is passed to --${f} option`);
@@ -47,14 +55,22 @@ function tlsWanted(ctx: CtlContext): boolean {
       "--insecure-skip-tls-verify is not supported by concord ctl: give the CA with --cacert",
     );
   }
-  return ctx.flags.string("cert") !== "" || ctx.flags.string("key") !== "" ||
-    ctx.flags.string("cacert") !== "" || !ctx.flags.bool("insecure-transport");
+  return {
+    cert: ctx.flags.string("cert"),
+    key: ctx.flags.string("key"),
+    cacert: ctx.flags.string("cacert"),
+    insecure: ctx.flags.bool("insecure-transport"),
+  };
 }
 
-/** The PEM files --cacert, --cert and --key name, read (etcdctl's TLSInfo). */
-function tlsFiles(ctx: CtlContext): H2ClientTls {
-  const read = (flag: string): string | undefined => {
-    const path = ctx.flags.string(flag);
+/** TLS is on when any file is given or transport security is asked for. */
+function tlsWanted(t: TlsFlags): boolean {
+  return t.cert !== "" || t.key !== "" || t.cacert !== "" || !t.insecure;
+}
+
+/** The PEM files named, read (etcdctl's TLSInfo). */
+function tlsFiles(t: TlsFlags): H2ClientTls {
+  const read = (path: string): string | undefined => {
     if (path === "") return undefined;
     try {
       return Deno.readTextFileSync(path);
@@ -62,8 +78,8 @@ function tlsFiles(ctx: CtlContext): H2ClientTls {
       throw new CtlExit(Exit.BadArgs, `open ${path}: ${(err as Error).message}`);
     }
   };
-  const ca = read("cacert");
-  return { caCerts: ca === undefined ? undefined : [ca], cert: read("cert"), key: read("key") };
+  const ca = read(t.cacert);
+  return { caCerts: ca === undefined ? undefined : [ca], cert: read(t.cert), key: read(t.key) };
 }
 
 /** An endpoint as a URL: a bare host:port gets http://, or https:// when TLS is on. */
@@ -74,20 +90,22 @@ export function endpointUrl(ep: string, tls: boolean): string {
 
 /**
  * A client for `endpoints` (default: --endpoints) with the run's auth and TLS; `auth: false`
- * leaves the user out (etcdctl lists members without authenticating).
+ * leaves the user out (etcdctl lists members without authenticating); `tls` replaces the
+ * global TLS flags (make-mirror's destination has its own).
  */
 export function newClient(
   ctx: CtlContext,
   endpoints = endpointsOf(ctx),
-  opts: { auth?: boolean } = {},
+  opts: { auth?: boolean; tls?: TlsFlags } = {},
 ): Client {
   void ctx.printer; // an unknown -w fails before anything is sent, as in etcdctl
-  const tls = tlsWanted(ctx);
+  const tlsFlags = opts.tls ?? tlsFlagsOf(ctx);
+  const tls = tlsWanted(tlsFlags);
   const auth = opts.auth === false ? undefined : authOf(ctx);
   const c = new Client({
     endpoints: endpoints.map((e) => endpointUrl(e, tls)),
     transport: grpcTransport({
-      tls: tls ? tlsFiles(ctx) : undefined,
+      tls: tls ? tlsFiles(tlsFlags) : undefined,
       connectTimeoutMs: ctx.flags.duration("dial-timeout"),
     }),
     username: auth?.username,
