@@ -83,6 +83,34 @@ Deno.test("lock and elect print what etcdctl prints", async () => {
       { args: ["elect", "myelection", "proposal-1"] },
       (out) => out.includes("proposal-1"),
     );
+    // observation: an etcdctl campaigner leads on each twin, both tools observe it
+    const campaigners = [twins.a.url, twins.b.url].map((url) =>
+      new Deno.Command("etcdctl", {
+        args: ["--endpoints", url, "elect", "obs", "leader-1"],
+        env: { ETCDCTL_API: "3" },
+        stdout: "piped",
+        stderr: "null",
+      }).spawn()
+    );
+    try {
+      await Promise.all(campaigners.map(async (p) => {
+        const r = p.stdout.getReader();
+        let seen = "";
+        while (!seen.includes("leader-1")) {
+          const { value, done } = await r.read();
+          if (done) throw new Error(`campaign ended early: ${seen}`);
+          seen += new TextDecoder().decode(value);
+        }
+        r.releaseLock();
+      }));
+      await sameUntil(twins, { args: ["elect", "-l", "obs"] }, (out) => out.includes("leader-1"));
+    } finally {
+      for (const p of campaigners) p.kill("SIGINT");
+      for (const p of campaigners) {
+        await p.stdout.cancel();
+        await p.status;
+      }
+    }
     await same(twins, { args: ["elect"] });
     await same(twins, { args: ["elect", "e"] });
     await same(twins, { args: ["elect", "-l", "e", "p"] });
