@@ -73,13 +73,6 @@ function matchChild(names: string[], word: string): string | undefined {
 }
 
 function rootHelp(): string {
-  const groups = new Map<string, string>();
-  for (const c of COMMANDS) {
-    const name = c.path[0];
-    if (!groups.has(name)) {
-      groups.set(name, c.path.length > 1 ? `${name} related commands` : c.short);
-    }
-  }
   return [
     "NAME:",
     "\tconcord ctl - etcdctl's commands on Concord's client",
@@ -102,7 +95,7 @@ function commandHelp(c: CommandSpec): string {
     `\t${c.path.join(" ")} - ${c.short}`,
     "",
     "USAGE:",
-    `\tetcdctl ${c.path.join(" ")} ${c.use}`,
+    `\tconcord ctl ${c.path.join(" ")} ${c.use}`,
     "",
     ...(c.flags.length > 0 ? ["OPTIONS:", flagUsage(c.flags), ""] : []),
     "GLOBAL OPTIONS:",

@@ -172,22 +172,17 @@ async function runWatch(ctx: CtlContext): Promise<void> {
 
 async function watchInteractive(ctx: CtlContext, envKey: string, envRange: string): Promise<void> {
   const c = await client(ctx);
-  const running: Promise<void>[] = [];
-  let failed: unknown;
+  // a watcher whose command fails ends the run (etcdctl exits from its goroutine)
+  const failed = Promise.withResolvers<never>();
+  const stop = new Promise<"stop">((res) => {
+    if (ctx.io.interrupt.aborted) res("stop");
+    ctx.io.interrupt.addEventListener("abort", () => res("stop"), { once: true });
+  });
   for (;;) {
-    const read = ctx.io.stdin.readLine();
-    const stop = new Promise<"stop">((res) => {
-      if (ctx.io.interrupt.aborted) res("stop");
-      ctx.io.interrupt.addEventListener("abort", () => res("stop"), { once: true });
-    });
-    const got = await Promise.race([read, stop]);
-    if (failed !== undefined) throw failed;
+    const got = await Promise.race([ctx.io.stdin.readLine(), stop, failed.promise]);
     if (got === "stop") throw new CtlExit(130);
     if (got.eof) {
-      throw new CtlExit(
-        Exit.InvalidInput,
-        `Error reading watch request line: EOF`,
-      );
+      throw new CtlExit(Exit.InvalidInput, `Error reading watch request line: EOF`);
     }
     const l = got.line.replace(/\n$/, "");
     const args = argify(l);
@@ -240,11 +235,7 @@ async function watchInteractive(ctx: CtlContext, envKey: string, envRange: strin
       ctx.err(`Invalid command ${l} (${(err as Error).message})\n`);
       continue;
     }
-    running.push(
-      printWatch(ctx, c, spec, execArgs).catch((err) => {
-        failed = err;
-      }),
-    );
+    printWatch(ctx, c, spec, execArgs).catch(failed.reject);
   }
 }
 

@@ -300,7 +300,8 @@ export async function sameUntil(
       if (!(err instanceof TypeError)) throw err; // it had exited already
     }
     ac.abort();
-    // etcdctl may have exited already (a broken pipe is expected then)
+    // stdin stays open until etcdctl has gone: an EOF first would end it another way
+    await child.status;
     if (writer) await writer.close().catch((err) => void err);
     streamCtl?.close();
   };
