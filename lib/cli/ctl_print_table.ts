@@ -36,7 +36,7 @@ export function renderTable(head: string[], rows: string[][]): string {
         " |",
     );
   }
-  if (rows.length > 0) out.push(line);
+  out.push(line); // tablewriter closes the table even when it has no rows
   return out.join("\n") + "\n";
 }
 

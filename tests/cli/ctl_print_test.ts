@@ -443,3 +443,12 @@ Deno.test("Go's %q and encoding/json string escapes", () => {
   assert.equal(jsonString("<a&b>\u2028"), '"\\u003ca\\u0026b\\u003e\\u2028"');
   assert.equal(jsonString(new Uint8Array([0xff, 0x41])), '"\\ufffdA"');
 });
+
+Deno.test("a table without rows is closed as tablewriter closes it", () => {
+  const o = capture();
+  new TablePrinter(o).endpointHashKV([]);
+  assert.equal(
+    o.stdout,
+    "+----------+------+\n| ENDPOINT | HASH |\n+----------+------+\n+----------+------+\n",
+  );
+});
