@@ -452,3 +452,30 @@ Deno.test("a table without rows is closed as tablewriter closes it", () => {
     "+----------+------+\n| ENDPOINT | HASH |\n+----------+------+\n+----------+------+\n",
   );
 });
+
+Deno.test("a cell wider than 30 columns wraps as tablewriter wraps it (an alarm in ERRORS)", () => {
+  const o = capture();
+  new TablePrinter(o).endpointStatus([{
+    ep: "127.0.0.1:23794",
+    resp: {
+      ...STATUS,
+      header: { ...H(16n), memberId: 0xd8c789e0cff9a973n },
+      leader: 0xd8c789e0cff9a973n,
+      dbSize: 176128n,
+      raftIndex: 12n,
+      raftAppliedIndex: 12n,
+      errors: ["memberID:15620605431212779891 alarm:NOSPACE "],
+    },
+  }]);
+  // etcdctl 3.4.23's output for an etcd whose quota raised NOSPACE
+  assert.equal(
+    o.stdout,
+    `+-----------------+------------------+---------+---------+-----------+------------+-----------+------------+--------------------+--------------------------------+
+|    ENDPOINT     |        ID        | VERSION | DB SIZE | IS LEADER | IS LEARNER | RAFT TERM | RAFT INDEX | RAFT APPLIED INDEX |             ERRORS             |
++-----------------+------------------+---------+---------+-----------+------------+-----------+------------+--------------------+--------------------------------+
+| 127.0.0.1:23794 | d8c789e0cff9a973 |  3.4.23 |  176 kB |      true |      false |         2 |         12 |                 12 |  memberID:15620605431212779891 |
+|                 |                  |         |         |           |            |           |            |                    |                 alarm:NOSPACE  |
++-----------------+------------------+---------+---------+-----------+------------+-----------+------------+--------------------+--------------------------------+
+`,
+  );
+});
