@@ -19,6 +19,7 @@ import { MAINTENANCE_COMMANDS } from "./ctl_maintenance.ts";
 import { AUTH_COMMANDS } from "./ctl_auth.ts";
 import { CONCURRENCY_COMMANDS } from "./ctl_concurrency.ts";
 import { MIRROR_COMMANDS } from "./ctl_mirror.ts";
+import { CHECK_COMMANDS } from "./ctl_check.ts";
 import { closeClient } from "./ctl_connect.ts";
 
 const VERSION_COMMAND: CommandSpec = {
@@ -44,6 +45,7 @@ export const COMMANDS: CommandSpec[] = [
   ...AUTH_COMMANDS,
   ...CONCURRENCY_COMMANDS,
   ...MIRROR_COMMANDS,
+  ...CHECK_COMMANDS,
   VERSION_COMMAND,
 ];
 

@@ -184,9 +184,13 @@ export function normalizeRun(r: CtlResult, side: "a" | "b", twins: Twins, step: 
     for (const [raw, to] of Object.entries(step.known?.[side] ?? {})) {
       text = text.replaceAll(raw, to);
     }
-    let lines = normalize(text, twins).split("\n").filter((l) => !step.drop?.test(l));
+    const masked = (step.mask ?? []).reduce(
+      (t, re) => t.replace(re, "<masked>"),
+      normalize(text, twins),
+    );
+    let lines = masked.split("\n").filter((l) => !step.drop?.test(l));
     if (step.sortLines) lines = lines.sort();
-    return (step.mask ?? []).reduce((t, re) => t.replace(re, "<masked>"), lines.join("\n"));
+    return lines.join("\n");
   };
   return { code: r.code, stdout: m(r.stdout), stderr: m(r.stderr) };
 }
