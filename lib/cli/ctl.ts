@@ -121,6 +121,7 @@ function processIo(interrupt: AbortSignal): CtlIo {
     stdin: new StdinReader(Deno.stdin.readable),
     env: Deno.env.toObject(),
     interrupt,
+    terminal: Deno.stderr.isTerminal(),
   };
 }
 

@@ -115,6 +115,8 @@ export interface CtlIo extends CtlOutput {
   env: Readonly<Record<string, string>>;
   /** Aborted on SIGINT/SIGTERM: ends watch, lock, elect and keep-alive as etcdctl's. */
   interrupt: AbortSignal;
+  /** stderr is a terminal (snapshot save then shows its progress). */
+  terminal?: boolean;
 }
 
 /** One command (a leaf of etcdctl's command tree). */

@@ -12,6 +12,8 @@ import type { AlarmResp } from "./ctl_print.ts";
 import { client, endpointsOf, newClient } from "./ctl_connect.ts";
 import { endpointsFromCluster } from "./ctl_cluster.ts";
 import { snapshotStatus } from "./util_snapshot.ts";
+import type { SnapshotProgress } from "../client/maintenance.ts";
+import { humanBytes } from "./ctl_gofmt.ts";
 import { RealDisk } from "../io/real_disk.ts";
 
 async function runAlarmList(ctx: CtlContext): Promise<void> {
@@ -88,11 +90,19 @@ async function runSnapshotSave(ctx: CtlContext): Promise<void> {
     : { signal: ctx.io.interrupt };
   const file = await Deno.open(part, { write: true, create: true, truncate: true });
   try {
-    for await (const chunk of c.maintenance.snapshot(o)) {
+    // on a terminal, the bytes received so far (etcdctl 3.5+ draws a progress bar)
+    const onProgress = ctx.io.terminal
+      ? (p: SnapshotProgress) =>
+        ctx.err(
+          `\rsnapshot: ${humanBytes(p.received)} received, ${humanBytes(Number(p.remaining))} left`,
+        )
+      : undefined;
+    for await (const chunk of c.maintenance.snapshot({ ...o, onProgress })) {
       let b = chunk;
       while (b.length > 0) b = b.subarray(await file.write(b));
     }
     await file.sync();
+    if (ctx.io.terminal) ctx.err("\n");
   } catch (err) {
     file.close();
     await Deno.remove(part);
