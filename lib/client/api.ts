@@ -33,3 +33,62 @@ export { Election } from "./recipes/election.ts";
 export { type Isolation, runStm, type Stm, type StmOptions } from "./recipes/stm.ts";
 export { Namespace, NamespacedWatch } from "./recipes/namespace.ts";
 export { mutexLocked, sessionExpired } from "./recipes/errors.ts";
+// the wire types the client's calls take and return, etcd's own
+export type {
+  AlarmResponse,
+  AuthDisableResponse,
+  AuthEnableResponse,
+  AuthenticateResponse,
+  AuthRoleAddResponse,
+  AuthRoleDeleteResponse,
+  AuthRoleGetResponse,
+  AuthRoleGrantPermissionResponse,
+  AuthRoleListResponse,
+  AuthRoleRevokePermissionResponse,
+  AuthStatusResponse,
+  AuthUserAddResponse,
+  AuthUserChangePasswordResponse,
+  AuthUserDeleteResponse,
+  AuthUserGetResponse,
+  AuthUserGrantRoleResponse,
+  AuthUserListResponse,
+  AuthUserRevokeRoleResponse,
+  CompactionResponse,
+  Compare,
+  DefragmentResponse,
+  DeleteRangeResponse,
+  HashKVResponse,
+  HashResponse,
+  LeaseGrantResponse,
+  LeaseKeepAliveResponse,
+  LeaseLeasesResponse,
+  LeaseRevokeResponse,
+  LeaseTimeToLiveResponse,
+  Member,
+  MemberAddResponse,
+  MemberListResponse,
+  MemberPromoteResponse,
+  MemberRemoveResponse,
+  MemberUpdateResponse,
+  MoveLeaderResponse,
+  PutResponse,
+  RangeResponse,
+  RequestOp,
+  ResponseHeader,
+  ResponseOp,
+  StatusResponse,
+  TxnRequest,
+  TxnResponse,
+  WatchResponse,
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+export { AlarmType } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+export { type Event, Event_EventType, type KeyValue } from "../../proto/gen/mvccpb/kv_pb.ts";
+export type { LockResponse, UnlockResponse } from "../../proto/gen/v3lockpb/v3lock_pb.ts";
+export type {
+  CampaignResponse,
+  LeaderKey,
+  LeaderResponse,
+  ProclaimResponse,
+  ResignResponse,
+} from "../../proto/gen/v3electionpb/v3election_pb.ts";
+export type { Transport } from "@connectrpc/connect";

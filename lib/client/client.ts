@@ -28,6 +28,7 @@ export interface ClientOptions {
   transport?: TransportFactory;
   /** Authenticate as this user; the token is fetched and refreshed as needed. */
   username?: string;
+  /** The user's password (with `username`). */
   password?: string;
   /** Deadline of calls that give none (default: none). */
   timeoutMs?: number;
@@ -38,6 +39,7 @@ export interface ClientOptions {
    * `watchProbeTimeoutMs` is left for another member (defaults 10000 and 5000; 0: off).
    */
   watchProbeIntervalMs?: number;
+  /** How long the probe of a silent watch's member may take (default 5000 ms). */
   watchProbeTimeoutMs?: number;
   /** How long a member that failed is passed over (default 3000 ms). */
   memberDownMs?: number;
@@ -47,9 +49,10 @@ export interface ClientOptions {
  * A client of an etcd v3 cluster (Concord or etcd).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { Client } from "./mod.ts";
- * const client = new Client({ endpoints: ["http://127.0.0.1:2379"] });
+ * // the members to talk to, as etcdctl takes them
+ * const client = new Client({ endpoints: Deno.env.get("ETCDCTL_ENDPOINTS")?.split(",") ?? "127.0.0.1:2379" });
  * await client.put("greeting", "hello");
  * console.log(await client.getText("greeting")); // "hello"
  * await client.close();
@@ -62,17 +65,25 @@ export class Client {
    */
   static defaultTransport: TransportFactory = webTransport;
 
+  /** Keys: range, put, delete, compact, txn. */
   readonly kv: KVClient;
+  /** Leases: grant, revoke, keep-alive, time-to-live, list. */
   readonly lease: LeaseClient;
+  /** Membership: list, add, remove, update, promote. */
   readonly cluster: ClusterClient;
+  /** Status, alarms, hashes, defragmentation, snapshots, leader moves. */
   readonly maintenance: MaintenanceClient;
+  /** Users, roles, permissions, enabling auth. */
   readonly auth: AuthClient;
+  /** Server-side locks (etcd's v3lock). */
   readonly lock: LockClient;
+  /** Server-side elections (etcd's v3election). */
   readonly election: ElectionClient;
   readonly #conn: Connection;
   readonly #opts: ClientOptions;
   #syncTimer?: ReturnType<typeof setInterval>;
 
+  /** Connects lazily: the first call opens the connection to its member. */
   constructor(opts: ClientOptions) {
     this.#opts = opts;
     this.#conn = new Connection({
@@ -105,9 +116,9 @@ export class Client {
     return this.#conn.endpoints;
   }
 
-  /** The connection machinery (for the recipes built on this client). */
-  get connection(): Connection {
-    return this.#conn;
+  /** How many auth tokens the client has fetched (each refresh adds one). */
+  get tokensFetched(): number {
+    return this.#conn.tokensFetched;
   }
 
   /** Replaces the endpoints with the client URLs of the cluster's voting members. */

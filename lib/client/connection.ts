@@ -17,6 +17,7 @@ import {
   toEtcdError,
   writeNotApplied,
 } from "./errors.ts";
+import { sleep } from "./sleep.ts";
 import type { EndpointTransport, TransportFactory } from "./transport.ts";
 
 /** Per-call options every method takes. */
@@ -78,6 +79,7 @@ export class Connection {
   readonly #opts: ConnectionOptions;
   readonly #closing = new AbortController();
   #token?: Promise<string>;
+  #tokenValue?: string;
   /** How many tokens the client has fetched (a refresh adds one). */
   tokensFetched = 0;
 
@@ -172,32 +174,35 @@ export class Connection {
   ): Promise<T> {
     const scope = this.scope(opts);
     const pinned = opts?.endpoint === undefined ? undefined : this.at(opts.endpoint);
+    // the deadline may pass while retrying: the error then carries the last failure
+    let last: EtcdError | undefined;
     try {
       let tokenRefreshed = false;
       for (let attempt = 1;; attempt++) {
-        scope.check();
+        scope.check(last);
         const ep = pinned ?? this.pick();
-        const headers = await scope.guard(this.headers(scope.signal));
+        const headers = await scope.guard(this.headers());
         try {
           return await fn(ep, { signal: scope.signal, headers, timeoutMs: scope.remaining() });
         } catch (raw) {
-          scope.check(raw);
+          scope.check(last ?? raw);
           const err = toEtcdError(raw);
           if (needsNewToken(err) && this.#opts.username !== undefined && !tokenRefreshed) {
             tokenRefreshed = true;
-            this.#token = undefined;
+            this.dropToken(headers.token);
             continue;
           }
           if (err.code === GrpcCode.DeadlineExceeded) {
             // the member did not answer in time: try others first next time
             if (policy !== "none") this.markDown(ep);
-            throw deadlineExceeded(raw);
+            throw deadlineExceeded(last ?? raw);
           }
           if (!isUnavailable(err)) throw err;
           this.markDown(ep);
           const retry = policy === "read" || (policy === "write" && writeNotApplied(err));
           if (!retry || pinned || attempt >= MAX_ATTEMPTS) throw err;
-          await scope.guard(backoff(attempt, scope.signal));
+          last = err;
+          await scope.guard(backoff(attempt, scope.signal)).catch(() => scope.check(last));
         }
       }
     } finally {
@@ -205,22 +210,38 @@ export class Connection {
     }
   }
 
-  /** The auth headers for a call ({} without credentials). */
-  async headers(signal?: AbortSignal): Promise<Record<string, string>> {
-    if (this.#opts.username === undefined) return {};
+  /**
+   * The headers of every call: `hasleader` (etcd then refuses the call at once with "no
+   * leader" when the member has lost its leader, instead of letting it wait: the client
+   * moves to another member) and the auth token when the client has credentials.
+   */
+  async headers(): Promise<Record<string, string>> {
+    if (this.#opts.username === undefined) return { hasleader: "true" };
     if (!this.#token) {
-      const p = this.#authenticate(signal);
+      this.#tokenValue = undefined;
+      // shared by every call waiting for it: only closing the client stops it
+      const p = this.#authenticate(this.#closing.signal).then((t) => {
+        if (this.#token === p) this.#tokenValue = t;
+        return t;
+      });
       this.#token = p;
       p.catch(() => {
         if (this.#token === p) this.#token = undefined;
       });
     }
-    return { token: await this.#token };
+    return { hasleader: "true", token: await this.#token };
   }
 
-  /** Forgets the token (the next call authenticates again). */
-  dropToken(): void {
-    this.#token = undefined;
+  /**
+   * Forgets the token `used` so the next call authenticates again, unless a newer token
+   * has been fetched or is being fetched meanwhile (calls that failed at once with the same
+   * stale token refresh it once).
+   */
+  dropToken(used: string | undefined): void {
+    if (used !== undefined && this.#tokenValue === used) {
+      this.#token = undefined;
+      this.#tokenValue = undefined;
+    }
   }
 
   async #authenticate(signal?: AbortSignal): Promise<string> {
@@ -276,6 +297,9 @@ export class CallScope {
       this.#unlink.push(() => s.removeEventListener("abort", on));
     }
     if (timeoutMs !== undefined && timeoutMs > 0) {
+      // whole milliseconds: gRPC's grpc-timeout is an integer, and etcd resets a stream
+      // whose timeout is not (PROTOCOL_ERROR)
+      timeoutMs = Math.ceil(timeoutMs);
       this.#deadline = Date.now() + timeoutMs;
       this.#timer = setTimeout(() => this.#ctrl.abort(deadlineExceeded()), timeoutMs);
     }
@@ -326,16 +350,7 @@ export class CallScope {
 
 /** Waits 25 ms doubling per attempt up to 1 s (clientv3's backoff, without jitter). */
 function backoff(attempt: number, signal?: AbortSignal): Promise<void> {
-  const ms = Math.min(25 * 2 ** (attempt - 1), 1000);
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
+  return sleep(Math.min(25 * 2 ** (attempt - 1), 1000), signal);
 }
 
 /** `127.0.0.1:2379` → `http://127.0.0.1:2379`; trailing slashes dropped. */

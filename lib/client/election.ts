@@ -68,7 +68,7 @@ export class ElectionClient {
     const scope = this.#conn.scope(opts);
     try {
       const ep = this.#conn.pick();
-      const headers = await scope.guard(this.#conn.headers(scope.signal));
+      const headers = await scope.guard(this.#conn.headers());
       const stream = this.#conn.client(ep, Election).observe({ name: toBytes(name) }, {
         signal: scope.signal,
         headers,

@@ -5,7 +5,7 @@
  * reached a server (no connection, deadline, cancellation) get gRPC's codes and clientv3's
  * wording, with the underlying error as `cause`.
  */
-import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import { Errors, EtcdError, GrpcCode } from "../base/errors.ts";
 
 /**
@@ -70,9 +70,4 @@ export function writeNotApplied(err: EtcdError): boolean {
 /** True when a fresh auth token would let the call succeed. */
 export function needsNewToken(err: EtcdError): boolean {
   return Errors.invalidAuthToken.is(err) || Errors.authOldRevision.is(err);
-}
-
-/** The code Connect uses for a gRPC code (same numbers). */
-export function connectCode(code: GrpcCode): Code {
-  return code as number as Code;
 }

@@ -6,7 +6,7 @@
  * connection failures into Unavailable (marked "not sent" when the HTTP/2 client knows the
  * server never saw the request, so the client may resend even a write).
  */
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import type {
   UniversalClientFn,
   UniversalClientRequest,
@@ -29,6 +29,7 @@ export interface GrpcTransportOptions {
    * noticed. Defaults 10000 and 5000 ms; 0 disables.
    */
   keepAliveIntervalMs?: number;
+  /** How long a keep-alive PING may go unanswered before the connection is dropped. */
   keepAliveTimeoutMs?: number;
 }
 
@@ -36,11 +37,15 @@ export interface GrpcTransportOptions {
  * The gRPC transport factory for `Client`'s `transport` option.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Client, grpcTransport } from "./mod.ts";
+ * // notice a member that stopped answering within 3 s
  * const client = new Client({
- *   endpoints: ["http://10.0.0.1:2379", "http://10.0.0.2:2379"],
- *   transport: grpcTransport({ keepAliveIntervalMs: 2000 }),
+ *   endpoints: Deno.env.get("ETCDCTL_ENDPOINTS")?.split(",") ?? "127.0.0.1:2379",
+ *   transport: grpcTransport({ keepAliveIntervalMs: 2000, keepAliveTimeoutMs: 1000 }),
  * });
+ * console.log((await client.maintenance.status()).version);
+ * await client.close();
  * ```
  */
 export function grpcTransport(opts: GrpcTransportOptions = {}): TransportFactory {
@@ -57,6 +62,42 @@ function unavailable(url: string, err: unknown, notSent: boolean): ConnectError 
 function fromH2(url: string, err: unknown): unknown {
   if (err instanceof H2StreamError) return unavailable(url, err, err.retryable);
   return err;
+}
+
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+async function collect(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const p of body) {
+    parts.push(p);
+    n += p.length;
+  }
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 function grpcEndpoint(url: string, opts: GrpcTransportOptions): EndpointTransport {
@@ -85,31 +126,41 @@ function grpcEndpoint(url: string, opts: GrpcTransportOptions): EndpointTranspor
     }
   }
 
-  const httpClient: UniversalClientFn = async (
+  /**
+   * Carries one call. `whole`: the request is one message (unary), sent as one DATA frame
+   * with END_STREAM; otherwise the body is written as Connect produces it.
+   */
+  const httpClient = (whole: boolean): UniversalClientFn =>
+  async (
     req: UniversalClientRequest,
   ): Promise<UniversalClientResponse> => {
-    const s = await connect();
+    // a member that accepts TCP but never answers (SIGSTOP) holds a connect for its whole
+    // timeout: the call's own deadline or cancel must still end the wait
+    const s = await untilAborted(connect(), req.signal);
     const u = new URL(req.url);
     const headers: [string, string][] = [];
     req.header.forEach((v, k) => headers.push([k, v]));
+    let body: Uint8Array | "stream" | null = null;
+    if (req.body && whole) body = await collect(req.body);
+    else if (req.body) body = "stream";
     let stream;
     try {
       stream = s.request({
         method: req.method,
         path: u.pathname + u.search,
         headers,
-        body: req.body ? "stream" : null,
+        body,
         signal: req.signal,
       });
     } catch (err) {
       throw fromH2(url, err);
     }
-    if (req.body) {
-      const body = req.body;
+    if (body === "stream") {
+      const input = req.body!;
       const st = stream;
-      // the request body is written as Connect produces it; a failure shows on the response
+      // a failure writing shows on the response
       (async () => {
-        for await (const chunk of body) await st.write(chunk);
+        for await (const chunk of input) await st.write(chunk);
         st.end();
       })().catch(() => st.reset());
     }
@@ -121,7 +172,7 @@ function grpcEndpoint(url: string, opts: GrpcTransportOptions): EndpointTranspor
     }
     const trailer = new Headers();
     const h2 = res;
-    async function* body(): AsyncGenerator<Uint8Array> {
+    async function* responseBody(): AsyncGenerator<Uint8Array> {
       try {
         for await (const chunk of h2.body) yield chunk;
         for (const [k, v] of await h2.trailers) trailer.append(k, v);
@@ -129,11 +180,11 @@ function grpcEndpoint(url: string, opts: GrpcTransportOptions): EndpointTranspor
         throw fromH2(url, err);
       }
     }
-    return { status: res.status, header: new Headers(res.headers), body: body(), trailer };
+    return { status: res.status, header: new Headers(res.headers), body: responseBody(), trailer };
   };
 
-  const transport = createTransport({
-    httpClient,
+  const options = (whole: boolean) => ({
+    httpClient: httpClient(whole),
     baseUrl: url,
     useBinaryFormat: true,
     interceptors: [],
@@ -143,6 +194,9 @@ function grpcEndpoint(url: string, opts: GrpcTransportOptions): EndpointTranspor
     readMaxBytes: 0xffffffff,
     writeMaxBytes: 0xffffffff,
   });
+  const unary = createTransport(options(true));
+  const streaming = createTransport(options(false));
+  const transport: Transport = { unary: unary.unary, stream: streaming.stream };
 
   return {
     url,

@@ -39,9 +39,14 @@ export class KVClient {
    * `revision`, sorted, limited, counted or keys-only.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { Client, text } from "./mod.ts";
+   * const client = new Client({ endpoints: Deno.env.get("ETCDCTL_ENDPOINTS")?.split(",") ?? "127.0.0.1:2379" });
+   * await client.put("config/b", "2");
+   * await client.put("config/a", "1");
    * const r = await client.kv.range("config/", { prefix: true, sort: { order: "ascend" } });
-   * for (const kv of r.kvs) console.log(text(kv.key), text(kv.value));
+   * for (const kv of r.kvs) console.log(text(kv.key), text(kv.value)); // config/a 1, config/b 2
+   * await client.close();
    * ```
    */
   range(key: Bytes, opts?: RangeOptions & CallOptions): Promise<RangeResponse> {

@@ -14,6 +14,7 @@ import {
 import { Errors, type EtcdError } from "../base/errors.ts";
 import type { CallOptions, Connection } from "./connection.ts";
 import { toEtcdError } from "./errors.ts";
+import { sleep } from "./sleep.ts";
 
 /** A lease id as etcd's API carries it. */
 export type LeaseId = bigint;
@@ -97,12 +98,17 @@ export class LeaseClient {
    * (etcd's "requested lease not found") once the lease is gone.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { Client } from "./mod.ts";
+   * const client = new Client({ endpoints: Deno.env.get("ETCDCTL_ENDPOINTS")?.split(",") ?? "127.0.0.1:2379" });
+   * // a key that lasts as long as this program keeps its lease alive
    * const { ID } = await client.lease.grant(10);
    * const ka = client.lease.keepAlive(ID);
    * await client.kv.put("service/me", "up", { lease: ID });
-   * // … later
+   * // … on shutdown: stop renewing and drop the key at once
    * ka.cancel();
+   * await client.lease.revoke(ID);
+   * await client.close();
    * ```
    */
   keepAlive(
@@ -115,6 +121,7 @@ export class LeaseClient {
 
 /** A running keep-alive (see `LeaseClient.keepAlive`). */
 export class KeepAlive {
+  /** The lease kept alive. */
   readonly id: LeaseId;
   /** Resolves when cancelled; rejects when the lease expired or was revoked. */
   readonly done: Promise<void>;
@@ -122,6 +129,7 @@ export class KeepAlive {
   ttl = 0;
   readonly #ctrl = new AbortController();
 
+  /** Made by `LeaseClient.keepAlive`; starts renewing at once. */
   constructor(
     lease: LeaseClient,
     id: LeaseId,
@@ -152,9 +160,11 @@ export class KeepAlive {
       const sent = Date.now();
       let wait: number;
       try {
+        // a renewal stuck on a member that stopped answering must give up early enough
+        // for another member to renew before the lease runs out
         const r = await lease.keepAliveOnce(this.id, {
           signal,
-          timeoutMs: Math.max(1000, Math.min(aliveUntil - sent, 5000)),
+          timeoutMs: Math.max(500, Math.min(Math.floor((aliveUntil - sent) / 3), 5000)),
         });
         this.ttl = Number(r.TTL);
         aliveUntil = sent + this.ttl * 1000;
@@ -174,16 +184,4 @@ export class KeepAlive {
       await sleep(wait, signal);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

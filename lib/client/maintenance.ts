@@ -108,10 +108,15 @@ export class MaintenanceClient {
    * its SHA-256). Not retried: a broken download fails, to be started again.
    *
    * @example
-   * ```ts ignore
-   * const file = await Deno.open("backup.db", { write: true, create: true });
+   * ```ts
+   * import { Client } from "./mod.ts";
+   * const client = new Client({ endpoints: Deno.env.get("ETCDCTL_ENDPOINTS")?.split(",") ?? "127.0.0.1:2379" });
+   * const path = await Deno.makeTempFile({ suffix: ".db" });
+   * const file = await Deno.open(path, { write: true });
    * for await (const chunk of client.maintenance.snapshot()) await file.write(chunk);
    * file.close();
+   * await Deno.remove(path);
+   * await client.close();
    * ```
    */
   async *snapshot(
@@ -120,7 +125,7 @@ export class MaintenanceClient {
     const ep = opts?.endpoint === undefined ? this.#conn.pick() : this.#conn.at(opts.endpoint);
     const scope = this.#conn.scope(opts);
     try {
-      const headers = await scope.guard(this.#conn.headers(scope.signal));
+      const headers = await scope.guard(this.#conn.headers());
       let received = 0;
       const stream = this.#conn.client(ep, Maintenance).snapshot({}, {
         signal: scope.signal,

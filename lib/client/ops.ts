@@ -43,14 +43,21 @@ export interface RangeOptions extends KeySpan {
   limit?: number | bigint;
   /** Read at this revision (0: the newest). */
   revision?: number | bigint;
+  /** Sort by this field (default key) in this order. */
   sort?: { target?: SortTarget; order: "ascend" | "descend" };
   /** Served by the member from its own state, without a consensus round (may be stale). */
   serializable?: boolean;
+  /** Return keys without values. */
   keysOnly?: boolean;
+  /** Return only the count of matching keys. */
   countOnly?: boolean;
+  /** Only keys last modified at or after this revision. */
   minModRevision?: number | bigint;
+  /** Only keys last modified at or before this revision. */
   maxModRevision?: number | bigint;
+  /** Only keys created at or after this revision. */
   minCreateRevision?: number | bigint;
+  /** Only keys created at or before this revision. */
   maxCreateRevision?: number | bigint;
 }
 

@@ -14,6 +14,7 @@ import { createGrpcWebTransport } from "@connectrpc/connect-web";
 export interface EndpointTransport {
   /** The member's client URL, e.g. `http://127.0.0.1:2379`. */
   readonly url: string;
+  /** The Connect transport the service clients call through. */
   readonly transport: Transport;
   /** Releases connections; calls in flight fail. */
   close(): Promise<void>;
@@ -25,8 +26,10 @@ export type TransportFactory = (url: string) => EndpointTransport;
 /**
  * The transport for browsers (and any runtime with only `fetch`): gRPC-web, binary. A
  * network failure (`fetch` rejecting with a TypeError) becomes Unavailable, so the client
- * fails over as it does on gRPC. gRPC-web needs a server that speaks it: Concord does,
- * etcd needs a grpc-web proxy in front.
+ * fails over as it does on gRPC; but fetch cannot tell a refused connection from one lost
+ * after the request went out, so a write that meets a dead member fails (once: the member is
+ * then passed over) where the gRPC transport would resend it. gRPC-web needs a server that
+ * speaks it: Concord does, etcd needs a grpc-web proxy in front.
  */
 export function webTransport(url: string): EndpointTransport {
   const deno = (globalThis as { Deno?: typeof Deno }).Deno;

@@ -17,6 +17,7 @@ import type { Connection } from "./connection.ts";
 import { needsNewToken, toEtcdError } from "./errors.ts";
 import type { KeySpan } from "./ops.ts";
 import { rangeRequest } from "./ops.ts";
+import { sleep } from "./sleep.ts";
 
 /** Watch options: etcd's WatchCreateRequest (fragmenting is handled by not asking for it). */
 export interface WatchOptions extends KeySpan {
@@ -36,7 +37,9 @@ export interface WatchOptions extends KeySpan {
 
 /** The watch's start revision was compacted: history from `compactRevision` on remains. */
 export class WatchCompactedError extends EtcdError {
+  /** The oldest revision still in the history: watch from there. */
   readonly compactRevision: bigint;
+  /** Made when the server cancels a watch for compaction. */
   constructor(compactRevision: bigint) {
     super(Errors.compacted.code, Errors.compacted.message);
     this.name = "WatchCompactedError";
@@ -63,12 +66,19 @@ type Item = { resp: WatchResponse } | { error: unknown } | { end: true };
  * order), `cancel()` to end it.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Client, Event_EventType, text } from "./mod.ts";
+ * const client = new Client({ endpoints: Deno.env.get("ETCDCTL_ENDPOINTS")?.split(",") ?? "127.0.0.1:2379" });
  * const w = client.watch("jobs/", { prefix: true });
  * await w.ready;
+ * await client.put("jobs/1", "queued");
  * for await (const r of w) {
- *   for (const e of r.events) console.log(e.type, text(e.kv!.key));
+ *   for (const e of r.events) {
+ *     console.log(Event_EventType[e.type], text(e.kv!.key)); // PUT jobs/1
+ *   }
+ *   break; // or w.cancel() from elsewhere
  * }
+ * await client.close();
  * ```
  */
 export class Watch implements AsyncIterable<WatchResponse> {
@@ -89,6 +99,7 @@ export class Watch implements AsyncIterable<WatchResponse> {
   #readyReject!: (e: unknown) => void;
   #iterating = false;
 
+  /** Made by `Client.watch`; the first stream opens at once. */
   constructor(
     conn: Connection,
     key: Bytes,
@@ -117,6 +128,7 @@ export class Watch implements AsyncIterable<WatchResponse> {
     this.#ctrl.abort();
   }
 
+  /** The watch's responses in revision order; ends on cancel, throws what ended the watch. */
   async *[Symbol.asyncIterator](): AsyncGenerator<WatchResponse> {
     if (this.#iterating) throw new TypeError("a watch can be iterated once");
     this.#iterating = true;
@@ -162,8 +174,10 @@ export class Watch implements AsyncIterable<WatchResponse> {
       const streamSignal = AbortSignal.any([signal, stream.signal]);
       let heard = Date.now();
       let probe: ReturnType<typeof setInterval> | undefined;
+      let headers: Record<string, string> | undefined;
       try {
-        const headers = await conn.headers(signal);
+        headers = await conn.headers();
+        const auth = headers;
         const create = {
           key,
           rangeEnd: span,
@@ -182,7 +196,7 @@ export class Watch implements AsyncIterable<WatchResponse> {
               await conn.client(ep, Maintenance).status({}, {
                 signal: streamSignal,
                 timeoutMs: tuning.probeTimeoutMs,
-                headers,
+                headers: auth,
               });
               heard = Date.now();
             } catch {
@@ -190,10 +204,10 @@ export class Watch implements AsyncIterable<WatchResponse> {
             }
           }, tuning.probeIntervalMs);
         }
-        // etcd closes a watch whose member lost its leader when asked to (WithRequireLeader)
+        // with `hasleader` (in the headers), etcd ends a watch whose member lost its leader
         const responses = conn.client(ep, WatchService).watch(input, {
           signal: streamSignal,
-          headers: { ...headers, hasleader: "true" },
+          headers: auth,
         });
         for await (const r of responses) {
           heard = Date.now();
@@ -227,7 +241,7 @@ export class Watch implements AsyncIterable<WatchResponse> {
         if (raw instanceof WatchCompactedError) throw raw;
         const err = toEtcdError(raw);
         if (raw instanceof EtcdError && raw.cause === undefined && !retryable(err)) throw raw;
-        if (needsNewToken(err)) conn.dropToken();
+        if (needsNewToken(err)) conn.dropToken(headers?.token);
         else if (!retryable(err) && !stream.signal.aborted) throw err;
         else conn.markDown(ep);
       } finally {
@@ -245,10 +259,14 @@ export class Watch implements AsyncIterable<WatchResponse> {
     if (this.#queue.length >= MAX_BUFFERED && !signal.aborted) {
       // a slow consumer holds the stream back (bounded memory)
       await new Promise<void>((res) => {
-        this.#drained = res;
-        signal.addEventListener("abort", () => res(), { once: true });
+        const done = () => {
+          signal.removeEventListener("abort", done);
+          this.#drained = undefined;
+          res();
+        };
+        this.#drained = done;
+        signal.addEventListener("abort", done, { once: true });
       });
-      this.#drained = undefined;
     }
   }
 }
@@ -266,16 +284,4 @@ function cancelError(reason: string): EtcdError {
     if (def.message === reason || def.message === `etcdserver: ${reason}`) return def();
   }
   return new EtcdError(GrpcCode.FailedPrecondition, reason || Errors.watchCanceled.message);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -22,7 +22,8 @@
  *
  * The framing follows bench/loadgen/h2_grpc.ts and the server (h2_connection.ts). Beside this
  * file: the public shapes (h2_client_types.ts), one stream's state (h2_client_stream.ts),
- * request checks (h2_client_request.ts) and socket setup (h2_client_dial.ts).
+ * request checks (h2_client_request.ts), checks of the server's frames (h2_client_frames.ts)
+ * and socket setup (h2_client_dial.ts).
  */
 import { ByteBuffer } from "./byte_buffer.ts";
 import type { ByteConn } from "./conn.ts";
@@ -32,7 +33,6 @@ import {
   Flag,
   FRAME_HEADER_LEN,
   FrameType,
-  MAX_MAX_FRAME_SIZE,
   MAX_WINDOW,
   MIN_MAX_FRAME_SIZE,
   PREFACE,
@@ -54,6 +54,17 @@ import {
   H2StreamError,
   type StreamHost,
 } from "./h2_client_stream.ts";
+import {
+  ConnectionError,
+  dataPayload,
+  headerFragment,
+  parseGoaway,
+  parseResponseHead,
+  parseSettings,
+  parseTrailers,
+  StreamError,
+  u32Payload,
+} from "./h2_client_frames.ts";
 import { checkRequest } from "./h2_client_request.ts";
 import type {
   H2ClientStream,
@@ -78,21 +89,12 @@ const DEFAULT_STREAM_WINDOW = 1024 * 1024;
 const OUT_HIGH_WATER = 256 * 1024;
 /** Largest header block (HEADERS + CONTINUATION) we accept before giving up on the peer. */
 const MAX_HEADER_BLOCK = 1024 * 1024;
+/**
+ * Largest decoded header list (RFC 9113 6.5.2 octets) of a response head or trailers, our
+ * SETTINGS_MAX_HEADER_LIST_SIZE: HPACK references can expand a small block a thousandfold.
+ */
+const MAX_HEADER_LIST = 1024 * 1024;
 const MAX_STREAM_ID = 0x7fffffff;
-/** A failure that ends the whole connection (GOAWAY with `code`). */
-class ConnectionError extends Error {
-  constructor(readonly code: number, message: string) {
-    super(message);
-  }
-}
-
-/** A failure of one stream (RST_STREAM with `code`). */
-class StreamError extends Error {
-  constructor(readonly code: number, message: string) {
-    super(message);
-  }
-}
-
 /** The public face of a ClientStream (so callers see only the agreed shape). */
 class StreamHandle implements H2ClientStream {
   readonly #s: ClientStream;
@@ -190,6 +192,7 @@ export class H2ClientSession {
     writeSettings(this.#out, [
       [Setting.ENABLE_PUSH, 0],
       [Setting.INITIAL_WINDOW_SIZE, this.#streamWindow],
+      [Setting.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST],
     ]);
     writeWindowUpdate(this.#out, 0, CONN_WINDOW - DEFAULT_WINDOW);
     this.#connRecvWindow = CONN_WINDOW;
@@ -285,6 +288,7 @@ export class H2ClientSession {
     }
     this.#queued.push(s);
     this.#openQueued();
+    s.ownInitialBody();
     return new StreamHandle(s);
   }
 
@@ -861,13 +865,7 @@ export class H2ClientSession {
       this.#connUnreturned = 0;
       this.#flush();
     }
-    let body = payload;
-    if (flags & Flag.PADDED) {
-      if (payload.length < 1 || payload[0] >= payload.length) {
-        throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA padding exceeds the payload");
-      }
-      body = payload.subarray(1, payload.length - payload[0]);
-    }
+    const body = dataPayload(flags, payload);
     if (s === undefined) return; // reset by us: drop
     if (s.remoteEnded) throw new StreamError(ErrorCode.STREAM_CLOSED, "DATA after END_STREAM");
     if (!s.headSeen) {
@@ -891,21 +889,8 @@ export class H2ClientSession {
 
   #onHeaders(flags: number, id: number, payload: Uint8Array): void {
     if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0");
-    let p = 0;
-    let end = payload.length;
-    if (flags & Flag.PADDED) {
-      if (payload.length < 1) {
-        throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS padding");
-      }
-      end -= payload[0];
-      p = 1;
-    }
-    if (flags & Flag.PRIORITY) p += 5;
-    if (end < p) {
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS padding exceeds the payload");
-    }
     this.#hdrBuf.reset();
-    this.#hdrBuf.bytes(payload.subarray(p, end));
+    this.#hdrBuf.bytes(headerFragment(flags, payload));
     if (flags & Flag.END_HEADERS) this.#headerBlock(id, flags);
     else {
       this.#hdrStream = id;
@@ -931,9 +916,10 @@ export class H2ClientSession {
   #headerBlock(id: number, flags: number): void {
     const fields: string[] = [];
     const block = this.#hdrBuf.view();
+    let listSize = 0;
     try {
       // Always decoded, even for a stream we reset, to keep the HPACK table in step.
-      this.#dec.decode(block, 0, block.length, fields);
+      listSize = this.#dec.decode(block, 0, block.length, fields, MAX_HEADER_LIST);
     } catch (e) {
       if (e instanceof HpackError) {
         throw new ConnectionError(ErrorCode.COMPRESSION_ERROR, e.message);
@@ -942,6 +928,12 @@ export class H2ClientSession {
     }
     const s = this.#streamFor(id, "HEADERS");
     if (s === undefined) return;
+    if (listSize > MAX_HEADER_LIST) {
+      throw new StreamError(
+        ErrorCode.PROTOCOL_ERROR,
+        `response header list of ${listSize} octets exceeds ${MAX_HEADER_LIST}`,
+      );
+    }
     const endStream = (flags & Flag.END_STREAM) !== 0;
     if (s.remoteEnded) throw new StreamError(ErrorCode.STREAM_CLOSED, "HEADERS after END_STREAM");
     if (s.headSeen) {
@@ -949,38 +941,10 @@ export class H2ClientSession {
       if (!endStream) {
         throw new StreamError(ErrorCode.PROTOCOL_ERROR, "trailers without END_STREAM");
       }
-      const trailers: [string, string][] = [];
-      for (let i = 0; i < fields.length; i += 2) {
-        if (fields[i].charCodeAt(0) === 58) {
-          throw new StreamError(ErrorCode.PROTOCOL_ERROR, "pseudo-header in trailers");
-        }
-        trailers.push([fields[i], fields[i + 1]]);
-      }
-      this.#remoteEnd(s, trailers);
+      this.#remoteEnd(s, parseTrailers(fields));
       return;
     }
-    let status = -1;
-    const headers: [string, string][] = [];
-    let regular = false;
-    for (let i = 0; i < fields.length; i += 2) {
-      const n = fields[i];
-      if (n.charCodeAt(0) === 58) {
-        if (n !== ":status" || status !== -1 || regular) {
-          throw new StreamError(
-            ErrorCode.PROTOCOL_ERROR,
-            `unexpected pseudo-header ${n} in a response`,
-          );
-        }
-        const v = fields[i + 1];
-        status = /^[1-9][0-9][0-9]$/.test(v) ? Number(v) : -2;
-      } else {
-        regular = true;
-        headers.push([n, fields[i + 1]]);
-      }
-    }
-    if (status < 0 || status === 101) {
-      throw new StreamError(ErrorCode.PROTOCOL_ERROR, "response without a valid :status");
-    }
+    const { status, headers } = parseResponseHead(fields);
     if (status < 200) {
       if (endStream) {
         throw new StreamError(ErrorCode.PROTOCOL_ERROR, "informational response with END_STREAM");
@@ -1001,31 +965,15 @@ export class H2ClientSession {
       this.#checkReady();
       return;
     }
-    if (payload.length % 6 !== 0) {
-      throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS length");
-    }
-    for (let i = 0; i < payload.length; i += 6) {
-      const key = (payload[i] << 8) | payload[i + 1];
-      const v = readU32(payload, i + 2);
+    for (const [key, v] of parseSettings(payload)) {
       switch (key) {
         case Setting.HEADER_TABLE_SIZE:
           this.#enc.setMaxTableSize(v);
-          break;
-        case Setting.ENABLE_PUSH:
-          if (v > 1) {
-            throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "ENABLE_PUSH must be 0 or 1");
-          }
           break;
         case Setting.MAX_CONCURRENT_STREAMS:
           this.#peerMaxStreams = v;
           break;
         case Setting.INITIAL_WINDOW_SIZE: {
-          if (v > MAX_WINDOW) {
-            throw new ConnectionError(
-              ErrorCode.FLOW_CONTROL_ERROR,
-              "INITIAL_WINDOW_SIZE too large",
-            );
-          }
           const delta = v - this.#peerInitialWindow;
           this.#peerInitialWindow = v;
           for (const s of this.#streams.values()) {
@@ -1037,13 +985,10 @@ export class H2ClientSession {
           break;
         }
         case Setting.MAX_FRAME_SIZE:
-          if (v < MIN_MAX_FRAME_SIZE || v > MAX_MAX_FRAME_SIZE) {
-            throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "MAX_FRAME_SIZE out of range");
-          }
           this.#peerMaxFrame = v;
           break;
         default:
-          break; // MAX_HEADER_LIST_SIZE is advisory; unknown settings are ignored
+          break; // ENABLE_PUSH (checked), MAX_HEADER_LIST_SIZE (advisory), unknown ones
       }
     }
     writeFrameHeader(this.#out, 0, FrameType.SETTINGS, Flag.ACK, 0);
@@ -1081,10 +1026,7 @@ export class H2ClientSession {
 
   #onGoaway(id: number, payload: Uint8Array): void {
     if (id !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "GOAWAY on a stream");
-    if (payload.length < 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "GOAWAY length");
-    const last = readU32(payload, 0) & 0x7fffffff;
-    const code = readU32(payload, 4);
-    const debug = new TextDecoder().decode(payload.subarray(8));
+    const { last, code, debug } = parseGoaway(payload);
     const msg = `server sent GOAWAY (${errorCodeName(code)}, last stream ${last}${
       debug ? `: ${debug}` : ""
     })`;
@@ -1105,21 +1047,15 @@ export class H2ClientSession {
   }
 
   #onRstStream(id: number, payload: Uint8Array): void {
-    if (payload.length !== 4) {
-      throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "RST_STREAM length");
-    }
+    const code = u32Payload(payload, "RST_STREAM");
     const s = this.#streamFor(id, "RST_STREAM");
     if (s === undefined) return;
-    const code = readU32(payload, 0);
     this.#forget(s);
     s.fail(new H2StreamError(code, `stream reset by the server`));
   }
 
   #onWindowUpdate(id: number, payload: Uint8Array): void {
-    if (payload.length !== 4) {
-      throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "WINDOW_UPDATE length");
-    }
-    const inc = readU32(payload, 0) & 0x7fffffff;
+    const inc = u32Payload(payload, "WINDOW_UPDATE") & 0x7fffffff;
     if (id === 0) {
       if (inc === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
       this.#connSendWindow += inc;

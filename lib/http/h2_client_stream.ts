@@ -142,6 +142,18 @@ export class ClientStream {
     }
   }
 
+  /**
+   * The caller may reuse a whole-body Uint8Array as soon as request() returns (it has no
+   * promise telling when the bytes were taken): what is not framed yet is copied.
+   */
+  ownInitialBody(): void {
+    const head = this.sendQueue[0];
+    if (head !== undefined && !this.#streamingBody && head.off < head.data.length) {
+      head.data = head.data.slice(head.off);
+      head.off = 0;
+    }
+  }
+
   /** HEADERS carries END_STREAM: nothing queued and end() already requested. */
   get endsWithHeaders(): boolean {
     return this.endRequested && this.sendQueue.length === 0;

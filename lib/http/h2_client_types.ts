@@ -34,6 +34,7 @@ export interface H2RequestInit {
   /**
    * The whole request body (END_STREAM after it), or "stream" to write the body through
    * the returned stream's write()/end(); undefined/null: no body (END_STREAM on HEADERS).
+   * A Uint8Array may be reused once request() returns (what is not sent yet is copied).
    */
   body?: Uint8Array | "stream" | null;
   /** Aborting resets the stream (RST_STREAM CANCEL) and fails its promises/iterators. */

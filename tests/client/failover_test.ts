@@ -5,7 +5,7 @@
  * and the watcher must see every revision exactly once, in order.
  */
 import assert from "node:assert/strict";
-import { Client, text } from "../../lib/client/mod.ts";
+import { Client, Errors, GrpcCode, text } from "../../lib/client/mod.ts";
 import { grpcTransportForTests } from "./targets.ts";
 import { startEtcdCluster } from "./etcd_cluster.ts";
 
@@ -26,6 +26,10 @@ async function failover(how: "SIGKILL" | "SIGSTOP") {
       await new Promise((r) => setTimeout(r, 20));
     }
     assert.deepEqual([...client.endpoints].sort(), [...cluster.urls].sort());
+    // a lease kept alive through the failure: the key on it must outlive the TTL
+    const { ID } = await client.lease.grant(3);
+    const ka = client.lease.keepAlive(ID);
+    await client.put("held", "x", { lease: ID });
     const start = (await client.put("f/start", "0")).header!.revision;
     const watch = client.watch("f/", { prefix: true, startRevision: start + 1n });
     await watch.ready;
@@ -55,6 +59,7 @@ async function failover(how: "SIGKILL" | "SIGSTOP") {
     assert.ok(victim >= 0, `the watch is on ${watch.endpoint}`);
     const ackedBefore = acked.size;
     cluster.signal(victim, how);
+    const killedAt = Date.now();
     // keep writing until the watch moved elsewhere and writes went on after it
     const deadline = Date.now() + 15_000;
     while (watch.resumes === 0 || acked.size < ackedBefore + 100) {
@@ -65,9 +70,15 @@ async function failover(how: "SIGKILL" | "SIGSTOP") {
     }
     stop = true;
     await writing;
+    // past the lease's TTL since the failure began
+    while (Date.now() < killedAt + 3500) await new Promise((r) => setTimeout(r, 50));
+    assert.notEqual(await client.get("held"), undefined, "the kept-alive lease expired");
+    ka.cancel();
+    await ka.done;
 
     // the cluster's state, from a live member
     const r = await client.range("f/", { prefix: true, timeoutMs: 5000 });
+    await client.lease.revoke(ID);
     const final = r.header!.revision;
     const inCluster = new Map(r.kvs.map((kv) => [text(kv.key), kv.modRevision]));
     for (const [key, rev] of acked) {
@@ -104,4 +115,36 @@ Deno.test("failover: kill -9 of the watcher's member loses no acked write and no
 
 Deno.test("failover: SIGSTOP of the watcher's member loses no acked write and no event", async () => {
   await failover("SIGSTOP");
+});
+
+Deno.test("failover: a member without a leader answers 'no leader' at once; reads move on", async () => {
+  const cluster = await startEtcdCluster();
+  const only2 = new Client({ endpoints: [cluster.urls[2]], transport: grpcTransportForTests() });
+  const all = new Client({ endpoints: cluster.urls, transport: grpcTransportForTests() });
+  try {
+    await all.put("nl", "1");
+    // members 0 and 1 frozen: member 2 loses its leader (or was it, and steps down)
+    cluster.signal(0, "SIGSTOP");
+    cluster.signal(1, "SIGSTOP");
+    const until = Date.now() + 10_000;
+    for (;;) {
+      // retried until the deadline, which then names the last failure
+      const err = await only2.put("nl", "2", { timeoutMs: 1500 }).then(() => undefined, (e) => e);
+      if (err?.code === GrpcCode.DeadlineExceeded && Errors.noLeader.is(err.cause)) break;
+      if (Date.now() > until) throw new Error(`no 'no leader' from member 2: ${err}`);
+    }
+    // a read through all members: 0 and 1 do not answer, 2 has no leader; once 0 and 1
+    // are back a leader is elected and the same client reads
+    cluster.signal(0, "SIGCONT");
+    cluster.signal(1, "SIGCONT");
+    // "2" when a put that timed out before the leader was lost got committed later: a
+    // deadline does not say whether a write was applied
+    assert.match((await all.getText("nl", { timeoutMs: 10_000 }))!, /^[12]$/);
+    await all.put("nl", "3", { timeoutMs: 10_000 });
+    assert.equal(await only2.getText("nl", { timeoutMs: 10_000 }), "3");
+  } finally {
+    await only2.close();
+    await all.close();
+    await cluster.stop();
+  }
 });

@@ -13,6 +13,8 @@ Deno.test("kv: put, get, range with every option, delete", async () => {
     await c.put("a/3", "three");
     await c.put("b/1", "other");
     assert.equal(await c.getText("a/1"), "one");
+    // a fractional deadline is sent as whole milliseconds (etcd resets the stream otherwise)
+    assert.equal(await c.getText("a/1", { timeoutMs: 2000.5 }), "one");
     // a missing key is not an error
     assert.equal(await c.get("nope"), undefined);
     assert.deepEqual((await c.range("nope")).kvs, []);

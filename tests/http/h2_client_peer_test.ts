@@ -20,7 +20,7 @@ import {
   writeSettings,
 } from "../../lib/http/frame.ts";
 import { H2ClientSession, type H2Response, H2StreamError } from "../../lib/http/h2_client.ts";
-import { HpackDecoder, HpackEncoder } from "../../lib/http/hpack.ts";
+import { HpackDecoder, HpackEncoder, writeInt, writeStrPlain } from "../../lib/http/hpack.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -375,6 +375,73 @@ Deno.test("h2 client peer: tiny windows: writes wait for WINDOW_UPDATE and INITI
   });
 });
 
+Deno.test("h2 client peer: a whole body may be reused once request() returns, even if not sent yet", async () => {
+  await withPeer(
+    [[Setting.INITIAL_WINDOW_SIZE, 1000], [Setting.MAX_CONCURRENT_STREAMS, 1]],
+    async (peer, s) => {
+      const a = new Uint8Array(3000).map((_, i) => i & 0xff);
+      const b = new Uint8Array(500).fill(9);
+      const sa = s.request({ method: "POST", path: "/a", body: a }); // window-blocked after 1000
+      const sb = s.request({ method: "POST", path: "/b", body: b }); // queued for a slot
+      a.fill(0xee);
+      b.fill(0xee);
+      const got = new Map<number, number[]>();
+      const readUntilEnd = async (sid: number) => {
+        for (;;) {
+          const f = await peer.read();
+          assert.ok(f !== null);
+          if (f.type !== FrameType.DATA) continue;
+          got.set(f.sid, [...(got.get(f.sid) ?? []), ...f.payload]);
+          if (f.sid === sid && f.flags & Flag.END_STREAM) return;
+        }
+      };
+      await peer.frame(FrameType.WINDOW_UPDATE, 0, 1, u32(5000));
+      await readUntilEnd(1);
+      assert.deepEqual(got.get(1), [...new Uint8Array(3000).map((_, i) => i & 0xff)]);
+      await peer.respond(1, "a");
+      await readUntilEnd(3);
+      assert.deepEqual(got.get(3), [...new Uint8Array(500).fill(9)]);
+      await peer.respond(3, "b");
+      assert.equal(await text(await sa.response), "a");
+      assert.equal(await text(await sb.response), "b");
+    },
+  );
+});
+
+Deno.test("h2 client peer: SETTINGS changes mid-connection: more streams let queued requests in; a smaller window goes negative", async () => {
+  await withPeer(
+    [[Setting.MAX_CONCURRENT_STREAMS, 1], [Setting.INITIAL_WINDOW_SIZE, 4000]],
+    async (peer, s) => {
+      const first = s.request({ method: "POST", path: "/1", body: "stream" });
+      const second = s.request({ method: "GET", path: "/2" });
+      await first.write(new Uint8Array(3000));
+      await peer.until((f) => f.type === FrameType.DATA && f.sid === 1);
+      assert.equal(second.id, 0, "queued behind the limit of 1");
+      // The limit goes up and the window down to 1000: stream 1 has -2000 left.
+      const b = new ByteBuffer();
+      writeSettings(b, [[Setting.MAX_CONCURRENT_STREAMS, 5], [Setting.INITIAL_WINDOW_SIZE, 1000]]);
+      await peer.send(b.view());
+      await peer.until(isHeaders(3));
+      assert.equal(second.id, 3);
+      let done = false;
+      const w = first.write(new Uint8Array(500).fill(1)).then(() => done = true);
+      await peer.respond(3, "second");
+      assert.equal(await text(await second.response), "second");
+      assert.equal(done, false, "nothing may be sent from a negative window");
+      // 2000 credit brings it back to 0, 500 more lets the write through.
+      await peer.frame(FrameType.WINDOW_UPDATE, 0, 1, u32(2000));
+      await peer.frame(FrameType.WINDOW_UPDATE, 0, 1, u32(500));
+      const [d] = (await peer.until((f) => f.type === FrameType.DATA && f.sid === 1)).slice(-1);
+      assert.equal(d.payload.length, 500);
+      await w;
+      first.reset();
+      const [rst] = (await peer.until((f) => f.type === FrameType.RST_STREAM)).slice(-1);
+      assert.equal(readU32(rst.payload, 0), ErrorCode.CANCEL);
+      await failure(first.response);
+    },
+  );
+});
+
 Deno.test("h2 client peer: DATA frames keep to MAX_FRAME_SIZE; a big header block uses CONTINUATION", async () => {
   await withPeer([[Setting.INITIAL_WINDOW_SIZE, 1 << 20]], async (peer, s) => {
     const big = "v".repeat(40000);
@@ -400,6 +467,87 @@ Deno.test("h2 client peer: DATA frames keep to MAX_FRAME_SIZE; a big header bloc
     assert.equal(data.reduce((n, f) => n + f.payload.length, 0), 40000);
     await peer.respond(1, "");
     assert.equal((await st.response).status, 200);
+  });
+});
+
+Deno.test("h2 client peer: with huge windows but a peer that does not read, writes stop (bounded memory)", async () => {
+  await withPeer([[Setting.INITIAL_WINDOW_SIZE, 0x7fffffff]], async (peer, s) => {
+    await peer.frame(FrameType.WINDOW_UPDATE, 0, 0, u32(0x7fffffff - 65535));
+    const st = s.request({ method: "POST", path: "/up", body: "stream" });
+    const chunk = new Uint8Array(1 << 20).fill(3);
+    const total = 64;
+    let resolved = 0;
+    const writes = Array.from({ length: total }, () => st.write(chunk).then(() => void resolved++));
+    // The peer reads nothing: only what the socket buffers take (a few MiB on loopback) plus
+    // the client's own output high-water mark can be handed over.
+    let last = -1;
+    while (resolved !== last) {
+      last = resolved;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(resolved < 16, `${resolved} MiB handed over to a peer that reads nothing`);
+    // Once the peer reads, everything goes through.
+    let got = 0;
+    while (got < total * chunk.length) {
+      const f = await peer.read();
+      assert.ok(f !== null);
+      if (f.type === FrameType.DATA) got += f.payload.length;
+    }
+    await Promise.all(writes);
+    st.reset();
+  });
+});
+
+Deno.test("h2 client peer: the connect signal destroys the session later", async () => {
+  const peer = new RawPeer();
+  try {
+    const ac = new AbortController();
+    const [s] = await Promise.all([
+      H2ClientSession.connect({ url: peer.url, signal: ac.signal }),
+      peer.accept(),
+    ]);
+    const st = s.request({ method: "GET", path: "/x" });
+    await peer.until(isHeaders(1));
+    const reason = new Error("member stopping");
+    ac.abort(reason);
+    assert.equal(await s.closed, reason);
+    assert.equal((await failure(st.response)).code, ErrorCode.CANCEL);
+    assert.equal(s.available, false);
+  } finally {
+    peer.close();
+  }
+});
+
+Deno.test("h2 client peer: a header list that HPACK expands past 1 MiB fails only its stream", async () => {
+  await withPeer([], async (peer, s) => {
+    const bomb = s.request({ method: "GET", path: "/bomb" });
+    const fine = s.request({ method: "GET", path: "/fine" });
+    await peer.until(isHeaders(3));
+    // One 4000-octet field into the dynamic table, then 300 one-octet references to it.
+    const b = new ByteBuffer();
+    writeInt(b, 0x80, 7, 8); // :status 200
+    writeInt(b, 0x40, 6, 0);
+    writeStrPlain(b, "x-big");
+    writeStrPlain(b, "a".repeat(4000));
+    for (let i = 0; i < 300; i++) writeInt(b, 0x80, 7, 62);
+    const block = b.view().slice();
+    let off = 0;
+    for (let first = true; off < block.length; first = false) {
+      const n = Math.min(16384, block.length - off);
+      const end = off + n === block.length ? Flag.END_HEADERS : 0;
+      await peer.frame(
+        first ? FrameType.HEADERS : FrameType.CONTINUATION,
+        end | (first ? Flag.END_STREAM : 0),
+        1,
+        block.subarray(off, off + n),
+      );
+      off += n;
+    }
+    const e = await failure(bomb.response);
+    assert.equal(e.code, ErrorCode.PROTOCOL_ERROR);
+    assert.match(e.message, /header list/);
+    await peer.respond(3, "still fine");
+    assert.equal(await text(await fine.response), "still fine");
   });
 });
 
@@ -497,7 +645,7 @@ Deno.test("h2 client peer: keep-alive PINGs an idle connection and closes it whe
     const why = await s.closed;
     assert.ok(why instanceof H2StreamError && /keep-alive/.test(why.message), String(why));
     assert.equal(s.available, false);
-  }, { keepAliveIntervalMs: 30, keepAliveTimeoutMs: 100 });
+  }, { keepAliveIntervalMs: 30, keepAliveTimeoutMs: 400 });
 });
 
 Deno.test("h2 client peer: destroy() fails open streams; close() sends GOAWAY and waits for them", async () => {

@@ -21,7 +21,9 @@ const firstCreate = {
 
 /** One candidate's view of an election named by a key prefix. */
 export class Election {
+  /** The session whose lease holds the candidate's key. */
   readonly session: Session;
+  /** The election's key prefix, `<name>/`. */
   readonly prefix: string;
   /** This candidate's key while campaigning or leading. */
   leaderKey = "";
@@ -29,6 +31,7 @@ export class Election {
   /** The header of the response that made this candidate leader. */
   header?: ResponseHeader;
 
+  /** The election `name` (a key prefix) as seen by this session; nothing is sent yet. */
   constructor(session: Session, name: string) {
     this.session = session;
     this.prefix = `${name}/`;

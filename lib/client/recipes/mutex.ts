@@ -13,7 +13,9 @@ import { waitDeletes } from "./wait_deletes.ts";
 
 /** A mutex named by a key prefix, held through a session. */
 export class Mutex {
+  /** The session whose lease holds the lock key. */
   readonly session: Session;
+  /** The lock's key prefix, `<name>/`. */
   readonly prefix: string;
   /** The contender's key, `<name>/<lease hex>`. */
   readonly key: string;
@@ -21,6 +23,7 @@ export class Mutex {
   /** The header of the response that granted the lock. */
   header?: ResponseHeader;
 
+  /** A mutex named `name` (a key prefix) for this session; nothing is sent yet. */
   constructor(session: Session, name: string) {
     this.session = session;
     this.prefix = `${name}/`;

@@ -35,15 +35,23 @@ import type { Watch, WatchOptions } from "../watch.ts";
 
 /** The client's KV calls, and watch, inside a key prefix. */
 export class Namespace {
+  /** The client every call goes through. */
   readonly client: Client;
+  /** The prefix every key gets. */
   readonly prefix: Uint8Array;
 
   /**
+   * A view of `client` inside `prefix` (non-empty).
+   *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { Client, Namespace } from "../mod.ts";
+   * const client = new Client({ endpoints: Deno.env.get("ETCDCTL_ENDPOINTS")?.split(",") ?? "127.0.0.1:2379" });
    * const app = new Namespace(client, "apps/billing/");
-   * await app.put("config", "x");            // stored as apps/billing/config
+   * await app.put("config", "x"); // stored as apps/billing/config
    * const all = await app.range("", { fromKey: true }); // only apps/billing/ keys
+   * console.log(all.count);
+   * await client.close();
    * ```
    */
   constructor(client: Client, prefix: Bytes) {
@@ -171,6 +179,7 @@ export class NamespacedWatch implements AsyncIterable<WatchResponse> {
   readonly #w: Watch;
   readonly #strip: number;
 
+  /** Made by `Namespace.watch`. */
   constructor(w: Watch, prefixLength: number) {
     this.#w = w;
     this.#strip = prefixLength;
@@ -191,6 +200,7 @@ export class NamespacedWatch implements AsyncIterable<WatchResponse> {
     this.#w.cancel();
   }
 
+  /** The watch's responses, keys without the namespace's prefix. */
   async *[Symbol.asyncIterator](): AsyncGenerator<WatchResponse> {
     for await (const r of this.#w) {
       for (const e of r.events) {

@@ -18,7 +18,9 @@ export interface SessionOptions {
 
 /** A lease kept alive until `close()`. */
 export class Session {
+  /** The client the lease lives on. */
   readonly client: Client;
+  /** The session's lease: attach keys to it to make them last as long as the session. */
   readonly lease: LeaseId;
   readonly #keepAlive: KeepAlive;
 
@@ -32,13 +34,16 @@ export class Session {
    * Grants the lease (or adopts `opts.lease`) and starts keeping it alive.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { Client, Mutex, Session } from "../mod.ts";
+   * const client = new Client({ endpoints: Deno.env.get("ETCDCTL_ENDPOINTS")?.split(",") ?? "127.0.0.1:2379" });
    * const session = await Session.create(client, { ttl: 10 });
    * const mutex = new Mutex(session, "locks/job");
    * await mutex.lock();
    * // … the critical section …
    * await mutex.unlock();
    * await session.close();
+   * await client.close();
    * ```
    */
   static async create(client: Client, opts: SessionOptions = {}): Promise<Session> {

@@ -29,6 +29,7 @@ export type Isolation =
 
 /** STM options. */
 export interface StmOptions {
+  /** What counts as a conflict (default `serializable-snapshot`). */
   isolation?: Isolation;
   /** Keys read in one round trip before `apply` runs. */
   prefetch?: string[];
@@ -182,7 +183,11 @@ class StmRun implements Stm {
  * response. An error thrown by `apply` ends the STM with that error, nothing written.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Client, runStm } from "../mod.ts";
+ * const client = new Client({ endpoints: Deno.env.get("ETCDCTL_ENDPOINTS")?.split(",") ?? "127.0.0.1:2379" });
+ * await client.put("accounts/a", "100");
+ * await client.put("accounts/b", "0");
  * // move 10 from one account to another, atomically
  * await runStm(client, async (s) => {
  *   const a = Number(await s.get("accounts/a")), b = Number(await s.get("accounts/b"));
@@ -190,6 +195,8 @@ class StmRun implements Stm {
  *   s.put("accounts/a", String(a - 10));
  *   s.put("accounts/b", String(b + 10));
  * });
+ * console.log(await client.getText("accounts/b")); // "10"
+ * await client.close();
  * ```
  */
 export async function runStm(
