@@ -94,7 +94,9 @@ async function runSnapshotSave(ctx: CtlContext): Promise<void> {
     const onProgress = ctx.io.terminal
       ? (p: SnapshotProgress) =>
         ctx.err(
-          `\rsnapshot: ${humanBytes(p.received)} received, ${humanBytes(Number(p.remaining))} left`,
+          `\rsnapshot: ${humanBytes(p.received)} received, ${
+            humanBytes(Number(p.remaining))
+          } left\x1b[K`,
         )
       : undefined;
     for await (const chunk of c.maintenance.snapshot({ ...o, onProgress })) {
