@@ -6,7 +6,14 @@
  * commands lives in its own file (ctl_kv.ts, ctl_lease.ts, …).
  */
 import { ETCD_COMPAT_VERSION } from "../base/version.ts";
-import { applyEnv, FlagError, flagToEnv, flagUsage, parseFlags } from "./ctl_flags.ts";
+import {
+  applyEnv,
+  EnvConflictError,
+  FlagError,
+  flagToEnv,
+  flagUsage,
+  parseFlags,
+} from "./ctl_flags.ts";
 import { type CommandSpec, CtlContext, type CtlIo, GLOBAL_FLAGS } from "./ctl_command.ts";
 import { CtlExit, Exit } from "./ctl_exit.ts";
 import { StdinReader } from "./ctl_stdin.ts";
@@ -108,6 +115,13 @@ function commandHelp(c: CommandSpec): string {
 
 const enc = new TextEncoder();
 
+/** capnslog's time stamp, "2006-01-02 15:04:05.000000" in local time. */
+function capnslogTime(d: Date): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ` +
+    `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}000`;
+}
+
 function writeAllSync(f: { writeSync(p: Uint8Array): number }, text: string | Uint8Array): void {
   let b = typeof text === "string" ? enc.encode(text) : text;
   while (b.length > 0) b = b.subarray(f.writeSync(b));
@@ -123,6 +137,21 @@ function processIo(interrupt: AbortSignal): CtlIo {
     interrupt,
     terminal: Deno.stderr.isTerminal(),
   };
+}
+
+/** The ETCDCTL_* variables etcdctl reads itself rather than as flags. */
+const OWN_ENV = new Set(["ETCDCTL_API", "ETCDCTL_WATCH_KEY", "ETCDCTL_WATCH_RANGE_END"]);
+
+/** etcd's pkg/flags warns of every ETCDCTL_* variable that names no global flag. */
+function warnUnknownEnv(spec: CommandSpec, io: CtlIo): void {
+  if (spec.path[0] === "version" || spec.path.join(" ") === "snapshot status") return;
+  const known = new Set(GLOBAL_FLAGS.map((f) => flagToEnv("ETCDCTL", f.name)));
+  for (const [k, v] of Object.entries(io.env)) {
+    if (!k.startsWith("ETCDCTL_") || known.has(k) || OWN_ENV.has(k)) continue;
+    io.err(
+      `${capnslogTime(new Date())} W | pkg/flags: unrecognized environment variable ${k}=${v}\n`,
+    );
+  }
 }
 
 /**
@@ -207,7 +236,12 @@ async function runWith(args: string[], io: CtlIo): Promise<number> {
     const flags = parseFlags(rest, specs);
     applyEnv(flags, GLOBAL_FLAGS.map((f) => f.name), io.env);
     ctx = new CtlContext(spec, flags, io, rest);
+    warnUnknownEnv(spec, io);
   } catch (err) {
+    if (err instanceof EnvConflictError) {
+      io.err(`${capnslogTime(new Date())} C | pkg/flags: ${err.message}\n`);
+      return Exit.Error;
+    }
     if (err instanceof FlagError) {
       // cobra prints the error and the usage, then etcdctl's main prints the error again
       io.err(`Error: ${err.message}\n\n`);

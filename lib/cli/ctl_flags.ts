@@ -31,6 +31,17 @@ export class FlagError extends Error {
   }
 }
 
+/**
+ * An ETCDCTL_* variable set for a flag the command line also sets: etcdctl dies with a fatal
+ * log line (`<time> C | pkg/flags: <message>`) and exit code 1.
+ */
+export class EnvConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EnvConflictError";
+  }
+}
+
 /** The result of parsing one command line against a flag set. */
 export class ParsedFlags {
   readonly values = new Map<string, FlagValue>();
@@ -224,7 +235,8 @@ export function flagToEnv(prefix: string, name: string): string {
 
 /**
  * Sets every flag in `names` that the command line did not set from its `ETCDCTL_*`
- * variable, as etcdctl does for its global flags. A bad value is an error naming the variable.
+ * variable, as etcdctl does for its global flags. A bad value is an error naming the variable;
+ * a variable for a flag the command line set is an EnvConflictError.
  */
 export function applyEnv(
   p: ParsedFlags,
@@ -232,10 +244,16 @@ export function applyEnv(
   env: Readonly<Record<string, string>>,
 ): void {
   for (const name of names) {
-    if (p.changed.has(name)) continue;
     const key = flagToEnv("ETCDCTL", name);
     const text = env[key];
     if (text === undefined || text === "") continue;
+    if (p.changed.has(name)) {
+      // etcd's pkg/flags refuses a variable the command line shadows (a fatal log line)
+      throw new EnvConflictError(
+        `conflicting environment variable ${JSON.stringify(key)} is shadowed by corresponding ` +
+          "command-line flag (either unset environment variable or disable flag)",
+      );
+    }
     const spec = p.specs.find((s) => s.name === name);
     if (!spec) continue;
     try {

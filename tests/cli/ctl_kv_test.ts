@@ -41,6 +41,20 @@ const SCRIPT: Step[] = [
   { args: ["get"] },
   { args: ["get", "nope", "-w", "json"] },
   { args: ["-w", "yaml", "get", "foo"] },
+  // global flags from ETCDCTL_* variables (one the command line also sets is refused); a
+  // command's own flags are not read from the environment
+  { args: ["get", "foo"], env: { ETCDCTL_WRITE_OUT: "json" } },
+  {
+    args: ["get", "foo", "-w", "fields"],
+    env: { ETCDCTL_WRITE_OUT: "json" },
+    mask: [/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}/],
+  },
+  { args: ["get", "foo"], env: { ETCDCTL_HEX: "true" } },
+  {
+    args: ["get", "fo"],
+    env: { ETCDCTL_PREFIX: "true" },
+    mask: [/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}/],
+  },
   { args: ["txn"], stdin: TXN_IN },
   { args: ["txn", "-w", "json"], stdin: TXN_IN },
   { args: ["txn", "-w", "fields"], stdin: TXN_IN },
