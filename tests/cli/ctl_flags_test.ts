@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import {
   applyEnv,
+  EnvConflictError,
   FlagError,
   type FlagSpec,
   formatGoDuration,
@@ -67,17 +68,21 @@ Deno.test("flags: ETCDCTL_* variables set what the command line did not", () => 
   const p = parseFlags(["--hex"], SPECS);
   applyEnv(p, GLOBAL_FLAGS.map((f) => f.name), {
     ETCDCTL_WRITE_OUT: "fields",
-    ETCDCTL_HEX: "false",
     ETCDCTL_ENDPOINTS: "h1:1,h2:2",
     ETCDCTL_COMMAND_TIMEOUT: "250ms",
   });
   assert.equal(p.string("write-out"), "fields");
-  assert.equal(p.bool("hex"), true); // the flag wins
+  assert.equal(p.bool("hex"), true);
   assert.deepEqual(p.strings("endpoints"), ["h1:1", "h2:2"]);
   assert.equal(p.duration("command-timeout"), 250);
   assert.throws(
     () => applyEnv(parseFlags([], SPECS), ["dial-timeout"], { ETCDCTL_DIAL_TIMEOUT: "soon" }),
     FlagError,
+  );
+  // a variable the command line shadows is refused, as etcd's pkg/flags refuses it
+  assert.throws(
+    () => applyEnv(parseFlags(["--hex"], SPECS), ["hex"], { ETCDCTL_HEX: "false" }),
+    EnvConflictError,
   );
 });
 
