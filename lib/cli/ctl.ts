@@ -129,14 +129,41 @@ function writeAllSync(f: { writeSync(p: Uint8Array): number }, text: string | Ui
 
 /** The process's own I/O: stdout/stderr, stdin, the environment and SIGINT/SIGTERM. */
 function processIo(interrupt: AbortSignal): CtlIo {
+  const stdin = new StdinReader(Deno.stdin.readable);
   return {
     out: (t) => writeAllSync(Deno.stdout, t),
     err: (t) => writeAllSync(Deno.stderr, t),
-    stdin: new StdinReader(Deno.stdin.readable),
+    stdin,
     env: Deno.env.toObject(),
     interrupt,
     terminal: Deno.stderr.isTerminal(),
+    askPassword: Deno.stdin.isTerminal()
+      ? async (prompt) => {
+        writeAllSync(Deno.stdout, prompt);
+        Deno.stdin.setRaw(true);
+        try {
+          return await stdin.readSecret();
+        } finally {
+          Deno.stdin.setRaw(false);
+          writeAllSync(Deno.stdout, "\n");
+        }
+      }
+      : undefined,
   };
+}
+
+/** A --user without a password (and no --password) is asked for one, as etcdctl asks. */
+async function askUserPassword(ctx: CtlContext): Promise<void> {
+  const user = ctx.flags.string("user");
+  if (user === "" || user.includes(":") || ctx.flags.string("password") !== "") return;
+  if (ctx.spec.path[0] === "version" || ctx.spec.path.join(" ") === "snapshot status") return;
+  if (!ctx.io.askPassword) {
+    throw new CtlExit(
+      Exit.Error,
+      "no terminal to ask the password on: give --user name:password or --password",
+    );
+  }
+  ctx.typedPassword = await ctx.io.askPassword("Password: ");
 }
 
 /** The ETCDCTL_* variables etcdctl reads itself rather than as flags. */
@@ -264,6 +291,7 @@ async function runWith(args: string[], io: CtlIo): Promise<number> {
         io.err(`${flagToEnv("ETCDCTL", f.name)}=${Array.isArray(v) ? `[${v.join(",")}]` : v}\n`);
       }
     }
+    await askUserPassword(ctx);
     await spec.run(ctx);
     return Exit.Success;
   } catch (err) {

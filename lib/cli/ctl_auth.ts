@@ -2,8 +2,8 @@
  * `ctl auth enable|disable`, `user …` and `role …` (etcdctl's auth_command.go,
  * user_command.go, role_command.go), with their argument checks, permission ranges
  * (--prefix, --from-key, open-ended "\x00") and messages. Passwords come from the argument
- * (`name:password`), --new-user-password, or stdin with --interactive=false; a terminal
- * prompt is refused (concord ctl does not read a terminal without echo).
+ * (`name:password`), --new-user-password, stdin with --interactive=false, or the terminal
+ * (asked twice, without echo).
  */
 import type { PermissionType } from "../client/auth.ts";
 import type { CommandSpec, CtlContext } from "./ctl_command.ts";
@@ -62,12 +62,20 @@ async function scanWord(ctx: CtlContext): Promise<string> {
   return line.trim().split(/\s+/)[0] ?? "";
 }
 
-function noTerminal(): never {
-  throw new CtlExit(
-    Exit.BadArgs,
-    "failed to ask password: reading a password from the terminal is not supported by " +
-      "concord ctl (use --interactive=false and stdin, or name:password)",
-  );
+/** etcdctl's readPasswordInteractive: asked twice on the terminal, both must match. */
+async function askTwice(ctx: CtlContext, name: string): Promise<string> {
+  const ask = ctx.io.askPassword;
+  if (!ask) {
+    throw bad(
+      "failed to ask password: stdin is not a terminal (use --interactive=false and stdin, " +
+        "or name:password)",
+    );
+  }
+  const first = await ask(`Password of ${name}: `);
+  if (first.length === 0) throw bad("empty password");
+  const second = await ask(`Type password of ${name} again for confirmation: `);
+  if (first !== second) throw bad("given passwords are different");
+  return first;
 }
 
 async function runUserAdd(ctx: CtlContext): Promise<void> {
@@ -81,8 +89,7 @@ async function runUserAdd(ctx: CtlContext): Promise<void> {
     else {
       const colon = user.indexOf(":");
       if (colon < 0) {
-        if (ctx.flags.bool("interactive")) noTerminal();
-        password = await scanWord(ctx);
+        password = ctx.flags.bool("interactive") ? await askTwice(ctx, user) : await scanWord(ctx);
       } else {
         password = user.slice(colon + 1);
         user = user.slice(0, colon);
@@ -128,8 +135,9 @@ async function runUserList(ctx: CtlContext): Promise<void> {
 
 async function runUserPasswd(ctx: CtlContext): Promise<void> {
   if (ctx.args.length !== 1) throw bad("user passwd command requires user name as its argument");
-  if (ctx.flags.bool("interactive")) noTerminal();
-  const password = await scanWord(ctx);
+  const password = ctx.flags.bool("interactive")
+    ? await askTwice(ctx, ctx.args[0])
+    : await scanWord(ctx);
   const c = await client(ctx);
   const resp = await call(() =>
     c.auth.userChangePassword(ctx.args[0], password, { signal: ctx.io.interrupt })

@@ -9,7 +9,7 @@ import { type FlagSpec, formatGoDuration, parseUint64 } from "./ctl_flags.ts";
 import { goQuote } from "./ctl_gofmt.ts";
 import type { EpHashKV, EpHealth, EpStatus } from "./ctl_print.ts";
 import { SimplePrinter } from "./ctl_print_simple.ts";
-import { client, endpointsOf, newClient } from "./ctl_connect.ts";
+import { client, connect, endpointsOf, newClient } from "./ctl_connect.ts";
 import { Errors, EtcdError } from "../base/errors.ts";
 
 const CLUSTER_FLAG: FlagSpec = {
@@ -140,7 +140,14 @@ async function runMemberPromote(ctx: CtlContext): Promise<void> {
 async function runHealth(ctx: CtlContext): Promise<void> {
   const eps = await endpointsFromCluster(ctx);
   const list: EpHealth[] = await Promise.all(eps.map(async (ep) => {
-    const c = newClient(ctx, [ep]);
+    // etcdctl makes a client per endpoint; one that cannot authenticate is unhealthy
+    let c;
+    try {
+      c = await connect(ctx, [ep]);
+    } catch (err) {
+      if (!(err instanceof CtlExit)) throw err;
+      return { ep, health: false, took: "", error: err.message };
+    }
     const start = performance.now();
     let error = "";
     try {
@@ -160,6 +167,7 @@ async function runHealth(ctx: CtlContext): Promise<void> {
 
 async function runStatus(ctx: CtlContext): Promise<void> {
   const eps = await endpointsFromCluster(ctx);
+  await client(ctx); // authenticates once, as etcdctl's client for these calls
   const list: EpStatus[] = [];
   let failed = false;
   for (const ep of eps) {
@@ -177,6 +185,7 @@ async function runStatus(ctx: CtlContext): Promise<void> {
 
 async function runHashKV(ctx: CtlContext): Promise<void> {
   const eps = await endpointsFromCluster(ctx);
+  await client(ctx); // authenticates once, as etcdctl's client for these calls
   const list: EpHashKV[] = [];
   let last: unknown;
   for (const ep of eps) {
@@ -204,7 +213,7 @@ async function runMoveLeader(ctx: CtlContext): Promise<void> {
   } catch (err) {
     exitWith(Exit.BadArgs, err);
   }
-  void ctx.printer;
+  await client(ctx);
   const eps = endpointsOf(ctx);
   const o = ctx.callOptions();
   let leader: { id: bigint; ep: string } | undefined;

@@ -117,6 +117,11 @@ export interface CtlIo extends CtlOutput {
   interrupt: AbortSignal;
   /** stderr is a terminal (snapshot save then shows its progress). */
   terminal?: boolean;
+  /**
+   * Asks for a password on the terminal without echo (speakeasy's Ask in etcdctl); absent
+   * when stdin is not a terminal.
+   */
+  askPassword?: (prompt: string) => Promise<string>;
 }
 
 /** One command (a leaf of etcdctl's command tree). */
@@ -137,6 +142,8 @@ export interface CommandSpec {
  */
 export class CtlContext {
   #printer?: Printer;
+  /** The password typed at the prompt for a --user without one. */
+  typedPassword?: string;
   constructor(
     readonly spec: CommandSpec,
     readonly flags: ParsedFlags,

@@ -9,9 +9,12 @@ import { grpcTransport } from "../client/grpc_transport.ts";
 import type { H2ClientTls } from "../http/h2_client.ts";
 import type { CtlContext } from "./ctl_command.ts";
 import { CtlExit, Exit, exitWith } from "./ctl_exit.ts";
+import { Errors } from "../base/errors.ts";
 
 const clients = new WeakMap<CtlContext, Client[]>();
 const defaults = new WeakMap<CtlContext, Client>();
+/** Runs whose server said auth is off: clientv3 then carries on without a token. */
+const authNotEnabled = new WeakSet<CtlContext>();
 
 /** The endpoints etcdctl would use (--endpoints, trimmed). */
 export function endpointsOf(ctx: CtlContext): string[] {
@@ -26,11 +29,10 @@ export function authOf(ctx: CtlContext): { username: string; password: string } 
   if (password !== "") return { username: user, password };
   const colon = user.indexOf(":");
   if (colon < 0) {
-    throw new CtlExit(
-      Exit.Error,
-      "reading a password from the terminal is not supported by concord ctl: give " +
-        "--user name:password or --password",
-    );
+    if (ctx.typedPassword === undefined) {
+      throw new Error("ctl: the password of --user was not asked for before connecting");
+    }
+    return { username: user, password: ctx.typedPassword };
   }
   return { username: user.slice(0, colon), password: user.slice(colon + 1) };
 }
@@ -101,7 +103,7 @@ export function newClient(
   void ctx.printer; // an unknown -w fails before anything is sent, as in etcdctl
   const tlsFlags = opts.tls ?? tlsFlagsOf(ctx);
   const tls = tlsWanted(tlsFlags);
-  const auth = opts.auth === false ? undefined : authOf(ctx);
+  const auth = opts.auth === false || authNotEnabled.has(ctx) ? undefined : authOf(ctx);
   const c = new Client({
     endpoints: endpoints.map((e) => endpointUrl(e, tls)),
     transport: grpcTransport({
@@ -118,24 +120,33 @@ export function newClient(
 }
 
 /**
- * The run's client (made on first use). With a user, it authenticates at once, as
- * clientv3.New does: bad credentials fail the command with ExitBadConnection.
+ * A client for `endpoints` that has authenticated when a user is given, as clientv3.New
+ * does: bad credentials fail the command with ExitBadConnection, and a server without auth
+ * is then used without a token (clientv3 tolerates "authentication is not enabled").
  */
+export async function connect(ctx: CtlContext, endpoints = endpointsOf(ctx)): Promise<Client> {
+  const c = newClient(ctx, endpoints);
+  const auth = authNotEnabled.has(ctx) ? undefined : authOf(ctx);
+  if (!auth) return c;
+  try {
+    await c.auth.authenticate(auth.username, auth.password, {
+      timeoutMs: ctx.flags.duration("dial-timeout"),
+      signal: ctx.io.interrupt,
+    });
+  } catch (err) {
+    if (!Errors.authNotEnabled.is(err)) exitWith(Exit.BadConnection, err);
+    authNotEnabled.add(ctx);
+    return newClient(ctx, endpoints);
+  }
+  return c;
+}
+
+/** The run's client on --endpoints (made, and authenticated, on first use). */
 export async function client(ctx: CtlContext): Promise<Client> {
   let c = defaults.get(ctx);
-  if (c) return c;
-  c = newClient(ctx);
-  defaults.set(ctx, c);
-  const auth = authOf(ctx);
-  if (auth) {
-    try {
-      await c.auth.authenticate(auth.username, auth.password, {
-        timeoutMs: ctx.flags.duration("dial-timeout"),
-        signal: ctx.io.interrupt,
-      });
-    } catch (err) {
-      exitWith(Exit.BadConnection, err);
-    }
+  if (!c) {
+    c = await connect(ctx);
+    defaults.set(ctx, c);
   }
   return c;
 }

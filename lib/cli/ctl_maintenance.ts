@@ -61,7 +61,9 @@ async function runDefrag(ctx: CtlContext): Promise<void> {
     );
   }
   let failures = 0;
-  for (const ep of await endpointsFromCluster(ctx)) {
+  const eps = await endpointsFromCluster(ctx);
+  await client(ctx);
+  for (const ep of eps) {
     try {
       await newClient(ctx, [ep]).maintenance.defragment(ctx.callOptions());
       ctx.out(`Finished defragmenting etcd member[${ep}]\n`);

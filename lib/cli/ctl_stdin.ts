@@ -53,6 +53,23 @@ export class StdinReader {
     }
   }
 
+  /** Bytes up to a CR or LF (a terminal in raw mode ends a line with CR), without it. */
+  async readSecret(): Promise<string> {
+    for (;;) {
+      const at = this.#buf.findIndex((b) => b === 13 || b === 10);
+      if (at >= 0) {
+        const text = this.#dec.decode(this.#buf.subarray(0, at));
+        this.#buf = this.#buf.slice(at + 1);
+        return text;
+      }
+      if (!(await this.fill())) {
+        const text = this.#dec.decode(this.#buf);
+        this.#buf = new Uint8Array(0);
+        return text;
+      }
+    }
+  }
+
   /** Everything left, as bytes. */
   async readAll(): Promise<Uint8Array> {
     while (await this.fill());

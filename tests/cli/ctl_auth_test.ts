@@ -47,6 +47,9 @@ const SCRIPT: Step[] = [
   { args: ["role", "grant-permission", "x", "read", "k", "--prefix", "--from-key"] },
   { args: ["role", "grant-permission", "x", "read", "k", "l", "--prefix"] },
   { args: ["role", "revoke-permission", "x"] },
+  // a user given while auth is off is ignored, as clientv3 ignores it
+  { args: ["--user", "nobody:pw", "put", "k", "v0"] },
+  { args: ["--user", "nobody:pw", "endpoint", "health"] },
   { args: ["auth", "enable"] },
   { args: ["user", "add", "root:rootpw"] },
   { args: ["auth", "enable", "extra"] },
@@ -56,6 +59,8 @@ const SCRIPT: Step[] = [
   { args: ["--user", "root", "--password", "rootpw", "get", "k"] },
   { args: ["--user", "root:wrong", "get", "k"] },
   { args: ["--user", "viaflag:pw", "get", "k"] },
+  { args: ["--user", "root:wrong", "endpoint", "health", "-w", "json"] },
+  { args: ["--user", "root:wrong", "endpoint", "status"] },
   { args: ["--user", "root:rootpw", "user", "list"] },
   { args: ["--user", "root:rootpw", "role", "list", "-w", "json"] },
   { args: ["auth", "disable"] },
