@@ -4,13 +4,15 @@
  * npm `etcd3` package is built on), against the same Concord member, a `concord serve`
  * child process. Each workload runs each client in turn for `--seconds` (default 2), after a
  * warm-up; the order alternates between rounds (`--rounds`, default 2). Prints calls per
- * second and latency percentiles per client.
+ * second, latency percentiles and this process's CPU time per call (the client's own cost,
+ * the figure least disturbed by other load on the machine) per client.
  *
  * `deno run -A bench/client_bench.ts [--seconds 2] [--rounds 2]`
  */
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { Buffer } from "node:buffer";
+import process from "node:process";
 import { Client } from "../lib/client/mod.ts";
 import { spawnServe } from "../tests/server/harness.ts";
 
@@ -85,6 +87,8 @@ async function grpcJs(url: string): Promise<Driver> {
 interface Result {
   calls: number;
   seconds: number;
+  /** This process's CPU time (user + system), µs. */
+  cpuUs: number;
   lat: number[];
 }
 
@@ -97,6 +101,7 @@ async function run(
   const lat: number[] = [];
   const end = performance.now() + seconds * 1000;
   let n = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: inFlight }, async () => {
     while (performance.now() < end) {
@@ -106,7 +111,13 @@ async function run(
       lat.push(performance.now() - s);
     }
   }));
-  return { calls: lat.length, seconds: (performance.now() - t0) / 1000, lat };
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    calls: lat.length,
+    seconds: (performance.now() - t0) / 1000,
+    cpuUs: cpu.user + cpu.system,
+    lat,
+  };
 }
 
 function pct(sorted: number[], p: number): number {
@@ -130,7 +141,7 @@ try {
     { name: "range-100", inFlight: 100, op: (d) => (k) => d.range(k) },
   ];
   console.log(`Concord ${serve.url}; ${SECONDS} s per client per round, ${ROUNDS} rounds`);
-  console.log("workload   client       calls/s    p50 ms   p99 ms");
+  console.log("workload   client       calls/s    p50 ms   p99 ms  client CPU µs/call");
   for (const w of workloads) {
     const total = new Map<string, Result>();
     for (const d of drivers) await run(w.op(d), w.inFlight, 0.3); // warm-up
@@ -138,9 +149,10 @@ try {
       const order = round % 2 === 0 ? drivers : [...drivers].reverse();
       for (const d of order) {
         const r = await run(w.op(d), w.inFlight, SECONDS);
-        const t = total.get(d.name) ?? { calls: 0, seconds: 0, lat: [] };
+        const t = total.get(d.name) ?? { calls: 0, seconds: 0, cpuUs: 0, lat: [] };
         t.calls += r.calls;
         t.seconds += r.seconds;
+        t.cpuUs += r.cpuUs;
         for (const l of r.lat) t.lat.push(l);
         total.set(d.name, t);
       }
@@ -152,7 +164,8 @@ try {
         `${w.name.padEnd(10)} ${d.name.padEnd(10)} ${
           (t.calls / t.seconds).toFixed(0).padStart(9)
         }` +
-          ` ${pct(sorted, 50).toFixed(2).padStart(8)} ${pct(sorted, 99).toFixed(2).padStart(8)}`,
+          ` ${pct(sorted, 50).toFixed(2).padStart(8)} ${pct(sorted, 99).toFixed(2).padStart(8)}` +
+          ` ${(t.cpuUs / t.calls).toFixed(0).padStart(10)}`,
       );
     }
   }

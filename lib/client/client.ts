@@ -9,7 +9,7 @@ import type { KeyValue } from "../../proto/gen/mvccpb/kv_pb.ts";
 import { AuthClient } from "./auth.ts";
 import type { Bytes } from "./bytes.ts";
 import { ClusterClient } from "./cluster.ts";
-import { type CallOptions, Connection } from "./connection.ts";
+import { type CallOptions, Connection, type MemberCallOptions } from "./connection.ts";
 import { ElectionClient } from "./election.ts";
 import { KVClient } from "./kv.ts";
 import { LeaseClient } from "./lease.ts";
@@ -129,23 +129,23 @@ export class Client {
   }
 
   /** Same as `kv.range`. */
-  range(key: Bytes, opts?: RangeOptions & CallOptions): Promise<RangeResponse> {
+  range(key: Bytes, opts?: RangeOptions & MemberCallOptions): Promise<RangeResponse> {
     return this.kv.range(key, opts);
   }
 
   /** Same as `kv.get`: the key-value, or undefined when the key does not exist. */
-  get(key: Bytes, opts?: RangeOptions & CallOptions): Promise<KeyValue | undefined> {
+  get(key: Bytes, opts?: RangeOptions & MemberCallOptions): Promise<KeyValue | undefined> {
     return this.kv.get(key, opts);
   }
 
   /** The key's value as text, or undefined when the key does not exist. */
-  async getText(key: Bytes, opts?: RangeOptions & CallOptions): Promise<string | undefined> {
+  async getText(key: Bytes, opts?: RangeOptions & MemberCallOptions): Promise<string | undefined> {
     const kv = await this.kv.get(key, opts);
     return kv === undefined ? undefined : new TextDecoder().decode(kv.value);
   }
 
   /** Same as `kv.put`. */
-  put(key: Bytes, value: Bytes, opts?: PutOptions & CallOptions): Promise<PutResponse> {
+  put(key: Bytes, value: Bytes, opts?: PutOptions & MemberCallOptions): Promise<PutResponse> {
     return this.kv.put(key, value, opts);
   }
 

@@ -28,9 +28,13 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-/** Options of the calls that concern one member (status, hashKV, defragment, …). */
+/**
+ * Options of calls that may be addressed to one member: those that concern a member
+ * (status, hashKV, defragment, …) and KV calls (etcdctl's `endpoint health` reads through
+ * each member in turn).
+ */
 export interface MemberCallOptions extends CallOptions {
-  /** The member to ask (one of the client's endpoints); default: any, with failover. */
+  /** The member to ask (one of the client's endpoints), without failover; default: any. */
   endpoint?: string;
 }
 

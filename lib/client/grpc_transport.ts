@@ -1,10 +1,10 @@
 /**
  * The Deno transport: gRPC over Concord's own HTTP/2 client (lib/http/h2_client.ts), one
  * multiplexed connection per member, reconnected on demand. Deno's node:http2 client is not
- * an option: it aborts the process when a server sends GOAWAY. Connect's gRPC protocol code
- * does the framing; this file only carries its requests over an H2ClientSession and turns
- * connection failures into Unavailable (marked "not sent" when the HTTP/2 client knows the
- * server never saw the request, so the client may resend even a write).
+ * an option: it aborts the process when a server sends GOAWAY. Unary calls go straight
+ * over the session (grpc_unary.ts); streams through Connect's gRPC protocol code, carried
+ * here. Connection failures become Unavailable (marked "not sent" when the HTTP/2 client
+ * knows the server never saw the request, so the client may resend even a write).
  */
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import type {
@@ -15,6 +15,7 @@ import type {
 import { createTransport } from "@connectrpc/connect/protocol-grpc";
 import { H2ClientSession, type H2ClientTls, H2StreamError } from "../http/h2_client.ts";
 import { NotSentError } from "./errors.ts";
+import { grpcUnary } from "./grpc_unary.ts";
 import type { EndpointTransport, TransportFactory } from "./transport.ts";
 
 /** Connection settings of the gRPC transport. */
@@ -83,23 +84,6 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promis
   });
 }
 
-async function collect(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for await (const p of body) {
-    parts.push(p);
-    n += p.length;
-  }
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 function grpcEndpoint(url: string, opts: GrpcTransportOptions): EndpointTransport {
   let session: Promise<H2ClientSession> | undefined;
   let closed = false;
@@ -126,12 +110,8 @@ function grpcEndpoint(url: string, opts: GrpcTransportOptions): EndpointTranspor
     }
   }
 
-  /**
-   * Carries one call. `whole`: the request is one message (unary), sent as one DATA frame
-   * with END_STREAM; otherwise the body is written as Connect produces it.
-   */
-  const httpClient = (whole: boolean): UniversalClientFn =>
-  async (
+  /** Carries one streaming call for Connect: the body is written as Connect produces it. */
+  const httpClient: UniversalClientFn = async (
     req: UniversalClientRequest,
   ): Promise<UniversalClientResponse> => {
     // a member that accepts TCP but never answers (SIGSTOP) holds a connect for its whole
@@ -140,9 +120,7 @@ function grpcEndpoint(url: string, opts: GrpcTransportOptions): EndpointTranspor
     const u = new URL(req.url);
     const headers: [string, string][] = [];
     req.header.forEach((v, k) => headers.push([k, v]));
-    let body: Uint8Array | "stream" | null = null;
-    if (req.body && whole) body = await collect(req.body);
-    else if (req.body) body = "stream";
+    const body = req.body ? "stream" : null;
     let stream;
     try {
       stream = s.request({
@@ -183,8 +161,8 @@ function grpcEndpoint(url: string, opts: GrpcTransportOptions): EndpointTranspor
     return { status: res.status, header: new Headers(res.headers), body: responseBody(), trailer };
   };
 
-  const options = (whole: boolean) => ({
-    httpClient: httpClient(whole),
+  const streaming = createTransport({
+    httpClient,
     baseUrl: url,
     useBinaryFormat: true,
     interceptors: [],
@@ -194,9 +172,15 @@ function grpcEndpoint(url: string, opts: GrpcTransportOptions): EndpointTranspor
     readMaxBytes: 0xffffffff,
     writeMaxBytes: 0xffffffff,
   });
-  const unary = createTransport(options(true));
-  const streaming = createTransport(options(false));
-  const transport: Transport = { unary: unary.unary, stream: streaming.stream };
+  const host = {
+    session: (signal: AbortSignal | undefined) => untilAborted(connect(), signal),
+    fromH2: (err: unknown) => fromH2(url, err),
+  };
+  const transport: Transport = {
+    unary: (method, signal, timeoutMs, header, input) =>
+      grpcUnary(host, method, signal, timeoutMs, header, input),
+    stream: streaming.stream,
+  };
 
   return {
     url,

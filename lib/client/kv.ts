@@ -13,7 +13,7 @@ import {
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { KeyValue } from "../../proto/gen/mvccpb/kv_pb.ts";
 import type { Bytes } from "./bytes.ts";
-import type { CallOptions, Connection } from "./connection.ts";
+import type { CallOptions, Connection, MemberCallOptions } from "./connection.ts";
 import {
   type DeleteOptions,
   deleteRequest,
@@ -49,25 +49,25 @@ export class KVClient {
    * await client.close();
    * ```
    */
-  range(key: Bytes, opts?: RangeOptions & CallOptions): Promise<RangeResponse> {
+  range(key: Bytes, opts?: RangeOptions & MemberCallOptions): Promise<RangeResponse> {
     const req = rangeRequest(key, opts);
     return this.#conn.call("read", opts, (ep, a) => this.#conn.client(ep, KV).range(req, a));
   }
 
   /** The key's current key-value, or undefined when it does not exist. */
-  async get(key: Bytes, opts?: RangeOptions & CallOptions): Promise<KeyValue | undefined> {
+  async get(key: Bytes, opts?: RangeOptions & MemberCallOptions): Promise<KeyValue | undefined> {
     const r = await this.range(key, opts);
     return r.kvs[0];
   }
 
   /** Sets a key; with `lease` attached to it, with `prevKv` returning what it replaced. */
-  put(key: Bytes, value: Bytes, opts?: PutOptions & CallOptions): Promise<PutResponse> {
+  put(key: Bytes, value: Bytes, opts?: PutOptions & MemberCallOptions): Promise<PutResponse> {
     const req = putRequest(key, value, opts);
     return this.#conn.call("write", opts, (ep, a) => this.#conn.client(ep, KV).put(req, a));
   }
 
   /** Deletes a key or a range; `deleted` counts them. */
-  delete(key: Bytes, opts?: DeleteOptions & CallOptions): Promise<DeleteRangeResponse> {
+  delete(key: Bytes, opts?: DeleteOptions & MemberCallOptions): Promise<DeleteRangeResponse> {
     const req = deleteRequest(key, opts);
     return this.#conn.call(
       "write",
@@ -82,7 +82,7 @@ export class KVClient {
    */
   compact(
     revision: number | bigint,
-    opts?: { physical?: boolean } & CallOptions,
+    opts?: { physical?: boolean } & MemberCallOptions,
   ): Promise<CompactionResponse> {
     const req = { revision: BigInt(revision), physical: opts?.physical ?? false };
     return this.#conn.call("write", opts, (ep, a) => this.#conn.client(ep, KV).compact(req, a));

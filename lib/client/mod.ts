@@ -1,5 +1,23 @@
 /**
- * Concord's etcd v3 client: typed, failover-aware, for Deno and browsers.
+ * Concord's etcd v3 client: typed, failover-aware, for Deno and browsers; it talks to
+ * Concord and to etcd alike.
+ *
+ * - `new Client({ endpoints })` holds connections to the members and the namespaces of
+ *   etcd's API: `kv`, `watch`, `lease`, `cluster`, `maintenance`, `auth`, `lock`, `election`.
+ * - Calls go to the members round-robin. A member that is unavailable, has lost its leader
+ *   or stops answering is passed over for a while; reads are retried on the next member,
+ *   writes only when the client can tell they were not applied (never sent, or refused with
+ *   "no leader"), so a write is never applied twice by the client.
+ * - Every call takes `timeoutMs` and `signal`; errors are `EtcdError`s with etcd's gRPC code
+ *   and message (`Errors.compacted.is(err)`); a missing key is not an error.
+ * - With `username`/`password` the client fetches a token and fetches a new one when the
+ *   server says it is invalid or stale; `autoSyncIntervalMs` follows the member list.
+ * - Watches resume on another member at the next revision, without losing or repeating an
+ *   event, and report compaction (`WatchCompactedError`); `lease.keepAlive` renews until
+ *   cancelled; `Session`, `Mutex`, `Election`, `runStm` and `Namespace` are clientv3's
+ *   concurrency recipes.
+ * - In Deno the transport is gRPC over Concord's own HTTP/2 client (`grpcTransport`, TLS and
+ *   keep-alive pings included); `browser.ts` is the same client for browsers, over gRPC-web.
  *
  * @example
  * ```ts

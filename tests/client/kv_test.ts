@@ -15,6 +15,8 @@ Deno.test("kv: put, get, range with every option, delete", async () => {
     assert.equal(await c.getText("a/1"), "one");
     // a fractional deadline is sent as whole milliseconds (etcd resets the stream otherwise)
     assert.equal(await c.getText("a/1", { timeoutMs: 2000.5 }), "one");
+    // addressed to one member
+    assert.equal(await c.getText("a/1", { endpoint: t.url, serializable: true }), "one");
     // a missing key is not an error
     assert.equal(await c.get("nope"), undefined);
     assert.deepEqual((await c.range("nope")).kvs, []);
@@ -117,5 +119,19 @@ Deno.test("kv: txn builder, compaction", async () => {
     await c.kv.compact(rev);
     await assert.rejects(c.range("p/1", { revision: rev - 1n }), (e) => Errors.compacted.is(e));
     await assert.rejects(c.kv.compact(rev - 1n), (e) => Errors.compacted.is(e));
+  });
+});
+
+Deno.test("kv: a range of 300 KB arrives whole (many DATA frames, flow control)", async () => {
+  await onEveryTarget(async (t) => {
+    const c = t.client();
+    const value = "x".repeat(1024);
+    await Promise.all(
+      Array.from({ length: 300 }, (_, i) => c.put(`big/${String(i).padStart(3, "0")}`, value)),
+    );
+    const r = await c.range("big/", { prefix: true });
+    assert.equal(r.kvs.length, 300);
+    assert.ok(r.kvs.every((kv, i) => text(kv.key) === `big/${String(i).padStart(3, "0")}`));
+    assert.ok(r.kvs.every((kv) => kv.value.length === 1024));
   });
 });

@@ -79,3 +79,22 @@ Deno.test("watch: a compacted start revision is reported with the compaction rev
     assert.deepEqual(await take(w2, 1), [`PUT cw=2@${r2}`]);
   });
 });
+
+Deno.test("watch: a slow consumer still gets all 300 events of a burst, in order", async () => {
+  await onEveryTarget(async (t) => {
+    const c = t.client();
+    const w = c.watch("slow/", { prefix: true });
+    await w.ready;
+    const n = 300;
+    const first = (await c.put("slow/0", "0")).header!.revision;
+    await Promise.all(Array.from({ length: n - 1 }, (_, i) => c.put(`slow/${i + 1}`, "x")));
+    const revs: bigint[] = [];
+    for await (const r of w) {
+      // pauses while the burst arrives: responses queue (up to a bound, then the stream waits)
+      if (revs.length % 50 === 0) await new Promise((res) => setTimeout(res, 20));
+      for (const e of r.events) revs.push(e.kv!.modRevision);
+      if (revs.length >= n) break;
+    }
+    assert.deepEqual(revs, Array.from({ length: n }, (_, i) => first + BigInt(i)));
+  });
+});
