@@ -5,6 +5,7 @@
 import { VERSION } from "./lib/base/version.ts";
 import { runUtil } from "./lib/cli/util.ts";
 import { runServe } from "./lib/cli/serve.ts";
+import { runCtl } from "./lib/cli/ctl.ts";
 
 const USAGE = `Concord ${VERSION}: an etcd-v3-compatible, strongly consistent key-value store.
 
@@ -12,12 +13,11 @@ Usage: concord <command> [flags]
 
 Commands:
   serve     run a Concord member (etcd's flags: --name, --data-dir, --listen-client-urls, ...)
-  ctl       the etcdctl-like client
+  ctl       etcdctl's commands, flags and output formats: get, put, txn, watch, lease, ...
   util      offline tools on member files, like etcdutl: snapshot status|restore, wal verify|dump
   version   print the version
   help      print this help
 
-Commands that are not built yet say so and exit with status 2.
 `;
 
 /** Runs the executable with `args` and returns the process exit code. */
@@ -38,11 +38,8 @@ export async function run(args: string[]): Promise<number> {
       return await runUtil(rest);
     case "serve":
       return await runServe(rest);
-    case "ctl": {
-      void rest;
-      console.error(`concord ${command}: not available in this build yet; see README.md`);
-      return 2;
-    }
+    case "ctl":
+      return await runCtl(rest);
     default:
       console.error(`concord: unknown command "${command}"\n\n${USAGE}`);
       return 2;
