@@ -4,6 +4,7 @@
  * timing (50 ms heartbeat, 500 ms election) keeps the failover seconds short.
  */
 import { freePort } from "../support/etcd.ts";
+import { ProcessCluster } from "../cluster/processes.ts";
 
 /** A running cluster. */
 export interface EtcdCluster {
@@ -13,6 +14,23 @@ export interface EtcdCluster {
   signal(i: number, signal: Deno.Signal): void;
   /** Continues stopped members, kills every member, removes the data dirs. */
   stop(): Promise<void>;
+}
+
+/**
+ * The same shape over three `concord serve` processes with the same fast raft timing, so the
+ * failover tests run on Concord's clusters too.
+ */
+export async function startConcordCluster(n = 3): Promise<EtcdCluster> {
+  const c = await ProcessCluster.start("concord", n, {
+    flags: ["--heartbeat-interval=50", "--election-timeout=500"],
+  });
+  return {
+    urls: c.members.map((m) => m.clientUrl),
+    signal: (i, sig) => {
+      c.signal(i, sig).catch(() => {});
+    },
+    stop: () => c.stop(),
+  };
 }
 
 /** Starts the cluster and waits (20 s at most) until every member reports healthy. */

@@ -7,10 +7,10 @@
 import assert from "node:assert/strict";
 import { Client, Errors, GrpcCode, text } from "../../lib/client/mod.ts";
 import { grpcTransportForTests } from "./targets.ts";
-import { startEtcdCluster } from "./etcd_cluster.ts";
+import { startConcordCluster, startEtcdCluster } from "./etcd_cluster.ts";
 
-async function failover(how: "SIGKILL" | "SIGSTOP") {
-  const cluster = await startEtcdCluster();
+async function failover(how: "SIGKILL" | "SIGSTOP", on: "etcd" | "concord") {
+  const cluster = on === "etcd" ? await startEtcdCluster() : await startConcordCluster();
   // one endpoint given: the others are learned from the member list (auto-sync)
   const client = new Client({
     endpoints: [cluster.urls[0]],
@@ -109,42 +109,46 @@ async function failover(how: "SIGKILL" | "SIGSTOP") {
   }
 }
 
-Deno.test("failover: kill -9 of the watcher's member loses no acked write and no event", async () => {
-  await failover("SIGKILL");
-});
+for (const on of ["etcd", "concord"] as const) {
+  Deno.test(`failover (${on}): kill -9 of the watcher's member loses no acked write and no event`, async () => {
+    await failover("SIGKILL", on);
+  });
 
-Deno.test("failover: SIGSTOP of the watcher's member loses no acked write and no event", async () => {
-  await failover("SIGSTOP");
-});
+  Deno.test(`failover (${on}): SIGSTOP of the watcher's member loses no acked write and no event`, async () => {
+    await failover("SIGSTOP", on);
+  });
+}
 
-Deno.test("failover: a member without a leader answers 'no leader' at once; reads move on", async () => {
-  const cluster = await startEtcdCluster();
-  const only2 = new Client({ endpoints: [cluster.urls[2]], transport: grpcTransportForTests() });
-  const all = new Client({ endpoints: cluster.urls, transport: grpcTransportForTests() });
-  try {
-    await all.put("nl", "1");
-    // members 0 and 1 frozen: member 2 loses its leader (or was it, and steps down)
-    cluster.signal(0, "SIGSTOP");
-    cluster.signal(1, "SIGSTOP");
-    const until = Date.now() + 10_000;
-    for (;;) {
-      // retried until the deadline, which then names the last failure
-      const err = await only2.put("nl", "2", { timeoutMs: 1500 }).then(() => undefined, (e) => e);
-      if (err?.code === GrpcCode.DeadlineExceeded && Errors.noLeader.is(err.cause)) break;
-      if (Date.now() > until) throw new Error(`no 'no leader' from member 2: ${err}`);
+for (const on of ["etcd", "concord"] as const) {
+  Deno.test(`failover (${on}): a member without a leader answers 'no leader' at once; reads move on`, async () => {
+    const cluster = on === "etcd" ? await startEtcdCluster() : await startConcordCluster();
+    const only2 = new Client({ endpoints: [cluster.urls[2]], transport: grpcTransportForTests() });
+    const all = new Client({ endpoints: cluster.urls, transport: grpcTransportForTests() });
+    try {
+      await all.put("nl", "1");
+      // members 0 and 1 frozen: member 2 loses its leader (or was it, and steps down)
+      cluster.signal(0, "SIGSTOP");
+      cluster.signal(1, "SIGSTOP");
+      const until = Date.now() + 10_000;
+      for (;;) {
+        // retried until the deadline, which then names the last failure
+        const err = await only2.put("nl", "2", { timeoutMs: 1500 }).then(() => undefined, (e) => e);
+        if (err?.code === GrpcCode.DeadlineExceeded && Errors.noLeader.is(err.cause)) break;
+        if (Date.now() > until) throw new Error(`no 'no leader' from member 2: ${err}`);
+      }
+      // a read through all members: 0 and 1 do not answer, 2 has no leader; once 0 and 1
+      // are back a leader is elected and the same client reads
+      cluster.signal(0, "SIGCONT");
+      cluster.signal(1, "SIGCONT");
+      // "2" when a put that timed out before the leader was lost got committed later: a
+      // deadline does not say whether a write was applied
+      assert.match((await all.getText("nl", { timeoutMs: 10_000 }))!, /^[12]$/);
+      await all.put("nl", "3", { timeoutMs: 10_000 });
+      assert.equal(await only2.getText("nl", { timeoutMs: 10_000 }), "3");
+    } finally {
+      await only2.close();
+      await all.close();
+      await cluster.stop();
     }
-    // a read through all members: 0 and 1 do not answer, 2 has no leader; once 0 and 1
-    // are back a leader is elected and the same client reads
-    cluster.signal(0, "SIGCONT");
-    cluster.signal(1, "SIGCONT");
-    // "2" when a put that timed out before the leader was lost got committed later: a
-    // deadline does not say whether a write was applied
-    assert.match((await all.getText("nl", { timeoutMs: 10_000 }))!, /^[12]$/);
-    await all.put("nl", "3", { timeoutMs: 10_000 });
-    assert.equal(await only2.getText("nl", { timeoutMs: 10_000 }), "3");
-  } finally {
-    await only2.close();
-    await all.close();
-    await cluster.stop();
-  }
-});
+  });
+}
