@@ -3,7 +3,7 @@
  * (has_leader, proposals, db size, quota) work unchanged. Values are read from the member when
  * /metrics is scraped.
  */
-import type { MetricsRegistry } from "./metrics.ts";
+import type { Counter, MetricsRegistry } from "./metrics.ts";
 import { ETCD_CLUSTER_VERSION, ETCD_COMPAT_VERSION } from "../base/version.ts";
 import type { Member } from "../server/member.ts";
 import { formatId } from "../server/member_id.ts";
@@ -48,6 +48,11 @@ export function registerServerMetrics(
     "The current revision of store.",
   );
   const rss = registry.gauge("process_resident_memory_bytes", "Resident memory size in bytes.");
+  const leaderChanges = registry.counter(
+    "etcd_server_leader_changes_seen_total",
+    "The number of leader changes seen.",
+  );
+  const peers = registerPeerMetrics(registry, member);
   registry.gauge(
     "process_start_time_seconds",
     "Start time of the process since unix epoch in seconds.",
@@ -87,5 +92,70 @@ export function registerServerMetrics(
     dbInUse.set(stats.inUseBytes);
     revision.set(member.store.rev());
     rss.set(Deno.memoryUsage().rss);
+    catchUp(leaderChanges, member.leaderChanges, {});
+    peers();
   });
+}
+
+/** Raises a counter that mirrors a count kept elsewhere to that count. */
+function catchUp(c: Counter, now: number, labels: Record<string, string>): void {
+  const by = now - c.get(labels);
+  if (by > 0) c.inc(labels, by);
+}
+
+/**
+ * etcd's etcd_network_* peer metrics from the transport's per-peer counters: bytes sent and
+ * received, send failures, snapshots, and which peers are reachable now. Returns the collector.
+ */
+function registerPeerMetrics(registry: MetricsRegistry, member: Member): () => void {
+  const sent = registry.counter(
+    "etcd_network_peer_sent_bytes_total",
+    "The total number of bytes sent to peers.",
+    ["To"],
+  );
+  const received = registry.counter(
+    "etcd_network_peer_received_bytes_total",
+    "The total number of bytes received from peers.",
+    ["From"],
+  );
+  const failures = registry.counter(
+    "etcd_network_peer_sent_failures_total",
+    "The total number of send failures from peers.",
+    ["To"],
+  );
+  const snapOk = registry.counter(
+    "etcd_network_snapshot_send_success",
+    "Total number of successful snapshot sends",
+    ["To"],
+  );
+  const snapFailed = registry.counter(
+    "etcd_network_snapshot_send_failures",
+    "Total number of snapshot send failures",
+    ["To"],
+  );
+  const active = registry.gauge(
+    "etcd_network_active_peers",
+    "The current number of active peer connections.",
+    ["Local", "Remote"],
+  );
+  const rtt = registry.gauge(
+    "concord_network_peer_round_trip_time_seconds",
+    "The last measured round-trip time to each peer (etcd keeps a histogram of the same).",
+    ["To"],
+  );
+  return () => {
+    const t = member.transport;
+    if (t === null) return;
+    const local = formatId(member.id);
+    for (const s of t.stats()) {
+      const id = formatId(s.id);
+      catchUp(sent, s.bytesSent, { To: id });
+      catchUp(received, s.bytesReceived, { From: id });
+      catchUp(failures, s.failures, { To: id });
+      catchUp(snapOk, s.snapshotsSent, { To: id });
+      catchUp(snapFailed, s.snapshotsFailed, { To: id });
+      active.set(s.activeSince > 0 ? 1 : 0, { Local: local, Remote: id });
+      rtt.set(s.rttMs / 1000, { To: id });
+    }
+  };
 }

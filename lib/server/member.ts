@@ -160,6 +160,7 @@ export class Member {
   #stopped = false;
   #leader = false;
   #lead: MemberId = 0n;
+  #leaderChanges = 0;
   #leaderWaits: { target: MemberId; resolve: () => void }[] = [];
   /** Resolves when the member first knows a leader (itself, with one member). */
   readonly ready: Promise<void>;
@@ -615,6 +616,7 @@ export class Member {
     if (s.lead !== this.#lead) {
       const had = this.#lead;
       this.#lead = s.lead;
+      if (s.lead !== 0n) this.#leaderChanges++;
       // proposals in flight may never commit under the new leader (a follower's forwarded
       // proposal is dropped, an old leader's uncommitted tail is overwritten): fail them now
       // with etcd's error rather than let them hang until the request timeout
@@ -744,6 +746,11 @@ export class Member {
   /** True when this member leads. */
   get isLeader(): boolean {
     return this.#loop.node.raw.raft.state === StateType.Leader;
+  }
+
+  /** How many times this member saw a (new) leader (etcd_server_leader_changes_seen_total). */
+  get leaderChanges(): number {
+    return this.#leaderChanges;
   }
 
   /** Why the member cannot serve, or null. */

@@ -205,6 +205,20 @@ Deno.test("cluster: put, get, txn, watch, lease, lock and elect through any memb
     assert.match(await readUntil(observer, "p1"), /p1/);
     await stopCtl(observer);
     await stopCtl(elect);
+
+    // each member reports its peers' reachability and traffic under etcd's metric names
+    for (const m of c.members) {
+      const text = await (await fetch(`${m.clientUrl}/metrics`)).text();
+      const active = [...text.matchAll(/^etcd_network_active_peers\{[^}]*\} (\d+)$/gm)];
+      assert.deepEqual(active.map((a) => a[1]), ["1", "1"], `${m.name}: ${active}`);
+      const sent = [
+        ...text.matchAll(/^etcd_network_peer_sent_bytes_total\{To="[0-9a-f]+"\} (\d+)/gm),
+      ];
+      // followers talk to the leader only; the leader to both
+      assert.ok(sent.length >= 1 && sent.every((x) => Number(x[1]) > 0), `${m.name}: ${sent}`);
+      assert.match(text, /^etcd_server_leader_changes_seen_total 1$/m);
+      assert.match(text, /^etcd_server_has_leader 1$/m);
+    }
   } finally {
     await c.stop();
   }
