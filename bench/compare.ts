@@ -8,6 +8,16 @@
  *                           [--transport=h2|fetch|connect]   (the generator's unary client)
  *                           [--warmup=0.2]   (unmeasured pass first, as a fraction of totals)
  *                           [--rounds=3]     (each workload in N alternating slices)
+ *                           [--members=3]    (a cluster of 3 (or 5) members of each server)
+ *                           [--cpu-prof=DIR] (Concord's members write V8 CPU profiles there)
+ *
+ * Cluster mode (`--members=3`): three etcd 3.4 members and three `concord serve` members, each
+ * started with etcd's flags (bench/cluster.ts; --initial-cluster naming all three) and all six
+ * up for the whole run; every generator gets `--endpoints` with all three client URLs of the
+ * server, and spreads its `--conns` over them round-robin. It runs put-1, put-1000, range-l and
+ * range-s unless `--only` says otherwise, judges put-1000 and range-l against issue 11's
+ * targets (>= 1.0x etcd), and prints the CPU of each member per workload and the peak RSS of
+ * each member, naming the leader.
  *
  * Concord runs as `deno task start` runs it: the same `--v8-flags` (read from deno.json's
  * `start` task, so the benchmark cannot drift from what users run).
@@ -362,6 +372,13 @@ async function main(): Promise<number> {
     if (cluster) {
       console.log(
         `members: etcd ${labels.etcd.join(", ")}; concord ${labels.concord.join(", ")}`,
+      );
+    }
+    if (concord && flags.cpuProfDir) {
+      console.log(
+        `concord CPU profiles go to ${flags.cpuProfDir} (CPU.<time>.<pid>.cpuprofile) when the members stop; pids ${
+          concord.members.map((m, i) => `${labels.concord[i]} ${m.proc.pid}`).join(", ")
+        }; summarize with deno run -A bench/cpuprofile_top.ts <file>`,
       );
     }
     if (flags.warmup > 0) {
