@@ -454,12 +454,12 @@ async function main(): Promise<number> {
     const eRss = etcd.peakRss();
     const cRss = concord ? concord.peakRss() : [];
     const mib = (kib: number[], names: string[]) =>
-      kib.map((k, i) => `${names[i]} ${fmt(k / 1024, 1)} MiB`).join(", ");
+      kib.map((k, i) => `${cluster ? `${names[i]} ` : ""}${fmt(k / 1024, 1)} MiB`).join(", ");
     const rssRatio = Math.max(...cRss) / Math.max(...eRss);
     console.log(
       `\nPeak RSS (VmHWM): etcd ${mib(eRss, labels.etcd)}; concord ${
         concord ? mib(cRss, labels.concord) : "n/a"
-      }; largest member's ratio ${fmt(rssRatio, 2)} (target <= ${RSS_TARGET}${
+      }; ${cluster ? "largest member's " : ""}ratio ${fmt(rssRatio, 2)} (target <= ${RSS_TARGET}${
         Number.isFinite(rssRatio) ? (rssRatio <= RSS_TARGET ? " met" : " MISSED") : ""
       })`,
     );
