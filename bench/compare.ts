@@ -8,6 +8,16 @@
  *                           [--transport=h2|fetch|connect]   (the generator's unary client)
  *                           [--warmup=0.2]   (unmeasured pass first, as a fraction of totals)
  *                           [--rounds=3]     (each workload in N alternating slices)
+ *                           [--members=3]    (a cluster of 3 (or 5) members of each server)
+ *                           [--cpu-prof=DIR] (Concord's members write V8 CPU profiles there)
+ *
+ * Cluster mode (`--members=3`): three etcd 3.4 members and three `concord serve` members, each
+ * started with etcd's flags (bench/cluster.ts; --initial-cluster naming all three) and all six
+ * up for the whole run; every generator gets `--endpoints` with all three client URLs of the
+ * server, and spreads its `--conns` over them round-robin. It runs put-1, put-1000, range-l and
+ * range-s unless `--only` says otherwise, judges put-1000 and range-l against issue 11's
+ * targets (>= 1.0x etcd), and prints the CPU of each member per workload and the peak RSS of
+ * each member, naming the leader.
  *
  * Concord runs as `deno task start` runs it: the same `--v8-flags` (read from deno.json's
  * `start` task, so the benchmark cannot drift from what users run).
@@ -31,14 +41,20 @@
  * workload runs against etcd, then Concord, so slow drift of the machine hits both alike.
  */
 
+import { BenchCluster, etcdctl } from "./cluster.ts";
+
 const ROOT = new URL("..", import.meta.url).pathname;
 const DENO = Deno.execPath();
 
-/** One workload of the comparison, with the issue's target ratio if it sets one. */
+/**
+ * One workload of the comparison, with the issue's target ratio if it sets one (`target` for
+ * one member, `clusterTarget` for `--members=3`; issue 11 sets 1.0 for put-1000 and range-l).
+ */
 interface Workload {
   name: string;
   args: string[];
   target?: number;
+  clusterTarget?: number;
 }
 
 const WORKLOADS: Workload[] = [
@@ -47,11 +63,13 @@ const WORKLOADS: Workload[] = [
     name: "put-1000",
     args: ["put", "--clients=1000", "--conns=100", "--total=50000"],
     target: 0.5,
+    clusterTarget: 1.0,
   },
   {
     name: "range-l",
     args: ["range", "foo", "--consistency=l", "--clients=100", "--conns=10", "--total=40000"],
     target: 0.5,
+    clusterTarget: 1.0,
   },
   {
     name: "range-s",
@@ -73,6 +91,8 @@ const WORKLOADS: Workload[] = [
 ];
 const COMMON = ["--key-size=8", "--val-size=256", "--key-space-size=100000"];
 const RSS_TARGET = 1.5;
+/** The workloads `--members=N>1` runs unless `--only` names others. */
+const CLUSTER_DEFAULT = ["put-1", "put-1000", "range-l", "range-s"];
 
 /** The generator's JSON line (bench/loadgen/main.ts LoadgenResult). */
 interface GenResult {
@@ -118,130 +138,28 @@ function combine(slices: Outcome[]): Outcome {
     },
     serverCpuUs: sum((o) => o.serverCpuUs * o.gen.count) / count,
     serverCores: sum((o) => o.serverCores * o.gen.totalSeconds) / seconds,
+    memberCores: ok[0].memberCores.map((_, i) =>
+      sum((o) => o.memberCores[i] * o.gen.totalSeconds) / seconds
+    ),
   };
 }
 
-/** A workload's outcome against one server. */
+/**
+ * A workload's outcome against one server. serverCpuUs and serverCores are summed over its
+ * members; memberCores[i] is member i's CPU seconds per wall second.
+ */
 type Outcome =
-  | { ok: true; gen: GenResult; serverCpuUs: number; serverCores: number }
+  | {
+    ok: true;
+    gen: GenResult;
+    serverCpuUs: number;
+    serverCores: number;
+    memberCores: number[];
+  }
   | { ok: false; why: string };
 
-/** A running server under test. */
-interface Server {
-  name: string;
-  endpoint: string;
-  proc: Deno.ChildProcess;
-  dir: string;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-function procCpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
-}
-
-/** Peak resident set size (VmHWM) in KiB, or NaN once the process is gone. */
-function peakRssKiB(pid: number): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
-    return m ? Number(m[1]) : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
-async function etcdctl(endpoint: string, args: string[]): Promise<Deno.CommandOutput> {
-  return await new Deno.Command("etcdctl", {
-    args: [`--endpoints=${endpoint}`, "--command-timeout=2s", ...args],
-    env: { ETCDCTL_API: "3" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-}
-
-/** Waits until the server answers a Range (via etcdctl), it exits, or `ms` pass. */
-async function waitReady(s: Server, ms: number): Promise<string | undefined> {
-  let exited: Deno.CommandStatus | undefined;
-  s.proc.status.then((st) => (exited = st));
-  const deadline = Date.now() + ms;
-  let last = "";
-  while (Date.now() < deadline) {
-    if (exited) return `exited with code ${exited.code}`;
-    const out = await etcdctl(s.endpoint, ["get", "probe"]);
-    if (out.success) return undefined;
-    last = new TextDecoder().decode(out.stderr).trim().split("\n").pop() ?? "";
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return `no answer within ${ms} ms (${last})`;
-}
-
-function clusterArgs(dir: string): { endpoint: string; args: string[] } {
-  const client = `http://127.0.0.1:${freePort()}`;
-  const peer = `http://127.0.0.1:${freePort()}`;
-  return {
-    endpoint: client,
-    args: [
-      "--name=default",
-      `--data-dir=${dir}`,
-      `--listen-client-urls=${client}`,
-      `--advertise-client-urls=${client}`,
-      `--listen-peer-urls=${peer}`,
-      `--initial-advertise-peer-urls=${peer}`,
-      `--initial-cluster=default=${peer}`,
-    ],
-  };
-}
-
-async function startServer(
-  name: string,
-  cmd: string,
-  pre: string[],
-  logPath: string,
-): Promise<{ server: Server; error?: string }> {
-  const dir = await Deno.makeTempDir({ prefix: `concord-compare-${name}-` });
-  const { endpoint, args } = clusterArgs(`${dir}/data`);
-  const log = await Deno.open(logPath, { write: true, create: true, truncate: true });
-  const proc = new Deno.Command(cmd, {
-    args: [...pre, ...args],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  // The server's stderr goes to a log file, read only when the server fails to start.
-  void proc.stderr.pipeTo(log.writable).catch(() => undefined);
-  const server = { name, endpoint, proc, dir };
-  const error = await waitReady(server, name === "etcd" ? 20_000 : 30_000);
-  return { server, error };
-}
-
-async function stopServer(s: Server): Promise<void> {
-  try {
-    s.proc.kill("SIGTERM");
-  } catch {
-    // already gone
-  }
-  const timer = setTimeout(() => {
-    try {
-      s.proc.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, 10_000);
-  await s.proc.status;
-  clearTimeout(timer);
-  await Deno.remove(s.dir, { recursive: true }).catch(() => undefined);
-}
-
 async function runWorkload(
-  s: Server,
+  s: BenchCluster,
   w: Workload,
   scale: number,
   transport: string,
@@ -249,7 +167,7 @@ async function runWorkload(
   const args = w.args.map((a) =>
     a.startsWith("--total=") ? `--total=${Math.max(1, Math.round(Number(a.slice(8)) * scale))}` : a
   );
-  const cpu0 = procCpuSeconds(s.proc.pid);
+  const cpu0 = s.cpuSeconds();
   const gen = new Deno.Command(DENO, {
     args: [
       "run",
@@ -257,7 +175,7 @@ async function runWorkload(
       `${ROOT}bench/loadgen/main.ts`,
       ...args,
       ...COMMON,
-      `--endpoints=${s.endpoint}`,
+      `--endpoints=${s.endpoints}`,
       `--transport=${transport}`,
       "--json",
     ],
@@ -268,7 +186,7 @@ async function runWorkload(
   const timer = setTimeout(() => gen.kill("SIGKILL"), 300_000);
   const out = await gen.output();
   clearTimeout(timer);
-  const cpu1 = procCpuSeconds(s.proc.pid);
+  const cpu1 = s.cpuSeconds();
   const text = new TextDecoder().decode(out.stdout).trim();
   const line = text.split("\n").pop() ?? "";
   if (!out.success || !line.startsWith("{")) {
@@ -279,11 +197,14 @@ async function runWorkload(
     };
   }
   const g = JSON.parse(line) as GenResult;
+  const used = cpu1.map((c, i) => c - cpu0[i]);
+  const total = used.reduce((a, b) => a + b, 0);
   return {
     ok: true,
     gen: g,
-    serverCpuUs: g.count > 0 ? ((cpu1 - cpu0) / g.count) * 1e6 : 0,
-    serverCores: (cpu1 - cpu0) / g.totalSeconds,
+    serverCpuUs: g.count > 0 ? (total / g.count) * 1e6 : 0,
+    serverCores: total / g.totalSeconds,
+    memberCores: used.map((u) => u / g.totalSeconds),
   };
 }
 
@@ -293,7 +214,9 @@ function bottleneck(o: Outcome, serverThreads: "one" | "many"): string {
   const gen = o.gen.cpuShare;
   const srv = o.serverCores;
   if (gen >= 0.7) return "generator CPU";
-  if (serverThreads === "one" && srv >= 0.85) return "server CPU (1 thread)";
+  if (serverThreads === "one" && Math.max(...o.memberCores) >= 0.85) {
+    return "server CPU (1 thread)";
+  }
   if (gen + srv >= 1.7) return "both cores busy";
   return "latency (fsync / round trips)";
 }
@@ -302,17 +225,25 @@ function fmt(n: number, d = 0): string {
   return Number.isFinite(n) ? n.toFixed(d) : "-";
 }
 
-function parseFlags(
-  argv: string[],
-): {
+/** bench:compare's command line. */
+export interface CompareFlags {
   scale: number;
   only?: Set<string>;
   etcdOnly: boolean;
   transport: string;
   warmup: number;
   rounds: number;
-} {
+  /** Members per server: 1, or a cluster of 3 (or 5) of each. */
+  members: number;
+  /** Where Concord's members write V8 CPU profiles (deno --cpu-prof), if anywhere. */
+  cpuProfDir?: string;
+}
+
+/** Parses bench:compare's flags; throws on unknown flags and bad values. */
+export function parseFlags(argv: string[]): CompareFlags {
   let scale = 1;
+  let members = 1;
+  let cpuProfDir: string | undefined;
   let warmup = 0.2;
   let rounds = 3;
   let transport = "h2";
@@ -325,19 +256,28 @@ function parseFlags(
     else if (a.startsWith("--transport=")) transport = a.slice(12);
     else if (a.startsWith("--warmup=")) warmup = Number(a.slice(9));
     else if (a.startsWith("--rounds=")) rounds = Number(a.slice(9));
+    else if (a.startsWith("--members=")) members = Number(a.slice(10));
+    else if (a.startsWith("--cpu-prof=")) cpuProfDir = a.slice(11);
     else {
       throw new Error(
-        `unknown flag ${a} (flags: --scale=X --only=a,b --etcd-only --transport=h2|fetch|connect --warmup=F --rounds=N)`,
+        `unknown flag ${a} (flags: --scale=X --only=a,b --etcd-only --transport=h2|fetch|connect --warmup=F --rounds=N --members=1|3|5 --cpu-prof=DIR)`,
       );
     }
   }
+  if (![1, 3, 5].includes(members)) throw new Error("--members must be 1, 3 or 5");
+  if (cpuProfDir === "") throw new Error("--cpu-prof needs a directory");
+  const names = new Set(WORKLOADS.map((w) => w.name));
+  for (const n of only ?? []) {
+    if (!names.has(n)) throw new Error(`--only: no workload ${n} (${[...names].join(", ")})`);
+  }
+  if (only === undefined && members > 1) only = new Set(CLUSTER_DEFAULT);
   if (!(scale > 0)) throw new Error("--scale must be > 0");
   if (!(warmup >= 0)) throw new Error("--warmup must be >= 0");
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error("--rounds must be an integer >= 1");
   if (!["h2", "fetch", "connect"].includes(transport)) {
     throw new Error("--transport must be h2, fetch or connect");
   }
-  return { scale, only, etcdOnly, transport, warmup, rounds };
+  return { scale, only, etcdOnly, transport, warmup, rounds, members, cpuProfDir };
 }
 
 /** The `--v8-flags=…` argument of deno.json's `start` task, if it has one. */
@@ -349,8 +289,54 @@ function startTaskV8Flags(): string[] {
   return flag ? [flag] : [];
 }
 
+/** Starts one server's members; a Concord that does not come up is reported, not fatal. */
+async function startSide(
+  kind: "etcd" | "concord",
+  flags: CompareFlags,
+  logDir: string,
+  v8Flags: string[],
+  started: BenchCluster[],
+): Promise<BenchCluster | undefined> {
+  const { cluster, error } = kind === "etcd"
+    ? await BenchCluster.start("etcd", flags.members, "etcd", [], logDir, ROOT, () => [
+      "--logger=zap",
+      "--log-level=error",
+    ])
+    : await BenchCluster.start(
+      "concord",
+      flags.members,
+      DENO,
+      [
+        "run",
+        "-A",
+        ...v8Flags,
+        ...(flags.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${flags.cpuProfDir}`] : []),
+        "main.ts",
+        "serve",
+      ],
+      logDir,
+      ROOT,
+    );
+  started.push(cluster);
+  if (kind === "etcd" && error) throw new Error(`etcd did not start: ${error}`);
+  if (error) {
+    console.log(`concord serve not available: ${error}`);
+    return undefined;
+  }
+  const out = await etcdctl(cluster.endpoints, ["put", "foo", "bar"]);
+  if (!out.success) throw new Error(`${kind}: put foo failed`);
+  return cluster;
+}
+
+/** "m1 (leader)" style labels of a cluster's members, or the lone member's name. */
+async function memberLabels(c: BenchCluster): Promise<string[]> {
+  const leader = c.members.length > 1 ? await c.leader() : -1;
+  return c.members.map((m, i) => (i === leader ? `${m.name} (leader)` : m.name));
+}
+
 async function main(): Promise<number> {
   const flags = parseFlags(Deno.args);
+  const cluster = flags.members > 1;
   const workloads = WORKLOADS.filter((w) => !flags.only || flags.only.has(w.name));
   const ver = await new Deno.Command("etcd", { args: ["--version"], stdout: "piped" }).output();
   const head = await new Deno.Command("git", {
@@ -366,44 +352,38 @@ async function main(): Promise<number> {
   );
   const logDir = await Deno.makeTempDir({ prefix: "concord-compare-logs-" });
   console.log(
-    `bench:compare on ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, scale ${flags.scale}, generator client ${flags.transport}, warm-up ${flags.warmup}, rounds ${flags.rounds}`,
+    `bench:compare on ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, ${flags.members} member(s) per server, scale ${flags.scale}, generator client ${flags.transport}, warm-up ${flags.warmup}, rounds ${flags.rounds}; load average at start ${loadAverage()}`,
   );
   const v8Flags = startTaskV8Flags();
   console.log(
     `concord runs as deno.json's start task: deno run -A ${v8Flags.join(" ")} main.ts serve`,
   );
-  const servers: Server[] = [];
+  const servers: BenchCluster[] = [];
   try {
-    const etcd = await startServer("etcd", "etcd", ["--log-level=error"], `${logDir}/etcd.log`);
-    servers.push(etcd.server);
-    if (etcd.error) throw new Error(`etcd did not start: ${etcd.error}`);
-    let concord: Server | undefined;
-    if (flags.etcdOnly) {
-      console.log("concord serve not run (--etcd-only)");
-    } else {
-      const c = await startServer(
-        "concord",
-        DENO,
-        ["run", "-A", ...v8Flags, "main.ts", "serve"],
-        `${logDir}/concord.log`,
+    const etcd = (await startSide("etcd", flags, logDir, v8Flags, servers))!;
+    const concord = flags.etcdOnly
+      ? undefined
+      : await startSide("concord", flags, logDir, v8Flags, servers);
+    if (flags.etcdOnly) console.log("concord serve not run (--etcd-only)");
+    const labels = {
+      etcd: await memberLabels(etcd),
+      concord: concord ? await memberLabels(concord) : [],
+    };
+    if (cluster) {
+      console.log(
+        `members: etcd ${labels.etcd.join(", ")}; concord ${labels.concord.join(", ")}`,
       );
-      servers.push(c.server);
-      if (c.error) {
-        const log = (await Deno.readTextFile(`${logDir}/concord.log`).catch(() => "")).trim().split(
-          "\n",
-        ).slice(-2).join(" | ");
-        console.log(`concord serve not available: ${c.error}${log ? `: ${log}` : ""}`);
-      } else concord = c.server;
     }
-    for (const s of [etcd.server, concord]) {
-      if (s) {
-        const out = await etcdctl(s.endpoint, ["put", "foo", "bar"]);
-        if (!out.success) throw new Error(`${s.name}: put foo failed`);
-      }
+    if (concord && flags.cpuProfDir) {
+      console.log(
+        `concord CPU profiles go to ${flags.cpuProfDir} (CPU.<time>.<pid>.cpuprofile) when the members stop; pids ${
+          concord.members.map((m, i) => `${labels.concord[i]} ${m.proc.pid}`).join(", ")
+        }; summarize with deno run -A bench/cpuprofile_top.ts <file>`,
+      );
     }
     if (flags.warmup > 0) {
       for (const w of workloads) {
-        for (const s of [etcd.server, concord]) {
+        for (const s of [etcd, concord]) {
           if (!s) continue;
           const o = await runWorkload(s, w, flags.scale * flags.warmup, flags.transport);
           if (!o.ok) console.log(`warm-up ${w.name} on ${s.name}: ${o.why}`);
@@ -412,20 +392,22 @@ async function main(): Promise<number> {
       console.log(`warm-up done (${flags.warmup} of each total, unmeasured)`);
     }
     const rows: string[] = [];
+    const memberRows: string[] = [];
     for (const w of workloads) {
       const es: Outcome[] = [];
       const cs: Outcome[] = [];
       for (let r = 0; r < flags.rounds; r++) {
         const slice = flags.scale / flags.rounds;
-        es.push(await runWorkload(etcd.server, w, slice, flags.transport));
+        es.push(await runWorkload(etcd, w, slice, flags.transport));
         if (concord) cs.push(await runWorkload(concord, w, slice, flags.transport));
       }
       const e = combine(es);
       const c = concord ? combine(cs) : undefined;
       const ratio = e.ok && c?.ok ? c.gen.rps / e.gen.rps : NaN;
-      const verdict = w.target === undefined || !Number.isFinite(ratio)
+      const target = cluster ? w.clusterTarget : w.target;
+      const verdict = target === undefined || !Number.isFinite(ratio)
         ? ""
-        : ratio >= w.target
+        : ratio >= target
         ? "met"
         : "MISSED";
       const side = (o: Outcome | undefined, threads: "one" | "many") =>
@@ -440,8 +422,13 @@ async function main(): Promise<number> {
           }% | ${fmt(o.serverCpuUs)} µs, ${fmt(o.serverCores * 100)}% | ${bottleneck(o, threads)} `;
       rows.push(
         `| ${w.name} ${side(e, "many")}${side(c, "one")}| ${fmt(ratio, 2)} | ${
-          w.target ? `>= ${w.target}` : ""
+          target ? `>= ${target}` : ""
         } ${verdict} |`,
+      );
+      const cores = (o: Outcome | undefined, names: string[]) =>
+        o?.ok ? o.memberCores.map((x, i) => `${names[i]} ${fmt(x * 100)}%`).join(", ") : "-";
+      memberRows.push(
+        `| ${w.name} | ${cores(e, labels.etcd)} | ${cores(c, labels.concord)} |`,
       );
       console.log(
         `${w.name}: etcd ${e.ok ? fmt(e.gen.rps) : e.why} req/s; concord ${
@@ -453,24 +440,44 @@ async function main(): Promise<number> {
     console.log(`\n| workload | etcd ${side} | concord ${side} | concord/etcd | target |`);
     console.log(`|---${"|---".repeat(12)}|---|`);
     for (const r of rows) console.log(r);
-    const eRss = peakRssKiB(etcd.server.proc.pid);
-    const cRss = concord ? peakRssKiB(concord.proc.pid) : NaN;
-    const rssRatio = cRss / eRss;
+    if (cluster) {
+      console.log(`\nCPU of each member (CPU seconds per wall second during the workload):\n`);
+      console.log("| workload | etcd members | concord members |\n|---|---|---|");
+      for (const r of memberRows) console.log(r);
+      if (concord) {
+        const now = await memberLabels(concord);
+        if (now.join() !== labels.concord.join()) {
+          console.log(`concord's leader changed during the run: now ${now.join(", ")}`);
+        }
+      }
+    }
+    const eRss = etcd.peakRss();
+    const cRss = concord ? concord.peakRss() : [];
+    const mib = (kib: number[], names: string[]) =>
+      kib.map((k, i) => `${cluster ? `${names[i]} ` : ""}${fmt(k / 1024, 1)} MiB`).join(", ");
+    const rssRatio = Math.max(...cRss) / Math.max(...eRss);
     console.log(
-      `\nPeak RSS (VmHWM): etcd ${fmt(eRss / 1024, 1)} MiB; concord ${
-        concord ? `${fmt(cRss / 1024, 1)} MiB` : "n/a"
-      }; ratio ${fmt(rssRatio, 2)} (target <= ${RSS_TARGET}${
+      `\nPeak RSS (VmHWM): etcd ${mib(eRss, labels.etcd)}; concord ${
+        concord ? mib(cRss, labels.concord) : "n/a"
+      }; ${cluster ? "largest member's " : ""}ratio ${fmt(rssRatio, 2)} (target <= ${RSS_TARGET}${
         Number.isFinite(rssRatio) ? (rssRatio <= RSS_TARGET ? " met" : " MISSED") : ""
       })`,
     );
     console.log(
-      "gen = the load generator process (one per workload, same 2 cores); core% = CPU seconds per wall second.",
+      `gen = the load generator process (one per workload, same 2 cores); core% = CPU seconds per wall second${
+        cluster ? ", summed over the members in the main table" : ""
+      }. Load average at the end ${loadAverage()}.`,
     );
     return 0;
   } finally {
-    for (const s of servers) await stopServer(s);
+    for (const s of servers) await s.stop();
     await Deno.remove(logDir, { recursive: true }).catch(() => undefined);
   }
+}
+
+/** The 1, 5 and 15 minute load averages from /proc/loadavg. */
+function loadAverage(): string {
+  return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
 }
 
 if (import.meta.main) {
