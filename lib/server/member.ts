@@ -202,7 +202,11 @@ export class Member {
     this.hub = new WatchHub(this.#state.store, { clock: this.#clock });
     this.tokens = tokens ?? new SimpleTokenProvider(this.#clock, config.authTokenTtlSeconds);
     this.#leaseIds = new LeaseIdGenerator(this.id, this.#clock.wallNow());
-    this.#nextReqId = BigInt(this.#clock.wallNow()) << 16n;
+    // etcd's idutil: the member id's low 16 bits, then the start time in ms (40 bits) and a
+    // counter, so two members (or two incarnations) never propose under one request id: a
+    // member answers its waiter for whatever entry carries the id, whoever proposed it
+    this.#nextReqId = ((this.id & 0xffffn) << 48n) |
+      ((BigInt(this.#clock.wallNow()) & 0xff_ffff_ffffn) << 8n);
     this.#waits = new Waits<Applied>(booted.applied);
     this.#applier = new Applier({
       state: () => this.#state,
@@ -414,7 +418,12 @@ export class Member {
   }
 
   async #apply(b: ApplyBatch): Promise<void> {
-    if (b.snapshot !== null) await this.#installSnapshot(b.snapshot);
+    if (b.snapshot !== null) {
+      await this.#installSnapshot(b.snapshot);
+      // the snapshot is applied up to its index even when no entry follows it: reads that
+      // wait for an index at or below it must not wait for the next entry
+      this.#waits.applied(b.snapshot.metadata.index);
+    }
     const s = this.#state;
     const ci = s.store.consistentIndex().index;
     let cc = 0;

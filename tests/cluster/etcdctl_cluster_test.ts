@@ -70,7 +70,7 @@ Deno.test("cluster: member list, endpoint status and health --cluster print as a
           const parts = t.trim().replace(/\]\}?$/, "").split(/\},\{(?="(?:ID|Endpoint|endpoint)")/);
           const head = /^.*?(?=\{?"(?:ID|Endpoint|endpoint)")/.exec(parts[0])?.[0] ?? "";
           parts[0] = parts[0].slice(head.length);
-          return head + parts.map((p) => p.replace(/^\{|\}$/g, "")).sort().join(" | ");
+          return head + parts.map((p) => p.replace(/^[[{]+|[}\]]+$/g, "")).sort().join(" | ");
         };
         x = order(x);
         y = order(y);
