@@ -287,10 +287,15 @@ export class WatchHub {
    * up from its next revision against the new store's history.
    */
   restore(store: MvccStore): void {
+    // a synced watcher was given every event up to the old store's revision as it was made
+    // (its minRev is not moved per event): it resumes after that, not from where it started
+    // (etcd #15271: without this, every event since the watch began came again)
+    const caughtUp = this.#store.rev();
     this.#unsubscribe();
     this.#store = store;
     this.#unsubscribe = store.subscribe((c) => this.#notify(c));
     for (const w of [...this.#synced.all]) {
+      if (w.minRev <= caughtUp) w.minRev = caughtUp + 1;
       this.#synced.delete(w);
       w.state = State.Unsynced;
       this.#unsynced.add(w);

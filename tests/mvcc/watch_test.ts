@@ -421,6 +421,28 @@ Deno.test("watch: after a snapshot restore, watchers catch up from the new store
   await backend.close();
 });
 
+Deno.test("watch: after a snapshot restore, events already delivered are not delivered again (etcd #15271)", async () => {
+  const a = await setup();
+  const s = a.hub.newStream();
+  put(a.store, "x", "1"); // 2
+  s.watch({ key: enc("x") });
+  s.tryNext();
+  put(a.store, "x", "2"); // 3
+  put(a.store, "x", "3"); // 4
+  const before = await until(s, (r) => lastRev(r) === 4);
+  assert.deepEqual(before.flatMap((r) => r.events.map((e) => dec(e.kv.value))), ["2", "3"]);
+  const disk = await newDisk();
+  const backend = await openSimBackend(disk);
+  const b = MvccStore.open(backend);
+  for (const v of ["1", "2", "3", "4", "5"]) put(b, "x", v); // 2..6
+  a.hub.restore(b);
+  const got = await until(s, (r) => lastRev(r) === 6);
+  assert.deepEqual(got.flatMap((r) => r.events.map((e) => dec(e.kv.value))), ["4", "5"]);
+  await a.close();
+  await b.close();
+  await backend.close();
+});
+
 Deno.test("watch: from the compacted revision, a deletion made at it is still delivered", async () => {
   const t = await setup();
   put(t.store, "d", "1"); // 2
