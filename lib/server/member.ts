@@ -27,6 +27,7 @@ import { Snapshotter } from "../snap/snapshotter.ts";
 import {
   type AppliedConfChange,
   type ApplyBatch,
+  type ConfChange,
   ConfChangeOutcome,
   ConfChangeType,
   type Message,
@@ -67,12 +68,30 @@ import { type Applied, Applier } from "./applier.ts";
 import { ServerState } from "./state.ts";
 import { decodeMember, type MemberRecord, type Membership } from "./membership.ts";
 import { Waits } from "./waits.ts";
+import {
+  decodeChangeContext,
+  encodeChangeContext,
+  LEARNER_READY_PERCENT,
+  mayAddMember,
+  mayPromoteMember,
+  mayRemoveMember,
+  MembershipOverlay,
+  type ReconfigState,
+  validateChange,
+} from "./reconfig.ts";
+import { memberIdFor } from "./member_id.ts";
 import { ReadRounds } from "./read_rounds.ts";
 import { RaftLoop } from "./raft_loop.ts";
 import { openBackendStream } from "./snapshot_stream.ts";
 import { handleLeaseCall, renewAtLeader, renewLocal, timeToLiveAtLeader } from "./lease_calls.ts";
 import type { LeaseTimeToLive } from "../lease/lessor.ts";
 import { bootstrapRaft, memberPaths, urlText } from "./bootstrap.ts";
+import {
+  handlePromoteCall,
+  MemberRemovedError,
+  PROMOTE_CALL,
+  promoteAtLeader,
+} from "./member_calls.ts";
 import type { SnapshotSource, Transport, TransportHost } from "../transport/transport.ts";
 
 export type { Applied } from "./applier.ts";
@@ -161,6 +180,10 @@ export class Member {
   #leader = false;
   #lead: MemberId = 0n;
   #leaderWaits: { target: MemberId; resolve: () => void }[] = [];
+  /** Conf changes refused by validation in the batch being applied, by entry index. */
+  readonly #refusals = new Map<number, EtcdError>();
+  /** The membership as the conf changes validated in the current batch leave it. */
+  #overlay: MembershipOverlay | null = null;
   /** Resolves when the member first knows a leader (itself, with one member). */
   readonly ready: Promise<void>;
   #markReady!: () => void;
@@ -241,8 +264,13 @@ export class Member {
         fail: (err) => this.#fail(err),
         commitBackend: () => this.#state.backend.commit(),
         isRemoved: (id) => this.#state.membership.isRemoved(id),
+        validateConfChange: (cc, index) => this.#validateConfChange(cc, index),
+        removed: (by) => this.#removedFromCluster(`peer ${formatId(by)} refused it`),
         openSnapshot: (m) => this.#openSnapshot(m),
-        handleCall: (_from, method, body) => handleLeaseCall(this.lessor, method, body),
+        handleCall: (_from, method, body) =>
+          method === PROMOTE_CALL
+            ? handlePromoteCall(body, (id) => this.#promoteHere(id))
+            : handleLeaseCall(this.lessor, method, body),
       },
     });
     this.#reads = new ReadRounds({
@@ -413,6 +441,7 @@ export class Member {
   }
 
   async #apply(b: ApplyBatch): Promise<void> {
+    this.#overlay = null;
     if (b.snapshot !== null) await this.#installSnapshot(b.snapshot);
     const s = this.#state;
     const ci = s.store.consistentIndex().index;
@@ -424,6 +453,7 @@ export class Member {
         const change = b.confChanges[cc++];
         this.#applyConfChange(change, e);
         if (e.index > ci) s.store.setConsistentIndex(e.index, e.term);
+        this.#settleConfChange(change);
         continue;
       }
       if (e.index <= ci) continue; // already in the backend: a replay applies nothing twice
@@ -449,10 +479,16 @@ export class Member {
     if (c.outcome === ConfChangeOutcome.Refused) return;
     const ms = this.#state.membership;
     const t = this.#loop.transport;
+    const ctx = decodeChangeContext(c.change.context);
     switch (c.change.type) {
       case ConfChangeType.AddNode:
       case ConfChangeType.AddLearnerNode: {
         if (c.change.context.length === 0) return;
+        if (ctx.isPromote) {
+          const had = ms.get(c.change.nodeId);
+          if (had !== undefined) ms.add({ ...had, isLearner: false });
+          return;
+        }
         const rec: MemberRecord = {
           ...decodeMember(c.change.nodeId, c.change.context),
           isLearner: c.change.type === ConfChangeType.AddLearnerNode,
@@ -468,8 +504,169 @@ export class Member {
       case ConfChangeType.RemoveNode:
         ms.remove(c.change.nodeId);
         if (c.change.nodeId !== this.id) t?.removePeer(c.change.nodeId);
+        else this.#removedFromCluster("its removal was applied");
         break;
+      case ConfChangeType.UpdateNode: {
+        const had = ms.get(c.change.nodeId);
+        if (had === undefined || ctx.member === null) return;
+        ms.add({ ...had, peerURLs: ctx.member.peerURLs });
+        if (had.id !== this.id) t?.updatePeer({ id: had.id, urls: ctx.member.peerURLs });
+        break;
+      }
     }
+  }
+
+  /**
+   * etcd's ValidateConfigurationChange, as raft applies a conf change: every member refuses
+   * the same changes (from the replicated membership and the change itself). Entries the
+   * backend already holds (a replay) were decided before and are accepted.
+   */
+  #validateConfChange(cc: ConfChange, index: number): string | null {
+    if (index <= this.#state.store.consistentIndex().index) return null;
+    this.#overlay ??= new MembershipOverlay(this.#state.membership);
+    const err = validateChange(this.#overlay, cc, this.config.maxLearners);
+    if (err !== null) {
+      this.#refusals.set(index, err);
+      return err.message;
+    }
+    this.#overlay.note(cc);
+    return null;
+  }
+
+  /** Answers the proposer of an applied (or refused) conf change, when it waits here. */
+  #settleConfChange(c: AppliedConfChange): void {
+    const refusal = this.#refusals.get(c.index);
+    this.#refusals.delete(c.index);
+    const { reqId } = decodeChangeContext(c.change.context);
+    if (reqId === 0n) return;
+    if (refusal !== undefined) this.#waits.settle(reqId, { error: refusal });
+    else if (c.outcome === ConfChangeOutcome.Refused) {
+      this.#waits.settle(reqId, { error: Errors.memberNotEnoughStarted() });
+    } else this.#waits.settle(reqId, { value: { kind: "revision", revision: this.store.rev() } });
+  }
+
+  /**
+   * This member is no longer part of the cluster (its own removal was applied, or a peer
+   * refused it as removed): it stops serving, with etcd's message.
+   */
+  #removedFromCluster(why: string): void {
+    if (this.#fatal !== null || this.#stopped) return;
+    this.#log(`concord: ${this.describe()} was removed from the cluster (${why})`);
+    this.#fail(new MemberRemovedError());
+  }
+
+  // --- membership changes (etcd's Cluster service) ---
+
+  #reconfigState(): ReconfigState {
+    const t = this.#loop.transport;
+    return {
+      strict: this.config.strictReconfigCheck,
+      self: this.id,
+      now: this.#clock.now(),
+      members: this.membership.list(),
+      activeSince: (id) => (t === null ? 0 : t.activeSince(id)),
+    };
+  }
+
+  /**
+   * Proposes a conf change and waits for its apply (etcd's configure); resolves with the
+   * membership afterwards, or fails with the refusal of the apply's validation.
+   */
+  async #configure(
+    type: ConfChangeType,
+    nodeId: MemberId,
+    member: { peerURLs: string[]; isLearner: boolean } | null,
+    isPromote = false,
+  ): Promise<MemberRecord[]> {
+    if (this.#stopped || this.#fatal !== null) throw Errors.stopped();
+    const reqId = ++this.#nextReqId;
+    const change: ConfChange = {
+      type,
+      nodeId,
+      context: encodeChangeContext({
+        reqId,
+        isPromote,
+        member: member === null ? null : { ...member, name: "" },
+      }),
+    };
+    // the apply decides, but a change refused now never takes a log entry
+    const early = validateChange(this.membership, change, this.config.maxLearners);
+    if (early !== null) throw early;
+    const wait = this.#waits.register(reqId, this.#clock.now() + this.#timeoutMs);
+    try {
+      this.#loop.node.proposeConfChange(change);
+    } catch (err) {
+      this.#waits.fail(reqId, err instanceof ProposalDroppedError ? Errors.noLeader() : err);
+    }
+    this.#loop.drive();
+    await wait;
+    return this.membership.list();
+  }
+
+  /**
+   * etcd's MemberAdd: the id derived from the peer URLs and the time (as etcd does for a
+   * member added at run time); refused when the strict reconfig check fails.
+   */
+  async addMember(
+    peerURLs: string[],
+    isLearner: boolean,
+  ): Promise<{ member: MemberRecord; members: MemberRecord[] }> {
+    const id = await memberIdFor(peerURLs, "", Math.floor(this.#clock.wallNow() / 1000));
+    const refusal = mayAddMember(this.#reconfigState(), isLearner);
+    if (refusal !== null) throw refusal;
+    const members = await this.#configure(
+      isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode,
+      id,
+      { peerURLs, isLearner },
+    );
+    const member = members.find((m) => m.id === id) ??
+      { id, name: "", peerURLs, clientURLs: [], isLearner };
+    return { member, members };
+  }
+
+  /** etcd's MemberRemove. */
+  removeMember(id: MemberId): Promise<MemberRecord[]> {
+    const refusal = mayRemoveMember(this.#reconfigState(), id);
+    if (refusal !== null) return Promise.reject(refusal);
+    return this.#configure(ConfChangeType.RemoveNode, id, null);
+  }
+
+  /** etcd's MemberUpdate: new peer URLs for a member. */
+  updateMember(id: MemberId, peerURLs: string[]): Promise<MemberRecord[]> {
+    return this.#configure(ConfChangeType.UpdateNode, id, { peerURLs, isLearner: false });
+  }
+
+  /**
+   * etcd's MemberPromote: only the leader knows whether the learner caught up (its match
+   * within 90% of the leader's); a follower forwards the request to the leader.
+   */
+  async promoteMember(id: MemberId): Promise<MemberRecord[]> {
+    if (!this.isLeader) {
+      const t = this.transport;
+      if (this.leader === 0n || t === null) throw Errors.noLeader();
+      await promoteAtLeader(t, this.leader, id, this.#timeoutMs);
+      await this.linearizableRead();
+      return this.membership.list();
+    }
+    return await this.#promoteHere(id);
+  }
+
+  async #promoteHere(id: MemberId): Promise<MemberRecord[]> {
+    if (!this.isLeader) throw Errors.notLeader();
+    const pr = this.#loop.node.raw.raft.trk.progress;
+    const learner = pr.get(id);
+    if (learner === undefined) throw Errors.memberNotFound();
+    const leaderMatch = pr.get(this.id)?.match ?? 0;
+    if (leaderMatch > 0 && learner.match / leaderMatch < LEARNER_READY_PERCENT) {
+      throw Errors.learnerNotReady();
+    }
+    const refusal = mayPromoteMember(this.#reconfigState());
+    if (refusal !== null) throw refusal;
+    const m = this.membership.get(id);
+    return await this.#configure(ConfChangeType.AddNode, id, {
+      peerURLs: m?.peerURLs ?? [],
+      isLearner: false,
+    }, true);
   }
 
   /**
