@@ -80,6 +80,7 @@ import {
   validateChange,
 } from "./reconfig.ts";
 import { memberIdFor } from "./member_id.ts";
+import { encodeMembers, MEMBERS_CALL, type MembersFetcher } from "./join.ts";
 import { ReadRounds } from "./read_rounds.ts";
 import { RaftLoop } from "./raft_loop.ts";
 import { openBackendStream } from "./snapshot_stream.ts";
@@ -143,6 +144,11 @@ export interface MemberOptions {
    * 5,000); tests lower it to make a lagging follower need a snapshot.
    */
   snapshotCatchUpEntries?: number;
+  /**
+   * How a member started with --initial-cluster-state existing asks a peer for the cluster's
+   * members (default: etcd's GET /members over HTTP; the simulation asks its members).
+   */
+  fetchMembers?: MembersFetcher;
 }
 
 /** Legacy raft snapshot data: the membership, before it moved into the backend. */
@@ -270,6 +276,8 @@ export class Member {
         handleCall: (_from, method, body) =>
           method === PROMOTE_CALL
             ? handlePromoteCall(body, (id) => this.#promoteHere(id))
+            : method === MEMBERS_CALL
+            ? Promise.resolve(encodeMembers(this.membership.list()))
             : handleLeaseCall(this.lessor, method, body),
       },
     });
@@ -326,6 +334,7 @@ export class Member {
       booted = await bootstrapRaft(cfg, disk, snapshotter, {
         walSegmentBytes: opts.walSegmentBytes,
         log,
+        fetchMembers: opts.fetchMembers,
       });
     } catch (err) {
       if (err instanceof WalLockedError) {
@@ -349,7 +358,7 @@ export class Member {
     }
     const member = new Member(cfg, booted, backend, snapshotter, disk, opts, tokens);
     try {
-      await member.#boot(opts.transport);
+      await member.#boot(opts.transport, booted.joinedPeers);
     } catch (err) {
       await member.stop();
       throw err;
@@ -357,7 +366,10 @@ export class Member {
     return member;
   }
 
-  async #boot(transport: TransportFactory | undefined): Promise<void> {
+  async #boot(
+    transport: TransportFactory | undefined,
+    joinedPeers: MemberRecord[],
+  ): Promise<void> {
     // replay: raft hands out committed entries after `applied`; the consistent index skips
     // what the backend already holds
     await this.#loop.node.process();
@@ -372,7 +384,9 @@ export class Member {
       }
       const t = await transport(this.#loop);
       this.#loop.setTransport(t);
-      for (const m of this.#state.membership.list()) {
+      const peers = new Map(joinedPeers.map((m) => [m.id, m]));
+      for (const m of this.#state.membership.list()) peers.set(m.id, m);
+      for (const m of peers.values()) {
         if (m.id !== this.id) t.addPeer({ id: m.id, urls: m.peerURLs });
       }
     } else {
