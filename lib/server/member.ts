@@ -92,6 +92,7 @@ import {
   MemberRemovedError,
   PROMOTE_CALL,
   promoteAtLeader,
+  REMOVED_CALL,
 } from "./member_calls.ts";
 import type { SnapshotSource, Transport, TransportHost } from "../transport/transport.ts";
 
@@ -190,6 +191,8 @@ export class Member {
   readonly #refusals = new Map<number, EtcdError>();
   /** The membership as the conf changes validated in the current batch leave it. */
   #overlay: MembershipOverlay | null = null;
+  /** Stops this member shortly after it applied its own removal. */
+  #removalTimer: { cancel(): void } | null = null;
   /** Resolves when the member first knows a leader (itself, with one member). */
   readonly ready: Promise<void>;
   #markReady!: () => void;
@@ -199,6 +202,12 @@ export class Member {
    */
   readonly published: Promise<void>;
   #markPublished!: () => void;
+  /**
+   * Resolves when this member learns it was removed from the cluster (it has stopped serving;
+   * `concord serve` then exits, as etcd does).
+   */
+  readonly removed: Promise<void>;
+  #markRemoved!: () => void;
 
   private constructor(
     config: ServerConfig,
@@ -220,6 +229,7 @@ export class Member {
     this.#timeoutMs = opts.requestTimeoutMs ?? 5000 + 2 * config.electionTimeoutMs;
     this.ready = new Promise((r) => (this.#markReady = r));
     this.published = new Promise((r) => (this.#markPublished = r));
+    this.removed = new Promise((r) => (this.#markRemoved = r));
     const electionTicks = Math.max(
       2,
       Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs),
@@ -276,6 +286,8 @@ export class Member {
         handleCall: (_from, method, body) =>
           method === PROMOTE_CALL
             ? handlePromoteCall(body, (id) => this.#promoteHere(id))
+            : method === REMOVED_CALL
+            ? this.#removedCall(_from)
             : method === MEMBERS_CALL
             ? Promise.resolve(encodeMembers(this.membership.list()))
             : handleLeaseCall(this.lessor, method, body),
@@ -517,8 +529,17 @@ export class Member {
       }
       case ConfChangeType.RemoveNode:
         ms.remove(c.change.nodeId);
-        if (c.change.nodeId !== this.id) t?.removePeer(c.change.nodeId);
-        else this.#removedFromCluster("its removal was applied");
+        if (c.change.nodeId === this.id) this.#removedFromCluster("its removal was applied");
+        else if (t !== null) {
+          // raft stops talking to it now, so it may never see this entry committed: tell it
+          // (etcd closes the streams it reads from, and its redial is refused with 410)
+          const gone = c.change.nodeId;
+          t.call(gone, REMOVED_CALL, new Uint8Array(0), 1000)
+            .catch(() => {
+              // down or gone: it learns from the 410 its next dial gets
+            })
+            .finally(() => t.removePeer(gone));
+        }
         break;
       case ConfChangeType.UpdateNode: {
         const had = ms.get(c.change.nodeId);
@@ -564,9 +585,19 @@ export class Member {
    * refused it as removed): it stops serving, with etcd's message.
    */
   #removedFromCluster(why: string): void {
-    if (this.#fatal !== null || this.#stopped) return;
+    if (this.#fatal !== null || this.#stopped || this.#removalTimer !== null) return;
     this.#log(`concord: ${this.describe()} was removed from the cluster (${why})`);
-    this.#fail(new MemberRemovedError());
+    // etcd's stopWithDelay (1 s): a removal proposed through this member still gets its answer
+    this.#removalTimer = this.#clock.after(1000, () => {
+      this.#fail(new MemberRemovedError());
+      this.#markRemoved();
+    });
+  }
+
+  /** A peer that applied this member's removal says so. */
+  #removedCall(from: MemberId): Promise<Uint8Array> {
+    this.#removedFromCluster(`peer ${formatId(from)} applied its removal`);
+    return Promise.resolve(new Uint8Array(0));
   }
 
   // --- membership changes (etcd's Cluster service) ---
@@ -791,7 +822,9 @@ export class Member {
    */
   moveLeader(target: MemberId): Promise<void> {
     if (!this.isLeader) return Promise.reject(Errors.notLeader());
-    if (!this.membership.has(target)) return Promise.reject(Errors.badLeaderTransferee());
+    // etcd: the transferee must be a member and not a learner
+    const t = this.membership.get(target);
+    if (t === undefined || t.isLearner) return Promise.reject(Errors.badLeaderTransferee());
     if (this.leader === target) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = this.#clock.after(this.#timeoutMs, () => {
@@ -984,6 +1017,7 @@ export class Member {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#removalTimer?.cancel();
     this.#compactor?.stop();
     this.#state.lessor.stop();
     this.tokens.close();

@@ -10,6 +10,9 @@ import { PeerCallError, type Transport } from "../transport/mod.ts";
 /** The peer call that promotes a learner on the leader; the body is the id in hex. */
 export const PROMOTE_CALL = "member-promote";
 
+/** The peer call that tells a member its removal was applied (it stops serving). */
+export const REMOVED_CALL = "member-removed";
+
 /** etcd's message when a member learns it was removed from the cluster. */
 export class MemberRemovedError extends Error {
   override name = "MemberRemovedError";
