@@ -71,6 +71,8 @@ export async function runServe(
     );
   }
   // etcd's ReadyNotify: ready once a leader committed this member's published attributes
+  // a member removed from the cluster stops and exits, as etcd does
+  member.removed.then(() => stop("removal"));
   const first = await Promise.race([member.published.then(() => ""), stopped]);
   if (first === "") {
     console.log(
@@ -81,7 +83,10 @@ export async function runServe(
   const sig = await stopped;
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
   console.error(
-    `concord serve: received ${sig}, shutting down member ${formatId(server.member.id)}`,
+    sig === "removal"
+      ? `concord serve: the member has been permanently removed from the cluster; ` +
+        `shutting down member ${formatId(server.member.id)}`
+      : `concord serve: received ${sig}, shutting down member ${formatId(server.member.id)}`,
   );
   await server.close();
   console.error("concord serve: stopped");

@@ -164,6 +164,16 @@ const FLAGS: Record<string, FlagDef> = {
     help: "Initial cluster token.",
     apply: (c, v) => (c.initialClusterToken = v),
   },
+  "strict-reconfig-check": {
+    kind: "bool",
+    help: "Reject reconfiguration requests that would cause quorum loss.",
+    apply: (c, v) => (c.strictReconfigCheck = parseBool("strict-reconfig-check", v)),
+  },
+  "max-learners": {
+    kind: "uint",
+    help: "Sets the maximum number of learners that can be available in the cluster membership.",
+    apply: (c, v) => (c.maxLearners = parseUint("max-learners", v)),
+  },
   "snapshot-count": {
     kind: "uint",
     help: "Committed entries that trigger a snapshot.",

@@ -14,6 +14,8 @@ import type { Snapshotter } from "../snap/snapshotter.ts";
 import { ConfChangeType, encodeConfChange, MemoryStorage } from "../raft/mod.ts";
 import { ConfigError, type ServerConfig } from "./config.ts";
 import { clusterIdFor, memberIdFor } from "./member_id.ts";
+import { httpMembersFetcher, joinCluster, type MembersFetcher } from "./join.ts";
+import type { MemberRecord } from "./membership.ts";
 
 const encoder = new TextEncoder();
 
@@ -101,6 +103,11 @@ export interface Booted {
   snapshotData: Uint8Array | null;
   /** True when this start created the WAL (a new cluster). */
   fresh: boolean;
+  /**
+   * The cluster's members as a running member listed them when this one joined (empty
+   * otherwise): the peers to reach before the log has told it anything.
+   */
+  joinedPeers: MemberRecord[];
 }
 
 /** Opens (or creates) the WAL and the raft storage of a member. */
@@ -108,16 +115,18 @@ export async function bootstrapRaft(
   cfg: ServerConfig,
   disk: Disk,
   snapshotter: Snapshotter,
-  opts: { walSegmentBytes?: number; log: (line: string) => void },
+  opts: {
+    walSegmentBytes?: number;
+    log: (line: string) => void;
+    /** How a joining member asks its peers for the members (default: HTTP GET /members). */
+    fetchMembers?: MembersFetcher;
+  },
 ): Promise<Booted> {
   const paths = memberPaths(cfg);
   const storage = new MemoryStorage();
   if (!(await Wal.exists(disk, paths.wal))) {
     if (cfg.initialClusterState === "existing") {
-      throw new ConfigError(
-        "--initial-cluster-state existing: joining a running cluster is not supported yet " +
-          "(start every member of a new cluster with --initial-cluster-state new)",
-      );
+      return await bootstrapJoin(cfg, disk, storage, opts);
     }
     const { members, self, clusterId } = await initialCluster(cfg);
     await disk.mkdirAll(paths.snap);
@@ -150,6 +159,7 @@ export async function bootstrapRaft(
       applied: 0,
       snapshotData: null,
       fresh: true,
+      joinedPeers: [],
     };
   }
   const snaps = await validSnapshots(disk, paths.wal);
@@ -176,5 +186,54 @@ export async function bootstrapRaft(
     applied: snap ? snap.metadata.index : 0,
     snapshotData: snap ? snap.data : null,
     fresh: false,
+    joinedPeers: [],
+  };
+}
+
+/**
+ * A member joining a running cluster (etcd's --initial-cluster-state existing): its id and
+ * the cluster id come from the running members; it writes no entries of its own and starts
+ * with an empty log, which the leader fills (by snapshot or from its log).
+ */
+async function bootstrapJoin(
+  cfg: ServerConfig,
+  disk: Disk,
+  storage: MemoryStorage,
+  opts: { walSegmentBytes?: number; log: (line: string) => void; fetchMembers?: MembersFetcher },
+): Promise<Booted> {
+  const listed = cfg.initialCluster.get(cfg.name);
+  if (listed === undefined) {
+    throw new ConfigError(
+      `couldn't find local name "${cfg.name}" in the initial cluster configuration`,
+    );
+  }
+  const selfUrls = (cfg.initialAdvertisePeerUrls.length > 0 ? cfg.initialAdvertisePeerUrls : listed)
+    .map(urlText);
+  const { self, info } = await joinCluster(
+    cfg,
+    selfUrls,
+    opts.fetchMembers ?? httpMembersFetcher(cfg),
+  );
+  const paths = memberPaths(cfg);
+  await disk.mkdirAll(paths.snap);
+  const wal = await Wal.create({
+    disk,
+    dir: paths.wal,
+    metadata: { nodeId: self.id, clusterId: info.clusterId },
+    segmentSize: opts.walSegmentBytes,
+  });
+  opts.log(
+    `concord: joining cluster ${info.clusterId.toString(16)} as member ` +
+      `${self.id.toString(16)} (${info.members.length} members)`,
+  );
+  return {
+    id: self.id,
+    clusterId: info.clusterId,
+    wal,
+    storage,
+    applied: 0,
+    snapshotData: null,
+    fresh: true,
+    joinedPeers: info.members,
   };
 }

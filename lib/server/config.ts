@@ -34,6 +34,13 @@ export interface ServerConfig {
   initialCluster: Map<string, URL[]>;
   initialClusterState: "new" | "existing";
   initialClusterToken: string;
+  /**
+   * etcd's --strict-reconfig-check: refuse a membership change that would leave the cluster
+   * without a quorum of started (and, for adds and removes, connected) voting members.
+   */
+  strictReconfigCheck: boolean;
+  /** etcd 3.5's --max-learners: at most this many learners at once (3.4 fixes it at 1). */
+  maxLearners: number;
   snapshotCount: number;
   maxSnapshots: number;
   maxWals: number;
@@ -98,6 +105,8 @@ export function defaultConfig(name = "default"): ServerConfig {
     initialCluster: new Map([[name, [peer]]]),
     initialClusterState: "new",
     initialClusterToken: "etcd-cluster",
+    strictReconfigCheck: true,
+    maxLearners: 1,
     snapshotCount: DEFAULT_SNAPSHOT_COUNT,
     maxSnapshots: 5,
     maxWals: 5,

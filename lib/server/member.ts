@@ -27,6 +27,7 @@ import { Snapshotter } from "../snap/snapshotter.ts";
 import {
   type AppliedConfChange,
   type ApplyBatch,
+  type ConfChange,
   ConfChangeOutcome,
   ConfChangeType,
   type Message,
@@ -67,12 +68,32 @@ import { type Applied, Applier } from "./applier.ts";
 import { ServerState } from "./state.ts";
 import { decodeMember, type MemberRecord, type Membership } from "./membership.ts";
 import { Waits } from "./waits.ts";
+import {
+  decodeChangeContext,
+  encodeChangeContext,
+  LEARNER_READY_PERCENT,
+  mayAddMember,
+  mayPromoteMember,
+  mayRemoveMember,
+  MembershipOverlay,
+  type ReconfigState,
+  validateChange,
+} from "./reconfig.ts";
+import { memberIdFor } from "./member_id.ts";
+import { encodeMembers, MEMBERS_CALL, type MembersFetcher } from "./join.ts";
 import { ReadRounds } from "./read_rounds.ts";
 import { RaftLoop } from "./raft_loop.ts";
 import { openBackendStream } from "./snapshot_stream.ts";
 import { handleLeaseCall, renewAtLeader, renewLocal, timeToLiveAtLeader } from "./lease_calls.ts";
 import type { LeaseTimeToLive } from "../lease/lessor.ts";
 import { bootstrapRaft, memberPaths, urlText } from "./bootstrap.ts";
+import {
+  handlePromoteCall,
+  MemberRemovedError,
+  PROMOTE_CALL,
+  promoteAtLeader,
+  REMOVED_CALL,
+} from "./member_calls.ts";
 import type { SnapshotSource, Transport, TransportHost } from "../transport/transport.ts";
 
 export type { Applied } from "./applier.ts";
@@ -124,6 +145,11 @@ export interface MemberOptions {
    * 5,000); tests lower it to make a lagging follower need a snapshot.
    */
   snapshotCatchUpEntries?: number;
+  /**
+   * How a member started with --initial-cluster-state existing asks a peer for the cluster's
+   * members (default: etcd's GET /members over HTTP; the simulation asks its members).
+   */
+  fetchMembers?: MembersFetcher;
 }
 
 /** Legacy raft snapshot data: the membership, before it moved into the backend. */
@@ -162,6 +188,12 @@ export class Member {
   #lead: MemberId = 0n;
   #leaderChanges = 0;
   #leaderWaits: { target: MemberId; resolve: () => void }[] = [];
+  /** Conf changes refused by validation in the batch being applied, by entry index. */
+  readonly #refusals = new Map<number, EtcdError>();
+  /** The membership as the conf changes validated in the current batch leave it. */
+  #overlay: MembershipOverlay | null = null;
+  /** Stops this member shortly after it applied its own removal. */
+  #removalTimer: { cancel(): void } | null = null;
   /** Resolves when the member first knows a leader (itself, with one member). */
   readonly ready: Promise<void>;
   #markReady!: () => void;
@@ -171,6 +203,12 @@ export class Member {
    */
   readonly published: Promise<void>;
   #markPublished!: () => void;
+  /**
+   * Resolves when this member learns it was removed from the cluster (it has stopped serving;
+   * `concord serve` then exits, as etcd does).
+   */
+  readonly removed: Promise<void>;
+  #markRemoved!: () => void;
 
   private constructor(
     config: ServerConfig,
@@ -192,6 +230,7 @@ export class Member {
     this.#timeoutMs = opts.requestTimeoutMs ?? 5000 + 2 * config.electionTimeoutMs;
     this.ready = new Promise((r) => (this.#markReady = r));
     this.published = new Promise((r) => (this.#markPublished = r));
+    this.removed = new Promise((r) => (this.#markRemoved = r));
     const electionTicks = Math.max(
       2,
       Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs),
@@ -246,8 +285,17 @@ export class Member {
         fail: (err) => this.#fail(err),
         commitBackend: () => this.#state.backend.commit(),
         isRemoved: (id) => this.#state.membership.isRemoved(id),
+        validateConfChange: (cc, index) => this.#validateConfChange(cc, index),
+        removed: (by) => this.#removedFromCluster(`peer ${formatId(by)} refused it`),
         openSnapshot: (m) => this.#openSnapshot(m),
-        handleCall: (_from, method, body) => handleLeaseCall(this.lessor, method, body),
+        handleCall: (_from, method, body) =>
+          method === PROMOTE_CALL
+            ? handlePromoteCall(body, (id) => this.#promoteHere(id))
+            : method === REMOVED_CALL
+            ? this.#removedCall(_from)
+            : method === MEMBERS_CALL
+            ? Promise.resolve(encodeMembers(this.membership.list()))
+            : handleLeaseCall(this.lessor, method, body),
       },
     });
     this.#reads = new ReadRounds({
@@ -303,6 +351,7 @@ export class Member {
       booted = await bootstrapRaft(cfg, disk, snapshotter, {
         walSegmentBytes: opts.walSegmentBytes,
         log,
+        fetchMembers: opts.fetchMembers,
       });
     } catch (err) {
       if (err instanceof WalLockedError) {
@@ -326,7 +375,7 @@ export class Member {
     }
     const member = new Member(cfg, booted, backend, snapshotter, disk, opts, tokens);
     try {
-      await member.#boot(opts.transport);
+      await member.#boot(opts.transport, booted.joinedPeers);
     } catch (err) {
       await member.stop();
       throw err;
@@ -334,7 +383,10 @@ export class Member {
     return member;
   }
 
-  async #boot(transport: TransportFactory | undefined): Promise<void> {
+  async #boot(
+    transport: TransportFactory | undefined,
+    joinedPeers: MemberRecord[],
+  ): Promise<void> {
     // replay: raft hands out committed entries after `applied`; the consistent index skips
     // what the backend already holds
     await this.#loop.node.process();
@@ -349,7 +401,9 @@ export class Member {
       }
       const t = await transport(this.#loop);
       this.#loop.setTransport(t);
-      for (const m of this.#state.membership.list()) {
+      const peers = new Map(joinedPeers.map((m) => [m.id, m]));
+      for (const m of this.#state.membership.list()) peers.set(m.id, m);
+      for (const m of peers.values()) {
         if (m.id !== this.id) t.addPeer({ id: m.id, urls: m.peerURLs });
       }
     } else {
@@ -418,6 +472,7 @@ export class Member {
   }
 
   async #apply(b: ApplyBatch): Promise<void> {
+    this.#overlay = null;
     if (b.snapshot !== null) {
       await this.#installSnapshot(b.snapshot);
       // the snapshot is applied up to its index even when no entry follows it: reads that
@@ -434,6 +489,7 @@ export class Member {
         const change = b.confChanges[cc++];
         this.#applyConfChange(change, e);
         if (e.index > ci) s.store.setConsistentIndex(e.index, e.term);
+        this.#settleConfChange(change);
         continue;
       }
       if (e.index <= ci) continue; // already in the backend: a replay applies nothing twice
@@ -459,10 +515,16 @@ export class Member {
     if (c.outcome === ConfChangeOutcome.Refused) return;
     const ms = this.#state.membership;
     const t = this.#loop.transport;
+    const ctx = decodeChangeContext(c.change.context);
     switch (c.change.type) {
       case ConfChangeType.AddNode:
       case ConfChangeType.AddLearnerNode: {
         if (c.change.context.length === 0) return;
+        if (ctx.isPromote) {
+          const had = ms.get(c.change.nodeId);
+          if (had !== undefined) ms.add({ ...had, isLearner: false });
+          return;
+        }
         const rec: MemberRecord = {
           ...decodeMember(c.change.nodeId, c.change.context),
           isLearner: c.change.type === ConfChangeType.AddLearnerNode,
@@ -477,9 +539,189 @@ export class Member {
       }
       case ConfChangeType.RemoveNode:
         ms.remove(c.change.nodeId);
-        if (c.change.nodeId !== this.id) t?.removePeer(c.change.nodeId);
+        if (c.change.nodeId === this.id) this.#removedFromCluster("its removal was applied");
+        else if (t !== null) {
+          // raft stops talking to it now, so it may never see this entry committed: tell it
+          // (etcd closes the streams it reads from, and its redial is refused with 410)
+          const gone = c.change.nodeId;
+          t.call(gone, REMOVED_CALL, new Uint8Array(0), 1000)
+            .catch(() => {
+              // down or gone: it learns from the 410 its next dial gets
+            })
+            .finally(() => t.removePeer(gone));
+        }
         break;
+      case ConfChangeType.UpdateNode: {
+        const had = ms.get(c.change.nodeId);
+        if (had === undefined || ctx.member === null) return;
+        ms.add({ ...had, peerURLs: ctx.member.peerURLs });
+        if (had.id !== this.id) t?.updatePeer({ id: had.id, urls: ctx.member.peerURLs });
+        break;
+      }
     }
+  }
+
+  /**
+   * etcd's ValidateConfigurationChange, as raft applies a conf change: every member refuses
+   * the same changes (from the replicated membership and the change itself). Entries the
+   * backend already holds (a replay) were decided before and are accepted.
+   */
+  #validateConfChange(cc: ConfChange, index: number): string | null {
+    if (index <= this.#state.store.consistentIndex().index) return null;
+    this.#overlay ??= new MembershipOverlay(this.#state.membership);
+    const err = validateChange(this.#overlay, cc, this.config.maxLearners);
+    if (err !== null) {
+      this.#refusals.set(index, err);
+      return err.message;
+    }
+    this.#overlay.note(cc);
+    return null;
+  }
+
+  /** Answers the proposer of an applied (or refused) conf change, when it waits here. */
+  #settleConfChange(c: AppliedConfChange): void {
+    const refusal = this.#refusals.get(c.index);
+    this.#refusals.delete(c.index);
+    const { reqId } = decodeChangeContext(c.change.context);
+    if (reqId === 0n) return;
+    if (refusal !== undefined) this.#waits.settle(reqId, { error: refusal });
+    else if (c.outcome === ConfChangeOutcome.Refused) {
+      this.#waits.settle(reqId, { error: Errors.memberNotEnoughStarted() });
+    } else this.#waits.settle(reqId, { value: { kind: "revision", revision: this.store.rev() } });
+  }
+
+  /**
+   * This member is no longer part of the cluster (its own removal was applied, or a peer
+   * refused it as removed): it stops serving, with etcd's message.
+   */
+  #removedFromCluster(why: string): void {
+    if (this.#fatal !== null || this.#stopped || this.#removalTimer !== null) return;
+    this.#log(`concord: ${this.describe()} was removed from the cluster (${why})`);
+    // etcd's stopWithDelay (1 s): a removal proposed through this member still gets its answer
+    this.#removalTimer = this.#clock.after(1000, () => {
+      this.#fail(new MemberRemovedError());
+      this.#markRemoved();
+    });
+  }
+
+  /** A peer that applied this member's removal says so. */
+  #removedCall(from: MemberId): Promise<Uint8Array> {
+    this.#removedFromCluster(`peer ${formatId(from)} applied its removal`);
+    return Promise.resolve(new Uint8Array(0));
+  }
+
+  // --- membership changes (etcd's Cluster service) ---
+
+  #reconfigState(): ReconfigState {
+    const t = this.#loop.transport;
+    return {
+      strict: this.config.strictReconfigCheck,
+      self: this.id,
+      now: this.#clock.now(),
+      members: this.membership.list(),
+      activeSince: (id) => (t === null ? 0 : t.activeSince(id)),
+    };
+  }
+
+  /**
+   * Proposes a conf change and waits for its apply (etcd's configure); resolves with the
+   * membership afterwards, or fails with the refusal of the apply's validation.
+   */
+  async #configure(
+    type: ConfChangeType,
+    nodeId: MemberId,
+    member: { peerURLs: string[]; isLearner: boolean } | null,
+    isPromote = false,
+  ): Promise<MemberRecord[]> {
+    if (this.#stopped || this.#fatal !== null) throw Errors.stopped();
+    const reqId = ++this.#nextReqId;
+    const change: ConfChange = {
+      type,
+      nodeId,
+      context: encodeChangeContext({
+        reqId,
+        isPromote,
+        member: member === null ? null : { ...member, name: "" },
+      }),
+    };
+    // the apply decides, but a change refused now never takes a log entry
+    const early = validateChange(this.membership, change, this.config.maxLearners);
+    if (early !== null) throw early;
+    const wait = this.#waits.register(reqId, this.#clock.now() + this.#timeoutMs);
+    try {
+      this.#loop.node.proposeConfChange(change);
+    } catch (err) {
+      this.#waits.fail(reqId, err instanceof ProposalDroppedError ? Errors.noLeader() : err);
+    }
+    this.#loop.drive();
+    await wait;
+    return this.membership.list();
+  }
+
+  /**
+   * etcd's MemberAdd: the id derived from the peer URLs and the time (as etcd does for a
+   * member added at run time); refused when the strict reconfig check fails.
+   */
+  async addMember(
+    peerURLs: string[],
+    isLearner: boolean,
+  ): Promise<{ member: MemberRecord; members: MemberRecord[] }> {
+    const id = await memberIdFor(peerURLs, "", Math.floor(this.#clock.wallNow() / 1000));
+    const refusal = mayAddMember(this.#reconfigState(), isLearner);
+    if (refusal !== null) throw refusal;
+    const members = await this.#configure(
+      isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode,
+      id,
+      { peerURLs, isLearner },
+    );
+    const member = members.find((m) => m.id === id) ??
+      { id, name: "", peerURLs, clientURLs: [], isLearner };
+    return { member, members };
+  }
+
+  /** etcd's MemberRemove. */
+  removeMember(id: MemberId): Promise<MemberRecord[]> {
+    const refusal = mayRemoveMember(this.#reconfigState(), id);
+    if (refusal !== null) return Promise.reject(refusal);
+    return this.#configure(ConfChangeType.RemoveNode, id, null);
+  }
+
+  /** etcd's MemberUpdate: new peer URLs for a member. */
+  updateMember(id: MemberId, peerURLs: string[]): Promise<MemberRecord[]> {
+    return this.#configure(ConfChangeType.UpdateNode, id, { peerURLs, isLearner: false });
+  }
+
+  /**
+   * etcd's MemberPromote: only the leader knows whether the learner caught up (its match
+   * within 90% of the leader's); a follower forwards the request to the leader.
+   */
+  async promoteMember(id: MemberId): Promise<MemberRecord[]> {
+    if (!this.isLeader) {
+      const t = this.transport;
+      if (this.leader === 0n || t === null) throw Errors.noLeader();
+      await promoteAtLeader(t, this.leader, id, this.#timeoutMs);
+      await this.linearizableRead();
+      return this.membership.list();
+    }
+    return await this.#promoteHere(id);
+  }
+
+  async #promoteHere(id: MemberId): Promise<MemberRecord[]> {
+    if (!this.isLeader) throw Errors.notLeader();
+    const pr = this.#loop.node.raw.raft.trk.progress;
+    const learner = pr.get(id);
+    if (learner === undefined) throw Errors.memberNotFound();
+    const leaderMatch = pr.get(this.id)?.match ?? 0;
+    if (leaderMatch > 0 && learner.match / leaderMatch < LEARNER_READY_PERCENT) {
+      throw Errors.learnerNotReady();
+    }
+    const refusal = mayPromoteMember(this.#reconfigState());
+    if (refusal !== null) throw refusal;
+    const m = this.membership.get(id);
+    return await this.#configure(ConfChangeType.AddNode, id, {
+      peerURLs: m?.peerURLs ?? [],
+      isLearner: false,
+    }, true);
   }
 
   /**
@@ -590,7 +832,9 @@ export class Member {
    */
   moveLeader(target: MemberId): Promise<void> {
     if (!this.isLeader) return Promise.reject(Errors.notLeader());
-    if (!this.membership.has(target)) return Promise.reject(Errors.badLeaderTransferee());
+    // etcd: the transferee must be a member and not a learner
+    const t = this.membership.get(target);
+    if (t === undefined || t.isLearner) return Promise.reject(Errors.badLeaderTransferee());
     if (this.leader === target) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = this.#clock.after(this.#timeoutMs, () => {
@@ -789,6 +1033,7 @@ export class Member {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#removalTimer?.cancel();
     this.#compactor?.stop();
     this.#state.lessor.stop();
     this.tokens.close();

@@ -51,6 +51,11 @@ export interface RaftLoopHooks {
   commitBackend(): Promise<void>;
   /** A member removed from the cluster (its messages are refused). */
   isRemoved(id: MemberId): boolean;
+  /**
+   * A peer refused this member's messages as those of a removed member (etcd's 410): it was
+   * removed from the cluster and must stop serving.
+   */
+  removed?(by: MemberId): void;
   /** A consistent copy of the page file for a follower that needs a snapshot. */
   openSnapshot(m: Message): Promise<SnapshotSource>;
   /** A peer's call that is not a raft message (lease renewals and TTLs on the leader). */
@@ -189,6 +194,11 @@ export class RaftLoop implements TransportHost {
 
   isRemoved(id: MemberId): boolean {
     return this.#o.hooks.isRemoved(id);
+  }
+
+  removedByPeer(by: MemberId): void {
+    if (this.#stopped || this.#failed) return;
+    this.#o.hooks.removed?.(by);
   }
 
   openSnapshot(m: Message): Promise<SnapshotSource> {

@@ -8,6 +8,9 @@
  * - `POST /raft/snapshot`: one MsgSnap and its page file (snapshot_wire.ts), answered 204 once
  *   the host stored it, 400 when the body is cut, corrupted or not a snapshot.
  * - `GET /raft/probing`: 200 with the time, for the senders' round-trip measurements.
+ * - `GET /members`: the cluster's members as etcd's JSON with the cluster id in
+ *   X-Etcd-Cluster-ID, for a member joining the cluster (the host answers it as the peer call
+ *   `members` of its own id).
  *
  * Refusals: cluster id mismatch -> 412 "cluster ID mismatch"; recipient mismatch -> 412 "to
  * field mismatch"; a removed sender -> 410 "removed member". Garbage in a stream (an oversized
@@ -38,6 +41,8 @@ export const RAFT_SNAPSHOT_PATH = "/raft/snapshot";
 export const RAFT_PROBING_PATH = "/raft/probing";
 /** Peer calls (TransportHost.handleCall): POST /raft/call/<method>. */
 export const RAFT_CALL_PATH = "/raft/call/";
+/** etcd's members route, asked by a joining member (it has no id in this cluster yet). */
+export const MEMBERS_PATH = "/members";
 /** The largest peer call body accepted. */
 const MAX_CALL_BYTES = 1 << 20;
 
@@ -254,6 +259,23 @@ export function peerHandler(
         status: 200,
         header: new Headers({ "content-type": "application/json" }),
         body: new ChunkBody(enc.encode(json)),
+      };
+    }
+    if (path === MEMBERS_PATH) {
+      if (req.method !== "GET") return methodNotAllowed("GET", host.clusterId);
+      let body: Uint8Array;
+      try {
+        body = await host.handleCall(host.memberId, "members", new Uint8Array(0));
+      } catch (err) {
+        return text(500, `members unavailable: ${(err as Error).message}`, host.clusterId);
+      }
+      return {
+        status: 200,
+        header: new Headers({
+          "content-type": "application/json",
+          [HEADER_CLUSTER_ID]: idToHex(host.clusterId),
+        }),
+        body: new ChunkBody(body),
       };
     }
     if (path.startsWith(RAFT_CALL_PATH)) {
