@@ -41,7 +41,7 @@ export function checkLinearizable(history: readonly KvOp[], opts: CheckOptions =
   }
   const parts = byKey(history);
   for (const [key, ops] of parts) {
-    const r = checkKey(ops, opts.maxStepsPerKey ?? 2_000_000);
+    const r = checkKey(ops, opts.maxStepsPerKey ?? 1_000_000);
     if (r !== null) return { ok: false, key, reason: r };
   }
   return { ok: true, keys: parts.size, ops: history.length };
@@ -49,33 +49,38 @@ export function checkLinearizable(history: readonly KvOp[], opts: CheckOptions =
 
 /** Null when linearizable, else why not (with the longest order found). */
 function checkKey(input: readonly KvOp[], maxSteps: number): string | null {
-  // an unknown read changes nothing and constrains nothing
-  const ops = input.filter((o) => !(o.ret === null && o.input.kind === "get"))
+  const lastRet = Math.max(-1, ...input.map((o) => o.ret ?? -1));
+  // an unknown read changes nothing and constrains nothing; an unknown write called after
+  // every known op returned can always go last (or nowhere)
+  const ops = input.filter((o) => o.ret !== null || (o.input.kind !== "get" && o.call <= lastRet))
     .sort((a, b) => a.call - b.call);
   const n = ops.length;
   const known = ops.filter((o) => o.ret !== null).length;
   const done = new Uint8Array(n);
-  const memo = new Set<string>();
+  const bit = ops.map((_, i) => 1n << BigInt(i));
+  /**
+   * Per (placed known ops, value): the sets of placed unknown ops that failed from there. A
+   * superset of one fails too (fewer ops left, and an unplaced unknown op constrains nothing),
+   * so it is pruned: the unknown ops would otherwise multiply the configurations.
+   */
+  const memo = new Map<string, bigint[]>();
   const order: number[] = [];
   let best: number[] = [];
   let bestKnown = -1;
   let steps = 0;
-  const maskKey = (state: KeyState) => {
-    // the set of placed ops as bits, and the value (JSON keeps null apart from "null")
-    let s = "";
-    for (let i = 0; i < n; i += 16) {
-      let w = 0;
-      for (let j = i; j < i + 16 && j < n; j++) if (done[j]) w |= 1 << (j - i);
-      s += String.fromCharCode(w + 1);
-    }
-    return s + JSON.stringify(state);
-  };
-  const search = (state: KeyState, placedKnown: number): boolean => {
+  const search = (
+    state: KeyState,
+    kMask: bigint,
+    uMask: bigint,
+    placedKnown: number,
+    afterBlind: boolean,
+  ): boolean => {
     if (placedKnown === known) return true;
+    const k = kMask.toString(36) + (afterBlind ? "b" : "") + JSON.stringify(state);
+    let failed = memo.get(k);
+    if (failed === undefined) memo.set(k, failed = []);
+    for (const f of failed) if ((f & ~uMask) === 0n) return false;
     if (++steps > maxSteps) throw new SearchBudget();
-    const k = maskKey(state);
-    if (memo.has(k)) return false;
-    memo.add(k);
     if (placedKnown > bestKnown) {
       bestKnown = placedKnown;
       best = [...order];
@@ -86,25 +91,36 @@ function checkKey(input: readonly KvOp[], maxSteps: number): string | null {
       const r = ops[i].ret;
       if (!done[i] && r !== null && r < minRet) minRet = r;
     }
-    for (let i = 0; i < n && ops[i].call <= minRet; i++) {
-      if (done[i]) continue;
-      const op = ops[i];
-      const next = stepKey(state, op.input, op.output);
-      if (next === undefined) continue;
-      done[i] = 1;
-      order.push(i);
-      const ok = search(next, placedKnown + (op.ret !== null ? 1 : 0));
-      order.pop();
-      done[i] = 0;
-      if (ok) return true;
+    // known ops first: a linearizable history is found without trying the optional ones
+    for (const pass of [true, false]) {
+      for (let i = 0; i < n && ops[i].call <= minRet; i++) {
+        if (done[i] || (ops[i].ret !== null) !== pass) continue;
+        const op = ops[i];
+        const blind = op.input.kind === "put" || op.input.kind === "delete";
+        // an unknown op is placed only where it is needed (else it is better left out, as
+        // it constrains nothing): it must change the value, and two unknown blind writes in a
+        // row are never needed (the first is overwritten unseen)
+        if (!pass && afterBlind && blind) continue;
+        const next = stepKey(state, op.input, op.output);
+        if (next === undefined || (!pass && next === state)) continue;
+        done[i] = 1;
+        order.push(i);
+        const ok = pass
+          ? search(next, kMask | bit[i], uMask, placedKnown + 1, false)
+          : search(next, kMask, uMask | bit[i], placedKnown, blind);
+        order.pop();
+        done[i] = 0;
+        if (ok) return true;
+      }
     }
+    failed.push(uMask);
     return false;
   };
   try {
-    if (search(null, 0)) return null;
+    if (search(null, 0n, 0n, 0, false)) return null;
   } catch (err) {
     if (err instanceof SearchBudget) {
-      return `search gave up after ${maxSteps} steps over ${n} ops (inconclusive, not a pass)`;
+      return `search gave up after ${maxSteps} configurations over ${n} ops (inconclusive, not a pass)`;
     }
     throw err;
   }
