@@ -25,6 +25,7 @@ import { DEFAULT_SIM_FAULTS } from "../../lib/transport/sim_network.ts";
 import { SimCluster } from "../cluster/sim_cluster.ts";
 import { describeOp, type KvInput, type KvOp, type KvOutput } from "./kv_history.ts";
 import { checkLinearizable } from "./linearizability.ts";
+import { checkWatch, drain, referenceEvents, watchAll, type WatchRecord } from "./watch_check.ts";
 import {
   type AckedRevisions,
   checkDurability,
@@ -65,6 +66,8 @@ export interface RunResult {
   violations: string[];
   history: KvOp[];
   serialReads: number;
+  /** Events the run's watchers received (all of them checked). */
+  watchEvents: number;
   crashes: number;
   partitions: number;
   finalRev: number;
@@ -108,6 +111,28 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   let crashes = 0;
   let partitions = 0;
   const violations: string[] = [];
+  /** One watcher per member incarnation, from its next revision or from a past one. */
+  const watchers: (WatchRecord | null)[] = new Array(o.size).fill(null);
+  const allWatchers: WatchRecord[] = [];
+  const watch = (i: number, m: Member) => {
+    const rev = m.store.rev();
+    const from = r.chance(0.5) ? rev + 1 : 1 + r.int(rev + 1);
+    const w = watchAll(
+      `watcher on ${m.config.name}#${incarnation[i]}`,
+      m.hub.newStream({ bufferSize: 1 << 20 }),
+      from,
+    );
+    watchers[i] = w;
+    allWatchers.push(w);
+  };
+  c.members.forEach((m, i) => watch(i, m!));
+  const drainAll = () => {
+    for (const w of watchers) if (w !== null) drain(w);
+  };
+  const restart = async (i: number) => {
+    incarnation[i]++;
+    watch(i, await c.startMember(i));
+  };
 
   const sleep = (ms: number) => new Promise<void>((res) => c.clock.after(ms, res));
   /** Resolves with the outcome, or "timeout" when the client stops waiting. */
@@ -123,7 +148,8 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       });
     });
 
-  const kvOp = async (client: number, m: Member, input: KvInput): Promise<void> => {
+  /** Runs one op; false when it was not answered (the client then backs off, as etcd's does). */
+  const kvOp = async (client: number, m: Member, input: KvInput): Promise<boolean> => {
     const op: KvOp = {
       id: nextOp++,
       client,
@@ -180,10 +206,11 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       op.retMs = c.clock.now();
       op.output = got.v.out;
       revs.set(op.id, got.v.rev);
-    } else if (input.kind === "get") {
-      failedReads.add(op.id); // a failed read changed nothing: not history
+      return true;
     }
+    if (input.kind === "get") failedReads.add(op.id); // a failed read changed nothing
     // a write that failed or timed out stays with an unknown outcome: it may yet apply
+    return false;
   };
 
   const client = async (id: number, n: number): Promise<void> => {
@@ -222,7 +249,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
             expect: r.chance(0.3) ? null : `c${r.int(clients)}.${r.int(n)}`,
             value: val,
           };
-        await kvOp(id, m, input);
+        if (!await kvOp(id, m, input)) await sleep(50 + r.int(100));
       }
       await sleep(r.int(15));
     }
@@ -279,6 +306,9 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
         const i = up[r.int(up.length)];
         const how = r.chance(0.6) ? "power" : "process";
         note(`crash ${c.configs[i].name} (${how})`);
+        drain(watchers[i]!);
+        watchers[i]!.ended = true;
+        watchers[i] = null;
         await c.crashMember(i, how);
         crashes++;
         break;
@@ -287,13 +317,13 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
         if (down.length === 0) break;
         const i = down[r.int(down.length)];
         note(`restart ${c.configs[i].name}`);
-        incarnation[i]++;
-        await c.startMember(i);
+        await restart(i);
         break;
       }
     }
   };
 
+  await c.until("a first leader", () => c.leader() !== null);
   let done = false;
   const work = Promise.all(Array.from({ length: clients }, (_, id) => client(id, opsPerClient)))
     .then(() => (done = true));
@@ -304,6 +334,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
         throw new Error("clients did not finish within 120 s of simulated time");
       }
       await c.step(5);
+      drainAll();
       await faultStep();
     }
     await work;
@@ -311,28 +342,36 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     c.net.heal();
     c.net.setFaults(DEFAULT_SIM_FAULTS);
     for (let i = 0; i < o.size; i++) {
-      if (c.members[i] === null) {
-        incarnation[i]++;
-        await c.startMember(i);
-      }
+      if (c.members[i] === null) await restart(i);
     }
     note("all healed");
-    await c.until("a leader after heal", () => c.leader() !== null, 30_000);
-    // a write through the leader commits everything before it in its term
-    await c.settle(
-      "a final write",
-      c.leader()!.propose({
-        kind: RequestKind.Put,
-        req: create(PutRequestSchema, { key: enc.encode("sim/final"), value: enc.encode("1") }),
-      }),
-      30_000,
-    );
+    // a write through the leader commits everything before it in its term; a leader change
+    // right after the heal (a restarted member's election) fails it, so it is tried again
+    for (let attempt = 1;; attempt++) {
+      await c.until("a leader after heal", () => c.leader() !== null, 30_000);
+      const err = await c.settle(
+        "a final write",
+        c.leader()!.propose({
+          kind: RequestKind.Put,
+          req: create(PutRequestSchema, { key: enc.encode("sim/final"), value: enc.encode("1") }),
+        }).then(() => null, (e: unknown) => e),
+        30_000,
+      );
+      if (err === null) break;
+      note(`final write failed (${err instanceof Error ? err.message : err}), attempt ${attempt}`);
+      if (attempt === 10) throw err;
+    }
     const target = () => c.leader()?.appliedIndex ?? -1;
     await c.until(
       "every member applied everything",
       () => c.live.length === o.size && c.live.every((m) => m.appliedIndex === target()),
       30_000,
     );
+    const finalRev = c.leader()!.store.rev();
+    await c.until("watchers caught up", () => {
+      drainAll();
+      return watchers.every((w) => w === null || w.ended || w.responses.at(-1)?.rev === finalRev);
+    }, 5_000).catch(() => {}); // a watcher that never caught up is reported by checkWatch below
     const hashes = c.live.map((m) =>
       `${m.config.name}: rev ${m.store.rev()} hash ${m.store.hashKV(0).hash}`
     );
@@ -345,12 +384,23 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     if (!lin.ok) violations.push(`not linearizable on key ${lin.key}: ${lin.reason}`);
     violations.push(...checkDurability(history, revs, store));
     violations.push(...checkSerializable(serial, store));
+    const ref = referenceEvents(store, [
+      ...Array.from({ length: KEYS }, (_, k) => `k${k}`),
+      "sim/final",
+    ]);
+    for (const w of allWatchers) {
+      violations.push(...checkWatch(w, ref, watchers.includes(w) && !w.ended ? finalRev : 0));
+    }
     return {
       seed: o.seed,
       size: o.size,
       violations,
       history,
       serialReads: serial.length,
+      watchEvents: allWatchers.reduce(
+        (n, w) => n + w.responses.reduce((m, x) => m + x.events.length, 0),
+        0,
+      ),
       crashes,
       partitions,
       finalRev: store.rev(),
@@ -365,6 +415,10 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       violations,
       history,
       serialReads: serial.length,
+      watchEvents: allWatchers.reduce(
+        (n, w) => n + w.responses.reduce((m, x) => m + x.events.length, 0),
+        0,
+      ),
       crashes,
       partitions,
       finalRev: -1,

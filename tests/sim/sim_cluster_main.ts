@@ -60,7 +60,7 @@ for (let s = 0; s < seeds; s++) {
   passed++;
   if (verbose) {
     console.log(
-      `seed=${seed} size=${size}: ${res.history.length} ops, ${res.serialReads} serializable reads, ` +
+      `seed=${seed} size=${size}: ${res.history.length} ops, ${res.serialReads} serializable reads, ${res.watchEvents} watch events, ` +
         `${res.crashes} crashes, ${res.partitions} partitions, final rev ${res.finalRev}, ${res.simMs} sim ms`,
     );
   }
