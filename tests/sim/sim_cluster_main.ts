@@ -7,6 +7,8 @@
  *   --bug NAME     plant a bug (stale-read) to see the checkers catch it
  *   --verbose      one line per run
  *   --same-wall-clock  every member on one wall clock (shows the request id collision)
+ *   --resume-watch-after-snapshot  resume watchers of a member that installed a snapshot
+ *                  (steps around the duplicate events of docs/testing.md)
  *
  * Exits 1 on the first failing seed, after printing it with its replay command and trace.
  */
@@ -27,7 +29,16 @@ function int(name: string, v: string | undefined, dflt: number): number {
   return n;
 }
 
-const known = new Set(["seeds", "seed", "first", "size", "bug", "verbose", "same-wall-clock"]);
+const known = new Set([
+  "seeds",
+  "seed",
+  "first",
+  "size",
+  "bug",
+  "verbose",
+  "same-wall-clock",
+  "resume-watch-after-snapshot",
+]);
 for (const a of Deno.args) {
   if (a.startsWith("--") && !known.has(a.slice(2))) throw new Error(`unknown flag ${a}`);
 }
@@ -50,7 +61,13 @@ let passed = 0;
 for (let s = 0; s < seeds; s++) {
   const seed = first + s;
   const size = sizeFlag !== undefined ? Number(sizeFlag) : s % 2 === 0 ? 3 : 5;
-  const o: RunOptions = { seed, size, bug, sameWallClock: Deno.args.includes("--same-wall-clock") };
+  const o: RunOptions = {
+    seed,
+    size,
+    bug,
+    sameWallClock: Deno.args.includes("--same-wall-clock"),
+    resumeWatchAfterSnapshot: Deno.args.includes("--resume-watch-after-snapshot"),
+  };
   const res = await runCluster(o);
   if (res.violations.length > 0) {
     console.log(describeFailure(o, res));
