@@ -6,13 +6,20 @@
  *   --size 3|5     members (default: both, alternating)
  *   --bug NAME     plant a bug (stale-read) to see the checkers catch it
  *   --verbose      one line per run
+ *   --keep-going   on a failure print its seed, first violation and replay, and go on
  *   --same-wall-clock  every member on one wall clock (shows the request id collision)
  *   --resume-watch-after-snapshot  resume watchers of a member that installed a snapshot
  *                  (steps around the duplicate events of docs/testing.md)
  *
  * Exits 1 on the first failing seed, after printing it with its replay command and trace.
  */
-import { describeFailure, type PlantedBug, runCluster, type RunOptions } from "./cluster_run.ts";
+import {
+  describeFailure,
+  type PlantedBug,
+  replayCommand,
+  runCluster,
+  type RunOptions,
+} from "./cluster_run.ts";
 
 function flag(name: string): string | undefined {
   const i = Deno.args.indexOf(`--${name}`);
@@ -38,6 +45,7 @@ const known = new Set([
   "verbose",
   "same-wall-clock",
   "resume-watch-after-snapshot",
+  "keep-going",
 ]);
 for (const a of Deno.args) {
   if (a.startsWith("--") && !known.has(a.slice(2))) throw new Error(`unknown flag ${a}`);
@@ -55,6 +63,8 @@ const bugFlag = flag("bug");
 if (bugFlag !== undefined && bugFlag !== "stale-read") throw new Error("--bug must be stale-read");
 const bug = bugFlag as PlantedBug | undefined;
 const verbose = Deno.args.includes("--verbose");
+const keepGoing = Deno.args.includes("--keep-going");
+const failed: number[] = [];
 
 const start = performance.now();
 let passed = 0;
@@ -69,6 +79,12 @@ for (let s = 0; s < seeds; s++) {
     resumeWatchAfterSnapshot: Deno.args.includes("--resume-watch-after-snapshot"),
   };
   const res = await runCluster(o);
+  if (res.violations.length > 0 && keepGoing) {
+    failed.push(seed);
+    console.log(`FAILED seed=${seed} size=${size}: ${res.violations[0].split("\n")[0]}`);
+    console.log(`  replay: ${replayCommand(o)}`);
+    continue;
+  }
   if (res.violations.length > 0) {
     console.log(describeFailure(o, res));
     console.log(`${passed} seeds passed before seed ${seed} failed`);
@@ -81,6 +97,10 @@ for (let s = 0; s < seeds; s++) {
         `${res.crashes} crashes, ${res.partitions} partitions, final rev ${res.finalRev}, ${res.simMs} sim ms`,
     );
   }
+}
+if (failed.length > 0) {
+  console.log(`${failed.length} of ${seeds} seeds failed: ${failed.join(" ")}`);
+  Deno.exit(1);
 }
 console.log(
   `${passed} seeds passed (${first}..${first + seeds - 1}) in ${
