@@ -435,6 +435,25 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     };
   } catch (err) {
     violations.push(`run failed: ${err instanceof Error ? err.message : String(err)}`);
+    for (const m of c.live) {
+      if (m.appliedIndex < m.snapshotIndex) {
+        violations.push(
+          `${m.config.name}: applied index ${m.appliedIndex} behind its installed snapshot at ` +
+            `${m.snapshotIndex} (reads waiting for an index up to it hang until a new entry applies)`,
+        );
+      }
+    }
+    violations.push(
+      ...c.members.map((m, i) =>
+        m === null
+          ? `  ${c.configs[i].name}: down`
+          : `  ${m.config.name}: applied ${m.appliedIndex} commit ${m.commitIndex} snapshot ` +
+            `${m.snapshotIndex} rev ${m.store.rev()} term ${m.term} leader ${
+              m.leader.toString(16)
+            }` +
+            `${m.failure ? ` failed: ${m.failure}` : ""}`
+      ),
+    );
     return {
       seed: o.seed,
       size: o.size,
