@@ -283,7 +283,8 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
 
   const clients = o.clients ?? 4;
   const opsPerClient = o.opsPerClient ?? 40;
-  const maxDown = Math.floor((o.size - 1) / 2);
+  // at most a minority down (a lone member may be down: it is crashed and restarted)
+  const maxDown = o.size === 1 ? 1 : Math.floor((o.size - 1) / 2);
 
   const faultStep = async () => {
     if (!faults || !r.chance(0.04)) return;

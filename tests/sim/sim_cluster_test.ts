@@ -10,7 +10,7 @@ import { describeFailure, runCluster, type RunOptions } from "./cluster_run.ts";
 
 const SEEDS = Number(Deno.env.get("SIM_SEEDS") ?? 6);
 
-for (const size of [3, 5]) {
+for (const size of [1, 3, 5]) {
   Deno.test(`sim cluster: ${SEEDS} seeded runs of ${size} members under faults are linearizable, durable and converge`, async () => {
     const base = testSeed() >>> 1;
     console.log(`seed=${base} (seeds ${base}..${base + SEEDS - 1}; replay one with SEED=N)`);
@@ -26,7 +26,8 @@ for (const size of [3, 5]) {
     }
     // the runs did something: ops were checked and members crashed
     assert.ok(ops > SEEDS * 40, `only ${ops} ops in ${SEEDS} runs`);
-    assert.ok(crashes > 0, `no member crashed in ${SEEDS} runs`);
+    // (a lone member is crashed less often: it must be the one member up)
+    if (size > 1) assert.ok(crashes > 0, `no member crashed in ${SEEDS} runs`);
   });
 }
 
