@@ -79,7 +79,11 @@ export function referenceEvents(
 }
 
 /** Violations of one watcher; `upTo` > 0 demands it reached that revision (a live watcher). */
-export function checkWatch(w: WatchRecord, ref: Map<number, EventText[]>, upTo: number): string[] {
+export function checkWatch(
+  w: Pick<WatchRecord, "name" | "startRev" | "responses">,
+  ref: Map<number, EventText[]>,
+  upTo: number,
+): string[] {
   const bad: string[] = [];
   const got = new Map<number, EventText[]>();
   let last = 0;
