@@ -71,6 +71,8 @@ export interface RunResult {
   size: number;
   violations: string[];
   history: KvOp[];
+  /** The header revision each answered op got, by op id. */
+  revisions: AckedRevisions;
   serialReads: number;
   /** Events the run's watchers received (all of them checked). */
   watchEvents: number;
@@ -423,6 +425,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       size: o.size,
       violations,
       history,
+      revisions: revs,
       serialReads: serial.length,
       watchEvents: allWatchers.reduce(
         (n, w) => n + w.responses.reduce((m, x) => m + x.events.length, 0),
@@ -460,6 +463,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       size: o.size,
       violations,
       history,
+      revisions: revs,
       serialReads: serial.length,
       watchEvents: allWatchers.reduce(
         (n, w) => n + w.responses.reduce((m, x) => m + x.events.length, 0),
