@@ -5,7 +5,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { Rand } from "../../lib/base/rand.ts";
-import { SimClock } from "../../lib/io/clock.ts";
+import { type Clock, SimClock, type Timer } from "../../lib/io/clock.ts";
 import { SimDisk } from "../../lib/io/sim_disk.ts";
 import { SimNetwork, type SimNetworkOptions } from "../../lib/transport/sim_network.ts";
 import { defaultConfig, type ServerConfig } from "../../lib/server/config.ts";
@@ -23,6 +23,28 @@ export interface SimClusterOptions {
   /** Changes to every member's configuration. */
   configure?: (c: ServerConfig, i: number) => void;
   member?: Partial<MemberOptions>;
+  /**
+   * Member i's wall clock runs `i * wallSkewMs` ahead of the shared one (default 0: all equal).
+   * Real hosts' wall clocks differ; the monotonic time and timers stay shared.
+   */
+  wallSkewMs?: number;
+}
+
+/** The shared simulated clock as one host sees it: its own wall time, everything else shared. */
+class SkewedClock implements Clock {
+  constructor(readonly base: SimClock, readonly skewMs: number) {}
+  now(): number {
+    return this.base.now();
+  }
+  wallNow(): number {
+    return this.base.wallNow() + this.skewMs;
+  }
+  after(ms: number, fn: () => void): Timer {
+    return this.base.after(ms, fn);
+  }
+  every(ms: number, fn: () => void): Timer {
+    return this.base.every(ms, fn);
+  }
 }
 
 /** A running simulated cluster. */
@@ -74,7 +96,9 @@ export class SimCluster {
   async startMember(i: number): Promise<Member> {
     const m = await Member.start(this.configs[i], {
       disk: this.disks[i].process(),
-      clock: this.clock,
+      clock: this.#opts.wallSkewMs
+        ? new SkewedClock(this.clock, i * this.#opts.wallSkewMs)
+        : this.clock,
       transport: (host) => this.net.join(host),
       raftSeed: this.#opts.seed * 7 + i,
       // 64 MiB segments (and the next one made ahead) would be 64 MiB buffers per member here
@@ -91,6 +115,21 @@ export class SimCluster {
     const m = this.members[i];
     this.members[i] = null;
     await m?.stop();
+  }
+
+  /**
+   * Crashes member i: its disk loses power (unsynced writes kept, dropped or torn at random)
+   * or its process dies (`kill -9`: all written data stays), then what the dead process ran
+   * (timers, its transport's place on the network) ends. Its disk view is dead, so the stop's
+   * own writes fail: that failure is the crash, and nothing of it is kept.
+   */
+  async crashMember(i: number, how: "power" | "process"): Promise<void> {
+    const m = this.members[i];
+    if (m === null) return;
+    this.members[i] = null;
+    if (how === "power") this.disks[i].powerLoss("random");
+    else this.disks[i].processCrash();
+    await m.stop().then(() => {}, () => {});
   }
 
   /** The running members. */

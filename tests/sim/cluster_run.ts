@@ -1,0 +1,536 @@
+/**
+ * One seeded whole-cluster run: real members over the simulated network, disks and clock;
+ * clients issuing puts, linearizable and serializable gets, deletes and compare-and-swap txns
+ * through random members with client-side timeouts; network faults (drops, delays, duplicates,
+ * reorders, a minority or the leader partitioned, one-way cuts) and member crashes (power loss
+ * or kill -9, then a restart on the same disk); everything healed at the end. Then the checks:
+ * linearizability of the KV history, durability of acknowledged writes, convergence (same
+ * hashKV at the same revision everywhere), serializable reads. Every choice comes from the
+ * seed, so a run replays exactly.
+ */
+import { create } from "@bufbuild/protobuf";
+import { Rand } from "../../lib/base/rand.ts";
+import type { Applied, Member } from "../../lib/server/member.ts";
+import { RequestKind } from "../../lib/server/request.ts";
+import {
+  Compare_CompareResult,
+  Compare_CompareTarget,
+  CompareSchema,
+  DeleteRangeRequestSchema,
+  PutRequestSchema,
+  RequestOpSchema,
+  TxnRequestSchema,
+} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { DEFAULT_SIM_FAULTS } from "../../lib/transport/sim_network.ts";
+import { SimCluster } from "../cluster/sim_cluster.ts";
+import { describeOp, type KvInput, type KvOp, type KvOutput } from "./kv_history.ts";
+import { checkLinearizable } from "./linearizability.ts";
+import { checkWatch, drain, referenceEvents, watchAll, type WatchRecord } from "./watch_check.ts";
+import {
+  type AckedRevisions,
+  checkDurability,
+  checkSerializable,
+  type SerialRead,
+} from "./cluster_history.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/**
+ * A bug planted in the client's path on purpose, to show the checkers catch it:
+ * `stale-read` serves a "linearizable" get from the member's local state without ReadIndex.
+ */
+export type PlantedBug = "stale-read";
+
+/** What one run does. */
+export interface RunOptions {
+  seed: number;
+  size: number;
+  clients?: number;
+  opsPerClient?: number;
+  /** Faults on (default); off gives a clean run. */
+  faults?: boolean;
+  bug?: PlantedBug;
+  /**
+   * Every member on the same wall clock. Off by default: members then mint colliding request
+   * ids (lib/server/member.ts derives them from the wall clock alone, without the member id),
+   * and one member's waiter is answered with another member's result (see docs/testing.md).
+   */
+  sameWallClock?: boolean;
+  /**
+   * A watcher whose member installs a snapshot is closed unread and resumed from its next
+   * revision. Off by default (watchers live on across the install, and duplicates show:
+   * lib/mvcc/watch_hub.ts does not advance a synced watcher's minRev on delivery, etcd #15271).
+   */
+  resumeWatchAfterSnapshot?: boolean;
+}
+
+/** What one run found. */
+export interface RunResult {
+  seed: number;
+  size: number;
+  violations: string[];
+  history: KvOp[];
+  /** The header revision each answered op got, by op id. */
+  revisions: AckedRevisions;
+  serialReads: number;
+  /** Events the run's watchers received (all of them checked). */
+  watchEvents: number;
+  crashes: number;
+  partitions: number;
+  finalRev: number;
+  simMs: number;
+  /** The run's events (faults, member logs) in order, for the trace printed on a failure. */
+  trace: string[];
+}
+
+/** The command that replays a run. */
+export function replayCommand(o: RunOptions): string {
+  return `deno task sim:cluster --seed ${o.seed} --size ${o.size}` +
+    (o.bug ? ` --bug ${o.bug}` : "") +
+    (o.sameWallClock ? " --same-wall-clock" : "") +
+    (o.resumeWatchAfterSnapshot ? " --resume-watch-after-snapshot" : "");
+}
+
+const CLIENT_TIMEOUT_MS = 1500;
+const KEYS = 5;
+
+/** Runs one seed to the end and checks it; violations are returned, not thrown. */
+export async function runCluster(o: RunOptions): Promise<RunResult> {
+  const r = new Rand(o.seed ^ 0x5eed);
+  const faults = o.faults ?? true;
+  const c = await SimCluster.start({
+    size: o.size,
+    seed: o.seed,
+    // snapshots and catch-up by snapshot happen within a run
+    configure: (cfg) => (cfg.snapshotCount = 40),
+    member: { snapshotCatchUpEntries: 10 },
+    // ~17 minutes apart: no restart within a run lands one member's wall clock on another's
+    // start time (their request ids would collide again, see sameWallClock)
+    wallSkewMs: o.sameWallClock ? 0 : 1_000_003,
+  });
+  const trace: string[] = [];
+  const note = (s: string) => trace.push(`${c.clock.now()}ms ${s}`);
+  const ids = c.members.map((m) => m!.id);
+  const incarnation = new Array<number>(o.size).fill(0);
+  const history: KvOp[] = [];
+  const failedReads = new Set<number>();
+  let nextOp = 0;
+  const revs: AckedRevisions = new Map();
+  const serial: SerialRead[] = [];
+  let seq = 0;
+  let crashes = 0;
+  let partitions = 0;
+  const violations: string[] = [];
+  /** One watcher per member incarnation, from its next revision or from a past one. */
+  const watchers: (WatchRecord | null)[] = new Array(o.size).fill(null);
+  const allWatchers: WatchRecord[] = [];
+  const watch = (i: number, m: Member, resumeAt?: number) => {
+    const rev = m.store.rev();
+    const from = resumeAt ?? (r.chance(0.5) ? rev + 1 : 1 + r.int(rev + 1));
+    const w = watchAll(
+      `watcher on ${m.config.name}#${incarnation[i]}${resumeAt === undefined ? "" : " (resumed)"}`,
+      m.hub.newStream({ bufferSize: 1 << 20 }),
+      from,
+    );
+    watchers[i] = w;
+    allWatchers.push(w);
+  };
+  c.members.forEach((m, i) => watch(i, m!));
+  let logSeen = 0;
+  const drainAll = () => {
+    if (o.resumeWatchAfterSnapshot) {
+      // a member that installed a snapshot: its watcher's client goes away unread and resumes
+      // from the revision after the last event it got (etcd's clients resume so)
+      for (; logSeen < c.log.length; logSeen++) {
+        const line = c.log[logSeen];
+        const i = c.configs.findIndex((cfg) =>
+          line.startsWith(`${cfg.name}: concord: installed snapshot`)
+        );
+        const w = i >= 0 ? watchers[i] : null;
+        if (w === null || w.ended) continue;
+        w.ended = true;
+        w.stream.close();
+        const last = w.responses.at(-1)?.rev;
+        watch(i, c.members[i]!, last === undefined ? w.startRev : last + 1);
+      }
+    }
+    for (const w of watchers) if (w !== null) drain(w);
+  };
+  const restart = async (i: number) => {
+    incarnation[i]++;
+    watch(i, await c.startMember(i));
+  };
+
+  const sleep = (ms: number) => new Promise<void>((res) => c.clock.after(ms, res));
+  /** Resolves with the outcome, or "timeout" when the client stops waiting. */
+  const within = <T>(p: Promise<T>): Promise<{ v: T } | { e: unknown } | "timeout"> =>
+    new Promise((res) => {
+      const t = c.clock.after(CLIENT_TIMEOUT_MS, () => res("timeout"));
+      p.then((v) => {
+        t.cancel();
+        res({ v });
+      }, (e) => {
+        t.cancel();
+        res({ e });
+      });
+    });
+
+  /** Runs one op; false when it was not answered (the client then backs off, as etcd's does). */
+  const kvOp = async (client: number, m: Member, input: KvInput): Promise<boolean> => {
+    const op: KvOp = {
+      id: nextOp++,
+      client,
+      input,
+      call: seq++,
+      ret: null,
+      output: null,
+      callMs: c.clock.now(),
+    };
+    history.push(op);
+    const key = enc.encode(input.key);
+    let p: Promise<{ out: KvOutput; rev: number }>;
+    switch (input.kind) {
+      case "put":
+        p = m.propose({
+          kind: RequestKind.Put,
+          req: create(PutRequestSchema, { key, value: enc.encode(input.value) }),
+        })
+          .then((a) => ({ out: { kind: "put" }, rev: revOf(a) }));
+        break;
+      case "delete":
+        p = m.propose({
+          kind: RequestKind.DeleteRange,
+          req: create(DeleteRangeRequestSchema, { key }),
+        })
+          .then((a) => ({
+            out: { kind: "delete", deleted: a.kind === "delete" ? Number(a.r.deleted) : -1 },
+            rev: revOf(a),
+          }));
+        break;
+      case "cas":
+        p = m.propose({ kind: RequestKind.Txn, req: casTxn(input.key, input.expect, input.value) })
+          .then((a) => ({
+            out: { kind: "cas", succeeded: a.kind === "txn" && a.r.succeeded },
+            rev: revOf(a),
+          }));
+        break;
+      case "get": {
+        const read = o.bug === "stale-read" ? Promise.resolve() : m.linearizableRead();
+        p = read.then(() => {
+          const res = m.store.range({ key: input.key, end: undefined });
+          const kv = res.kvs[0];
+          return {
+            out: { kind: "get", value: kv === undefined ? null : dec.decode(kv.value) },
+            rev: res.rev,
+          };
+        });
+        break;
+      }
+    }
+    const got = await within(p);
+    if (got !== "timeout" && "v" in got) {
+      op.ret = seq++;
+      op.retMs = c.clock.now();
+      op.output = got.v.out;
+      revs.set(op.id, got.v.rev);
+      return true;
+    }
+    if (input.kind === "get") failedReads.add(op.id); // a failed read changed nothing
+    // a write that failed or timed out stays with an unknown outcome: it may yet apply
+    return false;
+  };
+
+  const client = async (id: number, n: number): Promise<void> => {
+    for (let k = 0; k < n; k++) {
+      const i = r.int(o.size);
+      const m = c.members[i];
+      if (m === null) {
+        await sleep(5 + r.int(20)); // connection refused: try another member
+        continue;
+      }
+      const key = `k${r.int(KEYS)}`;
+      const val = `c${id}.${k}`;
+      const pick = r.int(10);
+      if (pick < 2) {
+        const res = m.store.range({ key, end: undefined });
+        const kv = res.kvs[0];
+        serial.push({
+          client: id,
+          member: i,
+          incarnation: incarnation[i],
+          key,
+          value: kv === undefined ? null : dec.decode(kv.value),
+          rev: res.rev,
+          atMs: c.clock.now(),
+        });
+      } else {
+        const input: KvInput = pick < 5
+          ? { kind: "put", key, value: val }
+          : pick < 8
+          ? { kind: "get", key }
+          : pick < 9
+          ? { kind: "delete", key }
+          : {
+            kind: "cas",
+            key,
+            expect: r.chance(0.3) ? null : `c${r.int(clients)}.${r.int(n)}`,
+            value: val,
+          };
+        if (!await kvOp(id, m, input)) await sleep(50 + r.int(100));
+      }
+      await sleep(r.int(15));
+    }
+  };
+
+  const clients = o.clients ?? 4;
+  const opsPerClient = o.opsPerClient ?? 40;
+  // at most a minority down (a lone member may be down: it is crashed and restarted)
+  const maxDown = o.size === 1 ? 1 : Math.floor((o.size - 1) / 2);
+
+  const faultStep = async () => {
+    if (!faults || !r.chance(0.04)) return;
+    const down = c.members.flatMap((m, i) => (m === null ? [i] : []));
+    switch (r.int(6)) {
+      case 0: {
+        const f = {
+          dropRate: r.chance(0.5) ? r.float() * 0.1 : 0,
+          duplicateRate: r.chance(0.3) ? r.float() * 0.05 : 0,
+          reorderRate: r.chance(0.3) ? r.float() * 0.2 : 0,
+          minDelayMs: 1,
+          maxDelayMs: 1 + r.int(30),
+        };
+        c.net.setFaults(f);
+        note(`network faults ${JSON.stringify(f)}`);
+        break;
+      }
+      case 1: {
+        const l = c.leader();
+        if (l === null) break;
+        c.net.isolate(l.id);
+        partitions++;
+        note(`leader ${l.config.name} isolated`);
+        break;
+      }
+      case 2: {
+        const minority = r.shuffle([...ids.keys()]).slice(0, 1 + r.int(maxDown));
+        const rest = ids.filter((_, i) => !minority.includes(i));
+        const oneWay = r.chance(0.3);
+        c.net.partition(minority.map((i) => ids[i]), rest, oneWay);
+        partitions++;
+        note(
+          `partition ${minority.map((i) => c.configs[i].name)} from the rest${
+            oneWay ? " (one way)" : ""
+          }`,
+        );
+        break;
+      }
+      case 3:
+        c.net.heal();
+        note("network healed");
+        break;
+      case 4: {
+        if (down.length >= maxDown) break;
+        const up = c.members.flatMap((m, i) => (m === null ? [] : [i]));
+        const i = up[r.int(up.length)];
+        const how = r.chance(0.6) ? "power" : "process";
+        note(`crash ${c.configs[i].name} (${how})`);
+        drain(watchers[i]!);
+        watchers[i]!.ended = true;
+        watchers[i] = null;
+        await c.crashMember(i, how);
+        crashes++;
+        break;
+      }
+      case 5: {
+        if (down.length === 0) break;
+        const i = down[r.int(down.length)];
+        note(`restart ${c.configs[i].name}`);
+        await restart(i);
+        break;
+      }
+    }
+  };
+
+  await c.until("a first leader", () => c.leader() !== null);
+  let done = false;
+  const work = Promise.all(Array.from({ length: clients }, (_, id) => client(id, opsPerClient)))
+    .then(() => (done = true));
+  try {
+    const limit = c.clock.now() + 120_000;
+    while (!done) {
+      if (c.clock.now() > limit) {
+        throw new Error("clients did not finish within 120 s of simulated time");
+      }
+      await c.step(5);
+      drainAll();
+      await faultStep();
+    }
+    await work;
+    // heal everything, then the cluster must converge
+    c.net.heal();
+    c.net.setFaults(DEFAULT_SIM_FAULTS);
+    for (let i = 0; i < o.size; i++) {
+      if (c.members[i] === null) await restart(i);
+    }
+    note("all healed");
+    // a write through the leader commits everything before it in its term; a leader change
+    // right after the heal (a restarted member's election) fails it, so it is tried again
+    for (let attempt = 1;; attempt++) {
+      await c.until("a leader after heal", () => c.leader() !== null, 30_000);
+      const err = await c.settle(
+        "a final write",
+        c.leader()!.propose({
+          kind: RequestKind.Put,
+          req: create(PutRequestSchema, { key: enc.encode("sim/final"), value: enc.encode("1") }),
+        }).then(() => null, (e: unknown) => e),
+        30_000,
+      );
+      if (err === null) break;
+      note(`final write failed (${err instanceof Error ? err.message : err}), attempt ${attempt}`);
+      if (attempt === 10) throw err;
+    }
+    const target = () => c.leader()?.appliedIndex ?? -1;
+    await c.until(
+      "every member applied everything",
+      () => c.live.length === o.size && c.live.every((m) => m.appliedIndex === target()),
+      30_000,
+    );
+    const finalRev = c.leader()!.store.rev();
+    await c.until("watchers caught up", () => {
+      drainAll();
+      return watchers.every((w) => w === null || w.ended || w.responses.at(-1)?.rev === finalRev);
+    }, 5_000).catch(() => {}); // a watcher that never caught up is reported by checkWatch below
+    const hashes = c.live.map((m) =>
+      `${m.config.name}: rev ${m.store.rev()} hash ${m.store.hashKV(0).hash}`
+    );
+    if (new Set(c.live.map((m) => `${m.store.rev()}/${m.store.hashKV(0).hash}`)).size !== 1) {
+      violations.push(`members did not converge: ${hashes.join(", ")}`);
+    }
+    const store = c.live[0].store;
+    history.splice(0, history.length, ...history.filter((op) => !failedReads.has(op.id)));
+    const lin = checkLinearizable(history);
+    if (!lin.ok) violations.push(`not linearizable on key ${lin.key}: ${lin.reason}`);
+    violations.push(...checkDurability(history, revs, store));
+    violations.push(...checkSerializable(serial, store));
+    const ref = referenceEvents(store, [
+      ...Array.from({ length: KEYS }, (_, k) => `k${k}`),
+      "sim/final",
+    ]);
+    for (const w of allWatchers) {
+      violations.push(...checkWatch(w, ref, watchers.includes(w) && !w.ended ? finalRev : 0));
+    }
+    return {
+      seed: o.seed,
+      size: o.size,
+      violations,
+      history,
+      revisions: revs,
+      serialReads: serial.length,
+      watchEvents: allWatchers.reduce(
+        (n, w) => n + w.responses.reduce((m, x) => m + x.events.length, 0),
+        0,
+      ),
+      crashes,
+      partitions,
+      finalRev: store.rev(),
+      simMs: c.clock.now(),
+      trace: mergeTrace(trace, c.log),
+    };
+  } catch (err) {
+    violations.push(`run failed: ${err instanceof Error ? err.message : String(err)}`);
+    for (const m of c.live) {
+      if (m.appliedIndex < m.snapshotIndex) {
+        violations.push(
+          `${m.config.name}: applied index ${m.appliedIndex} behind its installed snapshot at ` +
+            `${m.snapshotIndex} (reads waiting for an index up to it hang until a new entry applies)`,
+        );
+      }
+    }
+    violations.push(
+      ...c.members.map((m, i) =>
+        m === null
+          ? `  ${c.configs[i].name}: down`
+          : `  ${m.config.name}: applied ${m.appliedIndex} commit ${m.commitIndex} snapshot ` +
+            `${m.snapshotIndex} rev ${m.store.rev()} term ${m.term} leader ${
+              m.leader.toString(16)
+            }` +
+            `${m.failure ? ` failed: ${m.failure}` : ""}`
+      ),
+    );
+    return {
+      seed: o.seed,
+      size: o.size,
+      violations,
+      history,
+      revisions: revs,
+      serialReads: serial.length,
+      watchEvents: allWatchers.reduce(
+        (n, w) => n + w.responses.reduce((m, x) => m + x.events.length, 0),
+        0,
+      ),
+      crashes,
+      partitions,
+      finalRev: -1,
+      simMs: c.clock.now(),
+      trace: mergeTrace(trace, c.log),
+    };
+  } finally {
+    await c.stop();
+  }
+}
+
+function mergeTrace(faults: string[], log: string[]): string[] {
+  return [...faults, ...log.slice(-40)];
+}
+
+function revOf(a: Applied): number {
+  switch (a.kind) {
+    case "put":
+    case "delete":
+    case "txn":
+      return Number(a.r.header!.revision);
+    default:
+      throw new Error(`unexpected apply result ${a.kind}`);
+  }
+}
+
+/** if value(key) == expect (absent: created at 0) then put key=value. */
+function casTxn(key: string, expect: string | null, value: string) {
+  const k = enc.encode(key);
+  const compare = expect === null
+    ? create(CompareSchema, {
+      key: k,
+      target: Compare_CompareTarget.CREATE,
+      result: Compare_CompareResult.EQUAL,
+      targetUnion: { case: "createRevision", value: 0n },
+    })
+    : create(CompareSchema, {
+      key: k,
+      target: Compare_CompareTarget.VALUE,
+      result: Compare_CompareResult.EQUAL,
+      targetUnion: { case: "value", value: enc.encode(expect) },
+    });
+  return create(TxnRequestSchema, {
+    compare: [compare],
+    success: [create(RequestOpSchema, {
+      request: {
+        case: "requestPut",
+        value: create(PutRequestSchema, { key: k, value: enc.encode(value) }),
+      },
+    })],
+  });
+}
+
+/** The report of a failed run: seed, replay command, the violations and the trace. */
+export function describeFailure(o: RunOptions, res: RunResult): string {
+  return [
+    `seed=${o.seed} size=${o.size}: ${res.violations.length} violation(s)`,
+    `replay: ${replayCommand(o)}`,
+    ...res.violations.slice(0, 10),
+    "trace (faults, then the members' last log lines):",
+    ...res.trace.slice(-60).map((l) => `  ${l}`),
+    `history: ${res.history.length} ops; last ones:`,
+    ...res.history.slice(-10).map((op) => `  ${describeOp(op)}`),
+  ].join("\n");
+}

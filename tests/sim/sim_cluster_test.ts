@@ -1,0 +1,96 @@
+/**
+ * The whole-cluster simulation in CI: a fixed number of seeds of 3- and 5-member runs under
+ * the full fault menu, the same seed replaying byte for byte, and the checkers demonstrably
+ * able to fail (a planted stale read is caught). Seeds print; replay one with
+ * `deno task sim:cluster --seed N --size S`, or the whole test with SEED=N.
+ */
+import assert from "node:assert/strict";
+import { testSeed } from "../../lib/base/rand.ts";
+import { describeFailure, runCluster, type RunOptions } from "./cluster_run.ts";
+
+const SEEDS = Number(Deno.env.get("SIM_SEEDS") ?? 6);
+
+for (const size of [1, 3, 5]) {
+  Deno.test(`sim cluster: ${SEEDS} seeded runs of ${size} members under faults are linearizable, durable and converge`, async () => {
+    const base = testSeed() >>> 1;
+    console.log(`seed=${base} (seeds ${base}..${base + SEEDS - 1}; replay one with SEED=N)`);
+    let ops = 0;
+    let crashes = 0;
+    for (let s = 0; s < SEEDS; s++) {
+      // watchers resume across a snapshot install until the duplicate events below are fixed
+      const o: RunOptions = { seed: base + s, size, resumeWatchAfterSnapshot: true };
+      const res = await runCluster(o);
+      assert.equal(res.violations.length, 0, describeFailure(o, res));
+      ops += res.history.length;
+      crashes += res.crashes;
+    }
+    // the runs did something: ops were checked and members crashed
+    assert.ok(ops > SEEDS * 40, `only ${ops} ops in ${SEEDS} runs`);
+    // (a lone member is crashed less often: it must be the one member up)
+    if (size > 1) assert.ok(crashes > 0, `no member crashed in ${SEEDS} runs`);
+  });
+}
+
+Deno.test("sim cluster: a run replays exactly from its seed", async () => {
+  const seed = testSeed() >>> 1;
+  console.log(`seed=${seed} (replay with SEED=${seed})`);
+  const a = await runCluster({ seed, size: 3 });
+  const b = await runCluster({ seed, size: 3 });
+  assert.equal(
+    JSON.stringify(a.history),
+    JSON.stringify(b.history),
+    `seed=${seed}: histories differ`,
+  );
+  assert.deepEqual(a.trace, b.trace, `seed=${seed}: traces differ`);
+  assert.equal(a.finalRev, b.finalRev);
+});
+
+Deno.test("sim cluster: a planted bug (linearizable reads served without ReadIndex) is caught within 100 seeds", async () => {
+  const base = testSeed() >>> 1;
+  console.log(`seed=${base} (replay with SEED=${base})`);
+  let caught = -1;
+  for (let s = 0; s < 100 && caught < 0; s++) {
+    const res = await runCluster({ seed: base + s, size: 3, bug: "stale-read", opsPerClient: 25 });
+    if (res.violations.some((v) => v.startsWith("not linearizable"))) caught = s;
+  }
+  console.log(`stale read caught at seed ${base + caught} (${caught + 1} runs)`);
+  assert.ok(caught >= 0, `seed=${base}: 100 runs with stale reads passed the checker`);
+});
+
+/*
+ * Bugs the simulation found in lib/ (see docs/testing.md), kept as replays. Ignored until the
+ * lead fixes them; then they must pass (drop the `ignore`).
+ */
+
+Deno.test({
+  name: "sim cluster: a watcher on a member that installs a snapshot gets no duplicate events " +
+    "(lib/mvcc/watch_hub.ts: synced watchers' minRev not advanced on delivery, etcd #15271)",
+  ignore: true,
+  fn: async () => {
+    const o: RunOptions = { seed: 1074882235, size: 3 };
+    const res = await runCluster(o);
+    assert.deepEqual(res.violations, [], describeFailure(o, res));
+  },
+});
+
+Deno.test({
+  name: "sim cluster: members on one wall clock answer only their own proposals " +
+    "(lib/server/member.ts: request ids from the wall clock without the member id)",
+  ignore: true,
+  fn: async () => {
+    const o: RunOptions = { seed: 1, size: 3, sameWallClock: true, resumeWatchAfterSnapshot: true };
+    const res = await runCluster(o);
+    assert.deepEqual(res.violations, [], describeFailure(o, res));
+  },
+});
+
+Deno.test({
+  name: "sim cluster: a member that installs a snapshot with no entries after it applies up to " +
+    "the snapshot (lib/server/member.ts #apply: applied index not advanced to the snapshot's)",
+  ignore: true,
+  fn: async () => {
+    const o: RunOptions = { seed: 21938, size: 5, resumeWatchAfterSnapshot: true };
+    const res = await runCluster(o);
+    assert.deepEqual(res.violations, [], describeFailure(o, res));
+  },
+});
