@@ -58,14 +58,13 @@ Deno.test("sim cluster: a planted bug (linearizable reads served without ReadInd
 });
 
 /*
- * Bugs the simulation found in lib/ (see docs/testing.md), kept as replays. Ignored until the
- * lead fixes them; then they must pass (drop the `ignore`).
+ * Bugs the simulation found in lib/ (see docs/testing.md), fixed, and kept as replays: each
+ * of these seeds failed before its fix.
  */
 
 Deno.test({
   name: "sim cluster: a watcher on a member that installs a snapshot gets no duplicate events " +
     "(lib/mvcc/watch_hub.ts: synced watchers' minRev not advanced on delivery, etcd #15271)",
-  ignore: true,
   fn: async () => {
     const o: RunOptions = { seed: 1074882235, size: 3 };
     const res = await runCluster(o);
@@ -76,7 +75,6 @@ Deno.test({
 Deno.test({
   name: "sim cluster: members on one wall clock answer only their own proposals " +
     "(lib/server/member.ts: request ids from the wall clock without the member id)",
-  ignore: true,
   fn: async () => {
     const o: RunOptions = { seed: 1, size: 3, sameWallClock: true, resumeWatchAfterSnapshot: true };
     const res = await runCluster(o);
@@ -87,7 +85,6 @@ Deno.test({
 Deno.test({
   name: "sim cluster: a member that installs a snapshot with no entries after it applies up to " +
     "the snapshot (lib/server/member.ts #apply: applied index not advanced to the snapshot's)",
-  ignore: true,
   fn: async () => {
     const o: RunOptions = { seed: 21938, size: 5, resumeWatchAfterSnapshot: true };
     const res = await runCluster(o);
