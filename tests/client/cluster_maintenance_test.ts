@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { AlarmType } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { Errors, type EtcdError, GrpcCode } from "../../lib/client/mod.ts";
+import { Errors } from "../../lib/client/mod.ts";
 import { onEveryTarget } from "./targets.ts";
 
 Deno.test("cluster: list, add a learner, update, promote refused, remove", async () => {
@@ -13,14 +13,6 @@ Deno.test("cluster: list, add a learner, update, promote refused, remove", async
     // the client's endpoints follow the member list
     await c.sync();
     assert.deepEqual(c.endpoints, [t.url]);
-    if (t.name.startsWith("concord")) {
-      // single-member Concord does not change membership yet: a clear Unimplemented
-      await assert.rejects(
-        c.cluster.add(["http://127.0.0.1:1"], { isLearner: true }),
-        (e) => (e as EtcdError).code === GrpcCode.Unimplemented,
-      );
-      return;
-    }
     const added = await c.cluster.add(["http://127.0.0.1:1"], { isLearner: true });
     assert.equal(added.member!.isLearner, true);
     assert.equal((await c.cluster.list()).members.length, 2);
