@@ -227,7 +227,13 @@ Deno.test("cluster membership: etcdctl member add/promote/remove/update and move
     assert.equal(status.code, 0);
     assert.match(await m2.logs[0], /the member has been permanently removed from the cluster/);
     const rest = [0, 2, i4].map((i) => concord.members[i].clientUrl).join(",");
-    assert.equal((await etcdctl(rest, "put", "after", "x")).stdout, "OK\n");
+    // m2 may have led: the three elect a leader among themselves (an election timeout)
+    let put = await etcdctl(rest, "put", "after", "x");
+    for (let t = 0; put.stdout !== "OK\n" && t < 40; t++) {
+      await new Promise((r) => setTimeout(r, 250));
+      put = await etcdctl(rest, "put", "after", "x");
+    }
+    assert.equal(put.stdout, "OK\n", put.stderr);
 
     // move-leader to each remaining member in turn
     for (const name of ["m1", "m3", "m4"]) {
