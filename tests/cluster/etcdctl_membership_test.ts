@@ -199,6 +199,11 @@ Deno.test("cluster membership: etcdctl member add/promote/remove/update and move
       (await etcdctl(e4, "get", "k19", "--consistency=s", "--print-value-only")).stdout,
       "v19\n",
     );
+    // a learner serves serializable reads and status only (etcd's learner interceptor)
+    const lin = await etcdctl(e4, "get", "k19");
+    assert.match(lin.stderr, /Error: etcdserver: rpc not supported for learner/, lin.stdout);
+    assert.equal((await etcdctl(e4, "put", "k", "v")).code, 1);
+    assert.equal((await etcdctl(e4, "endpoint", "status")).code, 0);
     // promoted once in sync
     let prom = await etcdctl(concord.endpoints, "member", "promote", learnerC);
     for (let t = 0; prom.code !== 0 && t < 40; t++) {
