@@ -17,6 +17,7 @@ import { leaseService } from "./lease_service.ts";
 import { watchService } from "./watch_service.ts";
 import { maintenanceService } from "./maintenance_service.ts";
 import { clusterService } from "./cluster_service.ts";
+import { learnerGate } from "./learner_gate.ts";
 import { authService } from "./auth_service.ts";
 import { lockService } from "./lock_service.ts";
 import { electionService } from "./election_service.ts";
@@ -79,7 +80,7 @@ export async function startServer(
   registerServerMetrics(metrics, member, Date.now());
   const handler = createApiHandler({
     metrics,
-    services: {
+    services: learnerGate(member, {
       kv: kvService(member),
       lease: leaseService(member),
       watch: watchService(member),
@@ -88,7 +89,7 @@ export async function startServer(
       auth: authService(member),
       lock: lockService(member),
       election: electionService(member),
-    },
+    }),
     maxRequestBytes: cfg.maxRequestBytes,
     cors: { allowedOrigins: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins },
     health: (q) => memberHealth(member, q),

@@ -1,0 +1,50 @@
+/**
+ * etcd's learner interceptor: a learner member serves only serializable Range requests and
+ * Status; every other RPC gets "etcdserver: rpc not supported for learner", so clients move
+ * on to a voting member (etcd 3.4's isRPCSupportedForLearner).
+ */
+import { Errors } from "../base/errors.ts";
+import type { Member } from "../server/member.ts";
+import { type EtcdServices, SERVICE_DESCRIPTORS } from "./services.ts";
+
+type Impl = (req: unknown, ctx: unknown) => unknown;
+
+function isLearner(m: Member): boolean {
+  return m.membership.get(m.id)?.isLearner === true;
+}
+
+/** True for what a learner answers (etcd: StatusRequest, serializable RangeRequest). */
+function supported(service: keyof EtcdServices, method: string, req: unknown): boolean {
+  if (service === "maintenance" && method === "status") return true;
+  if (service === "kv" && method === "range") {
+    return (req as { serializable?: boolean }).serializable === true;
+  }
+  return false;
+}
+
+/** Wraps every method of `services` with the learner check, made per call. */
+export function learnerGate(m: Member, services: EtcdServices): EtcdServices {
+  const out: Record<string, Record<string, Impl>> = {};
+  for (const key of Object.keys(SERVICE_DESCRIPTORS) as (keyof EtcdServices)[]) {
+    const impls = services[key] as unknown as Record<string, Impl | undefined>;
+    const wrapped: Record<string, Impl> = {};
+    for (const method of SERVICE_DESCRIPTORS[key].methods) {
+      const impl = impls[method.localName];
+      if (impl === undefined) continue;
+      const name = method.localName;
+      if (method.methodKind === "unary") {
+        wrapped[name] = async (req, ctx) => {
+          if (isLearner(m) && !supported(key, name, req)) throw Errors.notSupportedForLearner();
+          return await impl(req, ctx);
+        };
+      } else {
+        wrapped[name] = async function* (req, ctx) {
+          if (isLearner(m)) throw Errors.notSupportedForLearner();
+          yield* impl(req, ctx) as AsyncIterable<unknown>;
+        };
+      }
+    }
+    out[key] = wrapped;
+  }
+  return out as unknown as EtcdServices;
+}
