@@ -58,7 +58,7 @@ import type { AuthStore } from "../auth/store.ts";
 import type { AuthInfo } from "../auth/store.ts";
 import type { TokenProvider } from "./token.ts";
 import { SimpleTokenProvider } from "./token_simple.ts";
-import { JwtTokenProvider } from "./token_jwt.ts";
+import { jwtProviderFor } from "./token_jwt.ts";
 import type { AlarmStore } from "./alarms.ts";
 import { quotaBytes } from "./quota.ts";
 import { type Compactor, startCompactor } from "./compactor.ts";
@@ -341,7 +341,7 @@ export class Member {
    * data dir, and ConfigError when the cluster has other members but no transport was given.
    */
   static async start(cfg: ServerConfig, opts: MemberOptions = {}): Promise<Member> {
-    const tokens = await jwtProvider(cfg, opts.clock ?? new RealClock());
+    const tokens = await jwtProviderFor(cfg, opts.clock ?? new RealClock());
     const disk = opts.disk ?? new RealDisk();
     const paths = memberPaths(cfg);
     const log = opts.log ?? ((l: string) => console.error(l));
@@ -1048,39 +1048,4 @@ export class Member {
 
 function revokeReq(id: bigint) {
   return create(LeaseRevokeRequestSchema, { ID: id });
-}
-
-/**
- * etcd's `--auth-token jwt,…`: reads the key files and imports them (async, hence here rather
- * than in the constructor); null for simple tokens. A key that is missing or does not fit the
- * sign method is a ConfigError naming the flag.
- */
-async function jwtProvider(cfg: ServerConfig, clock: Clock): Promise<TokenProvider | null> {
-  const t = cfg.authToken;
-  if (t.kind !== "jwt") return null;
-  const read = async (what: string, path: string | undefined) => {
-    if (path === undefined || path === "") return undefined;
-    try {
-      return await Deno.readFile(path);
-    } catch (err) {
-      throw new ConfigError(`--auth-token jwt: cannot read ${what} ${path}: ${err}`);
-    }
-  };
-  const privateKey = await read("priv-key", t.privKey);
-  const publicKey = await read("pub-key", t.pubKey);
-  if (!privateKey && !publicKey) {
-    throw new ConfigError("--auth-token jwt needs priv-key= (and pub-key=) or a secret key file");
-  }
-  try {
-    return await JwtTokenProvider.create({
-      signMethod: t.signMethod,
-      keys: { privateKey, publicKey },
-      ttlSeconds: t.ttlSeconds,
-      clock,
-    });
-  } catch (err) {
-    throw new ConfigError(
-      `--auth-token jwt,sign-method=${t.signMethod}: ${(err as Error).message}`,
-    );
-  }
 }

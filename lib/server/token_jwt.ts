@@ -6,6 +6,7 @@
  * auth revision check the server makes on each request.
  */
 import type { Clock } from "../io/clock.ts";
+import { ConfigError, type ServerConfig } from "./config.ts";
 import { privateKeyPkcs8, publicKeySpki } from "./pem.ts";
 import type { TokenInfo, TokenProvider } from "./token.ts";
 
@@ -208,4 +209,42 @@ export class JwtTokenProvider implements TokenProvider {
   invalidateAll(): void {}
 
   close(): void {}
+}
+
+/**
+ * etcd's `--auth-token jwt,…`: reads the key files and imports them (async, hence here rather
+ * than in the constructor); null for simple tokens. A key that is missing or does not fit the
+ * sign method is a ConfigError naming the flag.
+ */
+export async function jwtProviderFor(
+  cfg: ServerConfig,
+  clock: Clock,
+): Promise<TokenProvider | null> {
+  const t = cfg.authToken;
+  if (t.kind !== "jwt") return null;
+  const read = async (what: string, path: string | undefined) => {
+    if (path === undefined || path === "") return undefined;
+    try {
+      return await Deno.readFile(path);
+    } catch (err) {
+      throw new ConfigError(`--auth-token jwt: cannot read ${what} ${path}: ${err}`);
+    }
+  };
+  const privateKey = await read("priv-key", t.privKey);
+  const publicKey = await read("pub-key", t.pubKey);
+  if (!privateKey && !publicKey) {
+    throw new ConfigError("--auth-token jwt needs priv-key= (and pub-key=) or a secret key file");
+  }
+  try {
+    return await JwtTokenProvider.create({
+      signMethod: t.signMethod,
+      keys: { privateKey, publicKey },
+      ttlSeconds: t.ttlSeconds,
+      clock,
+    });
+  } catch (err) {
+    throw new ConfigError(
+      `--auth-token jwt,sign-method=${t.signMethod}: ${(err as Error).message}`,
+    );
+  }
 }
