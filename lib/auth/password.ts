@@ -7,7 +7,12 @@
  * Hashing is slow on purpose (about 70 ms at 600,000 iterations on a 2-core machine, close to
  * etcd's bcrypt at cost 10). The server hashes a new password once, before proposing the
  * change, so every member stores the same salt and hash; the store only verifies.
+ *
+ * bcrypt hashes (`$2a$…`, what etcd stores, and what etcd 3.5 clients send as
+ * `hashedPassword`) are verified too (bcrypt.ts), so users restored from an etcd snapshot keep
+ * their passwords; new passwords are still hashed with PBKDF2.
  */
+import { bcryptVerify, isBcrypt, parseBcrypt } from "./bcrypt.ts";
 
 /** The PHC identifier of the algorithm. */
 export const PBKDF2_SHA256 = "pbkdf2-sha256";
@@ -105,8 +110,18 @@ export function parsePasswordHash(encoded: string): ParsedHash {
   return { algorithm: parts[1], iterations, salt, hash };
 }
 
+/**
+ * Checks that `encoded` is a hash this module can verify (PBKDF2 PHC string or bcrypt);
+ * throws saying why not.
+ */
+export function checkPasswordHash(encoded: string): void {
+  if (isBcrypt(encoded)) parseBcrypt(encoded);
+  else parsePasswordHash(encoded);
+}
+
 /** True when `password` matches the stored hash (compared in constant time). */
 export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
+  if (isBcrypt(encoded)) return bcryptVerify(password, encoded);
   const parsed = parsePasswordHash(encoded);
   const got = await pbkdf2(password, parsed.salt, parsed.iterations, parsed.hash.length);
   let diff = 0;

@@ -26,7 +26,7 @@ import {
   type RoleRecord,
   type UserRecord,
 } from "./auth_records.ts";
-import { parsePasswordHash, verifyPassword } from "./password.ts";
+import { checkPasswordHash, verifyPassword } from "./password.ts";
 import { compareKeys, type KeyInterval, keyInterval, KeyRangeSet } from "./range_perms.ts";
 
 /** Bucket of the enabled flag and the revision (etcd's names). */
@@ -163,7 +163,7 @@ export class AuthStore {
       if (options.passwordHash === undefined) {
         throw new Error("auth: a user needs a password hash or the no-password option");
       }
-      parsePasswordHash(options.passwordHash);
+      checkPasswordHash(options.passwordHash);
       password = encoder.encode(options.passwordHash);
     }
     this.#putUser({ name, password, roles: [], noPassword });
@@ -183,7 +183,7 @@ export class AuthStore {
   userChangePassword(name: string, passwordHash: string): void {
     const user = this.#users.get(name);
     if (!user) throw Errors.userNotFound();
-    parsePasswordHash(passwordHash);
+    checkPasswordHash(passwordHash);
     this.#putUser({ ...user, password: encoder.encode(passwordHash) });
     this.#bump();
   }

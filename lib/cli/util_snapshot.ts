@@ -34,6 +34,7 @@ import { Snapshotter } from "../snap/snapshotter.ts";
 import { clusterIdFor, formatId, memberIdFor } from "../server/member_id.ts";
 import { parseInitialCluster } from "./serve_flags.ts";
 import { MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET, Membership } from "../server/membership.ts";
+import { etcdSnapshotStatus, importEtcdSnapshot, isEtcdSnapshot } from "./util_snapshot_etcd.ts";
 
 /** Where the command writes, and which disk it uses (tests may pass another). */
 export interface SnapshotUtilIo {
@@ -153,6 +154,7 @@ export async function snapshotStatus(
   file: string,
   skipHashCheck = false,
 ): Promise<SnapshotStatus> {
+  if (await isEtcdSnapshot(disk, file)) return await etcdSnapshotStatus(disk, file, skipHashCheck);
   const tmp = await Deno.makeTempDir({ prefix: "concord-snapshot-status-" });
   try {
     const db = joinPath(tmp, "db");
@@ -178,7 +180,7 @@ async function openPageFile(disk: Disk, file: string, db: string) {
     return await openBackend(disk, db);
   } catch (err) {
     throw new SnapshotFileError(
-      `${file}: not a Concord page file (etcd's bolt snapshots cannot be read): ` +
+      `${file}: neither a Concord page file nor an etcd (bbolt) snapshot: ` +
         (err as Error).message,
     );
   }
@@ -305,7 +307,11 @@ export async function restoreSnapshot(
 
     // 1. the db, verified, with the consistent index of the new log
     const db = joinPath(snapDir, "db");
-    await copyVerified(disk, file, db, opts.skipHashCheck);
+    if (await isEtcdSnapshot(disk, file)) {
+      await importEtcdSnapshot(disk, file, db, opts.skipHashCheck);
+    } else {
+      await copyVerified(disk, file, db, opts.skipHashCheck);
+    }
     const backend = await openPageFile(disk, file, db);
     try {
       const store = MvccStore.open(backend);
