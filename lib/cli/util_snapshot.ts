@@ -180,7 +180,7 @@ async function openPageFile(disk: Disk, file: string, db: string) {
     return await openBackend(disk, db);
   } catch (err) {
     throw new SnapshotFileError(
-      `${file}: neither a Concord page file nor an etcd (bbolt) snapshot: ` +
+      `${file}: not a Concord page file nor an etcd (bbolt) snapshot: ` +
         (err as Error).message,
     );
   }
