@@ -35,6 +35,7 @@ import { clusterIdFor, formatId, memberIdFor } from "../server/member_id.ts";
 import { parseInitialCluster } from "./serve_flags.ts";
 import { MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET, Membership } from "../server/membership.ts";
 import { etcdSnapshotStatus, importEtcdSnapshot, isEtcdSnapshot } from "./util_snapshot_etcd.ts";
+import { exportEtcdSnapshot } from "./util_snapshot_export.ts";
 
 /** Where the command writes, and which disk it uses (tests may pass another). */
 export interface SnapshotUtilIo {
@@ -61,7 +62,12 @@ commands:
           [--wal-dir DIR] [--skip-hash-check]
                                            make a data dir that serves the snapshot
                                            (--wal-dir: the WAL there; serve with the same
-                                           --wal-dir)`;
+                                           --wal-dir)
+  export (SNAPSHOT | --data-dir DIR) OUT [--skip-hash-check]
+                                           write an etcd snapshot (bbolt + SHA-256) of a
+                                           Concord snapshot or a stopped member's data dir,
+                                           for etcdctl snapshot restore
+FILE may be a Concord snapshot or an etcd one (etcdctl snapshot save from etcd 3.4-3.6).`;
 
 /** Every bucket a Concord member keeps (mvcc, lease, auth, alarms). */
 const BUCKETS = ["alarm", "auth", "authRoles", "authUsers", "key", "lease", "meta"];
@@ -419,6 +425,7 @@ export async function runSnapshotUtil(
       return 2;
     }
   }
+  if (command === "export") return await runExport(positional, flags, io);
   if ((command !== "status" && command !== "restore") || positional.length !== 1) {
     io.err(
       `concord util snapshot: ${
@@ -487,6 +494,51 @@ export async function runSnapshotUtil(
     return 0;
   } catch (err) {
     io.err(`concord util snapshot ${command}: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+async function runExport(
+  positional: string[],
+  flags: Map<string, string | true>,
+  io: SnapshotUtilIo,
+): Promise<number> {
+  for (const k of flags.keys()) {
+    if (k !== "data-dir" && k !== "skip-hash-check") {
+      io.err(`concord util snapshot export: unknown flag --${k}\n${USAGE}`);
+      return 2;
+    }
+  }
+  const dataDir = flags.get("data-dir");
+  const want = dataDir === undefined ? 2 : 1;
+  if (positional.length !== want || dataDir === true) {
+    io.err(
+      `concord util snapshot export: want ${
+        dataDir === undefined
+          ? "a Concord snapshot and an OUT file"
+          : "one OUT file with --data-dir"
+      }\n${USAGE}`,
+    );
+    return 2;
+  }
+  const out = positional[want - 1];
+  const skipHashCheck = flags.get("skip-hash-check") === true;
+  try {
+    const r = await exportEtcdSnapshot(
+      io.disk,
+      typeof dataDir === "string" ? { dataDir } : { snapshot: positional[0], skipHashCheck },
+      out,
+    );
+    for (const u of r.pbkdf2Users) {
+      io.err(
+        `warning: user "${u}" has a password set in Concord (PBKDF2), which etcd cannot verify: ` +
+          `set it again in etcd (etcdctl user passwd ${u})`,
+      );
+    }
+    io.out(`exported ${r.entries} entries (${humanBytes(r.size)}) as an etcd snapshot to ${out}`);
+    return 0;
+  } catch (err) {
+    io.err(`concord util snapshot export: ${(err as Error).message}`);
     return 1;
   }
 }
