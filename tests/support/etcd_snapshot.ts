@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { etcdctl } from "../server/harness.ts";
-import { startEtcd } from "./etcd.ts";
+import { type EtcdProcess, freePort, startEtcd } from "./etcd.ts";
 
 /** The root user's password in the snapshot. */
 export const ROOT_PW = "rootpw";
@@ -106,4 +106,69 @@ export async function makeEtcdSnapshot(file: string): Promise<EtcdSnapshotFixtur
   } finally {
     await etcd.stop();
   }
+}
+
+/**
+ * `etcdctl snapshot restore FILE` (etcd's own, 3.4) into `dataDir` as member `name`, then
+ * etcd started on it on free loopback ports; resolves once /health says true (20 s at most).
+ * `stop` kills etcd and leaves the data dir to the caller.
+ */
+export async function restoreAndStartEtcd(file: string, dataDir: string): Promise<EtcdProcess> {
+  const name = "restored";
+  const peer = `http://127.0.0.1:${freePort()}`;
+  const url = `http://127.0.0.1:${freePort()}`;
+  const restore = await new Deno.Command("etcdctl", {
+    args: [
+      "snapshot",
+      "restore",
+      file,
+      `--data-dir=${dataDir}`,
+      `--name=${name}`,
+      `--initial-cluster=${name}=${peer}`,
+      `--initial-advertise-peer-urls=${peer}`,
+    ],
+    env: { ETCDCTL_API: "3" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(restore.code, 0, new TextDecoder().decode(restore.stderr));
+  const child = new Deno.Command("etcd", {
+    args: [
+      `--name=${name}`,
+      `--data-dir=${dataDir}`,
+      `--listen-client-urls=${url}`,
+      `--advertise-client-urls=${url}`,
+      `--listen-peer-urls=${peer}`,
+      `--initial-advertise-peer-urls=${peer}`,
+      `--initial-cluster=${name}=${peer}`,
+      "--logger=zap",
+      "--log-level=error",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // already exited
+    }
+    await child.status;
+  };
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      const r = await fetch(`${url}/health`);
+      if (r.status === 200 && (await r.text()).includes("true")) break;
+      await r.body?.cancel();
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error("the restored etcd did not become healthy in 20 s");
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url, pid: child.pid, stop };
 }
