@@ -13,6 +13,8 @@
  * 1993); they are computed here from π once, on first use, instead of carried as a table.
  */
 
+import { setImmediate } from "node:timers";
+
 const ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const INDEX = new Map([...ALPHABET].map((c, i) => [c, i]));
 const encoder = new TextEncoder();
@@ -111,105 +113,127 @@ function piWords(): Uint32Array {
   return out;
 }
 
+/** Blowfish's state, with the block being encrypted in `l`, `r`. */
 class Blowfish {
-  readonly p: Uint32Array;
-  readonly s: Uint32Array;
+  readonly p: Int32Array;
+  readonly s: Int32Array;
+  l = 0;
+  r = 0;
   constructor() {
     const w = piWords();
-    this.p = w.slice(0, 18);
-    this.s = w.slice(18);
+    this.p = new Int32Array(w.slice(0, 18).buffer);
+    this.s = new Int32Array(w.slice(18).buffer);
   }
 
-  /** Encrypts the pair at lr[i], lr[i+1] in place. */
-  encrypt(lr: Uint32Array, i: number): void {
+  /** Encrypts the block (l, r) in place: 16 Feistel rounds. */
+  encrypt(): void {
     const p = this.p;
     const s = this.s;
-    let l = lr[i];
-    let r = lr[i + 1];
-    l ^= p[0];
+    let l = this.l ^ p[0];
+    let r = this.r;
     for (let n = 1; n <= 16; n += 2) {
       r ^= (((s[l >>> 24] + s[256 | ((l >>> 16) & 0xff)]) ^ s[512 | ((l >>> 8) & 0xff)]) +
         s[768 | (l & 0xff)]) ^ p[n];
       l ^= (((s[r >>> 24] + s[256 | ((r >>> 16) & 0xff)]) ^ s[512 | ((r >>> 8) & 0xff)]) +
         s[768 | (r & 0xff)]) ^ p[n + 1];
     }
-    lr[i] = r ^ p[17];
-    lr[i + 1] = l;
+    this.l = r ^ p[17];
+    this.r = l;
   }
 
-  /** Blowfish's key expansion, mixed with `salt` when given (bcrypt's ExpandKey). */
-  expand(key: Uint8Array, salt: Uint8Array | undefined): void {
-    let kp = 0;
-    const keyWord = () => {
-      let w = 0;
-      for (let i = 0; i < 4; i++) {
-        w = (w << 8) | key[kp];
-        kp = (kp + 1) % key.length;
-      }
-      return w;
-    };
-    for (let i = 0; i < 18; i++) this.p[i] ^= keyWord();
+  /**
+   * Blowfish's key expansion (`words`: the key as 18 big-endian words, cycled), mixed with
+   * the salt's words when given (bcrypt's ExpandKey; 4 words, cycled).
+   */
+  expand(words: Int32Array, salt: Int32Array | undefined): void {
+    const p = this.p;
+    const s = this.s;
+    for (let i = 0; i < 18; i++) p[i] ^= words[i];
+    this.l = 0;
+    this.r = 0;
     let sp = 0;
-    const saltWord = () => {
-      if (salt === undefined) return 0;
-      let w = 0;
-      for (let i = 0; i < 4; i++) {
-        w = (w << 8) | salt[sp];
-        sp = (sp + 1) % salt.length;
-      }
-      return w;
-    };
-    const lr = new Uint32Array(2);
     for (let i = 0; i < 18; i += 2) {
-      lr[0] ^= saltWord();
-      lr[1] ^= saltWord();
-      this.encrypt(lr, 0);
-      this.p[i] = lr[0];
-      this.p[i + 1] = lr[1];
+      if (salt !== undefined) {
+        this.l ^= salt[sp];
+        this.r ^= salt[sp + 1];
+        sp ^= 2;
+      }
+      this.encrypt();
+      p[i] = this.l;
+      p[i + 1] = this.r;
     }
     for (let i = 0; i < 1024; i += 2) {
-      lr[0] ^= saltWord();
-      lr[1] ^= saltWord();
-      this.encrypt(lr, 0);
-      this.s[i] = lr[0];
-      this.s[i + 1] = lr[1];
+      if (salt !== undefined) {
+        this.l ^= salt[sp];
+        this.r ^= salt[sp + 1];
+        sp ^= 2;
+      }
+      this.encrypt();
+      s[i] = this.l;
+      s[i + 1] = this.r;
     }
   }
 }
 
-/** The 23 hash bytes bcrypt derives from `password` with `salt` at `cost`. */
-export function bcryptRaw(password: Uint8Array, salt: Uint8Array, cost: number): Uint8Array {
-  // the key: the password and its NUL terminator, at most 72 bytes
+/** `bytes` cycled into `n` big-endian 32-bit words (how Blowfish consumes a key). */
+function cycledWords(bytes: Uint8Array, n: number): Int32Array {
+  const out = new Int32Array(n);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    let w = 0;
+    for (let j = 0; j < 4; j++) {
+      w = (w << 8) | bytes[at];
+      at = (at + 1) % bytes.length;
+    }
+    out[i] = w;
+  }
+  return out;
+}
+
+/** Expensive-key-schedule rounds done between two yields to the event loop (about 5 ms). */
+const ROUNDS_PER_SLICE = 16;
+
+/**
+ * The 23 hash bytes bcrypt derives from `password` with `salt` at `cost`. The 2^cost rounds
+ * run in slices with a yield to the event loop between them, so a login (about 0.2 s at
+ * etcd's cost 10) never stalls the server's other requests.
+ */
+export async function bcryptRaw(
+  password: Uint8Array,
+  salt: Uint8Array,
+  cost: number,
+): Promise<Uint8Array> {
+  // the key: the password and its NUL terminator; only the first 72 bytes ever count
   const full = new Uint8Array(password.length + 1);
   full.set(password);
-  const key = full.subarray(0, Math.min(full.length, 72));
+  const key = cycledWords(full.subarray(0, Math.min(full.length, 72)), 18);
+  const saltWords = cycledWords(salt, 4);
+  const saltKey = cycledWords(salt, 18);
   const bf = new Blowfish();
-  bf.expand(key, salt);
+  bf.expand(key, saltWords);
   for (let i = 2 ** cost; i > 0; i--) {
     bf.expand(key, undefined);
-    bf.expand(salt, undefined);
+    bf.expand(saltKey, undefined);
+    if (i % ROUNDS_PER_SLICE === 0) await new Promise((r) => setImmediate(r));
   }
-  const text = encoder.encode("OrpheanBeholderScryDoubt");
-  const lr = new Uint32Array(6);
-  for (let i = 0; i < 6; i++) {
-    lr[i] = (text[4 * i] << 24) | (text[4 * i + 1] << 16) | (text[4 * i + 2] << 8) |
-      text[4 * i + 3];
+  const text = cycledWords(encoder.encode("OrpheanBeholderScryDoubt"), 6);
+  for (let i = 0; i < 6; i += 2) {
+    bf.l = text[i];
+    bf.r = text[i + 1];
+    for (let n = 0; n < 64; n++) bf.encrypt();
+    text[i] = bf.l;
+    text[i + 1] = bf.r;
   }
-  for (let n = 0; n < 64; n++) for (let i = 0; i < 6; i += 2) bf.encrypt(lr, i);
   const out = new Uint8Array(24);
-  for (let i = 0; i < 6; i++) {
-    out[4 * i] = lr[i] >>> 24;
-    out[4 * i + 1] = (lr[i] >>> 16) & 0xff;
-    out[4 * i + 2] = (lr[i] >>> 8) & 0xff;
-    out[4 * i + 3] = lr[i] & 0xff;
-  }
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < 6; i++) dv.setInt32(4 * i, text[i]);
   return out.subarray(0, 23);
 }
 
 /** True when `password` matches bcrypt hash `encoded` (compared in constant time). */
-export function bcryptVerify(password: string, encoded: string): boolean {
+export async function bcryptVerify(password: string, encoded: string): Promise<boolean> {
   const h = parseBcrypt(encoded);
-  const got = bcryptRaw(encoder.encode(password), h.salt, h.cost);
+  const got = await bcryptRaw(encoder.encode(password), h.salt, h.cost);
   let diff = 0;
   for (let i = 0; i < 23; i++) diff |= got[i] ^ h.hash[i];
   return diff === 0;

@@ -13,6 +13,9 @@ Tools:
   snapshot status FILE         verify a snapshot (etcdctl snapshot save) and print its status
   snapshot restore FILE --data-dir DIR [--name --initial-cluster --initial-cluster-token
                                --initial-advertise-peer-urls]  make a data dir serving it
+                               (FILE: a Concord snapshot or an etcd one)
+  snapshot export (FILE | --data-dir DIR) OUT
+                               write an etcd snapshot (for etcdctl snapshot restore)
 `;
 
 /** Runs `concord util …` and returns the exit code. */

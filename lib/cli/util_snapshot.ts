@@ -18,6 +18,11 @@
  *       conf-change entries 1..n of term 1; a raft snapshot at index n carrying the membership
  *       and recorded in the WAL. `concord serve --data-dir DIR` then restarts from it and serves
  *       the same keys, revisions, leases and users under the new ids.
+ *   export (FILE | --data-dir DIR) OUT [--skip-hash-check]
+ *       writes an etcd snapshot of a Concord snapshot or a stopped member (util_snapshot_export.ts).
+ *
+ * FILE may also be etcd's snapshot (a bbolt file, util_snapshot_etcd.ts): status prints etcd's
+ * own figures, and restore imports its buckets into a new page file before the steps above.
  */
 import { createHash } from "node:crypto";
 import { crc32c } from "../base/crc32c.ts";

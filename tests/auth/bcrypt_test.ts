@@ -4,6 +4,7 @@
  * password.ts as the auth store uses it.
  */
 import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
 import { bcryptVerify, encode64, parseBcrypt } from "../../lib/auth/bcrypt.ts";
 import { checkPasswordHash, verifyPassword } from "../../lib/auth/password.ts";
 
@@ -19,14 +20,14 @@ Deno.test("bcrypt: etcd 3.4's hashes verify with their passwords and only those"
     assert.equal(await verifyPassword(pw + "x", hash), false);
     assert.equal(await verifyPassword(pw.slice(1), hash), false);
   }
-  assert.equal(bcryptVerify("alicepw", ETCD_HASHES.rootpw), false);
-  assert.equal(bcryptVerify("", ETCD_HASHES.rootpw), false);
+  assert.equal(await bcryptVerify("alicepw", ETCD_HASHES.rootpw), false);
+  assert.equal(await bcryptVerify("", ETCD_HASHES.rootpw), false);
 });
 
-Deno.test("bcrypt: a cost-5 test vector, and the salt/hash encoding round trip", () => {
+Deno.test("bcrypt: a cost-5 test vector, and the salt/hash encoding round trip", async () => {
   // OpenBSD's test vector (also in Go's x/crypto/bcrypt tests): "U*U" at cost 5
   assert.equal(
-    bcryptVerify("U*U", "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"),
+    await bcryptVerify("U*U", "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"),
     true,
   );
   const h = parseBcrypt(ETCD_HASHES.alicepw);
@@ -49,4 +50,17 @@ Deno.test("bcrypt: malformed hashes are refused, not treated as a mismatch", asy
   // both families are accepted as stored hashes
   checkPasswordHash(ETCD_HASHES.rootpw);
   assert.throws(() => checkPasswordHash("$argon2id$v=19$c2FsdA$aGFzaA"), /unsupported algorithm/);
+});
+
+Deno.test("bcrypt: a verification lets other work run while it computes", async () => {
+  let done = false;
+  const verified = verifyPassword("rootpw", ETCD_HASHES.rootpw).finally(() => (done = true));
+  let turns = 0;
+  while (!done) {
+    await new Promise((r) => setImmediate(r));
+    turns++;
+  }
+  assert.equal(await verified, true);
+  // 2^10 rounds in slices of 16: the loop above gets a turn between slices
+  assert.ok(turns >= 32, `the event loop ran ${turns} times during a cost-10 verification`);
 });
