@@ -22,8 +22,9 @@ import { MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET } from "../server/membership.ts"
 
 const SHA_LEN = 32;
 const CHUNK = 1 << 20;
-/** Entries written per page-file commit during an import. */
-const IMPORT_BATCH = 10_000;
+/** An import commits the page file after this many entries or bytes (each commit fsyncs). */
+const IMPORT_BATCH = 100_000;
+const IMPORT_BATCH_BYTES = 32 << 20;
 const decoder = new TextDecoder();
 
 /** An etcd snapshot file that fails a check; the message says what is wrong. */
@@ -160,7 +161,8 @@ export async function importEtcdSnapshot(
         if (name === MEMBERS_BUCKET || name === MEMBERS_REMOVED_BUCKET) continue;
         w.createBucket(name);
         let pending = 0;
-        await r.forEach(nameBytes, async (k, v, isBucket) => {
+        let pendingBytes = 0;
+        await r.forEach(nameBytes, (k, v, isBucket) => {
           if (isBucket) {
             throw new EtcdSnapshotError(
               `${file}: bucket ${JSON.stringify(name)} holds a nested bucket ` +
@@ -170,9 +172,11 @@ export async function importEtcdSnapshot(
           if (name === LEASE_BUCKET) decodeLease(v);
           w.put(name, k, v);
           copied++;
-          if (++pending >= IMPORT_BATCH) {
+          pendingBytes += k.length + v.length;
+          if (++pending >= IMPORT_BATCH || pendingBytes >= IMPORT_BATCH_BYTES) {
             pending = 0;
-            await backend.commit();
+            pendingBytes = 0;
+            return backend.commit(); // only then does the reader await
           }
         });
       }

@@ -19,6 +19,7 @@ import { BoltWriter } from "../backend/bbolt/writer.ts";
 import { decodeUser } from "../auth/auth_records.ts";
 import { isBcrypt } from "../auth/bcrypt.ts";
 import { copyVerified } from "./util_snapshot.ts";
+import { isEtcdSnapshot } from "./util_snapshot_etcd.ts";
 
 /** etcd 3.4's buckets, in name order (the order bbolt keeps them in). */
 export const ETCD_BUCKETS = [
@@ -129,6 +130,9 @@ export async function exportEtcdSnapshot(
   try {
     let db: string;
     if ("snapshot" in source) {
+      if (await isEtcdSnapshot(disk, source.snapshot)) {
+        throw new Error(`${source.snapshot} is already an etcd snapshot`);
+      }
       tmp = await Deno.makeTempDir({ prefix: "concord-export-" });
       db = joinPath(tmp, "db");
       await copyVerified(disk, source.snapshot, db, source.skipHashCheck ?? false);

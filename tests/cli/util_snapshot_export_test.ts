@@ -59,6 +59,9 @@ Deno.test("util snapshot export: etcd -> Concord -> etcd serves what the first e
     const ours = await util(["status", out, "-w", "json"]);
     assert.deepEqual(JSON.parse(ours.out), st);
     // an existing output file is not overwritten
+    const already = await util(["export", fx.file, `${work}/twice.db`]);
+    assert.equal(already.code, 1);
+    assert.match(already.err, /is already an etcd snapshot/);
     const again = await util(["export", "--data-dir", `${work}/concord`, out]);
     assert.equal(again.code, 1);
     assert.match(again.err, /file exists/);

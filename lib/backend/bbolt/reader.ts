@@ -41,6 +41,8 @@ export interface BoltReaderOptions {
 }
 
 const MAX_DEPTH = 64;
+/** Bytes read at once when a page is not in the read-ahead window. */
+const READ_AHEAD = 256 * 1024;
 const decoder = new TextDecoder();
 
 function compare(a: Uint8Array, b: Uint8Array): number {
@@ -53,6 +55,7 @@ function compare(a: Uint8Array, b: Uint8Array): number {
 export class BoltReader {
   readonly #file: DiskFile;
   readonly #length: number;
+  #window: { start: number; bytes: Uint8Array } | undefined;
   /** The current meta (the valid one with the higher txid). */
   readonly meta: Meta;
 
@@ -202,7 +205,9 @@ export class BoltReader {
       if (isBucket && value.length < BUCKET_HEADER_SIZE) {
         throw new BoltFormatError(`${where}: nested bucket value of ${value.length} bytes`);
       }
-      if (await fn(key, value, isBucket) === false) state.stopped = true;
+      // await only what is a promise: a synchronous fn costs no microtask per entry
+      const res = fn(key, value, isBucket);
+      if ((res instanceof Promise ? await res : res) === false) state.stopped = true;
     }
   }
 
@@ -225,17 +230,28 @@ export class BoltReader {
     return all;
   }
 
+  /**
+   * Reads `len` bytes at `offset` through a read-ahead window: a bucket's pages mostly follow
+   * one another in the file, so one read of READ_AHEAD bytes serves dozens of page reads.
+   * Returns a fresh copy (callers keep slices of it).
+   */
   async #read(offset: number, len: number, id: number): Promise<Uint8Array> {
     if (offset + len > this.#length) {
       throw new BoltFormatError(`page ${id}: beyond the end of the file (${this.#length} bytes)`);
     }
-    const buf = new Uint8Array(len);
-    for (let done = 0; done < len;) {
-      const n = await this.#file.readAt(buf.subarray(done), offset + done);
-      if (n <= 0) throw new BoltFormatError(`page ${id}: short read`);
-      done += n;
+    const w = this.#window;
+    if (w === undefined || offset < w.start || offset + len > w.start + w.bytes.length) {
+      const size = Math.min(Math.max(len, READ_AHEAD), this.#length - offset);
+      const buf = new Uint8Array(size);
+      for (let done = 0; done < size;) {
+        const n = await this.#file.readAt(buf.subarray(done), offset + done);
+        if (n <= 0) throw new BoltFormatError(`page ${id}: short read`);
+        done += n;
+      }
+      this.#window = { start: offset, bytes: buf };
     }
-    return buf;
+    const at = offset - this.#window!.start;
+    return this.#window!.bytes.slice(at, at + len);
   }
 }
 
