@@ -11,6 +11,7 @@ import { type HttpServer, serveHttp } from "../http/server.ts";
 import { ConfigError, type ServerConfig } from "../server/config.ts";
 import { AlarmType } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Member, type MemberOptions } from "../server/member.ts";
+import { EtcdServer } from "../server/etcd_server.ts";
 import { boundPeerUrls, startPeerTransport } from "../server/peer_transport.ts";
 import { kvService } from "./kv_service.ts";
 import { leaseService } from "./lease_service.ts";
@@ -76,17 +77,18 @@ export async function startServer(
     transport: (host) => startPeerTransport(cfg, host, { clock: opts.clock, log: opts.log }),
     ...opts,
   });
+  const server = new EtcdServer(member);
   const metrics = new MetricsRegistry();
   registerServerMetrics(metrics, member, Date.now());
   const handler = createApiHandler({
     metrics,
     services: learnerGate(member, {
-      kv: kvService(member),
-      lease: leaseService(member),
+      kv: kvService(server.kv),
+      lease: leaseService(server.lease),
       watch: watchService(member),
-      maintenance: maintenanceService(member),
-      cluster: clusterService(member),
-      auth: authService(member),
+      maintenance: maintenanceService(server.maintenance),
+      cluster: clusterService(server.cluster),
+      auth: authService(server.auth),
       lock: lockService(member),
       election: electionService(member),
     }),

@@ -64,7 +64,7 @@ import { quotaBytes } from "./quota.ts";
 import { type Compactor, startCompactor } from "./compactor.ts";
 import { formatId } from "./member_id.ts";
 import { encodeRequest, type InternalRequest, RequestKind } from "./request.ts";
-import { type Applied, Applier } from "./applier.ts";
+import { type Applied, APPLIED_KIND, type AppliedFor, Applier } from "./applier.ts";
 import { ServerState } from "./state.ts";
 import { decodeMember, type MemberRecord, type Membership } from "./membership.ts";
 import { Waits } from "./waits.ts";
@@ -96,7 +96,7 @@ import {
 } from "./member_calls.ts";
 import type { SnapshotSource, Transport, TransportHost } from "../transport/transport.ts";
 
-export type { Applied } from "./applier.ts";
+export type { Applied, AppliedFor } from "./applier.ts";
 export { memberPaths } from "./bootstrap.ts";
 export { SNAPSHOT_CATCH_UP_ENTRIES } from "./raft_loop.ts";
 
@@ -911,7 +911,17 @@ export class Member {
    * proposer's, while auth is enabled) travels with KV writes and lease revokes so the apply
    * checks permissions again in log order.
    */
-  propose(p: Proposal, auth?: AuthInfo): Promise<Applied> {
+  propose<P extends Proposal>(p: P, auth?: AuthInfo): Promise<AppliedFor<P["kind"]>> {
+    return this.#propose(p, auth).then((a) => {
+      // the applier answers each kind with its one result kind (APPLIED_KIND)
+      if (a.kind !== APPLIED_KIND[p.kind]) {
+        throw new Error(`concord: request kind ${p.kind} applied as ${a.kind}`);
+      }
+      return a as AppliedFor<P["kind"]>;
+    });
+  }
+
+  #propose(p: Proposal, auth?: AuthInfo): Promise<Applied> {
     if (this.#stopped || this.#fatal !== null) return Promise.reject(Errors.stopped());
     const id = ++this.#nextReqId;
     const data = encodeRequest(
