@@ -174,6 +174,12 @@ export class Member {
   #leaderChanges = 0;
   #leaderWaits: { target: MemberId; resolve: () => void }[] = [];
   readonly #reconfig: MemberReconfig;
+  /** Makes the peer transport; kept so a cluster of one can start it when it grows. */
+  #transportFactory: TransportFactory | undefined;
+  /** The transport being started for a cluster of one that is growing. */
+  #transportStarting: Promise<void> | null = null;
+  /** False while the WAL is replayed at boot (which sets up the transport itself after). */
+  #booted = false;
   /** Stops this member shortly after it applied its own removal. */
   #removalTimer: { cancel(): void } | null = null;
   /** Resolves when the member first knows a leader (itself, with one member). */
@@ -305,6 +311,7 @@ export class Member {
       },
       linearizableRead: () => this.linearizableRead(),
       removed: (why) => this.#removedFromCluster(why),
+      needTransport: () => this.#startTransportLate(),
     });
   }
 
@@ -389,12 +396,15 @@ export class Member {
     // replay: raft hands out committed entries after `applied`; the consistent index skips
     // what the backend already holds
     await this.#loop.node.process();
-    const voters = this.#loop.node.raw.confState().voters;
-    const alone = voters.length === 1 && voters[0] === this.id;
-    if (!alone) {
+    const cs = this.#loop.node.raw.confState();
+    const alone = cs.voters.length === 1 && cs.voters[0] === this.id;
+    // a learner is a peer too (the only voter must still replicate to it), and a member
+    // joining an existing cluster knows no configuration until the leader sends it
+    const others = [...cs.voters, ...cs.learners].filter((id) => id !== this.id).length;
+    if (others > 0 || !alone) {
       if (transport === undefined) {
         throw new ConfigError(
-          `${this.describe()} has ${voters.length} voting members but no peer transport: ` +
+          `${this.describe()} has other members but no peer transport: ` +
             `give it --listen-peer-urls to serve and reach its peers`,
         );
       }
@@ -405,8 +415,12 @@ export class Member {
       for (const m of peers.values()) {
         if (m.id !== this.id) t.addPeer({ id: m.id, urls: m.peerURLs });
       }
-    } else {
-      // alone: no one else can win, so there is no reason to wait an election timeout
+    }
+    // from here on, a change adding a member to a cluster of one starts the transport
+    this.#transportFactory = transport;
+    this.#booted = true;
+    if (alone) {
+      // no one else can win, so there is no reason to wait an election timeout
       this.#loop.node.campaign();
       await this.#loop.node.process();
     }
@@ -430,6 +444,39 @@ export class Member {
     );
     this.#loop.start();
     this.ready.then(() => this.#publish());
+  }
+
+  /**
+   * A cluster of one serves no peers until it grows: once a change adding another member is
+   * applied, the transport starts (listening on --listen-peer-urls, as etcd always does) and
+   * reaches every member the membership names. Without a transport the member could never
+   * reach the member it added, and a cluster of two needs both: it stops with the reason.
+   */
+  #startTransportLate(): void {
+    if (!this.#booted) return;
+    if (this.#loop.transport !== null || this.#transportStarting !== null) return;
+    const factory = this.#transportFactory;
+    if (factory === undefined) {
+      this.#fail(
+        new ConfigError(
+          `${this.describe()} added a member but has no peer transport: ` +
+            `give it --listen-peer-urls to serve and reach its peers`,
+        ),
+      );
+      return;
+    }
+    this.#transportStarting = (async () => {
+      const t = await factory(this.#loop);
+      if (this.#stopped) {
+        await t.close();
+        return;
+      }
+      this.#loop.setTransport(t);
+      for (const m of this.#state.membership.list()) {
+        if (m.id !== this.id) t.addPeer({ id: m.id, urls: m.peerURLs });
+      }
+      this.#log(`concord: ${this.describe()} started its peer transport (the cluster grew)`);
+    })().catch((err) => this.#fail(err));
   }
 
   /**
@@ -865,6 +912,7 @@ export class Member {
     this.tokens.close();
     this.#waits.close(Errors.stopped());
     this.#reads.close(Errors.stopped());
+    await this.#transportStarting;
     await this.#loop.stop();
     this.hub.close();
     await this.#state.close();

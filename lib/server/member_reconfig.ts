@@ -56,6 +56,8 @@ export interface ReconfigHost {
   linearizableRead(): Promise<void>;
   /** This member learned it is no longer part of the cluster. */
   removed(why: string): void;
+  /** Another member joined a cluster that had no transport (a cluster of one grows). */
+  needTransport(): void;
 }
 
 /** Membership changes of one member. */
@@ -100,8 +102,9 @@ export class MemberReconfig {
         const had = ms.get(rec.id);
         ms.add(had ? { ...rec, name: had.name, clientURLs: had.clientURLs } : rec);
         if (rec.id !== this.#h.id) {
-          if (had) t?.updatePeer({ id: rec.id, urls: rec.peerURLs });
-          else t?.addPeer({ id: rec.id, urls: rec.peerURLs });
+          if (t === null) this.#h.needTransport();
+          else if (had) t.updatePeer({ id: rec.id, urls: rec.peerURLs });
+          else t.addPeer({ id: rec.id, urls: rec.peerURLs });
         }
         break;
       }
