@@ -13,6 +13,7 @@ import { AlarmType } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Member, type MemberOptions } from "../server/member.ts";
 import { EtcdServer } from "../server/etcd_server.ts";
 import { boundPeerUrls, startPeerTransport } from "../server/peer_transport.ts";
+import { formatId } from "../server/member_id.ts";
 import { kvService } from "./kv_service.ts";
 import { leaseService } from "./lease_service.ts";
 import { watchService } from "./watch_service.ts";
@@ -134,12 +135,23 @@ export async function startServer(
     },
     close() {
       closing ??= (async () => {
+        // etcd's Stop: a leader hands leadership to a peer before it stops, so the others
+        // need no election timeout to go on serving
+        const log = opts.log ?? ((line: string) => console.error(line));
+        const handover = member.transferLeadershipAway().then(
+          (to) => {
+            if (to !== null) {
+              log(`concord: ${member.describe()} handed leadership to ${formatId(to)}`);
+            }
+          },
+          (err) => log(`concord: ${member.describe()} could not hand leadership over: ${err}`),
+        );
         const drained = Promise.all(servers.map((s) => s.close()));
         // Long-lived calls (watch streams, lock and election waits) would hold the drain to
         // its timeout: end them now, as etcd's shutdown cancels open watch streams. Unary
         // calls in flight still finish; the member stops once they have.
         member.hub.close();
-        await drained;
+        await Promise.all([drained, handover]);
         await member.stop();
       })();
       return closing;

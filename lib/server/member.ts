@@ -61,6 +61,7 @@ import { type Compactor, startCompactor } from "./compactor.ts";
 import { formatId } from "./member_id.ts";
 import { encodeRequest, type InternalRequest, RequestKind } from "./request.ts";
 import { MemberReconfig } from "./member_reconfig.ts";
+import { LeaderTransfer } from "./leader_transfer.ts";
 import { type Applied, APPLIED_KIND, type AppliedFor, Applier } from "./applier.ts";
 import { ServerState } from "./state.ts";
 import type { MemberRecord, Membership } from "./membership.ts";
@@ -172,7 +173,7 @@ export class Member {
   #leader = false;
   #lead: MemberId = 0n;
   #leaderChanges = 0;
-  #leaderWaits: { target: MemberId; resolve: () => void }[] = [];
+  readonly #transfers: LeaderTransfer;
   readonly #reconfig: MemberReconfig;
   /** Makes the peer transport; kept so a cluster of one can start it when it grows. */
   #transportFactory: TransportFactory | undefined;
@@ -294,6 +295,18 @@ export class Member {
         this.#loop.drive();
       },
       waitApplied: (index) => this.#waits.waitApplied(index),
+    });
+    this.#transfers = new LeaderTransfer({
+      id: this.id,
+      clock: this.#clock,
+      isLeader: () => this.isLeader,
+      leader: () => this.leader,
+      members: () => this.#state.membership.list(),
+      transport: () => this.#loop.transport,
+      transferLeader: (target) => {
+        this.#loop.node.transferLeader(target);
+        this.#loop.drive();
+      },
     });
     this.#reconfig = new MemberReconfig({
       id: this.id,
@@ -515,6 +528,7 @@ export class Member {
     this.#log(`concord: member stopped after a fatal error: ${err}`);
     this.#waits.close(Errors.stopped());
     this.#reads.close(Errors.stopped());
+    this.#transfers.close(Errors.stopped());
   }
 
   async #apply(b: ApplyBatch): Promise<void> {
@@ -694,41 +708,22 @@ export class Member {
    * once raft reports it as the leader, or fails with a timeout.
    */
   moveLeader(target: MemberId): Promise<void> {
-    if (!this.isLeader) return Promise.reject(Errors.notLeader());
-    // etcd: the transferee must be a member and not a learner
-    const t = this.membership.get(target);
-    if (t === undefined || t.isLearner) return Promise.reject(Errors.badLeaderTransferee());
-    if (this.leader === target) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = this.#clock.after(this.#timeoutMs, () => {
-        this.#leaderWaits = this.#leaderWaits.filter((w) => w.resolve !== done);
-        reject(Errors.timeout());
-      });
-      const done = () => {
-        timer.cancel();
-        resolve();
-      };
-      this.#leaderWaits.push({ target, resolve: done });
-      try {
-        this.#loop.node.transferLeader(target);
-      } catch (err) {
-        timer.cancel();
-        this.#leaderWaits = this.#leaderWaits.filter((w) => w.resolve !== done);
-        reject(err);
-        return;
-      }
-      this.#loop.drive();
-    });
+    return this.#transfers.move(target, this.#timeoutMs);
+  }
+
+  /**
+   * etcd's TransferLeadership, before a leader stops: hands leadership to the voter connected
+   * longest, waiting at most two election timeouts. Resolves with the new leader, or null when
+   * there was nothing to hand over (a follower, or no other voter).
+   */
+  transferLeadershipAway(): Promise<MemberId | null> {
+    return this.#transfers.away(2 * this.config.electionTimeoutMs);
   }
 
   #softState(s: SoftState): void {
     const leader = s.raftState === StateType.Leader;
     if (s.lead !== 0n) this.#markReady();
-    if (this.#leaderWaits.length > 0) {
-      const due = this.#leaderWaits.filter((w) => w.target === s.lead);
-      this.#leaderWaits = this.#leaderWaits.filter((w) => w.target !== s.lead);
-      for (const w of due) w.resolve();
-    }
+    this.#transfers.observe(s.lead);
     if (s.lead !== this.#lead) {
       const had = this.#lead;
       this.#lead = s.lead;
@@ -912,6 +907,7 @@ export class Member {
     this.tokens.close();
     this.#waits.close(Errors.stopped());
     this.#reads.close(Errors.stopped());
+    this.#transfers.close(Errors.stopped());
     await this.#transportStarting;
     await this.#loop.stop();
     this.hub.close();
