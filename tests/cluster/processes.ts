@@ -98,16 +98,17 @@ export class ProcessCluster {
     ];
   }
 
-  /** Starts (or restarts) member i's process. */
-  spawn(i: number): void {
+  /** Starts (or restarts) member i's process, with `extra` flags after the usual ones. */
+  spawn(i: number, extra: string[] = []): void {
     const m = this.members[i];
+    const args = [...this.args(i), ...extra];
     const cmd = this.kind === "concord"
       ? new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", MAIN, "serve", ...this.args(i)],
+        args: ["run", "-A", MAIN, "serve", ...args],
         stdout: "null",
         stderr: "piped",
       })
-      : new Deno.Command("etcd", { args: this.args(i), stdout: "null", stderr: "piped" });
+      : new Deno.Command("etcd", { args, stdout: "null", stderr: "piped" });
     let proc: Deno.ChildProcess;
     try {
       proc = cmd.spawn();
