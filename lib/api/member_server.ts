@@ -11,7 +11,9 @@ import { type HttpServer, serveHttp } from "../http/server.ts";
 import { ConfigError, type ServerConfig } from "../server/config.ts";
 import { AlarmType } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Member, type MemberOptions } from "../server/member.ts";
+import { EtcdServer } from "../server/etcd_server.ts";
 import { boundPeerUrls, startPeerTransport } from "../server/peer_transport.ts";
+import { formatId } from "../server/member_id.ts";
 import { kvService } from "./kv_service.ts";
 import { leaseService } from "./lease_service.ts";
 import { watchService } from "./watch_service.ts";
@@ -76,17 +78,18 @@ export async function startServer(
     transport: (host) => startPeerTransport(cfg, host, { clock: opts.clock, log: opts.log }),
     ...opts,
   });
+  const server = new EtcdServer(member);
   const metrics = new MetricsRegistry();
   registerServerMetrics(metrics, member, Date.now());
   const handler = createApiHandler({
     metrics,
     services: learnerGate(member, {
-      kv: kvService(member),
-      lease: leaseService(member),
+      kv: kvService(server.kv),
+      lease: leaseService(server.lease),
       watch: watchService(member),
-      maintenance: maintenanceService(member),
-      cluster: clusterService(member),
-      auth: authService(member),
+      maintenance: maintenanceService(server.maintenance),
+      cluster: clusterService(server.cluster),
+      auth: authService(server.auth),
       lock: lockService(member),
       election: electionService(member),
     }),
@@ -132,12 +135,23 @@ export async function startServer(
     },
     close() {
       closing ??= (async () => {
+        // etcd's Stop: a leader hands leadership to a peer before it stops, so the others
+        // need no election timeout to go on serving
+        const log = opts.log ?? ((line: string) => console.error(line));
+        const handover = member.transferLeadershipAway().then(
+          (to) => {
+            if (to !== null) {
+              log(`concord: ${member.describe()} handed leadership to ${formatId(to)}`);
+            }
+          },
+          (err) => log(`concord: ${member.describe()} could not hand leadership over: ${err}`),
+        );
         const drained = Promise.all(servers.map((s) => s.close()));
         // Long-lived calls (watch streams, lock and election waits) would hold the drain to
         // its timeout: end them now, as etcd's shutdown cancels open watch streams. Unary
         // calls in flight still finish; the member stops once they have.
         member.hub.close();
-        await drained;
+        await Promise.all([drained, handover]);
         await member.stop();
       })();
       return closing;

@@ -1,53 +1,24 @@
 /**
- * Who is calling: the auth token a request carries (gRPC metadata or the gateway's
- * Authorization header), resolved against the member's token provider and auth store.
+ * Who is calling, as the wire says: the auth token a request carries (gRPC metadata or the
+ * gateway's Authorization header) and its verified client certificate's Common Name. The
+ * server resolves them (lib/server/caller.ts); the API only reads them off the request.
  */
 import type { HandlerContext } from "@connectrpc/connect";
-import { Errors } from "../base/errors.ts";
-import { authToken } from "./auth_token.ts";
 import type { AuthInfo } from "../auth/store.ts";
 import type { Member } from "../server/member.ts";
-import { tlsAuthInfo } from "./tls_auth.ts";
+import { type Caller, resolveCaller } from "../server/caller.ts";
+import { authToken } from "./auth_token.ts";
+import { peerCommonName } from "./tls_auth.ts";
 
-/**
- * The request's auth info, or undefined when it carries no token (and no client certificate
- * stands in for one, see tls_auth.ts). A token is resolved
- * whether or not auth is enabled, as etcd's AuthInfoFromCtx does: one the member cannot
- * resolve (unknown, expired, forged, or a simple token forgotten when auth was disabled) is
- * etcd's invalid auth token, so a client with a stale token learns it even with auth off.
- */
-export async function authInfo(m: Member, ctx: HandlerContext): Promise<AuthInfo | undefined> {
-  const token = authToken(ctx.requestHeader);
-  // no token: with --client-cert-auth, the verified client certificate's CN (etcd's
-  // AuthInfoFromTLS); otherwise nobody
-  if (token === undefined) return tlsAuthInfo(m, ctx);
-  const info = await m.tokens.info(token, m.auth.revision);
-  if (info === undefined) throw Errors.invalidAuthToken();
-  return { username: info.username, revision: info.revision };
+/** The request's credentials, unchecked. */
+export function callerOf(ctx: HandlerContext): Caller {
+  return { token: authToken(ctx.requestHeader), certCommonName: peerCommonName(ctx) };
 }
 
 /**
- * Throws unless the request may administer (root role) when auth is enabled; a token it
- * cannot resolve is refused either way (see `authInfo`).
+ * The request's auth info (see `resolveCaller`), for the services not yet behind the server
+ * façade (watch, lock, election).
  */
-export async function checkAdmin(m: Member, ctx: HandlerContext): Promise<void> {
-  m.auth.checkAdmin(await authInfo(m, ctx));
-}
-
-/**
- * etcd 3.4.26's check before a LeaseTimeToLive that lists keys (its fix of CVE-2023-32082,
- * which showed a user the key names attached to another user's lease): with auth enabled,
- * the caller must be a user who may read every key attached to the lease. Returns the auth
- * revision the check saw; the caller refuses its answer if auth changed meanwhile.
- */
-export async function checkLeaseKeys(m: Member, ctx: HandlerContext, id: bigint): Promise<number> {
-  const revision = m.auth.revision;
-  if (!m.auth.enabled) return revision;
-  const info = await authInfo(m, ctx);
-  if (info === undefined) throw Errors.userEmpty();
-  if (m.lessor.exists(id)) {
-    const none = new Uint8Array(0);
-    for (const key of m.lessor.timeToLive(id, true).keys) m.auth.checkRange(info, key, none);
-  }
-  return revision;
+export function authInfo(m: Member, ctx: HandlerContext): Promise<AuthInfo | undefined> {
+  return resolveCaller(m, callerOf(ctx));
 }

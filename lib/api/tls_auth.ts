@@ -9,7 +9,6 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { PEER_CERTIFICATE } from "../http/server.ts";
-import type { AuthInfo } from "../auth/store.ts";
 
 /**
  * The Common Name of the request's verified client certificate ("" when it has none, as Go
@@ -20,24 +19,6 @@ import type { AuthInfo } from "../auth/store.ts";
 export function peerCommonName(ctx: HandlerContext): string | undefined {
   if (ctx.protocolName === "grpc-gateway") return undefined;
   return ctx.values.get(PEER_CERTIFICATE)?.commonName;
-}
-
-/** What {@link tlsAuthInfo} reads from the member (a `Member` satisfies it). */
-export interface CertAuthSource {
-  readonly config: { readonly tls: { readonly clientCertAuth: boolean } };
-  readonly auth: { readonly revision: number };
-}
-
-/**
- * etcd's AuthInfoFromTLS, for a request WITHOUT a token: with --client-cert-auth, the
- * certificate's CN at the auth store's current revision; otherwise undefined (no user). The
- * auth store then checks that user's permissions as for a token (an unknown CN is refused).
- */
-export function tlsAuthInfo(m: CertAuthSource, ctx: HandlerContext): AuthInfo | undefined {
-  if (!m.config.tls.clientCertAuth) return undefined;
-  const username = peerCommonName(ctx);
-  if (username === undefined) return undefined;
-  return { username, revision: m.auth.revision };
 }
 
 /** etcd's answer to a gateway request refused by {@link gatewayRefusesCommonName}. */

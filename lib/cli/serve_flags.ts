@@ -164,6 +164,11 @@ const FLAGS: Record<string, FlagDef> = {
     help: "Initial cluster token.",
     apply: (c, v) => (c.initialClusterToken = v),
   },
+  "force-new-cluster": {
+    kind: "bool",
+    help: "Force to create a new one member cluster.",
+    apply: (c, v) => (c.forceNewCluster = parseBool("force-new-cluster", v)),
+  },
   "strict-reconfig-check": {
     kind: "bool",
     help: "Reject reconfiguration requests that would cause quorum loss.",

@@ -720,6 +720,15 @@ export class Raft {
     return null;
   }
 
+  /** A voter (other than this node) whose log matches this leader's to its end, or 0n. */
+  private completeVoter(): NodeId {
+    const last = this.raftLog.lastIndex();
+    for (const id of this.trk.voters) {
+      if (id !== this.id && this.trk.progress.get(id)?.match === last) return id;
+    }
+    return 0n;
+  }
+
   private sendTimeoutNow(to: NodeId): void {
     this.send(newMessage({ type: MessageType.TimeoutNow, to }));
   }
@@ -959,6 +968,10 @@ export class Raft {
       // the others the commit index first, so they apply the change too and elect among the
       // new configuration, instead of waiting for a quorum of the old one.
       for (const id of this.trk.progress.keys()) if (id !== this.id) this.sendHeartbeat(id, null);
+      // and hand leadership over rather than leave them to an election timeout: a voter
+      // whose log is complete is told to campaign now (as a transfer would)
+      const heir = this.completeVoter();
+      if (heir !== 0n) this.sendTimeoutNow(heir);
       this.becomeFollower(this.term, 0n);
       return outcome;
     }

@@ -6,8 +6,7 @@
  * and records the consistent index in the same synchronous step, so a replay after a crash
  * skips exactly what the backend already holds.
  */
-import { Code, ConnectError } from "@connectrpc/connect";
-import { Errors, EtcdError } from "../base/errors.ts";
+import { Errors, EtcdError, GrpcCode } from "../base/errors.ts";
 import type { Entry } from "../base/raftpb.ts";
 import { toCounter } from "../base/types.ts";
 import { applyCompaction, applyDeleteRange, applyPut, applyTxn } from "../mvcc/applier.ts";
@@ -36,6 +35,37 @@ export type Applied =
   | { kind: "token"; token: Promise<string>; revision: number }
   | { kind: "alarms"; alarms: AlarmMember[]; revision: number }
   | { kind: "revision"; revision: number };
+
+/** The result kind each request kind's apply produces. */
+export const APPLIED_KIND = {
+  [RequestKind.Put]: "put",
+  [RequestKind.DeleteRange]: "delete",
+  [RequestKind.Txn]: "txn",
+  [RequestKind.Compaction]: "compaction",
+  [RequestKind.LeaseGrant]: "grant",
+  [RequestKind.LeaseRevoke]: "revision",
+  [RequestKind.LeaseCheckpoint]: "revision",
+  [RequestKind.Alarm]: "alarms",
+  [RequestKind.AuthEnable]: "revision",
+  [RequestKind.AuthDisable]: "revision",
+  [RequestKind.Authenticate]: "token",
+  [RequestKind.UserAdd]: "revision",
+  [RequestKind.UserDelete]: "revision",
+  [RequestKind.UserChangePassword]: "revision",
+  [RequestKind.UserGrantRole]: "revision",
+  [RequestKind.UserRevokeRole]: "revision",
+  [RequestKind.RoleAdd]: "revision",
+  [RequestKind.RoleDelete]: "revision",
+  [RequestKind.RoleGrantPermission]: "revision",
+  [RequestKind.RoleRevokePermission]: "revision",
+  [RequestKind.MemberAttrSet]: "revision",
+} as const satisfies Record<RequestKind, Applied["kind"]>;
+
+/** What the apply of a request of kind `K` produces: a proposer's typed answer. */
+export type AppliedFor<K extends RequestKind> = Extract<
+  Applied,
+  { kind: (typeof APPLIED_KIND)[K] }
+>;
 
 /** The outcome of one request entry: its proposer's id, and the result or the refusal. */
 export interface AppliedEntry {
@@ -82,7 +112,9 @@ export class Applier {
     } catch (err) {
       if (err instanceof EtcdError) outcome = { error: err };
       else if (err instanceof RangeError) {
-        outcome = { error: new ConnectError(err.message, Code.InvalidArgument) };
+        // a number out of its field's range (the services refuse these before proposing;
+        // an entry proposed before that check existed is refused the same way everywhere)
+        outcome = { error: new EtcdError(GrpcCode.InvalidArgument, err.message) };
       } else throw err;
     } finally {
       this.#applying = 0;

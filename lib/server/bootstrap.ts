@@ -16,6 +16,7 @@ import { ConfigError, type ServerConfig } from "./config.ts";
 import { clusterIdFor, memberIdFor } from "./member_id.ts";
 import { httpMembersFetcher, joinCluster, type MembersFetcher } from "./join.ts";
 import type { MemberRecord } from "./membership.ts";
+import { forceNewCluster } from "./force_new_cluster.ts";
 
 const encoder = new TextEncoder();
 
@@ -173,11 +174,26 @@ export async function bootstrapRaft(
     segmentSize: opts.walSegmentBytes,
   });
   if (snap) storage.applySnapshot(snap);
-  storage.setHardState(opened.contents.hardState);
-  storage.append(opened.contents.entries);
   if (opened.contents.tornTail) {
     opts.log(`concord: WAL had a torn tail; ${JSON.stringify(opened.contents.tornTail)}`);
   }
+  let hardState = opened.contents.hardState;
+  let entries = opened.contents.entries;
+  if (cfg.forceNewCluster) {
+    const self = opened.contents.metadata.nodeId;
+    const f = forceNewCluster(self, snap, hardState, entries);
+    // the forced entries are in the WAL before raft sees them: a crash now restarts the same
+    await opened.wal.save(f.hardState, f.forced);
+    hardState = f.hardState;
+    entries = f.entries;
+    opts.log(
+      `concord: --force-new-cluster: member ${self.toString(16)} restarts alone, ` +
+        `removing ${f.removed.map((id) => id.toString(16)).join(", ") || "no one"} ` +
+        `(${f.discarded} uncommitted entries discarded)`,
+    );
+  }
+  storage.setHardState(hardState);
+  storage.append(entries);
   return {
     id: opened.contents.metadata.nodeId,
     clusterId: opened.contents.metadata.clusterId,

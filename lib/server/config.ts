@@ -39,6 +39,11 @@ export interface ServerConfig {
    * without a quorum of started (and, for adds and removes, connected) voting members.
    */
   strictReconfigCheck: boolean;
+  /**
+   * etcd's --force-new-cluster: restart this member as a cluster of one that keeps its data
+   * (force_new_cluster.ts); only for a member with a data dir.
+   */
+  forceNewCluster: boolean;
   /** etcd 3.5's --max-learners: at most this many learners at once (3.4 fixes it at 1). */
   maxLearners: number;
   snapshotCount: number;
@@ -106,6 +111,7 @@ export function defaultConfig(name = "default"): ServerConfig {
     initialClusterState: "new",
     initialClusterToken: "etcd-cluster",
     strictReconfigCheck: true,
+    forceNewCluster: false,
     maxLearners: 1,
     snapshotCount: DEFAULT_SNAPSHOT_COUNT,
     maxSnapshots: 5,

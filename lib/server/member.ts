@@ -10,7 +10,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { Errors, EtcdError } from "../base/errors.ts";
-import { type Entry, EntryType, type Snapshot } from "../base/raftpb.ts";
+import { EntryType, type Snapshot } from "../base/raftpb.ts";
 import { Rand } from "../base/rand.ts";
 import type { ClusterId, MemberId } from "../base/types.ts";
 import type { Clock } from "../io/clock.ts";
@@ -25,11 +25,7 @@ import type { Wal } from "../wal/wal.ts";
 import { WalLockedError } from "../wal/errors.ts";
 import { Snapshotter } from "../snap/snapshotter.ts";
 import {
-  type AppliedConfChange,
   type ApplyBatch,
-  type ConfChange,
-  ConfChangeOutcome,
-  ConfChangeType,
   type Message,
   type Node,
   ProposalDroppedError,
@@ -64,26 +60,17 @@ import { quotaBytes } from "./quota.ts";
 import { type Compactor, startCompactor } from "./compactor.ts";
 import { formatId } from "./member_id.ts";
 import { encodeRequest, type InternalRequest, RequestKind } from "./request.ts";
-import { type Applied, Applier } from "./applier.ts";
+import { MemberReconfig } from "./member_reconfig.ts";
+import { LeaderTransfer } from "./leader_transfer.ts";
+import { type Applied, APPLIED_KIND, type AppliedFor, Applier } from "./applier.ts";
 import { ServerState } from "./state.ts";
-import { decodeMember, type MemberRecord, type Membership } from "./membership.ts";
+import type { MemberRecord, Membership } from "./membership.ts";
 import { Waits } from "./waits.ts";
-import {
-  decodeChangeContext,
-  encodeChangeContext,
-  LEARNER_READY_PERCENT,
-  mayAddMember,
-  mayPromoteMember,
-  mayRemoveMember,
-  MembershipOverlay,
-  type ReconfigState,
-  validateChange,
-} from "./reconfig.ts";
-import { memberIdFor } from "./member_id.ts";
 import { encodeMembers, MEMBERS_CALL, type MembersFetcher } from "./join.ts";
 import { ReadRounds } from "./read_rounds.ts";
 import { RaftLoop } from "./raft_loop.ts";
 import { openBackendStream } from "./snapshot_stream.ts";
+import { installSnapshot } from "./snapshot_install.ts";
 import { handleLeaseCall, renewAtLeader, renewLocal, timeToLiveAtLeader } from "./lease_calls.ts";
 import type { LeaseTimeToLive } from "../lease/lessor.ts";
 import { bootstrapRaft, memberPaths, urlText } from "./bootstrap.ts";
@@ -91,12 +78,11 @@ import {
   handlePromoteCall,
   MemberRemovedError,
   PROMOTE_CALL,
-  promoteAtLeader,
   REMOVED_CALL,
 } from "./member_calls.ts";
 import type { SnapshotSource, Transport, TransportHost } from "../transport/transport.ts";
 
-export type { Applied } from "./applier.ts";
+export type { Applied, AppliedFor } from "./applier.ts";
 export { memberPaths } from "./bootstrap.ts";
 export { SNAPSHOT_CATCH_UP_ENTRIES } from "./raft_loop.ts";
 
@@ -187,11 +173,14 @@ export class Member {
   #leader = false;
   #lead: MemberId = 0n;
   #leaderChanges = 0;
-  #leaderWaits: { target: MemberId; resolve: () => void }[] = [];
-  /** Conf changes refused by validation in the batch being applied, by entry index. */
-  readonly #refusals = new Map<number, EtcdError>();
-  /** The membership as the conf changes validated in the current batch leave it. */
-  #overlay: MembershipOverlay | null = null;
+  readonly #transfers: LeaderTransfer;
+  readonly #reconfig: MemberReconfig;
+  /** Makes the peer transport; kept so a cluster of one can start it when it grows. */
+  #transportFactory: TransportFactory | undefined;
+  /** The transport being started for a cluster of one that is growing. */
+  #transportStarting: Promise<void> | null = null;
+  /** False while the WAL is replayed at boot (which sets up the transport itself after). */
+  #booted = false;
   /** Stops this member shortly after it applied its own removal. */
   #removalTimer: { cancel(): void } | null = null;
   /** Resolves when the member first knows a leader (itself, with one member). */
@@ -285,12 +274,12 @@ export class Member {
         fail: (err) => this.#fail(err),
         commitBackend: () => this.#state.backend.commit(),
         isRemoved: (id) => this.#state.membership.isRemoved(id),
-        validateConfChange: (cc, index) => this.#validateConfChange(cc, index),
+        validateConfChange: (cc, index) => this.#reconfig.validate(cc, index),
         removed: (by) => this.#removedFromCluster(`peer ${formatId(by)} refused it`),
         openSnapshot: (m) => this.#openSnapshot(m),
         handleCall: (_from, method, body) =>
           method === PROMOTE_CALL
-            ? handlePromoteCall(body, (id) => this.#promoteHere(id))
+            ? handlePromoteCall(body, (id) => this.#reconfig.promoteHere(id))
             : method === REMOVED_CALL
             ? this.#removedCall(_from)
             : method === MEMBERS_CALL
@@ -306,6 +295,36 @@ export class Member {
         this.#loop.drive();
       },
       waitApplied: (index) => this.#waits.waitApplied(index),
+    });
+    this.#transfers = new LeaderTransfer({
+      id: this.id,
+      clock: this.#clock,
+      isLeader: () => this.isLeader,
+      leader: () => this.leader,
+      members: () => this.#state.membership.list(),
+      transport: () => this.#loop.transport,
+      transferLeader: (target) => {
+        this.#loop.node.transferLeader(target);
+        this.#loop.drive();
+      },
+    });
+    this.#reconfig = new MemberReconfig({
+      id: this.id,
+      config,
+      clock: this.#clock,
+      timeoutMs: this.#timeoutMs,
+      loop: this.#loop,
+      waits: this.#waits,
+      isLeader: () => this.isLeader,
+      leader: () => this.leader,
+      state: () => this.#state,
+      nextRequestId: () => ++this.#nextReqId,
+      checkRunning: () => {
+        if (this.#stopped || this.#fatal !== null) throw Errors.stopped();
+      },
+      linearizableRead: () => this.linearizableRead(),
+      removed: (why) => this.#removedFromCluster(why),
+      needTransport: () => this.#startTransportLate(),
     });
   }
 
@@ -390,12 +409,15 @@ export class Member {
     // replay: raft hands out committed entries after `applied`; the consistent index skips
     // what the backend already holds
     await this.#loop.node.process();
-    const voters = this.#loop.node.raw.confState().voters;
-    const alone = voters.length === 1 && voters[0] === this.id;
-    if (!alone) {
+    const cs = this.#loop.node.raw.confState();
+    const alone = cs.voters.length === 1 && cs.voters[0] === this.id;
+    // a learner is a peer too (the only voter must still replicate to it), and a member
+    // joining an existing cluster knows no configuration until the leader sends it
+    const others = [...cs.voters, ...cs.learners].filter((id) => id !== this.id).length;
+    if (others > 0 || !alone) {
       if (transport === undefined) {
         throw new ConfigError(
-          `${this.describe()} has ${voters.length} voting members but no peer transport: ` +
+          `${this.describe()} has other members but no peer transport: ` +
             `give it --listen-peer-urls to serve and reach its peers`,
         );
       }
@@ -406,8 +428,12 @@ export class Member {
       for (const m of peers.values()) {
         if (m.id !== this.id) t.addPeer({ id: m.id, urls: m.peerURLs });
       }
-    } else {
-      // alone: no one else can win, so there is no reason to wait an election timeout
+    }
+    // from here on, a change adding a member to a cluster of one starts the transport
+    this.#transportFactory = transport;
+    this.#booted = true;
+    if (alone) {
+      // no one else can win, so there is no reason to wait an election timeout
       this.#loop.node.campaign();
       await this.#loop.node.process();
     }
@@ -431,6 +457,39 @@ export class Member {
     );
     this.#loop.start();
     this.ready.then(() => this.#publish());
+  }
+
+  /**
+   * A cluster of one serves no peers until it grows: once a change adding another member is
+   * applied, the transport starts (listening on --listen-peer-urls, as etcd always does) and
+   * reaches every member the membership names. Without a transport the member could never
+   * reach the member it added, and a cluster of two needs both: it stops with the reason.
+   */
+  #startTransportLate(): void {
+    if (!this.#booted) return;
+    if (this.#loop.transport !== null || this.#transportStarting !== null) return;
+    const factory = this.#transportFactory;
+    if (factory === undefined) {
+      this.#fail(
+        new ConfigError(
+          `${this.describe()} added a member but has no peer transport: ` +
+            `give it --listen-peer-urls to serve and reach its peers`,
+        ),
+      );
+      return;
+    }
+    this.#transportStarting = (async () => {
+      const t = await factory(this.#loop);
+      if (this.#stopped) {
+        await t.close();
+        return;
+      }
+      this.#loop.setTransport(t);
+      for (const m of this.#state.membership.list()) {
+        if (m.id !== this.id) t.addPeer({ id: m.id, urls: m.peerURLs });
+      }
+      this.#log(`concord: ${this.describe()} started its peer transport (the cluster grew)`);
+    })().catch((err) => this.#fail(err));
   }
 
   /**
@@ -469,10 +528,11 @@ export class Member {
     this.#log(`concord: member stopped after a fatal error: ${err}`);
     this.#waits.close(Errors.stopped());
     this.#reads.close(Errors.stopped());
+    this.#transfers.close(Errors.stopped());
   }
 
   async #apply(b: ApplyBatch): Promise<void> {
-    this.#overlay = null;
+    this.#reconfig.newBatch();
     if (b.snapshot !== null) {
       await this.#installSnapshot(b.snapshot);
       // the snapshot is applied up to its index even when no entry follows it: reads that
@@ -487,9 +547,9 @@ export class Member {
         // conf changes are replayed into the membership even below the consistent index: in
         // log order they end in the state the backend already holds
         const change = b.confChanges[cc++];
-        this.#applyConfChange(change, e);
+        this.#reconfig.apply(change, e);
         if (e.index > ci) s.store.setConsistentIndex(e.index, e.term);
-        this.#settleConfChange(change);
+        this.#reconfig.settle(change);
         continue;
       }
       if (e.index <= ci) continue; // already in the backend: a replay applies nothing twice
@@ -505,89 +565,6 @@ export class Member {
       this.#waits.applied(last);
       this.#loop.maybeSnapshot(last);
     }
-  }
-
-  /** Records an applied membership change and connects to or drops the peer. */
-  #applyConfChange(c: AppliedConfChange, e: Entry): void {
-    if (c === undefined || c.index !== e.index) {
-      throw new Error(`concord: conf change at ${e.index} was not applied by raft`);
-    }
-    if (c.outcome === ConfChangeOutcome.Refused) return;
-    const ms = this.#state.membership;
-    const t = this.#loop.transport;
-    const ctx = decodeChangeContext(c.change.context);
-    switch (c.change.type) {
-      case ConfChangeType.AddNode:
-      case ConfChangeType.AddLearnerNode: {
-        if (c.change.context.length === 0) return;
-        if (ctx.isPromote) {
-          const had = ms.get(c.change.nodeId);
-          if (had !== undefined) ms.add({ ...had, isLearner: false });
-          return;
-        }
-        const rec: MemberRecord = {
-          ...decodeMember(c.change.nodeId, c.change.context),
-          isLearner: c.change.type === ConfChangeType.AddLearnerNode,
-        };
-        const had = ms.get(rec.id);
-        ms.add(had ? { ...rec, name: had.name, clientURLs: had.clientURLs } : rec);
-        if (rec.id !== this.id) {
-          if (had) t?.updatePeer({ id: rec.id, urls: rec.peerURLs });
-          else t?.addPeer({ id: rec.id, urls: rec.peerURLs });
-        }
-        break;
-      }
-      case ConfChangeType.RemoveNode:
-        ms.remove(c.change.nodeId);
-        if (c.change.nodeId === this.id) this.#removedFromCluster("its removal was applied");
-        else if (t !== null) {
-          // raft stops talking to it now, so it may never see this entry committed: tell it
-          // (etcd closes the streams it reads from, and its redial is refused with 410)
-          const gone = c.change.nodeId;
-          t.call(gone, REMOVED_CALL, new Uint8Array(0), 1000)
-            .catch(() => {
-              // down or gone: it learns from the 410 its next dial gets
-            })
-            .finally(() => t.removePeer(gone));
-        }
-        break;
-      case ConfChangeType.UpdateNode: {
-        const had = ms.get(c.change.nodeId);
-        if (had === undefined || ctx.member === null) return;
-        ms.add({ ...had, peerURLs: ctx.member.peerURLs });
-        if (had.id !== this.id) t?.updatePeer({ id: had.id, urls: ctx.member.peerURLs });
-        break;
-      }
-    }
-  }
-
-  /**
-   * etcd's ValidateConfigurationChange, as raft applies a conf change: every member refuses
-   * the same changes (from the replicated membership and the change itself). Entries the
-   * backend already holds (a replay) were decided before and are accepted.
-   */
-  #validateConfChange(cc: ConfChange, index: number): string | null {
-    if (index <= this.#state.store.consistentIndex().index) return null;
-    this.#overlay ??= new MembershipOverlay(this.#state.membership);
-    const err = validateChange(this.#overlay, cc, this.config.maxLearners);
-    if (err !== null) {
-      this.#refusals.set(index, err);
-      return err.message;
-    }
-    this.#overlay.note(cc);
-    return null;
-  }
-
-  /** Answers the proposer of an applied (or refused) conf change, when it waits here. */
-  #settleConfChange(c: AppliedConfChange): void {
-    const refusal = this.#refusals.get(c.index);
-    this.#refusals.delete(c.index);
-    const { reqId } = decodeChangeContext(c.change.context);
-    if (reqId === 0n) return;
-    if (refusal !== undefined) this.#waits.settle(reqId, { error: refusal });
-    else if (c.outcome === ConfChangeOutcome.Refused) {
-      this.#waits.settle(reqId, { error: Errors.memberNotEnoughStarted() });
-    } else this.#waits.settle(reqId, { value: { kind: "revision", revision: this.store.rev() } });
   }
 
   /**
@@ -610,118 +587,32 @@ export class Member {
     return Promise.resolve(new Uint8Array(0));
   }
 
-  // --- membership changes (etcd's Cluster service) ---
-
-  #reconfigState(): ReconfigState {
-    const t = this.#loop.transport;
-    return {
-      strict: this.config.strictReconfigCheck,
-      self: this.id,
-      now: this.#clock.now(),
-      members: this.membership.list(),
-      activeSince: (id) => (t === null ? 0 : t.activeSince(id)),
-    };
-  }
-
-  /**
-   * Proposes a conf change and waits for its apply (etcd's configure); resolves with the
-   * membership afterwards, or fails with the refusal of the apply's validation.
-   */
-  async #configure(
-    type: ConfChangeType,
-    nodeId: MemberId,
-    member: { peerURLs: string[]; isLearner: boolean } | null,
-    isPromote = false,
-  ): Promise<MemberRecord[]> {
-    if (this.#stopped || this.#fatal !== null) throw Errors.stopped();
-    const reqId = ++this.#nextReqId;
-    const change: ConfChange = {
-      type,
-      nodeId,
-      context: encodeChangeContext({
-        reqId,
-        isPromote,
-        member: member === null ? null : { ...member, name: "" },
-      }),
-    };
-    // the apply decides, but a change refused now never takes a log entry
-    const early = validateChange(this.membership, change, this.config.maxLearners);
-    if (early !== null) throw early;
-    const wait = this.#waits.register(reqId, this.#clock.now() + this.#timeoutMs);
-    try {
-      this.#loop.node.proposeConfChange(change);
-    } catch (err) {
-      this.#waits.fail(reqId, err instanceof ProposalDroppedError ? Errors.noLeader() : err);
-    }
-    this.#loop.drive();
-    await wait;
-    return this.membership.list();
-  }
+  // --- membership changes (etcd's Cluster service; member_reconfig.ts) ---
 
   /**
    * etcd's MemberAdd: the id derived from the peer URLs and the time (as etcd does for a
    * member added at run time); refused when the strict reconfig check fails.
    */
-  async addMember(
+  addMember(
     peerURLs: string[],
     isLearner: boolean,
   ): Promise<{ member: MemberRecord; members: MemberRecord[] }> {
-    const id = await memberIdFor(peerURLs, "", Math.floor(this.#clock.wallNow() / 1000));
-    const refusal = mayAddMember(this.#reconfigState(), isLearner);
-    if (refusal !== null) throw refusal;
-    const members = await this.#configure(
-      isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode,
-      id,
-      { peerURLs, isLearner },
-    );
-    const member = members.find((m) => m.id === id) ??
-      { id, name: "", peerURLs, clientURLs: [], isLearner };
-    return { member, members };
+    return this.#reconfig.addMember(peerURLs, isLearner);
   }
 
   /** etcd's MemberRemove. */
   removeMember(id: MemberId): Promise<MemberRecord[]> {
-    const refusal = mayRemoveMember(this.#reconfigState(), id);
-    if (refusal !== null) return Promise.reject(refusal);
-    return this.#configure(ConfChangeType.RemoveNode, id, null);
+    return this.#reconfig.removeMember(id);
   }
 
   /** etcd's MemberUpdate: new peer URLs for a member. */
   updateMember(id: MemberId, peerURLs: string[]): Promise<MemberRecord[]> {
-    return this.#configure(ConfChangeType.UpdateNode, id, { peerURLs, isLearner: false });
+    return this.#reconfig.updateMember(id, peerURLs);
   }
 
-  /**
-   * etcd's MemberPromote: only the leader knows whether the learner caught up (its match
-   * within 90% of the leader's); a follower forwards the request to the leader.
-   */
-  async promoteMember(id: MemberId): Promise<MemberRecord[]> {
-    if (!this.isLeader) {
-      const t = this.transport;
-      if (this.leader === 0n || t === null) throw Errors.noLeader();
-      await promoteAtLeader(t, this.leader, id, this.#timeoutMs);
-      await this.linearizableRead();
-      return this.membership.list();
-    }
-    return await this.#promoteHere(id);
-  }
-
-  async #promoteHere(id: MemberId): Promise<MemberRecord[]> {
-    if (!this.isLeader) throw Errors.notLeader();
-    const pr = this.#loop.node.raw.raft.trk.progress;
-    const learner = pr.get(id);
-    if (learner === undefined) throw Errors.memberNotFound();
-    const leaderMatch = pr.get(this.id)?.match ?? 0;
-    if (leaderMatch > 0 && learner.match / leaderMatch < LEARNER_READY_PERCENT) {
-      throw Errors.learnerNotReady();
-    }
-    const refusal = mayPromoteMember(this.#reconfigState());
-    if (refusal !== null) throw refusal;
-    const m = this.membership.get(id);
-    return await this.#configure(ConfChangeType.AddNode, id, {
-      peerURLs: m?.peerURLs ?? [],
-      isLearner: false,
-    }, true);
+  /** etcd's MemberPromote: a caught-up learner becomes a voter (asked of the leader). */
+  promoteMember(id: MemberId): Promise<MemberRecord[]> {
+    return this.#reconfig.promoteMember(id);
   }
 
   /**
@@ -730,37 +621,23 @@ export class Member {
    * membership are reopened over it; watchers catch up from the new store's history.
    */
   async #installSnapshot(snap: Snapshot): Promise<void> {
-    const index = snap.metadata.index;
-    const paths = memberPaths(this.config);
-    const received = this.#snapshotter.dbPath(index);
-    if (!(await this.#disk.exists(received))) {
-      throw new Error(`concord: snapshot at index ${index} arrived without its db file`);
-    }
-    const started = this.#clock.now();
-    const old = this.#state;
-    const wasPrimary = old.lessor.isPrimary;
-    await old.close();
-    await this.#disk.rename(received, paths.db);
-    await this.#disk.syncDir(paths.snap);
-    const backend = await openBackend(this.#disk, paths.db, {
-      batchInterval: this.config.backendBatchIntervalMs,
-      batchLimit: this.config.backendBatchLimit,
-      clock: this.#clock,
-    });
-    this.#state = this.#openState(backend);
-    this.hub.restore(this.#state.store);
-    this.#state.lessor.start();
-    if (wasPrimary) this.#state.lessor.promote(this.config.electionTimeoutMs);
-    const t = this.#loop.transport;
-    if (t !== null) {
-      for (const m of this.#state.membership.list()) {
-        if (m.id !== this.id) t.updatePeer({ id: m.id, urls: m.peerURLs });
-      }
-    }
-    await this.#snapshotter.releaseDbsBefore(index);
-    this.#log(
-      `concord: installed snapshot at index ${index} (revision ${this.store.rev()}) in ` +
-        `${Math.round(this.#clock.now() - started)} ms`,
+    this.#state = await installSnapshot(
+      {
+        id: this.id,
+        config: this.config,
+        disk: this.#disk,
+        clock: this.#clock,
+        snapshotter: this.#snapshotter,
+        transport: this.#loop.transport,
+        log: this.#log,
+        openState: (backend) => {
+          const state = this.#openState(backend);
+          this.hub.restore(state.store);
+          return state;
+        },
+      },
+      this.#state,
+      snap,
     );
   }
 
@@ -831,41 +708,22 @@ export class Member {
    * once raft reports it as the leader, or fails with a timeout.
    */
   moveLeader(target: MemberId): Promise<void> {
-    if (!this.isLeader) return Promise.reject(Errors.notLeader());
-    // etcd: the transferee must be a member and not a learner
-    const t = this.membership.get(target);
-    if (t === undefined || t.isLearner) return Promise.reject(Errors.badLeaderTransferee());
-    if (this.leader === target) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = this.#clock.after(this.#timeoutMs, () => {
-        this.#leaderWaits = this.#leaderWaits.filter((w) => w.resolve !== done);
-        reject(Errors.timeout());
-      });
-      const done = () => {
-        timer.cancel();
-        resolve();
-      };
-      this.#leaderWaits.push({ target, resolve: done });
-      try {
-        this.#loop.node.transferLeader(target);
-      } catch (err) {
-        timer.cancel();
-        this.#leaderWaits = this.#leaderWaits.filter((w) => w.resolve !== done);
-        reject(err);
-        return;
-      }
-      this.#loop.drive();
-    });
+    return this.#transfers.move(target, this.#timeoutMs);
+  }
+
+  /**
+   * etcd's TransferLeadership, before a leader stops: hands leadership to the voter connected
+   * longest, waiting at most two election timeouts. Resolves with the new leader, or null when
+   * there was nothing to hand over (a follower, or no other voter).
+   */
+  transferLeadershipAway(): Promise<MemberId | null> {
+    return this.#transfers.away(2 * this.config.electionTimeoutMs);
   }
 
   #softState(s: SoftState): void {
     const leader = s.raftState === StateType.Leader;
     if (s.lead !== 0n) this.#markReady();
-    if (this.#leaderWaits.length > 0) {
-      const due = this.#leaderWaits.filter((w) => w.target === s.lead);
-      this.#leaderWaits = this.#leaderWaits.filter((w) => w.target !== s.lead);
-      for (const w of due) w.resolve();
-    }
+    this.#transfers.observe(s.lead);
     if (s.lead !== this.#lead) {
       const had = this.#lead;
       this.#lead = s.lead;
@@ -911,7 +769,17 @@ export class Member {
    * proposer's, while auth is enabled) travels with KV writes and lease revokes so the apply
    * checks permissions again in log order.
    */
-  propose(p: Proposal, auth?: AuthInfo): Promise<Applied> {
+  propose<P extends Proposal>(p: P, auth?: AuthInfo): Promise<AppliedFor<P["kind"]>> {
+    return this.#propose(p, auth).then((a) => {
+      // the applier answers each kind with its one result kind (APPLIED_KIND)
+      if (a.kind !== APPLIED_KIND[p.kind]) {
+        throw new Error(`concord: request kind ${p.kind} applied as ${a.kind}`);
+      }
+      return a as AppliedFor<P["kind"]>;
+    });
+  }
+
+  #propose(p: Proposal, auth?: AuthInfo): Promise<Applied> {
     if (this.#stopped || this.#fatal !== null) return Promise.reject(Errors.stopped());
     const id = ++this.#nextReqId;
     const data = encodeRequest(
@@ -1039,6 +907,8 @@ export class Member {
     this.tokens.close();
     this.#waits.close(Errors.stopped());
     this.#reads.close(Errors.stopped());
+    this.#transfers.close(Errors.stopped());
+    await this.#transportStarting;
     await this.#loop.stop();
     this.hub.close();
     await this.#state.close();

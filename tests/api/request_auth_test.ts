@@ -10,13 +10,18 @@ import { createHandlerContext, type HandlerContext } from "@connectrpc/connect";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Auth } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Errors } from "../../lib/base/errors.ts";
-import { authInfo, checkAdmin } from "../../lib/api/request_auth.ts";
+import { authInfo, callerOf } from "../../lib/api/request_auth.ts";
 import { authService } from "../../lib/api/auth_service.ts";
+import { AuthServer } from "../../lib/server/auth_server.ts";
+import { checkAdmin as checkCallerAdmin } from "../../lib/server/caller.ts";
 import { watchService } from "../../lib/api/watch_service.ts";
 import type { Member } from "../../lib/server/member.ts";
 import { startTestServer } from "../server/harness.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
+
+/** The server's admin check for the credentials `c` carries. */
+const checkAdmin = (m: Member, c: HandlerContext) => checkCallerAdmin(m, callerOf(c));
 
 /** A handler context as the gRPC intake makes it, with `header` as request metadata. */
 function ctx(header: Record<string, string> = {}, signal?: AbortSignal): HandlerContext {
@@ -64,7 +69,7 @@ async function firstWatchResponse(
 Deno.test("authInfo/checkAdmin: a token the member cannot resolve is refused, auth on or off", async () => {
   const s = await startTestServer();
   const m = s.server.member;
-  const auth = authService(m);
+  const auth = authService(new AuthServer(m));
   try {
     // auth disabled: no token is nobody; an unknown token is etcd's invalid auth token
     assert.equal(await authInfo(m, ctx()), undefined);
@@ -137,7 +142,7 @@ Deno.test("authInfo/checkAdmin: a token the member cannot resolve is refused, au
 Deno.test("watch: a range the user may not read is refused with etcd's gRPC status text", async () => {
   const s = await startTestServer();
   const m = s.server.member;
-  const auth = authService(m);
+  const auth = authService(new AuthServer(m));
   try {
     await auth.userAdd!(
       create(pb.AuthUserAddRequestSchema, { name: "root", password: "pw" }),

@@ -12,12 +12,9 @@ import {
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { KV } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { PEER_CERTIFICATE } from "../../lib/http/server.ts";
-import {
-  type CertAuthSource,
-  gatewayRefusesCommonName,
-  peerCommonName,
-  tlsAuthInfo,
-} from "../../lib/api/tls_auth.ts";
+import { gatewayRefusesCommonName, peerCommonName } from "../../lib/api/tls_auth.ts";
+import { callerOf } from "../../lib/api/request_auth.ts";
+import { type CallerSource, resolveCaller } from "../../lib/server/caller.ts";
 
 /** A handler context for KV.Range over `protocolName`, with the peer's certificate CN. */
 function ctx(protocolName: string, cn?: string): HandlerContext {
@@ -33,33 +30,40 @@ function ctx(protocolName: string, cn?: string): HandlerContext {
   });
 }
 
-function member(clientCertAuth: boolean, revision = 7): CertAuthSource {
-  return { config: { tls: { clientCertAuth } }, auth: { revision } };
+function member(clientCertAuth: boolean, revision = 7): CallerSource {
+  return {
+    config: { tls: { clientCertAuth } },
+    auth: { revision, checkAdmin: () => {} },
+    tokens: { info: () => Promise.reject(new Error("no token was sent")) },
+  };
 }
 
-Deno.test("tls auth: the CN names the user only with --client-cert-auth", () => {
+/** etcd's AuthInfoFromTLS for a request without a token, as the server resolves it. */
+const tlsAuthInfo = (m: CallerSource, c: HandlerContext) => resolveCaller(m, callerOf(c));
+
+Deno.test("tls auth: the CN names the user only with --client-cert-auth", async () => {
   for (const proto of ["grpc", "connect", "grpc-web"]) {
     assert.equal(peerCommonName(ctx(proto, "alice")), "alice");
-    assert.deepEqual(tlsAuthInfo(member(true), ctx(proto, "alice")), {
+    assert.deepEqual(await tlsAuthInfo(member(true), ctx(proto, "alice")), {
       username: "alice",
       revision: 7,
     });
     // --trusted-ca-file alone verifies certificates but does not authenticate by them.
-    assert.equal(tlsAuthInfo(member(false), ctx(proto, "alice")), undefined);
+    assert.equal(await tlsAuthInfo(member(false), ctx(proto, "alice")), undefined);
   }
   // The auth revision is read per call (a later permission change is seen).
-  assert.equal(tlsAuthInfo(member(true, 12), ctx("grpc", "alice"))?.revision, 12);
+  assert.equal((await tlsAuthInfo(member(true, 12), ctx("grpc", "alice")))?.revision, 12);
 });
 
-Deno.test("tls auth: no certificate, a certificate without CN, and the gateway", () => {
+Deno.test("tls auth: no certificate, a certificate without CN, and the gateway", async () => {
   assert.equal(peerCommonName(ctx("grpc")), undefined);
-  assert.equal(tlsAuthInfo(member(true), ctx("grpc")), undefined);
+  assert.equal(await tlsAuthInfo(member(true), ctx("grpc")), undefined);
   // Go reports a missing CN as "": etcd then checks an empty user name.
   assert.equal(peerCommonName(ctx("grpc", "")), "");
-  assert.deepEqual(tlsAuthInfo(member(true), ctx("grpc", "")), { username: "", revision: 7 });
+  assert.deepEqual(await tlsAuthInfo(member(true), ctx("grpc", "")), { username: "", revision: 7 });
   // etcd ignores the CN of gateway requests (grpcgateway-accept).
   assert.equal(peerCommonName(ctx("grpc-gateway", "alice")), undefined);
-  assert.equal(tlsAuthInfo(member(true), ctx("grpc-gateway", "alice")), undefined);
+  assert.equal(await tlsAuthInfo(member(true), ctx("grpc-gateway", "alice")), undefined);
 });
 
 Deno.test("tls auth: etcd's gateway refusal needs cert auth, auth on, /v3/ and a CN", () => {

@@ -20,6 +20,7 @@ import { createHandlerContext } from "@connectrpc/connect";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { KV } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { kvService } from "../../lib/api/kv_service.ts";
+import { KvServer } from "../../lib/server/kv_server.ts";
 import { etcdctl, startTestServer, waitFor } from "../server/harness.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -225,7 +226,7 @@ class RawWatchClient {
 Deno.test("watch backpressure: a client that stops reading is held back, others go on, nothing is lost", async () => {
   const s = await startTestServer();
   const m = s.server.member;
-  const kv = kvService(m);
+  const kv = kvService(new KvServer(m));
   const ctx = () =>
     createHandlerContext({
       service: KV,

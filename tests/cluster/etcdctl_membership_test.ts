@@ -10,8 +10,6 @@ import assert from "node:assert/strict";
 import { freePort } from "../support/etcd.ts";
 import { etcdctl, type ProcessCluster, ProcessCluster as PC } from "./processes.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
 /** The cluster's ids by member name (exact: read as text). */
 async function ids(c: ProcessCluster, endpoints = c.endpoints): Promise<Map<string, string>> {
   const raw = (await etcdctl(endpoints, "member", "list", "-w", "json")).stdout;
@@ -65,45 +63,6 @@ async function settled(endpoints: string, ...cmd: string[]) {
     if (!r.stderr.includes("unhealthy cluster") || Date.now() > deadline) return r;
     await new Promise((res) => setTimeout(res, 250));
   }
-}
-
-/** Starts a new member process with the ETCD_* lines `member add` printed. */
-function spawnJoiner(c: ProcessCluster, printed: string, peerUrl: string): number {
-  const env: Record<string, string> = {};
-  for (const m of printed.matchAll(/^(ETCD_[A-Z_]+)="([^"]*)"$/gm)) env[m[1]] = m[2];
-  assert.equal(env.ETCD_INITIAL_CLUSTER_STATE, "existing", printed);
-  const name = env.ETCD_NAME;
-  const clientUrl = `http://127.0.0.1:${freePort()}`;
-  const args = [
-    `--data-dir=${c.dir}/${name}`,
-    `--listen-client-urls=${clientUrl}`,
-    `--advertise-client-urls=${clientUrl}`,
-    `--listen-peer-urls=${peerUrl}`,
-  ];
-  const cmd = c.kind === "concord"
-    ? new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "serve", ...args],
-      env,
-      stdout: "null",
-      stderr: "piped",
-    })
-    : new Deno.Command("etcd", {
-      args: [...args, "--logger=zap", "--log-level=error"],
-      env,
-      stdout: "null",
-      stderr: "piped",
-    });
-  const proc = cmd.spawn();
-  c.members.push({
-    name,
-    clientUrl,
-    peerListen: peerUrl,
-    peerAdvertise: peerUrl,
-    proc,
-    paused: false,
-    logs: [new Response(proc.stderr).text()],
-  });
-  return c.members.length - 1;
 }
 
 Deno.test("cluster membership: etcdctl member add/promote/remove/update and move-leader as etcd 3.4", async () => {
@@ -192,7 +151,7 @@ Deno.test("cluster membership: etcdctl member add/promote/remove/update and move
 
     // on Concord: start the learner with the printed lines; it joins and catches up
     for (let i = 0; i < 20; i++) await etcdctl(concord.endpoints, "put", `k${i}`, `v${i}`);
-    const i4 = spawnJoiner(concord, addC.stdout, p4.concord);
+    const i4 = concord.join(addC.stdout, p4.concord);
     await concord.waitHealthy(i4);
     const e4 = concord.members[i4].clientUrl;
     assert.equal(

@@ -98,16 +98,17 @@ export class ProcessCluster {
     ];
   }
 
-  /** Starts (or restarts) member i's process. */
-  spawn(i: number): void {
+  /** Starts (or restarts) member i's process, with `extra` flags after the usual ones. */
+  spawn(i: number, extra: string[] = []): void {
     const m = this.members[i];
+    const args = [...this.args(i), ...extra];
     const cmd = this.kind === "concord"
       ? new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", MAIN, "serve", ...this.args(i)],
+        args: ["run", "-A", MAIN, "serve", ...args],
         stdout: "null",
         stderr: "piped",
       })
-      : new Deno.Command("etcd", { args: this.args(i), stdout: "null", stderr: "piped" });
+      : new Deno.Command("etcd", { args, stdout: "null", stderr: "piped" });
     let proc: Deno.ChildProcess;
     try {
       proc = cmd.spawn();
@@ -116,6 +117,50 @@ export class ProcessCluster {
     }
     m.proc = proc;
     m.logs.push(new Response(proc.stderr).text());
+  }
+
+  /**
+   * Starts a new member process with the ETCD_* lines `member add` printed (name, initial
+   * cluster, state "existing"), listening for peers on `peerUrl`; returns its index.
+   */
+  join(printed: string, peerUrl: string): number {
+    const env: Record<string, string> = {};
+    for (const m of printed.matchAll(/^(ETCD_[A-Z_]+)="([^"]*)"$/gm)) env[m[1]] = m[2];
+    if (env.ETCD_INITIAL_CLUSTER_STATE !== "existing" || env.ETCD_NAME === undefined) {
+      throw new Error(`member add printed no ETCD_* lines for an existing cluster:\n${printed}`);
+    }
+    const name = env.ETCD_NAME;
+    const clientUrl = `http://127.0.0.1:${freePort()}`;
+    const args = [
+      `--data-dir=${this.dir}/${name}`,
+      `--listen-client-urls=${clientUrl}`,
+      `--advertise-client-urls=${clientUrl}`,
+      `--listen-peer-urls=${peerUrl}`,
+    ];
+    const cmd = this.kind === "concord"
+      ? new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "serve", ...args],
+        env,
+        stdout: "null",
+        stderr: "piped",
+      })
+      : new Deno.Command("etcd", {
+        args: [...args, "--logger=zap", "--log-level=error"],
+        env,
+        stdout: "null",
+        stderr: "piped",
+      });
+    const proc = cmd.spawn();
+    this.members.push({
+      name,
+      clientUrl,
+      peerListen: peerUrl,
+      peerAdvertise: peerUrl,
+      proc,
+      paused: false,
+      logs: [new Response(proc.stderr).text()],
+    });
+    return this.members.length - 1;
   }
 
   /** Signals member i; for SIGKILL/SIGTERM waits for it to exit. */

@@ -114,6 +114,19 @@ Deno.test("§6: a removed leader steps down and the others elect a new one", () 
   for (const id of [2, 3]) assert.equal(text(c.node(id).appliedData.at(-1)!), "after-removal");
 });
 
+Deno.test("§6: a removed leader hands over: a voter with its whole log leads with no tick", () => {
+  const c = new Cluster(bootstrap(nodeIds(3)));
+  c.campaign(1);
+  const term = c.node(1).raw.raft.term;
+  change(c, 1, ConfChangeType.RemoveNode, 1);
+  assert.equal(c.node(1).raw.raft.state, StateType.Follower);
+  // no tick passed: the new leader was told to campaign (MsgTimeoutNow), not elected on timeout
+  const l = c.leader();
+  assert.ok(l !== null && l.id !== 1n, "a new leader without an election timeout");
+  assert.equal(l.raw.raft.term, term + 1);
+  assert.deepEqual(l.raw.raft.trk.voters, [2n, 3n]);
+});
+
 Deno.test("§6: removing the last voter is refused at proposal time", () => {
   const c = new Cluster(bootstrap(nodeIds(1)));
   c.campaign(1);

@@ -1,0 +1,161 @@
+/**
+ * The Maintenance part of the server façade: Status with etcd's fields, Hash and HashKV,
+ * Defragment, alarms, MoveLeader, and Snapshot (the page file streamed with its SHA-256
+ * appended, which `etcdctl snapshot restore` verifies).
+ */
+import { create } from "@bufbuild/protobuf";
+import { createHash } from "node:crypto";
+import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { Errors } from "../base/errors.ts";
+import { ETCD_COMPAT_VERSION } from "../base/version.ts";
+import { saturateInt64 } from "../base/types.ts";
+import { RequestKind } from "./request.ts";
+import { alarmText } from "./alarms.ts";
+import type { Member } from "./member.ts";
+import { type Caller, checkAdmin, resolveCaller } from "./caller.ts";
+
+/** Snapshot chunk size, as etcd's (32 KiB). */
+const SNAPSHOT_CHUNK = 32 * 1024;
+
+/** etcd's Maintenance calls over one member. */
+export class MaintenanceServer {
+  readonly #m: Member;
+
+  constructor(m: Member) {
+    this.#m = m;
+  }
+
+  /** Status: versions, sizes, raft positions and the errors etcd lists (no leader, alarms). */
+  status(): pb.StatusResponse {
+    const m = this.#m;
+    const stats = m.backend.stats();
+    return create(pb.StatusResponseSchema, {
+      header: m.header(),
+      version: ETCD_COMPAT_VERSION,
+      dbSize: BigInt(stats.fileBytes),
+      dbSizeInUse: BigInt(stats.inUseBytes),
+      leader: m.leader,
+      raftIndex: BigInt(m.commitIndex),
+      raftTerm: BigInt(m.term),
+      raftAppliedIndex: BigInt(m.appliedIndex),
+      isLearner: false,
+      errors: [
+        ...(m.leader === 0n ? [Errors.noLeader().message] : []),
+        ...m.alarms.get().map(alarmText),
+      ],
+    });
+  }
+
+  /** Hash of the whole backend (root only). */
+  async hash(caller: Caller): Promise<pb.HashResponse> {
+    const m = this.#m;
+    await checkAdmin(m, caller);
+    return create(pb.HashResponseSchema, { header: m.header(), hash: m.store.hash() });
+  }
+
+  /** HashKV up to a revision (0: the current one), root only. */
+  async hashKV(req: pb.HashKVRequest, caller: Caller): Promise<pb.HashKVResponse> {
+    const m = this.#m;
+    await checkAdmin(m, caller);
+    const rev = saturateInt64(req.revision);
+    const h = m.store.hashKV(rev);
+    return create(pb.HashKVResponseSchema, {
+      header: m.header(h.rev),
+      hash: h.hash,
+      compactRevision: BigInt(h.compactRev),
+      hashRevision: rev === 0 ? BigInt(h.rev) : req.revision,
+    });
+  }
+
+  /** Defragment this member's page file (root only). */
+  async defragment(caller: Caller): Promise<pb.DefragmentResponse> {
+    const m = this.#m;
+    await checkAdmin(m, caller);
+    await m.backend.defrag();
+    return create(pb.DefragmentResponseSchema, { header: m.header() });
+  }
+
+  /** Alarm: every action goes through raft, as in etcd (a GET is then linearizable). */
+  async alarm(req: pb.AlarmRequest, caller: Caller): Promise<pb.AlarmResponse> {
+    const m = this.#m;
+    await resolveCaller(m, caller); // etcd resolves the caller's token for every proposal
+    const a = await m.propose({ kind: RequestKind.Alarm, req });
+    return create(pb.AlarmResponseSchema, { header: m.header(a.revision), alarms: a.alarms });
+  }
+
+  /** MoveLeader: etcd 3.4 checks no token here; Concord asks for root with auth enabled. */
+  async moveLeader(req: pb.MoveLeaderRequest, caller: Caller): Promise<pb.MoveLeaderResponse> {
+    const m = this.#m;
+    if (m.auth.enabled) await checkAdmin(m, caller);
+    await m.moveLeader(req.targetID);
+    return create(pb.MoveLeaderResponseSchema, { header: m.header() });
+  }
+
+  /**
+   * Snapshot (root only): the page file in 32 KiB chunks as a consistent copy, then the
+   * SHA-256 of everything sent; reading stops when `signal` aborts (the client went away).
+   */
+  async *snapshot(caller: Caller, signal: AbortSignal): AsyncGenerator<pb.SnapshotResponse> {
+    const m = this.#m;
+    await checkAdmin(m, caller);
+    const total = m.backend.stats().fileBytes;
+    const digest = createHash("sha256");
+    const queue: Uint8Array[] = [];
+    let wake: (() => void) | null = null;
+    let drained: (() => void) | null = null;
+    let finished = false;
+    let failure: unknown = null;
+    const header = m.header();
+    const writing = m.backend.writeTo(async (chunk) => {
+      if (signal.aborted) throw new Error("snapshot: client went away");
+      for (let off = 0; off < chunk.length; off += SNAPSHOT_CHUNK) {
+        queue.push(chunk.slice(off, off + SNAPSHOT_CHUNK));
+      }
+      wake?.();
+      // backpressure: wait until the consumer took what we queued
+      if (queue.length > 0) await new Promise<void>((r) => (drained = r));
+    }).then(
+      () => {
+        finished = true;
+        wake?.();
+      },
+      (err) => {
+        failure = err;
+        finished = true;
+        wake?.();
+      },
+    );
+    let sent = 0;
+    try {
+      for (;;) {
+        const chunk = queue.shift();
+        if (chunk === undefined) {
+          const d = drained as (() => void) | null;
+          drained = null;
+          d?.();
+          if (finished) break;
+          await new Promise<void>((r) => (wake = r));
+          wake = null;
+          continue;
+        }
+        digest.update(chunk);
+        sent += chunk.length;
+        yield create(pb.SnapshotResponseSchema, {
+          header,
+          remainingBytes: BigInt(Math.max(0, total - sent)),
+          blob: chunk,
+        });
+      }
+      if (failure !== null) throw failure;
+      yield create(pb.SnapshotResponseSchema, {
+        header,
+        remainingBytes: 0n,
+        blob: new Uint8Array(digest.digest()),
+      });
+    } finally {
+      const d = drained as (() => void) | null;
+      d?.();
+      await writing;
+    }
+  }
+}
