@@ -33,6 +33,11 @@ export interface ProcessClusterOptions {
   advertisePeers?: string[];
   /** Listen for peers on these URLs (index = member; default a free port each). */
   listenPeers?: string[];
+  /**
+   * Runs before any member starts, with the cluster's addresses known (e.g. to restore a
+   * snapshot into each member's data dir, `${dir}/${name}`).
+   */
+  prepare?: (c: ProcessCluster) => Promise<void>;
 }
 
 /** A running cluster of processes. */
@@ -41,7 +46,8 @@ export class ProcessCluster {
   readonly members: ProcessMember[];
   readonly dir: string;
   readonly #flags: string[];
-  readonly #initial: string;
+  /** The --initial-cluster value every member starts with. */
+  readonly initialCluster: string;
 
   private constructor(kind: ServerKind, dir: string, n: number, opts: ProcessClusterOptions) {
     this.kind = kind;
@@ -59,7 +65,7 @@ export class ProcessCluster {
         logs: [],
       };
     });
-    this.#initial = this.members.map((m) => `${m.name}=${m.peerAdvertise}`).join(",");
+    this.initialCluster = this.members.map((m) => `${m.name}=${m.peerAdvertise}`).join(",");
   }
 
   /** Starts every member at once and waits until each answers /health with true. */
@@ -71,6 +77,7 @@ export class ProcessCluster {
     const dir = await Deno.makeTempDir({ prefix: `cluster-${kind}-` });
     const c = new ProcessCluster(kind, dir, n, opts);
     try {
+      await opts.prepare?.(c);
       for (let i = 0; i < n; i++) c.spawn(i);
       await Promise.all(c.members.map((_, i) => c.waitHealthy(i)));
     } catch (err) {
@@ -90,7 +97,7 @@ export class ProcessCluster {
       `--advertise-client-urls=${m.clientUrl}`,
       `--listen-peer-urls=${m.peerListen}`,
       `--initial-advertise-peer-urls=${m.peerAdvertise}`,
-      `--initial-cluster=${this.#initial}`,
+      `--initial-cluster=${this.initialCluster}`,
       `--initial-cluster-token=test-cluster`,
       `--initial-cluster-state=new`,
       ...(this.kind === "etcd" ? ["--logger=zap", "--log-level=error"] : []),
