@@ -6,6 +6,7 @@ import { VERSION } from "./lib/base/version.ts";
 import { runUtil } from "./lib/cli/util.ts";
 import { runServe } from "./lib/cli/serve.ts";
 import { runCtl } from "./lib/cli/ctl.ts";
+import { runDev } from "./lib/cli/dev.ts";
 
 const USAGE = `Concord ${VERSION}: an etcd-v3-compatible, strongly consistent key-value store.
 
@@ -15,6 +16,7 @@ Commands:
   serve     run a Concord member (etcd's flags: --name, --data-dir, --listen-client-urls, ...)
   ctl       etcdctl's commands, flags and output formats: get, put, txn, watch, lease, ...
   util      offline tools on member files, like etcdutl: snapshot status|restore, wal verify|dump
+  dev       a local cluster in one command: 3 members on loopback ports, stopped by Ctrl-C
   version   print the version
   help      print this help
 
@@ -40,6 +42,8 @@ export async function run(args: string[]): Promise<number> {
       return await runServe(rest);
     case "ctl":
       return await runCtl(rest);
+    case "dev":
+      return await runDev(rest);
     default:
       console.error(`concord: unknown command "${command}"\n\n${USAGE}`);
       return 2;
