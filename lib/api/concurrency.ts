@@ -8,20 +8,14 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import type { AuthInfo } from "../auth/store.ts";
 import { prefixEnd } from "../base/bytes.ts";
 import { Errors, EtcdError, GrpcCode } from "../base/errors.ts";
-import { applyRange } from "../mvcc/applier.ts";
-import { checkDeleteRange, checkTxn } from "../mvcc/validate.ts";
 import * as mv from "../mvcc/types.ts";
 import type { WatchResponse } from "../mvcc/watch_types.ts";
 import type { WatchStream } from "../mvcc/watch_hub.ts";
-import { checkDeleteAuth, checkTxnAuth, requestAuth } from "../server/auth_check.ts";
-import type { Member } from "../server/member.ts";
-import { costTxn, LEASE_OVERHEAD } from "../server/quota.ts";
-import { RequestKind } from "../server/request.ts";
-import { txnFromPb } from "../server/convert.ts";
-import { authInfo } from "./request_auth.ts";
+import type { EtcdServer } from "../server/etcd_server.ts";
+import type { Caller } from "../server/caller.ts";
+import { callerOf } from "./request_auth.ts";
 
 /** concurrency.Session's default TTL (seconds): the lease granted when a request names none. */
 export const SESSION_TTL = 60;
@@ -127,20 +121,21 @@ function canceled(): DOMException {
 }
 
 /**
- * The member as seen by one client request, as etcd's v3client sees the server: every call
- * carries the caller's token, resolved again for each call as etcd resolves it per request
- * (so a wait that outlives a change of users or roles goes on under the current rules), is
- * checked before proposing and again at apply (as kv_service.ts does), and goes through the
- * member's ordinary paths. Waits end when the request's signal aborts (the client left) or
- * the member stops.
+ * The server as seen by one client request, as etcd's v3client sees it: every call goes
+ * through the server façade with the caller's credentials, resolved again for each call as
+ * etcd resolves them per request (so a wait that outlives a change of users or roles goes on
+ * under the current rules), validated and checked there as the KV and Lease services are.
+ * Waits end when the request's signal aborts (the client left) or the member stops.
  */
 export class InProcessClient {
-  readonly member: Member;
+  readonly server: EtcdServer;
   readonly #ctx: HandlerContext;
+  readonly #caller: Caller;
 
-  constructor(member: Member, ctx: HandlerContext) {
-    this.member = member;
+  constructor(server: EtcdServer, ctx: HandlerContext) {
+    this.server = server;
     this.#ctx = ctx;
+    this.#caller = callerOf(ctx);
   }
 
   /** Aborts when the client leaves. */
@@ -148,18 +143,9 @@ export class InProcessClient {
     return this.#ctx.signal;
   }
 
-  /** The caller's auth info now (undefined with auth off or no token). */
-  #auth(): Promise<AuthInfo | undefined> {
-    return authInfo(this.member, this.#ctx);
-  }
-
   /** A linearizable range (clientv3's default Get). */
-  async range(r: mv.RangeRequest): Promise<mv.RangeResponse> {
-    const m = this.member;
-    const auth = await this.#auth();
-    if (m.auth.enabled) m.auth.checkRange(auth, r.key, r.rangeEnd ?? new Uint8Array(0));
-    await m.linearizableRead();
-    return applyRange(m.store, r);
+  range(r: mv.RangeRequest): Promise<mv.RangeResponse> {
+    return this.server.kv.readRange(r, this.#caller);
   }
 
   /** The first-created key under `prefix` (WithFirstCreate), with the read's revision. */
@@ -174,43 +160,22 @@ export class InProcessClient {
   }
 
   /** A txn through raft, validated, authorized and quota-checked as KV.Txn does. */
-  async txn(
+  txn(
     init: { compare: pb.Compare[]; success: pb.RequestOp[]; failure?: pb.RequestOp[] },
   ): Promise<mv.TxnResponse> {
-    const m = this.member;
-    const req = create(pb.TxnRequestSchema, init);
-    checkTxn(txnFromPb(req), m.config.maxTxnOps);
-    const auth = await this.#auth();
-    if (m.auth.enabled) checkTxnAuth(m.auth, auth, req);
-    await m.checkQuota(costTxn(req));
-    const a = await m.propose({ kind: RequestKind.Txn, req }, requestAuth(auth));
-    if (a.kind !== "txn") throw new Error(`txn applied as ${a.kind}`);
-    return a.r;
+    return this.server.kv.proposeTxn(create(pb.TxnRequestSchema, init), this.#caller);
   }
 
   /** Deletes one key through raft, as KV.DeleteRange does; resolves with the revision. */
   async deleteKey(key: Uint8Array): Promise<number> {
-    const m = this.member;
     const req = create(pb.DeleteRangeRequestSchema, { key });
-    checkDeleteRange({ key });
-    const auth = await this.#auth();
-    if (m.auth.enabled) checkDeleteAuth(m.auth, auth, req);
-    const a = await m.propose({ kind: RequestKind.DeleteRange, req }, requestAuth(auth));
-    if (a.kind !== "delete") throw new Error(`delete applied as ${a.kind}`);
-    return a.r.header.revision;
+    return (await this.server.kv.proposeDelete(req, this.#caller)).header.revision;
   }
 
   /** Grants a new lease, as concurrency.NewSession does when given none. */
   async grantLease(ttl: number): Promise<bigint> {
-    const m = this.member;
-    await this.#auth(); // a grant needs no permission, but an invalid token still fails
-    await m.checkQuota(LEASE_OVERHEAD);
-    const a = await m.propose({
-      kind: RequestKind.LeaseGrant,
-      req: create(pb.LeaseGrantRequestSchema, { ID: m.newLeaseId(), TTL: BigInt(ttl) }),
-    });
-    if (a.kind !== "grant") throw new Error(`grant applied as ${a.kind}`);
-    return a.id;
+    const req = create(pb.LeaseGrantRequestSchema, { TTL: BigInt(ttl) });
+    return (await this.server.lease.grant(req, this.#caller)).ID;
   }
 
   /**
@@ -224,13 +189,11 @@ export class InProcessClient {
     rangeEnd: Uint8Array | undefined,
     startRevision: number,
   ): AsyncGenerator<WatchResponse> {
-    const m = this.member;
-    const auth = await this.#auth();
-    if (m.auth.enabled) m.auth.checkRange(auth, key, rangeEnd ?? new Uint8Array(0));
+    await this.server.kv.checkRead(this.#caller, key, rangeEnd ?? new Uint8Array(0));
     if (this.signal.aborted) throw canceled();
     let stream: WatchStream;
     try {
-      stream = m.hub.newStream({ bufferSize: 16 });
+      stream = this.server.member.hub.newStream({ bufferSize: 16 });
     } catch {
       throw Errors.stopped(); // the hub closes when the member stops
     }

@@ -14,6 +14,7 @@ import { saturateInt64 } from "../base/types.ts";
 import { EventType, type KeyValue } from "../mvcc/types.ts";
 import { kvToPb } from "../server/convert.ts";
 import type { Member } from "../server/member.ts";
+import type { EtcdServer } from "../server/etcd_server.ts";
 import {
   asEtcdClientErrors,
   candidateKey,
@@ -56,11 +57,12 @@ async function resign(c: InProcessClient, l: Leadership): Promise<number> {
 }
 
 /** The Election service implementation for createApiHandler. */
-export function electionService(m: Member): Partial<ServiceImpl<typeof Election>> {
+export function electionService(s: EtcdServer): Partial<ServiceImpl<typeof Election>> {
+  const m = s.member;
   return {
     campaign(req, ctx) {
       return asEtcdClientErrors(async () => {
-        const c = new InProcessClient(m, ctx);
+        const c = new InProcessClient(s, ctx);
         const lease = await sessionLease(c, req.lease);
         const prefix = candidatePrefix(req.name);
         const key = candidateKey(prefix, lease);
@@ -101,7 +103,7 @@ export function electionService(m: Member): Partial<ServiceImpl<typeof Election>
       return asEtcdClientErrors(async () => {
         const leader = req.leader;
         if (leader === undefined) throw Errors.electionMissingLeaderKey();
-        const c = new InProcessClient(m, ctx);
+        const c = new InProcessClient(s, ctx);
         const lease = await sessionLease(c, leader.lease);
         const rev = await proclaim(c, leadership(leader, lease), req.value);
         return create(epb.ProclaimResponseSchema, { header: m.header(rev) });
@@ -109,7 +111,7 @@ export function electionService(m: Member): Partial<ServiceImpl<typeof Election>
     },
     leader(req, ctx) {
       return asEtcdClientErrors(async () => {
-        const c = new InProcessClient(m, ctx);
+        const c = new InProcessClient(s, ctx);
         const r = await c.firstCreated(candidatePrefix(req.name));
         if (r.kvs.length === 0) throw Errors.electionNoLeader();
         return create(epb.LeaderResponseSchema, {
@@ -119,13 +121,13 @@ export function electionService(m: Member): Partial<ServiceImpl<typeof Election>
       });
     },
     observe(req, ctx) {
-      return observeLeader(m, new InProcessClient(m, ctx), candidatePrefix(req.name));
+      return observeLeader(m, new InProcessClient(s, ctx), candidatePrefix(req.name));
     },
     resign(req, ctx) {
       return asEtcdClientErrors(async () => {
         const leader = req.leader;
         if (leader === undefined) throw Errors.electionMissingLeaderKey();
-        const c = new InProcessClient(m, ctx);
+        const c = new InProcessClient(s, ctx);
         // etcd opens a session here too (granting a lease when none is given)
         const lease = await sessionLease(c, leader.lease);
         const rev = await resign(c, leadership(leader, lease));

@@ -9,7 +9,7 @@ import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Lock } from "../../proto/gen/v3lockpb/v3lock_pb.ts";
 import * as lockpb from "../../proto/gen/v3lockpb/v3lock_pb.ts";
-import type { Member } from "../server/member.ts";
+import type { EtcdServer } from "../server/etcd_server.ts";
 import {
   asEtcdClientErrors,
   candidateKey,
@@ -24,11 +24,12 @@ import {
 } from "./concurrency.ts";
 
 /** The Lock service implementation for createApiHandler. */
-export function lockService(m: Member): Partial<ServiceImpl<typeof Lock>> {
+export function lockService(s: EtcdServer): Partial<ServiceImpl<typeof Lock>> {
+  const m = s.member;
   return {
     lock(req, ctx) {
       return asEtcdClientErrors(async () => {
-        const c = new InProcessClient(m, ctx);
+        const c = new InProcessClient(s, ctx);
         // etcd's server opens a concurrency.Session with the request's lease, which grants
         // a fresh 60 s lease when none is given (and never keeps either alive)
         const lease = req.lease !== 0n ? req.lease : await c.grantLease(SESSION_TTL);
@@ -62,7 +63,7 @@ export function lockService(m: Member): Partial<ServiceImpl<typeof Lock>> {
     },
     unlock(req, ctx) {
       return asEtcdClientErrors(async () => {
-        const c = new InProcessClient(m, ctx);
+        const c = new InProcessClient(s, ctx);
         const revision = await c.deleteKey(req.key);
         return create(lockpb.UnlockResponseSchema, { header: m.header(revision) });
       });

@@ -6,7 +6,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { Errors, EtcdError, GrpcCode } from "../base/errors.ts";
-import { authInfo } from "./request_auth.ts";
+import { callerOf } from "./request_auth.ts";
 import type { Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { EventSchema } from "../../proto/gen/mvccpb/kv_pb.ts";
@@ -20,6 +20,7 @@ import {
 } from "../mvcc/watch_types.ts";
 import type { WatchStream } from "../mvcc/watch_hub.ts";
 import type { Member } from "../server/member.ts";
+import type { EtcdServer } from "../server/etcd_server.ts";
 import { kvToPb, WatchIds } from "../server/convert.ts";
 
 function createFromPb(r: pb.WatchCreateRequest, ids: WatchIds): WatchCreateRequest {
@@ -78,7 +79,7 @@ class Room {
 }
 
 async function readRequests(
-  m: Member,
+  s: EtcdServer,
   ctx: HandlerContext,
   requests: AsyncIterable<pb.WatchRequest>,
   stream: WatchStream,
@@ -93,13 +94,13 @@ async function readRequests(
       const u = req.requestUnion;
       switch (u.case) {
         case "createRequest": {
-          const denied = await watchDenied(m, ctx, u.value);
+          const denied = await watchDenied(s, ctx, u.value);
           if (denied !== undefined) {
             // etcd answers a refused watch as created and canceled at once, with no id
             stream.push(
               watchResponse({
                 watchId: INVALID_WATCH_ID,
-                revision: m.store.rev(),
+                revision: s.member.store.rev(),
                 created: true,
                 canceled: true,
                 cancelReason: denied,
@@ -146,12 +147,12 @@ const OWN_REASONS = [Errors.invalidAuthToken, Errors.authOldRevision, Errors.use
  * as `watch was canceled (<reason>)`. A token is resolved even with auth disabled, as etcd.
  */
 async function watchDenied(
-  m: Member,
+  s: EtcdServer,
   ctx: HandlerContext,
   r: pb.WatchCreateRequest,
 ): Promise<string | undefined> {
   try {
-    m.auth.checkRange(await authInfo(m, ctx), r.key, r.rangeEnd);
+    await s.kv.checkRead(callerOf(ctx), r.key, r.rangeEnd);
     return undefined;
   } catch (err) {
     const e = OWN_REASONS.some((d) => d.is(err)) ? err as EtcdError : Errors.permissionDenied();
@@ -165,7 +166,8 @@ function grpcErrorText(e: EtcdError): string {
 }
 
 /** The Watch service implementation for createApiHandler. */
-export function watchService(m: Member): Partial<ServiceImpl<typeof Watch>> {
+export function watchService(s: EtcdServer): Partial<ServiceImpl<typeof Watch>> {
+  const m = s.member;
   return {
     async *watch(requests, ctx) {
       let stream: WatchStream;
@@ -180,7 +182,7 @@ export function watchService(m: Member): Partial<ServiceImpl<typeof Watch>> {
       // not awaited: a client may keep its side open after the server stream ended
       const room = new Room();
       const ids = new WatchIds();
-      readRequests(m, ctx, requests, stream, fragmented, room, ids).catch(() => {});
+      readRequests(s, ctx, requests, stream, fragmented, room, ids).catch(() => {});
       const headerBytes = toBinary(pb.ResponseHeaderSchema, m.header()).length;
       try {
         for await (const r of stream) {

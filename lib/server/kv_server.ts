@@ -8,6 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { applyRange, applyTxn } from "../mvcc/applier.ts";
 import { checkDeleteRange, checkPut, checkRange, checkTxn } from "../mvcc/validate.ts";
+import type * as mv from "../mvcc/types.ts";
 import type { Member } from "./member.ts";
 import { RequestKind } from "./request.ts";
 import { costPut, costTxn } from "./quota.ts";
@@ -23,6 +24,8 @@ import {
   txnFromPb,
   txnToPb,
 } from "./convert.ts";
+
+const EMPTY = new Uint8Array(0);
 
 function ops(r: pb.TxnRequest): pb.RequestOp[] {
   return [...r.success, ...r.failure];
@@ -60,12 +63,32 @@ export class KvServer {
 
   /** Range: served from the local store, linearizable unless the request is serializable. */
   async range(req: pb.RangeRequest, caller: Caller): Promise<pb.RangeResponse> {
-    const m = this.#m;
     const r = rangeFromPb(req);
+    return rangeToPb(await this.readRange(r, caller, !req.serializable), this.#header);
+  }
+
+  /**
+   * A range as the store answers it, for the server's own clients (v3lock, v3election):
+   * validated and permission-checked as Range is, after a ReadIndex round when linearizable.
+   */
+  async readRange(
+    r: mv.RangeRequest,
+    caller: Caller,
+    linearizable = true,
+  ): Promise<mv.RangeResponse> {
+    const member = this.#m;
     checkRange(r);
-    m.auth.checkRange(await resolveCaller(m, caller), req.key, req.rangeEnd);
-    if (!req.serializable) await m.linearizableRead();
-    return rangeToPb(applyRange(m.store, r), this.#header);
+    member.auth.checkRange(await resolveCaller(member, caller), r.key, r.rangeEnd ?? EMPTY);
+    if (linearizable) await member.linearizableRead();
+    return applyRange(member.store, r);
+  }
+
+  /**
+   * Throws unless the caller may read `[key, rangeEnd)` (a watch's check: etcd's
+   * isWatchPermitted); a token that cannot be resolved is refused even with auth off.
+   */
+  async checkRead(caller: Caller, key: Uint8Array, rangeEnd: Uint8Array): Promise<void> {
+    this.#m.auth.checkRange(await resolveCaller(this.#m, caller), key, rangeEnd);
   }
 
   /** Put: validated, permission- and quota-checked, then proposed. */
@@ -81,12 +104,17 @@ export class KvServer {
 
   /** DeleteRange: validated, permission-checked, then proposed. */
   async deleteRange(req: pb.DeleteRangeRequest, caller: Caller): Promise<pb.DeleteRangeResponse> {
-    const m = this.#m;
+    return deleteToPb(await this.proposeDelete(req, caller), this.#header);
+  }
+
+  /** DeleteRange's work, answered as the store's result (for the server's own clients). */
+  async proposeDelete(req: pb.DeleteRangeRequest, caller: Caller): Promise<mv.DeleteRangeResponse> {
+    const member = this.#m;
     checkDeleteRange(deleteFromPb(req));
-    const info = await resolveCaller(m, caller);
-    if (m.auth.enabled) checkDeleteAuth(m.auth, info, req);
-    const a = await m.propose({ kind: RequestKind.DeleteRange, req }, requestAuth(info));
-    return deleteToPb(a.r, this.#header);
+    const info = await resolveCaller(member, caller);
+    if (member.auth.enabled) checkDeleteAuth(member.auth, info, req);
+    const a = await member.propose({ kind: RequestKind.DeleteRange, req }, requestAuth(info));
+    return a.r;
   }
 
   /**
@@ -94,18 +122,31 @@ export class KvServer {
    * that may write is proposed.
    */
   async txn(req: pb.TxnRequest, caller: Caller): Promise<pb.TxnResponse> {
-    const m = this.#m;
+    const member = this.#m;
+    if (!isReadOnly(req)) return txnToPb(await this.proposeTxn(req, caller), this.#header);
     const t = txnFromPb(req);
-    checkTxn(t, m.config.maxTxnOps);
-    const info = await resolveCaller(m, caller);
-    if (m.auth.enabled) checkTxnAuth(m.auth, info, req);
-    if (isReadOnly(req)) {
-      if (!isSerializable(req)) await m.linearizableRead();
-      return txnToPb(applyTxn(m.store, t, { maxTxnOps: m.config.maxTxnOps }), this.#header);
-    }
-    await m.checkQuota(costTxn(req));
-    const a = await m.propose({ kind: RequestKind.Txn, req }, requestAuth(info));
-    return txnToPb(a.r, this.#header);
+    checkTxn(t, member.config.maxTxnOps);
+    const info = await resolveCaller(member, caller);
+    if (member.auth.enabled) checkTxnAuth(member.auth, info, req);
+    if (!isSerializable(req)) await member.linearizableRead();
+    return txnToPb(
+      applyTxn(member.store, t, { maxTxnOps: member.config.maxTxnOps }),
+      this.#header,
+    );
+  }
+
+  /**
+   * A txn through raft, validated, authorized and quota-checked, answered as the store's
+   * result (Txn's writing path, and the server's own clients').
+   */
+  async proposeTxn(req: pb.TxnRequest, caller: Caller): Promise<mv.TxnResponse> {
+    const member = this.#m;
+    checkTxn(txnFromPb(req), member.config.maxTxnOps);
+    const info = await resolveCaller(member, caller);
+    if (member.auth.enabled) checkTxnAuth(member.auth, info, req);
+    await member.checkQuota(costTxn(req));
+    const a = await member.propose({ kind: RequestKind.Txn, req }, requestAuth(info));
+    return a.r;
   }
 
   /** Compact: proposed; with `physical`, answered once the compaction reached the disk. */

@@ -179,6 +179,8 @@ export class Member {
   #transportFactory: TransportFactory | undefined;
   /** The transport being started for a cluster of one that is growing. */
   #transportStarting: Promise<void> | null = null;
+  /** Ends the wait before the next attempt to start the transport (the member stops). */
+  #wakeTransportRetry: (() => void) | null = null;
   /** False while the WAL is replayed at boot (which sets up the transport itself after). */
   #booted = false;
   /** Stops this member shortly after it applied its own removal. */
@@ -470,26 +472,48 @@ export class Member {
     if (this.#loop.transport !== null || this.#transportStarting !== null) return;
     const factory = this.#transportFactory;
     if (factory === undefined) {
-      this.#fail(
-        new ConfigError(
-          `${this.describe()} added a member but has no peer transport: ` +
-            `give it --listen-peer-urls to serve and reach its peers`,
-        ),
+      // the change is committed either way; say loudly why the new member is unreachable
+      this.#log(
+        `concord: ${this.describe()} added a member but has no peer transport ` +
+          `(give it --listen-peer-urls): it cannot reach the members it added`,
       );
       return;
     }
     this.#transportStarting = (async () => {
-      const t = await factory(this.#loop);
-      if (this.#stopped) {
-        await t.close();
+      // a peer port taken now (it was not needed until the cluster grew) is retried, not
+      // fatal: the member goes on serving what it can, and its log says why
+      for (let attempt = 0; !this.#stopped && this.#fatal === null; attempt++) {
+        let t: Transport;
+        try {
+          t = await factory(this.#loop);
+        } catch (err) {
+          const waitMs = Math.min(10_000, 500 << Math.min(attempt, 5));
+          this.#log(
+            `concord: ${this.describe()} cannot start its peer transport (retrying in ` +
+              `${waitMs} ms): ${err}`,
+          );
+          await new Promise<void>((r) => {
+            const timer = this.#clock.after(waitMs, r);
+            this.#wakeTransportRetry = () => {
+              timer.cancel();
+              r();
+            };
+          });
+          this.#wakeTransportRetry = null;
+          continue;
+        }
+        if (this.#stopped) {
+          await t.close();
+          return;
+        }
+        this.#loop.setTransport(t);
+        for (const m of this.#state.membership.list()) {
+          if (m.id !== this.id) t.addPeer({ id: m.id, urls: m.peerURLs });
+        }
+        this.#log(`concord: ${this.describe()} started its peer transport (the cluster grew)`);
         return;
       }
-      this.#loop.setTransport(t);
-      for (const m of this.#state.membership.list()) {
-        if (m.id !== this.id) t.addPeer({ id: m.id, urls: m.peerURLs });
-      }
-      this.#log(`concord: ${this.describe()} started its peer transport (the cluster grew)`);
-    })().catch((err) => this.#fail(err));
+    })();
   }
 
   /**
@@ -908,6 +932,7 @@ export class Member {
     this.#waits.close(Errors.stopped());
     this.#reads.close(Errors.stopped());
     this.#transfers.close(Errors.stopped());
+    this.#wakeTransportRetry?.();
     await this.#transportStarting;
     await this.#loop.stop();
     this.hub.close();

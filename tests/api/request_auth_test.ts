@@ -10,15 +10,19 @@ import { createHandlerContext, type HandlerContext } from "@connectrpc/connect";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Auth } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Errors } from "../../lib/base/errors.ts";
-import { authInfo, callerOf } from "../../lib/api/request_auth.ts";
+import { callerOf } from "../../lib/api/request_auth.ts";
 import { authService } from "../../lib/api/auth_service.ts";
 import { AuthServer } from "../../lib/server/auth_server.ts";
-import { checkAdmin as checkCallerAdmin } from "../../lib/server/caller.ts";
+import { EtcdServer } from "../../lib/server/etcd_server.ts";
+import { checkAdmin as checkCallerAdmin, resolveCaller } from "../../lib/server/caller.ts";
 import { watchService } from "../../lib/api/watch_service.ts";
 import type { Member } from "../../lib/server/member.ts";
 import { startTestServer } from "../server/harness.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
+
+/** The server's resolution of the credentials `c` carries. */
+const authInfo = (m: Member, c: HandlerContext) => resolveCaller(m, callerOf(c));
 
 /** The server's admin check for the credentials `c` carries. */
 const checkAdmin = (m: Member, c: HandlerContext) => checkCallerAdmin(m, callerOf(c));
@@ -54,7 +58,8 @@ async function firstWatchResponse(
     });
     await held; // the client keeps its side open until the test is done
   }
-  const it = watchService(m).watch!(requests(), ctx(header, ac.signal))[Symbol.asyncIterator]();
+  const it = watchService(new EtcdServer(m)).watch!(requests(), ctx(header, ac.signal))
+    [Symbol.asyncIterator]();
   try {
     const r = await it.next();
     assert.equal(r.done, false);
