@@ -44,9 +44,6 @@ export interface DefragResult {
   tookMs: number;
 }
 
-/** The steps of a defrag, for tests that stop it between them. */
-export type DefragStep = "locked" | "copied" | "checked" | "renamed";
-
 /** Options of `defragDataDir`. */
 export interface DefragOptions {
   /** The member's --wal-dir when it is not `DIR/member/wal`. */
@@ -55,8 +52,6 @@ export interface DefragOptions {
   onProgress?: (copied: number, estimate: number) => void;
   /** Called once the file is locked, with its sizes (etcd logs "defragmenting" then). */
   onStart?: (path: string, bytes: number, inUseBytes: number) => void;
-  /** Called after each step completes (tests). */
-  onStep?: (step: DefragStep) => void | Promise<void>;
   /** Bytes of keys and values copied per transaction of the copy (default 16 MiB). */
   batchBytes?: number;
 }
@@ -100,7 +95,6 @@ export async function defragDataDir(
       throw err;
     }
     try {
-      await opts.onStep?.("locked");
       const before = src.usage();
       const beforeInUse = before.inUsePages * before.pageSize;
       opts.onStart?.(paths.db, before.fileBytes, beforeInUse);
@@ -125,7 +119,6 @@ export async function defragDataDir(
       } finally {
         if (polling !== undefined) clearInterval(polling);
       }
-      await opts.onStep?.("copied");
       // the copy is checked before it may replace anything
       const copy = await DB.open(disk, tmp);
       let after;
@@ -144,10 +137,8 @@ export async function defragDataDir(
         throw err;
       }
       await copy.close();
-      await opts.onStep?.("checked");
       await disk.rename(tmp, paths.db);
       await disk.syncDir(dirname(paths.db));
-      await opts.onStep?.("renamed");
       return {
         path: paths.db,
         beforeBytes: before.fileBytes,

@@ -23,6 +23,7 @@ import { testConfig } from "../server/harness.ts";
 async function tool(
   run: (args: string[], io: UtilIo) => Promise<number>,
   args: string[],
+  progress?: (text: string) => void,
 ): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
@@ -30,6 +31,7 @@ async function tool(
     out: (l) => out.push(l),
     err: (l) => err.push(l),
     disk: new RealDisk(),
+    progress,
   });
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
@@ -50,8 +52,10 @@ interface Recorded {
 async function makeDataDir(): Promise<Recorded> {
   const dir = await Deno.makeTempDir({ prefix: "concord-util-offline-" });
   // raft snapshots every 25 entries: the WAL names some, and their files exist
+  // (small WAL segments: each corrupted copy below copies the WAL)
   const server = await startServer(testConfig(dir, (c) => c.snapshotCount = 25), {
     log: () => {},
+    walSegmentBytes: 256 * 1024,
   });
   const online = new Map<number, { hash: number; compactRev: number; headerRev: number }>();
   const keys = new Map<string, string>();
@@ -158,6 +162,15 @@ Deno.test("util hashkv, defrag, verify on a stopped member's data dir", async (t
       assert.equal(r.code, 0, r.out + r.err);
       assert.match(r.out, /verification of .* successful$/);
       assert.doesNotMatch(r.out, /^error:/m);
+      // on a terminal, progress is drawn and cleared at the end; never in the output
+      let drawn = "";
+      const tty = await tool(runVerifyUtil, ["--data-dir", rec.dir], (t) => drawn += t);
+      assert.equal(tty.out, r.out);
+      const clear = "\r\x1b[K";
+      assert.ok(drawn.startsWith(`${clear}verify: checking `), JSON.stringify(drawn));
+      assert.match(drawn, /verify: checking \d+ pages of .*db…/);
+      assert.ok(drawn.endsWith("\r\x1b[K"), JSON.stringify(drawn));
+      assert.doesNotMatch(r.out + r.err, /\r/);
     });
 
     await t.step("defrag shrinks the file, keeps the hash, and the member serves it", async () => {
