@@ -44,6 +44,7 @@ import {
   dataDirPaths,
   lockWal,
   parseUtilArgs,
+  percent,
   processIo,
   ProgressLine,
   reportExit,
@@ -247,9 +248,17 @@ function verifyMvcc(
   let lastSub = -1;
   let count = 0;
   const c = keyBucket.cursor();
+  // the newest revision, for the progress line's total
+  let newest = 0;
+  if (c.last() && c.key().length >= REV_BYTES_LEN) newest = bytesToRev(c.key()).main;
   for (let ok = c.first(); ok; ok = c.next()) {
     count++;
-    if ((count & 0xfff) === 0) progress.update(() => `verify: ${count} revisions checked…`);
+    if ((count & 0xfff) === 0) {
+      progress.update(() =>
+        `verify: revision ${lastMain} of ${newest} (${percent(lastMain, newest)}), ` +
+        `${count} revisions checked…`
+      );
+    }
     const k = c.key();
     if (k.length !== REV_BYTES_LEN && !(k.length === REV_BYTES_LEN + 1 && isTombstone(k))) {
       f.error(`key bucket: key ${goQuote(k)} is not a revision`);
