@@ -153,6 +153,12 @@ Deno.test("util hashkv, defrag, verify on a stopped member's data dir", async (t
       assert.deepEqual([bad.code, bad.err], [4, "Error: unsupported output format"]);
       const pb = await tool(runHashKvUtil, [db, "-w", "protobuf"]);
       assert.deepEqual([pb.code, pb.err], [4, "Error: protobuf not supported as output format"]);
+      const missing = await tool(runHashKvUtil, [`${rec.dir}/nope.db`]);
+      assert.deepEqual([missing.code, missing.err], [
+        1,
+        `Error: stat ${rec.dir}/nope.db: no such file or directory`,
+      ]);
+      assert.equal(await Deno.stat(`${rec.dir}/nope.db`).catch(() => null), null);
       const none = await tool(runHashKvUtil, []);
       assert.deepEqual([none.code, none.err], [1, "Error: accepts 1 arg(s), received 0"]);
     });
