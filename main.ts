@@ -15,7 +15,7 @@ Usage: concord <command> [flags]
 Commands:
   serve     run a Concord member (etcd's flags: --name, --data-dir, --listen-client-urls, ...)
   ctl       etcdctl's commands, flags and output formats: get, put, txn, watch, lease, ...
-  util      offline tools on member files, like etcdutl: snapshot status|restore, wal verify|dump
+  util      offline tools on member files, like etcdutl: snapshot, wal, defrag, hashkv, verify
   dev       a local cluster in one command: 3 members on loopback ports, stopped by Ctrl-C
   version   print the version
   help      print this help

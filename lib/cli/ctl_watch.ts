@@ -1,12 +1,13 @@
 /**
  * `ctl watch` (etcdctl's watch_command.go): watch a key, range or prefix and print each
  * response; with `-- command args`, run the command once per event with ETCD_WATCH_*
- * variables; with `-i`, read `watch …` lines from stdin and run each watch concurrently.
+ * variables; with `-i`, read `watch …` lines from stdin and run each watch concurrently, and
+ * `progress` lines asking every open watch for a progress notification (etcdctl 3.5).
  * ETCDCTL_WATCH_KEY / ETCDCTL_WATCH_RANGE_END stand in for the key arguments. The watch ends
  * only when the server cancels it (exit 5, as etcdctl) or on interrupt.
  */
 import type { Client } from "../client/client.ts";
-import type { WatchOptions } from "../client/watch.ts";
+import { isProgressNotify, type WatchOptions } from "../client/watch.ts";
 import type { CommandSpec, CtlContext } from "./ctl_command.ts";
 import { CtlExit, errorText, Exit, exitWith } from "./ctl_exit.ts";
 import { FlagError, type FlagSpec, parseFlags } from "./ctl_flags.ts";
@@ -114,10 +115,7 @@ async function printWatch(
   try {
     for await (const r of w) {
       const resp: WatchResp = r;
-      if (
-        resp.events.length === 0 && !resp.canceled && !resp.created &&
-        resp.compactRevision === 0n && (resp.header?.revision ?? 0n) !== 0n
-      ) {
+      if (isProgressNotify(r)) {
         ctx.out(`progress notify: ${resp.header?.revision ?? 0n}\n`);
       }
       ctx.printer.watch(resp);
@@ -191,7 +189,14 @@ async function watchInteractive(ctx: CtlContext, envKey: string, envRange: strin
       continue;
     }
     if (args[0] === "progress") {
-      throw new CtlExit(Exit.Error, "progress requests are not supported by concord ctl");
+      // etcdctl 3.5: one progress request for the watches open so far; each prints the
+      // notification it receives
+      try {
+        c.requestProgress();
+      } catch (err) {
+        exitWith(Exit.Error, err);
+      }
+      continue;
     }
     if (args[0] !== "watch") {
       ctx.err(`Invalid command ${l} (only support watch)\n`);

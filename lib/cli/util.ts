@@ -4,6 +4,9 @@
  */
 import { runWalUtil } from "./util_wal.ts";
 import { runSnapshotUtil } from "./util_snapshot.ts";
+import { runDefragUtil } from "./util_defrag.ts";
+import { runHashKvUtil } from "./util_hashkv.ts";
+import { runVerifyUtil } from "./util_verify.ts";
 
 const USAGE = `usage: concord util <tool> …
 
@@ -16,6 +19,10 @@ Tools:
                                (FILE: a Concord snapshot or an etcd one)
   snapshot export (FILE | --data-dir DIR) OUT
                                write an etcd snapshot (for etcdctl snapshot restore)
+  defrag --data-dir DIR        compact a stopped member's page file in place (etcdutl defrag)
+  hashkv FILE | --data-dir DIR [--rev N] [-w simple|json|table|fields]
+                               the KV history hash the HashKV RPC gives (etcdutl hashkv)
+  verify --data-dir DIR        check a stopped member's WAL, snapshots and page file agree
 `;
 
 /** Runs `concord util …` and returns the exit code. */
@@ -26,6 +33,12 @@ export async function runUtil(args: string[]): Promise<number> {
       return await runWalUtil(rest);
     case "snapshot":
       return await runSnapshotUtil(rest);
+    case "defrag":
+      return await runDefragUtil(rest);
+    case "hashkv":
+      return await runHashKvUtil(rest);
+    case "verify":
+      return await runVerifyUtil(rest);
     case undefined:
       console.error(USAGE);
       return 2;

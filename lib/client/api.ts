@@ -19,7 +19,7 @@ export {
 export { Txn } from "./txn.ts";
 export { KVClient } from "./kv.ts";
 export { KeepAlive, LeaseClient, type LeaseId } from "./lease.ts";
-export { Watch, WatchCompactedError, type WatchOptions } from "./watch.ts";
+export { isProgressNotify, Watch, WatchCompactedError, type WatchOptions } from "./watch.ts";
 export { ClusterClient } from "./cluster.ts";
 export { MaintenanceClient, type SnapshotProgress } from "./maintenance.ts";
 export { AuthClient, type PermissionType } from "./auth.ts";

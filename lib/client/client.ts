@@ -82,6 +82,8 @@ export class Client {
   readonly #conn: Connection;
   readonly #opts: ClientOptions;
   #syncTimer?: ReturnType<typeof setInterval>;
+  /** Watches not yet ended, for `requestProgress`. */
+  readonly #watches = new Set<Watch>();
 
   /** Connects lazily: the first call opens the connection to its member. */
   constructor(opts: ClientOptions) {
@@ -159,10 +161,22 @@ export class Client {
    * failures without losing or repeating events.
    */
   watch(key: Bytes, opts: WatchOptions = {}): Watch {
-    return new Watch(this.#conn, key, opts, {
+    const w: Watch = new Watch(this.#conn, key, opts, {
       probeIntervalMs: this.#opts.watchProbeIntervalMs ?? 10_000,
       probeTimeoutMs: this.#opts.watchProbeTimeoutMs ?? 5_000,
-    });
+    }, () => this.#watches.delete(w));
+    this.#watches.add(w);
+    return w;
+  }
+
+  /**
+   * Asks for a progress notification on every open watch (clientv3's
+   * Watcher.RequestProgress, which asks on the stream its watches share): each receives a
+   * response without events (`isProgressNotify`) carrying its member's current revision.
+   * Throws on a transport that cannot send progress requests (gRPC-web over fetch).
+   */
+  requestProgress(): void {
+    for (const w of this.#watches) if (w.active) w.requestProgress();
   }
 
   /** Ends every call, watch and keep-alive, and closes the connections. */

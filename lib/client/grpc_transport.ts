@@ -185,6 +185,7 @@ function grpcEndpoint(url: string, opts: GrpcTransportOptions): EndpointTranspor
   return {
     url,
     transport,
+    streamsRequests: true,
     async close() {
       closed = true;
       const s = await session?.catch(() => undefined);

@@ -7,15 +7,21 @@ import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 
 /**
- * One member's transport. Every streaming call the client makes sends exactly one request
- * message and then half-closes (a watch per stream, one keep-alive per stream), which both
- * gRPC and gRPC-web over fetch can carry; etcd keeps such a stream open until it ends it.
+ * One member's transport. Every streaming call the client makes sends one request message
+ * first (a watch per stream, one keep-alive per stream), which both gRPC and gRPC-web over
+ * fetch can carry; etcd keeps such a stream open until it ends it. Only a watch's progress
+ * requests need more, on a transport that `streamsRequests`.
  */
 export interface EndpointTransport {
   /** The member's client URL, e.g. `http://127.0.0.1:2379`. */
   readonly url: string;
   /** The Connect transport the service clients call through. */
   readonly transport: Transport;
+  /**
+   * True when a streaming call can send requests after its first (gRPC over HTTP/2): a watch
+   * then sends progress requests on its stream. gRPC-web over fetch cannot.
+   */
+  readonly streamsRequests?: boolean;
   /** Releases connections; calls in flight fail. */
   close(): Promise<void>;
 }

@@ -4,13 +4,19 @@
  * member at the revision after the last one delivered, so no event is lost or repeated.
  * A watch whose start revision was compacted away fails with `WatchCompactedError`, which
  * says the oldest revision still available.
+ *
+ * `requestProgress()` asks the member for a progress notification (etcd 3.4's
+ * WatchProgressRequest): a response without events whose header revision says how far the
+ * member's store is, delivered to the caller like clientv3's (`isProgressNotify`).
  */
 import {
   Maintenance,
   Watch as WatchService,
   WatchCreateRequest_FilterType,
+  type WatchRequestSchema,
   type WatchResponse,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Errors, EtcdError, GrpcCode } from "../base/errors.ts";
 import { type Bytes, toBytes } from "./bytes.ts";
 import type { Connection } from "./connection.ts";
@@ -59,6 +65,65 @@ export interface WatchTuning {
 
 const MAX_BUFFERED = 64;
 
+/** The watch id etcd answers a progress request with (clientv3's InvalidWatchID). */
+const PROGRESS_WATCH_ID = -1n;
+
+/**
+ * clientv3's WatchResponse.IsProgressNotify: a response that carries no events, only the
+ * revision the member's store has reached (a periodic notification, or the answer to
+ * `requestProgress`).
+ */
+export function isProgressNotify(r: WatchResponse): boolean {
+  return r.events.length === 0 && !r.canceled && !r.created && r.compactRevision === 0n &&
+    (r.header?.revision ?? 0n) !== 0n;
+}
+
+/** One request of a watch stream, as the client sends it. */
+type WatchRequestInit = MessageInitShape<typeof WatchRequestSchema>;
+
+const PROGRESS_REQUEST: WatchRequestInit = { requestUnion: { case: "progressRequest", value: {} } };
+
+/**
+ * The requests of one watch stream: the create request, then progress requests as the caller
+ * makes them; the request side stays open until the stream ends.
+ */
+class StreamRequests {
+  readonly #queue: WatchRequestInit[] = [];
+  #wake?: () => void;
+  #closed = false;
+
+  constructor(first: WatchRequestInit, signal: AbortSignal) {
+    this.#queue.push(first);
+    signal.addEventListener("abort", () => this.close(), { once: true });
+  }
+
+  /** Sends `req` after what is queued; false once the stream has ended. */
+  push(req: WatchRequestInit): boolean {
+    if (this.#closed) return false;
+    this.#queue.push(req);
+    this.#wake?.();
+    return true;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#wake?.();
+  }
+
+  async *requests(): AsyncGenerator<WatchRequestInit> {
+    for (;;) {
+      const next = this.#queue.shift();
+      if (next !== undefined) {
+        yield next;
+        continue;
+      }
+      if (this.#closed) return;
+      await new Promise<void>((r) => this.#wake = r);
+      this.#wake = undefined;
+    }
+  }
+}
+
 type Item = { resp: WatchResponse } | { error: unknown } | { end: true };
 
 /**
@@ -98,15 +163,22 @@ export class Watch implements AsyncIterable<WatchResponse> {
   #readyResolve!: () => void;
   #readyReject!: (e: unknown) => void;
   #iterating = false;
+  /** The open stream's requests (undefined between streams). */
+  #requests?: StreamRequests;
+  /** A progress request made while no stream was open: sent after the next create. */
+  #progressPending = false;
+  #ended = false;
 
-  /** Made by `Client.watch`; the first stream opens at once. */
+  /** Made by `Client.watch`; the first stream opens at once. `onEnd` runs when it ends. */
   constructor(
     conn: Connection,
     key: Bytes,
     opts: WatchOptions,
     tuning: WatchTuning,
+    onEnd?: () => void,
   ) {
     this.nextRevision = BigInt(opts.startRevision ?? 0);
+    this.#bidi = conn.endpoints.every((u) => conn.at(u).transport.streamsRequests === true);
     this.ready = new Promise((res, rej) => {
       this.#readyResolve = res;
       this.#readyReject = rej;
@@ -120,13 +192,48 @@ export class Watch implements AsyncIterable<WatchResponse> {
         this.#readyReject(error);
         this.#push({ error });
       },
-    );
+    ).finally(() => {
+      this.#ended = true;
+      this.#requests = undefined;
+      onEnd?.();
+    });
   }
 
   /** Ends the watch; iteration finishes after what was already received. */
   cancel(): void {
     this.#ctrl.abort();
   }
+
+  /**
+   * Asks the member for a progress notification (clientv3's RequestProgress): a response
+   * without events, `isProgressNotify`, whose header revision is the member's current
+   * revision, arrives in order with the watch's events. Made while the watch is moving to
+   * another member, the request goes to the new stream. Throws once the watch has ended, and
+   * on a transport that cannot send after the first request (gRPC-web over fetch).
+   */
+  requestProgress(): void {
+    if (!this.active) {
+      throw new EtcdError(GrpcCode.Canceled, "watch is closed");
+    }
+    if (!this.#bidi) {
+      throw new EtcdError(
+        GrpcCode.Unimplemented,
+        "progress requests need a transport that streams requests (gRPC); gRPC-web over " +
+          "fetch sends only the watch's first request",
+      );
+    }
+    if (this.#requests === undefined || !this.#requests.push(PROGRESS_REQUEST)) {
+      this.#progressPending = true;
+    }
+  }
+
+  /** False once the watch was cancelled or has ended. */
+  get active(): boolean {
+    return !this.#ended && !this.#ctrl.signal.aborted;
+  }
+
+  /** Whether the transport of the current (or last) stream carries more than one request. */
+  #bidi: boolean;
 
   /** The watch's responses in revision order; ends on cancel, throws what ended the watch. */
   async *[Symbol.asyncIterator](): AsyncGenerator<WatchResponse> {
@@ -186,9 +293,19 @@ export class Watch implements AsyncIterable<WatchResponse> {
           progressNotify: opts.progressNotify ?? false,
           filters,
         };
-        const input = (async function* () {
-          yield { requestUnion: { case: "createRequest" as const, value: create } };
-        })();
+        this.#bidi = ep.transport.streamsRequests === true;
+        const requests = new StreamRequests(
+          { requestUnion: { case: "createRequest", value: create } },
+          streamSignal,
+        );
+        if (this.#bidi) {
+          this.#requests = requests;
+          if (this.#progressPending) {
+            this.#progressPending = false;
+            requests.push(PROGRESS_REQUEST);
+          }
+        } else requests.close(); // one request, then half-close: all fetch can carry
+        const input = requests.requests();
         if (tuning.probeIntervalMs > 0) {
           probe = setInterval(async () => {
             if (Date.now() - heard < tuning.probeIntervalMs) return;
@@ -229,6 +346,13 @@ export class Watch implements AsyncIterable<WatchResponse> {
             r.events = events;
             await this.#deliver(r, signal);
           } else if (r.events.length === 0 && !r.fragment) {
+            if (r.watchId === PROGRESS_WATCH_ID) {
+              // the answer to requestProgress. etcd 3.4 answers with its store's revision even
+              // while events before it are still on their way, so it does not move the resume
+              // point (a periodic notification, sent only to a synced watcher, does)
+              await this.#deliver(r, signal);
+              continue;
+            }
             // a progress notification: everything up to its revision was delivered
             if (rev + 1n > this.nextRevision) this.nextRevision = rev + 1n;
             if (opts.progressNotify) await this.#deliver(r, signal);
@@ -247,6 +371,7 @@ export class Watch implements AsyncIterable<WatchResponse> {
       } finally {
         if (probe !== undefined) clearInterval(probe);
         stream.abort();
+        this.#requests = undefined;
       }
       failures++;
       this.resumes++;
