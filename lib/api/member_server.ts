@@ -110,7 +110,12 @@ export async function startServer(
           port,
           handler,
           tls: secure,
-          limits: { drainTimeoutMs: SHUTDOWN_DRAIN_MS },
+          limits: {
+            drainTimeoutMs: SHUTDOWN_DRAIN_MS,
+            ...(cfg.maxConcurrentStreams === undefined
+              ? {}
+              : { maxConcurrentStreams: cfg.maxConcurrentStreams }),
+          },
         }),
       );
     }

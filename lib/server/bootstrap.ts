@@ -7,6 +7,7 @@
  */
 import { type Entry, EntryType, type HardState, type Snapshot } from "../base/raftpb.ts";
 import type { ClusterId, MemberId } from "../base/types.ts";
+import { type Logger, tookField } from "../base/log.ts";
 import { type Disk, joinPath } from "../io/disk.ts";
 import { Wal } from "../wal/wal.ts";
 import { validSnapshots } from "../wal/inspect.ts";
@@ -117,7 +118,7 @@ export async function bootstrapRaft(
   snapshotter: Snapshotter,
   opts: {
     walSegmentBytes?: number;
-    log: (line: string) => void;
+    log: Logger;
     /** How a joining member asks its peers for the members (default: HTTP GET /members). */
     fetchMembers?: MembersFetcher;
   },
@@ -149,6 +150,12 @@ export async function bootstrapRaft(
     }));
     const hs: HardState = { term: 1, vote: 0n, commit: entries.length };
     await wal.save(hs, entries);
+    opts.log.info("created WAL for a new cluster", {
+      "wal-dir": paths.wal,
+      "local-member-id": self.id.toString(16),
+      "cluster-id": clusterId.toString(16),
+      members: members.length,
+    });
     storage.append(entries);
     storage.setHardState(hs);
     return {
@@ -162,6 +169,7 @@ export async function bootstrapRaft(
       joinedPeers: [],
     };
   }
+  const loadStarted = performance.now();
   const snaps = await validSnapshots(disk, paths.wal);
   const known = new Set(snaps.map((s) => `${s.index}/${s.term}`));
   const loaded = await snapshotter.load((index, term) => known.has(`${index}/${term}`));
@@ -175,8 +183,21 @@ export async function bootstrapRaft(
   if (snap) storage.applySnapshot(snap);
   storage.setHardState(opened.contents.hardState);
   storage.append(opened.contents.entries);
+  const hs = opened.contents.hardState;
+  opts.log.info("loaded WAL and snapshot", {
+    "wal-dir": paths.wal,
+    "snapshot-index": snap ? snap.metadata.index : 0,
+    "snapshot-term": snap ? snap.metadata.term : 0,
+    "wal-entries": opened.contents.entries.length,
+    "wal-last-index": opened.contents.entries.at(-1)?.index ?? (snap ? snap.metadata.index : 0),
+    term: hs.term,
+    commit: hs.commit,
+    took: tookField(performance.now() - loadStarted),
+  });
   if (opened.contents.tornTail) {
-    opts.log(`concord: WAL had a torn tail; ${JSON.stringify(opened.contents.tornTail)}`);
+    opts.log.warn("WAL had a torn tail; it was cut at the last whole record", {
+      "torn-tail": opened.contents.tornTail,
+    });
   }
   return {
     id: opened.contents.metadata.nodeId,
@@ -199,7 +220,7 @@ async function bootstrapJoin(
   cfg: ServerConfig,
   disk: Disk,
   storage: MemoryStorage,
-  opts: { walSegmentBytes?: number; log: (line: string) => void; fetchMembers?: MembersFetcher },
+  opts: { walSegmentBytes?: number; log: Logger; fetchMembers?: MembersFetcher },
 ): Promise<Booted> {
   const listed = cfg.initialCluster.get(cfg.name);
   if (listed === undefined) {
@@ -222,10 +243,11 @@ async function bootstrapJoin(
     metadata: { nodeId: self.id, clusterId: info.clusterId },
     segmentSize: opts.walSegmentBytes,
   });
-  opts.log(
-    `concord: joining cluster ${info.clusterId.toString(16)} as member ` +
-      `${self.id.toString(16)} (${info.members.length} members)`,
-  );
+  opts.log.info("joining an existing cluster", {
+    "cluster-id": info.clusterId.toString(16),
+    "local-member-id": self.id.toString(16),
+    "members": info.members.length,
+  });
   return {
     id: self.id,
     clusterId: info.clusterId,

@@ -13,6 +13,7 @@ import { Errors, EtcdError } from "../base/errors.ts";
 import { type Entry, EntryType, type Snapshot } from "../base/raftpb.ts";
 import { Rand } from "../base/rand.ts";
 import type { ClusterId, MemberId } from "../base/types.ts";
+import { asLogger, type Logger, stderrLogger, tookField } from "../base/log.ts";
 import type { Clock } from "../io/clock.ts";
 import type { Disk } from "../io/disk.ts";
 import { RealClock } from "../io/clock.ts";
@@ -126,8 +127,11 @@ export interface MemberOptions {
   clock?: Clock;
   /** How long a proposer waits for its apply (etcd: 5 s + 2 election timeouts). */
   requestTimeoutMs?: number;
-  /** Start-up and fatal-error lines (default: console.error). */
-  log?: (line: string) => void;
+  /**
+   * Where the member logs (lib/base/log.ts): a Logger, or a plain line sink (each event as
+   * "concord: msg key=value …"). Default: JSON lines at --log-level to stderr.
+   */
+  log?: Logger | ((line: string) => void);
   /**
    * WAL segment size (default 64 MiB, as etcd). Simulations use small ones, which also makes
    * them cross segment cuts and releases.
@@ -176,7 +180,7 @@ export class Member {
   readonly #snapshotter: Snapshotter;
   readonly #disk: Disk;
   readonly #clock: Clock;
-  readonly #log: (line: string) => void;
+  readonly #log: Logger;
   readonly #timeoutMs: number;
   readonly #leaseIds: LeaseIdGenerator;
   readonly #minLeaseTtl: number;
@@ -226,7 +230,7 @@ export class Member {
     this.#snapshotter = snapshotter;
     this.#disk = disk;
     this.#clock = opts.clock ?? new RealClock();
-    this.#log = opts.log ?? ((l) => console.error(l));
+    this.#log = asLogger(opts.log, () => stderrLogger(config.logLevel)).named("server/member");
     this.#timeoutMs = opts.requestTimeoutMs ?? 5000 + 2 * config.electionTimeoutMs;
     this.ready = new Promise((r) => (this.#markReady = r));
     this.published = new Promise((r) => (this.#markPublished = r));
@@ -276,7 +280,7 @@ export class Member {
       snapshotCount: config.snapshotCount,
       snapshotIndex: booted.applied,
       catchUpEntries: opts.snapshotCatchUpEntries,
-      log: this.#log,
+      log: asLogger(opts.log, () => stderrLogger(config.logLevel)).named("server/raft"),
       hooks: {
         apply: (b) => this.#apply(b),
         readStates: (rs) => this.#reads.confirmed(rs),
@@ -344,7 +348,7 @@ export class Member {
     const tokens = await jwtProviderFor(cfg, opts.clock ?? new RealClock());
     const disk = opts.disk ?? new RealDisk();
     const paths = memberPaths(cfg);
-    const log = opts.log ?? ((l: string) => console.error(l));
+    const log = asLogger(opts.log, () => stderrLogger(cfg.logLevel)).named("server/bootstrap");
     const snapshotter = new Snapshotter(disk, paths.snap, { maxSnapFiles: cfg.maxSnapshots });
     let booted: Awaited<ReturnType<typeof bootstrapRaft>>;
     try {
@@ -457,7 +461,10 @@ export class Member {
         return;
       } catch (err) {
         if (this.#stopped || this.#fatal !== null) return;
-        this.#log(`concord: publishing member attributes failed (will retry): ${err}`);
+        this.#log.warn("failed to publish local member to cluster through raft (will retry)", {
+          "local-member-id": formatId(this.id),
+          error: err,
+        });
         await new Promise<void>((r) => this.#clock.after(Math.min(2000, 100 << attempt), r));
       }
     }
@@ -466,7 +473,10 @@ export class Member {
   #fail(err: unknown): void {
     if (this.#fatal !== null) return;
     this.#fatal = err;
-    this.#log(`concord: member stopped after a fatal error: ${err}`);
+    this.#log.error("member stopped after a fatal error", {
+      "local-member-id": formatId(this.id),
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    });
     this.#waits.close(Errors.stopped());
     this.#reads.close(Errors.stopped());
   }
@@ -596,7 +606,10 @@ export class Member {
    */
   #removedFromCluster(why: string): void {
     if (this.#fatal !== null || this.#stopped || this.#removalTimer !== null) return;
-    this.#log(`concord: ${this.describe()} was removed from the cluster (${why})`);
+    this.#log.warn("the member has been permanently removed from the cluster", {
+      "local-member-id": formatId(this.id),
+      reason: why,
+    });
     // etcd's stopWithDelay (1 s): a removal proposed through this member still gets its answer
     this.#removalTimer = this.#clock.after(1000, () => {
       this.#fail(new MemberRemovedError());
@@ -758,10 +771,12 @@ export class Member {
       }
     }
     await this.#snapshotter.releaseDbsBefore(index);
-    this.#log(
-      `concord: installed snapshot at index ${index} (revision ${this.store.rev()}) in ` +
-        `${Math.round(this.#clock.now() - started)} ms`,
-    );
+    this.#log.info("installed snapshot", {
+      "local-member-id": formatId(this.id),
+      "snapshot-index": index,
+      revision: this.store.rev(),
+      took: tookField(this.#clock.now() - started),
+    });
   }
 
   /** A consistent copy of the page file, streamed to a follower through the pipeline. */
@@ -874,11 +889,20 @@ export class Member {
       // proposal is dropped, an old leader's uncommitted tail is overwritten): fail them now
       // with etcd's error rather than let them hang until the request timeout
       if (had !== 0n) this.#waits.failProposals(Errors.leaderChanged());
-      this.#log(
-        s.lead === 0n
-          ? `concord: ${formatId(this.id)} lost leader ${formatId(had)}`
-          : `concord: ${formatId(this.id)} elected leader ${formatId(s.lead)} at term ${this.term}`,
-      );
+      if (s.lead === 0n) {
+        this.#log.warn("lost leader", {
+          "local-member-id": formatId(this.id),
+          "lost-leader": formatId(had),
+          term: this.term,
+        });
+      } else {
+        this.#log.info(had === 0n ? "elected leader" : "leader changed", {
+          "local-member-id": formatId(this.id),
+          leader: formatId(s.lead),
+          ...(had === 0n ? {} : { "previous-leader": formatId(had) }),
+          term: this.term,
+        });
+      }
     }
     if (leader === this.#leader) return;
     this.#leader = leader;

@@ -7,6 +7,7 @@
  * to the member's `apply` hook.
  */
 import type { MemberId } from "../base/types.ts";
+import { type Logger, tookField } from "../base/log.ts";
 import type { Clock, Timer } from "../io/clock.ts";
 import type { Wal } from "../wal/wal.ts";
 import type { Snapshotter } from "../snap/snapshotter.ts";
@@ -79,7 +80,7 @@ export interface RaftLoopOptions {
   /** Entries kept behind a snapshot (default SNAPSHOT_CATCH_UP_ENTRIES). */
   catchUpEntries?: number;
   hooks: RaftLoopHooks;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 /** The raft loop; also the transport's host (messages and snapshots from peers land here). */
@@ -171,7 +172,7 @@ export class RaftLoop implements TransportHost {
       this.node.step(m);
     } catch (err) {
       // a message raft cannot take (a stale term, a peer's bug) must not stop the member
-      this.#o.log(`concord: dropped a raft message from ${m.from.toString(16)}: ${err}`);
+      this.#o.log.warn("dropped a raft message", { from: m.from.toString(16), error: err });
       return;
     }
     this.drive();
@@ -185,9 +186,10 @@ export class RaftLoop implements TransportHost {
 
   reportSnapshot(to: MemberId, ok: boolean): void {
     if (this.#stopped || this.#failed) return;
-    this.#o.log(
-      `concord: snapshot to ${to.toString(16)} ${ok ? "sent" : "failed"}`,
-    );
+    if (ok) this.#o.log.info("sent database snapshot", { "remote-peer-id": to.toString(16) });
+    else {this.#o.log.warn("failed to send database snapshot", {
+        "remote-peer-id": to.toString(16),
+      });}
     this.node.reportSnapshot(to, ok);
     this.drive();
   }
@@ -219,10 +221,12 @@ export class RaftLoop implements TransportHost {
     const index = m.snapshot.metadata.index;
     const started = this.#o.clock.now();
     const { size } = await this.#o.snapshotter.saveDbFrom(index, db.chunks);
-    this.#o.log(
-      `concord: received snapshot db at index ${index} from ${m.from.toString(16)} ` +
-        `(${size} bytes in ${Math.round(this.#o.clock.now() - started)} ms)`,
-    );
+    this.#o.log.info("received and saved database snapshot", {
+      "snapshot-index": index,
+      "remote-snapshot-sender-id": m.from.toString(16),
+      "snapshot-size-bytes": size,
+      took: tookField(this.#o.clock.now() - started),
+    });
     this.receive(m);
   }
 
