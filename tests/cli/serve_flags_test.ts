@@ -104,7 +104,9 @@ Deno.test("serve flags: jwt token options and help text", () => {
     privKey: "k.pem",
     ttlSeconds: 600,
   });
-  assert.ok(serveHelp().includes("\n  --listen-client-urls 'http://localhost:2379'\n    List of URLs"));
+  assert.ok(
+    serveHelp().includes("\n  --listen-client-urls 'http://localhost:2379'\n    List of URLs"),
+  );
   assert.equal(parseServeFlags(["--help"]).help, true);
 });
 
