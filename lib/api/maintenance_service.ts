@@ -15,6 +15,7 @@ import { ETCD_COMPAT_VERSION } from "../base/version.ts";
 import { saturateInt64 } from "../base/types.ts";
 import type { Member } from "../server/member.ts";
 import { authInfo, checkAdmin } from "./request_auth.ts";
+import { tookField } from "../base/log.ts";
 
 /** Snapshot chunk size, as etcd's (32 KiB). */
 const SNAPSHOT_CHUNK = 32 * 1024;
@@ -57,7 +58,15 @@ export function maintenanceService(m: Member): Partial<ServiceImpl<typeof Mainte
     },
     async defragment(_req, ctx) {
       await checkAdmin(m, ctx);
+      const before = m.backend.stats();
+      const started = performance.now();
+      m.log.info("defragmenting", { "current-db-size-bytes": before.fileBytes });
       await m.backend.defrag();
+      m.log.info("finished defragmenting directory", {
+        "current-db-size-bytes-diff": m.backend.stats().fileBytes - before.fileBytes,
+        "current-db-size-bytes": m.backend.stats().fileBytes,
+        took: tookField(performance.now() - started),
+      });
       return create(pb.DefragmentResponseSchema, { header: m.header() });
     },
     async alarm(req, ctx) {

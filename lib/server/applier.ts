@@ -40,6 +40,8 @@ export type Applied =
 /** The outcome of one request entry: its proposer's id, and the result or the refusal. */
 export interface AppliedEntry {
   id: bigint;
+  /** The request the entry held (for the log of a slow apply). */
+  request: InternalRequest;
   outcome: { value: Applied } | { error: unknown };
 }
 
@@ -88,7 +90,7 @@ export class Applier {
       this.#applying = 0;
     }
     s.store.setConsistentIndex(e.index, e.term);
-    return { id: req.id, outcome };
+    return { id: req.id, request: req, outcome };
   }
 
   #execute(s: ServerState, r: InternalRequest): Applied {

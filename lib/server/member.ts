@@ -65,7 +65,8 @@ import { quotaBytes } from "./quota.ts";
 import { type Compactor, startCompactor } from "./compactor.ts";
 import { formatId } from "./member_id.ts";
 import { encodeRequest, type InternalRequest, RequestKind } from "./request.ts";
-import { type Applied, Applier } from "./applier.ts";
+import { type Applied, type AppliedEntry, Applier } from "./applier.ts";
+import { summarizeRequest } from "./request_summary.ts";
 import { ServerState } from "./state.ts";
 import { decodeMember, type MemberRecord, type Membership } from "./membership.ts";
 import { Waits } from "./waits.ts";
@@ -181,6 +182,8 @@ export class Member {
   readonly #disk: Disk;
   readonly #clock: Clock;
   readonly #log: Logger;
+  /** --experimental-warning-apply-duration: slower applies are logged. */
+  readonly #slowApplyMs: number;
   readonly #timeoutMs: number;
   readonly #leaseIds: LeaseIdGenerator;
   readonly #minLeaseTtl: number;
@@ -231,6 +234,7 @@ export class Member {
     this.#disk = disk;
     this.#clock = opts.clock ?? new RealClock();
     this.#log = asLogger(opts.log, () => stderrLogger(config.logLevel)).named("server/member");
+    this.#slowApplyMs = config.warningApplyDurationMs ?? 100;
     this.#timeoutMs = opts.requestTimeoutMs ?? 5000 + 2 * config.electionTimeoutMs;
     this.ready = new Promise((r) => (this.#markReady = r));
     this.published = new Promise((r) => (this.#markPublished = r));
@@ -365,10 +369,15 @@ export class Member {
     }
     let backend: Backend & BatchBackend;
     try {
+      const opening = performance.now();
       backend = await openBackend(disk, paths.db, {
         batchInterval: cfg.backendBatchIntervalMs,
         batchLimit: cfg.backendBatchLimit,
         clock: opts.clock,
+      });
+      log.info("opened backend db", {
+        path: paths.db,
+        took: tookField(performance.now() - opening),
       });
     } catch (err) {
       await booted.wal.close();
@@ -507,13 +516,50 @@ export class Member {
         s.store.setConsistentIndex(e.index, e.term);
         continue;
       }
+      const started = performance.now();
       const r = this.#applier.applyEntry(e);
+      const took = performance.now() - started;
+      if (
+        took > this.#slowApplyMs || r.request.kind === RequestKind.Alarm ||
+        r.request.kind === RequestKind.Compaction
+      ) this.#logApplied(r, took);
       this.#waits.settle(r.id, r.outcome);
     }
     if (b.entries.length > 0) {
       const last = b.entries[b.entries.length - 1].index;
       this.#waits.applied(last);
       this.#loop.maybeSnapshot(last);
+    }
+  }
+
+  /**
+   * The log of one applied request: etcd's "apply request took too long" warning past
+   * --experimental-warning-apply-duration, and the alarms and compactions it applied.
+   */
+  #logApplied(r: AppliedEntry, took: number): void {
+    const ok = "value" in r.outcome;
+    if (took > this.#slowApplyMs) {
+      this.#log.warn("apply request took too long", {
+        took: tookField(took),
+        "expected-duration": tookField(this.#slowApplyMs),
+        request: summarizeRequest(r.request),
+        ...("error" in r.outcome ? { error: r.outcome.error } : {}),
+      });
+    }
+    const q = r.request;
+    if (!ok) return;
+    if (q.kind === RequestKind.Alarm) {
+      const fields = { alarm: AlarmType[q.req.alarm], from: formatId(q.req.memberID) };
+      if (q.req.action === AlarmRequest_AlarmAction.ACTIVATE) {
+        this.#log.warn("alarm raised", fields);
+      } else if (q.req.action === AlarmRequest_AlarmAction.DEACTIVATE) {
+        this.#log.info("alarm disarmed", fields);
+      }
+    } else if (q.kind === RequestKind.Compaction) {
+      this.#log.info("finished scheduled compaction", {
+        "compact-revision": q.req.revision,
+        took: tookField(took),
+      });
     }
   }
 
@@ -533,6 +579,11 @@ export class Member {
         if (ctx.isPromote) {
           const had = ms.get(c.change.nodeId);
           if (had !== undefined) ms.add({ ...had, isLearner: false });
+          this.#log.info("promote member", {
+            "cluster-id": formatId(this.clusterId),
+            "local-member-id": formatId(this.id),
+            "promoted-member-id": formatId(c.change.nodeId),
+          });
           return;
         }
         const rec: MemberRecord = {
@@ -541,6 +592,13 @@ export class Member {
         };
         const had = ms.get(rec.id);
         ms.add(had ? { ...rec, name: had.name, clientURLs: had.clientURLs } : rec);
+        this.#log.info("added member", {
+          "cluster-id": formatId(this.clusterId),
+          "local-member-id": formatId(this.id),
+          "added-peer-id": formatId(rec.id),
+          "added-peer-peer-urls": rec.peerURLs,
+          "added-peer-is-learner": rec.isLearner,
+        });
         if (rec.id !== this.id) {
           if (had) t?.updatePeer({ id: rec.id, urls: rec.peerURLs });
           else t?.addPeer({ id: rec.id, urls: rec.peerURLs });
@@ -548,6 +606,12 @@ export class Member {
         break;
       }
       case ConfChangeType.RemoveNode:
+        this.#log.info("removed member", {
+          "cluster-id": formatId(this.clusterId),
+          "local-member-id": formatId(this.id),
+          "removed-remote-peer-id": formatId(c.change.nodeId),
+          "removed-remote-peer-urls": ms.get(c.change.nodeId)?.peerURLs,
+        });
         ms.remove(c.change.nodeId);
         if (c.change.nodeId === this.id) this.#removedFromCluster("its removal was applied");
         else if (t !== null) {
@@ -565,6 +629,12 @@ export class Member {
         const had = ms.get(c.change.nodeId);
         if (had === undefined || ctx.member === null) return;
         ms.add({ ...had, peerURLs: ctx.member.peerURLs });
+        this.#log.info("updated member", {
+          "cluster-id": formatId(this.clusterId),
+          "local-member-id": formatId(this.id),
+          "updated-remote-peer-id": formatId(had.id),
+          "updated-remote-peer-urls": ctx.member.peerURLs,
+        });
         if (had.id !== this.id) t?.updatePeer({ id: had.id, urls: ctx.member.peerURLs });
         break;
       }
@@ -785,6 +855,11 @@ export class Member {
   }
 
   // --- the applied state, as the API reads it ---
+
+  /** The member's logger, for the layers above that act on it (defragmentation). */
+  get log(): Logger {
+    return this.#log;
+  }
 
   get backend(): Backend & BatchBackend {
     return this.#state.backend;

@@ -36,6 +36,9 @@ import type { ClusterId } from "../base/types.ts";
  */
 export const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
 
+/** etcd warns of an fdatasync slower than this (its wal.warnSyncDuration). */
+const SLOW_FSYNC_MS = 1000;
+
 /** What the loop hands to the member. */
 export interface RaftLoopHooks {
   /** Applies committed state (a received snapshot first, then entries). */
@@ -155,7 +158,17 @@ export class RaftLoop implements TransportHost {
       const md = b.snapshot.metadata;
       await wal.saveSnapshot({ index: md.index, term: md.term, confState: md.confState });
     }
+    const saving = performance.now();
     await wal.save(b.hardState, b.entries);
+    const took = performance.now() - saving;
+    // etcd warns past 1 s of fdatasync; the WAL's save is its write and fdatasync together
+    if (took > SLOW_FSYNC_MS) {
+      this.#o.log.warn("slow fdatasync", {
+        took: tookField(took),
+        "expected-duration": "1s",
+        entries: b.entries.length,
+      });
+    }
     if (b.snapshot !== null) {
       storage.applySnapshot(b.snapshot);
       this.#snapIndex = b.snapshot.metadata.index;
@@ -269,6 +282,13 @@ export class RaftLoop implements TransportHost {
    */
   async #snapshot(index: number): Promise<void> {
     const { storage, snapshotter, wal } = this.#o;
+    const started = performance.now();
+    this.#o.log.info("triggering snapshot", {
+      "local-member-id": this.#o.id.toString(16),
+      "local-member-applied-index": index,
+      "local-member-snapshot-index": this.#snapIndex,
+      "local-member-snapshot-count": this.#o.snapshotCount,
+    });
     const confState = this.node.raw.confState();
     await this.#o.hooks.commitBackend();
     const snap = storage.createSnapshot(index, confState, new Uint8Array(0));
@@ -281,6 +301,11 @@ export class RaftLoop implements TransportHost {
     const oldest = names.length > 0 ? parseInt(names[0].slice(17, 33), 16) : index;
     await wal.releaseBefore(Math.min(oldest, index));
     this.#snapIndex = index;
+    this.#o.log.info("saved snapshot", {
+      "snapshot-index": index,
+      "compact-index": compactTo > 0 ? compactTo : 0,
+      took: tookField(performance.now() - started),
+    });
   }
 
   /**
