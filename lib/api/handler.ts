@@ -28,6 +28,7 @@ import { GrpcMetrics, METRICS_CONTENT_TYPE, MetricsRegistry } from "./metrics.ts
 import { type EtcdServices, SERVICE_DESCRIPTORS } from "./services.ts";
 import { once } from "./body.ts";
 import { ENVELOPED_JSON, quoteLargeIntegersInEnvelopes } from "./json_int64.ts";
+import { type Probes, serveProbe } from "./probes.ts";
 
 /** What /health reports: etcd answers 200 `{"health":"true"}` or 503 `{"health":"false"}`. */
 export interface HealthStatus {
@@ -66,6 +67,8 @@ export interface ApiHandlerOptions {
    * names a user, see tls_auth.ts).
    */
   refuseGateway?: (req: UniversalServerRequest) => string | undefined;
+  /** The checks of /livez and /readyz (etcd 3.6's); without them those paths are 404. */
+  probes?: Probes;
 }
 
 const encoder = new TextEncoder();
@@ -269,6 +272,10 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
       return await gateway.handle(req, gw);
     }
     if (isGrpc(req.header.get("Content-Type"))) return grpcUnimplemented(path);
+    if (options.probes) {
+      const probe = await serveProbe(options.probes, req.method, path, req.url);
+      if (probe) return probe;
+    }
     switch (path) {
       case "/health":
         return await health(req);

@@ -7,6 +7,8 @@ import { createApiHandler } from "./handler.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { registerServerMetrics } from "./member_metrics.ts";
 import type { HealthQuery, HealthStatus } from "./handler.ts";
+import type { ProbeCheck, Probes } from "./probes.ts";
+import { Errors } from "../base/errors.ts";
 import { type HttpServer, serveHttp } from "../http/server.ts";
 import { ConfigError, type ServerConfig } from "../server/config.ts";
 import { AlarmType } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
@@ -61,6 +63,51 @@ export async function memberHealth(m: Member, q: HealthQuery): Promise<HealthSta
   return { healthy: true };
 }
 
+/**
+ * etcd 3.6's probe checks over a member. /livez: a serializable read of the local store
+ * (fails only when the member has stopped). /readyz: no CORRUPT alarm, the serializable read,
+ * a linearizable read (failing at once without a leader rather than waiting out the request
+ * timeout), and not a learner.
+ */
+export function memberProbes(m: Member): Probes {
+  const serializable: ProbeCheck = {
+    name: "serializable_read",
+    run: () => {
+      if (m.failure !== null) return Promise.reject(Errors.stopped());
+      m.store.range({ key: "", end: undefined }, { limit: 1 });
+      return Promise.resolve();
+    },
+  };
+  return {
+    livez: [serializable],
+    readyz: [
+      {
+        name: "data_corruption",
+        run: () =>
+          m.alarms.get().some((a) => a.alarm === AlarmType.CORRUPT)
+            ? Promise.reject(new Error("alarm activated: CORRUPT"))
+            : Promise.resolve(),
+      },
+      serializable,
+      {
+        name: "linearizable_read",
+        run: async () => {
+          if (m.failure !== null) throw Errors.stopped();
+          if (m.leader === 0n) throw Errors.noLeader();
+          await m.linearizableRead();
+        },
+      },
+      {
+        name: "non_learner",
+        run: () =>
+          m.membership.get(m.id)?.isLearner === true
+            ? Promise.reject(new Error("not supported for learner"))
+            : Promise.resolve(),
+      },
+    ],
+  };
+}
+
 /** Starts the member and serves it on every --listen-client-urls. */
 export async function startServer(
   cfg: ServerConfig,
@@ -93,6 +140,7 @@ export async function startServer(
     maxRequestBytes: cfg.maxRequestBytes,
     cors: { allowedOrigins: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins },
     health: (q) => memberHealth(member, q),
+    probes: memberProbes(member),
     refuseGateway: (req) =>
       gatewayRefusesCommonName(req, cfg.tls.clientCertAuth, member.auth.enabled)
         ? `${GATEWAY_COMMON_NAME_REFUSAL}\n`
