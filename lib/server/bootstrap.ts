@@ -9,6 +9,7 @@ import { type Entry, EntryType, type HardState, type Snapshot } from "../base/ra
 import type { ClusterId, MemberId } from "../base/types.ts";
 import { type Logger, tookField } from "../base/log.ts";
 import { type Disk, joinPath } from "../io/disk.ts";
+import { type Clock, RealClock } from "../io/clock.ts";
 import { Wal } from "../wal/wal.ts";
 import { validSnapshots } from "../wal/inspect.ts";
 import type { Snapshotter } from "../snap/snapshotter.ts";
@@ -119,6 +120,8 @@ export async function bootstrapRaft(
   opts: {
     walSegmentBytes?: number;
     log: Logger;
+    /** Times the load for the log (default: real time). */
+    clock?: Clock;
     /** How a joining member asks its peers for the members (default: HTTP GET /members). */
     fetchMembers?: MembersFetcher;
   },
@@ -169,7 +172,7 @@ export async function bootstrapRaft(
       joinedPeers: [],
     };
   }
-  const loadStarted = performance.now();
+  const loadStarted = (opts.clock ?? new RealClock()).now();
   const snaps = await validSnapshots(disk, paths.wal);
   const known = new Set(snaps.map((s) => `${s.index}/${s.term}`));
   const loaded = await snapshotter.load((index, term) => known.has(`${index}/${term}`));
@@ -192,7 +195,7 @@ export async function bootstrapRaft(
     "wal-last-index": opened.contents.entries.at(-1)?.index ?? (snap ? snap.metadata.index : 0),
     term: hs.term,
     commit: hs.commit,
-    took: tookField(performance.now() - loadStarted),
+    took: tookField((opts.clock ?? new RealClock()).now() - loadStarted),
   });
   if (opened.contents.tornTail) {
     opts.log.warn("WAL had a torn tail; it was cut at the last whole record", {

@@ -349,7 +349,8 @@ export class Member {
    * data dir, and ConfigError when the cluster has other members but no transport was given.
    */
   static async start(cfg: ServerConfig, opts: MemberOptions = {}): Promise<Member> {
-    const tokens = await jwtProviderFor(cfg, opts.clock ?? new RealClock());
+    const clock = opts.clock ?? new RealClock();
+    const tokens = await jwtProviderFor(cfg, clock);
     const disk = opts.disk ?? new RealDisk();
     const paths = memberPaths(cfg);
     const log = asLogger(opts.log, () => stderrLogger(cfg.logLevel)).named("server/bootstrap");
@@ -359,6 +360,7 @@ export class Member {
       booted = await bootstrapRaft(cfg, disk, snapshotter, {
         walSegmentBytes: opts.walSegmentBytes,
         log,
+        clock,
         fetchMembers: opts.fetchMembers,
       });
     } catch (err) {
@@ -369,7 +371,7 @@ export class Member {
     }
     let backend: Backend & BatchBackend;
     try {
-      const opening = performance.now();
+      const opening = clock.now();
       backend = await openBackend(disk, paths.db, {
         batchInterval: cfg.backendBatchIntervalMs,
         batchLimit: cfg.backendBatchLimit,
@@ -377,7 +379,7 @@ export class Member {
       });
       log.info("opened backend db", {
         path: paths.db,
-        took: tookField(performance.now() - opening),
+        took: tookField(clock.now() - opening),
       });
     } catch (err) {
       await booted.wal.close();
@@ -516,9 +518,9 @@ export class Member {
         s.store.setConsistentIndex(e.index, e.term);
         continue;
       }
-      const started = performance.now();
+      const started = this.#clock.now();
       const r = this.#applier.applyEntry(e);
-      const took = performance.now() - started;
+      const took = this.#clock.now() - started;
       if (
         took > this.#slowApplyMs || r.request.kind === RequestKind.Alarm ||
         r.request.kind === RequestKind.Compaction

@@ -158,9 +158,9 @@ export class RaftLoop implements TransportHost {
       const md = b.snapshot.metadata;
       await wal.saveSnapshot({ index: md.index, term: md.term, confState: md.confState });
     }
-    const saving = performance.now();
+    const saving = this.#o.clock.now();
     await wal.save(b.hardState, b.entries);
-    const took = performance.now() - saving;
+    const took = this.#o.clock.now() - saving;
     // etcd warns past 1 s of fdatasync; the WAL's save is its write and fdatasync together
     if (took > SLOW_FSYNC_MS) {
       this.#o.log.warn("slow fdatasync", {
@@ -282,7 +282,7 @@ export class RaftLoop implements TransportHost {
    */
   async #snapshot(index: number): Promise<void> {
     const { storage, snapshotter, wal } = this.#o;
-    const started = performance.now();
+    const started = this.#o.clock.now();
     this.#o.log.info("triggering snapshot", {
       "local-member-id": this.#o.id.toString(16),
       "local-member-applied-index": index,
@@ -304,7 +304,7 @@ export class RaftLoop implements TransportHost {
     this.#o.log.info("saved snapshot", {
       "snapshot-index": index,
       "compact-index": compactTo > 0 ? compactTo : 0,
-      took: tookField(performance.now() - started),
+      took: tookField(this.#o.clock.now() - started),
     });
   }
 
