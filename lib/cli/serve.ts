@@ -7,7 +7,7 @@
  */
 import { ConfigError, type ServerConfig } from "../server/config.ts";
 import { parseServeFlags, serveHelp } from "./serve_flags.ts";
-import { serveVersion } from "./serve_help.ts";
+import { goArch, serveVersion } from "./serve_help.ts";
 import { startServer } from "../api/member_server.ts";
 import { clientTlsWarnings } from "../api/client_tls.ts";
 import { DataDirLockedError } from "../server/member.ts";
@@ -26,7 +26,7 @@ function logStartup(log: Logger, cfg: ServerConfig, logOutputs: string[]): void 
     "concord-version": VERSION,
     "deno-version": Deno.version.deno,
     "go-os": Deno.build.os,
-    "go-arch": Deno.build.arch,
+    "go-arch": goArch(Deno.build.arch),
     "name": cfg.name,
     "data-dir": cfg.dataDir,
     "wal-dir": cfg.walDir,

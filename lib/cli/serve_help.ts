@@ -50,7 +50,7 @@ export function serveHelp(flags: Readonly<Record<string, FlagDef>>): string {
 }
 
 /** Go's name for a CPU architecture, as etcd's "Go OS/Arch" line prints it. */
-function goArch(arch: string): string {
+export function goArch(arch: string): string {
   return ({ x86_64: "amd64", aarch64: "arm64" } as Record<string, string>)[arch] ?? arch;
 }
 

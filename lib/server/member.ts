@@ -468,6 +468,13 @@ export class Member {
           kind: RequestKind.MemberAttrSet,
           req: create(MemberSchema, { ID: this.id, name: this.config.name, clientURLs }),
         });
+        this.#log.info("published local member to cluster through raft", {
+          "local-member-id": formatId(this.id),
+          "local-member-attributes": `{Name:${this.config.name} ClientURLs:[${
+            clientURLs.join(" ")
+          }]}`,
+          "cluster-id": formatId(this.clusterId),
+        });
         this.#markPublished();
         return;
       } catch (err) {
