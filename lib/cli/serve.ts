@@ -13,6 +13,8 @@ import { clientTlsWarnings } from "../api/client_tls.ts";
 import { DataDirLockedError } from "../server/member.ts";
 import { formatId } from "../server/member_id.ts";
 import { openLogOutputs } from "./log_outputs.ts";
+import { noSyncDisk } from "../io/no_sync_disk.ts";
+import { RealDisk } from "../io/real_disk.ts";
 import { ETCD_COMPAT_VERSION, VERSION } from "../base/version.ts";
 import { formatGoDuration } from "./serve_flag_values.ts";
 import type { Logger } from "../base/log.ts";
@@ -109,8 +111,12 @@ async function serveWith(
   logStartup(log, cfg, parsed.settings.logOutputs);
   let server;
   try {
+    if (parsed.settings.unsafeNoFsync) {
+      log.warn("fsync is disabled (--unsafe-no-fsync): a power loss can lose acknowledged writes");
+    }
     server = await startServer(cfg, {
       log: root,
+      disk: parsed.settings.unsafeNoFsync ? noSyncDisk(new RealDisk()) : undefined,
       snapshotCatchUpEntries: parsed.settings.snapshotCatchUpEntries,
     });
   } catch (err) {

@@ -361,6 +361,13 @@ export const IMPLEMENTED_FLAGS: Record<string, FlagDef> = {
     "Warning is generated if requests take more than this duration.",
     (s, v, f) => (s.config.warningApplyDurationMs = parseDurationFlag(f, v)),
   ),
+  "unsafe-no-fsync": def(
+    "bool",
+    "Unsafe feature",
+    "false",
+    "Disables fsync, unsafe, will cause data loss.",
+    (s, v, f) => (s.unsafeNoFsync = parseBool(f, v)),
+  ),
   "experimental-snapshot-catchup-entries": {
     ...def(
       "uint",

@@ -40,6 +40,8 @@ export interface ServeSettings {
   logger: string;
   /** --log-outputs: "default", "stderr", "stdout" or file paths. */
   logOutputs: string[];
+  /** --unsafe-no-fsync: no fdatasync at all (lib/io/no_sync_disk.ts). */
+  unsafeNoFsync?: boolean;
   /** --experimental-snapshot-catchup-entries, when given. */
   snapshotCatchUpEntries?: number;
   /** Warnings and facts about the flags, logged at start-up. */

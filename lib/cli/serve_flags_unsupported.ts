@@ -580,13 +580,6 @@ export const UNSUPPORTED_FLAGS: Record<string, FlagDef> = {
     "Force to create a new one-member cluster.",
     "a cluster cannot be forced down to one member; restore a snapshot with concord util snapshot restore instead",
   ),
-  "unsafe-no-fsync": refused(
-    "bool",
-    "Unsafe feature",
-    "false",
-    "Disables fsync, unsafe, will cause data loss.",
-    "the WAL and the page file are always synced",
-  ),
 };
 
 /**

@@ -189,7 +189,9 @@ Deno.test("etcd flags: the flags Concord implements take effect", () => {
     "--log-outputs=stdout,/tmp/x.log",
     "--backend-batch-limit=0",
     "--quota-backend-bytes=-1",
+    "--unsafe-no-fsync",
   ]);
+  assert.equal(settings.unsafeNoFsync, true);
   assert.equal(config.maxConcurrentStreams, 50);
   assert.equal(config.warningApplyDurationMs, 250);
   assert.equal(settings.snapshotCatchUpEntries, 77);

@@ -61,7 +61,10 @@ Deno.test("serve log: --log-outputs to a file, --log-level warn silences info", 
       url,
     ];
     const info = `${dir}/info.log`;
-    const stderr = await runUntilHealthy([...common, "--log-outputs", info], url);
+    const stderr = await runUntilHealthy(
+      [...common, "--log-outputs", info, "--unsafe-no-fsync"],
+      url,
+    );
     assert.equal(stderr, "", "every line went to the file");
     const lines = await readLines(info);
     const msgs = lines.map((l) => l.msg);
@@ -73,6 +76,7 @@ Deno.test("serve log: --log-outputs to a file, --log-level warn silences info", 
         "ready to serve client requests",
         "received signal; shutting down",
         "closed etcd server",
+        "fsync is disabled (--unsafe-no-fsync): a power loss can lose acknowledged writes",
       ]
     ) assert.ok(msgs.includes(msg), `${msg} in ${msgs.join(" | ")}`);
     assert.ok(lines.every((l) => l.level === "info" || l.level === "warn"));
