@@ -67,6 +67,8 @@ export interface ApiHandlerOptions {
    * names a user, see tls_auth.ts).
    */
   refuseGateway?: (req: UniversalServerRequest) => string | undefined;
+  /** etcd's --enable-grpc-gateway: false leaves the JSON gateway's /v3/… paths 404. */
+  gateway?: boolean;
   /** The checks of /livez and /readyz (etcd 3.6's); without them those paths are 404. */
   probes?: Probes;
 }
@@ -266,7 +268,7 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
       return isGrpc(res.header?.get("Content-Type") ?? null) ? fixGrpcMessage(res) : res;
     }
     const gw = canonicalGatewayPath(path);
-    if (gw !== undefined && gateway.has(gw)) {
+    if (gw !== undefined && options.gateway !== false && gateway.has(gw)) {
       const refusal = options.refuseGateway?.(req);
       if (refusal !== undefined) return respond(400, "text/plain; charset=utf-8", refusal);
       return await gateway.handle(req, gw);

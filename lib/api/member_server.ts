@@ -141,6 +141,7 @@ export async function startServer(
     cors: { allowedOrigins: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins },
     health: (q) => memberHealth(member, q),
     probes: memberProbes(member),
+    gateway: cfg.enableGrpcGateway !== false,
     refuseGateway: (req) =>
       gatewayRefusesCommonName(req, cfg.tls.clientCertAuth, member.auth.enabled)
         ? `${GATEWAY_COMMON_NAME_REFUSAL}\n`

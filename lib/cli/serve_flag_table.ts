@@ -160,6 +160,13 @@ export const IMPLEMENTED_FLAGS: Record<string, FlagDef> = {
       s.config.maxConcurrentStreams = n;
     },
   ),
+  "enable-grpc-gateway": def(
+    "bool",
+    "Member",
+    "true",
+    "Enable GRPC gateway.",
+    (s, v, f) => (s.config.enableGrpcGateway = parseBool(f, v)),
+  ),
   "initial-advertise-peer-urls": def(
     "urls",
     "Clustering",

@@ -140,13 +140,6 @@ export const UNSUPPORTED_FLAGS: Record<string, FlagDef> = {
     "Concord's page file is not bbolt and keeps one kind of freelist",
     ["map", "array"],
   ),
-  "enable-grpc-gateway": refused(
-    "bool",
-    "Member",
-    "true",
-    "Enable GRPC gateway.",
-    "the JSON gateway is always served",
-  ),
   "grpc-keepalive-min-time": refused(
     "duration",
     "Member",

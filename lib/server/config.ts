@@ -80,6 +80,8 @@ export interface ServerConfig {
    * request took too long" (default 100 ms).
    */
   warningApplyDurationMs?: number;
+  /** etcd's --enable-grpc-gateway (default true): the JSON gateway under /v3/. */
+  enableGrpcGateway?: boolean;
   /** etcd's --max-concurrent-streams per client connection (default: the HTTP server's). */
   maxConcurrentStreams?: number;
 }
