@@ -79,12 +79,7 @@ export async function startPeerTransport(
   opts: { clock?: Clock; log?: Logger | ((line: string) => void) } = {},
 ): Promise<Transport & { servers: HttpServer[] }> {
   const tls = peerTlsOf(cfg);
-  // the transport logs text lines; they go to the member's logger as info events
-  const given = opts.log;
-  const logger = typeof given === "function"
-    ? undefined
-    : (given ?? stderrLogger(cfg.logLevel)).named("transport");
-  const log = typeof given === "function" ? given : (line: string) => logger?.info(line);
+  const log = opts.log ?? stderrLogger(cfg.logLevel);
   const inner = new HttpTransport({ host, tls, clock: opts.clock, log });
   const servers: HttpServer[] = [];
   try {
