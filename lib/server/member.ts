@@ -379,6 +379,8 @@ export class Member {
       });
       log.info("opened backend db", {
         path: paths.db,
+        "size-bytes": backend.stats().fileBytes,
+        "size-in-use-bytes": backend.stats().inUseBytes,
         took: tookField(clock.now() - opening),
       });
     } catch (err) {

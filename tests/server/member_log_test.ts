@@ -34,7 +34,7 @@ Deno.test("member log: etcd's events as JSON lines; a put logs nothing", async (
   try {
     const server = await startServer(testConfig(dir), { log });
     try {
-      await server.member.ready;
+      await server.member.published;
       const m = server.member;
       const keys = Object.keys(find("opened backend db") ?? {});
       assert.deepEqual(keys.slice(0, 4), ["level", "ts", "caller", "msg"]);
