@@ -65,8 +65,8 @@ import { quotaBytes } from "./quota.ts";
 import { type Compactor, startCompactor } from "./compactor.ts";
 import { formatId } from "./member_id.ts";
 import { encodeRequest, type InternalRequest, RequestKind } from "./request.ts";
-import { type Applied, type AppliedEntry, Applier } from "./applier.ts";
-import { summarizeRequest } from "./request_summary.ts";
+import { type Applied, Applier } from "./applier.ts";
+import { MemberEvents } from "./member_events.ts";
 import { ServerState } from "./state.ts";
 import { decodeMember, type MemberRecord, type Membership } from "./membership.ts";
 import { Waits } from "./waits.ts";
@@ -182,8 +182,7 @@ export class Member {
   readonly #disk: Disk;
   readonly #clock: Clock;
   readonly #log: Logger;
-  /** --experimental-warning-apply-duration: slower applies are logged. */
-  readonly #slowApplyMs: number;
+  readonly #events: MemberEvents;
   readonly #timeoutMs: number;
   readonly #leaseIds: LeaseIdGenerator;
   readonly #minLeaseTtl: number;
@@ -234,7 +233,12 @@ export class Member {
     this.#disk = disk;
     this.#clock = opts.clock ?? new RealClock();
     this.#log = asLogger(opts.log, () => stderrLogger(config.logLevel)).named("server/member");
-    this.#slowApplyMs = config.warningApplyDurationMs ?? 100;
+    this.#events = new MemberEvents(
+      this.#log,
+      booted.clusterId,
+      booted.id,
+      config.warningApplyDurationMs ?? 100,
+    );
     this.#timeoutMs = opts.requestTimeoutMs ?? 5000 + 2 * config.electionTimeoutMs;
     this.ready = new Promise((r) => (this.#markReady = r));
     this.published = new Promise((r) => (this.#markPublished = r));
@@ -529,48 +533,13 @@ export class Member {
       }
       const started = this.#clock.now();
       const r = this.#applier.applyEntry(e);
-      const took = this.#clock.now() - started;
-      if (
-        took > this.#slowApplyMs || r.request.kind === RequestKind.Alarm ||
-        r.request.kind === RequestKind.Compaction
-      ) this.#logApplied(r, took);
+      this.#events.applied(r, this.#clock.now() - started);
       this.#waits.settle(r.id, r.outcome);
     }
     if (b.entries.length > 0) {
       const last = b.entries[b.entries.length - 1].index;
       this.#waits.applied(last);
       this.#loop.maybeSnapshot(last);
-    }
-  }
-
-  /**
-   * The log of one applied request: etcd's "apply request took too long" warning past
-   * --experimental-warning-apply-duration, and the alarms and compactions it applied.
-   */
-  #logApplied(r: AppliedEntry, took: number): void {
-    const ok = "value" in r.outcome;
-    if (took > this.#slowApplyMs) {
-      this.#log.warn("apply request took too long", {
-        took: tookField(took),
-        "expected-duration": tookField(this.#slowApplyMs),
-        request: summarizeRequest(r.request),
-        ...("error" in r.outcome ? { error: r.outcome.error } : {}),
-      });
-    }
-    const q = r.request;
-    if (!ok) return;
-    if (q.kind === RequestKind.Alarm) {
-      const fields = { alarm: AlarmType[q.req.alarm], from: formatId(q.req.memberID) };
-      if (q.req.action === AlarmRequest_AlarmAction.ACTIVATE) {
-        this.#log.warn("alarm raised", fields);
-      } else if (q.req.action === AlarmRequest_AlarmAction.DEACTIVATE) {
-        this.#log.info("alarm disarmed", fields);
-      }
-    } else if (q.kind === RequestKind.Compaction) {
-      this.#log.info("finished scheduled compaction", {
-        "compact-revision": q.req.revision,
-        took: tookField(took),
-      });
     }
   }
 
@@ -590,11 +559,7 @@ export class Member {
         if (ctx.isPromote) {
           const had = ms.get(c.change.nodeId);
           if (had !== undefined) ms.add({ ...had, isLearner: false });
-          this.#log.info("promote member", {
-            "cluster-id": formatId(this.clusterId),
-            "local-member-id": formatId(this.id),
-            "promoted-member-id": formatId(c.change.nodeId),
-          });
+          this.#events.promoted(c.change.nodeId);
           return;
         }
         const rec: MemberRecord = {
@@ -603,13 +568,7 @@ export class Member {
         };
         const had = ms.get(rec.id);
         ms.add(had ? { ...rec, name: had.name, clientURLs: had.clientURLs } : rec);
-        this.#log.info("added member", {
-          "cluster-id": formatId(this.clusterId),
-          "local-member-id": formatId(this.id),
-          "added-peer-id": formatId(rec.id),
-          "added-peer-peer-urls": rec.peerURLs,
-          "added-peer-is-learner": rec.isLearner,
-        });
+        this.#events.added(rec);
         if (rec.id !== this.id) {
           if (had) t?.updatePeer({ id: rec.id, urls: rec.peerURLs });
           else t?.addPeer({ id: rec.id, urls: rec.peerURLs });
@@ -617,12 +576,7 @@ export class Member {
         break;
       }
       case ConfChangeType.RemoveNode:
-        this.#log.info("removed member", {
-          "cluster-id": formatId(this.clusterId),
-          "local-member-id": formatId(this.id),
-          "removed-remote-peer-id": formatId(c.change.nodeId),
-          "removed-remote-peer-urls": ms.get(c.change.nodeId)?.peerURLs,
-        });
+        this.#events.removed(c.change.nodeId, ms.get(c.change.nodeId)?.peerURLs);
         ms.remove(c.change.nodeId);
         if (c.change.nodeId === this.id) this.#removedFromCluster("its removal was applied");
         else if (t !== null) {
@@ -640,12 +594,7 @@ export class Member {
         const had = ms.get(c.change.nodeId);
         if (had === undefined || ctx.member === null) return;
         ms.add({ ...had, peerURLs: ctx.member.peerURLs });
-        this.#log.info("updated member", {
-          "cluster-id": formatId(this.clusterId),
-          "local-member-id": formatId(this.id),
-          "updated-remote-peer-id": formatId(had.id),
-          "updated-remote-peer-urls": ctx.member.peerURLs,
-        });
+        this.#events.updated(had.id, ctx.member.peerURLs);
         if (had.id !== this.id) t?.updatePeer({ id: had.id, urls: ctx.member.peerURLs });
         break;
       }
@@ -975,20 +924,7 @@ export class Member {
       // proposal is dropped, an old leader's uncommitted tail is overwritten): fail them now
       // with etcd's error rather than let them hang until the request timeout
       if (had !== 0n) this.#waits.failProposals(Errors.leaderChanged());
-      if (s.lead === 0n) {
-        this.#log.warn("lost leader", {
-          "local-member-id": formatId(this.id),
-          "lost-leader": formatId(had),
-          term: this.term,
-        });
-      } else {
-        this.#log.info(had === 0n ? "elected leader" : "leader changed", {
-          "local-member-id": formatId(this.id),
-          leader: formatId(s.lead),
-          ...(had === 0n ? {} : { "previous-leader": formatId(had) }),
-          term: this.term,
-        });
-      }
+      this.#events.leader(had, s.lead, this.term);
     }
     if (leader === this.#leader) return;
     this.#leader = leader;
