@@ -18,6 +18,14 @@ export type { Disk, DiskFile, OpenOptions } from "./lib/io/disk.ts";
 export { RealDisk } from "./lib/io/real_disk.ts";
 export { SimDisk } from "./lib/io/sim_disk.ts";
 export { type Clock, RealClock, SimClock } from "./lib/io/clock.ts";
+/** Logging: etcd's zap-style JSON lines, through a Logger given to each layer. */
+export {
+  createLogger,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+  nullLogger,
+} from "./lib/base/log.ts";
 
 /** Storage: the copy-on-write B+tree page file and its batching backend. */
 export * as backend from "./lib/backend/open.ts";

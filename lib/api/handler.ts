@@ -28,6 +28,7 @@ import { GrpcMetrics, METRICS_CONTENT_TYPE, MetricsRegistry } from "./metrics.ts
 import { type EtcdServices, SERVICE_DESCRIPTORS } from "./services.ts";
 import { once } from "./body.ts";
 import { ENVELOPED_JSON, quoteLargeIntegersInEnvelopes } from "./json_int64.ts";
+import { type Probes, serveProbe } from "./probes.ts";
 
 /** What /health reports: etcd answers 200 `{"health":"true"}` or 503 `{"health":"false"}`. */
 export interface HealthStatus {
@@ -66,6 +67,10 @@ export interface ApiHandlerOptions {
    * names a user, see tls_auth.ts).
    */
   refuseGateway?: (req: UniversalServerRequest) => string | undefined;
+  /** etcd's --enable-grpc-gateway: false leaves the JSON gateway's /v3/… paths 404. */
+  gateway?: boolean;
+  /** The checks of /livez and /readyz (etcd 3.6's); without them those paths are 404. */
+  probes?: Probes;
 }
 
 const encoder = new TextEncoder();
@@ -263,12 +268,16 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
       return isGrpc(res.header?.get("Content-Type") ?? null) ? fixGrpcMessage(res) : res;
     }
     const gw = canonicalGatewayPath(path);
-    if (gw !== undefined && gateway.has(gw)) {
+    if (gw !== undefined && options.gateway !== false && gateway.has(gw)) {
       const refusal = options.refuseGateway?.(req);
       if (refusal !== undefined) return respond(400, "text/plain; charset=utf-8", refusal);
       return await gateway.handle(req, gw);
     }
     if (isGrpc(req.header.get("Content-Type"))) return grpcUnimplemented(path);
+    if (options.probes) {
+      const probe = await serveProbe(options.probes, req.method, path, req.url);
+      if (probe) return probe;
+    }
     switch (path) {
       case "/health":
         return await health(req);

@@ -7,6 +7,8 @@ import { createApiHandler } from "./handler.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { registerServerMetrics } from "./member_metrics.ts";
 import type { HealthQuery, HealthStatus } from "./handler.ts";
+import type { ProbeCheck, Probes } from "./probes.ts";
+import { Errors } from "../base/errors.ts";
 import { type HttpServer, serveHttp } from "../http/server.ts";
 import { ConfigError, type ServerConfig } from "../server/config.ts";
 import { AlarmType } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
@@ -63,6 +65,51 @@ export async function memberHealth(m: Member, q: HealthQuery): Promise<HealthSta
   return { healthy: true };
 }
 
+/**
+ * etcd 3.6's probe checks over a member. /livez: a serializable read of the local store
+ * (fails only when the member has stopped). /readyz: no CORRUPT alarm, the serializable read,
+ * a linearizable read (failing at once without a leader rather than waiting out the request
+ * timeout), and not a learner.
+ */
+export function memberProbes(m: Member): Probes {
+  const serializable: ProbeCheck = {
+    name: "serializable_read",
+    run: () => {
+      if (m.failure !== null) return Promise.reject(Errors.stopped());
+      m.store.range({ key: "", end: undefined }, { limit: 1 });
+      return Promise.resolve();
+    },
+  };
+  return {
+    livez: [serializable],
+    readyz: [
+      {
+        name: "data_corruption",
+        run: () =>
+          m.alarms.get().some((a) => a.alarm === AlarmType.CORRUPT)
+            ? Promise.reject(new Error("alarm activated: CORRUPT"))
+            : Promise.resolve(),
+      },
+      serializable,
+      {
+        name: "linearizable_read",
+        run: async () => {
+          if (m.failure !== null) throw Errors.stopped();
+          if (m.leader === 0n) throw Errors.noLeader();
+          await m.linearizableRead();
+        },
+      },
+      {
+        name: "non_learner",
+        run: () =>
+          m.membership.get(m.id)?.isLearner === true
+            ? Promise.reject(new Error("not supported for learner"))
+            : Promise.resolve(),
+      },
+    ],
+  };
+}
+
 /** Starts the member and serves it on every --listen-client-urls. */
 export async function startServer(
   cfg: ServerConfig,
@@ -96,6 +143,8 @@ export async function startServer(
     maxRequestBytes: cfg.maxRequestBytes,
     cors: { allowedOrigins: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins },
     health: (q) => memberHealth(member, q),
+    probes: memberProbes(member),
+    gateway: cfg.enableGrpcGateway !== false,
     refuseGateway: (req) =>
       gatewayRefusesCommonName(req, cfg.tls.clientCertAuth, member.auth.enabled)
         ? `${GATEWAY_COMMON_NAME_REFUSAL}\n`
@@ -113,7 +162,12 @@ export async function startServer(
           port,
           handler,
           tls: secure,
-          limits: { drainTimeoutMs: SHUTDOWN_DRAIN_MS },
+          limits: {
+            drainTimeoutMs: SHUTDOWN_DRAIN_MS,
+            ...(cfg.maxConcurrentStreams === undefined
+              ? {}
+              : { maxConcurrentStreams: cfg.maxConcurrentStreams }),
+          },
         }),
       );
     }
@@ -137,14 +191,20 @@ export async function startServer(
       closing ??= (async () => {
         // etcd's Stop: a leader hands leadership to a peer before it stops, so the others
         // need no election timeout to go on serving
-        const log = opts.log ?? ((line: string) => console.error(line));
         const handover = member.transferLeadershipAway().then(
           (to) => {
             if (to !== null) {
-              log(`concord: ${member.describe()} handed leadership to ${formatId(to)}`);
+              member.log.info("leadership transfer finished", {
+                "local-member-id": formatId(member.id),
+                "new-leader-member-id": formatId(to),
+              });
             }
           },
-          (err) => log(`concord: ${member.describe()} could not hand leadership over: ${err}`),
+          (err) =>
+            member.log.warn("failed to transfer leadership before stopping", {
+              "local-member-id": formatId(member.id),
+              error: err,
+            }),
         );
         const drained = Promise.all(servers.map((s) => s.close()));
         // Long-lived calls (watch streams, lock and election waits) would hold the drain to

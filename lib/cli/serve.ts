@@ -1,14 +1,66 @@
 /**
- * `concord serve`: parse etcd's flags (and ETCD_* variables), start the member, serve it on
- * every --listen-client-urls, and stop in order on SIGINT/SIGTERM: stop accepting, close the
- * HTTP servers, stop raft, commit and close the backend, close the WAL.
+ * `concord serve`: parse etcd's flags (ETCD_* variables, or etcd's YAML --config-file), open
+ * the log outputs, start the member, serve it on every --listen-client-urls, and stop in order
+ * on SIGINT/SIGTERM: stop accepting, close the HTTP servers, stop raft, commit and close the
+ * backend, close the WAL. Everything after the flags is logged as etcd's zap logger logs it
+ * (JSON lines; see lib/base/log.ts).
  */
-import { ConfigError } from "../server/config.ts";
+import { ConfigError, type ServerConfig } from "../server/config.ts";
 import { parseServeFlags, serveHelp } from "./serve_flags.ts";
+import { goArch, serveVersion } from "./serve_help.ts";
 import { startServer } from "../api/member_server.ts";
 import { clientTlsWarnings } from "../api/client_tls.ts";
 import { DataDirLockedError } from "../server/member.ts";
 import { formatId } from "../server/member_id.ts";
+import { openLogOutputs } from "./log_outputs.ts";
+import { noSyncDisk } from "../io/no_sync_disk.ts";
+import { RealDisk } from "../io/real_disk.ts";
+import { ETCD_COMPAT_VERSION, VERSION } from "../base/version.ts";
+import { formatGoDuration } from "./serve_flag_values.ts";
+import type { Logger } from "../base/log.ts";
+
+const hrefs = (urls: URL[]) => urls.map((u) => u.href.replace(/\/$/, ""));
+
+/** etcd's "starting an etcd server" line: the configuration the member runs with. */
+function logStartup(log: Logger, cfg: ServerConfig, logOutputs: string[]): void {
+  log.info("starting an etcd server", {
+    "etcd-version": ETCD_COMPAT_VERSION,
+    "concord-version": VERSION,
+    "deno-version": Deno.version.deno,
+    "go-os": Deno.build.os,
+    "go-arch": goArch(Deno.build.arch),
+    "name": cfg.name,
+    "data-dir": cfg.dataDir,
+    "wal-dir": cfg.walDir,
+    "heartbeat-interval": formatGoDuration(cfg.heartbeatIntervalMs),
+    "election-timeout": formatGoDuration(cfg.electionTimeoutMs),
+    "snapshot-count": cfg.snapshotCount,
+    "max-wals": cfg.maxWals,
+    "max-snapshots": cfg.maxSnapshots,
+    "initial-advertise-peer-urls": hrefs(cfg.initialAdvertisePeerUrls),
+    "listen-peer-urls": hrefs(cfg.listenPeerUrls),
+    "advertise-client-urls": hrefs(cfg.advertiseClientUrls),
+    "listen-client-urls": hrefs(cfg.listenClientUrls),
+    "cors": cfg.corsOrigins,
+    "initial-cluster": [...cfg.initialCluster].map(([n, us]) =>
+      hrefs(us).map((u) => `${n}=${u}`).join(",")
+    ).join(","),
+    "initial-cluster-state": cfg.initialClusterState,
+    "initial-cluster-token": cfg.initialClusterToken,
+    "quota-backend-bytes": cfg.quotaBackendBytes,
+    "max-request-bytes": cfg.maxRequestBytes,
+    "max-txn-ops": cfg.maxTxnOps,
+    "max-learners": cfg.maxLearners,
+    "pre-vote": true,
+    "auto-compaction-mode": cfg.autoCompactionMode,
+    "auto-compaction-retention": cfg.autoCompactionMode === "periodic"
+      ? formatGoDuration(cfg.autoCompactionRetention)
+      : String(cfg.autoCompactionRetention),
+    "auth-token": cfg.authToken.kind,
+    "log-level": cfg.logLevel,
+    "log-outputs": logOutputs,
+  });
+}
 
 /** Runs `concord serve …` until a signal; returns the exit code. */
 export async function runServe(
@@ -29,30 +81,59 @@ export async function runServe(
     console.log(serveHelp());
     return 0;
   }
-  for (const w of parsed.warnings) console.error(`concord serve: warning: ${w}`);
+  if (parsed.version) {
+    console.log(serveVersion());
+    return 0;
+  }
   const cfg = parsed.config;
-  for (const w of clientTlsWarnings(cfg)) console.error(`concord serve: warning: ${w}`);
+  let outputs;
+  try {
+    outputs = openLogOutputs(parsed.settings.logOutputs, cfg.logLevel);
+  } catch (err) {
+    console.error(`concord serve: ${(err as Error).message}`);
+    return 2;
+  }
+  try {
+    return await serveWith(parsed, outputs.logger.named("cli/serve"), outputs.logger);
+  } finally {
+    outputs.close();
+  }
+}
+
+async function serveWith(
+  parsed: ReturnType<typeof parseServeFlags>,
+  log: Logger,
+  root: Logger,
+): Promise<number> {
+  const cfg = parsed.config;
+  for (const n of parsed.notices) log[n.level](n.msg, n.fields);
+  for (const w of clientTlsWarnings(cfg)) log.warn(w);
+  logStartup(log, cfg, parsed.settings.logOutputs);
   let server;
   try {
-    server = await startServer(cfg);
+    if (parsed.settings.unsafeNoFsync) {
+      log.warn("fsync is disabled (--unsafe-no-fsync): a power loss can lose acknowledged writes");
+    }
+    server = await startServer(cfg, {
+      log: root,
+      disk: parsed.settings.unsafeNoFsync ? noSyncDisk(new RealDisk()) : undefined,
+      snapshotCatchUpEntries: parsed.settings.snapshotCatchUpEntries,
+    });
   } catch (err) {
     if (err instanceof DataDirLockedError || err instanceof ConfigError) {
-      console.error(`concord serve: ${err.message}`);
+      log.error("cannot start member", { "data-dir": cfg.dataDir, error: err.message });
       return 1;
     }
     if (err instanceof Deno.errors.AddrInUse) {
-      console.error(`concord serve: cannot listen: ${err.message}`);
+      log.error("cannot listen", { error: err.message });
       return 1;
     }
     // a damaged WAL or page file, a full disk, …: say what and where, without a stack
-    const cause = err instanceof Error && err.cause instanceof Error
-      ? ` (${err.cause.message})`
-      : "";
-    console.error(
-      `concord serve: cannot start member in ${cfg.dataDir}: ${
-        err instanceof Error ? `${err.name}: ${err.message}` : String(err)
-      }${cause}`,
-    );
+    log.error("cannot start member", {
+      "data-dir": cfg.dataDir,
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      cause: err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined,
+    });
     return 1;
   }
   const { promise: stopped, resolve: stop } = Promise.withResolvers<string>();
@@ -63,32 +144,61 @@ export async function runServe(
     return [sig, h] as const;
   });
   const member = server.member;
+  const id = formatId(member.id);
   const peers = member.membership.list().length;
+  log.info("now serving peer/client/metrics", {
+    "local-member-id": id,
+    "initial-advertise-peer-urls": hrefs(cfg.initialAdvertisePeerUrls),
+    "listen-peer-urls": server.peerUrls,
+    "advertise-client-urls": hrefs(cfg.advertiseClientUrls),
+    "listen-client-urls": server.clientUrls,
+  });
   if (peers > 1) {
-    console.error(
-      `concord serve: ${member.describe()} (name ${cfg.name}) serving peers on ` +
-        `${server.peerUrls.join(", ")}; waiting for a quorum of its ${peers} members`,
-    );
+    log.info("waiting for a quorum of the cluster's members", {
+      "local-member-id": id,
+      "members": peers,
+    });
   }
   // etcd's ReadyNotify: ready once a leader committed this member's published attributes
   // a member removed from the cluster stops and exits, as etcd does
   member.removed.then(() => stop("removal"));
   const first = await Promise.race([member.published.then(() => ""), stopped]);
   if (first === "") {
-    console.log(
-      `concord serve: ${member.describe()} (name ${cfg.name}, data dir ${cfg.dataDir}) ` +
-        `ready to serve client requests on ${server.clientUrls.join(", ")}`,
-    );
+    log.info("ready to serve client requests", {
+      "local-member-id": id,
+      "name": cfg.name,
+      "data-dir": cfg.dataDir,
+      "client-urls": server.clientUrls,
+    });
+    for (const u of server.clientUrls) {
+      if (u.startsWith("http:")) {
+        log.info("serving client traffic insecurely; this is strongly discouraged!", {
+          address: u.slice("http://".length),
+        });
+      }
+    }
   }
   const sig = await stopped;
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
-  console.error(
-    sig === "removal"
-      ? `concord serve: the member has been permanently removed from the cluster; ` +
-        `shutting down member ${formatId(server.member.id)}`
-      : `concord serve: received ${sig}, shutting down member ${formatId(server.member.id)}`,
-  );
+  if (sig === "removal") {
+    log.warn("the member has been permanently removed from the cluster; shutting down", {
+      "local-member-id": id,
+    });
+  } else {
+    log.info("received signal; shutting down", { signal: sig, "local-member-id": id });
+  }
+  const closeInfo = {
+    name: cfg.name,
+    "data-dir": cfg.dataDir,
+    "advertise-peer-urls": hrefs(cfg.initialAdvertisePeerUrls),
+    "advertise-client-urls": hrefs(cfg.advertiseClientUrls),
+  };
+  log.info("closing etcd server", closeInfo);
+  const started = performance.now();
   await server.close();
-  console.error("concord serve: stopped");
+  log.info("closed etcd server", {
+    ...closeInfo,
+    took: formatGoDuration(performance.now() - started),
+  });
   return 0;
 }

@@ -70,6 +70,8 @@ export type AppliedFor<K extends RequestKind> = Extract<
 /** The outcome of one request entry: its proposer's id, and the result or the refusal. */
 export interface AppliedEntry {
   id: bigint;
+  /** The request the entry held (for the log of a slow apply). */
+  request: InternalRequest;
   outcome: { value: Applied } | { error: unknown };
 }
 
@@ -120,7 +122,7 @@ export class Applier {
       this.#applying = 0;
     }
     s.store.setConsistentIndex(e.index, e.term);
-    return { id: req.id, outcome };
+    return { id: req.id, request: req, outcome };
   }
 
   #execute(s: ServerState, r: InternalRequest): Applied {

@@ -7,7 +7,9 @@
  */
 import { type Entry, EntryType, type HardState, type Snapshot } from "../base/raftpb.ts";
 import type { ClusterId, MemberId } from "../base/types.ts";
+import { type Logger, tookField } from "../base/log.ts";
 import { type Disk, joinPath } from "../io/disk.ts";
+import { type Clock, RealClock } from "../io/clock.ts";
 import { Wal } from "../wal/wal.ts";
 import { validSnapshots } from "../wal/inspect.ts";
 import type { Snapshotter } from "../snap/snapshotter.ts";
@@ -118,7 +120,9 @@ export async function bootstrapRaft(
   snapshotter: Snapshotter,
   opts: {
     walSegmentBytes?: number;
-    log: (line: string) => void;
+    log: Logger;
+    /** Times the load for the log (default: real time). */
+    clock?: Clock;
     /** How a joining member asks its peers for the members (default: HTTP GET /members). */
     fetchMembers?: MembersFetcher;
   },
@@ -150,6 +154,12 @@ export async function bootstrapRaft(
     }));
     const hs: HardState = { term: 1, vote: 0n, commit: entries.length };
     await wal.save(hs, entries);
+    opts.log.info("created WAL for a new cluster", {
+      "wal-dir": paths.wal,
+      "local-member-id": self.id.toString(16),
+      "cluster-id": clusterId.toString(16),
+      members: members.length,
+    });
     storage.append(entries);
     storage.setHardState(hs);
     return {
@@ -163,6 +173,7 @@ export async function bootstrapRaft(
       joinedPeers: [],
     };
   }
+  const loadStarted = (opts.clock ?? new RealClock()).now();
   const snaps = await validSnapshots(disk, paths.wal);
   const known = new Set(snaps.map((s) => `${s.index}/${s.term}`));
   const loaded = await snapshotter.load((index, term) => known.has(`${index}/${term}`));
@@ -174,8 +185,21 @@ export async function bootstrapRaft(
     segmentSize: opts.walSegmentBytes,
   });
   if (snap) storage.applySnapshot(snap);
+  const hs = opened.contents.hardState;
+  opts.log.info("loaded WAL and snapshot", {
+    "wal-dir": paths.wal,
+    "snapshot-index": snap ? snap.metadata.index : 0,
+    "snapshot-term": snap ? snap.metadata.term : 0,
+    "wal-entries": opened.contents.entries.length,
+    "wal-last-index": opened.contents.entries.at(-1)?.index ?? (snap ? snap.metadata.index : 0),
+    term: hs.term,
+    commit: hs.commit,
+    took: tookField((opts.clock ?? new RealClock()).now() - loadStarted),
+  });
   if (opened.contents.tornTail) {
-    opts.log(`concord: WAL had a torn tail; ${JSON.stringify(opened.contents.tornTail)}`);
+    opts.log.warn("WAL had a torn tail; it was cut at the last whole record", {
+      "torn-tail": opened.contents.tornTail,
+    });
   }
   let hardState = opened.contents.hardState;
   let entries = opened.contents.entries;
@@ -186,11 +210,12 @@ export async function bootstrapRaft(
     await opened.wal.save(f.hardState, f.forced);
     hardState = f.hardState;
     entries = f.entries;
-    opts.log(
-      `concord: --force-new-cluster: member ${self.toString(16)} restarts alone, ` +
-        `removing ${f.removed.map((id) => id.toString(16)).join(", ") || "no one"} ` +
-        `(${f.discarded} uncommitted entries discarded)`,
-    );
+    opts.log.warn("--force-new-cluster: restarting as a cluster of one", {
+      "local-member-id": self.toString(16),
+      "removed-member-ids": f.removed.map((id) => id.toString(16)),
+      "discarded-uncommitted-entries": f.discarded,
+      commit: f.hardState.commit,
+    });
   }
   storage.setHardState(hardState);
   storage.append(entries);
@@ -215,7 +240,7 @@ async function bootstrapJoin(
   cfg: ServerConfig,
   disk: Disk,
   storage: MemoryStorage,
-  opts: { walSegmentBytes?: number; log: (line: string) => void; fetchMembers?: MembersFetcher },
+  opts: { walSegmentBytes?: number; log: Logger; fetchMembers?: MembersFetcher },
 ): Promise<Booted> {
   const listed = cfg.initialCluster.get(cfg.name);
   if (listed === undefined) {
@@ -238,10 +263,11 @@ async function bootstrapJoin(
     metadata: { nodeId: self.id, clusterId: info.clusterId },
     segmentSize: opts.walSegmentBytes,
   });
-  opts.log(
-    `concord: joining cluster ${info.clusterId.toString(16)} as member ` +
-      `${self.id.toString(16)} (${info.members.length} members)`,
-  );
+  opts.log.info("joining an existing cluster", {
+    "cluster-id": info.clusterId.toString(16),
+    "local-member-id": self.id.toString(16),
+    "members": info.members.length,
+  });
   return {
     id: self.id,
     clusterId: info.clusterId,

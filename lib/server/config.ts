@@ -4,6 +4,8 @@
  * environment variables; embedders build it directly.
  */
 
+import type { LogThreshold } from "../base/log.ts";
+
 /** How the automatic compactor reads its retention (etcd's --auto-compaction-mode). */
 export type AutoCompactionMode = "periodic" | "revision";
 
@@ -76,7 +78,17 @@ export interface ServerConfig {
   };
   /** Origins allowed by CORS ("*" for any). */
   corsOrigins: string[];
-  logLevel: "debug" | "info" | "warn" | "error";
+  /** etcd's --log-level: lines below it are not written. */
+  logLevel: LogThreshold;
+  /**
+   * etcd's --experimental-warning-apply-duration: an apply taking longer is logged as "apply
+   * request took too long" (default 100 ms).
+   */
+  warningApplyDurationMs?: number;
+  /** etcd's --enable-grpc-gateway (default true): the JSON gateway under /v3/. */
+  enableGrpcGateway?: boolean;
+  /** etcd's --max-concurrent-streams per client connection (default: the HTTP server's). */
+  maxConcurrentStreams?: number;
 }
 
 /** etcd's default quota when --quota-backend-bytes is 0: 2 GiB. */
@@ -131,6 +143,7 @@ export function defaultConfig(name = "default"): ServerConfig {
     peerTls: { certFile: "", keyFile: "", trustedCaFile: "", clientCertAuth: false },
     corsOrigins: ["*"],
     logLevel: "info",
+    warningApplyDurationMs: 100,
   };
 }
 

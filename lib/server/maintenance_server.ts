@@ -9,6 +9,7 @@ import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Errors } from "../base/errors.ts";
 import { ETCD_COMPAT_VERSION } from "../base/version.ts";
 import { saturateInt64 } from "../base/types.ts";
+import { tookField } from "../base/log.ts";
 import { RequestKind } from "./request.ts";
 import { alarmText } from "./alarms.ts";
 import type { Member } from "./member.ts";
@@ -71,7 +72,15 @@ export class MaintenanceServer {
   async defragment(caller: Caller): Promise<pb.DefragmentResponse> {
     const m = this.#m;
     await checkAdmin(m, caller);
+    const before = m.backend.stats();
+    const started = performance.now();
+    m.log.info("defragmenting", { "current-db-size-bytes": before.fileBytes });
     await m.backend.defrag();
+    m.log.info("finished defragmenting directory", {
+      "current-db-size-bytes-diff": m.backend.stats().fileBytes - before.fileBytes,
+      "current-db-size-bytes": m.backend.stats().fileBytes,
+      took: tookField(performance.now() - started),
+    });
     return create(pb.DefragmentResponseSchema, { header: m.header() });
   }
 

@@ -13,6 +13,7 @@ import { Errors, EtcdError } from "../base/errors.ts";
 import { EntryType, type Snapshot } from "../base/raftpb.ts";
 import { Rand } from "../base/rand.ts";
 import type { ClusterId, MemberId } from "../base/types.ts";
+import { asLogger, type Logger, stderrLogger, tookField } from "../base/log.ts";
 import type { Clock } from "../io/clock.ts";
 import type { Disk } from "../io/disk.ts";
 import { RealClock } from "../io/clock.ts";
@@ -62,6 +63,7 @@ import { formatId } from "./member_id.ts";
 import { encodeRequest, type InternalRequest, RequestKind } from "./request.ts";
 import { MemberReconfig } from "./member_reconfig.ts";
 import { LeaderTransfer } from "./leader_transfer.ts";
+import { MemberEvents } from "./member_events.ts";
 import { type Applied, APPLIED_KIND, type AppliedFor, Applier } from "./applier.ts";
 import { ServerState } from "./state.ts";
 import type { MemberRecord, Membership } from "./membership.ts";
@@ -112,8 +114,11 @@ export interface MemberOptions {
   clock?: Clock;
   /** How long a proposer waits for its apply (etcd: 5 s + 2 election timeouts). */
   requestTimeoutMs?: number;
-  /** Start-up and fatal-error lines (default: console.error). */
-  log?: (line: string) => void;
+  /**
+   * Where the member logs (lib/base/log.ts): a Logger, or a plain line sink (each event as
+   * "concord: msg key=value …"). Default: JSON lines at --log-level to stderr.
+   */
+  log?: Logger | ((line: string) => void);
   /**
    * WAL segment size (default 64 MiB, as etcd). Simulations use small ones, which also makes
    * them cross segment cuts and releases.
@@ -162,7 +167,8 @@ export class Member {
   readonly #snapshotter: Snapshotter;
   readonly #disk: Disk;
   readonly #clock: Clock;
-  readonly #log: (line: string) => void;
+  readonly #log: Logger;
+  readonly #events: MemberEvents;
   readonly #timeoutMs: number;
   readonly #leaseIds: LeaseIdGenerator;
   readonly #minLeaseTtl: number;
@@ -217,7 +223,13 @@ export class Member {
     this.#snapshotter = snapshotter;
     this.#disk = disk;
     this.#clock = opts.clock ?? new RealClock();
-    this.#log = opts.log ?? ((l) => console.error(l));
+    this.#log = asLogger(opts.log, () => stderrLogger(config.logLevel)).named("server/member");
+    this.#events = new MemberEvents(
+      this.#log,
+      booted.clusterId,
+      booted.id,
+      config.warningApplyDurationMs ?? 100,
+    );
     this.#timeoutMs = opts.requestTimeoutMs ?? 5000 + 2 * config.electionTimeoutMs;
     this.ready = new Promise((r) => (this.#markReady = r));
     this.published = new Promise((r) => (this.#markPublished = r));
@@ -267,7 +279,7 @@ export class Member {
       snapshotCount: config.snapshotCount,
       snapshotIndex: booted.applied,
       catchUpEntries: opts.snapshotCatchUpEntries,
-      log: this.#log,
+      log: asLogger(opts.log, () => stderrLogger(config.logLevel)).named("server/raft"),
       hooks: {
         apply: (b) => this.#apply(b),
         readStates: (rs) => this.#reads.confirmed(rs),
@@ -327,6 +339,7 @@ export class Member {
       linearizableRead: () => this.linearizableRead(),
       removed: (why) => this.#removedFromCluster(why),
       needTransport: () => this.#startTransportLate(),
+      events: this.#events,
     });
   }
 
@@ -362,16 +375,18 @@ export class Member {
    * data dir, and ConfigError when the cluster has other members but no transport was given.
    */
   static async start(cfg: ServerConfig, opts: MemberOptions = {}): Promise<Member> {
-    const tokens = await jwtProviderFor(cfg, opts.clock ?? new RealClock());
+    const clock = opts.clock ?? new RealClock();
+    const tokens = await jwtProviderFor(cfg, clock);
     const disk = opts.disk ?? new RealDisk();
     const paths = memberPaths(cfg);
-    const log = opts.log ?? ((l: string) => console.error(l));
+    const log = asLogger(opts.log, () => stderrLogger(cfg.logLevel)).named("server/bootstrap");
     const snapshotter = new Snapshotter(disk, paths.snap, { maxSnapFiles: cfg.maxSnapshots });
     let booted: Awaited<ReturnType<typeof bootstrapRaft>>;
     try {
       booted = await bootstrapRaft(cfg, disk, snapshotter, {
         walSegmentBytes: opts.walSegmentBytes,
         log,
+        clock,
         fetchMembers: opts.fetchMembers,
       });
     } catch (err) {
@@ -382,10 +397,17 @@ export class Member {
     }
     let backend: Backend & BatchBackend;
     try {
+      const opening = clock.now();
       backend = await openBackend(disk, paths.db, {
         batchInterval: cfg.backendBatchIntervalMs,
         batchLimit: cfg.backendBatchLimit,
         clock: opts.clock,
+      });
+      log.info("opened backend db", {
+        path: paths.db,
+        "size-bytes": backend.stats().fileBytes,
+        "size-in-use-bytes": backend.stats().inUseBytes,
+        took: tookField(clock.now() - opening),
       });
     } catch (err) {
       await booted.wal.close();
@@ -465,7 +487,7 @@ export class Member {
    * A cluster of one serves no peers until it grows: once a change adding another member is
    * applied, the transport starts (listening on --listen-peer-urls, as etcd always does) and
    * reaches every member the membership names. Without a transport the member could never
-   * reach the member it added, and a cluster of two needs both: it stops with the reason.
+   * reach the member it added, and a cluster of two needs both: its log says why.
    */
   #startTransportLate(): void {
     if (!this.#booted) return;
@@ -473,10 +495,9 @@ export class Member {
     const factory = this.#transportFactory;
     if (factory === undefined) {
       // the change is committed either way; say loudly why the new member is unreachable
-      this.#log(
-        `concord: ${this.describe()} added a member but has no peer transport ` +
-          `(give it --listen-peer-urls): it cannot reach the members it added`,
-      );
+      this.#log.error("added a member but has no peer transport (give it --listen-peer-urls)", {
+        "local-member-id": formatId(this.id),
+      });
       return;
     }
     this.#transportStarting = (async () => {
@@ -488,10 +509,11 @@ export class Member {
           t = await factory(this.#loop);
         } catch (err) {
           const waitMs = Math.min(10_000, 500 << Math.min(attempt, 5));
-          this.#log(
-            `concord: ${this.describe()} cannot start its peer transport (retrying in ` +
-              `${waitMs} ms): ${err}`,
-          );
+          this.#log.warn("cannot start the peer transport (will retry)", {
+            "local-member-id": formatId(this.id),
+            "retry-in": tookField(waitMs),
+            error: err,
+          });
           await new Promise<void>((r) => {
             const timer = this.#clock.after(waitMs, r);
             this.#wakeTransportRetry = () => {
@@ -510,7 +532,9 @@ export class Member {
         for (const m of this.#state.membership.list()) {
           if (m.id !== this.id) t.addPeer({ id: m.id, urls: m.peerURLs });
         }
-        this.#log(`concord: ${this.describe()} started its peer transport (the cluster grew)`);
+        this.#log.info("started the peer transport (the cluster grew)", {
+          "local-member-id": formatId(this.id),
+        });
         return;
       }
     })();
@@ -536,11 +560,21 @@ export class Member {
           kind: RequestKind.MemberAttrSet,
           req: create(MemberSchema, { ID: this.id, name: this.config.name, clientURLs }),
         });
+        this.#log.info("published local member to cluster through raft", {
+          "local-member-id": formatId(this.id),
+          "local-member-attributes": `{Name:${this.config.name} ClientURLs:[${
+            clientURLs.join(" ")
+          }]}`,
+          "cluster-id": formatId(this.clusterId),
+        });
         this.#markPublished();
         return;
       } catch (err) {
         if (this.#stopped || this.#fatal !== null) return;
-        this.#log(`concord: publishing member attributes failed (will retry): ${err}`);
+        this.#log.warn("failed to publish local member to cluster through raft (will retry)", {
+          "local-member-id": formatId(this.id),
+          error: err,
+        });
         await new Promise<void>((r) => this.#clock.after(Math.min(2000, 100 << attempt), r));
       }
     }
@@ -549,7 +583,10 @@ export class Member {
   #fail(err: unknown): void {
     if (this.#fatal !== null) return;
     this.#fatal = err;
-    this.#log(`concord: member stopped after a fatal error: ${err}`);
+    this.#log.error("member stopped after a fatal error", {
+      "local-member-id": formatId(this.id),
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    });
     this.#waits.close(Errors.stopped());
     this.#reads.close(Errors.stopped());
     this.#transfers.close(Errors.stopped());
@@ -581,7 +618,9 @@ export class Member {
         s.store.setConsistentIndex(e.index, e.term);
         continue;
       }
+      const started = this.#clock.now();
       const r = this.#applier.applyEntry(e);
+      this.#events.applied(r, this.#clock.now() - started);
       this.#waits.settle(r.id, r.outcome);
     }
     if (b.entries.length > 0) {
@@ -597,7 +636,10 @@ export class Member {
    */
   #removedFromCluster(why: string): void {
     if (this.#fatal !== null || this.#stopped || this.#removalTimer !== null) return;
-    this.#log(`concord: ${this.describe()} was removed from the cluster (${why})`);
+    this.#log.warn("the member has been permanently removed from the cluster", {
+      "local-member-id": formatId(this.id),
+      reason: why,
+    });
     // etcd's stopWithDelay (1 s): a removal proposed through this member still gets its answer
     this.#removalTimer = this.#clock.after(1000, () => {
       this.#fail(new MemberRemovedError());
@@ -668,6 +710,11 @@ export class Member {
   /** A consistent copy of the page file, streamed to a follower through the pipeline. */
   #openSnapshot(_m: Message): Promise<SnapshotSource> {
     return openBackendStream(this.#state.backend);
+  }
+
+  /** The member's logger, for the layers above that act on it (defragmentation). */
+  get log(): Logger {
+    return this.#log;
   }
 
   // --- the applied state, as the API reads it ---
@@ -756,11 +803,7 @@ export class Member {
       // proposal is dropped, an old leader's uncommitted tail is overwritten): fail them now
       // with etcd's error rather than let them hang until the request timeout
       if (had !== 0n) this.#waits.failProposals(Errors.leaderChanged());
-      this.#log(
-        s.lead === 0n
-          ? `concord: ${formatId(this.id)} lost leader ${formatId(had)}`
-          : `concord: ${formatId(this.id)} elected leader ${formatId(s.lead)} at term ${this.term}`,
-      );
+      this.#events.leader(had, s.lead, this.term);
     }
     if (leader === this.#leader) return;
     this.#leader = leader;

@@ -34,6 +34,7 @@ import {
 } from "./reconfig.ts";
 import { memberIdFor } from "./member_id.ts";
 import { promoteAtLeader, REMOVED_CALL } from "./member_calls.ts";
+import type { MemberEvents } from "./member_events.ts";
 
 /** What membership changes use of their member. */
 export interface ReconfigHost {
@@ -58,6 +59,8 @@ export interface ReconfigHost {
   removed(why: string): void;
   /** Another member joined a cluster that had no transport (a cluster of one grows). */
   needTransport(): void;
+  /** Where membership changes are logged. */
+  readonly events: MemberEvents;
 }
 
 /** Membership changes of one member. */
@@ -93,6 +96,7 @@ export class MemberReconfig {
         if (ctx.isPromote) {
           const had = ms.get(c.change.nodeId);
           if (had !== undefined) ms.add({ ...had, isLearner: false });
+          this.#h.events.promoted(c.change.nodeId);
           return;
         }
         const rec: MemberRecord = {
@@ -101,6 +105,7 @@ export class MemberReconfig {
         };
         const had = ms.get(rec.id);
         ms.add(had ? { ...rec, name: had.name, clientURLs: had.clientURLs } : rec);
+        this.#h.events.added(rec);
         if (rec.id !== this.#h.id) {
           if (t === null) this.#h.needTransport();
           else if (had) t.updatePeer({ id: rec.id, urls: rec.peerURLs });
@@ -109,6 +114,7 @@ export class MemberReconfig {
         break;
       }
       case ConfChangeType.RemoveNode:
+        this.#h.events.removed(c.change.nodeId, ms.get(c.change.nodeId)?.peerURLs);
         ms.remove(c.change.nodeId);
         if (c.change.nodeId === this.#h.id) this.#h.removed("its removal was applied");
         else if (t !== null) {
@@ -126,6 +132,7 @@ export class MemberReconfig {
         const had = ms.get(c.change.nodeId);
         if (had === undefined || ctx.member === null) return;
         ms.add({ ...had, peerURLs: ctx.member.peerURLs });
+        this.#h.events.updated(had.id, ctx.member.peerURLs);
         if (had.id !== this.#h.id) t?.updatePeer({ id: had.id, urls: ctx.member.peerURLs });
         break;
       }

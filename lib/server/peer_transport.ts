@@ -16,6 +16,7 @@ import type { Message } from "../raft/mod.ts";
 import type { MemberId } from "../base/types.ts";
 import type { PeerInfo } from "../transport/mod.ts";
 import type { ServerConfig } from "./config.ts";
+import { type Logger, stderrLogger } from "../base/log.ts";
 
 /** The member's peer TLS from its configuration; undefined when peers speak cleartext. */
 export function peerTlsOf(cfg: ServerConfig): PeerTlsOptions | undefined {
@@ -75,10 +76,11 @@ class ServedTransport implements Transport {
 export async function startPeerTransport(
   cfg: ServerConfig,
   host: TransportHost,
-  opts: { clock?: Clock; log?: (line: string) => void } = {},
+  opts: { clock?: Clock; log?: Logger | ((line: string) => void) } = {},
 ): Promise<Transport & { servers: HttpServer[] }> {
   const tls = peerTlsOf(cfg);
-  const inner = new HttpTransport({ host, tls, clock: opts.clock, log: opts.log });
+  const log = opts.log ?? stderrLogger(cfg.logLevel);
+  const inner = new HttpTransport({ host, tls, clock: opts.clock, log });
   const servers: HttpServer[] = [];
   try {
     for (const u of cfg.listenPeerUrls) {

@@ -7,6 +7,7 @@
  * to the member's `apply` hook.
  */
 import type { MemberId } from "../base/types.ts";
+import { type Logger, tookField } from "../base/log.ts";
 import type { Clock, Timer } from "../io/clock.ts";
 import type { Wal } from "../wal/wal.ts";
 import type { Snapshotter } from "../snap/snapshotter.ts";
@@ -34,6 +35,9 @@ import type { ClusterId } from "../base/types.ts";
  * rather than a snapshot (etcd's snapshotCatchUpEntries).
  */
 export const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
+
+/** etcd warns of an fdatasync slower than this (its wal.warnSyncDuration). */
+const SLOW_FSYNC_MS = 1000;
 
 /** What the loop hands to the member. */
 export interface RaftLoopHooks {
@@ -79,7 +83,7 @@ export interface RaftLoopOptions {
   /** Entries kept behind a snapshot (default SNAPSHOT_CATCH_UP_ENTRIES). */
   catchUpEntries?: number;
   hooks: RaftLoopHooks;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 /** The raft loop; also the transport's host (messages and snapshots from peers land here). */
@@ -154,7 +158,17 @@ export class RaftLoop implements TransportHost {
       const md = b.snapshot.metadata;
       await wal.saveSnapshot({ index: md.index, term: md.term, confState: md.confState });
     }
+    const saving = this.#o.clock.now();
     await wal.save(b.hardState, b.entries);
+    const took = this.#o.clock.now() - saving;
+    // etcd warns past 1 s of fdatasync; the WAL's save is its write and fdatasync together
+    if (took > SLOW_FSYNC_MS) {
+      this.#o.log.warn("slow fdatasync", {
+        took: tookField(took),
+        "expected-duration": "1s",
+        entries: b.entries.length,
+      });
+    }
     if (b.snapshot !== null) {
       storage.applySnapshot(b.snapshot);
       this.#snapIndex = b.snapshot.metadata.index;
@@ -171,7 +185,7 @@ export class RaftLoop implements TransportHost {
       this.node.step(m);
     } catch (err) {
       // a message raft cannot take (a stale term, a peer's bug) must not stop the member
-      this.#o.log(`concord: dropped a raft message from ${m.from.toString(16)}: ${err}`);
+      this.#o.log.warn("dropped a raft message", { from: m.from.toString(16), error: err });
       return;
     }
     this.drive();
@@ -185,9 +199,10 @@ export class RaftLoop implements TransportHost {
 
   reportSnapshot(to: MemberId, ok: boolean): void {
     if (this.#stopped || this.#failed) return;
-    this.#o.log(
-      `concord: snapshot to ${to.toString(16)} ${ok ? "sent" : "failed"}`,
-    );
+    if (ok) this.#o.log.info("sent database snapshot", { "remote-peer-id": to.toString(16) });
+    else {this.#o.log.warn("failed to send database snapshot", {
+        "remote-peer-id": to.toString(16),
+      });}
     this.node.reportSnapshot(to, ok);
     this.drive();
   }
@@ -219,10 +234,12 @@ export class RaftLoop implements TransportHost {
     const index = m.snapshot.metadata.index;
     const started = this.#o.clock.now();
     const { size } = await this.#o.snapshotter.saveDbFrom(index, db.chunks);
-    this.#o.log(
-      `concord: received snapshot db at index ${index} from ${m.from.toString(16)} ` +
-        `(${size} bytes in ${Math.round(this.#o.clock.now() - started)} ms)`,
-    );
+    this.#o.log.info("received and saved database snapshot", {
+      "snapshot-index": index,
+      "remote-snapshot-sender-id": m.from.toString(16),
+      "snapshot-size-bytes": size,
+      took: tookField(this.#o.clock.now() - started),
+    });
     this.receive(m);
   }
 
@@ -265,6 +282,13 @@ export class RaftLoop implements TransportHost {
    */
   async #snapshot(index: number): Promise<void> {
     const { storage, snapshotter, wal } = this.#o;
+    const started = this.#o.clock.now();
+    this.#o.log.info("triggering snapshot", {
+      "local-member-id": this.#o.id.toString(16),
+      "local-member-applied-index": index,
+      "local-member-snapshot-index": this.#snapIndex,
+      "local-member-snapshot-count": this.#o.snapshotCount,
+    });
     const confState = this.node.raw.confState();
     await this.#o.hooks.commitBackend();
     const snap = storage.createSnapshot(index, confState, new Uint8Array(0));
@@ -277,6 +301,11 @@ export class RaftLoop implements TransportHost {
     const oldest = names.length > 0 ? parseInt(names[0].slice(17, 33), 16) : index;
     await wal.releaseBefore(Math.min(oldest, index));
     this.#snapIndex = index;
+    this.#o.log.info("saved snapshot", {
+      "snapshot-index": index,
+      "compact-index": compactTo > 0 ? compactTo : 0,
+      took: tookField(this.#o.clock.now() - started),
+    });
   }
 
   /**

@@ -15,6 +15,8 @@ import type { Transport } from "../transport/transport.ts";
 import type { ServerConfig } from "./config.ts";
 import type { ServerState } from "./state.ts";
 import { memberPaths } from "./bootstrap.ts";
+import { formatId } from "./member_id.ts";
+import { type Logger, tookField } from "../base/log.ts";
 
 /** What an install reads and replaces. */
 export interface SnapshotInstallContext {
@@ -24,7 +26,7 @@ export interface SnapshotInstallContext {
   readonly clock: Clock;
   readonly snapshotter: Snapshotter;
   readonly transport: Transport | null;
-  readonly log: (line: string) => void;
+  readonly log: Logger;
   /** Opens the applied state over a backend (the member's lessor hooks included). */
   openState(backend: Backend & BatchBackend): ServerState;
 }
@@ -60,10 +62,12 @@ export async function installSnapshot(
   if (wasPrimary) state.lessor.promote(c.config.electionTimeoutMs);
   if (c.transport !== null) syncPeers(c.id, c.transport, state);
   await c.snapshotter.releaseDbsBefore(index);
-  c.log(
-    `concord: installed snapshot at index ${index} (revision ${state.store.rev()}) in ` +
-      `${Math.round(c.clock.now() - started)} ms`,
-  );
+  c.log.info("installed snapshot", {
+    "local-member-id": formatId(c.id),
+    "snapshot-index": index,
+    revision: state.store.rev(),
+    took: tookField(c.clock.now() - started),
+  });
   return state;
 }
 

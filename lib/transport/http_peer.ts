@@ -14,6 +14,7 @@
  * - The connection sends keep-alive PINGs, so a peer that stops answering (not just one that
  *   closes) is noticed and its stream torn down.
  */
+import type { Logger } from "../base/log.ts";
 import type { MemberId } from "../base/types.ts";
 import { ETCD_COMPAT_VERSION } from "../base/version.ts";
 import {
@@ -52,7 +53,7 @@ import {
 export interface PeerConfig {
   host: TransportHost;
   clock: Clock;
-  log: (line: string) => void;
+  log: Logger;
   /** Client TLS for https: peer URLs. */
   tls: () => Promise<H2ClientTls | undefined>;
   queueLimit: number;
@@ -144,10 +145,10 @@ export class HttpPeer {
       this.stats.dropped++;
       if (!this.#overflowing) {
         this.#overflowing = true;
-        this.#cfg.log(
-          `dropped internal Raft message since sending buffer is full (remote-peer-id ` +
-            `${this.#to}, queue ${this.#queue.limit})`,
-        );
+        this.#cfg.log.warn("dropped internal Raft message since sending buffer is full", {
+          "remote-peer-id": this.#to,
+          "queue-limit": this.#queue.limit,
+        });
       }
       return false;
     }
@@ -242,7 +243,10 @@ export class HttpPeer {
         : err.status === 410 && err.text === MSG_REMOVED_MEMBER
         ? "this member was removed from the cluster"
         : `${err.status} ${JSON.stringify(err.text)}`;
-      this.#cfg.log(`peer ${this.#to} refused our request: ${why}`);
+      this.#cfg.log.warn("remote peer refused our request", {
+        "remote-peer-id": this.#to,
+        reason: why,
+      });
     }
     if (err.status === 410) this.#cfg.host.removedByPeer?.(this.id);
   }
@@ -317,7 +321,9 @@ export class HttpPeer {
     this.#stream = stream;
     this.#lastRefusal = "";
     this.stats.activeSince = Math.max(this.#cfg.clock.now(), 1);
-    this.#cfg.log(`established TCP streaming connection with remote peer ${this.#to}`);
+    this.#cfg.log.info("established TCP streaming connection with remote peer", {
+      "remote-peer-id": this.#to,
+    });
     this.#track(this.#probe());
   }
 
@@ -329,10 +335,10 @@ export class HttpPeer {
       this.stats.dropped += this.#queue.clear();
       this.#overflowing = false;
       stream.reset();
-      this.#cfg.log(
-        `lost TCP streaming connection with remote peer ${this.#to}: ` +
-          `${e instanceof Error ? e.message : String(e)}`,
-      );
+      this.#cfg.log.warn("lost TCP streaming connection with remote peer", {
+        "remote-peer-id": this.#to,
+        error: e instanceof Error ? e.message : String(e),
+      });
       if (!this.#closed) this.#cfg.host.reportUnreachable(this.id);
     }
   }
@@ -449,9 +455,11 @@ export class HttpPeer {
       const source = await host.openSnapshot(m);
       size = source.size;
       try {
-        this.#cfg.log(
-          `sending database snapshot to ${this.#to} (index ${index}, ${size} bytes)`,
-        );
+        this.#cfg.log.info("sending database snapshot", {
+          "remote-peer-id": this.#to,
+          "snapshot-index": index,
+          "snapshot-size-bytes": size,
+        });
         await this.#postSnapshot(m, source, progress);
         ok = true;
       } finally {
@@ -459,15 +467,22 @@ export class HttpPeer {
       }
     } catch (e) {
       this.#fail("snapshot", e);
-      this.#cfg.log(
-        `failed to send database snapshot to ${this.#to} (index ${index}, ${progress.bytes} ` +
-          `of ${size} bytes): ${e instanceof Error ? e.message : String(e)}`,
-      );
+      this.#cfg.log.warn("failed to send database snapshot", {
+        "remote-peer-id": this.#to,
+        "snapshot-index": index,
+        "sent-bytes": progress.bytes,
+        "snapshot-size-bytes": size,
+        error: e instanceof Error ? e.message : String(e),
+      });
     }
     this.stats.snapshotBytesSent += progress.bytes;
     if (ok) {
       this.stats.snapshotsSent++;
-      this.#cfg.log(`sent database snapshot to ${this.#to} (index ${index}, ${size} bytes)`);
+      this.#cfg.log.info("sent database snapshot", {
+        "remote-peer-id": this.#to,
+        "snapshot-index": index,
+        "snapshot-size-bytes": size,
+      });
     } else this.stats.snapshotsFailed++;
     if (this.#closed) return;
     if (!ok) host.reportUnreachable(this.id);
@@ -497,9 +512,11 @@ export class HttpPeer {
         if (answered !== null) break;
         await stream.write(chunk);
         if (progress.bytes >= nextLog) {
-          this.#cfg.log(
-            `sending database snapshot to ${this.#to}: ${progress.bytes} of ${source.size} bytes`,
-          );
+          this.#cfg.log.info("sending database snapshot: progress", {
+            "remote-peer-id": this.#to,
+            "sent-bytes": progress.bytes,
+            "snapshot-size-bytes": source.size,
+          });
           nextLog += this.#cfg.snapshotLogBytes;
         }
       }

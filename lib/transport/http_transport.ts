@@ -4,6 +4,7 @@
  * `peerHandler(host, transport)` (peer_handler.ts) served on the member's peer URLs
  * (`servePeers`, or `transport.serve()`).
  */
+import { asLogger, type Logger, stderrLogger } from "../base/log.ts";
 import type { UniversalHandlerFn } from "@connectrpc/connect/protocol";
 import type { MemberId } from "../base/types.ts";
 import type { H2ClientTls } from "../http/h2_client.ts";
@@ -47,8 +48,8 @@ export interface HttpTransportOptions {
   maxFrame?: number;
   /** Log snapshot progress every this many bytes (default 64 MiB). */
   snapshotLogBytes?: number;
-  /** Default console.error. */
-  log?: (line: string) => void;
+  /** Where the transport logs (a Logger or a line sink); default JSON lines to stderr. */
+  log?: Logger | ((line: string) => void);
 }
 
 export class HttpTransport implements Transport, PeerReceiveSink {
@@ -64,7 +65,7 @@ export class HttpTransport implements Transport, PeerReceiveSink {
   constructor(opts: HttpTransportOptions) {
     this.host = opts.host;
     this.#opts = opts;
-    const log = opts.log ?? ((l: string) => console.error(l));
+    const log = asLogger(opts.log, () => stderrLogger()).named("transport");
     this.#cfg = {
       host: opts.host,
       clock: opts.clock ?? new RealClock(),

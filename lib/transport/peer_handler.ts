@@ -17,6 +17,7 @@
  * or undecodable frame, a message not from the sender or not for us, a local-only message
  * type) fails that stream (the server resets it); the member keeps serving.
  */
+import { asLogger, type Logger, stderrLogger } from "../base/log.ts";
 import type {
   UniversalHandlerFn,
   UniversalServerRequest,
@@ -68,8 +69,8 @@ export interface PeerHandlerOptions {
   maxFrame?: number;
   /** Log incoming snapshot progress every this many bytes (default 64 MiB). */
   snapshotLogBytes?: number;
-  /** Log lines (snapshot progress, refused streams); default console.error. */
-  log?: (line: string) => void;
+  /** Where to log (snapshot progress, refused streams); default JSON lines to stderr. */
+  log?: Logger | ((line: string) => void);
 }
 
 const enc = new TextEncoder();
@@ -96,7 +97,7 @@ export function peerHandler(
   sink: PeerReceiveSink,
   opts: PeerHandlerOptions = {},
 ): UniversalHandlerFn {
-  const log = opts.log ?? ((l: string) => console.error(l));
+  const log = asLogger(opts.log, () => stderrLogger()).named("transport");
   const logEvery = opts.snapshotLogBytes ?? 64 * 1024 * 1024;
   const me = idToHex(host.memberId);
 
@@ -142,7 +143,12 @@ export function peerHandler(
         if (!dec.idle) throw new FrameError("stream ended inside a frame");
       } catch (e) {
         // garbage is worth a line; a sender going away (reset, lost connection) is not
-        if (e instanceof FrameError) log(`refused stream from ${idToHex(from)}: ${e.message}`);
+        if (e instanceof FrameError) {
+          log.warn("refused stream from remote peer", {
+            "remote-peer-id": idToHex(from),
+            error: e.message,
+          });
+        }
         throw e;
       }
     }
@@ -181,7 +187,11 @@ export function peerHandler(
       return text(412, MSG_TO_MISMATCH, cid);
     }
     const index = m.snapshot.metadata.index;
-    log(`receiving database snapshot from ${idToHex(from)} (index ${index}, ${size} bytes)`);
+    log.info("receiving database snapshot", {
+      "remote-snapshot-sender-id": idToHex(from),
+      "incoming-snapshot-index": index,
+      "incoming-snapshot-message-size-bytes": size,
+    });
     try {
       await host.receiveSnapshot(
         m,
@@ -189,16 +199,24 @@ export function peerHandler(
           reader.payload(size),
           reader,
           logEvery,
-          (n) => log(`receiving database snapshot from ${idToHex(from)}: ${n} of ${size} bytes`),
+          (n) =>
+            log.info("receiving database snapshot: progress", {
+              "remote-snapshot-sender-id": idToHex(from),
+              "received-bytes": n,
+              "size-bytes": size,
+            }),
         ),
       );
     } catch (e) {
       sink.snapshotReceived(from, reader.received, false);
       const bad = e instanceof SnapshotError || e instanceof FrameError;
-      log(
-        `failed to receive database snapshot from ${idToHex(from)} (index ${index}, ` +
-          `${reader.received} of ${size} bytes): ${(e as Error).message}`,
-      );
+      log.warn("failed to receive database snapshot", {
+        "remote-snapshot-sender-id": idToHex(from),
+        "incoming-snapshot-index": index,
+        "received-bytes": reader.received,
+        "size-bytes": size,
+        error: (e as Error).message,
+      });
       return text(bad ? 400 : 500, `error saving snapshot: ${(e as Error).message}`, cid);
     }
     if (!reader.verified) {
@@ -207,7 +225,11 @@ export function peerHandler(
       return text(500, "error saving snapshot: payload not read to its end", cid);
     }
     sink.snapshotReceived(from, reader.received, true);
-    log(`received database snapshot from ${idToHex(from)} (index ${index}, ${size} bytes)`);
+    log.info("received database snapshot", {
+      "remote-snapshot-sender-id": idToHex(from),
+      "incoming-snapshot-index": index,
+      "incoming-snapshot-size-bytes": size,
+    });
     return { status: 204, header: new Headers({ [HEADER_CLUSTER_ID]: idToHex(cid) }) };
   };
 

@@ -189,7 +189,11 @@ Deno.test("faults: a follower down past the leader's log compaction catches up b
     await checkAcked(c, f, writers.acked);
     await c.signal(f, "SIGTERM");
     const log = await c.members[f].logs.at(-1)!;
-    assert.match(log, /installed snapshot at index \d+/, "caught up from the log, not a snapshot");
+    assert.match(
+      log,
+      /"msg":"installed snapshot".*"snapshot-index":\d+/,
+      "caught up from the log, not a snapshot",
+    );
   } finally {
     await writers.stop();
     await c.stop();

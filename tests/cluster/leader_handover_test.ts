@@ -49,7 +49,9 @@ Deno.test("SIGTERM on the leader: it hands leadership to a peer before stopping"
     assert.equal((await etcdctl(c.endpoints, "put", "k", "v")).code, 0);
     await c.signal(old, "SIGTERM");
     const log = await c.members[old].logs.at(-1)!;
-    const m = /handed leadership to ([0-9a-f]+)/.exec(log);
+    const m = /"msg":"leadership transfer finished".*"new-leader-member-id":"([0-9a-f]+)"/.exec(
+      log,
+    );
     assert.ok(m !== null, `the stopping leader says it handed over:\n${log}`);
     const rest = all.filter((i) => i !== old);
     const now = await agreedLeader(c, rest);

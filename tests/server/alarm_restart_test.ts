@@ -30,7 +30,7 @@ function serve(dir: string, extra: string[] = []): Promise<Child> {
 async function stop(c: Child): Promise<void> {
   c.proc.kill("SIGTERM");
   assert.equal((await c.proc.status).code, 0);
-  assert.match(await c.stderr, /concord serve: stopped/);
+  assert.match(await c.stderr, /"msg":"closed etcd server"/);
 }
 
 async function kill9(c: Child): Promise<void> {

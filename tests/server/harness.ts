@@ -121,21 +121,29 @@ export async function spawnServe(args: string[]): Promise<ServeChild> {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const stderr = new Response(proc.stderr).text();
-  const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  // the log (JSON lines on stderr) says when it is ready, and where; keep reading it all
+  const drainOut = new Response(proc.stdout).text();
+  const reader = proc.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let out = "";
   let url: string | undefined;
   while (url === undefined) {
     const { value, done } = await reader.read();
     if (done) {
       await proc.status;
-      throw new Error(`serve exited before it was ready: ${out}${await stderr}`);
+      throw new Error(`serve exited before it was ready: ${out}${await drainOut}`);
     }
     out += value;
-    url = /ready to serve client requests on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+    url = /"msg":"ready to serve client requests".*"client-urls":\["(http:\/\/127\.0\.0\.1:\d+)"/
+      .exec(out)?.[1];
   }
-  (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })().catch(() => {});
+  const stderr = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    await drainOut;
+    return out;
+  })();
   return { proc, url, stderr };
 }

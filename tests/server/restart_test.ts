@@ -73,7 +73,7 @@ Deno.test("serve: clean stop and kill -9 both keep every acknowledged write, app
 
     c.proc.kill("SIGTERM");
     assert.equal((await c.proc.status).code, 0);
-    assert.match(await c.stderr, /concord serve: stopped/);
+    assert.match(await c.stderr, /"msg":"closed etcd server"/);
 
     c = await serve(dir);
     for (const [k, want] of acked) {
@@ -107,14 +107,22 @@ Deno.test("serve: clean stop and kill -9 both keep every acknowledged write, app
   }
 });
 
-Deno.test("serve: --help prints the flags; an unknown flag exits 2 naming it", async () => {
+Deno.test("serve: --help prints the flags, --version the versions; an unknown flag exits 2", async () => {
   const help = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "serve", "--help"],
     stdout: "piped",
     stderr: "piped",
   }).output();
   assert.equal(help.code, 0);
-  assert.match(new TextDecoder().decode(help.stdout), /^Usage: concord serve \[flags\]/);
+  const text = new TextDecoder().decode(help.stdout);
+  assert.match(text, /^Usage:\n\n {2}concord serve \[flags\]\n/);
+  assert.match(text, /\nLogging:\n {2}--logger 'zap'\n/);
+  const version = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "serve", "--version"],
+    stdout: "piped",
+  }).output();
+  assert.equal(version.code, 0);
+  assert.match(new TextDecoder().decode(version.stdout), /^etcd Version: 3\.5\.\d+\nConcord /);
   const bad = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "serve", "--bogus"],
     stdout: "piped",
@@ -155,7 +163,7 @@ Deno.test("serve: a damaged WAL stops the start with a message naming the file",
     const text = new TextDecoder().decode(out.stderr);
     assert.match(
       text,
-      /^concord serve: cannot start member in .*: WalCorruptError: .*corrupt record in /,
+      /"level":"error".*"msg":"cannot start member".*"error":"WalCorruptError: .*corrupt record in /,
     );
     assert.ok(text.includes(seg), text);
   } finally {

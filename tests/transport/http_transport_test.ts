@@ -174,11 +174,13 @@ Deno.test("http transport: wrong cluster id (412) and removed member (410) refus
     // retried (failures > 1) but logged once each
     await waitFor(() => statsOf(a, 2n).failures > 2, "retries");
     assert.equal(
-      a.logs.filter((l) => l.endsWith("refused our request: cluster ID mismatch")).length,
+      a.logs.filter((l) =>
+        l.includes("remote peer refused our request") && l.endsWith('reason="cluster ID mismatch"')
+      ).length,
       1,
     );
     assert.equal(
-      a.logs.filter((l) => l.endsWith("this member was removed from the cluster")).length,
+      a.logs.filter((l) => l.endsWith('reason="this member was removed from the cluster"')).length,
       1,
     );
     assert.ok(a.host.removedBy.length > 0 && a.host.removedBy.every((id) => id === 3n));
@@ -255,8 +257,12 @@ Deno.test("http transport: a snapshot of a few MiB arrives byte-exact through th
     assert.deepEqual(b.host.received.map((m) => m.commit), [1, 2]);
     assert.ok(a.logs.some((l) => l.includes("sent database snapshot")));
     // progress, every MiB, on both sides
-    const sending = a.logs.filter((l) => l.includes("sending database snapshot to 2: "));
-    const receiving = b.logs.filter((l) => l.includes("receiving database snapshot from 1: "));
+    const sending = a.logs.filter((l) =>
+      l.includes('sending database snapshot: progress remote-peer-id="2"')
+    );
+    const receiving = b.logs.filter((l) =>
+      l.includes('receiving database snapshot: progress remote-snapshot-sender-id="1"')
+    );
     assert.equal(sending.length, 4, sending.join("\n"));
     assert.equal(receiving.length, 4, receiving.join("\n"));
   } finally {

@@ -146,7 +146,12 @@ Deno.test("peer handler: garbage in a stream fails it; the member keeps serving"
       await assert.rejects(res.text());
     }
     assert.equal(host.received.length, cases.length, "only the good frames arrived");
-    assert.equal(logs.filter((l) => l.startsWith("refused stream from 1: ")).length, cases.length);
+    assert.equal(
+      logs.filter((l) =>
+        l.startsWith('concord: refused stream from remote peer remote-peer-id="1" error=')
+      ).length,
+      cases.length,
+    );
     const res = await fetch(`${url}/raft/stream`, {
       method: "POST",
       headers: headers(),
