@@ -4,8 +4,10 @@
  * what tests embed.
  */
 import { createApiHandler } from "./handler.ts";
-import { MetricsRegistry } from "./metrics.ts";
-import { registerServerMetrics } from "./member_metrics.ts";
+import { EndpointMetrics, MetricsRegistry } from "./metrics.ts";
+import { boundUrl, serveMetricsListeners } from "./metrics_listener.ts";
+import { registerMemberSinks, registerServerMetrics } from "./member_metrics.ts";
+import { registerProcessMetrics } from "./process_metrics.ts";
 import type { HealthQuery, HealthStatus } from "./handler.ts";
 import { type HttpServer, serveHttp } from "../http/server.ts";
 import { ConfigError, type ServerConfig } from "../server/config.ts";
@@ -39,6 +41,8 @@ export interface ConcordServer {
   readonly clientUrls: string[];
   /** The bound peer URLs (empty for a cluster of one, which serves no peers). */
   readonly peerUrls: string[];
+  /** The bound --listen-metrics-urls (port 0 resolved), in their order. */
+  readonly metricsUrls: string[];
   /** Stops accepting, drains and closes the listeners, then stops the member. */
   close(): Promise<void>;
 }
@@ -72,14 +76,20 @@ export async function startServer(
     }
   }
   const tls = await clientTls(cfg);
+  const metrics = new MetricsRegistry();
   const member = await Member.start(cfg, {
     transport: (host) => startPeerTransport(cfg, host, { clock: opts.clock, log: opts.log }),
     ...opts,
+    metrics: opts.metrics ?? registerMemberSinks(metrics),
   });
-  const metrics = new MetricsRegistry();
-  registerServerMetrics(metrics, member, Date.now());
+  registerServerMetrics(metrics, member);
+  registerProcessMetrics(metrics);
+  const endpointMetrics = new EndpointMetrics(metrics);
+  const health = (q: HealthQuery) => memberHealth(member, q);
   const handler = createApiHandler({
     metrics,
+    metricsExtensive: cfg.metrics === "extensive",
+    endpointMetrics,
     services: learnerGate(member, {
       kv: kvService(member),
       lease: leaseService(member),
@@ -92,13 +102,14 @@ export async function startServer(
     }),
     maxRequestBytes: cfg.maxRequestBytes,
     cors: { allowedOrigins: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins },
-    health: (q) => memberHealth(member, q),
+    health,
     refuseGateway: (req) =>
       gatewayRefusesCommonName(req, cfg.tls.clientCertAuth, member.auth.enabled)
         ? `${GATEWAY_COMMON_NAME_REFUSAL}\n`
         : undefined,
   });
   const servers: HttpServer[] = [];
+  const metricsServers: HttpServer[] = [];
   try {
     for (const u of cfg.listenClientUrls) {
       const hostname = u.hostname.replace(/^\[(.*)\]$/, "$1");
@@ -114,25 +125,39 @@ export async function startServer(
         }),
       );
     }
+    const metricsUrls = cfg.listenMetricsUrls ?? [];
+    const metricsTls = metricsUrls.some((u) => u.protocol === "https:")
+      ? await clientTls({ ...cfg, listenClientUrls: metricsUrls })
+      : undefined;
+    metricsServers.push(
+      ...await serveMetricsListeners(metricsUrls, {
+        registry: metrics,
+        endpointMetrics,
+        health,
+        tls: metricsTls,
+        drainTimeoutMs: SHUTDOWN_DRAIN_MS,
+      }),
+    );
   } catch (err) {
-    for (const s of servers) await s.close();
+    for (const s of [...servers, ...metricsServers]) await s.close();
     await member.stop();
     throw err;
   }
-  const clientUrls = servers.map((s, i) => {
-    const host = s.hostname.includes(":") ? `[${s.hostname}]` : s.hostname;
-    return `${cfg.listenClientUrls[i].protocol}//${host}:${s.port}`;
-  });
+  const clientUrls = servers.map((s, i) => boundUrl(cfg.listenClientUrls[i].protocol, s));
+  const metricsUrls = metricsServers.map((s, i) =>
+    boundUrl((cfg.listenMetricsUrls ?? [])[i].protocol, s)
+  );
   let closing: Promise<void> | null = null;
   return {
     member,
     clientUrls,
+    metricsUrls,
     get peerUrls() {
       return boundPeerUrls(member.transport, cfg);
     },
     close() {
       closing ??= (async () => {
-        const drained = Promise.all(servers.map((s) => s.close()));
+        const drained = Promise.all([...servers, ...metricsServers].map((s) => s.close()));
         // Long-lived calls (watch streams, lock and election waits) would hold the drain to
         // its timeout: end them now, as etcd's shutdown cancels open watch streams. Unary
         // calls in flight still finish; the member stops once they have.

@@ -13,10 +13,12 @@ import {
   validateConfig,
 } from "../server/config.ts";
 import { parseCorsOrigins } from "../api/cors.ts";
+import { METRICS_FLAGS } from "./serve_metrics_flags.ts";
 
 type Kind = "string" | "uint" | "bool" | "duration" | "urls";
 
-interface FlagDef {
+/** One flag: how it is shown in --help and applied to the configuration. */
+export interface FlagDef {
   kind: Kind;
   help: string;
   apply(cfg: ServerConfig, value: string): void;
@@ -312,6 +314,7 @@ const FLAGS: Record<string, FlagDef> = {
       c.logLevel = v;
     },
   },
+  ...METRICS_FLAGS,
 };
 
 /** The environment variable etcd reads for a flag: ETCD_ + upper snake case. */

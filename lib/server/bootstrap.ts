@@ -8,7 +8,7 @@
 import { type Entry, EntryType, type HardState, type Snapshot } from "../base/raftpb.ts";
 import type { ClusterId, MemberId } from "../base/types.ts";
 import { type Disk, joinPath } from "../io/disk.ts";
-import { Wal } from "../wal/wal.ts";
+import { Wal, type WalMetrics } from "../wal/wal.ts";
 import { validSnapshots } from "../wal/inspect.ts";
 import type { Snapshotter } from "../snap/snapshotter.ts";
 import { ConfChangeType, encodeConfChange, MemoryStorage } from "../raft/mod.ts";
@@ -120,6 +120,8 @@ export async function bootstrapRaft(
     log: (line: string) => void;
     /** How a joining member asks its peers for the members (default: HTTP GET /members). */
     fetchMembers?: MembersFetcher;
+    /** Where the WAL reports fsync durations and bytes written. */
+    walMetrics?: WalMetrics;
   },
 ): Promise<Booted> {
   const paths = memberPaths(cfg);
@@ -135,6 +137,7 @@ export async function bootstrapRaft(
       dir: paths.wal,
       metadata: { nodeId: self.id, clusterId },
       segmentSize: opts.walSegmentBytes,
+      metrics: opts.walMetrics,
     });
     // etcd's bootstrap: the initial membership as committed conf change entries of term 1
     const entries: Entry[] = members.map((m, i) => ({
@@ -171,6 +174,7 @@ export async function bootstrapRaft(
     dir: paths.wal,
     snapshot: snap ? { index: snap.metadata.index, term: snap.metadata.term } : undefined,
     segmentSize: opts.walSegmentBytes,
+    metrics: opts.walMetrics,
   });
   if (snap) storage.applySnapshot(snap);
   storage.setHardState(opened.contents.hardState);
@@ -199,7 +203,12 @@ async function bootstrapJoin(
   cfg: ServerConfig,
   disk: Disk,
   storage: MemoryStorage,
-  opts: { walSegmentBytes?: number; log: (line: string) => void; fetchMembers?: MembersFetcher },
+  opts: {
+    walSegmentBytes?: number;
+    log: (line: string) => void;
+    fetchMembers?: MembersFetcher;
+    walMetrics?: WalMetrics;
+  },
 ): Promise<Booted> {
   const listed = cfg.initialCluster.get(cfg.name);
   if (listed === undefined) {
@@ -221,6 +230,7 @@ async function bootstrapJoin(
     dir: paths.wal,
     metadata: { nodeId: self.id, clusterId: info.clusterId },
     segmentSize: opts.walSegmentBytes,
+    metrics: opts.walMetrics,
   });
   opts.log(
     `concord: joining cluster ${info.clusterId.toString(16)} as member ` +

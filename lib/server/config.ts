@@ -72,6 +72,10 @@ export interface ServerConfig {
   /** Origins allowed by CORS ("*" for any). */
   corsOrigins: string[];
   logLevel: "debug" | "info" | "warn" | "error";
+  /** etcd's --listen-metrics-urls: more listeners serving only /metrics and /health. */
+  listenMetricsUrls?: URL[];
+  /** etcd's --metrics: "extensive" adds per-method gRPC latency histograms (default basic). */
+  metrics?: "basic" | "extensive";
 }
 
 /** etcd's default quota when --quota-backend-bytes is 0: 2 GiB. */

@@ -83,6 +83,7 @@ import { memberIdFor } from "./member_id.ts";
 import { encodeMembers, MEMBERS_CALL, type MembersFetcher } from "./join.ts";
 import { ReadRounds } from "./read_rounds.ts";
 import { RaftLoop } from "./raft_loop.ts";
+import { type ServerMetrics, SLOW_APPLY_MS } from "./server_metrics.ts";
 import { openBackendStream } from "./snapshot_stream.ts";
 import { handleLeaseCall, renewAtLeader, renewLocal, timeToLiveAtLeader } from "./lease_calls.ts";
 import type { LeaseTimeToLive } from "../lease/lessor.ts";
@@ -150,6 +151,8 @@ export interface MemberOptions {
    * members (default: etcd's GET /members over HTTP; the simulation asks its members).
    */
   fetchMembers?: MembersFetcher;
+  /** Where the member reports measurements (etcd's metrics; see server_metrics.ts). */
+  metrics?: ServerMetrics;
 }
 
 /** Legacy raft snapshot data: the membership, before it moved into the backend. */
@@ -194,6 +197,8 @@ export class Member {
   #overlay: MembershipOverlay | null = null;
   /** Stops this member shortly after it applied its own removal. */
   #removalTimer: { cancel(): void } | null = null;
+  readonly #metrics: ServerMetrics;
+  #applyingSnapshot = false;
   /** Resolves when the member first knows a leader (itself, with one member). */
   readonly ready: Promise<void>;
   #markReady!: () => void;
@@ -228,6 +233,7 @@ export class Member {
     this.#clock = opts.clock ?? new RealClock();
     this.#log = opts.log ?? ((l) => console.error(l));
     this.#timeoutMs = opts.requestTimeoutMs ?? 5000 + 2 * config.electionTimeoutMs;
+    this.#metrics = opts.metrics ?? {};
     this.ready = new Promise((r) => (this.#markReady = r));
     this.published = new Promise((r) => (this.#markPublished = r));
     this.removed = new Promise((r) => (this.#markRemoved = r));
@@ -238,7 +244,10 @@ export class Member {
     this.#minLeaseTtl = minLeaseTtlSeconds(electionTicks, config.heartbeatIntervalMs);
     this.#state = this.#openState(backend);
     this.#importLegacyMembership(booted.snapshotData);
-    this.hub = new WatchHub(this.#state.store, { clock: this.#clock });
+    this.hub = new WatchHub(this.#state.store, {
+      clock: this.#clock,
+      events: this.#metrics.watchEvents,
+    });
     this.tokens = tokens ?? new SimpleTokenProvider(this.#clock, config.authTokenTtlSeconds);
     this.#leaseIds = new LeaseIdGenerator(this.id, this.#clock.wallNow());
     // etcd's idutil: the member id's low 16 bits, then the start time in ms (40 bits) and a
@@ -246,7 +255,7 @@ export class Member {
     // member answers its waiter for whatever entry carries the id, whoever proposed it
     this.#nextReqId = ((this.id & 0xffffn) << 48n) |
       ((BigInt(this.#clock.wallNow()) & 0xff_ffff_ffffn) << 8n);
-    this.#waits = new Waits<Applied>(booted.applied);
+    this.#waits = new Waits<Applied>(booted.applied, this.#metrics.proposalsFailed);
     this.#applier = new Applier({
       state: () => this.#state,
       tokens: this.tokens,
@@ -277,6 +286,7 @@ export class Member {
       snapshotIndex: booted.applied,
       catchUpEntries: opts.snapshotCatchUpEntries,
       log: this.#log,
+      heartbeatSendFailures: this.#metrics.heartbeatSendFailures,
       hooks: {
         apply: (b) => this.#apply(b),
         readStates: (rs) => this.#reads.confirmed(rs),
@@ -306,6 +316,8 @@ export class Member {
         this.#loop.drive();
       },
       waitApplied: (index) => this.#waits.waitApplied(index),
+      failed: this.#metrics.readIndexesFailed,
+      slow: this.#metrics.slowReadIndexes,
     });
   }
 
@@ -315,6 +327,7 @@ export class Member {
       minLeaseTtl: this.#minLeaseTtl,
       onLeasesExpired: (ids) => this.#revokeExpired(ids),
       onLeaseCheckpoint: (batch) => this.#checkpointLeases(batch),
+      metrics: this.#metrics,
     });
   }
 
@@ -345,13 +358,17 @@ export class Member {
     const disk = opts.disk ?? new RealDisk();
     const paths = memberPaths(cfg);
     const log = opts.log ?? ((l: string) => console.error(l));
-    const snapshotter = new Snapshotter(disk, paths.snap, { maxSnapFiles: cfg.maxSnapshots });
+    const snapshotter = new Snapshotter(disk, paths.snap, {
+      maxSnapFiles: cfg.maxSnapshots,
+      metrics: opts.metrics?.snap,
+    });
     let booted: Awaited<ReturnType<typeof bootstrapRaft>>;
     try {
       booted = await bootstrapRaft(cfg, disk, snapshotter, {
         walSegmentBytes: opts.walSegmentBytes,
         log,
         fetchMembers: opts.fetchMembers,
+        walMetrics: opts.metrics?.wal,
       });
     } catch (err) {
       if (err instanceof WalLockedError) {
@@ -365,6 +382,7 @@ export class Member {
         batchInterval: cfg.backendBatchIntervalMs,
         batchLimit: cfg.backendBatchLimit,
         clock: opts.clock,
+        metrics: opts.metrics?.backend,
       });
     } catch (err) {
       await booted.wal.close();
@@ -474,7 +492,12 @@ export class Member {
   async #apply(b: ApplyBatch): Promise<void> {
     this.#overlay = null;
     if (b.snapshot !== null) {
-      await this.#installSnapshot(b.snapshot);
+      this.#applyingSnapshot = true;
+      try {
+        await this.#installSnapshot(b.snapshot);
+      } finally {
+        this.#applyingSnapshot = false;
+      }
       // the snapshot is applied up to its index even when no entry follows it: reads that
       // wait for an index at or below it must not wait for the next entry
       this.#waits.applied(b.snapshot.metadata.index);
@@ -497,7 +520,10 @@ export class Member {
         s.store.setConsistentIndex(e.index, e.term);
         continue;
       }
+      const slow = this.#metrics.slowApplies;
+      const t0 = slow === undefined ? 0 : performance.now();
       const r = this.#applier.applyEntry(e);
+      if (slow !== undefined && performance.now() - t0 > SLOW_APPLY_MS) slow.add();
       this.#waits.settle(r.id, r.outcome);
     }
     if (b.entries.length > 0) {
@@ -718,10 +744,12 @@ export class Member {
     const refusal = mayPromoteMember(this.#reconfigState());
     if (refusal !== null) throw refusal;
     const m = this.membership.get(id);
-    return await this.#configure(ConfChangeType.AddNode, id, {
+    const members = await this.#configure(ConfChangeType.AddNode, id, {
       peerURLs: m?.peerURLs ?? [],
       isLearner: false,
     }, true);
+    this.#metrics.learnerPromoteSuccesses?.add();
+    return members;
   }
 
   /**
@@ -746,6 +774,7 @@ export class Member {
       batchInterval: this.config.backendBatchIntervalMs,
       batchLimit: this.config.backendBatchLimit,
       clock: this.#clock,
+      metrics: this.#metrics.backend,
     });
     this.#state = this.#openState(backend);
     this.hub.restore(this.#state.store);
@@ -888,9 +917,12 @@ export class Member {
 
   #revokeExpired(ids: bigint[]): void {
     for (const id of ids) {
-      this.propose({ kind: RequestKind.LeaseRevoke, req: revokeReq(id) }).catch(() => {
-        // the lessor reports a lease that is still there again after its retry interval
-      });
+      this.propose({ kind: RequestKind.LeaseRevoke, req: revokeReq(id) }).then(
+        () => this.#metrics.leaseExpired?.add(),
+        () => {
+          // the lessor reports a lease that is still there again after its retry interval
+        },
+      );
     }
   }
 
@@ -999,6 +1031,16 @@ export class Member {
   /** True when this member leads. */
   get isLeader(): boolean {
     return this.#loop.node.raw.raft.state === StateType.Leader;
+  }
+
+  /** Proposals waiting for their apply (etcd_server_proposals_pending). */
+  get proposalsPending(): number {
+    return this.#waits.pending;
+  }
+
+  /** True while a snapshot from the leader is being installed. */
+  get applyingSnapshot(): boolean {
+    return this.#applyingSnapshot;
   }
 
   /** How many times this member saw a (new) leader (etcd_server_leader_changes_seen_total). */
