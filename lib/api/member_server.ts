@@ -9,7 +9,7 @@ import { boundUrl, serveMetricsListeners } from "./metrics_listener.ts";
 import { registerMemberSinks, registerServerMetrics } from "./member_metrics.ts";
 import { registerProcessMetrics } from "./process_metrics.ts";
 import type { HealthQuery, HealthStatus } from "./handler.ts";
-import { type HttpServer, serveHttp } from "../http/server.ts";
+import { type HttpServer, type HttpTlsOptions, serveHttp } from "../http/server.ts";
 import { ConfigError, type ServerConfig } from "../server/config.ts";
 import { AlarmType } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Member, type MemberOptions } from "../server/member.ts";
@@ -65,6 +65,24 @@ export async function memberHealth(m: Member, q: HealthQuery): Promise<HealthSta
   return { healthy: true };
 }
 
+/**
+ * The TLS of https --listen-metrics-urls: the client URLs' files, as etcd's ("For https, the
+ * client URL TLS info is used"); refused before anything starts when they are not given.
+ */
+async function metricsListenerTls(
+  cfg: ServerConfig,
+  urls: URL[],
+): Promise<HttpTlsOptions | undefined> {
+  if (!urls.some((u) => u.protocol === "https:")) return undefined;
+  if (cfg.tls.certFile === "" || cfg.tls.keyFile === "") {
+    const u = urls.find((u) => u.protocol === "https:")!;
+    throw new ConfigError(
+      `--listen-metrics-urls ${u.href}: https needs the client TLS files (--cert-file, --key-file)`,
+    );
+  }
+  return await clientTls({ ...cfg, listenClientUrls: urls });
+}
+
 /** Starts the member and serves it on every --listen-client-urls. */
 export async function startServer(
   cfg: ServerConfig,
@@ -76,6 +94,8 @@ export async function startServer(
     }
   }
   const tls = await clientTls(cfg);
+  const metricsListen = cfg.listenMetricsUrls ?? [];
+  const metricsTls = await metricsListenerTls(cfg, metricsListen);
   const metrics = new MetricsRegistry();
   const member = await Member.start(cfg, {
     transport: (host) => startPeerTransport(cfg, host, { clock: opts.clock, log: opts.log }),
@@ -125,12 +145,8 @@ export async function startServer(
         }),
       );
     }
-    const metricsUrls = cfg.listenMetricsUrls ?? [];
-    const metricsTls = metricsUrls.some((u) => u.protocol === "https:")
-      ? await clientTls({ ...cfg, listenClientUrls: metricsUrls })
-      : undefined;
     metricsServers.push(
-      ...await serveMetricsListeners(metricsUrls, {
+      ...await serveMetricsListeners(metricsListen, {
         registry: metrics,
         endpointMetrics,
         health,
@@ -144,9 +160,7 @@ export async function startServer(
     throw err;
   }
   const clientUrls = servers.map((s, i) => boundUrl(cfg.listenClientUrls[i].protocol, s));
-  const metricsUrls = metricsServers.map((s, i) =>
-    boundUrl((cfg.listenMetricsUrls ?? [])[i].protocol, s)
-  );
+  const metricsUrls = metricsServers.map((s, i) => boundUrl(metricsListen[i].protocol, s));
   let closing: Promise<void> | null = null;
   return {
     member,
