@@ -355,10 +355,10 @@ export function registerServerMetrics(registry: MetricsRegistry, member: Member)
     compactRevision.set(store.compactRev()); // -1 before any compaction, as etcd
     keys.set(store.liveKeys());
     const w = member.hub.counts();
-    watchStreams.set(w.streams);
+    watchStreams.set(member.hub.streamCount);
     watchers.set(w.synced + w.unsynced + w.victims);
     slowWatchers.set(w.unsynced + w.victims);
-    pendingEvents.set(w.pendingEvents);
+    pendingEvents.set(member.hub.pendingEvents());
     authRevision.set(member.auth.revision);
     peers();
   });

@@ -316,30 +316,23 @@ export class WatchHub {
     return s;
   }
 
-  /**
-   * Watchers caught up / catching up / held as victims, the open streams, and the events
-   * victims hold until their streams have room (for metrics and tests).
-   */
-  counts(): {
-    synced: number;
-    unsynced: number;
-    victims: number;
-    streams: number;
-    pendingEvents: number;
-  } {
+  /** Watchers caught up / catching up / held as victims (for metrics and tests). */
+  counts(): { synced: number; unsynced: number; victims: number } {
     let victims = 0;
-    let pendingEvents = 0;
-    for (const s of this.#streams) {
-      victims += s.victims.length;
-      for (const w of s.victims) pendingEvents += w.held?.events.length ?? 0;
-    }
-    return {
-      synced: this.#synced.size,
-      unsynced: this.#unsynced.size,
-      victims,
-      streams: this.#streams.size,
-      pendingEvents,
-    };
+    for (const s of this.#streams) victims += s.victims.length;
+    return { synced: this.#synced.size, unsynced: this.#unsynced.size, victims };
+  }
+
+  /** Open streams (etcd_debugging_mvcc_watch_stream_total). */
+  get streamCount(): number {
+    return this.#streams.size;
+  }
+
+  /** Events victims hold until their streams have room (etcd's pending events). */
+  pendingEvents(): number {
+    let n = 0;
+    for (const s of this.#streams) for (const w of s.victims) n += w.held?.events.length ?? 0;
+    return n;
   }
 
   /** @internal */
