@@ -8,6 +8,7 @@ import { EndpointMetrics, MetricsRegistry } from "./metrics.ts";
 import { boundUrl, serveMetricsListeners } from "./metrics_listener.ts";
 import { registerMemberSinks, registerServerMetrics } from "./member_metrics.ts";
 import { registerProcessMetrics } from "./process_metrics.ts";
+import { registerPeerRoundTrip } from "./peer_metrics.ts";
 import type { HealthQuery, HealthStatus } from "./handler.ts";
 import { type HttpServer, type HttpTlsOptions, serveHttp } from "../http/server.ts";
 import { ConfigError, type ServerConfig } from "../server/config.ts";
@@ -97,8 +98,10 @@ export async function startServer(
   const metricsListen = cfg.listenMetricsUrls ?? [];
   const metricsTls = await metricsListenerTls(cfg, metricsListen);
   const metrics = new MetricsRegistry();
+  const onRoundTrip = registerPeerRoundTrip(metrics);
   const member = await Member.start(cfg, {
-    transport: (host) => startPeerTransport(cfg, host, { clock: opts.clock, log: opts.log }),
+    transport: (host) =>
+      startPeerTransport(cfg, host, { clock: opts.clock, log: opts.log, onRoundTrip }),
     ...opts,
     metrics: opts.metrics ?? registerMemberSinks(metrics),
   });

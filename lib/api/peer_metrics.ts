@@ -3,7 +3,8 @@
  * received, send failures, snapshots, and which peers are reachable now. Read at each scrape;
  * a cluster of one has no transport and shows none of these series (as etcd shows none).
  */
-import type { Counter, MetricsRegistry } from "./metrics.ts";
+import { type Counter, exponentialBuckets, type MetricsRegistry } from "./metrics.ts";
+import type { MemberId } from "../base/types.ts";
 import type { Member } from "../server/member.ts";
 import { formatId } from "../server/member_id.ts";
 
@@ -11,6 +12,22 @@ import { formatId } from "../server/member_id.ts";
 function catchUp(c: Counter, now: number, labels: Record<string, string>): void {
   const by = now - c.get(labels);
   if (by > 0) c.inc(labels, by);
+}
+
+/**
+ * Registers etcd_network_peer_round_trip_time_seconds (etcd's buckets: 0.1 ms to 3.2768 s)
+ * and returns what the transport calls with each probe's round-trip time.
+ */
+export function registerPeerRoundTrip(
+  registry: MetricsRegistry,
+): (peer: MemberId, seconds: number) => void {
+  const rtt = registry.histogram(
+    "etcd_network_peer_round_trip_time_seconds",
+    "Round-Trip-Time histogram between peers",
+    ["To"],
+    exponentialBuckets(0.0001, 2, 16),
+  );
+  return (peer, seconds) => rtt.observe(seconds, { To: formatId(peer) });
 }
 
 /** Registers the peer families for `member`; returns the collector to run at each scrape. */
@@ -45,11 +62,6 @@ export function registerPeerMetrics(registry: MetricsRegistry, member: Member): 
     "The current number of active peer connections.",
     ["Local", "Remote"],
   );
-  const rtt = registry.gauge(
-    "concord_network_peer_round_trip_time_seconds",
-    "The last measured round-trip time to each peer (etcd keeps a histogram of the same).",
-    ["To"],
-  );
   return () => {
     const t = member.transport;
     if (t === null) return;
@@ -62,7 +74,6 @@ export function registerPeerMetrics(registry: MetricsRegistry, member: Member): 
       catchUp(snapOk, s.snapshotsSent, { To: id });
       catchUp(snapFailed, s.snapshotsFailed, { To: id });
       active.set(s.activeSince > 0 ? 1 : 0, { Local: local, Remote: id });
-      rtt.set(s.rttMs / 1000, { To: id });
     }
   };
 }
