@@ -33,6 +33,12 @@ export function registerMemberSinks(registry: MetricsRegistry): ServerMetrics {
       [],
       DISK_BUCKETS,
     ),
+    writeSeconds: r.histogram(
+      "etcd_disk_wal_write_duration_seconds",
+      "The latency distributions of write called by WAL.",
+      [],
+      DISK_BUCKETS,
+    ),
     // a gauge in etcd (it only grows)
     writeBytes: r.gauge("etcd_disk_wal_write_bytes_total", "Total number of bytes written in WAL."),
   };

@@ -91,6 +91,14 @@ Deno.test("/metrics has etcd 3.4's families with their types, help, labels and b
     // all but 41: 27 go_*, etcd_server_go_version, 5 v2 store, 5 gRPC proxy, 3 bbolt phases
     assert.equal(compared, etcd.size - 41, `compared ${compared} of ${etcd.size}`);
 
+    // etcd 3.5's additions (server/storage/wal and mvcc metrics.go of v3.5.33)
+    const walWrite = ours.get("etcd_disk_wal_write_duration_seconds");
+    assert.equal(walWrite?.type, "histogram");
+    assert.equal(walWrite?.help, "The latency distributions of write called by WAL.");
+    assert.deepEqual(walWrite?.buckets, etcd.get("etcd_disk_wal_fsync_duration_seconds")?.buckets);
+    assert.equal(ours.get("etcd_debugging_mvcc_db_compaction_last")?.type, "gauge");
+    assert.ok((sample(text, "etcd_debugging_mvcc_db_compaction_last") ?? 0) > 1.7e9);
+
     // values etcd shows after the same workload
     const same = [
       "etcd_mvcc_put_total",
