@@ -213,11 +213,22 @@ export function registerMemberSinks(registry: MetricsRegistry): ServerMetrics {
       "etcd_debugging_mvcc_events_total",
       "Total number of events sent by this member.",
     ),
+    learnerPromoteFailure: promoteFailure(r),
     learnerPromoteSuccesses: r.counter(
       "etcd_server_learner_promote_successes",
       "The total number of successful learner promotions while this member is leader.",
     ),
   };
+}
+
+/** etcd_server_learner_promote_failures{Reason}: by etcd's error text. */
+function promoteFailure(r: MetricsRegistry): (reason: string) => void {
+  const c = r.counter(
+    "etcd_server_learner_promote_failures",
+    "The total number of failed learner promotions (likely learner not ready) while this member is leader.",
+    ["Reason"],
+  );
+  return (reason) => c.inc({ Reason: reason });
 }
 
 /** A second counter under another name that shows the same count (read at scrape). */

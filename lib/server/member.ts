@@ -739,7 +739,9 @@ export class Member {
     if (learner === undefined) throw Errors.memberNotFound();
     const leaderMatch = pr.get(this.id)?.match ?? 0;
     if (leaderMatch > 0 && learner.match / leaderMatch < LEARNER_READY_PERCENT) {
-      throw Errors.learnerNotReady();
+      const err = Errors.learnerNotReady();
+      this.#metrics.learnerPromoteFailure?.(err.message);
+      throw err;
     }
     const refusal = mayPromoteMember(this.#reconfigState());
     if (refusal !== null) throw refusal;

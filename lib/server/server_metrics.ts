@@ -38,6 +38,8 @@ export interface ServerMetrics {
   leaseExpired?: CountSink;
   /** Events queued to watch streams. */
   watchEvents?: CountSink;
+  /** A promotion this member refused as leader because the learner lags, with etcd's error. */
+  learnerPromoteFailure?: (reason: string) => void;
   /** Learners this member promoted as leader. */
   learnerPromoteSuccesses?: CountSink;
 }
