@@ -176,11 +176,6 @@ export class Gauge implements Metric {
     this.set(this.get(labels) + by, labels);
   }
 
-  /** Removes every labelled series (for gauges that mirror a set that can shrink). */
-  reset(): void {
-    if (this.#solo === undefined) this.#values.clear();
-  }
-
   /** The current value of one series (0 if never set). */
   get(labels: Labels = EMPTY): number {
     if (this.#solo !== undefined && labels === EMPTY) return this.#solo.value;
