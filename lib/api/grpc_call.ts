@@ -8,6 +8,13 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { parseTimeout } from "@connectrpc/connect/protocol-grpc";
 import { CallContext } from "./call_context.ts";
+import type { CountSink } from "../base/metric_sink.ts";
+
+/** Where the direct paths count message bytes (etcd_network_client_grpc_*_bytes_total). */
+export interface GrpcByteCounts {
+  received: CountSink;
+  sent: CountSink;
+}
 
 /** The response content type of the direct paths. */
 export const GRPC_PROTO = "application/grpc+proto";

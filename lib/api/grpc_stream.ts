@@ -17,7 +17,15 @@ import { toConnectError } from "./errors.ts";
 import { normalizeGrpcMessage } from "./grpc_message.ts";
 import type { AnyImpl } from "./instrument.ts";
 import { readLimited, requestTooLarge } from "./limits.ts";
-import { acceptGrpc, decodeEnvelope, decodeSingle, envelope, envelopeLength } from "./grpc_call.ts";
+import {
+  acceptGrpc,
+  decodeEnvelope,
+  decodeSingle,
+  envelope,
+  envelopeLength,
+  type GrpcByteCounts,
+} from "./grpc_call.ts";
+import type { CountSink } from "../base/metric_sink.ts";
 
 /** A protocol violation in the request stream, as grpc-go reports it. */
 function malformed(what: string): ConnectError {
@@ -32,6 +40,7 @@ export async function* readMessages(
   body: AsyncIterable<Uint8Array>,
   schema: DescMessage,
   maxBytes: number,
+  received?: CountSink,
 ): AsyncGenerator<unknown, void, undefined> {
   let buf: Uint8Array = new Uint8Array(0);
   let start = 0;
@@ -57,6 +66,7 @@ export async function* readMessages(
         }
         if (buf.length - start < 5 + len) break;
         const msg = decodeEnvelope(schema, buf, start, len);
+        received?.add(len);
         start += 5 + len;
         yield msg;
       }
@@ -88,6 +98,7 @@ export function grpcStreamHandler(
   method: DescMethod,
   impl: AnyImpl,
   maxMessageBytes: number,
+  bytes?: GrpcByteCounts,
 ): (req: UniversalServerRequest) => Promise<UniversalServerResponse | undefined> {
   if (method.methodKind === "unary") throw new Error(`${method.name} is unary`);
   const clientStreams = method.methodKind !== "server_streaming";
@@ -100,13 +111,17 @@ export function grpcStreamHandler(
       try {
         if (timeoutError) throw timeoutError;
         let input: unknown;
-        if (clientStreams) input = readMessages(body, method.input, maxMessageBytes);
-        else {
-          const bytes = await readLimited(body, maxMessageBytes);
-          input = decodeSingle(method.input, bytes, "server-streaming");
+        if (clientStreams) {
+          input = readMessages(body, method.input, maxMessageBytes, bytes?.received);
+        } else {
+          const whole = await readLimited(body, maxMessageBytes);
+          input = decodeSingle(method.input, whole, "server-streaming");
+          bytes?.received.add(whole.length - 5);
         }
         for await (const res of impl(input, ctx) as AsyncIterable<unknown>) {
-          yield encode(method.output, res);
+          const out = encode(method.output, res);
+          bytes?.sent.add(out.length - 5);
+          yield out;
         }
       } catch (err) {
         const ce = toConnectError(err);

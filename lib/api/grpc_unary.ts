@@ -11,7 +11,7 @@ import { create, type DescMethod, toBinary } from "@bufbuild/protobuf";
 import type { UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { toConnectError } from "./errors.ts";
-import { acceptGrpc, decodeSingle, envelope } from "./grpc_call.ts";
+import { acceptGrpc, decodeSingle, envelope, type GrpcByteCounts } from "./grpc_call.ts";
 import { normalizeGrpcMessage } from "./grpc_message.ts";
 import type { AnyImpl } from "./instrument.ts";
 import { readLimited } from "./limits.ts";
@@ -22,6 +22,7 @@ export function grpcUnaryHandler(
   method: DescMethod,
   impl: AnyImpl,
   maxBodyBytes: number,
+  bytes?: GrpcByteCounts,
 ): (req: UniversalServerRequest) => Promise<UniversalServerResponse | undefined> {
   return async (req) => {
     const call = acceptGrpc(req, method);
@@ -30,12 +31,14 @@ export function grpcUnaryHandler(
     let out: Uint8Array | undefined;
     try {
       if (timeoutError) throw timeoutError;
-      const bytes = await readLimited(req.body as AsyncIterable<Uint8Array>, maxBodyBytes);
-      const input = decodeSingle(method.input, bytes, "unary");
+      const body = await readLimited(req.body as AsyncIterable<Uint8Array>, maxBodyBytes);
+      const input = decodeSingle(method.input, body, "unary");
+      bytes?.received.add(body.length - 5);
       const res = await impl(input, ctx);
       out = envelope(
         toBinary(method.output, create(method.output, res as Record<string, unknown>)),
       );
+      bytes?.sent.add(out.length - 5);
     } catch (err) {
       const ce = toConnectError(err);
       ctx.abort(ce);

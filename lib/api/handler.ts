@@ -24,7 +24,12 @@ import { grpcUnaryHandler } from "./grpc_unary.ts";
 import { grpcStreamHandler } from "./grpc_stream.ts";
 import { connectUnaryHandler } from "./connect_unary.ts";
 import { binaryResponseToText, isGrpcWebText, textRequestToBinary } from "./grpc_web_text.ts";
-import { GrpcMetrics, METRICS_CONTENT_TYPE, MetricsRegistry } from "./metrics.ts";
+import {
+  EndpointMetrics,
+  GrpcMetrics,
+  METRICS_CONTENT_TYPE,
+  type MetricsRegistry,
+} from "./metrics.ts";
 import { type EtcdServices, SERVICE_DESCRIPTORS } from "./services.ts";
 import { once } from "./body.ts";
 import { ENVELOPED_JSON, quoteLargeIntegersInEnvelopes } from "./json_int64.ts";
@@ -54,8 +59,18 @@ export interface ApiHandlerOptions {
   cors?: CorsOptions | false;
   /** etcd's --max-request-bytes (default 1.5 MiB); 512 KiB of framing is allowed on top. */
   maxRequestBytes?: number;
-  /** Registry for /metrics; the handler registers the grpc_server_* metrics on it. */
+  /**
+   * Registry for /metrics; the handler registers the grpc_server_* metrics, etcd's client
+   * request, client byte and health counters and the scrape counters on it.
+   */
   metrics?: MetricsRegistry;
+  /** etcd's `--metrics extensive`: per-method latency histograms too (default basic). */
+  metricsExtensive?: boolean;
+  /**
+   * The /health and /metrics counters, when they are shared with other listeners (the
+   * metrics listeners); by default the handler registers its own on `metrics`.
+   */
+  endpointMetrics?: EndpointMetrics;
   /**
    * The check behind /health (and the gRPC health service). Without one, /health answers 503
    * "no health check configured".
@@ -75,7 +90,12 @@ export interface ApiHandlerOptions {
 
 const encoder = new TextEncoder();
 
-function respond(status: number, contentType: string, text: string): UniversalServerResponse {
+/** A whole response with one text body. */
+export function respond(
+  status: number,
+  contentType: string,
+  text: string,
+): UniversalServerResponse {
   return {
     status,
     header: new Headers({ "Content-Type": contentType }),
@@ -160,13 +180,75 @@ function servedOverHttp1(req: UniversalServerRequest): UniversalServerRequest {
   return req.httpVersion.startsWith("1.") ? { ...req, httpVersion: "2" } : req;
 }
 
+/**
+ * /metrics: the registry rendered, counted as Prometheus' Go handler counts its scrapes
+ * (promhttp_metric_handler_*, which etcd's /metrics shows).
+ */
+export function metricsResponse(
+  registry: MetricsRegistry | undefined,
+  endpointMetrics: EndpointMetrics | undefined,
+): UniversalServerResponse {
+  if (endpointMetrics === undefined) {
+    return respond(200, METRICS_CONTENT_TYPE, registry ? registry.render() : "");
+  }
+  endpointMetrics.scrapesInFlight.add(1);
+  try {
+    const text = registry ? registry.render() : "";
+    endpointMetrics.scrapes.inc({ code: "200" });
+    return respond(200, METRICS_CONTENT_TYPE, text);
+  } catch (err) {
+    endpointMetrics.scrapes.inc({ code: "500" });
+    throw err;
+  } finally {
+    endpointMetrics.scrapesInFlight.add(-1);
+  }
+}
+
+/**
+ * etcd's /health: 200 `{"health":"true"}` or 503 `{"health":"false","reason":…}` from `check`
+ * (query: serializable, exclude), counted in etcd_server_health_* when metrics are given.
+ */
+export async function healthResponse(
+  req: UniversalServerRequest,
+  check: ((query: HealthQuery) => HealthStatus | Promise<HealthStatus>) | undefined,
+  endpointMetrics?: EndpointMetrics,
+): Promise<UniversalServerResponse> {
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    return respond(405, "text/plain; charset=utf-8", "Method Not Allowed\n");
+  }
+  let status: HealthStatus;
+  if (!check) status = { healthy: false, reason: "no health check configured" };
+  else {
+    try {
+      const q = new URL(req.url, "http://localhost").searchParams;
+      status = await check({
+        serializable: q.get("serializable") === "true",
+        exclude: q.getAll("exclude"),
+      });
+    } catch (err) {
+      status = { healthy: false, reason: err instanceof Error ? err.message : String(err) };
+    }
+  }
+  endpointMetrics?.health(status.healthy);
+  const body: Record<string, string> = { health: String(status.healthy) };
+  if (status.reason !== undefined) body.reason = status.reason;
+  return respond(status.healthy ? 200 : 503, "application/json", JSON.stringify(body));
+}
+
 /** Builds the API handler. Call once per server; the result serves every connection. */
 export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn {
   const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   if (!(maxRequestBytes > 0)) throw new RangeError("maxRequestBytes must be positive");
   const wireLimit = maxRequestBytes + GRPC_OVERHEAD_BYTES;
   const registry = options.metrics;
-  const grpcMetrics = registry ? new GrpcMetrics(registry) : undefined;
+  const grpcMetrics = registry
+    ? new GrpcMetrics(registry, { extensive: options.metricsExtensive })
+    : undefined;
+  const grpcBytes = grpcMetrics
+    ? { received: grpcMetrics.receivedBytes, sent: grpcMetrics.sentBytes }
+    : undefined;
+  const endpointMetrics = options.endpointMetrics ??
+    (registry ? new EndpointMetrics(registry) : undefined);
   const cors = options.cors === false
     ? undefined
     : new Cors(options.cors ?? { allowedOrigins: "*" });
@@ -236,10 +318,10 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
         `/${method.parent.typeName}/${method.name}`,
         method.methodKind === "unary"
           ? [
-            grpcUnaryHandler(method, impl, wireLimit),
+            grpcUnaryHandler(method, impl, wireLimit, grpcBytes),
             connectUnaryHandler(method, impl, wireLimit),
           ]
-          : [grpcStreamHandler(method, impl, wireLimit)],
+          : [grpcStreamHandler(method, impl, wireLimit, grpcBytes)],
       );
     }
   }
@@ -290,34 +372,15 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
         );
       case "/metrics":
         if (req.method !== "GET" && req.method !== "HEAD") break;
-        return respond(200, METRICS_CONTENT_TYPE, registry ? registry.render() : "");
+        return metricsResponse(registry, endpointMetrics);
       default:
         return respond(404, "text/plain; charset=utf-8", "404 page not found\n");
     }
     return respond(405, "text/plain; charset=utf-8", "Method Not Allowed\n");
   };
 
-  const health = async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      return respond(405, "text/plain; charset=utf-8", "Method Not Allowed\n");
-    }
-    let status: HealthStatus;
-    if (!options.health) status = { healthy: false, reason: "no health check configured" };
-    else {
-      try {
-        const q = new URL(req.url, "http://localhost").searchParams;
-        status = await options.health({
-          serializable: q.get("serializable") === "true",
-          exclude: q.getAll("exclude"),
-        });
-      } catch (err) {
-        status = { healthy: false, reason: err instanceof Error ? err.message : String(err) };
-      }
-    }
-    const body: Record<string, string> = { health: String(status.healthy) };
-    if (status.reason !== undefined) body.reason = status.reason;
-    return respond(status.healthy ? 200 : 503, "application/json", JSON.stringify(body));
-  };
+  const health = (req: UniversalServerRequest) =>
+    healthResponse(req, options.health, endpointMetrics);
 
   return async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
     if (cors) {

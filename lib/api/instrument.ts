@@ -25,6 +25,9 @@ function grpcType(method: DescMethod): string {
   }
 }
 
+/** The 17 gRPC status codes, whose handled series go-grpc-prometheus shows from the start. */
+const ALL_CODES: readonly number[] = Array.from({ length: 17 }, (_, i) => i);
+
 function codeName(code: number): string {
   return GrpcCode[code] ?? "Unknown";
 }
@@ -57,32 +60,53 @@ export function instrumentService(
       grpc_service: service.typeName,
       grpc_method: method.name,
     };
-    // each series bound once: the per-call cost is an addition, not a label key
+    // Each series bound once: the per-call cost is an addition, not a label key. As
+    // go-grpc-prometheus (etcd's), every method's series are shown from the start, at 0,
+    // the handled ones for every code.
     const startedSeries = metrics?.started.series(labels);
-    const latency = metrics?.handlingSeconds.series(labels);
-    const handledByCode = new Map<number, { inc(by?: number): void }>();
+    metrics?.handlingSeconds?.init(labels);
+    const latency = metrics?.handlingSeconds?.series(labels);
+    const handledByCode = ALL_CODES.map((code) => {
+      const s = metrics?.handled.series({ ...labels, grpc_code: codeName(code) });
+      s?.inc(0);
+      return s;
+    });
     const received = metrics?.received.series(labels);
     const sent = metrics?.sent.series(labels);
-    const started = () => {
+    startedSeries?.inc(0);
+    received?.inc(0);
+    sent?.inc(0);
+    // go-grpc-prometheus counts a unary or server-streaming call's request as a message
+    // received, and a unary call's answer as one sent
+    const singleIn = method.methodKind === "unary" || method.methodKind === "server_streaming";
+    const unary = method.methodKind === "unary";
+    const requests = method.methodKind === "unary"
+      ? metrics?.unaryRequests
+      : metrics?.streamRequests;
+    const started = (ctx: HandlerContext) => {
       startedSeries?.inc();
-      return performance.now();
+      if (singleIn) received?.inc();
+      requests?.count(ctx.requestHeader);
+      return latency === undefined ? 0 : performance.now();
     };
     const finished = (t0: number, code: number) => {
       if (!metrics) return;
-      let handled = handledByCode.get(code);
+      let handled = handledByCode[code];
       if (handled === undefined) {
+        // not a gRPC code: counted under its name, as the codes are
         handled = metrics.handled.series({ ...labels, grpc_code: codeName(code) });
-        handledByCode.set(code, handled);
+        handledByCode[code] = handled;
       }
       handled.inc();
-      latency?.observe((performance.now() - t0) / 1000);
+      if (unary && code === 0) sent?.inc();
+      if (latency !== undefined) latency.observe((performance.now() - t0) / 1000);
     };
     const onReceived = () => received?.inc();
     const streamingIn = method.methodKind === "client_streaming" ||
       method.methodKind === "bidi_streaming";
     if (method.methodKind === "unary" || method.methodKind === "client_streaming") {
       out[method.localName] = async (input: unknown, ctx: HandlerContext) => {
-        const t0 = started();
+        const t0 = started(ctx);
         try {
           const arg = streamingIn ? countIn(input as AsyncIterable<unknown>, onReceived) : input;
           const res = await fn.call(impl, arg, ctx);
@@ -96,7 +120,7 @@ export function instrumentService(
       };
     } else {
       out[method.localName] = async function* (input: unknown, ctx: HandlerContext) {
-        const t0 = started();
+        const t0 = started(ctx);
         let code = 0;
         try {
           const arg = streamingIn ? countIn(input as AsyncIterable<unknown>, onReceived) : input;

@@ -4,12 +4,15 @@
  * what tests embed.
  */
 import { createApiHandler } from "./handler.ts";
-import { MetricsRegistry } from "./metrics.ts";
-import { registerServerMetrics } from "./member_metrics.ts";
+import { EndpointMetrics, MetricsRegistry } from "./metrics.ts";
+import { boundUrl, serveMetricsListeners } from "./metrics_listener.ts";
+import { registerMemberSinks, registerServerMetrics } from "./member_metrics.ts";
+import { registerProcessMetrics } from "./process_metrics.ts";
+import { registerPeerRoundTrip } from "./peer_metrics.ts";
 import type { HealthQuery, HealthStatus } from "./handler.ts";
 import type { ProbeCheck, Probes } from "./probes.ts";
 import { Errors } from "../base/errors.ts";
-import { type HttpServer, serveHttp } from "../http/server.ts";
+import { type HttpServer, type HttpTlsOptions, serveHttp } from "../http/server.ts";
 import { ConfigError, type ServerConfig } from "../server/config.ts";
 import { AlarmType } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Member, type MemberOptions } from "../server/member.ts";
@@ -43,6 +46,8 @@ export interface ConcordServer {
   readonly clientUrls: string[];
   /** The bound peer URLs (empty for a cluster of one, which serves no peers). */
   readonly peerUrls: string[];
+  /** The bound --listen-metrics-urls (port 0 resolved), in their order. */
+  readonly metricsUrls: string[];
   /** Stops accepting, drains and closes the listeners, then stops the member. */
   close(): Promise<void>;
 }
@@ -110,6 +115,24 @@ export function memberProbes(m: Member): Probes {
   };
 }
 
+/**
+ * The TLS of https --listen-metrics-urls: the client URLs' files, as etcd's ("For https, the
+ * client URL TLS info is used"); refused before anything starts when they are not given.
+ */
+async function metricsListenerTls(
+  cfg: ServerConfig,
+  urls: URL[],
+): Promise<HttpTlsOptions | undefined> {
+  if (!urls.some((u) => u.protocol === "https:")) return undefined;
+  if (cfg.tls.certFile === "" || cfg.tls.keyFile === "") {
+    const u = urls.find((u) => u.protocol === "https:")!;
+    throw new ConfigError(
+      `--listen-metrics-urls ${u.href}: https needs the client TLS files (--cert-file, --key-file)`,
+    );
+  }
+  return await clientTls({ ...cfg, listenClientUrls: urls });
+}
+
 /** Starts the member and serves it on every --listen-client-urls. */
 export async function startServer(
   cfg: ServerConfig,
@@ -121,15 +144,25 @@ export async function startServer(
     }
   }
   const tls = await clientTls(cfg);
+  const metricsListen = cfg.listenMetricsUrls ?? [];
+  const metricsTls = await metricsListenerTls(cfg, metricsListen);
+  const metrics = new MetricsRegistry();
+  const onRoundTrip = registerPeerRoundTrip(metrics);
   const member = await Member.start(cfg, {
-    transport: (host) => startPeerTransport(cfg, host, { clock: opts.clock, log: opts.log }),
+    transport: (host) =>
+      startPeerTransport(cfg, host, { clock: opts.clock, log: opts.log, onRoundTrip }),
     ...opts,
+    metrics: opts.metrics ?? registerMemberSinks(metrics),
   });
   const server = new EtcdServer(member);
-  const metrics = new MetricsRegistry();
-  registerServerMetrics(metrics, member, Date.now());
+  registerServerMetrics(metrics, member);
+  registerProcessMetrics(metrics);
+  const endpointMetrics = new EndpointMetrics(metrics);
+  const health = (q: HealthQuery) => memberHealth(member, q);
   const handler = createApiHandler({
     metrics,
+    metricsExtensive: cfg.metrics === "extensive",
+    endpointMetrics,
     services: learnerGate(member, {
       kv: kvService(server.kv),
       lease: leaseService(server.lease),
@@ -142,7 +175,7 @@ export async function startServer(
     }),
     maxRequestBytes: cfg.maxRequestBytes,
     cors: { allowedOrigins: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins },
-    health: (q) => memberHealth(member, q),
+    health,
     probes: memberProbes(member),
     gateway: cfg.enableGrpcGateway !== false,
     refuseGateway: (req) =>
@@ -151,6 +184,7 @@ export async function startServer(
         : undefined,
   });
   const servers: HttpServer[] = [];
+  const metricsServers: HttpServer[] = [];
   try {
     for (const u of cfg.listenClientUrls) {
       const hostname = u.hostname.replace(/^\[(.*)\]$/, "$1");
@@ -171,19 +205,27 @@ export async function startServer(
         }),
       );
     }
+    metricsServers.push(
+      ...await serveMetricsListeners(metricsListen, {
+        registry: metrics,
+        endpointMetrics,
+        health,
+        tls: metricsTls,
+        drainTimeoutMs: SHUTDOWN_DRAIN_MS,
+      }),
+    );
   } catch (err) {
-    for (const s of servers) await s.close();
+    for (const s of [...servers, ...metricsServers]) await s.close();
     await member.stop();
     throw err;
   }
-  const clientUrls = servers.map((s, i) => {
-    const host = s.hostname.includes(":") ? `[${s.hostname}]` : s.hostname;
-    return `${cfg.listenClientUrls[i].protocol}//${host}:${s.port}`;
-  });
+  const clientUrls = servers.map((s, i) => boundUrl(cfg.listenClientUrls[i].protocol, s));
+  const metricsUrls = metricsServers.map((s, i) => boundUrl(metricsListen[i].protocol, s));
   let closing: Promise<void> | null = null;
   return {
     member,
     clientUrls,
+    metricsUrls,
     get peerUrls() {
       return boundPeerUrls(member.transport, cfg);
     },
@@ -206,7 +248,7 @@ export async function startServer(
               error: err,
             }),
         );
-        const drained = Promise.all(servers.map((s) => s.close()));
+        const drained = Promise.all([...servers, ...metricsServers].map((s) => s.close()));
         // Long-lived calls (watch streams, lock and election waits) would hold the drain to
         // its timeout: end them now, as etcd's shutdown cancels open watch streams. Unary
         // calls in flight still finish; the member stops once they have.

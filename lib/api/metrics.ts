@@ -7,6 +7,9 @@
 /** Label values by label name. */
 export type Labels = Readonly<Record<string, string>>;
 
+/** The labels of a metric without any: compared by identity on the fast paths. */
+const EMPTY: Labels = Object.freeze({});
+
 type Kind = "counter" | "gauge" | "histogram";
 
 interface Metric {
@@ -39,11 +42,32 @@ function formatLabels(names: readonly string[], values: readonly string[], extra
   return parts.length === 0 ? "" : `{${parts.join(",")}}`;
 }
 
-function formatValue(v: number): string {
+/**
+ * A sample value or bucket bound as Prometheus' Go client writes it (Go's `%g` with the
+ * shortest digits: exponent form from 1e6 up and below 1e-4, as `1.048576e+06`), so `le`
+ * labels are the very strings etcd's are and queries naming them match.
+ */
+export function formatValue(v: number): string {
   if (v === Infinity) return "+Inf";
   if (v === -Infinity) return "-Inf";
   if (Number.isNaN(v)) return "NaN";
-  return String(v);
+  if (v === 0) return Object.is(v, -0) ? "-0" : "0";
+  const a = Math.abs(v);
+  if (a >= 1e-4 && a < 1e6) return String(v);
+  const [mantissa, exp] = v.toExponential().split("e");
+  const sign = exp[0];
+  const digits = exp.slice(1);
+  return `${mantissa}e${sign}${digits.length < 2 ? "0" + digits : digits}`;
+}
+
+/**
+ * Prometheus' ExponentialBuckets: `count` bounds from `start`, each `factor` times the last
+ * (computed by the same repeated multiplication, so the bounds are the same doubles).
+ */
+export function exponentialBuckets(start: number, factor: number, count: number): number[] {
+  const out: number[] = [];
+  for (let i = 0, b = start; i < count; i++, b *= factor) out.push(b);
+  return out;
 }
 
 const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -52,11 +76,32 @@ const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 export class Counter implements Metric {
   readonly kind = "counter";
   readonly #values = new Map<string, { labels: string[]; value: number }>();
-  constructor(readonly name: string, readonly help: string, readonly labelNames: string[] = []) {}
+  /** The one series of a counter without labels: shown from the start, as Prometheus' are. */
+  readonly #solo: { labels: string[]; value: number } | undefined;
+  constructor(readonly name: string, readonly help: string, readonly labelNames: string[] = []) {
+    if (labelNames.length === 0) {
+      this.#solo = { labels: [], value: 0 };
+      this.#values.set(labelKey([], {}), this.#solo);
+    }
+  }
+
+  /**
+   * Adds `by` (default 1, never negative) to a counter without labels: a field addition, for
+   * hot paths and for the sinks the lower layers are given (`CountSink`).
+   */
+  add(by = 1): void {
+    if (this.#solo === undefined) throw new Error(`metric ${this.name} has labels`);
+    if (by < 0) throw new RangeError(`counter ${this.name} cannot decrease`);
+    this.#solo.value += by;
+  }
 
   /** Adds `by` (default 1, never negative) to the series with these labels. */
-  inc(labels: Labels = {}, by = 1): void {
+  inc(labels: Labels = EMPTY, by = 1): void {
     if (by < 0) throw new RangeError(`counter ${this.name} cannot decrease`);
+    if (this.#solo !== undefined && labels === EMPTY) {
+      this.#solo.value += by;
+      return;
+    }
     const key = labelKey(this.labelNames, labels);
     const s = this.#values.get(key);
     if (s) s.value += by;
@@ -86,7 +131,8 @@ export class Counter implements Metric {
   }
 
   /** The current value of one series (0 if never incremented). */
-  get(labels: Labels = {}): number {
+  get(labels: Labels = EMPTY): number {
+    if (this.#solo !== undefined && labels === EMPTY) return this.#solo.value;
     return this.#values.get(labelKey(this.labelNames, labels))?.value ?? 0;
   }
 
@@ -101,10 +147,20 @@ export class Counter implements Metric {
 export class Gauge implements Metric {
   readonly kind = "gauge";
   readonly #values = new Map<string, { labels: string[]; value: number }>();
-  constructor(readonly name: string, readonly help: string, readonly labelNames: string[] = []) {}
+  readonly #solo: { labels: string[]; value: number } | undefined;
+  constructor(readonly name: string, readonly help: string, readonly labelNames: string[] = []) {
+    if (labelNames.length === 0) {
+      this.#solo = { labels: [], value: 0 };
+      this.#values.set(labelKey([], {}), this.#solo);
+    }
+  }
 
   /** Sets the series with these labels to `value`. */
-  set(value: number, labels: Labels = {}): void {
+  set(value: number, labels: Labels = EMPTY): void {
+    if (this.#solo !== undefined && labels === EMPTY) {
+      this.#solo.value = value;
+      return;
+    }
     const key = labelKey(this.labelNames, labels);
     const s = this.#values.get(key);
     if (s) s.value = value;
@@ -112,12 +168,17 @@ export class Gauge implements Metric {
   }
 
   /** Adds `by` (may be negative). */
-  add(by: number, labels: Labels = {}): void {
+  add(by: number, labels: Labels = EMPTY): void {
+    if (this.#solo !== undefined && labels === EMPTY) {
+      this.#solo.value += by;
+      return;
+    }
     this.set(this.get(labels) + by, labels);
   }
 
   /** The current value of one series (0 if never set). */
-  get(labels: Labels = {}): number {
+  get(labels: Labels = EMPTY): number {
+    if (this.#solo !== undefined && labels === EMPTY) return this.#solo.value;
     return this.#values.get(labelKey(this.labelNames, labels))?.value ?? 0;
   }
 
@@ -155,6 +216,8 @@ export class Histogram implements Metric {
   readonly kind = "histogram";
   readonly buckets: readonly number[];
   readonly #values = new Map<string, HistogramSeries>();
+  /** The one series of a histogram without labels, shown from the start. */
+  readonly #solo: HistogramSeries | undefined;
   constructor(
     readonly name: string,
     readonly help: string,
@@ -165,11 +228,21 @@ export class Histogram implements Metric {
       if (!(buckets[i] > buckets[i - 1])) throw new RangeError("buckets must increase");
     }
     this.buckets = [...buckets];
+    if (labelNames.length === 0) this.#solo = this.#series(labelKey([], {}), EMPTY);
   }
 
-  /** Records one observation. */
-  observe(value: number, labels: Labels = {}): void {
+  /** Records one observation (a `ObserveSink` for the lower layers when without labels). */
+  observe(value: number, labels: Labels = EMPTY): void {
+    if (this.#solo !== undefined && labels === EMPTY) {
+      this.#record(this.#solo, value);
+      return;
+    }
     this.#record(this.#series(labelKey(this.labelNames, labels), labels), value);
+  }
+
+  /** Shows the series with these labels now, with no observations yet. */
+  init(labels: Labels): void {
+    this.#series(labelKey(this.labelNames, labels), labels);
   }
 
   /** One series bound once, as `Counter.series`; it appears at its first observation. */
@@ -198,23 +271,29 @@ export class Histogram implements Metric {
     return s;
   }
 
+  /** Counts the observation in its own bucket only; render() makes the counts cumulative. */
   #record(s: HistogramSeries, value: number): void {
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) s.counts[i]++;
+    const b = this.buckets;
+    let i = 0;
+    while (i < b.length && value > b[i]) i++;
+    if (i < b.length) s.counts[i]++;
     s.sum += value;
     s.count++;
   }
 
   /** The number of observations of one series. */
-  count(labels: Labels = {}): number {
+  count(labels: Labels = EMPTY): number {
     return this.#values.get(labelKey(this.labelNames, labels))?.count ?? 0;
   }
 
   render(out: string[]): void {
     for (const s of this.#values.values()) {
+      let cumulative = 0;
       for (let i = 0; i < this.buckets.length; i++) {
         const le = `le="${formatValue(this.buckets[i])}"`;
+        cumulative += s.counts[i];
         out.push(
-          `${this.name}_bucket${formatLabels(this.labelNames, s.labels, le)} ${s.counts[i]}`,
+          `${this.name}_bucket${formatLabels(this.labelNames, s.labels, le)} ${cumulative}`,
         );
       }
       out.push(
@@ -282,6 +361,48 @@ export class MetricsRegistry {
 /** The Content-Type of `MetricsRegistry.render()`. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
+/**
+ * Distinct client-api-version values counted under their own label; calls with later ones
+ * are counted under "other", so clients sending arbitrary values cannot grow the series
+ * without bound (etcd's are unbounded).
+ */
+export const MAX_CLIENT_VERSIONS = 64;
+
+/**
+ * etcd_server_client_requests_total for one kind of call: by the client's
+ * `client-api-version` metadata ("unknown" without it), as etcd's interceptors count. One
+ * bound series per value, so a call costs a header read and a map lookup.
+ */
+export class ClientRequests {
+  readonly #series = new Map<string, { inc(by?: number): void }>();
+  #other: { inc(by?: number): void } | undefined;
+  constructor(readonly counter: Counter, readonly type: "unary" | "stream") {}
+
+  /** Counts one call with these request headers. */
+  count(header: Headers): void {
+    const version = header.get("client-api-version") ?? "unknown";
+    let s = this.#series.get(version);
+    if (s === undefined) {
+      if (this.#series.size >= MAX_CLIENT_VERSIONS) {
+        s = this.#other ??= this.counter.series({ type: this.type, client_api_version: "other" });
+      } else {
+        s = this.counter.series({ type: this.type, client_api_version: version });
+        this.#series.set(version, s);
+      }
+    }
+    s.inc();
+  }
+}
+
+/** Options of `GrpcMetrics`. */
+export interface GrpcMetricsOptions {
+  /**
+   * etcd's `--metrics extensive`: also the per-method latency histograms
+   * (grpc_server_handling_seconds). etcd's default, `basic`, has none.
+   */
+  extensive?: boolean;
+}
+
 /** The gRPC server metrics etcd exports, fed by the API layer for every call. */
 export class GrpcMetrics {
   /** RPCs started, by type, service and method. */
@@ -292,10 +413,18 @@ export class GrpcMetrics {
   readonly received: Counter;
   /** Stream messages sent to clients. */
   readonly sent: Counter;
-  /** Time from start to the end of the call, in seconds. */
-  readonly handlingSeconds: Histogram;
+  /** Time from start to the end of the call, in seconds (with `extensive` only). */
+  readonly handlingSeconds: Histogram | undefined;
+  /** Calls by kind ("unary", "stream") and the client's client-api-version header. */
+  readonly clientRequests: Counter;
+  /** Message bytes received from and sent to gRPC clients (etcd counts its codec's). */
+  readonly receivedBytes: Counter;
+  readonly sentBytes: Counter;
+  /** clientRequests for unary calls and for streams. */
+  readonly unaryRequests: ClientRequests;
+  readonly streamRequests: ClientRequests;
 
-  constructor(registry: MetricsRegistry) {
+  constructor(registry: MetricsRegistry, options: GrpcMetricsOptions = {}) {
     const base = ["grpc_type", "grpc_service", "grpc_method"];
     this.started = registry.counter(
       "grpc_server_started_total",
@@ -317,10 +446,67 @@ export class GrpcMetrics {
       "Total number of gRPC stream messages sent by the server.",
       base,
     );
-    this.handlingSeconds = registry.histogram(
-      "grpc_server_handling_seconds",
-      "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
-      base,
+    this.handlingSeconds = options.extensive
+      ? registry.histogram(
+        "grpc_server_handling_seconds",
+        "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
+        base,
+      )
+      : undefined;
+    this.clientRequests = registry.counter(
+      "etcd_server_client_requests_total",
+      "The total number of client requests per client version.",
+      ["type", "client_api_version"],
     );
+    this.unaryRequests = new ClientRequests(this.clientRequests, "unary");
+    this.streamRequests = new ClientRequests(this.clientRequests, "stream");
+    this.receivedBytes = registry.counter(
+      "etcd_network_client_grpc_received_bytes_total",
+      "The total number of bytes received from grpc clients.",
+    );
+    this.sentBytes = registry.counter(
+      "etcd_network_client_grpc_sent_bytes_total",
+      "The total number of bytes sent to grpc clients.",
+    );
+  }
+}
+
+/**
+ * The counters of the HTTP endpoints etcd serves beside gRPC: /health answers (etcd 3.4's
+ * etcd_server_health_*) and /metrics scrapes (the promhttp_* families of Prometheus' Go
+ * handler, which etcd's /metrics shows).
+ */
+export class EndpointMetrics {
+  readonly healthSuccess: Counter;
+  readonly healthFailures: Counter;
+  /** Scrapes by HTTP status code. */
+  readonly scrapes: Counter;
+  readonly scrapesInFlight: Gauge;
+
+  constructor(registry: MetricsRegistry) {
+    this.healthSuccess = registry.counter(
+      "etcd_server_health_success",
+      "The total number of successful health checks",
+    );
+    this.healthFailures = registry.counter(
+      "etcd_server_health_failures",
+      "The total number of failed health checks",
+    );
+    this.scrapes = registry.counter(
+      "promhttp_metric_handler_requests_total",
+      "Total number of scrapes by HTTP status code.",
+      ["code"],
+    );
+    // the Go handler shows its three codes from the start
+    for (const code of ["200", "500", "503"]) this.scrapes.inc({ code }, 0);
+    this.scrapesInFlight = registry.gauge(
+      "promhttp_metric_handler_requests_in_flight",
+      "Current number of scrapes being served.",
+    );
+  }
+
+  /** Counts one /health answer. */
+  health(healthy: boolean): void {
+    (healthy ? this.healthSuccess : this.healthFailures).add();
   }
 }

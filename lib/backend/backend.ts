@@ -54,6 +54,8 @@ export interface BackendStats {
   inUseBytes: number;
   /** Commits done since open. */
   commits: number;
+  /** Read views pinned and copies being streamed now. */
+  openReads: number;
 }
 
 /** The storage engine as the layers above see it. */

@@ -18,6 +18,7 @@ import { dirname, type Disk } from "../io/disk.ts";
 import { DB } from "./db.ts";
 import { ClosedError, FailedError, UsageError } from "./errors.ts";
 import type { Tx } from "./tx.ts";
+import { type ObserveSink, secondsSince } from "../base/metric_sink.ts";
 
 /** How the backend batches and where its time comes from. */
 export interface BackendOptions {
@@ -31,6 +32,18 @@ export interface BackendOptions {
   pageSize?: number;
   /** Bound on page bytes kept in memory (default 1 GiB). */
   cacheBytes?: number;
+  /** Where commit, snapshot and defragmentation durations are reported. */
+  metrics?: BackendMetrics;
+}
+
+/** The backend's measurements, as etcd exports them (etcd_disk_backend_*). */
+export interface BackendMetrics {
+  /** Seconds from a batch's commit to its being durable. */
+  commitSeconds?: ObserveSink;
+  /** Seconds a whole copy of the file took (`writeTo`: a snapshot streamed out). */
+  snapshotSeconds?: ObserveSink;
+  /** Seconds a defragmentation took. */
+  defragSeconds?: ObserveSink;
 }
 
 type Op =
@@ -87,6 +100,7 @@ export class BatchBackend implements Backend {
   #defragging = false;
   /** Operations recorded while a defragmentation copies the file, replayed into the copy. */
   #log: Op[] | null = null;
+  readonly #metrics: BackendMetrics | undefined;
 
   private constructor(disk: Disk, path: string, db: DB, options: BackendOptions) {
     this.#disk = disk;
@@ -94,6 +108,7 @@ export class BatchBackend implements Backend {
     this.#db = db;
     this.#tx = db.begin(true);
     this.#limit = options.batchLimit ?? 10_000;
+    this.#metrics = options.metrics;
     const clock = options.clock ?? new RealClock();
     this.#timer = clock.every(options.batchInterval ?? 100, () => {
       if (this.#ops > 0 && !this.#failure && !this.#closed) this.#commitInBackground();
@@ -195,7 +210,10 @@ export class BatchBackend implements Backend {
     this.#ops = 0;
     this.#buckets.clear();
     this.#commits++;
-    const done = tx.commit();
+    const sink = this.#metrics?.commitSeconds;
+    const t0 = sink === undefined ? 0 : performance.now();
+    let done = tx.commit();
+    if (sink !== undefined) done = done.then(() => sink.observe(secondsSince(t0)));
     try {
       this.#tx = this.#db.begin(true);
     } catch (err) {
@@ -283,11 +301,14 @@ export class BatchBackend implements Backend {
     sink: (chunk: Uint8Array) => Promise<void>,
     onSize?: (bytes: number) => void,
   ): Promise<number> {
+    const t0 = performance.now();
     await this.commit();
     const db = this.#db;
     this.#retain(db);
     try {
-      return await db.writeTo(sink, onSize);
+      const n = await db.writeTo(sink, onSize);
+      this.#metrics?.snapshotSeconds?.observe(secondsSince(t0));
+      return n;
     } finally {
       this.#releaseDb(db);
     }
@@ -297,8 +318,10 @@ export class BatchBackend implements Backend {
     this.#check();
     if (this.#defragging) throw new UsageError("a defragmentation is already running");
     this.#defragging = true;
+    const t0 = performance.now();
     try {
       await this.#defrag();
+      this.#metrics?.defragSeconds?.observe(secondsSince(t0));
     } finally {
       this.#defragging = false;
     }
@@ -368,7 +391,20 @@ export class BatchBackend implements Backend {
       fileBytes: s.fileBytes,
       inUseBytes: s.inUsePages * s.pageSize,
       commits: this.#commits,
+      openReads: this.openReads,
     };
+  }
+
+  /** Pinned read views and streaming copies open now (etcd_mvcc_db_open_read_transactions). */
+  get openReads(): number {
+    let n = 0;
+    for (const users of this.#users.values()) n += users;
+    return n;
+  }
+
+  /** True while a defragmentation runs (etcd_disk_defrag_inflight). */
+  get defragmenting(): boolean {
+    return this.#defragging;
   }
 
   /** The page file's own statistics (depth, free pages, cache size). */

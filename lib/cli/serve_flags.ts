@@ -12,6 +12,7 @@
 import { ConfigError, defaultConfig, type ServerConfig, validateConfig } from "../server/config.ts";
 import type { FlagDef, Notice, ServeSettings } from "./serve_flag_types.ts";
 import { IMPLEMENTED_FLAGS } from "./serve_flag_table.ts";
+import { METRICS_FLAGS } from "./serve_metrics_flags.ts";
 import { IGNORED_FLAGS, UNSUPPORTED_FLAGS } from "./serve_flags_unsupported.ts";
 import { configFileValues } from "./serve_config_file.ts";
 import { serveHelp as helpText } from "./serve_help.ts";
@@ -22,6 +23,7 @@ export { parseAuthToken, parseGoDuration, parseInitialCluster } from "./serve_fl
 /** Every flag `concord serve` knows, by name. */
 export const SERVE_FLAGS: Readonly<Record<string, FlagDef>> = {
   ...IMPLEMENTED_FLAGS,
+  ...METRICS_FLAGS,
   ...UNSUPPORTED_FLAGS,
 };
 

@@ -13,6 +13,7 @@
 import type { Backend } from "../backend/backend.ts";
 import { Errors } from "../base/errors.ts";
 import type { LeaseId, Revision } from "../base/types.ts";
+import type { CountSink, ObserveSink } from "../base/metric_sink.ts";
 import type { Clock, Timer } from "../io/clock.ts";
 import type { LeaseHooks } from "../mvcc/lease_hooks.ts";
 import { LeaseTimeIndex } from "./lease_queue.ts";
@@ -109,6 +110,18 @@ export interface LessorOptions {
    * calls `checkpoint` on every member). When absent, checkpointing is off, as in etcd.
    */
   onCheckpoint?: (batch: LeaseCheckpoint[]) => void;
+  /** Where grants, revokes, renewals and granted TTLs are reported (etcd_debugging_lease_*). */
+  metrics?: LessorMetrics;
+}
+
+/** The lessor's measurements, as etcd's lease package exports them. */
+export interface LessorMetrics {
+  granted?: CountSink;
+  revoked?: CountSink;
+  /** Renewals on the primary. */
+  renewed?: CountSink;
+  /** The TTL of each grant, in seconds. */
+  ttlSeconds?: ObserveSink;
 }
 
 /** What `timeToLive` answers (etcd's LeaseTimeToLiveResponse fields). */
@@ -200,6 +213,7 @@ export class Lessor implements LeaseHooks {
   readonly #loopMs: number;
   readonly #onExpired?: (ids: LeaseId[]) => void;
   readonly #onCheckpoint?: (batch: LeaseCheckpoint[]) => void;
+  readonly #metrics: LessorMetrics | undefined;
 
   #leases = new Map<LeaseId, Lease>();
   /** Attached key (binary string) to its lease. */
@@ -223,6 +237,7 @@ export class Lessor implements LeaseHooks {
     this.#loopMs = options.loopIntervalMs ?? DEFAULT_LOOP_INTERVAL_MS;
     this.#onExpired = options.onExpired;
     this.#onCheckpoint = options.onCheckpoint;
+    this.#metrics = options.metrics;
     if (!Number.isSafeInteger(this.#minTtl) || this.#minTtl < 0) {
       throw new RangeError(`minTtl ${this.#minTtl} must be a non-negative integer`);
     }
@@ -258,6 +273,8 @@ export class Lessor implements LeaseHooks {
     const lease = new Lease(id, Math.max(ttl, this.#minTtl), 0);
     this.#leases.set(id, lease);
     this.#persist(lease);
+    this.#metrics?.granted?.add();
+    this.#metrics?.ttlSeconds?.observe(lease.ttl);
     if (this.#primary) {
       this.#refresh(lease, 0, lease.ttl);
       this.#scheduleCheckpoint(lease);
@@ -290,6 +307,7 @@ export class Lessor implements LeaseHooks {
     const waiters = lease.waiters ?? [];
     lease.waiters = undefined;
     for (const w of waiters) w.reject(Errors.leaseNotFound());
+    this.#metrics?.revoked?.add();
     return rev;
   }
 
@@ -328,6 +346,7 @@ export class Lessor implements LeaseHooks {
       this.#onCheckpoint([{ id, remainingTtl: 0 }]);
     }
     this.#refresh(lease, 0, lease.ttl);
+    this.#metrics?.renewed?.add();
     return Promise.resolve(lease.ttl);
   }
 

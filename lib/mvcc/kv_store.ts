@@ -16,6 +16,7 @@
 import type { Backend } from "../backend/backend.ts";
 import type { Clock, Timer } from "../io/clock.ts";
 import { RealClock } from "../io/clock.ts";
+import { type CountSink, type ObserveSink, secondsSince } from "../base/metric_sink.ts";
 import { Errors } from "../base/errors.ts";
 import { crc32c } from "../base/crc32c.ts";
 import type { LeaseId } from "../base/types.ts";
@@ -79,6 +80,36 @@ export interface StoreOptions {
   indexCompactionStep?: number;
   /** Clock for the compaction pauses (default: real time). */
   clock?: Clock;
+  /** Where operation counts and compaction durations are reported (etcd's mvcc metrics). */
+  metrics?: MvccMetrics;
+}
+
+/** The store's measurements, as etcd's mvcc package exports them. */
+export interface MvccMetrics {
+  /** Ranges served, read-only or inside a write (etcd_mvcc_range_total). */
+  ranges?: CountSink;
+  /** Keys put (etcd_mvcc_put_total). */
+  puts?: CountSink;
+  /** Key and value bytes put (etcd_debugging_mvcc_total_put_size_in_bytes). */
+  putBytes?: CountSink;
+  /** Delete operations (etcd_mvcc_delete_total). */
+  deletes?: CountSink;
+  /** Write transactions of more than one operation (etcd_mvcc_txn_total). */
+  txns?: CountSink;
+  /** Milliseconds each step of the in-memory index compaction held the store. */
+  indexCompactionPauseMs?: ObserveSink;
+  /** Milliseconds each batch of the key bucket's compaction held the store. */
+  dbCompactionPauseMs?: ObserveSink;
+  /** Milliseconds a whole compaction took. */
+  dbCompactionTotalMs?: ObserveSink;
+  /** Revisions removed from the key bucket by compactions. */
+  dbCompactionKeys?: CountSink;
+  /** Seconds a hash of the whole backend took (etcd_mvcc_hash_duration_seconds). */
+  hashSeconds?: ObserveSink;
+  /** Seconds a hash by revision took (etcd_mvcc_hash_rev_duration_seconds). */
+  hashRevSeconds?: ObserveSink;
+  /** Unix seconds of the last finished compaction. */
+  dbCompactionLast?: { set(value: number): void };
 }
 
 /** Options of a raw range (etcd's mvcc.RangeOptions). */
@@ -141,12 +172,16 @@ export class MvccStore implements KvReader {
   readonly #indexStep: number;
   readonly #clock: Clock;
   #currentRev = 1;
+  /** Keys live now: kept up by puts and deletes, counted once on open. */
+  #live = 0;
   #compactMainRev = -1;
   #writing = false;
   #closed = false;
   #compactChain: Promise<void> = Promise.resolve();
   #pauseTimer: { timer: Timer; resolve: () => void } | undefined;
   readonly #scratch = newRevAt();
+  /** @internal Read by the write transactions. */
+  readonly _metrics: MvccMetrics | undefined;
 
   private constructor(backend: Backend, opts: StoreOptions) {
     this.backend = backend;
@@ -155,6 +190,7 @@ export class MvccStore implements KvReader {
     this.#pauseMs = opts.compactionPauseMs ?? 10;
     this.#indexStep = opts.indexCompactionStep ?? 10_000;
     this.#clock = opts.clock ?? new RealClock();
+    this._metrics = opts.metrics;
   }
 
   /**
@@ -207,6 +243,11 @@ export class MvccStore implements KvReader {
       else if (leased.size !== 0) leased.delete(key);
     });
     this.#currentRev = Math.max(current, this.#compactMainRev);
+    const at = newRevAt();
+    this.#index.ascend("", "", (_k, h) => {
+      if (historyGet(h, this.#currentRev, at)) this.#live++;
+      return true;
+    });
     if (scheduled <= this.#compactMainRev) scheduled = 0;
     if (this.#hooks) {
       for (const [key, lease] of this.#leased) {
@@ -241,6 +282,11 @@ export class MvccStore implements KvReader {
     return this.#index.size;
   }
 
+  /** Keys live at the current revision (etcd_debugging_mvcc_keys_total). */
+  liveKeys(): number {
+    return this.#live;
+  }
+
   /** Registers a listener for committed write transactions (the watch hub). */
   subscribe(fn: (c: Commit) => void): () => void {
     this.#subscribers.push(fn);
@@ -257,6 +303,7 @@ export class MvccStore implements KvReader {
 
   /** etcd's rangeKeys: `curRev` is the view's revision (the header revision). */
   rangeAt(span: KeySpan, curRev: number, ro: RangeOptions): RangeResult {
+    this._metrics?.ranges?.add();
     let rev = ro.rev ?? 0;
     if (rev > curRev) throw Errors.futureRev();
     if (rev <= 0) rev = curRev;
@@ -350,7 +397,7 @@ export class MvccStore implements KvReader {
       created = out.created;
       ver = out.ver;
       oldLease = this.#leased.get(k) ?? 0n;
-    }
+    } else this.#live++;
     const kv: KeyValue = {
       key,
       value,
@@ -378,6 +425,7 @@ export class MvccStore implements KvReader {
   /** @internal Deletes the live keys of `span` as seen at `readRev`, from sub revision `sub`. */
   _deleteRange(rev: number, sub: number, span: KeySpan, readRev: number): KeyValue[] {
     const keys = this.#liveKeys(span, readRev);
+    this.#live -= keys.length;
     const changes: KeyValue[] = [];
     for (const k of keys) {
       const key = keyToBytes(k);
@@ -464,11 +512,14 @@ export class MvccStore implements KvReader {
 
   async #runCompaction(rev: number): Promise<void> {
     if (this.#closed) return;
+    const m = this._metrics;
+    const started = performance.now();
     await this.backend.commit(); // the scheduled mark is durable before anything is removed
     // 1. The in-memory index, a slice of keys at a time.
     let from = "";
     for (;;) {
       if (this.#closed) return;
+      const stepStarted = performance.now();
       let n = 0;
       let next: string | undefined;
       const updates: [string, History | undefined][] = [];
@@ -486,6 +537,7 @@ export class MvccStore implements KvReader {
         if (nh === undefined) this.#index.delete(k);
         else this.#index.setExisting(k, nh);
       }
+      m?.indexCompactionPauseMs?.observe(performance.now() - stepStarted);
       if (next === undefined) break;
       from = next;
       await this.#pause();
@@ -496,6 +548,7 @@ export class MvccStore implements KvReader {
     let last: Uint8Array = new Uint8Array(17);
     for (;;) {
       if (this.#closed) return;
+      const batchStarted = performance.now();
       const dels: Uint8Array[] = [];
       let seen = 0;
       let lastKey: Uint8Array | undefined;
@@ -507,9 +560,13 @@ export class MvccStore implements KvReader {
         if (h === undefined || !historyHas(h, bytesToMain(k), bytesToSub(k))) dels.push(k.slice());
       }, this.#batchLimit);
       for (const k of dels) this.backend.write.delete(KEY_BUCKET, k);
+      m?.dbCompactionKeys?.add(dels.length);
+      m?.dbCompactionPauseMs?.observe(performance.now() - batchStarted);
       if (seen < this.#batchLimit || lastKey === undefined) {
         this.backend.write.put(META_BUCKET, FINISHED_COMPACT_KEY, revToBytes(rev, 0));
         await this.backend.commit();
+        m?.dbCompactionTotalMs?.observe(performance.now() - started);
+        m?.dbCompactionLast?.set(Math.floor(Date.now() / 1000));
         return;
       }
       const lr = bytesToRev(lastKey);
@@ -524,6 +581,7 @@ export class MvccStore implements KvReader {
    * (0 = current), skipping revisions a compaction at `rev` would drop, plus the revisions.
    */
   hashKV(rev: number): { hash: number; rev: number; compactRev: number } {
+    const t0 = performance.now();
     const compactRev = this.#compactMainRev;
     const currentRev = this.#currentRev;
     if (rev > 0 && rev <= compactRev) throw Errors.compacted();
@@ -548,6 +606,7 @@ export class MvccStore implements KvReader {
       hash = crc32c(k, hash);
       hash = crc32c(v, hash);
     });
+    this._metrics?.hashRevSeconds?.observe(secondsSince(t0));
     return { hash: hash >>> 0, rev: currentRev, compactRev };
   }
 
@@ -556,6 +615,7 @@ export class MvccStore implements KvReader {
    * bucket's consistent index and term, which differ between members by design.
    */
   hash(buckets: string[] = [KEY_BUCKET, META_BUCKET]): number {
+    const t0 = performance.now();
     let hash = 0;
     const enc = new TextEncoder();
     const skip = new Set([bytesToKey(CONSISTENT_INDEX_KEY), bytesToKey(TERM_KEY)]);
@@ -567,6 +627,7 @@ export class MvccStore implements KvReader {
         hash = crc32c(v, hash);
       });
     }
+    this._metrics?.hashSeconds?.observe(secondsSince(t0));
     return hash >>> 0;
   }
 
@@ -592,6 +653,8 @@ class StoreWriteTxn implements WriteTxn {
   readonly #begin: number;
   readonly #changes: KeyValue[] = [];
   #ended = false;
+  /** Operations of this txn (etcd counts a txn of more than one in etcd_mvcc_txn_total). */
+  #ops = 0;
 
   constructor(s: MvccStore, begin: number) {
     this.#s = s;
@@ -607,6 +670,7 @@ class StoreWriteTxn implements WriteTxn {
   }
 
   range(span: KeySpan, ro: RangeOptions = {}): RangeResult {
+    this.#ops++;
     return this.#s.rangeAt(span, this.rev(), ro);
   }
 
@@ -614,11 +678,19 @@ class StoreWriteTxn implements WriteTxn {
     this.#check();
     const kv = this.#s._put(this.#begin + 1, this.#changes.length, key, value, lease);
     this.#changes.push(kv);
+    this.#ops++;
+    const m = this.#s._metrics;
+    if (m !== undefined) {
+      m.puts?.add();
+      m.putBytes?.add(key.length + value.length);
+    }
     return this.#begin + 1;
   }
 
   deleteRange(span: KeySpan): { deleted: number; rev: number } {
     this.#check();
+    this.#ops++;
+    this.#s._metrics?.deletes?.add();
     const dels = this.#s._deleteRange(this.#begin + 1, this.#changes.length, span, this.rev());
     for (const d of dels) this.#changes.push(d);
     if (dels.length !== 0 || this.#changes.length > 0) {
@@ -634,6 +706,7 @@ class StoreWriteTxn implements WriteTxn {
   end(): void {
     this.#check();
     this.#ended = true;
+    if (this.#ops > 1) this.#s._metrics?.txns?.add();
     this.#s._endWrite(this.#begin + 1, this.#changes);
   }
 

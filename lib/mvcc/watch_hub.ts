@@ -19,6 +19,7 @@
  * per victim watcher; a slow consumer never slows writers or other streams.
  */
 
+import type { CountSink } from "../base/metric_sink.ts";
 import type { Clock, Timer } from "../io/clock.ts";
 import { RealClock } from "../io/clock.ts";
 import { bytesToKey, type KeySpan, spanOf } from "./key_bytes.ts";
@@ -51,6 +52,8 @@ export interface WatchHubOptions {
   syncWatchers?: number;
   /** Revisions read from the backend per catch-up step (etcd's watchBatchMaxRevs, 1,000). */
   syncRevs?: number;
+  /** Counts events queued to watch streams (etcd_debugging_mvcc_events_total). */
+  events?: CountSink;
 }
 
 /** Options of a stream. */
@@ -262,6 +265,7 @@ export class WatchHub {
   readonly #syncWatchers: number;
   readonly #syncRevs: number;
   readonly #progressMs: number;
+  readonly #events: CountSink | undefined;
   #unsubscribe: () => void;
   #syncTimer: Timer | undefined;
   #progressTimer: Timer | undefined;
@@ -273,6 +277,7 @@ export class WatchHub {
     this.#syncWatchers = opts.syncWatchers ?? 512;
     this.#syncRevs = opts.syncRevs ?? 1000;
     this.#progressMs = opts.progressIntervalMs ?? 10 * 60 * 1000;
+    this.#events = opts.events;
     this.#unsubscribe = store.subscribe((c) => this.#notify(c));
   }
 
@@ -316,6 +321,18 @@ export class WatchHub {
     let victims = 0;
     for (const s of this.#streams) victims += s.victims.length;
     return { synced: this.#synced.size, unsynced: this.#unsynced.size, victims };
+  }
+
+  /** Open streams (etcd_debugging_mvcc_watch_stream_total). */
+  get streamCount(): number {
+    return this.#streams.size;
+  }
+
+  /** Events victims hold until their streams have room (etcd's pending events). */
+  pendingEvents(): number {
+    let n = 0;
+    for (const s of this.#streams) for (const w of s.victims) n += w.held?.events.length ?? 0;
+    return n;
   }
 
   /** @internal */
@@ -400,7 +417,9 @@ export class WatchHub {
     if (!force && !w.stream.hasRoom()) return false;
     if (w.prevKv) r.events = r.events.map((e) => this.#withPrev(e));
     w.sentSinceTick = true;
-    return w.stream.push(r, force);
+    const queued = w.stream.push(r, force);
+    if (queued && r.events.length > 0) this.#events?.add(r.events.length);
+    return queued;
   }
 
   #withPrev(e: Event): Event {

@@ -10,7 +10,7 @@ import type { ClusterId, MemberId } from "../base/types.ts";
 import { type Logger, tookField } from "../base/log.ts";
 import { type Disk, joinPath } from "../io/disk.ts";
 import { type Clock, RealClock } from "../io/clock.ts";
-import { Wal } from "../wal/wal.ts";
+import { Wal, type WalMetrics } from "../wal/wal.ts";
 import { validSnapshots } from "../wal/inspect.ts";
 import type { Snapshotter } from "../snap/snapshotter.ts";
 import { ConfChangeType, encodeConfChange, MemoryStorage } from "../raft/mod.ts";
@@ -125,6 +125,8 @@ export async function bootstrapRaft(
     clock?: Clock;
     /** How a joining member asks its peers for the members (default: HTTP GET /members). */
     fetchMembers?: MembersFetcher;
+    /** Where the WAL reports fsync durations and bytes written. */
+    walMetrics?: WalMetrics;
   },
 ): Promise<Booted> {
   const paths = memberPaths(cfg);
@@ -140,6 +142,7 @@ export async function bootstrapRaft(
       dir: paths.wal,
       metadata: { nodeId: self.id, clusterId },
       segmentSize: opts.walSegmentBytes,
+      metrics: opts.walMetrics,
     });
     // etcd's bootstrap: the initial membership as committed conf change entries of term 1
     const entries: Entry[] = members.map((m, i) => ({
@@ -183,6 +186,7 @@ export async function bootstrapRaft(
     dir: paths.wal,
     snapshot: snap ? { index: snap.metadata.index, term: snap.metadata.term } : undefined,
     segmentSize: opts.walSegmentBytes,
+    metrics: opts.walMetrics,
   });
   if (snap) storage.applySnapshot(snap);
   const hs = opened.contents.hardState;
@@ -240,7 +244,12 @@ async function bootstrapJoin(
   cfg: ServerConfig,
   disk: Disk,
   storage: MemoryStorage,
-  opts: { walSegmentBytes?: number; log: Logger; fetchMembers?: MembersFetcher },
+  opts: {
+    walSegmentBytes?: number;
+    log: Logger;
+    fetchMembers?: MembersFetcher;
+    walMetrics?: WalMetrics;
+  },
 ): Promise<Booted> {
   const listed = cfg.initialCluster.get(cfg.name);
   if (listed === undefined) {
@@ -262,6 +271,7 @@ async function bootstrapJoin(
     dir: paths.wal,
     metadata: { nodeId: self.id, clusterId: info.clusterId },
     segmentSize: opts.walSegmentBytes,
+    metrics: opts.walMetrics,
   });
   opts.log.info("joining an existing cluster", {
     "cluster-id": info.clusterId.toString(16),

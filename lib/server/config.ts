@@ -89,6 +89,10 @@ export interface ServerConfig {
   enableGrpcGateway?: boolean;
   /** etcd's --max-concurrent-streams per client connection (default: the HTTP server's). */
   maxConcurrentStreams?: number;
+  /** etcd's --listen-metrics-urls: more listeners serving only /metrics and /health. */
+  listenMetricsUrls?: URL[];
+  /** etcd's --metrics: "extensive" adds per-method gRPC latency histograms (default basic). */
+  metrics?: "basic" | "extensive";
 }
 
 /** etcd's default quota when --quota-backend-bytes is 0: 2 GiB. */

@@ -71,6 +71,7 @@ import { Waits } from "./waits.ts";
 import { encodeMembers, MEMBERS_CALL, type MembersFetcher } from "./join.ts";
 import { ReadRounds } from "./read_rounds.ts";
 import { RaftLoop } from "./raft_loop.ts";
+import { type ServerMetrics, SLOW_APPLY_MS } from "./server_metrics.ts";
 import { openBackendStream } from "./snapshot_stream.ts";
 import { installSnapshot } from "./snapshot_install.ts";
 import { handleLeaseCall, renewAtLeader, renewLocal, timeToLiveAtLeader } from "./lease_calls.ts";
@@ -141,6 +142,8 @@ export interface MemberOptions {
    * members (default: etcd's GET /members over HTTP; the simulation asks its members).
    */
   fetchMembers?: MembersFetcher;
+  /** Where the member reports measurements (etcd's metrics; see server_metrics.ts). */
+  metrics?: ServerMetrics;
 }
 
 /** Legacy raft snapshot data: the membership, before it moved into the backend. */
@@ -191,6 +194,8 @@ export class Member {
   #booted = false;
   /** Stops this member shortly after it applied its own removal. */
   #removalTimer: { cancel(): void } | null = null;
+  readonly #metrics: ServerMetrics;
+  #applyingSnapshot = false;
   /** Resolves when the member first knows a leader (itself, with one member). */
   readonly ready: Promise<void>;
   #markReady!: () => void;
@@ -231,6 +236,7 @@ export class Member {
       config.warningApplyDurationMs ?? 100,
     );
     this.#timeoutMs = opts.requestTimeoutMs ?? 5000 + 2 * config.electionTimeoutMs;
+    this.#metrics = opts.metrics ?? {};
     this.ready = new Promise((r) => (this.#markReady = r));
     this.published = new Promise((r) => (this.#markPublished = r));
     this.removed = new Promise((r) => (this.#markRemoved = r));
@@ -241,7 +247,10 @@ export class Member {
     this.#minLeaseTtl = minLeaseTtlSeconds(electionTicks, config.heartbeatIntervalMs);
     this.#state = this.#openState(backend);
     this.#importLegacyMembership(booted.snapshotData);
-    this.hub = new WatchHub(this.#state.store, { clock: this.#clock });
+    this.hub = new WatchHub(this.#state.store, {
+      clock: this.#clock,
+      events: this.#metrics.watchEvents,
+    });
     this.tokens = tokens ?? new SimpleTokenProvider(this.#clock, config.authTokenTtlSeconds);
     this.#leaseIds = new LeaseIdGenerator(this.id, this.#clock.wallNow());
     // etcd's idutil: the member id's low 16 bits, then the start time in ms (40 bits) and a
@@ -249,7 +258,7 @@ export class Member {
     // member answers its waiter for whatever entry carries the id, whoever proposed it
     this.#nextReqId = ((this.id & 0xffffn) << 48n) |
       ((BigInt(this.#clock.wallNow()) & 0xff_ffff_ffffn) << 8n);
-    this.#waits = new Waits<Applied>(booted.applied);
+    this.#waits = new Waits<Applied>(booted.applied, this.#metrics.proposalsFailed);
     this.#applier = new Applier({
       state: () => this.#state,
       tokens: this.tokens,
@@ -280,6 +289,7 @@ export class Member {
       snapshotIndex: booted.applied,
       catchUpEntries: opts.snapshotCatchUpEntries,
       log: asLogger(opts.log, () => stderrLogger(config.logLevel)).named("server/raft"),
+      heartbeatSendFailures: this.#metrics.heartbeatSendFailures,
       hooks: {
         apply: (b) => this.#apply(b),
         readStates: (rs) => this.#reads.confirmed(rs),
@@ -309,6 +319,8 @@ export class Member {
         this.#loop.drive();
       },
       waitApplied: (index) => this.#waits.waitApplied(index),
+      failed: this.#metrics.readIndexesFailed,
+      slow: this.#metrics.slowReadIndexes,
     });
     this.#transfers = new LeaderTransfer({
       id: this.id,
@@ -340,6 +352,7 @@ export class Member {
       removed: (why) => this.#removedFromCluster(why),
       needTransport: () => this.#startTransportLate(),
       events: this.#events,
+      metrics: this.#metrics,
     });
   }
 
@@ -349,6 +362,7 @@ export class Member {
       minLeaseTtl: this.#minLeaseTtl,
       onLeasesExpired: (ids) => this.#revokeExpired(ids),
       onLeaseCheckpoint: (batch) => this.#checkpointLeases(batch),
+      metrics: this.#metrics,
     });
   }
 
@@ -380,7 +394,10 @@ export class Member {
     const disk = opts.disk ?? new RealDisk();
     const paths = memberPaths(cfg);
     const log = asLogger(opts.log, () => stderrLogger(cfg.logLevel)).named("server/bootstrap");
-    const snapshotter = new Snapshotter(disk, paths.snap, { maxSnapFiles: cfg.maxSnapshots });
+    const snapshotter = new Snapshotter(disk, paths.snap, {
+      maxSnapFiles: cfg.maxSnapshots,
+      metrics: opts.metrics?.snap,
+    });
     let booted: Awaited<ReturnType<typeof bootstrapRaft>>;
     try {
       booted = await bootstrapRaft(cfg, disk, snapshotter, {
@@ -388,6 +405,7 @@ export class Member {
         log,
         clock,
         fetchMembers: opts.fetchMembers,
+        walMetrics: opts.metrics?.wal,
       });
     } catch (err) {
       if (err instanceof WalLockedError) {
@@ -402,6 +420,7 @@ export class Member {
         batchInterval: cfg.backendBatchIntervalMs,
         batchLimit: cfg.backendBatchLimit,
         clock: opts.clock,
+        metrics: opts.metrics?.backend,
       });
       log.info("opened backend db", {
         path: paths.db,
@@ -595,7 +614,12 @@ export class Member {
   async #apply(b: ApplyBatch): Promise<void> {
     this.#reconfig.newBatch();
     if (b.snapshot !== null) {
-      await this.#installSnapshot(b.snapshot);
+      this.#applyingSnapshot = true;
+      try {
+        await this.#installSnapshot(b.snapshot);
+      } finally {
+        this.#applyingSnapshot = false;
+      }
       // the snapshot is applied up to its index even when no entry follows it: reads that
       // wait for an index at or below it must not wait for the next entry
       this.#waits.applied(b.snapshot.metadata.index);
@@ -620,7 +644,9 @@ export class Member {
       }
       const started = this.#clock.now();
       const r = this.#applier.applyEntry(e);
-      this.#events.applied(r, this.#clock.now() - started);
+      const took = this.#clock.now() - started;
+      this.#events.applied(r, took);
+      if (took > SLOW_APPLY_MS) this.#metrics.slowApplies?.add();
       this.#waits.settle(r.id, r.outcome);
     }
     if (b.entries.length > 0) {
@@ -696,6 +722,7 @@ export class Member {
         snapshotter: this.#snapshotter,
         transport: this.#loop.transport,
         log: this.#log,
+        backendMetrics: this.#metrics.backend,
         openState: (backend) => {
           const state = this.#openState(backend);
           this.hub.restore(state.store);
@@ -813,9 +840,12 @@ export class Member {
 
   #revokeExpired(ids: bigint[]): void {
     for (const id of ids) {
-      this.propose({ kind: RequestKind.LeaseRevoke, req: revokeReq(id) }).catch(() => {
-        // the lessor reports a lease that is still there again after its retry interval
-      });
+      this.propose({ kind: RequestKind.LeaseRevoke, req: revokeReq(id) }).then(
+        () => this.#metrics.leaseExpired?.add(),
+        () => {
+          // the lessor reports a lease that is still there again after its retry interval
+        },
+      );
     }
   }
 
@@ -934,6 +964,16 @@ export class Member {
   /** True when this member leads. */
   get isLeader(): boolean {
     return this.#loop.node.raw.raft.state === StateType.Leader;
+  }
+
+  /** Proposals waiting for their apply (etcd_server_proposals_pending). */
+  get proposalsPending(): number {
+    return this.#waits.pending;
+  }
+
+  /** True while a snapshot from the leader is being installed. */
+  get applyingSnapshot(): boolean {
+    return this.#applyingSnapshot;
   }
 
   /** How many times this member saw a (new) leader (etcd_server_leader_changes_seen_total). */

@@ -35,6 +35,7 @@ import {
 import { memberIdFor } from "./member_id.ts";
 import { promoteAtLeader, REMOVED_CALL } from "./member_calls.ts";
 import type { MemberEvents } from "./member_events.ts";
+import type { ServerMetrics } from "./server_metrics.ts";
 
 /** What membership changes use of their member. */
 export interface ReconfigHost {
@@ -61,6 +62,8 @@ export interface ReconfigHost {
   needTransport(): void;
   /** Where membership changes are logged. */
   readonly events: MemberEvents;
+  /** Where promotions are counted (etcd_server_learner_promote_*). */
+  readonly metrics: Pick<ServerMetrics, "learnerPromoteFailure" | "learnerPromoteSuccesses">;
 }
 
 /** Membership changes of one member. */
@@ -271,14 +274,18 @@ export class MemberReconfig {
     if (learner === undefined) throw Errors.memberNotFound();
     const leaderMatch = pr.get(this.#h.id)?.match ?? 0;
     if (leaderMatch > 0 && learner.match / leaderMatch < LEARNER_READY_PERCENT) {
-      throw Errors.learnerNotReady();
+      const err = Errors.learnerNotReady();
+      this.#h.metrics.learnerPromoteFailure?.(err.message);
+      throw err;
     }
     const refusal = mayPromoteMember(this.#state());
     if (refusal !== null) throw refusal;
     const m = this.#h.state().membership.get(id);
-    return await this.#configure(ConfChangeType.AddNode, id, {
+    const members = await this.#configure(ConfChangeType.AddNode, id, {
       peerURLs: m?.peerURLs ?? [],
       isLearner: false,
     }, true);
+    this.#h.metrics.learnerPromoteSuccesses?.add();
+    return members;
   }
 }

@@ -76,11 +76,22 @@ class ServedTransport implements Transport {
 export async function startPeerTransport(
   cfg: ServerConfig,
   host: TransportHost,
-  opts: { clock?: Clock; log?: Logger | ((line: string) => void) } = {},
+  opts: {
+    clock?: Clock;
+    log?: Logger | ((line: string) => void);
+    /** Each probe's round-trip time to a peer, in seconds (for metrics). */
+    onRoundTrip?: (peer: MemberId, seconds: number) => void;
+  } = {},
 ): Promise<Transport & { servers: HttpServer[] }> {
   const tls = peerTlsOf(cfg);
   const log = opts.log ?? stderrLogger(cfg.logLevel);
-  const inner = new HttpTransport({ host, tls, clock: opts.clock, log });
+  const inner = new HttpTransport({
+    host,
+    tls,
+    clock: opts.clock,
+    log,
+    onRoundTrip: opts.onRoundTrip,
+  });
   const servers: HttpServer[] = [];
   try {
     for (const u of cfg.listenPeerUrls) {

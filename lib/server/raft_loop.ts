@@ -21,7 +21,10 @@ import {
   type RawNode,
   type ReadState,
   type SoftState,
+  StateType,
 } from "../raft/mod.ts";
+import type { CountSink } from "../base/metric_sink.ts";
+import { HeartbeatDetector } from "./heartbeat_detector.ts";
 import type {
   SnapshotPayload,
   SnapshotSource,
@@ -84,6 +87,8 @@ export interface RaftLoopOptions {
   catchUpEntries?: number;
   hooks: RaftLoopHooks;
   log: Logger;
+  /** Counts heartbeats sent late (etcd_server_heartbeat_send_failures_total). */
+  heartbeatSendFailures?: CountSink;
 }
 
 /** The raft loop; also the transport's host (messages and snapshots from peers land here). */
@@ -106,12 +111,27 @@ export class RaftLoop implements TransportHost {
     this.#snapIndex = o.snapshotIndex;
     this.node = new Node(o.raw, {
       persist: (b) => this.#persist(b),
-      send: (msgs) => this.#transport?.send(msgs),
+      send: o.heartbeatSendFailures === undefined
+        ? (msgs) => this.#transport?.send(msgs)
+        : this.#checkedSend(o.heartbeatSendFailures),
       apply: (b) => o.hooks.apply(b),
       validateConfChange: o.hooks.validateConfChange,
       readStates: (rs) => o.hooks.readStates(rs),
       softState: (s) => o.hooks.softState(s),
     });
+  }
+
+  /** Sends through the transport, counting late heartbeats while this member leads. */
+  #checkedSend(failures: CountSink): (msgs: Message[]) => void {
+    const detector = new HeartbeatDetector(this.#o.heartbeatMs);
+    return (msgs) => {
+      if (this.node.raw.raft.state !== StateType.Leader) detector.reset();
+      else {
+        const late = detector.late(msgs, this.#o.clock.now());
+        if (late > 0) failures.add(late);
+      }
+      this.#transport?.send(msgs);
+    };
   }
 
   /** Connects the loop to its peers (none for a cluster of one). */

@@ -9,6 +9,7 @@
  */
 import { Errors } from "../base/errors.ts";
 import type { Clock, Timer } from "../io/clock.ts";
+import type { CountSink } from "../base/metric_sink.ts";
 import { ProposalDroppedError, type ReadState } from "../raft/mod.ts";
 
 /** How long a round waits for raft's answer before asking again (etcd: 500 ms). */
@@ -27,6 +28,10 @@ export interface ReadRoundHooks {
   readIndex(ctx: Uint8Array): void;
   /** Resolves once the applied index reaches `index`. */
   waitApplied(index: number): Promise<void>;
+  /** Counts rounds that failed (etcd_server_read_indexes_failed_total). */
+  failed?: CountSink;
+  /** Counts rounds raft did not answer before a retry (etcd_server_slow_read_indexes_total). */
+  slow?: CountSink;
 }
 
 /** The queue of linearizable readers and the round in flight. */
@@ -61,11 +66,13 @@ export class ReadRounds {
       if (this.#round?.seq !== seq) return;
       this.#round.retry.cancel();
       this.#round = null;
+      this.#h.failed?.add();
       for (const r of readers) r.reject(Errors.timeout());
       this.#start();
     });
     const retry = this.#h.clock.every(READ_INDEX_RETRY_MS, () => {
       if (this.#round?.seq !== seq) return;
+      this.#h.slow?.add();
       try {
         this.#h.readIndex(ctx);
       } catch {
@@ -79,6 +86,7 @@ export class ReadRounds {
       timer.cancel();
       retry.cancel();
       this.#round = null;
+      this.#h.failed?.add();
       const e = err instanceof ProposalDroppedError ? Errors.noLeader() : err;
       for (const r of readers) r.reject(e);
     }

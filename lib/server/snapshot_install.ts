@@ -9,7 +9,7 @@ import type { Clock } from "../io/clock.ts";
 import type { Disk } from "../io/disk.ts";
 import { openBackend } from "../backend/open.ts";
 import type { Backend } from "../backend/backend.ts";
-import type { BatchBackend } from "../backend/batch_backend.ts";
+import type { BackendMetrics, BatchBackend } from "../backend/batch_backend.ts";
 import type { Snapshotter } from "../snap/snapshotter.ts";
 import type { Transport } from "../transport/transport.ts";
 import type { ServerConfig } from "./config.ts";
@@ -27,6 +27,8 @@ export interface SnapshotInstallContext {
   readonly snapshotter: Snapshotter;
   readonly transport: Transport | null;
   readonly log: Logger;
+  /** Where the reopened backend reports commits and defrags. */
+  readonly backendMetrics?: BackendMetrics;
   /** Opens the applied state over a backend (the member's lessor hooks included). */
   openState(backend: Backend & BatchBackend): ServerState;
 }
@@ -56,6 +58,7 @@ export async function installSnapshot(
     batchInterval: c.config.backendBatchIntervalMs,
     batchLimit: c.config.backendBatchLimit,
     clock: c.clock,
+    metrics: c.backendMetrics,
   });
   const state = c.openState(backend);
   state.lessor.start();

@@ -8,8 +8,8 @@
 import type { Backend } from "../backend/backend.ts";
 import type { BatchBackend } from "../backend/batch_backend.ts";
 import type { Clock } from "../io/clock.ts";
-import { MvccStore } from "../mvcc/kv_store.ts";
-import { type LeaseCheckpoint, Lessor } from "../lease/lessor.ts";
+import { type MvccMetrics, MvccStore } from "../mvcc/kv_store.ts";
+import { type LeaseCheckpoint, Lessor, type LessorMetrics } from "../lease/lessor.ts";
 import { kvKeyDeleter } from "../lease/kv_deleter.ts";
 import { AuthStore } from "../auth/store.ts";
 import { AlarmStore } from "./alarms.ts";
@@ -24,6 +24,8 @@ export interface StateOptions {
   onLeasesExpired: (ids: bigint[]) => void;
   /** Remaining TTLs to record through raft (on the leader). */
   onLeaseCheckpoint: (batch: LeaseCheckpoint[]) => void;
+  /** Where the store and the lessor report (kept across a snapshot's reopen). */
+  metrics?: { mvcc?: MvccMetrics; lessor?: LessorMetrics };
 }
 
 /** One backend and everything read from it. */
@@ -43,8 +45,13 @@ export class ServerState {
       minTtl: opts.minLeaseTtl,
       onExpired: opts.onLeasesExpired,
       onCheckpoint: opts.onLeaseCheckpoint,
+      metrics: opts.metrics?.lessor,
     });
-    this.store = MvccStore.open(backend, { leases: this.lessor, clock: opts.clock });
+    this.store = MvccStore.open(backend, {
+      leases: this.lessor,
+      clock: opts.clock,
+      metrics: opts.metrics?.mvcc,
+    });
     this.lessor.setKeyDeleter(kvKeyDeleter(this.store));
     this.auth = new AuthStore(backend);
     this.alarms = new AlarmStore(backend);

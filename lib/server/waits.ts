@@ -4,6 +4,7 @@
  * waiting for the applied index to reach an index (linearizable reads after their ReadIndex
  * round). etcd keeps the same two (its `wait.Wait` and `applyWait`) and fails them on stop.
  */
+import type { CountSink } from "../base/metric_sink.ts";
 import { Errors } from "../base/errors.ts";
 
 interface Waiter<T> {
@@ -27,8 +28,17 @@ export class Waits<T> {
   #indexWaits: IndexWaiter[] = [];
   #closed: unknown = null;
 
-  constructor(appliedIndex: number) {
+  readonly #failed: CountSink | undefined;
+
+  /** `failed` counts proposal waits that end in failure without an apply (etcd's failed). */
+  constructor(appliedIndex: number, failed?: CountSink) {
     this.#applied = appliedIndex;
+    this.#failed = failed;
+  }
+
+  /** Proposals waiting for their apply (etcd_server_proposals_pending). */
+  get pending(): number {
+    return this.#byId.size;
   }
 
   /** Waits for the apply of request `id`; fails with etcd's timeout after `deadline`. */
@@ -55,6 +65,7 @@ export class Waits<T> {
 
   /** Fails the waiter of `id` (its proposal never entered the log). */
   fail(id: bigint, err: unknown): void {
+    if (this.#byId.has(id)) this.#failed?.add();
     this.settle(id, { error: err });
   }
 
@@ -66,6 +77,7 @@ export class Waits<T> {
     for (const [id, w] of this.#byId) {
       if (w.deadline > now) break;
       this.#byId.delete(id);
+      this.#failed?.add();
       w.reject(Errors.timeout());
     }
   }
@@ -74,6 +86,7 @@ export class Waits<T> {
   failProposals(err: unknown): void {
     const all = [...this.#byId.values()];
     this.#byId.clear();
+    if (all.length > 0) this.#failed?.add(all.length);
     for (const w of all) w.reject(err);
   }
 

@@ -7,6 +7,7 @@
  */
 import type { Snapshot } from "../base/raftpb.ts";
 import type { Index, Term } from "../base/types.ts";
+import { type ObserveSink, secondsSince } from "../base/metric_sink.ts";
 import { type Disk, joinPath } from "../io/disk.ts";
 import { TEMP_SUFFIX, writeAtomic } from "./atomic_write.ts";
 import { decodeSnapshotFile, encodeSnapshotFile, SnapCorruptError } from "./snap_file.ts";
@@ -56,6 +57,22 @@ export interface LoadResult {
 export interface SnapshotterOptions {
   /** Snapshot files (and database snapshots) kept by `purge`; default 5, 0 keeps all. */
   maxSnapFiles?: number;
+  /** Where save and fsync durations are reported (etcd's etcd_snap_* histograms). */
+  metrics?: SnapMetrics;
+}
+
+/** The snapshotter's measurements, in seconds, as etcd's snap package exports them. */
+export interface SnapMetrics {
+  /** Encoding a raft snapshot file (etcd_debugging_snap_save_marshalling_duration_seconds). */
+  marshallingSeconds?: ObserveSink;
+  /** A whole raft snapshot save (etcd_debugging_snap_save_total_duration_seconds). */
+  saveSeconds?: ObserveSink;
+  /** The fsync of a raft snapshot file (etcd_snap_fsync_duration_seconds). */
+  fsyncSeconds?: ObserveSink;
+  /** Receiving a database snapshot from the leader (etcd_snap_db_save_total_duration_seconds). */
+  dbSaveSeconds?: ObserveSink;
+  /** The fsync of a received database snapshot (etcd_snap_db_fsync_duration_seconds). */
+  dbFsyncSeconds?: ObserveSink;
 }
 
 /** Reads and writes the files of one snapshot directory. */
@@ -63,11 +80,13 @@ export class Snapshotter {
   readonly #disk: Disk;
   readonly #dir: string;
   readonly #max: number;
+  readonly #metrics: SnapMetrics;
 
   constructor(disk: Disk, dir: string, options: SnapshotterOptions = {}) {
     this.#disk = disk;
     this.#dir = dir;
     this.#max = options.maxSnapFiles ?? DEFAULT_MAX_SNAP_FILES;
+    this.#metrics = options.metrics ?? {};
   }
 
   /** The directory. */
@@ -95,11 +114,15 @@ export class Snapshotter {
    * The caller then records the snapshot in the WAL (`Wal.saveSnapshot`).
    */
   async save(snapshot: Snapshot): Promise<string> {
+    const m = this.#metrics;
+    const t0 = performance.now();
     const { term, index } = snapshot.metadata;
     const bytes = encodeSnapshotFile(snapshot);
+    m.marshallingSeconds?.observe(secondsSince(t0));
     await this.#disk.mkdirAll(this.#dir);
     const path = joinPath(this.#dir, snapFileName(term, index));
-    await writeAtomic(this.#disk, path, [bytes]);
+    await writeAtomic(this.#disk, path, [bytes], undefined, m.fsyncSeconds);
+    m.saveSeconds?.observe(secondsSince(t0));
     return path;
   }
 
@@ -188,9 +211,12 @@ export class Snapshotter {
     chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     onProgress?: (bytes: number) => void,
   ): Promise<{ path: string; size: number }> {
+    const t0 = performance.now();
     await this.#disk.mkdirAll(this.#dir);
     const path = this.dbPath(index);
-    const size = await writeAtomic(this.#disk, path, chunks, onProgress);
+    const m = this.#metrics;
+    const size = await writeAtomic(this.#disk, path, chunks, onProgress, m.dbFsyncSeconds);
+    m.dbSaveSeconds?.observe(secondsSince(t0));
     return { path, size };
   }
 

@@ -65,6 +65,8 @@ export interface PeerConfig {
   keepAliveTimeoutMs: number;
   /** Log snapshot progress every this many bytes. */
   snapshotLogBytes: number;
+  /** Gets each successful probe's round-trip time in seconds. */
+  onRoundTrip?: (peer: MemberId, seconds: number) => void;
 }
 
 /** A refusal by the peer (non-2xx answer): its status and body text. */
@@ -393,6 +395,7 @@ export class HttpPeer {
       const text = await readText(res);
       if (res.status !== 200) throw new PeerRefusedError(res.status, text, "probe");
       this.stats.rttMs = this.#cfg.clock.now() - start;
+      this.#cfg.onRoundTrip?.(this.id, this.stats.rttMs / 1000);
     } catch (e) {
       if (!this.#closed) this.#fail("probe", e);
     }

@@ -50,6 +50,8 @@ export interface HttpTransportOptions {
   snapshotLogBytes?: number;
   /** Where the transport logs (a Logger or a line sink); default JSON lines to stderr. */
   log?: Logger | ((line: string) => void);
+  /** Gets each successful probe's round-trip time (etcd_network_peer_round_trip_time_seconds). */
+  onRoundTrip?: (peer: MemberId, seconds: number) => void;
 }
 
 export class HttpTransport implements Transport, PeerReceiveSink {
@@ -79,6 +81,7 @@ export class HttpTransport implements Transport, PeerReceiveSink {
       keepAliveIntervalMs: opts.keepAliveIntervalMs ?? 1000,
       keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? 5000,
       snapshotLogBytes: opts.snapshotLogBytes ?? 64 * 1024 * 1024,
+      onRoundTrip: opts.onRoundTrip,
     };
   }
 

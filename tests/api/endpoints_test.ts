@@ -17,6 +17,7 @@ Deno.test("/health, /version and /metrics on the API port", async () => {
   const server = await startApi({
     services: fake.services(),
     metrics: registry,
+    metricsExtensive: true,
     health: (q) => {
       queries.push(q);
       return healthy ? { healthy: true } : { healthy: false, reason: "no leader" };

@@ -447,3 +447,23 @@ Deno.test("http transport: a receiver refusing a snapshot mid-body: the sender r
     await stopAll(ms);
   }
 });
+
+Deno.test("http transport: each probe's round trip goes to onRoundTrip (for the RTT histogram)", async () => {
+  const seen: [bigint, number][] = [];
+  const a = await startMember(1n, 0x55n, {
+    probeIntervalMs: 50,
+    onRoundTrip: (peer, seconds) => seen.push([peer, seconds]),
+  });
+  const b = await startMember(2n, 0x55n);
+  try {
+    connectAll([a, b]);
+    await waitFor(() => seen.length >= 2, "two probes");
+    for (const [peer, seconds] of seen) {
+      assert.equal(peer, 2n);
+      assert.ok(seconds > 0 && seconds < 5, `rtt ${seconds}`);
+    }
+    assert.equal(seen.at(-1)![1], a.transport.stats()[0].rttMs / 1000);
+  } finally {
+    await stopAll([a, b]);
+  }
+});
