@@ -47,6 +47,11 @@ Deno.test("layout: 4 KiB values appended one commit at a time share spans (3 to 
   const n = 60;
   for (let i = 0; i < n; i++) await db.update((tx) => tx.bucket(B)!.put(key(i), value(i, 4096)));
   const t = tree(db);
+  // The census counts what was put.
+  assert.equal(t.elements, n);
+  assert.equal(t.keyBytes, n * 8);
+  assert.equal(t.valueBytes, n * 4096);
+  assert.equal(t.multiPageLeaves, t.leaves - (t.leafSpans.get(1) ?? 0));
   // One value per 2-page leaf (the old layout) would be 2 pages a value; packed, 4/3.
   assert.ok(t.leafPages <= Math.ceil(n * 4 / 3) + 4, `${t.leafPages} leaf pages for ${n} values`);
   for (const span of t.leafSpans.keys()) assert.ok(span <= MAX_PACKED_SPAN, `span ${span}`);
