@@ -4,8 +4,9 @@
  * (gRPC over HTTP/2, one connection) with puts, ranges, txns and watch events, 256-byte
  * values. Each iteration is a batch of calls (the count is in the name); when the file's
  * benchmarks are done a table of request (or event) rates is printed: calls in all measured
- * iterations over their time. Client and member share this process and its one JS thread, so
- * the rates are of the whole round trip, both ends on one core; bench:compare measures a
+ * iterations over their time, with this process's CPU time per call (steadier than the rate
+ * on a busy machine). Client and member share this process and its one JS thread, so the
+ * rates are of the whole round trip, both ends on one core; bench:compare measures a
  * `concord serve` process beside etcd instead.
  *
  *   deno bench -A bench/e2e_bench.ts        (part of `deno task bench`)
@@ -14,6 +15,7 @@
  * benchmark, so the member stops when the file's isolate ends (deno bench ends it before the
  * next file runs), and its data dir is removed then.
  */
+import process from "node:process";
 import { Client, cmp, op } from "../lib/client/mod.ts";
 import { defaultConfig } from "../lib/server/config.ts";
 import { startServer } from "../lib/api/member_server.ts";
@@ -42,18 +44,19 @@ globalThis.addEventListener("unload", () => {
   Deno.removeSync(dir, { recursive: true });
 });
 
-/** Calls (or events) and measured milliseconds per benchmark, for the closing table. */
-const tally = new Map<string, { calls: number; ms: number }>();
+/** Calls (or events), wall ms and process CPU µs per benchmark, for the closing table. */
+const tally = new Map<string, { calls: number; ms: number; cpuUs: number }>();
 
 function printRates(): void {
   if (tally.size === 0) return;
-  console.log("\nend-to-end rates (calls in measured iterations / their time; noisy):");
+  console.log(
+    "\nend-to-end rates: calls in the measured iterations over their wall time (noisy on a busy" +
+      "\nmachine), and this process's CPU per call (client and member together; steadier):",
+  );
   for (const [name, t] of tally) {
-    console.log(
-      `  ${name.padEnd(48)} ${
-        Math.round(t.calls / (t.ms / 1000)).toLocaleString("en-US").padStart(9)
-      } /s`,
-    );
+    const rate = Math.round(t.calls / (t.ms / 1000)).toLocaleString("en-US");
+    const cpu = (t.cpuUs / t.calls).toFixed(0);
+    console.log(`  ${name.padEnd(48)} ${rate.padStart(9)} /s ${cpu.padStart(7)} µs CPU`);
   }
 }
 
@@ -73,16 +76,19 @@ function e2e(name: string, calls: number, run: () => Promise<void>): void {
   Deno.bench(name, { n: 3, warmup: 1 }, async (b) => {
     b.start();
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     await run();
+    const c1 = process.cpuUsage(c0);
     const ms = performance.now() - t0;
     b.end();
     if (first) {
       first = false; // the first call warms up (and starts the watchers): not in the table
       return;
     }
-    const t = tally.get(name) ?? { calls: 0, ms: 0 };
+    const t = tally.get(name) ?? { calls: 0, ms: 0, cpuUs: 0 };
     t.calls += calls;
     t.ms += ms;
+    t.cpuUs += c1.user + c1.system;
     tally.set(name, t);
   });
 }
