@@ -166,30 +166,33 @@ if (import.meta.main) {
     "| value | server | file | in use | after defrag | in use | load s | defrag s |\n" +
       "|---:|---|---:|---:|---:|---:|---:|---:|",
   );
-  for (const size of flags.sizes) {
-    for (const kind of kinds) {
-      const r = await measure(kind, size, flags.count, flags.inflight, logDir, flags.saveDir);
-      results.push(r);
-      console.log(
-        `| ${size} B | ${kind} | ${mb(r.after.fileBytes)} | ${mb(r.after.dbSizeInUse)} | ${
-          mb(r.defragged.fileBytes)
-        } | ${mb(r.defragged.dbSizeInUse)} | ${r.loadSeconds.toFixed(1)} | ${
-          r.defragSeconds.toFixed(2)
-        } |`,
-      );
+  try {
+    for (const size of flags.sizes) {
+      for (const kind of kinds) {
+        const r = await measure(kind, size, flags.count, flags.inflight, logDir, flags.saveDir);
+        results.push(r);
+        console.log(
+          `| ${size} B | ${kind} | ${mb(r.after.fileBytes)} | ${mb(r.after.dbSizeInUse)} | ${
+            mb(r.defragged.fileBytes)
+          } | ${mb(r.defragged.dbSizeInUse)} | ${r.loadSeconds.toFixed(1)} | ${
+            r.defragSeconds.toFixed(2)
+          } |`,
+        );
+      }
+      const e = results.find((r) => r.server === "etcd" && r.valueSize === size);
+      const c = results.find((r) => r.server === "concord" && r.valueSize === size);
+      if (e && c) {
+        console.log(
+          `|  | concord/etcd | ${(c.after.fileBytes / e.after.fileBytes).toFixed(2)}x | ${
+            (c.after.dbSizeInUse / e.after.dbSizeInUse).toFixed(2)
+          }x | ${(c.defragged.fileBytes / e.defragged.fileBytes).toFixed(2)}x | ${
+            (c.defragged.dbSizeInUse / e.defragged.dbSizeInUse).toFixed(2)
+          }x |  | ${(c.defragSeconds / e.defragSeconds).toFixed(2)}x |`,
+        );
+      }
     }
-    const e = results.find((r) => r.server === "etcd" && r.valueSize === size);
-    const c = results.find((r) => r.server === "concord" && r.valueSize === size);
-    if (e && c) {
-      console.log(
-        `|  | concord/etcd | ${(c.after.fileBytes / e.after.fileBytes).toFixed(2)}x | ${
-          (c.after.dbSizeInUse / e.after.dbSizeInUse).toFixed(2)
-        }x | ${(c.defragged.fileBytes / e.defragged.fileBytes).toFixed(2)}x | ${
-          (c.defragged.dbSizeInUse / e.defragged.dbSizeInUse).toFixed(2)
-        }x |  | ${(c.defragSeconds / e.defragSeconds).toFixed(2)}x |`,
-      );
-    }
+  } finally {
+    if (!flags.keep) await Deno.remove(logDir, { recursive: true });
+    else console.log(`logs in ${logDir}`);
   }
-  if (!flags.keep) await Deno.remove(logDir, { recursive: true });
-  else console.log(`logs in ${logDir}`);
 }
