@@ -28,6 +28,7 @@ import { GrpcMetrics, METRICS_CONTENT_TYPE, MetricsRegistry } from "./metrics.ts
 import { type EtcdServices, SERVICE_DESCRIPTORS } from "./services.ts";
 import { once } from "./body.ts";
 import { ENVELOPED_JSON, quoteLargeIntegersInEnvelopes } from "./json_int64.ts";
+import { isConsolePath, serveConsole } from "./console/serve.ts";
 
 /** What /health reports: etcd answers 200 `{"health":"true"}` or 503 `{"health":"false"}`. */
 export interface HealthStatus {
@@ -269,6 +270,7 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
       return await gateway.handle(req, gw);
     }
     if (isGrpc(req.header.get("Content-Type"))) return grpcUnimplemented(path);
+    if (isConsolePath(path)) return serveConsole(req, path);
     switch (path) {
       case "/health":
         return await health(req);
