@@ -56,6 +56,8 @@ export class Chart {
     const known = this.#points.filter((p): p is number => p !== undefined && isFinite(p));
     const last = this.#points[this.#points.length - 1];
     this.#value.textContent = last === undefined ? "—" : this.#format(last);
+    // for tests and tools: the largest value on the chart
+    this.el.setAttribute("data-max", known.length === 0 ? "" : String(Math.max(...known)));
     if (known.length === 0) {
       this.#svg.appendChild(el("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, why));
       return;

@@ -39,35 +39,48 @@ export async function withConsole(
     c.electionTimeoutMs = 100;
     edit?.(c);
   });
-  const pageErrors: string[] = [];
-  let page: Page | undefined;
   try {
     await opts.prepare?.(server);
-    const browser = await launchChromium();
-    try {
-      page = await browser.newPage();
-      await page.setViewport({ width: 1280, height: 900 });
-      page.on("pageerror", (e) => pageErrors.push(String(e)));
-      page.on("console", (m) => {
-        if (m.type() === "error") pageErrors.push(m.text());
-      });
-      await page.goto(`${server.url}/ui/#${opts.hash ?? "keys"}`, { waitUntil: "load" });
-      await page.waitForSelector("header h1", { timeout: WAIT_MS });
-      await fn({ server, page });
-    } catch (err) {
-      if (page !== undefined) {
-        const dir = await Deno.makeTempDir({ prefix: "concord-console-shot-" });
-        const file = `${dir}/${name.replace(/[^a-z0-9]+/gi, "_")}.png`;
-        await page.screenshot({ path: file, fullPage: true }).catch(() => {});
-        console.error(`console test "${name}" failed: screenshot at ${file}`);
-        if (pageErrors.length > 0) console.error(`page errors: ${pageErrors.join("\n")}`);
-      }
-      throw err;
-    } finally {
-      await browser.close();
-    }
+    await inBrowser(name, server.url, opts.hash ?? "keys", (page) => fn({ server, page }));
   } finally {
     await server.close();
+  }
+}
+
+/**
+ * Opens the console of the member at `url` on page `hash` in a fresh headless Chromium and
+ * runs `fn`; on failure saves a screenshot (its path is printed) and prints the page's errors.
+ */
+export async function inBrowser(
+  name: string,
+  url: string,
+  hash: string,
+  fn: (page: Page) => Promise<void>,
+): Promise<void> {
+  const pageErrors: string[] = [];
+  const browser = await launchChromium();
+  let page: Page | undefined;
+  try {
+    page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 900 });
+    page.on("pageerror", (e) => pageErrors.push(String(e)));
+    page.on("console", (m) => {
+      if (m.type() === "error") pageErrors.push(m.text());
+    });
+    await page.goto(`${url}/ui/#${hash}`, { waitUntil: "load" });
+    await page.waitForSelector("header h1", { timeout: WAIT_MS });
+    await fn(page);
+  } catch (err) {
+    if (page !== undefined) {
+      const dir = await Deno.makeTempDir({ prefix: "concord-console-shot-" });
+      const file = `${dir}/${name.replace(/[^a-z0-9]+/gi, "_")}.png`;
+      await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+      console.error(`console test "${name}" failed: screenshot at ${file}`);
+      if (pageErrors.length > 0) console.error(`page errors: ${pageErrors.join("\n")}`);
+    }
+    throw err;
+  } finally {
+    await browser.close();
   }
 }
 
