@@ -37,6 +37,8 @@ export class KeysPage implements Page {
   #prefix = "";
   /** The start key of each page up to the one shown. */
   #starts: Uint8Array[] = [];
+  /** Counts loads: only the latest one's answer is shown. */
+  #loads = 0;
 
   /** Made once by the shell. */
   constructor(session: Session) {
@@ -131,15 +133,17 @@ export class KeysPage implements Page {
   async #load(starts: Uint8Array[]): Promise<void> {
     const { first, end } = this.#span();
     const start = starts.length > 0 ? starts[starts.length - 1] : first;
+    const load = ++this.#loads;
     try {
       const r = await this.#session.run((c) =>
         c.range(start, { end, limit: PAGE_SIZE, keysOnly: true })
       );
+      if (load !== this.#loads) return;
       this.#starts = starts.length > 0 ? starts : [first];
       this.#render(r.kvs, Number(r.count), r.more, r.header?.revision ?? 0n);
       this.#notice.clear();
     } catch (err) {
-      this.#notice.error(err);
+      if (load === this.#loads) this.#notice.error(err);
     }
   }
 

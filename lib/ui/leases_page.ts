@@ -120,7 +120,7 @@ export class LeasesPage implements Page {
         this.#summary,
         leases.total === 0
           ? "No leases."
-          : `${leases.total} leases${
+          : `${leases.total} lease${leases.total === 1 ? "" : "s"}${
             leases.total > MAX_LEASES ? ` (the first ${MAX_LEASES} shown)` : ""
           }.`,
       );

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { typeInto, waitForText, withConsole } from "./console_browser.ts";
+import type { TestServer } from "../server/harness.ts";
 
 Deno.test("console auth: log in through the form; what the user may not read shows the error", async () => {
   await withConsole("auth", async ({ page }) => {
@@ -47,17 +48,49 @@ Deno.test("console auth: log in through the form; what the user may not read sho
     await typeInto(page, "#browse input[name=prefix]", "");
     await page.click("#browse button[type=submit]");
     await waitForText(page, '#keys tr[data-key="secret"]', "secret");
-  }, {
-    prepare: async (s) => {
-      await s.ok(["user", "add", "root:rootpw"]);
-      await s.ok(["user", "grant-role", "root", "root"]);
-      await s.ok(["role", "add", "reader"]);
-      await s.ok(["role", "grant-permission", "reader", "read", "app/", "--prefix"]);
-      await s.ok(["user", "add", "alice:alicepw"]);
-      await s.ok(["user", "grant-role", "alice", "reader"]);
-      await s.ok(["put", "app/a", "1"]);
-      await s.ok(["put", "secret", "2"]);
-      await s.ok(["auth", "enable"]);
-    },
-  });
+  }, { prepare: enableAuth });
 });
+
+Deno.test("console auth: a token the member no longer accepts brings the login back", async () => {
+  await withConsole("auth relogin", async ({ server, page }) => {
+    await waitForText(page, "#login .hint", "Authentication is enabled");
+    await typeInto(page, "#login-form input[name=user]", "alice");
+    await typeInto(page, "#login-form input[name=password]", "alicepw");
+    await page.click("#login-form button[type=submit]");
+    await waitForText(page, "header .who", "user alice");
+    await typeInto(page, "#browse input[name=prefix]", "app/");
+    await page.click("#browse button[type=submit]");
+    await waitForText(page, '#keys tr[data-key="app/a"]', "app/a");
+
+    // a new password invalidates alice's token; the client's own re-login then fails too
+    await server.ok(
+      ["--user", "root:rootpw", "user", "passwd", "alice", "--interactive=false"],
+      "newpw\n",
+    );
+    await page.click("#browse button[type=submit]");
+    await waitForText(
+      page,
+      "#login .hint",
+      "Your login is no longer accepted (etcdserver: authentication failed, invalid user ID or " +
+        "password (InvalidArgument)): log in again.",
+    );
+    await typeInto(page, "#login-form input[name=password]", "newpw");
+    await page.click("#login-form button[type=submit]");
+    await waitForText(page, "header .who", "user alice");
+    await page.click("#browse button[type=submit]");
+    await waitForText(page, ".keys .summary", "Keys 1–1 of 1 under “app/”");
+  }, { prepare: enableAuth });
+});
+
+/** Users root (all) and alice (reads app/ only), two keys, and auth on. */
+async function enableAuth(s: TestServer): Promise<void> {
+  await s.ok(["user", "add", "root:rootpw"]);
+  await s.ok(["user", "grant-role", "root", "root"]);
+  await s.ok(["role", "add", "reader"]);
+  await s.ok(["role", "grant-permission", "reader", "read", "app/", "--prefix"]);
+  await s.ok(["user", "add", "alice:alicepw"]);
+  await s.ok(["user", "grant-role", "alice", "reader"]);
+  await s.ok(["put", "app/a", "1"]);
+  await s.ok(["put", "secret", "2"]);
+  await s.ok(["auth", "enable"]);
+}
