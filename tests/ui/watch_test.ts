@@ -23,35 +23,43 @@ async function putRev(ok: (a: string[]) => Promise<string>, k: string, v: string
 }
 
 Deno.test("console watch: etcdctl's puts and deletes appear live; pause holds them back", async () => {
-  await withConsole("watch", async ({ server, page }) => {
-    await typeInto(page, "#watch-form input[name=prefix]", "w/");
-    await page.click("#watch-form button[type=submit]");
-    await waitForText(page, '[data-watch="status"]', "Watching keys under “w/”: 0 events");
+  await withConsole(
+    "watch",
+    async ({ server, page }) => {
+      await typeInto(page, "#watch-form input[name=prefix]", "w/");
+      await page.click("#watch-form button[type=submit]");
+      await waitForText(page, '[data-watch="status"]', "Watching keys under “w/”: 0 events");
 
-    const r1 = await putRev((a) => server.ok(a), "w/a", "1");
-    await server.ok(["put", "other", "x"]);
-    await waitForText(page, '#events tr[data-key="w/a"]', "PUT");
-    await server.ok(["del", "w/a"]);
-    await waitForText(page, "#events tr.delete", "DELETE");
-    const shown = await events(page);
-    assert.deepEqual(shown[1], [r1, "PUT", "w/a", "1"]);
-    assert.equal(shown[0][1], "DELETE");
-    assert.equal(Number(shown[0][0]), Number(r1) + 2);
-    assert.equal(shown.length, 2);
+      const r1 = await putRev((a) => server.ok(a), "w/a", "1");
+      await server.ok(["put", "other", "x"]);
+      await waitForText(page, '#events tr[data-key="w/a"]', "PUT");
+      await server.ok(["del", "w/a"]);
+      await waitForText(page, "#events tr.delete", "DELETE");
+      const shown = await events(page);
+      assert.deepEqual(shown[1], [r1, "PUT", "w/a", "1"]);
+      assert.equal(shown[0][1], "DELETE");
+      assert.equal(Number(shown[0][0]), Number(r1) + 2);
+      assert.equal(shown.length, 2);
 
-    // paused: the status says so; on resume the events held back arrive in order
-    await page.click("button[name=pause]");
-    await waitForText(page, '[data-watch="status"]', "paused");
-    const r2 = await putRev((a) => server.ok(a), "w/b", "2");
-    const r3 = await putRev((a) => server.ok(a), "w/c", "3");
-    assert.equal((await events(page)).length, 2);
-    await page.click("button[name=pause]");
-    await waitForText(page, '#events tr[data-key="w/c"]', "w/c");
-    const after = await events(page);
-    assert.deepEqual(after.slice(0, 2), [[r3, "PUT", "w/c", "3"], [r2, "PUT", "w/b", "2"]]);
-    await page.click("button[name=stop]");
-    await waitForText(page, '[data-watch="status"]', "Stopped. 4 events seen.");
-  }, { hash: "watch" });
+      // paused: the status says so; on resume the events held back arrive in order
+      await page.click("button[name=pause]");
+      await waitForText(page, '[data-watch="status"]', "paused");
+      const r2 = await putRev((a) => server.ok(a), "w/b", "2");
+      const r3 = await putRev((a) => server.ok(a), "w/c", "3");
+      assert.equal((await events(page)).length, 2);
+      await page.click("button[name=pause]");
+      await waitForText(page, '#events tr[data-key="w/c"]', "w/c");
+      const after = await events(page);
+      assert.deepEqual(after.slice(0, 2), [[r3, "PUT", "w/c", "3"], [r2, "PUT", "w/b", "2"]]);
+      await page.click("button[name=stop]");
+      await waitForText(page, '[data-watch="status"]', "Stopped. 4 events seen.");
+    },
+    { hash: "watch" },
+    (c) => {
+      // CORS restricted to another origin: the console, on the member's own, is unaffected
+      c.corsOrigins = ["https://elsewhere.example"];
+    },
+  );
 });
 
 Deno.test("console watch: replaying from a compacted revision shows the compaction error", async () => {
