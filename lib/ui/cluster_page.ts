@@ -3,7 +3,9 @@
  * The Cluster page: the members (id, name, URLs, role), the leader, and the serving
  * member's raft term and index, database size and in-use size, version, alarms and /health,
  * with a picture of the members, polled every two seconds while shown. The console may call
- * only its own origin (its CSP), so per-member figures are those of the member serving it.
+ * only its own origin (its CSP), so per-member figures are those of the member serving it,
+ * and the state of the others is what it knows: its peer connection to each and the round
+ * trip time it measured (from its /metrics).
  */
 import { AlarmType, type Member, type StatusResponse } from "../client/browser.ts";
 import { drawCluster } from "./cluster_picture.ts";
@@ -12,12 +14,38 @@ import { Notice } from "./notice.ts";
 import type { Page } from "./page.ts";
 import type { Session } from "./session.ts";
 import { bytesText } from "./value_format.ts";
+import { parseMetrics } from "./prom_text.ts";
 
 const POLL_MS = 2000;
 
 interface Health {
   health: string;
   reason?: string;
+}
+
+/** The serving member's link to one peer, from its /metrics. */
+interface PeerLink {
+  active: boolean;
+  /** The last round trip time measured, in seconds (if exported). */
+  rtt?: number;
+}
+
+/** Each peer's link by member id in hex: etcd_network_active_peers and Concord's RTT gauge. */
+async function peerLinks(): Promise<Map<string, PeerLink>> {
+  const res = await fetch("/metrics");
+  if (!res.ok) throw new Error(`/metrics answered ${res.status} ${res.statusText}`);
+  const links = new Map<string, PeerLink>();
+  const samples = parseMetrics(await res.text());
+  for (const s of samples) {
+    if (s.name === "etcd_network_active_peers" && s.labels.Remote !== undefined) {
+      links.set(s.labels.Remote, { active: s.value > 0 });
+    }
+  }
+  for (const s of samples) {
+    const link = links.get(s.labels.To ?? "");
+    if (s.name === "concord_network_peer_round_trip_time_seconds" && link) link.rtt = s.value;
+  }
+  return links;
 }
 
 /** The Cluster page. */
@@ -52,6 +80,7 @@ export class ClusterPage implements Page {
             h("th", {}, "Name"),
             h("th", {}, "ID"),
             h("th", {}, "Role"),
+            h("th", {}, "Peer link"),
             h("th", {}, "Peer URLs"),
             h("th", {}, "Client URLs"),
           ),
@@ -74,23 +103,30 @@ export class ClusterPage implements Page {
 
   async #poll(): Promise<void> {
     try {
-      const [status, list, alarms, health] = await Promise.all([
+      const [status, list, alarms, health, links] = await Promise.all([
         this.#session.run((c) => c.maintenance.status()),
         this.#session.run((c) => c.cluster.list()),
         this.#session.run((c) => c.maintenance.alarms()),
         fetch("/health").then((r) => r.json() as Promise<Health>),
+        peerLinks(),
       ]);
       const alarmText = alarms.alarms.map((a) =>
         `${AlarmType[a.alarm]} on ${a.memberID.toString(16)}`
       );
-      this.#render(status, list.members, alarmText, health);
+      this.#render(status, list.members, alarmText, health, links);
       this.#notice.clear();
     } catch (err) {
       this.#notice.error(err);
     }
   }
 
-  #render(s: StatusResponse, members: Member[], alarms: string[], health: Health): void {
+  #render(
+    s: StatusResponse,
+    members: Member[],
+    alarms: string[],
+    health: Health,
+    links: Map<string, PeerLink>,
+  ): void {
     const self = s.header?.memberId ?? 0n;
     const fact = (name: string, key: string, value: string) => [
       h("dt", {}, name),
@@ -125,6 +161,7 @@ export class ClusterPage implements Page {
         leader: s.leader,
         self,
         healthy: health.health === "true",
+        peers: new Map([...links].map(([id, l]) => [id, l.active])),
       }),
     );
     replace(
@@ -136,10 +173,21 @@ export class ClusterPage implements Page {
           h("td", {}, m.name || "(not started)", m.ID === self ? " (serving)" : ""),
           h("td", { class: "mono" }, m.ID.toString(16)),
           h("td", {}, m.ID === s.leader ? "leader" : m.isLearner ? "learner" : "follower"),
+          h("td", { "data-link": "" }, linkText(m.ID === self, links.get(m.ID.toString(16)))),
           h("td", {}, m.peerURLs.join(", ")),
           h("td", {}, m.clientURLs.join(", ")),
         )
       ),
     );
   }
+}
+
+/** How the serving member reaches a member. */
+function linkText(self: boolean, link: PeerLink | undefined): string {
+  if (self) return "(this member)";
+  if (link === undefined) return "unknown";
+  if (!link.active) return "no connection";
+  return link.rtt === undefined || link.rtt === 0
+    ? "connected"
+    : `connected, ${(link.rtt * 1000).toFixed(2)} ms round trip`;
 }

@@ -1,9 +1,9 @@
 /// <reference lib="dom" />
 /**
  * The cluster as a picture (SVG): the members on a circle, the leader marked and joined to
- * each other member, learners dashed, the member serving this console ringed. Redrawn from
- * each poll of the Cluster page, so leader changes and membership changes show as they
- * happen.
+ * each other member, learners dashed, the member serving this console ringed, and members
+ * the serving one has no peer connection to drawn as down. Redrawn from each poll of the
+ * Cluster page, so leader, membership and connectivity changes show as they happen.
  */
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -24,6 +24,8 @@ export interface PictureState {
   self: bigint;
   /** Whether the serving member reports itself healthy. */
   healthy: boolean;
+  /** The serving member's peer connection to each other member, by id in hex (if known). */
+  peers: Map<string, boolean>;
 }
 
 function svg<K extends keyof SVGElementTagNameMap>(
@@ -58,19 +60,28 @@ export function drawCluster(state: PictureState): SVGSVGElement {
   if (li >= 0) {
     state.members.forEach((m, i) => {
       if (i === li) return;
+      const down = state.peers.get(m.id.toString(16)) === false ||
+        state.peers.get(state.leader.toString(16)) === false;
       root.appendChild(svg("line", {
         x1: at[li].x,
         y1: at[li].y,
         x2: at[i].x,
         y2: at[i].y,
-        class: m.learner ? "link learner" : "link",
+        class: `link${m.learner ? " learner" : ""}${down ? " down" : ""}`,
       }));
     });
   }
   state.members.forEach((m, i) => {
     const role = m.id === state.leader ? "leader" : m.learner ? "learner" : "follower";
-    const g = svg("g", { class: `member ${role}`, "data-member": m.name || m.id.toString(16) });
-    g.appendChild(svg("title", {}, `${m.name || "(unstarted)"} ${m.id.toString(16)}: ${role}`));
+    const down = state.peers.get(m.id.toString(16)) === false;
+    const g = svg("g", {
+      class: `member ${role}${down ? " down" : ""}`,
+      "data-member": m.name || m.id.toString(16),
+    });
+    const link = down ? " (no connection from the serving member)" : "";
+    g.appendChild(
+      svg("title", {}, `${m.name || "(unstarted)"} ${m.id.toString(16)}: ${role}${link}`),
+    );
     if (m.id === state.self) {
       g.appendChild(svg("circle", {
         cx: at[i].x,
@@ -80,7 +91,9 @@ export function drawCluster(state: PictureState): SVGSVGElement {
       }));
     }
     g.appendChild(svg("circle", { cx: at[i].x, cy: at[i].y, r: 28 }));
-    g.appendChild(svg("text", { x: at[i].x, y: at[i].y + 4, "text-anchor": "middle" }, role));
+    g.appendChild(
+      svg("text", { x: at[i].x, y: at[i].y + 4, "text-anchor": "middle" }, down ? "down" : role),
+    );
     g.appendChild(
       svg("text", { x: at[i].x, y: at[i].y + 52, "text-anchor": "middle", class: "name" }, m.name),
     );

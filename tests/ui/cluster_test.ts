@@ -3,7 +3,7 @@
  * The console's Cluster page in Chromium: on one in-process member, its id as leader, raft
  * term and index, db sizes, no alarms and health; on three `concord serve` processes, the
  * picture shows the three members and the leader, and when the leader is killed it redraws
- * with the new leader elected by the two left, without a reload.
+ * with the new leader elected by the two left and the killed member down, without a reload.
  */
 import assert from "node:assert/strict";
 import { inBrowser, waitForText, withConsole } from "./console_browser.ts";
@@ -55,6 +55,15 @@ Deno.test("console cluster: the picture follows a leader change among three proc
       const now = (await next.jsonValue()) as string;
       assert.notEqual(now, leaderName);
       assert.equal((await page.$$("#members tbody tr")).length, 3);
+      // the killed member is drawn as down: the serving member lost its connection to it
+      await waitForText(page, `svg g.member.down[data-member="${leaderName}"]`, "down");
+      await waitForText(
+        page,
+        `#members tr[data-member="${leaderName}"] [data-link]`,
+        "no connection",
+      );
+      const third = c.members[3 - li - served].name;
+      await waitForText(page, `#members tr[data-member="${third}"] [data-link]`, "connected");
     });
   } finally {
     await c.stop();
