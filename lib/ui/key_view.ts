@@ -20,13 +20,15 @@ const VIEWS: Record<string, (b: Uint8Array) => View> = { text: asText, json: asJ
 export class KeyView {
   readonly el: HTMLElement = h("aside", { id: "key-view", class: "panel", hidden: true });
   readonly #session: Session;
-  readonly #changed: () => void;
+  readonly #changed: (what?: string) => void;
   readonly #notice = new Notice();
   #kv?: KeyValue;
   #mode = "text";
+  /** Counts opens: only the latest one's answer is shown. */
+  #opens = 0;
 
-  /** `changed` is called after a put or delete through the panel. */
-  constructor(session: Session, changed: () => void) {
+  /** `changed` is called after a put or delete through the panel, with what it did. */
+  constructor(session: Session, changed: (what?: string) => void) {
     this.#session = session;
     this.#changed = changed;
   }
@@ -34,8 +36,10 @@ export class KeyView {
   /** Shows the key (its current version). */
   async open(key: Uint8Array): Promise<void> {
     this.el.hidden = false;
+    const open = ++this.#opens;
     try {
       const kv = await this.#session.run((c) => c.get(key));
+      if (open !== this.#opens) return;
       if (kv === undefined) {
         this.#kv = undefined;
         replace(this.el, h("h3", {}, shortText(key)), this.#notice.el);
@@ -45,6 +49,7 @@ export class KeyView {
       this.#kv = kv;
       this.#render();
     } catch (err) {
+      if (open !== this.#opens) return;
       replace(this.el, h("h3", {}, shortText(key)), this.#notice.el);
       this.#notice.error(err);
     }
@@ -52,6 +57,7 @@ export class KeyView {
 
   /** Hides the panel. */
   close(): void {
+    this.#opens++;
     this.el.hidden = true;
     this.#kv = undefined;
     replace(this.el);
@@ -167,8 +173,12 @@ export class KeyView {
     try {
       const r = await this.#session.run((c) => c.kv.delete(kv.key));
       this.close();
-      this.#changed();
-      if (r.deleted === 0n) this.#notice.ok("The key was already gone.");
+      const name = shortText(kv.key);
+      this.#changed(
+        r.deleted === 0n
+          ? `“${name}” was already gone.`
+          : `Deleted “${name}” at revision ${r.header?.revision ?? "?"}.`,
+      );
     } catch (err) {
       this.#notice.error(err);
     }

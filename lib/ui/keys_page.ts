@@ -43,7 +43,10 @@ export class KeysPage implements Page {
   /** Made once by the shell. */
   constructor(session: Session) {
     this.#session = session;
-    this.#view = new KeyView(session, () => this.reload());
+    this.#view = new KeyView(session, (what) => {
+      if (what !== undefined) this.#notice.ok(what);
+      this.reload();
+    });
     const browse = h(
       "form",
       { id: "browse", class: "row" },
@@ -141,7 +144,7 @@ export class KeysPage implements Page {
       if (load !== this.#loads) return;
       this.#starts = starts.length > 0 ? starts : [first];
       this.#render(r.kvs, Number(r.count), r.more, r.header?.revision ?? 0n);
-      this.#notice.clear();
+      this.#notice.clearError();
     } catch (err) {
       if (load === this.#loads) this.#notice.error(err);
     }

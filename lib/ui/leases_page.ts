@@ -116,6 +116,7 @@ export class LeasesPage implements Page {
         return { shown, total: ids.length };
       });
       this.#leases = leases.shown;
+      this.#notice.clearError();
       replace(
         this.#summary,
         leases.total === 0

@@ -31,6 +31,11 @@ export class Notice {
     replace(this.el, text);
   }
 
+  /** Clears the line if it shows a failure (a success message stays until replaced). */
+  clearError(): void {
+    if (this.el.classList.contains("error")) this.clear();
+  }
+
   /** Clears the line. */
   clear(): void {
     this.el.className = "notice";

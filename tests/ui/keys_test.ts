@@ -15,6 +15,7 @@ Deno.test("console keys: put through the form, view, CAS edit, history, delete",
     await typeInto(page, "#put textarea[name=value]", '{"a":1,"b":[true]}');
     await page.click("#put button[type=submit]");
     await waitForText(page, '#keys tr[data-key="ui/conf"]', "ui/conf");
+    await waitForText(page, ".keys > .notice.ok", "Put “ui/conf” at revision");
     assert.equal(await server.ok(["get", "ui/conf", "--print-value-only"]), '{"a":1,"b":[true]}\n');
 
     // the put opened the key view: text, then JSON and hex views
@@ -69,6 +70,7 @@ Deno.test("console keys: put through the form, view, CAS edit, history, delete",
     // delete
     await page.click("#key-view button[name=delete]");
     await waitForGone(page, '#keys tr[data-key="ui/conf"]');
+    await waitForText(page, ".keys > .notice.ok", "Deleted “ui/conf” at revision");
     assert.equal(await server.ok(["get", "ui/conf"]), "");
   });
 });
