@@ -38,6 +38,10 @@ export class WatchPage implements Page {
   /** Wakes the reading loop on resume. */
   #resume?: () => void;
   #seen = 0;
+  /** The revision of the newest event shown. */
+  #shownRev = 0n;
+  /** While paused, refreshes the status (what arrived meanwhile). */
+  #pausedTimer?: ReturnType<typeof setInterval>;
 
   /** Made once by the shell. */
   constructor(session: Session) {
@@ -111,6 +115,7 @@ export class WatchPage implements Page {
     this.#watch = w;
     this.#what = prefix === "" ? "every key" : `keys under “${prefix}”`;
     this.#seen = 0;
+    this.#shownRev = 0n;
     this.#paused = false;
     replace(this.#rows);
     replace(this.#pause, "Pause");
@@ -148,9 +153,16 @@ export class WatchPage implements Page {
   }
 
   #describe(): void {
-    const held = this.#paused ? "; paused (new events wait until you resume)" : "";
-    const next = this.#watch ? `, next revision ${this.#watch.nextRevision}` : "";
-    replace(this.#status, `Watching ${this.#what}: ${this.#seen} events${next}${held}.`);
+    const w = this.#watch;
+    let text = `Watching ${this.#what}: ${this.#seen} events`;
+    if (w && this.#paused) {
+      // the client reads on while the page does not: it has received up to nextRevision - 1
+      const received = w.nextRevision - 1n;
+      text += received > this.#shownRev
+        ? `; paused, events up to revision ${received} wait until you resume`
+        : "; paused";
+    } else if (w) text += `, next revision ${w.nextRevision}`;
+    replace(this.#status, text + ".");
   }
 
   #add(e: Event): void {
@@ -164,6 +176,7 @@ export class WatchPage implements Page {
       h("td", {}, shortText(kv.key)),
       h("td", {}, e.type === Event_EventType.DELETE ? "" : shortText(kv.value)),
     );
+    this.#shownRev = kv.modRevision;
     this.#rows.insertBefore(row, this.#rows.firstChild);
     while (this.#rows.children.length > MAX_ROWS) this.#rows.lastChild!.remove();
   }
@@ -171,7 +184,9 @@ export class WatchPage implements Page {
   #togglePause(): void {
     this.#paused = !this.#paused;
     replace(this.#pause, this.#paused ? "Resume" : "Pause");
-    if (!this.#paused) this.#wake();
+    clearInterval(this.#pausedTimer);
+    if (this.#paused) this.#pausedTimer = setInterval(() => this.#describe(), 250);
+    else this.#wake();
     this.#describe();
   }
 
@@ -188,6 +203,7 @@ export class WatchPage implements Page {
     this.#stop.disabled = true;
     this.#pause.disabled = true;
     this.#paused = false;
+    clearInterval(this.#pausedTimer);
     replace(this.#pause, "Pause");
     this.#wake();
     if (w && why) replace(this.#status, `${why} ${this.#seen} events seen.`);
