@@ -2,7 +2,8 @@
 /**
  * The Metrics page: live charts of the serving member's /metrics, read every two seconds
  * while shown: requests per second (gRPC calls handled), p99 request latency (from the
- * handling-time histogram's buckets), database size, watchers, and p99 WAL fsync latency.
+ * handling-time histogram's buckets of unary calls: a stream's time is how long it stayed
+ * open), database size, watchers, and p99 WAL fsync latency.
  * A figure the member does not export is said to be missing, by name.
  */
 import { Chart } from "./chart.ts";
@@ -89,7 +90,7 @@ export class MetricsPage implements Page {
         missing(REQUESTS) ?? "",
       );
       this.#latency.push(
-        quantile(prev.samples, samples, LATENCY, 0.99),
+        quantile(prev.samples, samples, LATENCY, 0.99, { grpc_type: "unary" }),
         missing(LATENCY) ?? "no requests lately",
       );
       this.#fsync.push(

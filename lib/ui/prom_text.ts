@@ -71,11 +71,19 @@ export function rate(
   return (b >= a ? b - a : b) / seconds;
 }
 
+/** Label values a series must have to count (e.g. `{ grpc_type: "unary" }`). */
+export type LabelFilter = Record<string, string>;
+
+function matches(s: Sample, filter: LabelFilter): boolean {
+  for (const [k, v] of Object.entries(filter)) if (s.labels[k] !== v) return false;
+  return true;
+}
+
 /** A histogram's cumulative bucket counts summed over its series, by upper bound. */
-function buckets(samples: Sample[], name: string): Map<number, number> {
+function buckets(samples: Sample[], name: string, filter: LabelFilter): Map<number, number> {
   const by = new Map<number, number>();
   for (const s of samples) {
-    if (s.name !== `${name}_bucket` || s.labels.le === undefined) continue;
+    if (s.name !== `${name}_bucket` || s.labels.le === undefined || !matches(s, filter)) continue;
     const le = number(s.labels.le);
     by.set(le, (by.get(le) ?? 0) + s.value);
   }
@@ -83,18 +91,19 @@ function buckets(samples: Sample[], name: string): Map<number, number> {
 }
 
 /**
- * The `q` quantile (0..1) of what histogram `name` observed between two readings, in its
- * unit, interpolated within the bucket as Prometheus does. Undefined when the member has
- * no such histogram or it observed nothing in between.
+ * The `q` quantile (0..1) of what histogram `name` observed between two readings (in its
+ * series matching `filter`), in its unit, interpolated within the bucket as Prometheus does.
+ * Undefined when the member has no such histogram or it observed nothing in between.
  */
 export function quantile(
   before: Sample[],
   after: Sample[],
   name: string,
   q: number,
+  filter: LabelFilter = {},
 ): number | undefined {
-  const b = buckets(before, name);
-  const a = buckets(after, name);
+  const b = buckets(before, name, filter);
+  const a = buckets(after, name, filter);
   if (a.size === 0) return undefined;
   const bounds = [...a.keys()].sort((x, y) => x - y);
   const counts = bounds.map((le) => Math.max(0, a.get(le)! - (b.get(le) ?? 0)));

@@ -57,6 +57,11 @@ h_bucket{method="Range",le="+Inf"} 35
   assert.ok(Math.abs(quantile(before, after, "h", 0.5)! - 0.001 * 50 / 90) < 1e-12);
   // rank 99.5: half-way through the (10 ms, 100 ms] bucket's one observation
   assert.ok(Math.abs(quantile(before, after, "h", 0.995)! - 0.055) < 1e-12);
+  // only the Range series: 30 observations, all under 1 ms
+  assert.ok(
+    Math.abs(quantile(before, after, "h", 0.99, { method: "Range" })! - 0.001 * 29.7 / 30) <
+      1e-12,
+  );
   // nothing observed in between: no figure
   assert.equal(quantile(after, after, "h", 0.99), undefined);
   assert.equal(quantile(before, after, "missing", 0.99), undefined);
