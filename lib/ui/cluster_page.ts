@@ -5,7 +5,7 @@
  * with a picture of the members, polled every two seconds while shown. The console may call
  * only its own origin (its CSP), so per-member figures are those of the member serving it,
  * and the state of the others is what it knows: its peer connection to each and the round
- * trip time it measured (from its /metrics).
+ * trip times it measured (from its /metrics).
  */
 import { AlarmType, type Member, type StatusResponse } from "../client/browser.ts";
 import { drawCluster } from "./cluster_picture.ts";
@@ -15,6 +15,7 @@ import type { Page } from "./page.ts";
 import type { Session } from "./session.ts";
 import { bytesText } from "./value_format.ts";
 import { parseMetrics } from "./prom_text.ts";
+import { type PeerLink, peerLinksOf } from "./peer_links.ts";
 
 const POLL_MS = 2000;
 
@@ -23,29 +24,11 @@ interface Health {
   reason?: string;
 }
 
-/** The serving member's link to one peer, from its /metrics. */
-interface PeerLink {
-  active: boolean;
-  /** The last round trip time measured, in seconds (if exported). */
-  rtt?: number;
-}
-
-/** Each peer's link by member id in hex: etcd_network_active_peers and Concord's RTT gauge. */
+/** Each peer's link as the serving member sees it (from its /metrics). */
 async function peerLinks(): Promise<Map<string, PeerLink>> {
   const res = await fetch("/metrics");
   if (!res.ok) throw new Error(`/metrics answered ${res.status} ${res.statusText}`);
-  const links = new Map<string, PeerLink>();
-  const samples = parseMetrics(await res.text());
-  for (const s of samples) {
-    if (s.name === "etcd_network_active_peers" && s.labels.Remote !== undefined) {
-      links.set(s.labels.Remote, { active: s.value > 0 });
-    }
-  }
-  for (const s of samples) {
-    const link = links.get(s.labels.To ?? "");
-    if (s.name === "concord_network_peer_round_trip_time_seconds" && link) link.rtt = s.value;
-  }
-  return links;
+  return peerLinksOf(parseMetrics(await res.text()));
 }
 
 /** The Cluster page. */
@@ -187,7 +170,7 @@ function linkText(self: boolean, link: PeerLink | undefined): string {
   if (self) return "(this member)";
   if (link === undefined) return "unknown";
   if (!link.active) return "no connection";
-  return link.rtt === undefined || link.rtt === 0
-    ? "connected"
-    : `connected, ${(link.rtt * 1000).toFixed(2)} ms round trip`;
+  if (link.rtt === undefined || link.rtt.seconds === 0) return "connected";
+  const ms = (link.rtt.seconds * 1000).toFixed(2);
+  return `connected, ${link.rtt.kind === "mean" ? "mean" : "last"} round trip ${ms} ms`;
 }
