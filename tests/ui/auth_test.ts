@@ -6,52 +6,57 @@
  * the keys of the prefix; logging out and in as root shows everything.
  */
 import assert from "node:assert/strict";
-import { typeInto, waitForText, withConsole } from "./console_browser.ts";
+import { runSteps, type Step, typeInto, waitForText, withConsole } from "./console_browser.ts";
 import type { TestServer } from "../server/harness.ts";
 
-Deno.test("console auth: log in through the form; what the user may not read shows the error", async () => {
-  await withConsole("auth", async ({ page }) => {
-    await waitForText(page, "#login .hint", "Authentication is enabled on this cluster");
-    assert.equal(await page.$eval("#login", (el) => (el as HTMLElement).hidden), false);
+const steps: Step[] = [];
 
-    await typeInto(page, "#login-form input[name=user]", "alice");
-    await typeInto(page, "#login-form input[name=password]", "wrong");
-    await page.click("#login-form button[type=submit]");
-    await waitForText(
-      page,
-      "#login .notice.error",
-      "etcdserver: authentication failed, invalid user ID or password",
-    );
-    await typeInto(page, "#login-form input[name=password]", "alicepw");
-    await page.click("#login-form button[type=submit]");
-    await waitForText(page, "header .who", "user alice");
-    assert.equal(await page.$eval("#login", (el) => (el as HTMLElement).hidden), true);
+steps.push([
+  "log in through the form; what the user may not read shows the error",
+  async (browser) => {
+    await withConsole("auth", async ({ page }) => {
+      await waitForText(page, "#login .hint", "Authentication is enabled on this cluster");
+      assert.equal(await page.$eval("#login", (el) => (el as HTMLElement).hidden), false);
 
-    // every key: alice may not; her prefix: she may
-    await waitForText(
-      page,
-      ".keys .notice.error",
-      "etcdserver: permission denied (PermissionDenied)",
-    );
-    await typeInto(page, "#browse input[name=prefix]", "app/");
-    await page.click("#browse button[type=submit]");
-    await waitForText(page, '#keys tr[data-key="app/a"]', "app/a");
-    assert.equal(await page.$('#keys tr[data-key="secret"]'), null);
+      await typeInto(page, "#login-form input[name=user]", "alice");
+      await typeInto(page, "#login-form input[name=password]", "wrong");
+      await page.click("#login-form button[type=submit]");
+      await waitForText(
+        page,
+        "#login .notice.error",
+        "etcdserver: authentication failed, invalid user ID or password",
+      );
+      await typeInto(page, "#login-form input[name=password]", "alicepw");
+      await page.click("#login-form button[type=submit]");
+      await waitForText(page, "header .who", "user alice");
+      assert.equal(await page.$eval("#login", (el) => (el as HTMLElement).hidden), true);
 
-    await page.click("header button[name=auth]");
-    await waitForText(page, "header .who", "anonymous");
-    await page.click("header button[name=auth]");
-    await typeInto(page, "#login-form input[name=user]", "root");
-    await typeInto(page, "#login-form input[name=password]", "rootpw");
-    await page.click("#login-form button[type=submit]");
-    await waitForText(page, "header .who", "user root");
-    await typeInto(page, "#browse input[name=prefix]", "");
-    await page.click("#browse button[type=submit]");
-    await waitForText(page, '#keys tr[data-key="secret"]', "secret");
-  }, { prepare: enableAuth });
-});
+      // every key: alice may not; her prefix: she may
+      await waitForText(
+        page,
+        ".keys .notice.error",
+        "etcdserver: permission denied (PermissionDenied)",
+      );
+      await typeInto(page, "#browse input[name=prefix]", "app/");
+      await page.click("#browse button[type=submit]");
+      await waitForText(page, '#keys tr[data-key="app/a"]', "app/a");
+      assert.equal(await page.$('#keys tr[data-key="secret"]'), null);
 
-Deno.test("console auth: a token the member no longer accepts brings the login back", async () => {
+      await page.click("header button[name=auth]");
+      await waitForText(page, "header .who", "anonymous");
+      await page.click("header button[name=auth]");
+      await typeInto(page, "#login-form input[name=user]", "root");
+      await typeInto(page, "#login-form input[name=password]", "rootpw");
+      await page.click("#login-form button[type=submit]");
+      await waitForText(page, "header .who", "user root");
+      await typeInto(page, "#browse input[name=prefix]", "");
+      await page.click("#browse button[type=submit]");
+      await waitForText(page, '#keys tr[data-key="secret"]', "secret");
+    }, { prepare: enableAuth, browser });
+  },
+]);
+
+steps.push(["a token the member no longer accepts brings the login back", async (browser) => {
   await withConsole("auth relogin", async ({ server, page }) => {
     await waitForText(page, "#login .hint", "Authentication is enabled");
     await typeInto(page, "#login-form input[name=user]", "alice");
@@ -79,8 +84,10 @@ Deno.test("console auth: a token the member no longer accepts brings the login b
     await waitForText(page, "header .who", "user alice");
     await page.click("#browse button[type=submit]");
     await waitForText(page, ".keys .summary", "Keys 1–1 of 1 under “app/”");
-  }, { prepare: enableAuth });
-});
+  }, { prepare: enableAuth, browser });
+}]);
+
+Deno.test("console auth", (t) => runSteps(t, steps));
 
 /** Users root (all) and alice (reads app/ only), two keys, and auth on. */
 async function enableAuth(s: TestServer): Promise<void> {

@@ -6,10 +6,12 @@
  * with the new leader elected by the two left and the killed member down, without a reload.
  */
 import assert from "node:assert/strict";
-import { inBrowser, waitForText, withConsole } from "./console_browser.ts";
+import { inBrowser, runSteps, type Step, waitForText, withConsole } from "./console_browser.ts";
 import { etcdctl, ProcessCluster } from "../cluster/processes.ts";
 
-Deno.test("console cluster: one member's status, members, alarms and health", async () => {
+const steps: Step[] = [];
+
+steps.push(["one member's status, members, alarms and health", async (browser) => {
   await withConsole("cluster one", async ({ server, page }) => {
     const status = await server.ok(["endpoint", "status", "-w", "json"]);
     const id = BigInt(/"member_id":(\d+)/.exec(status)![1]).toString(16);
@@ -24,10 +26,10 @@ Deno.test("console cluster: one member's status, members, alarms and health", as
     await waitForText(page, '#status [data-fact="db"]', /\d+(\.\d)? (kB|MB|B)$/);
     await waitForText(page, "#members tbody tr", "(serving)");
     await waitForText(page, "svg.cluster-picture g.member.leader", "leader");
-  }, { hash: "cluster" });
-});
+  }, { hash: "cluster", browser });
+}]);
 
-Deno.test("console cluster: the picture follows a leader change among three processes", async () => {
+steps.push(["the picture follows a leader change among three processes", async (browser) => {
   const c = await ProcessCluster.start("concord", 3);
   try {
     const eps = c.members.map((m) => m.clientUrl).join(",");
@@ -64,8 +66,10 @@ Deno.test("console cluster: the picture follows a leader change among three proc
       );
       const third = c.members[3 - li - served].name;
       await waitForText(page, `#members tr[data-member="${third}"] [data-link]`, "connected");
-    });
+    }, browser);
   } finally {
     await c.stop();
   }
-});
+}]);
+
+Deno.test("console cluster", (t) => runSteps(t, steps));

@@ -7,7 +7,7 @@
  * screenshot of the page is saved to a temp dir and its path printed, with the page's own
  * errors.
  */
-import type { Page } from "puppeteer-core";
+import type { Browser, Page } from "puppeteer-core";
 import { launchChromium } from "../api/browser/chromium.ts";
 import { startTestServer, type TestServer } from "../server/harness.ts";
 import type { ServerConfig } from "../../lib/server/config.ts";
@@ -31,7 +31,12 @@ export const WAIT_MS = 10_000;
 export async function withConsole(
   name: string,
   fn: (ctx: ConsoleContext) => Promise<void>,
-  opts: { hash?: string; prepare?: (s: TestServer) => Promise<void> } = {},
+  opts: {
+    hash?: string;
+    prepare?: (s: TestServer) => Promise<void>;
+    /** A browser to open the page in (see `withChromium`); default: a fresh one. */
+    browser?: Browser;
+  } = {},
   edit?: (c: ServerConfig) => void,
 ): Promise<void> {
   const server = await startTestServer((c) => {
@@ -41,24 +46,62 @@ export async function withConsole(
   });
   try {
     await opts.prepare?.(server);
-    await inBrowser(name, server.url, opts.hash ?? "keys", (page) => fn({ server, page }));
+    await inBrowser(
+      name,
+      server.url,
+      opts.hash ?? "keys",
+      (page) => fn({ server, page }),
+      opts.browser,
+    );
   } finally {
     await server.close();
   }
 }
 
 /**
- * Opens the console of the member at `url` on page `hash` in a fresh headless Chromium and
- * runs `fn`; on failure saves a screenshot (its path is printed) and prints the page's errors.
+ * Runs `fn` with one headless Chromium, closed after: the tests of a file share it (as steps
+ * of one test), since launching it is most of a console test's time.
+ */
+export async function withChromium(fn: (browser: Browser) => Promise<void>): Promise<void> {
+  const browser = await launchChromium();
+  try {
+    await fn(browser);
+  } finally {
+    await browser.close();
+  }
+}
+
+/** Options of a test step sharing the file's browser: its pages outlive no step, but
+ * puppeteer's connection (opened before the step) reads on across steps. */
+export const SHARED_BROWSER_STEP = { sanitizeOps: false, sanitizeResources: false };
+
+/** One scenario of a test file, run as a step with the file's shared browser. */
+export type Step = [name: string, fn: (browser: Browser) => Promise<void>];
+
+/** Runs `steps` in order as steps of test `t`, sharing one Chromium. */
+export async function runSteps(t: Deno.TestContext, steps: Step[]): Promise<void> {
+  await withChromium(async (browser) => {
+    for (const [name, fn] of steps) {
+      const ok = await t.step({ name, ...SHARED_BROWSER_STEP, fn: () => fn(browser) });
+      if (!ok) break;
+    }
+  });
+}
+
+/**
+ * Opens the console of the member at `url` on page `hash` in a new page of `shared` (or of a
+ * fresh headless Chromium) and runs `fn`; on failure saves a screenshot (its path is
+ * printed) and prints the page's errors.
  */
 export async function inBrowser(
   name: string,
   url: string,
   hash: string,
   fn: (page: Page) => Promise<void>,
+  shared?: Browser,
 ): Promise<void> {
   const pageErrors: string[] = [];
-  const browser = await launchChromium();
+  const browser = shared ?? await launchChromium();
   let page: Page | undefined;
   try {
     page = await browser.newPage();
@@ -80,7 +123,8 @@ export async function inBrowser(
     }
     throw err;
   } finally {
-    await browser.close();
+    if (shared === undefined) await browser.close();
+    else await page?.close();
   }
 }
 

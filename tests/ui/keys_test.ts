@@ -7,9 +7,18 @@
  * 50 keys are walked with Next and Previous.
  */
 import assert from "node:assert/strict";
-import { typeInto, waitForGone, waitForText, withConsole } from "./console_browser.ts";
+import {
+  runSteps,
+  type Step,
+  typeInto,
+  waitForGone,
+  waitForText,
+  withConsole,
+} from "./console_browser.ts";
 
-Deno.test("console keys: put through the form, view, CAS edit, history, delete", async () => {
+const steps: Step[] = [];
+
+steps.push(["put through the form, view, CAS edit, history, delete", async (browser) => {
   await withConsole("keys put view edit", async ({ server, page }) => {
     await typeInto(page, "#put input[name=key]", "ui/conf");
     await typeInto(page, "#put textarea[name=value]", '{"a":1,"b":[true]}');
@@ -72,10 +81,10 @@ Deno.test("console keys: put through the form, view, CAS edit, history, delete",
     await waitForGone(page, '#keys tr[data-key="ui/conf"]');
     await waitForText(page, ".keys > .notice.ok", "Deleted “ui/conf” at revision");
     assert.equal(await server.ok(["get", "ui/conf"]), "");
-  });
-});
+  }, { browser });
+}]);
 
-Deno.test("console keys: a prefix is browsed 50 keys a page", async () => {
+steps.push(["a prefix is browsed 50 keys a page", async (browser) => {
   await withConsole("keys pages", async ({ page }) => {
     await typeInto(page, "#browse input[name=prefix]", "p/");
     await page.click("#browse button[type=submit]");
@@ -101,6 +110,7 @@ Deno.test("console keys: a prefix is browsed 50 keys a page", async () => {
     await page.click("button[name=prev]");
     await waitForText(page, ".keys .summary", "Keys 1–50 of 70");
   }, {
+    browser,
     prepare: async (s) => {
       // one txn of 70 puts (etcdctl's txn reads them from stdin)
       const puts = Array.from({ length: 70 }, (_, i) => `put p/${String(i).padStart(2, "0")} x`);
@@ -108,4 +118,6 @@ Deno.test("console keys: a prefix is browsed 50 keys a page", async () => {
       await s.ok(["put", "q/other", "y"]);
     },
   });
-});
+}]);
+
+Deno.test("console keys", (t) => runSteps(t, steps));

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
-import { typeInto, waitForText, withConsole } from "./console_browser.ts";
+import { runSteps, type Step, typeInto, waitForText, withConsole } from "./console_browser.ts";
 
 /** The events table, newest first: [revision, type, key, value]. */
 function events(page: Page): Promise<string[][]> {
@@ -22,7 +22,9 @@ async function putRev(ok: (a: string[]) => Promise<string>, k: string, v: string
   return String(JSON.parse(await ok(["put", k, v, "-w", "json"])).header.revision);
 }
 
-Deno.test("console watch: etcdctl's puts and deletes appear live; pause holds them back", async () => {
+const steps: Step[] = [];
+
+steps.push(["etcdctl's puts and deletes appear live; pause holds them back", async (browser) => {
   await withConsole(
     "watch",
     async ({ server, page }) => {
@@ -54,15 +56,15 @@ Deno.test("console watch: etcdctl's puts and deletes appear live; pause holds th
       await page.click("button[name=stop]");
       await waitForText(page, '[data-watch="status"]', "Stopped. 4 events seen.");
     },
-    { hash: "watch" },
+    { hash: "watch", browser },
     (c) => {
       // CORS restricted to another origin: the console, on the member's own, is unaffected
       c.corsOrigins = ["https://elsewhere.example"];
     },
   );
-});
+}]);
 
-Deno.test("console watch: replaying from a compacted revision shows the compaction error", async () => {
+steps.push(["replaying from a compacted revision shows the compaction error", async (browser) => {
   await withConsole("watch compacted", async ({ server, page }) => {
     await server.ok(["put", "c/a", "1"]);
     const rev = await putRev((a) => server.ok(a), "c/a", "2");
@@ -80,5 +82,7 @@ Deno.test("console watch: replaying from a compacted revision shows the compacti
     await typeInto(page, "#watch-form input[name=rev]", rev);
     await page.click("#watch-form button[type=submit]");
     await waitForText(page, '#events tr[data-key="c/a"]', "2");
-  }, { hash: "watch" });
-});
+  }, { hash: "watch", browser });
+}]);
+
+Deno.test("console watch", (t) => runSteps(t, steps));
