@@ -3,9 +3,10 @@
  * The console in a real browser for tests: a Concord member started in-process by the test
  * (tests/server/harness.ts, with the real etcdctl bound to it), headless Chromium (Debian's,
  * driven over CDP by puppeteer-core: tests/api/browser/chromium.ts) on its /ui, and helpers
- * that wait for what the page shows with a bounded timeout. When the test fails, a
- * screenshot of the page is saved to a temp dir and its path printed, with the page's own
- * errors.
+ * that wait for what the page shows with a bounded timeout. An error the page reports (an
+ * uncaught exception, a Content-Security-Policy violation) fails the test. When the test
+ * fails, a screenshot of the page is saved to a temp dir and its path printed, with the
+ * page's own errors.
  */
 import type { Browser, Page } from "puppeteer-core";
 import { launchChromium } from "../api/browser/chromium.ts";
@@ -113,6 +114,8 @@ export async function inBrowser(
     await page.goto(`${url}/ui/#${hash}`, { waitUntil: "load" });
     await page.waitForSelector("header h1", { timeout: WAIT_MS });
     await fn(page);
+    // an uncaught exception or a CSP violation (reported on the console) fails the test
+    if (pageErrors.length > 0) throw new Error(`the page reported errors`);
   } catch (err) {
     if (page !== undefined) {
       const dir = await Deno.makeTempDir({ prefix: "concord-console-shot-" });
