@@ -42,7 +42,7 @@ export function replace(el: Node, ...children: Child[]): void {
   append(el, children);
 }
 
-/** The value of the named control of a form, trimmed of nothing (keys may hold spaces). */
+/** The value of the named control of a form, as typed (untrimmed: keys may hold spaces). */
 export function field(form: HTMLFormElement, name: string): string {
   const el = form.elements.namedItem(name);
   if (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) return el.value;

@@ -49,15 +49,20 @@ export class LoginForm {
         replace(this.#error, errorText(err));
       }
     });
+    const cancel = h("button", { type: "button", name: "cancel" }, "Cancel");
+    cancel.addEventListener("click", () => this.close());
+    this.#form.querySelector(".row")!.appendChild(cancel);
     this.el = h("div", { id: "login", class: "overlay", hidden: true }, this.#form);
   }
 
-  /** Shows the form, saying why the member asked (`err`). */
+  /** Shows the form, saying why the member asked (`err`; undefined: the user asked). */
   open(err: unknown): void {
     if (!this.el.hidden) return;
     replace(
       this.#why,
-      Errors.invalidAuthToken.is(err) || Errors.authFailed.is(err)
+      err === undefined
+        ? "Log in as a user of this cluster."
+        : Errors.invalidAuthToken.is(err) || Errors.authFailed.is(err)
         ? `Your login is no longer accepted (${errorText(err)}): log in again.`
         : "Authentication is enabled on this cluster: log in to continue.",
     );
