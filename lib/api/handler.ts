@@ -34,6 +34,7 @@ import { type EtcdServices, SERVICE_DESCRIPTORS } from "./services.ts";
 import { once } from "./body.ts";
 import { ENVELOPED_JSON, quoteLargeIntegersInEnvelopes } from "./json_int64.ts";
 import { type Probes, serveProbe } from "./probes.ts";
+import { isConsolePath, serveConsole } from "./console/serve.ts";
 
 /** What /health reports: etcd answers 200 `{"health":"true"}` or 503 `{"health":"false"}`. */
 export interface HealthStatus {
@@ -360,6 +361,7 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
       const probe = await serveProbe(options.probes, req.method, path, req.url);
       if (probe) return probe;
     }
+    if (isConsolePath(path)) return serveConsole(req, path);
     switch (path) {
       case "/health":
         return await health(req);
