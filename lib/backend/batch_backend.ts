@@ -18,6 +18,13 @@ import { dirname, type Disk } from "../io/disk.ts";
 import { DB } from "./db.ts";
 import { ClosedError, FailedError, UsageError } from "./errors.ts";
 import type { Tx } from "./tx.ts";
+import {
+  applyOps,
+  catchUp,
+  copySnapshotSliced,
+  type OnlineDefragOptions,
+  type Op,
+} from "./online_defrag.ts";
 
 /** How the backend batches and where its time comes from. */
 export interface BackendOptions {
@@ -31,13 +38,9 @@ export interface BackendOptions {
   pageSize?: number;
   /** Bound on page bytes kept in memory (default 1 GiB). */
   cacheBytes?: number;
+  /** How an online defragmentation shares the event loop (online_defrag.ts). */
+  defrag?: OnlineDefragOptions;
 }
-
-type Op =
-  | { kind: "put"; bucket: string; key: Uint8Array; value: Uint8Array }
-  | { kind: "delete"; bucket: string; key: Uint8Array }
-  | { kind: "create"; bucket: string }
-  | { kind: "drop"; bucket: string };
 
 const encoder = new TextEncoder();
 
@@ -87,6 +90,7 @@ export class BatchBackend implements Backend {
   #defragging = false;
   /** Operations recorded while a defragmentation copies the file, replayed into the copy. */
   #log: Op[] | null = null;
+  readonly #defragOptions: OnlineDefragOptions;
 
   private constructor(disk: Disk, path: string, db: DB, options: BackendOptions) {
     this.#disk = disk;
@@ -94,6 +98,7 @@ export class BatchBackend implements Backend {
     this.#db = db;
     this.#tx = db.begin(true);
     this.#limit = options.batchLimit ?? 10_000;
+    this.#defragOptions = options.defrag ?? {};
     const clock = options.clock ?? new RealClock();
     this.#timer = clock.every(options.batchInterval ?? 100, () => {
       if (this.#ops > 0 && !this.#failure && !this.#closed) this.#commitInBackground();
@@ -310,24 +315,28 @@ export class BatchBackend implements Backend {
     if (await disk.exists(tmp)) await disk.remove(tmp);
     // In one synchronous step: commit the batch, start the log, and take the snapshot the
     // copy is made from. The copy then equals the snapshot, and replaying the log (every write
-    // after it, in order) brings the copy exactly up to date.
+    // after it, in order) brings the copy exactly up to date. See online_defrag.ts.
     this.#check();
     const durable = this.#ops > 0 ? this.#commitBatch() : this.#db.flush();
-    this.#log = [];
-    const compacting = this.#db.compactTo(disk, tmp);
-    let copy: DB;
+    const log: Op[] = this.#log = [];
+    const src = this.#db.begin(false);
+    const name = (bucket: string) => this.#name(bucket);
+    let copy: DB | undefined;
     try {
       await durable;
-      await compacting;
-      copy = await DB.open(disk, tmp);
+      copy = await DB.open(disk, tmp, { pageSize: this.#db.pageSize });
+      await copySnapshotSliced(src, copy, this.#defragOptions);
+      src.rollback();
+      await catchUp(copy, log, name, this.#defragOptions);
     } catch (err) {
       this.#log = null;
-      await compacting.catch(() => {});
+      if (!src.done) src.rollback();
+      await copy?.close().catch(() => {});
       await disk.remove(tmp).catch(() => {});
       throw err;
     }
-    // Bring the copy up to date with what was written meanwhile, then switch to it at once.
-    const log = this.#log;
+    // The one pause: replay the short rest of the log and switch to the copy, synchronously.
+    this.#check();
     this.#log = null;
     const old = this.#db;
     const oldTx = this.#tx;
@@ -335,16 +344,7 @@ export class BatchBackend implements Backend {
     this.#db = copy;
     this.#tx = tx;
     this.#buckets.clear();
-    for (const op of log) {
-      if (op.kind === "create") tx.createBucketIfNotExists(this.#name(op.bucket));
-      else if (op.kind === "drop") {
-        if (tx.bucket(this.#name(op.bucket))) tx.deleteBucket(this.#name(op.bucket));
-      } else {
-        const b = tx.bucket(this.#name(op.bucket))!;
-        if (op.kind === "put") b.put(op.key, op.value);
-        else b.delete(op.key);
-      }
-    }
+    applyOps(tx, log, 0, log.length, name);
     this.#ops = log.length;
     oldTx.rollback();
     try {
