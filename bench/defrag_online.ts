@@ -16,7 +16,7 @@
  * noisy: compare the two servers within one run.
  */
 import { Client, grpcTransport } from "../lib/client/mod.ts";
-import { BenchCluster } from "./cluster.ts";
+import { BenchCluster, procCpuSeconds } from "./cluster.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MIB = 1 << 20;
@@ -185,10 +185,14 @@ async function runOne(kind: "etcd" | "concord", f: Flags, logDir: string): Promi
         dueNext += period;
       }
     }, 2);
+    const pid = server.members[0].proc.pid;
+    const cpu0 = procCpuSeconds(pid);
     await new Promise((r) => setTimeout(r, f.windowS * 1000));
     const d0 = performance.now();
+    const cpu1 = procCpuSeconds(pid);
     await c.maintenance.defragment({ endpoint: url, timeoutMs: 600_000 });
     const d1 = performance.now();
+    const cpu2 = procCpuSeconds(pid);
     await new Promise((r) => setTimeout(r, f.windowS * 1000));
     stopAt = performance.now();
     clearInterval(ticker);
@@ -202,8 +206,15 @@ async function runOne(kind: "etcd" | "concord", f: Flags, logDir: string): Promi
         `${(Number(after.dbSize) / MIB).toFixed(0)} MiB; peak RSS ` +
         `${(server.peakRss()[0] / 1024).toFixed(0)} MiB`,
     );
-    console.log(`  before defrag: ${summary(before, "put")}; ${summary(before, "get")}`);
-    console.log(`  during defrag: ${summary(during, "put")}; ${summary(during, "get")}`);
+    const busy = (cpu: number, ms: number) => `${((100 * cpu) / (ms / 1000)).toFixed(0)}% CPU`;
+    console.log(
+      `  before defrag (${busy(cpu1 - cpu0, f.windowS * 1000)}): ${summary(before, "put")}; ` +
+        summary(before, "get"),
+    );
+    console.log(
+      `  during defrag (${busy(cpu2 - cpu1, d1 - d0)}): ${summary(during, "put")}; ` +
+        summary(during, "get"),
+    );
 
     // every acknowledged put is there
     const got = await c.kv.range("load/", { prefix: true, keysOnly: true });

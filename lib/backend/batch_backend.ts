@@ -325,9 +325,14 @@ export class BatchBackend implements Backend {
     try {
       await durable;
       copy = await DB.open(disk, tmp, { pageSize: this.#db.pageSize });
-      await copySnapshotSliced(src, copy, this.#defragOptions);
+      const copied = await copySnapshotSliced(src, copy, log, this.#defragOptions);
       src.rollback();
-      await catchUp(copy, log, name, this.#defragOptions);
+      await catchUp(copy, log, name, copied, this.#defragOptions);
+      this.#defragOptions.progress?.({
+        phase: "swap",
+        copiedBytes: copied,
+        pendingOps: log.length,
+      });
     } catch (err) {
       this.#log = null;
       if (!src.done) src.rollback();

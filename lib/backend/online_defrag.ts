@@ -43,6 +43,17 @@ export interface OnlineDefragOptions {
   tailOps?: number;
   /** Catch-up rounds before the final step runs whatever is left (default 50). */
   maxRounds?: number;
+  /** Told how far the defragmentation is, at each commit of the copy and at the swap. */
+  progress?: (p: DefragProgress) => void;
+}
+
+/** Where an online defragmentation is. */
+export interface DefragProgress {
+  phase: "copy" | "catch-up" | "swap";
+  /** Bytes of keys and values copied from the snapshot so far. */
+  copiedBytes: number;
+  /** Writes recorded since the snapshot and not yet in the copy. */
+  pendingOps: number;
 }
 
 /** Gives the event loop a turn once the current slice has run `ms`. */
@@ -106,17 +117,20 @@ class Batches {
 
 /**
  * Copies every bucket and key of the snapshot `src` into the empty database `dst`, yielding
- * the event loop every `sliceMs`. Returns once the copy is committed and durable.
+ * the event loop every `sliceMs`. Returns the bytes of keys and values copied, once the copy
+ * is committed and durable. `log` (the writes recorded meanwhile) is read for progress only.
  */
 export async function copySnapshotSliced(
   src: Tx,
   dst: DB,
+  log: readonly Op[],
   opts: OnlineDefragOptions = {},
-): Promise<void> {
+): Promise<number> {
   const slicer = new Slicer(opts.sliceMs ?? 4, 16);
   const batchBytes = opts.batchBytes ?? 256 << 10;
   const batches = new Batches(dst);
   let bytes = 0;
+  let copied = 0;
   let resolved: { tx: Tx; names: Uint8Array[]; bucket: Bucket } | null = null;
   const dstBucket = (names: Uint8Array[]): Bucket => {
     const tx = batches.tx;
@@ -141,7 +155,9 @@ export async function copySnapshotSliced(
       dstBucket(names).put(k, v);
       bytes += k.length + v.length;
       if (bytes >= batchBytes) {
+        copied += bytes;
         bytes = 0;
+        opts.progress?.({ phase: "copy", copiedBytes: copied, pendingOps: log.length });
         await batches.next();
         slicer.restart();
       } else if (slicer.due()) await slicer.turn();
@@ -154,6 +170,7 @@ export async function copySnapshotSliced(
     batches.abort();
     throw err;
   }
+  return copied + bytes;
 }
 
 /** Applies recorded writes, in order, to an open write transaction. */
@@ -192,6 +209,7 @@ export async function catchUp(
   dst: DB,
   log: Op[],
   name: NameOf,
+  copiedBytes: number,
   opts: OnlineDefragOptions = {},
 ): Promise<void> {
   const slicer = new Slicer(opts.sliceMs ?? 4, 1);
@@ -201,6 +219,7 @@ export async function catchUp(
   const step = 64;
   for (let round = 0; round < maxRounds && log.length > tailOps; round++) {
     const end = log.length;
+    opts.progress?.({ phase: "catch-up", copiedBytes, pendingOps: end });
     const batches = new Batches(dst);
     let bytes = 0;
     try {
