@@ -341,8 +341,13 @@ export class BatchBackend implements Backend {
       throw err;
     }
     // The one pause: replay the short rest of the log and switch to the copy, synchronously.
-    this.#check();
     this.#log = null;
+    if (this.#failure || this.#closed) {
+      // failed or closed meanwhile: the copy is not wanted (nor its lock held)
+      await copy.close().catch(() => {});
+      await disk.remove(tmp).catch(() => {});
+      this.#check();
+    }
     const old = this.#db;
     const oldTx = this.#tx;
     const tx = copy.begin(true);

@@ -198,3 +198,35 @@ Deno.test("online defrag: kill -9 at any step leaves every committed write", asy
     }
   }
 });
+
+Deno.test("online defrag: a close during a defrag leaves one usable file", async () => {
+  const seed = testSeed();
+  console.log(`seed=${seed}`);
+  const rand = new Rand(seed);
+  for (let iter = 0; iter < 8; iter++) {
+    const disk = new SimDisk();
+    await disk.mkdirAll("/d/member/snap");
+    const { b, model } = await filled(disk, rand, { batchBytes: 8192, sliceMs: 0 });
+    const defrag = b.defrag().then(() => "done", (err) => `failed: ${err}`);
+    const turns = rand.int(150);
+    for (let round = 0; round < turns; round++) {
+      writes(b, model, rand, round);
+      await turn();
+    }
+    await b.close();
+    const outcome = await defrag;
+    console.log(`iter ${iter}: closed after ${turns} turns, defrag ${outcome}`);
+    const again = await openBackend(disk, PATH, { clock: new SimClock() });
+    try {
+      assert.deepEqual(
+        sorted(all(again.read, "key")),
+        sorted(model),
+        `seed=${seed} iter ${iter}: closed after ${turns} turns, defrag ${outcome}`,
+      );
+      assert.deepEqual(again.check(), []);
+      assert.deepEqual(await disk.readDir("/d/member/snap"), ["db"], outcome);
+    } finally {
+      await again.close();
+    }
+  }
+});
