@@ -117,6 +117,9 @@ interface Sample {
   ok: boolean;
 }
 
+/** Why requests failed, by message (etcd refuses proposals while its apply lags). */
+const failures = new Map<string, number>();
+
 function pct(xs: number[], p: number): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -169,8 +172,10 @@ async function runOne(kind: "etcd" | "concord", f: Flags, logDir: string): Promi
             const i = 2 * Math.floor(Math.random() * (n / 2));
             await c.kv.range(`keep/${String(i).padStart(8, "0")}`, { serializable: true });
           }
-        } catch {
+        } catch (err) {
           ok = false;
+          const msg = err instanceof Error ? err.message : String(err);
+          failures.set(msg, (failures.get(msg) ?? 0) + 1);
         }
         samples.push({ due, ms: performance.now() - due, kind: op, ok });
       })();
@@ -221,6 +226,8 @@ async function runOne(kind: "etcd" | "concord", f: Flags, logDir: string): Promi
     const have = new Set(got.kvs.map((kv) => new TextDecoder().decode(kv.key)));
     const missing = acked.filter((k) => !have.has(k));
     console.log(`  acknowledged puts: ${acked.length}, missing afterwards: ${missing.length}`);
+    for (const [msg, n] of failures) console.log(`  failed ${n} times: ${msg}`);
+    failures.clear();
     if (missing.length > 0) throw new Error(`${kind} lost ${missing.length} acknowledged puts`);
   } finally {
     await c.close();
