@@ -195,7 +195,7 @@ async function runOne(kind: "etcd" | "concord", f: Flags, logDir: string): Promi
     await new Promise((r) => setTimeout(r, f.windowS * 1000));
     const d0 = performance.now();
     const cpu1 = procCpuSeconds(pid);
-    await c.maintenance.defragment({ endpoint: url, timeoutMs: 600_000 });
+    await c.maintenance.defragment({ endpoint: url, timeoutMs: 3_600_000 });
     const d1 = performance.now();
     const cpu2 = procCpuSeconds(pid);
     await new Promise((r) => setTimeout(r, f.windowS * 1000));

@@ -88,6 +88,8 @@ export class BatchBackend implements Backend {
   /** Databases replaced by a defragmentation, closed once their last user is done. */
   #retired = new Set<DB>();
   #defragging = false;
+  /** While a defragmented copy is being renamed over the file: commits wait for it. */
+  #renaming: Promise<void> | null = null;
   /** Operations recorded while a defragmentation copies the file, replayed into the copy. */
   #log: Op[] | null = null;
   readonly #defragOptions: OnlineDefragOptions;
@@ -200,13 +202,16 @@ export class BatchBackend implements Backend {
     this.#ops = 0;
     this.#buckets.clear();
     this.#commits++;
-    const done = tx.commit();
+    const written = tx.commit();
     try {
       this.#tx = this.#db.begin(true);
     } catch (err) {
-      done.catch(() => {});
+      written.catch(() => {});
       return Promise.reject(this.#fail(err));
     }
+    // right after a defrag's swap, a commit is durable only once the file is durably renamed
+    const renaming = this.#renaming;
+    const done = renaming ? written.then(() => renaming) : written;
     return done.catch((err) => {
       throw this.#fail(err);
     });
@@ -224,6 +229,7 @@ export class BatchBackend implements Backend {
     else {
       try {
         await this.#db.flush();
+        await this.#renaming;
       } catch (err) {
         throw this.#fail(err);
       }
@@ -357,7 +363,7 @@ export class BatchBackend implements Backend {
     applyOps(tx, log, 0, log.length, name);
     this.#ops = log.length;
     oldTx.rollback();
-    try {
+    const renamed = (async () => {
       // Pinned views and copies of the old file keep it open until they finish.
       if (this.#users.has(old)) this.#retired.add(old);
       else await old.close();
@@ -365,6 +371,13 @@ export class BatchBackend implements Backend {
       // lock moves with the file.
       await disk.rename(tmp, this.#path);
       await disk.syncDir(dirname(this.#path));
+    })();
+    // A commit to the copy before its name is durable would be lost by a crash that leaves
+    // the old file under the name: commits made meanwhile resolve after the rename.
+    this.#renaming = renamed;
+    try {
+      await renamed;
+      this.#renaming = null;
       await this.commit();
     } catch (err) {
       throw this.#fail(err);

@@ -6,8 +6,9 @@
  *
  * 1. `copySnapshotSliced` rewrites the snapshot into a fresh file, bucket by bucket in key
  *    order (densely filled pages, no free ones), in slices of a few milliseconds with the
- *    event loop served between them, committing the copy every `batchBytes` with the next
- *    batch prepared while the last one is written and fsynced;
+ *    event loop served between them, committing the copy every `batchBytes` (small: a
+ *    commit's pages are prepared and written synchronously) without an fsync per commit
+ *    (the copy is thrown away unless finished), fsyncing it every `syncBytes` instead;
  * 2. `catchUp` replays the recorded writes into the copy, in slices too, round after round,
  *    until what is left is short;
  * 3. the backend, in one synchronous step (the only pause traffic sees), replays the rest,
@@ -39,6 +40,8 @@ export interface OnlineDefragOptions {
    * here for 256 KiB, 20-100 ms for 1 MiB; docs/perf.md).
    */
   batchBytes?: number;
+  /** Bytes of the copy written between two fsyncs of it (default 1 MiB). */
+  syncBytes?: number;
   /** Recorded writes left for the final synchronous step (default 2,000). */
   tailOps?: number;
   /** Catch-up rounds before the final step runs whatever is left (default 50). */
@@ -89,25 +92,41 @@ class Slicer {
  */
 class Batches {
   readonly #dst: DB;
+  readonly #syncBytes: number;
   #tx: Tx;
   #persisting: Promise<void> = Promise.resolve();
-  constructor(dst: DB) {
+  #unsyncedBytes = 0;
+  constructor(dst: DB, syncBytes: number) {
     this.#dst = dst;
+    this.#syncBytes = syncBytes;
+    // the copy is thrown away unless finished: its commits skip their fsyncs (one per
+    // `syncBytes` bounds its dirty pages, which would otherwise slow every fsync on the disk,
+    // the WAL's included, and stall the synchronous writes of the next commits)
+    dst.unsynced = true;
     this.#tx = dst.begin(true);
   }
   get tx(): Tx {
     return this.#tx;
   }
-  async next(): Promise<void> {
+  /** Commits the open transaction (`bytes` of keys and values) and begins the next. */
+  async next(bytes: number): Promise<void> {
     await this.#persisting;
     const done = this.#tx.commit();
     done.catch(() => {}); // awaited by the next call or by finish()
     this.#persisting = done;
     this.#tx = this.#dst.begin(true);
+    this.#unsyncedBytes += bytes;
+    if (this.#unsyncedBytes >= this.#syncBytes) {
+      this.#unsyncedBytes = 0;
+      await this.#dst.sync();
+    }
   }
+  /** Commits the open transaction and makes every commit durable. */
   async finish(): Promise<void> {
     await this.#persisting;
     await this.#tx.commit();
+    this.#dst.unsynced = false;
+    await this.#dst.sync();
   }
   abort(): void {
     if (!this.#tx.done) this.#tx.rollback();
@@ -128,7 +147,7 @@ export async function copySnapshotSliced(
 ): Promise<number> {
   const slicer = new Slicer(opts.sliceMs ?? 4, 16);
   const batchBytes = opts.batchBytes ?? 256 << 10;
-  const batches = new Batches(dst);
+  const batches = new Batches(dst, opts.syncBytes ?? 1 << 20);
   let bytes = 0;
   let copied = 0;
   let resolved: { tx: Tx; names: Uint8Array[]; bucket: Bucket } | null = null;
@@ -156,9 +175,9 @@ export async function copySnapshotSliced(
       bytes += k.length + v.length;
       if (bytes >= batchBytes) {
         copied += bytes;
-        bytes = 0;
         opts.progress?.({ phase: "copy", copiedBytes: copied, pendingOps: log.length });
-        await batches.next();
+        await batches.next(bytes);
+        bytes = 0;
         slicer.restart();
       } else if (slicer.due()) await slicer.turn();
     }
@@ -220,7 +239,7 @@ export async function catchUp(
   for (let round = 0; round < maxRounds && log.length > tailOps; round++) {
     const end = log.length;
     opts.progress?.({ phase: "catch-up", copiedBytes, pendingOps: end });
-    const batches = new Batches(dst);
+    const batches = new Batches(dst, opts.syncBytes ?? 1 << 20);
     let bytes = 0;
     try {
       for (let i = 0; i < end; i += step) {
@@ -231,8 +250,8 @@ export async function catchUp(
           if (op.kind === "put") bytes += op.key.length + op.value.length;
         }
         if (bytes >= batchBytes) {
+          await batches.next(bytes);
           bytes = 0;
-          await batches.next();
           slicer.restart();
         } else if (slicer.due()) await slicer.turn();
       }

@@ -230,3 +230,52 @@ Deno.test("online defrag: a close during a defrag leaves one usable file", async
     }
   }
 });
+
+Deno.test("online defrag: a commit made between the swap and the rename waits for the rename", async () => {
+  for (const crash of [false, true]) {
+    const disk = new SimDisk();
+    await disk.mkdirAll("/d/member/snap");
+    const base = disk.process();
+    let release = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    let renameCalled = () => {};
+    const called = new Promise<void>((r) => (renameCalled = r));
+    const gated: Disk = {
+      ...base,
+      rename: async (from, to) => {
+        renameCalled();
+        await gate;
+        return await base.rename(from, to);
+      },
+    };
+    const { b, model } = await filled(gated, new Rand(7), { sliceMs: 0 });
+    const defrag = b.defrag().then(() => "done", (err) => `failed: ${err}`);
+    await called; // swapped to the copy, its rename not made yet
+    b.write.put("key", k("after-swap"), k("1"));
+    let durable = false;
+    const commit = b.commit().then(() => (durable = true), () => {});
+    for (let i = 0; i < 5; i++) await turn();
+    assert.equal(durable, false, "a commit to the copy resolved before its rename");
+    if (crash) disk.processCrash();
+    release();
+    const outcome = await defrag;
+    await commit;
+    if (!crash) await b.close();
+    const again = await openBackend(disk.process(), PATH, { clock: new SimClock() });
+    try {
+      assert.deepEqual(again.check(), []);
+      const got = all(again.read, "key");
+      if (!crash) {
+        assert.equal(outcome, "done");
+        assert.equal(durable, true);
+        assert.equal(got.get("after-swap"), "1");
+      } else {
+        assert.equal(durable, false);
+        got.delete("after-swap");
+        assert.deepEqual(sorted(got), sorted(model));
+      }
+    } finally {
+      await again.close();
+    }
+  }
+});
