@@ -53,8 +53,8 @@ const STREAM_FLAG: FlagSpec = {
   name: "stream",
   kind: "bool",
   def: false,
-  help: "Use the RangeStream RPC: the range comes in chunks (etcdctl 3.7; etcd 3.4/3.5 " +
-    "servers do not have it)",
+  help: "Use the RangeStream RPC: the range comes in chunks (beyond etcdctl 3.4: etcdctl " +
+    "3.7's flag; etcd servers before 3.7 answer Unimplemented)",
 };
 
 export const PUT_FLAGS: FlagSpec[] = [
