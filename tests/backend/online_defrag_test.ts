@@ -139,7 +139,7 @@ Deno.test("online defrag: the event loop turns all through the copy", async () =
   await b.close();
 });
 
-Deno.test("online defrag: kill -9 at any step leaves every committed write", async () => {
+Deno.test("online defrag: kill -9 or power loss at any step leaves every committed write", async () => {
   const seed = testSeed();
   console.log(`seed=${seed}`);
   const rand = new Rand(seed);
@@ -159,8 +159,11 @@ Deno.test("online defrag: kill -9 at any step leaves every committed write", asy
     await d;
     await b.close();
   }
-  for (let iter = 0; iter < 12; iter++) {
-    const disk = new SimDisk();
+  for (let iter = 0; iter < 16; iter++) {
+    // a power loss also drops, keeps or tears each unsynced write (the copy's commits are
+    // not fsynced one by one)
+    const power = iter % 2 === 1;
+    const disk = new SimDisk({ rand: new Rand(seed + iter) });
     await disk.mkdirAll("/d/member/snap");
     const { b, model } = await filled(disk.process(), rand, opts);
     const killAt = rand.int(span + 4);
@@ -177,16 +180,18 @@ Deno.test("online defrag: kill -9 at any step leaves every committed write", asy
         await b.commit().then(() => (durable = Math.max(durable, n)), () => {});
       } else await turn();
     }
-    disk.processCrash();
+    if (power) disk.powerLoss();
+    else disk.processCrash();
     await defrag;
     const again = await openBackend(disk.process(), PATH, { clock: new SimClock() });
     try {
-      assert.deepEqual(again.check(), [], `seed=${seed} iter ${iter}`);
+      assert.deepEqual(again.check(), [], `seed=${seed} iter ${iter} power ${power}`);
       const got = JSON.stringify(sorted(all(again.read, "key")));
       const match = states.findIndex((s) => JSON.stringify(s) === got);
       assert.ok(
         match >= durable,
-        `seed=${seed} iter ${iter} kill at ${killAt}/${span}: reopened at state ${match}, ` +
+        `seed=${seed} iter ${iter} ${power ? "power loss" : "kill"} at ${killAt}/${span}: ` +
+          `reopened at state ${match}, ` +
           `${durable} was durable (defrag ${failed ? "failed" : "done"})`,
       );
       // a left-over copy does not stop the next defrag
@@ -274,6 +279,39 @@ Deno.test("online defrag: a commit made between the swap and the rename waits fo
         got.delete("after-swap");
         assert.deepEqual(sorted(got), sorted(model));
       }
+    } finally {
+      await again.close();
+    }
+  }
+});
+
+Deno.test("online defrag: the copy is durable before its name is (power loss right after the rename)", async () => {
+  const seed = testSeed();
+  console.log(`seed=${seed}`);
+  for (let iter = 0; iter < 4; iter++) {
+    const disk = new SimDisk({ rand: new Rand(seed + iter) });
+    await disk.mkdirAll("/d/member/snap");
+    const base = disk.process();
+    let renamed = false;
+    const gated: Disk = {
+      ...base,
+      rename: async (from, to) => {
+        await base.rename(from, to);
+        renamed = true;
+      },
+      syncDir: async (path) => {
+        await base.syncDir(path);
+        // the power goes the moment the new name is durable
+        if (renamed) disk.powerLoss();
+      },
+    };
+    const { b, model } = await filled(gated, new Rand(seed + iter), { batchBytes: 8192 });
+    const outcome = await b.defrag().then(() => "done", (err) => `failed: ${err}`);
+    assert.ok(renamed, outcome);
+    const again = await openBackend(disk.process(), PATH, { clock: new SimClock() });
+    try {
+      assert.deepEqual(again.check(), [], `seed=${seed} iter ${iter}`);
+      assert.deepEqual(sorted(all(again.read, "key")), sorted(model), `seed=${seed} iter ${iter}`);
     } finally {
       await again.close();
     }
