@@ -119,12 +119,12 @@ function* chunks(
         return false;
       }
       const kv = decodeKeyValue(raw);
+      if (keysOnly) kv.value = EMPTY;
       const size = kvBytes(kv);
       if (kvs.length > 0 && bytes + size > budget) {
         full = true;
         return false;
       }
-      if (keysOnly) kv.value = EMPTY;
       kvs.push(kv);
       bytes += size;
       last = kv;
