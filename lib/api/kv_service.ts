@@ -15,5 +15,6 @@ export function kvService(s: KvServer): Partial<ServiceImpl<typeof KV>> {
     deleteRange: (req, ctx) => s.deleteRange(req, callerOf(ctx)),
     txn: (req, ctx) => s.txn(req, callerOf(ctx)),
     compact: (req, ctx) => s.compact(req, callerOf(ctx)),
+    rangeStream: (req, ctx) => s.rangeStream(req, callerOf(ctx), ctx.signal),
   };
 }

@@ -19,6 +19,13 @@ import { DB } from "./db.ts";
 import { ClosedError, FailedError, UsageError } from "./errors.ts";
 import type { Tx } from "./tx.ts";
 import { type ObserveSink, secondsSince } from "../base/metric_sink.ts";
+import {
+  applyOps,
+  catchUp,
+  copySnapshotSliced,
+  type OnlineDefragOptions,
+  type Op,
+} from "./online_defrag.ts";
 
 /** How the backend batches and where its time comes from. */
 export interface BackendOptions {
@@ -34,6 +41,8 @@ export interface BackendOptions {
   cacheBytes?: number;
   /** Where commit, snapshot and defragmentation durations are reported. */
   metrics?: BackendMetrics;
+  /** How an online defragmentation shares the event loop (online_defrag.ts). */
+  defrag?: OnlineDefragOptions;
 }
 
 /** The backend's measurements, as etcd exports them (etcd_disk_backend_*). */
@@ -45,12 +54,6 @@ export interface BackendMetrics {
   /** Seconds a defragmentation took. */
   defragSeconds?: ObserveSink;
 }
-
-type Op =
-  | { kind: "put"; bucket: string; key: Uint8Array; value: Uint8Array }
-  | { kind: "delete"; bucket: string; key: Uint8Array }
-  | { kind: "create"; bucket: string }
-  | { kind: "drop"; bucket: string };
 
 const encoder = new TextEncoder();
 
@@ -98,9 +101,12 @@ export class BatchBackend implements Backend {
   /** Databases replaced by a defragmentation, closed once their last user is done. */
   #retired = new Set<DB>();
   #defragging = false;
+  /** While a defragmented copy is being renamed over the file: commits wait for it. */
+  #renaming: Promise<void> | null = null;
   /** Operations recorded while a defragmentation copies the file, replayed into the copy. */
   #log: Op[] | null = null;
   readonly #metrics: BackendMetrics | undefined;
+  readonly #defragOptions: OnlineDefragOptions;
 
   private constructor(disk: Disk, path: string, db: DB, options: BackendOptions) {
     this.#disk = disk;
@@ -109,6 +115,7 @@ export class BatchBackend implements Backend {
     this.#tx = db.begin(true);
     this.#limit = options.batchLimit ?? 10_000;
     this.#metrics = options.metrics;
+    this.#defragOptions = options.defrag ?? {};
     const clock = options.clock ?? new RealClock();
     this.#timer = clock.every(options.batchInterval ?? 100, () => {
       if (this.#ops > 0 && !this.#failure && !this.#closed) this.#commitInBackground();
@@ -212,14 +219,17 @@ export class BatchBackend implements Backend {
     this.#commits++;
     const sink = this.#metrics?.commitSeconds;
     const t0 = sink === undefined ? 0 : performance.now();
-    let done = tx.commit();
-    if (sink !== undefined) done = done.then(() => sink.observe(secondsSince(t0)));
+    let written = tx.commit();
+    if (sink !== undefined) written = written.then(() => sink.observe(secondsSince(t0)));
     try {
       this.#tx = this.#db.begin(true);
     } catch (err) {
-      done.catch(() => {});
+      written.catch(() => {});
       return Promise.reject(this.#fail(err));
     }
+    // right after a defrag's swap, a commit is durable only once the file is durably renamed
+    const renaming = this.#renaming;
+    const done = renaming ? written.then(() => renaming) : written;
     return done.catch((err) => {
       throw this.#fail(err);
     });
@@ -237,6 +247,7 @@ export class BatchBackend implements Backend {
     else {
       try {
         await this.#db.flush();
+        await this.#renaming;
       } catch (err) {
         throw this.#fail(err);
       }
@@ -333,44 +344,49 @@ export class BatchBackend implements Backend {
     if (await disk.exists(tmp)) await disk.remove(tmp);
     // In one synchronous step: commit the batch, start the log, and take the snapshot the
     // copy is made from. The copy then equals the snapshot, and replaying the log (every write
-    // after it, in order) brings the copy exactly up to date.
+    // after it, in order) brings the copy exactly up to date. See online_defrag.ts.
     this.#check();
     const durable = this.#ops > 0 ? this.#commitBatch() : this.#db.flush();
-    this.#log = [];
-    const compacting = this.#db.compactTo(disk, tmp);
-    let copy: DB;
+    const log: Op[] = this.#log = [];
+    const src = this.#db.begin(false);
+    const name = (bucket: string) => this.#name(bucket);
+    let copy: DB | undefined;
     try {
       await durable;
-      await compacting;
-      copy = await DB.open(disk, tmp);
+      copy = await DB.open(disk, tmp, { pageSize: this.#db.pageSize });
+      const copied = await copySnapshotSliced(src, copy, log, this.#defragOptions);
+      src.rollback();
+      await catchUp(copy, log, name, copied, this.#defragOptions);
+      this.#defragOptions.progress?.({
+        phase: "swap",
+        copiedBytes: copied,
+        pendingOps: log.length,
+      });
     } catch (err) {
       this.#log = null;
-      await compacting.catch(() => {});
+      if (!src.done) src.rollback();
+      await copy?.close().catch(() => {});
       await disk.remove(tmp).catch(() => {});
       throw err;
     }
-    // Bring the copy up to date with what was written meanwhile, then switch to it at once.
-    const log = this.#log;
+    // The one pause: replay the short rest of the log and switch to the copy, synchronously.
     this.#log = null;
+    if (this.#failure || this.#closed) {
+      // failed or closed meanwhile: the copy is not wanted (nor its lock held)
+      await copy.close().catch(() => {});
+      await disk.remove(tmp).catch(() => {});
+      this.#check();
+    }
     const old = this.#db;
     const oldTx = this.#tx;
     const tx = copy.begin(true);
     this.#db = copy;
     this.#tx = tx;
     this.#buckets.clear();
-    for (const op of log) {
-      if (op.kind === "create") tx.createBucketIfNotExists(this.#name(op.bucket));
-      else if (op.kind === "drop") {
-        if (tx.bucket(this.#name(op.bucket))) tx.deleteBucket(this.#name(op.bucket));
-      } else {
-        const b = tx.bucket(this.#name(op.bucket))!;
-        if (op.kind === "put") b.put(op.key, op.value);
-        else b.delete(op.key);
-      }
-    }
+    applyOps(tx, log, 0, log.length, name);
     this.#ops = log.length;
     oldTx.rollback();
-    try {
+    const renamed = (async () => {
       // Pinned views and copies of the old file keep it open until they finish.
       if (this.#users.has(old)) this.#retired.add(old);
       else await old.close();
@@ -378,6 +394,13 @@ export class BatchBackend implements Backend {
       // lock moves with the file.
       await disk.rename(tmp, this.#path);
       await disk.syncDir(dirname(this.#path));
+    })();
+    // A commit to the copy before its name is durable would be lost by a crash that leaves
+    // the old file under the name: commits made meanwhile resolve after the rename.
+    this.#renaming = renamed;
+    try {
+      await renamed;
+      this.#renaming = null;
       await this.commit();
     } catch (err) {
       throw this.#fail(err);

@@ -86,6 +86,12 @@ export class DB implements TxOwner {
   #writer: Tx | null = null;
   /** The chain of persists: resolves when every prepared commit is durable. */
   #persisting: Promise<void> = Promise.resolve();
+  /**
+   * While true, commits write their pages and meta without fsyncing them: for a file that is
+   * thrown away unless `sync()` is called before anyone relies on it (an online defrag's
+   * copy, online_defrag.ts). Never set on a live file.
+   */
+  unsynced = false;
   #failure: FailedError | null = null;
   #closed = false;
 
@@ -325,11 +331,11 @@ export class DB implements TxOwner {
     }
     if (this.#file.writeBatchAt) await this.#file.writeBatchAt(writes);
     else for (const w of writes) await this.#file.writeAt(w.data, w.offset);
-    await this.#file.sync();
+    if (!this.unsynced) await this.#file.sync();
     const metaWrite = { data: encodeMeta(meta), offset: (meta.txid % 2) * ps };
     if (this.#file.writeBatchAt) await this.#file.writeBatchAt([metaWrite]);
     else await this.#file.writeAt(metaWrite.data, metaWrite.offset);
-    await this.#file.sync();
+    if (!this.unsynced) await this.#file.sync();
     this.pager.unpin(pages);
     this.#fileBytes = Math.max(this.#fileBytes, meta.hwm * ps);
   }
@@ -338,6 +344,17 @@ export class DB implements TxOwner {
   async flush(): Promise<void> {
     await this.#persisting;
     if (this.#failure) throw this.#failure;
+  }
+
+  /** Waits for every commit so far and fsyncs the file: what `unsynced` commits skipped. */
+  async sync(): Promise<void> {
+    await this.flush();
+    try {
+      await this.#file.sync();
+    } catch (err) {
+      this.#failure ??= new FailedError("fsync of unsynced commits failed", err);
+      throw this.#failure;
+    }
   }
 
   /**

@@ -67,6 +67,15 @@ export const Errors = {
   duplicateKey: def(GrpcCode.InvalidArgument, "etcdserver: duplicate key given in txn request"),
   compacted: def(GrpcCode.OutOfRange, "etcdserver: mvcc: required revision has been compacted"),
   futureRev: def(GrpcCode.OutOfRange, "etcdserver: mvcc: required revision is a future revision"),
+  // etcd 3.7's RangeStream refuses what it cannot serve in key order chunk by chunk
+  rangeStreamSort: def(
+    GrpcCode.Unimplemented,
+    "RangeStream does not support custom sort orders",
+  ),
+  rangeStreamFilters: def(
+    GrpcCode.Unimplemented,
+    "RangeStream does not support revision filters",
+  ),
   noSpace: def(GrpcCode.ResourceExhausted, "etcdserver: mvcc: database space exceeded"),
   leaseNotFound: def(GrpcCode.NotFound, "etcdserver: requested lease not found"),
   leaseExist: def(GrpcCode.FailedPrecondition, "etcdserver: lease already exists"),

@@ -11,6 +11,7 @@ import { goQuote } from "./ctl_gofmt.ts";
 import { SimplePrinter } from "./ctl_print_simple.ts";
 import { FieldsPrinter } from "./ctl_print_fields.ts";
 import { client } from "./ctl_connect.ts";
+import type { RangeResponse } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 
 const enc = new TextEncoder();
 
@@ -46,6 +47,15 @@ export const GET_FLAGS: FlagSpec[] = [
     help: 'Only write values when using the "simple" output format',
   },
 ];
+
+/** `get --stream` (etcdctl 3.7's flag; not in txn's get lines, where it means nothing). */
+const STREAM_FLAG: FlagSpec = {
+  name: "stream",
+  kind: "bool",
+  def: false,
+  help: "Use the RangeStream RPC: the range comes in chunks (beyond etcdctl 3.4: etcdctl " +
+    "3.7's flag; etcd servers before 3.7 answer Unimplemented)",
+};
 
 export const PUT_FLAGS: FlagSpec[] = [
   {
@@ -227,13 +237,24 @@ export function delOp(args: string[], f: ParsedFlags): { key: Uint8Array; opts: 
 async function runGet(ctx: CtlContext): Promise<void> {
   const { key, opts } = getOp(ctx.args, ctx.flags);
   const c = await client(ctx);
+  const printer = ctx.printer;
+  const stream = ctx.flags.bool("stream");
   let resp;
   try {
-    resp = await c.kv.range(key, { ...opts, ...ctx.callOptions() });
+    if (stream && printer instanceof SimplePrinter && !ctx.flags.bool("count-only")) {
+      // the simple format prints kvs only: each chunk as it comes, nothing held
+      if (ctx.flags.bool("print-value-only")) printer.valueOnly = true;
+      for await (const chunk of c.kv.rangeStream(key, { ...opts, ...ctx.callOptions() })) {
+        printer.get(chunk);
+      }
+      return;
+    }
+    resp = stream
+      ? await mergeChunks(c.kv.rangeStream(key, { ...opts, ...ctx.callOptions() }))
+      : await c.kv.range(key, { ...opts, ...ctx.callOptions() });
   } catch (err) {
     exitWith(Exit.Error, err);
   }
-  const printer = ctx.printer;
   if (ctx.flags.bool("count-only") && !(printer instanceof FieldsPrinter)) {
     throw badArgs("--count-only is only for `--write-out=fields`");
   }
@@ -244,6 +265,22 @@ async function runGet(ctx: CtlContext): Promise<void> {
     printer.valueOnly = true;
   }
   printer.get(resp);
+}
+
+/** etcdctl's GetStreamToGetResponse: the chunks merged into the one response Range gives. */
+async function mergeChunks(chunks: AsyncIterable<RangeResponse>): Promise<RangeResponse> {
+  let out: RangeResponse | undefined;
+  for await (const c of chunks) {
+    if (out === undefined) out = c;
+    else {
+      out.kvs.push(...c.kvs);
+      if (c.header) out.header = c.header;
+      out.more = c.more;
+      out.count = c.count;
+    }
+  }
+  if (out === undefined) throw new Error("RangeStream ended without a chunk");
+  return out;
 }
 
 async function runPut(ctx: CtlContext): Promise<void> {
@@ -293,7 +330,7 @@ export const KV_COMMANDS: CommandSpec[] = [
     path: ["get"],
     use: "[options] <key> [range_end]",
     short: "Gets the key or a range of keys",
-    flags: GET_FLAGS,
+    flags: [...GET_FLAGS, STREAM_FLAG],
     run: runGet,
   },
   {

@@ -337,6 +337,29 @@ export class MvccStore implements KvReader {
     return { kvs: decodeKeyValues(raw), count, rev: curRev };
   }
 
+  /**
+   * Visits, in key order from `span.key`, the kvs of `span` live at revision `rev` (raw, as
+   * stored: a view valid only during the call), until `visit` returns false. This is a range
+   * read in pages: the caller holds what it keeps and no more, so a stream of chunks at one
+   * pinned revision needs memory for a chunk, never the whole range. Throws as `rangeAt`
+   * does: compacted once `rev` is below the compacted revision (also between two pages of
+   * the same stream), futureRev above the current one.
+   */
+  scanAt(span: KeySpan, rev: number, visit: (raw: Uint8Array) => boolean): void {
+    if (rev > this.#currentRev) throw Errors.futureRev();
+    if (rev < this.#compactMainRev) throw Errors.compacted();
+    const out = this.#scratch;
+    if (span.end === undefined) {
+      const h = this.#index.get(span.key);
+      if (h !== undefined && historyGet(h, rev, out)) visit(this.#fetchRaw(out.main, out.sub));
+      return;
+    }
+    this.#index.ascend(span.key, span.end, (_k, h) => {
+      if (!historyGet(h, rev, out)) return true;
+      return visit(this.#fetchRaw(out.main, out.sub));
+    });
+  }
+
   #fetch(main: number, sub: number): KeyValue {
     return decodeKeyValue(this.#fetchRaw(main, sub));
   }

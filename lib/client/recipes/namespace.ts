@@ -81,6 +81,20 @@ export class Namespace {
     return r;
   }
 
+  /** As `kv.rangeStream`, inside the namespace: each chunk's keys come back without it. */
+  async *rangeStream(
+    key: Bytes,
+    opts?: RangeOptions & CallOptions,
+  ): AsyncGenerator<RangeResponse> {
+    const req = rangeRequest(key, opts);
+    const [k, end] = this.#interval(req.key, req.rangeEnd);
+    const chunks = this.client.kv.rangeStream(k, { ...opts, prefix: false, fromKey: false, end });
+    for await (const r of chunks) {
+      for (const kv of r.kvs) this.#strip(kv);
+      yield r;
+    }
+  }
+
   /** As `kv.get`, inside the namespace. */
   async get(key: Bytes, opts?: RangeOptions & CallOptions): Promise<KeyValue | undefined> {
     return (await this.range(key, opts)).kvs[0];
