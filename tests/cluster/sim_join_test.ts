@@ -58,7 +58,7 @@ async function grow(snapshots: boolean): Promise<void> {
     assert.equal(value(m4, "k59"), "v59");
     if (snapshots) {
       assert.ok(
-        c.log.some((l) => l.startsWith("m4: concord: received snapshot db")),
+        c.log.some((l) => l.startsWith("m4: concord: received and saved database snapshot")),
         c.log.filter((l) => l.includes("snap") || l.startsWith("m4")).join("\n"),
       );
     }
