@@ -7,8 +7,9 @@
  *
  * What it models, per message: the wire (each message is encoded and decoded with the real
  * codec, so the receiver never shares objects with the sender), a delay, loss (`dropRate`),
- * duplication (`duplicateRate`), reordering (`reorderRate`: a message may overtake earlier
- * ones of its link; otherwise a link is FIFO, like a stream), and partitions of directed
+ * duplication (`duplicateRate`, never of a proposal: see below), reordering (`reorderRate`: a
+ * message may overtake earlier ones of its link; otherwise a link is FIFO, like a stream), and
+ * partitions of directed
  * links, one-way or both, with `heal`. A message sent over a cut link, or to a member that is
  * not running, is dropped and the sender's host is told the peer is unreachable (as when the
  * real transport's stream is down); one lost on a link cut while it was in flight is just
@@ -21,6 +22,14 @@
  * `openSnapshot`, the body built by snapshot_wire.ts (message, page file, SHA-256), the
  * receiver's `receiveSnapshot` with a verifying payload, and the sender's `reportSnapshot`.
  * `snapshotFaultRate` cuts or corrupts a body so hosts' failure paths run too.
+ *
+ * Duplicates stop short of MsgProp. The real transport (http_peer.ts, like etcd's rafthttp)
+ * writes a peer's messages on one HTTP/2 stream and drops a batch whose write failed, never
+ * sending it again: a message arrives at most once. Raft tolerates duplicates of its own
+ * messages (it resends appends, heartbeats and snapshots itself), so duplicating those still
+ * tests something real; a proposal forwarded by a follower is a client's write, which raft
+ * would append, and the apply perform, twice. etcd does not deduplicate applied requests
+ * either (its clients retry a write only when it provably never left, as ours do).
  *
  * Async host calls (snapshots) continue on microtasks after the clock's timers fire; a
  * simulation advancing the clock should let microtasks run between steps to keep them
@@ -47,7 +56,10 @@ export interface SimFaults {
   maxDelayMs: number;
   /** Probability that a message is silently lost. */
   dropRate: number;
-  /** Probability that a message is delivered twice (the copy after its own delay). */
+  /**
+   * Probability that a message is delivered twice (the copy after its own delay); never a
+   * proposal (MsgProp), which the real stream transport cannot deliver twice.
+   */
   duplicateRate: number;
   /** Probability that a message ignores its link's FIFO order (may overtake earlier ones). */
   reorderRate: number;
@@ -237,7 +249,8 @@ export class SimNetwork {
       return true;
     }
     this.#schedule(src, m.to, bytes, false);
-    if (this.rand.chance(this.#faults.duplicateRate)) this.#schedule(src, m.to, bytes, true);
+    const dup = this.rand.chance(this.#faults.duplicateRate);
+    if (dup && m.type !== MessageType.Prop) this.#schedule(src, m.to, bytes, true);
     return true;
   }
 

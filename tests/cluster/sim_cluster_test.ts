@@ -190,3 +190,31 @@ Deno.test("sim cluster: a lease keeps its remaining TTL across a leader change (
     await c.stop();
   }
 });
+
+Deno.test("sim cluster: a write through a follower applies once while the network duplicates every message", async () => {
+  const seed = seedOf();
+  const c = await SimCluster.start({ size: 3, seed, network: { duplicateRate: 1 } });
+  try {
+    await c.until("a leader", () => c.leader() !== null);
+    const leader = c.leader()!;
+    const followers = c.live.filter((m) => m !== leader);
+    await c.put(leader, "k", "through the leader");
+    let last = leader.store.rev();
+    for (let i = 0; i < 6; i++) {
+      // the follower forwards its proposal to the leader as a MsgProp
+      const a = await c.put(followers[i % 2], "k", `v${i}`);
+      assert.equal(a.kind, "put");
+      if (a.kind !== "put") continue;
+      assert.equal(a.r.header.revision, last + 1, `seed=${seed}: put ${i} skipped a revision`);
+      last = a.r.header.revision;
+    }
+    // a second copy of a proposal would land one more revision after the last answer
+    const until = c.clock.now() + 500;
+    await c.until("500 ms passed", () => c.clock.now() >= until);
+    for (const m of c.live) {
+      assert.equal(m.store.rev(), last, `seed=${seed}: ${m.config.name} applied a write twice`);
+    }
+  } finally {
+    await c.stop();
+  }
+});

@@ -7,9 +7,6 @@
  *   --bug NAME     plant a bug (stale-read) to see the checkers catch it
  *   --verbose      one line per run
  *   --keep-going   on a failure print its seed, first violation and replay, and go on
- *   --same-wall-clock  every member on one wall clock (shows the request id collision)
- *   --resume-watch-after-snapshot  resume watchers of a member that installed a snapshot
- *                  (steps around the duplicate events of docs/testing.md)
  *
  * Exits 1 on the first failing seed, after printing it with its replay command and trace.
  */
@@ -43,8 +40,6 @@ const known = new Set([
   "size",
   "bug",
   "verbose",
-  "same-wall-clock",
-  "resume-watch-after-snapshot",
   "keep-going",
 ]);
 for (const a of Deno.args) {
@@ -75,8 +70,6 @@ for (let s = 0; s < seeds; s++) {
     seed,
     size,
     bug,
-    sameWallClock: Deno.args.includes("--same-wall-clock"),
-    resumeWatchAfterSnapshot: Deno.args.includes("--resume-watch-after-snapshot"),
   };
   const res = await runCluster(o);
   if (res.violations.length > 0 && keepGoing) {

