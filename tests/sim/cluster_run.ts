@@ -25,7 +25,19 @@ import { DEFAULT_SIM_FAULTS } from "../../lib/transport/sim_network.ts";
 import { SimCluster } from "../cluster/sim_cluster.ts";
 import { describeOp, type KvInput, type KvOp, type KvOutput } from "./kv_history.ts";
 import { checkLinearizable } from "./linearizability.ts";
-import { checkWatch, drain, referenceEvents, watchAll, type WatchRecord } from "./watch_check.ts";
+import {
+  checkCompacted,
+  checkWatch,
+  drain,
+  referenceEvents,
+  watchAll,
+  type WatchOptions,
+  type WatchRecord,
+} from "./watch_check.ts";
+import { HistoryArchive } from "./history_archive.ts";
+import type { RunContext } from "./run_context.ts";
+import { checkLeases, leaseClient, type LeaseRecord } from "./lease_workload.ts";
+import { adminClient, type AdminRecords, checkAdmin } from "./compaction_workload.ts";
 import {
   type AckedRevisions,
   checkDurability,
@@ -62,8 +74,13 @@ export interface RunResult {
   /** The header revision each answered op got, by op id. */
   revisions: AckedRevisions;
   serialReads: number;
-  /** Events the run's watchers received (all of them checked). */
+  /** Events the run's watchers received (all of them checked), and how many watchers. */
   watchEvents: number;
+  watchers: number;
+  leases: number;
+  compactions: number;
+  pastReads: number;
+  defrags: number;
   crashes: number;
   partitions: number;
   finalRev: number;
@@ -107,23 +124,56 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   let crashes = 0;
   let partitions = 0;
   const violations: string[] = [];
-  /** One watcher per member incarnation, from its next revision or from a past one. */
+  const archive = new HistoryArchive();
+  /**
+   * One watcher per member incarnation, from its next revision or from a past one, with
+   * prev_kv or a filter at random; cancelled and resumed now and then, and resumed from the
+   * compact revision after a compacted response (as etcd's clients may).
+   */
   const watchers: (WatchRecord | null)[] = new Array(o.size).fill(null);
   const allWatchers: WatchRecord[] = [];
   const watch = (i: number, m: Member, resumeAt?: number) => {
     const rev = m.store.rev();
     const from = resumeAt ?? (r.chance(0.5) ? rev + 1 : 1 + r.int(rev + 1));
+    const filter = r.int(5);
+    const opts: WatchOptions = {
+      prevKv: r.chance(0.5),
+      noPut: filter === 0,
+      noDelete: filter === 1,
+    };
     const w = watchAll(
-      `watcher on ${m.config.name}#${incarnation[i]}${resumeAt === undefined ? "" : " (resumed)"}`,
+      `watcher on ${m.config.name}#${incarnation[i]}${resumeAt === undefined ? "" : " (resumed)"}` +
+        `${opts.prevKv ? " prev_kv" : ""}${opts.noPut ? " noput" : ""}${
+          opts.noDelete ? " nodelete" : ""
+        }`,
       m.hub.newStream({ bufferSize: 1 << 20 }),
       from,
+      opts,
     );
     watchers[i] = w;
     allWatchers.push(w);
   };
   c.members.forEach((m, i) => watch(i, m!));
+  /** Takes the watchers' responses and records what the members applied. */
   const drainAll = () => {
-    for (const w of watchers) if (w !== null) drain(w);
+    for (const [i, w] of watchers.entries()) {
+      if (w === null) continue;
+      drain(w);
+      if (w.ended && w.compacted !== undefined) watch(i, c.members[i]!, w.compacted);
+    }
+    for (const m of c.live) archive.observe(m.config.name, m.store, c.clock.now());
+  };
+  /** A client cancels its watch and resumes after the last event it got. */
+  const resumeWatch = (i: number) => {
+    const w = watchers[i];
+    const m = c.members[i];
+    if (w === null || w.ended || m === null) return;
+    drain(w);
+    if (w.ended) return;
+    w.ended = true;
+    w.stream.close();
+    const last = w.responses.at(-1)?.events.at(-1)?.rev;
+    watch(i, m, last === undefined ? w.startRev : last + 1);
   };
   const restart = async (i: number) => {
     incarnation[i]++;
@@ -131,6 +181,15 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   };
 
   const sleep = (ms: number) => new Promise<void>((res) => c.clock.after(ms, res));
+  const ctx: RunContext = {
+    c,
+    r,
+    archive,
+    tick: () => seq++,
+    within: (p) => within(p),
+    sleep,
+    note,
+  };
   /** Resolves with the outcome, or "timeout" when the client stops waiting. */
   const within = <T>(p: Promise<T>): Promise<{ v: T } | { e: unknown } | "timeout"> =>
     new Promise((res) => {
@@ -322,8 +381,35 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
 
   await c.until("a first leader", () => c.leader() !== null);
   let done = false;
-  const work = Promise.all(Array.from({ length: clients }, (_, id) => client(id, opsPerClient)))
-    .then(() => (done = true));
+  let leases: LeaseRecord[] = [];
+  let admin: AdminRecords = { compactions: [], reads: [], defrags: 0, defragFailures: [] };
+  const work = Promise.all([
+    ...Array.from({ length: clients }, (_, id) => client(id, opsPerClient)),
+    leaseClient(ctx, Math.max(1, Math.floor(opsPerClient / 8))).then((l) => void (leases = l)),
+    adminClient(ctx, Math.floor(opsPerClient / 2)).then((a) => void (admin = a)),
+  ]).then(() => (done = true));
+  const result = (finalRev: number): RunResult => ({
+    seed: o.seed,
+    size: o.size,
+    violations,
+    history,
+    revisions: revs,
+    serialReads: serial.length,
+    watchEvents: allWatchers.reduce(
+      (n, w) => n + w.responses.reduce((m, x) => m + x.events.length, 0),
+      0,
+    ),
+    watchers: allWatchers.length,
+    leases: leases.length,
+    compactions: admin.compactions.length,
+    pastReads: admin.reads.length,
+    defrags: admin.defrags,
+    crashes,
+    partitions,
+    finalRev,
+    simMs: c.clock.now(),
+    trace: mergeTrace(trace, c.log),
+  });
   try {
     const limit = c.clock.now() + 120_000;
     while (!done) {
@@ -333,6 +419,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       await c.step(5);
       drainAll();
       await faultStep();
+      if (r.chance(0.01)) resumeWatch(r.int(o.size));
     }
     await work;
     // heal everything, then the cluster must converge
@@ -358,16 +445,30 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       note(`final write failed (${err instanceof Error ? err.message : err}), attempt ${attempt}`);
       if (attempt === 10) throw err;
     }
+    // every lease expires (none is kept alive any more), its keys deleted through raft
+    await c.until("every lease expired", () => c.live.every((m) => m.lessor.size === 0), 60_000);
     const target = () => c.leader()?.appliedIndex ?? -1;
     await c.until(
       "every member applied everything",
       () => c.live.length === o.size && c.live.every((m) => m.appliedIndex === target()),
       30_000,
     );
+    drainAll();
     const finalRev = c.leader()!.store.rev();
+    /** The history each watcher must see, per combination of options. */
+    const refs = new Map<string, ReturnType<typeof referenceEvents>>();
+    const refOf = (w: WatchRecord) => {
+      const k = JSON.stringify(w.opts);
+      if (!refs.has(k)) refs.set(k, referenceEvents(archive, w.opts));
+      return refs.get(k)!;
+    };
+    const live = (w: WatchRecord) => watchers.includes(w) && !w.ended;
+    const lastWanted = (w: WatchRecord) => Math.max(0, ...[...refOf(w).keys()]);
     await c.until("watchers caught up", () => {
       drainAll();
-      return watchers.every((w) => w === null || w.ended || w.responses.at(-1)?.rev === finalRev);
+      return allWatchers.every((w) =>
+        !live(w) || (w.responses.at(-1)?.events.at(-1)?.rev ?? 0) >= lastWanted(w)
+      );
     }, 5_000).catch(() => {}); // a watcher that never caught up is reported by checkWatch below
     const hashes = c.live.map((m) =>
       `${m.config.name}: rev ${m.store.rev()} hash ${m.store.hashKV(0).hash}`
@@ -375,36 +476,26 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     if (new Set(c.live.map((m) => `${m.store.rev()}/${m.store.hashKV(0).hash}`)).size !== 1) {
       violations.push(`members did not converge: ${hashes.join(", ")}`);
     }
-    const store = c.live[0].store;
+    if (archive.rev() !== finalRev) {
+      violations.push(
+        `the run recorded revisions up to ${archive.rev()}, the leader has ${finalRev}`,
+      );
+    }
+    violations.push(...archive.violations);
     history.splice(0, history.length, ...history.filter((op) => !failedReads.has(op.id)));
     const lin = checkLinearizable(history);
     if (!lin.ok) violations.push(`not linearizable on key ${lin.key}: ${lin.reason}`);
-    violations.push(...checkDurability(history, revs, store));
-    violations.push(...checkSerializable(serial, store));
-    const ref = referenceEvents(store, [
-      ...Array.from({ length: KEYS }, (_, k) => `k${k}`),
-      "sim/final",
-    ]);
+    violations.push(...checkDurability(history, revs, archive));
+    violations.push(...checkSerializable(serial, archive));
+    violations.push(...checkLeases(leases, archive));
+    violations.push(...checkAdmin(admin, archive));
+    const compactRevs = new Set(admin.compactions.map((x) => x.rev));
+    const maxCompacted = Math.max(0, ...compactRevs);
     for (const w of allWatchers) {
-      violations.push(...checkWatch(w, ref, watchers.includes(w) && !w.ended ? finalRev : 0));
+      violations.push(...checkWatch(w, refOf(w), live(w) ? finalRev : 0, maxCompacted));
+      violations.push(...checkCompacted(w, compactRevs));
     }
-    return {
-      seed: o.seed,
-      size: o.size,
-      violations,
-      history,
-      revisions: revs,
-      serialReads: serial.length,
-      watchEvents: allWatchers.reduce(
-        (n, w) => n + w.responses.reduce((m, x) => m + x.events.length, 0),
-        0,
-      ),
-      crashes,
-      partitions,
-      finalRev: store.rev(),
-      simMs: c.clock.now(),
-      trace: mergeTrace(trace, c.log),
-    };
+    return result(finalRev);
   } catch (err) {
     violations.push(`run failed: ${err instanceof Error ? err.message : String(err)}`);
     for (const m of c.live) {
@@ -426,23 +517,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
             `${m.failure ? ` failed: ${m.failure}` : ""}`
       ),
     );
-    return {
-      seed: o.seed,
-      size: o.size,
-      violations,
-      history,
-      revisions: revs,
-      serialReads: serial.length,
-      watchEvents: allWatchers.reduce(
-        (n, w) => n + w.responses.reduce((m, x) => m + x.events.length, 0),
-        0,
-      ),
-      crashes,
-      partitions,
-      finalRev: -1,
-      simMs: c.clock.now(),
-      trace: mergeTrace(trace, c.log),
-    };
+    return result(-1);
   } finally {
     await c.stop();
   }

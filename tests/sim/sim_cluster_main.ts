@@ -86,7 +86,9 @@ for (let s = 0; s < seeds; s++) {
   passed++;
   if (verbose) {
     console.log(
-      `seed=${seed} size=${size}: ${res.history.length} ops, ${res.serialReads} serializable reads, ${res.watchEvents} watch events, ` +
+      `seed=${seed} size=${size}: ${res.history.length} ops, ${res.serialReads} serializable reads, ` +
+        `${res.watchEvents} watch events (${res.watchers} watchers), ${res.leases} leases, ` +
+        `${res.compactions} compactions, ${res.pastReads} past reads, ${res.defrags} defrags, ` +
         `${res.crashes} crashes, ${res.partitions} partitions, final rev ${res.finalRev}, ${res.simMs} sim ms`,
     );
   }
