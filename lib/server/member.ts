@@ -753,8 +753,14 @@ export class Member {
     if (wasPrimary) this.#state.lessor.promote(this.config.electionTimeoutMs);
     const t = this.#loop.transport;
     if (t !== null) {
-      for (const m of this.#state.membership.list()) {
-        if (m.id !== this.id) t.updatePeer({ id: m.id, urls: m.peerURLs });
+      // the snapshot's members become the peers (etcd's applySnapshot removes every peer and
+      // adds its members): members added or removed since this one's state came with it
+      const members = this.#state.membership.list().filter((m) => m.id !== this.id);
+      const had = new Set(t.stats().map((p) => p.id));
+      for (const id of had) if (!members.some((m) => m.id === id)) t.removePeer(id);
+      for (const m of members) {
+        if (had.has(m.id)) t.updatePeer({ id: m.id, urls: m.peerURLs });
+        else t.addPeer({ id: m.id, urls: m.peerURLs });
       }
     }
     await this.#snapshotter.releaseDbsBefore(index);

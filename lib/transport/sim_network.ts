@@ -9,14 +9,14 @@
  * codec, so the receiver never shares objects with the sender), a delay, loss (`dropRate`),
  * duplication (`duplicateRate`, never of a proposal: see below), reordering (`reorderRate`: a
  * message may overtake earlier ones of its link; otherwise a link is FIFO, like a stream), and
- * partitions of directed
- * links, one-way or both, with `heal`. A message sent over a cut link, or to a member that is
- * not running, is dropped and the sender's host is told the peer is unreachable (as when the
- * real transport's stream is down); one lost on a link cut while it was in flight is just
- * lost. The receiving side refuses as the real one does: another cluster id, or a removed
- * sender (etcd's 412 / 410), drops the message (410 also calls the sender host's
- * removedByPeer). Each link holds at most `queueLimit` messages in flight, like the real
- * per-peer queue.
+ * partitions of directed links, one-way or both, with `heal`. A message sent over a cut link,
+ * or to a member that is not running, is dropped and the sender's host is told the peer is
+ * unreachable (as when the real transport's stream is down); one lost on a link cut while it
+ * was in flight is just lost. The receiving side refuses as the real one does: another
+ * cluster id, or a removed sender (etcd's 412 / 410), drops the message (410 also calls the
+ * sender host's removedByPeer); a link coming up opens a stream, which is refused to a removed
+ * sender too. Each link holds at most `queueLimit` messages in flight, like the real per-peer
+ * queue.
  *
  * Snapshots travel in memory through the same host calls as over HTTP: the sender's
  * `openSnapshot`, the body built by snapshot_wire.ts (message, page file, SHA-256), the
@@ -224,6 +224,22 @@ export class SimNetwork {
     await new Promise<void>((r) => this.clock.after(this.#delay(), r));
     if (!this.linkUp(to, from)) throw unreachable();
     return out.slice();
+  }
+
+  /**
+   * The stream the real transport opens to a peer whenever the link comes up: the peer's
+   * handler refuses a removed sender with 410, which tells the sender's host it was removed
+   * (a removed member that restarts, or a learner, may never send a message that would).
+   */
+  dial(src: SimTransport, to: MemberId): void {
+    const from = src.host.memberId;
+    this.clock.after(this.#delay(), () => {
+      const dst = this.#members.get(to);
+      if (src.closed || dst === undefined || !this.linkUp(from, to)) return;
+      if (dst.host.clusterId !== src.host.clusterId || !dst.host.isRemoved(from)) return;
+      this.#note(`refused stream (removed member) ${from.toString(16)} -> ${to.toString(16)}`);
+      src.host.removedByPeer?.(to);
+    });
   }
 
   /** Sends one non-snapshot message; false when it could not leave (link down). */
@@ -434,7 +450,10 @@ class SimTransport implements Transport {
       const up = !this.closed && this.net.linkUp(this.host.memberId, id);
       if (!up) p.stats.activeSince = 0;
       // Clock time 0 would read as "not active": a link up from the start counts from 1 ms.
-      else if (p.stats.activeSince === 0) p.stats.activeSince = Math.max(now, 1);
+      else if (p.stats.activeSince === 0) {
+        p.stats.activeSince = Math.max(now, 1);
+        this.net.dial(this, id);
+      }
     }
   }
 

@@ -35,9 +35,11 @@ import {
   type WatchRecord,
 } from "./watch_check.ts";
 import { HistoryArchive } from "./history_archive.ts";
-import type { RunContext } from "./run_context.ts";
+import { errorText, type RunContext } from "./run_context.ts";
 import { checkLeases, leaseClient, type LeaseRecord } from "./lease_workload.ts";
 import { adminClient, type AdminRecords, checkAdmin } from "./compaction_workload.ts";
+import { membershipClient, type MembershipRecord } from "./membership_workload.ts";
+import { simMembersFetcher } from "../cluster/sim_join.ts";
 import {
   type AckedRevisions,
   checkDurability,
@@ -63,6 +65,11 @@ export interface RunOptions {
   /** Faults on (default); off gives a clean run. */
   faults?: boolean;
   bug?: PlantedBug;
+  /**
+   * Learners added, started, promoted and voters removed during the run (default: on for 3
+   * and 5 members).
+   */
+  membership?: boolean;
 }
 
 /** What one run found. */
@@ -81,6 +88,7 @@ export interface RunResult {
   compactions: number;
   pastReads: number;
   defrags: number;
+  membership: MembershipRecord;
   crashes: number;
   partitions: number;
   finalRev: number;
@@ -92,7 +100,7 @@ export interface RunResult {
 /** The command that replays a run. */
 export function replayCommand(o: RunOptions): string {
   return `deno task sim:cluster --seed ${o.seed} --size ${o.size}` +
-    (o.bug ? ` --bug ${o.bug}` : "");
+    (o.bug ? ` --bug ${o.bug}` : "") + (o.membership === false ? " --no-membership" : "");
 }
 
 const CLIENT_TIMEOUT_MS = 1500;
@@ -102,15 +110,32 @@ const KEYS = 5;
 export async function runCluster(o: RunOptions): Promise<RunResult> {
   const r = new Rand(o.seed ^ 0x5eed);
   const faults = o.faults ?? true;
+  const membership = (o.membership ?? true) && o.size > 1 && faults;
+  let cluster: SimCluster | null = null;
   const c = await SimCluster.start({
     size: o.size,
     seed: o.seed,
     // snapshots and catch-up by snapshot happen within a run
-    configure: (cfg) => (cfg.snapshotCount = 40),
-    member: { snapshotCatchUpEntries: 10 },
+    // --strict-reconfig-check=false: the check wants every voter connected for 5 s, which
+    // the fault menu seldom allows (its refusals are tested in tests/cluster); the run's crash
+    // budget keeps a quorum up through its own membership changes
+    configure: (cfg) => {
+      cfg.snapshotCount = 40;
+      cfg.strictReconfigCheck = false;
+    },
+    // joining members ask the running ones for the cluster (GET /members)
+    member: { snapshotCatchUpEntries: 10, fetchMembers: simMembersFetcher(() => cluster!) },
     // every member on one wall clock: request ids must still never collide (they carry the
     // member id, as etcd's idutil makes them; see bug 1 in docs/testing.md)
   });
+  cluster = c;
+  /** Members removed from the cluster: stopped, never restarted. */
+  const removed = new Set<number>();
+  /** Indices of the members of the cluster (running or down), in order. */
+  const current = () =>
+    c.members.flatMap((m, i) => (removed.has(i) || (m !== null && m.failure !== null) ? [] : [i]));
+  /** The running members that have not stopped by themselves (removed members stop so). */
+  const running = () => c.live.filter((m) => m.failure === null);
   const trace: string[] = [];
   const note = (s: string) => trace.push(`${c.clock.now()}ms ${s}`);
   const ids = c.members.map((m) => m!.id);
@@ -178,6 +203,28 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   const restart = async (i: number) => {
     incarnation[i]++;
     watch(i, await c.startMember(i));
+  };
+  /**
+   * Members that learned they were removed stop serving by themselves (etcd's message): the
+   * run stops them for good. Any other failure of a member is a violation.
+   */
+  const takeOutRemoved = async () => {
+    for (const [i, m] of c.members.entries()) {
+      if (m === null || m.failure === null) continue;
+      const why = errorText(m.failure);
+      if (why !== "the member has been permanently removed from the cluster") {
+        violations.push(`${m.config.name} failed: ${why}`);
+      }
+      note(`${m.config.name} stopped: ${why}`);
+      removed.add(i);
+      const w = watchers[i];
+      if (w !== null) {
+        drain(w);
+        w.ended = true;
+        watchers[i] = null;
+      }
+      await c.stopMember(i);
+    }
   };
 
   const sleep = (ms: number) => new Promise<void>((res) => c.clock.after(ms, res));
@@ -270,8 +317,8 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
 
   const client = async (id: number, n: number): Promise<void> => {
     for (let k = 0; k < n; k++) {
-      const i = r.int(o.size);
-      const m = c.members[i];
+      const i = r.int(c.members.length);
+      const m = removed.has(i) ? null : c.members[i];
       if (m === null) {
         await sleep(5 + r.int(20)); // connection refused: try another member
         continue;
@@ -317,7 +364,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
 
   const faultStep = async () => {
     if (!faults || !r.chance(0.04)) return;
-    const down = c.members.flatMap((m, i) => (m === null ? [i] : []));
+    const down = current().filter((i) => c.members[i] === null);
     switch (r.int(6)) {
       case 0: {
         const f = {
@@ -340,8 +387,8 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
         break;
       }
       case 2: {
-        const minority = r.shuffle([...ids.keys()]).slice(0, 1 + r.int(maxDown));
-        const rest = ids.filter((_, i) => !minority.includes(i));
+        const minority = r.shuffle(current()).slice(0, 1 + r.int(maxDown));
+        const rest = current().filter((i) => !minority.includes(i)).map((i) => ids[i]);
         const oneWay = r.chance(0.3);
         c.net.partition(minority.map((i) => ids[i]), rest, oneWay);
         partitions++;
@@ -358,7 +405,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
         break;
       case 4: {
         if (down.length >= maxDown) break;
-        const up = c.members.flatMap((m, i) => (m === null ? [] : [i]));
+        const up = current().filter((i) => c.members[i] !== null);
         const i = up[r.int(up.length)];
         const how = r.chance(0.6) ? "power" : "process";
         note(`crash ${c.configs[i].name} (${how})`);
@@ -382,11 +429,24 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   await c.until("a first leader", () => c.leader() !== null);
   let done = false;
   let leases: LeaseRecord[] = [];
+  let members: MembershipRecord = { added: 0, promoted: 0, removed: 0, refused: 0 };
   let admin: AdminRecords = { compactions: [], reads: [], defrags: 0, defragFailures: [] };
   const work = Promise.all([
     ...Array.from({ length: clients }, (_, id) => client(id, opsPerClient)),
     leaseClient(ctx, Math.max(1, Math.floor(opsPerClient / 8))).then((l) => void (leases = l)),
     adminClient(ctx, Math.floor(opsPerClient / 2)).then((a) => void (admin = a)),
+    ...(membership
+      ? [
+        membershipClient(ctx, {
+          removed,
+          started: (i, m) => {
+            ids[i] = m.id;
+            incarnation[i] = 0;
+            watch(i, m);
+          },
+        }, Math.floor(opsPerClient / 4)).then((m) => void (members = m)),
+      ]
+      : []),
   ]).then(() => (done = true));
   const result = (finalRev: number): RunResult => ({
     seed: o.seed,
@@ -404,6 +464,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     compactions: admin.compactions.length,
     pastReads: admin.reads.length,
     defrags: admin.defrags,
+    membership: members,
     crashes,
     partitions,
     finalRev,
@@ -419,23 +480,25 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       await c.step(5);
       drainAll();
       await faultStep();
-      if (r.chance(0.01)) resumeWatch(r.int(o.size));
+      if (r.chance(0.01)) resumeWatch(r.int(c.members.length));
+      await takeOutRemoved();
     }
     await work;
     // heal everything, then the cluster must converge
     c.net.heal();
     c.net.setFaults(DEFAULT_SIM_FAULTS);
-    for (let i = 0; i < o.size; i++) {
+    await takeOutRemoved();
+    for (const i of current()) {
       if (c.members[i] === null) await restart(i);
     }
     note("all healed");
     // a write through the leader commits everything before it in its term; a leader change
     // right after the heal (a restarted member's election) fails it, so it is tried again
     for (let attempt = 1;; attempt++) {
-      await c.until("a leader after heal", () => c.leader() !== null, 30_000);
+      await c.until("a leader after heal", () => c.leader(running()) !== null, 30_000);
       const err = await c.settle(
         "a final write",
-        c.leader()!.propose({
+        c.leader(running())!.propose({
           kind: RequestKind.Put,
           req: create(PutRequestSchema, { key: enc.encode("sim/final"), value: enc.encode("1") }),
         }).then(() => null, (e: unknown) => e),
@@ -446,15 +509,18 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       if (attempt === 10) throw err;
     }
     // every lease expires (none is kept alive any more), its keys deleted through raft
-    await c.until("every lease expired", () => c.live.every((m) => m.lessor.size === 0), 60_000);
-    const target = () => c.leader()?.appliedIndex ?? -1;
+    await c.until("every lease expired", () => running().every((m) => m.lessor.size === 0), 60_000);
+    const target = () => c.leader(running())?.appliedIndex ?? -1;
     await c.until(
       "every member applied everything",
-      () => c.live.length === o.size && c.live.every((m) => m.appliedIndex === target()),
+      () =>
+        running().length === current().length &&
+        running().every((m) => m.appliedIndex === target()),
       30_000,
     );
     drainAll();
-    const finalRev = c.leader()!.store.rev();
+    await takeOutRemoved();
+    const finalRev = c.leader(running())!.store.rev();
     /** The history each watcher must see, per combination of options. */
     const refs = new Map<string, ReturnType<typeof referenceEvents>>();
     const refOf = (w: WatchRecord) => {
@@ -470,10 +536,10 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
         !live(w) || (w.responses.at(-1)?.events.at(-1)?.rev ?? 0) >= lastWanted(w)
       );
     }, 5_000).catch(() => {}); // a watcher that never caught up is reported by checkWatch below
-    const hashes = c.live.map((m) =>
+    const hashes = running().map((m) =>
       `${m.config.name}: rev ${m.store.rev()} hash ${m.store.hashKV(0).hash}`
     );
-    if (new Set(c.live.map((m) => `${m.store.rev()}/${m.store.hashKV(0).hash}`)).size !== 1) {
+    if (new Set(running().map((m) => `${m.store.rev()}/${m.store.hashKV(0).hash}`)).size !== 1) {
       violations.push(`members did not converge: ${hashes.join(", ")}`);
     }
     if (archive.rev() !== finalRev) {

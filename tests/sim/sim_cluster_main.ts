@@ -7,6 +7,7 @@
  *   --bug NAME     plant a bug (stale-read) to see the checkers catch it
  *   --verbose      one line per run
  *   --keep-going   on a failure print its seed, first violation and replay, and go on
+ *   --no-membership  no learners added, promoted or voters removed during the runs
  *
  * Exits 1 on the first failing seed, after printing it with its replay command and trace.
  */
@@ -41,6 +42,7 @@ const known = new Set([
   "bug",
   "verbose",
   "keep-going",
+  "no-membership",
 ]);
 for (const a of Deno.args) {
   if (a.startsWith("--") && !known.has(a.slice(2))) throw new Error(`unknown flag ${a}`);
@@ -70,6 +72,7 @@ for (let s = 0; s < seeds; s++) {
     seed,
     size,
     bug,
+    membership: !Deno.args.includes("--no-membership"),
   };
   const res = await runCluster(o);
   if (res.violations.length > 0 && keepGoing) {
@@ -89,6 +92,7 @@ for (let s = 0; s < seeds; s++) {
       `seed=${seed} size=${size}: ${res.history.length} ops, ${res.serialReads} serializable reads, ` +
         `${res.watchEvents} watch events (${res.watchers} watchers), ${res.leases} leases, ` +
         `${res.compactions} compactions, ${res.pastReads} past reads, ${res.defrags} defrags, ` +
+        `membership ${JSON.stringify(res.membership)}, ` +
         `${res.crashes} crashes, ${res.partitions} partitions, final rev ${res.finalRev}, ${res.simMs} sim ms`,
     );
   }

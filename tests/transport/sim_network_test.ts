@@ -194,7 +194,8 @@ Deno.test("sim network: refusals as etcd's (other cluster, removed sender), clos
   assert.deepEqual(c.hosts.get(3n)!.received.map((m) => m.commit), [3]);
   assert.ok(c.net.trace.some((l) => l.includes("refused (cluster ID mismatch)")));
   assert.ok(c.net.trace.some((l) => l.includes("refused (removed member)")));
-  assert.deepEqual(c.hosts.get(1n)!.removedBy, [2n]);
+  // refused both ways: its stream (opened when the link came up) and its message
+  assert.deepEqual(c.hosts.get(1n)!.removedBy, [2n, 2n]);
 
   // a closed member: unreachable, and its id may join again
   await c.ts.get(3n)!.close();
@@ -211,6 +212,21 @@ Deno.test("sim network: refusals as etcd's (other cluster, removed sender), clos
   const s = c.ts.get(1n)!.stats().find((x) => x.id === 3n)!;
   assert.equal(s.dropped, 1);
   assert.equal(s.messagesSent, 2);
+});
+
+Deno.test("sim network: a removed member that comes back learns it from the stream it opens, sending nothing", async () => {
+  const seed = testSeed();
+  console.log(`seed=${seed}`);
+  const c = cluster(seed);
+  await run(c, 10);
+  await c.ts.get(3n)!.close();
+  c.hosts.get(1n)!.removed.add(3n);
+  const back = new RecordingHost(3n, CID);
+  const t3 = c.net.join(back);
+  for (const p of [1n, 2n]) t3.addPeer({ id: p, urls: [] });
+  await run(c, 10);
+  assert.deepEqual(back.removedBy, [1n]);
+  assert.ok(c.net.trace.some((l) => l.includes("refused stream (removed member)")));
 });
 
 Deno.test("sim network: snapshots travel through the host calls; faults fail them", async () => {
