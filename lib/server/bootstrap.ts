@@ -178,56 +178,16 @@ export async function bootstrapRaft(
   if (opened.contents.tornTail) {
     opts.log(`concord: WAL had a torn tail; ${JSON.stringify(opened.contents.tornTail)}`);
   }
-  const id = opened.contents.metadata.nodeId;
-  const clusterId = opened.contents.metadata.clusterId;
   return {
-    id,
-    clusterId,
+    id: opened.contents.metadata.nodeId,
+    clusterId: opened.contents.metadata.clusterId,
     wal: opened.wal,
     storage,
     applied: snap ? snap.metadata.index : 0,
     snapshotData: snap ? snap.data : null,
     fresh: false,
-    joinedPeers: snap === null && opened.contents.hardState.commit === 0 &&
-        cfg.initialClusterState === "existing"
-      ? await rejoinPeers(cfg, id, clusterId, opts)
-      : [],
+    joinedPeers: [],
   };
-}
-
-/**
- * The peers of a member that joined and stopped before it learned anything (no snapshot,
- * nothing committed): its applied membership is empty, so without them it would hear the
- * leader and have no one to answer, and never catch up (found by the whole-cluster simulation;
- * etcd answers such a sender through rafthttp's "remotes"). Asked again as at the join, and
- * refused as the join is when no member answers or the cluster names it otherwise.
- */
-async function rejoinPeers(
-  cfg: ServerConfig,
-  id: MemberId,
-  clusterId: ClusterId,
-  opts: { log: (line: string) => void; fetchMembers?: MembersFetcher },
-): Promise<MemberRecord[]> {
-  const listed = cfg.initialAdvertisePeerUrls.length > 0
-    ? cfg.initialAdvertisePeerUrls
-    : cfg.initialCluster.get(cfg.name) ?? [];
-  const { self, info } = await joinCluster(
-    cfg,
-    listed.map(urlText),
-    opts.fetchMembers ?? httpMembersFetcher(cfg),
-  );
-  if (self.id !== id || info.clusterId !== clusterId) {
-    throw new ConfigError(
-      `--initial-cluster-state existing: the cluster lists this member as ` +
-        `${self.id.toString(16)} of cluster ${info.clusterId.toString(16)}, its WAL says ` +
-        `${id.toString(16)} of ${clusterId.toString(16)}`,
-    );
-  }
-  opts.log(
-    `concord: member ${id.toString(16)} restarted before it learned the cluster from its log; ` +
-      `peers from the running members (${info.members.length} members)`,
-  );
-  return info.members;
 }
 
 /**

@@ -78,7 +78,16 @@ export async function startPeerTransport(
   opts: { clock?: Clock; log?: (line: string) => void } = {},
 ): Promise<Transport & { servers: HttpServer[] }> {
   const tls = peerTlsOf(cfg);
-  const inner = new HttpTransport({ host, tls, clock: opts.clock, log: opts.log });
+  const inner = new HttpTransport({
+    host,
+    tls,
+    clock: opts.clock,
+    log: opts.log,
+    // a port-0 URL (tests) names no reachable peer: no header then
+    advertisePeerUrls: cfg.initialAdvertisePeerUrls.some((u) => u.port === "0")
+      ? []
+      : cfg.initialAdvertisePeerUrls.map((u) => u.href.replace(/\/$/, "")),
+  });
   const servers: HttpServer[] = [];
   try {
     for (const u of cfg.listenPeerUrls) {

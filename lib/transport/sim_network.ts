@@ -16,7 +16,9 @@
  * cluster id, or a removed sender (etcd's 412 / 410), drops the message (410 also calls the
  * sender host's removedByPeer); a link coming up opens a stream, which is refused to a removed
  * sender too. Each link holds at most `queueLimit` messages in flight, like the real per-peer
- * queue.
+ * queue. A member that hears from a sender it has no peer for answers it anyway, as the HTTP
+ * transport does through the URLs the sender advertises (etcd's rafthttp "remotes"): raft
+ * messages only, no snapshots or calls, until the sender becomes a peer.
  *
  * Snapshots travel in memory through the same host calls as over HTTP: the sender's
  * `openSnapshot`, the body built by snapshot_wire.ts (message, page file, SHA-256), the
@@ -311,6 +313,7 @@ export class SimNetwork {
     const dst = this.#arrive(src, to, what);
     if (dst === null) return;
     this.#note(`deliver ${what}`);
+    dst.heardFrom(src.host.memberId);
     dst.countReceived(m.from, 4 + bytes.length);
     dst.host.receive(m);
   }
@@ -396,6 +399,8 @@ async function* iterate(chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
 /** One member's view of the simulated network. */
 class SimTransport implements Transport {
   readonly #peers = new Map<MemberId, { info: PeerInfo; stats: PeerStats }>();
+  /** Senders that are not peers (yet): answered as the real transport's remotes. */
+  readonly #remotes = new Map<MemberId, PeerStats>();
   closed = false;
 
   constructor(readonly net: SimNetwork, readonly host: TransportHost) {}
@@ -411,18 +416,31 @@ class SimTransport implements Transport {
     let unreachable: Set<MemberId> | null = null;
     for (const m of msgs) {
       const p = this.#peers.get(m.to);
-      if (p === undefined) continue; // etcd ignores messages to unknown peers too
+      const remote = p === undefined ? this.#remotes.get(m.to) : undefined;
+      if (p === undefined && (remote === undefined || m.type === MessageType.Snap)) {
+        continue; // etcd ignores messages to unknown peers too (and sends remotes no snapshot)
+      }
       if (m.type === MessageType.Snap) {
-        void this.net.sendSnapshot(this, m, p.stats);
+        void this.net.sendSnapshot(this, m, p!.stats);
         continue;
       }
-      if (!this.net.sendMessage(this, m, p.stats)) (unreachable ??= new Set()).add(m.to);
+      if (!this.net.sendMessage(this, m, p?.stats ?? remote!)) {
+        (unreachable ??= new Set()).add(m.to);
+      }
     }
     if (unreachable !== null) { for (const id of unreachable) this.host.reportUnreachable(id); }
   }
 
+  /** A message from `from` arrived: a sender that is no peer becomes a remote. */
+  heardFrom(from: MemberId): void {
+    if (!this.#peers.has(from) && !this.#remotes.has(from)) {
+      this.#remotes.set(from, emptyPeerStats(from));
+    }
+  }
+
   addPeer(peer: PeerInfo): void {
     if (this.#peers.has(peer.id)) return;
+    this.#remotes.delete(peer.id);
     this.#peers.set(peer.id, { info: { ...peer }, stats: emptyPeerStats(peer.id) });
     this.refresh(this.net.clock.now());
   }
@@ -434,6 +452,7 @@ class SimTransport implements Transport {
 
   removePeer(id: MemberId): void {
     this.#peers.delete(id);
+    this.#remotes.delete(id);
   }
 
   activeSince(id: MemberId): number {

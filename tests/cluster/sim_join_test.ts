@@ -187,3 +187,45 @@ Deno.test("sim join: a member that catches up by snapshot across membership chan
     await c.stop();
   }
 });
+
+Deno.test("sim join: a member behind the add of the new leader answers it and catches up", async () => {
+  const seed = seedOf();
+  let cluster: SimCluster | null = null;
+  const c = await SimCluster.start({
+    size: 3,
+    seed,
+    configure: (cfg) => (cfg.strictReconfigCheck = false),
+    member: { fetchMembers: simMembersFetcher(() => cluster!) },
+  });
+  cluster = c;
+  try {
+    await c.until("a leader all agree on", () => c.leader() !== null);
+    const leader = c.leader()!;
+    const behind = c.members.findIndex((m) => m !== null && m !== leader);
+    await c.stopMember(behind);
+    // while it is down, m4 joins, becomes a voter and then the leader
+    const { member } = await c.settle(
+      "member add --learner",
+      leader.addMember(["http://m4.sim:2380"], true),
+    );
+    const m4 = await joinMember(c, "m4");
+    await c.until(
+      "the leader sees m4 caught up",
+      () => leader.node.raw.raft.trk.progress.get(member.id)?.match === leader.commitIndex,
+    );
+    await c.settle("promote", leader.promoteMember(m4.id));
+    await c.settle("move leader", leader.moveLeader(m4.id));
+    await c.until("m4 leads", () => c.leader() === m4);
+    await c.put(m4, "k", "v");
+    // the member comes back knowing nothing of m4: m4's appends reach it, and its answers
+    // must reach m4 (etcd's rafthttp answers an unknown sender through its "remotes")
+    const back = await c.startMember(behind);
+    await c.until(
+      "it caught up from the new leader",
+      () => value(back, "k") === "v" && back.appliedIndex === m4.appliedIndex,
+      10_000,
+    );
+  } finally {
+    await c.stop();
+  }
+});

@@ -229,6 +229,30 @@ Deno.test("sim network: a removed member that comes back learns it from the stre
   assert.ok(c.net.trace.some((l) => l.includes("refused stream (removed member)")));
 });
 
+Deno.test("sim network: a member answers a sender it has no peer for (remotes), raft messages only", async () => {
+  const seed = testSeed();
+  console.log(`seed=${seed}`);
+  const c = cluster(seed);
+  const newcomer = new RecordingHost(4n, CID);
+  const t4 = c.net.join(newcomer);
+  t4.addPeer({ id: 1n, urls: [] });
+  // 1 does not know 4: nothing goes out to it before 4 has been heard
+  c.ts.get(1n)!.send([msg(1n, 4n, 1)]);
+  await run(c, 10);
+  assert.equal(newcomer.received.length, 0);
+  t4.send([msg(4n, 1n, 2)]);
+  await run(c, 10);
+  c.ts.get(1n)!.send([msg(1n, 4n, 3), snapMsg(1n, 4n, 4)]);
+  await run(c, 10);
+  assert.deepEqual(newcomer.received.map((m) => m.commit), [3]);
+  assert.equal(c.ts.get(1n)!.stats().length, 2, "a remote is not a peer");
+  // once a peer, always through the peer
+  c.ts.get(1n)!.addPeer({ id: 4n, urls: [] });
+  c.ts.get(1n)!.send([msg(1n, 4n, 5)]);
+  await run(c, 10);
+  assert.deepEqual(newcomer.received.map((m) => m.commit), [3, 5]);
+});
+
 Deno.test("sim network: snapshots travel through the host calls; faults fail them", async () => {
   const seed = testSeed();
   console.log(`seed=${seed}`);
