@@ -70,6 +70,11 @@ export interface RunOptions {
    * and 5 members).
    */
   membership?: boolean;
+  /**
+   * Disks made full under a member (off by default: a backend commit failing on a full disk
+   * is an unhandled rejection that ends the whole process; docs/testing.md, finding 8).
+   */
+  diskFull?: boolean;
 }
 
 /** What one run found. */
@@ -100,7 +105,8 @@ export interface RunResult {
 /** The command that replays a run. */
 export function replayCommand(o: RunOptions): string {
   return `deno task sim:cluster --seed ${o.seed} --size ${o.size}` +
-    (o.bug ? ` --bug ${o.bug}` : "") + (o.membership === false ? " --no-membership" : "");
+    (o.bug ? ` --bug ${o.bug}` : "") + (o.membership === false ? " --no-membership" : "") +
+    (o.diskFull ? " --disk-full" : "");
 }
 
 const CLIENT_TIMEOUT_MS = 1500;
@@ -131,6 +137,8 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   cluster = c;
   /** Members removed from the cluster: stopped, never restarted. */
   const removed = new Set<number>();
+  /** Members whose disk was made full (their failing on it is expected). */
+  const diskFull = new Set<number>();
   /** Indices of the members of the cluster (running or down), in order. */
   const current = () =>
     c.members.flatMap((m, i) => (removed.has(i) || (m !== null && m.failure !== null) ? [] : [i]));
@@ -202,7 +210,8 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   };
   const restart = async (i: number) => {
     incarnation[i]++;
-    watch(i, await c.startMember(i));
+    // stepped while it starts: on a slow disk its fsyncs wait on the clock
+    watch(i, await c.settle(`restart ${c.configs[i].name}`, c.startMember(i), 30_000));
   };
   /**
    * Members that learned they were removed stop serving by themselves (etcd's message): the
@@ -212,6 +221,19 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     for (const [i, m] of c.members.entries()) {
       if (m === null || m.failure === null) continue;
       const why = errorText(m.failure);
+      if (diskFull.has(i) && why.includes("no space left on device")) {
+        // a member that stopped on a full disk is down, as after a crash: restarted later
+        note(`${m.config.name} stopped: ${why}`);
+        const w = watchers[i];
+        if (w !== null) {
+          drain(w);
+          w.ended = true;
+          watchers[i] = null;
+        }
+        await c.settle("a crash", c.crashMember(i, "process"), 30_000);
+        crashes++;
+        continue;
+      }
       if (why !== "the member has been permanently removed from the cluster") {
         violations.push(`${m.config.name} failed: ${why}`);
       }
@@ -223,7 +245,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
         w.ended = true;
         watchers[i] = null;
       }
-      await c.stopMember(i);
+      await c.settle("a stop", c.stopMember(i), 30_000);
     }
   };
 
@@ -365,7 +387,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   const faultStep = async () => {
     if (!faults || !r.chance(0.04)) return;
     const down = current().filter((i) => c.members[i] === null);
-    switch (r.int(6)) {
+    switch (r.int(8)) {
       case 0: {
         const f = {
           dropRate: r.chance(0.5) ? r.float() * 0.1 : 0,
@@ -412,7 +434,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
         drain(watchers[i]!);
         watchers[i]!.ended = true;
         watchers[i] = null;
-        await c.crashMember(i, how);
+        await c.settle("a crash", c.crashMember(i, how), 30_000);
         crashes++;
         break;
       }
@@ -420,7 +442,30 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
         if (down.length === 0) break;
         const i = down[r.int(down.length)];
         note(`restart ${c.configs[i].name}`);
+        c.disks[i].capacity = Infinity;
         await restart(i);
+        break;
+      }
+      case 6: {
+        // one member's disk turns slow (every fsync waits), or fast again
+        const i = r.pick(current());
+        const ms = r.chance(0.6) ? 2 + r.int(40) : 0;
+        c.disks[i].slowSync = ms > 0 ? { clock: c.clock, ms } : null;
+        note(`disk of ${c.configs[i].name}: fsync ${ms > 0 ? `takes ${ms} ms` : "fast"}`);
+        break;
+      }
+      case 7: {
+        // one member's disk fills up a little after what it holds now: the member must fail
+        // (it counts as down) and lose no acknowledged write; its space comes back at restart
+        if (down.length >= maxDown || !o.diskFull) break;
+        const up = current().filter((i) => c.members[i] !== null);
+        const i = r.pick(up);
+        const d = c.disks[i];
+        d.capacity = 0;
+        const used = -d.room(); // (room is capacity minus the bytes held)
+        d.capacity = used + r.int(16 * 1024);
+        diskFull.add(i);
+        note(`disk of ${c.configs[i].name} full after ${d.room()} more bytes`);
         break;
       }
     }
@@ -487,6 +532,10 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     // heal everything, then the cluster must converge
     c.net.heal();
     c.net.setFaults(DEFAULT_SIM_FAULTS);
+    for (const d of c.disks) {
+      d.capacity = Infinity;
+      d.slowSync = null;
+    }
     await takeOutRemoved();
     for (const i of current()) {
       if (c.members[i] === null) await restart(i);

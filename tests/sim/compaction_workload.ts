@@ -100,6 +100,10 @@ export async function adminClient(ctx: RunContext, n: number): Promise<AdminReco
       if (got === "timeout") continue;
       rec.ret = ctx.tick();
       if ("e" in got) rec.error = errorText(got.e);
+    } else if (c.disks[i].capacity !== Infinity) {
+      // no defrag on a disk made full: one fails there with an unhandled rejection from the
+      // backend's temporary file (lib/backend; docs/testing.md, finding 8)
+      continue;
     } else {
       out.defrags++;
       ctx.note(`defrag ${m.config.name}`);

@@ -8,6 +8,7 @@
  *   --verbose      one line per run
  *   --keep-going   on a failure print its seed, first violation and replay, and go on
  *   --no-membership  no learners added, promoted or voters removed during the runs
+ *   --disk-full    also fill members' disks (ends the process today: finding 8)
  *
  * Exits 1 on the first failing seed, after printing it with its replay command and trace.
  */
@@ -43,6 +44,7 @@ const known = new Set([
   "verbose",
   "keep-going",
   "no-membership",
+  "disk-full",
 ]);
 for (const a of Deno.args) {
   if (a.startsWith("--") && !known.has(a.slice(2))) throw new Error(`unknown flag ${a}`);
@@ -73,6 +75,7 @@ for (let s = 0; s < seeds; s++) {
     size,
     bug,
     membership: !Deno.args.includes("--no-membership"),
+    diskFull: Deno.args.includes("--disk-full"),
   };
   const res = await runCluster(o);
   if (res.violations.length > 0 && keepGoing) {
