@@ -203,11 +203,26 @@ export class SimDisk implements Disk {
    */
   slowSync: { clock: Clock; ms: number } | null = null;
 
-  /** Waits out the slow-sync latency, if any. */
+  /** Fsyncs waiting out their latency: a crash ends them at once (they fail). */
+  readonly #syncing = new Set<() => void>();
+
+  /** Waits out the slow-sync latency, if any (a crash meanwhile ends the wait). */
   syncWait(): Promise<void> {
     const s = this.slowSync;
     if (s === null || s.ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => s.clock.after(s.ms, resolve));
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#syncing.delete(done);
+        timer.cancel();
+        resolve();
+      };
+      const timer = s.clock.after(s.ms, done);
+      this.#syncing.add(done);
+    });
+  }
+
+  #endSyncs(): void {
+    for (const done of [...this.#syncing]) done();
   }
 
   constructor(options: SimDiskOptions = {}) {
@@ -346,6 +361,7 @@ export class SimDisk implements Disk {
    */
   powerLoss(mode: LossMode = "random"): void {
     this.epoch++;
+    this.#endSyncs();
     const survivors = new Map(this.#durableNames);
     for (const node of new Set(survivors.values())) {
       const result = node.durable.clone();
@@ -368,6 +384,7 @@ export class SimDisk implements Disk {
   /** Simulates `kill -9` of the process: handles and locks are lost, all written data stays. */
   processCrash(): void {
     this.epoch++;
+    this.#endSyncs();
     for (const node of new Set(this.#names.values())) node.lockHolder = null;
   }
 

@@ -37,7 +37,7 @@ import {
   type SoftState,
   StateType,
 } from "../raft/mod.ts";
-import type { MvccStore } from "../mvcc/kv_store.ts";
+import { type MvccStore, storedConsistentIndex } from "../mvcc/kv_store.ts";
 import { WatchHub } from "../mvcc/watch_hub.ts";
 import { type LeaseCheckpoint, type Lessor, minLeaseTtlSeconds } from "../lease/lessor.ts";
 import { LeaseIdGenerator } from "../lease/lease_id.ts";
@@ -360,12 +360,33 @@ export class Member {
       throw err;
     }
     let backend: Backend & BatchBackend;
-    try {
-      backend = await openBackend(disk, paths.db, {
+    const open = () =>
+      openBackend(disk, paths.db, {
         batchInterval: cfg.backendBatchIntervalMs,
         batchLimit: cfg.backendBatchLimit,
         clock: opts.clock,
       });
+    try {
+      backend = await open();
+      // etcd's recoverSnapshotBackend: the raft snapshot is newer than the page file when the
+      // member stopped between saving a received snapshot and moving its db into place (a
+      // rename not yet durable): that db, kept as <index>.snap.db, becomes the backend
+      // (found by the whole-cluster simulation: a power loss during a slow directory sync)
+      if (booted.applied > storedConsistentIndex(backend)) {
+        const received = snapshotter.dbPath(booted.applied);
+        if (!(await disk.exists(received))) {
+          await backend.close();
+          throw new Error(
+            `concord: the raft snapshot at index ${booted.applied} is newer than the backend ` +
+              `and its db file ${received} is missing`,
+          );
+        }
+        await backend.close();
+        await disk.rename(received, paths.db);
+        await disk.syncDir(paths.snap);
+        backend = await open();
+        log(`concord: recovered the backend from the snapshot's db at index ${booted.applied}`);
+      }
     } catch (err) {
       await booted.wal.close();
       if (err instanceof LockedError) {

@@ -257,3 +257,46 @@ Deno.test("sim cluster: a member that installs a snapshot and nothing after it c
     await c.stop();
   }
 });
+
+Deno.test("sim cluster: a power loss while a member moves an installed snapshot's db into place loses nothing", async () => {
+  const seed = seedOf();
+  const c = await SimCluster.start({
+    size: 3,
+    seed,
+    configure: (cfg) => (cfg.snapshotCount = 20),
+    member: { snapshotCatchUpEntries: 5 },
+  });
+  try {
+    await c.until("a leader", () => c.leader() !== null);
+    const leader = c.leader()!;
+    const down = c.live.findIndex((m) => m !== leader);
+    await c.stopMember(down);
+    for (let i = 0; leader.snapshotIndex < 40; i++) await c.put(leader, `k${i % 7}`, `v${i}`);
+    // a slow disk: the directory sync that makes the db's new name durable takes 30 ms
+    const disk = c.disks[down];
+    disk.slowSync = { clock: c.clock, ms: 30 };
+    await c.settle("restart", c.startMember(down));
+    const snapDir = `/sim/${c.configs[down].name}/member/snap`;
+    const received = async () => (await disk.readDir(snapDir)).some((f) => f.endsWith(".snap.db"));
+    await c.until(
+      "the snapshot's db received",
+      () => c.log.some((l) => l.includes("received snapshot db")),
+    );
+    // the received file was renamed to db; the rename is not durable until its directory sync
+    const end = c.clock.now() + 5_000;
+    while (await received()) {
+      assert.ok(c.clock.now() < end, `seed=${seed}: the snapshot's db never moved into place`);
+      await c.step(1);
+    }
+    await c.crashMember(down, "power");
+    disk.slowSync = null;
+    const again = await c.startMember(down);
+    await c.until("caught up", () => again.appliedIndex === leader.appliedIndex);
+    await c.put(leader, "after", "x");
+    await c.until("the write applied", () => again.appliedIndex === leader.appliedIndex);
+    assert.equal(again.store.rev(), leader.store.rev(), `seed=${seed}: revisions differ`);
+    assert.equal(again.store.hashKV(0).hash, leader.store.hashKV(0).hash);
+  } finally {
+    await c.stop();
+  }
+});
