@@ -372,15 +372,8 @@ export class Member {
       // member stopped between saving a received snapshot and moving its db into place (a
       // rename not yet durable): that db, kept as <index>.snap.db, becomes the backend
       // (found by the whole-cluster simulation: a power loss during a slow directory sync)
-      if (booted.applied > storedConsistentIndex(backend)) {
-        const received = snapshotter.dbPath(booted.applied);
-        if (!(await disk.exists(received))) {
-          await backend.close();
-          throw new Error(
-            `concord: the raft snapshot at index ${booted.applied} is newer than the backend ` +
-              `and its db file ${received} is missing`,
-          );
-        }
+      const received = snapshotter.dbPath(booted.applied);
+      if (booted.applied > storedConsistentIndex(backend) && await disk.exists(received)) {
         await backend.close();
         await disk.rename(received, paths.db);
         await disk.syncDir(paths.snap);
