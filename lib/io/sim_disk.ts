@@ -10,6 +10,7 @@
  * the `syncDir()` rule of the `Disk` contract.
  */
 import { Rand } from "../base/rand.ts";
+import type { Clock } from "./clock.ts";
 import {
   AlreadyExistsError,
   basename,
@@ -144,6 +145,10 @@ class SimFile implements DiskFile {
 
   async sync(_options?: SyncOptions): Promise<void> {
     this.#check();
+    if (this.#disk.slowSync !== null) {
+      await this.#disk.syncWait();
+      this.#check();
+    }
     const node = this.#node;
     for (const op of node.pending) {
       if (op.kind === "write") node.durable.write(op.offset, op.data);
@@ -192,6 +197,33 @@ export class SimDisk implements Disk {
   epoch = 0;
   /** Counters for tests: writes and syncs issued. */
   readonly stats = { writes: 0, syncs: 0 };
+  /**
+   * A slow disk: every fsync (file or directory) takes `ms` on `clock` before it makes
+   * anything durable (a power loss meanwhile loses what it was syncing); null: instant.
+   */
+  slowSync: { clock: Clock; ms: number } | null = null;
+
+  /** Fsyncs waiting out their latency: a crash ends them at once (they fail). */
+  readonly #syncing = new Set<() => void>();
+
+  /** Waits out the slow-sync latency, if any (a crash meanwhile ends the wait). */
+  syncWait(): Promise<void> {
+    const s = this.slowSync;
+    if (s === null || s.ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#syncing.delete(done);
+        timer.cancel();
+        resolve();
+      };
+      const timer = s.clock.after(s.ms, done);
+      this.#syncing.add(done);
+    });
+  }
+
+  #endSyncs(): void {
+    for (const done of [...this.#syncing]) done();
+  }
 
   constructor(options: SimDiskOptions = {}) {
     this.#rand = options.rand ?? new Rand(1);
@@ -300,6 +332,20 @@ export class SimDisk implements Disk {
 
   syncDir(path: string): Promise<void> {
     if (!this.#dirs.has(path)) return Promise.reject(new NotFoundError(path));
+    if (this.slowSync === null) {
+      this.#syncDirNow(path);
+      return Promise.resolve();
+    }
+    const epoch = this.epoch;
+    return this.syncWait().then(() => {
+      if (this.epoch !== epoch) {
+        throw new Error(`directory sync lost in a simulated crash: ${path}`);
+      }
+      this.#syncDirNow(path);
+    });
+  }
+
+  #syncDirNow(path: string): void {
     for (const p of [...this.#durableNames.keys()]) {
       if (dirname(p) === path) this.#durableNames.delete(p);
     }
@@ -307,7 +353,6 @@ export class SimDisk implements Disk {
       if (dirname(p) === path) this.#durableNames.set(p, node);
     }
     this.stats.syncs++;
-    return Promise.resolve();
   }
 
   /**
@@ -316,6 +361,7 @@ export class SimDisk implements Disk {
    */
   powerLoss(mode: LossMode = "random"): void {
     this.epoch++;
+    this.#endSyncs();
     const survivors = new Map(this.#durableNames);
     for (const node of new Set(survivors.values())) {
       const result = node.durable.clone();
@@ -338,6 +384,7 @@ export class SimDisk implements Disk {
   /** Simulates `kill -9` of the process: handles and locks are lost, all written data stays. */
   processCrash(): void {
     this.epoch++;
+    this.#endSyncs();
     for (const node of new Set(this.#names.values())) node.lockHolder = null;
   }
 

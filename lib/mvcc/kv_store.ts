@@ -138,6 +138,15 @@ export interface Commit {
   changes: KeyValue[];
 }
 
+/**
+ * The consistent index a backend's page file holds (0 for a new one), read without opening a
+ * store: a member compares it with its newest raft snapshot when it starts.
+ */
+export function storedConsistentIndex(backend: Backend): number {
+  const i = backend.read.get(META_BUCKET, CONSISTENT_INDEX_KEY);
+  return i ? bytesToU64(i) : 0;
+}
+
 /** A view that can serve ranges: the store itself (latest) or a write transaction. */
 export interface KvReader {
   /** The revision ranges in this view are served at. */

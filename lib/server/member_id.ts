@@ -3,13 +3,19 @@
  * with the same names, peer urls and cluster token has the ids an etcd one would have, and
  * tools that print or compare ids see familiar values.
  */
+import { createHash } from "node:crypto";
 import type { ClusterId, MemberId } from "../base/types.ts";
 
 const encoder = new TextEncoder();
 
-async function sha1Prefix64(bytes: Uint8Array<ArrayBuffer>): Promise<bigint> {
-  const digest = new DataView(await crypto.subtle.digest("SHA-1", bytes));
-  return digest.getBigUint64(0, false);
+/**
+ * Synchronous (node:crypto), unlike WebCrypto's digest, which settles on another thread at a
+ * time of its own: a member add awaiting it would propose at a step the whole-cluster
+ * simulation cannot replay from its seed.
+ */
+function sha1Prefix64(bytes: Uint8Array): Promise<bigint> {
+  const d = createHash("sha1").update(bytes).digest();
+  return Promise.resolve(new DataView(d.buffer, d.byteOffset, d.byteLength).getBigUint64(0, false));
 }
 
 /**

@@ -91,6 +91,10 @@ export async function startPeerTransport(
     clock: opts.clock,
     log,
     onRoundTrip: opts.onRoundTrip,
+    // a port-0 URL (tests) names no reachable peer: no header then
+    advertisePeerUrls: cfg.initialAdvertisePeerUrls.some((u) => u.port === "0")
+      ? []
+      : cfg.initialAdvertisePeerUrls.map((u) => u.href.replace(/\/$/, "")),
   });
   const servers: HttpServer[] = [];
   try {

@@ -29,6 +29,7 @@ import { encodeFrames } from "./frames.ts";
 import {
   HEADER_CLUSTER_ID,
   HEADER_FROM,
+  HEADER_PEER_URLS,
   HEADER_SERVER_VERSION,
   HEADER_SNAPSHOT_SIZE,
   HEADER_TO,
@@ -67,6 +68,8 @@ export interface PeerConfig {
   snapshotLogBytes: number;
   /** Gets each successful probe's round-trip time in seconds. */
   onRoundTrip?: (peer: MemberId, seconds: number) => void;
+  /** This member's advertised peer URLs, sent so a peer that does not know it can answer. */
+  advertisePeerUrls: string[];
 }
 
 /** A refusal by the peer (non-2xx answer): its status and body text. */
@@ -186,6 +189,9 @@ export class HttpPeer {
       [HEADER_FROM, this.#me],
       [HEADER_TO, this.#to],
       [HEADER_SERVER_VERSION, ETCD_COMPAT_VERSION],
+      ...(this.#cfg.advertisePeerUrls.length > 0
+        ? [[HEADER_PEER_URLS, this.#cfg.advertisePeerUrls.join(",")] as [string, string]]
+        : []),
       ...extra,
     ];
   }

@@ -52,11 +52,22 @@ export interface HttpTransportOptions {
   log?: Logger | ((line: string) => void);
   /** Gets each successful probe's round-trip time (etcd_network_peer_round_trip_time_seconds). */
   onRoundTrip?: (peer: MemberId, seconds: number) => void;
+  /**
+   * This member's advertised peer URLs (etcd's X-PeerURLs header): a peer that does not know
+   * this member yet (it is behind the member's addition) answers it through them.
+   */
+  advertisePeerUrls?: string[];
 }
 
 export class HttpTransport implements Transport, PeerReceiveSink {
   readonly host: TransportHost;
   readonly #peers = new Map<MemberId, HttpPeer>();
+  /**
+   * Senders that are not peers, reachable at the URLs they advertised (etcd's rafthttp
+   * remotes): a member behind the addition of a new leader must answer it to catch up.
+   * Raft messages only (no snapshots, no calls); dropped when the member becomes a peer.
+   */
+  readonly #remotes = new Map<MemberId, HttpPeer>();
   readonly #cfg: PeerConfig;
   readonly #opts: HttpTransportOptions;
   #tls: Promise<H2ClientTls | undefined> | null = null;
@@ -82,6 +93,7 @@ export class HttpTransport implements Transport, PeerReceiveSink {
       keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? 5000,
       snapshotLogBytes: opts.snapshotLogBytes ?? 64 * 1024 * 1024,
       onRoundTrip: opts.onRoundTrip,
+      advertisePeerUrls: opts.advertisePeerUrls ?? [],
     };
   }
 
@@ -113,7 +125,8 @@ export class HttpTransport implements Transport, PeerReceiveSink {
     if (this.#closed) return;
     let unreachable: Set<MemberId> | null = null;
     for (const m of msgs) {
-      const p = this.#peers.get(m.to);
+      const peer = this.#peers.get(m.to);
+      const p = peer ?? (m.type === MessageType.Snap ? undefined : this.#remotes.get(m.to));
       if (p === undefined) continue; // etcd ignores messages to unknown peers too
       if (m.type === MessageType.Snap) p.sendSnapshot(m);
       else if (!p.send(m)) (unreachable ??= new Set()).add(m.to);
@@ -132,6 +145,28 @@ export class HttpTransport implements Transport, PeerReceiveSink {
       }
     }
     this.#peers.set(peer.id, new HttpPeer(peer.id, peer.urls, this.#cfg));
+    this.#dropRemote(peer.id);
+  }
+
+  heardFrom(from: MemberId, peerUrls: string[]): void {
+    if (this.#closed || this.#peers.has(from) || this.#remotes.has(from)) return;
+    if (from === this.host.memberId || this.host.isRemoved(from)) return;
+    const urls = peerUrls.filter((u) => /^https?:\/\/[^/]/.test(u));
+    if (urls.length === 0) return;
+    this.#cfg.log.info("added remote peer (it is not a member here yet)", {
+      "remote-peer-id": idToHex(from),
+      "remote-peer-urls": urls,
+    });
+    this.#remotes.set(from, new HttpPeer(from, urls, this.#cfg));
+  }
+
+  #dropRemote(id: MemberId): void {
+    const r = this.#remotes.get(id);
+    if (r === undefined) return;
+    this.#remotes.delete(id);
+    const closing = r.close();
+    this.#closing.add(closing);
+    closing.finally(() => this.#closing.delete(closing));
   }
 
   updatePeer(peer: PeerInfo): void {
@@ -139,6 +174,7 @@ export class HttpTransport implements Transport, PeerReceiveSink {
   }
 
   removePeer(id: MemberId): void {
+    this.#dropRemote(id);
     const p = this.#peers.get(id);
     if (p === undefined) return;
     this.#peers.delete(id);
@@ -180,8 +216,9 @@ export class HttpTransport implements Transport, PeerReceiveSink {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const peers = [...this.#peers.values()];
+    const peers = [...this.#peers.values(), ...this.#remotes.values()];
     this.#peers.clear();
+    this.#remotes.clear();
     await Promise.all([...peers.map((p) => p.close()), ...this.#closing]);
   }
 }

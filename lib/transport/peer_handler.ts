@@ -52,6 +52,8 @@ export const HEADER_FROM = "x-server-from";
 export const HEADER_TO = "x-raft-to";
 export const HEADER_SERVER_VERSION = "x-server-version";
 export const HEADER_SNAPSHOT_SIZE = "x-snapshot-size";
+/** The sender's advertised peer URLs, comma-separated (etcd's X-PeerURLs). */
+export const HEADER_PEER_URLS = "x-peerurls";
 
 /** etcd's refusal messages (http.Error bodies, which end in a newline). */
 export const MSG_CLUSTER_ID_MISMATCH = "cluster ID mismatch";
@@ -61,6 +63,11 @@ export const MSG_REMOVED_MEMBER = "removed member";
 /** Where the handler reports what it received (the transport's per-peer counters). */
 export interface PeerReceiveSink {
   received(from: MemberId, messages: number, bytes: number): void;
+  /**
+   * A stream arrived from `from`, which advertises `peerUrls`: a sender that is not a peer
+   * (yet) must still be answerable (etcd's rafthttp adds it as a "remote").
+   */
+  heardFrom?(from: MemberId, peerUrls: string[]): void;
   snapshotReceived(from: MemberId, bytes: number, ok: boolean): void;
 }
 
@@ -312,7 +319,11 @@ export function peerHandler(
     if (req.method !== "POST") return methodNotAllowed("POST", host.clusterId);
     const from = admit(req);
     if (typeof from !== "bigint") return from;
-    if (path === RAFT_STREAM_PATH) return stream(req, from);
+    if (path === RAFT_STREAM_PATH) {
+      const urls = req.header.get(HEADER_PEER_URLS);
+      if (urls) sink.heardFrom?.(from, urls.split(","));
+      return stream(req, from);
+    }
     return await snapshot(req, from);
   };
 }

@@ -7,20 +7,31 @@
  *
  * What it models, per message: the wire (each message is encoded and decoded with the real
  * codec, so the receiver never shares objects with the sender), a delay, loss (`dropRate`),
- * duplication (`duplicateRate`), reordering (`reorderRate`: a message may overtake earlier
- * ones of its link; otherwise a link is FIFO, like a stream), and partitions of directed
- * links, one-way or both, with `heal`. A message sent over a cut link, or to a member that is
- * not running, is dropped and the sender's host is told the peer is unreachable (as when the
- * real transport's stream is down); one lost on a link cut while it was in flight is just
- * lost. The receiving side refuses as the real one does: another cluster id, or a removed
- * sender (etcd's 412 / 410), drops the message (410 also calls the sender host's
- * removedByPeer). Each link holds at most `queueLimit` messages in flight, like the real
- * per-peer queue.
+ * duplication (`duplicateRate`, never of a proposal: see below), reordering (`reorderRate`: a
+ * message may overtake earlier ones of its link; otherwise a link is FIFO, like a stream), and
+ * partitions of directed links, one-way or both, with `heal`. A message sent over a cut link,
+ * or to a member that is not running, is dropped and the sender's host is told the peer is
+ * unreachable (as when the real transport's stream is down); one lost on a link cut while it
+ * was in flight is just lost. The receiving side refuses as the real one does: another
+ * cluster id, or a removed sender (etcd's 412 / 410), drops the message (410 also calls the
+ * sender host's removedByPeer); a link coming up opens a stream, which is refused to a removed
+ * sender too. Each link holds at most `queueLimit` messages in flight, like the real per-peer
+ * queue. A member that hears from a sender it has no peer for answers it anyway, as the HTTP
+ * transport does through the URLs the sender advertises (etcd's rafthttp "remotes"): raft
+ * messages only, no snapshots or calls, until the sender becomes a peer.
  *
  * Snapshots travel in memory through the same host calls as over HTTP: the sender's
  * `openSnapshot`, the body built by snapshot_wire.ts (message, page file, SHA-256), the
  * receiver's `receiveSnapshot` with a verifying payload, and the sender's `reportSnapshot`.
  * `snapshotFaultRate` cuts or corrupts a body so hosts' failure paths run too.
+ *
+ * Duplicates stop short of MsgProp. The real transport (http_peer.ts, like etcd's rafthttp)
+ * writes a peer's messages on one HTTP/2 stream and drops a batch whose write failed, never
+ * sending it again: a message arrives at most once. Raft tolerates duplicates of its own
+ * messages (it resends appends, heartbeats and snapshots itself), so duplicating those still
+ * tests something real; a proposal forwarded by a follower is a client's write, which raft
+ * would append, and the apply perform, twice. etcd does not deduplicate applied requests
+ * either (its clients retry a write only when it provably never left, as ours do).
  *
  * Async host calls (snapshots) continue on microtasks after the clock's timers fire; a
  * simulation advancing the clock should let microtasks run between steps to keep them
@@ -47,7 +58,10 @@ export interface SimFaults {
   maxDelayMs: number;
   /** Probability that a message is silently lost. */
   dropRate: number;
-  /** Probability that a message is delivered twice (the copy after its own delay). */
+  /**
+   * Probability that a message is delivered twice (the copy after its own delay); never a
+   * proposal (MsgProp), which the real stream transport cannot deliver twice.
+   */
   duplicateRate: number;
   /** Probability that a message ignores its link's FIFO order (may overtake earlier ones). */
   reorderRate: number;
@@ -214,6 +228,22 @@ export class SimNetwork {
     return out.slice();
   }
 
+  /**
+   * The stream the real transport opens to a peer whenever the link comes up: the peer's
+   * handler refuses a removed sender with 410, which tells the sender's host it was removed
+   * (a removed member that restarts, or a learner, may never send a message that would).
+   */
+  dial(src: SimTransport, to: MemberId): void {
+    const from = src.host.memberId;
+    this.clock.after(this.#delay(), () => {
+      const dst = this.#members.get(to);
+      if (src.closed || dst === undefined || !this.linkUp(from, to)) return;
+      if (dst.host.clusterId !== src.host.clusterId || !dst.host.isRemoved(from)) return;
+      this.#note(`refused stream (removed member) ${from.toString(16)} -> ${to.toString(16)}`);
+      src.host.removedByPeer?.(to);
+    });
+  }
+
   /** Sends one non-snapshot message; false when it could not leave (link down). */
   sendMessage(src: SimTransport, m: Message, stats: PeerStats): boolean {
     const from = src.host.memberId;
@@ -237,7 +267,8 @@ export class SimNetwork {
       return true;
     }
     this.#schedule(src, m.to, bytes, false);
-    if (this.rand.chance(this.#faults.duplicateRate)) this.#schedule(src, m.to, bytes, true);
+    const dup = this.rand.chance(this.#faults.duplicateRate);
+    if (dup && m.type !== MessageType.Prop) this.#schedule(src, m.to, bytes, true);
     return true;
   }
 
@@ -282,6 +313,7 @@ export class SimNetwork {
     const dst = this.#arrive(src, to, what);
     if (dst === null) return;
     this.#note(`deliver ${what}`);
+    dst.heardFrom(src.host.memberId);
     dst.countReceived(m.from, 4 + bytes.length);
     dst.host.receive(m);
   }
@@ -367,6 +399,8 @@ async function* iterate(chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
 /** One member's view of the simulated network. */
 class SimTransport implements Transport {
   readonly #peers = new Map<MemberId, { info: PeerInfo; stats: PeerStats }>();
+  /** Senders that are not peers (yet): answered as the real transport's remotes. */
+  readonly #remotes = new Map<MemberId, PeerStats>();
   closed = false;
 
   constructor(readonly net: SimNetwork, readonly host: TransportHost) {}
@@ -382,18 +416,31 @@ class SimTransport implements Transport {
     let unreachable: Set<MemberId> | null = null;
     for (const m of msgs) {
       const p = this.#peers.get(m.to);
-      if (p === undefined) continue; // etcd ignores messages to unknown peers too
+      const remote = p === undefined ? this.#remotes.get(m.to) : undefined;
+      if (p === undefined && (remote === undefined || m.type === MessageType.Snap)) {
+        continue; // etcd ignores messages to unknown peers too (and sends remotes no snapshot)
+      }
       if (m.type === MessageType.Snap) {
-        void this.net.sendSnapshot(this, m, p.stats);
+        void this.net.sendSnapshot(this, m, p!.stats);
         continue;
       }
-      if (!this.net.sendMessage(this, m, p.stats)) (unreachable ??= new Set()).add(m.to);
+      if (!this.net.sendMessage(this, m, p?.stats ?? remote!)) {
+        (unreachable ??= new Set()).add(m.to);
+      }
     }
     if (unreachable !== null) { for (const id of unreachable) this.host.reportUnreachable(id); }
   }
 
+  /** A message from `from` arrived: a sender that is no peer becomes a remote. */
+  heardFrom(from: MemberId): void {
+    if (!this.#peers.has(from) && !this.#remotes.has(from)) {
+      this.#remotes.set(from, emptyPeerStats(from));
+    }
+  }
+
   addPeer(peer: PeerInfo): void {
     if (this.#peers.has(peer.id)) return;
+    this.#remotes.delete(peer.id);
     this.#peers.set(peer.id, { info: { ...peer }, stats: emptyPeerStats(peer.id) });
     this.refresh(this.net.clock.now());
   }
@@ -405,6 +452,7 @@ class SimTransport implements Transport {
 
   removePeer(id: MemberId): void {
     this.#peers.delete(id);
+    this.#remotes.delete(id);
   }
 
   activeSince(id: MemberId): number {
@@ -421,7 +469,10 @@ class SimTransport implements Transport {
       const up = !this.closed && this.net.linkUp(this.host.memberId, id);
       if (!up) p.stats.activeSince = 0;
       // Clock time 0 would read as "not active": a link up from the start counts from 1 ms.
-      else if (p.stats.activeSince === 0) p.stats.activeSince = Math.max(now, 1);
+      else if (p.stats.activeSince === 0) {
+        p.stats.activeSince = Math.max(now, 1);
+        this.net.dial(this, id);
+      }
     }
   }
 

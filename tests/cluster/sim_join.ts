@@ -43,6 +43,7 @@ export async function joinMember(c: SimCluster, name: string): Promise<Member> {
   cfg.heartbeatIntervalMs = base.heartbeatIntervalMs;
   cfg.electionTimeoutMs = base.electionTimeoutMs;
   cfg.snapshotCount = base.snapshotCount;
+  cfg.strictReconfigCheck = base.strictReconfigCheck;
   c.configs.push(cfg);
   c.disks.push(new SimDisk({ rand: new Rand(c.disks.length * 977) }));
   c.members.push(null);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Rand, testSeed } from "../../lib/base/rand.ts";
 import { DiskFullError, NotFoundError } from "../../lib/io/disk.ts";
 import { SimDisk } from "../../lib/io/sim_disk.ts";
+import { SimClock } from "../../lib/io/clock.ts";
 
 const bytes = (...v: number[]) => Uint8Array.from(v);
 
@@ -77,4 +78,28 @@ Deno.test("locks exclude a second holder until close", async () => {
   assert.deepEqual(await b.tryLock(), false);
   await a.close();
   assert.deepEqual(await b.tryLock(), true);
+});
+
+Deno.test("a slow disk's fsync takes its latency on the clock; a power loss before it ends loses the write", async () => {
+  const clock = new SimClock(0);
+  const disk = new SimDisk();
+  const f = await disk.open("/a", { create: true });
+  const g = await disk.open("/b", { create: true });
+  await disk.syncDir("/");
+  disk.slowSync = { clock, ms: 20 };
+  await g.writeAt(new Uint8Array([4]), 0);
+  const synced = g.sync();
+  clock.advance(20);
+  await synced;
+  await f.writeAt(new Uint8Array([1, 2, 3]), 0);
+  let done = false;
+  const cut = f.sync().then(() => (done = true), (e: unknown) => e);
+  clock.advance(19);
+  await Promise.resolve();
+  assert.equal(done, false, "fsync returned before its latency");
+  disk.powerLoss("drop-all");
+  clock.advance(1);
+  assert.ok((await cut) instanceof Error, "an fsync cut by a power loss must fail");
+  assert.deepEqual(disk.contents("/a"), new Uint8Array(0));
+  assert.deepEqual(disk.contents("/b"), new Uint8Array([4]));
 });

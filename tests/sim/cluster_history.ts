@@ -4,7 +4,7 @@
  * revisions, and serializable reads (a state the history passed through, never going back for
  * one client session on one member incarnation).
  */
-import type { MvccStore } from "../../lib/mvcc/kv_store.ts";
+import type { HistoryView } from "./history_archive.ts";
 import { describeOp, type KvOp } from "./kv_history.ts";
 
 const dec = new TextDecoder();
@@ -23,16 +23,16 @@ export interface SerialRead {
 /** The revision an acknowledged KV operation was answered with (its header revision). */
 export type AckedRevisions = Map<number, number>;
 
-/** The value of `key` in `store` at revision `rev` (null: absent), with its mod revision. */
-function at(store: MvccStore, key: string, rev: number): { value: string | null; mod: number } {
-  const kv = store.range({ key, end: undefined }, { rev }).kvs[0];
+/** The value of `key` at revision `rev` (null: absent), with its mod revision. */
+function at(store: HistoryView, key: string, rev: number): { value: string | null; mod: number } {
+  const kv = store.at(key, rev);
   return kv === undefined
     ? { value: null, mod: 0 }
     : { value: dec.decode(kv.value), mod: kv.modRevision };
 }
 
 /**
- * Every acknowledged write is in the final store at the revision it was answered with: a put
+ * Every acknowledged write is in the cluster's history at the revision it was answered with: a put
  * (or a CAS that succeeded) holds its value with that mod revision; a delete that deleted
  * leaves the key absent there and present just before. Writes that changed something have
  * distinct revisions, ordered as real time orders them.
@@ -40,7 +40,7 @@ function at(store: MvccStore, key: string, rev: number): { value: string | null;
 export function checkDurability(
   history: readonly KvOp[],
   revs: AckedRevisions,
-  store: MvccStore,
+  store: HistoryView,
 ): string[] {
   const bad: string[] = [];
   const writes: { op: KvOp; rev: number }[] = [];
@@ -95,12 +95,12 @@ export function checkDurability(
 }
 
 /**
- * Each serializable read saw the key as the final store has it at the read's header revision
+ * Each serializable read saw the key as the cluster's history has it at the read's header revision
  * (a state the cluster passed through, so never a value from the future or one that was never
  * committed), at a revision no later than the final one; and one client's reads from one member
  * incarnation never go back in revision.
  */
-export function checkSerializable(reads: readonly SerialRead[], store: MvccStore): string[] {
+export function checkSerializable(reads: readonly SerialRead[], store: HistoryView): string[] {
   const bad: string[] = [];
   const last = new Map<string, SerialRead>();
   for (const r of reads) {

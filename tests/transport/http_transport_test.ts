@@ -467,3 +467,37 @@ Deno.test("http transport: each probe's round trip goes to onRoundTrip (for the 
     await stopAll([a, b]);
   }
 });
+
+Deno.test("http transport: a sender that is not a peer yet is answered at the URLs it advertises (etcd's remotes)", async () => {
+  const port = freePort();
+  const a = await startMember(1n, CID, { port, advertisePeerUrls: [`http://127.0.0.1:${port}`] });
+  const b = await startMember(2n, CID);
+  try {
+    a.transport.addPeer({ id: 2n, urls: [b.url] });
+    // b does not know a: before a's stream reaches it, a message to a goes nowhere
+    b.transport.send([msg(2n, 1n, 1)]);
+    await waitFor(() => a.transport.activeSince(2n) > 0, "a's stream to b");
+    a.transport.send([msg(1n, 2n, 2)]);
+    await waitFor(() => b.host.received.length === 1, "a's message at b");
+    // now b answers a through the remote a advertised
+    await waitFor(() => {
+      b.transport.send([msg(2n, 1n, 3)]);
+      return a.host.received.length > 0;
+    }, "b's answer at a");
+    assert.ok(a.host.received.every((m) => m.commit === 3), "the message sent before was lost");
+    assert.ok(
+      b.logs.some((l) => /added remote peer .*remote-peer-id="?1"?\b/.test(l)),
+      b.logs.join("\n"),
+    );
+    // a becomes a peer of b: the remote goes, the peer carries on
+    b.transport.addPeer({ id: 1n, urls: [a.url] });
+    const before = a.host.received.length;
+    await waitFor(() => {
+      b.transport.send([msg(2n, 1n, 4)]);
+      return a.host.received.length > before;
+    }, "b's message through its peer");
+    assert.equal(b.transport.stats().length, 1);
+  } finally {
+    await stopAll([a, b]);
+  }
+});

@@ -92,6 +92,23 @@ Deno.test("sim network: the same seed gives the same delivery trace", async () =
   assert.notDeepEqual(traces[2], traces[0], "another seed, another trace");
 });
 
+Deno.test("sim network: duplicates raft's own messages but never a forwarded proposal", async () => {
+  const seed = testSeed();
+  console.log(`seed=${seed}`);
+  const c = cluster(seed, { duplicateRate: 1 });
+  for (let i = 0; i < 20; i++) {
+    c.ts.get(1n)!.send([msg(1n, 2n, i), msg(1n, 2n, 100 + i, MessageType.Prop)]);
+    c.clock.advance(1);
+  }
+  await run(c, 10);
+  const got = c.hosts.get(2n)!.received;
+  const count = (t: MessageType) => got.filter((m) => m.type === t).length;
+  // the stream transport delivers a message at most once: a proposal (a client's write)
+  // arrives once; raft resends the others itself, so their copies test raft's tolerance
+  assert.equal(count(MessageType.Prop), 20);
+  assert.equal(count(MessageType.Heartbeat), 40);
+});
+
 Deno.test("sim network: without reordering each link is FIFO; with it, messages overtake", async () => {
   const seed = testSeed();
   console.log(`seed=${seed}`);
@@ -177,7 +194,8 @@ Deno.test("sim network: refusals as etcd's (other cluster, removed sender), clos
   assert.deepEqual(c.hosts.get(3n)!.received.map((m) => m.commit), [3]);
   assert.ok(c.net.trace.some((l) => l.includes("refused (cluster ID mismatch)")));
   assert.ok(c.net.trace.some((l) => l.includes("refused (removed member)")));
-  assert.deepEqual(c.hosts.get(1n)!.removedBy, [2n]);
+  // refused both ways: its stream (opened when the link came up) and its message
+  assert.deepEqual(c.hosts.get(1n)!.removedBy, [2n, 2n]);
 
   // a closed member: unreachable, and its id may join again
   await c.ts.get(3n)!.close();
@@ -194,6 +212,45 @@ Deno.test("sim network: refusals as etcd's (other cluster, removed sender), clos
   const s = c.ts.get(1n)!.stats().find((x) => x.id === 3n)!;
   assert.equal(s.dropped, 1);
   assert.equal(s.messagesSent, 2);
+});
+
+Deno.test("sim network: a removed member that comes back learns it from the stream it opens, sending nothing", async () => {
+  const seed = testSeed();
+  console.log(`seed=${seed}`);
+  const c = cluster(seed);
+  await run(c, 10);
+  await c.ts.get(3n)!.close();
+  c.hosts.get(1n)!.removed.add(3n);
+  const back = new RecordingHost(3n, CID);
+  const t3 = c.net.join(back);
+  for (const p of [1n, 2n]) t3.addPeer({ id: p, urls: [] });
+  await run(c, 10);
+  assert.deepEqual(back.removedBy, [1n]);
+  assert.ok(c.net.trace.some((l) => l.includes("refused stream (removed member)")));
+});
+
+Deno.test("sim network: a member answers a sender it has no peer for (remotes), raft messages only", async () => {
+  const seed = testSeed();
+  console.log(`seed=${seed}`);
+  const c = cluster(seed);
+  const newcomer = new RecordingHost(4n, CID);
+  const t4 = c.net.join(newcomer);
+  t4.addPeer({ id: 1n, urls: [] });
+  // 1 does not know 4: nothing goes out to it before 4 has been heard
+  c.ts.get(1n)!.send([msg(1n, 4n, 1)]);
+  await run(c, 10);
+  assert.equal(newcomer.received.length, 0);
+  t4.send([msg(4n, 1n, 2)]);
+  await run(c, 10);
+  c.ts.get(1n)!.send([msg(1n, 4n, 3), snapMsg(1n, 4n, 4)]);
+  await run(c, 10);
+  assert.deepEqual(newcomer.received.map((m) => m.commit), [3]);
+  assert.equal(c.ts.get(1n)!.stats().length, 2, "a remote is not a peer");
+  // once a peer, always through the peer
+  c.ts.get(1n)!.addPeer({ id: 4n, urls: [] });
+  c.ts.get(1n)!.send([msg(1n, 4n, 5)]);
+  await run(c, 10);
+  assert.deepEqual(newcomer.received.map((m) => m.commit), [3, 5]);
 });
 
 Deno.test("sim network: snapshots travel through the host calls; faults fail them", async () => {

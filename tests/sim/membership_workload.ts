@@ -1,0 +1,96 @@
+/**
+ * Membership changes in a whole-cluster run, under the run's faults: a learner is added
+ * (member add --learner through any member), started with --initial-cluster-state existing,
+ * promoted once the leader finds it in sync (or removed again), and then a voter — any, the
+ * leader included — is removed, so the cluster has its size or one voter more at any time
+ * and the run's crash budget (a minority of the original size) stays safe. Refusals (unhealthy
+ * cluster, learner not in sync, no leader) and lost answers are part of the game: the next
+ * step reads the applied membership to see what happened. A removed member stops by itself;
+ * the run takes it out of the cluster and never restarts it.
+ */
+import type { MemberId } from "../../lib/base/types.ts";
+import type { Member } from "../../lib/server/member.ts";
+import { joinMember } from "../cluster/sim_join.ts";
+import { errorText, pickMember, type RunContext } from "./run_context.ts";
+
+/** What the run does when a member starts or goes for good. */
+export interface MembershipHooks {
+  /** A member joined: index `i` in the cluster's arrays. */
+  started(i: number, m: Member): void;
+  /** Indices of members removed from the cluster (never restarted). */
+  removed: Set<number>;
+}
+
+export interface MembershipRecord {
+  added: number;
+  promoted: number;
+  removed: number;
+  refused: number;
+}
+
+/** The applied membership as the current leader (or any running member) has it. */
+function applied(ctx: RunContext): Member | null {
+  return ctx.c.leader() ?? ctx.c.live[0] ?? null;
+}
+
+/** Runs `steps` membership steps with pauses between them. */
+export async function membershipClient(
+  ctx: RunContext,
+  hooks: MembershipHooks,
+  steps: number,
+): Promise<MembershipRecord> {
+  const { c, r } = ctx;
+  const rec: MembershipRecord = { added: 0, promoted: 0, removed: 0, refused: 0 };
+  const size = c.members.length;
+  let learner: MemberId | null = null;
+  for (let k = 0; k < steps; k++) {
+    await ctx.sleep(300 + r.int(600));
+    const pick = pickMember(ctx);
+    const view = applied(ctx);
+    if (pick === null || hooks.removed.has(pick.i) || view === null) continue;
+    const list = view.membership.list();
+    const voters = list.filter((x) => !x.isLearner);
+    const learners = list.filter((x) => x.isLearner);
+    const via = pick.m;
+    if (learners.length > 0) {
+      // promote the learner, or now and then remove it again
+      learner = learners[0].id;
+      const promote = r.chance(0.8) && voters.length === size;
+      const what = `${promote ? "promote" : "remove"} learner ${learner.toString(16)}`;
+      const got = await ctx.within(
+        promote ? via.promoteMember(learner) : via.removeMember(learner),
+      );
+      ctx.note(`${what} through ${via.config.name}: ${describe(got)}`);
+      if (got !== "timeout" && "v" in got) rec[promote ? "promoted" : "removed"]++;
+      else if (got !== "timeout") rec.refused++;
+    } else if (voters.length > size) {
+      // one voter too many: remove one at random (the leader too)
+      const victim = voters[r.int(voters.length)];
+      const got = await ctx.within(via.removeMember(victim.id));
+      ctx.note(
+        `remove ${victim.name || victim.id.toString(16)} through ${via.config.name}: ` +
+          describe(got),
+      );
+      if (got !== "timeout" && "v" in got) rec.removed++;
+      else if (got !== "timeout") rec.refused++;
+    } else if (r.chance(0.5)) {
+      const name = `m${c.configs.length + 1}`;
+      const got = await ctx.within(via.addMember([`http://${name}.sim:2380`], true));
+      ctx.note(`add learner ${name} through ${via.config.name}: ${describe(got)}`);
+      if (got === "timeout" || "e" in got) {
+        if (got !== "timeout") rec.refused++;
+        // an add whose answer was lost may still apply: a learner nobody starts is harmless,
+        // and the next step promotes or removes it
+        continue;
+      }
+      rec.added++;
+      const m = await joinMember(c, name);
+      hooks.started(c.members.length - 1, m);
+    }
+  }
+  return rec;
+}
+
+function describe(o: "timeout" | { v: unknown } | { e: unknown }): string {
+  return o === "timeout" ? "timed out" : "e" in o ? `refused: ${errorText(o.e)}` : "ok";
+}
