@@ -755,6 +755,11 @@ export class Member {
     return openBackendStream(this.#state.backend);
   }
 
+  /** The member's clock (the simulation's in a simulated cluster): durations it logs. */
+  get clock(): Clock {
+    return this.#clock;
+  }
+
   /** The member's logger, for the layers above that act on it (defragmentation). */
   get log(): Logger {
     return this.#log;
