@@ -224,7 +224,23 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
    */
   const takeOutRemoved = async () => {
     for (const [i, m] of c.members.entries()) {
-      if (m === null || m.failure === null) continue;
+      if (m === null || removed.has(i)) continue;
+      if (m.failure === null) {
+        // removed while it was down and knows no one who would tell it (a joiner that
+        // never learned its peers): nobody sends it anything again, so it never finds out
+        const others = c.live.filter((x) => x !== m && x.failure === null);
+        if (!others.some((x) => x.membership.isRemoved(m.id)) || m.appliedIndex > 0) continue;
+        note(`${m.config.name} stopped: removed while down, before it learned anything`);
+        removed.add(i);
+        const w = watchers[i];
+        if (w !== null) {
+          drain(w);
+          w.ended = true;
+          watchers[i] = null;
+        }
+        await c.settle("a stop", c.stopMember(i), 30_000);
+        continue;
+      }
       const why = errorText(m.failure);
       if (diskFull.has(i) && why.includes("no space left on device")) {
         // a member that stopped on a full disk is down, as after a crash: restarted later
@@ -546,6 +562,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     for (const i of current()) {
       if (c.members[i] === null) await restart(i);
     }
+    await takeOutRemoved();
     note("all healed");
     // a write through the leader commits everything before it in its term; a leader change
     // right after the heal (a restarted member's election) fails it, so it is tried again
