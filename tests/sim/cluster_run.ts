@@ -195,7 +195,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   /** Takes the watchers' responses and records what the members applied. */
   const drainAll = () => {
     for (const [i, w] of watchers.entries()) {
-      if (w === null) continue;
+      if (w === null || w === undefined) continue;
       drain(w);
       if (w.ended && w.compacted !== undefined) watch(i, c.members[i]!, w.compacted);
     }
@@ -203,7 +203,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   };
   /** A client cancels its watch and resumes after the last event it got. */
   const resumeWatch = (i: number) => {
-    const w = watchers[i];
+    const w = watchers[i] ?? null;
     const m = c.members[i];
     if (w === null || w.ended || m === null) return;
     drain(w);
@@ -224,12 +224,28 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
    */
   const takeOutRemoved = async () => {
     for (const [i, m] of c.members.entries()) {
-      if (m === null || m.failure === null) continue;
+      if (m === null || removed.has(i)) continue;
+      if (m.failure === null) {
+        // removed while it was down and knows no one who would tell it (a joiner that
+        // never learned its peers): nobody sends it anything again, so it never finds out
+        const others = c.live.filter((x) => x !== m && x.failure === null);
+        if (!others.some((x) => x.membership.isRemoved(m.id)) || m.appliedIndex > 0) continue;
+        note(`${m.config.name} stopped: removed while down, before it learned anything`);
+        removed.add(i);
+        const w = watchers[i] ?? null;
+        if (w !== null) {
+          drain(w);
+          w.ended = true;
+          watchers[i] = null;
+        }
+        await c.settle("a stop", c.stopMember(i), 30_000);
+        continue;
+      }
       const why = errorText(m.failure);
       if (diskFull.has(i) && why.includes("no space left on device")) {
         // a member that stopped on a full disk is down, as after a crash: restarted later
         note(`${m.config.name} stopped: ${why}`);
-        const w = watchers[i];
+        const w = watchers[i] ?? null;
         if (w !== null) {
           drain(w);
           w.ended = true;
@@ -244,7 +260,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       }
       note(`${m.config.name} stopped: ${why}`);
       removed.add(i);
-      const w = watchers[i];
+      const w = watchers[i] ?? null;
       if (w !== null) {
         drain(w);
         w.ended = true;
@@ -436,8 +452,11 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
         const i = up[r.int(up.length)];
         const how = r.chance(0.6) ? "power" : "process";
         note(`crash ${c.configs[i].name} (${how})`);
-        drain(watchers[i]!);
-        watchers[i]!.ended = true;
+        const w = watchers[i] ?? null;
+        if (w !== null) {
+          drain(w);
+          w.ended = true;
+        }
         watchers[i] = null;
         await c.settle("a crash", c.crashMember(i, how), 30_000);
         crashes++;
@@ -546,6 +565,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     for (const i of current()) {
       if (c.members[i] === null) await restart(i);
     }
+    await takeOutRemoved();
     note("all healed");
     // a write through the leader commits everything before it in its term; a leader change
     // right after the heal (a restarted member's election) fails it, so it is tried again
