@@ -280,7 +280,7 @@ Deno.test("sim cluster: a power loss while a member moves an installed snapshot'
     const received = async () => (await disk.readDir(snapDir)).some((f) => f.endsWith(".snap.db"));
     await c.until(
       "the snapshot's db received",
-      () => c.log.some((l) => l.includes("received snapshot db")),
+      () => c.log.some((l) => l.includes("received and saved database snapshot")),
     );
     // the received file was renamed to db; the rename is not durable until its directory sync
     const end = c.clock.now() + 5_000;
