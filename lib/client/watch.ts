@@ -199,8 +199,13 @@ export class Watch implements AsyncIterable<WatchResponse> {
     });
   }
 
-  /** Ends the watch; iteration finishes after what was already received. */
+  /**
+   * Ends the watch; iteration finishes after what was already received, at once: it does not
+   * wait for the stream's end to come back from the transport (over fetch that can take a
+   * while, or not come when the member is gone).
+   */
   cancel(): void {
+    if (!this.#ctrl.signal.aborted) this.#push({ end: true });
     this.#ctrl.abort();
   }
 
