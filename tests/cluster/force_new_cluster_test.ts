@@ -6,21 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { freePort } from "../support/etcd.ts";
-import { etcdctl, ProcessCluster, type ServerKind } from "./processes.ts";
+import { etcdctl, etcdctlSettled, ProcessCluster, type ServerKind } from "./processes.ts";
 
-/** Runs etcdctl until it succeeds (an election or a peer connecting may take a moment). */
-async function settled(endpoints: string, ...args: string[]): Promise<string> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const r = await etcdctl(endpoints, ...args);
-    if (r.code === 0) return r.stdout;
-    if (Date.now() > deadline) {
-      const why = r.stderr.trim().split("\n").pop();
-      throw new Error(`etcdctl ${args.join(" ")} kept failing: ${why}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** etcdctl, retried until it succeeds (processes.ts). */
+const settled = (endpoints: string, ...args: string[]) => etcdctlSettled(endpoints, args);
 
 async function recover(kind: ServerKind): Promise<void> {
   const c = await ProcessCluster.start(kind, 3);

@@ -7,22 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { freePort } from "../support/etcd.ts";
-import { etcdctl, ProcessCluster } from "./processes.ts";
+import { etcdctl, etcdctlSettled, ProcessCluster } from "./processes.ts";
 import { checkAcked, converged, Writers } from "./writers.ts";
 
-/** Runs etcdctl until it succeeds (etcd's strict reconfig check waits for a settled peer). */
-async function settled(endpoints: string, ...args: string[]): Promise<string> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const r = await etcdctl(endpoints, ...args);
-    if (r.code === 0) return r.stdout;
-    if (Date.now() > deadline) {
-      const why = r.stderr.trim().split("\n").pop();
-      throw new Error(`etcdctl ${args.join(" ")} kept failing: ${why}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** etcdctl, retried until it succeeds (processes.ts). */
+const settled = (endpoints: string, ...args: string[]) => etcdctlSettled(endpoints, args);
 
 /** The member ids by name, from `member list -w json` (ids as text: they exceed 2^53). */
 async function ids(endpoints: string): Promise<Map<string, string>> {

@@ -268,3 +268,25 @@ export async function gateway(
 export function b64(s: string): string {
   return btoa(s);
 }
+
+/**
+ * Runs etcdctl until it succeeds, for at most `timeoutMs` (an election, a peer connecting, or
+ * etcd's strict reconfig check waiting for a settled peer may take a moment); returns its
+ * output, or throws with etcdctl's last line (its retry lines before it are noise).
+ */
+export async function etcdctlSettled(
+  endpoints: string,
+  args: string[],
+  timeoutMs = 30_000,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await etcdctl(endpoints, ...args);
+    if (r.code === 0) return r.stdout;
+    if (Date.now() > deadline) {
+      const why = r.stderr.trim().split("\n").pop();
+      throw new Error(`etcdctl ${args.join(" ")} kept failing: ${why}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -6,23 +6,12 @@
  * the snapshot's keys at the snapshot's revision and takes writes.
  */
 import assert from "node:assert/strict";
-import { etcdctl, ProcessCluster, type ServerKind } from "./processes.ts";
+import { etcdctl, etcdctlSettled, ProcessCluster, type ServerKind } from "./processes.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
-/** Runs etcdctl until it succeeds (an election may take a moment). */
-async function settled(endpoints: string, ...args: string[]): Promise<string> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const r = await etcdctl(endpoints, ...args);
-    if (r.code === 0) return r.stdout;
-    if (Date.now() > deadline) {
-      const why = r.stderr.trim().split("\n").pop();
-      throw new Error(`etcdctl ${args.join(" ")} kept failing: ${why}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** etcdctl, retried until it succeeds (processes.ts). */
+const settled = (endpoints: string, ...args: string[]) => etcdctlSettled(endpoints, args);
 
 /** `snapshot restore` with the server's own tool: etcdctl for etcd, `concord util` for us. */
 async function restore(kind: ServerKind, file: string, c: ProcessCluster, i: number) {
