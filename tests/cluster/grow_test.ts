@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { freePort } from "../support/etcd.ts";
-import { etcdctl, etcdctlSettled, ProcessCluster, type ServerKind } from "./processes.ts";
+import { etcdctlSettled, ProcessCluster, type ServerKind } from "./processes.ts";
 
 /** etcdctl, retried until it succeeds (processes.ts). */
 const settled = (endpoints: string, ...args: string[]) => etcdctlSettled(endpoints, args);

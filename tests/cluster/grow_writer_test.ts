@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { freePort } from "../support/etcd.ts";
-import { etcdctl, etcdctlSettled, ProcessCluster } from "./processes.ts";
+import { etcdctlSettled, ProcessCluster } from "./processes.ts";
 import { checkAcked, converged, Writers } from "./writers.ts";
 
 /** etcdctl, retried until it succeeds (processes.ts). */

@@ -6,7 +6,7 @@
  * the snapshot's keys at the snapshot's revision and takes writes.
  */
 import assert from "node:assert/strict";
-import { etcdctl, etcdctlSettled, ProcessCluster, type ServerKind } from "./processes.ts";
+import { etcdctlSettled, ProcessCluster, type ServerKind } from "./processes.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
