@@ -13,17 +13,12 @@ import { Errors, EtcdError } from "../base/errors.ts";
 import { EntryType, type Snapshot } from "../base/raftpb.ts";
 import { Rand } from "../base/rand.ts";
 import type { ClusterId, MemberId } from "../base/types.ts";
-import { asLogger, type Logger, stderrLogger, tookField } from "../base/log.ts";
+import { asLogger, type Logger, stderrLogger } from "../base/log.ts";
 import type { Clock } from "../io/clock.ts";
 import type { Disk } from "../io/disk.ts";
-import { RealClock } from "../io/clock.ts";
-import { RealDisk } from "../io/real_disk.ts";
-import { openBackend } from "../backend/open.ts";
 import type { Backend } from "../backend/backend.ts";
 import type { BatchBackend } from "../backend/batch_backend.ts";
-import { LockedError } from "../backend/errors.ts";
 import type { Wal } from "../wal/wal.ts";
-import { WalLockedError } from "../wal/errors.ts";
 import { Snapshotter } from "../snap/snapshotter.ts";
 import {
   type ApplyBatch,
@@ -34,19 +29,14 @@ import {
   type SoftState,
   StateType,
 } from "../raft/mod.ts";
-import { type MvccStore, storedConsistentIndex } from "../mvcc/kv_store.ts";
+import { type MvccStore } from "../mvcc/kv_store.ts";
 import { WatchHub } from "../mvcc/watch_hub.ts";
-import { type LeaseCheckpoint, type Lessor, minLeaseTtlSeconds } from "../lease/lessor.ts";
-import { LeaseIdGenerator } from "../lease/lease_id.ts";
+import { type Lessor, minLeaseTtlSeconds } from "../lease/lessor.ts";
 import {
   AlarmRequest_AlarmAction,
   AlarmRequestSchema,
   AlarmType,
   CompactionRequestSchema,
-  LeaseCheckpointRequestSchema,
-  LeaseCheckpointSchema,
-  LeaseRevokeRequestSchema,
-  MemberSchema,
   type ResponseHeader,
   ResponseHeaderSchema,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
@@ -55,7 +45,6 @@ import type { AuthStore } from "../auth/store.ts";
 import type { AuthInfo } from "../auth/store.ts";
 import type { TokenProvider } from "./token.ts";
 import { SimpleTokenProvider } from "./token_simple.ts";
-import { jwtProviderFor } from "./token_jwt.ts";
 import type { AlarmStore } from "./alarms.ts";
 import { quotaBytes } from "./quota.ts";
 import { type Compactor, startCompactor } from "./compactor.ts";
@@ -66,7 +55,7 @@ import { LeaderTransfer } from "./leader_transfer.ts";
 import { MemberEvents } from "./member_events.ts";
 import { type Applied, APPLIED_KIND, type AppliedFor, Applier } from "./applier.ts";
 import { ServerState } from "./state.ts";
-import type { MemberRecord, Membership } from "./membership.ts";
+import { importLegacyMembership, type MemberRecord, type Membership } from "./membership.ts";
 import { Waits } from "./waits.ts";
 import { encodeMembers, MEMBERS_CALL, type MembersFetcher } from "./join.ts";
 import { ReadRounds } from "./read_rounds.ts";
@@ -74,16 +63,20 @@ import { RaftLoop } from "./raft_loop.ts";
 import { type ServerMetrics, SLOW_APPLY_MS } from "./server_metrics.ts";
 import { openBackendStream } from "./snapshot_stream.ts";
 import { installSnapshot } from "./snapshot_install.ts";
-import { handleLeaseCall, renewAtLeader, renewLocal, timeToLiveAtLeader } from "./lease_calls.ts";
+import { handleLeaseCall } from "./lease_calls.ts";
 import type { LeaseTimeToLive } from "../lease/lessor.ts";
-import { bootstrapRaft, memberPaths, urlText } from "./bootstrap.ts";
+import { urlText } from "./bootstrap.ts";
+import { type MemberStorage, openMemberStorage } from "./member_storage.ts";
+import { LateTransport, type TransportFactory } from "./late_transport.ts";
+import { publishMember } from "./member_publish.ts";
+import { MemberLeases } from "./member_leases.ts";
 import {
   handlePromoteCall,
   MemberRemovedError,
   PROMOTE_CALL,
   REMOVED_CALL,
 } from "./member_calls.ts";
-import type { SnapshotSource, Transport, TransportHost } from "../transport/transport.ts";
+import type { SnapshotSource, Transport } from "../transport/transport.ts";
 
 export type { Applied, AppliedFor } from "./applier.ts";
 export { memberPaths } from "./bootstrap.ts";
@@ -94,20 +87,8 @@ export type Proposal = InternalRequest extends infer R
   ? R extends { kind: infer K; req: infer Q } ? { kind: K; req: Q } : never
   : never;
 
-/** A second process on the same data dir, or a page file or WAL held by another. */
-export class DataDirLockedError extends Error {
-  constructor(dataDir: string, what: string, options?: ErrorOptions) {
-    super(
-      `data dir ${dataDir} is in use by another member (${what} is locked); ` +
-        `stop the other process or choose another --data-dir`,
-      options,
-    );
-    this.name = "DataDirLockedError";
-  }
-}
-
-/** Makes a member's transport once its raft loop (the transport's host) exists. */
-export type TransportFactory = (host: TransportHost) => Transport | Promise<Transport>;
+export { DataDirLockedError } from "./member_storage.ts";
+export type { TransportFactory } from "./late_transport.ts";
 
 /** Seams and knobs of a member; defaults are the real disk and clock. */
 export interface MemberOptions {
@@ -146,13 +127,6 @@ export interface MemberOptions {
   metrics?: ServerMetrics;
 }
 
-/** Legacy raft snapshot data: the membership, before it moved into the backend. */
-interface LegacySnapshotData {
-  members: { id: string; name: string; peerURLs: string[]; clientURLs: string[] }[];
-}
-
-const decoder = new TextDecoder();
-
 /** A running member. Create with `Member.start`, end with `stop`. */
 export class Member {
   readonly config: ServerConfig;
@@ -173,7 +147,7 @@ export class Member {
   readonly #log: Logger;
   readonly #events: MemberEvents;
   readonly #timeoutMs: number;
-  readonly #leaseIds: LeaseIdGenerator;
+  readonly #leases: MemberLeases;
   readonly #minLeaseTtl: number;
   #compactor: Compactor | null = null;
   #nextReqId: bigint;
@@ -184,14 +158,10 @@ export class Member {
   #leaderChanges = 0;
   readonly #transfers: LeaderTransfer;
   readonly #reconfig: MemberReconfig;
-  /** Makes the peer transport; kept so a cluster of one can start it when it grows. */
-  #transportFactory: TransportFactory | undefined;
-  /** The transport being started for a cluster of one that is growing. */
-  #transportStarting: Promise<void> | null = null;
-  /** Ends the wait before the next attempt to start the transport (the member stops). */
-  #wakeTransportRetry: (() => void) | null = null;
-  /** False while the WAL is replayed at boot (which sets up the transport itself after). */
-  #booted = false;
+  /** Starts the peer transport when a cluster of one grows. */
+  readonly #lateTransport: LateTransport;
+  /** Members a joining member learned from its peers at bootstrap (boot adds them as peers). */
+  readonly #joinedPeers: MemberRecord[];
   /** Stops this member shortly after it applied its own removal. */
   #removalTimer: { cancel(): void } | null = null;
   readonly #metrics: ServerMetrics;
@@ -212,22 +182,16 @@ export class Member {
   readonly removed: Promise<void>;
   #markRemoved!: () => void;
 
-  private constructor(
-    config: ServerConfig,
-    booted: Awaited<ReturnType<typeof bootstrapRaft>>,
-    backend: Backend & BatchBackend,
-    snapshotter: Snapshotter,
-    disk: Disk,
-    opts: MemberOptions,
-    tokens: TokenProvider | null,
-  ) {
+  private constructor(config: ServerConfig, storage: MemberStorage, opts: MemberOptions) {
+    const { booted, backend, snapshotter, disk } = storage;
     this.config = config;
     this.id = booted.id;
     this.clusterId = booted.clusterId;
     this.#wal = booted.wal;
     this.#snapshotter = snapshotter;
     this.#disk = disk;
-    this.#clock = opts.clock ?? new RealClock();
+    this.#clock = storage.clock;
+    this.#joinedPeers = booted.joinedPeers;
     this.#log = asLogger(opts.log, () => stderrLogger(config.logLevel)).named("server/member");
     this.#events = new MemberEvents(
       this.#log,
@@ -246,13 +210,24 @@ export class Member {
     );
     this.#minLeaseTtl = minLeaseTtlSeconds(electionTicks, config.heartbeatIntervalMs);
     this.#state = this.#openState(backend);
-    this.#importLegacyMembership(booted.snapshotData);
+    importLegacyMembership(this.#state.membership, booted.snapshotData);
     this.hub = new WatchHub(this.#state.store, {
       clock: this.#clock,
       events: this.#metrics.watchEvents,
     });
-    this.tokens = tokens ?? new SimpleTokenProvider(this.#clock, config.authTokenTtlSeconds);
-    this.#leaseIds = new LeaseIdGenerator(this.id, this.#clock.wallNow());
+    this.tokens = storage.tokens ??
+      new SimpleTokenProvider(this.#clock, config.authTokenTtlSeconds);
+    this.#leases = new MemberLeases({
+      id: this.id,
+      startedAtMs: this.#clock.wallNow(),
+      timeoutMs: this.#timeoutMs,
+      lessor: () => this.lessor,
+      isLeader: () => this.isLeader,
+      leader: () => this.leader,
+      transport: () => this.transport,
+      propose: (p) => this.propose(p),
+      expired: this.#metrics.leaseExpired,
+    });
     // etcd's idutil: the member id's low 16 bits, then the start time in ms (40 bits) and a
     // counter, so two members (or two incarnations) never propose under one request id: a
     // member answers its waiter for whatever entry carries the id, whoever proposed it
@@ -350,9 +325,19 @@ export class Member {
       },
       linearizableRead: () => this.linearizableRead(),
       removed: (why) => this.#removedFromCluster(why),
-      needTransport: () => this.#startTransportLate(),
+      needTransport: () => this.#lateTransport.start(),
       events: this.#events,
       metrics: this.#metrics,
+    });
+    this.#lateTransport = new LateTransport({
+      id: this.id,
+      clock: this.#clock,
+      log: this.#log,
+      host: this.#loop,
+      current: () => this.#loop.transport,
+      install: (t) => this.#loop.setTransport(t),
+      members: () => this.#state.membership.list(),
+      running: () => this.#running,
     });
   }
 
@@ -360,26 +345,10 @@ export class Member {
     return new ServerState(backend, {
       clock: this.#clock,
       minLeaseTtl: this.#minLeaseTtl,
-      onLeasesExpired: (ids) => this.#revokeExpired(ids),
-      onLeaseCheckpoint: (batch) => this.#checkpointLeases(batch),
+      onLeasesExpired: (ids) => this.#leases.revokeExpired(ids),
+      onLeaseCheckpoint: (batch) => this.#leases.checkpoint(batch),
       metrics: this.#metrics,
     });
-  }
-
-  /** Data dirs made before the membership moved into the backend kept it in the snapshot. */
-  #importLegacyMembership(data: Uint8Array | null): void {
-    const ms = this.#state.membership;
-    if (!ms.empty || data === null || data.length === 0) return;
-    const legacy = JSON.parse(decoder.decode(data)) as LegacySnapshotData;
-    for (const m of legacy.members) {
-      ms.add({
-        id: BigInt(m.id),
-        name: m.name,
-        peerURLs: m.peerURLs,
-        clientURLs: m.clientURLs,
-        isLearner: false,
-      });
-    }
   }
 
   /**
@@ -389,71 +358,9 @@ export class Member {
    * data dir, and ConfigError when the cluster has other members but no transport was given.
    */
   static async start(cfg: ServerConfig, opts: MemberOptions = {}): Promise<Member> {
-    const clock = opts.clock ?? new RealClock();
-    const tokens = await jwtProviderFor(cfg, clock);
-    const disk = opts.disk ?? new RealDisk();
-    const paths = memberPaths(cfg);
-    const log = asLogger(opts.log, () => stderrLogger(cfg.logLevel)).named("server/bootstrap");
-    const snapshotter = new Snapshotter(disk, paths.snap, {
-      maxSnapFiles: cfg.maxSnapshots,
-      metrics: opts.metrics?.snap,
-    });
-    let booted: Awaited<ReturnType<typeof bootstrapRaft>>;
+    const member = new Member(cfg, await openMemberStorage(cfg, opts), opts);
     try {
-      booted = await bootstrapRaft(cfg, disk, snapshotter, {
-        walSegmentBytes: opts.walSegmentBytes,
-        log,
-        clock,
-        fetchMembers: opts.fetchMembers,
-        walMetrics: opts.metrics?.wal,
-      });
-    } catch (err) {
-      if (err instanceof WalLockedError) {
-        throw new DataDirLockedError(cfg.dataDir, "the WAL", { cause: err });
-      }
-      throw err;
-    }
-    let backend: Backend & BatchBackend;
-    const open = () =>
-      openBackend(disk, paths.db, {
-        batchInterval: cfg.backendBatchIntervalMs,
-        batchLimit: cfg.backendBatchLimit,
-        clock: opts.clock,
-        metrics: opts.metrics?.backend,
-      });
-    try {
-      const opening = clock.now();
-      backend = await open();
-      // etcd's recoverSnapshotBackend: the raft snapshot is newer than the page file when the
-      // member stopped between saving a received snapshot and moving its db into place (a
-      // rename not yet durable): that db, kept as <index>.snap.db, becomes the backend
-      // (found by the whole-cluster simulation: a power loss during a slow directory sync)
-      const received = snapshotter.dbPath(booted.applied);
-      if (booted.applied > storedConsistentIndex(backend) && await disk.exists(received)) {
-        await backend.close();
-        await disk.rename(received, paths.db);
-        await disk.syncDir(paths.snap);
-        backend = await open();
-        log.warn("recovered the backend from the snapshot's db", {
-          "snapshot-index": booted.applied,
-        });
-      }
-      log.info("opened backend db", {
-        path: paths.db,
-        "size-bytes": backend.stats().fileBytes,
-        "size-in-use-bytes": backend.stats().inUseBytes,
-        took: tookField(clock.now() - opening),
-      });
-    } catch (err) {
-      await booted.wal.close();
-      if (err instanceof LockedError) {
-        throw new DataDirLockedError(cfg.dataDir, "the backend file", { cause: err });
-      }
-      throw err;
-    }
-    const member = new Member(cfg, booted, backend, snapshotter, disk, opts, tokens);
-    try {
-      await member.#boot(opts.transport, booted.joinedPeers);
+      await member.#boot(opts.transport, member.#joinedPeers);
     } catch (err) {
       await member.stop();
       throw err;
@@ -489,8 +396,7 @@ export class Member {
       }
     }
     // from here on, a change adding a member to a cluster of one starts the transport
-    this.#transportFactory = transport;
-    this.#booted = true;
+    this.#lateTransport.arm(transport);
     if (alone) {
       // no one else can win, so there is no reason to wait an election timeout
       this.#loop.node.campaign();
@@ -515,104 +421,26 @@ export class Member {
       },
     );
     this.#loop.start();
-    this.ready.then(() => this.#publish());
+    this.ready.then(() =>
+      publishMember({
+        id: this.id,
+        clusterId: this.clusterId,
+        name: this.config.name,
+        clientURLs: this.config.advertiseClientUrls.map(urlText),
+        clock: this.#clock,
+        log: this.#log,
+        membership: () => this.#state.membership,
+        proposeAttributes: (req) => this.propose({ kind: RequestKind.MemberAttrSet, req }),
+        running: () => this.#running,
+      })
+    ).then((published) => {
+      if (published) this.#markPublished();
+    });
   }
 
-  /**
-   * A cluster of one serves no peers until it grows: once a change adding another member is
-   * applied, the transport starts (listening on --listen-peer-urls, as etcd always does) and
-   * reaches every member the membership names. Without a transport the member could never
-   * reach the member it added, and a cluster of two needs both: its log says why.
-   */
-  #startTransportLate(): void {
-    if (!this.#booted) return;
-    if (this.#loop.transport !== null || this.#transportStarting !== null) return;
-    const factory = this.#transportFactory;
-    if (factory === undefined) {
-      // the change is committed either way; say loudly why the new member is unreachable
-      this.#log.error("added a member but has no peer transport (give it --listen-peer-urls)", {
-        "local-member-id": formatId(this.id),
-      });
-      return;
-    }
-    this.#transportStarting = (async () => {
-      // a peer port taken now (it was not needed until the cluster grew) is retried, not
-      // fatal: the member goes on serving what it can, and its log says why
-      for (let attempt = 0; !this.#stopped && this.#fatal === null; attempt++) {
-        let t: Transport;
-        try {
-          t = await factory(this.#loop);
-        } catch (err) {
-          const waitMs = Math.min(10_000, 500 << Math.min(attempt, 5));
-          this.#log.warn("cannot start the peer transport (will retry)", {
-            "local-member-id": formatId(this.id),
-            "retry-in": tookField(waitMs),
-            error: err,
-          });
-          await new Promise<void>((r) => {
-            const timer = this.#clock.after(waitMs, r);
-            this.#wakeTransportRetry = () => {
-              timer.cancel();
-              r();
-            };
-          });
-          this.#wakeTransportRetry = null;
-          continue;
-        }
-        if (this.#stopped) {
-          await t.close();
-          return;
-        }
-        this.#loop.setTransport(t);
-        for (const m of this.#state.membership.list()) {
-          if (m.id !== this.id) t.addPeer({ id: m.id, urls: m.peerURLs });
-        }
-        this.#log.info("started the peer transport (the cluster grew)", {
-          "local-member-id": formatId(this.id),
-        });
-        return;
-      }
-    })();
-  }
-
-  /**
-   * Publishes this member's name and client URLs through raft (etcd's publishV3), so every
-   * member lists them; retried until it lands or the member stops.
-   */
-  async #publish(): Promise<void> {
-    const clientURLs = this.config.advertiseClientUrls.map(urlText);
-    for (let attempt = 0; !this.#stopped && this.#fatal === null; attempt++) {
-      const have = this.#state.membership.get(this.id);
-      if (
-        have !== undefined && have.name === this.config.name &&
-        have.clientURLs.join(",") === clientURLs.join(",")
-      ) {
-        this.#markPublished();
-        return;
-      }
-      try {
-        await this.propose({
-          kind: RequestKind.MemberAttrSet,
-          req: create(MemberSchema, { ID: this.id, name: this.config.name, clientURLs }),
-        });
-        this.#log.info("published local member to cluster through raft", {
-          "local-member-id": formatId(this.id),
-          "local-member-attributes": `{Name:${this.config.name} ClientURLs:[${
-            clientURLs.join(" ")
-          }]}`,
-          "cluster-id": formatId(this.clusterId),
-        });
-        this.#markPublished();
-        return;
-      } catch (err) {
-        if (this.#stopped || this.#fatal !== null) return;
-        this.#log.warn("failed to publish local member to cluster through raft (will retry)", {
-          "local-member-id": formatId(this.id),
-          error: err,
-        });
-        await new Promise<void>((r) => this.#clock.after(Math.min(2000, 100 << attempt), r));
-      }
-    }
+  /** Neither stopped nor failed. */
+  get #running(): boolean {
+    return !this.#stopped && this.#fatal === null;
   }
 
   #fail(err: unknown): void {
@@ -859,29 +687,6 @@ export class Member {
     else this.lessor.demote();
   }
 
-  #revokeExpired(ids: bigint[]): void {
-    for (const id of ids) {
-      this.propose({ kind: RequestKind.LeaseRevoke, req: revokeReq(id) }).then(
-        () => this.#metrics.leaseExpired?.add(),
-        () => {
-          // the lessor reports a lease that is still there again after its retry interval
-        },
-      );
-    }
-  }
-
-  /** etcd's lease checkpoints: the leader records remaining TTLs through raft. */
-  #checkpointLeases(batch: LeaseCheckpoint[]): void {
-    const req = create(LeaseCheckpointRequestSchema, {
-      checkpoints: batch.map((c) =>
-        create(LeaseCheckpointSchema, { ID: c.id, remainingTTL: BigInt(c.remainingTtl) })
-      ),
-    });
-    this.propose({ kind: RequestKind.LeaseCheckpoint, req }).catch(() => {
-      // a checkpoint lost to a leader change is taken again by the next leader
-    });
-  }
-
   /**
    * Proposes a request through raft and resolves with what its apply produced. `auth` (the
    * proposer's, while auth is enabled) travels with KV writes and lease revokes so the apply
@@ -924,28 +729,19 @@ export class Member {
     return wait;
   }
 
-  /**
-   * Renews lease `id` (etcd's LeaseRenew): the leader's lessor answers, a follower asks the
-   * leader. Resolves with the TTL; throws leaseNotFound, or etcd's no leader / timeout.
-   */
+  /** etcd's LeaseRenew: the leader's lessor answers, a follower asks the leader. */
   leaseRenew(id: bigint): Promise<number> {
-    if (this.isLeader) return renewLocal(this.lessor, id);
-    const t = this.transport;
-    if (this.leader === 0n || t === null) return Promise.reject(Errors.noLeader());
-    return renewAtLeader(t, this.leader, id, this.#timeoutMs);
+    return this.#leases.renew(id);
   }
 
   /** etcd's LeaseTimeToLive: remaining TTL as the leader's lessor counts it. */
-  async leaseTimeToLive(id: bigint, keys: boolean): Promise<LeaseTimeToLive> {
-    if (this.isLeader) return this.lessor.timeToLive(id, keys);
-    const t = this.transport;
-    if (this.leader === 0n || t === null) throw Errors.noLeader();
-    return await timeToLiveAtLeader(t, this.leader, id, keys, this.#timeoutMs);
+  leaseTimeToLive(id: bigint, keys: boolean): Promise<LeaseTimeToLive> {
+    return this.#leases.timeToLive(id, keys);
   }
 
   /** A fresh lease id not in use (etcd's idutil-style generator). */
   newLeaseId(): bigint {
-    return this.#leaseIds.next((id) => this.lessor.exists(id));
+    return this.#leases.newId();
   }
 
   /**
@@ -1036,15 +832,10 @@ export class Member {
     this.#waits.close(Errors.stopped());
     this.#reads.close(Errors.stopped());
     this.#transfers.close(Errors.stopped());
-    this.#wakeTransportRetry?.();
-    await this.#transportStarting;
+    await this.#lateTransport.close();
     await this.#loop.stop();
     this.hub.close();
     await this.#state.close();
     await this.#wal.close();
   }
-}
-
-function revokeReq(id: bigint) {
-  return create(LeaseRevokeRequestSchema, { ID: id });
 }

@@ -126,3 +126,26 @@ export class Membership {
     this.add({ ...m, name, clientURLs });
   }
 }
+
+/** Legacy raft snapshot data: the membership, before it moved into the backend. */
+interface LegacySnapshotData {
+  members: { id: string; name: string; peerURLs: string[]; clientURLs: string[] }[];
+}
+
+/**
+ * Data dirs made before the membership moved into the backend kept it as JSON in the raft
+ * snapshot's data: an empty membership takes it from there once.
+ */
+export function importLegacyMembership(ms: Membership, data: Uint8Array | null): void {
+  if (!ms.empty || data === null || data.length === 0) return;
+  const legacy = JSON.parse(new TextDecoder().decode(data)) as LegacySnapshotData;
+  for (const m of legacy.members) {
+    ms.add({
+      id: BigInt(m.id),
+      name: m.name,
+      peerURLs: m.peerURLs,
+      clientURLs: m.clientURLs,
+      isLearner: false,
+    });
+  }
+}
