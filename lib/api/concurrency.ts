@@ -12,7 +12,6 @@ import { prefixEnd } from "../base/bytes.ts";
 import { Errors, EtcdError, GrpcCode } from "../base/errors.ts";
 import * as mv from "../mvcc/types.ts";
 import type { WatchResponse } from "../mvcc/watch_types.ts";
-import type { WatchStream } from "../mvcc/watch_hub.ts";
 import type { EtcdServer } from "../server/etcd_server.ts";
 import type { Caller } from "../server/caller.ts";
 import { callerOf } from "./request_auth.ts";
@@ -189,14 +188,9 @@ export class InProcessClient {
     rangeEnd: Uint8Array | undefined,
     startRevision: number,
   ): AsyncGenerator<WatchResponse> {
-    await this.server.kv.checkRead(this.#caller, key, rangeEnd ?? new Uint8Array(0));
+    await this.server.watch.checkRead(this.#caller, key, rangeEnd ?? new Uint8Array(0));
     if (this.signal.aborted) throw canceled();
-    let stream: WatchStream;
-    try {
-      stream = this.server.member.hub.newStream({ bufferSize: 16 });
-    } catch {
-      throw Errors.stopped(); // the hub closes when the member stops
-    }
+    const stream = this.server.watch.open({ bufferSize: 16 });
     const onAbort = () => stream.close();
     this.signal.addEventListener("abort", onAbort);
     try {

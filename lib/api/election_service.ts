@@ -13,7 +13,6 @@ import { Errors } from "../base/errors.ts";
 import { saturateInt64 } from "../base/types.ts";
 import { EventType, type KeyValue } from "../mvcc/types.ts";
 import { kvToPb } from "../server/convert.ts";
-import type { Member } from "../server/member.ts";
 import type { EtcdServer } from "../server/etcd_server.ts";
 import {
   asEtcdClientErrors,
@@ -58,7 +57,6 @@ async function resign(c: InProcessClient, l: Leadership): Promise<number> {
 
 /** The Election service implementation for createApiHandler. */
 export function electionService(s: EtcdServer): Partial<ServiceImpl<typeof Election>> {
-  const m = s.member;
   return {
     campaign(req, ctx) {
       return asEtcdClientErrors(async () => {
@@ -94,7 +92,7 @@ export function electionService(s: EtcdServer): Partial<ServiceImpl<typeof Elect
         }
         // etcd answers with the header of the campaign's first txn
         return create(epb.CampaignResponseSchema, {
-          header: m.header(t.header.revision),
+          header: s.header(t.header.revision),
           leader: { name: req.name, key, rev: BigInt(l.rev), lease },
         });
       });
@@ -106,7 +104,7 @@ export function electionService(s: EtcdServer): Partial<ServiceImpl<typeof Elect
         const c = new InProcessClient(s, ctx);
         const lease = await sessionLease(c, leader.lease);
         const rev = await proclaim(c, leadership(leader, lease), req.value);
-        return create(epb.ProclaimResponseSchema, { header: m.header(rev) });
+        return create(epb.ProclaimResponseSchema, { header: s.header(rev) });
       });
     },
     leader(req, ctx) {
@@ -115,13 +113,13 @@ export function electionService(s: EtcdServer): Partial<ServiceImpl<typeof Elect
         const r = await c.firstCreated(candidatePrefix(req.name));
         if (r.kvs.length === 0) throw Errors.electionNoLeader();
         return create(epb.LeaderResponseSchema, {
-          header: m.header(r.header.revision),
+          header: s.header(r.header.revision),
           kv: kvToPb(r.kvs[0]),
         });
       });
     },
     observe(req, ctx) {
-      return observeLeader(m, new InProcessClient(s, ctx), candidatePrefix(req.name));
+      return observeLeader(s, new InProcessClient(s, ctx), candidatePrefix(req.name));
     },
     resign(req, ctx) {
       return asEtcdClientErrors(async () => {
@@ -131,7 +129,7 @@ export function electionService(s: EtcdServer): Partial<ServiceImpl<typeof Elect
         // etcd opens a session here too (granting a lease when none is given)
         const lease = await sessionLease(c, leader.lease);
         const rev = await resign(c, leadership(leader, lease));
-        return create(epb.ResignResponseSchema, { header: m.header(rev) });
+        return create(epb.ResignResponseSchema, { header: s.header(rev) });
       });
     },
   };
@@ -147,12 +145,12 @@ function leadership(l: epb.LeaderKey, lease: bigint): Leadership {
  * quietly when a read or watch fails, and otherwise runs until the client leaves.
  */
 async function* observeLeader(
-  m: Member,
+  s: EtcdServer,
   c: InProcessClient,
   prefix: Uint8Array,
 ): AsyncGenerator<epb.LeaderResponse> {
   const answer = (revision: number, kv: KeyValue) =>
-    create(epb.LeaderResponseSchema, { header: m.header(revision), kv: kvToPb(kv) });
+    create(epb.LeaderResponseSchema, { header: s.header(revision), kv: kvToPb(kv) });
   try {
     for (;;) {
       const first = await c.firstCreated(prefix);

@@ -25,7 +25,6 @@ import {
 
 /** The Lock service implementation for createApiHandler. */
 export function lockService(s: EtcdServer): Partial<ServiceImpl<typeof Lock>> {
-  const m = s.member;
   return {
     lock(req, ctx) {
       return asEtcdClientErrors(async () => {
@@ -45,7 +44,7 @@ export function lockService(s: EtcdServer): Partial<ServiceImpl<typeof Lock>> {
         const myRev = t.succeeded ? t.header.revision : rangeResult(t, 0).kvs[0].createRevision;
         const owner = rangeResult(t, 1).kvs;
         if (owner.length === 0 || owner[0].createRevision === myRev) {
-          return create(lockpb.LockResponseSchema, { header: m.header(t.header.revision), key });
+          return create(lockpb.LockResponseSchema, { header: s.header(t.header.revision), key });
         }
         let revision: number;
         try {
@@ -58,14 +57,14 @@ export function lockService(s: EtcdServer): Partial<ServiceImpl<typeof Lock>> {
           await c.deleteKey(key).catch(() => {});
           throw err;
         }
-        return create(lockpb.LockResponseSchema, { header: m.header(revision), key });
+        return create(lockpb.LockResponseSchema, { header: s.header(revision), key });
       });
     },
     unlock(req, ctx) {
       return asEtcdClientErrors(async () => {
         const c = new InProcessClient(s, ctx);
         const revision = await c.deleteKey(req.key);
-        return create(lockpb.UnlockResponseSchema, { header: m.header(revision) });
+        return create(lockpb.UnlockResponseSchema, { header: s.header(revision) });
       });
     },
   };

@@ -3,25 +3,18 @@
  * and progress requests go to it as they arrive, and its responses go out (split into
  * fragments for watchers created with `fragment`, under --max-request-bytes).
  */
-import { create, toBinary } from "@bufbuild/protobuf";
+import { toBinary } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { Errors, EtcdError, GrpcCode } from "../base/errors.ts";
 import { callerOf } from "./request_auth.ts";
 import type { Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { EventSchema } from "../../proto/gen/mvccpb/kv_pb.ts";
 import { saturateInt64 } from "../base/types.ts";
 import { fragmentResponse } from "../mvcc/fragment.ts";
-import {
-  type WatchCreateRequest,
-  type WatchFilter,
-  type WatchResponse,
-  watchResponse,
-} from "../mvcc/watch_types.ts";
+import { type WatchCreateRequest, type WatchFilter, watchResponse } from "../mvcc/watch_types.ts";
 import type { WatchStream } from "../mvcc/watch_hub.ts";
-import type { Member } from "../server/member.ts";
 import type { EtcdServer } from "../server/etcd_server.ts";
-import { kvToPb, WatchIds } from "../server/convert.ts";
+import { WatchIds } from "../server/convert.ts";
 
 function createFromPb(r: pb.WatchCreateRequest, ids: WatchIds): WatchCreateRequest {
   return {
@@ -34,25 +27,6 @@ function createFromPb(r: pb.WatchCreateRequest, ids: WatchIds): WatchCreateReque
     watchId: ids.forCreate(r.watchId),
     fragment: r.fragment,
   };
-}
-
-function responseToPb(m: Member, r: WatchResponse, ids: WatchIds): pb.WatchResponse {
-  return create(pb.WatchResponseSchema, {
-    header: m.header(r.revision),
-    watchId: ids.toWire(r.watchId),
-    created: r.created,
-    canceled: r.canceled,
-    compactRevision: BigInt(r.compactRevision),
-    cancelReason: r.cancelReason,
-    fragment: r.fragment,
-    events: r.events.map((e) =>
-      create(EventSchema, {
-        type: e.type as number,
-        kv: kvToPb(e.kv),
-        prevKv: e.prevKv ? kvToPb(e.prevKv) : undefined,
-      })
-    ),
-  });
 }
 
 /** Lets the request reader wait while the client is slow to take responses. */
@@ -100,7 +74,7 @@ async function readRequests(
             stream.push(
               watchResponse({
                 watchId: INVALID_WATCH_ID,
-                revision: s.member.store.rev(),
+                revision: s.watch.revision(),
                 created: true,
                 canceled: true,
                 cancelReason: denied,
@@ -152,7 +126,7 @@ async function watchDenied(
   r: pb.WatchCreateRequest,
 ): Promise<string | undefined> {
   try {
-    await s.kv.checkRead(callerOf(ctx), r.key, r.rangeEnd);
+    await s.watch.checkRead(callerOf(ctx), r.key, r.rangeEnd);
     return undefined;
   } catch (err) {
     const e = OWN_REASONS.some((d) => d.is(err)) ? err as EtcdError : Errors.permissionDenied();
@@ -167,15 +141,10 @@ function grpcErrorText(e: EtcdError): string {
 
 /** The Watch service implementation for createApiHandler. */
 export function watchService(s: EtcdServer): Partial<ServiceImpl<typeof Watch>> {
-  const m = s.member;
+  const w = s.watch;
   return {
     async *watch(requests, ctx) {
-      let stream: WatchStream;
-      try {
-        stream = m.hub.newStream();
-      } catch {
-        throw Errors.stopped(); // the hub closes when the server shuts down
-      }
+      const stream = w.open();
       const fragmented = new Set<number>();
       const onAbort = () => stream.close();
       ctx.signal.addEventListener("abort", onAbort);
@@ -183,13 +152,13 @@ export function watchService(s: EtcdServer): Partial<ServiceImpl<typeof Watch>> 
       const room = new Room();
       const ids = new WatchIds();
       readRequests(s, ctx, requests, stream, fragmented, room, ids).catch(() => {});
-      const headerBytes = toBinary(pb.ResponseHeaderSchema, m.header()).length;
+      const headerBytes = toBinary(pb.ResponseHeaderSchema, s.header()).length;
       try {
         for await (const r of stream) {
           const parts = fragmented.has(r.watchId) && r.events.length > 1
-            ? fragmentResponse(r, m.config.maxRequestBytes, headerBytes)
+            ? fragmentResponse(r, w.maxRequestBytes, headerBytes)
             : [r];
-          for (const p of parts) yield responseToPb(m, p, ids);
+          for (const p of parts) yield w.toWire(p, ids);
           room.check(stream);
         }
       } finally {

@@ -308,6 +308,11 @@ export class WatchHub {
     this.#scheduleSync();
   }
 
+  /** True once the hub was closed (its member stopped): no stream can be opened. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** A new stream. */
   newStream(opts: WatchStreamOptions = {}): WatchStream {
     if (this.#closed) throw new Error("mvcc: watch hub is closed");
