@@ -473,12 +473,17 @@ export class GrpcMetrics {
 
 /**
  * The counters of the HTTP endpoints etcd serves beside gRPC: /health answers (etcd 3.4's
- * etcd_server_health_*) and /metrics scrapes (the promhttp_* families of Prometheus' Go
- * handler, which etcd's /metrics shows).
+ * etcd_server_health_*), each check run by /livez and /readyz (etcd 3.5.11's
+ * etcd_server_healthcheck and etcd_server_healthchecks_total) and /metrics scrapes (the
+ * promhttp_* families of Prometheus' Go handler, which etcd's /metrics shows).
  */
 export class EndpointMetrics {
   readonly healthSuccess: Counter;
   readonly healthFailures: Counter;
+  /** The last result of each probe check (1 passed, 0 failed), by probe type and check. */
+  readonly healthCheck: Gauge;
+  /** Probe checks run, by probe type, check and status ("success" or "error"). */
+  readonly healthChecks: Counter;
   /** Scrapes by HTTP status code. */
   readonly scrapes: Counter;
   readonly scrapesInFlight: Gauge;
@@ -491,6 +496,16 @@ export class EndpointMetrics {
     this.healthFailures = registry.counter(
       "etcd_server_health_failures",
       "The total number of failed health checks",
+    );
+    this.healthCheck = registry.gauge(
+      "etcd_server_healthcheck",
+      "The result of each kind of healthcheck.",
+      ["type", "name"],
+    );
+    this.healthChecks = registry.counter(
+      "etcd_server_healthchecks_total",
+      "The total number of each kind of healthcheck.",
+      ["type", "name", "status"],
     );
     this.scrapes = registry.counter(
       "promhttp_metric_handler_requests_total",
@@ -508,5 +523,11 @@ export class EndpointMetrics {
   /** Counts one /health answer. */
   health(healthy: boolean): void {
     (healthy ? this.healthSuccess : this.healthFailures).add();
+  }
+
+  /** Records one run of probe check `name` of /livez or /readyz (`type`), as etcd does. */
+  probeCheck(type: string, name: string, ok: boolean): void {
+    this.healthCheck.set(ok ? 1 : 0, { type, name });
+    this.healthChecks.inc({ type, name, status: ok ? "success" : "error" });
   }
 }
