@@ -420,6 +420,12 @@ export class GrpcMetrics {
   /** Message bytes received from and sent to gRPC clients (etcd counts its codec's). */
   readonly receivedBytes: Counter;
   readonly sentBytes: Counter;
+  /**
+   * Watch and lease keep-alive streams that failed to receive a request or send a response
+   * for a reason other than the client leaving, by Type ("receive", "send") and API ("watch",
+   * "lease-keepalive"), as etcd's v3rpc counts them.
+   */
+  readonly streamFailures: Counter;
   /** clientRequests for unary calls and for streams. */
   readonly unaryRequests: ClientRequests;
   readonly streamRequests: ClientRequests;
@@ -467,6 +473,11 @@ export class GrpcMetrics {
     this.sentBytes = registry.counter(
       "etcd_network_client_grpc_sent_bytes_total",
       "The total number of bytes sent to grpc clients.",
+    );
+    this.streamFailures = registry.counter(
+      "etcd_network_server_stream_failures_total",
+      "The total number of stream failures from the local server.",
+      ["Type", "API"],
     );
   }
 }
