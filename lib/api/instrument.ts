@@ -162,7 +162,8 @@ export function instrumentService(
             try {
               yield res;
             } catch (err) {
-              // the response could not be written (Connect throws the write's error in)
+              // the response could not be taken: an error thrown into the stream by its
+              // consumer (a failed write; no test makes one happen while the client stays)
               if (sendFailures !== undefined && !ctx.signal.aborted) sendFailures.inc();
               throw err;
             }

@@ -17,6 +17,7 @@ import type { SnapshotPayload } from "../../lib/transport/transport.ts";
 import { connectAll, FAST, stopAll, type TestMember, waitFor } from "../transport/http_cluster.ts";
 import { msg, RecordingHost, snapMsg } from "../transport/recording_host.ts";
 import { parseFamilies, sample } from "./prom_text.ts";
+import { ETCD_PEER_FAMILIES } from "./etcd_families.ts";
 
 const CID = 0x5eedn;
 
@@ -81,81 +82,6 @@ async function until(
     await new Promise((r) => setTimeout(r, 10));
   }
 }
-
-/** etcd's peer families: name -> [type, help, label names (sorted), buckets]. */
-const ETCD_FAMILIES: Record<string, [string, string, string[], string?]> = {
-  etcd_network_active_peers: ["gauge", "The current number of active peer connections.", [
-    "Local",
-    "Remote",
-  ]],
-  etcd_network_disconnected_peers_total: ["counter", "The total number of disconnected peers.", [
-    "Local",
-    "Remote",
-  ]],
-  etcd_network_peer_sent_bytes_total: ["counter", "The total number of bytes sent to peers.", [
-    "To",
-  ]],
-  etcd_network_peer_received_bytes_total: [
-    "counter",
-    "The total number of bytes received from peers.",
-    ["From"],
-  ],
-  etcd_network_peer_sent_failures_total: [
-    "counter",
-    "The total number of send failures from peers.",
-    ["To"],
-  ],
-  etcd_network_peer_received_failures_total: [
-    "counter",
-    "The total number of receive failures from peers.",
-    ["From"],
-  ],
-  etcd_network_snapshot_send_success: ["counter", "Total number of successful snapshot sends", [
-    "To",
-  ]],
-  etcd_network_snapshot_send_inflights_total: [
-    "gauge",
-    "Total number of inflight snapshot sends",
-    ["To"],
-  ],
-  etcd_network_snapshot_send_failures: ["counter", "Total number of snapshot send failures", [
-    "To",
-  ]],
-  etcd_network_snapshot_send_total_duration_seconds: [
-    "histogram",
-    "Total latency distributions of v3 snapshot sends",
-    ["To"],
-    "0.1 0.2 0.4 0.8 1.6 3.2 6.4 12.8 25.6 51.2 +Inf",
-  ],
-  etcd_network_snapshot_receive_success: [
-    "counter",
-    "Total number of successful snapshot receives",
-    ["From"],
-  ],
-  etcd_network_snapshot_receive_inflights_total: [
-    "gauge",
-    "Total number of inflight snapshot receives",
-    ["From"],
-  ],
-  etcd_network_snapshot_receive_failures: [
-    "counter",
-    "Total number of snapshot receive failures",
-    ["From"],
-  ],
-  etcd_network_snapshot_receive_total_duration_seconds: [
-    "histogram",
-    "Total latency distributions of v3 snapshot receives",
-    ["From"],
-    "0.1 0.2 0.4 0.8 1.6 3.2 6.4 12.8 25.6 51.2 +Inf",
-  ],
-  etcd_network_peer_round_trip_time_seconds: [
-    "histogram",
-    "Round-Trip-Time histogram between peers",
-    ["To"],
-    "0.0001 0.0002 0.0004 0.0008 0.0016 0.0032 0.0064 0.0128 0.0256 0.0512 0.1024 0.2048 " +
-    "0.4096 0.8192 1.6384 3.2768 +Inf",
-  ],
-};
 
 Deno.test("peer metrics: streams up, bytes, garbage from a peer, a peer killed and back", async () => {
   const [a, b] = await Promise.all([startMetered(1n), startMetered(2n)]);
@@ -297,7 +223,7 @@ Deno.test("peer metrics: the families are etcd's (type, help, labels, buckets)",
     await until(a, 'etcd_network_peer_received_failures_total{From="2"}', 1);
     const fa = parseFamilies(a.scrape());
     const problems: string[] = [];
-    for (const [name, [type, help, labels, buckets]] of Object.entries(ETCD_FAMILIES)) {
+    for (const [name, [type, help, labels, buckets]] of Object.entries(ETCD_PEER_FAMILIES)) {
       const f = (fa.get(name)?.samples ?? 0) > 0 ? fa.get(name) : fb.get(name);
       if (f === undefined || f.samples === 0) {
         problems.push(`${name}: no series`);
@@ -310,7 +236,7 @@ Deno.test("peer metrics: the families are etcd's (type, help, labels, buckets)",
     }
     assert.deepEqual(problems, []);
     const ours = [...fa.keys()].filter((n) => n.startsWith("etcd_network_")).sort();
-    assert.deepEqual(ours, Object.keys(ETCD_FAMILIES).sort());
+    assert.deepEqual(ours, Object.keys(ETCD_PEER_FAMILIES).sort());
   } finally {
     await stopAll([a, b]);
   }
