@@ -358,7 +358,13 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
     }
     if (isGrpc(req.header.get("Content-Type"))) return grpcUnimplemented(path);
     if (options.probes) {
-      const probe = await serveProbe(options.probes, req.method, path, req.url);
+      const probe = await serveProbe(
+        options.probes,
+        req.method,
+        path,
+        req.url,
+        endpointMetrics && ((type, name, ok) => endpointMetrics.probeCheck(type, name, ok)),
+      );
       if (probe) return probe;
     }
     if (isConsolePath(path)) return serveConsole(req, path);

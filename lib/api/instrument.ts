@@ -32,13 +32,25 @@ function codeName(code: number): string {
   return GrpcCode[code] ?? "Unknown";
 }
 
+/** etcd's API label of the streams whose failures it counts (server_stream_failures_total). */
+const STREAM_APIS: Readonly<Record<string, string>> = {
+  "etcdserverpb.Watch/Watch": "watch",
+  "etcdserverpb.Lease/LeaseKeepAlive": "lease-keepalive",
+};
+
 async function* countIn<T>(
   it: AsyncIterable<T>,
   onMessage: () => void,
+  onFailure: (() => void) | undefined,
 ): AsyncGenerator<T, void, undefined> {
-  for await (const m of it) {
-    onMessage();
-    yield m;
+  try {
+    for await (const m of it) {
+      onMessage();
+      yield m;
+    }
+  } catch (err) {
+    onFailure?.();
+    throw err;
   }
 }
 
@@ -102,13 +114,28 @@ export function instrumentService(
       if (latency !== undefined) latency.observe((performance.now() - t0) / 1000);
     };
     const onReceived = () => received?.inc();
+    // a failure while the client is still there (an undecodable request, a failed write):
+    // a client leaving aborts ctx.signal first, and etcd does not count that either
+    const streamApi = STREAM_APIS[`${service.typeName}/${method.name}`];
+    const receiveFailures = streamApi === undefined
+      ? undefined
+      : metrics?.streamFailures.series({ Type: "receive", API: streamApi });
+    const sendFailures = streamApi === undefined
+      ? undefined
+      : metrics?.streamFailures.series({ Type: "send", API: streamApi });
+    const failedUnlessGone = (ctx: HandlerContext, failures: typeof receiveFailures) =>
+      failures === undefined ? undefined : () => {
+        if (!ctx.signal.aborted) failures.inc();
+      };
     const streamingIn = method.methodKind === "client_streaming" ||
       method.methodKind === "bidi_streaming";
     if (method.methodKind === "unary" || method.methodKind === "client_streaming") {
       out[method.localName] = async (input: unknown, ctx: HandlerContext) => {
         const t0 = started(ctx);
         try {
-          const arg = streamingIn ? countIn(input as AsyncIterable<unknown>, onReceived) : input;
+          const arg = streamingIn
+            ? countIn(input as AsyncIterable<unknown>, onReceived, undefined)
+            : input;
           const res = await fn.call(impl, arg, ctx);
           finished(t0, 0);
           return res;
@@ -123,10 +150,23 @@ export function instrumentService(
         const t0 = started(ctx);
         let code = 0;
         try {
-          const arg = streamingIn ? countIn(input as AsyncIterable<unknown>, onReceived) : input;
+          const arg = streamingIn
+            ? countIn(
+              input as AsyncIterable<unknown>,
+              onReceived,
+              failedUnlessGone(ctx, receiveFailures),
+            )
+            : input;
           for await (const res of fn.call(impl, arg, ctx) as AsyncIterable<unknown>) {
             sent?.inc();
-            yield res;
+            try {
+              yield res;
+            } catch (err) {
+              // the response could not be taken: an error thrown into the stream by its
+              // consumer (a failed write; no test makes one happen while the client stays)
+              if (sendFailures !== undefined && !ctx.signal.aborted) sendFailures.inc();
+              throw err;
+            }
           }
         } catch (err) {
           const ce = toConnectError(err);

@@ -8,7 +8,7 @@ import { EndpointMetrics, MetricsRegistry } from "./metrics.ts";
 import { boundUrl, serveMetricsListeners } from "./metrics_listener.ts";
 import { registerMemberSinks, registerServerMetrics } from "./member_metrics.ts";
 import { registerProcessMetrics } from "./process_metrics.ts";
-import { registerPeerRoundTrip } from "./peer_metrics.ts";
+import { registerPeerObservers } from "./peer_metrics.ts";
 import type { HealthQuery, HealthStatus } from "./handler.ts";
 import type { ProbeCheck, Probes } from "./probes.ts";
 import { Errors } from "../base/errors.ts";
@@ -147,10 +147,10 @@ export async function startServer(
   const metricsListen = cfg.listenMetricsUrls ?? [];
   const metricsTls = await metricsListenerTls(cfg, metricsListen);
   const metrics = new MetricsRegistry();
-  const onRoundTrip = registerPeerRoundTrip(metrics);
+  const observers = registerPeerObservers(metrics);
   const member = await Member.start(cfg, {
     transport: (host) =>
-      startPeerTransport(cfg, host, { clock: opts.clock, log: opts.log, onRoundTrip }),
+      startPeerTransport(cfg, host, { clock: opts.clock, log: opts.log, ...observers }),
     ...opts,
     metrics: opts.metrics ?? registerMemberSinks(metrics),
   });

@@ -420,6 +420,12 @@ export class GrpcMetrics {
   /** Message bytes received from and sent to gRPC clients (etcd counts its codec's). */
   readonly receivedBytes: Counter;
   readonly sentBytes: Counter;
+  /**
+   * Watch and lease keep-alive streams that failed to receive a request or send a response
+   * for a reason other than the client leaving, by Type ("receive", "send") and API ("watch",
+   * "lease-keepalive"), as etcd's v3rpc counts them.
+   */
+  readonly streamFailures: Counter;
   /** clientRequests for unary calls and for streams. */
   readonly unaryRequests: ClientRequests;
   readonly streamRequests: ClientRequests;
@@ -468,17 +474,27 @@ export class GrpcMetrics {
       "etcd_network_client_grpc_sent_bytes_total",
       "The total number of bytes sent to grpc clients.",
     );
+    this.streamFailures = registry.counter(
+      "etcd_network_server_stream_failures_total",
+      "The total number of stream failures from the local server.",
+      ["Type", "API"],
+    );
   }
 }
 
 /**
  * The counters of the HTTP endpoints etcd serves beside gRPC: /health answers (etcd 3.4's
- * etcd_server_health_*) and /metrics scrapes (the promhttp_* families of Prometheus' Go
- * handler, which etcd's /metrics shows).
+ * etcd_server_health_*), each check run by /livez and /readyz (etcd 3.5.11's
+ * etcd_server_healthcheck and etcd_server_healthchecks_total) and /metrics scrapes (the
+ * promhttp_* families of Prometheus' Go handler, which etcd's /metrics shows).
  */
 export class EndpointMetrics {
   readonly healthSuccess: Counter;
   readonly healthFailures: Counter;
+  /** The last result of each probe check (1 passed, 0 failed), by probe type and check. */
+  readonly healthCheck: Gauge;
+  /** Probe checks run, by probe type, check and status ("success" or "error"). */
+  readonly healthChecks: Counter;
   /** Scrapes by HTTP status code. */
   readonly scrapes: Counter;
   readonly scrapesInFlight: Gauge;
@@ -491,6 +507,16 @@ export class EndpointMetrics {
     this.healthFailures = registry.counter(
       "etcd_server_health_failures",
       "The total number of failed health checks",
+    );
+    this.healthCheck = registry.gauge(
+      "etcd_server_healthcheck",
+      "The result of each kind of healthcheck.",
+      ["type", "name"],
+    );
+    this.healthChecks = registry.counter(
+      "etcd_server_healthchecks_total",
+      "The total number of each kind of healthcheck.",
+      ["type", "name", "status"],
     );
     this.scrapes = registry.counter(
       "promhttp_metric_handler_requests_total",
@@ -508,5 +534,11 @@ export class EndpointMetrics {
   /** Counts one /health answer. */
   health(healthy: boolean): void {
     (healthy ? this.healthSuccess : this.healthFailures).add();
+  }
+
+  /** Records one run of probe check `name` of /livez or /readyz (`type`), as etcd does. */
+  probeCheck(type: string, name: string, ok: boolean): void {
+    this.healthCheck.set(ok ? 1 : 0, { type, name });
+    this.healthChecks.inc({ type, name, status: ok ? "success" : "error" });
   }
 }

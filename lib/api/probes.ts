@@ -44,6 +44,8 @@ export async function serveProbe(
   method: string,
   path: string,
   url: string,
+  /** Gets each check's result (etcd_server_healthcheck{type,name} and _healthchecks_total). */
+  record?: (type: string, name: string, ok: boolean) => void,
 ): Promise<UniversalServerResponse | undefined> {
   const m = /^\/(livez|readyz)(?:\/([^/]+))?$/.exec(path);
   if (!m) return undefined;
@@ -64,11 +66,14 @@ export async function serveProbe(
     res.header!.set("Allow", "GET");
     return res;
   }
+  const type = m[1];
   const results = await Promise.all(checks.map(async (c) => {
     try {
       await c.run();
+      record?.(type, c.name, true);
       return `[+]${c.name} ok\n`;
     } catch (err) {
+      record?.(type, c.name, false);
       return `[-]${c.name} failed: ${err instanceof Error ? err.message : String(err)}\n`;
     }
   }));

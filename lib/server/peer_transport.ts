@@ -81,6 +81,9 @@ export async function startPeerTransport(
     log?: Logger | ((line: string) => void);
     /** Each probe's round-trip time to a peer, in seconds (for metrics). */
     onRoundTrip?: (peer: MemberId, seconds: number) => void;
+    /** Each snapshot sent to / received from a peer: its duration in seconds (for metrics). */
+    onSnapshotSent?: (peer: MemberId, seconds: number) => void;
+    onSnapshotReceived?: (peer: MemberId, seconds: number) => void;
   } = {},
 ): Promise<Transport & { servers: HttpServer[] }> {
   const tls = peerTlsOf(cfg);
@@ -91,6 +94,8 @@ export async function startPeerTransport(
     clock: opts.clock,
     log,
     onRoundTrip: opts.onRoundTrip,
+    onSnapshotSent: opts.onSnapshotSent,
+    onSnapshotReceived: opts.onSnapshotReceived,
     // a port-0 URL (tests) names no reachable peer: no header then
     advertisePeerUrls: cfg.initialAdvertisePeerUrls.some((u) => u.port === "0")
       ? []

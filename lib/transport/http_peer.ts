@@ -68,6 +68,8 @@ export interface PeerConfig {
   snapshotLogBytes: number;
   /** Gets each successful probe's round-trip time in seconds. */
   onRoundTrip?: (peer: MemberId, seconds: number) => void;
+  /** Gets each successful snapshot send's duration in seconds, from opening it to the 204. */
+  onSnapshotSent?: (peer: MemberId, seconds: number) => void;
   /** This member's advertised peer URLs, sent so a peer that does not know it can answer. */
   advertisePeerUrls: string[];
 }
@@ -340,6 +342,7 @@ export class HttpPeer {
     if (stream !== null && this.#stream === stream) {
       this.#stream = null;
       this.stats.activeSince = 0;
+      if (!this.#closed) this.stats.disconnects++;
       this.stats.dropped += this.#queue.clear();
       this.#overflowing = false;
       stream.reset();
@@ -460,6 +463,8 @@ export class HttpPeer {
     const progress: SnapshotProgress = { bytes: 0 };
     let ok = false;
     let size = 0;
+    const start = this.#cfg.clock.now();
+    this.stats.snapshotsSending++;
     try {
       const source = await host.openSnapshot(m);
       size = source.size;
@@ -484,9 +489,11 @@ export class HttpPeer {
         error: e instanceof Error ? e.message : String(e),
       });
     }
+    this.stats.snapshotsSending--;
     this.stats.snapshotBytesSent += progress.bytes;
     if (ok) {
       this.stats.snapshotsSent++;
+      this.#cfg.onSnapshotSent?.(this.id, (this.#cfg.clock.now() - start) / 1000);
       this.#cfg.log.info("sent database snapshot", {
         "remote-peer-id": this.#to,
         "snapshot-index": index,

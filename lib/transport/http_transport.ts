@@ -53,6 +53,13 @@ export interface HttpTransportOptions {
   /** Gets each successful probe's round-trip time (etcd_network_peer_round_trip_time_seconds). */
   onRoundTrip?: (peer: MemberId, seconds: number) => void;
   /**
+   * Gets the duration of each snapshot sent to a peer (from opening it to the peer's 204) and
+   * of each received from one (from its request to our 204), in seconds: etcd's
+   * etcd_network_snapshot_{send,receive}_total_duration_seconds, successful ones only.
+   */
+  onSnapshotSent?: (peer: MemberId, seconds: number) => void;
+  onSnapshotReceived?: (peer: MemberId, seconds: number) => void;
+  /**
    * This member's advertised peer URLs (etcd's X-PeerURLs header): a peer that does not know
    * this member yet (it is behind the member's addition) answers it through them.
    */
@@ -93,6 +100,7 @@ export class HttpTransport implements Transport, PeerReceiveSink {
       keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? 5000,
       snapshotLogBytes: opts.snapshotLogBytes ?? 64 * 1024 * 1024,
       onRoundTrip: opts.onRoundTrip,
+      onSnapshotSent: opts.onSnapshotSent,
       advertisePeerUrls: opts.advertisePeerUrls ?? [],
     };
   }
@@ -208,9 +216,25 @@ export class HttpTransport implements Transport, PeerReceiveSink {
     s.bytesReceived += bytes;
   }
 
-  snapshotReceived(from: MemberId, bytes: number, _ok: boolean): void {
+  receiveFailed(from: MemberId): void {
     const s = this.#peers.get(from)?.stats;
-    if (s !== undefined) s.snapshotBytesReceived += bytes;
+    if (s !== undefined) s.receiveFailures++;
+  }
+
+  snapshotReceiving(from: MemberId, delta: 1 | -1): void {
+    const s = this.#peers.get(from)?.stats;
+    // a peer removed meanwhile took its counters along: its decrement has nothing to undo
+    if (s !== undefined) s.snapshotsReceiving = Math.max(0, s.snapshotsReceiving + delta);
+  }
+
+  snapshotReceived(from: MemberId, bytes: number, ok: boolean, seconds: number): void {
+    const s = this.#peers.get(from)?.stats;
+    if (s === undefined) return;
+    s.snapshotBytesReceived += bytes;
+    if (ok) {
+      s.snapshotsReceived++;
+      this.#opts.onSnapshotReceived?.(from, seconds);
+    } else s.snapshotReceiveFailures++;
   }
 
   async close(): Promise<void> {

@@ -68,7 +68,18 @@ export interface PeerReceiveSink {
    * (yet) must still be answerable (etcd's rafthttp adds it as a "remote").
    */
   heardFrom?(from: MemberId, peerUrls: string[]): void;
-  snapshotReceived(from: MemberId, bytes: number, ok: boolean): void;
+  /**
+   * A stream from `from` failed: garbage on it, or it broke (reset, connection lost) instead
+   * of ending; or a snapshot's body from it could not be read.
+   */
+  receiveFailed?(from: MemberId): void;
+  /** A snapshot from `from` passed its checks and is being stored (+1); that ended (-1). */
+  snapshotReceiving?(from: MemberId, delta: 1 | -1): void;
+  /**
+   * A snapshot request from `from` ended: stored (ok) or refused or failed, after `bytes` of
+   * its page file and `seconds` since the request arrived.
+   */
+  snapshotReceived(from: MemberId, bytes: number, ok: boolean, seconds: number): void;
 }
 
 export interface PeerHandlerOptions {
@@ -149,6 +160,7 @@ export function peerHandler(
         }
         if (!dec.idle) throw new FrameError("stream ended inside a frame");
       } catch (e) {
+        sink.receiveFailed?.(from);
         // garbage is worth a line; a sender going away (reset, lost connection) is not
         if (e instanceof FrameError) {
           log.warn("refused stream from remote peer", {
@@ -172,28 +184,51 @@ export function peerHandler(
     from: MemberId,
   ): Promise<UniversalServerResponse> => {
     const cid = host.clusterId;
+    const start = performance.now();
+    const seconds = () => (performance.now() - start) / 1000;
     const sizeText = req.header.get(HEADER_SNAPSHOT_SIZE) ?? "";
     const size = /^[0-9]{1,16}$/.test(sizeText) ? Number(sizeText) : NaN;
-    if (!Number.isSafeInteger(size)) return text(400, "invalid snapshot size", cid);
     const body = req.body;
-    if (!isStream(body)) return text(400, "error reading raft message", cid);
+    if (!Number.isSafeInteger(size) || !isStream(body)) {
+      sink.snapshotReceived(from, 0, false, seconds());
+      const why = isStream(body) ? "invalid snapshot size" : "error reading raft message";
+      return text(400, why, cid);
+    }
     const reader = new SnapshotBodyReader(body, opts.maxFrame);
     let m: Message;
     try {
       m = await reader.readMessage();
     } catch (e) {
-      sink.snapshotReceived(from, 0, false);
+      sink.receiveFailed?.(from);
+      sink.snapshotReceived(from, 0, false, seconds());
       return text(400, `error reading raft message: ${(e as Error).message}`, cid);
     }
     if (m.type !== MessageType.Snap || m.snapshot === null) {
-      sink.snapshotReceived(from, 0, false);
+      sink.snapshotReceived(from, 0, false, seconds());
       return text(400, "wrong raft message type", cid);
     }
     if (m.to !== host.memberId || m.from !== from) {
-      sink.snapshotReceived(from, 0, false);
+      sink.snapshotReceived(from, 0, false, seconds());
       return text(412, MSG_TO_MISMATCH, cid);
     }
-    const index = m.snapshot.metadata.index;
+    sink.snapshotReceiving?.(from, 1);
+    try {
+      return await store(m, m.snapshot.metadata.index, reader, size, from, seconds);
+    } finally {
+      sink.snapshotReceiving?.(from, -1);
+    }
+  };
+
+  /** Stores a checked MsgSnap's page file through the host; answers 204 once stored. */
+  const store = async (
+    m: Message,
+    index: number,
+    reader: SnapshotBodyReader,
+    size: number,
+    from: MemberId,
+    seconds: () => number,
+  ): Promise<UniversalServerResponse> => {
+    const cid = host.clusterId;
     log.info("receiving database snapshot", {
       "remote-snapshot-sender-id": idToHex(from),
       "incoming-snapshot-index": index,
@@ -215,8 +250,9 @@ export function peerHandler(
         ),
       );
     } catch (e) {
-      sink.snapshotReceived(from, reader.received, false);
       const bad = e instanceof SnapshotError || e instanceof FrameError;
+      if (bad) sink.receiveFailed?.(from);
+      sink.snapshotReceived(from, reader.received, false, seconds());
       log.warn("failed to receive database snapshot", {
         "remote-snapshot-sender-id": idToHex(from),
         "incoming-snapshot-index": index,
@@ -228,10 +264,10 @@ export function peerHandler(
     }
     if (!reader.verified) {
       // The host resolved without reading the whole payload: it cannot have stored it.
-      sink.snapshotReceived(from, reader.received, false);
+      sink.snapshotReceived(from, reader.received, false, seconds());
       return text(500, "error saving snapshot: payload not read to its end", cid);
     }
-    sink.snapshotReceived(from, reader.received, true);
+    sink.snapshotReceived(from, reader.received, true, seconds());
     log.info("received database snapshot", {
       "remote-snapshot-sender-id": idToHex(from),
       "incoming-snapshot-index": index,

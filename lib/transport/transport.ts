@@ -91,10 +91,23 @@ export interface PeerStats {
   rttMs: number;
   /** Failed stream dials and broken streams, failed probes and failed snapshot sends. */
   failures: number;
+  /**
+   * Streams from the peer that failed (garbage on them, or they broke rather than ended) and
+   * snapshots from it whose body could not be read (etcd_network_peer_received_failures_total).
+   */
+  receiveFailures: number;
+  /** Times the stream to the peer went down after it was up (a peer disconnected). */
+  disconnects: number;
   /** The last failure's description ("" when none yet). */
   lastError: string;
   snapshotsSent: number;
   snapshotsFailed: number;
+  /** Snapshot sends to the peer under way now. */
+  snapshotsSending: number;
+  /** Snapshots from the peer stored (answered 204), refused or failed, and under way now. */
+  snapshotsReceived: number;
+  snapshotReceiveFailures: number;
+  snapshotsReceiving: number;
   /** Page-file bytes written to / received from this peer's snapshot pipeline. */
   snapshotBytesSent: number;
   snapshotBytesReceived: number;
@@ -114,9 +127,15 @@ export function emptyPeerStats(id: MemberId): PeerStats {
     dropped: 0,
     rttMs: 0,
     failures: 0,
+    receiveFailures: 0,
+    disconnects: 0,
     lastError: "",
     snapshotsSent: 0,
     snapshotsFailed: 0,
+    snapshotsSending: 0,
+    snapshotsReceived: 0,
+    snapshotReceiveFailures: 0,
+    snapshotsReceiving: 0,
     snapshotBytesSent: 0,
     snapshotBytesReceived: 0,
     activeSince: 0,
