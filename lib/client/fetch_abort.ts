@@ -2,15 +2,15 @@
  * A fetch response whose body ends when the request's signal aborts, whatever the runtime
  * keeps alive.
  *
- * Deno's fetch (seen on 2.9.6) ends an aborted response's body through the Request's own
- * signal, which follows the caller's signal as a dependent signal that the caller's signal
- * holds only weakly. Once the Request and Response objects are garbage collected (the body's
- * reader is all a streaming reader keeps), that signal goes with them: aborting the caller's
- * signal then neither errors the body (a pending read never settles) nor closes the
- * connection (the server keeps serving the stream: a cancelled watch stays on the member).
- * The DOM standard forbids collecting a dependent signal that still has abort algorithms;
- * the reproduction is in docs/testing.md ("Deno's fetch and aborted response bodies").
- * Tying the body to the caller's signal here makes an abort end both, on every runtime.
+ * Deno's fetch (seen on 2.9.6) fails an aborted response's body from an abort algorithm on
+ * the signal of the Request it makes inside, a dependent signal that the caller's signal
+ * holds only weakly. Once the Response object is garbage collected (a streaming reader keeps
+ * only its body's reader, as connect-web does), aborting the caller's signal neither errors
+ * the body (a pending read never settles) nor closes the connection (the server keeps
+ * serving the stream: a cancelled watch stayed on the member). The DOM standard forbids
+ * collecting a dependent signal that still has abort algorithms; the reproduction is in
+ * docs/testing.md ("Deno's fetch and aborted response bodies"). Tying the body to the
+ * caller's signal here makes an abort end both, on every runtime.
  */
 
 /**
