@@ -5,6 +5,7 @@
  */
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import { bodyFollowsSignal } from "./fetch_abort.ts";
 
 /**
  * One member's transport. Every streaming call the client makes sends one request message
@@ -41,7 +42,10 @@ export function webTransport(url: string): EndpointTransport {
   const deno = (globalThis as { Deno?: typeof Deno }).Deno;
   // in Deno, a private HTTP client so close() releases its pooled connections
   const httpClient = deno?.createHttpClient?.({});
-  const fetchFn: typeof fetch = async (input, init) => {
+  const fetchFn = async (
+    input: RequestInfo | URL,
+    init: RequestInit | undefined,
+  ): Promise<Response> => {
     try {
       return await fetch(input, httpClient ? { ...init, client: httpClient } : init);
     } catch (err) {
@@ -51,16 +55,23 @@ export function webTransport(url: string): EndpointTransport {
       throw err;
     }
   };
-  const inner = createGrpcWebTransport({ baseUrl: url, fetch: fetchFn, useBinaryFormat: true });
+  const unary = createGrpcWebTransport({ baseUrl: url, fetch: fetchFn, useBinaryFormat: true });
+  // a stream's body is read for as long as it lasts: it must end when the call is aborted
+  // (a cancelled watch), which Deno's fetch alone does not always do (see fetch_abort.ts)
+  const streaming = createGrpcWebTransport({
+    baseUrl: url,
+    fetch: async (input, init) => bodyFollowsSignal(await fetchFn(input, init), init?.signal),
+    useBinaryFormat: true,
+  });
   // fetch cannot stream a request body: a bidi method is called as server streaming, which
   // sends its one request message, the only shape the client uses
   const transport: Transport = {
-    unary: inner.unary.bind(inner),
+    unary: unary.unary.bind(unary),
     stream(method, signal, timeoutMs, header, input, contextValues) {
       const m = method.methodKind === "bidi_streaming"
         ? { ...method, methodKind: "server_streaming" as const }
         : method;
-      return inner.stream(
+      return streaming.stream(
         m as unknown as typeof method,
         signal,
         timeoutMs,

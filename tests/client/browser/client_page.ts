@@ -58,4 +58,60 @@ async function run(url: string): Promise<PageReport> {
   }
 }
 
-(globalThis as unknown as { concord: { run: typeof run } }).concord = { run };
+/** A client left open after `watchThenCancel`, so only the cancel can free the watch. */
+let held: Client | undefined;
+
+/** Starts a watch, cancels it once created, and iterates it to its end; the client stays open. */
+async function watchThenCancel(url: string): Promise<void> {
+  held = new Client({ endpoints: [url] });
+  const w = held.watch("cancelled/", { prefix: true });
+  await w.ready;
+  w.cancel();
+  for await (const _ of w) throw new Error("a cancelled watch delivered a response");
+}
+
+/** Closes the client `watchThenCancel` left open. */
+async function closeHeld(): Promise<void> {
+  await held?.close();
+  held = undefined;
+}
+
+/**
+ * A gRPC-web watch by the browser's own fetch, without the client: `body` is the framed
+ * create request. Once the first response arrived, the fetch is aborted; resolves with the
+ * pending read's failure (its DOMException name).
+ */
+async function abortedFetch(url: string, body: number[]): Promise<string> {
+  const ac = new AbortController();
+  const res = await fetch(`${url}/etcdserverpb.Watch/Watch`, {
+    method: "POST",
+    headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" },
+    body: new Uint8Array(body),
+    signal: ac.signal,
+  });
+  const reader = res.body!.getReader();
+  if ((await reader.read()).done) throw new Error("the watch stream ended before responding");
+  const pending = reader.read();
+  ac.abort();
+  try {
+    await pending;
+    return "no failure";
+  } catch (e) {
+    return (e as Error).name;
+  }
+}
+
+(globalThis as unknown as { concord: PageApi }).concord = {
+  run,
+  watchThenCancel,
+  closeHeld,
+  abortedFetch,
+};
+
+/** What the page offers the test (on `globalThis.concord`). */
+export interface PageApi {
+  run: typeof run;
+  watchThenCancel: typeof watchThenCancel;
+  closeHeld: typeof closeHeld;
+  abortedFetch: typeof abortedFetch;
+}
