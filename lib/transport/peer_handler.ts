@@ -12,10 +12,11 @@
  *   X-Etcd-Cluster-ID, for a member joining the cluster (the host answers it as the peer call
  *   `members` of its own id).
  *
- * Refusals: cluster id mismatch -> 412 "cluster ID mismatch"; recipient mismatch -> 412 "to
- * field mismatch"; a removed sender -> 410 "removed member". Garbage in a stream (an oversized
- * or undecodable frame, a message not from the sender or not for us, a local-only message
- * type) fails that stream (the server resets it); the member keeps serving.
+ * Refusals: cluster id mismatch -> 412 "cluster ID mismatch"; recipient mismatch (X-Raft-To of
+ * a stream or call, the message's `to` of a snapshot) -> 412 "to field mismatch"; a removed
+ * sender -> 410 "removed member". Garbage in a stream (an oversized or undecodable frame, a
+ * message not from the sender or not for us, a local-only message type) fails that stream (the
+ * server resets it); the member keeps serving.
  */
 import { asLogger, type Logger, stderrLogger } from "../base/log.ts";
 import type {
@@ -131,10 +132,12 @@ export function peerHandler(
     return from;
   };
 
+  /** True when the request names this member in X-Raft-To. */
+  const forMe = (req: UniversalServerRequest): boolean =>
+    req.header.get(HEADER_TO) === me || hexToId(req.header.get(HEADER_TO)) === host.memberId;
+
   const stream = (req: UniversalServerRequest, from: MemberId): UniversalServerResponse => {
-    if (req.header.get(HEADER_TO) !== me && hexToId(req.header.get(HEADER_TO)) !== host.memberId) {
-      return text(412, MSG_TO_MISMATCH, host.clusterId);
-    }
+    if (!forMe(req)) return text(412, MSG_TO_MISMATCH, host.clusterId);
     const body = req.body;
     if (!isStream(body)) return text(400, "error reading raft message", host.clusterId);
     const dec = new FrameDecoder(opts.maxFrame);
@@ -347,6 +350,9 @@ export function peerHandler(
       if (req.method !== "POST") return methodNotAllowed("POST", host.clusterId);
       const from = admit(req);
       if (typeof from !== "bigint") return from;
+      // A call for a member that had this peer URL before (a replacement reuses a removed
+      // member's URL) is not this member's: the removed-member notice would stop it.
+      if (!forMe(req)) return text(412, MSG_TO_MISMATCH, host.clusterId);
       return await call(req, from, path.slice(RAFT_CALL_PATH.length));
     }
     if (path !== RAFT_STREAM_PATH && path !== RAFT_SNAPSHOT_PATH) {

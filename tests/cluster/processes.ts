@@ -128,9 +128,10 @@ export class ProcessCluster {
 
   /**
    * Starts a new member process with the ETCD_* lines `member add` printed (name, initial
-   * cluster, state "existing"), listening for peers on `peerUrl`; returns its index.
+   * cluster, state "existing"), listening for peers on `peerUrl`; returns its index. Its data
+   * dir is `dataDir` (default `${dir}/${name}`), e.g. the wiped dir of the member it replaces.
    */
-  join(printed: string, peerUrl: string): number {
+  join(printed: string, peerUrl: string, dataDir?: string): number {
     const env: Record<string, string> = {};
     for (const m of printed.matchAll(/^(ETCD_[A-Z_]+)="([^"]*)"$/gm)) env[m[1]] = m[2];
     if (env.ETCD_INITIAL_CLUSTER_STATE !== "existing" || env.ETCD_NAME === undefined) {
@@ -139,7 +140,7 @@ export class ProcessCluster {
     const name = env.ETCD_NAME;
     const clientUrl = `http://127.0.0.1:${freePort()}`;
     const args = [
-      `--data-dir=${this.dir}/${name}`,
+      `--data-dir=${dataDir ?? `${this.dir}/${name}`}`,
       `--listen-client-urls=${clientUrl}`,
       `--advertise-client-urls=${clientUrl}`,
       `--listen-peer-urls=${peerUrl}`,

@@ -83,7 +83,7 @@ Deno.test("peer handler: a stream delivers its frames in order and answers 200",
   });
 });
 
-Deno.test("peer handler: etcd's refusals (412 cluster ID / to field, 410 removed, 405, 404)", async () => {
+Deno.test("peer handler: etcd's refusals (412 cluster ID / to field of a stream or call, 410 removed, 405, 404)", async () => {
   await withPeer(async (url, host) => {
     const body = encodeFrames([msg(1n, 2n, 1)]);
     const post = async (path: string, h: Record<string, string>) => {
@@ -110,6 +110,12 @@ Deno.test("peer handler: etcd's refusals (412 cluster ID / to field, 410 removed
       await post("/raft/stream", headers({ "x-raft-to": "3" })),
       [412, "to field mismatch\n"],
     );
+    // a call for the member that had this peer URL before (a replacement reuses it)
+    assert.deepEqual(
+      await post("/raft/call/removed", headers({ "x-raft-to": "3" })),
+      [412, "to field mismatch\n"],
+    );
+    assert.deepEqual(host.calls, [], "no call for another member reached the host");
     host.removed.add(1n);
     assert.deepEqual(await post("/raft/stream", headers()), [410, "removed member\n"]);
     assert.deepEqual(await post("/raft/snapshot", headers()), [410, "removed member\n"]);
