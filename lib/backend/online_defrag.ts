@@ -21,8 +21,8 @@
  * any crash.
  */
 import type { Bucket } from "./bucket.ts";
+import { copyBucketTree } from "./bucket_copy.ts";
 import type { DB } from "./db.ts";
-import { BUCKET_FLAG } from "./page.ts";
 import type { Tx } from "./tx.ts";
 
 /** One write the backend took, recorded while a defragmentation copies the file. */
@@ -159,40 +159,19 @@ export async function copySnapshotSliced(
   const batches = new Batches(dst, opts.syncBytes ?? 1 << 20);
   let bytes = 0;
   let copied = 0;
-  let resolved: { tx: Tx; names: Uint8Array[]; bucket: Bucket } | null = null;
-  const dstBucket = (names: Uint8Array[]): Bucket => {
-    const tx = batches.tx;
-    if (resolved && resolved.tx === tx && resolved.names === names) return resolved.bucket;
-    let b = tx.bucket(names[0])!;
-    for (let i = 1; i < names.length; i++) b = b.bucket(names[i])!;
-    resolved = { tx, names, bucket: b };
-    return b;
-  };
-  const copy = async (from: Bucket, names: Uint8Array[]): Promise<void> => {
-    const c = from.cursor();
-    for (let ok = c.first(); ok; ok = c.next()) {
-      const k = c.key();
-      if (c.flags() & BUCKET_FLAG) {
-        const name = k.slice();
-        if (names.length === 0) batches.tx.createBucket(name);
-        else dstBucket(names).createBucket(name);
-        await copy(from.bucket(name)!, [...names, name]);
-        continue;
-      }
-      const v = c.value();
-      dstBucket(names).put(k, v);
-      bytes += k.length + v.length;
-      if (bytes >= batchBytes) {
-        copied += bytes;
-        opts.progress?.({ phase: "copy", copiedBytes: copied, pendingOps: log.length });
-        await batches.next(bytes);
-        bytes = 0;
-        slicer.restart();
-      } else if (slicer.due()) await slicer.turn();
-    }
+  const nextBatch = async (): Promise<void> => {
+    copied += bytes;
+    opts.progress?.({ phase: "copy", copiedBytes: copied, pendingOps: log.length });
+    await batches.next(bytes);
+    bytes = 0;
+    slicer.restart();
   };
   try {
-    await copy(src.root, []);
+    await copyBucketTree(src.root, () => batches.tx, (n) => {
+      bytes += n;
+      if (bytes >= batchBytes) return nextBatch();
+      return slicer.due() ? slicer.turn() : undefined;
+    });
     await batches.finish();
   } catch (err) {
     batches.abort();

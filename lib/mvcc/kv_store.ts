@@ -16,9 +16,8 @@
 import type { Backend } from "../backend/backend.ts";
 import type { Clock, Timer } from "../io/clock.ts";
 import { RealClock } from "../io/clock.ts";
-import { type CountSink, type ObserveSink, secondsSince } from "../base/metric_sink.ts";
+import type { CountSink, ObserveSink } from "../base/metric_sink.ts";
 import { Errors } from "../base/errors.ts";
-import { crc32c } from "../base/crc32c.ts";
 import type { LeaseId } from "../base/types.ts";
 import { BTree } from "./btree.ts";
 import {
@@ -26,7 +25,6 @@ import {
   historyCompact,
   historyGet,
   historyHas,
-  historyKeep,
   historyPut,
   historyRestore,
   historyRestoreTombstone,
@@ -46,26 +44,30 @@ import {
   bytesToMain,
   bytesToRev,
   bytesToSub,
-  bytesToU64,
   isTombstone,
   mainRevBytes,
   REV_BYTES_LEN,
   revToBytes,
   revToScratch,
-  u64ToBytes,
   writeRev,
 } from "./revision.ts";
 import type { LeaseHooks } from "./lease_hooks.ts";
+import {
+  FINISHED_COMPACT_KEY,
+  KEY_BUCKET,
+  META_BUCKET,
+  SCHEDULED_COMPACT_KEY,
+  storeConsistentIndex,
+  storedConsistentIndex,
+  storedConsistentIndexAndTerm,
+} from "./store_buckets.ts";
+import { hashBuckets, hashKV } from "./store_scans.ts";
 import type { KeyValue } from "./types.ts";
+import { StoreWriteTxn } from "./write_txn.ts";
 
-/** The bucket of revisions -> KeyValue. */
-export const KEY_BUCKET = "key";
-/** The bucket of store metadata (compaction marks, consistent index, term). */
-export const META_BUCKET = "meta";
-const SCHEDULED_COMPACT_KEY = new TextEncoder().encode("scheduledCompactRev");
-const FINISHED_COMPACT_KEY = new TextEncoder().encode("finishedCompactRev");
-const CONSISTENT_INDEX_KEY = new TextEncoder().encode("consistent_index");
-const TERM_KEY = new TextEncoder().encode("term");
+// the buckets, for the importers that knew them here (lib/server/member.ts among them)
+export { KEY_BUCKET, META_BUCKET, storedConsistentIndex };
+
 const EMPTY = new Uint8Array(0);
 
 /** Options of `MvccStore.open`. */
@@ -136,15 +138,6 @@ export interface Commit {
   rev: number;
   /** The changes in sub-revision order; a delete's kv has createRevision 0 and only the key. */
   changes: KeyValue[];
-}
-
-/**
- * The consistent index a backend's page file holds (0 for a new one), read without opening a
- * store: a member compares it with its newest raft snapshot when it starts.
- */
-export function storedConsistentIndex(backend: Backend): number {
-  const i = backend.read.get(META_BUCKET, CONSISTENT_INDEX_KEY);
-  return i ? bytesToU64(i) : 0;
 }
 
 /** A view that can serve ranges: the store itself (latest) or a write transaction. */
@@ -342,38 +335,21 @@ export class MvccStore implements KvReader {
     });
     if (countOnly) return { kvs: [], count, rev: curRev };
     const raw: Uint8Array[] = new Array(mains.length);
-    for (let i = 0; i < mains.length; i++) raw[i] = this.#fetchRaw(mains[i], subs[i]);
+    for (let i = 0; i < mains.length; i++) raw[i] = this._fetchRaw(mains[i], subs[i]);
     return { kvs: decodeKeyValues(raw), count, rev: curRev };
   }
 
-  /**
-   * Visits, in key order from `span.key`, the kvs of `span` live at revision `rev` (raw, as
-   * stored: a view valid only during the call), until `visit` returns false. This is a range
-   * read in pages: the caller holds what it keeps and no more, so a stream of chunks at one
-   * pinned revision needs memory for a chunk, never the whole range. Throws as `rangeAt`
-   * does: compacted once `rev` is below the compacted revision (also between two pages of
-   * the same stream), futureRev above the current one.
-   */
-  scanAt(span: KeySpan, rev: number, visit: (raw: Uint8Array) => boolean): void {
-    if (rev > this.#currentRev) throw Errors.futureRev();
-    if (rev < this.#compactMainRev) throw Errors.compacted();
-    const out = this.#scratch;
-    if (span.end === undefined) {
-      const h = this.#index.get(span.key);
-      if (h !== undefined && historyGet(h, rev, out)) visit(this.#fetchRaw(out.main, out.sub));
-      return;
-    }
-    this.#index.ascend(span.key, span.end, (_k, h) => {
-      if (!historyGet(h, rev, out)) return true;
-      return visit(this.#fetchRaw(out.main, out.sub));
-    });
+  /** @internal The key index (key -> packed revision history), for store_scans.ts's readers. */
+  get _index(): BTree<History> {
+    return this.#index;
   }
 
   #fetch(main: number, sub: number): KeyValue {
-    return decodeKeyValue(this.#fetchRaw(main, sub));
+    return decodeKeyValue(this._fetchRaw(main, sub));
   }
 
-  #fetchRaw(main: number, sub: number): Uint8Array {
+  /** @internal The stored KeyValue of a revision the index holds (raw, a view). */
+  _fetchRaw(main: number, sub: number): Uint8Array {
     const v = this.backend.read.get(KEY_BUCKET, revToScratch(main, sub));
     if (v === undefined) {
       throw new Error(`mvcc: revision {${main} ${sub}} is in the index but not in the backend`);
@@ -500,15 +476,12 @@ export class MvccStore implements KvReader {
    * backend commit, so a crash keeps both or neither.
    */
   setConsistentIndex(index: number, term: number): void {
-    this.backend.write.put(META_BUCKET, CONSISTENT_INDEX_KEY, u64ToBytes(index));
-    this.backend.write.put(META_BUCKET, TERM_KEY, u64ToBytes(term));
+    storeConsistentIndex(this.backend, index, term);
   }
 
   /** The consistent index and term last stored (0 and 0 for a new store). */
   consistentIndex(): { index: number; term: number } {
-    const i = this.backend.read.get(META_BUCKET, CONSISTENT_INDEX_KEY);
-    const t = this.backend.read.get(META_BUCKET, TERM_KEY);
-    return { index: i ? bytesToU64(i) : 0, term: t ? bytesToU64(t) : 0 };
+    return storedConsistentIndexAndTerm(this.backend);
   }
 
   /**
@@ -613,33 +586,7 @@ export class MvccStore implements KvReader {
    * (0 = current), skipping revisions a compaction at `rev` would drop, plus the revisions.
    */
   hashKV(rev: number): { hash: number; rev: number; compactRev: number } {
-    const t0 = performance.now();
-    const compactRev = this.#compactMainRev;
-    const currentRev = this.#currentRev;
-    if (rev > 0 && rev <= compactRev) throw Errors.compacted();
-    if (rev > 0 && rev > currentRev) throw Errors.futureRev();
-    if (rev === 0) rev = currentRev;
-    const out = this.#scratch;
-    // etcd skips compacted-away revisions only when its keep set is non-empty.
-    let anyKept = false;
-    this.#index.ascend("", "", (_k, h) => {
-      anyKept = historyKeep(h, rev, out);
-      return !anyKept;
-    });
-    let hash = crc32c(new TextEncoder().encode(KEY_BUCKET));
-    // A negative revision (etcd lets it through) covers no revision at all.
-    this.backend.read.range(KEY_BUCKET, EMPTY, mainRevBytes(Math.max(0, rev + 1)), (k, v) => {
-      const main = bytesToMain(k);
-      if (main <= compactRev && anyKept) {
-        const h = this.#index.get(bytesToKey(decodeKeyValue(v).key));
-        if (h === undefined || !historyKeep(h, rev, out)) return;
-        if (out.main !== main || out.sub !== bytesToSub(k)) return;
-      }
-      hash = crc32c(k, hash);
-      hash = crc32c(v, hash);
-    });
-    this._metrics?.hashRevSeconds?.observe(secondsSince(t0));
-    return { hash: hash >>> 0, rev: currentRev, compactRev };
+    return hashKV(this, rev);
   }
 
   /**
@@ -647,20 +594,7 @@ export class MvccStore implements KvReader {
    * bucket's consistent index and term, which differ between members by design.
    */
   hash(buckets: string[] = [KEY_BUCKET, META_BUCKET]): number {
-    const t0 = performance.now();
-    let hash = 0;
-    const enc = new TextEncoder();
-    const skip = new Set([bytesToKey(CONSISTENT_INDEX_KEY), bytesToKey(TERM_KEY)]);
-    for (const b of [...buckets].sort()) {
-      hash = crc32c(enc.encode(b), hash);
-      this.backend.read.range(b, EMPTY, undefined, (k, v) => {
-        if (b === META_BUCKET && skip.has(bytesToKey(k))) return;
-        hash = crc32c(k, hash);
-        hash = crc32c(v, hash);
-      });
-    }
-    this._metrics?.hashSeconds?.observe(secondsSince(t0));
-    return hash >>> 0;
+    return hashBuckets(this, buckets);
   }
 
   /** Waits for scheduled compactions to finish. */
@@ -677,72 +611,5 @@ export class MvccStore implements KvReader {
       this.#pauseTimer = undefined;
     }
     await this.#compactChain;
-  }
-}
-
-class StoreWriteTxn implements WriteTxn {
-  readonly #s: MvccStore;
-  readonly #begin: number;
-  readonly #changes: KeyValue[] = [];
-  #ended = false;
-  /** Operations of this txn (etcd counts a txn of more than one in etcd_mvcc_txn_total). */
-  #ops = 0;
-
-  constructor(s: MvccStore, begin: number) {
-    this.#s = s;
-    this.#begin = begin;
-  }
-
-  rev(): number {
-    return this.#changes.length > 0 ? this.#begin + 1 : this.#begin;
-  }
-
-  firstRev(): number {
-    return this.#s.firstRev();
-  }
-
-  range(span: KeySpan, ro: RangeOptions = {}): RangeResult {
-    this.#ops++;
-    return this.#s.rangeAt(span, this.rev(), ro);
-  }
-
-  put(key: Uint8Array, value: Uint8Array, lease: LeaseId): number {
-    this.#check();
-    const kv = this.#s._put(this.#begin + 1, this.#changes.length, key, value, lease);
-    this.#changes.push(kv);
-    this.#ops++;
-    const m = this.#s._metrics;
-    if (m !== undefined) {
-      m.puts?.add();
-      m.putBytes?.add(key.length + value.length);
-    }
-    return this.#begin + 1;
-  }
-
-  deleteRange(span: KeySpan): { deleted: number; rev: number } {
-    this.#check();
-    this.#ops++;
-    this.#s._metrics?.deletes?.add();
-    const dels = this.#s._deleteRange(this.#begin + 1, this.#changes.length, span, this.rev());
-    for (const d of dels) this.#changes.push(d);
-    if (dels.length !== 0 || this.#changes.length > 0) {
-      return { deleted: dels.length, rev: this.#begin + 1 };
-    }
-    return { deleted: 0, rev: this.#begin };
-  }
-
-  changeCount(): number {
-    return this.#changes.length;
-  }
-
-  end(): void {
-    this.#check();
-    this.#ended = true;
-    if (this.#ops > 1) this.#s._metrics?.txns?.add();
-    this.#s._endWrite(this.#begin + 1, this.#changes);
-  }
-
-  #check(): void {
-    if (this.#ended) throw new Error("mvcc: write transaction already ended");
   }
 }

@@ -15,6 +15,7 @@ import { Errors } from "../base/errors.ts";
 import { bytesToKey, type KeySpan, spanOf } from "./key_bytes.ts";
 import { decodeKeyValue } from "./kv_codec.ts";
 import type { MvccStore } from "./kv_store.ts";
+import { scanAt } from "./store_scans.ts";
 import { type KeyValue, type RangeRequest, SortOrder, SortTarget } from "./types.ts";
 import { checkRange } from "./validate.ts";
 
@@ -113,7 +114,7 @@ function* chunks(
     let bytes = 0;
     let full = false;
     let last: KeyValue | undefined;
-    store.scanAt(from, rev, (raw) => {
+    scanAt(store, from, rev, (raw) => {
       if (sent + kvs.length >= limit) {
         full = true; // the limit is reached and at least one more key matches
         return false;

@@ -35,7 +35,8 @@ export {
   type SoftState,
   type Status,
 } from "./raw_node.ts";
-export { CampaignType, type RaftConfig, type ReadState, StateType } from "./raft.ts";
+export { type RaftConfig, type ReadState } from "./raft.ts";
+export { CampaignType, StateType } from "./role.ts";
 export { entrySize, type InitialState, type Storage } from "./storage.ts";
 export { cloneConfState, MemoryStorage } from "./memory_storage.ts";
 export {

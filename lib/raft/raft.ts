@@ -16,34 +16,36 @@ import {
   type Snapshot,
 } from "../base/raftpb.ts";
 import type { Rand } from "../base/rand.ts";
-import {
-  applyConfChangeTo,
-  type ConfChange,
-  ConfChangeOutcome,
-  confChangeProblem,
-  decodeConfChange,
-} from "./confchange.ts";
+import type { ConfChange, ConfChangeOutcome } from "./confchange.ts";
 import {
   CompactedError,
   DropReason,
   RaftInvariantError,
   SnapshotTemporarilyUnavailableError,
 } from "./errors.ts";
+import {
+  CAMPAIGN_TRANSFER,
+  isTransferContext,
+  maybeFinishTransfer,
+  startLeaderTransfer,
+} from "./leader_transfer.ts";
 import { RaftLog } from "./log.ts";
+import {
+  applyCommittedConfChange,
+  assertNotJoint,
+  confChangeUnapplied,
+  proposedConfChangeAt,
+  trackerFor,
+} from "./membership.ts";
 import { type Message, MessageType, newMessage, voteResponseType } from "./messages.ts";
 import { Progress, ProgressState } from "./progress.ts";
 import { VoteResult } from "./quorum.ts";
 import { contextKey, ReadOnly } from "./read_only.ts";
+import { CampaignType, StateType } from "./role.ts";
 import { payloadSize, type Storage } from "./storage.ts";
-import { ProgressTracker } from "./tracker.ts";
+import type { ProgressTracker } from "./tracker.ts";
 
-/** The role a node plays. */
-export enum StateType {
-  Follower = 0,
-  Candidate = 1,
-  Leader = 2,
-  PreCandidate = 3,
-}
+export { CampaignType, StateType };
 
 /** How a node is configured. Sizes are in bytes (see storage.ts entrySize). */
 export interface RaftConfig {
@@ -81,23 +83,6 @@ export interface RaftConfig {
 export interface ReadState {
   index: number;
   context: Uint8Array;
-}
-
-/** How an election was started. */
-export enum CampaignType {
-  PreElection = 0,
-  Election = 1,
-  /** A leader transfer: skips PreVote and overrides leader stickiness. */
-  Transfer = 2,
-}
-
-/** The vote context that marks a leader-transfer campaign. */
-export const CAMPAIGN_TRANSFER = new TextEncoder().encode("CampaignTransfer");
-
-function isTransferContext(ctx: Uint8Array | null): boolean {
-  if (ctx === null || ctx.length !== CAMPAIGN_TRANSFER.length) return false;
-  for (let i = 0; i < ctx.length; i++) if (ctx[i] !== CAMPAIGN_TRANSFER[i]) return false;
-  return true;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -152,18 +137,16 @@ export class Raft {
     this.electionTimeout = c.electionTick;
     this.disableProposalForwarding = c.disableProposalForwarding ?? false;
     this.raftLog = new RaftLog(c.storage, c.maxCommittedSizePerReady ?? 64 * 1024 * 1024);
-    this.trk = new ProgressTracker(c.maxInflightMsgs ?? 256, c.maxInflightBytes ?? 0);
 
     const { hardState, confState } = c.storage.initialState();
-    if (confState.votersOutgoing.length > 0 || confState.learnersNext.length > 0) {
-      throw new RaftInvariantError("joint configurations are not supported");
-    }
-    this.trk.voters = confState.voters.slice();
-    this.trk.learners = confState.learners.slice();
-    const last = this.raftLog.lastIndex();
-    for (const id of this.trk.ids()) {
-      this.trk.progress.set(id, this.newProgress(last, this.trk.learners.includes(id)));
-    }
+    assertNotJoint(confState, "joint configurations are not supported");
+    this.trk = trackerFor(
+      confState,
+      this.id,
+      this.raftLog.lastIndex(),
+      c.maxInflightMsgs ?? 256,
+      c.maxInflightBytes ?? 0,
+    );
     this.isLearner = this.trk.learners.includes(this.id);
     if (hardState.term !== 0 || hardState.vote !== 0n || hardState.commit !== 0) {
       this.loadState(hardState);
@@ -200,7 +183,7 @@ export class Raft {
   // ---- sending ----
 
   /** Queues m for the network, stamping our id and (for most types) our term. */
-  private send(m: Message): void {
+  send(m: Message): void {
     // forwarded requests keep their origin (a transfer request names its target in `from`)
     if (m.from === 0n) m.from = this.id;
     const t = m.type;
@@ -272,7 +255,8 @@ export class Raft {
     this.maybeSendAppend(to, true);
   }
 
-  private sendHeartbeat(to: NodeId, ctx: Uint8Array | null): void {
+  /** Sends `to` a heartbeat carrying the commit index it may apply (and a read's context). */
+  sendHeartbeat(to: NodeId, ctx: Uint8Array | null): void {
     const pr = this.trk.progress.get(to)!;
     // a follower may not have the leader's whole log: never tell it to commit past its match
     const commit = Math.min(pr.match, this.raftLog.committed);
@@ -301,6 +285,17 @@ export class Raft {
   /** Advances commit to what a quorum holds, if that entry is from this term (§5.4.2). */
   maybeCommit(): boolean {
     return this.raftLog.maybeCommit(this.trk.committed(), this.term);
+  }
+
+  /**
+   * Advances commit if a quorum allows; when it moved, releases the reads that waited for it
+   * and tells every follower. Returns whether it moved.
+   */
+  commitAndBroadcast(): boolean {
+    if (!this.maybeCommit()) return false;
+    this.releasePendingReadIndexMessages();
+    this.bcastAppend();
+    return true;
   }
 
   private committedEntryInCurrentTerm(): boolean {
@@ -418,13 +413,7 @@ export class Raft {
     if (this.state === StateType.Leader) return;
     if (!this.promotable()) return;
     // a committed but unapplied conf change may remove us or change the quorum
-    if (this.raftLog.applied < this.raftLog.committed) {
-      const lo = Math.max(this.raftLog.applied + 1, this.raftLog.firstIndex());
-      const ents = this.raftLog.slice(lo, this.raftLog.committed + 1, Infinity);
-      for (const e of ents) {
-        if (e.type !== EntryType.Normal) return;
-      }
-    }
+    if (confChangeUnapplied(this)) return;
     this.campaign(t);
   }
 
@@ -607,7 +596,7 @@ export class Raft {
       case MessageType.ReadIndex:
         return this.leaderReadIndex(m);
       case MessageType.TransferLeader:
-        return this.leaderTransfer(m);
+        return startLeaderTransfer(this, m);
     }
     const pr = this.trk.progress.get(m.from);
     if (pr === undefined) return null;
@@ -636,23 +625,8 @@ export class Raft {
     if (m.entries.length === 0) throw new RaftInvariantError("stepped an empty proposal");
     if (!this.trk.progress.has(this.id)) return DropReason.NotInConfig;
     if (this.leadTransferee !== 0n) return DropReason.TransferInProgress;
-    let confAt = -1;
-    for (let i = 0; i < m.entries.length; i++) {
-      const e = m.entries[i];
-      if (e.type === EntryType.ConfChangeV2) return DropReason.InvalidConfChange;
-      if (e.type !== EntryType.ConfChange) continue;
-      if (confAt !== -1 || this.pendingConfIndex > this.raftLog.applied) {
-        return DropReason.ConfChangePending;
-      }
-      let cc: ConfChange;
-      try {
-        cc = decodeConfChange(e.data);
-      } catch {
-        return DropReason.InvalidConfChange;
-      }
-      if (confChangeProblem(this.trk, cc) !== null) return DropReason.InvalidConfChange;
-      confAt = i;
-    }
+    const confAt = proposedConfChangeAt(this, m.entries);
+    if (typeof confAt !== "number") return confAt;
     // Entries that came over the network (to != 0) may be delivered twice, or be a peer's
     // objects: stamp fresh copies. Only a local proposal's entries are ours to stamp.
     const es = m.to === 0n ? m.entries : m.entries.map((e) => ({
@@ -704,35 +678,6 @@ export class Raft {
     for (const m of msgs) this.leaderReadIndex(m);
   }
 
-  private leaderTransfer(m: Message): DropReason | null {
-    const target = m.from;
-    const pr = this.trk.progress.get(target);
-    if (pr === undefined || pr.isLearner) return DropReason.InvalidTransferTarget;
-    if (this.leadTransferee !== 0n) {
-      if (this.leadTransferee === target) return null; // already under way
-      this.leadTransferee = 0n; // abort the previous one, start this one
-    }
-    if (target === this.id) return null; // already leader
-    this.electionElapsed = 0; // the transfer must finish within one election timeout
-    this.leadTransferee = target;
-    if (pr.match === this.raftLog.lastIndex()) this.sendTimeoutNow(target);
-    else this.sendAppend(target);
-    return null;
-  }
-
-  /** A voter (other than this node) whose log matches this leader's to its end, or 0n. */
-  private completeVoter(): NodeId {
-    const last = this.raftLog.lastIndex();
-    for (const id of this.trk.voters) {
-      if (id !== this.id && this.trk.progress.get(id)?.match === last) return id;
-    }
-    return 0n;
-  }
-
-  private sendTimeoutNow(to: NodeId): void {
-    this.send(newMessage({ type: MessageType.TimeoutNow, to }));
-  }
-
   private handleAppendResponse(m: Message, pr: Progress): void {
     pr.recentActive = true;
     if (m.reject) {
@@ -757,17 +702,10 @@ export class Raft {
     } else if (pr.state === ProgressState.Replicate) {
       pr.inflights.freeLE(m.index);
     }
-    if (this.maybeCommit()) {
-      this.releasePendingReadIndexMessages();
-      this.bcastAppend();
-    } else if (wasPaused) {
-      this.sendAppend(m.from);
-    }
+    if (!this.commitAndBroadcast() && wasPaused) this.sendAppend(m.from);
     // keep the pipe full while the window allows
     while (this.maybeSendAppend(m.from, false)) { /* sent one more */ }
-    if (m.from === this.leadTransferee && pr.match === this.raftLog.lastIndex()) {
-      this.sendTimeoutNow(m.from);
-    }
+    maybeFinishTransfer(this, m.from, pr);
   }
 
   private handleHeartbeatResponse(m: Message, pr: Progress): void {
@@ -929,9 +867,7 @@ export class Raft {
       return false;
     }
     const cs = meta.confState;
-    if (cs.votersOutgoing.length > 0 || cs.learnersNext.length > 0) {
-      throw new RaftInvariantError("snapshot carries a joint configuration (unsupported)");
-    }
+    assertNotJoint(cs, "snapshot carries a joint configuration (unsupported)");
     // A snapshot may predate our own addition (a joiner catching up from an older snapshot):
     // we install it anyway. Without ourselves in the configuration we cannot campaign, and the
     // entries after it (including the change that added us) bring the configuration up to date.
@@ -941,52 +877,21 @@ export class Raft {
       return false;
     }
     this.raftLog.restore(s);
-    this.trk = new ProgressTracker(this.trk.maxInflight, this.trk.maxInflightBytes);
-    this.trk.voters = cs.voters.slice();
-    this.trk.learners = cs.learners.slice();
-    const last = this.raftLog.lastIndex();
-    for (const id of this.trk.ids()) {
-      const pr = this.newProgress(last, cs.learners.includes(id));
-      if (id === this.id) pr.match = last;
-      this.trk.progress.set(id, pr);
-    }
-    this.isLearner = cs.learners.includes(this.id);
+    this.trk = trackerFor(
+      cs,
+      this.id,
+      this.raftLog.lastIndex(),
+      this.trk.maxInflight,
+      this.trk.maxInflightBytes,
+    );
+    this.isLearner = this.trk.learners.includes(this.id);
     return true;
   }
 
-  // ---- membership ----
+  // ---- membership (membership.ts) ----
 
   /** Applies a committed conf change; returns what it did. */
   applyConfChange(cc: ConfChange): ConfChangeOutcome {
-    const outcome = applyConfChangeTo(this.trk, cc, this.raftLog.lastIndex());
-    if (outcome !== ConfChangeOutcome.Applied) return outcome;
-    const self = this.trk.progress.get(this.id);
-    this.isLearner = self !== undefined && self.isLearner;
-    if (this.state !== StateType.Leader) return outcome;
-    if (self === undefined || self.isLearner) {
-      // removed or demoted: a leader that is not a voter must not lead (thesis §4.2.2). Tell
-      // the others the commit index first, so they apply the change too and elect among the
-      // new configuration, instead of waiting for a quorum of the old one.
-      for (const id of this.trk.progress.keys()) if (id !== this.id) this.sendHeartbeat(id, null);
-      // and hand leadership over rather than leave them to an election timeout: a voter
-      // whose log is complete is told to campaign now (as a transfer would)
-      const heir = this.completeVoter();
-      if (heir !== 0n) this.sendTimeoutNow(heir);
-      this.becomeFollower(this.term, 0n);
-      return outcome;
-    }
-    if (this.leadTransferee !== 0n && !this.trk.voters.includes(this.leadTransferee)) {
-      this.leadTransferee = 0n;
-    }
-    // the quorum changed: maybe more is committed now; and new nodes need the log
-    if (this.maybeCommit()) {
-      this.releasePendingReadIndexMessages();
-      this.bcastAppend();
-    } else {
-      for (const id of this.trk.progress.keys()) {
-        if (id !== this.id) this.maybeSendAppend(id, false);
-      }
-    }
-    return outcome;
+    return applyCommittedConfChange(this, cc);
   }
 }
