@@ -6,8 +6,9 @@
  *
  * Ordering guarantees: messages of a batch are handed to `send` only after `persist` for the
  * same batch resolved, so no node acknowledges or announces state it could lose in a crash;
- * the one exception is a leader's replication (see `earlyMessages`), which goes out while its
- * own persist runs, as etcd's raftNode does (raft thesis §10.2.1). Committed entries are
+ * the exceptions (see `earlyMessages`) are a leader's replication, which goes out while its
+ * own persist runs, as etcd's raftNode does (raft thesis §10.2.1), and requests a follower
+ * forwards to the leader, which claim nothing about its own state. Committed entries are
  * applied only after the batch that carries them is persisted. Conf change entries are
  * applied to raft's membership by the driver, in log order, before `apply` sees them.
  */
@@ -184,15 +185,12 @@ export class Node {
         let messages = rd.messages;
         if (rd.hardState !== null || rd.entries.length > 0 || rd.snapshot !== null) {
           const raft = this.raw.raft;
-          if (
-            raft.state === StateType.Leader && raft.term === this.#durableTerm &&
-            rd.snapshot === null
-          ) {
-            const early = earlyMessages(messages, rd.entries);
-            if (early !== null) {
-              this.#hooks.send(early.now);
-              messages = early.later;
-            }
+          const replicate = raft.state === StateType.Leader &&
+            raft.term === this.#durableTerm && rd.snapshot === null;
+          const early = earlyMessages(messages, rd.entries, replicate);
+          if (early !== null) {
+            this.#hooks.send(early.now);
+            messages = early.later;
           }
           const p = this.#hooks.persist({
             hardState: rd.hardState,
@@ -256,17 +254,23 @@ export class Node {
 }
 
 /**
- * The messages of a leader's batch that may go out before the batch is persisted, and the
- * rest; null when none may (everything then waits for the persist, as for any other batch).
+ * The messages of a batch that may go out before the batch is persisted, and the rest; null
+ * when none may (everything then waits for the persist, as for any other batch).
  *
- * Only replication (App, Heartbeat) whose commit index is at most the leader's durable last
- * index (the index before the batch's first entry) goes early. Why that is safe:
- * - The caller sends early only when the leader's term is already durable (persisted by an
- *   earlier batch: normally the candidate's batch, whose vote requests went out only after
- *   it; a single voter elects itself within one batch and then waits, see `#durableTerm`).
- *   So the node cannot come back from a crash in an older term and lead this term again, and
- *   no other node can lead it (a majority voted for this one): no other entry can ever have
- *   the same index and term as the ones sent, durable here or not.
+ * Any node: the proposals and read requests it forwards to the leader (Prop, ReadIndex). They
+ * say nothing about the sender's log, term or vote, so nothing the sender could lose in a crash
+ * is announced by them; the leader treats them exactly as if they had come a moment later.
+ *
+ * A leader (`replicate`: the caller's check that this node leads, in a term it has already
+ * persisted, and that the batch installs no snapshot): also its replication (App, Heartbeat)
+ * whose commit index is at most its durable last index (the index before the batch's first
+ * entry). Why that is safe:
+ * - The leader's term is durable (persisted by an earlier batch: normally the candidate's
+ *   batch, whose vote requests went out only after it; a single voter elects itself within
+ *   one batch and then waits, see `#durableTerm`). So the node cannot come back from a crash
+ *   in an older term and lead this term again, and no other node can lead it (a majority voted
+ *   for this one): no other entry can ever have the same index and term as the ones sent,
+ *   durable here or not.
  * - A follower persists before it acknowledges. The leader counts its own match at once
  *   (raft.appendEntry), so its commit index may cover entries of this batch that are not yet
  *   on its own disk, but that commit index reaches nobody and nothing before this batch is
@@ -280,19 +284,23 @@ export class Node {
  *   committed; followers that stored them keep them as uncommitted entries of its term, which
  *   a later leader commits or overwrites under raft's ordinary rules. A failed persist stops
  *   the node (see `#check`), so it never acts on the lost entries.
- * Everything else (vote and read-index answers, TimeoutNow, snapshots) waits for the persist.
+ * Everything else (acknowledgements, vote and read-index answers, TimeoutNow, snapshots)
+ * waits for the persist.
  */
 export function earlyMessages(
   messages: Message[],
   entries: readonly { index: number }[],
+  replicate: boolean,
 ): { now: Message[]; later: Message[] } | null {
   const durable = entries.length > 0 ? entries[0].index - 1 : Number.MAX_SAFE_INTEGER;
   let now: Message[] | null = null;
   let later: Message[] | null = null;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i];
-    const early = (m.type === MessageType.App || m.type === MessageType.Heartbeat) &&
-      m.commit <= durable;
+    const t = m.type;
+    const early = t === MessageType.Prop || t === MessageType.ReadIndex ||
+      (replicate && (t === MessageType.App || t === MessageType.Heartbeat) &&
+        m.commit <= durable);
     if (early) (now ??= []).push(m);
     else (later ??= []).push(m);
   }

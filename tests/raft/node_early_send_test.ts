@@ -2,7 +2,7 @@
  * What the Node driver sends before a batch is durable: a leader's replication goes out while
  * its own persist runs (etcd's raftNode; raft thesis §10.2.1), yet nothing it committed
  * counting its own unsynced entries is applied or announced before that persist; a follower
- * persists before it answers; a single voter's replication to a learner, which announces its
+ * forwards proposals at once but persists before it answers; a single voter's replication to a learner, which announces its
  * own unsynced commit, waits.
  */
 import assert from "node:assert/strict";
@@ -90,6 +90,34 @@ Deno.test("Node: a follower persists before it acknowledges", async () => {
   assert.deepEqual(appliedData(leader), ["y"]);
 });
 
+Deno.test("Node: a follower forwards proposals while it persists, and acks after", async () => {
+  const { members, wire, pump } = cluster();
+  const leader = members.get(1n)!;
+  const follower = members.get(2n)!;
+  leader.node.campaign();
+  await pump();
+  leader.node.propose(bytes("a"));
+  await leader.node.process();
+  follower.events.length = 0;
+  follower.hold = gate();
+  // one batch for the follower: the leader's entry to store, and a client's proposal
+  for (const m of wire.splice(0)) members.get(m.to)!.node.step(m);
+  follower.node.propose(bytes("b"));
+  const running = follower.node.process();
+  await persistCalled(follower);
+  await settle();
+  assert.deepEqual(follower.events, ["send 1", "persist 1"]);
+  const out = wire.filter((m) => m.from === 2n);
+  assert.deepEqual(out.map((m) => m.type), [MessageType.Prop]);
+  follower.hold.open();
+  follower.hold = null;
+  await running;
+  assert.deepEqual(follower.events.slice(0, 3), ["send 1", "persist 1", "send 1"]);
+  assert.ok(wire.some((m) => m.from === 2n && m.type === MessageType.AppResp));
+  await pump();
+  for (const m of members.values()) assert.deepEqual(appliedData(m), ["a", "b"]);
+});
+
 Deno.test("Node: a single voter's replication to a learner waits for its persist", async () => {
   // a single voter commits its entries as it appends them, so its messages to a learner carry
   // a commit index the leader's disk does not hold yet
@@ -116,21 +144,29 @@ Deno.test("Node: a single voter's replication to a learner waits for its persist
   assert.deepEqual(appliedData(members.get(2n)!), ["z"]);
 });
 
-Deno.test("earlyMessages: replication up to the durable index goes now, the rest later", () => {
+Deno.test("earlyMessages: forwarded requests, and a leader's replication up to the durable index", () => {
   const msg = (type: MessageType, commit: number): Message =>
     newMessage({ type, to: 2n, from: 1n, term: 3, commit });
   const app = msg(MessageType.App, 9);
   const beat = msg(MessageType.Heartbeat, 10);
   const past = msg(MessageType.App, 11);
   const vote = msg(MessageType.VoteResp, 0);
-  const read = msg(MessageType.ReadIndexResp, 0);
+  const readResp = msg(MessageType.ReadIndexResp, 0);
   const timeout = msg(MessageType.TimeoutNow, 0);
+  const prop = msg(MessageType.Prop, 0);
+  const read = msg(MessageType.ReadIndex, 0);
+  const ack = msg(MessageType.AppResp, 0);
   const entries = [{ index: 11 }, { index: 12 }];
-  assert.deepEqual(earlyMessages([app, vote, beat, past, read, timeout], entries), {
-    now: [app, beat],
-    later: [vote, past, read, timeout],
-  });
-  assert.equal(earlyMessages([past, vote], entries), null);
+  assert.deepEqual(
+    earlyMessages([app, vote, beat, past, readResp, timeout, prop], entries, true),
+    { now: [app, beat, prop], later: [vote, past, readResp, timeout] },
+  );
+  assert.equal(earlyMessages([past, vote], entries, true), null);
   // no entries in the batch: the whole log is durable
-  assert.deepEqual(earlyMessages([past], []), { now: [past], later: [] });
+  assert.deepEqual(earlyMessages([past], [], true), { now: [past], later: [] });
+  // not a leader with a durable term: only the forwarded requests
+  assert.deepEqual(earlyMessages([app, prop, ack, read, beat], [], false), {
+    now: [prop, read],
+    later: [app, ack, beat],
+  });
 });
