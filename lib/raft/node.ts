@@ -8,12 +8,15 @@
  * same batch resolved, so no node acknowledges or announces state it could lose in a crash;
  * the exceptions (see `earlyMessages`) are a leader's replication, which goes out while its
  * own persist runs, as etcd's raftNode does (raft thesis §10.2.1), and requests a follower
- * forwards to the leader, which claim nothing about its own state. Committed entries are
+ * forwards to the leader, which claim nothing about its own state. A leader's consecutive
+ * appends to one follower within a batch go as one message, and so do a follower's forwarded
+ * proposals (coalesce.ts). Committed entries are
  * applied only after the batch that carries them is persisted. Conf change entries are
  * applied to raft's membership by the driver, in log order, before `apply` sees them.
  */
 import type { ConfState, Entry, HardState, NodeId, Snapshot } from "../base/raftpb.ts";
 import { EntryType } from "../base/raftpb.ts";
+import { coalesce } from "./coalesce.ts";
 import { type ConfChange, ConfChangeOutcome, decodeConfChange } from "./confchange.ts";
 import { type Message, MessageType } from "./messages.ts";
 import { type ReadState, StateType } from "./raft.ts";
@@ -182,9 +185,9 @@ export class Node {
         const rd = this.raw.ready();
         this.#batches++;
         if (rd.softState !== null) this.#hooks.softState?.(rd.softState);
-        let messages = rd.messages;
+        const raft = this.raw.raft;
+        let messages = coalesce(rd.messages, raft.maxMsgSize);
         if (rd.hardState !== null || rd.entries.length > 0 || rd.snapshot !== null) {
-          const raft = this.raw.raft;
           const replicate = raft.state === StateType.Leader &&
             raft.term === this.#durableTerm && rd.snapshot === null;
           const early = earlyMessages(messages, rd.entries, replicate);
