@@ -5,15 +5,21 @@
  * the server plugs in the WAL and the transport and tests plug in a simulator.
  *
  * Ordering guarantees: messages of a batch are handed to `send` only after `persist` for the
- * same batch resolved, so no node acknowledges or announces state it could lose in a crash
- * (this also makes a leader counting its own unsynced entries safe). Conf change entries
- * are applied to raft's membership by the driver, in log order, before `apply` sees them.
+ * same batch resolved, so no node acknowledges or announces state it could lose in a crash;
+ * the exceptions (see `earlyMessages`) are a leader's replication, which goes out while its
+ * own persist runs, as etcd's raftNode does (raft thesis §10.2.1), and requests a follower
+ * forwards to the leader, which claim nothing about its own state. A leader's consecutive
+ * appends to one follower within a batch go as one message, and so do a follower's forwarded
+ * proposals (coalesce.ts). Committed entries are
+ * applied only after the batch that carries them is persisted. Conf change entries are
+ * applied to raft's membership by the driver, in log order, before `apply` sees them.
  */
 import type { ConfState, Entry, HardState, NodeId, Snapshot } from "../base/raftpb.ts";
 import { EntryType } from "../base/raftpb.ts";
+import { coalesce } from "./coalesce.ts";
 import { type ConfChange, ConfChangeOutcome, decodeConfChange } from "./confchange.ts";
-import type { Message } from "./messages.ts";
-import type { ReadState } from "./raft.ts";
+import { type Message, MessageType } from "./messages.ts";
+import { type ReadState, StateType } from "./raft.ts";
 import { RawNode, type SoftState, type Status } from "./raw_node.ts";
 
 /** What must be durable before the batch's messages go out. */
@@ -74,6 +80,11 @@ export class Node {
   #running: Promise<void> | null = null;
   #failed: unknown = null;
   #batches = 0;
+  /**
+   * The term this node has persisted (-1 until its first HardState is: a restarted node must
+   * win an election, and persist its new term, before it leads anyway).
+   */
+  #durableTerm = -1;
 
   constructor(raw: RawNode, hooks: NodeHooks) {
     this.raw = raw;
@@ -174,7 +185,16 @@ export class Node {
         const rd = this.raw.ready();
         this.#batches++;
         if (rd.softState !== null) this.#hooks.softState?.(rd.softState);
+        const raft = this.raw.raft;
+        let messages = coalesce(rd.messages, raft.maxMsgSize);
         if (rd.hardState !== null || rd.entries.length > 0 || rd.snapshot !== null) {
+          const replicate = raft.state === StateType.Leader &&
+            raft.term === this.#durableTerm && rd.snapshot === null;
+          const early = earlyMessages(messages, rd.entries, replicate);
+          if (early !== null) {
+            this.#hooks.send(early.now);
+            messages = early.later;
+          }
           const p = this.#hooks.persist({
             hardState: rd.hardState,
             entries: rd.entries,
@@ -182,8 +202,9 @@ export class Node {
             mustSync: rd.mustSync,
           });
           if (p !== undefined) await p;
+          if (rd.hardState !== null) this.#durableTerm = rd.hardState.term;
         }
-        if (rd.messages.length > 0) this.#hooks.send(rd.messages);
+        if (messages.length > 0) this.#hooks.send(messages);
         if (rd.snapshot !== null || rd.committedEntries.length > 0) {
           const a = this.#hooks.apply({
             snapshot: rd.snapshot,
@@ -233,4 +254,59 @@ export class Node {
     }
     return out;
   }
+}
+
+/**
+ * The messages of a batch that may go out before the batch is persisted, and the rest; null
+ * when none may (everything then waits for the persist, as for any other batch).
+ *
+ * Any node: the proposals and read requests it forwards to the leader (Prop, ReadIndex). They
+ * say nothing about the sender's log, term or vote, so nothing the sender could lose in a crash
+ * is announced by them; the leader treats them exactly as if they had come a moment later.
+ *
+ * A leader (`replicate`: the caller's check that this node leads, in a term it has already
+ * persisted, and that the batch installs no snapshot): also its replication (App, Heartbeat)
+ * whose commit index is at most its durable last index (the index before the batch's first
+ * entry). Why that is safe:
+ * - The leader's term is durable (persisted by an earlier batch: normally the candidate's
+ *   batch, whose vote requests went out only after it; a single voter elects itself within
+ *   one batch and then waits, see `#durableTerm`). So the node cannot come back from a crash
+ *   in an older term and lead this term again, and no other node can lead it (a majority voted
+ *   for this one): no other entry can ever have the same index and term as the ones sent,
+ *   durable here or not.
+ * - A follower persists before it acknowledges. The leader counts its own match at once
+ *   (raft.appendEntry), so its commit index may cover entries of this batch that are not yet
+ *   on its own disk, but that commit index reaches nobody and nothing before this batch is
+ *   persisted: committed entries are applied (and clients answered) in a later batch, or in
+ *   this one after `persist`; the messages that announce it are created after this `ready()`
+ *   and go out with a later batch; and a message of this batch announcing a commit index
+ *   past the durable index (a single voter replicating to learners, whose own entries commit
+ *   at once) is held back by the check here. Once the persist resolves, the commit index
+ *   counted the leader's entries truly: they are on its disk.
+ * - If the leader crashes before its persist, it loses at most entries nobody treated as
+ *   committed; followers that stored them keep them as uncommitted entries of its term, which
+ *   a later leader commits or overwrites under raft's ordinary rules. A failed persist stops
+ *   the node (see `#check`), so it never acts on the lost entries.
+ * Everything else (acknowledgements, vote and read-index answers, TimeoutNow, snapshots)
+ * waits for the persist.
+ */
+export function earlyMessages(
+  messages: Message[],
+  entries: readonly { index: number }[],
+  replicate: boolean,
+): { now: Message[]; later: Message[] } | null {
+  const durable = entries.length > 0 ? entries[0].index - 1 : Number.MAX_SAFE_INTEGER;
+  let now: Message[] | null = null;
+  let later: Message[] | null = null;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i];
+    const t = m.type;
+    const early = t === MessageType.Prop || t === MessageType.ReadIndex ||
+      (replicate && (t === MessageType.App || t === MessageType.Heartbeat) &&
+        m.commit <= durable);
+    if (early) (now ??= []).push(m);
+    else (later ??= []).push(m);
+  }
+  if (now === null) return null;
+  return { now, later: later ?? [] };
 }

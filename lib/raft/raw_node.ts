@@ -31,7 +31,8 @@ export interface SoftState {
 
 /**
  * One batch of work. The driver must, in order: persist `snapshot`, `entries` and
- * `hardState` (one sync when `mustSync`); then send `messages`; then apply `snapshot` and
+ * `hardState` (one sync when `mustSync`); then send `messages` (a leader may send some of them
+ * before: node.ts `earlyMessages`); then apply `snapshot` and
  * `committedEntries`; then call advance(). `readStates` may be answered once the applied
  * index reaches each one's index.
  */

@@ -179,7 +179,11 @@ export class RaftLoop implements TransportHost {
       await wal.saveSnapshot({ index: md.index, term: md.term, confState: md.confState });
     }
     const saving = this.#o.clock.now();
-    await wal.save(b.hardState, b.entries);
+    // with peers, the fdatasync runs off this thread, which meanwhile takes the peers'
+    // messages and the clients' requests (INLINE_SYNC_BYTES)
+    await wal.save(b.hardState, b.entries, {
+      inlineSync: this.node.raw.raft.trk.progress.size <= 1,
+    });
     const took = this.#o.clock.now() - saving;
     // etcd warns past 1 s of fdatasync; the WAL's save is its write and fdatasync together
     if (took > SLOW_FSYNC_MS) {

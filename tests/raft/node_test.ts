@@ -1,108 +1,18 @@
 /**
- * The Node driver: persist -> send -> apply -> advance per batch, one persist per batch,
- * messages only after their batch is durable, work arriving during a persist joins the next
- * batch, conf changes applied in log order, and a failed persist stops the node.
+ * The Node driver: persist -> send -> apply -> advance per batch, one persist per batch (what
+ * may go out before a batch is durable: node_early_send_test.ts), work arriving during a
+ * persist joins the next batch, conf changes applied in log order, and a failed persist stops
+ * the node.
  */
 import assert from "node:assert/strict";
-import type { NodeId } from "../../lib/base/raftpb.ts";
 import { Rand } from "../../lib/base/rand.ts";
 import { ConfChangeOutcome, ConfChangeType } from "../../lib/raft/confchange.ts";
 import { MemoryStorage } from "../../lib/raft/memory_storage.ts";
-import type { Message } from "../../lib/raft/messages.ts";
-import { type ApplyBatch, Node, type NodeHooks, type PersistBatch } from "../../lib/raft/node.ts";
-import { type ReadState, StateType } from "../../lib/raft/raft.ts";
+import { Node } from "../../lib/raft/node.ts";
+import { StateType } from "../../lib/raft/raft.ts";
 import { RawNode } from "../../lib/raft/raw_node.ts";
 import { bytes, text } from "./cluster.ts";
-
-/** A manually released promise, to hold a persist in flight. */
-function gate(): { promise: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const promise = new Promise<void>((r) => (open = r));
-  return { promise, open };
-}
-
-interface Member {
-  node: Node;
-  storage: MemoryStorage;
-  events: string[];
-  applied: ApplyBatch[];
-  reads: ReadState[];
-  hold: { promise: Promise<void>; open: () => void } | null;
-}
-
-/** Three Nodes over MemoryStorage with async hooks; messages are queued, delivered by pump. */
-function cluster(
-  validate?: NodeHooks["validateConfChange"],
-): { members: Map<NodeId, Member>; wire: Message[]; pump: () => Promise<void> } {
-  const voters = [1n, 2n, 3n];
-  const wire: Message[] = [];
-  const members = new Map<NodeId, Member>();
-  for (const id of voters) {
-    const storage = new MemoryStorage({
-      voters,
-      learners: [],
-      votersOutgoing: [],
-      learnersNext: [],
-      autoLeave: false,
-    });
-    const raw = new RawNode({
-      id,
-      storage,
-      rand: new Rand(Number(id)),
-      electionTick: 10,
-      heartbeatTick: 1,
-    });
-    const m: Member = {
-      node: undefined as unknown as Node,
-      storage,
-      events: [],
-      applied: [],
-      reads: [],
-      hold: null,
-    };
-    const hooks: NodeHooks = {
-      async persist(b: PersistBatch) {
-        m.events.push(`persist ${b.entries.length}`);
-        if (m.hold !== null) await m.hold.promise;
-        await Promise.resolve(); // an fsync's worth of asynchrony
-        if (b.snapshot !== null) storage.applySnapshot(b.snapshot);
-        storage.append(b.entries);
-        if (b.hardState !== null) storage.setHardState(b.hardState);
-      },
-      send(msgs: Message[]) {
-        m.events.push(`send ${msgs.length}`);
-        wire.push(...msgs);
-      },
-      async apply(b: ApplyBatch) {
-        m.events.push(`apply ${b.entries.length}`);
-        m.applied.push(b);
-        await Promise.resolve();
-      },
-      readStates(rs: ReadState[]) {
-        m.reads.push(...rs);
-      },
-      validateConfChange: validate,
-    };
-    m.node = new Node(raw, hooks);
-    members.set(id, m);
-  }
-  const pump = async () => {
-    for (let round = 0; round < 1000; round++) {
-      await Promise.all([...members.values()].map((m) => m.node.process()));
-      if (wire.length === 0) return;
-      const batch = wire.splice(0);
-      for (const msg of batch) members.get(msg.to)?.node.step(msg); // node 4 is not running
-    }
-    throw new Error("did not quiesce");
-  };
-  return { members, wire, pump };
-}
-
-function appliedData(m: Member): string[] {
-  return m.applied.flatMap((b) =>
-    b.entries.filter((e) => e.data.length > 0 && e.type === 0).map((e) => text(e.data))
-  );
-}
+import { appliedData, cluster, gate } from "./node_cluster.ts";
 
 Deno.test("Node: elects, replicates and applies through async hooks", async () => {
   const { members, pump } = cluster();
@@ -112,27 +22,6 @@ Deno.test("Node: elects, replicates and applies through async hooks", async () =
   members.get(1n)!.node.propose(bytes("a"));
   await pump();
   for (const m of members.values()) assert.deepEqual(appliedData(m), ["a"]);
-});
-
-Deno.test("Node: messages go out only after their batch is persisted", async () => {
-  const { members, wire, pump } = cluster();
-  const leader = members.get(1n)!;
-  leader.node.campaign();
-  await pump();
-  leader.events.length = 0;
-  leader.hold = gate();
-  leader.node.propose(bytes("x"));
-  const running = leader.node.process();
-  await Promise.resolve();
-  await Promise.resolve();
-  assert.deepEqual(leader.events, ["persist 1"]);
-  assert.equal(wire.length, 0, "nothing sent while the entry is not durable");
-  leader.hold.open();
-  await running;
-  assert.deepEqual(leader.events.slice(0, 2), ["persist 1", "send 2"]);
-  leader.hold = null;
-  await pump();
-  assert.deepEqual(appliedData(leader), ["x"]);
 });
 
 Deno.test("Node: proposals that arrive during a persist share the next batch (one persist)", async () => {
@@ -216,7 +105,9 @@ Deno.test("Node: a failed persist stops the node for good", async () => {
 });
 
 Deno.test("Node: a conf change the server refuses at apply time is a no-op everywhere", async () => {
-  const { members, pump } = cluster((cc) => (cc.nodeId === 4n ? "member 4 is unknown" : null));
+  const { members, pump } = cluster({
+    validate: (cc) => (cc.nodeId === 4n ? "member 4 is unknown" : null),
+  });
   const leader = members.get(1n)!;
   leader.node.campaign();
   await pump();
