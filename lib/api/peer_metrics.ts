@@ -1,6 +1,7 @@
 /**
  * etcd's etcd_network_* peer metrics (etcd's rafthttp/metrics.go, the same in v3.4.23 and
- * v3.5.33), from the transport's per-peer counters: bytes sent and received, send and receive
+ * v3.5.33), from the transport's per-peer counters: bytes sent and received (raft messages
+ * and snapshots), send and receive
  * failures, disconnections, snapshots sent and received (with those under way), and which
  * peers are reachable now. Counters are read at each scrape; the durations (round trips,
  * snapshots) are observed as they happen. A cluster of one has no transport and shows no
@@ -135,8 +136,9 @@ export function registerPeerMetrics(
       const to = { To: id };
       const from = { From: id };
       const pair = { Local: local, Remote: id };
-      catchUp(sent, s.bytesSent, to);
-      catchUp(received, s.bytesReceived, from);
+      // as etcd's, the bytes of snapshots too
+      catchUp(sent, s.bytesSent + s.snapshotBytesSent, to);
+      catchUp(received, s.bytesReceived + s.snapshotBytesReceived, from);
       catchUp(failures, s.failures, to);
       catchUp(recvFailures, s.receiveFailures, from);
       catchUp(snapOk, s.snapshotsSent, to);

@@ -179,6 +179,24 @@ export class HttpPeer {
 
   #sessionUrl = "";
 
+  /**
+   * The peer is up (it just opened a stream to us): if our stream to it is down and waiting
+   * out its backoff, dial now.
+   */
+  dialNow(): void {
+    if (this.#closed || this.#stream !== null) return;
+    if (this.#wake === null) {
+      // dialing now: if this attempt fails, the next one does not wait
+      this.#dialSoon = true;
+      return;
+    }
+    this.#sleepTimer?.cancel();
+    this.#wake();
+  }
+
+  /** The next backoff is skipped (dialNow during a dial). */
+  #dialSoon = false;
+
   #track(p: Promise<void>): void {
     this.#tasks.add(p);
     p.finally(() => this.#tasks.delete(p));
@@ -387,9 +405,17 @@ export class HttpPeer {
   }
 
   #sleep(ms: number): Promise<void> {
+    if (this.#dialSoon) {
+      this.#dialSoon = false;
+      return Promise.resolve();
+    }
     return new Promise<void>((resolve) => {
-      this.#wake = resolve;
-      this.#sleepTimer = this.#cfg.clock.after(ms, resolve);
+      const done = () => {
+        this.#wake = null;
+        resolve();
+      };
+      this.#wake = done;
+      this.#sleepTimer = this.#cfg.clock.after(ms, done);
     });
   }
 

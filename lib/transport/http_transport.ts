@@ -157,7 +157,14 @@ export class HttpTransport implements Transport, PeerReceiveSink {
   }
 
   heardFrom(from: MemberId, peerUrls: string[]): void {
-    if (this.#closed || this.#peers.has(from) || this.#remotes.has(from)) return;
+    if (this.#closed) return;
+    const known = this.#peers.get(from) ?? this.#remotes.get(from);
+    if (known !== undefined) {
+      // etcd's receiver dials the sender, so a member that comes up gets the leader's
+      // messages at once; here the sender dials, and would wait out its backoff (up to 1 s)
+      known.dialNow();
+      return;
+    }
     if (from === this.host.memberId || this.host.isRemoved(from)) return;
     const urls = peerUrls.filter((u) => /^https?:\/\/[^/]/.test(u));
     if (urls.length === 0) return;

@@ -65,8 +65,9 @@ export const MSG_REMOVED_MEMBER = "removed member";
 export interface PeerReceiveSink {
   received(from: MemberId, messages: number, bytes: number): void;
   /**
-   * A stream arrived from `from`, which advertises `peerUrls`: a sender that is not a peer
-   * (yet) must still be answerable (etcd's rafthttp adds it as a "remote").
+   * A stream arrived from `from`, which advertises `peerUrls` (maybe none): a sender that is
+   * not a peer (yet) must still be answerable (etcd's rafthttp adds it as a "remote"), and a
+   * peer whose stream from us is down is up again, so ours may dial it now.
    */
   heardFrom?(from: MemberId, peerUrls: string[]): void;
   /**
@@ -363,7 +364,7 @@ export function peerHandler(
     if (typeof from !== "bigint") return from;
     if (path === RAFT_STREAM_PATH) {
       const urls = req.header.get(HEADER_PEER_URLS);
-      if (urls) sink.heardFrom?.(from, urls.split(","));
+      sink.heardFrom?.(from, urls ? urls.split(",") : []);
       return stream(req, from);
     }
     return await snapshot(req, from);

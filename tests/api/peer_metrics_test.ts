@@ -160,6 +160,10 @@ Deno.test("peer metrics: a snapshot sent, held in flight, stored; then refused; 
     assert.equal(value(sb, 'etcd_network_snapshot_receive_inflights_total{From="1"}'), 0);
     assert.equal(value(sb, 'etcd_network_snapshot_receive_success{From="1"}'), 1);
     assert.equal(value(sb, 'etcd_network_snapshot_receive_failures{From="1"}'), 0);
+    // the page file's bytes count as bytes sent and received, as etcd's
+    const file = a.host.snapshotFile.length;
+    assert.ok(value(sa, 'etcd_network_peer_sent_bytes_total{To="2"}') >= file);
+    assert.ok(value(sb, 'etcd_network_peer_received_bytes_total{From="1"}') >= file);
     assert.equal(
       value(sb, 'etcd_network_snapshot_receive_total_duration_seconds_count{From="1"}'),
       1,

@@ -468,6 +468,29 @@ Deno.test("http transport: each probe's round trip goes to onRoundTrip (for the 
   }
 });
 
+Deno.test("http transport: a peer that comes up and dials us is dialed back at once, not after the backoff", async () => {
+  const port = freePort();
+  // a's dials to b, down, back off 5 s after the first failure
+  const a = await startMember(1n, CID, { backoffMinMs: 5000, backoffMaxMs: 5000 });
+  const members = [a];
+  try {
+    a.transport.addPeer({ id: 2n, urls: [`http://127.0.0.1:${port}`] });
+    await waitFor(() => statsOf(a, 2n).failures >= 1, "a's first dial to b failing");
+    const up = Date.now();
+    // b comes up (advertising no peer URLs) and dials a: a dials b back now (etcd's member
+    // that comes up gets the leader's messages at once; here they waited out the backoff)
+    const b = await startMember(2n, CID, { port });
+    members.push(b);
+    b.transport.addPeer({ id: 1n, urls: [a.url] });
+    await waitFor(() => a.transport.activeSince(2n) > 0, "a's stream to b", 4000);
+    assert.ok(Date.now() - up < 4000, `${Date.now() - up} ms`);
+    a.transport.send([msg(1n, 2n, 7)]);
+    await waitFor(() => b.host.received.length === 1, "a's message at b");
+  } finally {
+    await stopAll(members);
+  }
+});
+
 Deno.test("http transport: a sender that is not a peer yet is answered at the URLs it advertises (etcd's remotes)", async () => {
   const port = freePort();
   const a = await startMember(1n, CID, { port, advertisePeerUrls: [`http://127.0.0.1:${port}`] });

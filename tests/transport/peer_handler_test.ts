@@ -26,6 +26,17 @@ class CountingSink implements PeerReceiveSink {
   snapshotReceived(_from: MemberId, bytes: number, ok: boolean): void {
     this.snapshots.push({ bytes, ok });
   }
+  receiveFailures = 0;
+  receiveFailed(_from: MemberId): void {
+    this.receiveFailures++;
+  }
+  /** Snapshots being stored now, and the most at once. */
+  receiving = 0;
+  maxReceiving = 0;
+  snapshotReceiving(_from: MemberId, delta: 1 | -1): void {
+    this.receiving += delta;
+    this.maxReceiving = Math.max(this.maxReceiving, this.receiving);
+  }
 }
 
 async function withPeer(
@@ -133,7 +144,7 @@ Deno.test("peer handler: etcd's refusals (412 cluster ID / to field of a stream 
 });
 
 Deno.test("peer handler: garbage in a stream fails it; the member keeps serving", async () => {
-  await withPeer(async (url, host, _sink, _server, logs) => {
+  await withPeer(async (url, host, sink, _server, logs) => {
     const good = encodeFrames([msg(1n, 2n, 1)]);
     const cases: Uint8Array[] = [
       new Uint8Array([9, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), // not a message
@@ -152,6 +163,7 @@ Deno.test("peer handler: garbage in a stream fails it; the member keeps serving"
       await assert.rejects(res.text());
     }
     assert.equal(host.received.length, cases.length, "only the good frames arrived");
+    assert.equal(sink.receiveFailures, cases.length, "each refused stream a receive failure");
     assert.equal(
       logs.filter((l) =>
         l.startsWith('concord: refused stream from remote peer remote-peer-id="1" error=')
@@ -267,6 +279,9 @@ Deno.test("peer handler: a snapshot is stored byte-exact (204); a cut or corrupt
     assert.equal(host.snapshotErrors.length, 2);
     // every request ends in one report, the one refused for its size header too
     assert.deepEqual(sink.snapshots.map((s) => s.ok), [true, false, false, false]);
+    // the corrupted and the cut body could not be read; the size header is no read failure
+    assert.equal(sink.receiveFailures, 2);
+    assert.deepEqual([sink.receiving, sink.maxReceiving], [0, 1]);
     assert.equal(sink.snapshots[0].bytes, file.length);
   });
 });
