@@ -77,6 +77,8 @@ import { installSnapshot } from "./snapshot_install.ts";
 import { handleLeaseCall, renewAtLeader, renewLocal, timeToLiveAtLeader } from "./lease_calls.ts";
 import type { LeaseTimeToLive } from "../lease/lessor.ts";
 import { bootstrapRaft, memberPaths, urlText } from "./bootstrap.ts";
+import { encodeStatusAnswer, STATUS_CALL } from "./members_status.ts";
+import { MaintenanceServer } from "./maintenance_server.ts";
 import {
   handlePromoteCall,
   MemberRemovedError,
@@ -308,6 +310,8 @@ export class Member {
             ? this.#removedCall(_from)
             : method === MEMBERS_CALL
             ? Promise.resolve(encodeMembers(this.membership.list()))
+            : method === STATUS_CALL
+            ? Promise.resolve(encodeStatusAnswer(new MaintenanceServer(this).status()))
             : handleLeaseCall(this.lessor, method, body),
       },
     });
