@@ -14,6 +14,8 @@ import { MaintenanceServer } from "../../../lib/server/maintenance_server.ts";
 import type { MemberStatus } from "../../../lib/server/members_status.ts";
 import { startTestServer, testConfig, waitFor } from "../../server/harness.ts";
 import { freePort } from "../../support/etcd.ts";
+import { Client } from "../../../mod.ts";
+import { Errors } from "../../../lib/base/errors.ts";
 
 interface Entry {
   member: { ID: string; name?: string; peerURLs?: string[] };
@@ -212,6 +214,18 @@ Deno.test("members status: with auth on, a user is required; refusals are the ga
     const members = (okBody as { members: Entry[] }).members;
     assert.equal(members.length, 1);
     assert.equal(members[0].status?.header?.member_id, s.server.member.id.toString());
+    // the client's getJson (the console's way) carries its user's token, and its refusals
+    // are etcd's errors
+    const alice = new Client({ endpoints: s.url, username: "alice", password: "alicepw" });
+    const nobody = new Client({ endpoints: s.url });
+    try {
+      const viaClient = await alice.getJson(MEMBERS_STATUS_PATH) as { members: Entry[] };
+      assert.equal(viaClient.members[0].member.ID, s.server.member.id.toString());
+      await assert.rejects(nobody.getJson(MEMBERS_STATUS_PATH), (e) => Errors.userEmpty.is(e));
+    } finally {
+      await alice.close();
+      await nobody.close();
+    }
     // only GET
     const post = await fetch(s.url + MEMBERS_STATUS_PATH, { method: "POST", body: "{}" });
     assert.equal(post.status, 405);
