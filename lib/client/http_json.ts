@@ -1,9 +1,10 @@
 /**
  * A member's HTTP endpoints beyond etcd's services (the console's
  * /ui/api/members-status): a GET on one of the client's members carrying the headers of
- * its calls (the auth token once authenticated), whose refusals come back as grpc-gateway's
- * `{"error", "code", "message"}` and become the same `EtcdError`s as a call's (so an
- * invalid token is refreshed once, as for every call).
+ * its calls (the auth token once authenticated). A refusal, answered 200 as
+ * `{"error": {"code", "message"}}` (or with an error status as grpc-gateway's
+ * `{"error", "code", "message"}`), becomes the same `EtcdError` as a call's (so an invalid
+ * token is refreshed once, as for every call).
  */
 import { EtcdError, GrpcCode } from "../base/errors.ts";
 import type { Connection, MemberCallOptions } from "./connection.ts";
@@ -23,9 +24,11 @@ export async function getJson(
     } catch {
       throw new EtcdError(GrpcCode.Unknown, `GET ${path}: ${res.status} ${text.slice(0, 200)}`);
     }
-    if (res.ok) return body;
-    const refusal = body as { code?: unknown; message?: unknown };
-    if (typeof refusal.code === "number" && typeof refusal.message === "string") {
+    const refusal = (res.ok ? (body as { error?: unknown })?.error : body) as
+      | { code?: unknown; message?: unknown }
+      | undefined;
+    if (res.ok && (typeof refusal !== "object" || refusal === null)) return body;
+    if (typeof refusal?.code === "number" && typeof refusal.message === "string") {
       throw new EtcdError(refusal.code as GrpcCode, refusal.message);
     }
     throw new EtcdError(GrpcCode.Unknown, `GET ${path}: ${res.status} ${text.slice(0, 200)}`);

@@ -5,7 +5,10 @@
  * the REST gateway's shapes: `{"members": [{"member": <Member>, "status": <StatusResponse>}
  * or {"member": <Member>, "error": {"code", "message"}}]}`, 64-bit integers as strings.
  * The caller's auth token travels as for the gateway (the `Authorization` or `token`
- * header); a refusal is the gateway's `{"error", "code", "message"}` with its HTTP status.
+ * header). A refusal (no user, an invalid token) is answered 200 with
+ * `{"error": {"code", "message"}}` (etcd's gRPC code and message): as gRPC-web carries a
+ * refusal in a 200 answer's trailer, so the browser logs no failed load for what is the
+ * console's cue to ask for a login.
  */
 import { create, toJson } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
@@ -15,7 +18,7 @@ import type { Caller } from "../../server/caller.ts";
 import type { MemberStatus } from "../../server/members_status.ts";
 import { authToken } from "../auth_token.ts";
 import { once } from "../body.ts";
-import { gatewayErrorBody, httpStatusFromCode, toConnectError } from "../errors.ts";
+import { toConnectError } from "../errors.ts";
 
 /** Where the console asks for every member's status. */
 export const MEMBERS_STATUS_PATH = "/ui/api/members-status";
@@ -74,7 +77,7 @@ export async function serveMembersStatus(
     statuses = await fn(caller);
   } catch (err) {
     const e: ConnectError = toConnectError(err);
-    return json(httpStatusFromCode(e.code), gatewayErrorBody(e));
+    return json(200, { error: { code: e.code, message: e.rawMessage } });
   }
   return json(200, { members: statuses.map(entryJson) });
 }
