@@ -195,9 +195,10 @@ export class ClusterPage implements Page {
           h(
             "td",
             { class: "urls" },
-            `peer ${m.peerURLs.join(", ")}`,
-            h("br"),
-            `client ${m.clientURLs.join(", ") || "(not started)"}`,
+            ...m.peerURLs.flatMap((u) => [`peer ${u}`, h("br")]),
+            ...(m.clientURLs.length === 0 ? ["client (not started)"] : m.clientURLs.flatMap(
+              (u, i) => [i > 0 ? h("br") : undefined, `client ${u}`],
+            )),
           ),
         );
       }),
