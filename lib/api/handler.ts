@@ -35,6 +35,11 @@ import { once } from "./body.ts";
 import { ENVELOPED_JSON, quoteLargeIntegersInEnvelopes } from "./json_int64.ts";
 import { type Probes, serveProbe } from "./probes.ts";
 import { isConsolePath, serveConsole } from "./console/serve.ts";
+import {
+  MEMBERS_STATUS_PATH,
+  type MembersStatusFn,
+  serveMembersStatus,
+} from "./console/members_status.ts";
 
 /** What /health reports: etcd answers 200 `{"health":"true"}` or 503 `{"health":"false"}`. */
 export interface HealthStatus {
@@ -87,6 +92,11 @@ export interface ApiHandlerOptions {
   gateway?: boolean;
   /** The checks of /livez and /readyz (etcd 3.6's); without them those paths are 404. */
   probes?: Probes;
+  /**
+   * Every member's status for the console's Cluster page (see console/members_status.ts);
+   * without it that path is 404.
+   */
+  membersStatus?: MembersStatusFn;
 }
 
 const encoder = new TextEncoder();
@@ -367,6 +377,7 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
       );
       if (probe) return probe;
     }
+    if (path === MEMBERS_STATUS_PATH) return await serveMembersStatus(req, options.membersStatus);
     if (isConsolePath(path)) return serveConsole(req, path);
     switch (path) {
       case "/health":

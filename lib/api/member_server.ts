@@ -177,6 +177,7 @@ export async function startServer(
     cors: { allowedOrigins: cfg.corsOrigins.includes("*") ? "*" : cfg.corsOrigins },
     health,
     probes: memberProbes(member),
+    membersStatus: (caller) => server.maintenance.membersStatus(caller),
     gateway: cfg.enableGrpcGateway !== false,
     refuseGateway: (req) =>
       gatewayRefusesCommonName(req, cfg.tls.clientCertAuth, member.auth.enabled)

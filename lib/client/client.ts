@@ -11,6 +11,7 @@ import type { Bytes } from "./bytes.ts";
 import { ClusterClient } from "./cluster.ts";
 import { type CallOptions, Connection, type MemberCallOptions } from "./connection.ts";
 import { ElectionClient } from "./election.ts";
+import { getJson } from "./http_json.ts";
 import { KVClient } from "./kv.ts";
 import { LeaseClient } from "./lease.ts";
 import { LockClient } from "./lock.ts";
@@ -177,6 +178,15 @@ export class Client {
    */
   requestProgress(): void {
     for (const w of this.#watches) if (w.active) w.requestProgress();
+  }
+
+  /**
+   * GETs `path` (e.g. "/ui/api/members-status") on a member as this client's user: for
+   * Concord's HTTP endpoints beyond etcd's services. Resolves with the parsed JSON; a
+   * refusal rejects with etcd's error, as a call's does.
+   */
+  getJson(path: string, opts?: MemberCallOptions): Promise<unknown> {
+    return getJson(this.#conn, path, opts);
   }
 
   /** Ends every call, watch and keep-alive, and closes the connections. */

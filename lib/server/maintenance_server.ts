@@ -14,6 +14,11 @@ import { RequestKind } from "./request.ts";
 import { alarmText } from "./alarms.ts";
 import type { Member } from "./member.ts";
 import { type Caller, checkAdmin, resolveCaller } from "./caller.ts";
+import {
+  DEFAULT_MEMBER_STATUS_TIMEOUT_MS,
+  membersStatus,
+  type MemberStatus,
+} from "./members_status.ts";
 
 /** Snapshot chunk size, as etcd's (32 KiB). */
 const SNAPSHOT_CHUNK = 32 * 1024;
@@ -39,12 +44,34 @@ export class MaintenanceServer {
       raftIndex: BigInt(m.commitIndex),
       raftTerm: BigInt(m.term),
       raftAppliedIndex: BigInt(m.appliedIndex),
-      isLearner: false,
+      isLearner: m.membership.get(m.id)?.isLearner ?? false,
       errors: [
         ...(m.leader === 0n ? [Errors.noLeader().message] : []),
         ...m.alarms.get().map(alarmText),
       ],
     });
+  }
+
+  /**
+   * Every member's own Status, asked over the peer transport with `timeoutMs` for each (what
+   * `etcdctl endpoint status --cluster` shows; the console's Cluster page). With auth
+   * enabled the caller must be an authenticated user, as etcd (since 3.6) asks of Status:
+   * one member's figures are what Status gives anyone, the whole cluster's are not.
+   */
+  async membersStatus(
+    caller: Caller,
+    timeoutMs = DEFAULT_MEMBER_STATUS_TIMEOUT_MS,
+  ): Promise<MemberStatus[]> {
+    const m = this.#m;
+    const info = await resolveCaller(m, caller);
+    if (m.auth.enabled && info === undefined) throw Errors.userEmpty();
+    return await membersStatus({
+      id: m.id,
+      clock: m.clock,
+      membership: m.membership,
+      transport: m.transport,
+      status: () => this.status(),
+    }, timeoutMs);
   }
 
   /** Hash of the whole backend (root only). */

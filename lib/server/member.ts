@@ -70,6 +70,8 @@ import { type MemberStorage, openMemberStorage } from "./member_storage.ts";
 import { LateTransport, type TransportFactory } from "./late_transport.ts";
 import { publishMember } from "./member_publish.ts";
 import { MemberLeases } from "./member_leases.ts";
+import { encodeStatusAnswer, STATUS_CALL } from "./members_status.ts";
+import { MaintenanceServer } from "./maintenance_server.ts";
 import {
   handlePromoteCall,
   MemberRemovedError,
@@ -283,6 +285,8 @@ export class Member {
             ? this.#removedCall(_from)
             : method === MEMBERS_CALL
             ? Promise.resolve(encodeMembers(this.membership.list()))
+            : method === STATUS_CALL
+            ? Promise.resolve(encodeStatusAnswer(new MaintenanceServer(this).status()))
             : handleLeaseCall(this.lessor, method, body),
       },
     });

@@ -2,7 +2,8 @@
 /**
  * The cluster as a picture (SVG): the members on a circle, the leader marked and joined to
  * each other member, learners dashed, the member serving this console ringed, and members
- * the serving one has no peer connection to drawn as down. Redrawn from each poll of the
+ * the serving one has no peer connection to, or that did not answer its status call, drawn
+ * as down. Redrawn from each poll of the
  * Cluster page, so leader, membership and connectivity changes show as they happen.
  */
 
@@ -26,6 +27,17 @@ export interface PictureState {
   healthy: boolean;
   /** The serving member's peer connection to each other member, by id in hex (if known). */
   peers: Map<string, boolean>;
+  /** The error each member that gave no status gave instead, by id in hex. */
+  errors: Map<string, string>;
+}
+
+/** Why member `id` is drawn as down, or undefined when it is not. */
+function downReason(state: PictureState, id: bigint): string | undefined {
+  const hex = id.toString(16);
+  const error = state.errors.get(hex);
+  if (error !== undefined) return error;
+  if (state.peers.get(hex) === false) return "no connection from the serving member";
+  return undefined;
 }
 
 function svg<K extends keyof SVGElementTagNameMap>(
@@ -60,8 +72,8 @@ export function drawCluster(state: PictureState): SVGSVGElement {
   if (li >= 0) {
     state.members.forEach((m, i) => {
       if (i === li) return;
-      const down = state.peers.get(m.id.toString(16)) === false ||
-        state.peers.get(state.leader.toString(16)) === false;
+      const down = downReason(state, m.id) !== undefined ||
+        downReason(state, state.leader) !== undefined;
       root.appendChild(svg("line", {
         x1: at[li].x,
         y1: at[li].y,
@@ -73,12 +85,13 @@ export function drawCluster(state: PictureState): SVGSVGElement {
   }
   state.members.forEach((m, i) => {
     const role = m.id === state.leader ? "leader" : m.learner ? "learner" : "follower";
-    const down = state.peers.get(m.id.toString(16)) === false;
+    const reason = downReason(state, m.id);
+    const down = reason !== undefined;
     const g = svg("g", {
       class: `member ${role}${down ? " down" : ""}`,
       "data-member": m.name || m.id.toString(16),
     });
-    const link = down ? " (no connection from the serving member)" : "";
+    const link = down ? ` (down: ${reason})` : "";
     g.appendChild(
       svg("title", {}, `${m.name || "(unstarted)"} ${m.id.toString(16)}: ${role}${link}`),
     );

@@ -3,7 +3,8 @@
  * The console with auth enabled, in Chromium against a real member: the login form opens by
  * itself (the member said "user name is empty"); a wrong password shows etcd's error; a user
  * who may read only a prefix sees the permission error for the rest, not a broken page, and
- * the keys of the prefix; logging out and in as root shows everything.
+ * the keys of the prefix; logging out and in as root shows everything. The Cluster page's
+ * every-member figures ask for a user too (the login opens), and show once logged in.
  */
 import assert from "node:assert/strict";
 import { runSteps, type Step, typeInto, waitForText, withConsole } from "./console_browser.ts";
@@ -85,6 +86,19 @@ steps.push(["a token the member no longer accepts brings the login back", async 
     await page.click("#browse button[type=submit]");
     await waitForText(page, ".keys .summary", "Keys 1–1 of 1 under “app/”");
   }, { prepare: enableAuth, browser });
+}]);
+
+steps.push(["the Cluster page's member figures ask for a user", async (browser) => {
+  await withConsole("auth cluster", async ({ server, page }) => {
+    await waitForText(page, "#login .hint", "Authentication is enabled on this cluster");
+    await typeInto(page, "#login-form input[name=user]", "alice");
+    await typeInto(page, "#login-form input[name=password]", "alicepw");
+    await page.click("#login-form button[type=submit]");
+    await waitForText(page, "header .who", "user alice");
+    const row = `#members tr[data-member="${server.server.member.config.name}"]`;
+    await waitForText(page, `${row} [data-col="status"]`, "up");
+    await waitForText(page, `${row} [data-col="revision"]`, /^[1-9]\d*$/);
+  }, { prepare: enableAuth, browser, hash: "cluster" });
 }]);
 
 Deno.test("console auth", (t) => runSteps(t, steps));

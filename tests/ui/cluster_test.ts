@@ -2,8 +2,10 @@
 /**
  * The console's Cluster page in Chromium: on one in-process member, its id as leader, raft
  * term and index, db sizes, no alarms and health; on three `concord serve` processes, the
- * picture shows the three members and the leader, and when the leader is killed it redraws
- * with the new leader elected by the two left and the killed member down, without a reload.
+ * members table shows each member's own figures (as `etcdctl endpoint status` gives them
+ * from each member), the picture shows the three members and the leader, and when the leader
+ * is killed it redraws with the new leader elected by the two left and the killed member
+ * down with its error, without a reload.
  */
 import assert from "node:assert/strict";
 import { inBrowser, runSteps, type Step, waitForText, withConsole } from "./console_browser.ts";
@@ -44,6 +46,20 @@ steps.push(["the picture follows a leader change among three processes", async (
       await waitForText(page, `svg g.member.leader[data-member="${leaderName}"]`, "leader");
       assert.equal((await page.$$("svg.cluster-picture g.member")).length, 3);
       assert.equal((await page.$$("svg.cluster-picture g.member.follower")).length, 2);
+      // every member's own figures, as etcdctl gets them from each member (in endpoint
+      // order; its ids are beyond JSON.parse's precision, hence the small fields only)
+      const own = JSON.parse(st.stdout) as { Status: { raftTerm: number; version: string } }[];
+      assert.equal(own.length, 3);
+      for (const [i, m] of c.members.entries()) {
+        const s = own[i].Status;
+        const row = `#members tr[data-member="${m.name}"]`;
+        await waitForText(page, `${row} [data-col="status"]`, "up");
+        await waitForText(page, `${row} [data-col="version"]`, s.version);
+        await waitForText(page, `${row} [data-col="term"]`, String(s.raftTerm));
+        await waitForText(page, `${row} [data-col="revision"]`, /^[1-9]\d*$/);
+        await waitForText(page, `${row} [data-col="db"]`, /\d+(\.\d)? (kB|MB|B)$/);
+        await waitForText(page, `${row} [data-col="errors"]`, "none");
+      }
       await c.signal(li, "SIGKILL");
       const next = await page.waitForFunction(
         (old: string) => {
@@ -59,6 +75,19 @@ steps.push(["the picture follows a leader change among three processes", async (
       assert.equal((await page.$$("#members tbody tr")).length, 3);
       // the killed member is drawn as down: the serving member lost its connection to it
       await waitForText(page, `svg g.member.down[data-member="${leaderName}"]`, "down");
+      // the serving member could not ask it: its row says so, with no figures
+      await waitForText(
+        page,
+        `#members tr[data-member="${leaderName}"] [data-col="status"]`,
+        "down: ",
+      );
+      assert.equal(
+        await page.$eval(
+          `#members tr[data-member="${leaderName}"] [data-col="db"]`,
+          (e) => e.textContent,
+        ),
+        "",
+      );
       await waitForText(
         page,
         `#members tr[data-member="${leaderName}"] [data-link]`,

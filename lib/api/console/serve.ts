@@ -4,7 +4,9 @@
  * lib/ui/ (so a compiled binary carries them with nothing to read from disk). Each answer
  * carries its build-time ETag (a conditional GET answers 304), `Cache-Control: no-cache`
  * (revalidated on every load, so an upgraded member never serves a stale console), and a
- * Content-Security-Policy that lets the page load and call only its own origin.
+ * Content-Security-Policy that lets the page load and call only its own origin. The one
+ * call of the console's own under /ui, every member's status, is members_status.ts (routed
+ * before these files by the API handler).
  */
 import type { UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { once } from "../body.ts";
