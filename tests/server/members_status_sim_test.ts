@@ -30,13 +30,14 @@ function own(m: Member): Uint8Array {
 
 Deno.test("members status (sim): voters and a learner each with their own status; a cut-off member unreachable", async () => {
   const seed = seedOf();
-  let cluster: SimCluster | undefined;
+  // the fetcher is called only once the cluster exists (when m4 joins)
+  const ref: { cluster?: SimCluster } = {};
   const c = await SimCluster.start({
     size: 3,
     seed,
-    member: { fetchMembers: simMembersFetcher(() => cluster!) },
+    member: { fetchMembers: simMembersFetcher(() => ref.cluster!) },
   });
-  cluster = c;
+  ref.cluster = c;
   try {
     await c.until("a leader all agree on", () => c.leader() !== null);
     await c.until("published", () => c.live.every((m) => m.membership.list().every((r) => r.name)));
