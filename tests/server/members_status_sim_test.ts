@@ -60,7 +60,9 @@ Deno.test("members status (sim): voters and a learner each with their own status
     const ask = (what: string) =>
       c.settle(what, maint.membersStatus(NOBODY, 500)) as Promise<MemberStatus[]>;
 
-    // a quiet cluster: each entry is byte for byte that member's own Status
+    // a quiet cluster: each entry is byte for byte that member's own Status (every backend
+    // committed first: a batch commit in between would change a db size)
+    await c.settle("backends committed", Promise.all(c.live.map((m) => m.backend.commit())));
     const all = await ask("every member's status");
     assert.equal(all.length, 4);
     for (const m of c.live) {
