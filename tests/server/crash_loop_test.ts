@@ -10,10 +10,10 @@ import { Rand, testSeed } from "../../lib/base/rand.ts";
 import { MvccStore } from "../../lib/mvcc/kv_store.ts";
 import { freePort } from "../support/etcd.ts";
 import { newDisk, openSimBackend } from "../mvcc/helpers.ts";
+import { type ServeChild, spawnServe } from "./harness.ts";
 
 const ROUNDS = 5;
 const CLIENTS = 4;
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 const enc = new TextEncoder();
 
@@ -36,11 +36,7 @@ interface GatewayKv {
   version?: string;
 }
 
-interface Child {
-  url: string;
-  proc: Deno.ChildProcess;
-  stderr: Promise<string>;
-}
+type Child = ServeChild;
 
 async function post(client: Deno.HttpClient, url: string, path: string, body: unknown) {
   const r = await fetch(`${url}${path}`, {
@@ -54,49 +50,9 @@ async function post(client: Deno.HttpClient, url: string, path: string, body: un
   return JSON.parse(text);
 }
 
-/** Starts `concord serve` on `dir` and waits until it answers a range. */
-async function start(dir: string): Promise<Child> {
-  const url = `http://127.0.0.1:${freePort()}`;
-  const proc = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "serve",
-      "--data-dir",
-      dir,
-      "--listen-client-urls",
-      url,
-      "--advertise-client-urls",
-      url,
-      "--listen-peer-urls",
-      `http://127.0.0.1:${freePort()}`,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(proc.stderr).text();
-  const client = Deno.createHttpClient({});
-  const deadline = Date.now() + 20_000;
-  try {
-    for (;;) {
-      try {
-        await post(client, url, "/v3/kv/range", { key: b64("w/") });
-        return { url, proc, stderr };
-      } catch {
-        // not ready yet
-      }
-      if (Date.now() > deadline) {
-        proc.kill("SIGKILL");
-        await proc.status;
-        throw new Error(`server did not start in 20 s: ${await stderr}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  } finally {
-    client.close();
-  }
+/** Starts `concord serve` on `dir` (on ports of its own) and waits until it is ready. */
+function start(dir: string): Promise<Child> {
+  return spawnServe(["--data-dir", dir, "--listen-peer-urls", `http://127.0.0.1:${freePort()}`]);
 }
 
 /** Everything under w/ with the header revision, read from a running server. */
