@@ -40,7 +40,13 @@ import {
 import { type Message, MessageType, newMessage, voteResponseType } from "./messages.ts";
 import { Progress, ProgressState } from "./progress.ts";
 import { VoteResult } from "./quorum.ts";
-import { contextKey, ReadOnly } from "./read_only.ts";
+import {
+  ackReadIndex,
+  flushReadIndex,
+  leaderReadIndex,
+  releasePendingReadIndexMessages,
+} from "./read_index.ts";
+import { ReadOnly } from "./read_only.ts";
 import { CampaignType, StateType } from "./role.ts";
 import { payloadSize, type Storage } from "./storage.ts";
 import type { ProgressTracker } from "./tracker.ts";
@@ -267,17 +273,14 @@ export class Raft {
     for (const id of this.trk.progress.keys()) if (id !== this.id) this.sendAppend(id);
   }
 
-  private bcastHeartbeat(ctx: Uint8Array | null): void {
+  /** Sends every other node a heartbeat (`ctx`: the ReadIndex round it confirms, or null). */
+  bcastHeartbeat(ctx: Uint8Array | null): void {
     for (const id of this.trk.progress.keys()) if (id !== this.id) this.sendHeartbeat(id, ctx);
   }
 
-  /** Sends the heartbeat round that confirms queued ReadIndex requests (one per batch). */
+  /** Sends the heartbeat round that confirms queued ReadIndex requests (read_index.ts). */
   flushReadIndex(): void {
-    if (!this.readHeartbeatPending) return;
-    this.readHeartbeatPending = false;
-    if (this.state !== StateType.Leader) return;
-    const ctx = this.readOnly.lastPendingContext();
-    if (ctx !== null) this.bcastHeartbeat(ctx);
+    flushReadIndex(this);
   }
 
   // ---- commit ----
@@ -293,12 +296,13 @@ export class Raft {
    */
   commitAndBroadcast(): boolean {
     if (!this.maybeCommit()) return false;
-    this.releasePendingReadIndexMessages();
+    releasePendingReadIndexMessages(this);
     this.bcastAppend();
     return true;
   }
 
-  private committedEntryInCurrentTerm(): boolean {
+  /** Whether this node's commit index is an entry of its term (a leader's reads wait for it). */
+  committedEntryInCurrentTerm(): boolean {
     return this.raftLog.term(this.raftLog.committed) === this.term;
   }
 
@@ -594,7 +598,7 @@ export class Raft {
       case MessageType.Prop:
         return this.propose(m);
       case MessageType.ReadIndex:
-        return this.leaderReadIndex(m);
+        return leaderReadIndex(this, m);
       case MessageType.TransferLeader:
         return startLeaderTransfer(this, m);
     }
@@ -641,43 +645,6 @@ export class Raft {
     return null;
   }
 
-  private leaderReadIndex(m: Message): DropReason | null {
-    if (this.trk.isSingleton()) {
-      this.answerRead(m, this.raftLog.committed);
-      return null;
-    }
-    // a new leader does not know the commit index until it commits in its term (§6.4)
-    if (!this.committedEntryInCurrentTerm()) {
-      this.pendingReadIndexMessages.push(m);
-      return null;
-    }
-    const key = this.readOnly.addRequest(this.raftLog.committed, m);
-    this.readOnly.recvAck(this.id, key);
-    this.readHeartbeatPending = true;
-    return null;
-  }
-
-  private answerRead(req: Message, index: number): void {
-    if (req.from === 0n || req.from === this.id) {
-      this.readStates.push({ index, context: req.context ?? EMPTY });
-    } else {
-      this.send(newMessage({
-        type: MessageType.ReadIndexResp,
-        to: req.from,
-        index,
-        context: req.context,
-      }));
-    }
-  }
-
-  private releasePendingReadIndexMessages(): void {
-    if (this.pendingReadIndexMessages.length === 0) return;
-    if (!this.committedEntryInCurrentTerm()) return;
-    const msgs = this.pendingReadIndexMessages;
-    this.pendingReadIndexMessages = [];
-    for (const m of msgs) this.leaderReadIndex(m);
-  }
-
   private handleAppendResponse(m: Message, pr: Progress): void {
     pr.recentActive = true;
     if (m.reject) {
@@ -716,14 +683,7 @@ export class Raft {
     if (pr.match < this.raftLog.lastIndex() || pr.state === ProgressState.Probe) {
       this.sendAppend(m.from);
     }
-    if (m.context === null || this.readOnly.queue.length === 0) return;
-    const key = contextKey(m.context);
-    const acks = this.readOnly.recvAck(m.from, key);
-    if (acks === null) return;
-    let granted = 0;
-    for (const id of this.trk.voters) if (acks.has(id)) granted++;
-    if (granted < (this.trk.voters.length >> 1) + 1) return;
-    for (const rs of this.readOnly.advance(key)) this.answerRead(rs.req, rs.index);
+    ackReadIndex(this, m);
   }
 
   private stepCandidate(m: Message): DropReason | null {
