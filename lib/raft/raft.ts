@@ -23,23 +23,17 @@ import {
   RaftInvariantError,
   SnapshotTemporarilyUnavailableError,
 } from "./errors.ts";
-import {
-  CAMPAIGN_TRANSFER,
-  isTransferContext,
-  maybeFinishTransfer,
-  startLeaderTransfer,
-} from "./leader_transfer.ts";
+import { answerVoteRequest, campaign, countVote, hup, ignoresVoteRequest } from "./election.ts";
+import { maybeFinishTransfer, startLeaderTransfer } from "./leader_transfer.ts";
 import { RaftLog } from "./log.ts";
 import {
   applyCommittedConfChange,
   assertNotJoint,
-  confChangeUnapplied,
   proposedConfChangeAt,
   trackerFor,
 } from "./membership.ts";
-import { type Message, MessageType, newMessage, voteResponseType } from "./messages.ts";
+import { type Message, MessageType, newMessage } from "./messages.ts";
 import { Progress, ProgressState } from "./progress.ts";
-import { VoteResult } from "./quorum.ts";
 import {
   ackReadIndex,
   flushReadIndex,
@@ -413,51 +407,9 @@ export class Raft {
     return pr !== undefined && !pr.isLearner && !this.raftLog.hasPendingSnapshot();
   }
 
-  private hup(t: CampaignType): void {
-    if (this.state === StateType.Leader) return;
-    if (!this.promotable()) return;
-    // a committed but unapplied conf change may remove us or change the quorum
-    if (confChangeUnapplied(this)) return;
-    this.campaign(t);
-  }
-
+  /** Starts an election now, of the given kind (election.ts); tests call it directly. */
   campaign(t: CampaignType): void {
-    if (!this.promotable()) return;
-    let voteMsg: MessageType;
-    let term: number;
-    if (t === CampaignType.PreElection) {
-      this.becomePreCandidate();
-      voteMsg = MessageType.PreVote;
-      term = this.term + 1; // the term we would campaign in; ours does not change yet
-    } else {
-      this.becomeCandidate();
-      voteMsg = MessageType.Vote;
-      term = this.term;
-    }
-    if (this.poll(this.id, voteResponseType(voteMsg), true) === VoteResult.Won) {
-      // a single-voter configuration wins at once
-      if (t === CampaignType.PreElection) this.campaign(CampaignType.Election);
-      else this.becomeLeader();
-      return;
-    }
-    const lastIndex = this.raftLog.lastIndex();
-    const lastTerm = this.raftLog.lastTerm();
-    for (const id of this.trk.voters) {
-      if (id === this.id) continue;
-      this.send(newMessage({
-        type: voteMsg,
-        to: id,
-        term,
-        index: lastIndex,
-        logTerm: lastTerm,
-        context: t === CampaignType.Transfer ? CAMPAIGN_TRANSFER : null,
-      }));
-    }
-  }
-
-  private poll(id: NodeId, _t: MessageType, granted: boolean): VoteResult {
-    this.trk.recordVote(id, granted);
-    return this.trk.tallyVotes().result;
+    campaign(this, t);
   }
 
   // ---- ticks ----
@@ -503,13 +455,8 @@ export class Raft {
     if (m.term === 0) {
       // local message, or a forwarded proposal or read
     } else if (m.term > this.term) {
-      if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
-        const force = isTransferContext(m.context);
-        const inLease = this.checkQuorum && this.lead !== 0n &&
-          this.electionElapsed < this.electionTimeout;
-        // leader stickiness: we heard from a live leader within the election timeout
-        if (!force && inLease) return null;
-      }
+      // leader stickiness: we heard from a live leader within the election timeout
+      if (ignoresVoteRequest(this, m)) return null;
       if (m.type === MessageType.PreVote) {
         // never change our term in response to a PreVote
       } else if (m.type === MessageType.PreVoteResp && !m.reject) {
@@ -543,30 +490,12 @@ export class Raft {
 
     switch (m.type) {
       case MessageType.Hup:
-        this.hup(this.preVote ? CampaignType.PreElection : CampaignType.Election);
+        hup(this, this.preVote ? CampaignType.PreElection : CampaignType.Election);
         return null;
       case MessageType.Vote:
-      case MessageType.PreVote: {
-        const canVote = this.vote === m.from ||
-          (this.vote === 0n && this.lead === 0n) ||
-          (m.type === MessageType.PreVote && m.term > this.term);
-        if (canVote && this.raftLog.isUpToDate(m.index, m.logTerm)) {
-          // answer with the request's term: a pre-candidate counts it for its next term
-          this.send(newMessage({ type: voteResponseType(m.type), to: m.from, term: m.term }));
-          if (m.type === MessageType.Vote) {
-            this.electionElapsed = 0;
-            this.vote = m.from;
-          }
-        } else {
-          this.send(newMessage({
-            type: voteResponseType(m.type),
-            to: m.from,
-            term: this.term,
-            reject: true,
-          }));
-        }
+      case MessageType.PreVote:
+        answerVoteRequest(this, m);
         return null;
-      }
       case MessageType.ReadIndexResp:
         // a read confirmed by the leader of m.term: still linearizable, whatever our role now
         this.readStates.push({ index: m.index, context: m.context ?? EMPTY });
@@ -707,20 +636,9 @@ export class Raft {
         this.becomeFollower(m.term, m.from);
         this.handleSnapshot(m);
         return null;
-      case myResp: {
-        const res = this.poll(m.from, m.type, !m.reject);
-        if (res === VoteResult.Won) {
-          if (this.state === StateType.PreCandidate) {
-            this.campaign(CampaignType.Election);
-          } else {
-            this.becomeLeader();
-            this.bcastAppend();
-          }
-        } else if (res === VoteResult.Lost) {
-          this.becomeFollower(this.term, 0n);
-        }
+      case myResp:
+        countVote(this, m);
         return null;
-      }
     }
     return null;
   }
@@ -754,7 +672,7 @@ export class Raft {
         return null;
       case MessageType.TimeoutNow:
         // the leader chose us: campaign at once, without PreVote
-        this.hup(CampaignType.Transfer);
+        hup(this, CampaignType.Transfer);
         return null;
     }
     return null;
