@@ -5,7 +5,7 @@
  * compacted one included), lease, users, roles and enabled auth; damaged files are refused.
  */
 import assert from "node:assert/strict";
-import { snapshotUtil as util } from "./snapshot_util_run.ts";
+import { snapshotUtil as util } from "./util_run.ts";
 import { startServer } from "../../lib/api/member_server.ts";
 import { etcdctl, testConfig } from "../server/harness.ts";
 import {

@@ -6,7 +6,7 @@
  * included) and data written in Concord (from a Concord snapshot file).
  */
 import assert from "node:assert/strict";
-import { snapshotUtil as util } from "./snapshot_util_run.ts";
+import { snapshotUtil as util } from "./util_run.ts";
 import { etcdctl, startTestServer } from "../server/harness.ts";
 import {
   ALICE_PW,
