@@ -7,6 +7,12 @@
  * Roles: follower, pre-candidate (PreVote, thesis §9.6), candidate, leader. CheckQuorum
  * (§6.2) makes a leader that lost its quorum step down and lets followers that hear from a
  * live leader ignore disruptive vote requests.
+ *
+ * This file holds the node's state, its role changes, log replication and the dispatch of
+ * each message; functions over the same state, each in a file of its own: elections
+ * (election.ts), membership changes (membership.ts), leader transfer (leader_transfer.ts) and
+ * ReadIndex (read_index.ts). Their helpers on this class (send, sendHeartbeat, …) are public
+ * for them; the driver uses RawNode.
  */
 import {
   type Entry,
