@@ -3,7 +3,13 @@
  * the same argument checks, messages and exit codes, and the op builders `txn` reuses for
  * its request lines.
  */
-import type { DeleteOptions, PutOptions, RangeOptions, SortTarget } from "../client/ops.ts";
+import type {
+  DeleteOptions,
+  KeySpan,
+  PutOptions,
+  RangeOptions,
+  SortTarget,
+} from "../client/ops.ts";
 import type { CommandSpec, CtlContext } from "./ctl_command.ts";
 import { CtlExit, Exit, exitWith } from "./ctl_exit.ts";
 import { FlagError, type FlagSpec, type ParsedFlags, parseInt64 } from "./ctl_flags.ts";
@@ -98,31 +104,64 @@ export const DEL_FLAGS: FlagSpec[] = [
 
 const badArgs = (msg: string) => new CtlExit(Exit.BadArgs, msg);
 
-/** A key (or range) and the options of a get: etcdctl's getGetOp. */
-export function getOp(args: string[], f: ParsedFlags): { key: Uint8Array; opts: RangeOptions } {
-  if (args.length === 0) {
-    throw badArgs("get command needs one argument as key and an optional argument as range_end");
-  }
+/** get's and del's --prefix and --from-key (etcdctl refuses both at once). */
+interface SpanFlags {
+  prefix: boolean;
+  fromKey: boolean;
+}
+
+function spanFlags(f: ParsedFlags): SpanFlags {
   const prefix = f.bool("prefix");
   const fromKey = f.bool("from-key");
   if (prefix && fromKey) {
     throw badArgs("`--prefix` and `--from-key` cannot be set at the same time, choose one");
   }
+  return { prefix, fromKey };
+}
+
+/** A second argument, the range end: refused beside --prefix or --from-key. */
+function rangeEndArg(arg: string, span: SpanFlags): Uint8Array {
+  if (span.prefix || span.fromKey) {
+    throw badArgs(
+      "too many arguments, only accept one argument when `--prefix` or `--from-key` is set",
+    );
+  }
+  return enc.encode(arg);
+}
+
+/**
+ * Applies --prefix or --from-key to `opts` and returns the key to send: an empty key with
+ * either means every key (clientv3 sends "\0" from-key).
+ */
+function spanKey(key: Uint8Array, opts: KeySpan, span: SpanFlags): Uint8Array {
+  if (span.prefix) {
+    if (key.length > 0) {
+      opts.prefix = true;
+      return key;
+    }
+    opts.fromKey = true;
+    return new Uint8Array([0]);
+  }
+  if (span.fromKey) {
+    opts.fromKey = true;
+    return key.length === 0 ? new Uint8Array([0]) : key;
+  }
+  return key;
+}
+
+/** A key (or range) and the options of a get: etcdctl's getGetOp. */
+export function getOp(args: string[], f: ParsedFlags): { key: Uint8Array; opts: RangeOptions } {
+  if (args.length === 0) {
+    throw badArgs("get command needs one argument as key and an optional argument as range_end");
+  }
+  const span = spanFlags(f);
   const opts: RangeOptions = {};
   const consistency = f.string("consistency");
   if (consistency === "s") opts.serializable = true;
   else if (consistency !== "l") {
     throw new CtlExit(Exit.BadFeature, `unknown consistency flag ${goQuote(consistency)}`);
   }
-  let key = enc.encode(args[0]);
-  if (args.length > 1) {
-    if (prefix || fromKey) {
-      throw badArgs(
-        "too many arguments, only accept one argument when `--prefix` or `--from-key` is set",
-      );
-    }
-    opts.end = enc.encode(args[1]);
-  }
+  if (args.length > 1) opts.end = rangeEndArg(args[1], span);
   opts.limit = f.int("limit");
   if (f.int("rev") > 0n) opts.revision = f.int("rev");
 
@@ -147,16 +186,7 @@ export function getOp(args: string[], f: ParsedFlags): { key: Uint8Array; opts: 
   if (order === "DESCEND") opts.sort = { target, order: "descend" };
   else if (target !== "key") opts.sort = { target, order: "ascend" };
 
-  if (prefix) {
-    if (key.length === 0) {
-      key = new Uint8Array([0]);
-      opts.fromKey = true;
-    } else opts.prefix = true;
-  }
-  if (fromKey) {
-    if (key.length === 0) key = new Uint8Array([0]);
-    opts.fromKey = true;
-  }
+  const key = spanKey(enc.encode(args[0]), opts, span);
   if (f.bool("keys-only") && f.bool("count-only")) {
     throw badArgs("`--keys-only` and `--count-only` cannot be set at the same time, choose one");
   }
@@ -205,32 +235,11 @@ export function delOp(args: string[], f: ParsedFlags): { key: Uint8Array; opts: 
   if (args.length === 0 || args.length > 2) {
     throw badArgs("del command needs one argument as key and an optional argument as range_end");
   }
-  const prefix = f.bool("prefix");
-  const fromKey = f.bool("from-key");
-  if (prefix && fromKey) {
-    throw badArgs("`--prefix` and `--from-key` cannot be set at the same time, choose one");
-  }
+  const span = spanFlags(f);
   const opts: DeleteOptions = {};
-  let key = enc.encode(args[0]);
-  if (args.length > 1) {
-    if (prefix || fromKey) {
-      throw badArgs(
-        "too many arguments, only accept one argument when `--prefix` or `--from-key` is set",
-      );
-    }
-    opts.end = enc.encode(args[1]);
-  }
-  if (prefix) {
-    if (key.length === 0) {
-      key = new Uint8Array([0]);
-      opts.fromKey = true;
-    } else opts.prefix = true;
-  }
+  if (args.length > 1) opts.end = rangeEndArg(args[1], span);
+  const key = spanKey(enc.encode(args[0]), opts, span);
   if (f.bool("prev-kv")) opts.prevKv = true;
-  if (fromKey) {
-    if (key.length === 0) key = new Uint8Array([0]);
-    opts.fromKey = true;
-  }
   return { key, opts };
 }
 

@@ -7,6 +7,12 @@
  * Roles: follower, pre-candidate (PreVote, thesis §9.6), candidate, leader. CheckQuorum
  * (§6.2) makes a leader that lost its quorum step down and lets followers that hear from a
  * live leader ignore disruptive vote requests.
+ *
+ * This file holds the node's state, its role changes, log replication and the dispatch of
+ * each message; functions over the same state, each in a file of its own: elections
+ * (election.ts), membership changes (membership.ts), leader transfer (leader_transfer.ts) and
+ * ReadIndex (read_index.ts). Their helpers on this class (send, sendHeartbeat, …) are public
+ * for them; the driver uses RawNode.
  */
 import {
   type Entry,
@@ -23,24 +29,24 @@ import {
   RaftInvariantError,
   SnapshotTemporarilyUnavailableError,
 } from "./errors.ts";
-import {
-  CAMPAIGN_TRANSFER,
-  isTransferContext,
-  maybeFinishTransfer,
-  startLeaderTransfer,
-} from "./leader_transfer.ts";
+import { answerVoteRequest, campaign, countVote, hup, ignoresVoteRequest } from "./election.ts";
+import { maybeFinishTransfer, startLeaderTransfer } from "./leader_transfer.ts";
 import { RaftLog } from "./log.ts";
 import {
   applyCommittedConfChange,
   assertNotJoint,
-  confChangeUnapplied,
   proposedConfChangeAt,
   trackerFor,
 } from "./membership.ts";
-import { type Message, MessageType, newMessage, voteResponseType } from "./messages.ts";
+import { type Message, MessageType, newMessage } from "./messages.ts";
 import { Progress, ProgressState } from "./progress.ts";
-import { VoteResult } from "./quorum.ts";
-import { contextKey, ReadOnly } from "./read_only.ts";
+import {
+  ackReadIndex,
+  flushReadIndex,
+  leaderReadIndex,
+  releasePendingReadIndexMessages,
+} from "./read_index.ts";
+import { ReadOnly } from "./read_only.ts";
 import { CampaignType, StateType } from "./role.ts";
 import { payloadSize, type Storage } from "./storage.ts";
 import type { ProgressTracker } from "./tracker.ts";
@@ -267,17 +273,14 @@ export class Raft {
     for (const id of this.trk.progress.keys()) if (id !== this.id) this.sendAppend(id);
   }
 
-  private bcastHeartbeat(ctx: Uint8Array | null): void {
+  /** Sends every other node a heartbeat (`ctx`: the ReadIndex round it confirms, or null). */
+  bcastHeartbeat(ctx: Uint8Array | null): void {
     for (const id of this.trk.progress.keys()) if (id !== this.id) this.sendHeartbeat(id, ctx);
   }
 
-  /** Sends the heartbeat round that confirms queued ReadIndex requests (one per batch). */
+  /** Sends the heartbeat round that confirms queued ReadIndex requests (read_index.ts). */
   flushReadIndex(): void {
-    if (!this.readHeartbeatPending) return;
-    this.readHeartbeatPending = false;
-    if (this.state !== StateType.Leader) return;
-    const ctx = this.readOnly.lastPendingContext();
-    if (ctx !== null) this.bcastHeartbeat(ctx);
+    flushReadIndex(this);
   }
 
   // ---- commit ----
@@ -293,12 +296,13 @@ export class Raft {
    */
   commitAndBroadcast(): boolean {
     if (!this.maybeCommit()) return false;
-    this.releasePendingReadIndexMessages();
+    releasePendingReadIndexMessages(this);
     this.bcastAppend();
     return true;
   }
 
-  private committedEntryInCurrentTerm(): boolean {
+  /** Whether this node's commit index is an entry of its term (a leader's reads wait for it). */
+  committedEntryInCurrentTerm(): boolean {
     return this.raftLog.term(this.raftLog.committed) === this.term;
   }
 
@@ -409,51 +413,9 @@ export class Raft {
     return pr !== undefined && !pr.isLearner && !this.raftLog.hasPendingSnapshot();
   }
 
-  private hup(t: CampaignType): void {
-    if (this.state === StateType.Leader) return;
-    if (!this.promotable()) return;
-    // a committed but unapplied conf change may remove us or change the quorum
-    if (confChangeUnapplied(this)) return;
-    this.campaign(t);
-  }
-
+  /** Starts an election now, of the given kind (election.ts); tests call it directly. */
   campaign(t: CampaignType): void {
-    if (!this.promotable()) return;
-    let voteMsg: MessageType;
-    let term: number;
-    if (t === CampaignType.PreElection) {
-      this.becomePreCandidate();
-      voteMsg = MessageType.PreVote;
-      term = this.term + 1; // the term we would campaign in; ours does not change yet
-    } else {
-      this.becomeCandidate();
-      voteMsg = MessageType.Vote;
-      term = this.term;
-    }
-    if (this.poll(this.id, voteResponseType(voteMsg), true) === VoteResult.Won) {
-      // a single-voter configuration wins at once
-      if (t === CampaignType.PreElection) this.campaign(CampaignType.Election);
-      else this.becomeLeader();
-      return;
-    }
-    const lastIndex = this.raftLog.lastIndex();
-    const lastTerm = this.raftLog.lastTerm();
-    for (const id of this.trk.voters) {
-      if (id === this.id) continue;
-      this.send(newMessage({
-        type: voteMsg,
-        to: id,
-        term,
-        index: lastIndex,
-        logTerm: lastTerm,
-        context: t === CampaignType.Transfer ? CAMPAIGN_TRANSFER : null,
-      }));
-    }
-  }
-
-  private poll(id: NodeId, _t: MessageType, granted: boolean): VoteResult {
-    this.trk.recordVote(id, granted);
-    return this.trk.tallyVotes().result;
+    campaign(this, t);
   }
 
   // ---- ticks ----
@@ -499,13 +461,8 @@ export class Raft {
     if (m.term === 0) {
       // local message, or a forwarded proposal or read
     } else if (m.term > this.term) {
-      if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
-        const force = isTransferContext(m.context);
-        const inLease = this.checkQuorum && this.lead !== 0n &&
-          this.electionElapsed < this.electionTimeout;
-        // leader stickiness: we heard from a live leader within the election timeout
-        if (!force && inLease) return null;
-      }
+      // leader stickiness: we heard from a live leader within the election timeout
+      if (ignoresVoteRequest(this, m)) return null;
       if (m.type === MessageType.PreVote) {
         // never change our term in response to a PreVote
       } else if (m.type === MessageType.PreVoteResp && !m.reject) {
@@ -539,30 +496,12 @@ export class Raft {
 
     switch (m.type) {
       case MessageType.Hup:
-        this.hup(this.preVote ? CampaignType.PreElection : CampaignType.Election);
+        hup(this, this.preVote ? CampaignType.PreElection : CampaignType.Election);
         return null;
       case MessageType.Vote:
-      case MessageType.PreVote: {
-        const canVote = this.vote === m.from ||
-          (this.vote === 0n && this.lead === 0n) ||
-          (m.type === MessageType.PreVote && m.term > this.term);
-        if (canVote && this.raftLog.isUpToDate(m.index, m.logTerm)) {
-          // answer with the request's term: a pre-candidate counts it for its next term
-          this.send(newMessage({ type: voteResponseType(m.type), to: m.from, term: m.term }));
-          if (m.type === MessageType.Vote) {
-            this.electionElapsed = 0;
-            this.vote = m.from;
-          }
-        } else {
-          this.send(newMessage({
-            type: voteResponseType(m.type),
-            to: m.from,
-            term: this.term,
-            reject: true,
-          }));
-        }
+      case MessageType.PreVote:
+        answerVoteRequest(this, m);
         return null;
-      }
       case MessageType.ReadIndexResp:
         // a read confirmed by the leader of m.term: still linearizable, whatever our role now
         this.readStates.push({ index: m.index, context: m.context ?? EMPTY });
@@ -594,7 +533,7 @@ export class Raft {
       case MessageType.Prop:
         return this.propose(m);
       case MessageType.ReadIndex:
-        return this.leaderReadIndex(m);
+        return leaderReadIndex(this, m);
       case MessageType.TransferLeader:
         return startLeaderTransfer(this, m);
     }
@@ -641,43 +580,6 @@ export class Raft {
     return null;
   }
 
-  private leaderReadIndex(m: Message): DropReason | null {
-    if (this.trk.isSingleton()) {
-      this.answerRead(m, this.raftLog.committed);
-      return null;
-    }
-    // a new leader does not know the commit index until it commits in its term (§6.4)
-    if (!this.committedEntryInCurrentTerm()) {
-      this.pendingReadIndexMessages.push(m);
-      return null;
-    }
-    const key = this.readOnly.addRequest(this.raftLog.committed, m);
-    this.readOnly.recvAck(this.id, key);
-    this.readHeartbeatPending = true;
-    return null;
-  }
-
-  private answerRead(req: Message, index: number): void {
-    if (req.from === 0n || req.from === this.id) {
-      this.readStates.push({ index, context: req.context ?? EMPTY });
-    } else {
-      this.send(newMessage({
-        type: MessageType.ReadIndexResp,
-        to: req.from,
-        index,
-        context: req.context,
-      }));
-    }
-  }
-
-  private releasePendingReadIndexMessages(): void {
-    if (this.pendingReadIndexMessages.length === 0) return;
-    if (!this.committedEntryInCurrentTerm()) return;
-    const msgs = this.pendingReadIndexMessages;
-    this.pendingReadIndexMessages = [];
-    for (const m of msgs) this.leaderReadIndex(m);
-  }
-
   private handleAppendResponse(m: Message, pr: Progress): void {
     pr.recentActive = true;
     if (m.reject) {
@@ -716,14 +618,7 @@ export class Raft {
     if (pr.match < this.raftLog.lastIndex() || pr.state === ProgressState.Probe) {
       this.sendAppend(m.from);
     }
-    if (m.context === null || this.readOnly.queue.length === 0) return;
-    const key = contextKey(m.context);
-    const acks = this.readOnly.recvAck(m.from, key);
-    if (acks === null) return;
-    let granted = 0;
-    for (const id of this.trk.voters) if (acks.has(id)) granted++;
-    if (granted < (this.trk.voters.length >> 1) + 1) return;
-    for (const rs of this.readOnly.advance(key)) this.answerRead(rs.req, rs.index);
+    ackReadIndex(this, m);
   }
 
   private stepCandidate(m: Message): DropReason | null {
@@ -747,20 +642,9 @@ export class Raft {
         this.becomeFollower(m.term, m.from);
         this.handleSnapshot(m);
         return null;
-      case myResp: {
-        const res = this.poll(m.from, m.type, !m.reject);
-        if (res === VoteResult.Won) {
-          if (this.state === StateType.PreCandidate) {
-            this.campaign(CampaignType.Election);
-          } else {
-            this.becomeLeader();
-            this.bcastAppend();
-          }
-        } else if (res === VoteResult.Lost) {
-          this.becomeFollower(this.term, 0n);
-        }
+      case myResp:
+        countVote(this, m);
         return null;
-      }
     }
     return null;
   }
@@ -794,7 +678,7 @@ export class Raft {
         return null;
       case MessageType.TimeoutNow:
         // the leader chose us: campaign at once, without PreVote
-        this.hup(CampaignType.Transfer);
+        hup(this, CampaignType.Transfer);
         return null;
     }
     return null;

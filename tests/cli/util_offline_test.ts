@@ -11,30 +11,13 @@ import { Client } from "../../lib/client/client.ts";
 import { runDefragUtil } from "../../lib/cli/util_defrag.ts";
 import { runHashKvUtil } from "../../lib/cli/util_hashkv.ts";
 import { runVerifyUtil } from "../../lib/cli/util_verify.ts";
-import type { UtilIo } from "../../lib/cli/util_io.ts";
 import { RealDisk } from "../../lib/io/real_disk.ts";
 import { openBackend } from "../../lib/backend/open.ts";
 import { MvccStore } from "../../lib/mvcc/kv_store.ts";
 import { revToBytes } from "../../lib/mvcc/revision.ts";
 import { encodeKeyValue } from "../../lib/mvcc/kv_codec.ts";
 import { testConfig } from "../server/harness.ts";
-
-/** Runs a tool in-process, capturing its lines. */
-async function tool(
-  run: (args: string[], io: UtilIo) => Promise<number>,
-  args: string[],
-  progress?: (text: string) => void,
-): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await run(args, {
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
-    disk: new RealDisk(),
-    progress,
-  });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+import { runTool as tool } from "./util_run.ts";
 
 const enc = new TextEncoder();
 

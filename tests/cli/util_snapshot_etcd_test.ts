@@ -5,8 +5,7 @@
  * compacted one included), lease, users, roles and enabled auth; damaged files are refused.
  */
 import assert from "node:assert/strict";
-import { runSnapshotUtil } from "../../lib/cli/util_snapshot.ts";
-import { RealDisk } from "../../lib/io/real_disk.ts";
+import { snapshotUtil as util } from "./util_run.ts";
 import { startServer } from "../../lib/api/member_server.ts";
 import { etcdctl, testConfig } from "../server/harness.ts";
 import {
@@ -18,18 +17,6 @@ import {
   parseGetJson,
   ROOT_PW,
 } from "../support/etcd_snapshot.ts";
-
-/** Runs `concord util snapshot …` in-process, capturing what it prints. */
-async function util(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runSnapshotUtil(args, {
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
-    disk: new RealDisk(),
-  });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
 const root = `root:${ROOT_PW}`;
 

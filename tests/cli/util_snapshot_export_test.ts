@@ -6,8 +6,7 @@
  * included) and data written in Concord (from a Concord snapshot file).
  */
 import assert from "node:assert/strict";
-import { runSnapshotUtil } from "../../lib/cli/util_snapshot.ts";
-import { RealDisk } from "../../lib/io/real_disk.ts";
+import { snapshotUtil as util } from "./util_run.ts";
 import { etcdctl, startTestServer } from "../server/harness.ts";
 import {
   ALICE_PW,
@@ -19,17 +18,6 @@ import {
   restoreAndStartEtcd,
   ROOT_PW,
 } from "../support/etcd_snapshot.ts";
-
-async function util(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runSnapshotUtil(args, {
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
-    disk: new RealDisk(),
-  });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
 async function etcdStatus(file: string) {
   const r = await new Deno.Command("etcdctl", {

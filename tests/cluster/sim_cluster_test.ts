@@ -219,7 +219,21 @@ Deno.test("sim cluster: a write through a follower applies once while the networ
   }
 });
 
-Deno.test("sim cluster: a member that installs a snapshot and nothing after it counts the snapshot applied", async () => {
+/** Where `behindSnapshot` leaves a scenario. */
+interface BehindSnapshot {
+  c: SimCluster;
+  seed: number;
+  leader: Member;
+  /** The stopped member's position in `c.configs`. */
+  down: number;
+}
+
+/**
+ * The scenario the snapshot-install tests share: 3 members that snapshot every 20 entries, a
+ * follower stopped while the leader writes until it has snapshotted past index 40, so that the
+ * follower can catch up only by a snapshot; `then` restarts it its own way. Stops the cluster.
+ */
+async function behindSnapshot(then: (s: BehindSnapshot) => Promise<void>): Promise<void> {
   const seed = seedOf();
   const c = await SimCluster.start({
     size: 3,
@@ -233,6 +247,14 @@ Deno.test("sim cluster: a member that installs a snapshot and nothing after it c
     const down = c.live.findIndex((m) => m !== leader);
     await c.stopMember(down);
     for (let i = 0; leader.snapshotIndex < 40; i++) await c.put(leader, `k${i % 7}`, `v${i}`);
+    await then({ c, seed, leader, down });
+  } finally {
+    await c.stop();
+  }
+}
+
+Deno.test("sim cluster: a member that installs a snapshot and nothing after it counts the snapshot applied", async () => {
+  await behindSnapshot(async ({ c, seed, leader, down }) => {
     const back = await c.startMember(down);
     // the snapshot arrives; then the leader's link to it goes down before any entry follows
     const end = c.clock.now() + 5_000;
@@ -253,25 +275,11 @@ Deno.test("sim cluster: a member that installs a snapshot and nothing after it c
       back.waitApplied(back.snapshotIndex),
       1_000,
     );
-  } finally {
-    await c.stop();
-  }
+  });
 });
 
 Deno.test("sim cluster: a power loss while a member moves an installed snapshot's db into place loses nothing", async () => {
-  const seed = seedOf();
-  const c = await SimCluster.start({
-    size: 3,
-    seed,
-    configure: (cfg) => (cfg.snapshotCount = 20),
-    member: { snapshotCatchUpEntries: 5 },
-  });
-  try {
-    await c.until("a leader", () => c.leader() !== null);
-    const leader = c.leader()!;
-    const down = c.live.findIndex((m) => m !== leader);
-    await c.stopMember(down);
-    for (let i = 0; leader.snapshotIndex < 40; i++) await c.put(leader, `k${i % 7}`, `v${i}`);
+  await behindSnapshot(async ({ c, seed, leader, down }) => {
     // a slow disk: the directory sync that makes the db's new name durable takes 30 ms
     const disk = c.disks[down];
     disk.slowSync = { clock: c.clock, ms: 30 };
@@ -296,7 +304,5 @@ Deno.test("sim cluster: a power loss while a member moves an installed snapshot'
     await c.until("the write applied", () => again.appliedIndex === leader.appliedIndex);
     assert.equal(again.store.rev(), leader.store.rev(), `seed=${seed}: revisions differ`);
     assert.equal(again.store.hashKV(0).hash, leader.store.hashKV(0).hash);
-  } finally {
-    await c.stop();
-  }
+  });
 });

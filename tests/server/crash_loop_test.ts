@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { Rand, testSeed } from "../../lib/base/rand.ts";
 import { MvccStore } from "../../lib/mvcc/kv_store.ts";
-import { serveChild } from "../support/serve_child.ts";
 import { newDisk, openSimBackend } from "../mvcc/helpers.ts";
+import { type ServeChild, spawnServe } from "./harness.ts";
 
 const ROUNDS = 5;
 const CLIENTS = 4;
@@ -35,11 +35,7 @@ interface GatewayKv {
   version?: string;
 }
 
-interface Child {
-  url: string;
-  proc: Deno.ChildProcess;
-  stderr: Promise<string>;
-}
+type Child = ServeChild;
 
 async function post(client: Deno.HttpClient, url: string, path: string, body: unknown) {
   const r = await fetch(`${url}${path}`, {
@@ -54,35 +50,12 @@ async function post(client: Deno.HttpClient, url: string, path: string, body: un
 }
 
 /**
- * Starts `concord serve` on `dir` and waits until it answers a range. The child listens on
- * port 0 and names its URL in its log (serve_child.ts): a port chosen beforehand could be
- * bound by another test's server first, and the checks below would then read that server.
+ * Starts `concord serve` on `dir` (client and peer ports 0: the child names its URL in its
+ * log, so the test never reads another test's server that took a port picked beforehand)
+ * and waits until it is ready.
  */
-async function start(dir: string): Promise<Child> {
-  const { url, proc, log } = await serveChild(dir);
-  let exited = false;
-  proc.status.then(() => (exited = true));
-  const client = Deno.createHttpClient({});
-  const deadline = Date.now() + 20_000;
-  try {
-    for (;;) {
-      try {
-        await post(client, url, "/v3/kv/range", { key: b64("w/") });
-        return { url, proc, stderr: log };
-      } catch {
-        // not ready yet
-      }
-      if (exited || Date.now() > deadline) {
-        if (!exited) proc.kill("SIGKILL");
-        await proc.status;
-        const why = exited ? "server exited" : "server did not serve in 20 s";
-        throw new Error(`${why}: ${await log}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  } finally {
-    client.close();
-  }
+function start(dir: string): Promise<Child> {
+  return spawnServe(["--data-dir", dir, "--listen-peer-urls", "http://127.0.0.1:0"]);
 }
 
 /** Everything under w/ with the header revision, read from a running server. */

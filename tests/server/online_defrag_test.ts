@@ -8,9 +8,8 @@ import assert from "node:assert/strict";
 import { Rand, testSeed } from "../../lib/base/rand.ts";
 import { Client, grpcTransport } from "../../lib/client/mod.ts";
 import { freePort } from "../support/etcd.ts";
-import { startTestServer } from "./harness.ts";
+import { type ServeChild, spawnServe, startTestServer } from "./harness.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const dec = new TextDecoder();
 
 /** Puts 1 KiB values under `f/` (half of them deleted again and compacted away). */
@@ -115,51 +114,9 @@ Deno.test("online defrag: puts and ranges go on during a defrag; none is lost", 
   }
 });
 
-interface Child {
-  url: string;
-  proc: Deno.ChildProcess;
-}
-
-async function serve(dir: string): Promise<Child> {
-  const url = `http://127.0.0.1:${freePort()}`;
-  const proc = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "serve",
-      "--data-dir",
-      dir,
-      "--listen-client-urls",
-      url,
-      "--advertise-client-urls",
-      url,
-      "--listen-peer-urls",
-      `http://127.0.0.1:${freePort()}`,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const c = new Client({ endpoints: [url], transport: grpcTransport() });
-  try {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try {
-        await c.kv.range("probe", { timeoutMs: 1000 });
-        return { url, proc };
-      } catch (err) {
-        if (Date.now() > deadline) {
-          proc.kill("SIGKILL");
-          await proc.status;
-          throw err;
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  } finally {
-    await c.close();
-  }
+/** Starts `concord serve` on `dir` (on ports of its own) and waits until it is ready. */
+function serve(dir: string): Promise<ServeChild> {
+  return spawnServe(["--data-dir", dir, "--listen-peer-urls", `http://127.0.0.1:${freePort()}`]);
 }
 
 Deno.test("online defrag: SIGKILL during a defrag loses no acknowledged put", async () => {
@@ -167,7 +124,7 @@ Deno.test("online defrag: SIGKILL during a defrag loses no acknowledged put", as
   console.log(`seed=${seed}`);
   const rand = new Rand(seed);
   const dir = await Deno.makeTempDir({ prefix: "concord-defrag-kill-" });
-  let child: Child | undefined;
+  let child: ServeChild | undefined;
   const acked: string[] = [];
   try {
     child = await serve(dir);
@@ -199,6 +156,7 @@ Deno.test("online defrag: SIGKILL during a defrag loses no acknowledged put", as
       await new Promise((r) => setTimeout(r, killAfter));
       child.proc.kill("SIGKILL");
       await child.proc.status;
+      await child.stderr;
       await c.close(); // ends the calls the kill left waiting
       const took = await defrag;
       await load.stop();
@@ -226,6 +184,7 @@ Deno.test("online defrag: SIGKILL during a defrag loses no acknowledged put", as
     if (child) {
       child.proc.kill("SIGKILL");
       await child.proc.status;
+      await child.stderr;
     }
     await Deno.remove(dir, { recursive: true });
   }

@@ -84,16 +84,21 @@ export class TreeBuilder {
     this.#count++;
   }
 
+  /** A new page of `bytes` with its header written, and a view to write its elements with. */
+  #startPage(
+    flags: number,
+    count: number,
+    bytes: number,
+  ): { page: { id: number; bytes: Uint8Array }; dv: DataView } {
+    const page = this.#w.newPage(bytes);
+    writePageHeader(page.bytes, { id: page.id, flags, count, overflow: page.overflow });
+    const dv = new DataView(page.bytes.buffer, page.bytes.byteOffset, page.bytes.byteLength);
+    return { page, dv };
+  }
+
   #flushLeaf(): void {
     const elems = this.#leaf;
-    const page = this.#w.newPage(this.#leafBytes);
-    writePageHeader(page.bytes, {
-      id: page.id,
-      flags: LEAF_PAGE,
-      count: elems.length,
-      overflow: page.overflow,
-    });
-    const dv = new DataView(page.bytes.buffer, page.bytes.byteOffset, page.bytes.byteLength);
+    const { page, dv } = this.#startPage(LEAF_PAGE, elems.length, this.#leafBytes);
     let data = PAGE_HEADER_SIZE + elems.length * ELEMENT_SIZE;
     elems.forEach((e, i) => {
       const at = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
@@ -140,14 +145,7 @@ export class TreeBuilder {
   }
 
   #writeBranch(children: Child[], bytes: number): number {
-    const page = this.#w.newPage(bytes);
-    writePageHeader(page.bytes, {
-      id: page.id,
-      flags: BRANCH_PAGE,
-      count: children.length,
-      overflow: page.overflow,
-    });
-    const dv = new DataView(page.bytes.buffer, page.bytes.byteOffset, page.bytes.byteLength);
+    const { page, dv } = this.#startPage(BRANCH_PAGE, children.length, bytes);
     let data = PAGE_HEADER_SIZE + children.length * ELEMENT_SIZE;
     children.forEach((c, i) => {
       const at = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
