@@ -202,7 +202,8 @@ export class Watch implements AsyncIterable<WatchResponse> {
   /**
    * Ends the watch; iteration finishes after what was already received, at once: it does not
    * wait for the stream's end to come back from the transport (over fetch that can take a
-   * while, or not come when the member is gone).
+   * while, or not come when the member is gone; Deno's fetch could lose it altogether, which
+   * the gRPC-web transport now prevents, see fetch_abort.ts).
    */
   cancel(): void {
     if (!this.#ctrl.signal.aborted) this.#push({ end: true });
