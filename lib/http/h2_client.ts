@@ -705,13 +705,19 @@ export class H2ClientSession {
       return;
     }
     const limit = this.#keepAliveTimeoutMs;
-    this.#keepAliveDeadline = setTimeout(() => {
-      this.destroy(
-        new H2StreamError(ErrorCode.CANCEL, `keep-alive PING not answered within ${limit} ms`, {
-          retryable: false,
-        }),
-      );
-    }, limit);
+    // as gRPC-Go's keepalive: anything read since the PING went out (or since the last check)
+    // proves the peer alive; on a busy event loop the ACK may be read after this timer fires
+    const expect = (since: number) => {
+      this.#keepAliveDeadline = setTimeout(() => {
+        if (this.#lastRead >= since) return expect(performance.now());
+        this.destroy(
+          new H2StreamError(ErrorCode.CANCEL, `keep-alive PING not answered within ${limit} ms`, {
+            retryable: false,
+          }),
+        );
+      }, limit);
+    };
+    expect(performance.now());
     this.ping().then(
       () => {
         clearTimeout(this.#keepAliveDeadline);

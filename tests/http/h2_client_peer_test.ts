@@ -671,3 +671,21 @@ Deno.test("h2 client peer: destroy() fails open streams; close() sends GOAWAY an
     assert.equal(await s.closed, reason);
   });
 });
+
+Deno.test("h2 client peer: a late PING ACK does not close a connection that is still delivering frames", async () => {
+  await withPeer([], async (peer, s) => {
+    const [p] = (await peer.until((f) => f.type === FrameType.PING)).slice(-1);
+    // three keep-alive timeouts without the ACK, but a frame from the peer every 100 ms
+    const increment = u32(1);
+    for (let i = 0; i < 12; i++) {
+      await peer.frame(FrameType.WINDOW_UPDATE, 0, 0, increment);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(s.available, true, `closed after ${(i + 1) * 100} ms while frames arrived`);
+    }
+    await peer.frame(FrameType.PING, Flag.ACK, 0, p.payload);
+    // the next round is answered at once: the session is still up and still keeping alive
+    const [q] = (await peer.until((f) => f.type === FrameType.PING && f !== p)).slice(-1);
+    await peer.frame(FrameType.PING, Flag.ACK, 0, q.payload);
+    assert.equal(s.available, true);
+  }, { keepAliveIntervalMs: 30, keepAliveTimeoutMs: 400 });
+});
