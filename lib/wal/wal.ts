@@ -314,14 +314,12 @@ export class Wal {
    * passed is on disk; raft may then send or acknowledge it. The caller batches: one call per
    * raft Ready. A call with no entries and no HardState change writes nothing.
    * `inlineSync: false` keeps even a small save's fdatasync off the calling thread (a member
-   * with peers: see INLINE_SYNC_BYTES). `sync: false` writes without the fdatasync (raft's
-   * mustSync false: no entries and only the commit index changed, which raft can recompute
-   * after a crash, as etcd's WAL.Save skips it); a later synced save makes it durable.
+   * with peers: see INLINE_SYNC_BYTES).
    */
   save(
     hardState: HardState | null,
     entries: readonly Entry[],
-    options?: { inlineSync?: boolean; sync?: boolean },
+    options?: { inlineSync?: boolean },
   ): Promise<void> {
     return this.#exclusive(async () => {
       const next = hardState !== null && !sameState(hardState, this.#state) ? hardState : null;
@@ -342,10 +340,6 @@ export class Wal {
       const written = await this.#append();
       if (entries.length > 0) this.#lastIndex = entries[entries.length - 1].index;
       if (next) this.#state = { ...next };
-      if (options?.sync === false && entries.length === 0) {
-        if (this.#offset >= this.#segmentSize) await this.#cut();
-        return;
-      }
       await this.#syncOrCut(options?.inlineSync !== false && written <= INLINE_SYNC_BYTES);
     });
   }
