@@ -31,6 +31,11 @@ class RealFile implements DiskFile {
   #syncReader: Deno.FsFile | null = null;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
+  /**
+   * Where #file's cursor is, when known (-1: unknown): a write at the offset the previous one
+   * ended at (a WAL append) skips its seek, a system call per save.
+   */
+  #pos = -1;
   readonly path: string;
 
   constructor(path: string, file: Deno.FsFile) {
@@ -52,6 +57,7 @@ class RealFile implements DiskFile {
 
   readAt(buf: Uint8Array, offset: number): Promise<number> {
     return this.#serial(async () => {
+      this.#pos = -1;
       await this.#file.seek(offset, Deno.SeekMode.Start);
       let done = 0;
       while (done < buf.length) {
@@ -88,9 +94,11 @@ class RealFile implements DiskFile {
       return this.writeBatchAt([{ data, offset }]);
     }
     return this.#serial(async () => {
+      this.#pos = -1;
       await this.#file.seek(offset, Deno.SeekMode.Start);
       let done = 0;
       while (done < data.length) done += await this.#file.write(data.subarray(done));
+      this.#pos = offset + data.length;
     });
   }
 
@@ -99,9 +107,11 @@ class RealFile implements DiskFile {
     // instead of an async round trip per chunk.
     return this.#serial(() => {
       for (const { data, offset } of writes) {
-        this.#file.seekSync(offset, Deno.SeekMode.Start);
+        if (offset !== this.#pos) this.#file.seekSync(offset, Deno.SeekMode.Start);
+        this.#pos = -1; // until this write is whole
         let done = 0;
         while (done < data.length) done += this.#file.writeSync(data.subarray(done));
+        this.#pos = offset + data.length;
       }
       return Promise.resolve();
     });
@@ -118,7 +128,10 @@ class RealFile implements DiskFile {
   }
 
   truncate(size: number): Promise<void> {
-    return this.#serial(() => this.#file.truncate(size));
+    return this.#serial(() => {
+      this.#pos = -1;
+      return this.#file.truncate(size);
+    });
   }
 
   size(): Promise<number> {

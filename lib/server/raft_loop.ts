@@ -180,9 +180,11 @@ export class RaftLoop implements TransportHost {
     }
     const saving = this.#o.clock.now();
     // with peers, the fdatasync runs off this thread, which meanwhile takes the peers'
-    // messages and the clients' requests (INLINE_SYNC_BYTES)
+    // messages and the clients' requests (INLINE_SYNC_BYTES); a batch that only moves the
+    // commit index writes nothing now: it goes with the next save (raft's mustSync)
     await wal.save(b.hardState, b.entries, {
       inlineSync: this.node.raw.raft.trk.progress.size <= 1,
+      sync: b.mustSync || b.snapshot !== null,
     });
     const took = this.#o.clock.now() - saving;
     // etcd warns past 1 s of fdatasync; the WAL's save is its write and fdatasync together

@@ -127,6 +127,11 @@ export class Wal {
   #tail: DiskFile;
   #offset: number;
   #state: HardState;
+  /**
+   * A HardState that only moved the commit index, not written yet (`save`'s `sync: false`): it
+   * goes out with the next write, a snapshot marker or `close`.
+   */
+  #deferred: HardState | null = null;
   #lastIndex: Index;
   #queue: Promise<unknown> = Promise.resolve();
   #failed: unknown = null;
@@ -315,14 +320,32 @@ export class Wal {
    * raft Ready. A call with no entries and no HardState change writes nothing.
    * `inlineSync: false` keeps even a small save's fdatasync off the calling thread (a member
    * with peers: see INLINE_SYNC_BYTES).
+   *
+   * `sync: false` (raft's mustSync false) with no entries and a HardState that differs only in
+   * its commit index writes nothing: the HardState waits for the next save, snapshot marker
+   * or `close`, and is written (and synced) with it. raft needs no durable commit index (it
+   * learns it again; a member restarts at its snapshot and the backend skips what it already
+   * applied, as etcd's), so a member need not fsync every time its commit index moves: etcd
+   * writes that HardState unsynced, but this WAL's reader relies on every write being synced
+   * before the next one (lib/wal/decoder.ts: damage to a write that a later one follows is
+   * corruption, not a torn tail), so the record is held back rather than written unsynced.
    */
   save(
     hardState: HardState | null,
     entries: readonly Entry[],
-    options?: { inlineSync?: boolean },
+    options?: { inlineSync?: boolean; sync?: boolean },
   ): Promise<void> {
     return this.#exclusive(async () => {
-      const next = hardState !== null && !sameState(hardState, this.#state) ? hardState : null;
+      if (
+        options?.sync === false && entries.length === 0 && hardState !== null &&
+        hardState.term === this.#state.term && hardState.vote === this.#state.vote
+      ) {
+        if (!sameState(hardState, this.#state)) this.#deferred = { ...hardState };
+        return;
+      }
+      const want = hardState ?? this.#deferred;
+      this.#deferred = null;
+      const next = want !== null && !sameState(want, this.#state) ? want : null;
       if (entries.length === 0 && next === null) return;
       const enc = this.#encoder;
       const crcBefore = enc.crc;
@@ -353,8 +376,12 @@ export class Wal {
       const enc = this.#encoder;
       const crcBefore = enc.crc;
       enc.reset();
+      const deferred = this.#deferred;
       try {
         enc.snapshot(snapshot);
+        // a commit index held back goes with the marker (a restart at this snapshot must not
+        // find a durable commit index below it)
+        if (deferred !== null) enc.state(deferred);
         enc.endWrite();
       } catch (err) {
         enc.crc = crcBefore;
@@ -363,6 +390,10 @@ export class Wal {
       }
       await this.#append();
       if (this.#lastIndex < snapshot.index) this.#lastIndex = snapshot.index;
+      if (deferred !== null) {
+        this.#state = deferred;
+        this.#deferred = null;
+      }
       await this.#syncOrCut();
     });
   }
@@ -455,10 +486,15 @@ export class Wal {
   async close(): Promise<void> {
     await this.#queue;
     if (this.#closed) return;
-    this.#closed = true;
-    await this.#pipeline.close();
-    await this.#tail.close();
-    await this.#lock.close();
+    try {
+      // a commit index held back by `save` (sync: false) is written before the WAL closes
+      if (this.#deferred !== null && this.#failed === null) await this.save(null, []);
+    } finally {
+      this.#closed = true;
+      await this.#pipeline.close();
+      await this.#tail.close();
+      await this.#lock.close();
+    }
   }
 }
 
