@@ -211,6 +211,13 @@ export class Member {
    */
   readonly removed: Promise<void>;
   #markRemoved!: () => void;
+  /**
+   * Resolves with the error when this member stops serving after a fatal error (a WAL or
+   * backend commit that failed: a full disk); `concord serve` then exits non-zero, as etcd
+   * exits on a failed bbolt commit.
+   */
+  readonly failed: Promise<unknown>;
+  #markFailed!: (err: unknown) => void;
 
   private constructor(
     config: ServerConfig,
@@ -240,6 +247,7 @@ export class Member {
     this.ready = new Promise((r) => (this.#markReady = r));
     this.published = new Promise((r) => (this.#markPublished = r));
     this.removed = new Promise((r) => (this.#markRemoved = r));
+    this.failed = new Promise((r) => (this.#markFailed = r));
     const electionTicks = Math.max(
       2,
       Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs),
@@ -363,6 +371,7 @@ export class Member {
       onLeasesExpired: (ids) => this.#revokeExpired(ids),
       onLeaseCheckpoint: (batch) => this.#checkpointLeases(batch),
       metrics: this.#metrics,
+      onBackendFailure: (err) => this.#fail(err),
     });
   }
 
@@ -625,6 +634,7 @@ export class Member {
     this.#waits.close(Errors.stopped());
     this.#reads.close(Errors.stopped());
     this.#transfers.close(Errors.stopped());
+    this.#markFailed(err);
   }
 
   async #apply(b: ApplyBatch): Promise<void> {
