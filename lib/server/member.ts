@@ -1034,7 +1034,8 @@ export class Member {
 
   /**
    * Stops raft, the transport and the lessor, fails every wait, then commits and closes the
-   * backend and closes the WAL. Safe to call twice.
+   * backend and closes the WAL. Safe to call twice; a member that failed on its backend stops
+   * without throwing that failure again.
    */
   async stop(): Promise<void> {
     if (this.#stopped) return;
@@ -1050,8 +1051,15 @@ export class Member {
     await this.#transportStarting;
     await this.#loop.stop();
     this.hub.close();
-    await this.#state.close();
-    await this.#wal.close();
+    try {
+      await this.#state.close();
+    } catch (err) {
+      // the backend's failure that already failed the member (reported by `failure`, `failed`
+      // and the log) is not a new error of the stop
+      if (err !== this.#fatal) throw err;
+    } finally {
+      await this.#wal.close();
+    }
   }
 }
 

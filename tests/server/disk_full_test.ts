@@ -56,5 +56,5 @@ Deno.test("member on a full disk: a failed backend commit fails the member with 
     m.propose(put("after", "1")),
     (e) => Errors.stopped().message === (e as Error).message,
   );
-  await assert.rejects(m.stop(), /no space left on device/);
+  await m.stop(); // the failure was reported; stopping releases the rest without throwing it
 });
