@@ -446,6 +446,16 @@ export class Member {
         log.warn("recovered the backend from the snapshot's db", {
           "snapshot-index": booted.applied,
         });
+      } else if (booted.applied > storedConsistentIndex(backend)) {
+        // booting from the raft snapshot would skip the entries between the page file's index
+        // and the snapshot's: refuse, as etcd does ("failed to find database snapshot file")
+        // rather than diverge (docs/testing.md, finding 10)
+        const ci = storedConsistentIndex(backend);
+        await backend.close();
+        throw new Error(
+          `concord: the backend's consistent index ${ci} is behind the raft snapshot at ` +
+            `${booted.applied} and ${received} is missing`,
+        );
       }
       log.info("opened backend db", {
         path: paths.db,
