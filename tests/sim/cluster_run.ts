@@ -27,6 +27,7 @@ import { describeOp, type KvInput, type KvOp, type KvOutput } from "./kv_history
 import { checkLinearizable } from "./linearizability.ts";
 import {
   checkCompacted,
+  checkProgress,
   checkWatch,
   drain,
   referenceEvents,
@@ -95,6 +96,8 @@ export interface RunResult {
   serialReadsFailed: number;
   /** Events the run's watchers received (all of them checked), and how many watchers. */
   watchEvents: number;
+  /** Progress notifications the watchers got (each checked against the events before it). */
+  progressNotifications: number;
   watchers: number;
   leases: number;
   compactions: number;
@@ -123,6 +126,7 @@ const KEYS = 5;
 /** Runs one seed to the end and checks it; violations are returned, not thrown. */
 export async function runCluster(o: RunOptions): Promise<RunResult> {
   const r = new Rand(o.seed ^ 0x5eed);
+  const progressRand = new Rand(o.seed ^ 0x9e0c);
   const faults = o.faults ?? true;
   const membership = (o.membership ?? true) && o.size > 1 && faults;
   let cluster: SimCluster | null = null;
@@ -548,6 +552,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       (n, w) => n + w.responses.reduce((m, x) => m + x.events.length, 0),
       0,
     ),
+    progressNotifications: allWatchers.reduce((n, w) => n + w.progress.length, 0),
     watchers: allWatchers.length,
     leases: leases.length,
     compactions: admin.compactions.length,
@@ -570,6 +575,12 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       drainAll();
       await faultStep();
       if (r.chance(0.01)) resumeWatch(r.int(c.members.length));
+      // a client asks its watch stream for a progress notification (etcd 3.5's
+      // RequestProgress); from a rand of its own, so the rest of a seed's run is unchanged
+      if (progressRand.chance(0.02)) {
+        const w = watchers[progressRand.int(c.members.length)] ?? null;
+        if (w !== null && !w.ended) w.stream.requestProgress();
+      }
       await takeOutRemoved();
     }
     await work;
@@ -654,6 +665,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     for (const w of allWatchers) {
       violations.push(...checkWatch(w, refOf(w), live(w) ? finalRev : 0, maxCompacted));
       violations.push(...checkCompacted(w, compactRevs));
+      violations.push(...checkProgress(w, refOf(w)));
     }
     return result(finalRev);
   } catch (err) {

@@ -97,7 +97,8 @@ for (let s = 0; s < seeds; s++) {
     console.log(
       `seed=${seed} size=${size}: ${res.history.length} ops, ${res.serialReads} serializable reads ` +
         `(${res.serialReadsFailed} failed), ` +
-        `${res.watchEvents} watch events (${res.watchers} watchers), ${res.leases} leases, ` +
+        `${res.watchEvents} watch events (${res.watchers} watchers, ` +
+        `${res.progressNotifications} progress notifications), ${res.leases} leases, ` +
         `${res.compactions} compactions, ${res.pastReads} past reads, ${res.defrags} defrags, ` +
         `membership ${JSON.stringify(res.membership)}, ` +
         `${res.crashes} crashes, ${res.partitions} partitions, final rev ${res.finalRev}, ${res.simMs} sim ms`,
