@@ -10,20 +10,13 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { Rand } from "../../lib/base/rand.ts";
-import type { Applied, Member } from "../../lib/server/member.ts";
+import type { Member } from "../../lib/server/member.ts";
 import { RequestKind } from "../../lib/server/request.ts";
-import {
-  Compare_CompareResult,
-  Compare_CompareTarget,
-  CompareSchema,
-  DeleteRangeRequestSchema,
-  PutRequestSchema,
-  RequestOpSchema,
-  TxnRequestSchema,
-} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { PutRequestSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { DEFAULT_SIM_FAULTS } from "../../lib/transport/sim_network.ts";
 import { SimCluster } from "../cluster/sim_cluster.ts";
-import { describeOp, type KvInput, type KvOp, type KvOutput } from "./kv_history.ts";
+import { describeOp, type KvOp } from "./kv_history.ts";
+import { KvClients } from "./kv_workload.ts";
 import { checkLinearizable } from "./linearizability.ts";
 import {
   checkCompacted,
@@ -41,15 +34,9 @@ import { checkLeases, leaseClient, type LeaseRecord } from "./lease_workload.ts"
 import { adminClient, type AdminRecords, checkAdmin } from "./compaction_workload.ts";
 import { membershipClient, type MembershipRecord } from "./membership_workload.ts";
 import { simMembersFetcher } from "../cluster/sim_join.ts";
-import {
-  type AckedRevisions,
-  checkDurability,
-  checkSerializable,
-  type SerialRead,
-} from "./cluster_history.ts";
+import { type AckedRevisions, checkDurability, checkSerializable } from "./cluster_history.ts";
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
 
 /**
  * A bug planted in the client's path on purpose, to show the checkers catch it:
@@ -121,7 +108,6 @@ export function replayCommand(o: RunOptions): string {
 }
 
 const CLIENT_TIMEOUT_MS = 1500;
-const KEYS = 5;
 
 /** Runs one seed to the end and checks it; violations are returned, not thrown. */
 export async function runCluster(o: RunOptions): Promise<RunResult> {
@@ -160,13 +146,6 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   const note = (s: string) => trace.push(`${c.clock.now()}ms ${s}`);
   const ids = c.members.map((m) => m!.id);
   const incarnation = new Array<number>(o.size).fill(0);
-  const history: KvOp[] = [];
-  const failedReads = new Set<number>();
-  let nextOp = 0;
-  const revs: AckedRevisions = new Map();
-  const serial: SerialRead[] = [];
-  /** Serializable reads that found their member failed or installing a snapshot. */
-  let serialFailed = 0;
   let seq = 0;
   let crashes = 0;
   let partitions = 0;
@@ -307,123 +286,15 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       });
     });
 
-  /** Runs one op; false when it was not answered (the client then backs off, as etcd's does). */
-  const kvOp = async (client: number, m: Member, input: KvInput): Promise<boolean> => {
-    const op: KvOp = {
-      id: nextOp++,
-      client,
-      input,
-      call: seq++,
-      ret: null,
-      output: null,
-      callMs: c.clock.now(),
-    };
-    history.push(op);
-    const key = enc.encode(input.key);
-    let p: Promise<{ out: KvOutput; rev: number }>;
-    switch (input.kind) {
-      case "put":
-        p = m.propose({
-          kind: RequestKind.Put,
-          req: create(PutRequestSchema, { key, value: enc.encode(input.value) }),
-        })
-          .then((a) => ({ out: { kind: "put" }, rev: revOf(a) }));
-        break;
-      case "delete":
-        p = m.propose({
-          kind: RequestKind.DeleteRange,
-          req: create(DeleteRangeRequestSchema, { key }),
-        })
-          .then((a) => ({
-            out: { kind: "delete", deleted: a.kind === "delete" ? Number(a.r.deleted) : -1 },
-            rev: revOf(a),
-          }));
-        break;
-      case "cas":
-        p = m.propose({ kind: RequestKind.Txn, req: casTxn(input.key, input.expect, input.value) })
-          .then((a) => ({
-            out: { kind: "cas", succeeded: a.kind === "txn" && a.r.succeeded },
-            rev: revOf(a),
-          }));
-        break;
-      case "get": {
-        const read = o.bug === "stale-read" ? Promise.resolve() : m.linearizableRead();
-        p = read.then(() => {
-          const res = m.store.range({ key: input.key, end: undefined });
-          const kv = res.kvs[0];
-          return {
-            out: { kind: "get", value: kv === undefined ? null : dec.decode(kv.value) },
-            rev: res.rev,
-          };
-        });
-        break;
-      }
-    }
-    const got = await within(p);
-    if (got !== "timeout" && "v" in got) {
-      op.ret = seq++;
-      op.retMs = c.clock.now();
-      op.output = got.v.out;
-      revs.set(op.id, got.v.rev);
-      return true;
-    }
-    if (input.kind === "get") failedReads.add(op.id); // a failed read changed nothing
-    // a write that failed or timed out stays with an unknown outcome: it may yet apply
-    return false;
-  };
-
-  const client = async (id: number, n: number): Promise<void> => {
-    for (let k = 0; k < n; k++) {
-      const i = r.int(c.members.length);
-      const m = removed.has(i) ? null : c.members[i];
-      if (m === null) {
-        await sleep(5 + r.int(20)); // connection refused: try another member
-        continue;
-      }
-      const key = `k${r.int(KEYS)}`;
-      const val = `c${id}.${k}`;
-      const pick = r.int(10);
-      if (pick < 2) {
-        if (m.failure !== null || m.applyingSnapshot) {
-          // a serializable read there fails (a failed backend, or the store being replaced by
-          // a snapshot's is closed: Concord answers 'backend is closed' where etcd would wait
-          // for the install); a failed read tells nothing
-          serialFailed++;
-          await sleep(5 + r.int(20));
-          continue;
-        }
-        const res = m.store.range({ key, end: undefined });
-        const kv = res.kvs[0];
-        serial.push({
-          client: id,
-          member: i,
-          incarnation: incarnation[i],
-          key,
-          value: kv === undefined ? null : dec.decode(kv.value),
-          rev: res.rev,
-          atMs: c.clock.now(),
-        });
-      } else {
-        const input: KvInput = pick < 5
-          ? { kind: "put", key, value: val }
-          : pick < 8
-          ? { kind: "get", key }
-          : pick < 9
-          ? { kind: "delete", key }
-          : {
-            kind: "cas",
-            key,
-            expect: r.chance(0.3) ? null : `c${r.int(clients)}.${r.int(n)}`,
-            value: val,
-          };
-        if (!await kvOp(id, m, input)) await sleep(50 + r.int(100));
-      }
-      await sleep(r.int(15));
-    }
-  };
-
   const clients = o.clients ?? 4;
   const opsPerClient = o.opsPerClient ?? 40;
+  const kv = new KvClients(ctx, {
+    clients,
+    opsPerClient,
+    bug: o.bug,
+    removed: (i) => removed.has(i),
+    incarnation: (i) => incarnation[i],
+  });
   // at most a minority down (a lone member may be down: it is crashed and restarted)
   const maxDown = o.size === 1 ? 1 : Math.floor((o.size - 1) / 2);
 
@@ -524,7 +395,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   let members: MembershipRecord = { added: 0, promoted: 0, removed: 0, refused: 0 };
   let admin: AdminRecords = { compactions: [], reads: [], defrags: 0, defragFailures: [] };
   const work = Promise.all([
-    ...Array.from({ length: clients }, (_, id) => client(id, opsPerClient)),
+    ...kv.start(),
     leaseClient(ctx, Math.max(1, Math.floor(opsPerClient / 8))).then((l) => void (leases = l)),
     adminClient(ctx, Math.floor(opsPerClient / 2)).then((a) => void (admin = a)),
     ...(membership
@@ -544,10 +415,10 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     seed: o.seed,
     size: o.size,
     violations,
-    history,
-    revisions: revs,
-    serialReads: serial.length,
-    serialReadsFailed: serialFailed,
+    history: kv.history,
+    revisions: kv.revisions,
+    serialReads: kv.serial.length,
+    serialReadsFailed: kv.serialFailed,
     watchEvents: allWatchers.reduce(
       (n, w) => n + w.responses.reduce((m, x) => m + x.events.length, 0),
       0,
@@ -653,11 +524,11 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       );
     }
     violations.push(...archive.violations);
-    history.splice(0, history.length, ...history.filter((op) => !failedReads.has(op.id)));
+    const history = kv.answeredHistory();
     const lin = checkLinearizable(history);
     if (!lin.ok) violations.push(`not linearizable on key ${lin.key}: ${lin.reason}`);
-    violations.push(...checkDurability(history, revs, archive));
-    violations.push(...checkSerializable(serial, archive));
+    violations.push(...checkDurability(history, kv.revisions, archive));
+    violations.push(...checkSerializable(kv.serial, archive));
     violations.push(...checkLeases(leases, archive));
     violations.push(...checkAdmin(admin, archive));
     const compactRevs = new Set(admin.compactions.map((x) => x.rev));
@@ -697,44 +568,6 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
 
 function mergeTrace(faults: string[], log: string[]): string[] {
   return [...faults, ...log.slice(-40)];
-}
-
-function revOf(a: Applied): number {
-  switch (a.kind) {
-    case "put":
-    case "delete":
-    case "txn":
-      return Number(a.r.header!.revision);
-    default:
-      throw new Error(`unexpected apply result ${a.kind}`);
-  }
-}
-
-/** if value(key) == expect (absent: created at 0) then put key=value. */
-function casTxn(key: string, expect: string | null, value: string) {
-  const k = enc.encode(key);
-  const compare = expect === null
-    ? create(CompareSchema, {
-      key: k,
-      target: Compare_CompareTarget.CREATE,
-      result: Compare_CompareResult.EQUAL,
-      targetUnion: { case: "createRevision", value: 0n },
-    })
-    : create(CompareSchema, {
-      key: k,
-      target: Compare_CompareTarget.VALUE,
-      result: Compare_CompareResult.EQUAL,
-      targetUnion: { case: "value", value: enc.encode(expect) },
-    });
-  return create(TxnRequestSchema, {
-    compare: [compare],
-    success: [create(RequestOpSchema, {
-      request: {
-        case: "requestPut",
-        value: create(PutRequestSchema, { key: k, value: enc.encode(value) }),
-      },
-    })],
-  });
 }
 
 /** The report of a failed run: seed, replay command, the violations and the trace. */
