@@ -21,6 +21,7 @@ import { RealDisk } from "../io/real_disk.ts";
 import { openBackend } from "../backend/open.ts";
 import type { Backend } from "../backend/backend.ts";
 import type { BatchBackend } from "../backend/batch_backend.ts";
+import type { OnlineDefragOptions } from "../backend/online_defrag.ts";
 import { LockedError } from "../backend/errors.ts";
 import type { Wal } from "../wal/wal.ts";
 import { WalLockedError } from "../wal/errors.ts";
@@ -144,6 +145,11 @@ export interface MemberOptions {
   fetchMembers?: MembersFetcher;
   /** Where the member reports measurements (etcd's metrics; see server_metrics.ts). */
   metrics?: ServerMetrics;
+  /**
+   * How an online defrag shares the event loop (default: 4 ms slices; a simulation turns
+   * slicing off, since slices timed on the real clock made its runs vary from run to run).
+   */
+  backendDefrag?: OnlineDefragOptions;
 }
 
 /** Legacy raft snapshot data: the membership, before it moved into the backend. */
@@ -168,6 +174,7 @@ export class Member {
   readonly #reads: ReadRounds;
   readonly #wal: Wal;
   readonly #snapshotter: Snapshotter;
+  readonly #backendDefrag: OnlineDefragOptions | undefined;
   readonly #disk: Disk;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -233,6 +240,7 @@ export class Member {
     this.clusterId = booted.clusterId;
     this.#wal = booted.wal;
     this.#snapshotter = snapshotter;
+    this.#backendDefrag = opts.backendDefrag;
     this.#disk = disk;
     this.#clock = opts.clock ?? new RealClock();
     this.#log = asLogger(opts.log, () => stderrLogger(config.logLevel)).named("server/member");
@@ -429,6 +437,7 @@ export class Member {
         batchLimit: cfg.backendBatchLimit,
         clock: opts.clock,
         metrics: opts.metrics?.backend,
+        defrag: opts.backendDefrag,
       });
     try {
       const opening = clock.now();
@@ -759,6 +768,7 @@ export class Member {
         transport: this.#loop.transport,
         log: this.#log,
         backendMetrics: this.#metrics.backend,
+        backendDefrag: this.#backendDefrag,
         openState: (backend) => {
           const state = this.#openState(backend);
           this.hub.restore(state.store);
