@@ -193,10 +193,20 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       drain(w);
       if (w.ended && w.compacted !== undefined) watch(i, c.members[i]!, w.compacted);
     }
+    observe();
+  };
+  /** When a member became leader (its lessor then extends every lease: checkLeases). */
+  const elections: number[] = [];
+  const wasLeader = new Map<Member, boolean>();
+  /** Records what the members applied, and leader elections; changes nothing. */
+  const observe = () => {
     for (const m of c.live) {
       // a failed member's store is not readable (its backend failed), nor the store a member
       // is replacing with a snapshot's (closed under it); the others record the history
-      if (m.failure !== null || m.applyingSnapshot) continue;
+      if (m.failure !== null) continue;
+      if (m.isLeader && !wasLeader.get(m)) elections.push(c.clock.now());
+      wasLeader.set(m, m.isLeader);
+      if (m.applyingSnapshot) continue;
       archive.observe(m.config.name, m.store, c.clock.now());
     }
   };
@@ -491,7 +501,10 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       if (attempt === 10) throw err;
     }
     // every lease expires (none is kept alive any more), its keys deleted through raft
-    await c.until("every lease expired", () => running().every((m) => m.lessor.size === 0), 60_000);
+    await c.until("every lease expired", () => {
+      observe(); // when each lease's keys go, for the bound on how late a lease may expire
+      return running().every((m) => m.lessor.size === 0);
+    }, 60_000);
     const target = () => c.leader(running())?.appliedIndex ?? -1;
     await c.until(
       "every member applied everything",
@@ -535,7 +548,13 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     if (!lin.ok) violations.push(`not linearizable on key ${lin.key}: ${lin.reason}`);
     violations.push(...checkDurability(history, kv.revisions, archive));
     violations.push(...checkSerializable(kv.serial, archive));
-    violations.push(...checkLeases(leases, archive));
+    violations.push(
+      ...checkLeases(leases, archive, {
+        elections,
+        extendMs: c.configs[0].electionTimeoutMs,
+        answeredWithinMs: CLIENT_TIMEOUT_MS,
+      }),
+    );
     violations.push(...checkAdmin(admin, archive));
     const compactRevs = new Set(admin.compactions.map((x) => x.rev));
     const maxCompacted = Math.max(0, ...compactRevs);
