@@ -663,6 +663,11 @@ export class MvccStore implements KvReader {
     return hash >>> 0;
   }
 
+  /** True once closed (a member installing a snapshot closes its store before the new one opens). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Waits for scheduled compactions to finish. */
   async settle(): Promise<void> {
     await this.#compactChain;

@@ -587,7 +587,14 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     );
     return result(-1);
   } finally {
-    await c.stop();
+    // stepped: a member's stop may wait on the simulated clock (a slow fsync); unstepped, a
+    // run that failed mid-step hung here for good (seed 13000000 before the watch hub's fix)
+    for (let i = 0; i < c.members.length; i++) {
+      await c.settle("a stop", c.stopMember(i), 30_000).catch((e) =>
+        violations.push(`stopping ${c.configs[i].name}: ${errorText(e)}`)
+      );
+    }
+    await c.stop(); // (no member left: ends the stepping channel)
   }
 }
 
