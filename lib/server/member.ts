@@ -653,6 +653,9 @@ export class Member {
     this.#waits.close(Errors.stopped());
     this.#reads.close(Errors.stopped());
     this.#transfers.close(Errors.stopped());
+    // its watchers end too: a catch-up would read the failed backend and throw out of the
+    // hub's timer (seed 14000123, a lone member on a full disk)
+    this.hub.close();
     this.#markFailed(err);
   }
 

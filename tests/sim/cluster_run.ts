@@ -165,6 +165,11 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   const watchers: (WatchRecord | null)[] = new Array(o.size).fill(null);
   const allWatchers: WatchRecord[] = [];
   const watch = (i: number, m: Member, resumeAt?: number) => {
+    if (m.failure !== null) {
+      // a member that failed serves no watch (its hub is closed): none until it restarts
+      watchers[i] = null;
+      return;
+    }
     const rev = m.store.rev();
     const from = resumeAt ?? (r.chance(0.5) ? rev + 1 : 1 + r.int(rev + 1));
     const filter = r.int(5);
