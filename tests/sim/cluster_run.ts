@@ -363,6 +363,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       case 4: {
         if (down.length >= maxDown) break;
         const up = current().filter((i) => c.members[i] !== null);
+        if (up.length === 0) break; // (a lone member that failed on its full disk)
         const i = up[r.int(up.length)];
         const how = r.chance(0.6) ? "power" : "process";
         note(`crash ${c.configs[i].name} (${how})`);
@@ -386,7 +387,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       }
       case 6: {
         // one member's disk turns slow (every fsync waits), or fast again
-        if (o.slowDisk === false) break;
+        if (o.slowDisk === false || current().length === 0) break;
         const i = r.pick(current());
         const ms = r.chance(0.6) ? 2 + r.int(40) : 0;
         c.disks[i].slowSync = ms > 0 ? { clock: c.clock, ms } : null;
@@ -398,6 +399,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
         // (it counts as down) and lose no acknowledged write; its space comes back at restart
         if (down.length >= maxDown || o.diskFull === false) break;
         const up = current().filter((i) => c.members[i] !== null);
+        if (up.length === 0) break;
         const i = r.pick(up);
         const d = c.disks[i];
         d.capacity = 0;
