@@ -12,6 +12,7 @@ import { startServer } from "../api/member_server.ts";
 import { clientTlsWarnings } from "../api/client_tls.ts";
 import { DataDirLockedError } from "../server/member.ts";
 import { formatId } from "../server/member_id.ts";
+import { MemberRemovedError } from "../server/member_calls.ts";
 import { openLogOutputs } from "./log_outputs.ts";
 import { noSyncDisk } from "../io/no_sync_disk.ts";
 import { RealDisk } from "../io/real_disk.ts";
@@ -162,6 +163,14 @@ async function serveWith(
   // etcd's ReadyNotify: ready once a leader committed this member's published attributes
   // a member removed from the cluster stops and exits, as etcd does
   member.removed.then(() => stop("removal"));
+  // a member that failed (a WAL or backend commit that could not be made durable: a full
+  // disk) stops and exits non-zero, as etcd exits on a failed bbolt commit
+  let fatal: unknown = null;
+  member.failed.then((err) => {
+    if (err instanceof MemberRemovedError) return; // `removed` says it
+    fatal = err;
+    stop("failure");
+  });
   const first = await Promise.race([member.published.then(() => ""), stopped]);
   if (first === "") {
     log.info("ready to serve client requests", {
@@ -180,7 +189,15 @@ async function serveWith(
   }
   const sig = await stopped;
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
-  if (sig === "removal") {
+  if (sig === "failure") {
+    log.error("the member stopped after a fatal error; shutting down", {
+      "local-member-id": id,
+      error: fatal instanceof Error ? `${fatal.name}: ${fatal.message}` : String(fatal),
+      cause: fatal instanceof Error && fatal.cause instanceof Error
+        ? fatal.cause.message
+        : undefined,
+    });
+  } else if (sig === "removal") {
     log.warn("the member has been permanently removed from the cluster; shutting down", {
       "local-member-id": id,
     });
@@ -200,5 +217,5 @@ async function serveWith(
     ...closeInfo,
     took: formatGoDuration(performance.now() - started),
   });
-  return 0;
+  return sig === "failure" ? 1 : 0;
 }

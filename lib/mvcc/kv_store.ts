@@ -597,6 +597,11 @@ export class MvccStore implements KvReader {
     return hashBuckets(this, buckets);
   }
 
+  /** True once closed (a member installing a snapshot closes its store before the new one opens). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Waits for scheduled compactions to finish. */
   async settle(): Promise<void> {
     await this.#compactChain;

@@ -497,6 +497,10 @@ export class WatchHub {
     if (this.#syncTimer || this.#closed || this.#unsynced.size === 0) return;
     this.#syncTimer = this.#clock.after(0, () => {
       this.#syncTimer = undefined;
+      // a member installing a snapshot closed the store under the hub: the catch-up waits for
+      // restore(), which schedules it again over the new store (reading the closed one threw
+      // 'backend is closed' out of the timer: found by the whole-cluster simulation)
+      if (this.#store.closed) return;
       this.#sync();
     });
   }

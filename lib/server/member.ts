@@ -18,6 +18,7 @@ import type { Clock } from "../io/clock.ts";
 import type { Disk } from "../io/disk.ts";
 import type { Backend } from "../backend/backend.ts";
 import type { BatchBackend } from "../backend/batch_backend.ts";
+import type { OnlineDefragOptions } from "../backend/online_defrag.ts";
 import type { Wal } from "../wal/wal.ts";
 import { Snapshotter } from "../snap/snapshotter.ts";
 import {
@@ -127,6 +128,11 @@ export interface MemberOptions {
   fetchMembers?: MembersFetcher;
   /** Where the member reports measurements (etcd's metrics; see server_metrics.ts). */
   metrics?: ServerMetrics;
+  /**
+   * How an online defrag shares the event loop (default: 4 ms slices; a simulation turns
+   * slicing off, since slices timed on the real clock made its runs vary from run to run).
+   */
+  backendDefrag?: OnlineDefragOptions;
 }
 
 /** A running member. Create with `Member.start`, end with `stop`. */
@@ -144,6 +150,7 @@ export class Member {
   readonly #reads: ReadRounds;
   readonly #wal: Wal;
   readonly #snapshotter: Snapshotter;
+  readonly #backendDefrag: OnlineDefragOptions | undefined;
   readonly #disk: Disk;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -183,6 +190,13 @@ export class Member {
    */
   readonly removed: Promise<void>;
   #markRemoved!: () => void;
+  /**
+   * Resolves with the error when this member stops serving after a fatal error (a WAL or
+   * backend commit that failed: a full disk); `concord serve` then exits non-zero, as etcd
+   * exits on a failed bbolt commit.
+   */
+  readonly failed: Promise<unknown>;
+  #markFailed!: (err: unknown) => void;
 
   private constructor(config: ServerConfig, storage: MemberStorage, opts: MemberOptions) {
     const { booted, backend, snapshotter, disk } = storage;
@@ -191,6 +205,7 @@ export class Member {
     this.clusterId = booted.clusterId;
     this.#wal = booted.wal;
     this.#snapshotter = snapshotter;
+    this.#backendDefrag = opts.backendDefrag;
     this.#disk = disk;
     this.#clock = storage.clock;
     this.#joinedPeers = booted.joinedPeers;
@@ -206,6 +221,7 @@ export class Member {
     this.ready = new Promise((r) => (this.#markReady = r));
     this.published = new Promise((r) => (this.#markPublished = r));
     this.removed = new Promise((r) => (this.#markRemoved = r));
+    this.failed = new Promise((r) => (this.#markFailed = r));
     const electionTicks = Math.max(
       2,
       Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs),
@@ -352,6 +368,7 @@ export class Member {
       onLeasesExpired: (ids) => this.#leases.revokeExpired(ids),
       onLeaseCheckpoint: (batch) => this.#leases.checkpoint(batch),
       metrics: this.#metrics,
+      onBackendFailure: (err) => this.#fail(err),
     });
   }
 
@@ -457,6 +474,10 @@ export class Member {
     this.#waits.close(Errors.stopped());
     this.#reads.close(Errors.stopped());
     this.#transfers.close(Errors.stopped());
+    // its watchers end too: a catch-up would read the failed backend and throw out of the
+    // hub's timer (seed 14000123, a lone member on a full disk)
+    this.hub.close();
+    this.#markFailed(err);
   }
 
   async #apply(b: ApplyBatch): Promise<void> {
@@ -571,6 +592,7 @@ export class Member {
         transport: this.#loop.transport,
         log: this.#log,
         backendMetrics: this.#metrics.backend,
+        backendDefrag: this.#backendDefrag,
         openState: (backend) => {
           const state = this.#openState(backend);
           this.hub.restore(state.store);
@@ -824,7 +846,8 @@ export class Member {
 
   /**
    * Stops raft, the transport and the lessor, fails every wait, then commits and closes the
-   * backend and closes the WAL. Safe to call twice.
+   * backend and closes the WAL. Safe to call twice; a member that failed on its backend stops
+   * without throwing that failure again.
    */
   async stop(): Promise<void> {
     if (this.#stopped) return;
@@ -839,7 +862,14 @@ export class Member {
     await this.#lateTransport.close();
     await this.#loop.stop();
     this.hub.close();
-    await this.#state.close();
-    await this.#wal.close();
+    try {
+      await this.#state.close();
+    } catch (err) {
+      // the backend's failure that already failed the member (reported by `failure`, `failed`
+      // and the log) is not a new error of the stop
+      if (err !== this.#fatal) throw err;
+    } finally {
+      await this.#wal.close();
+    }
   }
 }

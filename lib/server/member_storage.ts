@@ -14,6 +14,7 @@ import { openBackend } from "../backend/open.ts";
 import type { Backend } from "../backend/backend.ts";
 import type { BatchBackend } from "../backend/batch_backend.ts";
 import { LockedError } from "../backend/errors.ts";
+import type { OnlineDefragOptions } from "../backend/online_defrag.ts";
 import { WalLockedError } from "../wal/errors.ts";
 import { Snapshotter } from "../snap/snapshotter.ts";
 import { storedConsistentIndex } from "../mvcc/kv_store.ts";
@@ -58,6 +59,8 @@ export interface StorageOptions {
   walSegmentBytes?: number;
   fetchMembers?: MembersFetcher;
   metrics?: ServerMetrics;
+  /** How the backend's online defrag slices its work (the simulation turns slicing off). */
+  backendDefrag?: OnlineDefragOptions;
 }
 
 /**
@@ -98,6 +101,7 @@ export async function openMemberStorage(
       batchLimit: cfg.backendBatchLimit,
       clock: opts.clock,
       metrics: opts.metrics?.backend,
+      defrag: opts.backendDefrag,
     });
   try {
     const opening = clock.now();
@@ -115,6 +119,16 @@ export async function openMemberStorage(
       log.warn("recovered the backend from the snapshot's db", {
         "snapshot-index": booted.applied,
       });
+    } else if (booted.applied > storedConsistentIndex(backend)) {
+      // booting from the raft snapshot would skip the entries between the page file's index
+      // and the snapshot's: refuse, as etcd does ("failed to find database snapshot file")
+      // rather than diverge (docs/testing.md, finding 10)
+      const ci = storedConsistentIndex(backend);
+      await backend.close();
+      throw new Error(
+        `concord: the backend's consistent index ${ci} is behind the raft snapshot at ` +
+          `${booted.applied} and ${received} is missing`,
+      );
     }
     log.info("opened backend db", {
       path: paths.db,

@@ -10,6 +10,7 @@ import type { Disk } from "../io/disk.ts";
 import { openBackend } from "../backend/open.ts";
 import type { Backend } from "../backend/backend.ts";
 import type { BackendMetrics, BatchBackend } from "../backend/batch_backend.ts";
+import type { OnlineDefragOptions } from "../backend/online_defrag.ts";
 import type { Snapshotter } from "../snap/snapshotter.ts";
 import type { Transport } from "../transport/transport.ts";
 import type { ServerConfig } from "./config.ts";
@@ -29,6 +30,8 @@ export interface SnapshotInstallContext {
   readonly log: Logger;
   /** Where the reopened backend reports commits and defrags. */
   readonly backendMetrics?: BackendMetrics;
+  /** How the reopened backend's online defrag shares the event loop. */
+  readonly backendDefrag?: OnlineDefragOptions;
   /** Opens the applied state over a backend (the member's lessor hooks included). */
   openState(backend: Backend & BatchBackend): ServerState;
 }
@@ -59,6 +62,7 @@ export async function installSnapshot(
     batchLimit: c.config.backendBatchLimit,
     clock: c.clock,
     metrics: c.backendMetrics,
+    defrag: c.backendDefrag,
   });
   const state = c.openState(backend);
   state.lessor.start();

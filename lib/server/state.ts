@@ -26,6 +26,12 @@ export interface StateOptions {
   onLeaseCheckpoint: (batch: LeaseCheckpoint[]) => void;
   /** Where the store and the lessor report (kept across a snapshot's reopen). */
   metrics?: { mvcc?: MvccMetrics; lessor?: LessorMetrics };
+  /**
+   * The backend failed (a commit that could not be made durable) while this state served:
+   * the member must stop serving with that error, as etcd exits on a failed bbolt commit.
+   * Not called for a failure while the state closes (a crash's own writes failing).
+   */
+  onBackendFailure?: (err: Error) => void;
 }
 
 /** One backend and everything read from it. */
@@ -56,10 +62,15 @@ export class ServerState {
     this.auth = new AuthStore(backend);
     this.alarms = new AlarmStore(backend);
     this.membership = new Membership(backend);
+    const failed = opts.onBackendFailure;
+    if (failed) backend.onFailure((err) => !this.#closing && failed(err));
   }
+
+  #closing = false;
 
   /** Stops the lessor and the store's background work, then commits and closes the backend. */
   async close(): Promise<void> {
+    this.#closing = true;
     this.lessor.stop();
     await this.store.close();
     await this.backend.close();

@@ -497,3 +497,32 @@ Deno.test("watch: async iteration waits for events and ends when the stream clos
   assert.deepEqual(t.hub.counts(), { synced: 0, unsynced: 0, victims: 0 });
   await t.close();
 });
+
+Deno.test("watch: a catch-up due while a snapshot install has closed the store waits for the restore", async () => {
+  const clock = new SimClock();
+  const a = await setup({ clock });
+  put(a.store, "x", "1"); // 2
+  put(a.store, "x", "2"); // 3
+  const s = a.hub.newStream();
+  s.watch({ key: enc("x"), startRevision: 2 }); // behind: caught up by the sync timer
+  // the member installs a snapshot: its old store and backend close before restore()
+  await a.store.close();
+  await a.backend.close();
+  // before, the sync timer read the closed backend and threw 'backend is closed' out of the
+  // timer (over the real clock: an uncaught error ending the process)
+  clock.advance(10);
+  const disk = await newDisk();
+  const backend = await openSimBackend(disk);
+  const b = MvccStore.open(backend);
+  for (const v of ["1", "2", "3"]) put(b, "x", v); // 2..4
+  a.hub.restore(b);
+  for (let i = 0; i < 10; i++) clock.advance(10);
+  const got: string[] = [];
+  for (let r = s.tryNext(); r !== undefined; r = s.tryNext()) {
+    for (const e of r.events) got.push(`${dec(e.kv.value)}@${e.kv.modRevision}`);
+  }
+  assert.deepEqual(got, ["1@2", "2@3", "3@4"]);
+  a.hub.close();
+  await b.close();
+  await backend.close();
+});

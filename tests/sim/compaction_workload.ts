@@ -102,10 +102,6 @@ export async function adminClient(ctx: RunContext, n: number): Promise<AdminReco
       if (got === "timeout") continue;
       rec.ret = ctx.tick();
       if ("e" in got) rec.error = errorText(got.e);
-    } else if (c.disks[i].capacity !== Infinity) {
-      // no defrag on a disk made full: one fails there with an unhandled rejection from the
-      // backend's temporary file (lib/backend; docs/testing.md, finding 8)
-      continue;
     } else {
       out.defrags++;
       ctx.note(`defrag ${m.config.name}`);
@@ -122,7 +118,11 @@ export async function adminClient(ctx: RunContext, n: number): Promise<AdminReco
       // running must not
       const replaced = got !== "timeout" && "e" in got &&
         errorText(got.e).endsWith("backend is closed");
-      if (got !== "timeout" && "e" in got && c.members[i] === m && !replaced) {
+      // and one on a disk made full fails there (no room for its copy: the member serves on
+      // its old file; or the member failed on its full disk meanwhile)
+      const full = got !== "timeout" && "e" in got && c.disks[i].capacity !== Infinity &&
+        errorText(got.e).includes("no space left on device");
+      if (got !== "timeout" && "e" in got && c.members[i] === m && !replaced && !full) {
         out.defragFailures.push(`defrag of ${m.config.name} failed: ${errorText(got.e)}`);
       }
     }

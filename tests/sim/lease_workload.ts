@@ -5,7 +5,10 @@
  * the recorded history once every lease is gone: a key attached to a lease is deleted with
  * it, all of the lease's keys in one revision (at the revoke's revision when a revoke was
  * acknowledged), and never comes back; a lease nobody revoked loses its keys no earlier than
- * its TTL after the last keep-alive (or grant) that was answered.
+ * its TTL after the last keep-alive (or grant) that was answered, and no later than its TTL
+ * after that or after the last leader election since (a new leader's lessor gives every lease
+ * its TTL again, plus the election timeout, as etcd's Promote), with the slack of the
+ * lessor's scan (500 ms), its retry of a revoke lost to a leader change (3 s) and a commit.
  */
 import { KvServer } from "../../lib/server/kv_server.ts";
 import { LeaseServer } from "../../lib/server/lease_server.ts";
@@ -117,7 +120,24 @@ function describe(o: "timeout" | { v: unknown } | { e: unknown }): string {
 }
 
 /** Violations of the lease guarantees in the recorded history (every lease gone by now). */
-export function checkLeases(leases: readonly LeaseRecord[], h: HistoryView): string[] {
+/** What bounds how late a lease may expire. */
+export interface LeaseTimes {
+  /** When a member became leader (sorted). */
+  elections: readonly number[];
+  /** The TTL extension a new leader gives every lease (the election timeout). */
+  extendMs: number;
+  /** An answered call took effect at most this long after it was made (the client timeout). */
+  answeredWithinMs: number;
+}
+
+/** The lessor's scan (500 ms), a revoke retried after a leader change (3 s), a commit (1 s). */
+const EXPIRY_SLACK_MS = 500 + 3000 + 1000;
+
+export function checkLeases(
+  leases: readonly LeaseRecord[],
+  h: HistoryView,
+  times?: LeaseTimes,
+): string[] {
   const bad: string[] = [];
   for (const l of leases) {
     const name = `lease ${l.id.toString(16)}`;
@@ -159,6 +179,22 @@ export function checkLeases(leases: readonly LeaseRecord[], h: HistoryView): str
             `${name}: ${k.key} deleted by ${del.seenMs} ms, before the lease's TTL ` +
               `(${l.ttlMs} ms) from its last grant or answered keep-alive at ${from} ms`,
           );
+        }
+        if (times !== undefined && l.granted) {
+          // the latest the lease's clock can have (re)started: an answered call's effect
+          let deadline = from + times.answeredWithinMs + l.ttlMs;
+          for (const t of times.elections) {
+            if (t >= from && t <= del.seenMs) {
+              deadline = Math.max(deadline, t + l.ttlMs + times.extendMs);
+            }
+          }
+          if (del.seenMs > deadline + EXPIRY_SLACK_MS) {
+            bad.push(
+              `${name}: ${k.key} deleted only by ${del.seenMs} ms, past its TTL (${l.ttlMs} ms) ` +
+                `from its last grant or keep-alive (${from} ms) and from every leader elected ` +
+                `since (deadline ${deadline} ms, slack ${EXPIRY_SLACK_MS} ms)`,
+            );
+          }
         }
       }
     }

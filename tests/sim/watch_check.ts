@@ -4,12 +4,15 @@
  * reliable and resumable — from the revision it asked for up to the last one it got, it saw
  * exactly the events the history has, with their values (and previous values, with prev_kv),
  * minus the types its filters drop, and nothing else. A watcher from a compacted revision gets
- * the compacted response, and only then.
+ * the compacted response, and only then. A progress notification at revision R (etcd 3.5's
+ * RequestProgress) comes only once every event up to R was delivered, and none at or below R
+ * follows it.
  */
 import { EventType } from "../../lib/mvcc/types.ts";
 import type { KeyValue } from "../../lib/mvcc/types.ts";
 import { WatchFilter } from "../../lib/mvcc/watch_types.ts";
 import type { WatchStream } from "../../lib/mvcc/watch_hub.ts";
+import { PROGRESS_ALL_WATCH_ID } from "../../lib/mvcc/watch_types.ts";
 import type { HistoryView } from "./history_archive.ts";
 
 const dec = new TextDecoder();
@@ -38,6 +41,8 @@ export interface WatchRecord {
   ended: boolean;
   /** The compacted response's compact revision, when the watcher got one. */
   compacted?: number;
+  /** Progress notifications: their revision, and how many responses came before each. */
+  progress: { rev: number; after: number }[];
 }
 
 /** Starts a watch over all keys from `startRev` (the hub answers from the store's history). */
@@ -57,7 +62,7 @@ export function watchAll(
       ...(opts.noDelete ? [WatchFilter.NODELETE] : []),
     ],
   });
-  return { name, startRev, opts, stream, responses: [], ended: false };
+  return { name, startRev, opts, stream, responses: [], ended: false, progress: [] };
 }
 
 function eventText(
@@ -85,7 +90,12 @@ export function drain(w: WatchRecord): void {
       w.ended = true;
       return;
     }
-    if (r.events.length === 0) continue;
+    if (r.events.length === 0) {
+      if (r.watchId === PROGRESS_ALL_WATCH_ID && !r.created) {
+        w.progress.push({ rev: r.revision, after: w.responses.length });
+      }
+      continue;
+    }
     w.responses.push({
       rev: r.revision,
       events: r.events.map((e) => ({
@@ -203,6 +213,37 @@ export function checkWatch(
   for (const rev of got.keys()) {
     if (rev < w.startRev) {
       bad.push(`${w.name}: event at rev ${rev} before its start rev ${w.startRev}`);
+    }
+  }
+  return bad;
+}
+
+/**
+ * Violations of the progress notifications a watcher got: one at revision R comes after every
+ * event up to R it must see (from `ref`), only events above R follow it, and its revisions
+ * never go back.
+ */
+export function checkProgress(
+  w: Pick<WatchRecord, "name" | "startRev" | "responses" | "progress">,
+  ref: Map<number, EventText[]>,
+): string[] {
+  const bad: string[] = [];
+  const wanted = [...ref.keys()].filter((rev) => rev >= w.startRev).sort((a, b) => a - b);
+  let prev = 0;
+  for (const p of w.progress) {
+    if (p.rev < prev) bad.push(`${w.name}: progress at rev ${p.rev} after one at ${prev}`);
+    prev = Math.max(prev, p.rev);
+    const seen = new Set<number>();
+    for (const resp of w.responses.slice(0, p.after)) for (const e of resp.events) seen.add(e.rev);
+    const missing = wanted.find((rev) => rev <= p.rev && !seen.has(rev));
+    if (missing !== undefined) {
+      bad.push(
+        `${w.name}: progress notification at rev ${p.rev} before the event at rev ${missing}`,
+      );
+    }
+    const next = w.responses[p.after]?.events[0]?.rev;
+    if (next !== undefined && next <= p.rev) {
+      bad.push(`${w.name}: event at rev ${next} after a progress notification at rev ${p.rev}`);
     }
   }
   return bad;
