@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { bodyFollowsSignal } from "../../lib/client/fetch_abort.ts";
+import { makeGarbage, within } from "./abort_helpers.ts";
 
 /**
  * A Deno.serve server answering with `chunks`, then ending, or (`hold`) staying open until
@@ -36,26 +37,6 @@ function streamingServer(chunks: string[], hold: boolean) {
     await server.shutdown();
   }
   return { url: `http://127.0.0.1:${server.addr.port}/`, stop, cancel };
-}
-
-/** About 16 MB of short-lived arrays: V8 collects garbage while making them. */
-function makeGarbage(): number {
-  let n = 0;
-  for (let i = 0; i < 256; i++) n += new Array(8192).fill(i).length;
-  return n;
-}
-
-/** `p`, or a failure naming `what` once `ms` have passed. */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not come within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 Deno.test("bodyFollowsSignal: an abort fails the pending read with its reason and ends the response", async () => {

@@ -13,28 +13,9 @@ import { webTransport } from "../../lib/client/transport.ts";
 import { toEtcdError } from "../../lib/client/errors.ts";
 import { Watch as WatchService } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { startTestServer, type TestServer, waitFor } from "../server/harness.ts";
+import { makeGarbage, within } from "./abort_helpers.ts";
 
 const ROUNDS = 10;
-
-/** About 16 MB of short-lived arrays: V8 collects garbage while making them. */
-function makeGarbage(): number {
-  let n = 0;
-  for (let i = 0; i < 256; i++) n += new Array(8192).fill(i).length;
-  return n;
-}
-
-/** `p`, or a failure naming `what` once `ms` have passed. */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not come within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A watch stream's requests as fetch sends them: one create request. */
 async function* createRequest() {
