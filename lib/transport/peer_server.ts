@@ -25,6 +25,9 @@ export const NO_RECEIVE_SINK: PeerReceiveSink = {
   snapshotReceived(_from: MemberId, _bytes: number, _ok: boolean): void {},
 };
 
+/** How long closing the peer listener waits for what is in flight (etcd: 1 s). */
+export const PEER_CLOSE_WAIT_MS = 1000;
+
 /** Listens for peers (cleartext h2c/HTTP/1.1, or TLS per `tls`); resolves once bound. */
 export async function servePeers(opts: ServePeersOptions): Promise<HttpServer> {
   const tls = opts.tls;
@@ -45,6 +48,10 @@ export async function servePeers(opts: ServePeersOptions): Promise<HttpServer> {
       maxBodyBytes: Number.MAX_SAFE_INTEGER,
       // A silent stream is normal between heartbeats; the sender's keep-alive finds dead ones.
       idleTimeoutMs: 60 * 60 * 1000,
+      // A peer's stream to us never ends by itself: closing waits at most this long for
+      // streams and calls in flight, as etcd's Close waits up to 1 s for its peer handler
+      // (a member's stop took 4-5 s, the drain waiting out streams from running peers)
+      drainTimeoutMs: PEER_CLOSE_WAIT_MS,
       ...opts.limits,
     },
   });

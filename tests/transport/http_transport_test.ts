@@ -10,6 +10,7 @@ import { MessageType } from "../../lib/raft/mod.ts";
 import type { PeerStats } from "../../lib/transport/transport.ts";
 import {
   connectAll,
+  FAST,
   freePort,
   Proxy,
   startMember,
@@ -17,7 +18,9 @@ import {
   type TestMember,
   waitFor,
 } from "./http_cluster.ts";
-import { bigApp, msg, snapMsg } from "./recording_host.ts";
+import { bigApp, msg, RecordingHost, snapMsg } from "./recording_host.ts";
+import { HttpTransport } from "../../lib/transport/http_transport.ts";
+import { PEER_CLOSE_WAIT_MS } from "../../lib/transport/peer_server.ts";
 
 const CID = 0x1234n;
 
@@ -522,5 +525,31 @@ Deno.test("http transport: a sender that is not a peer yet is answered at the UR
     assert.equal(b.transport.stats().length, 1);
   } finally {
     await stopAll([a, b]);
+  }
+});
+
+Deno.test("http transport: closing the peer listener waits at most PEER_CLOSE_WAIT_MS for a running peer's stream (as etcd's 1 s)", async () => {
+  // the listener with the transport's own limits (startMember shortens the drain for speed)
+  const host = new RecordingHost(2n, CID);
+  const b = new HttpTransport({ ...FAST, log: () => {}, host });
+  const server = await b.serve({});
+  const a = await startMember(1n, CID);
+  try {
+    a.transport.addPeer({ id: 2n, urls: [`http://127.0.0.1:${server.port}`] });
+    b.addPeer({ id: 1n, urls: [a.url] });
+    await waitFor(() => a.transport.activeSince(2n) > 0, "stream 1->2");
+    // a's stream to b never ends by itself: the close must not wait it out
+    const started = performance.now();
+    await b.close();
+    await server.close();
+    const took = performance.now() - started;
+    assert.ok(
+      took < PEER_CLOSE_WAIT_MS + 2000,
+      `closing took ${took.toFixed(0)} ms with a live incoming stream`,
+    );
+  } finally {
+    await b.close();
+    await server.close();
+    await stopAll([a]);
   }
 });
