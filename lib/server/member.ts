@@ -401,7 +401,11 @@ export class Member {
     // a learner is a peer too (the only voter must still replicate to it), and a member
     // joining an existing cluster knows no configuration until the leader sends it
     const others = [...cs.voters, ...cs.learners].filter((id) => id !== this.id).length;
-    if (others > 0 || !alone) {
+    // a cluster shrunk to this one member still listens on its peer URLs, as etcd always
+    // does: a removed member that restarts without knowing it is told so only by a peer's
+    // refusal (410), and this member is the only peer left to refuse it
+    const shrunk = alone && transport !== undefined && this.#state.membership.anyRemoved;
+    if (others > 0 || !alone || shrunk) {
       if (transport === undefined) {
         throw new ConfigError(
           `${this.describe()} has other members but no peer transport: ` +

@@ -100,6 +100,11 @@ export class Membership {
     return this.#members.has(id);
   }
 
+  /** True once any member was removed: the cluster was larger than it may be now. */
+  get anyRemoved(): boolean {
+    return this.#removed.size > 0;
+  }
+
   /** True when `id` was a member and was removed (it may never come back under that id). */
   isRemoved(id: MemberId): boolean {
     return this.#removed.has(id);

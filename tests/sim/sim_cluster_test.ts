@@ -116,3 +116,17 @@ Deno.test({
     assert.deepEqual(res.violations, [], describeFailure(o, res));
   },
 });
+
+Deno.test({
+  name: "sim cluster: a cluster shrunk to one member still refuses a removed member that " +
+    "restarted (finding 12: the lone member listened on no peer URL, so m1 never learned)",
+  fn: async () => {
+    // replay: deno task sim:cluster --seed 2600162 --size 3 (m2, m1 and m3 removed, m1
+    // restarted before it heard of its removal, m4 restarted alone: before the fix m1 went on
+    // campaigning at term 3 and the run found no leader every running member agreed on)
+    const o: RunOptions = { seed: 2600162, size: 3 };
+    const res = await runCluster(o);
+    assert.deepEqual(res.violations, [], describeFailure(o, res));
+    assert.ok(res.trace.some((l) => l.includes("restart m1")), "m1 restarted");
+  },
+});
