@@ -165,14 +165,24 @@ Deno.test("cluster: put, get, txn, watch, lease, lock and elect through any memb
     const reader = watch.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let seen = "";
     const deadline = Date.now() + 15_000;
+    // one read in flight at a time: a read abandoned to the timeout would still take the next
+    // chunk, and the loop would never see it (the test failed so under load)
+    let pending: Promise<ReadableStreamReadResult<string>> | null = null;
     while (!seen.includes("PUT\nw\nhello\n")) {
       // put until the watch (which may not have started yet) reports one
       await etcdctl(e3, "put", "w", "hello");
-      const r = await Promise.race([
-        reader.read(),
-        new Promise<null>((res) => setTimeout(() => res(null), 500)),
+      pending ??= reader.read();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const r: ReadableStreamReadResult<string> | null = await Promise.race([
+        pending,
+        new Promise<null>((res) => (timer = setTimeout(() => res(null), 500))),
       ]);
-      if (r !== null && !r.done) seen += r.value;
+      clearTimeout(timer);
+      if (r !== null) {
+        pending = null;
+        assert.ok(!r.done, `the watch ended; it saw: ${seen}`);
+        seen += r.value;
+      }
       assert.ok(Date.now() < deadline, `watch saw: ${seen}`);
     }
     watch.kill("SIGTERM");
