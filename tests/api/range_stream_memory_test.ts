@@ -88,9 +88,12 @@ Deno.test({
         `peak server memory growth: RangeStream ${streamed.toFixed(1)} MiB, ` +
           `Range ${ranged.toFixed(1)} MiB (50 MiB of values)`,
       );
-      // Range holds the whole answer (and its encoding); the stream about a chunk or two
+      // Range holds the whole answer (and its encoding); the stream about a chunk or two, plus
+      // the garbage of the chunks already sent until V8 collects it: 3-4 MiB on a quiet
+      // machine, and up to 21-23 MiB seen in loaded full-suite runs (collections come late),
+      // so the bound is well under the 50 MiB a non-streaming answer must hold
       assert.ok(ranged > 50, `Range grew only ${ranged} MiB: the measure cannot tell`);
-      assert.ok(streamed < 20, `RangeStream grew ${streamed} MiB`);
+      assert.ok(streamed < 32, `RangeStream grew ${streamed} MiB`);
     } finally {
       await client.close();
       child.kill("SIGTERM");
