@@ -7,12 +7,11 @@ import { create } from "@bufbuild/protobuf";
 import { createHash } from "node:crypto";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Errors } from "../base/errors.ts";
-import { ETCD_COMPAT_VERSION } from "../base/version.ts";
 import { saturateInt64 } from "../base/types.ts";
 import { tookField } from "../base/log.ts";
 import { RequestKind } from "./request.ts";
-import { alarmText } from "./alarms.ts";
 import type { Member } from "./member.ts";
+import { statusOf } from "./member_status.ts";
 import { type Caller, checkAdmin, resolveCaller } from "./caller.ts";
 import {
   DEFAULT_MEMBER_STATUS_TIMEOUT_MS,
@@ -33,23 +32,7 @@ export class MaintenanceServer {
 
   /** Status: versions, sizes, raft positions and the errors etcd lists (no leader, alarms). */
   status(): pb.StatusResponse {
-    const m = this.#m;
-    const stats = m.backend.stats();
-    return create(pb.StatusResponseSchema, {
-      header: m.header(),
-      version: ETCD_COMPAT_VERSION,
-      dbSize: BigInt(stats.fileBytes),
-      dbSizeInUse: BigInt(stats.inUseBytes),
-      leader: m.leader,
-      raftIndex: BigInt(m.commitIndex),
-      raftTerm: BigInt(m.term),
-      raftAppliedIndex: BigInt(m.appliedIndex),
-      isLearner: m.membership.get(m.id)?.isLearner ?? false,
-      errors: [
-        ...(m.leader === 0n ? [Errors.noLeader().message] : []),
-        ...m.alarms.get().map(alarmText),
-      ],
-    });
+    return statusOf(this.#m);
   }
 
   /**

@@ -58,27 +58,20 @@ import { type Applied, APPLIED_KIND, type AppliedFor, Applier } from "./applier.
 import { ServerState } from "./state.ts";
 import { importLegacyMembership, type MemberRecord, type Membership } from "./membership.ts";
 import { Waits } from "./waits.ts";
-import { encodeMembers, MEMBERS_CALL, type MembersFetcher } from "./join.ts";
+import type { MembersFetcher } from "./join.ts";
 import { ReadRounds } from "./read_rounds.ts";
 import { RaftLoop } from "./raft_loop.ts";
 import { type ServerMetrics, SLOW_APPLY_MS } from "./server_metrics.ts";
 import { openBackendStream } from "./snapshot_stream.ts";
 import { installSnapshot } from "./snapshot_install.ts";
-import { handleLeaseCall } from "./lease_calls.ts";
 import type { LeaseTimeToLive } from "../lease/lessor.ts";
 import { urlText } from "./bootstrap.ts";
 import { type MemberStorage, openMemberStorage } from "./member_storage.ts";
 import { LateTransport, type TransportFactory } from "./late_transport.ts";
 import { publishMember } from "./member_publish.ts";
 import { MemberLeases } from "./member_leases.ts";
-import { encodeStatusAnswer, STATUS_CALL } from "./members_status.ts";
-import { MaintenanceServer } from "./maintenance_server.ts";
-import {
-  handlePromoteCall,
-  MemberRemovedError,
-  PROMOTE_CALL,
-  REMOVED_CALL,
-} from "./member_calls.ts";
+import { statusOf } from "./member_status.ts";
+import { answerPeerCall, MemberRemovedError, type PeerCallTargets } from "./member_calls.ts";
 import type { SnapshotSource, Transport } from "../transport/transport.ts";
 
 export type { Applied, AppliedFor } from "./applier.ts";
@@ -269,6 +262,13 @@ export class Member {
       checkQuorum: true,
       preVote: true,
     });
+    const calls: PeerCallTargets = {
+      promoteHere: (id) => this.#reconfig.promoteHere(id),
+      removedBy: (from) => this.#removedFromCluster(`peer ${formatId(from)} applied its removal`),
+      members: () => this.membership.list(),
+      status: () => statusOf(this),
+      lessor: () => this.lessor,
+    };
     this.#loop = new RaftLoop({
       id: this.id,
       clusterId: this.clusterId,
@@ -294,16 +294,7 @@ export class Member {
         validateConfChange: (cc, index) => this.#reconfig.validate(cc, index),
         removed: (by) => this.#removedFromCluster(`peer ${formatId(by)} refused it`),
         openSnapshot: (m) => this.#openSnapshot(m),
-        handleCall: (_from, method, body) =>
-          method === PROMOTE_CALL
-            ? handlePromoteCall(body, (id) => this.#reconfig.promoteHere(id))
-            : method === REMOVED_CALL
-            ? this.#removedCall(_from)
-            : method === MEMBERS_CALL
-            ? Promise.resolve(encodeMembers(this.membership.list()))
-            : method === STATUS_CALL
-            ? Promise.resolve(encodeStatusAnswer(new MaintenanceServer(this).status()))
-            : handleLeaseCall(this.lessor, method, body),
+        handleCall: (from, method, body) => answerPeerCall(calls, from, method, body),
       },
     });
     this.#reads = new ReadRounds({
@@ -547,11 +538,6 @@ export class Member {
   }
 
   /** A peer that applied this member's removal says so. */
-  #removedCall(from: MemberId): Promise<Uint8Array> {
-    this.#removedFromCluster(`peer ${formatId(from)} applied its removal`);
-    return Promise.resolve(new Uint8Array(0));
-  }
-
   // --- membership changes (etcd's Cluster service; member_reconfig.ts) ---
 
   /**

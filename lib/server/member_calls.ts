@@ -1,11 +1,19 @@
 /**
- * Membership requests only the leader can answer (etcd's /members/promote/<id> peer route:
- * only the leader knows whether a learner caught up), and the error a removed member stops
- * with.
+ * The calls a member answers for its peers beside raft messages, dispatched by name: the
+ * membership requests only the leader can answer (etcd's /members/promote/<id> peer route:
+ * only the leader knows whether a learner caught up), a peer telling a member its removal
+ * was applied (and the error a removed member stops with), the membership list a joiner
+ * asks for, this member's Status, and lease renewals and TTLs on the leader.
  */
+import type * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Errors, EtcdError } from "../base/errors.ts";
 import type { MemberId } from "../base/types.ts";
+import type { Lessor } from "../lease/lessor.ts";
 import { PeerCallError, type Transport } from "../transport/mod.ts";
+import { encodeMembers, MEMBERS_CALL } from "./join.ts";
+import { handleLeaseCall } from "./lease_calls.ts";
+import { encodeStatusAnswer, STATUS_CALL } from "./members_status.ts";
+import type { MemberRecord } from "./membership.ts";
 
 /** The peer call that promotes a learner on the leader; the body is the id in hex. */
 export const PROMOTE_CALL = "member-promote";
@@ -52,5 +60,41 @@ export async function promoteAtLeader(
   } catch (err) {
     if (err instanceof PeerCallError) throw new EtcdError(err.code, err.message);
     throw Errors.timeout();
+  }
+}
+
+/** What a member answers its peers' calls from. */
+export interface PeerCallTargets {
+  /** Promotes learner `id` (on the leader; refusals are etcd's errors). */
+  promoteHere(id: MemberId): Promise<unknown>;
+  /** Peer `from` applied this member's removal: the member stops serving. */
+  removedBy(from: MemberId): void;
+  /** The applied membership, for a joiner. */
+  members(): MemberRecord[];
+  /** This member's own Status. */
+  status(): pb.StatusResponse;
+  /** The lessor that answers renewals and TTLs when this member leads (a snapshot install replaces it). */
+  lessor(): Lessor;
+}
+
+/** Answers peer `from`'s call `method` with `body`; an unknown method is refused. */
+export function answerPeerCall(
+  t: PeerCallTargets,
+  from: MemberId,
+  method: string,
+  body: Uint8Array,
+): Promise<Uint8Array> {
+  switch (method) {
+    case PROMOTE_CALL:
+      return handlePromoteCall(body, (id) => t.promoteHere(id));
+    case REMOVED_CALL:
+      t.removedBy(from);
+      return Promise.resolve(new Uint8Array(0));
+    case MEMBERS_CALL:
+      return Promise.resolve(encodeMembers(t.members()));
+    case STATUS_CALL:
+      return Promise.resolve(encodeStatusAnswer(t.status()));
+    default:
+      return handleLeaseCall(t.lessor(), method, body);
   }
 }
