@@ -66,6 +66,7 @@ import {
   u32Payload,
 } from "./h2_client_frames.ts";
 import { checkRequest } from "./h2_client_request.ts";
+import { KeepAlive } from "./h2_keepalive.ts";
 import type {
   H2ClientStream,
   H2ConnectOptions,
@@ -125,8 +126,7 @@ export class H2ClientSession {
   readonly #scheme: string;
   readonly #authority: string;
   readonly #streamWindow: number;
-  readonly #keepAliveIntervalMs: number;
-  readonly #keepAliveTimeoutMs: number;
+  readonly #keepAlive: KeepAlive;
 
   #out = new ByteBuffer(1 << 16);
   #spare = new ByteBuffer(1 << 16);
@@ -175,8 +175,6 @@ export class H2ClientSession {
     { start: number; resolve(ms: number): void; reject(e: Error): void }
   >();
   #lastRead = performance.now();
-  #keepAliveTimer: ReturnType<typeof setTimeout> | undefined;
-  #keepAliveDeadline: ReturnType<typeof setTimeout> | undefined;
   #signal: AbortSignal | undefined;
   #onSignal: (() => void) | undefined;
 
@@ -186,8 +184,20 @@ export class H2ClientSession {
     this.#scheme = url.protocol === "https:" ? "https" : "http";
     this.#authority = url.host;
     this.#streamWindow = opts.streamWindow ?? DEFAULT_STREAM_WINDOW;
-    this.#keepAliveIntervalMs = opts.keepAliveIntervalMs ?? 0;
-    this.#keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 20000;
+    this.#keepAlive = new KeepAlive(
+      {
+        lastRead: () => this.#lastRead,
+        ping: () => this.ping(),
+        dead: (limit) =>
+          this.destroy(
+            new H2StreamError(ErrorCode.CANCEL, `keep-alive PING not answered within ${limit} ms`, {
+              retryable: false,
+            }),
+          ),
+      },
+      opts.keepAliveIntervalMs ?? 0,
+      opts.keepAliveTimeoutMs ?? 20000,
+    );
     this.#out.bytes(PREFACE);
     writeSettings(this.#out, [
       [Setting.ENABLE_PUSH, 0],
@@ -254,7 +264,7 @@ export class H2ClientSession {
       outer?.removeEventListener("abort", onOuter);
     }
     if (outer !== undefined) session.#watchSignal(outer);
-    session.#armKeepAlive();
+    session.#keepAlive.arm();
     return session;
   }
 
@@ -640,8 +650,7 @@ export class H2ClientSession {
         : new H2StreamError(ErrorCode.CANCEL, "session closed", {
           cause: reason,
         }));
-    clearTimeout(this.#keepAliveTimer);
-    clearTimeout(this.#keepAliveDeadline);
+    this.#keepAlive.stop();
     if (this.#signal !== undefined && this.#onSignal !== undefined) {
       this.#signal.removeEventListener("abort", this.#onSignal);
     }
@@ -685,46 +694,6 @@ export class H2ClientSession {
           : new Error(`session aborted: ${String(signal.reason)}`),
       );
     signal.addEventListener("abort", this.#onSignal, { once: true });
-  }
-
-  // --- keep-alive ---------------------------------------------------------------------------
-
-  #armKeepAlive(): void {
-    const every = this.#keepAliveIntervalMs;
-    if (every <= 0 || this.#dead !== undefined) return;
-    clearTimeout(this.#keepAliveTimer);
-    const wait = Math.max(0, every - (performance.now() - this.#lastRead));
-    this.#keepAliveTimer = setTimeout(() => this.#keepAliveTick(), wait);
-  }
-
-  #keepAliveTick(): void {
-    this.#keepAliveTimer = undefined;
-    if (this.#dead !== undefined) return;
-    if (performance.now() - this.#lastRead < this.#keepAliveIntervalMs) {
-      this.#armKeepAlive();
-      return;
-    }
-    const limit = this.#keepAliveTimeoutMs;
-    // as gRPC-Go's keepalive: anything read since the PING went out (or since the last check)
-    // proves the peer alive; on a busy event loop the ACK may be read after this timer fires
-    const expect = (since: number) => {
-      this.#keepAliveDeadline = setTimeout(() => {
-        if (this.#lastRead >= since) return expect(performance.now());
-        this.destroy(
-          new H2StreamError(ErrorCode.CANCEL, `keep-alive PING not answered within ${limit} ms`, {
-            retryable: false,
-          }),
-        );
-      }, limit);
-    };
-    expect(performance.now());
-    this.ping().then(
-      () => {
-        clearTimeout(this.#keepAliveDeadline);
-        this.#armKeepAlive();
-      },
-      () => clearTimeout(this.#keepAliveDeadline),
-    );
   }
 
   // --- input --------------------------------------------------------------------------------
