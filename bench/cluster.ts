@@ -217,3 +217,15 @@ async function stopProcess(p: Deno.ChildProcess): Promise<void> {
   await p.status;
   clearTimeout(timer);
 }
+
+/**
+ * The `--v8-flags=…` argument of deno.json's `start` task, if it has one: benchmarks run
+ * Concord as `deno task start` runs it, so they cannot drift from what users run.
+ */
+export function startTaskV8Flags(): string[] {
+  const cfg = JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url))) as {
+    tasks?: Record<string, string>;
+  };
+  const flag = (cfg.tasks?.start ?? "").split(/\s+/).find((a) => a.startsWith("--v8-flags="));
+  return flag ? [flag] : [];
+}

@@ -41,7 +41,7 @@
  * workload runs against etcd, then Concord, so slow drift of the machine hits both alike.
  */
 
-import { BenchCluster, etcdctl } from "./cluster.ts";
+import { BenchCluster, etcdctl, startTaskV8Flags } from "./cluster.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DENO = Deno.execPath();
@@ -278,15 +278,6 @@ export function parseFlags(argv: string[]): CompareFlags {
     throw new Error("--transport must be h2, fetch or connect");
   }
   return { scale, only, etcdOnly, transport, warmup, rounds, members, cpuProfDir };
-}
-
-/** The `--v8-flags=…` argument of deno.json's `start` task, if it has one. */
-function startTaskV8Flags(): string[] {
-  const cfg = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)) as {
-    tasks?: Record<string, string>;
-  };
-  const flag = (cfg.tasks?.start ?? "").split(/\s+/).find((a) => a.startsWith("--v8-flags="));
-  return flag ? [flag] : [];
 }
 
 /** Starts one server's members; a Concord that does not come up is reported, not fatal. */
