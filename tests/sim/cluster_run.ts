@@ -33,6 +33,7 @@ import { errorText, type RunContext } from "./run_context.ts";
 import { checkLeases, leaseClient, type LeaseRecord } from "./lease_workload.ts";
 import { adminClient, type AdminRecords, checkAdmin } from "./compaction_workload.ts";
 import { membershipClient, type MembershipRecord } from "./membership_workload.ts";
+import { transferClient, type TransferRecord } from "./transfer_workload.ts";
 import { simMembersFetcher } from "../cluster/sim_join.ts";
 import { type AckedRevisions, checkDurability, checkSerializable } from "./cluster_history.ts";
 
@@ -58,6 +59,8 @@ export interface RunOptions {
    * and 5 members).
    */
   membership?: boolean;
+  /** Leader transfers (etcd's MoveLeader) now and then (default: on for 3 and 5 members). */
+  transfers?: boolean;
   /**
    * Disks made full under a member (on by default: the member must fail with its error and
    * lose nothing; docs/testing.md, finding 8).
@@ -91,6 +94,7 @@ export interface RunResult {
   pastReads: number;
   defrags: number;
   membership: MembershipRecord;
+  transfers: TransferRecord;
   crashes: number;
   partitions: number;
   finalRev: number;
@@ -103,6 +107,7 @@ export interface RunResult {
 export function replayCommand(o: RunOptions): string {
   return `deno task sim:cluster --seed ${o.seed} --size ${o.size}` +
     (o.bug ? ` --bug ${o.bug}` : "") + (o.membership === false ? " --no-membership" : "") +
+    (o.transfers === false ? " --no-transfers" : "") +
     (o.diskFull === false ? " --no-disk-full" : "") +
     (o.slowDisk === false ? " --no-slow-disk" : "");
 }
@@ -115,6 +120,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   const progressRand = new Rand(o.seed ^ 0x9e0c);
   const faults = o.faults ?? true;
   const membership = (o.membership ?? true) && o.size > 1 && faults;
+  const transfers = (o.transfers ?? true) && o.size > 1 && faults;
   let cluster: SimCluster | null = null;
   const c = await SimCluster.start({
     size: o.size,
@@ -416,11 +422,18 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   let done = false;
   let leases: LeaseRecord[] = [];
   let members: MembershipRecord = { added: 0, promoted: 0, removed: 0, refused: 0 };
+  let moves: TransferRecord = { asked: 0, moved: 0, refused: 0, timedOut: 0 };
   let admin: AdminRecords = { compactions: [], reads: [], defrags: 0, defragFailures: [] };
   const work = Promise.all([
     ...kv.start(),
     leaseClient(ctx, Math.max(1, Math.floor(opsPerClient / 8))).then((l) => void (leases = l)),
     adminClient(ctx, Math.floor(opsPerClient / 2)).then((a) => void (admin = a)),
+    ...(transfers
+      ? [
+        transferClient(ctx, new Rand(o.seed ^ 0x7a4f), Math.floor(opsPerClient / 4))
+          .then((t) => void (moves = t)),
+      ]
+      : []),
     ...(membership
       ? [
         membershipClient(ctx, {
@@ -453,6 +466,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     pastReads: admin.reads.length,
     defrags: admin.defrags,
     membership: members,
+    transfers: moves,
     crashes,
     partitions,
     finalRev,

@@ -8,6 +8,7 @@
  *   --verbose      one line per run
  *   --keep-going   on a failure print its seed, first violation and replay, and go on
  *   --no-membership  no learners added, promoted or voters removed during the runs
+ *   --no-transfers   no leader transfers (MoveLeader) during the runs
  *   --no-disk-full   no member's disk made full (on by default since finding 8's fix)
  *   --no-slow-disk   no member's fsyncs made slow (on by default since finding 10's fix)
  *
@@ -45,6 +46,7 @@ const known = new Set([
   "verbose",
   "keep-going",
   "no-membership",
+  "no-transfers",
   "no-disk-full",
   "no-slow-disk",
 ]);
@@ -77,6 +79,7 @@ for (let s = 0; s < seeds; s++) {
     size,
     bug,
     membership: !Deno.args.includes("--no-membership"),
+    transfers: !Deno.args.includes("--no-transfers"),
     diskFull: !Deno.args.includes("--no-disk-full"),
     slowDisk: !Deno.args.includes("--no-slow-disk"),
   };
@@ -100,7 +103,9 @@ for (let s = 0; s < seeds; s++) {
         `${res.watchEvents} watch events (${res.watchers} watchers, ` +
         `${res.progressNotifications} progress notifications), ${res.leases} leases, ` +
         `${res.compactions} compactions, ${res.pastReads} past reads, ${res.defrags} defrags, ` +
-        `membership ${JSON.stringify(res.membership)}, ` +
+        `membership ${JSON.stringify(res.membership)}, transfers ${
+          JSON.stringify(res.transfers)
+        }, ` +
         `${res.crashes} crashes, ${res.partitions} partitions, final rev ${res.finalRev}, ${res.simMs} sim ms`,
     );
   }
