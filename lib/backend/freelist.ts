@@ -27,12 +27,20 @@ import {
   writeHeader,
 } from "./page.ts";
 
+/** The pages one commit freed, each with the commit that allocated it (0: unknown, old). */
+interface Pending {
+  ids: number[];
+  allocs: number[];
+  /** The largest of `allocs`. */
+  maxAlloc: number;
+}
+
 /** The freelist: released ids (reusable now) and pending ids (freed, maybe still visible). */
 export class Freelist {
   /** Reusable ids, sorted descending so the smallest is popped first (keeps files compact). */
   #free: number[] = [];
   /** Ids freed by each transaction, not yet reusable, with the commit that allocated each. */
-  #pending = new Map<number, { ids: number[]; allocs: number[] }>();
+  #pending = new Map<number, Pending>();
   /** The commit that allocated each page, for pages allocated while a reader was open. */
   #allocs = new Map<number, number>();
   /** `#allocs` size at which entries no reader needs are next dropped. */
@@ -63,13 +71,15 @@ export class Freelist {
   /** Records that transaction `txid` freed the span `[id, id + span)`. */
   freePending(txid: number, id: number, span: number): void {
     let list = this.#pending.get(txid);
-    if (!list) this.#pending.set(txid, list = { ids: [], allocs: [] });
+    if (!list) this.#pending.set(txid, list = { ids: [], allocs: [], maxAlloc: 0 });
     const allocs = this.#allocs;
     for (let i = id; i < id + span; i++) {
       if (this.#all.has(i)) throw new Error(`internal error: page ${i} freed twice`);
       this.#all.add(i);
+      const a = allocs.get(i) ?? 0;
       list.ids.push(i);
-      list.allocs.push(allocs.get(i) ?? 0);
+      list.allocs.push(a);
+      if (a > list.maxAlloc) list.maxAlloc = a;
       if (allocs.size > 0) allocs.delete(i);
     }
   }
@@ -121,20 +131,21 @@ export class Freelist {
     if (begin > end) return;
     const add: number[] = [];
     for (const [t, list] of this.#pending) {
-      if (t < begin || t > end) continue;
-      const keep: number[] = [];
-      const keepAllocs: number[] = [];
+      // (a list whose pages are all older than `begin` is skipped whole: a long reader keeps
+      // its snapshot's pages pending, and each commit looks at their lists, not their pages)
+      if (t < begin || t > end || list.maxAlloc < begin) continue;
+      const keep: Pending = { ids: [], allocs: [], maxAlloc: 0 };
       for (let i = 0; i < list.ids.length; i++) {
-        if (list.allocs[i] >= begin) add.push(list.ids[i]);
+        const a = list.allocs[i];
+        if (a >= begin) add.push(list.ids[i]);
         else {
-          keep.push(list.ids[i]);
-          keepAllocs.push(list.allocs[i]);
+          keep.ids.push(list.ids[i]);
+          keep.allocs.push(a);
+          if (a > keep.maxAlloc) keep.maxAlloc = a;
         }
       }
-      if (keep.length === 0) this.#pending.delete(t);
-      else if (keep.length < list.ids.length) {
-        this.#pending.set(t, { ids: keep, allocs: keepAllocs });
-      }
+      if (keep.ids.length === 0) this.#pending.delete(t);
+      else this.#pending.set(t, keep);
     }
     this.#addFree(add);
   }
