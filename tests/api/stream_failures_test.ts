@@ -130,11 +130,12 @@ const isRst = (f: Frame) => f.type === FrameType.RST_STREAM;
 
 Deno.test("server stream failures: a response the server gives up sending counts, a lost connection does not", async () => {
   const dir = await Deno.makeTempDir({ prefix: "concord-sendfail-" });
-  // a stream with no window for 300 ms is reset; a connection may hold 1 byte unsent beyond
+  // a stream with no window for 1 s is reset (long enough for the keep-alive below to be
+  // answered first, even on a loaded machine); a connection may hold 1 byte unsent beyond
   // the one response it may always hold
   const server = await startServer(testConfig(dir), {
     log: () => {},
-    httpLimits: { stallTimeoutMs: 300, maxUnsentBytes: 1 },
+    httpLimits: { stallTimeoutMs: 1000, maxUnsentBytes: 1 },
   });
   const url = server.clientUrls[0];
   const t = { url } as TestServer;
