@@ -12,8 +12,10 @@
  * sends); the load goes on until --window-s seconds after it returns. Each request's latency
  * is measured from the moment it was due (so a server that stops answering for 3 s shows 3 s,
  * not one slow request), and reported for the requests due before the defrag and during it.
- * Every acknowledged put is read back afterwards. Timings on this shared 2-core machine are
- * noisy: compare the two servers within one run.
+ * Every acknowledged put is read back afterwards. The page file's size is sampled every 50 ms
+ * during the defrag: its peak is what the old file grew to while the copy was made (copy-on-
+ * write keeps the copied snapshot's pages; Concord's writes go on meanwhile). Timings on this
+ * shared 2-core machine are noisy: compare the two servers within one run.
  */
 import { Client, grpcTransport } from "../lib/client/mod.ts";
 import { BenchCluster, procCpuSeconds } from "./cluster.ts";
@@ -195,7 +197,21 @@ async function runOne(kind: "etcd" | "concord", f: Flags, logDir: string): Promi
     await new Promise((r) => setTimeout(r, f.windowS * 1000));
     const d0 = performance.now();
     const cpu1 = procCpuSeconds(pid);
+    const dbPath = `${server.dir}/${server.members[0].name}/member/snap/db`;
+    const dbBefore = (await Deno.stat(dbPath)).size;
+    let dbPeak = dbBefore;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        // (absent for a moment while a copy is renamed over it)
+        const st = await Deno.stat(dbPath).catch(() => null);
+        if (st !== null && sampling) dbPeak = Math.max(dbPeak, st.size);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
     await c.maintenance.defragment({ endpoint: url, timeoutMs: 3_600_000 });
+    sampling = false;
+    await sampler;
     const d1 = performance.now();
     const cpu2 = procCpuSeconds(pid);
     await new Promise((r) => setTimeout(r, f.windowS * 1000));
@@ -209,7 +225,9 @@ async function runOne(kind: "etcd" | "concord", f: Flags, logDir: string): Promi
     console.log(
       `${kind}: defrag took ${((d1 - d0) / 1000).toFixed(2)} s; db after ` +
         `${(Number(after.dbSize) / MIB).toFixed(0)} MiB; peak RSS ` +
-        `${(server.peakRss()[0] / 1024).toFixed(0)} MiB`,
+        `${(server.peakRss()[0] / 1024).toFixed(0)} MiB; the old file ` +
+        `${(dbBefore / MIB).toFixed(1)} MiB before, at most ${(dbPeak / MIB).toFixed(1)} ` +
+        `MiB during it`,
     );
     const busy = (cpu: number, ms: number) => `${((100 * cpu) / (ms / 1000)).toFixed(0)}% CPU`;
     console.log(

@@ -7,6 +7,8 @@ import type { HandlerContext } from "@connectrpc/connect";
 import { GrpcCode } from "../base/errors.ts";
 import { toConnectError } from "./errors.ts";
 import type { GrpcMetrics } from "./metrics.ts";
+import { ErrorCode } from "../http/frame.ts";
+import { ResponseAbandonedError } from "../http/response_abandoned.ts";
 
 /** A method implementation of any kind, as Connect calls it. */
 export type AnyImpl = (input: unknown, ctx: HandlerContext) => unknown;
@@ -30,6 +32,21 @@ const ALL_CODES: readonly number[] = Array.from({ length: 17 }, (_, i) => i);
 
 function codeName(code: number): string {
   return GrpcCode[code] ?? "Unknown";
+}
+
+/**
+ * The gRPC code a client sees for a stream the server reset (gRPC's HTTP/2 mapping:
+ * ENHANCE_YOUR_CALM is RESOURCE_EXHAUSTED, CANCEL is CANCELLED, anything else INTERNAL).
+ */
+function resetCode(http2Code: number): number {
+  switch (http2Code) {
+    case ErrorCode.ENHANCE_YOUR_CALM:
+      return GrpcCode.ResourceExhausted;
+    case ErrorCode.CANCEL:
+      return GrpcCode.Canceled;
+    default:
+      return GrpcCode.Internal;
+  }
 }
 
 /** etcd's API label of the streams whose failures it counts (server_stream_failures_total). */
@@ -163,7 +180,7 @@ export function instrumentService(
               yield res;
             } catch (err) {
               // the response could not be taken: an error thrown into the stream by its
-              // consumer (a failed write; no test makes one happen while the client stays)
+              // consumer (lib/http never throws in: it ends the stream, see below)
               if (sendFailures !== undefined && !ctx.signal.aborted) sendFailures.inc();
               throw err;
             }
@@ -173,7 +190,15 @@ export function instrumentService(
           code = ce.code;
           throw ce;
         } finally {
-          finished(t0, ctx.signal.aborted && code === 0 ? GrpcCode.Canceled : code);
+          const reason = ctx.signal.reason;
+          if (code === 0 && reason instanceof ResponseAbandonedError) {
+            // the server gave up delivering a response to a client still there (no window
+            // in time, too much unsent): a failed send, as etcd counts a Send error that is
+            // not the client's context; the client sees the reset's code
+            sendFailures?.inc();
+            code = resetCode(reason.code);
+          } else if (code === 0 && ctx.signal.aborted) code = GrpcCode.Canceled;
+          finished(t0, code);
         }
       };
     }

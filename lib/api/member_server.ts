@@ -12,7 +12,12 @@ import { registerPeerObservers } from "./peer_metrics.ts";
 import type { HealthQuery, HealthStatus } from "./handler.ts";
 import type { ProbeCheck, Probes } from "./probes.ts";
 import { Errors } from "../base/errors.ts";
-import { type HttpServer, type HttpTlsOptions, serveHttp } from "../http/server.ts";
+import {
+  type HttpLimits,
+  type HttpServer,
+  type HttpTlsOptions,
+  serveHttp,
+} from "../http/server.ts";
 import { ConfigError, type ServerConfig } from "../server/config.ts";
 import { AlarmType } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Member, type MemberOptions } from "../server/member.ts";
@@ -133,10 +138,19 @@ async function metricsListenerTls(
   return await clientTls({ ...cfg, listenClientUrls: urls });
 }
 
+/** The member's options and the server's own. */
+export interface StartOptions extends MemberOptions {
+  /**
+   * HTTP limits of the client listeners over the defaults (tests shorten the stall timeout
+   * or the unsent bound to make a response the server gives up on happen quickly).
+   */
+  httpLimits?: Partial<HttpLimits>;
+}
+
 /** Starts the member and serves it on every --listen-client-urls. */
 export async function startServer(
   cfg: ServerConfig,
-  opts: MemberOptions = {},
+  opts: StartOptions = {},
 ): Promise<ConcordServer> {
   for (const u of cfg.listenClientUrls) {
     if (u.protocol !== "http:" && u.protocol !== "https:") {
@@ -148,10 +162,11 @@ export async function startServer(
   const metricsTls = await metricsListenerTls(cfg, metricsListen);
   const metrics = new MetricsRegistry();
   const observers = registerPeerObservers(metrics);
+  const { httpLimits, ...memberOpts } = opts;
   const member = await Member.start(cfg, {
     transport: (host) =>
       startPeerTransport(cfg, host, { clock: opts.clock, log: opts.log, ...observers }),
-    ...opts,
+    ...memberOpts,
     metrics: opts.metrics ?? registerMemberSinks(metrics),
   });
   const server = new EtcdServer(member);
@@ -199,6 +214,7 @@ export async function startServer(
           tls: secure,
           limits: {
             drainTimeoutMs: SHUTDOWN_DRAIN_MS,
+            ...httpLimits,
             ...(cfg.maxConcurrentStreams === undefined
               ? {}
               : { maxConcurrentStreams: cfg.maxConcurrentStreams }),

@@ -139,7 +139,9 @@ export function registerPeerMetrics(
       // as etcd's, the bytes of snapshots too
       catchUp(sent, s.bytesSent + s.snapshotBytesSent, to);
       catchUp(received, s.bytesReceived + s.snapshotBytesReceived, from);
-      catchUp(failures, s.failures, to);
+      // as etcd's: one per message that never reached the peer and one per failed snapshot;
+      // failed dials and probes (s.failures) send no message and count none
+      catchUp(failures, s.dropped + s.snapshotsFailed, to);
       catchUp(recvFailures, s.receiveFailures, from);
       catchUp(snapOk, s.snapshotsSent, to);
       catchUp(snapFailed, s.snapshotsFailed, to);

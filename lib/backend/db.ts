@@ -181,9 +181,7 @@ export class DB implements TxOwner {
     if (writable) {
       if (this.#writer) throw new UsageError("a write transaction is already open");
       // Pages freed by commits that no open reader can see become reusable.
-      let min = meta.txid;
-      for (const t of this.#readers.keys()) if (t < min) min = t;
-      this.#freelist.release(min);
+      this.#freelist.releaseUnseen([...this.#readers.keys()].sort((a, b) => a - b));
       const tx = new Tx(this, meta, true);
       this.#writer = tx;
       return tx;
@@ -252,13 +250,16 @@ export class DB implements TxOwner {
 
   /** Allocates `span` contiguous pages, from the freelist or by extending the file. */
   #allocate(meta: Meta, span: number): number {
-    const id = this.#freelist.allocate(span);
-    if (id !== 0) return id;
-    const at = meta.hwm;
-    if (at + span > MAX_PGID) throw new Error("page file full: page ids exhausted");
-    meta.hwm += span;
-    this.pager.limit = meta.hwm;
-    return at;
+    let id = this.#freelist.allocate(span);
+    if (id === 0) {
+      id = meta.hwm;
+      if (id + span > MAX_PGID) throw new Error("page file full: page ids exhausted");
+      meta.hwm += span;
+      this.pager.limit = meta.hwm;
+    }
+    // which commit wrote it, so that a reader open now does not hold it once rewritten
+    if (this.#readers.size > 0) this.#freelist.allocated(id, span, meta.txid);
+    return id;
   }
 
   #prepare(tx: Tx): { meta: Meta; pages: Map<number, Uint8Array> } {

@@ -35,6 +35,7 @@ import {
 import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.ts";
 import { type HttpLimits, UnsentBudget } from "./limits.ts";
 import { CONNECTION_HEADERS, requestUrl } from "./request_url.ts";
+import { ResponseAbandonedError } from "./response_abandoned.ts";
 import type { ByteConn, H2cUpgrade, ServerConnection } from "./conn.ts";
 
 /** Our SETTINGS_MAX_FRAME_SIZE: the protocol default, which every client already uses. */
@@ -432,7 +433,12 @@ export class H2Connection implements ServerConnection {
     if (this.closing) return;
     for (const s of this.streams.values()) {
       if (s.stalledSince !== 0 && now - s.stalledSince > this.limits.stallTimeoutMs) {
-        this.resetStream(s, ErrorCode.CANCEL); // no window for too long: free what it holds
+        // no window for too long: free what it holds
+        this.resetStream(
+          s,
+          ErrorCode.CANCEL,
+          new ResponseAbandonedError(ErrorCode.CANCEL, "no flow-control window in time"),
+        );
       }
     }
     if (!this.gotSettings && now - this.openedAt > this.limits.headerTimeoutMs) {
@@ -1005,7 +1011,7 @@ export class H2Connection implements ServerConnection {
     ) {
       // one chunk in hand that the windows admit: HEADERS, DATA and trailers in this turn
       if (!this.mayHold(body.bytes.length)) {
-        this.resetStream(s, ErrorCode.ENHANCE_YOUR_CALM);
+        this.resetStream(s, ErrorCode.ENHANCE_YOUR_CALM, tooMuchUnsent());
         return;
       }
       this.writeHeaders(s, res.status, res.header, false, false);
@@ -1036,7 +1042,7 @@ export class H2Connection implements ServerConnection {
       while (!r.done) {
         const chunk = r.value;
         if (!this.mayHold(chunk.length)) {
-          this.resetStream(s, ErrorCode.ENHANCE_YOUR_CALM);
+          this.resetStream(s, ErrorCode.ENHANCE_YOUR_CALM, tooMuchUnsent());
           void it.return?.();
           return;
         }
@@ -1200,13 +1206,13 @@ export class H2Connection implements ServerConnection {
     this.scheduleFlush();
   }
 
-  /** Send RST_STREAM for `s` and forget it. */
-  private resetStream(s: H2Stream, code: number): void {
+  /** Send RST_STREAM for `s` and forget it; `reason` aborts its signal (default: the code). */
+  private resetStream(s: H2Stream, code: number, reason?: Error): void {
     if (s.reset) return;
     s.reset = true;
     writeRstStream(this.out, s.id, code);
     this.scheduleFlush();
-    const err = new Error(`stream reset (code ${code})`);
+    const err = reason ?? new Error(`stream reset (code ${code})`);
     s.failBody(err);
     s.ac.abort(err);
     this.removeStream(s, true);
@@ -1411,6 +1417,14 @@ export class H2Connection implements ServerConnection {
     this.onClose(this);
     this.resolveClosed();
   }
+}
+
+/** The reason of a response reset for the unsent bound (maxUnsentBytes, maxUnsentBytesTotal). */
+function tooMuchUnsent(): ResponseAbandonedError {
+  return new ResponseAbandonedError(
+    ErrorCode.ENHANCE_YOUR_CALM,
+    "more response bytes held unsent than the server allows",
+  );
 }
 
 function isEmpty(h: Headers): boolean {

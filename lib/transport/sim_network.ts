@@ -25,6 +25,13 @@
  * receiver's `receiveSnapshot` with a verifying payload, and the sender's `reportSnapshot`.
  * `snapshotFaultRate` cuts or corrupts a body so hosts' failure paths run too.
  *
+ * Each member's PeerStats count what the HTTP transport's do at the same events, so etcd's
+ * peer metrics (lib/api/peer_metrics.ts) mean the same in a simulation: bytes and messages
+ * sent and received, messages dropped (etcd's send failures), a link that goes down after it
+ * was up (a disconnection at the sender, a broken incoming stream, i.e. a receive failure, at
+ * the receiver), snapshots sent, failed and under way on both sides, and a snapshot whose body
+ * arrived damaged (a receive failure). Not modelled: probes, so no round-trip times.
+ *
  * Duplicates stop short of MsgProp. The real transport (http_peer.ts, like etcd's rafthttp)
  * writes a peer's messages on one HTTP/2 stream and drops a batch whose write failed, never
  * sending it again: a message arrives at most once. Raft tolerates duplicates of its own
@@ -42,7 +49,13 @@ import type { MemberId } from "../base/types.ts";
 import type { Clock } from "../io/clock.ts";
 import { decodeMessage, describeMessage, encodeMessage, type Message } from "../raft/mod.ts";
 import { MessageType } from "../raft/mod.ts";
-import { snapshotBody, SnapshotBodyReader, type SnapshotProgress } from "./snapshot_wire.ts";
+import { FrameError } from "./frames.ts";
+import {
+  snapshotBody,
+  SnapshotBodyReader,
+  SnapshotError,
+  type SnapshotProgress,
+} from "./snapshot_wire.ts";
 import {
   emptyPeerStats,
   type PeerInfo,
@@ -322,12 +335,14 @@ export class SimNetwork {
   async sendSnapshot(src: SimTransport, m: Message, stats: PeerStats): Promise<void> {
     const what = describeMessage(m);
     let ok = false;
+    stats.snapshotsSending++;
     try {
       ok = await this.#snapshot(src, m, stats, what);
     } catch (e) {
       this.#note(`snapshot failed ${what}: ${(e as Error).message}`);
       ok = false;
     }
+    stats.snapshotsSending--;
     if (ok) stats.snapshotsSent++;
     else {
       stats.snapshotsFailed++;
@@ -361,13 +376,19 @@ export class SimNetwork {
     const msg = await reader.readMessage();
     this.#note(`deliver snapshot ${what} (${source.size} bytes${fault ? ", damaged" : ""})`);
     let stored = false;
+    let damaged = false;
+    dst.snapshotReceiving(m.from, 1);
     try {
       await dst.host.receiveSnapshot(msg, reader.payload(source.size));
       stored = reader.verified;
     } catch (e) {
+      // as the HTTP handler: a body that cannot be read is the peer's failure too
+      damaged = e instanceof SnapshotError || e instanceof FrameError;
       this.#note(`snapshot refused ${what}: ${(e as Error).message}`);
+    } finally {
+      dst.snapshotReceiving(m.from, -1);
     }
-    dst.countSnapshotReceived(m.from, reader.received);
+    dst.countSnapshotReceived(m.from, reader.received, stored, damaged);
     return stored;
   }
 
@@ -401,6 +422,8 @@ class SimTransport implements Transport {
   readonly #peers = new Map<MemberId, { info: PeerInfo; stats: PeerStats }>();
   /** Senders that are not peers (yet): answered as the real transport's remotes. */
   readonly #remotes = new Map<MemberId, PeerStats>();
+  /** Peers whose link to this member is up (their stream to us, in the HTTP transport). */
+  readonly #inbound = new Set<MemberId>();
   closed = false;
 
   constructor(readonly net: SimNetwork, readonly host: TransportHost) {}
@@ -453,6 +476,7 @@ class SimTransport implements Transport {
   removePeer(id: MemberId): void {
     this.#peers.delete(id);
     this.#remotes.delete(id);
+    this.#inbound.delete(id);
   }
 
   activeSince(id: MemberId): number {
@@ -463,16 +487,26 @@ class SimTransport implements Transport {
     return [...this.#peers.values()].map((p) => ({ ...p.stats }));
   }
 
-  /** Marks peers up (since `now`) or down after a change of the network. */
+  /**
+   * Marks peers up (since `now`) or down after a change of the network. A link that goes
+   * down while this member runs counts as the HTTP transport's broken streams do: ours to
+   * the peer a disconnection, the peer's to us a receive failure.
+   */
   refresh(now: number): void {
+    const me = this.host.memberId;
     for (const [id, p] of this.#peers) {
-      const up = !this.closed && this.net.linkUp(this.host.memberId, id);
-      if (!up) p.stats.activeSince = 0;
-      // Clock time 0 would read as "not active": a link up from the start counts from 1 ms.
-      else if (p.stats.activeSince === 0) {
+      const up = !this.closed && this.net.linkUp(me, id);
+      if (!up) {
+        if (p.stats.activeSince !== 0 && !this.closed) p.stats.disconnects++;
+        p.stats.activeSince = 0;
+      } else if (p.stats.activeSince === 0) {
+        // Clock time 0 would read as "not active": a link up from the start counts from 1 ms.
         p.stats.activeSince = Math.max(now, 1);
         this.net.dial(this, id);
       }
+      const inUp = !this.closed && this.net.linkUp(id, me);
+      if (inUp) this.#inbound.add(id);
+      else if (this.#inbound.delete(id) && !this.closed) p.stats.receiveFailures++;
     }
   }
 
@@ -483,9 +517,20 @@ class SimTransport implements Transport {
     s.bytesReceived += bytes;
   }
 
-  countSnapshotReceived(from: MemberId, bytes: number): void {
+  /** A snapshot from `from` stored (ok) or not; `damaged` when its body could not be read. */
+  countSnapshotReceived(from: MemberId, bytes: number, ok: boolean, damaged: boolean): void {
     const s = this.#peers.get(from)?.stats;
-    if (s !== undefined) s.snapshotBytesReceived += bytes;
+    if (s === undefined) return;
+    s.snapshotBytesReceived += bytes;
+    if (ok) s.snapshotsReceived++;
+    else s.snapshotReceiveFailures++;
+    if (damaged) s.receiveFailures++;
+  }
+
+  /** A snapshot from `from` begins (1) or ends (-1) being received. */
+  snapshotReceiving(from: MemberId, delta: 1 | -1): void {
+    const s = this.#peers.get(from)?.stats;
+    if (s !== undefined) s.snapshotsReceiving = Math.max(0, s.snapshotsReceiving + delta);
   }
 
   async close(): Promise<void> {

@@ -85,11 +85,18 @@ export interface PeerStats {
   /** Raft messages (and framed bytes) received from the peer. */
   messagesReceived: number;
   bytesReceived: number;
-  /** Messages dropped: queue full, or the peer unreachable when they were sent. */
+  /**
+   * Messages dropped: queue full, the peer unreachable when they were sent, in a stream write
+   * that failed, or still queued when the stream broke. With snapshotsFailed, what etcd counts
+   * in etcd_network_peer_sent_failures_total (one per message that did not reach the peer).
+   */
   dropped: number;
   /** Round-trip time of the last successful probe in ms; 0 before the first. */
   rttMs: number;
-  /** Failed stream dials and broken streams, failed probes and failed snapshot sends. */
+  /**
+   * Failed stream dials and broken streams, failed probes and failed snapshot sends: the
+   * transport's own trouble (with lastError), not etcd's per-message send failures.
+   */
   failures: number;
   /**
    * Streams from the peer that failed (garbage on them, or they broke rather than ended) and

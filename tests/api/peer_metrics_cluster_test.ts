@@ -89,6 +89,7 @@ Deno.test("peer metrics on a 3-member cluster: a follower killed, then caught up
       sample(text, `etcd_network_disconnected_peers_total{Local="${L}",Remote="${F}"}`),
       undefined,
     );
+    assert.equal(sample(text, `etcd_network_peer_sent_failures_total{To="${F}"}`), undefined);
 
     // the follower killed: a disconnection and a broken stream from it at the leader
     await follower.close();
@@ -105,6 +106,11 @@ Deno.test("peer metrics on a 3-member cluster: a follower killed, then caught up
     for (let i = 1; i <= 20; i++) await put(leader, `k${i}`, `v${i}`);
     text = await scrape(leader);
     assert.equal(sample(text, `etcd_network_snapshot_send_success{To="${F}"}`), undefined);
+    // the leader's messages to it (heartbeats, appends) that could not leave, one each
+    const sentFailures = sample(text, `etcd_network_peer_sent_failures_total{To="${F}"}`) ?? 0;
+    const toF = leader.member.transport!.stats().find((s) => s.id === follower.member.id)!;
+    assert.ok(sentFailures >= 1, "no send failure counted");
+    assert.ok(sentFailures <= toF.dropped + toF.snapshotsFailed, `${sentFailures} failures`);
 
     // back: it catches up by a snapshot, counted and timed on both sides
     const back = await start(fi);

@@ -114,14 +114,21 @@ Deno.test("peer metrics: streams up, bytes, garbage from a peer, a peer killed a
     assert.equal(value(b.scrape(), 'etcd_network_active_peers{Local="2",Remote="1"}'), 1);
 
     // b killed: a's stream to it breaks (a disconnection), b's stream to a breaks (a receive
-    // failure at a); while b is down a's dials fail (send failures)
+    // failure at a)
     const port = b.server!.port;
     await b.transport.close();
     await b.server!.close();
     await until(a, 'etcd_network_active_peers{Local="1",Remote="2"}', 0);
     await until(a, 'etcd_network_disconnected_peers_total{Local="1",Remote="2"}', 1);
     await until(a, 'etcd_network_peer_received_failures_total{From="2"}', 1);
-    await until(a, 'etcd_network_peer_sent_failures_total{To="2"}', (v) => (v ?? 0) >= 2);
+    // while b is down a's dials fail, but as in etcd's rafthttp a send failure is a message
+    // that did not reach the peer: no message, no send failure, however many dials failed
+    const dials = a.transport.stats()[0].failures;
+    await waitFor(() => a.transport.stats()[0].failures >= dials + 2, "two more failed dials");
+    assert.equal(value(a.scrape(), 'etcd_network_peer_sent_failures_total{To="2"}'), 0);
+    // each message sent to the peer while it is down is one
+    a.transport.send([msg(1n, 2n, 3), msg(1n, 2n, 4), msg(1n, 2n, 5)]);
+    await until(a, 'etcd_network_peer_sent_failures_total{To="2"}', 3);
 
     // b back on the same port: active again, still one disconnection
     const b2 = new HttpTransport({ ...FAST, host: b.host, log: () => {} });
@@ -156,6 +163,7 @@ Deno.test("peer metrics: a snapshot sent, held in flight, stored; then refused; 
     assert.equal(value(sa, 'etcd_network_snapshot_send_inflights_total{To="2"}'), 0);
     assert.equal(value(sa, 'etcd_network_snapshot_send_success{To="2"}'), 1);
     assert.equal(value(sa, 'etcd_network_snapshot_send_failures{To="2"}'), 0);
+    assert.equal(value(sa, 'etcd_network_peer_sent_failures_total{To="2"}'), 0);
     assert.equal(value(sa, 'etcd_network_snapshot_send_total_duration_seconds_count{To="2"}'), 1);
     assert.equal(value(sb, 'etcd_network_snapshot_receive_inflights_total{From="1"}'), 0);
     assert.equal(value(sb, 'etcd_network_snapshot_receive_success{From="1"}'), 1);
@@ -177,6 +185,8 @@ Deno.test("peer metrics: a snapshot sent, held in flight, stored; then refused; 
     sa = a.scrape();
     sb = b.scrape();
     assert.equal(value(sa, 'etcd_network_snapshot_send_failures{To="2"}'), 1);
+    // a failed snapshot is a send failure too (etcd's snapshot_sender.go counts both)
+    assert.equal(value(sa, 'etcd_network_peer_sent_failures_total{To="2"}'), 1);
     assert.equal(value(sa, 'etcd_network_snapshot_send_success{To="2"}'), 1);
     assert.equal(value(sa, 'etcd_network_snapshot_send_total_duration_seconds_count{To="2"}'), 1);
     assert.equal(value(sb, 'etcd_network_snapshot_receive_failures{From="1"}'), 1);
