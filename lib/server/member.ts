@@ -239,8 +239,11 @@ export class Member {
       id: this.id,
       startedAtMs: this.#clock.wallNow(),
       timeoutMs: this.#timeoutMs,
+      electionTimeoutMs: config.electionTimeoutMs,
+      clock: this.#clock,
       lessor: () => this.lessor,
       isLeader: () => this.isLeader,
+      term: () => this.term,
       leader: () => this.leader,
       transport: () => this.transport,
       propose: (p) => this.propose(p),
@@ -303,7 +306,7 @@ export class Member {
             ? Promise.resolve(encodeMembers(this.membership.list()))
             : method === STATUS_CALL
             ? Promise.resolve(encodeStatusAnswer(new MaintenanceServer(this).status()))
-            : handleLeaseCall(this.lessor, method, body),
+            : handleLeaseCall(this.lessor, method, body, () => this.#leases.whenPromoted()),
       },
     });
     this.#reads = new ReadRounds({
@@ -513,6 +516,7 @@ export class Member {
       if (e.index <= ci) continue; // already in the backend: a replay applies nothing twice
       if (e.type !== EntryType.Normal || e.data.length === 0) {
         s.store.setConsistentIndex(e.index, e.term);
+        if (e.type === EntryType.Normal) this.#leases.appliedEmptyEntry(e.term);
         continue;
       }
       const started = this.#clock.now();
@@ -713,8 +717,7 @@ export class Member {
     }
     if (leader === this.#leader) return;
     this.#leader = leader;
-    if (leader) this.lessor.promote(this.config.electionTimeoutMs);
-    else this.lessor.demote();
+    this.#leases.leadershipChanged(leader); // the lessor is promoted at the term's first entry
   }
 
   /**
@@ -859,6 +862,7 @@ export class Member {
     this.#removalTimer?.cancel();
     this.#compactor?.stop();
     this.#state.lessor.stop();
+    this.#leases.close();
     this.tokens.close();
     this.#waits.close(Errors.stopped());
     this.#reads.close(Errors.stopped());
