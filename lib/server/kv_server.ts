@@ -84,6 +84,7 @@ export class KvServer {
     checkRangeStream(r);
     member.auth.checkRange(await resolveCaller(member, caller), req.key, req.rangeEnd);
     if (!req.serializable) await member.linearizableRead();
+    if (member.applyingSnapshot) await member.storeReady();
     const chunks = openRangeStream(member.store, r, {
       maxChunkBytes: member.config.maxRequestBytes,
     });
@@ -112,6 +113,8 @@ export class KvServer {
     checkRange(r);
     member.auth.checkRange(await resolveCaller(member, caller), r.key, r.rangeEnd ?? EMPTY);
     if (linearizable) await member.linearizableRead();
+    // a snapshot install closes the store before the new one opens: wait for it, as etcd
+    if (member.applyingSnapshot) await member.storeReady();
     return applyRange(member.store, r);
   }
 
@@ -161,6 +164,7 @@ export class KvServer {
     const info = await resolveCaller(member, caller);
     if (member.auth.enabled) checkTxnAuth(member.auth, info, req);
     if (!isSerializable(req)) await member.linearizableRead();
+    if (member.applyingSnapshot) await member.storeReady();
     return txnToPb(
       applyTxn(member.store, t, { maxTxnOps: member.config.maxTxnOps }),
       this.#header,

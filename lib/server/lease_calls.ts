@@ -24,16 +24,21 @@ export async function renewLocal(lessor: Lessor, id: bigint): Promise<number> {
   }
 }
 
-/** Answers a follower's lease call on the leader. */
+/**
+ * Answers a follower's lease call on the leader. A keep-alive first waits for `promoted`
+ * (the leader's lessor is promoted once its term's first entry applies: member_leases.ts).
+ */
 export async function handleLeaseCall(
   lessor: Lessor,
   method: string,
   body: Uint8Array,
+  promoted: () => Promise<void>,
 ): Promise<Uint8Array> {
   try {
     switch (method) {
       case CALL_LEASE_RENEW: {
         const req = fromBinary(pb.LeaseKeepAliveRequestSchema, body);
+        await promoted();
         const ttl = await renewLocal(lessor, req.ID);
         return toBinary(
           pb.LeaseKeepAliveResponseSchema,

@@ -64,6 +64,7 @@ import { RaftLoop } from "./raft_loop.ts";
 import { type ServerMetrics, SLOW_APPLY_MS } from "./server_metrics.ts";
 import { openBackendStream } from "./snapshot_stream.ts";
 import { installSnapshot } from "./snapshot_install.ts";
+import { InstallGate } from "./install_gate.ts";
 import type { LeaseTimeToLive } from "../lease/lessor.ts";
 import { urlText } from "./bootstrap.ts";
 import { type MemberStorage, openMemberStorage } from "./member_storage.ts";
@@ -167,7 +168,8 @@ export class Member {
   /** Stops this member shortly after it applied its own removal. */
   #removalTimer: { cancel(): void } | null = null;
   readonly #metrics: ServerMetrics;
-  #applyingSnapshot = false;
+  /** Reads wait here while a snapshot install has the store closed. */
+  readonly #installGate: InstallGate;
   /** Resolves when the member first knows a leader (itself, with one member). */
   readonly ready: Promise<void>;
   #markReady!: () => void;
@@ -210,6 +212,7 @@ export class Member {
       config.warningApplyDurationMs ?? 100,
     );
     this.#timeoutMs = opts.requestTimeoutMs ?? 5000 + 2 * config.electionTimeoutMs;
+    this.#installGate = new InstallGate(this.#clock, this.#timeoutMs);
     this.#metrics = opts.metrics ?? {};
     this.ready = new Promise((r) => (this.#markReady = r));
     this.published = new Promise((r) => (this.#markPublished = r));
@@ -232,8 +235,11 @@ export class Member {
       id: this.id,
       startedAtMs: this.#clock.wallNow(),
       timeoutMs: this.#timeoutMs,
+      electionTimeoutMs: config.electionTimeoutMs,
+      clock: this.#clock,
       lessor: () => this.lessor,
       isLeader: () => this.isLeader,
+      term: () => this.term,
       leader: () => this.leader,
       transport: () => this.transport,
       propose: (p) => this.propose(p),
@@ -268,6 +274,7 @@ export class Member {
       members: () => this.membership.list(),
       status: () => statusOf(this),
       lessor: () => this.lessor,
+      leasesPromoted: () => this.#leases.whenPromoted(),
     };
     this.#loop = new RaftLoop({
       id: this.id,
@@ -469,6 +476,7 @@ export class Member {
     this.#waits.close(Errors.stopped());
     this.#reads.close(Errors.stopped());
     this.#transfers.close(Errors.stopped());
+    this.#installGate.close(Errors.stopped());
     // its watchers end too: a catch-up would read the failed backend and throw out of the
     // hub's timer (seed 14000123, a lone member on a full disk)
     this.hub.close();
@@ -478,12 +486,14 @@ export class Member {
   async #apply(b: ApplyBatch): Promise<void> {
     this.#reconfig.newBatch();
     if (b.snapshot !== null) {
-      this.#applyingSnapshot = true;
+      this.#installGate.begin();
       try {
         await this.#installSnapshot(b.snapshot);
-      } finally {
-        this.#applyingSnapshot = false;
+      } catch (err) {
+        this.#installGate.close(Errors.stopped()); // no store is left: the member fails
+        throw err;
       }
+      this.#installGate.end();
       // the snapshot is applied up to its index even when no entry follows it: reads that
       // wait for an index at or below it must not wait for the next entry
       this.#waits.applied(b.snapshot.metadata.index);
@@ -504,6 +514,7 @@ export class Member {
       if (e.index <= ci) continue; // already in the backend: a replay applies nothing twice
       if (e.type !== EntryType.Normal || e.data.length === 0) {
         s.store.setConsistentIndex(e.index, e.term);
+        if (e.type === EntryType.Normal) this.#leases.appliedEmptyEntry(e.term);
         continue;
       }
       const started = this.#clock.now();
@@ -699,8 +710,7 @@ export class Member {
     }
     if (leader === this.#leader) return;
     this.#leader = leader;
-    if (leader) this.lessor.promote(this.config.electionTimeoutMs);
-    else this.lessor.demote();
+    this.#leases.leadershipChanged(leader); // the lessor is promoted at the term's first entry
   }
 
   /**
@@ -806,7 +816,16 @@ export class Member {
 
   /** True while a snapshot from the leader is being installed. */
   get applyingSnapshot(): boolean {
-    return this.#applyingSnapshot;
+    return this.#installGate.installing;
+  }
+
+  /**
+   * Resolves once no snapshot install has the store closed (at once when none is under way),
+   * as etcd's reads wait on the backend's lock; fails with etcd's request timeout, or when the
+   * member stops or fails first.
+   */
+  storeReady(): Promise<void> {
+    return this.#installGate.wait();
   }
 
   /** How many times this member saw a (new) leader (etcd_server_leader_changes_seen_total). */
@@ -845,6 +864,8 @@ export class Member {
     this.#removalTimer?.cancel();
     this.#compactor?.stop();
     this.#state.lessor.stop();
+    this.#leases.close();
+    this.#installGate.close(Errors.stopped());
     this.tokens.close();
     this.#waits.close(Errors.stopped());
     this.#reads.close(Errors.stopped());

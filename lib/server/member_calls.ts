@@ -75,6 +75,8 @@ export interface PeerCallTargets {
   status(): pb.StatusResponse;
   /** The lessor that answers renewals and TTLs when this member leads (a snapshot install replaces it). */
   lessor(): Lessor;
+  /** Resolves once a new leader's lessor is promoted (a renewal waits for it, as etcd's). */
+  leasesPromoted(): Promise<void>;
 }
 
 /** Answers peer `from`'s call `method` with `body`; an unknown method is refused. */
@@ -95,6 +97,6 @@ export function answerPeerCall(
     case STATUS_CALL:
       return Promise.resolve(encodeStatusAnswer(t.status()));
     default:
-      return handleLeaseCall(t.lessor(), method, body);
+      return handleLeaseCall(t.lessor(), method, body, () => t.leasesPromoted());
   }
 }

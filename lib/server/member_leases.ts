@@ -3,10 +3,19 @@
  * through raft to revoke the leases that expired and to checkpoint remaining TTLs (etcd's
  * lease checkpoints), and keep-alives and time-to-live are answered by the leader's lessor,
  * which a follower asks over the peer transport (lease_calls.ts).
+ *
+ * The lessor becomes primary when the leader applies its term's empty entry, not when raft
+ * elects it (etcd's applyEntryNormal: "promote lessor when the local member is leader and
+ * finished applying all entries from the last term"). A new leader's log may hold entries of
+ * earlier terms it has not applied yet, among them a revoke the old leader proposed for an
+ * expired lease; a lessor promoted at the election answered keep-alives for that lease, which
+ * the revoke then deleted (the simulation's finding 13, seed 2700627). Until the promotion a
+ * keep-alive on the leader waits for it, as etcd's LeaseRenew retries its not-primary lessor.
  */
 import { create } from "@bufbuild/protobuf";
 import { Errors } from "../base/errors.ts";
 import type { MemberId } from "../base/types.ts";
+import type { Clock, Timer } from "../io/clock.ts";
 import type { CountSink } from "../base/metric_sink.ts";
 import type { LeaseCheckpoint, LeaseTimeToLive, Lessor } from "../lease/lessor.ts";
 import { LeaseIdGenerator } from "../lease/lease_id.ts";
@@ -26,8 +35,13 @@ export interface MemberLeasesHost {
   /** The member's wall clock at start, for lease ids (etcd's idutil). */
   startedAtMs: number;
   timeoutMs: number;
+  /** A new leader's lessor gives every lease this much more (etcd: the election timeout). */
+  electionTimeoutMs: number;
+  clock: Clock;
   lessor(): Lessor;
   isLeader(): boolean;
+  /** The current raft term. */
+  term(): number;
   leader(): MemberId;
   transport(): Transport | null;
   propose(p: Proposal): Promise<unknown>;
@@ -35,14 +49,87 @@ export interface MemberLeasesHost {
   expired?: CountSink;
 }
 
+/** A keep-alive waiting for the leader's lessor to be promoted. */
+interface PromotionWaiter {
+  resolve: () => void;
+  reject: (err: Error) => void;
+  timer: Timer;
+}
+
 /** Lease work a member does on its own behalf or for the leader's lessor. */
 export class MemberLeases {
   readonly #h: MemberLeasesHost;
   readonly #ids: LeaseIdGenerator;
+  #waiters: PromotionWaiter[] = [];
+  #closed = false;
 
   constructor(host: MemberLeasesHost) {
     this.#h = host;
     this.#ids = new LeaseIdGenerator(host.id, host.startedAtMs);
+  }
+
+  /**
+   * Raft changed this member's role. Losing the lead demotes the lessor at once; winning it
+   * promotes nothing yet (see `appliedEmptyEntry`).
+   */
+  leadershipChanged(leader: boolean): void {
+    if (leader) return;
+    this.#h.lessor().demote();
+    this.#settleWaiters(); // they ask the new leader
+  }
+
+  /**
+   * The member applied an empty entry of `term`: raft's first entry of a leader's term. When
+   * it is this leader's own, every entry of the earlier terms is applied, and the lessor
+   * becomes the primary (every lease's TTL restarts, plus the election timeout).
+   */
+  appliedEmptyEntry(term: number): void {
+    const h = this.#h;
+    if (!h.isLeader() || term !== h.term() || h.lessor().isPrimary) return;
+    h.lessor().promote(h.electionTimeoutMs);
+    this.#settleWaiters();
+  }
+
+  /** The member stops: keep-alives still waiting for a promotion fail. */
+  close(): void {
+    this.#closed = true;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) {
+      w.timer.cancel();
+      w.reject(Errors.stopped());
+    }
+  }
+
+  /**
+   * Resolves once this member's lessor may answer as the leader's: at once on a follower or
+   * a promoted leader, else when the leader's promotion comes (or it loses the lead). Fails
+   * with etcd's timeout after the request timeout, or when the member stops.
+   */
+  whenPromoted(): Promise<void> {
+    const h = this.#h;
+    if (this.#closed) return Promise.reject(Errors.stopped());
+    if (!h.isLeader() || h.lessor().isPrimary) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const w: PromotionWaiter = {
+        resolve,
+        reject,
+        timer: h.clock.after(h.timeoutMs, () => {
+          this.#waiters = this.#waiters.filter((x) => x !== w);
+          reject(Errors.timeout());
+        }),
+      };
+      this.#waiters.push(w);
+    });
+  }
+
+  #settleWaiters(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) {
+      w.timer.cancel();
+      w.resolve();
+    }
   }
 
   /** The leader's lessor found these leases expired: revoke each through raft. */
@@ -76,12 +163,13 @@ export class MemberLeases {
    * Renews lease `id` (etcd's LeaseRenew): the leader's lessor answers, a follower asks the
    * leader. Resolves with the TTL; throws leaseNotFound, or etcd's no leader / timeout.
    */
-  renew(id: bigint): Promise<number> {
+  async renew(id: bigint): Promise<number> {
     const h = this.#h;
-    if (h.isLeader()) return renewLocal(h.lessor(), id);
+    if (h.isLeader() && !h.lessor().isPrimary) await this.whenPromoted();
+    if (h.isLeader()) return await renewLocal(h.lessor(), id);
     const t = h.transport();
-    if (h.leader() === 0n || t === null) return Promise.reject(Errors.noLeader());
-    return renewAtLeader(t, h.leader(), id, h.timeoutMs);
+    if (h.leader() === 0n || t === null) throw Errors.noLeader();
+    return await renewAtLeader(t, h.leader(), id, h.timeoutMs);
   }
 
   /** etcd's LeaseTimeToLive: remaining TTL as the leader's lessor counts it. */

@@ -82,8 +82,10 @@ export interface RunResult {
   /** The header revision each answered op got, by op id. */
   revisions: AckedRevisions;
   serialReads: number;
-  /** Serializable reads dropped: their member had failed or was installing a snapshot. */
+  /** Serializable reads dropped: their member had failed (or stopped while they waited). */
   serialReadsFailed: number;
+  /** Serializable reads served after waiting for their member's snapshot install. */
+  serialReadsWaited: number;
   /** Events the run's watchers received (all of them checked), and how many watchers. */
   watchEvents: number;
   /** Progress notifications the watchers got (each checked against the events before it). */
@@ -455,6 +457,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     revisions: kv.revisions,
     serialReads: kv.serial.length,
     serialReadsFailed: kv.serialFailed,
+    serialReadsWaited: kv.serialWaited,
     watchEvents: allWatchers.reduce(
       (n, w) => n + w.responses.reduce((m, x) => m + x.events.length, 0),
       0,

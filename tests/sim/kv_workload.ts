@@ -48,8 +48,10 @@ export class KvClients {
   /** Linearizable gets that failed: they tell nothing and leave the history. */
   readonly failedReads = new Set<number>();
   readonly serial: SerialRead[] = [];
-  /** Serializable reads that found their member failed or installing a snapshot. */
+  /** Serializable reads that found their member failed (or stopped while they waited). */
   serialFailed = 0;
+  /** Serializable reads that waited for their member's snapshot install, then were served. */
+  serialWaited = 0;
   readonly #ctx: RunContext;
   readonly #o: KvClientsOptions;
   #nextOp = 0;
@@ -154,10 +156,14 @@ export class KvClients {
       const val = `c${id}.${k}`;
       const pick = r.int(10);
       if (pick < 2) {
-        if (m.failure !== null || m.applyingSnapshot) {
-          // a serializable read there fails (a failed backend, or the store being replaced by
-          // a snapshot's is closed: Concord answers 'backend is closed' where etcd would wait
-          // for the install); a failed read tells nothing
+        if (m.failure === null && m.applyingSnapshot) {
+          // the read waits for the install, as the API's reads do (Member.storeReady)
+          const ready = await ctx.within(m.storeReady());
+          if (ready !== "timeout" && "v" in ready) this.serialWaited++;
+        }
+        if (m.failure !== null || m.applyingSnapshot || ctx.c.members[i] !== m) {
+          // a serializable read there fails (a failed backend, a member that stopped or
+          // crashed meanwhile); a failed read tells nothing
           this.serialFailed++;
           await ctx.sleep(5 + r.int(20));
           continue;

@@ -99,7 +99,7 @@ for (let s = 0; s < seeds; s++) {
   if (verbose) {
     console.log(
       `seed=${seed} size=${size}: ${res.history.length} ops, ${res.serialReads} serializable reads ` +
-        `(${res.serialReadsFailed} failed), ` +
+        `(${res.serialReadsFailed} failed, ${res.serialReadsWaited} waited for an install), ` +
         `${res.watchEvents} watch events (${res.watchers} watchers, ` +
         `${res.progressNotifications} progress notifications), ${res.leases} leases, ` +
         `${res.compactions} compactions, ${res.pastReads} past reads, ${res.defrags} defrags, ` +
