@@ -42,8 +42,12 @@ interface Proxied {
 export class PeerProxy {
   /** The port member j is advertised at (its peer URL is `http://127.0.0.1:${ports[j]}`). */
   readonly ports: number[];
-  /** Connections accepted, and of those whose dialer was no member. */
+  /**
+   * Connections accepted; of those, whose dialer's socket was gone when looked up, and whose
+   * dialer was no member: both are forwarded unfaulted.
+   */
   connections = 0;
+  gone = 0;
   unidentified = 0;
   readonly #opts: PeerProxyOptions;
   readonly #listeners: Deno.TcpListener[];
@@ -130,7 +134,8 @@ export class PeerProxy {
     this.connections++;
     const theirPort = (inbound.remoteAddr as Deno.NetAddr).port;
     const from = await dialer(ourPort, theirPort, this.#opts.pids());
-    if (from < 0) this.unidentified++;
+    if (from === -1) this.gone++;
+    if (from === -2) this.unidentified++;
     if (this.#closed || (from >= 0 && this.#cut.has(pair(from, to)))) {
       closeAll([inbound]);
       return;

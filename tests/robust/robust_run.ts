@@ -77,9 +77,8 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
     const wr = new Rand(opts.seed ^ 0x5bd1e995);
     for (let i = 0; i < n; i++) {
       const prevKv = wr.chance(0.5);
-      watchers.push(
-        new MemberWatcher(endpoints, i, "k/", { prevKv, noPut: false, noDelete: false }),
-      );
+      const opts = { prevKv, noPut: false, noDelete: false };
+      watchers.push(new MemberWatcher(endpoints, i, "k/", opts, wr.range(2000, 6000)));
     }
     const rec = new Recorder();
     kv = new KvClients(rec, {
@@ -140,12 +139,14 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
     const checkMs = Math.round(performance.now() - t);
     const unknown = rec.ops.filter((o) => o.ret === null).length;
     const events = record.watches.map((w) =>
-      `${w.responses.reduce((s, r) => s + r.events.length, 0)}/${w.resumes} resumes`
+      `${
+        w.responses.reduce((s, r) => s + r.events.length, 0)
+      } (${w.resumes} resumed, ${w.reopened} reopened)`
     ).join(", ");
     const summary = `seed=${opts.seed}: ${rec.ops.length} ops (${unknown} unknown), ` +
       `${rec.serial.length} serializable reads, ${faults.length} faults, final revision ` +
       `${finalRev}, watch events ${events}, proxy connections ${proxy.connections} ` +
-      `(${proxy.unidentified} unidentified), checked in ${checkMs} ms: ` +
+      `(${proxy.gone} closed at once, ${proxy.unidentified} unidentified), checked in ${checkMs} ms: ` +
       (violations.length === 0 ? "ok" : `${violations.length} violations`);
     log(summary);
     return { seed: opts.seed, record, violations, faults, summary };

@@ -44,7 +44,8 @@ export async function holdsSocket(pid: number, inode: string): Promise<boolean> 
 
 /**
  * The index in `pids` of the process that dialed a connection accepted on `ourPort` from
- * `theirPort`, or -1 when none of them holds it (or it is already gone).
+ * `theirPort`; -1 when its socket is already gone (closed by the dialer), -2 when no process
+ * of `pids` holds it.
  */
 export async function dialer(
   ourPort: number,
@@ -57,5 +58,5 @@ export async function dialer(
     const pid = pids[i];
     if (pid !== undefined && await holdsSocket(pid, inode)) return i;
   }
-  return -1;
+  return -2;
 }

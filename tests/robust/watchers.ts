@@ -23,6 +23,8 @@ export interface WatchLog {
   lastRev: number;
   /** How many times the client moved the watch to another stream. */
   resumes: number;
+  /** How many times the watcher cancelled its watch and opened it again where it was. */
+  reopened: number;
   /** Why the watch ended before it was stopped, if it did. */
   error?: string;
 }
@@ -46,12 +48,26 @@ export function eventText(e: Event, prevKv: boolean): EventText {
 export class MemberWatcher {
   readonly log: WatchLog;
   readonly #client: Client;
-  readonly #watch: Watch;
+  readonly #prefix: string;
+  readonly #resumeEveryMs: number;
+  #watch: Watch | null = null;
   readonly #done: Promise<void>;
   #stopped = false;
+  /** Client-side resumes of the watches before the current one. */
+  #pastResumes = 0;
 
-  /** Watches prefix `prefix` from revision 1 on `endpoints[member]` first. */
-  constructor(endpoints: string[], member: number, prefix: string, opts: WatchOptions) {
+  /**
+   * Watches prefix `prefix` from revision 1 on `endpoints[member]` first; every
+   * `resumeEveryMs` (0: never) it cancels its watch and opens a new one at the revision after
+   * the last event it got, so the record also checks that a resumed watch misses nothing.
+   */
+  constructor(
+    endpoints: string[],
+    member: number,
+    prefix: string,
+    opts: WatchOptions,
+    resumeEveryMs = 0,
+  ) {
     const rotated = [...endpoints.slice(member), ...endpoints.slice(0, member)];
     this.#client = new Client({
       endpoints: rotated,
@@ -59,6 +75,8 @@ export class MemberWatcher {
       watchProbeIntervalMs: 2000,
       watchProbeTimeoutMs: 1000,
     });
+    this.#prefix = prefix;
+    this.#resumeEveryMs = resumeEveryMs;
     this.log = {
       name: `watcher@m${member + 1}${opts.prevKv ? "+prev_kv" : ""}`,
       startRev: 1,
@@ -66,31 +84,46 @@ export class MemberWatcher {
       responses: [],
       lastRev: 0,
       resumes: 0,
+      reopened: 0,
     };
-    this.#watch = this.#client.watch(prefix, {
-      prefix: true,
-      startRevision: 1,
-      prevKv: opts.prevKv,
-      noPut: opts.noPut,
-      noDelete: opts.noDelete,
-    });
     this.#done = this.#record();
   }
 
   async #record(): Promise<void> {
-    try {
-      for await (const r of this.#watch) {
-        this.log.resumes = this.#watch.resumes;
-        if (r.events.length === 0) continue;
-        const events = r.events.map((e) => ({
-          rev: Number(e.kv!.modRevision),
-          text: eventText(e, this.log.opts.prevKv),
-        }));
-        this.log.responses.push({ rev: Number(r.header?.revision), events });
-        this.log.lastRev = Math.max(this.log.lastRev, ...events.map((e) => e.rev));
+    const opts = this.log.opts;
+    while (!this.#stopped) {
+      const w = this.#watch = this.#client.watch(this.#prefix, {
+        prefix: true,
+        startRevision: this.log.lastRev + 1,
+        prevKv: opts.prevKv,
+        noPut: opts.noPut,
+        noDelete: opts.noDelete,
+      });
+      const timer = this.#resumeEveryMs > 0
+        ? setTimeout(() => {
+          this.log.reopened++;
+          w.cancel();
+        }, this.#resumeEveryMs)
+        : undefined;
+      try {
+        for await (const r of w) {
+          this.log.resumes = this.#pastResumes + w.resumes;
+          if (r.events.length === 0) continue;
+          const events = r.events.map((e) => ({
+            rev: Number(e.kv!.modRevision),
+            text: eventText(e, opts.prevKv),
+          }));
+          this.log.responses.push({ rev: Number(r.header?.revision), events });
+          this.log.lastRev = Math.max(this.log.lastRev, ...events.map((e) => e.rev));
+        }
+      } catch (err) {
+        this.log.error = err instanceof Error ? err.message : String(err);
+        return;
+      } finally {
+        clearTimeout(timer);
+        this.#pastResumes += w.resumes;
+        this.log.resumes = this.#pastResumes;
       }
-    } catch (err) {
-      this.log.error = err instanceof Error ? err.message : String(err);
     }
   }
 
@@ -108,9 +141,8 @@ export class MemberWatcher {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#watch.cancel();
+    this.#watch?.cancel();
     await this.#done;
-    this.log.resumes = this.#watch.resumes;
     await this.#client.close();
   }
 }
