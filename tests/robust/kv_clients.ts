@@ -44,6 +44,12 @@ export interface KvClientsOptions {
   keys: number;
   /** A call's deadline; past it a write's outcome is unknown. */
   timeoutMs: number;
+  /**
+   * A planted bug for proving the run can fail: "linearizable" gets are served as
+   * serializable ones by a random member (as a member serving them without ReadIndex would),
+   * and recorded as linearizable.
+   */
+  staleReads?: boolean;
 }
 
 /** Clients running the workload until `stop`. */
@@ -121,7 +127,10 @@ export class KvClients {
           break;
         }
         case "get": {
-          const kv = await client.get(input.key, opts);
+          const kv = await client.get(
+            input.key,
+            this.#opts.staleReads ? { ...opts, serializable: true, endpoint: this.#pick() } : opts,
+          );
           const value = kv === undefined ? null : dec.decode(kv.value);
           output = { kind: "get", value };
           this.#seen.set(input.key, value);
@@ -180,6 +189,12 @@ export class KvClients {
     } catch (err) {
       await this.#failed(err);
     }
+  }
+
+  #planted = 0;
+  /** The member a planted stale read goes to (round-robin). */
+  #pick(): string {
+    return this.#opts.endpoints[this.#planted++ % this.#opts.endpoints.length];
   }
 
   /** Counts a failure and backs off a little (a member down fails at once, not in a loop). */

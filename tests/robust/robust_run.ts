@@ -25,6 +25,8 @@ export interface RunOptions {
   /** KV clients (default 6) and keys they share (default 12). */
   clients?: number;
   keys?: number;
+  /** The planted bug of `KvClientsOptions.staleReads` (the checkers must catch it). */
+  staleReads?: boolean;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -88,6 +90,7 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
       clients: opts.clients ?? 6,
       keys: opts.keys ?? 12,
       timeoutMs: 2000,
+      staleReads: opts.staleReads,
     });
     log(`seed=${opts.seed}: 3 members up, ${opts.clients ?? 6} clients, 3 watchers`);
 
