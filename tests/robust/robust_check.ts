@@ -3,14 +3,14 @@
  * clients and watchers recorded and the history read back from the healed cluster —
  * linearizability of the KV history, durability of acknowledged writes (at the revision they
  * were answered with, distinct revisions in real-time order), serializable reads, and every
- * watcher's events against the history; plus convergence and defects of the read history.
+ * watcher's events and progress notifications against the history; plus convergence and defects of the read history.
  */
 import { checkLinearizable } from "../sim/linearizability.ts";
 import { checkDurability, checkSerializable } from "../sim/cluster_history.ts";
 import type { AckedRevisions, SerialRead } from "../sim/cluster_history.ts";
 import type { HistoryView } from "../sim/history_archive.ts";
 import type { KvOp } from "../sim/kv_history.ts";
-import { checkWatch, referenceEvents } from "../sim/watch_check.ts";
+import { checkProgress, checkWatch, referenceEvents } from "../sim/watch_check.ts";
 import type { WatchLog } from "./watchers.ts";
 
 /** What a run recorded, and what it read back at the end. */
@@ -38,7 +38,12 @@ export function checkRecord(r: RunRecord): string[] {
   bad.push(...checkSerializable(r.serial, r.history));
   for (const w of r.watches) {
     if (w.error !== undefined) bad.push(`${w.name} ended: ${w.error}`);
-    bad.push(...checkWatch(w, referenceEvents(r.history, w.opts), r.finalRev));
+    const ref = referenceEvents(r.history, w.opts);
+    bad.push(...checkWatch(w, ref, r.finalRev));
+    for (const stream of new Set(w.progress.map((p) => p.stream))) {
+      const progress = w.progress.filter((p) => p.stream === stream);
+      bad.push(...checkProgress({ ...w, progress }, ref));
+    }
   }
   return bad;
 }

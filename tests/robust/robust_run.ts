@@ -54,6 +54,7 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
   let kv: KvClients | null = null;
   let admin: Client | null = null;
   const faults: string[] = [];
+  let progress: ReturnType<typeof setInterval> | undefined;
   try {
     const c = cluster = await ProcessCluster.start("concord", n, {
       listenPeers: listen.map((p) => `http://127.0.0.1:${p}`),
@@ -94,6 +95,10 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
     });
     log(`seed=${opts.seed}: 3 members up, ${opts.clients ?? 6} clients, 3 watchers`);
 
+    // progress requests now and then, as a client waiting for its watch to catch up makes
+    progress = setInterval(() => {
+      for (const w of watchers) w.requestProgress();
+    }, 700);
     const deadline = performance.now() + opts.seconds * 1000;
     for (const step of planFaults(opts.seed, opts.seconds, n)) {
       const wait = Math.min(step.gapMs, deadline - performance.now());
@@ -105,6 +110,7 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
       faults.push(line);
       log(`  ${line}`);
     }
+    clearInterval(progress);
     await kv.stop();
     log(`  clients stopped at ${rec.ms()} ms`);
 
@@ -144,7 +150,7 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
     const events = record.watches.map((w) =>
       `${
         w.responses.reduce((s, r) => s + r.events.length, 0)
-      } (${w.resumes} resumed, ${w.reopened} reopened)`
+      } (${w.resumes} resumed, ${w.reopened} reopened, ${w.progress.length} progress)`
     ).join(", ");
     const summary = `seed=${opts.seed}: ${rec.ops.length} ops (${unknown} unknown), ` +
       `${rec.serial.length} serializable reads, ${faults.length} faults, final revision ` +
@@ -154,6 +160,7 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
     log(summary);
     return { seed: opts.seed, record, violations, faults, summary };
   } finally {
+    clearInterval(progress);
     await kv?.stop();
     for (const w of watchers) await w.stop();
     await admin?.close();

@@ -6,7 +6,7 @@
  * (`checkWatch`: ordered, unique, atomic, and exactly the history's events with their values,
  * and previous values with prev_kv).
  */
-import { Client, type Watch } from "../../lib/client/mod.ts";
+import { Client, isProgressNotify, type Watch } from "../../lib/client/mod.ts";
 import type { Event } from "../../proto/gen/mvccpb/kv_pb.ts";
 import { Event_EventType } from "../../proto/gen/mvccpb/kv_pb.ts";
 import type { EventText, WatchOptions } from "../sim/watch_check.ts";
@@ -25,6 +25,12 @@ export interface WatchLog {
   resumes: number;
   /** How many times the watcher cancelled its watch and opened it again where it was. */
   reopened: number;
+  /**
+   * Progress notifications: their revision, how many responses came before, and the stream
+   * they came on (`resumes + reopened` then): a stream resumed on a member that is behind
+   * may answer a lower revision than the last stream did, so order is checked per stream.
+   */
+  progress: { rev: number; after: number; stream: number }[];
   /** Why the watch ended before it was stopped, if it did. */
   error?: string;
 }
@@ -85,6 +91,7 @@ export class MemberWatcher {
       lastRev: 0,
       resumes: 0,
       reopened: 0,
+      progress: [],
     };
     this.#done = this.#record();
   }
@@ -108,6 +115,13 @@ export class MemberWatcher {
       try {
         for await (const r of w) {
           this.log.resumes = this.#pastResumes + w.resumes;
+          if (isProgressNotify(r)) {
+            this.log.progress.push({
+              rev: Number(r.header!.revision),
+              after: this.log.responses.length,
+              stream: this.log.resumes + this.log.reopened,
+            });
+          }
           if (r.events.length === 0) continue;
           const events = r.events.map((e) => ({
             rev: Number(e.kv!.modRevision),
@@ -125,6 +139,14 @@ export class MemberWatcher {
         this.log.resumes = this.#pastResumes;
       }
     }
+  }
+
+  /**
+   * Asks the current stream's member for a progress notification (etcd 3.5's
+   * RequestProgress); between streams the request waits for the next one.
+   */
+  requestProgress(): void {
+    if (this.#watch?.active) this.#watch.requestProgress();
   }
 
   /** Waits until the watcher received revision `rev` (or ended); false on the deadline. */
