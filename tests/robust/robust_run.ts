@@ -80,8 +80,8 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
     const wr = new Rand(opts.seed ^ 0x5bd1e995);
     for (let i = 0; i < n; i++) {
       const prevKv = wr.chance(0.5);
-      const opts = { prevKv, noPut: false, noDelete: false };
-      watchers.push(new MemberWatcher(endpoints, i, "k/", opts, wr.range(2000, 6000)));
+      const wopts = { prevKv, noPut: false, noDelete: false };
+      watchers.push(new MemberWatcher(endpoints, i, "k/", wopts, wr.range(2000, 6000)));
     }
     const rec = new Recorder();
     kv = new KvClients(rec, {
