@@ -6,7 +6,10 @@
  * dialed it, since every member reaches a peer through the same advertised URL.
  */
 
-/** The inode of the socket with this local and remote port on 127.0.0.1, or undefined. */
+/**
+ * The inode of the established socket with this local and remote port on 127.0.0.1, or
+ * undefined.
+ */
 export async function socketInode(
   localPort: number,
   remotePort: number,
@@ -17,7 +20,8 @@ export async function socketInode(
   const text = await Deno.readTextFile("/proc/net/tcp");
   for (const line of text.split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (f[1] === local && f[2] === remote && f[9] !== "0") return f[9];
+    // state 01 is ESTABLISHED: a socket its process closed lingers in FIN_WAIT, in no fd table
+    if (f[1] === local && f[2] === remote && f[3] === "01" && f[9] !== "0") return f[9];
   }
   return undefined;
 }
@@ -58,5 +62,6 @@ export async function dialer(
     const pid = pids[i];
     if (pid !== undefined && await holdsSocket(pid, inode)) return i;
   }
-  return -2;
+  // closed while the fd tables were read?
+  return await socketInode(theirPort, ourPort) === inode ? -2 : -1;
 }
