@@ -33,7 +33,9 @@ function overwrittenPut(ops: readonly KvOp[]): { put: KvOp; later: KvOp } | unde
 Deno.test("robust: 3 concord processes under seeded faults pass the checkers; doctored records fail them", async () => {
   const seed = testSeed();
   const seconds = Number(Deno.env.get("ROBUST_SECONDS") ?? 12);
-  console.log(`seed=${seed} (replay the faults: SEED=${seed}, or deno task robust --seed ${seed})`);
+  console.log(
+    `seed=${seed} (replay the faults: SEED=${seed}, or deno task robust --seconds ${seconds} --seed ${seed})`,
+  );
   const r = await robustRun({ seed, seconds, log: (l) => console.log(l) });
   assert.deepEqual(r.violations, [], `seed=${seed}: ${r.faults.join("; ")}`);
   const rec = r.record;
