@@ -27,13 +27,18 @@ export class ReadHistory implements HistoryView {
     return [...this.#changes.keys()];
   }
 
+  /** The key's value at `rev`: a binary search of its changes (the checkers ask per revision). */
   at(key: string, rev: number): KeyValue | undefined {
-    let v: KeyValue | undefined;
-    for (const c of this.#changes.get(key) ?? []) {
-      if (c.rev > rev) break;
-      v = c.kv;
+    const l = this.#changes.get(key);
+    if (l === undefined) return undefined;
+    let lo = 0;
+    let hi = l.length; // the first change after rev
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (l[mid].rev <= rev) lo = mid + 1;
+      else hi = mid;
     }
-    return v;
+    return lo === 0 ? undefined : l[lo - 1].kv;
   }
 
   changes(key: string): readonly Change[] {
