@@ -1,0 +1,193 @@
+/**
+ * One real-process robustness run (issue 13's real-process variant): three `concord serve`
+ * processes whose peer traffic goes through a proxy (`peer_proxy.ts`), KV clients and one
+ * watcher per member through lib/client over gRPC, faults from the run's seed
+ * (`fault_schedule.ts`: kill -9, SIGSTOP, partitions, drops and delays), then everything
+ * healed, the members converged (same revision and hashKV), the history of revisions read
+ * back from one member (no compaction in a run), and tests/sim's checkers run on the record
+ * (`robust_check.ts`). The faults replay from the seed; the timing of a real run does not.
+ */
+import { Client } from "../../lib/client/mod.ts";
+import { ProcessCluster } from "../cluster/processes.ts";
+import { freePort } from "../support/etcd.ts";
+import { describeFault, inject, planFaults } from "./fault_schedule.ts";
+import { readHistory } from "./history_reader.ts";
+import { KvClients, Recorder } from "./kv_clients.ts";
+import { PeerProxy } from "./peer_proxy.ts";
+import { checkRecord, type RunRecord } from "./robust_check.ts";
+import { MemberWatcher } from "./watchers.ts";
+import { Rand } from "../../lib/base/rand.ts";
+
+export interface RunOptions {
+  seed: number;
+  /** How long faults are injected under load (setup, healing and checks come on top). */
+  seconds: number;
+  /** KV clients (default 6) and keys they share (default 12). */
+  clients?: number;
+  keys?: number;
+  /** The planted bug of `KvClientsOptions.staleReads` (the checkers must catch it). */
+  staleReads?: boolean;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+export interface RunResult {
+  seed: number;
+  record: RunRecord;
+  violations: string[];
+  /** The faults as injected, with when. */
+  faults: string[];
+  summary: string;
+}
+
+/** Runs the cluster under faults and checks the record. */
+export async function robustRun(opts: RunOptions): Promise<RunResult> {
+  const log = opts.log ?? (() => {});
+  const n = 3;
+  const listen = Array.from({ length: n }, () => freePort());
+  let cluster: ProcessCluster | null = null;
+  const proxy = new PeerProxy({
+    targets: listen,
+    pids: () => cluster?.members.map((m) => m.proc?.pid) ?? [],
+  });
+  const watchers: MemberWatcher[] = [];
+  let kv: KvClients | null = null;
+  let admin: Client | null = null;
+  const faults: string[] = [];
+  let progress: ReturnType<typeof setInterval> | undefined;
+  try {
+    const c = cluster = await ProcessCluster.start("concord", n, {
+      listenPeers: listen.map((p) => `http://127.0.0.1:${p}`),
+      advertisePeers: proxy.ports.map((p) => `http://127.0.0.1:${p}`),
+      // the proxy tells members apart by their pids from the first connection on
+      prepare: (pc) => Promise.resolve(void (cluster = pc)),
+    });
+    const endpoints = c.members.map((m) => m.clientUrl);
+    admin = new Client({ endpoints, memberDownMs: 500 });
+    const a = admin;
+    const leaderOf = async () => {
+      for (let i = 0; i < n; i++) {
+        if (c.members[i].proc === null || c.members[i].paused) continue;
+        try {
+          const s = await a.maintenance.status({ endpoint: endpoints[i], timeoutMs: 1000 });
+          if (s.leader !== 0n && s.leader === s.header?.memberId) return i;
+        } catch {
+          // down or between leaders
+        }
+      }
+      return -1;
+    };
+    const wr = new Rand(opts.seed ^ 0x5bd1e995);
+    for (let i = 0; i < n; i++) {
+      const prevKv = wr.chance(0.5);
+      const wopts = { prevKv, noPut: false, noDelete: false };
+      watchers.push(new MemberWatcher(endpoints, i, "k/", wopts, wr.range(2000, 6000)));
+    }
+    const rec = new Recorder();
+    kv = new KvClients(rec, {
+      endpoints,
+      incarnation: (m) => c.members[m].logs.length,
+      seed: opts.seed,
+      clients: opts.clients ?? 6,
+      keys: opts.keys ?? 12,
+      timeoutMs: 2000,
+      staleReads: opts.staleReads,
+    });
+    log(`seed=${opts.seed}: 3 members up, ${opts.clients ?? 6} clients, 3 watchers`);
+
+    // progress requests now and then, as a client waiting for its watch to catch up makes
+    progress = setInterval(() => {
+      for (const w of watchers) w.requestProgress();
+    }, 700);
+    const deadline = performance.now() + opts.seconds * 1000;
+    for (const step of planFaults(opts.seed, opts.seconds, n)) {
+      const wait = Math.min(step.gapMs, deadline - performance.now());
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (performance.now() >= deadline) break;
+      const at = rec.ms();
+      const who = await inject(step.fault, c, proxy, leaderOf);
+      const line = `${at} ms: ${describeFault(step.fault)}${who}, healed by ${rec.ms()} ms`;
+      faults.push(line);
+      log(`  ${line}`);
+    }
+    clearInterval(progress);
+    await kv.stop();
+    log(`  clients stopped at ${rec.ms()} ms`);
+
+    // heal everything, then the members must converge
+    proxy.heal();
+    for (let i = 0; i < n; i++) {
+      if (c.members[i].paused) await c.signal(i, "SIGCONT");
+      if (c.members[i].proc === null) c.spawn(i);
+    }
+    await Promise.all(c.members.map((_, i) => c.waitHealthy(i, 60_000)));
+    const problems: string[] = [];
+    const finalRev = await converge(a, endpoints, 60_000).catch((err) => {
+      problems.push(String(err));
+      return -1;
+    });
+    for (const w of watchers) {
+      if (finalRev > 0 && !await w.reach(finalRev, 30_000)) {
+        problems.push(`${w.log.name} reached only revision ${w.log.lastRev} of ${finalRev}`);
+      }
+    }
+    for (const w of watchers) await w.stop();
+    const history = await readHistory(a, endpoints[0], Math.max(finalRev, 1));
+    problems.push(...history.defects);
+    const record: RunRecord = {
+      ops: rec.ops,
+      revs: rec.revs,
+      serial: rec.serial,
+      watches: watchers.map((w) => w.log),
+      history,
+      finalRev,
+      problems,
+    };
+    const t = performance.now();
+    const violations = checkRecord(record);
+    const checkMs = Math.round(performance.now() - t);
+    const unknown = rec.ops.filter((o) => o.ret === null).length;
+    const events = record.watches.map((w) =>
+      `${
+        w.responses.reduce((s, r) => s + r.events.length, 0)
+      } (${w.resumes} resumed, ${w.reopened} reopened, ${w.progress.length} progress)`
+    ).join(", ");
+    const summary = `seed=${opts.seed}: ${rec.ops.length} ops (${unknown} unknown), ` +
+      `${rec.serial.length} serializable reads, ${faults.length} faults, final revision ` +
+      `${finalRev}, watch events ${events}, proxy connections ${proxy.connections} ` +
+      `(${proxy.gone} closed at once, ${proxy.unidentified} unidentified), checked in ${checkMs} ms: ` +
+      (violations.length === 0 ? "ok" : `${violations.length} violations`);
+    log(summary);
+    return { seed: opts.seed, record, violations, faults, summary };
+  } finally {
+    clearInterval(progress);
+    await kv?.stop();
+    for (const w of watchers) await w.stop();
+    await admin?.close();
+    await cluster?.stop();
+    await proxy.close();
+  }
+}
+
+/** Waits until every member is at one revision with one hashKV there; returns it. */
+async function converge(c: Client, endpoints: string[], timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  for (;;) {
+    const seen: string[] = [];
+    try {
+      for (const endpoint of endpoints) {
+        const s = await c.maintenance.status({ endpoint, timeoutMs: 2000 });
+        const rev = s.header!.revision;
+        const h = await c.maintenance.hashKV(rev, { endpoint, timeoutMs: 5000 });
+        seen.push(`${rev}:${h.hash}`);
+      }
+      if (new Set(seen).size === 1) return Number(seen[0].split(":")[0]);
+      last = seen.join(" ");
+    } catch (err) {
+      last = String(err);
+    }
+    if (Date.now() > deadline) throw new Error(`members never converged: ${last}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
