@@ -179,10 +179,10 @@ export function watchService(s: EtcdServer): Partial<ServiceImpl<typeof Watch>> 
       const ids = new WatchIds();
       readRequests(s, ctx, requests, stream, fragmented, room, ids).catch(() => {});
       const headerBytes = toBinary(pb.ResponseHeaderSchema, s.header()).length;
+      const fragments = (r: WatchResponse): boolean =>
+        r.events.length > 1 && fragmented.size > 0 && fragmented.has(r.watchId);
       const split = (r: WatchResponse): WatchResponse[] =>
-        fragmented.has(r.watchId) && r.events.length > 1
-          ? fragmentResponse(r, w.maxRequestBytes, headerBytes)
-          : [r];
+        fragments(r) ? fragmentResponse(r, w.maxRequestBytes, headerBytes) : [r];
       try {
         if (acceptsEncoded(ctx)) {
           // the direct gRPC path: every response queued when the stream is read leaves in one
@@ -192,7 +192,8 @@ export function watchService(s: EtcdServer): Partial<ServiceImpl<typeof Watch>> 
             let r = await stream.next();
             let bytes = 0;
             while (r !== undefined) {
-              for (const p of split(r)) batch.push(p);
+              if (fragments(r)) { for (const p of split(r)) batch.push(p); }
+              else batch.push(r);
               bytes += eventBytes(r);
               if (bytes >= BATCH_BYTES || batch.length >= BATCH_RESPONSES) break;
               r = stream.tryNext();

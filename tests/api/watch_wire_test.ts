@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import {
+  createConnectTransport,
+  createGrpcTransport,
+  Http2SessionManager,
+} from "@connectrpc/connect-node";
+import {
+  KV,
   ResponseHeaderSchema,
   Watch,
   type WatchRequest,
@@ -18,7 +23,7 @@ import type { WatchResponse } from "../../lib/mvcc/watch_types.ts";
 import { WatchIds, watchResponseToPb } from "../../lib/server/convert.ts";
 import { startGrpcMember } from "./grpc_member.ts";
 import { sample } from "./prom_text.ts";
-import { waitFor } from "../server/harness.ts";
+import { startTestServer, waitFor } from "../server/harness.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -232,5 +237,68 @@ Deno.test("watch wire: gRPC (encoded once per revision) and Connect (messages) d
     ac.abort();
     sm.abort();
     await m.close();
+  }
+});
+
+Deno.test("watch wire: a revision larger than --max-request-bytes goes out in the same fragments on gRPC and Connect", async () => {
+  const s = await startTestServer((c) => (c.maxRequestBytes = 4096));
+  const sessions = [new Http2SessionManager(s.url), new Http2SessionManager(s.url)];
+  const ac = new AbortController();
+  try {
+    const grpc = createClient(
+      Watch,
+      createGrpcTransport({ baseUrl: s.url, sessionManager: sessions[0] }),
+    );
+    const connect = createClient(
+      Watch,
+      createConnectTransport({
+        baseUrl: s.url,
+        httpVersion: "2",
+        useBinaryFormat: true,
+        sessionManager: sessions[1],
+      }),
+    );
+    const kv = createClient(
+      KV,
+      createGrpcTransport({ baseUrl: s.url, sessionManager: sessions[0] }),
+    );
+    for (let i = 0; i < 10; i++) {
+      await kv.put({ key: enc(`f/${i}`), value: new Uint8Array(1000).fill(0x61 + i) });
+    }
+    const creates: Req[] = [{
+      requestUnion: {
+        case: "createRequest",
+        value: { key: enc("f/"), rangeEnd: enc("f0"), watchId: 3n, prevKv: true, fragment: true },
+      },
+    }];
+    const viaGrpc = record(grpc, creates, ac.signal);
+    const viaConnect = record(connect, creates, ac.signal);
+    await waitFor(
+      "both watchers created",
+      () => Promise.resolve(viaGrpc.count() === 1 && viaConnect.count() === 1),
+    );
+    // ten deletions in one revision, each with its 1,000-byte previous value: over 10 KB
+    await kv.deleteRange({ key: enc("f/"), rangeEnd: enc("f0") });
+    const events = (rs: PbWatchResponse[] | undefined) =>
+      (rs ?? []).reduce((n, r) => n + r.events.length, 0);
+    await waitFor(
+      "all ten events on both",
+      () =>
+        Promise.resolve(
+          events(viaGrpc.byId.get(3n)) === 10 && events(viaConnect.byId.get(3n)) === 10,
+        ),
+    );
+    const got = viaGrpc.byId.get(3n)!.slice(1);
+    assert.deepEqual(got, viaConnect.byId.get(3n)!.slice(1));
+    assert.ok(got.length >= 3, `${got.length} fragments`);
+    assert.deepEqual(got.map((r) => r.fragment), got.map((_, i) => i < got.length - 1));
+    assert.equal(
+      got.flatMap((r) => r.events).map((e) => e.prevKv?.value[0]).join(),
+      "97,98,99,100,101,102,103,104,105,106",
+    );
+  } finally {
+    ac.abort();
+    for (const sm of sessions) sm.abort();
+    await s.close();
   }
 });
