@@ -14,6 +14,8 @@
  *   --key-space-size=N (1)  --sequential-keys             --consistency=l|s (range; default l)
  *   --limit=N (range) --txn-ops=N (txn-put; 1)            --watch-per-stream=N (watch; 1)
  *   --lease-ttl=N (lease-keepalive; 60)                   --seed=N --json (one JSON line only)
+ *   --put-rate=N      watch: put at N/s without waiting for the watchers (watch_paced.ts;
+ *                     default 0: each put waits until every watcher saw the previous one)
  *   --transport=h2|fetch|connect  the gRPC client (default h2; see conns.ts)
  */
 import process from "node:process";
@@ -31,6 +33,7 @@ import {
   txnPutWorkload,
   type WorkloadOptions,
 } from "./workloads.ts";
+import { runWatchPaced } from "./watch_paced.ts";
 
 /** Commands the generator knows. */
 export const COMMANDS = ["put", "range", "txn-put", "watch", "lease-keepalive"] as const;
@@ -63,6 +66,7 @@ const KNOWN = new Set([
   "txn-ops",
   "watch-per-stream",
   "lease-ttl",
+  "put-rate",
   "seed",
   "json",
   "transport",
@@ -136,6 +140,7 @@ export function parseArgs(argv: string[]): LoadgenArgs {
       txnOps: int("txn-ops", 1, 1),
       watchPerStream: int("watch-per-stream", 1, 1),
       leaseTtl: int("lease-ttl", 60, 1),
+      putRate: int("put-rate", 0, 0),
     },
   };
 }
@@ -196,7 +201,9 @@ export async function runLoadgen(args: LoadgenArgs): Promise<LoadgenResult> {
         break;
       }
       case "watch":
-        raw = await runWatch(pool, args.opts, rand);
+        raw = args.opts.putRate > 0
+          ? await runWatchPaced(pool, args.opts, rand, args.opts.putRate)
+          : await runWatch(pool, args.opts, rand);
         break;
     }
     const cpu = cpuSeconds() - cpu0;

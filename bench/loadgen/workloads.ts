@@ -78,6 +78,8 @@ export interface WorkloadOptions extends KeyOptions {
   watchPerStream: number;
   /** lease-keepalive: the TTL of each client's lease. */
   leaseTtl: number;
+  /** watch: puts per second, not waiting for the watchers (0: closed loop). */
+  putRate: number;
 }
 
 /** etcd's put: one Put of a `valSize` value on a generated key per request. */

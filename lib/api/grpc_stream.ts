@@ -4,7 +4,8 @@
  * moves every message of a stream through a chain of async-iterable transforms (parse,
  * validate, serialize, envelope, normalize), which cost about 5 KB of allocation and most of
  * the server's CPU per watch event; here a request envelope is decoded where it is read and a
- * response is enveloped where it is yielded. Anything else (compression, other codecs)
+ * response is enveloped where it is yielded (or comes enveloped already, as EncodedMessages,
+ * from a method that encodes its own). Anything else (compression, other codecs)
  * returns undefined and goes to Connect's handler.
  */
 import { create, type DescMessage, type DescMethod, isMessage, toBinary } from "@bufbuild/protobuf";
@@ -26,6 +27,7 @@ import {
   type GrpcByteCounts,
 } from "./grpc_call.ts";
 import type { CountSink } from "../base/metric_sink.ts";
+import { EncodedMessages, markAcceptsEncoded } from "./encoded_messages.ts";
 
 /** A protocol violation in the request stream, as grpc-go reports it. */
 function malformed(what: string): ConnectError {
@@ -106,6 +108,7 @@ export function grpcStreamHandler(
     const call = acceptGrpc(req, method);
     if (call === undefined) return undefined;
     const { ctx, timeoutError } = call;
+    markAcceptsEncoded(ctx);
     const body = req.body as AsyncIterable<Uint8Array>;
     async function* respond(): AsyncGenerator<Uint8Array> {
       try {
@@ -119,6 +122,11 @@ export function grpcStreamHandler(
           bytes?.received.add(whole.length - 5);
         }
         for await (const res of impl(input, ctx) as AsyncIterable<unknown>) {
+          if (res instanceof EncodedMessages) {
+            bytes?.sent.add(res.payloadBytes);
+            yield res.bytes;
+            continue;
+          }
           const out = encode(method.output, res);
           bytes?.sent.add(out.length - 5);
           yield out;

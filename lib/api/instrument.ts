@@ -6,6 +6,7 @@ import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { GrpcCode } from "../base/errors.ts";
 import { toConnectError } from "./errors.ts";
+import { EncodedMessages } from "./encoded_messages.ts";
 import type { GrpcMetrics } from "./metrics.ts";
 import { ErrorCode } from "../http/frame.ts";
 import { ResponseAbandonedError } from "../http/response_abandoned.ts";
@@ -175,7 +176,7 @@ export function instrumentService(
             )
             : input;
           for await (const res of fn.call(impl, arg, ctx) as AsyncIterable<unknown>) {
-            sent?.inc();
+            sent?.inc(res instanceof EncodedMessages ? res.count : 1);
             try {
               yield res;
             } catch (err) {

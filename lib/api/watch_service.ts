@@ -11,7 +11,14 @@ import type { Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { saturateInt64 } from "../base/types.ts";
 import { fragmentResponse } from "../mvcc/fragment.ts";
-import { type WatchCreateRequest, type WatchFilter, watchResponse } from "../mvcc/watch_types.ts";
+import {
+  type WatchCreateRequest,
+  type WatchFilter,
+  type WatchResponse,
+  watchResponse,
+} from "../mvcc/watch_types.ts";
+import { acceptsEncoded, asResponse, EncodedMessages } from "./encoded_messages.ts";
+import { WatchWire } from "./watch_wire.ts";
 import type { WatchStream } from "../mvcc/watch_hub.ts";
 import type { EtcdServer } from "../server/etcd_server.ts";
 import { WatchIds } from "../server/convert.ts";
@@ -108,6 +115,24 @@ async function readRequests(
   // /v3/watch` sends one request, closes its body, and waits for events.
 }
 
+/**
+ * Bounds of one piece of the direct gRPC path: the responses taken from the stream's queue at
+ * once stop at this many key and value bytes (a response is never split), or this many
+ * responses (the queue holds 128, and draining it hands victims' held responses over).
+ */
+const BATCH_BYTES = 64 * 1024;
+const BATCH_RESPONSES = 256;
+
+/** Key and value bytes of a response's events (the bulk of its encoding). */
+function eventBytes(r: WatchResponse): number {
+  let n = 0;
+  for (const e of r.events) {
+    n += e.kv.key.length + e.kv.value.length;
+    if (e.prevKv !== undefined) n += e.prevKv.key.length + e.prevKv.value.length;
+  }
+  return n;
+}
+
 /** clientv3's InvalidWatchID: the id etcd gives a watch it refused to create. */
 const INVALID_WATCH_ID = -1;
 
@@ -142,6 +167,7 @@ function grpcErrorText(e: EtcdError): string {
 /** The Watch service implementation for createApiHandler. */
 export function watchService(s: EtcdServer): Partial<ServiceImpl<typeof Watch>> {
   const w = s.watch;
+  const wire = new WatchWire(w);
   return {
     async *watch(requests, ctx) {
       const stream = w.open();
@@ -153,13 +179,36 @@ export function watchService(s: EtcdServer): Partial<ServiceImpl<typeof Watch>> 
       const ids = new WatchIds();
       readRequests(s, ctx, requests, stream, fragmented, room, ids).catch(() => {});
       const headerBytes = toBinary(pb.ResponseHeaderSchema, s.header()).length;
+      const fragments = (r: WatchResponse): boolean =>
+        r.events.length > 1 && fragmented.size > 0 && fragmented.has(r.watchId);
+      const split = (r: WatchResponse): WatchResponse[] =>
+        fragments(r) ? fragmentResponse(r, w.maxRequestBytes, headerBytes) : [r];
       try {
-        for await (const r of stream) {
-          const parts = fragmented.has(r.watchId) && r.events.length > 1
-            ? fragmentResponse(r, w.maxRequestBytes, headerBytes)
-            : [r];
-          for (const p of parts) yield w.toWire(p, ids);
-          room.check(stream);
+        if (acceptsEncoded(ctx)) {
+          // the direct gRPC path: every response queued when the stream is read leaves in one
+          // piece, encoded with the bytes it shares with other watchers' (lib/api/watch_wire.ts)
+          const batch: WatchResponse[] = [];
+          for (;;) {
+            let r = await stream.next();
+            let bytes = 0;
+            while (r !== undefined) {
+              if (fragments(r)) { for (const p of split(r)) batch.push(p); }
+              else batch.push(r);
+              bytes += eventBytes(r);
+              if (bytes >= BATCH_BYTES || batch.length >= BATCH_RESPONSES) break;
+              r = stream.tryNext();
+            }
+            if (batch.length === 0) break;
+            const out = new EncodedMessages(wire.encode(batch, ids), batch.length);
+            batch.length = 0;
+            room.check(stream);
+            yield asResponse<pb.WatchResponse>(out);
+          }
+        } else {
+          for await (const r of stream) {
+            for (const p of split(r)) yield w.toWire(p, ids);
+            room.check(stream);
+          }
         }
       } finally {
         ctx.signal.removeEventListener("abort", onAbort);

@@ -420,12 +420,28 @@ export class WatchHub {
   /** Queues `r` for `w`, adding previous values when asked; false when the queue is full. */
   #deliver(w: Watcher, r: WatchResponse, force = false): boolean {
     if (!force && !w.stream.hasRoom()) return false;
-    if (w.prevKv) r.events = r.events.map((e) => this.#withPrev(e));
+    if (w.prevKv) r.events = this.#withPrevs(r.events);
     w.sentSinceTick = true;
     const queued = w.stream.push(r, force);
     if (queued && r.events.length > 0) this.#events?.add(r.events.length);
     return queued;
   }
+
+  /**
+   * `evs` with previous values. The events of a revision are one array shared by every watcher
+   * that takes them all (the common case), so the previous values are read once for all of
+   * them: the last array and its answer are kept, and shared in turn (nobody mutates either).
+   */
+  #withPrevs(evs: Event[]): Event[] {
+    if (evs === this.#prevOf) return this.#prevs;
+    const out = evs.map((e) => this.#withPrev(e));
+    this.#prevOf = evs;
+    this.#prevs = out;
+    return out;
+  }
+
+  #prevOf: Event[] | undefined;
+  #prevs: Event[] = [];
 
   #withPrev(e: Event): Event {
     // A creation has no previous value; etcd does not look (even when a delete of the key

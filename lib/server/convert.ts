@@ -7,8 +7,13 @@
 import { create } from "@bufbuild/protobuf";
 import { MAX_COUNTER, saturateInt64 } from "../base/types.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { type KeyValue as PbKeyValue, KeyValueSchema } from "../../proto/gen/mvccpb/kv_pb.ts";
+import {
+  EventSchema,
+  type KeyValue as PbKeyValue,
+  KeyValueSchema,
+} from "../../proto/gen/mvccpb/kv_pb.ts";
 import type * as m from "../mvcc/types.ts";
+import type { WatchResponse } from "../mvcc/watch_types.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -223,4 +228,28 @@ export class WatchIds {
   toWire(hub: number): bigint {
     return this.#toWire.get(hub) ?? BigInt(hub);
   }
+}
+
+/** A hub response as etcd's WatchResponse with `header`, its watch id mapped by `ids`. */
+export function watchResponseToPb(
+  r: WatchResponse,
+  header: pb.ResponseHeader,
+  ids: WatchIds,
+): pb.WatchResponse {
+  return create(pb.WatchResponseSchema, {
+    header,
+    watchId: ids.toWire(r.watchId),
+    created: r.created,
+    canceled: r.canceled,
+    compactRevision: BigInt(r.compactRevision),
+    cancelReason: r.cancelReason,
+    fragment: r.fragment,
+    events: r.events.map((e) =>
+      create(EventSchema, {
+        type: e.type as number,
+        kv: kvToPb(e.kv),
+        prevKv: e.prevKv ? kvToPb(e.prevKv) : undefined,
+      })
+    ),
+  });
 }

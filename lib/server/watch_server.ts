@@ -4,16 +4,14 @@
  * messages with the member's header. The API's Watch service and v3election's Observe only
  * carry streams to and from here.
  */
-import { create } from "@bufbuild/protobuf";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { EventSchema } from "../../proto/gen/mvccpb/kv_pb.ts";
 import { Errors } from "../base/errors.ts";
 import type { WatchStream, WatchStreamOptions } from "../mvcc/watch_hub.ts";
 import type { WatchResponse } from "../mvcc/watch_types.ts";
 import type { Member } from "./member.ts";
 import type { KvServer } from "./kv_server.ts";
 import type { Caller } from "./caller.ts";
-import { kvToPb, type WatchIds } from "./convert.ts";
+import { type WatchIds, watchResponseToPb } from "./convert.ts";
 
 /** etcd's Watch over one member. */
 export class WatchServer {
@@ -50,23 +48,23 @@ export class WatchServer {
     return this.#m.config.maxRequestBytes;
   }
 
+  /** The cluster id of every response header (with memberId and term: lib/api/watch_wire.ts). */
+  get clusterId(): bigint {
+    return this.#m.clusterId;
+  }
+
+  /** The member id of every response header. */
+  get memberId(): bigint {
+    return this.#m.id;
+  }
+
+  /** The raft term of the response headers sent now. */
+  get term(): number {
+    return this.#m.term;
+  }
+
   /** The wire form of a hub response, its watch id mapped back to the client's. */
   toWire(r: WatchResponse, ids: WatchIds): pb.WatchResponse {
-    return create(pb.WatchResponseSchema, {
-      header: this.#m.header(r.revision),
-      watchId: ids.toWire(r.watchId),
-      created: r.created,
-      canceled: r.canceled,
-      compactRevision: BigInt(r.compactRevision),
-      cancelReason: r.cancelReason,
-      fragment: r.fragment,
-      events: r.events.map((e) =>
-        create(EventSchema, {
-          type: e.type as number,
-          kv: kvToPb(e.kv),
-          prevKv: e.prevKv ? kvToPb(e.prevKv) : undefined,
-        })
-      ),
-    });
+    return watchResponseToPb(r, this.#m.header(r.revision), ids);
   }
 }

@@ -81,3 +81,47 @@ Deno.test("put workload against a real etcd 3.4: count = requests made, every ke
     await etcd.stop();
   }
 });
+
+Deno.test("paced watch against a real etcd 3.4: every watcher sees every put, at the put rate", async () => {
+  const etcd = await startEtcd();
+  try {
+    const total = 200;
+    const rate = 100;
+    const watchers = 3 * 2;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../../bench/loadgen/main.ts", import.meta.url).pathname,
+        "watch",
+        `--endpoints=${etcd.endpoint}`,
+        "--clients=3",
+        "--watch-per-stream=2",
+        "--conns=2",
+        `--total=${total}`,
+        `--put-rate=${rate}`,
+        "--val-size=16",
+        "--json",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.ok(out.success, `loadgen failed: ${stderr}`);
+    const result = JSON.parse(new TextDecoder().decode(out.stdout).trim());
+    assert.equal(result.count, total * watchers);
+    assert.equal(result.errors, 0);
+    // paced: after the limiter's burst of `rate` puts, the rest go at `rate` a second, so the
+    // run lasts (total - rate - 1) / rate seconds at least (unpaced, 200 puts take 0.2-0.5 s)
+    const least = (total - rate - 1) / rate;
+    assert.ok(
+      result.rps <= ((total * watchers) / least) * 1.05,
+      `${result.rps} events/s: the run was shorter than ${least} s`,
+    );
+    assert.ok(result.p99 >= result.p50 && result.p50 > 0);
+    const v = parseArgs(["watch", "--put-rate=10"]);
+    assert.equal(v.opts.putRate, 10);
+  } finally {
+    await etcd.stop();
+  }
+});
