@@ -16,6 +16,7 @@ import { normalizeGrpcMessage } from "./grpc_message.ts";
 import type { AnyImpl } from "./instrument.ts";
 import { readLimited } from "./limits.ts";
 import { none, once } from "./body.ts";
+import { envelopePutResponse } from "./put_response_codec.ts";
 
 /** Serves one unary method over gRPC; see the module comment for when it declines. */
 export function grpcUnaryHandler(
@@ -35,7 +36,8 @@ export function grpcUnaryHandler(
       const input = decodeSingle(method.input, body, "unary");
       bytes?.received.add(body.length - 5);
       const res = await impl(input, ctx);
-      out = envelope(
+      // Put's answer (most calls under a write load) is written by hand
+      out = envelopePutResponse(res) ?? envelope(
         toBinary(method.output, create(method.output, res as Record<string, unknown>)),
       );
       bytes?.sent.add(out.length - 5);

@@ -94,8 +94,8 @@ export class Applier {
   }
 
   /**
-   * Applies one normal entry holding a request, and its consistent index, in one synchronous
-   * step. A request that fails the same way on every member (an etcd error, a request the
+   * Applies one normal entry holding a request, in one synchronous step; the caller stores its
+   * consistent index in the same step (once per batch, see Member's apply). A request that fails the same way on every member (an etcd error, a request the
    * services should have refused) is consumed as a failed request; anything else stops the
    * member, since a state machine that cannot apply an entry would diverge.
    */
@@ -121,7 +121,6 @@ export class Applier {
     } finally {
       this.#applying = 0;
     }
-    s.store.setConsistentIndex(e.index, e.term);
     return { id: req.id, request: req, outcome };
   }
 

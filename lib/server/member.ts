@@ -10,7 +10,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { Errors, EtcdError } from "../base/errors.ts";
-import { EntryType, type Snapshot } from "../base/raftpb.ts";
+import { type Entry, EntryType, type Snapshot } from "../base/raftpb.ts";
 import { Rand } from "../base/rand.ts";
 import type { ClusterId, MemberId } from "../base/types.ts";
 import { asLogger, type Logger, stderrLogger } from "../base/log.ts";
@@ -501,28 +501,42 @@ export class Member {
     const s = this.#state;
     const ci = s.store.consistentIndex().index;
     let cc = 0;
-    for (const e of b.entries) {
-      if (e.type === EntryType.ConfChange) {
-        // conf changes are replayed into the membership even below the consistent index: in
-        // log order they end in the state the backend already holds
-        const change = b.confChanges[cc++];
-        this.#reconfig.apply(change, e);
-        if (e.index > ci) s.store.setConsistentIndex(e.index, e.term);
-        this.#reconfig.settle(change);
-        continue;
+    // The consistent index of the batch's request entries is stored once, after the last one
+    // applied (two meta-bucket writes per entry were 3 % of a lone member's busy time under
+    // put-1000). The loop is one synchronous step and the backend commits only at the end of
+    // a step (batch_backend.ts), so no commit can hold an entry's writes without its index;
+    // `finally` stores it for the entries applied before one that stops the member.
+    let pending: Entry | null = null;
+    try {
+      for (const e of b.entries) {
+        if (e.type === EntryType.ConfChange) {
+          // conf changes are replayed into the membership even below the consistent index:
+          // in log order they end in the state the backend already holds
+          const change = b.confChanges[cc++];
+          this.#reconfig.apply(change, e);
+          if (e.index > ci) {
+            s.store.setConsistentIndex(e.index, e.term);
+            pending = null;
+          }
+          this.#reconfig.settle(change);
+          continue;
+        }
+        if (e.index <= ci) continue; // already in the backend: a replay applies nothing twice
+        if (e.type !== EntryType.Normal || e.data.length === 0) {
+          pending = e;
+          if (e.type === EntryType.Normal) this.#leases.appliedEmptyEntry(e.term);
+          continue;
+        }
+        const started = this.#clock.now();
+        const r = this.#applier.applyEntry(e);
+        pending = e;
+        const took = this.#clock.now() - started;
+        this.#events.applied(r, took);
+        if (took > SLOW_APPLY_MS) this.#metrics.slowApplies?.add();
+        this.#waits.settle(r.id, r.outcome);
       }
-      if (e.index <= ci) continue; // already in the backend: a replay applies nothing twice
-      if (e.type !== EntryType.Normal || e.data.length === 0) {
-        s.store.setConsistentIndex(e.index, e.term);
-        if (e.type === EntryType.Normal) this.#leases.appliedEmptyEntry(e.term);
-        continue;
-      }
-      const started = this.#clock.now();
-      const r = this.#applier.applyEntry(e);
-      const took = this.#clock.now() - started;
-      this.#events.applied(r, took);
-      if (took > SLOW_APPLY_MS) this.#metrics.slowApplies?.add();
-      this.#waits.settle(r.id, r.outcome);
+    } finally {
+      if (pending !== null) s.store.setConsistentIndex(pending.index, pending.term);
     }
     if (b.entries.length > 0) {
       const last = b.entries[b.entries.length - 1].index;

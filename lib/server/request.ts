@@ -12,6 +12,7 @@ import {
   toBinary,
 } from "@bufbuild/protobuf";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { decodePutBody, putBodySize, writePutBody } from "./put_entry_codec.ts";
 
 /** The format byte values; never renumber (they are in every WAL). */
 export enum RequestKind {
@@ -100,11 +101,13 @@ const decoder = new TextDecoder();
 
 /** Encodes a request as raft entry data. */
 export function encodeRequest(r: InternalRequest): Uint8Array {
-  const b = toBinary(SCHEMAS[r.kind] as DescMessage, r.req as Message);
+  // a put (most entries) is written straight into the entry (put_entry_codec.ts)
+  const putSize = r.kind === RequestKind.Put ? putBodySize(r.req) : -1;
+  const b = putSize >= 0 ? null : toBinary(SCHEMAS[r.kind] as DescMessage, r.req as Message);
   const user = r.auth ? encoder.encode(r.auth.username) : null;
   if (user !== null && user.length > 0xffff) throw new RangeError("user name is too long");
   const trailer = user === null ? 0 : 2 + user.length + 8;
-  const out = new Uint8Array(HEADER + trailer + b.length);
+  const out = new Uint8Array(HEADER + trailer + (b === null ? putSize : b.length));
   const view = new DataView(out.buffer);
   out[0] = r.kind | (user === null ? 0 : AUTH_FLAG);
   view.setBigUint64(1, r.id, false);
@@ -113,7 +116,8 @@ export function encodeRequest(r: InternalRequest): Uint8Array {
     out.set(user, HEADER + 2);
     view.setBigUint64(HEADER + 2 + user.length, BigInt(r.auth!.revision), false);
   }
-  out.set(b, HEADER + trailer);
+  if (b === null) writePutBody(out, HEADER + trailer, r.req as pb.PutRequest);
+  else out.set(b, HEADER + trailer);
   return out;
 }
 
@@ -136,6 +140,8 @@ export function decodeRequest(data: Uint8Array): InternalRequest {
     at += 2 + n + 8;
     auth = { username, revision };
   }
-  const req = fromBinary(schema, data.subarray(at));
+  const body = data.subarray(at);
+  const req = (kind === RequestKind.Put ? decodePutBody(body) : undefined) ??
+    fromBinary(schema, body);
   return (auth ? { kind, id, req, auth } : { kind, id, req }) as InternalRequest;
 }
