@@ -218,8 +218,10 @@ export class MvccStore implements KvReader {
     let current = 1;
     const kv: KeyValueHead = { key: "", createRevision: 0, version: 0, lease: 0n };
     const leased = this.#leased;
-    r.range(KEY_BUCKET, revToBytes(1, 0), undefined, (k, v) => {
+    // one pass over the whole bucket in file order, its pages not cached (Backend.scan)
+    r.scan(KEY_BUCKET, (k, v) => {
       const main = bytesToMain(k);
+      if (main < 1) return; // below the first revision: nothing is ever written there
       const sub = bytesToSub(k);
       peekKeyValue(v, kv);
       const key = kv.key;
