@@ -15,11 +15,15 @@
  *
  *   deno task bench:restart [--size-mb=512] [--val-size=2000] [--keys=N] [--inflight=128]
  *                           [--tail=5000] [--rounds=3] [--only=etcd|concord] [--keep]
+ *                           [--baseline=/work/main] [--reuse=DIR]
  *
  * `--size-mb` sets `--puts` (size-mb MiB / val-size) unless given. Data dirs are under /tmp and
  * removed at the end unless `--keep`. Concord runs as `deno task start` runs it (the same
  * --v8-flags) with `--log-level=info`, so its log (kept beside the data dir with `--keep`)
- * shows where its start-up time goes (docs/perf.md, "Restart time"). Times are this machine's
+ * shows where its start-up time goes (docs/perf.md, "Restart time"). `--baseline=DIR` also
+ * restarts the Concord of another checkout (e.g. /work/main) on the same data dir, in the same
+ * alternation: before and after a change in one run. `--reuse=DIR` restarts the data dirs a
+ * `--keep` run left (filled with the same flags) instead of filling new ones. Times are this machine's
  * at this moment: the machine is shared, so the load average is printed with them.
  */
 import { Client } from "../lib/client/mod.ts";
@@ -37,6 +41,10 @@ interface Flags {
   rounds: number;
   only?: ServerKind;
   keep: boolean;
+  /** A checkout of Concord to restart beside this one, on the same data (before/after). */
+  baseline?: string;
+  /** A data dir left by `--keep` with the same fill flags: restart it, skip the fill. */
+  reuse?: string;
 }
 
 function parseFlags(args: string[]): Flags {
@@ -60,10 +68,12 @@ function parseFlags(args: string[]): Flags {
     else if (name === "--rounds") f.rounds = n;
     else if (name === "--only" && (value === "etcd" || value === "concord")) f.only = value;
     else if (name === "--keep") f.keep = true;
+    else if (name === "--baseline" && value) f.baseline = value;
+    else if (name === "--reuse" && value) f.reuse = value;
     else {
       throw new Error(
         `unknown flag ${a} (flags: --size-mb=N --val-size=N --puts=N --keys=N --inflight=N ` +
-          `--tail=N --rounds=N --only=etcd|concord --keep)`,
+          `--tail=N --rounds=N --only=etcd|concord --keep --baseline=DIR --reuse=DIR)`,
       );
     }
   }
@@ -83,29 +93,32 @@ function parseFlags(args: string[]): Flags {
 /** One server's data dir and the addresses it always runs on. */
 interface Server {
   kind: ServerKind;
+  /** What the tables call it: etcd, concord, or concord-baseline (--baseline's checkout). */
+  label: string;
+  /** The checkout Concord runs from (its main.ts and deno.json). */
+  root: string;
   dir: string;
   args: string[];
   clientUrl: string;
   logPath: string;
-  /** The key numbers live in it now (what a restart must still hold). */
-  live: Set<number>;
 }
 
-function newServer(kind: ServerKind, base: string): Server {
+function newServer(kind: ServerKind, base: string, label: string = kind, root = ROOT): Server {
   const addrs = memberAddrs(1, freePort);
   const dir = `${base}/${kind}`;
   return {
     kind,
+    label,
+    root,
     dir,
     args: memberArgs(addrs, 0, dir),
     clientUrl: addrs[0].clientUrl,
-    logPath: `${base}/${kind}.log`,
-    live: new Set(),
+    logPath: `${base}/${label}.log`,
   };
 }
 
-function v8Flags(): string[] {
-  const start: string = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).tasks.start;
+function v8Flags(root: string): string[] {
+  const start: string = JSON.parse(Deno.readTextFileSync(`${root}/deno.json`)).tasks.start;
   const m = /--v8-flags=\S+/.exec(start);
   return m ? [m[0]] : [];
 }
@@ -115,10 +128,10 @@ async function spawn(s: Server): Promise<Deno.ChildProcess> {
   const log = await Deno.open(s.logPath, { write: true, create: true, append: true });
   const [cmd, args] = s.kind === "etcd"
     ? ["etcd", [...s.args, "--logger=zap", "--log-level=info"]]
-    : [DENO, ["run", "-A", ...v8Flags(), "main.ts", "serve", ...s.args, "--log-level=info"]];
+    : [DENO, ["run", "-A", ...v8Flags(s.root), "main.ts", "serve", ...s.args, "--log-level=info"]];
   const proc = new Deno.Command(cmd, {
     args,
-    cwd: ROOT,
+    cwd: s.root,
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -141,7 +154,7 @@ async function untilServing(
   proc.status.then((st) => (exited = st));
   let last = "";
   while (performance.now() - t0 < limitMs) {
-    if (exited) throw new Error(`${s.kind} exited with code ${exited.code} (log ${s.logPath})`);
+    if (exited) throw new Error(`${s.label} exited with code ${exited.code} (log ${s.logPath})`);
     const client = new Client({ endpoints: s.clientUrl, timeoutMs: 2000 });
     try {
       await client.range("rs/probe");
@@ -153,7 +166,7 @@ async function untilServing(
     }
     await new Promise((r) => setTimeout(r, 10));
   }
-  throw new Error(`${s.kind} not serving within ${limitMs} ms: ${last} (log ${s.logPath})`);
+  throw new Error(`${s.label} not serving within ${limitMs} ms: ${last} (log ${s.logPath})`);
 }
 
 async function stop(proc: Deno.ChildProcess, signal: Deno.Signal): Promise<void> {
@@ -187,10 +200,13 @@ const key = (i: number) => `rs/${String(i).padStart(7, "0")}`;
 /** The i-th put's key number: a fixed permutation of the key space (every key gets a history). */
 const putKey = (i: number, keys: number) => (i * 7919) % keys;
 
-/** Puts key number `k` and records it live. */
-function put(client: Client, s: Server, k: number, value: Uint8Array) {
-  s.live.add(k);
-  return client.put(key(k), value);
+/** Keys under rs/0…rs/9 live after the fill: put, less every tenth deleted, plus the tail's. */
+function liveAfterFill(f: Flags): number {
+  const live = new Set<number>();
+  for (let i = 0; i < f.puts; i++) live.add(putKey(i, f.keys));
+  for (let i = 0; i < Math.floor(f.keys / 10); i++) live.delete(i * 10);
+  for (let i = 0; i < f.tail; i++) live.add(putKey(i, f.keys));
+  return live.size;
 }
 
 function valueOf(size: number): Uint8Array {
@@ -208,15 +224,12 @@ async function fill(s: Server, f: Flags): Promise<number> {
   try {
     const value = valueOf(f.valSize);
     const half = Math.floor(f.puts / 2);
-    await pool(half, f.inflight, (i) => put(client, s, putKey(i, f.keys), value));
+    await pool(half, f.inflight, (i) => client.put(key(putKey(i, f.keys)), value));
     const mid = (await client.put("rs/mid", "x")).header!.revision;
-    await pool(f.puts - half, f.inflight, (i) => put(client, s, putKey(half + i, f.keys), value));
-    await pool(Math.floor(f.keys / 10), f.inflight, (i) => {
-      s.live.delete(i * 10);
-      return client.kv.delete(key(i * 10));
-    });
+    await pool(f.puts - half, f.inflight, (i) => client.put(key(putKey(half + i, f.keys)), value));
+    await pool(Math.floor(f.keys / 10), f.inflight, (i) => client.kv.delete(key(i * 10)));
     await client.kv.compact(mid, { physical: true });
-    await pool(f.tail, f.inflight, (i) => put(client, s, putKey(i, f.keys), value));
+    await pool(f.tail, f.inflight, (i) => client.put(key(putKey(i, f.keys)), value));
   } finally {
     await client.close();
   }
@@ -226,7 +239,7 @@ async function fill(s: Server, f: Flags): Promise<number> {
 }
 
 /** Starts the server, times its first linearizable Range, checks the data, and stops it. */
-async function timedStart(s: Server): Promise<number> {
+async function timedStart(s: Server, expect: number): Promise<number> {
   const t0 = performance.now();
   const proc = await spawn(s);
   try {
@@ -234,8 +247,8 @@ async function timedStart(s: Server): Promise<number> {
     const client = new Client({ endpoints: s.clientUrl, timeoutMs: 60_000 });
     try {
       const r = await client.range("rs/0", { end: "rs/9", countOnly: true });
-      if (Number(r.count) !== s.live.size) {
-        throw new Error(`${s.kind}: ${r.count} keys after restart, expected ${s.live.size}`);
+      if (Number(r.count) !== expect) {
+        throw new Error(`${s.label}: ${r.count} keys after restart, expected ${expect}`);
       }
     } finally {
       await client.close();
@@ -249,7 +262,11 @@ async function timedStart(s: Server): Promise<number> {
   }
 }
 
-/** Starts the server, makes `--tail` puts, kills it with SIGKILL; the next start replays. */
+/**
+ * Starts the server, makes `--tail` puts, kills it with SIGKILL; the next start replays. The
+ * puts overwrite keys rs/kill/0…999 (outside the counted rs/0…rs/9), so every round leaves
+ * the same count.
+ */
 async function putAndKill(s: Server, f: Flags): Promise<void> {
   const proc = await spawn(s);
   try {
@@ -257,7 +274,7 @@ async function putAndKill(s: Server, f: Flags): Promise<void> {
     const client = new Client({ endpoints: s.clientUrl, timeoutMs: 600_000 });
     try {
       const value = valueOf(f.valSize);
-      await pool(f.tail, f.inflight, (i) => put(client, s, putKey(i * 3, f.keys), value));
+      await pool(f.tail, f.inflight, (i) => client.put(`rs/kill/${i % 1000}`, value));
     } finally {
       await client.close();
     }
@@ -282,18 +299,26 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 if (import.meta.main) {
   const f = parseFlags(Deno.args);
   const kinds: ServerKind[] = f.only ? [f.only] : ["etcd", "concord"];
-  const base = await Deno.makeTempDir({ dir: "/tmp", prefix: "concord-restart-" });
+  const base = f.reuse ?? await Deno.makeTempDir({ dir: "/tmp", prefix: "concord-restart-" });
   const servers = kinds.map((k) => newServer(k, base));
+  // the baseline checkout's Concord restarts on the same data dir as this one's
+  if (f.baseline && kinds.includes("concord")) {
+    servers.push(newServer("concord", base, "concord-baseline", f.baseline));
+  }
+  const expect = liveAfterFill(f);
   console.log(
     `${f.puts} puts of ${f.valSize} B over ${f.keys} keys (${f.inflight} in flight), every ` +
-      `tenth key deleted, compacted half-way, ${f.tail} puts after; data in ${base}`,
+      `tenth key deleted, compacted half-way, ${f.tail} puts after (${expect} keys live); ` +
+      `data in ${base}`,
   );
   try {
     for (const s of servers) {
+      if (f.reuse || s.label !== s.kind) continue;
       const secs = await fill(s, f);
       console.log(
-        `${s.kind}: filled in ${secs.toFixed(1)} s; page file ${(dbSize(s) / 2 ** 20).toFixed(0)}` +
-          ` MiB, WAL ${(walSize(s) / 2 ** 20).toFixed(0)} MiB (load ${loadavg()})`,
+        `${s.label}: filled in ${secs.toFixed(1)} s; page file ${
+          (dbSize(s) / 2 ** 20).toFixed(0)
+        } MiB, WAL ${(walSize(s) / 2 ** 20).toFixed(0)} MiB (load ${loadavg()})`,
       );
     }
     const times = new Map<string, number[]>();
@@ -302,12 +327,12 @@ if (import.meta.main) {
       console.log(`  ${what}: ${(ms / 1000).toFixed(2)} s (load ${loadavg()})`);
     };
     for (let r = 0; r < f.rounds; r++) {
-      for (const s of servers) record(`${s.kind} clean restart`, await timedStart(s));
+      for (const s of servers) record(`${s.label} clean restart`, await timedStart(s, expect));
     }
     for (let r = 0; r < f.rounds; r++) {
       for (const s of servers) {
         await putAndKill(s, f);
-        record(`${s.kind} after kill -9`, await timedStart(s));
+        record(`${s.label} after kill -9`, await timedStart(s, expect));
       }
     }
     console.log("\n| start | median s | rounds s |\n|---|---:|---|");
@@ -319,14 +344,15 @@ if (import.meta.main) {
       );
     }
     for (const s of servers) {
+      if (s.label !== s.kind) continue;
       console.log(
-        `${s.kind}: page file ${(dbSize(s) / 2 ** 20).toFixed(0)} MiB, WAL ${
+        `${s.label}: page file ${(dbSize(s) / 2 ** 20).toFixed(0)} MiB, WAL ${
           (walSize(s) / 2 ** 20).toFixed(0)
         } MiB at the end`,
       );
     }
   } finally {
-    if (f.keep) console.log(`kept ${base}`);
+    if (f.keep || f.reuse) console.log(`kept ${base}`);
     else await Deno.remove(base, { recursive: true });
   }
 }
