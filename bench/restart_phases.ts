@@ -58,6 +58,11 @@ async function copyDir(from: string, to: string): Promise<void> {
     if (e.isDirectory) await copyDir(`${from}/${e.name}`, `${to}/${e.name}`);
     else if (e.isFile && e.name !== "wal.lock") {
       await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
+      // durable before timing: the opens fsync their files, which would otherwise write the
+      // whole copy back and be timed for it (a stopped member's files are synced already)
+      const f = await Deno.open(`${to}/${e.name}`, { read: true, write: true });
+      await f.sync();
+      f.close();
     }
   }
 }
