@@ -111,7 +111,8 @@ function newServer(kind: ServerKind, base: string, label: string = kind, root = 
     label,
     root,
     dir,
-    args: memberArgs(addrs, 0, dir),
+    // etcd's default 2 GiB quota would stop a 2 GiB fill: both get 8 GiB
+    args: [...memberArgs(addrs, 0, dir), `--quota-backend-bytes=${8 * 2 ** 30}`],
     clientUrl: addrs[0].clientUrl,
     logPath: `${base}/${label}.log`,
   };
