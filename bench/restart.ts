@@ -27,7 +27,7 @@
  * at this moment: the machine is shared, so the load average is printed with them.
  */
 import { Client } from "../lib/client/mod.ts";
-import { freePort, memberAddrs, memberArgs, type ServerKind } from "./cluster.ts";
+import { freePort, memberAddrs, memberArgs, peakRssKiB, type ServerKind } from "./cluster.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DENO = Deno.execPath();
@@ -240,11 +240,16 @@ async function fill(s: Server, f: Flags): Promise<number> {
 }
 
 /** Starts the server, times its first linearizable Range, checks the data, and stops it. */
-async function timedStart(s: Server, expect: number): Promise<number> {
+async function timedStart(
+  s: Server,
+  expect: number,
+): Promise<{ ms: number; rssMiB: number }> {
   const t0 = performance.now();
   const proc = await spawn(s);
   try {
     const ms = await untilServing(s, proc, t0, 120_000);
+    // peak resident memory up to the first answer: what the start itself needed
+    const rssMiB = peakRssKiB(proc.pid) / 1024;
     const client = new Client({ endpoints: s.clientUrl, timeoutMs: 60_000 });
     try {
       const r = await client.range("rs/0", { end: "rs/9", countOnly: true });
@@ -254,7 +259,7 @@ async function timedStart(s: Server, expect: number): Promise<number> {
     } finally {
       await client.close();
     }
-    return ms;
+    return { ms, rssMiB };
   } catch (err) {
     await stop(proc, "SIGKILL");
     throw err;
@@ -323,9 +328,12 @@ if (import.meta.main) {
       );
     }
     const times = new Map<string, number[]>();
-    const record = (what: string, ms: number) => {
-      times.set(what, [...(times.get(what) ?? []), ms]);
-      console.log(`  ${what}: ${(ms / 1000).toFixed(2)} s (load ${loadavg()})`);
+    const record = (what: string, r: { ms: number; rssMiB: number }) => {
+      times.set(what, [...(times.get(what) ?? []), r.ms]);
+      console.log(
+        `  ${what}: ${(r.ms / 1000).toFixed(2)} s, peak RSS ${r.rssMiB.toFixed(0)} MiB ` +
+          `(load ${loadavg()})`,
+      );
     };
     for (let r = 0; r < f.rounds; r++) {
       for (const s of servers) record(`${s.label} clean restart`, await timedStart(s, expect));
