@@ -85,6 +85,7 @@ Deno.bench("backend alone: delete 1000 lease records", (b) => {
 const nothing = {
   get: () => undefined,
   range: () => {},
+  scan: () => {},
   createBucket: () => {},
   deleteBucket: () => {},
   put: () => {},

@@ -26,6 +26,13 @@ export interface ReadTx {
     fn: (key: Uint8Array, value: Uint8Array) => boolean | void,
     limit?: number,
   ): void;
+  /**
+   * Calls `fn` for every key of `bucket` in bytewise order: a whole bucket read once, as an
+   * index is rebuilt from it at open. Committed pages are read in file order with large
+   * reads and not kept in the page cache, so the pages a rebuild passes over cost neither a
+   * read each nor memory afterwards. Keys and values are views valid during the call.
+   */
+  scan(bucket: string, fn: (key: Uint8Array, value: Uint8Array) => void): void;
 }
 
 /** The write batch. Every change is visible to `Backend.read` at once and durable after commit. */

@@ -77,6 +77,10 @@ function makeReader(
       check();
       bucketOf(bucket)?.range(start, end, fn, limit);
     },
+    scan(bucket: string, fn: (key: Uint8Array, value: Uint8Array) => void): void {
+      check();
+      bucketOf(bucket)?.scan(fn);
+    },
   };
 }
 
@@ -326,6 +330,7 @@ export class BatchBackend implements Backend {
     return {
       get: reader.get,
       range: reader.range,
+      scan: reader.scan,
       release: () => {
         if (released) return;
         released = true;

@@ -29,6 +29,7 @@ import {
   u32,
 } from "./page.ts";
 import type { PageSource } from "./pager.ts";
+import { scanTree } from "./tree_scan.ts";
 
 /** Bytes of a nested bucket's header value. */
 export const BUCKET_HEADER = 8;
@@ -207,6 +208,20 @@ export class Bucket {
       if (limit > 0 && n >= limit) break;
     }
     return n;
+  }
+
+  /**
+   * Calls `fn` for every key of the bucket in byte order (nested buckets skipped): a whole
+   * bucket read once. Committed pages are read in file order with large reads and are not
+   * cached (tree_scan.ts); a bucket this transaction has edited is read through a cursor.
+   */
+  scan(fn: (key: Uint8Array, value: Uint8Array) => void): void {
+    this.#check();
+    if (this.rootNode) {
+      this.range(new Uint8Array(0), undefined, fn);
+      return;
+    }
+    scanTree(this.tx, this.rootPgid, fn);
   }
 
   /** A cursor over this bucket (nested buckets appear with BUCKET_FLAG). */

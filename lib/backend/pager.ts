@@ -18,8 +18,18 @@ import { pageOverflow, verifyPage } from "./page.ts";
 /** Where pages come from. */
 export interface PageSource {
   readonly pageSize: number;
+  /** Page ids at or above this are past the file's pages. */
+  readonly limit: number;
   /** The verified bytes of page `id` (the whole span). */
   page(id: number): Uint8Array;
+  /** Page `id` if it is in memory already (verified, or written here), without reading. */
+  cachedPage(id: number): Uint8Array | undefined;
+  /**
+   * Reads the raw, unverified bytes of the whole pages from `id` into `buf` (a multiple of
+   * the page size), bypassing the cache: for a one-time scan that verifies what it uses
+   * (scan.ts). Throws CorruptionError when the pages run past the file's.
+   */
+  readRaw(buf: Uint8Array, id: number): void;
 }
 
 /** Default bound on cached page bytes. */
@@ -57,6 +67,25 @@ export class Pager implements PageSource {
       return p;
     }
     return this.#load(id);
+  }
+
+  cachedPage(id: number): Uint8Array | undefined {
+    return this.#pages[id];
+  }
+
+  readRaw(buf: Uint8Array, id: number): void {
+    const ps = this.pageSize;
+    const pages = buf.length / ps;
+    if (id < 2 || id + pages > this.limit || !Number.isInteger(pages)) {
+      throw new CorruptionError(
+        id,
+        `pages ${id}..${id + pages - 1} outside the file's pages 2..${this.limit - 1}`,
+      );
+    }
+    const n = this.#file.readAtSync(buf, id * ps);
+    if (n < buf.length) {
+      throw new CorruptionError(id, `file truncated: read ${n} of ${buf.length} bytes`);
+    }
   }
 
   #load(id: number): Uint8Array {

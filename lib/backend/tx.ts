@@ -55,6 +55,18 @@ export class Tx implements TxContext {
     return this.#pager.page(id);
   }
 
+  get limit(): number {
+    return this.#pager.limit;
+  }
+
+  cachedPage(id: number): Uint8Array | undefined {
+    return this.#pager.cachedPage(id);
+  }
+
+  readRaw(buf: Uint8Array, id: number): void {
+    this.#pager.readRaw(buf, id);
+  }
+
   materialize(id: number): Node {
     const p = treePage(this.#pager, id);
     this.freed.push(id, pageOverflow(p) + 1);

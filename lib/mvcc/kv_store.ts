@@ -218,32 +218,41 @@ export class MvccStore implements KvReader {
     let current = 1;
     const kv: KeyValueHead = { key: "", createRevision: 0, version: 0, lease: 0n };
     const leased = this.#leased;
-    r.range(KEY_BUCKET, revToBytes(1, 0), undefined, (k, v) => {
+    // Histories are gathered in a hash map, then put in the tree in key order: revisions come
+    // in revision order, keys in any order, and a tree lookup and insert per revision cost
+    // twice a map's (docs/perf.md, "Restart time").
+    const found = new Map<string, History>();
+    // one pass over the whole bucket in file order, its pages not cached (Backend.scan)
+    r.scan(KEY_BUCKET, (k, v) => {
       const main = bytesToMain(k);
+      if (main < 1) return; // below the first revision: nothing is ever written there
       const sub = bytesToSub(k);
       peekKeyValue(v, kv);
       const key = kv.key;
       current = main;
-      const h = this.#index.get(key);
+      const h = found.get(key);
       if (isTombstone(k)) {
         if (h !== undefined) {
           const nh = historyTombstone(h, main, sub);
-          if (nh !== undefined && nh !== h) this.#index.set(key, nh);
+          if (nh !== undefined && nh !== h) found.set(key, nh);
         } else {
-          this.#index.set(key, historyRestoreTombstone(main, sub));
+          found.set(key, historyRestoreTombstone(main, sub));
         }
         if (leased.size !== 0) leased.delete(key);
         return;
       }
       if (h !== undefined) {
         const nh = historyPut(h, main, sub);
-        if (nh !== h) this.#index.set(key, nh);
+        if (nh !== h) found.set(key, nh);
       } else {
-        this.#index.set(key, historyRestore(kv.createRevision, main, sub, kv.version));
+        found.set(key, historyRestore(kv.createRevision, main, sub, kv.version));
       }
       if (kv.lease !== 0n) leased.set(key, kv.lease);
       else if (leased.size !== 0) leased.delete(key);
     });
+    // keys are one-byte strings: the default sort orders them as the tree's `<` does
+    const keys = [...found.keys()].sort();
+    for (const key of keys) this.#index.set(key, found.get(key)!);
     this.#currentRev = Math.max(current, this.#compactMainRev);
     const at = newRevAt();
     this.#index.ascend("", "", (_k, h) => {

@@ -26,6 +26,7 @@ import {
   decodeMetadata,
   decodeSnapshot,
   decodeState,
+  entryIndex,
   PayloadError,
 } from "./payload.ts";
 import { RecordType, WAL_FORMAT_VERSION } from "./record.ts";
@@ -533,17 +534,21 @@ async function readFrom(
   const end = await scanSegments(disk, dir, segments, from, (rec) => {
     switch (rec.type) {
       case RecordType.Entry: {
-        const e = decodeEntry(rec.data);
-        if (e.index > snap.index) {
-          const up = e.index - snap.index - 1;
-          if (up > entries.length) {
-            throw new PayloadError(
-              `entry ${e.index} leaves a gap after entry ${snap.index + entries.length}`,
-            );
-          }
-          if (up < entries.length) entries = entries.slice(0, up);
-          entries.push(e);
+        // entries the snapshot covers are only counted: their data is not copied out
+        const index = entryIndex(rec.data);
+        if (index <= snap.index) {
+          lastIndex = index;
+          break;
         }
+        const e = decodeEntry(rec.data);
+        const up = e.index - snap.index - 1;
+        if (up > entries.length) {
+          throw new PayloadError(
+            `entry ${e.index} leaves a gap after entry ${snap.index + entries.length}`,
+          );
+        }
+        if (up < entries.length) entries = entries.slice(0, up);
+        entries.push(e);
         lastIndex = e.index;
         break;
       }

@@ -1,0 +1,194 @@
+/**
+ * A one-time read of a whole committed tree in key order, for rebuilding what is derived from a
+ * bucket at open (the MVCC key index). A cursor reads one page per `pread`, allocates a buffer
+ * per page and keeps every page in the cache: over a 600 MB bucket that is 150,000 system
+ * calls and allocations and 600 MB of cached pages no one reads again (docs/perf.md, "Restart
+ * time"). This scan reads the pages of each tree level in windows: the window's page ids sorted
+ * by position in the file, nearby ones (up to `GAP_PAGES` apart) read with one `pread` into a
+ * scratch buffer reused from window to window, each page verified (checksum, id, type) as the
+ * pager verifies it, and none cached. Pages already in memory (cached or written by this
+ * process) are used as they are.
+ */
+import { CorruptionError } from "./errors.ts";
+import {
+  BRANCH,
+  BUCKET_FLAG,
+  elemChild,
+  elemFlags,
+  elemKey,
+  elemValue,
+  LEAF,
+  pageCount,
+  pageFlags,
+  pageOverflow,
+  typeName,
+  verifyPage,
+} from "./page.ts";
+import type { PageSource } from "./pager.ts";
+import { MAX_DEPTH } from "./cursor.ts";
+
+/** Pages read per window of one level (16 MiB of 4 KiB pages). */
+export const WINDOW_PAGES = 4096;
+/** Ids this close (in pages) are read with one call, the pages between them read and unused. */
+export const GAP_PAGES = 8;
+
+/** A scan's settings (the tests shrink the window to cross its edges). */
+export interface TreeScanOptions {
+  windowPages?: number;
+  gapPages?: number;
+}
+
+/**
+ * Calls `fn` for every key and value of the tree rooted at page `root`, in key order, skipping
+ * nested buckets. Keys and values are views valid only during the call. Throws
+ * CorruptionError naming the page when a page is damaged or not a tree page.
+ */
+export function scanTree(
+  src: PageSource,
+  root: number,
+  fn: (key: Uint8Array, value: Uint8Array) => void,
+  opts: TreeScanOptions = {},
+): void {
+  const scan = new Scan(src, fn, opts.windowPages ?? WINDOW_PAGES, opts.gapPages ?? GAP_PAGES);
+  scan.level([root], 0);
+}
+
+class Scan {
+  readonly #src: PageSource;
+  readonly #fn: (key: Uint8Array, value: Uint8Array) => void;
+  readonly #window: number;
+  readonly #gap: number;
+  readonly #ps: number;
+  /** One scratch buffer per depth: a level's window stays readable while its children run. */
+  readonly #scratch: Uint8Array[] = [];
+
+  constructor(
+    src: PageSource,
+    fn: (key: Uint8Array, value: Uint8Array) => void,
+    window: number,
+    gap: number,
+  ) {
+    this.#src = src;
+    this.#fn = fn;
+    this.#window = Math.max(1, window);
+    this.#gap = Math.max(0, gap);
+    this.#ps = src.pageSize;
+  }
+
+  /**
+   * Visits the pages `ids` (siblings or cousins, in key order): a leaf's elements at once, a
+   * run of branches by visiting all their children (in order) as the next level.
+   */
+  level(ids: number[], depth: number): void {
+    if (depth >= MAX_DEPTH) {
+      throw new CorruptionError(ids[0], `tree deeper than ${MAX_DEPTH} levels (a cycle?)`);
+    }
+    for (let w = 0; w < ids.length; w += this.#window) {
+      const win = ids.slice(w, w + this.#window);
+      const pages = this.#read(win, depth);
+      let children: number[] = [];
+      for (let i = 0; i < win.length; i++) {
+        const p = pages[i];
+        if (pageFlags(p) === BRANCH) {
+          const n = pageCount(p);
+          if (n === 0) throw new CorruptionError(win[i], "empty branch page");
+          for (let j = 0; j < n; j++) children.push(elemChild(p, j));
+          continue;
+        }
+        if (children.length > 0) {
+          this.level(children, depth + 1);
+          children = [];
+        }
+        this.#visitLeaf(p);
+      }
+      if (children.length > 0) this.level(children, depth + 1);
+    }
+  }
+
+  #visitLeaf(p: Uint8Array): void {
+    const n = pageCount(p);
+    const fn = this.#fn;
+    for (let i = 0; i < n; i++) {
+      if (elemFlags(p, i) & BUCKET_FLAG) continue;
+      fn(elemKey(p, i), elemValue(p, i));
+    }
+  }
+
+  /** The verified pages `ids`, in the order given. */
+  #read(ids: number[], depth: number): Uint8Array[] {
+    const ps = this.#ps;
+    const out: Uint8Array[] = new Array(ids.length);
+    const missing: number[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const cached = this.#src.cachedPage(ids[i]);
+      if (cached !== undefined) out[i] = checkType(cached, ids[i]);
+      else missing.push(i);
+    }
+    if (missing.length === 0) return out;
+    const sorted = missing.map((i) => ids[i]).sort((a, b) => a - b);
+    // runs of nearby ids, each read with one call into consecutive space of the scratch
+    const runs: { first: number; pages: number; at: number }[] = [];
+    let bytes = 0;
+    for (let i = 0; i < sorted.length;) {
+      const first = sorted[i];
+      let last = first;
+      while (i + 1 < sorted.length && sorted[i + 1] - last <= this.#gap + 1) last = sorted[++i];
+      i++;
+      const pages = last - first + 1;
+      runs.push({ first, pages, at: bytes });
+      bytes += pages * ps;
+    }
+    let scratch = this.#scratch[depth];
+    if (scratch === undefined || scratch.length < bytes) {
+      scratch = this.#scratch[depth] = new Uint8Array(bytes);
+    }
+    const where = new Map<number, number>();
+    for (const r of runs) {
+      this.#src.readRaw(scratch.subarray(r.at, r.at + r.pages * ps), r.first);
+      for (let k = 0; k < r.pages; k++) where.set(r.first + k, r.at + k * ps);
+    }
+    for (const i of missing) {
+      const id = ids[i];
+      const at = where.get(id)!;
+      const span = (pageOverflow(scratch.subarray(at, at + ps)) + 1) * ps;
+      let p: Uint8Array;
+      const run = runs[upperRun(runs, id)];
+      if (at + span <= run.at + run.pages * ps) {
+        p = scratch.subarray(at, at + span);
+      } else {
+        // a page spanning past its run (a big value's overflow): read whole on its own
+        if (id + span / ps > this.#src.limit) {
+          throw new CorruptionError(
+            id,
+            `overflow of ${span / ps - 1} pages runs past the end of the file`,
+          );
+        }
+        p = new Uint8Array(span);
+        this.#src.readRaw(p, id);
+      }
+      verifyPage(p, id, ps);
+      out[i] = checkType(p, id);
+    }
+    return out;
+  }
+}
+
+/** Index of the run holding page `id` (the last run starting at or before it). */
+function upperRun(runs: { first: number }[], id: number): number {
+  let lo = 0;
+  let hi = runs.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (runs[mid].first <= id) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+function checkType(p: Uint8Array, id: number): Uint8Array {
+  const t = pageFlags(p);
+  if (t !== LEAF && t !== BRANCH) {
+    throw new CorruptionError(id, `expected a branch or leaf page, found ${typeName(t)}`);
+  }
+  return p;
+}
