@@ -136,8 +136,8 @@ Deno.test({
     "revoke deletes (finding 13: its lessor was promoted at the election, before the revoke)",
   fn: async () => {
     // replay: deno task sim:cluster --seed 2700627 --size 5 --no-transfers (m5, leader at
-    // term 7, proposed
-    // the revoke of expired lease 51570005 at index 99 and lost the lead before it committed;
+    // term 7, proposed the revoke of expired lease 51570005 at index 99 and lost the lead
+    // before it committed;
     // re-elected at term 8 (5,820 ms) it answered m6's keep-alive at once, and the term-8
     // entry then committed the revoke: the lease's key was gone by 5,940 ms)
     const o: RunOptions = { seed: 2700627, size: 5, transfers: false };
