@@ -114,9 +114,10 @@ function checkComponent(part: Component, maxSteps: number, maxMs: number): strin
   const done = new Uint8Array(n);
   const bit = ops.map((_, i) => 1n << BigInt(i));
   /**
-   * Per (placed known ops, state, last unknown blind write): the sets of placed unknown ops that failed from there. A
-   * superset of one fails too (fewer ops left, and an unplaced unknown op constrains nothing),
-   * so it is pruned: the unknown ops would otherwise multiply the configurations.
+   * Per (placed known ops, state, last unknown blind write): the sets of placed unknown ops
+   * that failed from there. A superset of one fails too (fewer ops left, and an unplaced
+   * unknown op constrains nothing), so it is pruned: the unknown ops would otherwise multiply
+   * the configurations.
    */
   const memo = new Map<string, bigint[]>();
   const order: number[] = [];

@@ -1,7 +1,8 @@
 /**
  * The whole-cluster simulation in CI: a fixed number of seeds of 3- and 5-member runs under
  * the full fault menu, the same seed replaying byte for byte, and the checkers demonstrably
- * able to fail (a planted stale read is caught). Seeds print; replay one with
+ * able to fail (planted bugs are caught: a stale read, a multi-key txn applied in several
+ * revisions, acknowledgements before the WAL fsync). Seeds print; replay one with
  * `deno task sim:cluster --seed N --size S`, or the whole test with SEED=N.
  */
 import assert from "node:assert/strict";
