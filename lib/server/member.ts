@@ -127,6 +127,8 @@ export interface MemberOptions {
    * slicing off, since slices timed on the real clock made its runs vary from run to run).
    */
   backendDefrag?: OnlineDefragOptions;
+  /** A planted bug for the simulation's checkers (RaftLoopOptions.testOnlyAckBeforeFsync). */
+  testOnlyAckBeforeFsync?: boolean;
 }
 
 /** A running member. Create with `Member.start`, end with `stop`. */
@@ -290,6 +292,7 @@ export class Member {
       catchUpEntries: opts.snapshotCatchUpEntries,
       log: asLogger(opts.log, () => stderrLogger(config.logLevel)).named("server/raft"),
       heartbeatSendFailures: this.#metrics.heartbeatSendFailures,
+      testOnlyAckBeforeFsync: opts.testOnlyAckBeforeFsync,
       hooks: {
         apply: (b) => this.#apply(b),
         readStates: (rs) => this.#reads.confirmed(rs),

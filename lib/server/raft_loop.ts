@@ -89,6 +89,13 @@ export interface RaftLoopOptions {
   log: Logger;
   /** Counts heartbeats sent late (etcd_server_heartbeat_send_failures_total). */
   heartbeatSendFailures?: CountSink;
+  /**
+   * A PLANTED BUG, for the simulation's checkers only (tests/sim: `--bug ack-before-fsync`;
+   * no flag of `concord serve` sets it): a Ready's entries and HardState count as persisted
+   * before the WAL's write and fdatasync finish, so the member acknowledges entries to the
+   * leader, votes, and applies and answers proposals that a power loss can still take away.
+   */
+  testOnlyAckBeforeFsync?: boolean;
 }
 
 /** The raft loop; also the transport's host (messages and snapshots from peers land here). */
@@ -182,10 +189,14 @@ export class RaftLoop implements TransportHost {
     // with peers, the fdatasync runs off this thread, which meanwhile takes the peers'
     // messages and the clients' requests (INLINE_SYNC_BYTES); a batch that only moves the
     // commit index writes nothing now: it goes with the next save (raft's mustSync)
-    await wal.save(b.hardState, b.entries, {
+    const saved = wal.save(b.hardState, b.entries, {
       inlineSync: this.node.raw.raft.trk.progress.size <= 1,
       sync: b.mustSync || b.snapshot !== null,
     });
+    if (this.#o.testOnlyAckBeforeFsync === true) {
+      // the planted bug: go on before the save is durable (a failed save still fails the loop)
+      saved.catch((err) => this.#fail(err));
+    } else await saved;
     const took = this.#o.clock.now() - saving;
     // etcd warns past 1 s of fdatasync; the WAL's save is its write and fdatasync together
     if (took > SLOW_FSYNC_MS) {

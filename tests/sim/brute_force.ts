@@ -1,10 +1,11 @@
 /**
  * The obviously-correct (and exponential) linearizability check the search is tested against:
  * every subset of the unknown-outcome operations, every permutation of it with the known ones,
- * over the whole history at once (no split by key), accepted when one respects real time and
- * the sequential specification. Only for histories of a handful of operations.
+ * over the whole history at once (no split into components of keys: one state of every key),
+ * accepted when one respects real time and the sequential specification. Only for histories of
+ * a handful of operations.
  */
-import { type KeyState, type KvOp, stepKey } from "./kv_history.ts";
+import { type KvOp, type KvState, step } from "./kv_history.ts";
 
 /** True when some order of the history is a legal sequential run respecting real time. */
 export function bruteForceLinearizable(history: readonly KvOp[]): boolean {
@@ -24,11 +25,10 @@ export function bruteForceLinearizable(history: readonly KvOp[]): boolean {
     for (let i = 0; i < n; i++) {
       if (history[i].ret !== null && !s.includes(history[i])) return false;
     }
-    const state = new Map<string, KeyState>();
+    let state: KvState | undefined = new Map();
     for (const op of s) {
-      const next = stepKey(state.get(op.input.key) ?? null, op.input, op.output);
-      if (next === undefined) return false;
-      state.set(op.input.key, next);
+      state = step(state, op.input, op.output);
+      if (state === undefined) return false;
     }
     return true;
   };

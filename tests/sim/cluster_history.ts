@@ -31,11 +31,102 @@ function at(store: HistoryView, key: string, rev: number): { value: string | nul
     : { value: dec.decode(kv.value), mod: kv.modRevision };
 }
 
+/** One key an answered write changed: its new value (null: deleted). */
+interface Write {
+  key: string;
+  value: string | null;
+}
+
 /**
- * Every acknowledged write is in the cluster's history at the revision it was answered with: a put
- * (or a CAS that succeeded) holds its value with that mod revision; a delete that deleted
- * leaves the key absent there and present just before. Writes that changed something have
- * distinct revisions, ordered as real time orders them.
+ * The keys an answered op changed, as its answer says: a put; a delete that deleted; a CAS
+ * that succeeded; a txn's branch (the one its answer names): its puts, and its deletes that
+ * deleted. Empty for reads and for writes that changed nothing.
+ */
+export function writesOf(op: KvOp): Write[] {
+  const i = op.input;
+  const o = op.output;
+  if (o === null) return [];
+  switch (i.kind) {
+    case "put":
+      return [{ key: i.key, value: i.value }];
+    case "delete":
+      return o.kind === "delete" && o.deleted === 1 ? [{ key: i.key, value: null }] : [];
+    case "cas":
+      return o.kind === "cas" && o.succeeded ? [{ key: i.key, value: i.value }] : [];
+    case "txn": {
+      if (o.kind !== "txn") return [];
+      const branch = o.succeeded ? i.then : i.else;
+      return branch.flatMap((x, n): Write[] => {
+        const res = o.results[n];
+        if (x.kind === "put") return [{ key: x.key, value: x.value }];
+        if (x.kind === "delete" && res?.kind === "delete" && res.deleted === 1) {
+          return [{ key: x.key, value: null }];
+        }
+        return [];
+      });
+    }
+    default:
+      return [];
+  }
+}
+
+/**
+ * The history without the unknown-outcome writes that certainly never took effect: every
+ * branch the op could have taken either writes nothing or puts a value the cluster's record
+ * never held for that key (every write of the workload writes a value no other write
+ * writes, and the record holds every revision the cluster applied). They could be left out
+ * by the search anyway; removing them first keeps a partition's many timed-out txns from
+ * multiplying its configurations (etcd's robustness suite patches its history the same way
+ * from what it observed). A delete, or a branch of deletes only, leaves no value to look for:
+ * such ops stay.
+ */
+export function dropUnapplied(history: readonly KvOp[], store: HistoryView): KvOp[] {
+  const held = new Set<string>();
+  for (const k of store.keys()) {
+    for (const c of store.changes(k)) {
+      if (c.kv !== undefined) held.add(`${k}\0${dec.decode(c.kv.value)}`);
+    }
+  }
+  /** True when taking this branch certainly did not happen, or would have changed nothing. */
+  const notTaken = (branch: readonly { kind: string; key: string; value?: string }[]) =>
+    branch.every((o) => o.kind === "get") ||
+    branch.some((o) => o.kind === "put" && !held.has(`${o.key}\0${o.value}`));
+  return history.filter((op) => {
+    if (op.output !== null) return true;
+    const i = op.input;
+    switch (i.kind) {
+      case "put":
+        return !notTaken([i]);
+      case "cas":
+        return !notTaken([{ kind: "put", key: i.key, value: i.value }]);
+      case "txn":
+        return !(notTaken(i.then) && notTaken(i.else));
+      default:
+        return true;
+    }
+  });
+}
+
+/** For each revision, the keys the history changed in it. */
+function keysByRevision(store: HistoryView): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  for (const k of store.keys()) {
+    for (const c of store.changes(k)) {
+      const l = out.get(c.rev);
+      if (l === undefined) out.set(c.rev, [k]);
+      else l.push(k);
+    }
+  }
+  return out;
+}
+
+/**
+ * Every acknowledged write is in the cluster's history at the revision it was answered with,
+ * atomically: a put (or a CAS that succeeded, or a txn's put) holds its value with that mod
+ * revision; a delete that deleted leaves the key absent there and present just before; and
+ * that revision changed exactly the op's keys (a txn's writes all in its one revision, nothing
+ * else in it). Writes that changed something have distinct revisions, ordered as real time
+ * orders them.
  */
 export function checkDurability(
   history: readonly KvOp[],
@@ -44,28 +135,37 @@ export function checkDurability(
 ): string[] {
   const bad: string[] = [];
   const writes: { op: KvOp; rev: number }[] = [];
+  const changedAt = keysByRevision(store);
   for (const op of history) {
-    const o = op.output;
     const rev = revs.get(op.id);
-    if (o === null || rev === undefined) continue;
-    const i = op.input;
-    if (i.kind === "put" || (i.kind === "cas" && o.kind === "cas" && o.succeeded)) {
-      const v = i.value;
-      const got = at(store, i.key, rev);
-      if (got.value !== v || got.mod !== rev) {
+    const ws = writesOf(op);
+    if (rev === undefined || ws.length === 0) continue;
+    for (const w of ws) {
+      if (w.value !== null) {
+        const got = at(store, w.key, rev);
+        if (got.value !== w.value || got.mod !== rev) {
+          bad.push(
+            `acknowledged write lost: ${describeOp(op)} at rev ${rev}; ${w.key} there is ${
+              JSON.stringify(got)
+            }`,
+          );
+        }
+      } else if (at(store, w.key, rev).value !== null || at(store, w.key, rev - 1).value === null) {
         bad.push(
-          `acknowledged write lost: ${describeOp(op)} at rev ${rev}; the store has ${
-            JSON.stringify(got)
-          }`,
+          `acknowledged delete of ${w.key} not at its revision: ${describeOp(op)} at rev ${rev}`,
         );
       }
-      writes.push({ op, rev });
-    } else if (i.kind === "delete" && o.kind === "delete" && o.deleted === 1) {
-      if (at(store, i.key, rev).value !== null || at(store, i.key, rev - 1).value === null) {
-        bad.push(`acknowledged delete not at its revision: ${describeOp(op)} at rev ${rev}`);
-      }
-      writes.push({ op, rev });
     }
+    const want = ws.map((w) => w.key).sort().join(", ");
+    const have = [...changedAt.get(rev) ?? []].sort().join(", ");
+    if (want !== have) {
+      bad.push(
+        `acknowledged write not alone and whole in its revision: ${
+          describeOp(op)
+        } at rev ${rev} changed [${want}], the history's rev ${rev} changed [${have}]`,
+      );
+    }
+    writes.push({ op, rev });
   }
   const seen = new Map<number, KvOp>();
   for (const w of writes) {

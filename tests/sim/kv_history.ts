@@ -1,23 +1,61 @@
 /**
  * A recorded KV history, as the cluster simulation's clients see it, and the sequential
- * specification the linearizability checkers hold it to. Every operation touches one key, so
- * a history splits into independent per-key histories (linearizability is local: Herlihy and
- * Wing's locality theorem), which keeps the search small.
+ * specification the linearizability checkers hold it to. An operation touches one key, or a
+ * few keys of one small group (a multi-key txn, a range over the group's prefix), so a history
+ * splits into independent histories over the connected components of keys (linearizability is
+ * local: Herlihy and Wing's locality theorem, with each component an object), which keeps the
+ * search small.
  */
 
-/** What a client asked for. `cas` is a txn: if value(key) == expect then put value (null: absent). */
+/**
+ * One comparison of a txn, as etcd's Compare. `value`: value(key) == expect, where a null
+ * expect is `create_revision == 0` (absent). `mod`: mod_revision(key) == modRev, where `expect`
+ * is the value the client read with that mod revision (null: absent, modRev 0). Every write of
+ * the workload writes a value no other write writes, and the durability check holds each
+ * acknowledged write's value at its own revision, so the version a mod revision names is the
+ * one holding that value: the model compares values, and Concord's answer must agree.
+ */
+export interface TxnCompare {
+  key: string;
+  target: "value" | "mod";
+  expect: string | null;
+  modRev?: number;
+}
+
+/** One operation of a txn's branch. */
+export type TxnOp =
+  | { kind: "put"; key: string; value: string }
+  | { kind: "get"; key: string }
+  | { kind: "delete"; key: string };
+
+/** What one op of a txn's branch answered (as the single-key outputs). */
+export type TxnResult =
+  | { kind: "put" }
+  | { kind: "get"; value: string | null }
+  | { kind: "delete"; deleted: number };
+
+/**
+ * What a client asked for. `cas` is a txn on one key: if value(key) == expect then put value
+ * (null: absent). `txn` is a txn over a few keys of one group: if every compare holds, the
+ * `then` ops, else the `else` ops (no compares: always `then`). `range` reads every key under
+ * `prefix`; `keys` are all the keys the prefix can hold (its group).
+ */
 export type KvInput =
   | { kind: "put"; key: string; value: string }
   | { kind: "get"; key: string }
   | { kind: "delete"; key: string }
-  | { kind: "cas"; key: string; expect: string | null; value: string };
+  | { kind: "cas"; key: string; expect: string | null; value: string }
+  | { kind: "txn"; compare: TxnCompare[]; then: TxnOp[]; else: TxnOp[] }
+  | { kind: "range"; prefix: string; keys: string[] };
 
-/** What the client was answered. */
+/** What the client was answered. A range's kvs are in key order, present keys only. */
 export type KvOutput =
   | { kind: "put" }
   | { kind: "get"; value: string | null }
   | { kind: "delete"; deleted: number }
-  | { kind: "cas"; succeeded: boolean };
+  | { kind: "cas"; succeeded: boolean }
+  | { kind: "txn"; succeeded: boolean; results: TxnResult[] }
+  | { kind: "range"; kvs: [string, string][] };
 
 /**
  * One operation. `call` and `ret` are positions in one global event order (a counter bumped at
@@ -41,59 +79,185 @@ export interface KvOp {
 /** The value of one key: null when absent. */
 export type KeyState = string | null;
 
-/**
- * The sequential specification on one key: the state after `input`, or undefined when `output`
- * is not what a single copy in state `s` would answer. An unknown output (null) fits any state.
- */
-export function stepKey(
-  s: KeyState,
+/** The values of some keys (absent keys are missing). */
+export type KvState = ReadonlyMap<string, string>;
+
+/** Every key an operation reads or writes (a range: every key its prefix can hold). */
+export function keysOf(input: KvInput): string[] {
+  switch (input.kind) {
+    case "txn": {
+      const s = new Set<string>();
+      for (const c of input.compare) s.add(c.key);
+      for (const o of input.then) s.add(o.key);
+      for (const o of input.else) s.add(o.key);
+      return [...s];
+    }
+    case "range":
+      return input.keys;
+    default:
+      return [input.key];
+  }
+}
+
+/** True when the op writes without reading (its outcome cannot depend on the state). */
+export function isBlindWrite(
   input: KvInput,
-  output: KvOutput | null,
-): KeyState | undefined {
+): input is Extract<KvInput, { kind: "put" | "delete" }> {
+  return input.kind === "put" || input.kind === "delete";
+}
+
+const get = (s: KvState, key: string): KeyState => s.get(key) ?? null;
+
+function set(s: KvState, key: string, v: KeyState): KvState {
+  if (get(s, key) === v) return s;
+  const n = new Map(s);
+  if (v === null) n.delete(key);
+  else n.set(key, v);
+  return n;
+}
+
+/** Whether a compare holds in `s` (see TxnCompare: a mod compare is judged on values). */
+export function compareHolds(s: KvState, c: TxnCompare): boolean {
+  return get(s, c.key) === c.expect;
+}
+
+/** Runs one op of a txn's branch; undefined when its known result disagrees. */
+function stepTxnOp(
+  s: KvState,
+  o: TxnOp,
+  res: TxnResult | null,
+): KvState | undefined {
+  const v = get(s, o.key);
+  switch (o.kind) {
+    case "put":
+      if (res !== null && res.kind !== "put") return undefined;
+      return set(s, o.key, o.value);
+    case "get":
+      if (res !== null && (res.kind !== "get" || res.value !== v)) return undefined;
+      return s;
+    case "delete":
+      if (res !== null && (res.kind !== "delete" || res.deleted !== (v === null ? 0 : 1))) {
+        return undefined;
+      }
+      return set(s, o.key, null);
+  }
+}
+
+/**
+ * The sequential specification: the state after `input`, or undefined when `output` is not
+ * what a single copy in state `s` would answer. An unknown output (null) fits any state. The
+ * state returned is `s` itself when nothing changed.
+ */
+export function step(s: KvState, input: KvInput, output: KvOutput | null): KvState | undefined {
   switch (input.kind) {
     case "put":
-      return input.value;
+      if (output !== null && output.kind !== "put") return undefined;
+      return set(s, input.key, input.value);
     case "get":
-      if (output !== null && (output.kind !== "get" || output.value !== s)) return undefined;
+      if (output !== null && (output.kind !== "get" || output.value !== get(s, input.key))) {
+        return undefined;
+      }
       return s;
     case "delete":
       if (
-        output !== null && (output.kind !== "delete" || output.deleted !== (s === null ? 0 : 1))
+        output !== null &&
+        (output.kind !== "delete" || output.deleted !== (get(s, input.key) === null ? 0 : 1))
       ) {
         return undefined;
       }
-      return null;
+      return set(s, input.key, null);
     case "cas": {
-      const ok = s === input.expect;
+      const ok = get(s, input.key) === input.expect;
       if (output !== null && (output.kind !== "cas" || output.succeeded !== ok)) return undefined;
-      return ok ? input.value : s;
+      return ok ? set(s, input.key, input.value) : s;
     }
+    case "txn": {
+      const ok = input.compare.every((c) => compareHolds(s, c));
+      const branch = ok ? input.then : input.else;
+      let results: readonly TxnResult[] | null = null;
+      if (output !== null) {
+        if (output.kind !== "txn" || output.succeeded !== ok) return undefined;
+        if (output.results.length !== branch.length) return undefined;
+        results = output.results;
+      }
+      // the branch's ops run in order, each seeing the ones before it (etcd's txn)
+      let n: KvState | undefined = s;
+      for (let i = 0; i < branch.length && n !== undefined; i++) {
+        n = stepTxnOp(n, branch[i], results === null ? null : results[i]);
+      }
+      return n;
+    }
+    case "range": {
+      if (output === null) return s;
+      if (output.kind !== "range") return undefined;
+      const want = input.keys.filter((k) => get(s, k) !== null).sort();
+      if (output.kvs.length !== want.length) return undefined;
+      for (let i = 0; i < want.length; i++) {
+        const [k, v] = output.kvs[i];
+        if (k !== want[i] || v !== get(s, k)) return undefined;
+      }
+      return s;
+    }
+  }
+}
+
+function describeTxnOp(o: TxnOp): string {
+  return o.kind === "put" ? `put(${o.key}, ${o.value})` : `${o.kind}(${o.key})`;
+}
+
+function describeInput(i: KvInput): string {
+  switch (i.kind) {
+    case "put":
+      return `put(${i.key}, ${i.value})`;
+    case "cas":
+      return `cas(${i.key}, ${i.expect ?? "<absent>"} -> ${i.value})`;
+    case "txn": {
+      const cmp = i.compare.map((c) =>
+        c.target === "value"
+          ? `${c.key}==${c.expect ?? "<absent>"}`
+          : `mod(${c.key})==${c.modRev}(${c.expect ?? "<absent>"})`
+      );
+      return `txn(if ${cmp.join(" && ") || "true"} then ${
+        i.then.map(describeTxnOp).join(", ")
+      } else ${i.else.map(describeTxnOp).join(", ") || "nothing"})`;
+    }
+    case "range":
+      return `range(${i.prefix}*)`;
+    default:
+      return `${i.kind}(${i.key})`;
+  }
+}
+
+function describeOutput(o: KvOutput | null): string {
+  if (o === null) return "?";
+  switch (o.kind) {
+    case "put":
+      return "ok";
+    case "get":
+      return o.value ?? "<absent>";
+    case "delete":
+      return `deleted ${o.deleted}`;
+    case "cas":
+      return o.succeeded ? "succeeded" : "failed";
+    case "txn":
+      return `${o.succeeded ? "then" : "else"} [${
+        o.results.map((r) =>
+          r.kind === "put"
+            ? "ok"
+            : r.kind === "get"
+            ? r.value ?? "<absent>"
+            : `deleted ${r.deleted}`
+        ).join(", ")
+      }]`;
+    case "range":
+      return `{${o.kvs.map(([k, v]) => `${k}=${v}`).join(", ")}}`;
   }
 }
 
 /** One line for a trace: `#12 c3 put(k1, v7) -> ok [call 40 @120ms, ret 47 @130ms]`. */
 export function describeOp(op: KvOp): string {
-  const i = op.input;
-  const args = i.kind === "put"
-    ? `put(${i.key}, ${i.value})`
-    : i.kind === "cas"
-    ? `cas(${i.key}, ${i.expect ?? "<absent>"} -> ${i.value})`
-    : `${i.kind}(${i.key})`;
-  const o = op.output;
-  const out = o === null
-    ? "?"
-    : o.kind === "put"
-    ? "ok"
-    : o.kind === "get"
-    ? (o.value ?? "<absent>")
-    : o.kind === "delete"
-    ? `deleted ${o.deleted}`
-    : o.succeeded
-    ? "succeeded"
-    : "failed";
   const at = (n: number | null, ms: number | undefined) =>
     n === null ? "never" : ms === undefined ? `${n}` : `${n} @${ms}ms`;
-  return `#${op.id} c${op.client} ${args} -> ${out} [call ${at(op.call, op.callMs)}, ret ${
-    at(op.ret, op.retMs)
-  }]`;
+  return `#${op.id} c${op.client} ${describeInput(op.input)} -> ${describeOutput(op.output)} ` +
+    `[call ${at(op.call, op.callMs)}, ret ${at(op.ret, op.retMs)}]`;
 }

@@ -1,12 +1,16 @@
 /**
  * The KV clients of a whole-cluster run: each issues puts, linearizable gets (ReadIndex, then
- * the local store), serializable gets (the local store), deletes and compare-and-swap txns
- * through a random member, gives up after the run's client timeout, and backs off when
- * unanswered. What they did is recorded for the checkers: the history (a write that failed
- * or timed out keeps an unknown outcome; a failed read is dropped), the revision each answer
- * carried, and the serializable reads.
+ * the local store), serializable gets and group reads (the local store), deletes,
+ * compare-and-swap txns, and multi-key ops over one small group of keys through the KV
+ * service (txns comparing values or mod revisions of several keys, then puts and deletes of
+ * several, else reads; txns of several gets; ranges over the group's prefix), through a random
+ * member; gives up after the run's client timeout, and backs off when unanswered. What they did
+ * is recorded for the checkers: the history (a write that failed or timed out keeps an
+ * unknown outcome; a failed read is dropped), the revision each answer carried, and the
+ * serializable reads.
  */
 import { create } from "@bufbuild/protobuf";
+import type { Rand } from "../../lib/base/rand.ts";
 import type { Applied, Member } from "../../lib/server/member.ts";
 import { RequestKind } from "../../lib/server/request.ts";
 import {
@@ -18,22 +22,47 @@ import {
   RequestOpSchema,
   TxnRequestSchema,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import type { KvInput, KvOp, KvOutput } from "./kv_history.ts";
+import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { KvServer } from "../../lib/server/kv_server.ts";
+import { NOBODY } from "../../lib/server/caller.ts";
+import type { KvInput, KvOp, KvOutput, TxnCompare, TxnOp, TxnResult } from "./kv_history.ts";
 import type { AckedRevisions, SerialRead } from "./cluster_history.ts";
-import type { RunContext } from "./run_context.ts";
+import { type RunContext, serve } from "./run_context.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** Keys the clients pick from (few, so their operations contend). */
-const KEYS = 5;
+/**
+ * The keys, in groups (few, so their operations contend): a multi-key op stays within one
+ * group, so the linearizability check's components never exceed a group (3 keys).
+ */
+export const KEY_GROUPS: readonly { prefix: string; keys: readonly string[] }[] = [
+  { prefix: "g0/", keys: ["g0/0", "g0/1", "g0/2"] },
+  { prefix: "g1/", keys: ["g1/0", "g1/1"] },
+];
+const ALL_KEYS = KEY_GROUPS.flatMap((g) => g.keys);
+
+/** The range end of every key under `prefix` (etcd's prefix end: the last byte plus one). */
+function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
+
+/** True when the op writes nothing whatever its outcome (a failed one tells nothing). */
+function isRead(i: KvInput): boolean {
+  return i.kind === "get" || i.kind === "range" ||
+    (i.kind === "txn" && [...i.then, ...i.else].every((o) => o.kind === "get"));
+}
 
 /** How the clients run. */
 export interface KvClientsOptions {
   clients: number;
   opsPerClient: number;
-  /** `stale-read`: linearizable gets served without ReadIndex (a planted bug). */
-  bug?: "stale-read";
+  /**
+   * A planted bug: `stale-read`, linearizable gets served without ReadIndex; `split-txn`, a
+   * multi-key txn sent as its compares with its branch's first op, then each other op of the
+   * branch in a txn of its own (applied in several revisions, answered as one txn).
+   */
+  bug?: "stale-read" | "split-txn";
   /** Member i was removed from the cluster (a call to it is refused). */
   removed(i: number): boolean;
   /** Member i's current incarnation (serializable reads never go back within one). */
@@ -77,7 +106,12 @@ export class KvClients {
   }
 
   /** Runs one op; false when it was not answered (the client then backs off, as etcd's does). */
-  async #op(client: number, m: Member, input: KvInput): Promise<boolean> {
+  async #op(
+    client: number,
+    m: Member,
+    input: KvInput,
+    seen: Map<string, Seen>,
+  ): Promise<boolean> {
     const ctx = this.#ctx;
     const op: KvOp = {
       id: this.#nextOp++,
@@ -89,20 +123,29 @@ export class KvClients {
       callMs: ctx.c.clock.now(),
     };
     this.history.push(op);
-    const key = enc.encode(input.key);
     let p: Promise<{ out: KvOutput; rev: number }>;
+    const remember = (
+      kvs: readonly { key: Uint8Array; value: Uint8Array; modRevision: bigint }[],
+    ) => {
+      for (const kv of kvs) {
+        seen.set(dec.decode(kv.key), { value: dec.decode(kv.value), mod: Number(kv.modRevision) });
+      }
+    };
     switch (input.kind) {
       case "put":
         p = m.propose({
           kind: RequestKind.Put,
-          req: create(PutRequestSchema, { key, value: enc.encode(input.value) }),
+          req: create(PutRequestSchema, {
+            key: enc.encode(input.key),
+            value: enc.encode(input.value),
+          }),
         })
           .then((a) => ({ out: { kind: "put" }, rev: revOf(a) }));
         break;
       case "delete":
         p = m.propose({
           kind: RequestKind.DeleteRange,
-          req: create(DeleteRangeRequestSchema, { key }),
+          req: create(DeleteRangeRequestSchema, { key: enc.encode(input.key) }),
         })
           .then((a) => ({
             out: { kind: "delete", deleted: a.kind === "delete" ? Number(a.r.deleted) : -1 },
@@ -121,6 +164,8 @@ export class KvClients {
         p = read.then(() => {
           const res = m.store.range({ key: input.key, end: undefined });
           const kv = res.kvs[0];
+          if (kv === undefined) seen.set(input.key, { value: null, mod: 0 });
+          else seen.set(input.key, { value: dec.decode(kv.value), mod: kv.modRevision });
           return {
             out: { kind: "get", value: kv === undefined ? null : dec.decode(kv.value) },
             rev: res.rev,
@@ -128,6 +173,45 @@ export class KvClients {
         });
         break;
       }
+      case "txn":
+        p =
+          (this.#o.bug === "split-txn"
+            ? splitTxn(m, input)
+            : serve(() => new KvServer(m).txn(txnRequest(input), NOBODY)))
+            .then((res) => {
+              for (const r of res.responses) {
+                if (r.response.case === "responseRange") remember(r.response.value.kvs);
+              }
+              return {
+                out: { kind: "txn", succeeded: res.succeeded, results: txnResults(res) },
+                rev: Number(res.header!.revision),
+              };
+            });
+        break;
+      case "range":
+        p = serve(() =>
+          new KvServer(m).range(
+            create(pb.RangeRequestSchema, {
+              key: enc.encode(input.prefix),
+              rangeEnd: enc.encode(prefixEnd(input.prefix)),
+            }),
+            NOBODY,
+          )
+        ).then((res) => {
+          for (const k of input.keys) seen.set(k, { value: null, mod: 0 });
+          remember(res.kvs);
+          return {
+            out: {
+              kind: "range",
+              kvs: res.kvs.map((kv): [string, string] => [
+                dec.decode(kv.key),
+                dec.decode(kv.value),
+              ]),
+            },
+            rev: Number(res.header!.revision),
+          };
+        });
+        break;
     }
     const got = await ctx.within(p);
     if (got !== "timeout" && "v" in got) {
@@ -137,7 +221,7 @@ export class KvClients {
       this.revisions.set(op.id, got.v.rev);
       return true;
     }
-    if (input.kind === "get") this.failedReads.add(op.id); // a failed read changed nothing
+    if (isRead(input)) this.failedReads.add(op.id); // a failed read changed nothing
     // a write that failed or timed out stays with an unknown outcome: it may yet apply
     return false;
   }
@@ -145,6 +229,8 @@ export class KvClients {
   async #client(id: number, n: number): Promise<void> {
     const ctx = this.#ctx;
     const r = ctx.r;
+    /** The value and mod revision this client last read of each key (for mod compares). */
+    const seen = new Map<string, Seen>();
     for (let k = 0; k < n; k++) {
       const i = r.int(ctx.c.members.length);
       const m = this.#o.removed(i) ? null : ctx.c.members[i];
@@ -152,9 +238,10 @@ export class KvClients {
         await ctx.sleep(5 + r.int(20)); // connection refused: try another member
         continue;
       }
-      const key = `k${r.int(KEYS)}`;
+      const group = r.pick(KEY_GROUPS);
+      const key = r.pick(ALL_KEYS);
       const val = `c${id}.${k}`;
-      const pick = r.int(10);
+      const pick = r.int(13);
       if (pick < 2) {
         if (m.failure === null && m.applyingSnapshot) {
           // the read waits for the install, as the API's reads do (Member.storeReady)
@@ -168,17 +255,23 @@ export class KvClients {
           await ctx.sleep(5 + r.int(20));
           continue;
         }
-        const res = m.store.range({ key, end: undefined });
-        const kv = res.kvs[0];
-        this.serial.push({
-          client: id,
-          member: i,
-          incarnation: this.#o.incarnation(i),
-          key,
-          value: kv === undefined ? null : dec.decode(kv.value),
-          rev: res.rev,
-          atMs: ctx.c.clock.now(),
-        });
+        // one key, or a whole group at one revision (each key checked at that revision)
+        const one = r.chance(0.6);
+        const res = m.store.range(
+          one ? { key, end: undefined } : { key: group.prefix, end: prefixEnd(group.prefix) },
+        );
+        for (const k of one ? [key] : group.keys) {
+          const kv = res.kvs.find((x) => dec.decode(x.key) === k);
+          this.serial.push({
+            client: id,
+            member: i,
+            incarnation: this.#o.incarnation(i),
+            key: k,
+            value: kv === undefined ? null : dec.decode(kv.value),
+            rev: res.rev,
+            atMs: ctx.c.clock.now(),
+          });
+        }
       } else {
         const input: KvInput = pick < 5
           ? { kind: "put", key, value: val }
@@ -186,17 +279,159 @@ export class KvClients {
           ? { kind: "get", key }
           : pick < 9
           ? { kind: "delete", key }
-          : {
+          : pick < 10
+          ? {
             kind: "cas",
             key,
             expect: r.chance(0.3) ? null : `c${r.int(this.#o.clients)}.${r.int(n)}`,
             value: val,
-          };
-        if (!await this.#op(id, m, input)) await ctx.sleep(50 + r.int(100));
+          }
+          : pick < 12
+          ? multiKeyTxn(r, group.keys, val, seen, this.#o.clients, n)
+          : r.chance(0.5)
+          ? { kind: "range", prefix: group.prefix, keys: [...group.keys] }
+          : { kind: "txn", compare: [], then: r.shuffle([...group.keys]).map(getOp), else: [] };
+        if (!await this.#op(id, m, input, seen)) await ctx.sleep(50 + r.int(100));
       }
       await ctx.sleep(r.int(15));
     }
   }
+}
+
+/** What a client last read of a key: its value (null: absent) and mod revision (0: absent). */
+interface Seen {
+  value: string | null;
+  mod: number;
+}
+
+const getOp = (key: string): TxnOp => ({ kind: "get", key });
+
+/**
+ * A txn over 2 or 3 keys of one group, as etcd's robustness workload makes them: compares on
+ * one or more keys' values or mod revisions (a mod revision this client read, or the value it
+ * read, or a guess), then puts (and now and then a delete) of several keys, else a read of the
+ * group's keys.
+ */
+function multiKeyTxn(
+  r: Rand,
+  keys: readonly string[],
+  val: string,
+  seen: ReadonlyMap<string, Seen>,
+  clients: number,
+  opsPerClient: number,
+): KvInput {
+  const shuffled = r.shuffle([...keys]);
+  const compare = shuffled.slice(0, 1 + r.int(keys.length)).map((key): TxnCompare => {
+    const last = seen.get(key);
+    if (last !== undefined && r.chance(0.5)) {
+      return { key, target: "mod", expect: last.value, modRev: last.mod };
+    }
+    const expect = last !== undefined && r.chance(0.6)
+      ? last.value
+      : r.chance(0.3)
+      ? null
+      : `c${r.int(clients)}.${r.int(opsPerClient)}`;
+    return { key, target: "value", expect };
+  });
+  const writes = r.shuffle([...keys]).slice(0, 2 + r.int(keys.length - 1));
+  return {
+    kind: "txn",
+    compare,
+    then: writes.map((key): TxnOp =>
+      r.chance(0.15) ? { kind: "delete", key } : { kind: "put", key, value: val }
+    ),
+    else: r.shuffle([...keys]).slice(0, 1 + r.int(keys.length)).map(getOp),
+  };
+}
+
+/**
+ * The planted bug `split-txn`: the txn's compares with the first op of each branch, then the
+ * rest of the branch it took, one op per txn; answered as one txn (the first one's header).
+ */
+async function splitTxn(m: Member, t: Extract<KvInput, { kind: "txn" }>): Promise<pb.TxnResponse> {
+  const kv = new KvServer(m);
+  const first = await kv.txn(
+    txnRequest({ ...t, then: t.then.slice(0, 1), else: t.else.slice(0, 1) }),
+    NOBODY,
+  );
+  for (const o of (first.succeeded ? t.then : t.else).slice(1)) {
+    const rest = await kv.txn(
+      txnRequest({ kind: "txn", compare: [], then: [o], else: [] }),
+      NOBODY,
+    );
+    first.responses.push(...rest.responses);
+  }
+  return first;
+}
+
+/** The TxnRequest of a multi-key txn. */
+function txnRequest(t: Extract<KvInput, { kind: "txn" }>): pb.TxnRequest {
+  const op = (o: TxnOp) =>
+    create(RequestOpSchema, {
+      request: o.kind === "put"
+        ? {
+          case: "requestPut",
+          value: create(PutRequestSchema, { key: enc.encode(o.key), value: enc.encode(o.value) }),
+        }
+        : o.kind === "delete"
+        ? {
+          case: "requestDeleteRange",
+          value: create(DeleteRangeRequestSchema, { key: enc.encode(o.key) }),
+        }
+        : {
+          case: "requestRange",
+          value: create(pb.RangeRequestSchema, { key: enc.encode(o.key) }),
+        },
+    });
+  return create(TxnRequestSchema, {
+    compare: t.compare.map((c) => compareOf(c)),
+    success: t.then.map(op),
+    failure: t.else.map(op),
+  });
+}
+
+/** etcd's Compare for one of the model's (a null value expect: created at revision 0). */
+function compareOf(c: TxnCompare) {
+  const key = enc.encode(c.key);
+  if (c.target === "mod") {
+    return create(CompareSchema, {
+      key,
+      target: Compare_CompareTarget.MOD,
+      result: Compare_CompareResult.EQUAL,
+      targetUnion: { case: "modRevision", value: BigInt(c.modRev ?? 0) },
+    });
+  }
+  return c.expect === null
+    ? create(CompareSchema, {
+      key,
+      target: Compare_CompareTarget.CREATE,
+      result: Compare_CompareResult.EQUAL,
+      targetUnion: { case: "createRevision", value: 0n },
+    })
+    : create(CompareSchema, {
+      key,
+      target: Compare_CompareTarget.VALUE,
+      result: Compare_CompareResult.EQUAL,
+      targetUnion: { case: "value", value: enc.encode(c.expect) },
+    });
+}
+
+/** A TxnResponse's results as the model's. */
+function txnResults(res: pb.TxnResponse): TxnResult[] {
+  return res.responses.map((r): TxnResult => {
+    switch (r.response.case) {
+      case "responsePut":
+        return { kind: "put" };
+      case "responseDeleteRange":
+        return { kind: "delete", deleted: Number(r.response.value.deleted) };
+      case "responseRange": {
+        const kv = r.response.value.kvs[0];
+        return { kind: "get", value: kv === undefined ? null : dec.decode(kv.value) };
+      }
+      default:
+        throw new Error(`unexpected txn response ${r.response.case}`);
+    }
+  });
 }
 
 function revOf(a: Applied): number {
@@ -213,21 +448,8 @@ function revOf(a: Applied): number {
 /** if value(key) == expect (absent: created at 0) then put key=value. */
 function casTxn(key: string, expect: string | null, value: string) {
   const k = enc.encode(key);
-  const compare = expect === null
-    ? create(CompareSchema, {
-      key: k,
-      target: Compare_CompareTarget.CREATE,
-      result: Compare_CompareResult.EQUAL,
-      targetUnion: { case: "createRevision", value: 0n },
-    })
-    : create(CompareSchema, {
-      key: k,
-      target: Compare_CompareTarget.VALUE,
-      result: Compare_CompareResult.EQUAL,
-      targetUnion: { case: "value", value: enc.encode(expect) },
-    });
   return create(TxnRequestSchema, {
-    compare: [compare],
+    compare: [compareOf({ key, target: "value", expect })],
     success: [create(RequestOpSchema, {
       request: {
         case: "requestPut",

@@ -1,12 +1,21 @@
 /**
  * The linearizability checker on hand-made histories (linearizable and not, stale reads,
- * unknown outcomes), and in agreement with brute force on seeded generated histories.
+ * unknown outcomes, multi-key txns and ranges), and in agreement with brute force on seeded
+ * generated histories (single- and multi-key).
  */
 import assert from "node:assert/strict";
 import { Rand, testSeed } from "../../lib/base/rand.ts";
-import type { KeyState, KvInput, KvOp, KvOutput } from "./kv_history.ts";
-import { stepKey } from "./kv_history.ts";
-import { checkLinearizable } from "./linearizability.ts";
+import type {
+  KvInput,
+  KvOp,
+  KvOutput,
+  KvState,
+  TxnCompare,
+  TxnOp,
+  TxnResult,
+} from "./kv_history.ts";
+import { compareHolds, step } from "./kv_history.ts";
+import { checkLinearizable, components } from "./linearizability.ts";
 import { bruteForceLinearizable } from "./brute_force.ts";
 
 let nextId = 0;
@@ -30,6 +39,22 @@ const cas = (key: string, expect: string | null, value: string): KvInput => ({
 });
 const ok: KvOutput = { kind: "put" };
 const got = (value: string | null): KvOutput => ({ kind: "get", value });
+const eq = (key: string, expect: string | null): TxnCompare => ({ key, target: "value", expect });
+const tput = (key: string, value: string): TxnOp => ({ kind: "put", key, value });
+const tget = (key: string): TxnOp => ({ kind: "get", key });
+const txn = (compare: TxnCompare[], then: TxnOp[], els: TxnOp[] = []): KvInput => ({
+  kind: "txn",
+  compare,
+  then,
+  else: els,
+});
+const txnOut = (succeeded: boolean, results: TxnResult[]): KvOutput => ({
+  kind: "txn",
+  succeeded,
+  results,
+});
+const range = (prefix: string, keys: string[]): KvInput => ({ kind: "range", prefix, keys });
+const kvs = (...pairs: [string, string][]): KvOutput => ({ kind: "range", kvs: pairs });
 
 Deno.test("linearizability: concurrent put and get may see either value; sequential ones may not", () => {
   // get overlaps the put: old or new value are both fine
@@ -121,16 +146,15 @@ Deno.test("linearizability: keys are independent; a violation on one key names i
 Deno.test("linearizability: a long history of many overlapping clients checks fast", () => {
   // 2,000 ops on 4 keys from 8 clients, each op overlapping several others
   const r = new Rand(7);
-  const state = new Map<string, KeyState>();
+  let state: KvState = new Map();
   const h: KvOp[] = [];
   let t = 0;
   for (let i = 0; i < 2000; i++) {
     const key = `k${r.int(4)}`;
     const input: KvInput = r.chance(0.5) ? get(key) : put(key, `v${i}`);
     // linearized at t; called up to 3 events before, returned up to 3 after
-    const s = state.get(key) ?? null;
-    const output: KvOutput = input.kind === "get" ? got(s) : ok;
-    state.set(key, stepKey(s, input, output)!);
+    const output: KvOutput = input.kind === "get" ? got(state.get(key) ?? null) : ok;
+    state = step(state, input, output)!;
     h.push(op(r.int(8), input, t * 10 - r.int(30), t * 10 + r.int(30), output));
     t++;
   }
@@ -139,26 +163,76 @@ Deno.test("linearizability: a long history of many overlapping clients checks fa
   assert.ok(performance.now() - start < 5000, "checking took too long");
 });
 
+/** What a single copy in state `s` answers (the oracle the generated histories are made with). */
+function answer(s: KvState, i: KvInput): KvOutput {
+  const v = (k: string) => s.get(k) ?? null;
+  const one = (o: TxnOp): TxnResult =>
+    o.kind === "put"
+      ? { kind: "put" }
+      : o.kind === "get"
+      ? { kind: "get", value: v(o.key) }
+      : { kind: "delete", deleted: v(o.key) === null ? 0 : 1 };
+  switch (i.kind) {
+    case "put":
+      return ok;
+    case "get":
+      return got(v(i.key));
+    case "delete":
+      return { kind: "delete", deleted: v(i.key) === null ? 0 : 1 };
+    case "cas":
+      return { kind: "cas", succeeded: v(i.key) === i.expect };
+    case "txn": {
+      const yes = i.compare.every((c) => compareHolds(s, c));
+      // (the generated branches never read a key they wrote before in the same branch)
+      return txnOut(yes, (yes ? i.then : i.else).map(one));
+    }
+    case "range":
+      return kvs(
+        ...i.keys.filter((k) => v(k) !== null).sort().map((k): [string, string] => [k, v(k)!]),
+      );
+  }
+}
+
+/** A random multi-key input over `keys`: a txn (compare, writes, else reads) or a range. */
+function multiKey(r: Rand, keys: string[], val: string): KvInput {
+  const some = (n: number) => r.shuffle([...keys]).slice(0, n);
+  if (r.chance(0.25)) return range("", keys);
+  if (r.chance(0.2)) return txn([], some(1 + r.int(keys.length)).map(tget)); // several gets
+  const compare = some(1 + r.int(Math.min(2, keys.length))).map((key): TxnCompare => ({
+    key,
+    target: r.chance(0.5) ? "value" : "mod",
+    expect: r.chance(0.4) ? null : `v${r.int(3)}`,
+  }));
+  const then = some(1 + r.int(keys.length)).map((key): TxnOp =>
+    r.chance(0.75) ? tput(key, val) : { kind: "delete", key }
+  );
+  return txn(compare, then, some(r.int(keys.length + 1)).map(tget));
+}
+
 /**
  * A small random history: ops with random intervals, each taking effect at a random point of
  * its interval (so the history starts linearizable), some with unknown outcomes (applied or
- * not), then sometimes one answer changed (which may or may not break it).
+ * not), then sometimes one answer changed (which may or may not break it). Half of the
+ * histories have multi-key ops (txns over 2 or 3 keys, ranges).
  */
 function generate(r: Rand): KvOp[] {
   const n = 1 + r.int(7);
-  const keys = r.chance(0.5) ? ["a"] : ["a", "b"];
+  const keys = r.chance(0.3) ? ["a"] : r.chance(0.5) ? ["a", "b"] : ["a", "b", "c"];
+  const multi = keys.length > 1 && r.chance(0.6);
   const ops: { op: KvOp; at: number; applied: boolean }[] = [];
   for (let i = 0; i < n; i++) {
     const key = keys[r.int(keys.length)];
     const val = `v${r.int(3)}`;
-    const pick = r.int(4);
+    const pick = r.int(multi ? 6 : 4);
     const input: KvInput = pick === 0
       ? put(key, val)
       : pick === 1
       ? get(key)
       : pick === 2
       ? del(key)
-      : cas(key, r.chance(0.4) ? null : `v${r.int(3)}`, val);
+      : pick === 3
+      ? cas(key, r.chance(0.4) ? null : `v${r.int(3)}`, val)
+      : multiKey(r, keys, val);
     const call = r.int(12);
     const ret = call + r.int(8);
     const at = call + r.float() * (ret - call);
@@ -169,36 +243,48 @@ function generate(r: Rand): KvOp[] {
       applied: !unknown || r.chance(0.5),
     });
   }
-  const state = new Map<string, KeyState>();
+  let state: KvState = new Map();
   for (const x of [...ops].sort((a, b) => a.at - b.at)) {
     if (!x.applied) continue;
-    const s = state.get(x.op.input.key) ?? null;
-    const i = x.op.input;
-    const output: KvOutput = i.kind === "put"
-      ? ok
-      : i.kind === "get"
-      ? got(s)
-      : i.kind === "delete"
-      ? { kind: "delete", deleted: s === null ? 0 : 1 }
-      : { kind: "cas", succeeded: s === i.expect };
-    state.set(i.key, stepKey(s, i, output)!);
+    const output = answer(state, x.op.input);
+    state = step(state, x.op.input, output)!;
     if (x.op.ret !== null) x.op.output = output;
   }
   if (r.chance(0.5)) {
     const known = ops.filter((x) => x.op.output !== null);
     if (known.length > 0) {
       const x = known[r.int(known.length)].op;
-      const o = x.output!;
-      x.output = o.kind === "get"
-        ? got(r.chance(0.3) ? null : `v${r.int(3)}`)
-        : o.kind === "delete"
-        ? { kind: "delete", deleted: 1 - o.deleted }
-        : o.kind === "cas"
-        ? { kind: "cas", succeeded: !o.succeeded }
-        : o;
+      x.output = mutate(r, x.output!);
     }
   }
   return ops.map((x) => x.op);
+}
+
+/** One answer changed (a read's value, a delete's count, a txn's branch or one of its results). */
+function mutate(r: Rand, o: KvOutput): KvOutput {
+  const value = () => r.chance(0.3) ? null : `v${r.int(3)}`;
+  switch (o.kind) {
+    case "get":
+      return got(value());
+    case "delete":
+      return { kind: "delete", deleted: 1 - o.deleted };
+    case "cas":
+      return { kind: "cas", succeeded: !o.succeeded };
+    case "txn": {
+      const reads = o.results.flatMap((x, i) => x.kind === "get" ? [i] : []);
+      if (reads.length === 0 || r.chance(0.3)) return { ...o, succeeded: !o.succeeded };
+      const results = [...o.results];
+      results[r.pick(reads)] = { kind: "get", value: value() };
+      return { ...o, results };
+    }
+    case "range": {
+      if (o.kvs.length > 0 && r.chance(0.5)) return kvs(...o.kvs.slice(1));
+      const v = value();
+      return v === null ? o : kvs(...o.kvs, ["c", v]);
+    }
+    case "put":
+      return o;
+  }
 }
 
 Deno.test("linearizability: agrees with brute force on generated small histories", () => {
@@ -207,9 +293,15 @@ Deno.test("linearizability: agrees with brute force on generated small histories
   const r = new Rand(seed);
   let yes = 0;
   let no = 0;
-  for (let i = 0; i < 3000; i++) {
+  let multiYes = 0;
+  let multiNo = 0;
+  for (let i = 0; i < 4000; i++) {
     const h = generate(r);
     const expect = bruteForceLinearizable(h);
+    if (h.some((o) => o.input.kind === "txn" || o.input.kind === "range")) {
+      if (expect) multiYes++;
+      else multiNo++;
+    }
     const v = checkLinearizable(h);
     assert.equal(
       v.ok,
@@ -221,6 +313,10 @@ Deno.test("linearizability: agrees with brute force on generated small histories
   }
   // both kinds were exercised, or the agreement means little
   assert.ok(yes > 300 && no > 300, `seed=${seed}: ${yes} linearizable, ${no} not`);
+  assert.ok(
+    multiYes > 200 && multiNo > 200,
+    `seed=${seed}: with multi-key ops, ${multiYes} linearizable, ${multiNo} not`,
+  );
 });
 
 Deno.test("linearizability: many unknown-outcome writes do not blow up the search", () => {
@@ -239,4 +335,134 @@ Deno.test("linearizability: many unknown-outcome writes do not blow up the searc
   assert.equal(v.ok, false);
   if (!v.ok) assert.match(v.reason, /no linearization/, "decided, not given up");
   assert.ok(performance.now() - start < 2000, "the search took too long");
+});
+
+Deno.test("linearizability: keys joined by a multi-key op form one component", () => {
+  const h = [
+    op(1, put("a", "1"), 0, 1, ok),
+    op(2, txn([eq("b", null)], [tput("c", "1")]), 0, 1, txnOut(true, [{ kind: "put" }])),
+    op(3, range("g/", ["g/0", "g/1"]), 0, 1, kvs()),
+    op(4, get("d"), 0, 1, got(null)),
+    op(
+      5,
+      txn([], [tget("d"), tget("c")]),
+      2,
+      3,
+      txnOut(true, [got(null), got("1")] as TxnResult[]),
+    ),
+  ];
+  const parts = components(h).map((c) => c.keys.join(",")).sort();
+  assert.deepEqual(parts, ["a", "b,c,d", "g/0,g/1"]);
+  assert.equal(checkLinearizable(h).ok, true);
+});
+
+Deno.test("linearizability: a txn seen half-applied by a reader is not linearizable", () => {
+  // a txn puts a and b; one read (after another) sees a's new value, then b's old one
+  const w = op(
+    1,
+    txn([], [tput("a", "1"), tput("b", "1")]),
+    0,
+    10,
+    txnOut(true, [ok, ok] as TxnResult[]),
+  );
+  const half = [w, op(2, get("a"), 1, 2, got("1")), op(2, get("b"), 3, 4, got(null))];
+  assert.equal(bruteForceLinearizable(half), false);
+  const v = checkLinearizable(half);
+  assert.equal(v.ok, false);
+  if (!v.ok) assert.equal(v.key, "a, b");
+  // each key alone is fine: checked per key (no txn joining them) it would pass
+  assert.equal(checkLinearizable([op(1, put("a", "1"), 0, 10, ok), half[1]]).ok, true);
+  assert.equal(checkLinearizable([op(1, put("b", "1"), 0, 10, ok), half[2]]).ok, true);
+  // a read of both in one txn sees both or neither
+  const both = [
+    w,
+    op(2, txn([], [tget("a"), tget("b")]), 1, 2, txnOut(true, [got("1"), got("1")] as TxnResult[])),
+  ];
+  assert.equal(checkLinearizable(both).ok, true);
+  const torn = [
+    w,
+    op(
+      2,
+      txn([], [tget("a"), tget("b")]),
+      1,
+      2,
+      txnOut(true, [got("1"), got(null)] as TxnResult[]),
+    ),
+  ];
+  assert.equal(checkLinearizable(torn).ok, false);
+  assert.equal(bruteForceLinearizable(torn), false);
+  // and so does a range over the group's prefix
+  const rangeTorn = [w, op(2, range("", ["a", "b"]), 1, 2, kvs(["b", "1"]))];
+  assert.equal(checkLinearizable(rangeTorn).ok, false);
+  const rangeWhole = [w, op(2, range("", ["a", "b"]), 1, 2, kvs(["a", "1"], ["b", "1"]))];
+  assert.equal(checkLinearizable(rangeWhole).ok, true);
+});
+
+Deno.test("linearizability: a lost multi-key compare-and-swap is not linearizable", () => {
+  // two txns each claim a and b only when both are absent; both succeed, one after the other
+  const claim = (v: string) =>
+    txn([eq("a", null), eq("b", null)], [tput("a", v), tput("b", v)], [tget("a")]);
+  const lost = [
+    op(1, claim("x"), 0, 1, txnOut(true, [ok, ok] as TxnResult[])),
+    op(2, claim("y"), 2, 3, txnOut(true, [ok, ok] as TxnResult[])),
+  ];
+  assert.equal(checkLinearizable(lost).ok, false);
+  assert.equal(bruteForceLinearizable(lost), false);
+  // the second fails and reads the first's value in its else branch: fine
+  const good = [lost[0], op(2, claim("y"), 2, 3, txnOut(false, [got("x")] as TxnResult[]))];
+  assert.equal(checkLinearizable(good).ok, true);
+  // ... but not another value
+  const wrongElse = [lost[0], op(2, claim("y"), 2, 3, txnOut(false, [got("y")] as TxnResult[]))];
+  assert.equal(checkLinearizable(wrongElse).ok, false);
+  // a mod-revision compare is judged on the value it names (see TxnCompare)
+  const mod: TxnCompare = { key: "a", target: "mod", expect: "x", modRev: 7 };
+  const modCas = [
+    lost[0],
+    op(2, txn([mod], [tput("b", "z")]), 2, 3, txnOut(true, [ok] as TxnResult[])),
+    op(3, get("b"), 4, 5, got("z")),
+  ];
+  assert.equal(checkLinearizable(modCas).ok, true);
+  const modWrong = [lost[0], op(2, txn([mod], [tput("b", "z")]), 2, 3, txnOut(false, []))];
+  assert.equal(checkLinearizable(modWrong).ok, false);
+});
+
+Deno.test("linearizability: a read of two keys from two different states is not linearizable", () => {
+  // a is written, then b (sequentially); a range seeing b's write without a's saw no state
+  // the store passed through
+  const h = [
+    op(1, put("a", "1"), 0, 1, ok),
+    op(1, put("b", "1"), 2, 3, ok),
+  ];
+  const torn = [...h, op(2, range("", ["a", "b"]), 0, 4, kvs(["b", "1"]))];
+  assert.equal(checkLinearizable(torn).ok, false);
+  assert.equal(bruteForceLinearizable(torn), false);
+  for (const seen of [kvs(), kvs(["a", "1"]), kvs(["a", "1"], ["b", "1"])]) {
+    assert.equal(checkLinearizable([...h, op(2, range("", ["a", "b"]), 0, 4, seen)]).ok, true);
+  }
+  // the same with a txn of two gets
+  const gets = txn([], [tget("a"), tget("b")]);
+  const tornGets = [...h, op(2, gets, 0, 4, txnOut(true, [got(null), got("1")] as TxnResult[]))];
+  assert.equal(checkLinearizable(tornGets).ok, false);
+  assert.equal(bruteForceLinearizable(tornGets), false);
+});
+
+Deno.test("linearizability: many unknown multi-key txns over a group check fast", () => {
+  // 30 timed-out txns over 3 keys, then a read that no placement of them explains
+  const h: KvOp[] = [];
+  const keys = ["g/0", "g/1", "g/2"];
+  for (let i = 0; i < 30; i++) {
+    const a = keys[i % 3];
+    const b = keys[(i + 1) % 3];
+    h.push(
+      op(i, txn([eq(a, null)], [tput(a, `u${i}`), tput(b, `u${i}`)], [tget(b)]), i, null, null),
+    );
+  }
+  h.push(op(99, range("g/", keys), 100, 101, kvs()));
+  const start = performance.now();
+  assert.equal(checkLinearizable(h).ok, true, "none applied is fine");
+  const bad = [...h, op(99, range("g/", keys), 102, 103, kvs(["g/0", "u1"], ["g/1", "u2"]))];
+  const v = checkLinearizable(bad);
+  assert.equal(v.ok, false);
+  if (!v.ok) assert.match(v.reason, /no linearization/, "decided, not given up");
+  assert.ok(performance.now() - start < 3000, "the search took too long");
 });

@@ -4,23 +4,25 @@
  *   --seeds N      how many seeds (default 10), from --first (default: a fresh random one)
  *   --seed S       one seed (replays a failure)
  *   --size 3|5     members (default: both, alternating)
- *   --bug NAME     plant a bug (stale-read) to see the checkers catch it
+ *   --bug NAME     plant a bug (stale-read, ack-before-fsync, split-txn) to see the checkers catch it
  *   --verbose      one line per run
  *   --keep-going   on a failure print its seed, first violation and replay, and go on
  *   --no-membership  no learners added, promoted or voters removed during the runs
  *   --no-transfers   no leader transfers (MoveLeader) during the runs
  *   --no-disk-full   no member's disk made full (on by default since finding 8's fix)
  *   --no-slow-disk   no member's fsyncs made slow (on by default since finding 10's fix)
+ *   --slow-disk-at-start  every member's fsyncs slow from the start (for ack-before-fsync)
  *
  * Exits 1 on the first failing seed, after printing it with its replay command and trace.
  */
 import {
   describeFailure,
-  type PlantedBug,
+  PLANTED_BUGS,
   replayCommand,
   runCluster,
   type RunOptions,
 } from "./cluster_run.ts";
+import type { KvOp } from "./kv_history.ts";
 
 function flag(name: string): string | undefined {
   const i = Deno.args.indexOf(`--${name}`);
@@ -49,6 +51,7 @@ const known = new Set([
   "no-transfers",
   "no-disk-full",
   "no-slow-disk",
+  "slow-disk-at-start",
 ]);
 for (const a of Deno.args) {
   if (a.startsWith("--") && !known.has(a.slice(2))) throw new Error(`unknown flag ${a}`);
@@ -63,11 +66,21 @@ if (sizeFlag !== undefined && sizeFlag !== "3" && sizeFlag !== "5" && sizeFlag !
   throw new Error("--size must be 1, 3 or 5");
 }
 const bugFlag = flag("bug");
-if (bugFlag !== undefined && bugFlag !== "stale-read") throw new Error("--bug must be stale-read");
-const bug = bugFlag as PlantedBug | undefined;
+const bug = PLANTED_BUGS.find((b) => b === bugFlag);
+if (bugFlag !== undefined && bug === undefined) {
+  throw new Error(`--bug must be one of ${PLANTED_BUGS.join(", ")}`);
+}
 const verbose = Deno.args.includes("--verbose");
 const keepGoing = Deno.args.includes("--keep-going");
 const failed: number[] = [];
+
+/** How many multi-key ops a history has, and how many of its txns took their then branch. */
+function multiKey(h: readonly KvOp[]): string {
+  const multi = h.filter((op) => op.input.kind === "txn" || op.input.kind === "range");
+  const then = multi.filter((op) => op.output?.kind === "txn" && op.output.succeeded).length;
+  const unknown = multi.filter((op) => op.output === null).length;
+  return `${multi.length} multi-key: ${then} txns took then, ${unknown} unknown`;
+}
 
 const start = performance.now();
 let passed = 0;
@@ -82,6 +95,7 @@ for (let s = 0; s < seeds; s++) {
     transfers: !Deno.args.includes("--no-transfers"),
     diskFull: !Deno.args.includes("--no-disk-full"),
     slowDisk: !Deno.args.includes("--no-slow-disk"),
+    slowDiskAtStart: Deno.args.includes("--slow-disk-at-start"),
   };
   const res = await runCluster(o);
   if (res.violations.length > 0 && keepGoing) {
@@ -98,7 +112,8 @@ for (let s = 0; s < seeds; s++) {
   passed++;
   if (verbose) {
     console.log(
-      `seed=${seed} size=${size}: ${res.history.length} ops, ${res.serialReads} serializable reads ` +
+      `seed=${seed} size=${size}: ${res.history.length} ops (${multiKey(res.history)}), ` +
+        `${res.serialReads} serializable reads ` +
         `(${res.serialReadsFailed} failed, ${res.serialReadsWaited} waited for an install), ` +
         `${res.watchEvents} watch events (${res.watchers} watchers, ` +
         `${res.progressNotifications} progress notifications), ${res.leases} leases, ` +
