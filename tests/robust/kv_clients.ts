@@ -105,6 +105,9 @@ export class KvClients {
   }
 
   async #call(c: number, client: Client, input: KvInput): Promise<void> {
+    if (input.kind === "txn" || input.kind === "range") {
+      throw new Error(`the real-process clients make no ${input.kind} op`);
+    }
     const op: KvOp = {
       id: this.#nextId++,
       client: c,

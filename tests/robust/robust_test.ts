@@ -21,9 +21,10 @@ function overwrittenPut(ops: readonly KvOp[]): { put: KvOp; later: KvOp } | unde
       (o.output.kind === "cas" && o.output.succeeded))
   );
   for (const put of writes) {
-    if (put.input.kind !== "put") continue;
+    const input = put.input;
+    if (input.kind !== "put") continue;
     const later = writes.find((w) =>
-      w.input.key === put.input.key && w !== put && w.call > put.ret!
+      "key" in w.input && w.input.key === input.key && w !== put && w.call > put.ret!
     );
     if (later !== undefined) return { put, later };
   }
