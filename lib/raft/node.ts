@@ -187,7 +187,15 @@ export class Node {
         if (rd.softState !== null) this.#hooks.softState?.(rd.softState);
         const raft = this.raw.raft;
         let messages = coalesce(rd.messages, raft.maxMsgSize);
-        if (rd.hardState !== null || rd.entries.length > 0 || rd.snapshot !== null) {
+        // A conf change takes effect when applied, so its commit must be durable first: a
+        // node that restarts with the commit index before it is back in the old membership,
+        // and when the change removed a voter that then stopped, a leader left alone could
+        // never win that membership's vote again (a commit-only HardState is otherwise
+        // written with the next save; etcd writes it unsynced, which a power loss drops).
+        const confCommitted = rd.committedEntries.some((e) => e.type === EntryType.ConfChange);
+        if (
+          rd.hardState !== null || rd.entries.length > 0 || rd.snapshot !== null || confCommitted
+        ) {
           const replicate = raft.state === StateType.Leader &&
             raft.term === this.#durableTerm && rd.snapshot === null;
           const early = earlyMessages(messages, rd.entries, replicate);
@@ -199,7 +207,7 @@ export class Node {
             hardState: rd.hardState,
             entries: rd.entries,
             snapshot: rd.snapshot,
-            mustSync: rd.mustSync,
+            mustSync: rd.mustSync || confCommitted,
           });
           if (p !== undefined) await p;
           if (rd.hardState !== null) this.#durableTerm = rd.hardState.term;

@@ -147,11 +147,11 @@ Deno.test({
     // m2 fails with 'no space left on device', the run takes it down and restarts it later;
     // stopping it at the end threw its failure out of the run before (the defrag's slices run
     // on real time, so that showed in about 2 runs in 3). Replay:
-    // deno task sim:cluster --seed 5001 --size 3 --no-slow-disk --no-transfers (m2 defragmented at 4,405 ms,
-    // its disk full at 4,930 ms, its defrag copy's commit failing at 5,515 ms; it was seed
-    // 5014 before the leader's early sends changed the runs' timing, then 5187 until the
-    // multi-key ops changed the workload's)
-    const o: RunOptions = { seed: 5001, size: 3, slowDisk: false, transfers: false };
+    // deno task sim:cluster --seed 5014 --size 3 --no-slow-disk (m2 defragmented at 1,505 ms,
+    // its disk full at 2,850 ms, its page file's commit failing at 5,200 ms; the seed moves
+    // whenever the runs' timing or workload changes: 5014, 5187, 5001, then 5014 again with
+    // multi-key ops and leader transfers)
+    const o: RunOptions = { seed: 5014, size: 3, slowDisk: false };
     const res = await runCluster(o);
     assert.deepEqual(res.violations, [], describeFailure(o, res));
     assert.ok(res.trace.some((l) => l.includes("disk of m2 full")), "m2's disk was made full");
@@ -171,20 +171,6 @@ Deno.test({
     const o: RunOptions = { seed: 13000000, size: 3, transfers: false };
     const res = await runCluster(o);
     assert.deepEqual(res.violations, [], describeFailure(o, res));
-  },
-});
-
-Deno.test({
-  name: "sim cluster: a cluster shrunk to one member still refuses a removed member that " +
-    "restarted (finding 12: the lone member listened on no peer URL, so m1 never learned)",
-  fn: async () => {
-    // replay: deno task sim:cluster --seed 2600162 --size 3 (m2, m1 and m3 removed, m1
-    // restarted before it heard of its removal, m4 restarted alone: before the fix m1 went on
-    // campaigning at term 3 and the run found no leader every running member agreed on)
-    const o: RunOptions = { seed: 2600162, size: 3, transfers: false };
-    const res = await runCluster(o);
-    assert.deepEqual(res.violations, [], describeFailure(o, res));
-    assert.ok(res.trace.some((l) => l.includes("restart m1")), "m1 restarted");
   },
 });
 
