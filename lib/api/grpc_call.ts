@@ -9,6 +9,9 @@ import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { parseTimeout } from "@connectrpc/connect/protocol-grpc";
 import { CallContext } from "./call_context.ts";
 import type { CountSink } from "../base/metric_sink.ts";
+import { decodePutBody } from "../server/put_entry_codec.ts";
+
+const PUT_REQUEST = "etcdserverpb.PutRequest";
 
 /** Where the direct paths count message bytes (etcd_network_client_grpc_*_bytes_total). */
 export interface GrpcByteCounts {
@@ -72,7 +75,10 @@ export function decodeEnvelope(
     );
   }
   try {
-    return fromBinary(schema, bytes.subarray(at + 5, at + 5 + len));
+    const body = bytes.subarray(at + 5, at + 5 + len);
+    // a put (most calls under a write load) is read by the hand decoder when it can
+    return (schema.typeName === PUT_REQUEST ? decodePutBody(body) : undefined) ??
+      fromBinary(schema, body);
   } catch (err) {
     throw new ConnectError(`parse binary: ${(err as Error).message}`, Code.Internal);
   }
