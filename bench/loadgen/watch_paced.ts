@@ -16,7 +16,7 @@ import type { Rand } from "../../lib/base/rand.ts";
 import type { WatchRequestSchema, WatchResponse } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { BidiStream, ConnPool } from "./conns.ts";
 import { keyFor } from "./keys.ts";
-import type { RawRun, WorkloadOptions } from "./workloads.ts";
+import { openWatchStreams, type RawRun, type WorkloadOptions } from "./workloads.ts";
 
 /** How long the run waits for the next event before it declares the rest lost. */
 const STALL_MS = 10_000;
@@ -43,14 +43,8 @@ export async function runWatchPaced(
   const streams: BidiStream<MessageInitShape<typeof WatchRequestSchema>, WatchResponse>[] = [];
   const readers: Promise<void>[] = [];
   try {
-    for (let c = 0; c < o.clients; c++) {
-      const s = await pool.clients[c].watch();
-      streams.push(s);
-      for (let w = 0; w < o.watchPerStream; w++) {
-        s.send({ requestUnion: { case: "createRequest", value: { key } } });
-        const created = await s.next();
-        if (created === undefined || !created.created) throw new Error("watch was not created");
-      }
+    await openWatchStreams(pool, o, key, streams);
+    for (const s of streams) {
       readers.push((async () => {
         while (true) {
           const r = await s.next().catch(() => undefined);

@@ -171,6 +171,30 @@ export async function leaseKeepAliveWorkload(
   };
 }
 
+/** A watch stream of the generator (the gRPC bidi stream of etcd's Watch). */
+export type WatchStream = BidiStream<MessageInitShape<typeof WatchRequestSchema>, WatchResponse>;
+
+/**
+ * Opens `o.clients` watch streams with `o.watchPerStream` watchers of `key` each, pushing each
+ * stream into `streams` as it opens (so the caller closes what opened when one fails).
+ */
+export async function openWatchStreams(
+  pool: ConnPool,
+  o: WorkloadOptions,
+  key: Uint8Array,
+  streams: WatchStream[],
+): Promise<void> {
+  for (let c = 0; c < o.clients; c++) {
+    const s = await pool.clients[c].watch();
+    streams.push(s);
+    for (let w = 0; w < o.watchPerStream; w++) {
+      s.send({ requestUnion: { case: "createRequest", value: { key } } });
+      const created = await s.next();
+      if (created === undefined || !created.created) throw new Error("watch was not created");
+    }
+  }
+}
+
 /**
  * etcd's watch-latency: `clients` watch streams with `watchPerStream` watchers each, all on one
  * key; one writer puts `total` values to that key, each after every watcher saw the previous
@@ -189,14 +213,8 @@ export async function runWatch(pool: ConnPool, o: WorkloadOptions, rand: Rand): 
   const streams: BidiStream<MessageInitShape<typeof WatchRequestSchema>, WatchResponse>[] = [];
   const readers: Promise<void>[] = [];
   try {
-    for (let c = 0; c < o.clients; c++) {
-      const s = await pool.clients[c].watch();
-      streams.push(s);
-      for (let w = 0; w < o.watchPerStream; w++) {
-        s.send({ requestUnion: { case: "createRequest", value: { key } } });
-        const created = await s.next();
-        if (created === undefined || !created.created) throw new Error("watch was not created");
-      }
+    await openWatchStreams(pool, o, key, streams);
+    for (const s of streams) {
       readers.push((async () => {
         while (true) {
           const r = await s.next().catch(() => undefined);

@@ -10,6 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { compareBytes } from "../../lib/base/bytes.ts";
 import { RealDisk } from "../../lib/io/real_disk.ts";
 import { BoltReader } from "../../lib/backend/bbolt/reader.ts";
 import { BoltWriter } from "../../lib/backend/bbolt/writer.ts";
@@ -19,6 +20,7 @@ import { testConfig } from "../server/harness.ts";
 import {
   ALICE_PW,
   ctlOk,
+  etcdSnapshotStatus as etcdStatus,
   makeEtcdSnapshot,
   parseGetJson,
   ROOT_PW,
@@ -27,12 +29,6 @@ import {
 const disk = new RealDisk();
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-function compare(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
-  return a.length - b.length;
-}
 
 function u64(n: bigint): Uint8Array {
   const b = new Uint8Array(8);
@@ -65,8 +61,8 @@ function setKey(
 ): void {
   const entries = buckets.get(name) ?? [];
   const k = enc.encode(key);
-  const i = entries.findIndex(([e]) => compare(e, k) >= 0);
-  if (i >= 0 && compare(entries[i][0], k) === 0) entries[i] = [k, value];
+  const i = entries.findIndex(([e]) => compareBytes(e, k) >= 0);
+  if (i >= 0 && compareBytes(entries[i][0], k) === 0) entries[i] = [k, value];
   else entries.splice(i < 0 ? entries.length : i, 0, [k, value]);
   buckets.set(name, entries);
 }
@@ -74,7 +70,7 @@ function setKey(
 /** Writes `buckets` as a bbolt file followed by its SHA-256, as `etcdctl snapshot save` does. */
 async function writeSnapshot(file: string, buckets: Map<string, [Uint8Array, Uint8Array][]>) {
   const w = await BoltWriter.create(disk, file);
-  const names = [...buckets.keys()].map((n) => enc.encode(n)).sort(compare);
+  const names = [...buckets.keys()].map((n) => enc.encode(n)).sort(compareBytes);
   for (const name of names) {
     const tree = w.bucket(name);
     for (const [k, v] of buckets.get(dec.decode(name))!) tree.add(k, v);
@@ -87,17 +83,6 @@ async function writeSnapshot(file: string, buckets: Map<string, [Uint8Array, Uin
   out.set(bytes);
   out.set(sha, bytes.length);
   await Deno.writeFile(file, out);
-}
-
-async function etcdStatus(file: string) {
-  const r = await new Deno.Command("etcdctl", {
-    args: ["snapshot", "status", file, "-w", "json"],
-    env: { ETCDCTL_API: "3" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(r.code, 0, dec.decode(r.stderr));
-  return JSON.parse(dec.decode(r.stdout));
 }
 
 Deno.test("util snapshot: an etcd 3.6-shaped snapshot (term, confState, storageVersion, downgrade) restores and serves", async () => {

@@ -12,23 +12,13 @@ import {
   ALICE_PW,
   COMPACTED,
   ctlOk,
+  etcdSnapshotStatus as etcdStatus,
   makeEtcdSnapshot,
   OLD_REV,
   parseGetJson,
   restoreAndStartEtcd,
   ROOT_PW,
 } from "../support/etcd_snapshot.ts";
-
-async function etcdStatus(file: string) {
-  const r = await new Deno.Command("etcdctl", {
-    args: ["snapshot", "status", file, "-w", "json"],
-    env: { ETCDCTL_API: "3" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
-  return JSON.parse(new TextDecoder().decode(r.stdout));
-}
 
 Deno.test("util snapshot export: etcd -> Concord -> etcd serves what the first etcd did", async () => {
   const work = await Deno.makeTempDir({ prefix: "concord-export-" });

@@ -172,3 +172,15 @@ export async function restoreAndStartEtcd(file: string, dataDir: string): Promis
   }
   return { url, pid: child.pid, stop };
 }
+
+/** etcd's own `etcdctl snapshot status FILE -w json` (bbolt's check and etcd's hash); fails the test on an error. */
+export async function etcdSnapshotStatus(file: string): Promise<EtcdSnapshotFixture["status"]> {
+  const r = await new Deno.Command("etcdctl", {
+    args: ["snapshot", "status", file, "-w", "json"],
+    env: { ETCDCTL_API: "3" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+  return JSON.parse(new TextDecoder().decode(r.stdout));
+}
