@@ -9,38 +9,7 @@
  * protobuf-es.
  */
 import type { PutResponse, ResponseHeader } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-
-const U64_MASK = (1n << 64n) - 1n;
-const TWO_32 = 2 ** 32;
-
-/** Appends the varint of a 64-bit two's complement value to `out`; returns the new end. */
-function writeVarint64(out: Uint8Array, at: number, v: bigint): number {
-  const bits = v < 0n ? v & U64_MASK : v;
-  if (bits < 0x80n) {
-    out[at++] = Number(bits);
-    return at;
-  }
-  // as protobuf's varint64write: the low 32 bits and the high 32 bits as numbers
-  let lo = Number(bits & 0xffffffffn);
-  let hi = Number(bits >> 32n);
-  while (hi > 0 || lo >= 0x80) {
-    out[at++] = (lo & 0x7f) | 0x80;
-    lo = (lo >>> 7) + (hi & 0x7f) * (TWO_32 / 128);
-    hi = hi >>> 7;
-  }
-  out[at++] = lo;
-  return at;
-}
-
-function varint64Size(v: bigint): number {
-  let bits = v < 0n ? v & U64_MASK : v;
-  let size = 1;
-  while (bits >= 0x80n) {
-    bits >>= 7n;
-    size++;
-  }
-  return size;
-}
+import { varint64Size, writeVarint64 } from "../base/varint.ts";
 
 /** Fields 1 and 2 of a ResponseHeader (cluster and member id), encoded once per pair. */
 let idsCluster = -1n;

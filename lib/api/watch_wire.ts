@@ -11,6 +11,7 @@
 import { encodeKeyValue } from "../mvcc/kv_codec.ts";
 import type { Event } from "../mvcc/types.ts";
 import type { WatchResponse } from "../mvcc/watch_types.ts";
+import { varint64Size, varintSize, writeVarint, writeVarint64 } from "../base/varint.ts";
 import type { WatchIds } from "../server/convert.ts";
 
 /** What the response header carries besides the revision (the member's, read per batch). */
@@ -20,61 +21,16 @@ export interface WatchHeaderSource {
   readonly term: number;
 }
 
-const U64 = (1n << 64n) - 1n;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const encoder = new TextEncoder();
 
-/** Bytes of a safe integer as a protobuf int64 varint (a negative one takes 10). */
-function varintSize(v: number): number {
-  if (v < 0) return 10;
-  if (v < 0x80) return 1;
-  if (v < 0x4000) return 2;
-  if (v < 0x200000) return 3;
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-function bigVarintSize(v: bigint): number {
-  let u = v & U64;
-  let n = 1;
-  while (u >= 0x80n) {
-    u >>= 7n;
-    n++;
-  }
-  return n;
-}
-
-function writeVarint(out: Uint8Array, at: number, v: number): number {
-  if (v < 0) return writeBigVarint(out, at, BigInt(v));
-  while (v >= 0x80) {
-    out[at++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  out[at++] = v;
-  return at;
-}
-
-function writeBigVarint(out: Uint8Array, at: number, v: bigint): number {
-  let u = v & U64;
-  while (u >= 0x80n) {
-    out[at++] = Number(u & 0x7fn) | 0x80;
-    u >>= 7n;
-  }
-  out[at++] = Number(u);
-  return at;
-}
-
 /** An int64 field given as a number, or as a bigint beyond the safe integers. */
 function int64Size(v: number | bigint): number {
-  return typeof v === "number" ? varintSize(v) : bigVarintSize(v);
+  return typeof v === "number" ? varintSize(v) : varint64Size(v);
 }
 
 function writeInt64(out: Uint8Array, at: number, v: number | bigint): number {
-  return typeof v === "number" ? writeVarint(out, at, v) : writeBigVarint(out, at, v);
+  return typeof v === "number" ? writeVarint(out, at, v) : writeVarint64(out, at, v);
 }
 
 /** A wire watch id as a number when it is a safe integer (no bigint made on the hot path). */
@@ -168,8 +124,8 @@ export class WatchWire {
     ) return this.#header;
     const term = src.term;
     let n = 0;
-    if (src.clusterId !== 0n) n += 1 + bigVarintSize(src.clusterId);
-    if (src.memberId !== 0n) n += 1 + bigVarintSize(src.memberId);
+    if (src.clusterId !== 0n) n += 1 + varint64Size(src.clusterId);
+    if (src.memberId !== 0n) n += 1 + varint64Size(src.memberId);
     if (revision !== 0) n += 1 + varintSize(revision);
     if (term !== 0) n += 1 + varintSize(term);
     const out = new Uint8Array(1 + varintSize(n) + n);
@@ -177,11 +133,11 @@ export class WatchWire {
     let at = writeVarint(out, 1, n);
     if (src.clusterId !== 0n) {
       out[at++] = 0x08;
-      at = writeBigVarint(out, at, src.clusterId);
+      at = writeVarint64(out, at, src.clusterId);
     }
     if (src.memberId !== 0n) {
       out[at++] = 0x10;
-      at = writeBigVarint(out, at, src.memberId);
+      at = writeVarint64(out, at, src.memberId);
     }
     if (revision !== 0) {
       out[at++] = 0x18;

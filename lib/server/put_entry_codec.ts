@@ -10,32 +10,15 @@
  * is left to protobuf-es: `putBodySize` answers -1 and `decodePutBody` undefined.
  */
 import type { PutRequest } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { varint64Size, varintSize, writeVarint, writeVarint64 } from "../base/varint.ts";
 
 const TWO_28 = 1 << 28;
 const TWO_53 = 2n ** 53n;
 const U64_MASK = (1n << 64n) - 1n;
 
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
 /** The two's complement image of an int64 as protobuf writes it (a uint64). */
 function leaseBits(lease: bigint): bigint {
   return lease < 0n ? lease & U64_MASK : lease;
-}
-
-function bigVarintSize(v: bigint): number {
-  let size = 1;
-  while (v >= 0x80n) {
-    v >>= 7n;
-    size++;
-  }
-  return size;
 }
 
 /** The encoded size of `req`, or -1 when it carries unknown fields (toBinary writes those). */
@@ -48,30 +31,12 @@ export function putBodySize(req: PutRequest): number {
   if (v > 0) size += 1 + varintSize(v) + v;
   if (req.lease !== 0n) {
     const bits = leaseBits(req.lease);
-    size += 1 + (bits < TWO_53 ? varintSize(Number(bits)) : bigVarintSize(bits));
+    size += 1 + (bits < TWO_53 ? varintSize(Number(bits)) : varint64Size(bits));
   }
   if (req.prevKv) size += 2;
   if (req.ignoreValue) size += 2;
   if (req.ignoreLease) size += 2;
   return size;
-}
-
-function writeVarint(out: Uint8Array, at: number, n: number): number {
-  while (n >= 0x80) {
-    out[at++] = (n % 128) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  out[at++] = n;
-  return at;
-}
-
-function writeBigVarint(out: Uint8Array, at: number, v: bigint): number {
-  while (v >= 0x80n) {
-    out[at++] = Number(v & 0x7fn) | 0x80;
-    v >>= 7n;
-  }
-  out[at++] = Number(v);
-  return at;
 }
 
 /**
@@ -96,7 +61,7 @@ export function writePutBody(out: Uint8Array, at: number, req: PutRequest): numb
   if (req.lease !== 0n) {
     out[at++] = 0x18;
     const bits = leaseBits(req.lease);
-    at = bits < TWO_53 ? writeVarint(out, at, Number(bits)) : writeBigVarint(out, at, bits);
+    at = bits < TWO_53 ? writeVarint(out, at, Number(bits)) : writeVarint64(out, at, bits);
   }
   if (req.prevKv) {
     out[at++] = 0x20;

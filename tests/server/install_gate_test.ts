@@ -14,26 +14,10 @@ import { KvServer } from "../../lib/server/kv_server.ts";
 import { NOBODY } from "../../lib/server/caller.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { SimCluster } from "../cluster/sim_cluster.ts";
+import { track } from "../support/track.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-/** The state of a promise once pending callbacks ran. */
-function track<T>(
-  p: Promise<T>,
-): { state: "pending" | "ok" | "failed"; value?: T; error?: unknown } {
-  const out: { state: "pending" | "ok" | "failed"; value?: T; error?: unknown } = {
-    state: "pending",
-  };
-  p.then((v) => {
-    out.state = "ok";
-    out.value = v;
-  }, (e) => {
-    out.state = "failed";
-    out.error = e;
-  });
-  return out;
-}
 
 const turn = () => new Promise((r) => setTimeout(r, 0));
 

@@ -16,25 +16,9 @@ import {
   LeaseRevokeRequestSchema,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { SimCluster } from "../cluster/sim_cluster.ts";
+import { track } from "../support/track.ts";
 
 const LEASE = 0x1313n;
-
-/** Outcome of a promise as it stands once the current step has run. */
-function track<T>(
-  p: Promise<T>,
-): { state: "pending" | "ok" | "failed"; value?: T; error?: unknown } {
-  const out: { state: "pending" | "ok" | "failed"; value?: T; error?: unknown } = {
-    state: "pending",
-  };
-  p.then((v) => {
-    out.state = "ok";
-    out.value = v;
-  }, (e) => {
-    out.state = "failed";
-    out.error = e;
-  });
-  return out;
-}
 
 /**
  * Leaves a revoke of LEASE from the current term uncommitted in every member's log: the
