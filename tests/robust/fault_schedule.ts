@@ -2,7 +2,8 @@
  * The faults of a real-process run, drawn from the run's seed: kill -9 and restart, SIGSTOP
  * then SIGCONT past the election timeout, a member isolated by the peer proxy (its bytes held,
  * or dropped), a one-way partition, slow links, and a cut of the connections between two
- * members. One fault at a time, each healed (and its member healthy again) before the next,
+ * members, and a membership change (a member removed, added back as a learner with a fresh data
+ * dir, promoted: `member_replace.ts`). One fault at a time, each healed (and its member healthy again) before the next,
  * so at most one member of three — a minority — is ever down. The list of faults replays from
  * the seed; their timing against the clients' operations does not (real processes, a real
  * clock and a shared machine), and "the leader" is whoever leads when the fault comes.
@@ -20,7 +21,8 @@ export type Fault =
   | { kind: "isolate"; target: Target; ms: number; drop: boolean }
   | { kind: "one-way"; target: Target; ms: number; inbound: boolean }
   | { kind: "slow"; target: Target; ms: number; delayMs: number }
-  | { kind: "cut"; a: number; b: number; ms: number };
+  | { kind: "cut"; a: number; b: number; ms: number }
+  | { kind: "replace"; target: Target; ms: number };
 
 /** A fault and the quiet time before it. */
 export interface Step {
@@ -28,15 +30,33 @@ export interface Step {
   fault: Fault;
 }
 
+/** What a plan draws besides the network and process faults. */
+export interface PlanOptions {
+  /** The share of steps that replace a member (default 0.08). */
+  replaceShare?: number;
+  /** The first step replaces a member (a short run still has one). */
+  replaceFirst?: boolean;
+}
+
 /** The run's faults from its seed, enough to fill `seconds` (the run stops at its deadline). */
-export function planFaults(seed: number, seconds: number, members = 3): Step[] {
+export function planFaults(
+  seed: number,
+  seconds: number,
+  members = 3,
+  opts: PlanOptions = {},
+): Step[] {
   const r = new Rand(seed);
   const steps: Step[] = [];
   const target = (): Target => r.chance(0.4) ? "leader" : r.int(members);
   for (let t = 0; t < seconds * 1000;) {
     const gapMs = r.range(500, 2000);
+    const replace = r.chance(opts.replaceShare ?? 0.08) ||
+      (opts.replaceFirst === true && steps.length === 0);
     const p = r.float();
-    const fault: Fault = p < 0.25
+    // a replacement takes a process start and a catch-up: counted as 8 s
+    const fault: Fault = replace
+      ? { kind: "replace", target: target(), ms: 8000 }
+      : p < 0.25
       ? { kind: "kill", target: target(), downMs: r.range(300, 2500) }
       : p < 0.45
       ? { kind: "stop", target: target(), ms: r.range(1500, 3000) }
@@ -72,11 +92,16 @@ export function describeFault(f: Fault): string {
       return `${who(f.target)}'s links delayed ${f.delayMs} ms for ${f.ms} ms`;
     case "cut":
       return `cut m${f.a + 1}-m${f.b + 1} for ${f.ms} ms`;
+    case "replace":
+      return `remove ${who(f.target)}, add it back as a learner with a fresh data dir, promote`;
   }
 }
 
 /** How a run finds the leader now (-1: none known). */
 export type LeaderOf = () => Promise<number>;
+
+/** Replaces member m (`member_replace.ts`); says how it went. */
+export type Replace = (m: number) => Promise<string>;
 
 /** Applies one fault, holds it, heals it, and waits until every member is healthy again. */
 export async function inject(
@@ -84,6 +109,7 @@ export async function inject(
   c: ProcessCluster,
   proxy: PeerProxy,
   leaderOf: LeaderOf,
+  replace: Replace,
 ): Promise<string> {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const resolve = async (t: Target) => {
@@ -132,6 +158,12 @@ export async function inject(
       await sleep(f.ms);
       proxy.heal();
       break;
+    case "replace": {
+      m = await resolve(f.target);
+      const how = await replace(m);
+      await Promise.all(c.members.map((_, i) => c.waitHealthy(i, 60_000)));
+      return ` (m${m + 1}${how})`;
+    }
   }
   await Promise.all(c.members.map((_, i) => c.waitHealthy(i, 60_000)));
   return m < 0 ? "" : ` (m${m + 1})`;

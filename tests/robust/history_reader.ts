@@ -1,11 +1,12 @@
 /**
- * The cluster's history of revisions read back from one member at the end of a real-process
- * run, over gRPC: a Range of every key at each revision 1..R (nothing is compacted in a run),
- * turned into the per-key changes tests/sim's checkers read (`HistoryView`). Ranges, not a
- * watch, so the reference the watchers are checked against does not come from the watch code
- * under test. Every revision past 1 must change some key.
+ * The cluster's history of revisions read back over gRPC during and at the end of a
+ * real-process run: a Range of every key at each revision, turned into the per-key changes
+ * tests/sim's checkers read (`HistoryView`). The run compacts, so the revisions up to a
+ * compaction are read before it is asked for (`HistoryReader.catchUp`), the rest at the end.
+ * Ranges, not a watch, so the reference the watchers are checked against does not come from
+ * the watch code under test. Every revision past 1 must change some key.
  */
-import type { Client } from "../../lib/client/mod.ts";
+import { type Client, Errors } from "../../lib/client/mod.ts";
 import type { Change, HistoryView } from "../sim/history_archive.ts";
 import type { KeyValue } from "../../lib/mvcc/types.ts";
 import type { KeyValue as PbKeyValue } from "../../proto/gen/mvccpb/kv_pb.ts";
@@ -95,30 +96,65 @@ function toKv(kv: PbKeyValue): KeyValue {
   };
 }
 
-/** Reads revisions 1..`upTo` of every key from `endpoint`, `parallel` ranges at a time. */
-export async function readHistory(
-  client: Client,
-  endpoint: string,
-  upTo: number,
-  parallel = 8,
-): Promise<ReadHistory> {
-  const h = new ReadHistory();
-  const states = new Map<number, KeyValue[]>();
-  let next = 2;
-  const worker = async () => {
-    while (next <= upTo) {
-      const rev = next++;
-      const r = await client.range("\0", {
-        fromKey: true,
-        revision: rev,
-        endpoint,
-        timeoutMs: 10_000,
-      });
-      if (r.more) throw new Error(`range at ${rev} was cut short`);
-      states.set(rev, r.kvs.map(toKv));
-    }
-  };
-  await Promise.all(Array.from({ length: parallel }, worker));
-  for (let rev = 2; rev <= upTo; rev++) h.push(rev, states.get(rev)!);
-  return h;
+/**
+ * Reads the history revision by revision as the run goes, so that a compaction never reaches
+ * a revision not yet read: `catchUp(R)` before compacting at R.
+ */
+export class HistoryReader {
+  readonly history = new ReadHistory();
+  readonly #client: Client;
+  readonly #endpoint: string | undefined;
+  /** One catch-up at a time (the admin client's and the end's). */
+  #busy: Promise<void> = Promise.resolve();
+
+  /** Reads through `client`, from `endpoint` only when given (else any member, retried). */
+  constructor(client: Client, endpoint?: string) {
+    this.#client = client;
+    this.#endpoint = endpoint;
+  }
+
+  /**
+   * Reads every revision up to `upTo` not read yet, `parallel` ranges at a time; a range that
+   * fails (a member down, a leader change) is tried again until `timeoutMs` has passed.
+   */
+  catchUp(upTo: number, timeoutMs = 60_000, parallel = 8): Promise<void> {
+    const run = this.#busy.then(() => this.#read(upTo, timeoutMs, parallel));
+    this.#busy = run.catch(() => {});
+    return run;
+  }
+
+  async #read(upTo: number, timeoutMs: number, parallel: number): Promise<void> {
+    const h = this.history;
+    const deadline = Date.now() + timeoutMs;
+    const states = new Map<number, KeyValue[]>();
+    let next = h.rev() + 1;
+    const worker = async () => {
+      while (next <= upTo) {
+        const rev = next++;
+        for (;;) {
+          try {
+            const r = await this.#client.range("\0", {
+              fromKey: true,
+              revision: rev,
+              endpoint: this.#endpoint,
+              timeoutMs: 10_000,
+            });
+            if (r.more) throw new Error(`range at ${rev} was cut short`);
+            states.set(rev, r.kvs.map(toKv));
+            break;
+          } catch (err) {
+            if (Errors.compacted.is(err)) {
+              throw new Error(`revision ${rev} was compacted before the run read it`);
+            }
+            if (Date.now() > deadline) {
+              throw new Error(`could not read revision ${rev} of the history: ${err}`);
+            }
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: parallel }, worker));
+    for (let rev = h.rev() + 1; rev <= upTo; rev++) h.push(rev, states.get(rev)!);
+  }
 }

@@ -3,7 +3,8 @@
  * serve` processes under faults, checked by tests/sim's checkers) of N seconds of faults
  * (default 60) from seed S (default: a fresh one, printed). `--runs K` runs K seeds in a row
  * from S. `--bug stale-read` plants a bug the checkers must catch ("linearizable" gets served by
- * any member from its own state). Exits 1 on the first run with a violation, after printing it with its faults and
+ * any member from its own state). `--replace-first` makes the first fault a membership change
+(as the CI test does). Exits 1 on the first run with a violation, after printing it with its faults and
  * the command that replays the faults (the timing of a real run does not replay).
  */
 import { testSeed } from "../../lib/base/rand.ts";
@@ -21,14 +22,18 @@ function flag(name: string): string | undefined {
 }
 
 for (const a of Deno.args) {
-  if (a.startsWith("--") && !["--seconds", "--seed", "--runs", "--bug"].includes(a)) {
-    console.error(`unknown flag ${a}; flags: --seconds N, --seed S, --runs K, --bug stale-read`);
+  const known = ["--seconds", "--seed", "--runs", "--bug", "--replace-first"];
+  if (a.startsWith("--") && !known.includes(a)) {
+    console.error(
+      `unknown flag ${a}; flags: --seconds N, --seed S, --runs K, --bug stale-read, --replace-first`,
+    );
     Deno.exit(2);
   }
 }
 const seconds = Number(flag("seconds") ?? 60);
 const first = flag("seed") !== undefined ? Number(flag("seed")) >>> 0 : testSeed();
 const runs = Number(flag("runs") ?? 1);
+const replaceFirst = Deno.args.includes("--replace-first");
 const bugAt = Deno.args.indexOf("--bug");
 const bug = bugAt < 0 ? undefined : Deno.args[bugAt + 1];
 if (bug !== undefined && bug !== "stale-read") {
@@ -43,6 +48,7 @@ for (let k = 0; k < runs; k++) {
     seed,
     seconds,
     staleReads: bug === "stale-read",
+    replaceFirst,
     log: (l) => console.log(l),
   });
   console.log(`  run took ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -51,7 +57,8 @@ for (let k = 0; k < runs; k++) {
     for (const f of r.faults) console.log(`  ${f}`);
     console.log("violations:");
     for (const v of r.violations.slice(0, 20)) console.log(`  ${v}`);
-    const planted = bug === undefined ? "" : ` --bug ${bug}`;
+    const planted = (bug === undefined ? "" : ` --bug ${bug}`) +
+      (replaceFirst ? " --replace-first" : "");
     console.log(
       `replay the faults: deno task robust --seconds ${seconds} --seed ${seed}${planted}`,
     );

@@ -11,7 +11,10 @@ import { Client } from "../../lib/client/mod.ts";
 import { ProcessCluster } from "../cluster/processes.ts";
 import { freePort } from "../support/etcd.ts";
 import { describeFault, inject, planFaults } from "./fault_schedule.ts";
-import { readHistory } from "./history_reader.ts";
+import { HistoryReader } from "./history_reader.ts";
+import { LeaseClients } from "./lease_clients.ts";
+import { AdminClient } from "./admin_client.ts";
+import { replaceMember } from "./member_replace.ts";
 import { KvClients, Recorder } from "./kv_clients.ts";
 import { PeerProxy } from "./peer_proxy.ts";
 import { checkRecord, type RunRecord } from "./robust_check.ts";
@@ -27,6 +30,12 @@ export interface RunOptions {
   keys?: number;
   /** The planted bug of `KvClientsOptions.staleReads` (the checkers must catch it). */
   staleReads?: boolean;
+  /** The share of fault steps that replace a member (default 0.08), and one first. */
+  replaceShare?: number;
+  replaceFirst?: boolean;
+  /** The lease and admin clients' pauses between operations (drawn up to; 500 and 1000 ms). */
+  leasePauseMs?: number;
+  adminPauseMs?: number;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -53,8 +62,12 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
   const watchers: MemberWatcher[] = [];
   let kv: KvClients | null = null;
   let admin: Client | null = null;
+  let leases: LeaseClients | null = null;
+  let adminOps: AdminClient | null = null;
   const faults: string[] = [];
   let progress: ReturnType<typeof setInterval> | undefined;
+  let polling: Promise<void> = Promise.resolve();
+  let pollStop = false;
   try {
     const c = cluster = await ProcessCluster.start("concord", n, {
       listenPeers: listen.map((p) => `http://127.0.0.1:${p}`),
@@ -81,7 +94,9 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
     for (let i = 0; i < n; i++) {
       const prevKv = wr.chance(0.5);
       const wopts = { prevKv, noPut: false, noDelete: false };
-      watchers.push(new MemberWatcher(endpoints, i, "k/", wopts, wr.range(2000, 6000)));
+      // the last one lags 2-4 s at each reopen: compactions pass it (compacted responses)
+      const lagMs = i === n - 1 ? wr.range(2000, 4000) : 0;
+      watchers.push(new MemberWatcher(endpoints, i, "k/", wopts, wr.range(2000, 6000), lagMs));
     }
     const rec = new Recorder();
     kv = new KvClients(rec, {
@@ -93,19 +108,62 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
       timeoutMs: 2000,
       staleReads: opts.staleReads,
     });
-    log(`seed=${opts.seed}: 3 members up, ${opts.clients ?? 6} clients, 3 watchers`);
+    const reader = new HistoryReader(a);
+    leases = new LeaseClients(rec, {
+      endpoints,
+      seed: opts.seed,
+      timeoutMs: 2000,
+      pauseMs: opts.leasePauseMs ?? 500,
+    });
+    adminOps = new AdminClient(rec, reader, {
+      endpoints,
+      seed: opts.seed,
+      timeoutMs: 2000,
+      pauseMs: opts.adminPauseMs ?? 1000,
+      behind: 50,
+    });
+    // leader elections, as seen (a new leader gives every lease its TTL again): the term,
+    // polled; each fault's start and end count too
+    const elections: number[] = [];
+    polling = (async () => {
+      let term = 0n;
+      while (!pollStop) {
+        const terms = await Promise.all(
+          endpoints.map((endpoint) =>
+            a.maintenance.status({ endpoint, timeoutMs: 500 }).then((s) => s.raftTerm, () => 0n)
+          ),
+        );
+        const top = terms.reduce((x, y) => x > y ? x : y, 0n);
+        if (top > term) {
+          if (term > 0n) elections.push(rec.ms());
+          term = top;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    log(
+      `seed=${opts.seed}: 3 members up, ${opts.clients ?? 6} clients, 3 watchers, ` +
+        `a lease client, an admin client`,
+    );
 
     // progress requests now and then, as a client waiting for its watch to catch up makes
     progress = setInterval(() => {
       for (const w of watchers) w.requestProgress();
     }, 700);
     const deadline = performance.now() + opts.seconds * 1000;
-    for (const step of planFaults(opts.seed, opts.seconds, n)) {
+    const replace = (m: number) => replaceMember(c, a, m, `http://127.0.0.1:${proxy.ports[m]}`);
+    const plan = planFaults(opts.seed, opts.seconds, n, {
+      replaceShare: opts.replaceShare,
+      replaceFirst: opts.replaceFirst,
+    });
+    for (const step of plan) {
       const wait = Math.min(step.gapMs, deadline - performance.now());
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       if (performance.now() >= deadline) break;
       const at = rec.ms();
-      const who = await inject(step.fault, c, proxy, leaderOf);
+      elections.push(at);
+      const who = await inject(step.fault, c, proxy, leaderOf, replace);
+      elections.push(rec.ms());
       const line = `${at} ms: ${describeFault(step.fault)}${who}, healed by ${rec.ms()} ms`;
       faults.push(line);
       log(`  ${line}`);
@@ -121,6 +179,13 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
       if (c.members[i].proc === null) c.spawn(i);
     }
     await Promise.all(c.members.map((_, i) => c.waitHealthy(i, 60_000)));
+    elections.push(rec.ms());
+    // the lease client ends its lease (its keys gone), the admin client its operation
+    await leases.stop();
+    await adminOps.stop();
+    pollStop = true;
+    await polling;
+    log(`  lease and admin clients stopped at ${rec.ms()} ms`);
     const problems: string[] = [];
     const finalRev = await converge(a, endpoints, 60_000).catch((err) => {
       problems.push(String(err));
@@ -132,8 +197,10 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
       }
     }
     for (const w of watchers) await w.stop();
-    const history = await readHistory(a, endpoints[0], Math.max(finalRev, 1));
+    await reader.catchUp(Math.max(finalRev, 1));
+    const history = reader.history;
     problems.push(...history.defects);
+    problems.push(...adminOps.hashMismatches);
     const record: RunRecord = {
       ops: rec.ops,
       revs: rec.revs,
@@ -142,6 +209,12 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
       history,
       finalRev,
       problems,
+      leases: leases.leases,
+      leaseTimings: leases.timings,
+      elections,
+      answeredWithinMs: Math.max(leases.longestAnsweredMs, 2000),
+      electionTimeoutMs: 1000,
+      admin: adminOps.records,
     };
     const t = performance.now();
     const violations = checkRecord(record);
@@ -150,23 +223,48 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
     const events = record.watches.map((w) =>
       `${
         w.responses.reduce((s, r) => s + r.events.length, 0)
-      } (${w.resumes} resumed, ${w.reopened} reopened, ${w.progress.length} progress)`
+      } (${w.resumes} resumed, ${w.reopened} reopened, ${w.compacted.length} compacted, ${w.progress.length} progress)`
     ).join(", ");
     const summary = `seed=${opts.seed}: ${rec.ops.length} ops (${unknown} unknown), ` +
       `${rec.serial.length} serializable reads, ${faults.length} faults, final revision ` +
-      `${finalRev}, watch events ${events}, proxy connections ${proxy.connections} ` +
+      `${finalRev}, ${elections.length} fault edges and term changes, watch events ${events}, ${
+        leaseLine(leases)
+      }, ${adminLine(adminOps)}, ` +
+      `proxy connections ${proxy.connections} ` +
       `(${proxy.gone} closed at once, ${proxy.unidentified} unidentified), checked in ${checkMs} ms: ` +
       (violations.length === 0 ? "ok" : `${violations.length} violations`);
     log(summary);
     return { seed: opts.seed, record, violations, faults, summary };
   } finally {
     clearInterval(progress);
+    pollStop = true;
+    await polling;
     await kv?.stop();
+    await leases?.stop();
+    await adminOps?.stop();
     for (const w of watchers) await w.stop();
     await admin?.close();
     await cluster?.stop();
     await proxy.close();
   }
+}
+
+/** The lease client's part of the summary. */
+function leaseLine(l: LeaseClients): string {
+  const ls = l.leases;
+  const renewals = ls.reduce((s, x) => s + x.renewedAtMs.length, 0);
+  return `${ls.length} leases (${ls.filter((x) => x.granted).length} granted, ` +
+    `${ls.filter((x) => x.revokeRev !== null).length} revoked, ${renewals} keep-alives)`;
+}
+
+/** The admin client's part of the summary. */
+function adminLine(a: AdminClient): string {
+  const r = a.records;
+  const ok = r.compactions.filter((c) => c.ret !== null && c.error === null).length;
+  const compactedReads = r.reads.filter((x) => "error" in x.outcome).length;
+  return `${r.compactions.length} compactions (${ok} ok), ${r.defrags} defrags ` +
+    `(${a.defragsUnreachable} unreachable, ${a.hashChecks} hashKV checks), ` +
+    `${r.reads.length} past reads (${compactedReads} compacted or future)`;
 }
 
 /** Waits until every member is at one revision with one hashKV there; returns it. */

@@ -1,14 +1,19 @@
 /**
  * CI's real-process robustness run: three `concord serve` processes under seeded faults
- * (kill -9, SIGSTOP, proxy partitions, drops and delays) with KV clients and watchers over
- * gRPC, checked by tests/sim's checkers. Then the same record, doctored, must fail each
- * check: an acknowledged write edited out of the history, a stale read, a watch event lost, a
- * progress notification ahead of the events, a serializable read from the future — so a pass means the checkers looked.
+ * (a member removed and added back first, then kill -9, SIGSTOP, proxy partitions, drops and
+ * delays) with KV clients, watchers, a lease client and an admin client (compactions,
+ * defrags, past reads) over gRPC, checked by tests/sim's checkers. Then the same record,
+ * doctored, must fail each check: an acknowledged write edited out of the history, a stale
+ * read, a watch event lost, a progress notification ahead of the events, a serializable read
+ * from the future, a lease key that outlived its lease, a lease gone before its TTL from an
+ * acknowledged keep-alive, a past read answered after a compaction above it, a compacted
+ * watch response no compaction asked for — so a pass means the checkers looked.
  * SEED=N replays the faults (not the timing); ROBUST_SECONDS sets the faults' duration.
  */
 import assert from "node:assert/strict";
 import { testSeed } from "../../lib/base/rand.ts";
 import type { KvOp } from "../sim/kv_history.ts";
+import type { Change, HistoryView } from "../sim/history_archive.ts";
 import { checkRecord, type RunRecord } from "./robust_check.ts";
 import type { ReadHistory } from "./history_reader.ts";
 import { robustRun } from "./robust_run.ts";
@@ -31,13 +36,28 @@ function overwrittenPut(ops: readonly KvOp[]): { put: KvOp; later: KvOp } | unde
   return undefined;
 }
 
+/** `h` with the changes of `key` replaced by `f` of them. */
+function edited(
+  h: HistoryView,
+  key: string,
+  f: (cs: readonly Change[]) => readonly Change[],
+): HistoryView {
+  return {
+    rev: () => h.rev(),
+    at: (k, rev) => h.at(k, rev),
+    keys: () => h.keys(),
+    changes: (k) => k === key ? f(h.changes(k)) : h.changes(k),
+  };
+}
+
 Deno.test("robust: 3 concord processes under seeded faults pass the checkers; doctored records fail them", async () => {
   const seed = testSeed();
   const seconds = Number(Deno.env.get("ROBUST_SECONDS") ?? 12);
   console.log(
-    `seed=${seed} (replay the faults: SEED=${seed}, or deno task robust --seconds ${seconds} --seed ${seed})`,
+    `seed=${seed} (replay the faults: SEED=${seed}, or deno task robust --seconds ${seconds} ` +
+      `--seed ${seed} --replace-first)`,
   );
-  const r = await robustRun({ seed, seconds, log: (l) => console.log(l) });
+  const r = await robustRun({ seed, seconds, replaceFirst: true, log: (l) => console.log(l) });
   assert.deepEqual(r.violations, [], `seed=${seed}: ${r.faults.join("; ")}`);
   const rec = r.record;
   // the first fault always comes (its gap is under 2 s); how many more fit depends on the
@@ -46,6 +66,68 @@ Deno.test("robust: 3 concord processes under seeded faults pass the checkers; do
   assert.ok(rec.finalRev > 10, `only ${rec.finalRev} revisions: the clients did little`);
   const acked = rec.ops.filter((o) => o.ret !== null).length;
   assert.ok(acked > 30, `only ${acked} acknowledged ops`);
+  assert.match(r.faults[0], /remove .* promote \(m\d \(id /, "the first fault replaces a member");
+  assert.ok(rec.leases.some((l) => l.granted), "no lease was granted");
+  assert.ok(rec.admin.compactions.length > 0, "no compaction was asked for");
+
+  // a lease key that outlived its lease: its deletion edited out of the history
+  const leaseKey = rec.leases.flatMap((l) => l.keys).find((k) =>
+    rec.history.changes(k.key).length === 2
+  );
+  assert.ok(leaseKey, "no lease key was put and deleted");
+  const outlived = checkRecord({
+    ...rec,
+    history: edited(rec.history, leaseKey.key, (cs) => cs.slice(0, 1)),
+  });
+  assert.ok(
+    outlived.some((v) => v.includes(`${leaseKey.key} (put at rev`) && v.includes("outlived")),
+    `a key outliving its lease passed: ${outlived.join("\n")}`,
+  );
+
+  // a lease gone before its TTL ran from a keep-alive acknowledged when its key was found gone
+  const early = rec.leases.map((l) => {
+    const t = rec.leaseTimings.get(l.id)!;
+    const gone = l.keys.map((k) => t.seen.get(k.key)?.absentRetMs ?? null)
+      .find((ms, j) => ms !== null && l.keys[j].rev !== null);
+    if (gone === undefined || gone === null) return l;
+    return { ...l, revokeCalled: false, revokeRev: null, renewedAtMs: [...l.renewedAtMs, gone] };
+  });
+  const earlyBad = checkRecord({ ...rec, leases: early });
+  assert.ok(
+    earlyBad.some((v) => v.includes("before the lease's TTL")),
+    `a lease gone early passed: ${earlyBad.join("\n")}`,
+  );
+
+  // a linearizable past read answered after an acknowledged compaction above its revision
+  const compaction = rec.admin.compactions.find((c) => c.ret !== null && c.error === null);
+  assert.ok(compaction, "no compaction was acknowledged");
+  const pastBad = checkRecord({
+    ...rec,
+    admin: {
+      ...rec.admin,
+      reads: [...rec.admin.reads, {
+        member: "m1",
+        rev: compaction.rev - 1,
+        linearizable: true,
+        call: compaction.ret! + 1,
+        ret: compaction.ret! + 2,
+        outcome: { kvs: "" },
+      }],
+    },
+  });
+  assert.ok(
+    pastBad.some((v) => v.includes(`after the compaction at ${compaction.rev}`)),
+    `a read past a compaction passed: ${pastBad.join("\n")}`,
+  );
+
+  // a compacted watch response at a revision no compaction asked for
+  const compacted = structuredClone(rec.watches);
+  compacted[0].compacted.push({ rev: rec.finalRev + 7, after: compacted[0].responses.length });
+  const compactedBad = checkRecord({ ...rec, watches: compacted });
+  assert.ok(
+    compactedBad.some((v) => v.includes("which no compaction asked for")),
+    `a compacted response nobody asked for passed: ${compactedBad.join("\n")}`,
+  );
 
   // a stale read: after every op, the value a put had before a later write replaced it
   const o = overwrittenPut(rec.ops);
@@ -75,9 +157,9 @@ Deno.test("robust: 3 concord processes under seeded faults pass the checkers; do
   assert.ok(watchBad.some((v) => v.startsWith(w.name)), `a lost event passed: ${watchBad}`);
 
   // a progress notification at the final revision before any event was delivered
-  const early = structuredClone(rec.watches);
-  early[1].progress.push({ rev: rec.finalRev, after: 0, stream: -1 });
-  const progressBad = checkRecord({ ...rec, watches: early });
+  const earlyProgress = structuredClone(rec.watches);
+  earlyProgress[1].progress.push({ rev: rec.finalRev, after: 0, stream: -1, segment: 0 });
+  const progressBad = checkRecord({ ...rec, watches: earlyProgress });
   assert.ok(
     progressBad.some((v) => v.includes("progress notification at rev")),
     `an early progress notification passed: ${progressBad}`,

@@ -4,9 +4,11 @@
  * resumed by the client on another member when its stream breaks, at the revision after the
  * last one delivered. What it receives is recorded as tests/sim's watch checker reads it
  * (`checkWatch`: ordered, unique, atomic, and exactly the history's events with their values,
- * and previous values with prev_kv).
+ * and previous values with prev_kv). A watch whose next revision was compacted fails with
+ * etcd's compacted response (`WatchCompactedError`); the watcher records it and goes on from
+ * the compaction's revision, as a clientv3 user does, so its record is a series of segments.
  */
-import { Client, isProgressNotify, type Watch } from "../../lib/client/mod.ts";
+import { Client, isProgressNotify, type Watch, WatchCompactedError } from "../../lib/client/mod.ts";
 import type { Event } from "../../proto/gen/mvccpb/kv_pb.ts";
 import { Event_EventType } from "../../proto/gen/mvccpb/kv_pb.ts";
 import type { EventText, WatchOptions } from "../sim/watch_check.ts";
@@ -26,11 +28,17 @@ export interface WatchLog {
   /** How many times the watcher cancelled its watch and opened it again where it was. */
   reopened: number;
   /**
-   * Progress notifications: their revision, how many responses came before, and the stream
-   * they came on (`resumes + reopened` then): a stream resumed on a member that is behind
-   * may answer a lower revision than the last stream did, so order is checked per stream.
+   * The compacted responses: the compaction's revision (where the watcher went on from) and
+   * how many responses came before. Each starts a new segment of the record.
    */
-  progress: { rev: number; after: number; stream: number }[];
+  compacted: { rev: number; after: number }[];
+  /**
+   * Progress notifications: their revision, how many responses came before, and the stream
+   * they came on (`resumes + reopened + compacted.length` then): a stream resumed on a member
+   * that is behind may answer a lower revision than the last stream did, so order is checked
+   * per stream; and the segment (how many compacted responses came before).
+   */
+  progress: { rev: number; after: number; stream: number; segment: number }[];
   /** Why the watch ended before it was stopped, if it did. */
   error?: string;
 }
@@ -61,11 +69,16 @@ export class MemberWatcher {
   #stopped = false;
   /** Client-side resumes of the watches before the current one. */
   #pastResumes = 0;
+  readonly #lagMs: number;
+  /** The watch was cancelled to be reopened: wait `#lagMs` first. */
+  #reopening = false;
 
   /**
    * Watches prefix `prefix` from revision 1 on `endpoints[member]` first; every
    * `resumeEveryMs` (0: never) it cancels its watch and opens a new one at the revision after
-   * the last event it got, so the record also checks that a resumed watch misses nothing.
+   * the last event it got, so the record also checks that a resumed watch misses nothing;
+   * `lagMs` after it cancelled (0: at once), so that a compaction may pass it meanwhile and
+   * it gets the compacted response.
    */
   constructor(
     endpoints: string[],
@@ -73,7 +86,9 @@ export class MemberWatcher {
     prefix: string,
     opts: WatchOptions,
     resumeEveryMs = 0,
+    lagMs = 0,
   ) {
+    this.#lagMs = lagMs;
     const rotated = [...endpoints.slice(member), ...endpoints.slice(0, member)];
     this.#client = new Client({
       endpoints: rotated,
@@ -91,6 +106,7 @@ export class MemberWatcher {
       lastRev: 0,
       resumes: 0,
       reopened: 0,
+      compacted: [],
       progress: [],
     };
     this.#done = this.#record();
@@ -98,10 +114,18 @@ export class MemberWatcher {
 
   async #record(): Promise<void> {
     const opts = this.log.opts;
+    /** Where the next watch starts: after the last event, or at a compaction past it. */
+    let from = 1;
     while (!this.#stopped) {
+      if (this.#reopening && this.#lagMs > 0) {
+        await new Promise((r) => setTimeout(r, this.#lagMs));
+        if (this.#stopped) break;
+      }
+      this.#reopening = false;
+      from = Math.max(from, this.log.lastRev + 1);
       const w = this.#watch = this.#client.watch(this.#prefix, {
         prefix: true,
-        startRevision: this.log.lastRev + 1,
+        startRevision: from,
         prevKv: opts.prevKv,
         noPut: opts.noPut,
         noDelete: opts.noDelete,
@@ -109,6 +133,7 @@ export class MemberWatcher {
       const timer = this.#resumeEveryMs > 0
         ? setTimeout(() => {
           this.log.reopened++;
+          this.#reopening = true;
           w.cancel();
         }, this.#resumeEveryMs)
         : undefined;
@@ -119,7 +144,8 @@ export class MemberWatcher {
             this.log.progress.push({
               rev: Number(r.header!.revision),
               after: this.log.responses.length,
-              stream: this.log.resumes + this.log.reopened,
+              stream: this.log.resumes + this.log.reopened + this.log.compacted.length,
+              segment: this.log.compacted.length,
             });
           }
           if (r.events.length === 0) continue;
@@ -131,6 +157,11 @@ export class MemberWatcher {
           this.log.lastRev = Math.max(this.log.lastRev, ...events.map((e) => e.rev));
         }
       } catch (err) {
+        if (err instanceof WatchCompactedError && !this.#stopped) {
+          from = Number(err.compactRevision);
+          this.log.compacted.push({ rev: from, after: this.log.responses.length });
+          continue;
+        }
         this.log.error = err instanceof Error ? err.message : String(err);
         return;
       } finally {
