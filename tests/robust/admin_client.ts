@@ -68,15 +68,24 @@ export class AdminClient {
     await this.#client.close();
   }
 
+  /** Compactions in one loop; defrags and past reads in another, half as often. */
   async #loop(r: Rand): Promise<void> {
-    while (!this.#stop) {
-      await new Promise((res) => setTimeout(res, r.int(this.#opts.pauseMs)));
-      if (this.#stop) break;
-      const what = r.int(10);
-      if (what < 3) await this.#pastRead(r);
-      else if (what < 8) await this.#compact(r);
-      else await this.#defrag(r.int(this.#opts.endpoints.length));
-    }
+    const pause = (ms: number) => new Promise((res) => setTimeout(res, r.int(ms)));
+    const compactions = async () => {
+      while (!this.#stop) {
+        await pause(this.#opts.pauseMs);
+        if (!this.#stop) await this.#compact(r);
+      }
+    };
+    const others = async () => {
+      while (!this.#stop) {
+        await pause(2 * this.#opts.pauseMs);
+        if (this.#stop) break;
+        if (r.chance(0.6)) await this.#pastRead(r);
+        else await this.#defrag(r.int(this.#opts.endpoints.length));
+      }
+    };
+    await Promise.all([compactions(), others()]);
   }
 
   /** The cluster's newest revision, by a linearizable read (null: no answer). */
@@ -94,7 +103,8 @@ export class AdminClient {
     const top = await this.#newest();
     if (top === null) return;
     const m = r.int(this.#opts.endpoints.length);
-    const rev = 1 + r.int(top);
+    // near the newest revision, so that some answer and some meet a compaction
+    const rev = Math.max(1, top - r.int(3 * this.#opts.behind));
     const linearizable = r.chance(0.6);
     const call = this.#rec.tick();
     let outcome: { kvs: string } | { error: string };

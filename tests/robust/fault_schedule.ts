@@ -3,7 +3,8 @@
  * then SIGCONT past the election timeout, a member isolated by the peer proxy (its bytes held,
  * or dropped), a one-way partition, slow links, and a cut of the connections between two
  * members, and a membership change (a member removed, added back as a learner with a fresh data
- * dir, promoted: `member_replace.ts`). One fault at a time, each healed (and its member healthy again) before the next,
+ * dir, promoted: `member_replace.ts`), and a NOSPACE alarm raised by a member restarted past
+ * its quota, held, then disarmed (`quota_alarm.ts`). One fault at a time, each healed (and its member healthy again) before the next,
  * so at most one member of three — a minority — is ever down. The list of faults replays from
  * the seed; their timing against the clients' operations does not (real processes, a real
  * clock and a shared machine), and "the leader" is whoever leads when the fault comes.
@@ -22,7 +23,8 @@ export type Fault =
   | { kind: "one-way"; target: Target; ms: number; inbound: boolean }
   | { kind: "slow"; target: Target; ms: number; delayMs: number }
   | { kind: "cut"; a: number; b: number; ms: number }
-  | { kind: "replace"; target: Target; ms: number };
+  | { kind: "replace"; target: Target; ms: number }
+  | { kind: "nospace"; target: Target; ms: number };
 
 /** A fault and the quiet time before it. */
 export interface Step {
@@ -36,6 +38,8 @@ export interface PlanOptions {
   replaceShare?: number;
   /** The first step replaces a member (a short run still has one). */
   replaceFirst?: boolean;
+  /** The share of steps that raise NOSPACE (default 0.05). */
+  nospaceShare?: number;
 }
 
 /** The run's faults from its seed, enough to fill `seconds` (the run stops at its deadline). */
@@ -52,10 +56,13 @@ export function planFaults(
     const gapMs = r.range(500, 2000);
     const replace = r.chance(opts.replaceShare ?? 0.08) ||
       (opts.replaceFirst === true && steps.length === 0);
+    const nospace = !replace && r.chance(opts.nospaceShare ?? 0.05);
     const p = r.float();
     // a replacement takes a process start and a catch-up: counted as 8 s
     const fault: Fault = replace
       ? { kind: "replace", target: target(), ms: 8000 }
+      : nospace
+      ? { kind: "nospace", target: target(), ms: r.range(1000, 3000) }
       : p < 0.25
       ? { kind: "kill", target: target(), downMs: r.range(300, 2500) }
       : p < 0.45
@@ -94,14 +101,21 @@ export function describeFault(f: Fault): string {
       return `cut m${f.a + 1}-m${f.b + 1} for ${f.ms} ms`;
     case "replace":
       return `remove ${who(f.target)}, add it back as a learner with a fresh data dir, promote`;
+    case "nospace":
+      return `restart ${who(f.target)} past its quota, NOSPACE held ${f.ms} ms, disarmed`;
   }
 }
 
 /** How a run finds the leader now (-1: none known). */
 export type LeaderOf = () => Promise<number>;
 
-/** Replaces member m (`member_replace.ts`); says how it went. */
-export type Replace = (m: number) => Promise<string>;
+/** The faults that need a client: each says how it went. */
+export interface Actions {
+  /** Replaces member m (`member_replace.ts`). */
+  replace(m: number): Promise<string>;
+  /** Raises NOSPACE through member m, holds it `ms`, disarms it (`quota_alarm.ts`). */
+  nospace(m: number, ms: number): Promise<string>;
+}
 
 /** Applies one fault, holds it, heals it, and waits until every member is healthy again. */
 export async function inject(
@@ -109,7 +123,7 @@ export async function inject(
   c: ProcessCluster,
   proxy: PeerProxy,
   leaderOf: LeaderOf,
-  replace: Replace,
+  actions: Actions,
 ): Promise<string> {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const resolve = async (t: Target) => {
@@ -158,9 +172,10 @@ export async function inject(
       await sleep(f.ms);
       proxy.heal();
       break;
-    case "replace": {
+    case "replace":
+    case "nospace": {
       m = await resolve(f.target);
-      const how = await replace(m);
+      const how = f.kind === "replace" ? await actions.replace(m) : await actions.nospace(m, f.ms);
       await Promise.all(c.members.map((_, i) => c.waitHealthy(i, 60_000)));
       return ` (m${m + 1}${how})`;
     }

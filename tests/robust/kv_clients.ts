@@ -6,14 +6,21 @@
  * invocations and responses (the real-time order: a response is recorded after it arrived, an
  * invocation before it is sent), the revision each acknowledged write was answered with, and
  * the serializable reads. A write that failed or timed out has an unknown outcome (it may have
- * been applied); a read that failed changes nothing and is left out.
+ * been applied) unless its failure proves it was not (NOSPACE, no leader, never sent); a read
+ * that failed changes nothing and is left out.
  */
-import { Client, cmp, op as reqOp } from "../../lib/client/mod.ts";
+import { Client, cmp, Errors, op as reqOp } from "../../lib/client/mod.ts";
+import { toEtcdError, writeNotApplied } from "../../lib/client/errors.ts";
 import { Rand } from "../../lib/base/rand.ts";
 import type { KvInput, KvOp, KvOutput } from "../sim/kv_history.ts";
 import type { AckedRevisions, SerialRead } from "../sim/cluster_history.ts";
 
 const dec = new TextDecoder();
+
+/** A write's failure that proves it changed nothing (etcd's NOSPACE, or the client's proof). */
+function notApplied(err: unknown): boolean {
+  return Errors.noSpace.is(err) || writeNotApplied(toEtcdError(err));
+}
 
 /** The run's one order of events and what the clients recorded. */
 export class Recorder {
@@ -161,8 +168,9 @@ export class KvClients {
       }
     } catch (err) {
       await this.#failed(err);
-      // a read that failed is left out; a write may have been applied: unknown outcome
-      if (input.kind !== "get") this.rec.ops.push(op);
+      // a read that failed is left out, and so is a write refused before it could apply
+      // (NOSPACE, no leader, never sent); another write may have been applied: unknown
+      if (input.kind !== "get" && !notApplied(err)) this.rec.ops.push(op);
       return;
     }
     op.ret = this.rec.tick();

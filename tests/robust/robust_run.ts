@@ -15,6 +15,7 @@ import { HistoryReader } from "./history_reader.ts";
 import { LeaseClients } from "./lease_clients.ts";
 import { AdminClient } from "./admin_client.ts";
 import { replaceMember } from "./member_replace.ts";
+import { quotaAlarm } from "./quota_alarm.ts";
 import { KvClients, Recorder } from "./kv_clients.ts";
 import { PeerProxy } from "./peer_proxy.ts";
 import { checkRecord, type RunRecord } from "./robust_check.ts";
@@ -33,6 +34,8 @@ export interface RunOptions {
   /** The share of fault steps that replace a member (default 0.08), and one first. */
   replaceShare?: number;
   replaceFirst?: boolean;
+  /** The share of fault steps that raise NOSPACE (default 0.05). */
+  nospaceShare?: number;
   /** The lease and admin clients' pauses between operations (drawn up to; 500 and 1000 ms). */
   leasePauseMs?: number;
   adminPauseMs?: number;
@@ -94,8 +97,8 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
     for (let i = 0; i < n; i++) {
       const prevKv = wr.chance(0.5);
       const wopts = { prevKv, noPut: false, noDelete: false };
-      // the last one lags 2-4 s at each reopen: compactions pass it (compacted responses)
-      const lagMs = i === n - 1 ? wr.range(2000, 4000) : 0;
+      // the last one lags 3-6 s at each reopen: compactions pass it (compacted responses)
+      const lagMs = i === n - 1 ? wr.range(3000, 6000) : 0;
       watchers.push(new MemberWatcher(endpoints, i, "k/", wopts, wr.range(2000, 6000), lagMs));
     }
     const rec = new Recorder();
@@ -151,10 +154,14 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
       for (const w of watchers) w.requestProgress();
     }, 700);
     const deadline = performance.now() + opts.seconds * 1000;
-    const replace = (m: number) => replaceMember(c, a, m, `http://127.0.0.1:${proxy.ports[m]}`);
+    const actions = {
+      replace: (m: number) => replaceMember(c, a, m, `http://127.0.0.1:${proxy.ports[m]}`),
+      nospace: (m: number, ms: number) => quotaAlarm(c, a, m, ms),
+    };
     const plan = planFaults(opts.seed, opts.seconds, n, {
       replaceShare: opts.replaceShare,
       replaceFirst: opts.replaceFirst,
+      nospaceShare: opts.nospaceShare,
     });
     for (const step of plan) {
       const wait = Math.min(step.gapMs, deadline - performance.now());
@@ -162,7 +169,7 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
       if (performance.now() >= deadline) break;
       const at = rec.ms();
       elections.push(at);
-      const who = await inject(step.fault, c, proxy, leaderOf, replace);
+      const who = await inject(step.fault, c, proxy, leaderOf, actions);
       elections.push(rec.ms());
       const line = `${at} ms: ${describeFault(step.fault)}${who}, healed by ${rec.ms()} ms`;
       faults.push(line);
@@ -225,7 +232,9 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
         w.responses.reduce((s, r) => s + r.events.length, 0)
       } (${w.resumes} resumed, ${w.reopened} reopened, ${w.compacted.length} compacted, ${w.progress.length} progress)`
     ).join(", ");
-    const summary = `seed=${opts.seed}: ${rec.ops.length} ops (${unknown} unknown), ` +
+    const noSpace = kv.failures.get("etcdserver: mvcc: database space exceeded") ?? 0;
+    const summary = `seed=${opts.seed}: ${rec.ops.length} ops (${unknown} unknown, ` +
+      `${noSpace} refused as NOSPACE), ` +
       `${rec.serial.length} serializable reads, ${faults.length} faults, final revision ` +
       `${finalRev}, ${elections.length} fault edges and term changes, watch events ${events}, ${
         leaseLine(leases)
