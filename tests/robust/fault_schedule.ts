@@ -23,7 +23,7 @@ export type Fault =
   | { kind: "one-way"; target: Target; ms: number; inbound: boolean }
   | { kind: "slow"; target: Target; ms: number; delayMs: number }
   | { kind: "cut"; a: number; b: number; ms: number }
-  | { kind: "replace"; target: Target; ms: number }
+  | { kind: "replace"; target: Target; ms: number; delayMs: number }
   | { kind: "nospace"; target: Target; ms: number };
 
 /** A fault and the quiet time before it. */
@@ -60,7 +60,12 @@ export function planFaults(
     const p = r.float();
     // a replacement takes a process start and a catch-up: counted as 8 s
     const fault: Fault = replace
-      ? { kind: "replace", target: target(), ms: 8000 }
+      ? {
+        kind: "replace",
+        target: target(),
+        ms: 8000,
+        delayMs: r.chance(0.5) ? r.range(20, 200) : 0,
+      }
       : nospace
       ? { kind: "nospace", target: target(), ms: r.range(1000, 3000) }
       : p < 0.25
@@ -100,7 +105,8 @@ export function describeFault(f: Fault): string {
     case "cut":
       return `cut m${f.a + 1}-m${f.b + 1} for ${f.ms} ms`;
     case "replace":
-      return `remove ${who(f.target)}, add it back as a learner with a fresh data dir, promote`;
+      return `remove ${who(f.target)}, add it back as a learner with a fresh data dir, promote` +
+        (f.delayMs > 0 ? `, its links delayed ${f.delayMs} ms meanwhile` : "");
     case "nospace":
       return `restart ${who(f.target)} past its quota, NOSPACE held ${f.ms} ms, disarmed`;
   }
@@ -175,7 +181,10 @@ export async function inject(
     case "replace":
     case "nospace": {
       m = await resolve(f.target);
+      // the new member catches up over slow links now and then
+      if (f.kind === "replace" && f.delayMs > 0) proxy.isolate(m, { kind: "delay", ms: f.delayMs });
       const how = f.kind === "replace" ? await actions.replace(m) : await actions.nospace(m, f.ms);
+      proxy.heal();
       await Promise.all(c.members.map((_, i) => c.waitHealthy(i, 60_000)));
       return ` (m${m + 1}${how})`;
     }
