@@ -136,10 +136,14 @@ export class AdminClient {
   }
 
   async #compact(r: Rand): Promise<void> {
+    // every revision below the compaction's must be read first: most of them, then the few
+    // written meanwhile, so that the compaction is as recent as drawn
+    const before = await this.#newest();
+    if (before === null) return;
+    await this.#reader.catchUp(before);
     const top = await this.#newest();
     if (top === null) return;
     const rev = Math.max(1, top - r.int(this.#opts.behind));
-    // every revision below the compaction's must be read first
     await this.#reader.catchUp(rev);
     const c: CompactionRecord = { rev, call: this.#rec.tick(), ret: null, error: null };
     this.records.compactions.push(c);

@@ -104,8 +104,10 @@ export class LeaseClients {
       return v;
     };
     try {
-      await timed(() => client.lease.grant(l.ttlMs / 1000, { ...opts, id: l.id }));
+      const res = await timed(() => client.lease.grant(l.ttlMs / 1000, { ...opts, id: l.id }));
       l.granted = true;
+      // the TTL granted (a member may raise a short one to its minimum)
+      l.ttlMs = Math.max(l.ttlMs, Number(res.TTL) * 1000);
     } catch {
       // unknown: granted or not; no key is attached to it
       return;
