@@ -6,8 +6,9 @@
  * doctored, must fail each check: an acknowledged write edited out of the history, a stale
  * read, a watch event lost, a progress notification ahead of the events, a serializable read
  * from the future, a lease key that outlived its lease, a lease gone before its TTL from an
- * acknowledged keep-alive, a past read answered after a compaction above it, a compacted
- * watch response no compaction asked for — so a pass means the checkers looked.
+ * acknowledged keep-alive, a lease key found an hour after its lease ran out, a past read
+ * answered after a compaction above it, a compacted watch response no compaction asked for —
+ * so a pass means the checkers looked.
  * SEED=N replays the faults (not the timing); ROBUST_SECONDS sets the faults' duration.
  */
 import assert from "node:assert/strict";
@@ -96,6 +97,24 @@ Deno.test("robust: 3 concord processes under seeded faults pass the checkers; do
   assert.ok(
     earlyBad.some((v) => v.includes("before the lease's TTL")),
     `a lease gone early passed: ${earlyBad.join("\n")}`,
+  );
+
+  // a lease key still found an hour after its lease ran out (as if nobody revoked it)
+  const expiring = rec.leases.find((l) => l.granted && l.keys.some((k) => k.rev !== null));
+  assert.ok(expiring, "no lease had a key attached");
+  const lateKey = expiring.keys.find((x) => x.rev !== null)!;
+  const timings = structuredClone(rec.leaseTimings);
+  timings.get(expiring.id)!.seen.get(lateKey.key)!.presentCallMs = 3_600_000;
+  const lateBad = checkRecord({
+    ...rec,
+    leases: rec.leases.map((l) =>
+      l === expiring ? { ...l, revokeCalled: false, revokeRev: null } : l
+    ),
+    leaseTimings: timings,
+  });
+  assert.ok(
+    lateBad.some((v) => v.includes(`${lateKey.key} deleted only by 3600000 ms`)),
+    `a lease expiring an hour late passed: ${lateBad.join("\n")}`,
   );
 
   // a linearizable past read answered after an acknowledged compaction above its revision
