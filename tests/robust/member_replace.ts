@@ -64,11 +64,15 @@ export async function replaceMember(
   });
   const learner = await until("the learner's add", async () => {
     const now = at(await list());
-    if (now !== undefined) return now; // added (maybe by an add whose answer was lost)
+    // added (maybe by an add whose answer was lost); the old one: a member behind answered
+    if (now !== undefined) return now.ID === old.ID ? undefined : now;
     await admin.cluster.add([peerUrl], { isLearner: true, timeoutMs: 3000 });
     return undefined;
   });
-  const members = await list();
+  const members = await until("a list with the learner", async () => {
+    const l = await list();
+    return l.some((m) => m.ID === learner.ID) ? l : undefined;
+  });
   const initial = members.flatMap((m) =>
     m.peerURLs.map((u) => `${m.ID === learner.ID ? c.members[i].name : m.name}=${u}`)
   ).join(",");
@@ -76,7 +80,7 @@ export async function replaceMember(
   let notReady = 0;
   await until("the promotion", async () => {
     const now = at(await list());
-    if (now !== undefined && !now.isLearner) return true;
+    if (now !== undefined && now.ID === learner.ID && !now.isLearner) return true;
     try {
       await admin.cluster.promote(learner.ID, { timeoutMs: 3000 });
     } catch (err) {
