@@ -83,6 +83,11 @@ export interface RunOptions {
    */
   slowDisk?: boolean;
   /**
+   * Snapshot bodies damaged in transit now and then (on by default: a byte flipped or the body
+   * cut; the receiver must refuse it and the leader send it again).
+   */
+  snapshotFaults?: boolean;
+  /**
    * Every member's disk slow from the start (fsyncs of 2 to 41 ms; the fault menu may make it
    * fast again): the planted bug `ack-before-fsync` needs a crash while an fsync runs.
    */
@@ -115,6 +120,9 @@ export interface RunResult {
   transfers: TransferRecord;
   crashes: number;
   partitions: number;
+  /** Snapshot bodies damaged in transit that reached a member, and how many it refused. */
+  snapshotsDamaged: number;
+  snapshotsRefused: number;
   finalRev: number;
   simMs: number;
   /** The run's events (faults, member logs) in order, for the trace printed on a failure. */
@@ -128,6 +136,7 @@ export function replayCommand(o: RunOptions): string {
     (o.transfers === false ? " --no-transfers" : "") +
     (o.diskFull === false ? " --no-disk-full" : "") +
     (o.slowDisk === false ? " --no-slow-disk" : "") +
+    (o.snapshotFaults === false ? " --no-snapshot-faults" : "") +
     (o.slowDiskAtStart === true ? " --slow-disk-at-start" : "");
 }
 
@@ -137,6 +146,8 @@ const CLIENT_TIMEOUT_MS = 1500;
 export async function runCluster(o: RunOptions): Promise<RunResult> {
   const r = new Rand(o.seed ^ 0x5eed);
   const progressRand = new Rand(o.seed ^ 0x9e0c);
+  // how often snapshots are damaged: a rand of its own, so the fault menu's draws are unchanged
+  const snapRand = new Rand(o.seed ^ 0x54a9);
   const faults = o.faults ?? true;
   const membership = (o.membership ?? true) && o.size > 1 && faults;
   const transfers = (o.transfers ?? true) && o.size > 1 && faults;
@@ -359,6 +370,9 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
           reorderRate: r.chance(0.3) ? r.float() * 0.2 : 0,
           minDelayMs: 1,
           maxDelayMs: 1 + r.int(30),
+          snapshotFaultRate: o.snapshotFaults !== false && snapRand.chance(0.4)
+            ? 0.2 + snapRand.float() * 0.6
+            : 0,
         };
         c.net.setFaults(f);
         note(`network faults ${JSON.stringify(f)}`);
@@ -493,6 +507,8 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     transfers: moves,
     crashes,
     partitions,
+    snapshotsDamaged: c.net.snapshotDamage.delivered,
+    snapshotsRefused: c.net.snapshotDamage.refused,
     finalRev,
     simMs: c.clock.now(),
     trace: mergeTrace(trace, c.log),
@@ -588,6 +604,11 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       );
     }
     violations.push(...archive.violations);
+    if (c.net.snapshotDamage.stored > 0) {
+      violations.push(
+        `${c.net.snapshotDamage.stored} snapshot(s) damaged in transit were stored by their receiver`,
+      );
+    }
     const history = kv.answeredHistory();
     const lin = checkLinearizable(dropUnapplied(history, archive));
     if (!lin.ok) violations.push(`not linearizable on key ${lin.key}: ${lin.reason}`);

@@ -11,6 +11,7 @@
  *   --no-transfers   no leader transfers (MoveLeader) during the runs
  *   --no-disk-full   no member's disk made full (on by default since finding 8's fix)
  *   --no-slow-disk   no member's fsyncs made slow (on by default since finding 10's fix)
+ *   --no-snapshot-faults   no snapshot body damaged in transit (replays seeds recorded before)
  *   --slow-disk-at-start  every member's fsyncs slow from the start (for ack-before-fsync)
  *
  * Exits 1 on the first failing seed, after printing it with its replay command and trace.
@@ -51,6 +52,7 @@ const known = new Set([
   "no-transfers",
   "no-disk-full",
   "no-slow-disk",
+  "no-snapshot-faults",
   "slow-disk-at-start",
 ]);
 for (const a of Deno.args) {
@@ -96,6 +98,7 @@ for (let s = 0; s < seeds; s++) {
     diskFull: !Deno.args.includes("--no-disk-full"),
     slowDisk: !Deno.args.includes("--no-slow-disk"),
     slowDiskAtStart: Deno.args.includes("--slow-disk-at-start"),
+    snapshotFaults: !Deno.args.includes("--no-snapshot-faults"),
   };
   const res = await runCluster(o);
   if (res.violations.length > 0 && keepGoing) {
@@ -121,7 +124,8 @@ for (let s = 0; s < seeds; s++) {
         `membership ${JSON.stringify(res.membership)}, transfers ${
           JSON.stringify(res.transfers)
         }, ` +
-        `${res.crashes} crashes, ${res.partitions} partitions, final rev ${res.finalRev}, ${res.simMs} sim ms`,
+        `${res.crashes} crashes, ${res.partitions} partitions, ` +
+        `${res.snapshotsDamaged} snapshots damaged (${res.snapshotsRefused} refused), final rev ${res.finalRev}, ${res.simMs} sim ms`,
     );
   }
 }
