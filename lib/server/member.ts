@@ -274,7 +274,10 @@ export class Member {
       promoteHere: (id) => this.#reconfig.promoteHere(id),
       removedBy: (from) => this.#removedFromCluster(`peer ${formatId(from)} applied its removal`),
       members: () => this.membership.list(),
-      status: () => statusOf(this),
+      status: async () => {
+        if (this.applyingSnapshot) await this.storeReady(); // the old backend is closed
+        return statusOf(this);
+      },
       lessor: () => this.lessor,
       leasesPromoted: () => this.#leases.whenPromoted(),
     };
