@@ -35,6 +35,7 @@ import { adminClient, type AdminRecords, checkAdmin } from "./compaction_workloa
 import { membershipClient, type MembershipRecord } from "./membership_workload.ts";
 import { transferClient, type TransferRecord } from "./transfer_workload.ts";
 import { simMembersFetcher } from "../cluster/sim_join.ts";
+import { BuggyWatchStream, type WatchBug } from "./planted_watch_bug.ts";
 import {
   type AckedRevisions,
   checkDurability,
@@ -49,12 +50,34 @@ const enc = new TextEncoder();
  * path) serves a "linearizable" get from the member's local state without ReadIndex;
  * `ack-before-fsync` (in the members: `MemberOptions.testOnlyAckBeforeFsync`) lets raft
  * acknowledge, apply and answer entries before their WAL save is durable; `split-txn` (in
- * the client's path) applies a multi-key txn in several revisions and answers it as one.
+ * the client's path) applies a multi-key txn in several revisions and answers it as one;
+ * `watch-drop`, `watch-reorder` and `watch-early-progress` (between a member's watch hub and
+ * the run's watchers: planted_watch_bug.ts) lose an event, swap two responses, or send a
+ * progress notification ahead of its events; `lease-early-revoke` and
+ * `lease-keepalive-ignored` (in the members: `MemberOptions.testOnlyLeaseBug`) revoke a lease
+ * with half its TTL left, or answer keep-alives without renewing.
  */
-export type PlantedBug = "stale-read" | "ack-before-fsync" | "split-txn";
+export type PlantedBug =
+  | "stale-read"
+  | "ack-before-fsync"
+  | "split-txn"
+  | WatchBug
+  | "lease-early-revoke"
+  | "lease-keepalive-ignored";
 
 /** The planted bugs, for the command line. */
-export const PLANTED_BUGS: readonly PlantedBug[] = ["stale-read", "ack-before-fsync", "split-txn"];
+export const PLANTED_BUGS: readonly PlantedBug[] = [
+  "stale-read",
+  "ack-before-fsync",
+  "split-txn",
+  "watch-drop",
+  "watch-reorder",
+  "watch-early-progress",
+  "lease-early-revoke",
+  "lease-keepalive-ignored",
+];
+
+const WATCH_BUGS: readonly PlantedBug[] = ["watch-drop", "watch-reorder", "watch-early-progress"];
 
 /** What one run does. */
 export interface RunOptions {
@@ -146,6 +169,8 @@ const CLIENT_TIMEOUT_MS = 1500;
 export async function runCluster(o: RunOptions): Promise<RunResult> {
   const r = new Rand(o.seed ^ 0x5eed);
   const progressRand = new Rand(o.seed ^ 0x9e0c);
+  /** The planted watch bug's draws, from a rand of their own. */
+  const watchBugRand = new Rand(o.seed ^ 0x3b71);
   // how often snapshots are damaged: a rand of its own, so the fault menu's draws are unchanged
   const snapRand = new Rand(o.seed ^ 0x54a9);
   const faults = o.faults ?? true;
@@ -171,6 +196,11 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       // loop between them) made a run vary from one replay to the next (seed 400)
       backendDefrag: { sliceMs: Infinity },
       testOnlyAckBeforeFsync: o.bug === "ack-before-fsync",
+      testOnlyLeaseBug: o.bug === "lease-early-revoke"
+        ? "early-revoke"
+        : o.bug === "lease-keepalive-ignored"
+        ? "keepalive-ignored"
+        : undefined,
     },
     // every member on one wall clock: request ids must still never collide (they carry the
     // member id, as etcd's idutil makes them; see bug 1 in docs/testing.md)
@@ -220,7 +250,13 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
         `${opts.prevKv ? " prev_kv" : ""}${opts.noPut ? " noput" : ""}${
           opts.noDelete ? " nodelete" : ""
         }`,
-      m.hub.newStream({ bufferSize: 1 << 20 }),
+      WATCH_BUGS.includes(o.bug!)
+        ? new BuggyWatchStream(
+          m.hub.newStream({ bufferSize: 1 << 20 }),
+          o.bug as WatchBug,
+          watchBugRand,
+        )
+        : m.hub.newStream({ bufferSize: 1 << 20 }),
       from,
       opts,
     );

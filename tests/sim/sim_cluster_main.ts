@@ -4,7 +4,9 @@
  *   --seeds N      how many seeds (default 10), from --first (default: a fresh random one)
  *   --seed S       one seed (replays a failure)
  *   --size 3|5     members (default: both, alternating)
- *   --bug NAME     plant a bug (stale-read, ack-before-fsync, split-txn) to see the checkers catch it
+ *   --bug NAME     plant a bug (stale-read, ack-before-fsync, split-txn, watch-drop, watch-reorder,
+ *                  watch-early-progress, lease-early-revoke, lease-keepalive-ignored) to see the
+ *                  checkers catch it
  *   --verbose      one line per run
  *   --keep-going   on a failure print its seed, first violation and replay, and go on
  *   --no-membership  no learners added, promoted or voters removed during the runs
