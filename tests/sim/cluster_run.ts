@@ -155,7 +155,8 @@ export interface RunResult {
 /** The command that replays a run. */
 export function replayCommand(o: RunOptions): string {
   return `deno task sim:cluster --seed ${o.seed} --size ${o.size}` +
-    (o.bug ? ` --bug ${o.bug}` : "") + (o.membership === false ? " --no-membership" : "") +
+    (o.bug ? ` --bug ${o.bug}` : "") + (o.faults === false ? " --no-faults" : "") +
+    (o.membership === false ? " --no-membership" : "") +
     (o.transfers === false ? " --no-transfers" : "") +
     (o.diskFull === false ? " --no-disk-full" : "") +
     (o.slowDisk === false ? " --no-slow-disk" : "") +

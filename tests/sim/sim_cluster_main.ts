@@ -9,6 +9,7 @@
  *                  checkers catch it
  *   --verbose      one line per run
  *   --keep-going   on a failure print its seed, first violation and replay, and go on
+ *   --no-faults    a clean run: no network, crash or disk fault, no membership change or transfer
  *   --no-membership  no learners added, promoted or voters removed during the runs
  *   --no-transfers   no leader transfers (MoveLeader) during the runs
  *   --no-disk-full   no member's disk made full (on by default since finding 8's fix)
@@ -50,6 +51,7 @@ const known = new Set([
   "bug",
   "verbose",
   "keep-going",
+  "no-faults",
   "no-membership",
   "no-transfers",
   "no-disk-full",
@@ -95,6 +97,7 @@ for (let s = 0; s < seeds; s++) {
     seed,
     size,
     bug,
+    faults: !Deno.args.includes("--no-faults"),
     membership: !Deno.args.includes("--no-membership"),
     transfers: !Deno.args.includes("--no-transfers"),
     diskFull: !Deno.args.includes("--no-disk-full"),
