@@ -75,13 +75,18 @@ export function checkRangeStream(r: RangeRequest): void {
  * Opens a stream over `store`: checks the request and pins the revision now (throwing
  * compacted or futureRev now, as Range would), then yields the chunks as they are pulled. A
  * stream that is dropped holds nothing: no read transaction stays open between chunks.
+ * `store` may be a function giving the store to read each chunk from: a member that installs
+ * a snapshot between two chunks replaces its store, and the later chunks read the new one at
+ * the pinned revision (compacted there: the stream ends with etcd's compacted error).
  */
 export function openRangeStream(
-  store: MvccStore,
+  storeOf: MvccStore | (() => MvccStore),
   r: RangeRequest,
   opts: RangeStreamOptions,
 ): Iterator<RangeStreamChunk> & Iterable<RangeStreamChunk> {
   checkRangeStream(r);
+  const current = typeof storeOf === "function" ? storeOf : () => storeOf;
+  const store = current();
   const headerRev = store.rev();
   let rev = r.revision ?? 0;
   if (rev > headerRev) throw Errors.futureRev();
@@ -93,11 +98,11 @@ export function openRangeStream(
     return [{ kvs: [], end: { revision: headerRev, more: false, count } }][Symbol.iterator]();
   }
   const limit = (r.limit ?? 0) > 0 ? r.limit! : Infinity;
-  return chunks(store, span, rev, headerRev, limit, r.keysOnly === true, opts);
+  return chunks(current, span, rev, headerRev, limit, r.keysOnly === true, opts);
 }
 
 function* chunks(
-  store: MvccStore,
+  current: () => MvccStore,
   span: KeySpan,
   rev: number,
   headerRev: number,
@@ -110,6 +115,7 @@ function* chunks(
   let from: KeySpan = span;
   let sent = 0;
   for (;;) {
+    const store = current();
     const kvs: KeyValue[] = [];
     let bytes = 0;
     let full = false;

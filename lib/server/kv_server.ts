@@ -85,10 +85,16 @@ export class KvServer {
     member.auth.checkRange(await resolveCaller(member, caller), req.key, req.rangeEnd);
     if (!req.serializable) await member.linearizableRead();
     if (member.applyingSnapshot) await member.storeReady();
-    const chunks = openRangeStream(member.store, r, {
+    const chunks = openRangeStream(() => member.store, r, {
       maxChunkBytes: member.config.maxRequestBytes,
     });
-    for (const c of chunks) {
+    for (;;) {
+      // an install that began since the last chunk closed the store: the next waits for the
+      // new one (and reads it at the stream's revision), as the first did
+      if (member.applyingSnapshot) await member.storeReady();
+      const next = chunks.next();
+      if (next.done) return;
+      const c = next.value;
       const rangeResponse = create(pb.RangeResponseSchema, { kvs: c.kvs.map(kvToPb) });
       if (c.end) {
         rangeResponse.header = this.#header(c.end.revision);

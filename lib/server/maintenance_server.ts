@@ -22,6 +22,15 @@ import {
 /** Snapshot chunk size, as etcd's (32 KiB). */
 const SNAPSHOT_CHUNK = 32 * 1024;
 
+/**
+ * Resolves once no snapshot install has the member's store and backend closed: the reads of
+ * Status, Hash, HashKV and Snapshot wait there as etcd's do on the backend's lock (Range's
+ * wait, kv_server.ts), bounded by the request timeout.
+ */
+function storeReady(m: Member): Promise<void> {
+  return m.applyingSnapshot ? m.storeReady() : Promise.resolve();
+}
+
 /** etcd's Maintenance calls over one member. */
 export class MaintenanceServer {
   readonly #m: Member;
@@ -30,8 +39,13 @@ export class MaintenanceServer {
     this.#m = m;
   }
 
-  /** Status: versions, sizes, raft positions and the errors etcd lists (no leader, alarms). */
-  status(): pb.StatusResponse {
+  /**
+   * Status: versions, sizes, raft positions and the errors etcd lists (no leader, alarms).
+   * During a snapshot install it waits for the new backend (the old one is closed: etcd's
+   * Status reads the backend that applySnapshot swaps in).
+   */
+  async status(): Promise<pb.StatusResponse> {
+    await storeReady(this.#m);
     return statusOf(this.#m);
   }
 
@@ -61,6 +75,7 @@ export class MaintenanceServer {
   async hash(caller: Caller): Promise<pb.HashResponse> {
     const m = this.#m;
     await checkAdmin(m, caller);
+    await storeReady(m);
     return create(pb.HashResponseSchema, { header: m.header(), hash: m.store.hash() });
   }
 
@@ -69,6 +84,7 @@ export class MaintenanceServer {
     const m = this.#m;
     await checkAdmin(m, caller);
     const rev = saturateInt64(req.revision);
+    await storeReady(m);
     const h = m.store.hashKV(rev);
     return create(pb.HashKVResponseSchema, {
       header: m.header(h.rev),
@@ -117,6 +133,9 @@ export class MaintenanceServer {
   async *snapshot(caller: Caller, signal: AbortSignal): AsyncGenerator<pb.SnapshotResponse> {
     const m = this.#m;
     await checkAdmin(m, caller);
+    // a copy of the page file the install opens, not of the one it closed; an install that
+    // begins while the copy is written fails the stream (the old backend closes under it)
+    await storeReady(m);
     const total = m.backend.stats().fileBytes;
     const digest = createHash("sha256");
     const queue: Uint8Array[] = [];

@@ -70,7 +70,7 @@ import { urlText } from "./bootstrap.ts";
 import { type MemberStorage, openMemberStorage } from "./member_storage.ts";
 import { LateTransport, type TransportFactory } from "./late_transport.ts";
 import { publishMember } from "./member_publish.ts";
-import { MemberLeases } from "./member_leases.ts";
+import { type LeaseBug, MemberLeases } from "./member_leases.ts";
 import { statusOf } from "./member_status.ts";
 import { answerPeerCall, MemberRemovedError, type PeerCallTargets } from "./member_calls.ts";
 import type { SnapshotSource, Transport } from "../transport/transport.ts";
@@ -129,6 +129,8 @@ export interface MemberOptions {
   backendDefrag?: OnlineDefragOptions;
   /** A planted bug for the simulation's checkers (RaftLoopOptions.testOnlyAckBeforeFsync). */
   testOnlyAckBeforeFsync?: boolean;
+  /** A planted lease bug for the simulation's lease checker (member_leases.ts LeaseBug). */
+  testOnlyLeaseBug?: LeaseBug;
 }
 
 /** A running member. Create with `Member.start`, end with `stop`. */
@@ -246,6 +248,7 @@ export class Member {
       transport: () => this.transport,
       propose: (p) => this.propose(p),
       expired: this.#metrics.leaseExpired,
+      testOnlyBug: opts.testOnlyLeaseBug,
     });
     // etcd's idutil: the member id's low 16 bits, then the start time in ms (40 bits) and a
     // counter, so two members (or two incarnations) never propose under one request id: a
@@ -274,7 +277,10 @@ export class Member {
       promoteHere: (id) => this.#reconfig.promoteHere(id),
       removedBy: (from) => this.#removedFromCluster(`peer ${formatId(from)} applied its removal`),
       members: () => this.membership.list(),
-      status: () => statusOf(this),
+      status: async () => {
+        if (this.applyingSnapshot) await this.storeReady(); // the old backend is closed
+        return statusOf(this);
+      },
       lessor: () => this.lessor,
       leasesPromoted: () => this.#leases.whenPromoted(),
     };

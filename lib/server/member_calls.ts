@@ -71,8 +71,8 @@ export interface PeerCallTargets {
   removedBy(from: MemberId): void;
   /** The applied membership, for a joiner. */
   members(): MemberRecord[];
-  /** This member's own Status. */
-  status(): pb.StatusResponse;
+  /** This member's own Status (waits for a snapshot install, as the Maintenance call does). */
+  status(): Promise<pb.StatusResponse>;
   /** The lessor that answers renewals and TTLs when this member leads (a snapshot install replaces it). */
   lessor(): Lessor;
   /** Resolves once a new leader's lessor is promoted (a renewal waits for it, as etcd's). */
@@ -95,7 +95,7 @@ export function answerPeerCall(
     case MEMBERS_CALL:
       return Promise.resolve(encodeMembers(t.members()));
     case STATUS_CALL:
-      return Promise.resolve(encodeStatusAnswer(t.status()));
+      return t.status().then(encodeStatusAnswer);
     default:
       return handleLeaseCall(t.lessor(), method, body, () => t.leasesPromoted());
   }

@@ -47,7 +47,16 @@ export interface MemberLeasesHost {
   propose(p: Proposal): Promise<unknown>;
   /** etcd_debugging_server_lease_expired_total. */
   expired?: CountSink;
+  /** A planted bug for the simulation's lease checker (MemberOptions.testOnlyLeaseBug). */
+  testOnlyBug?: LeaseBug;
 }
+
+/**
+ * Lease bugs planted on purpose, to show the simulation's lease checker catches them; no flag
+ * of `concord serve` sets one. `early-revoke`: the leader revokes a lease once half its TTL is
+ * left; `keepalive-ignored`: a keep-alive is answered with the lease's TTL but renews nothing.
+ */
+export type LeaseBug = "early-revoke" | "keepalive-ignored";
 
 /** A keep-alive waiting for the leader's lessor to be promoted. */
 interface PromotionWaiter {
@@ -62,10 +71,24 @@ export class MemberLeases {
   readonly #ids: LeaseIdGenerator;
   #waiters: PromotionWaiter[] = [];
   #closed = false;
+  /** The planted bug `early-revoke`'s scan (null without it). */
+  #earlyScan: Timer | null = null;
 
   constructor(host: MemberLeasesHost) {
     this.#h = host;
     this.#ids = new LeaseIdGenerator(host.id, host.startedAtMs);
+    if (host.testOnlyBug === "early-revoke") {
+      this.#earlyScan = host.clock.every(100, () => this.#revokeHalfExpired());
+    }
+  }
+
+  /** The planted bug `early-revoke`: the leader revokes every lease with half its TTL left. */
+  #revokeHalfExpired(): void {
+    const lessor = this.#h.lessor();
+    if (!this.#h.isLeader() || !lessor.isPrimary) return;
+    const now = this.#h.clock.now();
+    const due = lessor.leases().filter((l) => l.expiry - now < l.ttl * 500);
+    if (due.length > 0) this.revokeExpired(due.map((l) => l.id));
   }
 
   /**
@@ -93,6 +116,7 @@ export class MemberLeases {
   /** The member stops: keep-alives still waiting for a promotion fail. */
   close(): void {
     this.#closed = true;
+    this.#earlyScan?.cancel();
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) {
@@ -165,6 +189,12 @@ export class MemberLeases {
    */
   async renew(id: bigint): Promise<number> {
     const h = this.#h;
+    if (h.testOnlyBug === "keepalive-ignored") {
+      // the planted bug: answered from the local lessor, renewed nowhere
+      const l = h.lessor().lookup(id);
+      if (l === undefined) throw Errors.leaseNotFound();
+      return l.ttl;
+    }
     if (h.isLeader() && !h.lessor().isPrimary) await this.whenPromoted();
     if (h.isLeader()) return await renewLocal(h.lessor(), id);
     const t = h.transport();

@@ -43,8 +43,8 @@ export interface MembersStatusSource {
   readonly clock: Clock;
   readonly membership: { list(): MemberRecord[] };
   readonly transport: Transport | null;
-  /** This member's own Maintenance.Status. */
-  status(): pb.StatusResponse;
+  /** This member's own Maintenance.Status (it may wait for a snapshot install). */
+  status(): pb.StatusResponse | Promise<pb.StatusResponse>;
 }
 
 /** Answers a peer's STATUS_CALL with `status` (this member's own). */
@@ -63,8 +63,8 @@ export async function membersStatus(
 ): Promise<MemberStatus[]> {
   const members = src.membership.list();
   return await Promise.all(members.map(async (member): Promise<MemberStatus> => {
-    if (member.id === src.id) return { member, status: src.status() };
     try {
+      if (member.id === src.id) return { member, status: await src.status() };
       return { member, status: await askMember(src, member.id, timeoutMs) };
     } catch (err) {
       return { member, error: statusError(err) };

@@ -128,6 +128,12 @@ export class SimNetwork {
   readonly #queueLimit: number;
   /** Messages scheduled and not yet delivered (or lost), per directed link. */
   readonly #inflight = new Map<string, number>();
+  /**
+   * Snapshot bodies damaged in transit (`snapshotFaultRate`) that reached a receiver, and what
+   * it did with them: refused (the payload threw) or stored. A stored one is a receiver that
+   * kept a corrupted page file: a simulation counts it as a violation.
+   */
+  readonly snapshotDamage = { delivered: 0, refused: 0, stored: 0 };
 
   constructor(readonly rand: Rand, readonly clock: Clock, opts: SimNetworkOptions = {}) {
     const { trace, queueLimit, ...faults } = opts;
@@ -389,6 +395,11 @@ export class SimNetwork {
       dst.snapshotReceiving(m.from, -1);
     }
     dst.countSnapshotReceived(m.from, reader.received, stored, damaged);
+    if (fault !== 0) {
+      this.snapshotDamage.delivered++;
+      if (stored) this.snapshotDamage.stored++;
+      else this.snapshotDamage.refused++;
+    }
     return stored;
   }
 

@@ -11,6 +11,7 @@ import { Errors } from "../../lib/base/errors.ts";
 import { SimClock } from "../../lib/io/clock.ts";
 import { InstallGate } from "../../lib/server/install_gate.ts";
 import { KvServer } from "../../lib/server/kv_server.ts";
+import { MaintenanceServer } from "../../lib/server/maintenance_server.ts";
 import { NOBODY } from "../../lib/server/caller.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { SimCluster } from "../cluster/sim_cluster.ts";
@@ -117,6 +118,134 @@ Deno.test("a member installing a snapshot serves reads once the new store is ope
       assert.equal(dec.decode(kvs[0].value), "v55", `${what} answered the closed store's value`);
     }
     assert.ok(!f.applyingSnapshot);
+  } finally {
+    await c.stop();
+  }
+});
+
+Deno.test("a RangeStream's later chunks and the Maintenance reads wait for a snapshot install", async () => {
+  const seed = testSeed();
+  console.log(`seed=${seed}`);
+  const c = await SimCluster.start({
+    size: 3,
+    seed,
+    network: { trace: false },
+    configure: (cfg) => (cfg.snapshotCount = 20),
+    member: { snapshotCatchUpEntries: 5 },
+  });
+  try {
+    await c.until("a leader", () => c.leader() !== null);
+    const leader = c.leader()!;
+    const i = c.members.findIndex((m) => m !== null && m !== leader);
+    const f = c.members[i]!;
+    // 40 keys of 100-byte values: a stream of them takes several chunks (the first 1 KiB)
+    const pad = "x".repeat(96);
+    for (let n = 0; n < 40; n++) await c.put(leader, `r/${String(n).padStart(2, "0")}`, `e${pad}`);
+    await c.until("the follower holds every key", () => f.store.rev() === leader.store.rev());
+    c.net.isolate(f.id);
+    for (let n = 0; n < 60; n++) {
+      await c.put(leader, `r/${String(n % 40).padStart(2, "0")}`, "late");
+    }
+    await c.until("the leader snapshotted past the log", () => leader.snapshotIndex >= 60);
+    c.disks[i].slowSync = { clock: c.clock, ms: 20 };
+
+    // streams opened on the follower before the install, each at its old revision, one chunk read
+    const kv = new KvServer(f);
+    const maint = new MaintenanceServer(f);
+    const streams: AsyncGenerator<pb.RangeStreamResponse>[] = [];
+    const firsts: pb.RangeStreamResponse[] = [];
+    const rev = f.store.rev();
+    for (let n = 0; n < 40; n++) {
+      const s = kv.rangeStream(
+        create(pb.RangeRequestSchema, {
+          key: enc.encode("r/"),
+          rangeEnd: enc.encode("r0"),
+          serializable: true,
+        }),
+        NOBODY,
+        new AbortController().signal,
+      );
+      const first = await c.settle("a first chunk", s.next());
+      assert.ok(!first.done);
+      firsts.push(first.value);
+      streams.push(s);
+    }
+    assert.ok(firsts[0].rangeResponse!.kvs.length < 40, "the stream takes several chunks");
+
+    c.net.heal();
+    while (!(f.applyingSnapshot && f.store.closed)) {
+      await c.step(1);
+      if (c.clock.now() > 60_000) throw new Error(`seed=${seed}: no install with the store closed`);
+    }
+    // every millisecond of the install: one stream's second chunk pulled, and each
+    // Maintenance read
+    type Read = { name: string; at: number; r: ReturnType<typeof track<unknown>> };
+    const reads: Read[] = [];
+    const rest = async (s: AsyncGenerator<pb.RangeStreamResponse>) => {
+      const out: pb.RangeStreamResponse[] = [];
+      for await (const x of s) out.push(x);
+      return out;
+    };
+    const saveAll = async () => {
+      let bytes = 0;
+      for await (const x of maint.snapshot(NOBODY, new AbortController().signal)) {
+        bytes += x.blob.length;
+      }
+      return bytes;
+    };
+    const pulled: {
+      at: number;
+      s: number;
+      r: ReturnType<typeof track<pb.RangeStreamResponse[]>>;
+    }[] = [];
+    while (f.applyingSnapshot) {
+      const at = c.clock.now();
+      if (pulled.length < streams.length) {
+        pulled.push({ at, s: pulled.length, r: track(rest(streams[pulled.length])) });
+      }
+      // (a rejection, not a throw, had Status stayed synchronous)
+      reads.push({ name: "status", at, r: track(Promise.resolve().then(() => maint.status())) });
+      reads.push({ name: "hash", at, r: track(maint.hash(NOBODY)) });
+      reads.push({
+        name: "hashKV",
+        at,
+        r: track(maint.hashKV(create(pb.HashKVRequestSchema, { revision: BigInt(rev) }), NOBODY)),
+      });
+      reads.push({ name: "snapshot", at, r: track(saveAll()) });
+      await c.step(1);
+    }
+    const answered = () =>
+      reads.every((x) => x.r.state !== "pending") && pulled.every((x) => x.r.state !== "pending");
+    await c.until("every read answered", answered);
+    assert.ok(pulled.length >= 2, `${pulled.length} streams pulled during the install`);
+    const want = f.store.hashKV(rev).hash;
+    const failed = [
+      ...reads.filter((x) => x.r.state !== "ok").map((x) =>
+        `${x.name} at ${x.at} ms: ${x.r.error}`
+      ),
+      ...pulled.filter((x) => x.r.state !== "ok").map((x) =>
+        `stream ${x.s} at ${x.at} ms: ${x.r.error}`
+      ),
+    ];
+    assert.deepEqual(failed, [], "reads failed during the install");
+    for (const { name, at, r } of reads) {
+      if (name === "hashKV") {
+        assert.equal((r.value as pb.HashKVResponse).hash, want, `hashKV at ${at} ms`);
+      }
+    }
+    for (const { at, s, r } of pulled) {
+      const what = `stream ${s}, its second chunk pulled at ${at} ms`;
+      assert.equal(r.state, "ok", `${what} failed: ${r.error}`);
+      // every chunk at the stream's revision: every key's early value, in order, once
+      const kvs = [firsts[s], ...r.value!].flatMap((x) => x.rangeResponse!.kvs);
+      assert.deepEqual(
+        kvs.map((x) => dec.decode(x.key)),
+        Array.from({ length: 40 }, (_, n) => `r/${String(n).padStart(2, "0")}`),
+        what,
+      );
+      assert.ok(kvs.every((x) => dec.decode(x.value) === `e${pad}`), `${what}: a late value`);
+      assert.equal(r.value!.at(-1)!.rangeResponse!.header!.revision, BigInt(rev), what);
+    }
   } finally {
     await c.stop();
   }

@@ -24,8 +24,8 @@ function seedOf(): number {
 }
 
 /** A member's own Status, as bytes (to compare whole answers). */
-function own(m: Member): Uint8Array {
-  return toBinary(pb.StatusResponseSchema, new MaintenanceServer(m).status());
+async function own(m: Member): Promise<Uint8Array> {
+  return toBinary(pb.StatusResponseSchema, await new MaintenanceServer(m).status());
 }
 
 Deno.test("members status (sim): voters and a learner each with their own status; a cut-off member unreachable", async () => {
@@ -68,7 +68,7 @@ Deno.test("members status (sim): voters and a learner each with their own status
     for (const m of c.live) {
       const e = all.find((x) => x.member.id === m.id)!;
       assert.ok("status" in e, `${m.config.name}: ${"error" in e ? e.error.message : ""}`);
-      assert.deepEqual(toBinary(pb.StatusResponseSchema, e.status), own(m), m.config.name);
+      assert.deepEqual(toBinary(pb.StatusResponseSchema, e.status), await own(m), m.config.name);
     }
     const learner = all.find((x) => x.member.id === member.id)!;
     assert.ok("status" in learner);

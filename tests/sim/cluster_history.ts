@@ -5,7 +5,7 @@
  * one client session on one member incarnation).
  */
 import type { HistoryView } from "./history_archive.ts";
-import { describeOp, type KvOp } from "./kv_history.ts";
+import { describeOp, type KvOp, type TxnOp, type TxnResult } from "./kv_history.ts";
 
 const dec = new TextDecoder();
 
@@ -53,21 +53,28 @@ export function writesOf(op: KvOp): Write[] {
       return o.kind === "delete" && o.deleted === 1 ? [{ key: i.key, value: null }] : [];
     case "cas":
       return o.kind === "cas" && o.succeeded ? [{ key: i.key, value: i.value }] : [];
-    case "txn": {
-      if (o.kind !== "txn") return [];
-      const branch = o.succeeded ? i.then : i.else;
-      return branch.flatMap((x, n): Write[] => {
-        const res = o.results[n];
-        if (x.kind === "put") return [{ key: x.key, value: x.value }];
-        if (x.kind === "delete" && res?.kind === "delete" && res.deleted === 1) {
-          return [{ key: x.key, value: null }];
-        }
-        return [];
-      });
-    }
+    case "txn":
+      return o.kind === "txn" ? branchWrites(i, o) : [];
     default:
       return [];
   }
+}
+
+/** The writes of the branch a txn's answer names, nested txns' included. */
+function branchWrites(
+  t: { then: readonly TxnOp[]; else: readonly TxnOp[] },
+  o: { succeeded: boolean; results: readonly TxnResult[] },
+): Write[] {
+  const branch = o.succeeded ? t.then : t.else;
+  return branch.flatMap((x, n): Write[] => {
+    const res = o.results[n];
+    if (x.kind === "put") return [{ key: x.key, value: x.value }];
+    if (x.kind === "delete" && res?.kind === "delete" && res.deleted === 1) {
+      return [{ key: x.key, value: null }];
+    }
+    if (x.kind === "txn" && res?.kind === "txn") return branchWrites(x, res);
+    return [];
+  });
 }
 
 /**
@@ -87,8 +94,11 @@ export function dropUnapplied(history: readonly KvOp[], store: HistoryView): KvO
       if (c.kv !== undefined) held.add(`${k}\0${dec.decode(c.kv.value)}`);
     }
   }
-  /** True when taking this branch certainly did not happen, or would have changed nothing. */
-  const notTaken = (branch: readonly { kind: string; key: string; value?: string }[]) =>
+  /**
+   * True when taking this branch certainly did not happen, or would have changed nothing (a
+   * nested txn counts as a write that may have happened: kept).
+   */
+  const notTaken = (branch: readonly TxnOp[]) =>
     branch.every((o) => o.kind === "get") ||
     branch.some((o) => o.kind === "put" && !held.has(`${o.key}\0${o.value}`));
   return history.filter((op) => {

@@ -35,6 +35,7 @@ import { adminClient, type AdminRecords, checkAdmin } from "./compaction_workloa
 import { membershipClient, type MembershipRecord } from "./membership_workload.ts";
 import { transferClient, type TransferRecord } from "./transfer_workload.ts";
 import { simMembersFetcher } from "../cluster/sim_join.ts";
+import { BuggyWatchStream, type WatchBug } from "./planted_watch_bug.ts";
 import {
   type AckedRevisions,
   checkDurability,
@@ -49,12 +50,34 @@ const enc = new TextEncoder();
  * path) serves a "linearizable" get from the member's local state without ReadIndex;
  * `ack-before-fsync` (in the members: `MemberOptions.testOnlyAckBeforeFsync`) lets raft
  * acknowledge, apply and answer entries before their WAL save is durable; `split-txn` (in
- * the client's path) applies a multi-key txn in several revisions and answers it as one.
+ * the client's path) applies a multi-key txn in several revisions and answers it as one;
+ * `watch-drop`, `watch-reorder` and `watch-early-progress` (between a member's watch hub and
+ * the run's watchers: planted_watch_bug.ts) lose an event, swap two responses, or send a
+ * progress notification ahead of its events; `lease-early-revoke` and
+ * `lease-keepalive-ignored` (in the members: `MemberOptions.testOnlyLeaseBug`) revoke a lease
+ * with half its TTL left, or answer keep-alives without renewing.
  */
-export type PlantedBug = "stale-read" | "ack-before-fsync" | "split-txn";
+export type PlantedBug =
+  | "stale-read"
+  | "ack-before-fsync"
+  | "split-txn"
+  | WatchBug
+  | "lease-early-revoke"
+  | "lease-keepalive-ignored";
 
 /** The planted bugs, for the command line. */
-export const PLANTED_BUGS: readonly PlantedBug[] = ["stale-read", "ack-before-fsync", "split-txn"];
+export const PLANTED_BUGS: readonly PlantedBug[] = [
+  "stale-read",
+  "ack-before-fsync",
+  "split-txn",
+  "watch-drop",
+  "watch-reorder",
+  "watch-early-progress",
+  "lease-early-revoke",
+  "lease-keepalive-ignored",
+];
+
+const WATCH_BUGS: readonly PlantedBug[] = ["watch-drop", "watch-reorder", "watch-early-progress"];
 
 /** What one run does. */
 export interface RunOptions {
@@ -82,6 +105,11 @@ export interface RunOptions {
    * crash can land in; docs/testing.md, findings 9 and 10).
    */
   slowDisk?: boolean;
+  /**
+   * Snapshot bodies damaged in transit now and then (on by default: a byte flipped or the body
+   * cut; the receiver must refuse it and the leader send it again).
+   */
+  snapshotFaults?: boolean;
   /**
    * Every member's disk slow from the start (fsyncs of 2 to 41 ms; the fault menu may make it
    * fast again): the planted bug `ack-before-fsync` needs a crash while an fsync runs.
@@ -115,6 +143,9 @@ export interface RunResult {
   transfers: TransferRecord;
   crashes: number;
   partitions: number;
+  /** Snapshot bodies damaged in transit that reached a member, and how many it refused. */
+  snapshotsDamaged: number;
+  snapshotsRefused: number;
   finalRev: number;
   simMs: number;
   /** The run's events (faults, member logs) in order, for the trace printed on a failure. */
@@ -124,10 +155,12 @@ export interface RunResult {
 /** The command that replays a run. */
 export function replayCommand(o: RunOptions): string {
   return `deno task sim:cluster --seed ${o.seed} --size ${o.size}` +
-    (o.bug ? ` --bug ${o.bug}` : "") + (o.membership === false ? " --no-membership" : "") +
+    (o.bug ? ` --bug ${o.bug}` : "") + (o.faults === false ? " --no-faults" : "") +
+    (o.membership === false ? " --no-membership" : "") +
     (o.transfers === false ? " --no-transfers" : "") +
     (o.diskFull === false ? " --no-disk-full" : "") +
     (o.slowDisk === false ? " --no-slow-disk" : "") +
+    (o.snapshotFaults === false ? " --no-snapshot-faults" : "") +
     (o.slowDiskAtStart === true ? " --slow-disk-at-start" : "");
 }
 
@@ -137,6 +170,10 @@ const CLIENT_TIMEOUT_MS = 1500;
 export async function runCluster(o: RunOptions): Promise<RunResult> {
   const r = new Rand(o.seed ^ 0x5eed);
   const progressRand = new Rand(o.seed ^ 0x9e0c);
+  /** The planted watch bug's draws, from a rand of their own. */
+  const watchBugRand = new Rand(o.seed ^ 0x3b71);
+  // how often snapshots are damaged: a rand of its own, so the fault menu's draws are unchanged
+  const snapRand = new Rand(o.seed ^ 0x54a9);
   const faults = o.faults ?? true;
   const membership = (o.membership ?? true) && o.size > 1 && faults;
   const transfers = (o.transfers ?? true) && o.size > 1 && faults;
@@ -160,6 +197,11 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       // loop between them) made a run vary from one replay to the next (seed 400)
       backendDefrag: { sliceMs: Infinity },
       testOnlyAckBeforeFsync: o.bug === "ack-before-fsync",
+      testOnlyLeaseBug: o.bug === "lease-early-revoke"
+        ? "early-revoke"
+        : o.bug === "lease-keepalive-ignored"
+        ? "keepalive-ignored"
+        : undefined,
     },
     // every member on one wall clock: request ids must still never collide (they carry the
     // member id, as etcd's idutil makes them; see bug 1 in docs/testing.md)
@@ -209,7 +251,13 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
         `${opts.prevKv ? " prev_kv" : ""}${opts.noPut ? " noput" : ""}${
           opts.noDelete ? " nodelete" : ""
         }`,
-      m.hub.newStream({ bufferSize: 1 << 20 }),
+      WATCH_BUGS.includes(o.bug!)
+        ? new BuggyWatchStream(
+          m.hub.newStream({ bufferSize: 1 << 20 }),
+          o.bug as WatchBug,
+          watchBugRand,
+        )
+        : m.hub.newStream({ bufferSize: 1 << 20 }),
       from,
       opts,
     );
@@ -359,6 +407,9 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
           reorderRate: r.chance(0.3) ? r.float() * 0.2 : 0,
           minDelayMs: 1,
           maxDelayMs: 1 + r.int(30),
+          snapshotFaultRate: o.snapshotFaults !== false && snapRand.chance(0.4)
+            ? 0.2 + snapRand.float() * 0.6
+            : 0,
         };
         c.net.setFaults(f);
         note(`network faults ${JSON.stringify(f)}`);
@@ -493,6 +544,8 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     transfers: moves,
     crashes,
     partitions,
+    snapshotsDamaged: c.net.snapshotDamage.delivered,
+    snapshotsRefused: c.net.snapshotDamage.refused,
     finalRev,
     simMs: c.clock.now(),
     trace: mergeTrace(trace, c.log),
@@ -588,6 +641,11 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       );
     }
     violations.push(...archive.violations);
+    if (c.net.snapshotDamage.stored > 0) {
+      violations.push(
+        `${c.net.snapshotDamage.stored} snapshot(s) damaged in transit were stored by their receiver`,
+      );
+    }
     const history = kv.answeredHistory();
     const lin = checkLinearizable(dropUnapplied(history, archive));
     if (!lin.ok) violations.push(`not linearizable on key ${lin.key}: ${lin.reason}`);

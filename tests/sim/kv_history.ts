@@ -22,17 +22,32 @@ export interface TxnCompare {
   modRev?: number;
 }
 
-/** One operation of a txn's branch. */
+/**
+ * One operation of a txn's branch; `txn` is a nested txn (etcd's RequestOp_RequestTxn), whose
+ * compares, like every compare of the txn, are judged on the state before the txn began
+ * (etcd's compareToPath evaluates the whole path first), and whose branch's ops then run in
+ * their place in order.
+ */
 export type TxnOp =
   | { kind: "put"; key: string; value: string }
   | { kind: "get"; key: string }
-  | { kind: "delete"; key: string };
+  | { kind: "delete"; key: string }
+  | NestedTxn;
 
-/** What one op of a txn's branch answered (as the single-key outputs). */
+/** A txn inside a txn's branch. */
+export interface NestedTxn {
+  kind: "txn";
+  compare: TxnCompare[];
+  then: TxnOp[];
+  else: TxnOp[];
+}
+
+/** What one op of a txn's branch answered (as the single-key outputs; a nested txn's own). */
 export type TxnResult =
   | { kind: "put" }
   | { kind: "get"; value: string | null }
-  | { kind: "delete"; deleted: number };
+  | { kind: "delete"; deleted: number }
+  | { kind: "txn"; succeeded: boolean; results: TxnResult[] };
 
 /**
  * What a client asked for. `cas` is a txn on one key: if value(key) == expect then put value
@@ -82,14 +97,21 @@ export type KeyState = string | null;
 /** The values of some keys (absent keys are missing). */
 export type KvState = ReadonlyMap<string, string>;
 
+/** Every key a txn compares, reads or writes, nested txns included, into `s`. */
+function txnKeys(t: NestedTxn | Extract<KvInput, { kind: "txn" }>, s: Set<string>): void {
+  for (const c of t.compare) s.add(c.key);
+  for (const o of [...t.then, ...t.else]) {
+    if (o.kind === "txn") txnKeys(o, s);
+    else s.add(o.key);
+  }
+}
+
 /** Every key an operation reads or writes (a range: every key its prefix can hold). */
 export function keysOf(input: KvInput): string[] {
   switch (input.kind) {
     case "txn": {
       const s = new Set<string>();
-      for (const c of input.compare) s.add(c.key);
-      for (const o of input.then) s.add(o.key);
-      for (const o of input.else) s.add(o.key);
+      txnKeys(input, s);
       return [...s];
     }
     case "range":
@@ -121,12 +143,40 @@ export function compareHolds(s: KvState, c: TxnCompare): boolean {
   return get(s, c.key) === c.expect;
 }
 
+/**
+ * Runs a txn's branch on `s`, its compares (and its nested txns') judged on `pre`, the state
+ * before the outer txn; undefined when a known result disagrees.
+ */
+function stepTxn(
+  pre: KvState,
+  s: KvState,
+  t: NestedTxn | Extract<KvInput, { kind: "txn" }>,
+  res: { succeeded: boolean; results: readonly TxnResult[] } | null,
+): KvState | undefined {
+  const ok = t.compare.every((c) => compareHolds(pre, c));
+  const branch = ok ? t.then : t.else;
+  if (res !== null && (res.succeeded !== ok || res.results.length !== branch.length)) {
+    return undefined;
+  }
+  // the branch's ops run in order, each seeing the ones before it (etcd's txn)
+  let n: KvState | undefined = s;
+  for (let i = 0; i < branch.length && n !== undefined; i++) {
+    n = stepTxnOp(pre, n, branch[i], res === null ? null : res.results[i]);
+  }
+  return n;
+}
+
 /** Runs one op of a txn's branch; undefined when its known result disagrees. */
 function stepTxnOp(
+  pre: KvState,
   s: KvState,
   o: TxnOp,
   res: TxnResult | null,
 ): KvState | undefined {
+  if (o.kind === "txn") {
+    if (res !== null && res.kind !== "txn") return undefined;
+    return stepTxn(pre, s, o, res);
+  }
   const v = get(s, o.key);
   switch (o.kind) {
     case "put":
@@ -171,22 +221,9 @@ export function step(s: KvState, input: KvInput, output: KvOutput | null): KvSta
       if (output !== null && (output.kind !== "cas" || output.succeeded !== ok)) return undefined;
       return ok ? set(s, input.key, input.value) : s;
     }
-    case "txn": {
-      const ok = input.compare.every((c) => compareHolds(s, c));
-      const branch = ok ? input.then : input.else;
-      let results: readonly TxnResult[] | null = null;
-      if (output !== null) {
-        if (output.kind !== "txn" || output.succeeded !== ok) return undefined;
-        if (output.results.length !== branch.length) return undefined;
-        results = output.results;
-      }
-      // the branch's ops run in order, each seeing the ones before it (etcd's txn)
-      let n: KvState | undefined = s;
-      for (let i = 0; i < branch.length && n !== undefined; i++) {
-        n = stepTxnOp(n, branch[i], results === null ? null : results[i]);
-      }
-      return n;
-    }
+    case "txn":
+      if (output !== null && output.kind !== "txn") return undefined;
+      return stepTxn(s, s, input, output);
     case "range": {
       if (output === null) return s;
       if (output.kind !== "range") return undefined;
@@ -202,7 +239,33 @@ export function step(s: KvState, input: KvInput, output: KvOutput | null): KvSta
 }
 
 function describeTxnOp(o: TxnOp): string {
+  if (o.kind === "txn") return describeTxn(o);
   return o.kind === "put" ? `put(${o.key}, ${o.value})` : `${o.kind}(${o.key})`;
+}
+
+function describeTxn(t: NestedTxn | Extract<KvInput, { kind: "txn" }>): string {
+  const cmp = t.compare.map((c) =>
+    c.target === "value"
+      ? `${c.key}==${c.expect ?? "<absent>"}`
+      : `mod(${c.key})==${c.modRev}(${c.expect ?? "<absent>"})`
+  );
+  return `txn(if ${cmp.join(" && ") || "true"} then ${t.then.map(describeTxnOp).join(", ")} else ${
+    t.else.map(describeTxnOp).join(", ") || "nothing"
+  })`;
+}
+
+function describeResults(o: { succeeded: boolean; results: readonly TxnResult[] }): string {
+  return `${o.succeeded ? "then" : "else"} [${
+    o.results.map((r) =>
+      r.kind === "put"
+        ? "ok"
+        : r.kind === "get"
+        ? r.value ?? "<absent>"
+        : r.kind === "delete"
+        ? `deleted ${r.deleted}`
+        : describeResults(r)
+    ).join(", ")
+  }]`;
 }
 
 function describeInput(i: KvInput): string {
@@ -211,16 +274,8 @@ function describeInput(i: KvInput): string {
       return `put(${i.key}, ${i.value})`;
     case "cas":
       return `cas(${i.key}, ${i.expect ?? "<absent>"} -> ${i.value})`;
-    case "txn": {
-      const cmp = i.compare.map((c) =>
-        c.target === "value"
-          ? `${c.key}==${c.expect ?? "<absent>"}`
-          : `mod(${c.key})==${c.modRev}(${c.expect ?? "<absent>"})`
-      );
-      return `txn(if ${cmp.join(" && ") || "true"} then ${
-        i.then.map(describeTxnOp).join(", ")
-      } else ${i.else.map(describeTxnOp).join(", ") || "nothing"})`;
-    }
+    case "txn":
+      return describeTxn(i);
     case "range":
       return `range(${i.prefix}*)`;
     default:
@@ -240,15 +295,7 @@ function describeOutput(o: KvOutput | null): string {
     case "cas":
       return o.succeeded ? "succeeded" : "failed";
     case "txn":
-      return `${o.succeeded ? "then" : "else"} [${
-        o.results.map((r) =>
-          r.kind === "put"
-            ? "ok"
-            : r.kind === "get"
-            ? r.value ?? "<absent>"
-            : `deleted ${r.deleted}`
-        ).join(", ")
-      }]`;
+      return describeResults(o);
     case "range":
       return `{${o.kvs.map(([k, v]) => `${k}=${v}`).join(", ")}}`;
   }

@@ -49,8 +49,14 @@ function prefixEnd(prefix: string): string {
 
 /** True when the op writes nothing whatever its outcome (a failed one tells nothing). */
 function isRead(i: KvInput): boolean {
-  return i.kind === "get" || i.kind === "range" ||
-    (i.kind === "txn" && [...i.then, ...i.else].every((o) => o.kind === "get"));
+  return i.kind === "get" || i.kind === "range" || (i.kind === "txn" && readsOnly(i));
+}
+
+/** True when no branch of the txn (nested ones included) writes. */
+function readsOnly(t: { then: readonly TxnOp[]; else: readonly TxnOp[] }): boolean {
+  return [...t.then, ...t.else].every((o) =>
+    o.kind === "get" || (o.kind === "txn" && readsOnly(o))
+  );
 }
 
 /** How the clients run. */
@@ -179,9 +185,13 @@ export class KvClients {
             ? splitTxn(m, input)
             : serve(() => new KvServer(m).txn(txnRequest(input), NOBODY)))
             .then((res) => {
-              for (const r of res.responses) {
-                if (r.response.case === "responseRange") remember(r.response.value.kvs);
-              }
+              const reads = (rs: pb.ResponseOp[]) => {
+                for (const r of rs) {
+                  if (r.response.case === "responseRange") remember(r.response.value.kvs);
+                  if (r.response.case === "responseTxn") reads(r.response.value.responses);
+                }
+              };
+              reads(res.responses);
               return {
                 out: { kind: "txn", succeeded: res.succeeded, results: txnResults(res) },
                 rev: Number(res.header!.revision),
@@ -288,7 +298,10 @@ export class KvClients {
           }
           : pick < 12
           ? multiKeyTxn(r, group.keys, val, seen, this.#o.clients, n)
-          : r.chance(0.5)
+          : r.chance(0.15)
+          // over both groups: the linearizability check's components merge
+          ? { kind: "range", prefix: "g", keys: [...ALL_KEYS] }
+          : r.chance(0.4)
           ? { kind: "range", prefix: group.prefix, keys: [...group.keys] }
           : { kind: "txn", compare: [], then: r.shuffle([...group.keys]).map(getOp), else: [] };
         if (!await this.#op(id, m, input, seen)) await ctx.sleep(50 + r.int(100));
@@ -333,15 +346,26 @@ function multiKeyTxn(
       : `c${r.int(clients)}.${r.int(opsPerClient)}`;
     return { key, target: "value", expect };
   });
-  const writes = r.shuffle([...keys]).slice(0, 2 + r.int(keys.length - 1));
-  return {
-    kind: "txn",
-    compare,
-    then: writes.map((key): TxnOp =>
-      r.chance(0.15) ? { kind: "delete", key } : { kind: "put", key, value: val }
-    ),
-    else: r.shuffle([...keys]).slice(0, 1 + r.int(keys.length)).map(getOp),
-  };
+  const writes = r.shuffle([...keys]).slice(0, 2 + r.int(keys.length - 1)).map((key): TxnOp =>
+    r.chance(0.15) ? { kind: "delete", key } : { kind: "put", key, value: val }
+  );
+  const reads = () => r.shuffle([...keys]).slice(0, 1 + r.int(keys.length)).map(getOp);
+  if (r.chance(0.25)) {
+    // a nested txn (etcd's RequestOp_RequestTxn): the writes behind a compare of their own,
+    // judged like the outer ones on the state before the txn, then a read seeing them
+    const key = r.pick(keys);
+    const last = seen.get(key);
+    const inner: TxnCompare = last !== undefined && r.chance(0.7)
+      ? { key, target: "mod", expect: last.value, modRev: last.mod }
+      : { key, target: "value", expect: r.chance(0.5) ? null : last?.value ?? null };
+    return {
+      kind: "txn",
+      compare,
+      then: [{ kind: "txn", compare: [inner], then: writes, else: reads() }, getOp(r.pick(keys))],
+      else: r.chance(0.5) ? reads() : [{ kind: "txn", compare: [], then: reads(), else: [] }],
+    };
+  }
+  return { kind: "txn", compare, then: writes, else: reads() };
 }
 
 /**
@@ -356,7 +380,7 @@ async function splitTxn(m: Member, t: Extract<KvInput, { kind: "txn" }>): Promis
   );
   for (const o of (first.succeeded ? t.then : t.else).slice(1)) {
     const rest = await kv.txn(
-      txnRequest({ kind: "txn", compare: [], then: [o], else: [] }),
+      txnRequest({ compare: [], then: [o], else: [] }),
       NOBODY,
     );
     first.responses.push(...rest.responses);
@@ -364,11 +388,13 @@ async function splitTxn(m: Member, t: Extract<KvInput, { kind: "txn" }>): Promis
   return first;
 }
 
-/** The TxnRequest of a multi-key txn. */
-function txnRequest(t: Extract<KvInput, { kind: "txn" }>): pb.TxnRequest {
-  const op = (o: TxnOp) =>
+/** The TxnRequest of a multi-key txn (nested ones within). */
+function txnRequest(
+  t: { compare: readonly TxnCompare[]; then: readonly TxnOp[]; else: readonly TxnOp[] },
+): pb.TxnRequest {
+  const op = (o: TxnOp): pb.RequestOp =>
     create(RequestOpSchema, {
-      request: o.kind === "put"
+      request: o.kind === "txn" ? { case: "requestTxn", value: txnRequest(o) } : o.kind === "put"
         ? {
           case: "requestPut",
           value: create(PutRequestSchema, { key: enc.encode(o.key), value: enc.encode(o.value) }),
@@ -428,6 +454,12 @@ function txnResults(res: pb.TxnResponse): TxnResult[] {
         const kv = r.response.value.kvs[0];
         return { kind: "get", value: kv === undefined ? null : dec.decode(kv.value) };
       }
+      case "responseTxn":
+        return {
+          kind: "txn",
+          succeeded: r.response.value.succeeded,
+          results: txnResults(r.response.value),
+        };
       default:
         throw new Error(`unexpected txn response ${r.response.case}`);
     }

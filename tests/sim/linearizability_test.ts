@@ -163,15 +163,14 @@ Deno.test("linearizability: a long history of many overlapping clients checks fa
   assert.ok(performance.now() - start < 5000, "checking took too long");
 });
 
-/** What a single copy in state `s` answers (the oracle the generated histories are made with). */
+/**
+ * What a single copy in state `s` answers (the oracle the generated histories are made with):
+ * a txn as etcd runs one, every compare on its path (nested txns' too) judged on the state
+ * before it, then the ops of the branches taken in order on a copy of the state, each seeing
+ * the ones before it.
+ */
 function answer(s: KvState, i: KvInput): KvOutput {
   const v = (k: string) => s.get(k) ?? null;
-  const one = (o: TxnOp): TxnResult =>
-    o.kind === "put"
-      ? { kind: "put" }
-      : o.kind === "get"
-      ? { kind: "get", value: v(o.key) }
-      : { kind: "delete", deleted: v(o.key) === null ? 0 : 1 };
   switch (i.kind) {
     case "put":
       return ok;
@@ -182,9 +181,23 @@ function answer(s: KvState, i: KvInput): KvOutput {
     case "cas":
       return { kind: "cas", succeeded: v(i.key) === i.expect };
     case "txn": {
-      const yes = i.compare.every((c) => compareHolds(s, c));
-      // (the generated branches never read a key they wrote before in the same branch)
-      return txnOut(yes, (yes ? i.then : i.else).map(one));
+      const cur = new Map(s);
+      const run = (t: { compare: TxnCompare[]; then: TxnOp[]; else: TxnOp[] }) => {
+        const yes = t.compare.every((c) => compareHolds(s, c));
+        const results = (yes ? t.then : t.else).map((o): TxnResult => {
+          if (o.kind === "txn") return { kind: "txn", ...run(o) };
+          const was = cur.get(o.key) ?? null;
+          if (o.kind === "get") return { kind: "get", value: was };
+          if (o.kind === "put") cur.set(o.key, o.value);
+          else cur.delete(o.key);
+          return o.kind === "put"
+            ? { kind: "put" }
+            : { kind: "delete", deleted: was === null ? 0 : 1 };
+        });
+        return { succeeded: yes, results };
+      };
+      const out = run(i);
+      return txnOut(out.succeeded, out.results);
     }
     case "range":
       return kvs(
@@ -206,6 +219,17 @@ function multiKey(r: Rand, keys: string[], val: string): KvInput {
   const then = some(1 + r.int(keys.length)).map((key): TxnOp =>
     r.chance(0.75) ? tput(key, val) : { kind: "delete", key }
   );
+  if (r.chance(0.3)) {
+    // nested: the writes behind a compare of their own (judged on the state before the txn),
+    // then reads that see them (or the else branch's reads)
+    const inner: TxnCompare = {
+      key: r.pick(keys),
+      target: "value",
+      expect: r.chance(0.4) ? null : `v${r.int(3)}`,
+    };
+    const nested: TxnOp = { kind: "txn", compare: [inner], then, else: some(1).map(tget) };
+    return txn(compare, [nested, ...some(r.int(keys.length)).map(tget)], some(1).map(tget));
+  }
   return txn(compare, then, some(r.int(keys.length + 1)).map(tget));
 }
 
@@ -271,6 +295,14 @@ function mutate(r: Rand, o: KvOutput): KvOutput {
     case "cas":
       return { kind: "cas", succeeded: !o.succeeded };
     case "txn": {
+      const nested = o.results.flatMap((x, i) => x.kind === "txn" ? [i] : []);
+      if (nested.length > 0 && r.chance(0.4)) {
+        // a nested txn's answer changed: its branch, or one of its results
+        const results = [...o.results];
+        const n = r.pick(nested);
+        results[n] = mutate(r, results[n] as KvOutput) as TxnResult;
+        return { ...o, results };
+      }
       const reads = o.results.flatMap((x, i) => x.kind === "get" ? [i] : []);
       if (reads.length === 0 || r.chance(0.3)) return { ...o, succeeded: !o.succeeded };
       const results = [...o.results];
@@ -295,12 +327,18 @@ Deno.test("linearizability: agrees with brute force on generated small histories
   let no = 0;
   let multiYes = 0;
   let multiNo = 0;
+  let nestedYes = 0;
+  let nestedNo = 0;
   for (let i = 0; i < 4000; i++) {
     const h = generate(r);
     const expect = bruteForceLinearizable(h);
     if (h.some((o) => o.input.kind === "txn" || o.input.kind === "range")) {
       if (expect) multiYes++;
       else multiNo++;
+    }
+    if (h.some((o) => o.input.kind === "txn" && o.input.then.some((x) => x.kind === "txn"))) {
+      if (expect) nestedYes++;
+      else nestedNo++;
     }
     const v = checkLinearizable(h);
     assert.equal(
@@ -316,6 +354,10 @@ Deno.test("linearizability: agrees with brute force on generated small histories
   assert.ok(
     multiYes > 200 && multiNo > 200,
     `seed=${seed}: with multi-key ops, ${multiYes} linearizable, ${multiNo} not`,
+  );
+  assert.ok(
+    nestedYes > 50 && nestedNo > 50,
+    `seed=${seed}: with nested txns, ${nestedYes} linearizable, ${nestedNo} not`,
   );
 });
 
@@ -465,4 +507,94 @@ Deno.test("linearizability: many unknown multi-key txns over a group check fast"
   assert.equal(v.ok, false);
   if (!v.ok) assert.match(v.reason, /no linearization/, "decided, not given up");
   assert.ok(performance.now() - start < 3000, "the search took too long");
+});
+
+Deno.test("linearizability: a nested txn's compare is judged on the state before the txn (etcd's compareToPath)", () => {
+  // then: put a=1, then a nested txn on a==1 (false before the txn: a was absent) that puts b
+  const nested: TxnOp = {
+    kind: "txn",
+    compare: [eq("a", "1")],
+    then: [tput("b", "1")],
+    else: [tget("b")],
+  };
+  const t = txn([], [tput("a", "1"), nested]);
+  const elseTaken = txnOut(
+    true,
+    [ok, { kind: "txn", succeeded: false, results: [got(null)] }] as TxnResult[],
+  );
+  assert.equal(checkLinearizable([op(1, t, 0, 1, elseTaken)]).ok, true);
+  // answered as if the nested compare saw the outer put: never what etcd does
+  const thenTaken = txnOut(
+    true,
+    [ok, { kind: "txn", succeeded: true, results: [ok] }] as TxnResult[],
+  );
+  assert.equal(checkLinearizable([op(1, t, 0, 1, thenTaken)]).ok, false);
+  // a read after the nested txn sees its write, in the same txn
+  const reads = txn([eq("a", null)], [
+    { kind: "txn", compare: [eq("a", null)], then: [tput("a", "2")], else: [] },
+    tget("a"),
+  ]);
+  const seen = (v: string | null) =>
+    txnOut(true, [{ kind: "txn", succeeded: true, results: [ok] }, got(v)] as TxnResult[]);
+  assert.equal(checkLinearizable([op(1, reads, 0, 1, seen("2"))]).ok, true);
+  assert.equal(checkLinearizable([op(1, reads, 0, 1, seen(null))]).ok, false);
+});
+
+Deno.test("linearizability: a nested txn's writes are seen whole or not at all", () => {
+  // a txn whose nested txn puts a and b; a later read sees a's new value and b's old one
+  const w = op(
+    1,
+    txn([], [{ kind: "txn", compare: [], then: [tput("a", "1"), tput("b", "1")], else: [] }]),
+    0,
+    1,
+    txnOut(true, [{ kind: "txn", succeeded: true, results: [ok, ok] }] as TxnResult[]),
+  );
+  const torn = [
+    w,
+    op(
+      2,
+      txn([], [tget("a"), tget("b")]),
+      2,
+      3,
+      txnOut(true, [got("1"), got(null)] as TxnResult[]),
+    ),
+  ];
+  assert.equal(checkLinearizable(torn).ok, false);
+  const whole = [
+    w,
+    op(2, txn([], [tget("a"), tget("b")]), 2, 3, txnOut(true, [got("1"), got("1")] as TxnResult[])),
+  ];
+  assert.equal(checkLinearizable(whole).ok, true);
+  // the writes the answer names count, not the branch not taken: else (b absent) reads b
+  const w2 = op(
+    1,
+    txn([], [{ kind: "txn", compare: [eq("a", "x")], then: [tput("b", "9")], else: [tget("b")] }]),
+    0,
+    1,
+    txnOut(true, [{ kind: "txn", succeeded: true, results: [ok] }] as TxnResult[]),
+  );
+  assert.equal(checkLinearizable([w2]).ok, false, "the nested then branch cannot be taken");
+});
+
+Deno.test("linearizability: a range over two groups joins their components", () => {
+  // g0/0 is written, then g1/0 (sequentially); a range over both groups sees g1/0's write
+  // without g0/0's: each group alone has a linearization, the two together do not
+  const h = [
+    op(1, put("g0/0", "1"), 0, 1, ok),
+    op(1, put("g1/0", "1"), 2, 3, ok),
+  ];
+  const all = range("g", ["g0/0", "g0/1", "g1/0"]);
+  const torn = [...h, op(2, all, 0, 4, kvs(["g1/0", "1"]))];
+  const v = checkLinearizable(torn);
+  assert.equal(v.ok, false);
+  assert.equal(
+    checkLinearizable([...h, op(2, all, 0, 4, kvs(["g0/0", "1"], ["g1/0", "1"]))]).ok,
+    true,
+  );
+  assert.equal(checkLinearizable([...h, op(2, all, 0, 4, kvs(["g0/0", "1"]))]).ok, true);
+  // split by group, the torn range's two halves each pass
+  const g0 = [h[0], op(2, range("g0/", ["g0/0", "g0/1"]), 0, 4, kvs())];
+  const g1 = [h[1], op(2, range("g1/", ["g1/0"]), 0, 4, kvs(["g1/0", "1"]))];
+  assert.equal(checkLinearizable(g0).ok, true);
+  assert.equal(checkLinearizable(g1).ok, true);
 });

@@ -4,13 +4,17 @@
  *   --seeds N      how many seeds (default 10), from --first (default: a fresh random one)
  *   --seed S       one seed (replays a failure)
  *   --size 3|5     members (default: both, alternating)
- *   --bug NAME     plant a bug (stale-read, ack-before-fsync, split-txn) to see the checkers catch it
+ *   --bug NAME     plant a bug (stale-read, ack-before-fsync, split-txn, watch-drop, watch-reorder,
+ *                  watch-early-progress, lease-early-revoke, lease-keepalive-ignored) to see the
+ *                  checkers catch it
  *   --verbose      one line per run
  *   --keep-going   on a failure print its seed, first violation and replay, and go on
+ *   --no-faults    a clean run: no network, crash or disk fault, no membership change or transfer
  *   --no-membership  no learners added, promoted or voters removed during the runs
  *   --no-transfers   no leader transfers (MoveLeader) during the runs
  *   --no-disk-full   no member's disk made full (on by default since finding 8's fix)
  *   --no-slow-disk   no member's fsyncs made slow (on by default since finding 10's fix)
+ *   --no-snapshot-faults   no snapshot body damaged in transit (replays seeds recorded before)
  *   --slow-disk-at-start  every member's fsyncs slow from the start (for ack-before-fsync)
  *
  * Exits 1 on the first failing seed, after printing it with its replay command and trace.
@@ -47,10 +51,12 @@ const known = new Set([
   "bug",
   "verbose",
   "keep-going",
+  "no-faults",
   "no-membership",
   "no-transfers",
   "no-disk-full",
   "no-slow-disk",
+  "no-snapshot-faults",
   "slow-disk-at-start",
 ]);
 for (const a of Deno.args) {
@@ -91,11 +97,13 @@ for (let s = 0; s < seeds; s++) {
     seed,
     size,
     bug,
+    faults: !Deno.args.includes("--no-faults"),
     membership: !Deno.args.includes("--no-membership"),
     transfers: !Deno.args.includes("--no-transfers"),
     diskFull: !Deno.args.includes("--no-disk-full"),
     slowDisk: !Deno.args.includes("--no-slow-disk"),
     slowDiskAtStart: Deno.args.includes("--slow-disk-at-start"),
+    snapshotFaults: !Deno.args.includes("--no-snapshot-faults"),
   };
   const res = await runCluster(o);
   if (res.violations.length > 0 && keepGoing) {
@@ -121,7 +129,8 @@ for (let s = 0; s < seeds; s++) {
         `membership ${JSON.stringify(res.membership)}, transfers ${
           JSON.stringify(res.transfers)
         }, ` +
-        `${res.crashes} crashes, ${res.partitions} partitions, final rev ${res.finalRev}, ${res.simMs} sim ms`,
+        `${res.crashes} crashes, ${res.partitions} partitions, ` +
+        `${res.snapshotsDamaged} snapshots damaged (${res.snapshotsRefused} refused), final rev ${res.finalRev}, ${res.simMs} sim ms`,
     );
   }
 }

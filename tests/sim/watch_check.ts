@@ -11,7 +11,7 @@
 import { EventType } from "../../lib/mvcc/types.ts";
 import type { KeyValue } from "../../lib/mvcc/types.ts";
 import { WatchFilter } from "../../lib/mvcc/watch_types.ts";
-import type { WatchStream } from "../../lib/mvcc/watch_hub.ts";
+import type { WatchSource } from "./planted_watch_bug.ts";
 import { PROGRESS_ALL_WATCH_ID } from "../../lib/mvcc/watch_types.ts";
 import type { HistoryView } from "./history_archive.ts";
 
@@ -34,7 +34,7 @@ export interface WatchRecord {
   name: string;
   startRev: number;
   opts: WatchOptions;
-  stream: WatchStream;
+  stream: WatchSource;
   /** Per response, its events. */
   responses: { rev: number; events: { rev: number; text: EventText }[] }[];
   /** Ended by a crash, a stop, a cancel or a compaction: nothing more is expected of it. */
@@ -48,7 +48,7 @@ export interface WatchRecord {
 /** Starts a watch over all keys from `startRev` (the hub answers from the store's history). */
 export function watchAll(
   name: string,
-  stream: WatchStream,
+  stream: WatchSource,
   startRev: number,
   opts: WatchOptions = NO_OPTIONS,
 ): WatchRecord {
