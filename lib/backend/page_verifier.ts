@@ -11,23 +11,24 @@
  * later). The worker lives only for the scan: it is started by it and terminated when it ends,
  * whatever the outcome.
  *
- * A small tree never starts the worker (starting one costs 0.1 to 0.5 s of its thread): in the
- * default mode the scan verifies on its own thread until `WORKER_AFTER_BYTES` have been read,
- * then starts the worker and hands it pages from the moment it reports ready, verifying here
- * until then. Where SharedArrayBuffer or Worker is missing, everything is verified here.
+ * A small file never starts the worker (starting one costs 0.1 to 0.5 s of its thread): in the
+ * default mode a scan of a file of `WORKER_FROM_BYTES` or more starts it at once and hands it
+ * pages from the moment it reports ready, verifying here until then; a smaller file's scan
+ * verifies here. Where SharedArrayBuffer or Worker is missing, everything is verified here.
  */
 import { CorruptionError } from "./errors.ts";
 import { checksumMismatch, verifyPageChecksum } from "./page.ts";
 
 /**
- * Where checksums are computed: "auto" on this thread until a tree turns out large, then on a
- * worker; "worker" on a worker from the first page (waiting for it to start: for tests);
+ * Where checksums are computed: "auto" on a worker for a large file (as soon as it has
+ * started, and on this thread while it is MAX_BACKLOG jobs behind), else on this thread;
+ * "worker" every one on the worker (waiting for it to start and to catch up: for tests);
  * "inline" always on this thread.
  */
 export type VerifyMode = "auto" | "worker" | "inline";
 
-/** Bytes of pages an "auto" scan verifies itself before it starts a worker. */
-export const WORKER_AFTER_BYTES = 32 << 20;
+/** Page files this large have an "auto" scan start a worker. */
+export const WORKER_FROM_BYTES = 32 << 20;
 
 /**
  * Jobs the worker may have in hand: past it, the scan checks the next window itself rather
@@ -77,13 +78,15 @@ export class PageVerifier {
   #ctl: Int32Array | null = null;
   #msg: Uint8Array | null = null;
   #posted = 0;
-  #bytes = 0;
   #closed = false;
+  /** Pages whose checksums the worker was handed (for the tests and the bench). */
+  workerPages = 0;
 
-  constructor(mode: VerifyMode = "auto") {
+  /** `fileBytes`: the size of the file the pages come from ("auto" decides by it). */
+  constructor(mode: VerifyMode, fileBytes: number) {
     const can = typeof SharedArrayBuffer === "function" && typeof Worker === "function";
-    this.#mode = can ? mode : "inline";
-    if (this.#mode === "worker") this.#start();
+    this.#mode = !can || (mode === "auto" && fileBytes < WORKER_FROM_BYTES) ? "inline" : mode;
+    if (this.#mode !== "inline") this.#start();
   }
 
   /** Whether a worker has been started (for the tests and the bench). */
@@ -103,15 +106,13 @@ export class PageVerifier {
    * CorruptionError for a damaged page checked here.
    */
   check(buf: Uint8Array, pages: number[]): number {
-    let bytes = 0;
-    for (let i = 2; i < pages.length; i += 3) bytes += pages[i];
-    this.#bytes += bytes;
-    if (this.#mode === "auto" && this.#worker === null && this.#bytes > WORKER_AFTER_BYTES) {
-      this.#start();
-    }
     const ctl = this.#ctl;
     if (ctl !== null && buf.buffer instanceof SharedArrayBuffer && pages.length > 0) {
-      if (this.#mode === "worker") this.#await(CTL_READY, 1, "start");
+      if (this.#mode === "worker") {
+        // every page to the worker: wait for it to start and to have room
+        this.#await(CTL_READY, 1, "start");
+        this.#await(CTL_DONE, this.#posted - MAX_BACKLOG + 1, "verify a job");
+      }
       const ready = Atomics.load(ctl, CTL_READY) === 1;
       if (ready && this.#posted - Atomics.load(ctl, CTL_DONE) < MAX_BACKLOG) {
         const job: VerifierJob = {
@@ -120,6 +121,7 @@ export class PageVerifier {
           pages: Int32Array.from(pages),
         };
         this.#worker!.postMessage(job);
+        this.workerPages += pages.length / 3;
         return ++this.#posted;
       }
     }

@@ -52,8 +52,13 @@ function run(job: VerifierJob, c: Int32Array): void {
   }
 }
 
-self.addEventListener("message", (e: Event) => {
-  const data = (e as MessageEvent<VerifierInit | VerifierJob>).data;
+/** The worker's global scope, as far as this file uses it. */
+const scope = globalThis as unknown as {
+  onmessage: ((e: MessageEvent<VerifierInit | VerifierJob>) => void) | null;
+};
+
+scope.onmessage = (e) => {
+  const data = e.data;
   if ("ctl" in data) {
     ctl = new Int32Array(data.ctl);
     msg = new Uint8Array(data.msg);
@@ -62,4 +67,4 @@ self.addEventListener("message", (e: Event) => {
     return;
   }
   run(data, ctl!);
-});
+};

@@ -45,6 +45,8 @@ export interface TreeScanOptions {
   gapPages?: number;
   /** Where the page checksums are computed (page_verifier.ts); "auto" by default. */
   verify?: VerifyMode;
+  /** Filled in when the scan ends: pages it checked, and how many of them on the worker. */
+  stats?: { pages: number; workerPages: number };
 }
 
 /**
@@ -61,7 +63,7 @@ export function scanTree(
   fn: (key: Uint8Array, value: Uint8Array) => void,
   opts: TreeScanOptions = {},
 ): void {
-  const verifier = new PageVerifier(opts.verify ?? "auto");
+  const verifier = new PageVerifier(opts.verify ?? "auto", src.limit * src.pageSize);
   try {
     const scan = new Scan(
       src,
@@ -79,6 +81,10 @@ export function scanTree(
       throw verifier.failure() ?? err;
     }
     verifier.finish();
+    if (opts.stats) {
+      opts.stats.pages = scan.pages;
+      opts.stats.workerPages = verifier.workerPages;
+    }
   } finally {
     verifier.close();
   }
@@ -104,6 +110,8 @@ class Scan {
   readonly #slabs: Slab[][] = [];
   /** The last verifier job handed out. */
   lastJob = 0;
+  /** Pages read and checked (not counting those in memory already). */
+  pages = 0;
 
   constructor(
     src: PageSource,
@@ -221,6 +229,7 @@ class Scan {
       }
       out[i] = checkType(p, id);
     }
+    this.pages += missing.length;
     const job = this.#verifier.check(scratch, checks);
     if (job > 0) slab.job = this.lastJob = job;
     return out;
