@@ -187,6 +187,10 @@ export class PageVerifier {
       type: "module",
       name: "concord page verifier",
     });
+    // a worker that cannot start (its module missing from a compiled binary) never reports
+    // ready, and the scan verifies every page itself; its error event must not then be
+    // rethrown on this thread as an uncaught error
+    this.#worker.onerror = (e) => e.preventDefault();
     const init: VerifierInit = { ctl, msg };
     this.#worker.postMessage(init);
   }
