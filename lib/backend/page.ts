@@ -84,6 +84,10 @@ export function pageCount(p: Uint8Array): number {
 export function pageOverflow(p: Uint8Array): number {
   return u32(p, H_OVERFLOW);
 }
+/** The overflow count of the page whose header starts at byte `at` of `buf` (no view made). */
+export function pageOverflowAt(buf: Uint8Array, at: number): number {
+  return u32(buf, at + H_OVERFLOW);
+}
 /** Bytes of the span in use, header included. */
 export function pageUsed(p: Uint8Array): number {
   return u32(p, H_USED);
@@ -137,6 +141,17 @@ export function typeName(flags: number): string {
  * checksum matches. Throws CorruptionError naming the page otherwise.
  */
 export function verifyPage(p: Uint8Array, id: number, pageSize: number): void {
+  verifyPageHeader(p, id, pageSize);
+  verifyPageChecksum(p, id);
+}
+
+/**
+ * The header half of `verifyPage`: the page names `id`, its used size fits its span, the
+ * bytes hold the whole span. What a reader needs before it can walk the page's elements;
+ * a scan that has the checksums computed on another thread checks this much itself
+ * (page_verifier.ts).
+ */
+export function verifyPageHeader(p: Uint8Array, id: number, pageSize: number): void {
   if (p.length < PAGE_HEADER) throw new CorruptionError(id, "short read");
   const got = pageId(p);
   if (got !== id) throw new CorruptionError(id, `header names page ${got}`);
@@ -146,14 +161,26 @@ export function verifyPage(p: Uint8Array, id: number, pageSize: number): void {
     throw new CorruptionError(id, `used size ${used} outside its ${span}-byte span`);
   }
   if (p.length < span) throw new CorruptionError(id, `truncated: ${p.length} of ${span} bytes`);
+}
+
+/** The checksum half of `verifyPage`, for a page whose header has been checked. */
+export function verifyPageChecksum(p: Uint8Array, id: number): void {
   const want = u32(p, H_CRC);
   const have = pageChecksum(p);
-  if (want !== have) {
-    throw new CorruptionError(
-      id,
-      `checksum mismatch (stored 0x${want.toString(16)}, computed 0x${have.toString(16)})`,
-    );
-  }
+  if (want !== have) throw checksumMismatch(id, want, have);
+}
+
+/** The checksum stored in a page's header. */
+export function storedChecksum(p: Uint8Array): number {
+  return u32(p, H_CRC);
+}
+
+/** The error for a page whose checksum does not match, wherever it was computed. */
+export function checksumMismatch(id: number, stored: number, computed: number): CorruptionError {
+  return new CorruptionError(
+    id,
+    `checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${computed.toString(16)})`,
+  );
 }
 
 /**

@@ -20,28 +20,42 @@ import {
   LEAF,
   pageCount,
   pageFlags,
-  pageOverflow,
+  pageOverflowAt,
   typeName,
   verifyPage,
+  verifyPageHeader,
 } from "./page.ts";
 import type { PageSource } from "./pager.ts";
 import { MAX_DEPTH } from "./cursor.ts";
+import { MAX_BACKLOG, PageVerifier, type VerifyMode } from "./page_verifier.ts";
 
-/** Pages read per window of one level (16 MiB of 4 KiB pages). */
-export const WINDOW_PAGES = 4096;
+/**
+ * Pages read per window of one level (4 MiB of 4 KiB pages, more where they span several):
+ * SLABS_PER_DEPTH buffers of a window's size are held while the verifier works.
+ */
+export const WINDOW_PAGES = 1024;
 /** Ids this close (in pages) are read with one call, the pages between them read and unused. */
 export const GAP_PAGES = 8;
+/** Read buffers per tree depth: one the walk reads, and windows the verifier still checks. */
+const SLABS_PER_DEPTH = 1 + MAX_BACKLOG;
 
 /** A scan's settings (the tests shrink the window to cross its edges). */
 export interface TreeScanOptions {
   windowPages?: number;
   gapPages?: number;
+  /** Where the page checksums are computed (page_verifier.ts); "auto" by default. */
+  verify?: VerifyMode;
+  /** Filled in when the scan ends: pages it checked, and how many of them on the worker. */
+  stats?: { pages: number; workerPages: number };
 }
 
 /**
  * Calls `fn` for every key and value of the tree rooted at page `root`, in key order, skipping
  * nested buckets. Keys and values are views valid only during the call. Throws
- * CorruptionError naming the page when a page is damaged or not a tree page.
+ * CorruptionError naming the page when a page is damaged or not a tree page. Every page's
+ * checksum is checked before this returns; `fn` may have been called with the contents of a
+ * page whose checksum was still being computed on the verifier's worker, so a caller builds
+ * nothing it keeps until this returns (a throw means: discard what `fn` was given).
  */
 export function scanTree(
   src: PageSource,
@@ -49,8 +63,37 @@ export function scanTree(
   fn: (key: Uint8Array, value: Uint8Array) => void,
   opts: TreeScanOptions = {},
 ): void {
-  const scan = new Scan(src, fn, opts.windowPages ?? WINDOW_PAGES, opts.gapPages ?? GAP_PAGES);
-  scan.level([root], 0);
+  const verifier = new PageVerifier(opts.verify ?? "auto", src.limit * src.pageSize);
+  try {
+    const scan = new Scan(
+      src,
+      fn,
+      opts.windowPages ?? WINDOW_PAGES,
+      opts.gapPages ?? GAP_PAGES,
+      verifier,
+    );
+    try {
+      scan.level([root], 0);
+    } catch (err) {
+      // a damaged page can derail the walk (a wrong child id, a garbled element) before its
+      // checksum is known: the damaged page is the error to report, as the pager would
+      verifier.waitFor(scan.lastJob);
+      throw verifier.failure() ?? err;
+    }
+    verifier.finish();
+    if (opts.stats) {
+      opts.stats.pages = scan.pages;
+      opts.stats.workerPages = verifier.workerPages;
+    }
+  } finally {
+    verifier.close();
+  }
+}
+
+/** A buffer a level's pages are read into, and the verifier job that still reads it. */
+interface Slab {
+  buf: Uint8Array;
+  job: number;
 }
 
 class Scan {
@@ -59,20 +102,30 @@ class Scan {
   readonly #window: number;
   readonly #gap: number;
   readonly #ps: number;
-  /** One scratch buffer per depth: a level's window stays readable while its children run. */
-  readonly #scratch: Uint8Array[] = [];
+  readonly #verifier: PageVerifier;
+  /**
+   * Up to SLABS_PER_DEPTH buffers per depth: a level's window stays readable while its
+   * children run, and the next windows are read while the verifier still checks the last.
+   */
+  readonly #slabs: Slab[][] = [];
+  /** The last verifier job handed out. */
+  lastJob = 0;
+  /** Pages read and checked (not counting those in memory already). */
+  pages = 0;
 
   constructor(
     src: PageSource,
     fn: (key: Uint8Array, value: Uint8Array) => void,
     window: number,
     gap: number,
+    verifier: PageVerifier,
   ) {
     this.#src = src;
     this.#fn = fn;
     this.#window = Math.max(1, window);
     this.#gap = Math.max(0, gap);
     this.#ps = src.pageSize;
+    this.#verifier = verifier;
   }
 
   /**
@@ -114,6 +167,10 @@ class Scan {
     }
   }
 
+  #slabFor(depth: number, bytes: number): Slab {
+    return slabFor(this.#slabs[depth] ??= [], this.#verifier, bytes);
+  }
+
   /** The verified pages `ids`, in the order given. */
   #read(ids: number[], depth: number): Uint8Array[] {
     const ps = this.#ps;
@@ -138,23 +195,26 @@ class Scan {
       runs.push({ first, pages, at: bytes });
       bytes += pages * ps;
     }
-    let scratch = this.#scratch[depth];
-    if (scratch === undefined || scratch.length < bytes) {
-      scratch = this.#scratch[depth] = new Uint8Array(bytes);
-    }
+    const slab = this.#slabFor(depth, bytes);
+    const scratch = slab.buf;
     const where = new Map<number, number>();
     for (const r of runs) {
       this.#src.readRaw(scratch.subarray(r.at, r.at + r.pages * ps), r.first);
       for (let k = 0; k < r.pages; k++) where.set(r.first + k, r.at + k * ps);
     }
+    // the checksums of the pages read into the scratch go to the verifier in one job
+    const checks: number[] = [];
     for (const i of missing) {
       const id = ids[i];
       const at = where.get(id)!;
-      const span = (pageOverflow(scratch.subarray(at, at + ps)) + 1) * ps;
+      // read in place: a view per page cost more than the rest of this loop (CPU profile)
+      const span = (pageOverflowAt(scratch, at) + 1) * ps;
       let p: Uint8Array;
       const run = runs[upperRun(runs, id)];
       if (at + span <= run.at + run.pages * ps) {
         p = scratch.subarray(at, at + span);
+        verifyPageHeader(p, id, ps);
+        checks.push(at, id, span);
       } else {
         // a page spanning past its run (a big value's overflow): read whole on its own
         if (id + span / ps > this.#src.limit) {
@@ -165,12 +225,35 @@ class Scan {
         }
         p = new Uint8Array(span);
         this.#src.readRaw(p, id);
+        verifyPage(p, id, ps);
       }
-      verifyPage(p, id, ps);
       out[i] = checkType(p, id);
     }
+    this.pages += missing.length;
+    const job = this.#verifier.check(scratch, checks);
+    if (job > 0) slab.job = this.lastJob = job;
     return out;
   }
+}
+
+/**
+ * A buffer of at least `bytes` for a window at `depth` that the verifier no longer reads
+ * (the window before it at this depth is done with: the walk visits a depth's windows in
+ * turn), waiting for the oldest job only when every buffer of the depth is still in its hands.
+ */
+function slabFor(slabs: Slab[], verifier: PageVerifier, bytes: number): Slab {
+  let slab = slabs.find((s) => verifier.isDone(s.job));
+  if (slab === undefined) {
+    if (slabs.length < SLABS_PER_DEPTH) {
+      slab = { buf: new Uint8Array(0), job: 0 };
+      slabs.push(slab);
+    } else {
+      slab = slabs.reduce((a, b) => (a.job <= b.job ? a : b));
+      verifier.waitFor(slab.job);
+    }
+  }
+  if (slab.buf.length < bytes) slab.buf = verifier.alloc(bytes);
+  return slab;
 }
 
 /** Index of the run holding page `id` (the last run starting at or before it). */

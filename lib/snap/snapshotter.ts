@@ -104,6 +104,18 @@ export class Snapshotter {
     return this.#names(SNAP_PATTERN);
   }
 
+  /**
+   * The highest index among the raft snapshot files (0 when there are none), damaged or not:
+   * where a restart starts listing the WAL's snapshot markers.
+   */
+  async newestIndex(): Promise<Index> {
+    let newest = 0;
+    for (const name of await this.snapNames()) {
+      newest = Math.max(newest, Number.parseInt(SNAP_PATTERN.exec(name)![2], 16));
+    }
+    return newest;
+  }
+
   /** The database snapshot file names, oldest first. */
   dbNames(): Promise<string[]> {
     return this.#names(DB_PATTERN);

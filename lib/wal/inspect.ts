@@ -17,7 +17,7 @@ import {
 } from "./payload.ts";
 import { frameSize, RecordType, WAL_FORMAT_VERSION } from "./record.ts";
 import { listSegments, scanSegments, type TornTail } from "./scan.ts";
-import type { SegmentName } from "./segment_name.ts";
+import { searchIndex, type SegmentName } from "./segment_name.ts";
 
 /** One record as the inspector reports it to a visitor. */
 export type InspectedRecord =
@@ -134,16 +134,30 @@ export async function inspectWal(
  * ValidSnapshotEntries): the snapshots a member may restart from. Pass them to
  * `Snapshotter.load(accept)` so the snapshot file chosen is one the log can continue from.
  * Reads without the lock and tolerates a torn tail.
+ *
+ * With `fromIndex`, only the segments from the one a snapshot at that index starts reading
+ * in (as `Wal.open` reads) are scanned: the markers at or above `fromIndex` are all there
+ * (markers are written in index order, and a segment cut after a marker starts past its
+ * index), and so is the last commit (every segment starts with the HardState). A restart
+ * passes its newest snapshot file's index, so that it reads the segment or two it will
+ * replay rather than every segment the WAL keeps (docs/perf.md, "Restart time"); markers
+ * below are then missing from the answer, so a caller that finds nothing usable in it lists
+ * again without `fromIndex`.
  */
-export async function validSnapshots(disk: Disk, dir: string): Promise<WalSnapshot[]> {
+export async function validSnapshots(
+  disk: Disk,
+  dir: string,
+  fromIndex = 0,
+): Promise<WalSnapshot[]> {
   const segments = await listSegments(disk, dir);
   if (segments.length === 0) throw new WalNotFoundError(dir);
+  const from = Math.max(0, searchIndex(segments, fromIndex));
   const markers: WalSnapshot[] = [];
   let commit = 0;
   // Every record's CRC is checked (scanSegments), but only the records this needs are decoded,
   // as etcd's ValidSnapshotEntries does: decoding each entry of a long log only to drop it was
   // most of this pass's time at a restart (docs/perf.md, "Restart time").
-  await scanSegments(disk, dir, segments, 0, (rec) => {
+  await scanSegments(disk, dir, segments, from, (rec) => {
     if (rec.type === RecordType.Snapshot) markers.push(decodeSnapshot(rec.data));
     else if (rec.type === RecordType.State) commit = decodeState(rec.data).commit;
     else if (rec.type === RecordType.Crc) {

@@ -10,15 +10,21 @@ import { openBackend } from "../../lib/backend/open.ts";
 import { scanTree } from "../../lib/backend/tree_scan.ts";
 import {
   BRANCH,
+  ELEM_SIZE,
   elemChild,
+  LEAF,
   PAGE_HEADER,
+  pageCount,
   pageFlags,
+  pageOverflow,
+  pageUsed,
   putU32,
   sealPage,
 } from "../../lib/backend/page.ts";
 import { Rand } from "../../lib/base/rand.ts";
 import { crc32c } from "../../lib/base/crc32c.ts";
 import type { Tx } from "../../lib/backend/tx.ts";
+import type { VerifyMode } from "../../lib/backend/page_verifier.ts";
 
 const enc = new TextEncoder();
 const NAME = enc.encode("b");
@@ -55,9 +61,20 @@ function viaCursor(tx: Tx): string[] {
   return out;
 }
 
-function viaScan(tx: Tx, root: number, windowPages?: number, gapPages?: number): string[] {
+function viaScan(
+  tx: Tx,
+  root: number,
+  windowPages?: number,
+  gapPages?: number,
+  verify: VerifyMode = "inline",
+): string[] {
   const out: string[] = [];
-  scanTree(tx, root, (k, v) => out.push(entry(k, v)), { windowPages, gapPages });
+  const stats = { pages: 0, workerPages: 0 };
+  scanTree(tx, root, (k, v) => out.push(entry(k, v)), { windowPages, gapPages, verify, stats });
+  // "worker" hands the worker every page read in a window (a page spanning past its run is
+  // read and checked on its own); "inline" none
+  if (verify === "worker") assert.ok(stats.workerPages > stats.pages / 2, JSON.stringify(stats));
+  else assert.equal(stats.workerPages, 0);
   return out;
 }
 
@@ -70,11 +87,18 @@ Deno.test("tree scan: the cursor's keys and values in order, whatever the window
   const want = first.view((tx) => viaCursor(tx));
   await first.close();
   assert.ok(want.length > 1000);
-  for (const [windowPages, gapPages] of [[1, 0], [3, 0], [7, 2], [4096, 8], [50, 100]]) {
+  const runs: [number, number, VerifyMode][] = [
+    [1, 0, "inline"],
+    [3, 0, "worker"],
+    [7, 2, "inline"],
+    [4096, 8, "inline"],
+    [50, 100, "inline"],
+  ];
+  for (const [windowPages, gapPages, verify] of runs) {
     // a fresh handle each time: nothing cached but the metas and the freelist
     const fresh = await DB.open(disk, "/x.db");
-    const got = fresh.view((tx) => viaScan(tx, root, windowPages, gapPages));
-    assert.deepEqual(got, want, `window ${windowPages} gap ${gapPages}`);
+    const got = fresh.view((tx) => viaScan(tx, root, windowPages, gapPages, verify));
+    assert.deepEqual(got, want, `window ${windowPages} gap ${gapPages} ${verify}`);
     // no page of the tree was cached by the scan
     fresh.view((tx) => assert.equal(tx.cachedPage(root), undefined));
     await fresh.close();
@@ -86,24 +110,53 @@ Deno.test("tree scan: the cursor's keys and values in order, whatever the window
   await db.close();
 });
 
-Deno.test("tree scan: a flipped bit in a leaf is named by its checksum", async () => {
-  const disk = new SimDisk();
-  const root = await makeFile(disk, new Rand(3), 2000);
-  const page = disk.contents("/x.db").slice(root * PS, (root + 1) * PS);
-  assert.equal(pageFlags(page), BRANCH);
-  const leaf = elemChild(page, 1);
-  disk.flipBits("/x.db", leaf * PS + 40, 0x20);
-  const again = await DB.open(disk, "/x.db");
-  try {
-    again.view((tx) => viaScan(tx, root));
-    assert.fail("a damaged page was scanned");
-  } catch (e) {
-    assert.ok(e instanceof CorruptionError);
-    assert.match(e.message, new RegExp(`page ${leaf}: checksum mismatch`));
-  } finally {
-    await again.close();
-  }
-});
+for (const verify of ["inline", "worker"] as const) {
+  Deno.test(`tree scan: a flipped bit in a leaf is named by its checksum (${verify})`, async () => {
+    const disk = new SimDisk();
+    const root = await makeFile(disk, new Rand(3), 2000);
+    const page = disk.contents("/x.db").slice(root * PS, (root + 1) * PS);
+    assert.equal(pageFlags(page), BRANCH);
+    // a leaf of one page (a page spanning past its run is read and checked on its own; this
+    // one is read within its window, so the worker checks it in "worker" mode)
+    const pageAt = (id: number) => disk.contents("/x.db").slice(id * PS, (id + 1) * PS);
+    let leaf = -1;
+    for (let i = 0; i < pageCount(page) && leaf < 0; i++) {
+      const child = pageAt(elemChild(page, i));
+      if (pageFlags(child) === LEAF && pageOverflow(child) === 0) leaf = elemChild(page, i);
+    }
+    assert.ok(leaf > 0, "a one-page leaf under the root");
+    // the last byte in use (a value's): nothing but the checksum can tell
+    disk.flipBits("/x.db", leaf * PS + pageUsed(pageAt(leaf)) - 1, 0x20);
+    const again = await DB.open(disk, "/x.db");
+    try {
+      again.view((tx) => viaScan(tx, root, 3, 0, verify));
+      assert.fail("a damaged page was scanned");
+    } catch (e) {
+      assert.ok(e instanceof CorruptionError);
+      assert.match(e.message, new RegExp(`page ${leaf}: checksum mismatch`));
+    } finally {
+      await again.close();
+    }
+  });
+
+  Deno.test(`tree scan: a damaged branch that derails the walk is the error (${verify})`, async () => {
+    const disk = new SimDisk();
+    const root = await makeFile(disk, new Rand(5), 2000);
+    // the root's second child id points past the file; the checksum is not resealed, so the
+    // damage is the root's checksum: the walk meets the bad id before the worker has spoken
+    disk.flipBits("/x.db", root * PS + PAGE_HEADER + ELEM_SIZE + 4 + 3, 0x40);
+    const again = await DB.open(disk, "/x.db");
+    try {
+      again.view((tx) => viaScan(tx, root, 4096, 8, verify));
+      assert.fail("a damaged page was scanned");
+    } catch (e) {
+      assert.ok(e instanceof CorruptionError);
+      assert.match(e.message, new RegExp(`page ${root}: checksum mismatch`));
+    } finally {
+      await again.close();
+    }
+  });
+}
 
 Deno.test("tree scan: a cycle in the tree is stopped at the depth limit", async () => {
   const disk = new SimDisk();

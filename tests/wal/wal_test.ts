@@ -253,4 +253,14 @@ Deno.test("validSnapshots lists the markers at or below the last commit", async 
   const got = await validSnapshots(disk, "/w");
   assert.deepEqual(got.map((s) => s.index), [0, 10, 20, 30]);
   assert.deepEqual(got[1].confState, cs);
+  // from the segment a snapshot at 30 starts in: the markers from there on, the same commit
+  const segments = (await disk.readDir("/w")).filter((n) => n.endsWith(".wal"));
+  assert.ok(segments.length >= 3, `${segments.length} segments`);
+  const from30 = await validSnapshots(disk, "/w", 30);
+  assert.deepEqual(from30.map((s) => s.index), [30]);
+  const from20 = await validSnapshots(disk, "/w", 20);
+  assert.deepEqual(from20.map((s) => s.index).slice(-2), [20, 30]);
+  assert.ok(!from20.some((s) => s.index === 0), "the first segment was listed");
+  // an index before every segment's start lists them all
+  assert.deepEqual((await validSnapshots(disk, "/w", 0)).map((s) => s.index), [0, 10, 20, 30]);
 });
