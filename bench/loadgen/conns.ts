@@ -76,6 +76,11 @@ export interface ConnPool {
   clients: EtcdClient[];
   /** Opens every connection (one Range each) so the run does not time connection setup. */
   warm(): Promise<void>;
+  /**
+   * Client c's connection, for the fast loops (bench/loadgen/fast_loop.ts, watch_feed.ts);
+   * undefined unless the transport is h2.
+   */
+  h2Conns(): Promise<H2GrpcConn[]> | undefined;
   /** Closes every connection. */
   close(): Promise<void>;
 }
@@ -193,6 +198,10 @@ export function openPool(
   for (let i = 0; i < clients; i++) all.push(perConn[i % conns]);
   return {
     clients: all,
+    h2Conns: () =>
+      kind === "h2"
+        ? Promise.all(Array.from({ length: clients }, (_, i) => h2Conns[i % conns]))
+        : undefined,
     async warm() {
       await Promise.all(perConn.map((c) => c.kv.range({ key: new Uint8Array([0]), limit: 1n })));
     },

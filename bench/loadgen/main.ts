@@ -34,6 +34,7 @@ import {
   type WorkloadOptions,
 } from "./workloads.ts";
 import { runWatchPaced } from "./watch_paced.ts";
+import { fastPut, fastRange, runFastClosedLoop } from "./fast_loop.ts";
 
 /** Commands the generator knows. */
 export const COMMANDS = ["put", "range", "txn-put", "watch", "lease-keepalive"] as const;
@@ -168,21 +169,27 @@ export async function runLoadgen(args: LoadgenArgs): Promise<LoadgenResult> {
   try {
     await pool.warm();
     let raw: RawRun;
+    // the h2 transport runs put and range on the light loop (fast_loop.ts)
+    const h2 = await pool.h2Conns();
     const cpu0 = cpuSeconds();
     switch (args.command) {
       case "put":
-        raw = await runClosedLoop(
-          args.opts.clients,
-          args.opts.total,
-          putWorkload(pool, args.opts, rand),
-        );
+        raw = h2
+          ? await runFastClosedLoop(h2, args.opts.total, fastPut(args.opts, rand))
+          : await runClosedLoop(
+            args.opts.clients,
+            args.opts.total,
+            putWorkload(pool, args.opts, rand),
+          );
         break;
       case "range":
-        raw = await runClosedLoop(
-          args.opts.clients,
-          args.opts.total,
-          rangeWorkload(pool, args.opts),
-        );
+        raw = h2
+          ? await runFastClosedLoop(h2, args.opts.total, fastRange(args.opts))
+          : await runClosedLoop(
+            args.opts.clients,
+            args.opts.total,
+            rangeWorkload(pool, args.opts),
+          );
         break;
       case "txn-put":
         raw = await runClosedLoop(
@@ -202,8 +209,8 @@ export async function runLoadgen(args: LoadgenArgs): Promise<LoadgenResult> {
       }
       case "watch":
         raw = args.opts.putRate > 0
-          ? await runWatchPaced(pool, args.opts, rand, args.opts.putRate)
-          : await runWatch(pool, args.opts, rand);
+          ? await runWatchPaced(pool, args.opts, rand, args.opts.putRate, h2)
+          : await runWatch(pool, args.opts, rand, h2);
         break;
     }
     const cpu = cpuSeconds() - cpu0;
