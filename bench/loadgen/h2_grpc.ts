@@ -120,8 +120,11 @@ function onlyIndexed(block: Uint8Array): boolean {
 export class H2GrpcConn {
   readonly #conn: Deno.TcpConn;
   readonly #authority: string;
-  readonly #out = new ByteBuffer(1 << 16);
+  #out = new ByteBuffer(1 << 16);
+  /** The buffer being written while `#out` fills (they swap: no copy per write). */
+  #spare = new ByteBuffer(1 << 16);
   #flushScheduled = false;
+  #writeBusy = false;
   #writing: Promise<void> = Promise.resolve();
   readonly #enc = new HpackEncoder();
   readonly #dec = new HpackDecoder();
@@ -365,19 +368,27 @@ export class H2GrpcConn {
     return new Promise<void>((r) => this.#waiters.push(r));
   }
 
-  /** Writes everything queued in this tick in one write. */
+  /** Writes everything queued in this tick in one write (after the write in flight). */
   #flush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     queueMicrotask(() => {
       this.#flushScheduled = false;
-      if (this.#out.len === 0 || this.#failed) return;
-      const chunk = this.#out.view().slice();
-      this.#out.reset();
-      this.#writing = this.#writing.then(() => this.#writeAll(chunk)).catch((e) =>
-        this.#fail(new GrpcError(14, `write failed: ${(e as Error).message}`))
-      );
+      this.#pump();
     });
+  }
+
+  #pump(): void {
+    if (this.#writeBusy || this.#out.len === 0 || this.#failed) return;
+    const chunk = this.#out;
+    this.#out = this.#spare;
+    this.#spare = chunk;
+    this.#writeBusy = true;
+    this.#writing = this.#writeAll(chunk.view()).then(() => {
+      chunk.reset();
+      this.#writeBusy = false;
+      this.#pump();
+    }, (e) => this.#fail(new GrpcError(14, `write failed: ${(e as Error).message}`)));
   }
 
   async #writeAll(b: Uint8Array): Promise<void> {
@@ -435,13 +446,12 @@ export class H2GrpcConn {
           const type = buf[p + 3];
           const flags = buf[p + 4];
           const id = readU32(buf, p + 5) & 0x7fffffff;
-          this.#frame(
-            type,
-            flags,
-            id,
-            buf.subarray(p + FRAME_HEADER_LEN, p + FRAME_HEADER_LEN + flen),
-          );
-          p += FRAME_HEADER_LEN + flen;
+          const start = p + FRAME_HEADER_LEN;
+          p = start + flen;
+          // the frames of every answer are read where they lie; the rare others as a view
+          if (type === FrameType.DATA) this.#data(flags, id, buf, start, p);
+          else if (type === FrameType.HEADERS) this.#headers(flags, id, buf, start, p);
+          else this.#frame(type, flags, id, buf.subarray(start, p));
         }
         if (p > 0) {
           buf.copyWithin(0, p, len);
@@ -518,44 +528,6 @@ export class H2GrpcConn {
         }
         return;
       }
-      case FrameType.DATA: {
-        this.#received += payload.length;
-        if (this.#received >= CONN_WINDOW / 2) {
-          writeWindowUpdate(this.#out, 0, this.#received);
-          this.#received = 0;
-          this.#flush();
-        }
-        const st = this.#streams.get(id);
-        if (!st) return;
-        let body = payload;
-        if (flags & Flag.PADDED) body = payload.subarray(1, payload.length - payload[0]);
-        st.unacked += payload.length;
-        this.#messages(st, body);
-        if (flags & Flag.END_STREAM) {
-          this.#finish(id, st);
-        } else if (st.unacked >= STREAM_WINDOW / 2) {
-          writeWindowUpdate(this.#out, id, st.unacked);
-          st.unacked = 0;
-          this.#flush();
-        }
-        return;
-      }
-      case FrameType.HEADERS: {
-        let p = 0;
-        let end = payload.length;
-        if (flags & Flag.PADDED) {
-          end -= payload[0];
-          p = 1;
-        }
-        if (flags & Flag.PRIORITY) p += 5;
-        this.#hdrStream = id;
-        this.#hdrEnd = (flags & Flag.END_STREAM) !== 0;
-        this.#hdrBuf.reset();
-        // A whole block in one frame is decoded where it lies.
-        if (flags & Flag.END_HEADERS) this.#headerBlock(payload, p, end);
-        else this.#hdrBuf.bytes(payload.subarray(p, end));
-        return;
-      }
       case FrameType.CONTINUATION:
         this.#hdrBuf.bytes(payload);
         if (flags & Flag.END_HEADERS) this.#headerBlock(this.#hdrBuf.buf, 0, this.#hdrBuf.len);
@@ -565,31 +537,69 @@ export class H2GrpcConn {
     }
   }
 
+  #data(flags: number, id: number, buf: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.#received += n;
+    if (this.#received >= CONN_WINDOW / 2) {
+      writeWindowUpdate(this.#out, 0, this.#received);
+      this.#received = 0;
+      this.#flush();
+    }
+    const st = this.#streams.get(id);
+    if (!st) return;
+    if (flags & Flag.PADDED) {
+      end -= buf[start];
+      start++;
+    }
+    st.unacked += n;
+    this.#messages(st, buf, start, end);
+    if (flags & Flag.END_STREAM) {
+      this.#finish(id, st);
+    } else if (st.unacked >= STREAM_WINDOW / 2) {
+      writeWindowUpdate(this.#out, id, st.unacked);
+      st.unacked = 0;
+      this.#flush();
+    }
+  }
+
+  #headers(flags: number, id: number, buf: Uint8Array, p: number, end: number): void {
+    if (flags & Flag.PADDED) end -= buf[p++];
+    if (flags & Flag.PRIORITY) p += 5;
+    this.#hdrStream = id;
+    this.#hdrEnd = (flags & Flag.END_STREAM) !== 0;
+    this.#hdrBuf.reset();
+    // A whole block in one frame is decoded where it lies.
+    if (flags & Flag.END_HEADERS) this.#headerBlock(buf, p, end);
+    else this.#hdrBuf.bytes(buf.subarray(p, end));
+  }
+
   /**
    * Splits received bytes into length-prefixed messages for the stream's sink (views of `body`
    * or of the joined tail); keeps an incomplete tail.
    */
-  #messages(st: StreamState, body: Uint8Array): void {
-    let data = body;
+  #messages(st: StreamState, buf: Uint8Array, start: number, end: number): void {
+    let data = buf;
+    let p = start;
     if (st.partial.length > 0) {
-      data = new Uint8Array(st.partial.length + body.length);
+      data = new Uint8Array(st.partial.length + end - start);
       data.set(st.partial);
-      data.set(body, st.partial.length);
+      data.set(buf.subarray(start, end), st.partial.length);
+      p = 0;
+      end = data.length;
     }
-    let p = 0;
-    while (data.length - p >= 5) {
+    while (end - p >= 5) {
       if (data[p] !== 0) {
         st.status ??= "12";
         st.message ??= "compressed message not supported";
-        p = data.length;
+        p = end;
         break;
       }
       const len = readU32(data, p + 1);
-      if (data.length - p - 5 < len) break;
+      if (end - p - 5 < len) break;
       st.sink.message(data, p + 5, p + 5 + len);
       p += 5 + len;
     }
-    st.partial = p === data.length ? EMPTY : data.slice(p);
+    st.partial = p === end ? EMPTY : data.slice(p, end);
   }
 
   #headerBlock(block: Uint8Array, start: number, end: number): void {
