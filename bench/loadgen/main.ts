@@ -165,7 +165,7 @@ function cpuSeconds(): number {
 /** Runs one benchmark; prints etcd's report (or one JSON line) and returns the result. */
 export async function runLoadgen(args: LoadgenArgs): Promise<LoadgenResult> {
   const rand = new Rand(args.seed);
-  const pool = openPool(args.endpoints, args.conns, args.opts.clients, args.transport);
+  const pool = await openPool(args.endpoints, args.conns, args.opts.clients, args.transport);
   try {
     await pool.warm();
     let raw: RawRun;

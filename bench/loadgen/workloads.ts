@@ -4,7 +4,6 @@
  * latency is the time from sending it to its answer; `runClosedLoop` keeps `--clients` requests
  * in flight, each client sending its next request when the previous one is answered.
  */
-import { ConnectError } from "@connectrpc/connect";
 import type { Rand } from "../../lib/base/rand.ts";
 import type { BidiStream, ConnPool } from "./conns.ts";
 import { keyFor, keyGen, type KeyOptions } from "./keys.ts";
@@ -25,7 +24,10 @@ export interface RawRun {
 export type Op = (i: number, c: number) => Promise<void>;
 
 function errorText(e: unknown): string {
-  if (e instanceof ConnectError) return `${e.code}: ${e.rawMessage}`;
+  // @connectrpc's ConnectError, recognized without loading @connectrpc (h2 does not need it)
+  if (e instanceof Error && e.name === "ConnectError" && "rawMessage" in e && "code" in e) {
+    return `${e.code}: ${e.rawMessage}`;
+  }
   return e instanceof Error ? e.message : String(e);
 }
 
