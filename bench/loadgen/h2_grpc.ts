@@ -120,9 +120,9 @@ function onlyIndexed(block: Uint8Array): boolean {
 export class H2GrpcConn {
   readonly #conn: Deno.TcpConn;
   readonly #authority: string;
-  #out = new ByteBuffer(1 << 16);
+  #out = new ByteBuffer(1 << 14);
   /** The buffer being written while `#out` fills (they swap: no copy per write). */
-  #spare = new ByteBuffer(1 << 16);
+  #spare = new ByteBuffer(1 << 14);
   #flushScheduled = false;
   #writeBusy = false;
   #writing: Promise<void> = Promise.resolve();
