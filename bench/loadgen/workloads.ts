@@ -195,6 +195,7 @@ export async function runWatch(
   let lowRev = 0;
   let highRev = 0;
   let allSeen: (() => void) | undefined;
+  let stuck: ((e: Error) => void) | undefined;
   const onEvent: OnEvent = (mod) => {
     lats[count++] = (feed.now() - sentAt) / 1000;
     if (lowRev === 0 || mod < lowRev) lowRev = mod;
@@ -203,35 +204,35 @@ export async function runWatch(
   };
   const feed = h2 ? h2WatchFeed(h2, o, key, onEvent) : clientWatchFeed(pool, o, key, onEvent);
   const errors = feed.errors;
+  // one watchdog for the run rather than a timer per put
+  let round = 0;
+  const watchdog = setInterval(() => {
+    if (stuck && performance.now() - sentAt > 10_000) {
+      stuck(new Error(`watch: only ${seen} of ${watchers} watchers saw put ${round} in 10 s`));
+    }
+  }, 250);
   try {
     await feed.open();
     const start = performance.now();
     for (let i = 0; i < o.total; i++) {
+      round = i;
       seen = lowRev = highRev = 0;
-      let timer: ReturnType<typeof setTimeout> | undefined;
       const done = new Promise<void>((resolve, reject) => {
         allSeen = resolve;
-        timer = setTimeout(
-          () =>
-            reject(new Error(`watch: only ${seen} of ${watchers} watchers saw put ${i} in 10 s`)),
-          10_000,
-        );
+        stuck = reject;
       });
       sentAt = performance.now();
-      try {
-        const rev = await feed.put(i % o.clients, value);
-        await done;
-        if (lowRev !== rev || highRev !== rev) {
-          const why = "watch: an event revision is not its put's";
-          errors.set(why, (errors.get(why) ?? 0) + 1);
-        }
-      } finally {
-        clearTimeout(timer);
+      const rev = await feed.put(i % o.clients, value);
+      await done;
+      if (lowRev !== rev || highRev !== rev) {
+        const why = "watch: an event revision is not its put's";
+        errors.set(why, (errors.get(why) ?? 0) + 1);
       }
     }
     const seconds = (performance.now() - start) / 1000;
     return { latencies: lats.subarray(0, count), errors, seconds };
   } finally {
+    clearInterval(watchdog);
     await feed.close();
   }
 }
