@@ -10,13 +10,24 @@
  * message, a response header whose revision is positive, and for each client revisions that
  * grow (a put answered before the next is sent must get a higher revision; a range may not
  * see an older one); a range's kvs agree with its count (all of them without a limit, at most
- * the limit with one) and have the key asked for.
+ * the limit with one) and have the key asked for. A keep-alive's answer must name the client's
+ * lease with a positive TTL.
  */
 import type { Rand } from "../../lib/base/rand.ts";
 import { type CallSink, type GrpcError, type H2GrpcConn, readClock } from "./h2_grpc.ts";
 import { fillKey } from "./keys.ts";
 import type { RawRun, WorkloadOptions } from "./workloads.ts";
-import { encodePut, encodeRange, putRevision, type RangeSummary, readRange } from "./wire.ts";
+import {
+  encodeKeepAlive,
+  encodePut,
+  encodeRange,
+  type KeepAliveSummary,
+  putRevision,
+  type RangeSummary,
+  readKeepAlive,
+  readRange,
+} from "./wire.ts";
+import { Lease } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 
 /** One workload for the fast loop. */
 export interface FastOp {
@@ -155,4 +166,136 @@ export function fastRange(o: WorkloadOptions): FastOp {
     },
     strictRevisions: false,
   };
+}
+
+const KEEP_ALIVE: KeepAliveSummary = { revision: 0, idStart: 0, idEnd: 0, ttl: 0 };
+
+/** One client of the keep-alive loop: its own lease and stream, one keep-alive in flight. */
+class KeepAliveClient implements CallSink {
+  t0 = 0;
+  stream = 0;
+  lastRevision = 0;
+  /** Sent its last keep-alive, or its stream ended: the stream's end is no longer an error. */
+  finished = false;
+
+  constructor(
+    readonly loop: KeepAliveLoop,
+    readonly conn: H2GrpcConn,
+    readonly lease: bigint,
+    readonly msg: Uint8Array,
+  ) {}
+
+  send(t0: number): void {
+    this.t0 = t0;
+    this.conn.sendOn(this.stream, this.msg).catch(() => undefined); // a failure ends the stream
+  }
+
+  message(buf: Uint8Array, start: number, end: number): void {
+    let why: string | undefined;
+    try {
+      readKeepAlive(buf, start, end, KEEP_ALIVE);
+      const k = KEEP_ALIVE;
+      if (k.ttl <= 0) why = "lease not found";
+      else if (!sameId(buf, k.idStart, k.idEnd, this.msg)) why = "keep-alive of another lease";
+      else if (k.revision <= 0 || k.revision < this.lastRevision) {
+        why = `keep-alive revision ${k.revision} after ${this.lastRevision}`;
+      } else this.lastRevision = k.revision;
+    } catch (e) {
+      why = (e as Error).message;
+    }
+    this.loop.done(this, why);
+  }
+
+  end(err: GrpcError | undefined): void {
+    if (this.finished) return;
+    this.loop.ended(this, `keep-alive stream ended: ${err?.message ?? "cleanly"}`);
+  }
+}
+
+/** buf[s, e) is the ID varint of the request `msg` (msg[1, end)). */
+function sameId(buf: Uint8Array, s: number, e: number, msg: Uint8Array): boolean {
+  if (e - s !== msg.length - 1) return false;
+  for (let i = 0; i < e - s; i++) if (buf[s + i] !== msg[1 + i]) return false;
+  return true;
+}
+
+/** The keep-alive loop's shared state. */
+class KeepAliveLoop {
+  readonly lats: Float64Array;
+  count = 0;
+  next = 0;
+  running = 0;
+  readonly errors = new Map<string, number>();
+  #finished: () => void = () => {};
+  readonly finished = new Promise<void>((r) => (this.#finished = r));
+
+  constructor(readonly total: number) {
+    this.lats = new Float64Array(total);
+  }
+
+  #error(why: string): void {
+    this.errors.set(why, (this.errors.get(why) ?? 0) + 1);
+  }
+
+  done(c: KeepAliveClient, why: string | undefined): void {
+    const now = readClock();
+    if (why === undefined) this.lats[this.count++] = (now - c.t0) / 1000;
+    else this.#error(why);
+    if (this.next < this.total) {
+      this.next++;
+      c.send(now);
+    } else this.#stop(c);
+  }
+
+  /** Client c's stream ended with its keep-alive in flight. */
+  ended(c: KeepAliveClient, why: string): void {
+    this.#error(why);
+    this.#stop(c);
+  }
+
+  #stop(c: KeepAliveClient): void {
+    c.finished = true;
+    if (--this.running === 0) this.#finished();
+  }
+}
+
+/**
+ * etcd's lease-keepalive on the light loop: each client grants a lease of `leaseTtl` seconds and
+ * opens a LeaseKeepAlive stream before the clock starts, then sends keep-alives one at a time
+ * (`total` in all); the leases are revoked after.
+ */
+export async function runFastKeepAlive(
+  conns: H2GrpcConn[],
+  total: number,
+  leaseTtl: number,
+): Promise<RawRun> {
+  const loop = new KeepAliveLoop(total);
+  const n = Math.min(conns.length, total);
+  const clients: KeepAliveClient[] = [];
+  try {
+    for (let c = 0; c < n; c++) {
+      const granted = await conns[c].unary(Lease.method.leaseGrant, { TTL: BigInt(leaseTtl) });
+      const client = new KeepAliveClient(loop, conns[c], granted.ID, encodeKeepAlive(granted.ID));
+      clients.push(client);
+      client.stream = await conns[c].openStream("/etcdserverpb.Lease/LeaseKeepAlive", client);
+    }
+    const start = performance.now();
+    loop.running = n;
+    for (const c of clients) {
+      loop.next++;
+      c.send(start);
+    }
+    if (n > 0) await loop.finished;
+    return {
+      latencies: loop.lats.subarray(0, loop.count),
+      errors: loop.errors,
+      seconds: (performance.now() - start) / 1000,
+    };
+  } finally {
+    for (const c of clients) {
+      c.finished = true;
+      c.conn.cancelStream(c.stream);
+    }
+    await Promise.all(clients.map((c) => c.conn.unary(Lease.method.leaseRevoke, { ID: c.lease })));
+  }
 }

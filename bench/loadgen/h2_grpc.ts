@@ -85,6 +85,8 @@ export function readClock(): number {
 }
 
 const EMPTY = new Uint8Array(0);
+/** What a send queued at once returns (one promise for all of them). */
+const SENT = Promise.resolve();
 
 /** One open stream's state, shared by unary calls and bidirectional streams. */
 interface StreamState {
@@ -247,7 +249,7 @@ export class H2GrpcConn {
   #sendOn(id: number, msg: Uint8Array | undefined, end: boolean): Promise<void> {
     const st = this.#streams.get(id);
     if (st === undefined) return Promise.reject(this.#failed ?? new GrpcError(1, "stream closed"));
-    if (msg !== undefined && this.#sendNow(id, st, msg, end)) return Promise.resolve();
+    if (msg !== undefined && this.#sendNow(id, st, msg, end)) return SENT;
     return this.#send(id, st, msg?.slice(), end);
   }
 

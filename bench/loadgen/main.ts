@@ -34,7 +34,7 @@ import {
   type WorkloadOptions,
 } from "./workloads.ts";
 import { runWatchPaced } from "./watch_paced.ts";
-import { fastPut, fastRange, runFastClosedLoop } from "./fast_loop.ts";
+import { fastPut, fastRange, runFastClosedLoop, runFastKeepAlive } from "./fast_loop.ts";
 
 /** Commands the generator knows. */
 export const COMMANDS = ["put", "range", "txn-put", "watch", "lease-keepalive"] as const;
@@ -169,7 +169,7 @@ export async function runLoadgen(args: LoadgenArgs): Promise<LoadgenResult> {
   try {
     await pool.warm();
     let raw: RawRun;
-    // the h2 transport runs put and range on the light loop (fast_loop.ts)
+    // the h2 transport runs put, range and lease-keepalive on the light loop (fast_loop.ts)
     const h2 = await pool.h2Conns();
     const cpu0 = cpuSeconds();
     switch (args.command) {
@@ -199,6 +199,10 @@ export async function runLoadgen(args: LoadgenArgs): Promise<LoadgenResult> {
         );
         break;
       case "lease-keepalive": {
+        if (h2) {
+          raw = await runFastKeepAlive(h2, args.opts.total, args.opts.leaseTtl);
+          break;
+        }
         const w = await leaseKeepAliveWorkload(pool, args.opts);
         try {
           raw = await runClosedLoop(args.opts.clients, args.opts.total, w.op);

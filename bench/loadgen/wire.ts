@@ -10,7 +10,7 @@
  * Varints are read as numbers: exact below 2^53 (revisions, counts and ids are far below),
  * and a negative int64 (ten bytes) reads as a large positive number.
  */
-import { varintSize, writeVarint } from "../../lib/base/varint.ts";
+import { varint64Size, varintSize, writeVarint, writeVarint64 } from "../../lib/base/varint.ts";
 
 /** A malformed message: the generator reports it as the request's error. */
 export class WireError extends Error {
@@ -338,5 +338,51 @@ export function encodeRange(r: RangeFields): Uint8Array {
     msg[at++] = 1;
   }
   if (at !== size) throw new Error("encodeRange: size mismatch");
+  return msg;
+}
+
+/** What the generator checks of a LeaseKeepAliveResponse. */
+export interface KeepAliveSummary {
+  revision: number;
+  /** The ID field's varint bytes as buf[idStart, idEnd) (an int64: compared as bytes). */
+  idStart: number;
+  idEnd: number;
+  ttl: number;
+}
+
+/** Reads a LeaseKeepAliveResponse (header 1, ID 2, TTL 3) into `out`. */
+export function readKeepAlive(
+  buf: Uint8Array,
+  p: number,
+  end: number,
+  out: KeepAliveSummary,
+): void {
+  out.revision = out.ttl = 0;
+  out.idStart = out.idEnd = p;
+  while (p < end) {
+    p = varint(buf, p, end, T);
+    const field = Math.floor(T.v / 8);
+    const wt = T.v & 7;
+    if (field === 1 && wt === 2) {
+      const s = lengthDelimited(buf, p, end);
+      p = L.v;
+      out.revision = headerRevision(buf, s, p);
+    } else if ((field === 2 || field === 3) && wt === 0) {
+      const s = p;
+      p = varint(buf, p, end, L);
+      if (field === 2) {
+        out.idStart = s;
+        out.idEnd = p;
+      } else out.ttl = L.v;
+    } else p = skip(buf, p, end, wt, L);
+  }
+}
+
+/** A LeaseKeepAliveRequest {ID} as protobuf-es encodes it; the ID's varint is msg[1, end). */
+export function encodeKeepAlive(id: bigint): Uint8Array {
+  if (id === 0n) throw new RangeError("a keep-alive needs a lease ID");
+  const msg = new Uint8Array(1 + varint64Size(id));
+  msg[0] = 1 << 3;
+  writeVarint64(msg, 1, id);
   return msg;
 }

@@ -148,7 +148,7 @@ async function loadgen(endpoint: string, args: string[]) {
   return JSON.parse(new TextDecoder().decode(out.stdout).trim());
 }
 
-Deno.test("range and closed-loop watch against a real etcd 3.4, light (h2) and promise-based clients", async () => {
+Deno.test("range, closed-loop watch and lease keep-alive against a real etcd 3.4, light (h2) and promise-based clients", async () => {
   const etcd = await startEtcd();
   try {
     assert.ok((await etcdctl(etcd.endpoint, ["put", "foo", "bar"])).success);
@@ -174,6 +174,12 @@ Deno.test("range and closed-loop watch against a real etcd 3.4, light (h2) and p
       assert.equal(watch.count, 50 * 12, transport);
       assert.equal(watch.errors, 0, JSON.stringify(watch.errorKinds));
     }
+    // lease keep-alive on the light loop: every keep-alive answered, the leases revoked after
+    const ka = await loadgen(etcd.endpoint, ["lease-keepalive", "--clients=5", "--total=200"]);
+    assert.equal(ka.count, 200);
+    assert.equal(ka.errors, 0, JSON.stringify(ka.errorKinds));
+    const leases = await etcdctl(etcd.endpoint, ["lease", "list"]);
+    assert.match(new TextDecoder().decode(leases.stdout), /found 0 leases/);
     // a range of a key that is not there: count 0, no kvs, no error
     const none = await loadgen(etcd.endpoint, ["range", "nokey", "--clients=2", "--total=20"]);
     assert.equal(none.count, 20);

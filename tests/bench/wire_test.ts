@@ -8,6 +8,8 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Rand } from "../../lib/base/rand.ts";
 import {
+  LeaseKeepAliveRequestSchema,
+  LeaseKeepAliveResponseSchema,
   PutRequestSchema,
   PutResponseSchema,
   RangeRequestSchema,
@@ -16,10 +18,13 @@ import {
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { fillKey, keyFor } from "../../bench/loadgen/keys.ts";
 import {
+  encodeKeepAlive,
   encodePut,
   encodeRange,
+  type KeepAliveSummary,
   putRevision,
   type RangeSummary,
+  readKeepAlive,
   readRange,
   readWatch,
   type WatchSummary,
@@ -231,4 +236,25 @@ Deno.test("wire: PutRequest and RangeRequest encode as protobuf-es; fillKey is k
   }
   assert.throws(() => fillKey(new Uint8Array(1), 0, 1, 1000), /too small/);
   assert.throws(() => encodePut(new Uint8Array(), new Uint8Array(1)), /needs a key/);
+});
+
+Deno.test("wire: lease keep-alives (int64 IDs of any size) encode and read as protobuf-es's", () => {
+  const r = new Rand(seed + 3);
+  const got: KeepAliveSummary = { revision: 0, idStart: 0, idEnd: 0, ttl: 0 };
+  for (let i = 0; i < 300; i++) {
+    // etcd's lease IDs use all 63 bits; some negative int64 too
+    const id = BigInt.asIntN(64, (num(r) << 13n) ^ BigInt(r.int(1 << 30)) << 33n) || 1n;
+    const msg = encodeKeepAlive(id);
+    assert.deepEqual(
+      msg,
+      toBinary(LeaseKeepAliveRequestSchema, create(LeaseKeepAliveRequestSchema, { ID: id })),
+    );
+    const res = create(LeaseKeepAliveResponseSchema, { header: header(r), ID: id, TTL: num(r) });
+    const b = withUnknown(r, toBinary(LeaseKeepAliveResponseSchema, res));
+    readKeepAlive(b, 0, b.length, got);
+    assert.equal(got.revision, Number(res.header?.revision ?? 0n));
+    assert.equal(got.ttl, Number(res.TTL));
+    assert.deepEqual(b.subarray(got.idStart, got.idEnd), msg.subarray(1));
+  }
+  assert.throws(() => encodeKeepAlive(0n), /needs a lease ID/);
 });
