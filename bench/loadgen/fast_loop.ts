@@ -21,11 +21,14 @@ import {
   encodeKeepAlive,
   encodePut,
   encodeRange,
+  encodeTxnPuts,
   type KeepAliveSummary,
   putRevision,
   type RangeSummary,
   readKeepAlive,
   readRange,
+  readTxn,
+  type TxnSummary,
 } from "./wire.ts";
 import { Lease } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 
@@ -165,6 +168,36 @@ export function fastRange(o: WorkloadOptions): FastOp {
       return got.revision;
     },
     strictRevisions: false,
+  };
+}
+
+/**
+ * etcd's txn-put on the fast loop: a Txn of `txnOps` puts on consecutive keys from a random
+ * start (mod the key space, so one txn never repeats a key), as workloads.ts txnPutWorkload;
+ * the answer must have succeeded with one response per put.
+ */
+export function fastTxnPut(o: WorkloadOptions, rand: Rand): FastOp {
+  if (o.txnOps > o.keySpaceSize) throw new RangeError("--txn-ops exceeds --key-space-size");
+  const { msg, keyAt } = encodeTxnPuts(o.txnOps, o.keySize, rand.bytes(o.valSize));
+  const got: TxnSummary = { revision: 0, succeeded: false, responses: 0 };
+  return {
+    path: "/etcdserverpb.KV/Txn",
+    request() {
+      const base = rand.int(o.keySpaceSize);
+      for (let j = 0; j < o.txnOps; j++) {
+        fillKey(msg, keyAt[j], o.keySize, (base + j) % o.keySpaceSize);
+      }
+      return msg;
+    },
+    check(buf, start, end) {
+      readTxn(buf, start, end, got);
+      if (!got.succeeded) throw new Error("txn: did not succeed");
+      if (got.responses !== o.txnOps) {
+        throw new Error(`txn: ${got.responses} responses for ${o.txnOps} puts`);
+      }
+      return got.revision;
+    },
+    strictRevisions: true,
   };
 }
 

@@ -34,7 +34,13 @@ import {
   type WorkloadOptions,
 } from "./workloads.ts";
 import { runWatchPaced } from "./watch_paced.ts";
-import { fastPut, fastRange, runFastClosedLoop, runFastKeepAlive } from "./fast_loop.ts";
+import {
+  fastPut,
+  fastRange,
+  fastTxnPut,
+  runFastClosedLoop,
+  runFastKeepAlive,
+} from "./fast_loop.ts";
 
 /** Commands the generator knows. */
 export const COMMANDS = ["put", "range", "txn-put", "watch", "lease-keepalive"] as const;
@@ -169,7 +175,7 @@ export async function runLoadgen(args: LoadgenArgs): Promise<LoadgenResult> {
   try {
     await pool.warm();
     let raw: RawRun;
-    // the h2 transport runs put, range and lease-keepalive on the light loop (fast_loop.ts)
+    // the h2 transport runs every workload on the light loops (fast_loop.ts, watch_feed.ts)
     const h2 = await pool.h2Conns();
     const cpu0 = cpuSeconds();
     switch (args.command) {
@@ -192,11 +198,13 @@ export async function runLoadgen(args: LoadgenArgs): Promise<LoadgenResult> {
           );
         break;
       case "txn-put":
-        raw = await runClosedLoop(
-          args.opts.clients,
-          args.opts.total,
-          txnPutWorkload(pool, args.opts, rand),
-        );
+        raw = h2
+          ? await runFastClosedLoop(h2, args.opts.total, fastTxnPut(args.opts, rand))
+          : await runClosedLoop(
+            args.opts.clients,
+            args.opts.total,
+            txnPutWorkload(pool, args.opts, rand),
+          );
         break;
       case "lease-keepalive": {
         if (h2) {

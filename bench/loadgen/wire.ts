@@ -386,3 +386,60 @@ export function encodeKeepAlive(id: bigint): Uint8Array {
   writeVarint64(msg, 1, id);
   return msg;
 }
+
+/** What the generator checks of a TxnResponse. */
+export interface TxnSummary {
+  revision: number;
+  succeeded: boolean;
+  /** How many ResponseOps it holds. */
+  responses: number;
+}
+
+/** Reads a TxnResponse (header 1, succeeded 2, responses 3) into `out`. */
+export function readTxn(buf: Uint8Array, p: number, end: number, out: TxnSummary): void {
+  out.revision = out.responses = 0;
+  out.succeeded = false;
+  while (p < end) {
+    p = varint(buf, p, end, T);
+    const field = Math.floor(T.v / 8);
+    const wt = T.v & 7;
+    if ((field === 1 || field === 3) && wt === 2) {
+      const s = lengthDelimited(buf, p, end);
+      p = L.v;
+      if (field === 1) out.revision = headerRevision(buf, s, p);
+      else out.responses++;
+    } else if (field === 2 && wt === 0) {
+      p = varint(buf, p, end, L);
+      out.succeeded = L.v !== 0;
+    } else p = skip(buf, p, end, wt, L);
+  }
+}
+
+/**
+ * A TxnRequest whose success branch puts `value` to `ops` keys of `keySize` bytes (no compares),
+ * as protobuf-es encodes it, and where each key's bytes start (the keys are zeroes until
+ * written in place).
+ */
+export function encodeTxnPuts(
+  ops: number,
+  keySize: number,
+  value: Uint8Array,
+): { msg: Uint8Array; keyAt: number[] } {
+  const put = encodePut(new Uint8Array(keySize), value);
+  const opSize = 1 + varintSize(put.msg.length) + put.msg.length; // RequestOp { request_put }
+  const entry = 1 + varintSize(opSize) + opSize; // TxnRequest.success
+  const msg = new Uint8Array(entry * ops);
+  const keyAt: number[] = [];
+  let at = 0;
+  for (let i = 0; i < ops; i++) {
+    msg[at++] = (2 << 3) | 2;
+    at = writeVarint(msg, at, opSize);
+    msg[at++] = (2 << 3) | 2;
+    at = writeVarint(msg, at, put.msg.length);
+    msg.set(put.msg, at);
+    keyAt.push(at + put.keyAt);
+    at += put.msg.length;
+  }
+  if (at !== msg.length) throw new Error("encodeTxnPuts: size mismatch");
+  return { msg, keyAt };
+}

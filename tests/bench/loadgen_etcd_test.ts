@@ -148,7 +148,7 @@ async function loadgen(endpoint: string, args: string[]) {
   return JSON.parse(new TextDecoder().decode(out.stdout).trim());
 }
 
-Deno.test("range, closed-loop watch and lease keep-alive against a real etcd 3.4, light (h2) and promise-based clients", async () => {
+Deno.test("range, closed-loop watch, txn-put and lease keep-alive against a real etcd 3.4, light (h2) and promise-based clients", async () => {
   const etcd = await startEtcd();
   try {
     assert.ok((await etcdctl(etcd.endpoint, ["put", "foo", "bar"])).success);
@@ -174,6 +174,20 @@ Deno.test("range, closed-loop watch and lease keep-alive against a real etcd 3.4
       assert.equal(watch.count, 50 * 12, transport);
       assert.equal(watch.errors, 0, JSON.stringify(watch.errorKinds));
     }
+    // txn-put on the light loop: every txn of 3 puts applied (one revision each)
+    const before = await etcdctl(etcd.endpoint, ["get", "foo", "-w", "json"]);
+    const rev0 = JSON.parse(new TextDecoder().decode(before.stdout)).header.revision;
+    const txn = await loadgen(etcd.endpoint, [
+      "txn-put",
+      "--txn-ops=3",
+      "--clients=4",
+      "--total=100",
+      "--key-space-size=50",
+    ]);
+    assert.equal(txn.count, 100);
+    assert.equal(txn.errors, 0, JSON.stringify(txn.errorKinds));
+    const after = await etcdctl(etcd.endpoint, ["get", "foo", "-w", "json"]);
+    assert.equal(JSON.parse(new TextDecoder().decode(after.stdout)).header.revision, rev0 + 100);
     // lease keep-alive on the light loop: every keep-alive answered, the leases revoked after
     const ka = await loadgen(etcd.endpoint, ["lease-keepalive", "--clients=5", "--total=200"]);
     assert.equal(ka.count, 200);

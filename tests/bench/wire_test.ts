@@ -14,6 +14,8 @@ import {
   PutResponseSchema,
   RangeRequestSchema,
   RangeResponseSchema,
+  TxnRequestSchema,
+  TxnResponseSchema,
   WatchResponseSchema,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { fillKey, keyFor } from "../../bench/loadgen/keys.ts";
@@ -21,12 +23,15 @@ import {
   encodeKeepAlive,
   encodePut,
   encodeRange,
+  encodeTxnPuts,
   type KeepAliveSummary,
   putRevision,
   type RangeSummary,
   readKeepAlive,
   readRange,
+  readTxn,
   readWatch,
+  type TxnSummary,
   type WatchSummary,
   WireError,
 } from "../../bench/loadgen/wire.ts";
@@ -257,4 +262,38 @@ Deno.test("wire: lease keep-alives (int64 IDs of any size) encode and read as pr
     assert.deepEqual(b.subarray(got.idStart, got.idEnd), msg.subarray(1));
   }
   assert.throws(() => encodeKeepAlive(0n), /needs a lease ID/);
+});
+
+Deno.test("wire: txns of puts encode, and TxnResponses read, as protobuf-es's", () => {
+  const r = new Rand(seed + 4);
+  const got: TxnSummary = { revision: 0, succeeded: false, responses: 0 };
+  for (let i = 0; i < 200; i++) {
+    const ops = 1 + r.int(6);
+    const keySize = 1 + r.int(20);
+    const value = r.bytes(r.int(300));
+    const { msg, keyAt } = encodeTxnPuts(ops, keySize, value);
+    const keys = Array.from({ length: ops }, () => r.bytes(keySize));
+    keys.forEach((k, j) => msg.set(k, keyAt[j]));
+    const want = create(TxnRequestSchema, {
+      success: keys.map((key) => ({
+        request: { case: "requestPut" as const, value: { key, value } },
+      })),
+    });
+    assert.deepEqual(msg, toBinary(TxnRequestSchema, want));
+
+    const res = create(TxnResponseSchema, {
+      header: header(r),
+      succeeded: r.chance(0.8),
+      responses: Array.from({ length: r.int(5) }, () => ({
+        response: { case: "responsePut" as const, value: { header: header(r) } },
+      })),
+    });
+    const b = withUnknown(r, toBinary(TxnResponseSchema, res));
+    readTxn(b, 0, b.length, got);
+    assert.deepEqual(got, {
+      revision: Number(res.header?.revision ?? 0n),
+      succeeded: res.succeeded,
+      responses: res.responses.length,
+    });
+  }
 });
