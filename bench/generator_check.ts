@@ -10,6 +10,8 @@
  * "Generator check").
  *
  *   deno task bench:generators [--rounds=3] [--scale=1] [--only=put-1000,range-s]
+ *                              [--baseline=DIR]  (also DIR's bench/loadgen, e.g. an older tree,
+ *                                                 in the same alternation: a before/after)
  *
  * Every workload repeats one request, as etcd's benchmark does by default (`--key-space-size=1`):
  * a put of the 8-byte key etcd's benchmark writes first (zeroes) with a 256-byte value, or a
@@ -19,7 +21,10 @@
  *
  * Rounds alternate etcd and Concord, h2load then ours, so drift of the machine lands on all
  * four alike. Server CPU comes from /proc/<pid>/stat; a generator's from this process's
- * waited-for children's CPU (cutime + cstime), read around its run.
+ * waited-for children's CPU (cutime + cstime), read around its run. For ours that includes
+ * Deno's start-up and module loading (about 0.3 s of CPU, before the timed run and so not
+ * competing with the server), so the table shows our generator's own figure for the timed run
+ * (process.cpuUsage around it) and, beside it, the whole process's.
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { PutRequestSchema, RangeRequestSchema } from "../proto/gen/etcdserverpb/rpc_pb.ts";
@@ -90,7 +95,10 @@ interface Slice {
   count: number;
   seconds: number;
   serverCpu: number;
+  /** The generator's CPU during the timed run (h2load: the whole process). */
   genCpu: number;
+  /** The generator process's CPU, start-up included. */
+  genProcessCpu: number;
 }
 
 /** CPU seconds of this process's waited-for children (fields 16 and 17 of /proc/self/stat). */
@@ -155,23 +163,28 @@ async function runH2load(s: BenchCluster, w: Workload, total: number, file: stri
     if (added !== total) throw new Error(`${s.name}: ${total} puts answered, ${added} applied`);
   }
   const seconds = Number(fin[1]) / (fin[2] === "ms" ? 1000 : 1);
-  return { count: total, seconds, serverCpu, genCpu };
+  return { count: total, seconds, serverCpu, genCpu, genProcessCpu: genCpu };
 }
 
-async function runLoadgen(s: BenchCluster, w: Workload, total: number): Promise<Slice> {
+async function runLoadgen(
+  s: BenchCluster,
+  w: Workload,
+  total: number,
+  root = ROOT,
+): Promise<Slice> {
   const cpu0 = s.cpuSeconds()[0];
   const gen0 = childrenCpuSeconds();
   const out = await new Deno.Command(DENO, {
     args: [
       "run",
       "-A",
-      `${ROOT}bench/loadgen/main.ts`,
+      `${root}bench/loadgen/main.ts`,
       ...w.loadgen,
       `--total=${total}`,
       `--endpoints=${s.endpoints}`,
       "--json",
     ],
-    cwd: ROOT,
+    cwd: root,
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -181,27 +194,51 @@ async function runLoadgen(s: BenchCluster, w: Workload, total: number): Promise<
   if (!out.success || !line.startsWith("{")) {
     throw new Error(`loadgen against ${s.name}: ${new TextDecoder().decode(out.stderr)}`);
   }
-  const r = JSON.parse(line) as { count: number; errors: number; totalSeconds: number };
+  const r = JSON.parse(line) as {
+    count: number;
+    errors: number;
+    totalSeconds: number;
+    cpuSeconds: number;
+  };
   if (r.errors > 0) throw new Error(`loadgen against ${s.name}: ${r.errors} errors`);
-  return { count: r.count, seconds: r.totalSeconds, serverCpu, genCpu };
+  return {
+    count: r.count,
+    seconds: r.totalSeconds,
+    serverCpu,
+    genCpu: r.cpuSeconds,
+    genProcessCpu: genCpu,
+  };
 }
 
 function parseFlags(args: string[]) {
   let rounds = 3, scale = 1;
   let only: string[] | undefined;
+  let baseline: string | undefined;
   for (const a of args) {
     const [k, v] = a.split("=", 2);
-    if (k === "--rounds") rounds = Number(v);
+    if (k === "--baseline") baseline = `${v.replace(/\/+$/, "")}/`;
+    else if (k === "--rounds") rounds = Number(v);
     else if (k === "--scale") scale = Number(v);
     else if (k === "--only") only = v.split(",");
-    else throw new Error(`unknown flag ${a} (--rounds=N --scale=X --only=a,b)`);
+    else throw new Error(`unknown flag ${a} (--rounds=N --scale=X --only=a,b --baseline=DIR)`);
   }
   if (!(rounds >= 1) || !(scale > 0)) throw new Error("--rounds >= 1 and --scale > 0");
   const names = WORKLOADS.map((w) => w.name);
   for (const n of only ?? []) {
     if (!names.includes(n)) throw new Error(`unknown workload ${n} (${names.join(", ")})`);
   }
-  return { rounds, scale, only };
+  if (baseline !== undefined && !existsFile(`${baseline}bench/loadgen/main.ts`)) {
+    throw new Error(`--baseline: no ${baseline}bench/loadgen/main.ts`);
+  }
+  return { rounds, scale, only, baseline };
+}
+
+function existsFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
 }
 
 function sum(slices: Slice[]): Slice {
@@ -210,7 +247,8 @@ function sum(slices: Slice[]): Slice {
     seconds: a.seconds + b.seconds,
     serverCpu: a.serverCpu + b.serverCpu,
     genCpu: a.genCpu + b.genCpu,
-  }), { count: 0, seconds: 0, serverCpu: 0, genCpu: 0 });
+    genProcessCpu: a.genProcessCpu + b.genProcessCpu,
+  }), { count: 0, seconds: 0, serverCpu: 0, genCpu: 0, genProcessCpu: 0 });
 }
 
 const flags = parseFlags(Deno.args);
@@ -243,7 +281,7 @@ try {
   const load = Deno.loadavg()[0];
   console.log(`load average ${load.toFixed(2)} at the start; ${flags.rounds} rounds\n`);
   console.log(
-    "| workload | generator | etcd req/s | concord req/s | concord/etcd | gen CPU/req etcd, concord | server CPU/req etcd, concord |",
+    "| workload | generator | etcd req/s | concord req/s | concord/etcd | gen CPU/req etcd, concord (whole process) | server CPU/req etcd, concord |",
   );
   console.log("|---|---|---|---|---|---|---|");
   const ratios: Record<string, Record<string, number>> = {};
@@ -258,9 +296,13 @@ try {
     for (let r = 0; r < flags.rounds; r++) {
       for (const s of servers) add(`h2load/${s.name}`, await runH2load(s, w, slice, file));
       for (const s of servers) add(`loadgen/${s.name}`, await runLoadgen(s, w, slice));
+      if (flags.baseline === undefined) continue;
+      for (const s of servers) {
+        add(`baseline/${s.name}`, await runLoadgen(s, w, slice, flags.baseline));
+      }
     }
     ratios[w.name] = {};
-    for (const gen of ["h2load", "loadgen"]) {
+    for (const gen of ["h2load", "loadgen", ...(flags.baseline ? ["baseline"] : [])]) {
       const e = sum(got[`${gen}/etcd`]), c = sum(got[`${gen}/concord`]);
       const rps = (x: Slice) => x.count / x.seconds;
       const us = (cpu: number, x: Slice) => ((cpu / x.count) * 1e6).toFixed(0);
@@ -268,15 +310,24 @@ try {
       console.log(
         `| ${w.name} | ${gen} | ${rps(e).toFixed(0)} | ${rps(c).toFixed(0)} | ${
           (rps(c) / rps(e)).toFixed(2)
-        } | ${us(e.genCpu, e)}, ${us(c.genCpu, c)} µs | ${us(e.serverCpu, e)}, ${
-          us(c.serverCpu, c)
-        } µs |`,
+        } | ${us(e.genCpu, e)}, ${us(c.genCpu, c)} µs${
+          gen !== "h2load" ? ` (${us(e.genProcessCpu, e)}, ${us(c.genProcessCpu, c)})` : ""
+        } | ${us(e.serverCpu, e)}, ${us(c.serverCpu, c)} µs |`,
       );
     }
   }
-  console.log("\n| workload | ours / h2load's ratio |\n|---|---|");
+  if (flags.baseline) console.log(`\nbaseline = ${flags.baseline}bench/loadgen`);
+  console.log(
+    `\n| workload | ours / h2load's ratio |${
+      flags.baseline ? " baseline / h2load's |" : ""
+    }\n|---|---|${flags.baseline ? "---|" : ""}`,
+  );
   for (const [name, r] of Object.entries(ratios)) {
-    console.log(`| ${name} | ${(r.loadgen / r.h2load).toFixed(2)} |`);
+    console.log(
+      `| ${name} | ${(r.loadgen / r.h2load).toFixed(2)} |${
+        flags.baseline ? ` ${(r.baseline / r.h2load).toFixed(2)} |` : ""
+      }`,
+    );
   }
   console.log(`\nload average ${Deno.loadavg()[0].toFixed(2)} at the end`);
 } finally {

@@ -14,6 +14,13 @@
  *
  * Unary calls (`unary`) and bidirectional streams (`stream`, for watch and lease keep-alive) are
  * supported, with per-stream and connection flow control both ways. No TLS.
+ *
+ * The hot loops of the generator use the lower layer under them: `call` and `openStream` take
+ * an encoded message and a `CallSink` that is handed each answer as a view of the receive
+ * buffer (decoded in place by bench/loadgen/wire.ts, no copy, no promise); a request's HEADERS
+ * block is reused while the HPACK table is unchanged, and its DATA frame is written straight
+ * into the output buffer. `readClock()` is the time of the latest read, one clock reading per
+ * batch of answers rather than one per answer.
  */
 import {
   create,
@@ -25,6 +32,7 @@ import {
   type MessageShape,
   toBinary,
 } from "@bufbuild/protobuf";
+import { H2BidiStream } from "./h2_bidi.ts";
 import { ByteBuffer } from "../../lib/http/byte_buffer.ts";
 import {
   DEFAULT_WINDOW,
@@ -54,6 +62,32 @@ export class GrpcError extends Error {
 const STREAM_WINDOW = 1 << 24;
 const CONN_WINDOW = 1 << 30;
 
+export { H2BidiStream };
+
+/**
+ * Receives one call's answers: each message as buf[start, end), a view of the receive buffer
+ * valid only during the call (copy what is kept), then the end of the call, exactly once.
+ */
+export interface CallSink {
+  message(buf: Uint8Array, start: number, end: number): void;
+  /** The call ended: cleanly (undefined) or with this error. */
+  end(err: GrpcError | undefined): void;
+}
+
+let lastReadAt = performance.now();
+
+/**
+ * performance.now() at the latest read of any connection: the arrival time of the answers
+ * being processed (one clock reading per read, not one per answer).
+ */
+export function readClock(): number {
+  return lastReadAt;
+}
+
+const EMPTY = new Uint8Array(0);
+/** What a send queued at once returns (one promise for all of them). */
+const SENT = Promise.resolve();
+
 /** One open stream's state, shared by unary calls and bidirectional streams. */
 interface StreamState {
   /** Bytes we may still send on this stream (the peer's stream window). */
@@ -64,18 +98,35 @@ interface StreamState {
   partial: Uint8Array;
   status: string | undefined;
   message: string | undefined;
-  /** A complete message arrived (a copy, safe to keep). */
-  onMessage(msg: Uint8Array): void;
-  /** The stream ended: cleanly (undefined) or with this error. */
-  onEnd(err: GrpcError | undefined): void;
+  sink: CallSink;
+}
+
+/** A call waiting for a stream slot (SETTINGS_MAX_CONCURRENT_STREAMS reached). */
+interface Pending {
+  path: string;
+  msg: Uint8Array;
+  sink: CallSink;
+}
+
+/** True when an HPACK block is indexed fields only (so it changed nothing in the table). */
+function onlyIndexed(block: Uint8Array): boolean {
+  let p = 0;
+  while (p < block.length) {
+    if ((block[p] & 0x80) === 0) return false;
+    if ((block[p++] & 0x7f) === 0x7f) { while (p < block.length && block[p++] & 0x80); }
+  }
+  return true;
 }
 
 /** One HTTP/2 connection carrying gRPC calls. */
 export class H2GrpcConn {
   readonly #conn: Deno.TcpConn;
   readonly #authority: string;
-  readonly #out = new ByteBuffer(1 << 16);
+  #out = new ByteBuffer(1 << 14);
+  /** The buffer being written while `#out` fills (they swap: no copy per write). */
+  #spare = new ByteBuffer(1 << 14);
   #flushScheduled = false;
+  #writeBusy = false;
   #writing: Promise<void> = Promise.resolve();
   readonly #enc = new HpackEncoder();
   readonly #dec = new HpackDecoder();
@@ -94,6 +145,11 @@ export class H2GrpcConn {
   #hdrEnd = false;
   readonly #hdrBuf = new ByteBuffer(4096);
   readonly #encBuf = new ByteBuffer(1024);
+  readonly #fields: string[] = [];
+  /** Header blocks by path, each valid while the HPACK table is at the `epoch` it was made in. */
+  readonly #blocks = new Map<string, { epoch: number; block: Uint8Array }>();
+  #hpackEpoch = 0;
+  readonly #pending: Pending[] = [];
 
   private constructor(conn: Deno.TcpConn, authority: string) {
     this.#conn = conn;
@@ -126,14 +182,12 @@ export class H2GrpcConn {
   ): Promise<MessageShape<O>> {
     const msg = toBinary(method.input, create(method.input, req));
     let answer: Uint8Array | undefined;
-    const done = new Promise<void>((resolve, reject) => {
-      this.#open(`/${method.parent.typeName}/${method.name}`, (id, st) => {
-        st.onMessage = (m) => (answer ??= m);
-        st.onEnd = (err) => (err ? reject(err) : resolve());
-        return this.#send(id, st, msg, true);
-      }).catch(reject);
+    await new Promise<void>((resolve, reject) => {
+      this.call(`/${method.parent.typeName}/${method.name}`, msg, {
+        message: (buf, s, e) => (answer ??= buf.slice(s, e)),
+        end: (err) => (err ? reject(err) : resolve()),
+      });
     });
-    await done;
     if (answer === undefined) throw new GrpcError(13, "gRPC status OK without a response message");
     return fromBinary(method.output, answer);
   }
@@ -142,29 +196,61 @@ export class H2GrpcConn {
   async stream<I extends DescMessage, O extends DescMessage>(
     method: DescMethodBiDiStreaming<I, O>,
   ): Promise<H2BidiStream<I, O>> {
-    const s = new H2BidiStream<I, O>(
-      method,
-      (msg, end) =>
-        st ? this.#send(id, st, msg, end) : Promise.reject(new GrpcError(1, "stream not open")),
-      () => {
-        if (this.#streams.delete(id)) {
-          writeFrameHeader(this.#out, 4, FrameType.RST_STREAM, 0, id);
-          this.#out.bytes(new Uint8Array([0, 0, 0, ErrorCode.CANCEL]));
-          this.#flush();
-          this.#wake();
-        }
-      },
-    );
-    let id = 0;
-    let st: StreamState | undefined;
-    await this.#open(`/${method.parent.typeName}/${method.name}`, (sid, state) => {
-      id = sid;
-      st = state;
-      state.onMessage = (m) => s.deliver(m);
-      state.onEnd = (err) => s.end(err);
-      return Promise.resolve();
-    });
+    const s = new H2BidiStream<I, O>(method);
+    const id = await this.openStream(`/${method.parent.typeName}/${method.name}`, s);
+    s.attach((msg, end) => this.#sendOn(id, msg, end), () => this.cancelStream(id));
     return s;
+  }
+
+  /**
+   * Starts a unary call of `path` with the encoded request `msg`; the answer goes to `sink`.
+   * `msg` is copied out before this returns, so a caller may reuse its buffer at once. Never
+   * throws: a failure reaches `sink.end` (in a later microtask when the call could not start).
+   */
+  call(path: string, msg: Uint8Array, sink: CallSink): void {
+    if (this.#failed) {
+      const err = this.#failed;
+      queueMicrotask(() => sink.end(err));
+      return;
+    }
+    if (this.#streams.size >= this.#peerMaxStreams) {
+      this.#pending.push({ path, msg: msg.slice(), sink });
+      return;
+    }
+    const id = this.#start(path, sink);
+    const st = this.#streams.get(id)!;
+    if (!this.#sendNow(id, st, msg, true)) {
+      this.#send(id, st, msg.slice(), true).catch((e) => this.#endStream(id, e));
+    }
+  }
+
+  /** Opens a bidirectional stream of `path` whose answers go to `sink`; returns its id. */
+  async openStream(path: string, sink: CallSink): Promise<number> {
+    while (!this.#failed && this.#streams.size >= this.#peerMaxStreams) await this.#waitChange();
+    if (this.#failed) throw this.#failed;
+    return this.#start(path, sink);
+  }
+
+  /** Sends one encoded message on stream `id` (messages of one stream go out in call order). */
+  sendOn(id: number, msg: Uint8Array): Promise<void> {
+    return this.#sendOn(id, msg, false);
+  }
+
+  /** Resets stream `id` (RST_STREAM CANCEL); its sink is not called again. */
+  cancelStream(id: number): void {
+    if (this.#streams.delete(id)) {
+      writeFrameHeader(this.#out, 4, FrameType.RST_STREAM, 0, id);
+      this.#out.bytes(new Uint8Array([0, 0, 0, ErrorCode.CANCEL]));
+      this.#flush();
+      this.#wake();
+    }
+  }
+
+  #sendOn(id: number, msg: Uint8Array | undefined, end: boolean): Promise<void> {
+    const st = this.#streams.get(id);
+    if (st === undefined) return Promise.reject(this.#failed ?? new GrpcError(1, "stream closed"));
+    if (msg !== undefined && this.#sendNow(id, st, msg, end)) return SENT;
+    return this.#send(id, st, msg?.slice(), end);
   }
 
   /** Closes the connection; pending calls fail. */
@@ -179,38 +265,73 @@ export class H2GrpcConn {
     await this.#reader;
   }
 
-  /** Starts a stream (HEADERS without END_STREAM) and hands it to `then`. */
-  async #open(
-    path: string,
-    then: (id: number, st: StreamState) => Promise<void>,
-  ): Promise<void> {
-    while (!this.#failed && this.#streams.size >= this.#peerMaxStreams) await this.#waitChange();
-    if (this.#failed) throw this.#failed;
+  /** Starts a stream: its HEADERS (without END_STREAM) are queued; returns its id. */
+  #start(path: string, sink: CallSink): number {
     const id = this.#nextId;
     this.#nextId += 2;
-    const st: StreamState = {
+    this.#streams.set(id, {
       sendWindow: this.#peerStreamWindow,
       unacked: 0,
-      partial: new Uint8Array(0),
+      partial: EMPTY,
       status: undefined,
       message: undefined,
-      onMessage: () => {},
-      onEnd: () => {},
-    };
-    this.#streams.set(id, st);
-    const block = this.#encBuf;
-    block.reset();
-    this.#enc.begin(block);
-    this.#enc.field(block, ":method", "POST");
-    this.#enc.field(block, ":scheme", "http");
-    this.#enc.field(block, ":path", path);
-    this.#enc.field(block, ":authority", this.#authority);
-    this.#enc.field(block, "content-type", "application/grpc");
-    this.#enc.field(block, "te", "trailers");
-    writeFrameHeader(this.#out, block.len, FrameType.HEADERS, Flag.END_HEADERS, id);
-    this.#out.bytes(block.view());
-    await then(id, st);
+      sink,
+    });
+    let cached = this.#blocks.get(path);
+    if (cached === undefined || cached.epoch !== this.#hpackEpoch) {
+      const block = this.#encBuf;
+      block.reset();
+      this.#enc.begin(block);
+      this.#enc.field(block, ":method", "POST");
+      this.#enc.field(block, ":scheme", "http");
+      this.#enc.field(block, ":path", path);
+      this.#enc.field(block, ":authority", this.#authority);
+      this.#enc.field(block, "content-type", "application/grpc");
+      this.#enc.field(block, "te", "trailers");
+      const bytes = block.view().slice();
+      // A block that added to the table moves every dynamic index, so the blocks kept so far
+      // are stale, and it is not kept itself (sent again, it would add again).
+      if (onlyIndexed(bytes)) this.#blocks.set(path, { epoch: this.#hpackEpoch, block: bytes });
+      else this.#hpackEpoch++;
+      cached = { epoch: this.#hpackEpoch, block: bytes };
+    }
+    writeFrameHeader(this.#out, cached.block.length, FrameType.HEADERS, Flag.END_HEADERS, id);
+    this.#out.bytes(cached.block);
     this.#flush();
+    return id;
+  }
+
+  /**
+   * Queues `msg` as one DATA frame when the windows and frame size allow it at once; false
+   * (nothing queued) otherwise.
+   */
+  #sendNow(id: number, st: StreamState, msg: Uint8Array, end: boolean): boolean {
+    const n = 5 + msg.length;
+    if (n > this.#sendWindow || n > st.sendWindow || n > this.#peerMaxFrame) return false;
+    writeFrameHeader(this.#out, n, FrameType.DATA, end ? Flag.END_STREAM : 0, id);
+    const out = this.#out;
+    const b = out.ensure(n);
+    const p = out.len;
+    b[p] = 0;
+    b[p + 1] = msg.length >>> 24;
+    b[p + 2] = (msg.length >>> 16) & 0xff;
+    b[p + 3] = (msg.length >>> 8) & 0xff;
+    b[p + 4] = msg.length & 0xff;
+    b.set(msg, p + 5);
+    out.len = p + n;
+    this.#sendWindow -= n;
+    st.sendWindow -= n;
+    this.#flush();
+    return true;
+  }
+
+  /** Ends stream `id` with `e` (a send failed). */
+  #endStream(id: number, e: unknown): void {
+    const st = this.#streams.get(id);
+    if (st === undefined) return;
+    this.#streams.delete(id);
+    st.sink.end(e instanceof GrpcError ? e : new GrpcError(14, (e as Error).message));
+    this.#wake();
   }
 
   /** Sends one length-prefixed message (empty `msg` with `end` and no prefix = half-close). */
@@ -249,19 +370,27 @@ export class H2GrpcConn {
     return new Promise<void>((r) => this.#waiters.push(r));
   }
 
-  /** Writes everything queued in this tick in one write. */
+  /** Writes everything queued in this tick in one write (after the write in flight). */
   #flush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     queueMicrotask(() => {
       this.#flushScheduled = false;
-      if (this.#out.len === 0 || this.#failed) return;
-      const chunk = this.#out.view().slice();
-      this.#out.reset();
-      this.#writing = this.#writing.then(() => this.#writeAll(chunk)).catch((e) =>
-        this.#fail(new GrpcError(14, `write failed: ${(e as Error).message}`))
-      );
+      this.#pump();
     });
+  }
+
+  #pump(): void {
+    if (this.#writeBusy || this.#out.len === 0 || this.#failed) return;
+    const chunk = this.#out;
+    this.#out = this.#spare;
+    this.#spare = chunk;
+    this.#writeBusy = true;
+    this.#writing = this.#writeAll(chunk.view()).then(() => {
+      chunk.reset();
+      this.#writeBusy = false;
+      this.#pump();
+    }, (e) => this.#fail(new GrpcError(14, `write failed: ${(e as Error).message}`)));
   }
 
   async #writeAll(b: Uint8Array): Promise<void> {
@@ -274,12 +403,19 @@ export class H2GrpcConn {
     this.#failed = e;
     const open = [...this.#streams.values()];
     this.#streams.clear();
-    for (const s of open) s.onEnd(e);
+    for (const s of open) s.sink.end(e);
     this.#wake();
   }
 
+  /** Something changed (a stream ended, a window opened): start waiting calls, wake waiters. */
   #wake(): void {
-    for (const w of this.#waiters.splice(0)) w();
+    while (
+      this.#pending.length > 0 && (this.#failed || this.#streams.size < this.#peerMaxStreams)
+    ) {
+      const c = this.#pending.shift()!;
+      this.call(c.path, c.msg, c.sink);
+    }
+    if (this.#waiters.length > 0) { for (const w of this.#waiters.splice(0)) w(); }
   }
 
   async #readLoop(): Promise<void> {
@@ -294,6 +430,7 @@ export class H2GrpcConn {
         }
         const n = await this.#conn.read(buf.subarray(len));
         if (n === null) throw new GrpcError(14, "connection closed by the server");
+        lastReadAt = performance.now();
         len += n;
         let p = 0;
         while (len - p >= FRAME_HEADER_LEN) {
@@ -311,13 +448,12 @@ export class H2GrpcConn {
           const type = buf[p + 3];
           const flags = buf[p + 4];
           const id = readU32(buf, p + 5) & 0x7fffffff;
-          this.#frame(
-            type,
-            flags,
-            id,
-            buf.subarray(p + FRAME_HEADER_LEN, p + FRAME_HEADER_LEN + flen),
-          );
-          p += FRAME_HEADER_LEN + flen;
+          const start = p + FRAME_HEADER_LEN;
+          p = start + flen;
+          // the frames of every answer are read where they lie; the rare others as a view
+          if (type === FrameType.DATA) this.#data(flags, id, buf, start, p);
+          else if (type === FrameType.HEADERS) this.#headers(flags, id, buf, start, p);
+          else this.#frame(type, flags, id, buf.subarray(start, p));
         }
         if (p > 0) {
           buf.copyWithin(0, p, len);
@@ -342,7 +478,10 @@ export class H2GrpcConn {
             for (const st of this.#streams.values()) st.sendWindow += delta;
           } else if (key === Setting.MAX_FRAME_SIZE) this.#peerMaxFrame = v;
           else if (key === Setting.MAX_CONCURRENT_STREAMS) this.#peerMaxStreams = v;
-          else if (key === Setting.HEADER_TABLE_SIZE) this.#enc.setMaxTableSize(v);
+          else if (key === Setting.HEADER_TABLE_SIZE) {
+            this.#enc.setMaxTableSize(v);
+            this.#hpackEpoch++; // evictions move the dynamic indexes
+          }
         }
         writeFrameHeader(this.#out, 0, FrameType.SETTINGS, Flag.ACK, 0);
         this.#flush();
@@ -372,7 +511,7 @@ export class H2GrpcConn {
         for (const [sid, st] of this.#streams) {
           if (sid > last) {
             this.#streams.delete(sid);
-            st.onEnd(err);
+            st.sink.end(err);
           }
         }
         // Streams up to `last` may still complete; no new ones start on this connection.
@@ -384,86 +523,91 @@ export class H2GrpcConn {
         const st = this.#streams.get(id);
         if (st) {
           this.#streams.delete(id);
-          st.onEnd(new GrpcError(14, `stream reset by the server (code ${readU32(payload, 0)})`));
+          st.sink.end(
+            new GrpcError(14, `stream reset by the server (code ${readU32(payload, 0)})`),
+          );
           this.#wake();
         }
         return;
       }
-      case FrameType.DATA: {
-        this.#received += payload.length;
-        if (this.#received >= CONN_WINDOW / 2) {
-          writeWindowUpdate(this.#out, 0, this.#received);
-          this.#received = 0;
-          this.#flush();
-        }
-        const st = this.#streams.get(id);
-        if (!st) return;
-        let body = payload;
-        if (flags & Flag.PADDED) body = payload.subarray(1, payload.length - payload[0]);
-        st.unacked += payload.length;
-        this.#messages(st, body);
-        if (flags & Flag.END_STREAM) {
-          this.#finish(id, st);
-        } else if (st.unacked >= STREAM_WINDOW / 2) {
-          writeWindowUpdate(this.#out, id, st.unacked);
-          st.unacked = 0;
-          this.#flush();
-        }
-        return;
-      }
-      case FrameType.HEADERS: {
-        let p = 0;
-        let end = payload.length;
-        if (flags & Flag.PADDED) {
-          end -= payload[0];
-          p = 1;
-        }
-        if (flags & Flag.PRIORITY) p += 5;
-        this.#hdrStream = id;
-        this.#hdrEnd = (flags & Flag.END_STREAM) !== 0;
-        this.#hdrBuf.reset();
-        this.#hdrBuf.bytes(payload.subarray(p, end));
-        if (flags & Flag.END_HEADERS) this.#headerBlock();
-        return;
-      }
       case FrameType.CONTINUATION:
         this.#hdrBuf.bytes(payload);
-        if (flags & Flag.END_HEADERS) this.#headerBlock();
+        if (flags & Flag.END_HEADERS) this.#headerBlock(this.#hdrBuf.buf, 0, this.#hdrBuf.len);
         return;
       default:
         return;
     }
   }
 
-  /** Splits received bytes into length-prefixed messages; keeps an incomplete tail. */
-  #messages(st: StreamState, body: Uint8Array): void {
-    let data = body;
-    if (st.partial.length > 0) {
-      data = new Uint8Array(st.partial.length + body.length);
-      data.set(st.partial);
-      data.set(body, st.partial.length);
+  #data(flags: number, id: number, buf: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.#received += n;
+    if (this.#received >= CONN_WINDOW / 2) {
+      writeWindowUpdate(this.#out, 0, this.#received);
+      this.#received = 0;
+      this.#flush();
     }
-    let p = 0;
-    while (data.length - p >= 5) {
+    const st = this.#streams.get(id);
+    if (!st) return;
+    if (flags & Flag.PADDED) {
+      end -= buf[start];
+      start++;
+    }
+    st.unacked += n;
+    this.#messages(st, buf, start, end);
+    if (flags & Flag.END_STREAM) {
+      this.#finish(id, st);
+    } else if (st.unacked >= STREAM_WINDOW / 2) {
+      writeWindowUpdate(this.#out, id, st.unacked);
+      st.unacked = 0;
+      this.#flush();
+    }
+  }
+
+  #headers(flags: number, id: number, buf: Uint8Array, p: number, end: number): void {
+    if (flags & Flag.PADDED) end -= buf[p++];
+    if (flags & Flag.PRIORITY) p += 5;
+    this.#hdrStream = id;
+    this.#hdrEnd = (flags & Flag.END_STREAM) !== 0;
+    this.#hdrBuf.reset();
+    // A whole block in one frame is decoded where it lies.
+    if (flags & Flag.END_HEADERS) this.#headerBlock(buf, p, end);
+    else this.#hdrBuf.bytes(buf.subarray(p, end));
+  }
+
+  /**
+   * Splits received bytes into length-prefixed messages for the stream's sink (views of `body`
+   * or of the joined tail); keeps an incomplete tail.
+   */
+  #messages(st: StreamState, buf: Uint8Array, start: number, end: number): void {
+    let data = buf;
+    let p = start;
+    if (st.partial.length > 0) {
+      data = new Uint8Array(st.partial.length + end - start);
+      data.set(st.partial);
+      data.set(buf.subarray(start, end), st.partial.length);
+      p = 0;
+      end = data.length;
+    }
+    while (end - p >= 5) {
       if (data[p] !== 0) {
         st.status ??= "12";
         st.message ??= "compressed message not supported";
-        p = data.length;
+        p = end;
         break;
       }
       const len = readU32(data, p + 1);
-      if (data.length - p - 5 < len) break;
-      // Copy: the read buffer is reused, and decoded bytes fields are views of their input.
-      st.onMessage(data.slice(p + 5, p + 5 + len));
+      if (end - p - 5 < len) break;
+      st.sink.message(data, p + 5, p + 5 + len);
       p += 5 + len;
     }
-    st.partial = p === data.length ? new Uint8Array(0) : data.slice(p);
+    st.partial = p === end ? EMPTY : data.slice(p, end);
   }
 
-  #headerBlock(): void {
-    const fields: string[] = [];
-    const block = this.#hdrBuf.view();
-    this.#dec.decode(block, 0, block.length, fields);
+  #headerBlock(block: Uint8Array, start: number, end: number): void {
+    const fields = this.#fields;
+    fields.length = 0;
+    this.#dec.decode(block, start, end, fields);
     const st = this.#streams.get(this.#hdrStream);
     if (!st) return;
     for (let i = 0; i < fields.length; i += 2) {
@@ -479,80 +623,10 @@ export class H2GrpcConn {
   #finish(id: number, st: StreamState): void {
     this.#streams.delete(id);
     this.#wake();
-    if (st.status === undefined) st.onEnd(new GrpcError(13, "stream ended without grpc-status"));
-    else if (st.status !== "0") st.onEnd(new GrpcError(Number(st.status), st.message ?? ""));
-    else if (st.partial.length > 0) st.onEnd(new GrpcError(13, "truncated message at stream end"));
-    else st.onEnd(undefined);
-  }
-}
-
-/**
- * A bidirectional gRPC stream on an H2GrpcConn: `send` messages, read answers with `next()`
- * (undefined once the server ends the stream cleanly), `cancel()` to reset it.
- */
-export class H2BidiStream<I extends DescMessage, O extends DescMessage> {
-  readonly #method: DescMethodBiDiStreaming<I, O>;
-  readonly #sendRaw: (msg: Uint8Array | undefined, end: boolean) => Promise<void>;
-  readonly #cancel: () => void;
-  readonly #inbox: Uint8Array[] = [];
-  #ended = false;
-  #error: GrpcError | undefined;
-  #wake: (() => void) | undefined;
-  #sending: Promise<void> = Promise.resolve();
-
-  /** Made by H2GrpcConn.stream. */
-  constructor(
-    method: DescMethodBiDiStreaming<I, O>,
-    send: (msg: Uint8Array | undefined, end: boolean) => Promise<void>,
-    cancel: () => void,
-  ) {
-    this.#method = method;
-    this.#sendRaw = send;
-    this.#cancel = cancel;
-  }
-
-  /** Sends one request; sends on a stream go out in call order. */
-  send(req: MessageInitShape<I>): Promise<void> {
-    const msg = toBinary(this.#method.input, create(this.#method.input, req));
-    this.#sending = this.#sending.then(() => this.#sendRaw(msg, false));
-    return this.#sending;
-  }
-
-  /** Half-closes the request side (END_STREAM). */
-  closeSend(): Promise<void> {
-    this.#sending = this.#sending.then(() => this.#sendRaw(undefined, true));
-    return this.#sending;
-  }
-
-  /** The next answer, undefined once the stream ended cleanly; throws the stream's error. */
-  async next(): Promise<MessageShape<O> | undefined> {
-    while (true) {
-      const m = this.#inbox.shift();
-      if (m !== undefined) return fromBinary(this.#method.output, m);
-      if (this.#error) throw this.#error;
-      if (this.#ended) return undefined;
-      await new Promise<void>((r) => (this.#wake = r));
-      this.#wake = undefined;
-    }
-  }
-
-  /** Resets the stream (RST_STREAM CANCEL); a pending `next()` ends. */
-  cancel(): void {
-    this.#cancel();
-    this.end(undefined);
-  }
-
-  /** @internal A message arrived. */
-  deliver(msg: Uint8Array): void {
-    this.#inbox.push(msg);
-    this.#wake?.();
-  }
-
-  /** @internal The stream ended. */
-  end(err: GrpcError | undefined): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#error = err;
-    this.#wake?.();
+    const sink = st.sink;
+    if (st.status === undefined) sink.end(new GrpcError(13, "stream ended without grpc-status"));
+    else if (st.status !== "0") sink.end(new GrpcError(Number(st.status), st.message ?? ""));
+    else if (st.partial.length > 0) sink.end(new GrpcError(13, "truncated message at stream end"));
+    else sink.end(undefined);
   }
 }

@@ -51,3 +51,21 @@ export function keyGen(opts: KeyOptions, rand: Rand): KeyGen {
       keyFor(opts.sequential ? i % opts.keySpaceSize : rand.int(opts.keySpaceSize), opts.keySize),
   };
 }
+
+/**
+ * Writes the key numbered `n` (0 <= n < 2^52) into out[at, at + keySize) in place: what
+ * `keyFor(n, keySize)` returns, without allocating (the hot put loop reuses one request buffer).
+ */
+export function fillKey(out: Uint8Array, at: number, keySize: number, n: number): void {
+  if (!(n >= 0 && n < 2 ** 52)) throw new RangeError(`fillKey: ${n} out of range`);
+  let v = n * 2; // zig-zag of a non-negative number
+  let i = 0;
+  while (v >= 0x80) {
+    if (i >= keySize) throw new RangeError("fillKey: key too small for the varint");
+    out[at + i++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  if (i >= keySize) throw new RangeError("fillKey: key too small for the varint");
+  out[at + i++] = v;
+  out.fill(0, at + i, at + keySize);
+}

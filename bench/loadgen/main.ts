@@ -34,6 +34,13 @@ import {
   type WorkloadOptions,
 } from "./workloads.ts";
 import { runWatchPaced } from "./watch_paced.ts";
+import {
+  fastPut,
+  fastRange,
+  fastTxnPut,
+  runFastClosedLoop,
+  runFastKeepAlive,
+} from "./fast_loop.ts";
 
 /** Commands the generator knows. */
 export const COMMANDS = ["put", "range", "txn-put", "watch", "lease-keepalive"] as const;
@@ -164,34 +171,46 @@ function cpuSeconds(): number {
 /** Runs one benchmark; prints etcd's report (or one JSON line) and returns the result. */
 export async function runLoadgen(args: LoadgenArgs): Promise<LoadgenResult> {
   const rand = new Rand(args.seed);
-  const pool = openPool(args.endpoints, args.conns, args.opts.clients, args.transport);
+  const pool = await openPool(args.endpoints, args.conns, args.opts.clients, args.transport);
   try {
     await pool.warm();
     let raw: RawRun;
+    // the h2 transport runs every workload on the light loops (fast_loop.ts, watch_feed.ts)
+    const h2 = await pool.h2Conns();
     const cpu0 = cpuSeconds();
     switch (args.command) {
       case "put":
-        raw = await runClosedLoop(
-          args.opts.clients,
-          args.opts.total,
-          putWorkload(pool, args.opts, rand),
-        );
+        raw = h2
+          ? await runFastClosedLoop(h2, args.opts.total, fastPut(args.opts, rand))
+          : await runClosedLoop(
+            args.opts.clients,
+            args.opts.total,
+            putWorkload(pool, args.opts, rand),
+          );
         break;
       case "range":
-        raw = await runClosedLoop(
-          args.opts.clients,
-          args.opts.total,
-          rangeWorkload(pool, args.opts),
-        );
+        raw = h2
+          ? await runFastClosedLoop(h2, args.opts.total, fastRange(args.opts))
+          : await runClosedLoop(
+            args.opts.clients,
+            args.opts.total,
+            rangeWorkload(pool, args.opts),
+          );
         break;
       case "txn-put":
-        raw = await runClosedLoop(
-          args.opts.clients,
-          args.opts.total,
-          txnPutWorkload(pool, args.opts, rand),
-        );
+        raw = h2
+          ? await runFastClosedLoop(h2, args.opts.total, fastTxnPut(args.opts, rand))
+          : await runClosedLoop(
+            args.opts.clients,
+            args.opts.total,
+            txnPutWorkload(pool, args.opts, rand),
+          );
         break;
       case "lease-keepalive": {
+        if (h2) {
+          raw = await runFastKeepAlive(h2, args.opts.total, args.opts.leaseTtl);
+          break;
+        }
         const w = await leaseKeepAliveWorkload(pool, args.opts);
         try {
           raw = await runClosedLoop(args.opts.clients, args.opts.total, w.op);
@@ -202,8 +221,8 @@ export async function runLoadgen(args: LoadgenArgs): Promise<LoadgenResult> {
       }
       case "watch":
         raw = args.opts.putRate > 0
-          ? await runWatchPaced(pool, args.opts, rand, args.opts.putRate)
-          : await runWatch(pool, args.opts, rand);
+          ? await runWatchPaced(pool, args.opts, rand, args.opts.putRate, h2)
+          : await runWatch(pool, args.opts, rand, h2);
         break;
     }
     const cpu = cpuSeconds() - cpu0;

@@ -9,14 +9,15 @@
  * an event's latency runs from the end of its put (the answer) to the event's arrival, 0 when
  * the event came first. Each put's value starts with its number (4 bytes, big-endian), so an
  * event is matched to its put. The run ends when every watcher has seen every put, or after
- * 10 s without an event, with the missing events reported as errors.
+ * 10 s without an event, with the missing events reported as errors (with the feed's checks of
+ * every event, watch_feed.ts).
  */
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Rand } from "../../lib/base/rand.ts";
-import type { WatchRequestSchema, WatchResponse } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import type { BidiStream, ConnPool } from "./conns.ts";
+import type { ConnPool } from "./conns.ts";
+import type { H2GrpcConn } from "./h2_grpc.ts";
 import { keyFor } from "./keys.ts";
-import { openWatchStreams, type RawRun, type WorkloadOptions } from "./workloads.ts";
+import { clientWatchFeed, h2WatchFeed, type OnEvent } from "./watch_feed.ts";
+import type { RawRun, WorkloadOptions } from "./workloads.ts";
 
 /** How long the run waits for the next event before it declares the rest lost. */
 const STALL_MS = 10_000;
@@ -27,6 +28,7 @@ export async function runWatchPaced(
   o: WorkloadOptions,
   rand: Rand,
   rate: number,
+  h2: H2GrpcConn[] | undefined,
 ): Promise<RawRun> {
   if (o.valSize < 4) throw new Error("watch --put-rate needs --val-size >= 4 (the put's number)");
   const key = keyFor(o.keySpaceSize, o.keySize);
@@ -36,33 +38,25 @@ export async function runWatchPaced(
   const arrived = new Float64Array(want);
   const putOf = new Uint32Array(want);
   const putEnd = new Float64Array(o.total);
-  const errors = new Map<string, number>();
   let count = 0;
   let lastSeen = performance.now();
   let allSeen: (() => void) | undefined;
-  const streams: BidiStream<MessageInitShape<typeof WatchRequestSchema>, WatchResponse>[] = [];
-  const readers: Promise<void>[] = [];
+  const onEvent: OnEvent = (_mod, v, vs, ve) => {
+    // the clock per event, not per read (feed.now()): the latency is the point of this workload,
+    // and an event that came with its put's answer is still handled after it
+    const now = performance.now();
+    lastSeen = now;
+    if (ve - vs < 4) return;
+    const i = ((v[vs] << 24) >>> 0) + (v[vs + 1] << 16) + (v[vs + 2] << 8) + v[vs + 3];
+    if (i >= o.total || count >= want) return;
+    arrived[count] = now;
+    putOf[count++] = i;
+    if (count === want) allSeen?.();
+  };
+  const feed = h2 ? h2WatchFeed(h2, o, key, onEvent) : clientWatchFeed(pool, o, key, onEvent);
+  const errors = feed.errors;
   try {
-    await openWatchStreams(pool, o, key, streams);
-    for (const s of streams) {
-      readers.push((async () => {
-        while (true) {
-          const r = await s.next().catch(() => undefined);
-          if (r === undefined) return;
-          const now = performance.now();
-          lastSeen = now;
-          for (const e of r.events) {
-            const v = e.kv?.value;
-            if (v === undefined || v.length < 4) continue;
-            const i = ((v[0] << 24) >>> 0) + (v[1] << 16) + (v[2] << 8) + v[3];
-            if (i >= o.total || count >= want) continue;
-            arrived[count] = now;
-            putOf[count++] = i;
-          }
-          if (count === want) allSeen?.();
-        }
-      })());
-    }
+    await feed.open();
     const done = new Promise<void>((resolve) => (allSeen = resolve));
     const start = performance.now();
     let tokens = rate;
@@ -83,7 +77,7 @@ export async function runWatchPaced(
       value[2] = (i >>> 8) & 0xff;
       value[3] = i & 0xff;
       try {
-        await pool.clients[i % o.clients].kv.put({ key, value });
+        await feed.put(i % o.clients, value);
       } catch (e) {
         const m = e instanceof Error ? e.message : String(e);
         errors.set(m, (errors.get(m) ?? 0) + 1);
@@ -109,7 +103,6 @@ export async function runWatchPaced(
     const seconds = (lastSeen - start) / 1000;
     return { latencies: lats, errors, seconds };
   } finally {
-    await Promise.all(streams.map((s) => s.close()));
-    await Promise.all(readers);
+    await feed.close();
   }
 }

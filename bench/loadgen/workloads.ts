@@ -4,16 +4,14 @@
  * latency is the time from sending it to its answer; `runClosedLoop` keeps `--clients` requests
  * in flight, each client sending its next request when the previous one is answered.
  */
-import { ConnectError } from "@connectrpc/connect";
 import type { Rand } from "../../lib/base/rand.ts";
 import type { BidiStream, ConnPool } from "./conns.ts";
 import { keyFor, keyGen, type KeyOptions } from "./keys.ts";
-import type { LeaseKeepAliveResponse, WatchResponse } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { LeaseKeepAliveResponse } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type {
-  LeaseKeepAliveRequestSchema,
-  WatchRequestSchema,
-} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { LeaseKeepAliveRequestSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import type { H2GrpcConn } from "./h2_grpc.ts";
+import { clientWatchFeed, h2WatchFeed, type OnEvent } from "./watch_feed.ts";
 
 /** Raw results of a run: latencies (seconds) of successful requests, errors, wall time. */
 export interface RawRun {
@@ -26,7 +24,10 @@ export interface RawRun {
 export type Op = (i: number, c: number) => Promise<void>;
 
 function errorText(e: unknown): string {
-  if (e instanceof ConnectError) return `${e.code}: ${e.rawMessage}`;
+  // @connectrpc's ConnectError, recognized without loading @connectrpc (h2 does not need it)
+  if (e instanceof Error && e.name === "ConnectError" && "rawMessage" in e && "code" in e) {
+    return `${e.code}: ${e.rawMessage}`;
+  }
   return e instanceof Error ? e.message : String(e);
 }
 
@@ -171,37 +172,19 @@ export async function leaseKeepAliveWorkload(
   };
 }
 
-/** A watch stream of the generator (the gRPC bidi stream of etcd's Watch). */
-export type WatchStream = BidiStream<MessageInitShape<typeof WatchRequestSchema>, WatchResponse>;
-
-/**
- * Opens `o.clients` watch streams with `o.watchPerStream` watchers of `key` each, pushing each
- * stream into `streams` as it opens (so the caller closes what opened when one fails).
- */
-export async function openWatchStreams(
-  pool: ConnPool,
-  o: WorkloadOptions,
-  key: Uint8Array,
-  streams: WatchStream[],
-): Promise<void> {
-  for (let c = 0; c < o.clients; c++) {
-    const s = await pool.clients[c].watch();
-    streams.push(s);
-    for (let w = 0; w < o.watchPerStream; w++) {
-      s.send({ requestUnion: { case: "createRequest", value: { key } } });
-      const created = await s.next();
-      if (created === undefined || !created.created) throw new Error("watch was not created");
-    }
-  }
-}
-
 /**
  * etcd's watch-latency: `clients` watch streams with `watchPerStream` watchers each, all on one
  * key; one writer puts `total` values to that key, each after every watcher saw the previous
  * one. Each watcher's latency is put sent -> event received, so the run records
- * total * clients * watchPerStream latencies.
+ * total * clients * watchPerStream latencies. Every event of a round must carry the revision
+ * its put was answered with (besides the feed's checks, watch_feed.ts).
  */
-export async function runWatch(pool: ConnPool, o: WorkloadOptions, rand: Rand): Promise<RawRun> {
+export async function runWatch(
+  pool: ConnPool,
+  o: WorkloadOptions,
+  rand: Rand,
+  h2: H2GrpcConn[] | undefined,
+): Promise<RawRun> {
   const key = keyFor(o.keySpaceSize, o.keySize); // outside the put key space
   const value = rand.bytes(o.valSize);
   const watchers = o.clients * o.watchPerStream;
@@ -209,48 +192,47 @@ export async function runWatch(pool: ConnPool, o: WorkloadOptions, rand: Rand): 
   let count = 0;
   let sentAt = 0;
   let seen = 0;
+  let lowRev = 0;
+  let highRev = 0;
   let allSeen: (() => void) | undefined;
-  const streams: BidiStream<MessageInitShape<typeof WatchRequestSchema>, WatchResponse>[] = [];
-  const readers: Promise<void>[] = [];
-  try {
-    await openWatchStreams(pool, o, key, streams);
-    for (const s of streams) {
-      readers.push((async () => {
-        while (true) {
-          const r = await s.next().catch(() => undefined);
-          if (r === undefined) return;
-          const now = performance.now();
-          for (const _ of r.events) {
-            lats[count++] = (now - sentAt) / 1000;
-            if (++seen === watchers) allSeen?.();
-          }
-        }
-      })());
+  let stuck: ((e: Error) => void) | undefined;
+  const onEvent: OnEvent = (mod) => {
+    lats[count++] = (feed.now() - sentAt) / 1000;
+    if (lowRev === 0 || mod < lowRev) lowRev = mod;
+    if (mod > highRev) highRev = mod;
+    if (++seen === watchers) allSeen?.();
+  };
+  const feed = h2 ? h2WatchFeed(h2, o, key, onEvent) : clientWatchFeed(pool, o, key, onEvent);
+  const errors = feed.errors;
+  // one watchdog for the run rather than a timer per put
+  let round = 0;
+  const watchdog = setInterval(() => {
+    if (stuck && performance.now() - sentAt > 10_000) {
+      stuck(new Error(`watch: only ${seen} of ${watchers} watchers saw put ${round} in 10 s`));
     }
+  }, 250);
+  try {
+    await feed.open();
     const start = performance.now();
     for (let i = 0; i < o.total; i++) {
-      seen = 0;
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      round = i;
+      seen = lowRev = highRev = 0;
       const done = new Promise<void>((resolve, reject) => {
         allSeen = resolve;
-        timer = setTimeout(
-          () =>
-            reject(new Error(`watch: only ${seen} of ${watchers} watchers saw put ${i} in 10 s`)),
-          10_000,
-        );
+        stuck = reject;
       });
       sentAt = performance.now();
-      try {
-        await pool.clients[i % o.clients].kv.put({ key, value });
-        await done;
-      } finally {
-        clearTimeout(timer);
+      const rev = await feed.put(i % o.clients, value);
+      await done;
+      if (lowRev !== rev || highRev !== rev) {
+        const why = "watch: an event revision is not its put's";
+        errors.set(why, (errors.get(why) ?? 0) + 1);
       }
     }
     const seconds = (performance.now() - start) / 1000;
-    return { latencies: lats.subarray(0, count), errors: new Map(), seconds };
+    return { latencies: lats.subarray(0, count), errors, seconds };
   } finally {
-    await Promise.all(streams.map((s) => s.close()));
-    await Promise.all(readers);
+    clearInterval(watchdog);
+    await feed.close();
   }
 }
