@@ -8,34 +8,9 @@
  */
 import type { ResponseHeader, WatchResponse } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { KeyValue } from "../../proto/gen/mvccpb/kv_pb.ts";
+import { varint64Size, varintSize, writeVarint, writeVarint64 } from "../base/varint.ts";
 
 const encoder = new TextEncoder();
-const U64 = (1n << 64n) - 1n;
-
-const MAX_SAFE = 0x1fffffffffffffn;
-
-/** Bytes of `v` (an int64 or uint64 as bigint) as a varint. */
-function varint64Size(v: bigint): number {
-  if (v >= 0n && v <= MAX_SAFE) return varintSize(Number(v));
-  let u = v & U64;
-  let n = 1;
-  while (u >= 0x80n) {
-    u >>= 7n;
-    n++;
-  }
-  return n;
-}
-
-/** Bytes of a non-negative safe integer as a varint; a negative int32/enum takes 10. */
-function varintSize(v: number): number {
-  if (v < 0) return 10;
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
 
 class Writer {
   readonly buf: Uint8Array;
@@ -48,27 +23,10 @@ class Writer {
   }
   /** A non-negative safe integer, or a negative int32/enum (sign-extended to 64 bits). */
   varint(v: number): void {
-    if (v < 0) {
-      this.varint64(BigInt(v));
-      return;
-    }
-    while (v >= 0x80) {
-      this.buf[this.pos++] = (v % 128) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    this.buf[this.pos++] = v;
+    this.pos = writeVarint(this.buf, this.pos, v);
   }
   varint64(v: bigint): void {
-    if (v >= 0n && v <= MAX_SAFE) {
-      this.varint(Number(v));
-      return;
-    }
-    let u = v & U64;
-    while (u >= 0x80n) {
-      this.buf[this.pos++] = Number(u & 0x7fn) | 0x80;
-      u >>= 7n;
-    }
-    this.buf[this.pos++] = Number(u);
+    this.pos = writeVarint64(this.buf, this.pos, v);
   }
   bytes(b: Uint8Array): void {
     this.varint(b.length);

@@ -22,8 +22,9 @@
  *
  * The framing follows bench/loadgen/h2_grpc.ts and the server (h2_connection.ts). Beside this
  * file: the public shapes (h2_client_types.ts), one stream's state (h2_client_stream.ts),
- * request checks (h2_client_request.ts), checks of the server's frames (h2_client_frames.ts)
- * and socket setup (h2_client_dial.ts).
+ * request checks (h2_client_request.ts), the input side: reading, checking and acting on the
+ * server's frames (h2_client_input.ts, with the checks in h2_client_frames.ts), and socket
+ * setup (h2_client_dial.ts).
  */
 import { ByteBuffer } from "./byte_buffer.ts";
 import type { ByteConn } from "./conn.ts";
@@ -31,12 +32,10 @@ import {
   DEFAULT_WINDOW,
   ErrorCode,
   Flag,
-  FRAME_HEADER_LEN,
   FrameType,
   MAX_WINDOW,
   MIN_MAX_FRAME_SIZE,
   PREFACE,
-  readU32,
   Setting,
   writeFrameHeader,
   writeGoaway,
@@ -45,7 +44,7 @@ import {
   writeU32,
   writeWindowUpdate,
 } from "./frame.ts";
-import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.ts";
+import { HpackEncoder } from "./hpack.ts";
 import { type DialedConn, dialH2 } from "./h2_client_dial.ts";
 import {
   type ClientResponse,
@@ -54,17 +53,8 @@ import {
   H2StreamError,
   type StreamHost,
 } from "./h2_client_stream.ts";
-import {
-  ConnectionError,
-  dataPayload,
-  headerFragment,
-  parseGoaway,
-  parseResponseHead,
-  parseSettings,
-  parseTrailers,
-  StreamError,
-  u32Payload,
-} from "./h2_client_frames.ts";
+import { ConnectionError } from "./h2_client_frames.ts";
+import { CONN_WINDOW, H2ClientInput, type InputHost, MAX_HEADER_LIST } from "./h2_client_input.ts";
 import { checkRequest } from "./h2_client_request.ts";
 import { KeepAlive } from "./h2_keepalive.ts";
 import type {
@@ -83,18 +73,9 @@ export type {
   H2Response,
 } from "./h2_client_types.ts";
 
-/** Receive window of the whole connection; credit is returned once half is used. */
-const CONN_WINDOW = 16 * 1024 * 1024;
 const DEFAULT_STREAM_WINDOW = 1024 * 1024;
 /** Request DATA is framed only while less than this waits for the socket (bounded memory). */
 const OUT_HIGH_WATER = 256 * 1024;
-/** Largest header block (HEADERS + CONTINUATION) we accept before giving up on the peer. */
-const MAX_HEADER_BLOCK = 1024 * 1024;
-/**
- * Largest decoded header list (RFC 9113 6.5.2 octets) of a response head or trailers, our
- * SETTINGS_MAX_HEADER_LIST_SIZE: HPACK references can expand a small block a thousandfold.
- */
-const MAX_HEADER_LIST = 1024 * 1024;
 const MAX_STREAM_ID = 0x7fffffff;
 /** The public face of a ClientStream (so callers see only the agreed shape). */
 class StreamHandle implements H2ClientStream {
@@ -134,7 +115,6 @@ export class H2ClientSession {
   #writing = false;
   #writerIdle: (() => void)[] = [];
   readonly #enc = new HpackEncoder();
-  readonly #dec = new HpackDecoder();
   readonly #block = new ByteBuffer(1024);
 
   /** Open streams by id. */
@@ -146,14 +126,10 @@ export class H2ClientSession {
   #nextId = 1;
 
   #connSendWindow = DEFAULT_WINDOW;
-  #connRecvWindow = DEFAULT_WINDOW;
-  #connUnreturned = 0;
   #peerInitialWindow = DEFAULT_WINDOW;
   #peerMaxFrame = MIN_MAX_FRAME_SIZE;
   #peerMaxStreams = Infinity;
 
-  #settingsReceived = false;
-  #settingsAcked = false;
   #onReady: ((e?: Error) => void) | undefined;
   /** GOAWAY received from the server. */
   #goaway: H2StreamError | undefined;
@@ -164,17 +140,14 @@ export class H2ClientSession {
   readonly #reader: Promise<void>;
   readonly closed: Promise<Error | null>;
 
-  /** A header block being received (HEADERS, then CONTINUATION frames). */
-  #hdrStream = 0;
-  #hdrFlags = 0;
-  readonly #hdrBuf = new ByteBuffer(4096);
+  /** Reads and handles the server's frames (h2_client_input.ts). */
+  readonly #input: H2ClientInput;
 
   #pingSeq = 0;
   readonly #pings = new Map<
     number,
     { start: number; resolve(ms: number): void; reject(e: Error): void }
   >();
-  #lastRead = performance.now();
   #signal: AbortSignal | undefined;
   #onSignal: (() => void) | undefined;
 
@@ -186,7 +159,7 @@ export class H2ClientSession {
     this.#streamWindow = opts.streamWindow ?? DEFAULT_STREAM_WINDOW;
     this.#keepAlive = new KeepAlive(
       {
-        lastRead: () => this.#lastRead,
+        lastRead: () => this.#input.lastRead,
         ping: () => this.ping(),
         dead: (limit) =>
           this.destroy(
@@ -205,9 +178,9 @@ export class H2ClientSession {
       [Setting.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST],
     ]);
     writeWindowUpdate(this.#out, 0, CONN_WINDOW - DEFAULT_WINDOW);
-    this.#connRecvWindow = CONN_WINDOW;
     this.#flush();
-    this.#reader = this.#readLoop();
+    this.#input = new H2ClientInput(this.#inputHost);
+    this.#reader = this.#input.run();
     this.closed = this.#reader.then(() => this.#idleWriter()).then(() => this.#dead ?? null);
   }
 
@@ -388,6 +361,107 @@ export class H2ClientSession {
     },
     consumed: (s, n) => this.#consumed(s, n),
   };
+
+  /** What the input side reads of the session and tells it (h2_client_input.ts). */
+  readonly #inputHost: InputHost = {
+    read: (buf) => this.#conn.read(buf),
+    dead: () => this.#dead !== undefined,
+    out: () => this.#out,
+    flush: () => this.#flush(),
+    idleWriter: (ms) => this.#idleWriter(ms),
+    teardown: (reason, streamErr, graceful) => this.#teardown(reason, streamErr, graceful),
+    stream: (id) => this.#streams.get(id),
+    nextId: () => this.#nextId,
+    consumed: (s, n) => this.#consumed(s, n),
+    remoteEnd: (s, trailers) => {
+      s.onEnd(trailers);
+      if (s.localEnded) this.#completed(s);
+    },
+    forget: (s) => this.#forget(s),
+    applySettings: (settings) => this.#applySettings(settings),
+    settingsChanged: () => this.#checkReady(),
+    limitsChanged: () => {
+      this.#openQueued();
+      if (this.#sendable.size > 0) this.#pumpSends();
+    },
+    pong: (seq) => {
+      const p = this.#pings.get(seq);
+      if (p === undefined) return;
+      this.#pings.delete(seq);
+      p.resolve(performance.now() - p.start);
+    },
+    goaway: (last, code, debug) => this.#onGoaway(last, code, debug),
+    goneAway: () => this.#goaway,
+    creditConnection: (inc) => {
+      this.#connSendWindow += inc;
+      if (this.#connSendWindow > MAX_WINDOW) {
+        throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "connection window overflow");
+      }
+    },
+    windowOpened: () => {
+      if (this.#sendable.size > 0) this.#pumpSends();
+    },
+  };
+
+  /** The server's SETTINGS, applied in order. */
+  #applySettings(settings: [number, number][]): void {
+    for (const [key, v] of settings) {
+      switch (key) {
+        case Setting.HEADER_TABLE_SIZE:
+          this.#enc.setMaxTableSize(v);
+          break;
+        case Setting.MAX_CONCURRENT_STREAMS:
+          this.#peerMaxStreams = v;
+          break;
+        case Setting.INITIAL_WINDOW_SIZE: {
+          const delta = v - this.#peerInitialWindow;
+          this.#peerInitialWindow = v;
+          for (const s of this.#streams.values()) {
+            s.sendWindow += delta;
+            if (s.sendWindow > MAX_WINDOW) {
+              throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "stream window overflow");
+            }
+          }
+          break;
+        }
+        case Setting.MAX_FRAME_SIZE:
+          this.#peerMaxFrame = v;
+          break;
+        default:
+          break; // ENABLE_PUSH (checked), MAX_HEADER_LIST_SIZE (advisory), unknown ones
+      }
+    }
+  }
+
+  #checkReady(): void {
+    const input = this.#input;
+    if (input.settingsReceived && input.settingsAcked && this.#onReady !== undefined) {
+      const r = this.#onReady;
+      this.#onReady = undefined;
+      r();
+    }
+  }
+
+  /** The server is going away: streams above `last` were not processed and fail retryably. */
+  #onGoaway(last: number, code: number, debug: string): void {
+    const msg = `server sent GOAWAY (${errorCodeName(code)}, last stream ${last}${
+      debug ? `: ${debug}` : ""
+    })`;
+    this.#goaway = new H2StreamError(code, msg, { retryable: false });
+    const refused = new H2StreamError(ErrorCode.REFUSED_STREAM, `stream not processed: ${msg}`, {
+      retryable: true,
+    });
+    this.#failQueued(refused);
+    for (const [sid, s] of [...this.#streams]) {
+      if (sid > last) {
+        this.#streams.delete(sid);
+        this.#sendable.delete(s);
+        s.fail(refused);
+      }
+    }
+    this.#notifyStreams();
+    if (this.#streams.size === 0) this.#teardown(this.#goaway, this.#goaway, true);
+  }
 
   /** The reader took `n` octets of `s`: return the credit once half the window is used. */
   #consumed(s: ClientStream, n: number): void {
@@ -694,358 +768,5 @@ export class H2ClientSession {
           : new Error(`session aborted: ${String(signal.reason)}`),
       );
     signal.addEventListener("abort", this.#onSignal, { once: true });
-  }
-
-  // --- input --------------------------------------------------------------------------------
-
-  async #readLoop(): Promise<void> {
-    const maxFrame = MIN_MAX_FRAME_SIZE; // we never raise SETTINGS_MAX_FRAME_SIZE
-    const buf = new Uint8Array(1 << 16);
-    let len = 0;
-    try {
-      while (this.#dead === undefined) {
-        const n = await this.#conn.read(buf.subarray(len));
-        if (n === null) {
-          const why = this.#goaway !== undefined
-            ? `connection closed by the server after GOAWAY: ${this.#goaway.message}`
-            : "connection closed by the server";
-          this.#teardown(new H2StreamError(ErrorCode.INTERNAL_ERROR, why));
-          return;
-        }
-        this.#lastRead = performance.now();
-        len += n;
-        let p = 0;
-        while (len - p >= FRAME_HEADER_LEN && this.#dead === undefined) {
-          const flen = (buf[p] << 16) | (buf[p + 1] << 8) | buf[p + 2];
-          if (!this.#settingsReceived && buf[p + 3] !== FrameType.SETTINGS) {
-            throw new ConnectionError(
-              ErrorCode.PROTOCOL_ERROR,
-              "the server did not start with SETTINGS (not an HTTP/2 server?)",
-            );
-          }
-          if (flen > maxFrame) {
-            throw new ConnectionError(
-              ErrorCode.FRAME_SIZE_ERROR,
-              `frame of ${flen} octets exceeds ${maxFrame}`,
-            );
-          }
-          if (len - p < FRAME_HEADER_LEN + flen) break;
-          const type = buf[p + 3];
-          const flags = buf[p + 4];
-          const id = readU32(buf, p + 5) & 0x7fffffff;
-          this.#frame(
-            type,
-            flags,
-            id,
-            buf.subarray(p + FRAME_HEADER_LEN, p + FRAME_HEADER_LEN + flen),
-          );
-          p += FRAME_HEADER_LEN + flen;
-        }
-        if (p > 0) {
-          buf.copyWithin(0, p, len);
-          len -= p;
-        }
-      }
-    } catch (e) {
-      if (this.#dead !== undefined) return; // our own close interrupted the read
-      if (e instanceof ConnectionError) {
-        writeGoaway(this.#out, 0, e.code, e.message);
-        const err = new H2StreamError(e.code, `h2 client: ${e.message}`);
-        // Let the GOAWAY reach the server before the socket closes.
-        this.#flush();
-        await this.#idleWriter(1000);
-        this.#teardown(err, err, true);
-        return;
-      }
-      this.#teardown(
-        new H2StreamError(ErrorCode.INTERNAL_ERROR, `connection lost: ${(e as Error).message}`, {
-          cause: e,
-        }),
-      );
-    }
-  }
-
-  #frame(type: number, flags: number, id: number, payload: Uint8Array): void {
-    if (this.#hdrStream !== 0 && (type !== FrameType.CONTINUATION || id !== this.#hdrStream)) {
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "expected CONTINUATION");
-    }
-    if (!this.#settingsReceived && type !== FrameType.SETTINGS) {
-      throw new ConnectionError(
-        ErrorCode.PROTOCOL_ERROR,
-        "the server did not start with SETTINGS (not an HTTP/2 server?)",
-      );
-    }
-    try {
-      switch (type) {
-        case FrameType.DATA:
-          return this.#onData(flags, id, payload);
-        case FrameType.HEADERS:
-          return this.#onHeaders(flags, id, payload);
-        case FrameType.CONTINUATION:
-          return this.#onContinuation(flags, id, payload);
-        case FrameType.SETTINGS:
-          return this.#onSettings(flags, id, payload);
-        case FrameType.PING:
-          return this.#onPing(flags, id, payload);
-        case FrameType.GOAWAY:
-          return this.#onGoaway(id, payload);
-        case FrameType.RST_STREAM:
-          return this.#onRstStream(id, payload);
-        case FrameType.WINDOW_UPDATE:
-          return this.#onWindowUpdate(id, payload);
-        case FrameType.PUSH_PROMISE:
-          throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE with push disabled");
-        case FrameType.PRIORITY:
-          if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PRIORITY on stream 0");
-          if (payload.length !== 5) {
-            throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "PRIORITY length");
-          }
-          return;
-        default:
-          return; // unknown frame types are ignored (RFC 9113 4.1)
-      }
-    } catch (e) {
-      if (!(e instanceof StreamError)) throw e;
-      const s = this.#streams.get(id);
-      writeRstStream(this.#out, id, e.code);
-      this.#flush();
-      if (s !== undefined) {
-        this.#forget(s);
-        s.fail(new H2StreamError(e.code, `h2 client: ${e.message}`));
-      }
-    }
-  }
-
-  /** A frame for a stream id we never opened is a connection error; a closed one is ignored. */
-  #streamFor(id: number, what: string): ClientStream | undefined {
-    if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `${what} on stream 0`);
-    const s = this.#streams.get(id);
-    if (s === undefined && ((id & 1) === 0 || id >= this.#nextId)) {
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `${what} on idle stream ${id}`);
-    }
-    return s;
-  }
-
-  #onData(flags: number, id: number, payload: Uint8Array): void {
-    const s = this.#streamFor(id, "DATA");
-    // Connection credit: counted and returned on receipt, whatever the stream's fate.
-    this.#connRecvWindow -= payload.length;
-    if (this.#connRecvWindow < 0) {
-      throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "connection window exceeded");
-    }
-    this.#connUnreturned += payload.length;
-    if (this.#connUnreturned >= CONN_WINDOW / 2) {
-      writeWindowUpdate(this.#out, 0, this.#connUnreturned);
-      this.#connRecvWindow += this.#connUnreturned;
-      this.#connUnreturned = 0;
-      this.#flush();
-    }
-    const body = dataPayload(flags, payload);
-    if (s === undefined) return; // reset by us: drop
-    if (s.remoteEnded) throw new StreamError(ErrorCode.STREAM_CLOSED, "DATA after END_STREAM");
-    if (!s.headSeen) {
-      throw new StreamError(ErrorCode.PROTOCOL_ERROR, "DATA before the response head");
-    }
-    s.recvWindow -= payload.length;
-    if (s.recvWindow < 0) {
-      throw new StreamError(ErrorCode.FLOW_CONTROL_ERROR, "stream window exceeded");
-    }
-    // Padding is never read by the consumer: its credit goes back at once.
-    const pad = payload.length - body.length;
-    if (pad > 0) this.#consumed(s, pad);
-    s.onData(body.slice());
-    if (flags & Flag.END_STREAM) this.#remoteEnd(s, []);
-  }
-
-  #remoteEnd(s: ClientStream, trailers: [string, string][]): void {
-    s.onEnd(trailers);
-    if (s.localEnded) this.#completed(s);
-  }
-
-  #onHeaders(flags: number, id: number, payload: Uint8Array): void {
-    if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0");
-    this.#hdrBuf.reset();
-    this.#hdrBuf.bytes(headerFragment(flags, payload));
-    if (flags & Flag.END_HEADERS) this.#headerBlock(id, flags);
-    else {
-      this.#hdrStream = id;
-      this.#hdrFlags = flags;
-    }
-  }
-
-  #onContinuation(flags: number, id: number, payload: Uint8Array): void {
-    if (this.#hdrStream === 0 || id !== this.#hdrStream) {
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "unexpected CONTINUATION");
-    }
-    if (this.#hdrBuf.len + payload.length > MAX_HEADER_BLOCK) {
-      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
-    }
-    this.#hdrBuf.bytes(payload);
-    if (flags & Flag.END_HEADERS) {
-      this.#hdrStream = 0;
-      this.#headerBlock(id, this.#hdrFlags);
-    }
-  }
-
-  /** A complete header block: the response head, an informational head, or trailers. */
-  #headerBlock(id: number, flags: number): void {
-    const fields: string[] = [];
-    const block = this.#hdrBuf.view();
-    let listSize = 0;
-    try {
-      // Always decoded, even for a stream we reset, to keep the HPACK table in step.
-      listSize = this.#dec.decode(block, 0, block.length, fields, MAX_HEADER_LIST);
-    } catch (e) {
-      if (e instanceof HpackError) {
-        throw new ConnectionError(ErrorCode.COMPRESSION_ERROR, e.message);
-      }
-      throw e;
-    }
-    const s = this.#streamFor(id, "HEADERS");
-    if (s === undefined) return;
-    if (listSize > MAX_HEADER_LIST) {
-      throw new StreamError(
-        ErrorCode.PROTOCOL_ERROR,
-        `response header list of ${listSize} octets exceeds ${MAX_HEADER_LIST}`,
-      );
-    }
-    const endStream = (flags & Flag.END_STREAM) !== 0;
-    if (s.remoteEnded) throw new StreamError(ErrorCode.STREAM_CLOSED, "HEADERS after END_STREAM");
-    if (s.headSeen) {
-      // Trailers.
-      if (!endStream) {
-        throw new StreamError(ErrorCode.PROTOCOL_ERROR, "trailers without END_STREAM");
-      }
-      this.#remoteEnd(s, parseTrailers(fields));
-      return;
-    }
-    const { status, headers } = parseResponseHead(fields);
-    if (status < 200) {
-      if (endStream) {
-        throw new StreamError(ErrorCode.PROTOCOL_ERROR, "informational response with END_STREAM");
-      }
-      return; // 1xx: the final head follows
-    }
-    s.onHead(status, headers, false);
-    if (endStream) this.#remoteEnd(s, []);
-  }
-
-  #onSettings(flags: number, id: number, payload: Uint8Array): void {
-    if (id !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
-    if (flags & Flag.ACK) {
-      if (payload.length !== 0) {
-        throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with payload");
-      }
-      this.#settingsAcked = true;
-      this.#checkReady();
-      return;
-    }
-    for (const [key, v] of parseSettings(payload)) {
-      switch (key) {
-        case Setting.HEADER_TABLE_SIZE:
-          this.#enc.setMaxTableSize(v);
-          break;
-        case Setting.MAX_CONCURRENT_STREAMS:
-          this.#peerMaxStreams = v;
-          break;
-        case Setting.INITIAL_WINDOW_SIZE: {
-          const delta = v - this.#peerInitialWindow;
-          this.#peerInitialWindow = v;
-          for (const s of this.#streams.values()) {
-            s.sendWindow += delta;
-            if (s.sendWindow > MAX_WINDOW) {
-              throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "stream window overflow");
-            }
-          }
-          break;
-        }
-        case Setting.MAX_FRAME_SIZE:
-          this.#peerMaxFrame = v;
-          break;
-        default:
-          break; // ENABLE_PUSH (checked), MAX_HEADER_LIST_SIZE (advisory), unknown ones
-      }
-    }
-    writeFrameHeader(this.#out, 0, FrameType.SETTINGS, Flag.ACK, 0);
-    this.#flush();
-    this.#settingsReceived = true;
-    this.#checkReady();
-    this.#openQueued();
-    if (this.#sendable.size > 0) this.#pumpSends();
-  }
-
-  #checkReady(): void {
-    if (this.#settingsReceived && this.#settingsAcked && this.#onReady !== undefined) {
-      const r = this.#onReady;
-      this.#onReady = undefined;
-      r();
-    }
-  }
-
-  #onPing(flags: number, id: number, payload: Uint8Array): void {
-    if (id !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PING on a stream");
-    if (payload.length !== 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "PING length");
-    if (flags & Flag.ACK) {
-      const seq = readU32(payload, 4);
-      const p = this.#pings.get(seq);
-      if (p !== undefined && readU32(payload, 0) === 0) {
-        this.#pings.delete(seq);
-        p.resolve(performance.now() - p.start);
-      }
-      return;
-    }
-    writeFrameHeader(this.#out, 8, FrameType.PING, Flag.ACK, 0);
-    this.#out.bytes(payload);
-    this.#flush();
-  }
-
-  #onGoaway(id: number, payload: Uint8Array): void {
-    if (id !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "GOAWAY on a stream");
-    const { last, code, debug } = parseGoaway(payload);
-    const msg = `server sent GOAWAY (${errorCodeName(code)}, last stream ${last}${
-      debug ? `: ${debug}` : ""
-    })`;
-    this.#goaway = new H2StreamError(code, msg, { retryable: false });
-    const refused = new H2StreamError(ErrorCode.REFUSED_STREAM, `stream not processed: ${msg}`, {
-      retryable: true,
-    });
-    this.#failQueued(refused);
-    for (const [sid, s] of [...this.#streams]) {
-      if (sid > last) {
-        this.#streams.delete(sid);
-        this.#sendable.delete(s);
-        s.fail(refused);
-      }
-    }
-    this.#notifyStreams();
-    if (this.#streams.size === 0) this.#teardown(this.#goaway, this.#goaway, true);
-  }
-
-  #onRstStream(id: number, payload: Uint8Array): void {
-    const code = u32Payload(payload, "RST_STREAM");
-    const s = this.#streamFor(id, "RST_STREAM");
-    if (s === undefined) return;
-    this.#forget(s);
-    s.fail(new H2StreamError(code, `stream reset by the server`));
-  }
-
-  #onWindowUpdate(id: number, payload: Uint8Array): void {
-    const inc = u32Payload(payload, "WINDOW_UPDATE") & 0x7fffffff;
-    if (id === 0) {
-      if (inc === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
-      this.#connSendWindow += inc;
-      if (this.#connSendWindow > MAX_WINDOW) {
-        throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "connection window overflow");
-      }
-    } else {
-      const s = this.#streamFor(id, "WINDOW_UPDATE");
-      if (s === undefined) return;
-      if (inc === 0) throw new StreamError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
-      s.sendWindow += inc;
-      if (s.sendWindow > MAX_WINDOW) {
-        throw new StreamError(ErrorCode.FLOW_CONTROL_ERROR, "stream window overflow");
-      }
-    }
-    if (this.#sendable.size > 0) this.#pumpSends();
   }
 }

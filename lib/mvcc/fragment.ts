@@ -6,22 +6,10 @@
  * exceeds it. Sizes are the exact protobuf sizes etcd computes.
  */
 
+import { varintSize } from "../base/varint.ts";
 import { encodeKeyValue } from "./kv_codec.ts";
 import type { Event } from "./types.ts";
 import type { WatchResponse } from "./watch_types.ts";
-
-function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 128) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-function int64Size(v: number): number {
-  return v < 0 ? 10 : varintSize(v);
-}
 
 /** Encoded size of an mvccpb.Event. */
 export function eventSize(e: Event): number {
@@ -46,10 +34,10 @@ export function watchResponseSize(
   eventBytes: number,
 ): number {
   let n = 1 + varintSize(headerBytes) + headerBytes;
-  if (r.watchId !== 0) n += 1 + int64Size(r.watchId);
+  if (r.watchId !== 0) n += 1 + varintSize(r.watchId);
   if (r.created) n += 2;
   if (r.canceled) n += 2;
-  if (r.compactRevision !== 0) n += 1 + int64Size(r.compactRevision);
+  if (r.compactRevision !== 0) n += 1 + varintSize(r.compactRevision);
   if (r.cancelReason.length) {
     const b = new TextEncoder().encode(r.cancelReason).length;
     n += 1 + varintSize(b) + b;

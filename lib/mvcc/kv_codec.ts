@@ -6,59 +6,19 @@
  */
 
 import { toCounter } from "../base/types.ts";
+import {
+  varint64Size,
+  VarintReader,
+  varintSize,
+  writeVarint,
+  writeVarint64,
+} from "../base/varint.ts";
 import { bytesToKey as keyString } from "./key_bytes.ts";
 import type { KeyValue } from "./types.ts";
 
 const EMPTY = new Uint8Array(0);
-
-function varintSize(v: number): number {
-  if (v < 128) return 1;
-  if (v < 16384) return 2;
-  if (v < 2097152) return 3;
-  let n = 1;
-  while (v >= 128) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-function writeVarint(out: Uint8Array, at: number, v: number): number {
-  if (v < 0x80000000) {
-    while (v >= 128) {
-      out[at++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    out[at++] = v;
-    return at;
-  }
-  while (v >= 128) {
-    out[at++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  out[at++] = v;
-  return at;
-}
-
-function writeVarint64(out: Uint8Array, at: number, v: bigint): number {
-  let u = BigInt.asUintN(64, v);
-  while (u >= 128n) {
-    out[at++] = Number(u & 127n) | 0x80;
-    u >>= 7n;
-  }
-  out[at++] = Number(u);
-  return at;
-}
-
-function varint64Size(v: bigint): number {
-  let u = BigInt.asUintN(64, v);
-  let n = 1;
-  while (u >= 128n) {
-    u >>= 7n;
-    n++;
-  }
-  return n;
-}
+/** What the reader names in its errors. */
+const KEY_VALUE = "mvcc KeyValue";
 
 /** Encodes a KeyValue as mvccpb.KeyValue. */
 export function encodeKeyValue(kv: KeyValue): Uint8Array {
@@ -110,42 +70,6 @@ export function encodeKeyValueAfter(kv: KeyValue, room: number): Uint8Array {
   return out;
 }
 
-class Reader {
-  at = 0;
-  constructor(readonly b: Uint8Array) {}
-  varint(): number {
-    let v = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.at >= this.b.length) throw new RangeError("mvcc: truncated KeyValue");
-      const c = this.b[this.at++];
-      v += (c & 0x7f) * mul;
-      if (c < 0x80) return v;
-      mul *= 128;
-    }
-    throw new RangeError("mvcc: malformed varint in KeyValue");
-  }
-  varint64(): bigint {
-    let v = 0n;
-    let shift = 0n;
-    for (let i = 0; i < 10; i++) {
-      if (this.at >= this.b.length) throw new RangeError("mvcc: truncated KeyValue");
-      const c = this.b[this.at++];
-      v |= BigInt(c & 0x7f) << shift;
-      if (c < 0x80) return BigInt.asIntN(64, v);
-      shift += 7n;
-    }
-    throw new RangeError("mvcc: malformed varint in KeyValue");
-  }
-  bytes(): Uint8Array {
-    const n = this.varint();
-    if (this.at + n > this.b.length) throw new RangeError("mvcc: truncated KeyValue");
-    const out = this.b.subarray(this.at, this.at + n);
-    this.at += n;
-    return out;
-  }
-}
-
 /**
  * Decodes mvccpb.KeyValue bytes. The key and value are views into one private copy of `b`
  * (one allocation instead of two), so `b` may be reused by its owner afterwards.
@@ -175,7 +99,7 @@ export function decodeKeyValues(bufs: Uint8Array[]): KeyValue[] {
 }
 
 function decodeOwned(b: Uint8Array): KeyValue {
-  const r = new Reader(b);
+  const r = new VarintReader(b, KEY_VALUE);
   const kv: KeyValue = {
     key: EMPTY,
     createRevision: 0,
@@ -226,7 +150,7 @@ export interface KeyValueHead {
  * the value (opening a store reads every stored change once).
  */
 export function peekKeyValue(b: Uint8Array, out: KeyValueHead): void {
-  const r = new Reader(b);
+  const r = new VarintReader(b, KEY_VALUE);
   out.key = "";
   out.createRevision = 0;
   out.version = 0;

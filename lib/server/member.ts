@@ -9,8 +9,8 @@
  * (raft snapshot files) and `<data-dir>/member/snap/db` (the backend page file).
  */
 import { create } from "@bufbuild/protobuf";
-import { Errors, EtcdError } from "../base/errors.ts";
-import { type Entry, EntryType, type Snapshot } from "../base/raftpb.ts";
+import { Errors } from "../base/errors.ts";
+import type { Snapshot } from "../base/raftpb.ts";
 import { Rand } from "../base/rand.ts";
 import type { ClusterId, MemberId } from "../base/types.ts";
 import { asLogger, type Logger, stderrLogger } from "../base/log.ts";
@@ -22,7 +22,6 @@ import type { OnlineDefragOptions } from "../backend/online_defrag.ts";
 import type { Wal } from "../wal/wal.ts";
 import { Snapshotter } from "../snap/snapshotter.ts";
 import {
-  type ApplyBatch,
   type Message,
   type Node,
   ProposalDroppedError,
@@ -37,18 +36,17 @@ import {
   AlarmRequest_AlarmAction,
   AlarmRequestSchema,
   AlarmType,
-  CompactionRequestSchema,
   type ResponseHeader,
   ResponseHeaderSchema,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
-import { ConfigError, type ServerConfig } from "./config.ts";
+import type { ServerConfig } from "./config.ts";
 import type { AuthStore } from "../auth/store.ts";
 import type { AuthInfo } from "../auth/store.ts";
 import type { TokenProvider } from "./token.ts";
 import { SimpleTokenProvider } from "./token_simple.ts";
 import type { AlarmStore } from "./alarms.ts";
 import { quotaBytes } from "./quota.ts";
-import { type Compactor, startCompactor } from "./compactor.ts";
+import type { Compactor } from "./compactor.ts";
 import { formatId } from "./member_id.ts";
 import { encodeRequest, type InternalRequest, RequestKind } from "./request.ts";
 import { MemberReconfig } from "./member_reconfig.ts";
@@ -58,19 +56,19 @@ import { type Applied, APPLIED_KIND, type AppliedFor, Applier } from "./applier.
 import { ServerState } from "./state.ts";
 import { importLegacyMembership, type MemberRecord, type Membership } from "./membership.ts";
 import { Waits } from "./waits.ts";
-import type { MembersFetcher } from "./join.ts";
 import { ReadRounds } from "./read_rounds.ts";
 import { RaftLoop } from "./raft_loop.ts";
-import { type ServerMetrics, SLOW_APPLY_MS } from "./server_metrics.ts";
+import type { ServerMetrics } from "./server_metrics.ts";
 import { openBackendStream } from "./snapshot_stream.ts";
 import { installSnapshot } from "./snapshot_install.ts";
+import { applyBatch, type MemberApplyHost } from "./member_apply.ts";
 import { InstallGate } from "./install_gate.ts";
 import type { LeaseTimeToLive } from "../lease/lessor.ts";
-import { urlText } from "./bootstrap.ts";
 import { type MemberStorage, openMemberStorage } from "./member_storage.ts";
 import { LateTransport, type TransportFactory } from "./late_transport.ts";
-import { publishMember } from "./member_publish.ts";
-import { type LeaseBug, MemberLeases } from "./member_leases.ts";
+import { bootMember } from "./member_boot.ts";
+import type { MemberOptions, Proposal } from "./member_options.ts";
+import { MemberLeases } from "./member_leases.ts";
 import { statusOf } from "./member_status.ts";
 import { answerPeerCall, MemberRemovedError, type PeerCallTargets } from "./member_calls.ts";
 import type { SnapshotSource, Transport } from "../transport/transport.ts";
@@ -79,59 +77,9 @@ export type { Applied, AppliedFor } from "./applier.ts";
 export { memberPaths } from "./bootstrap.ts";
 export { SNAPSHOT_CATCH_UP_ENTRIES } from "./raft_loop.ts";
 
-/** A request without its id (the member assigns one). */
-export type Proposal = InternalRequest extends infer R
-  ? R extends { kind: infer K; req: infer Q } ? { kind: K; req: Q } : never
-  : never;
-
 export { DataDirLockedError } from "./member_storage.ts";
 export type { TransportFactory } from "./late_transport.ts";
-
-/** Seams and knobs of a member; defaults are the real disk and clock. */
-export interface MemberOptions {
-  disk?: Disk;
-  clock?: Clock;
-  /** How long a proposer waits for its apply (etcd: 5 s + 2 election timeouts). */
-  requestTimeoutMs?: number;
-  /**
-   * Where the member logs (lib/base/log.ts): a Logger, or a plain line sink (each event as
-   * "concord: msg key=value …"). Default: JSON lines at --log-level to stderr.
-   */
-  log?: Logger | ((line: string) => void);
-  /**
-   * WAL segment size (default 64 MiB, as etcd). Simulations use small ones, which also makes
-   * them cross segment cuts and releases.
-   */
-  walSegmentBytes?: number;
-  /**
-   * The peer transport. Required when the cluster has other members (a member given peers
-   * never serves as if alone); a cluster of one needs none.
-   */
-  transport?: TransportFactory;
-  /** Seed of raft's randomized election timeouts (default: from the id and the clock). */
-  raftSeed?: number;
-  /**
-   * Entries kept in raft's log behind a snapshot (default SNAPSHOT_CATCH_UP_ENTRIES, etcd's
-   * 5,000); tests lower it to make a lagging follower need a snapshot.
-   */
-  snapshotCatchUpEntries?: number;
-  /**
-   * How a member started with --initial-cluster-state existing asks a peer for the cluster's
-   * members (default: etcd's GET /members over HTTP; the simulation asks its members).
-   */
-  fetchMembers?: MembersFetcher;
-  /** Where the member reports measurements (etcd's metrics; see server_metrics.ts). */
-  metrics?: ServerMetrics;
-  /**
-   * How an online defrag shares the event loop (default: 4 ms slices; a simulation turns
-   * slicing off, since slices timed on the real clock made its runs vary from run to run).
-   */
-  backendDefrag?: OnlineDefragOptions;
-  /** A planted bug for the simulation's checkers (RaftLoopOptions.testOnlyAckBeforeFsync). */
-  testOnlyAckBeforeFsync?: boolean;
-  /** A planted lease bug for the simulation's lease checker (member_leases.ts LeaseBug). */
-  testOnlyLeaseBug?: LeaseBug;
-}
+export type { MemberOptions, Proposal } from "./member_options.ts";
 
 /** A running member. Create with `Member.start`, end with `stop`. */
 export class Member {
@@ -174,6 +122,8 @@ export class Member {
   readonly #metrics: ServerMetrics;
   /** Reads wait here while a snapshot install has the store closed. */
   readonly #installGate: InstallGate;
+  /** What the apply of committed entries (member_apply.ts) drives of this member. */
+  readonly #applyHost: MemberApplyHost;
   /** Resolves when the member first knows a leader (itself, with one member). */
   readonly ready: Promise<void>;
   #markReady!: () => void;
@@ -300,7 +250,7 @@ export class Member {
       heartbeatSendFailures: this.#metrics.heartbeatSendFailures,
       testOnlyAckBeforeFsync: opts.testOnlyAckBeforeFsync,
       hooks: {
-        apply: (b) => this.#apply(b),
+        apply: (b) => applyBatch(this.#applyHost, b),
         readStates: (rs) => this.#reads.confirmed(rs),
         softState: (s) => this.#softState(s),
         tick: () => this.#waits.expire(this.#clock.now()),
@@ -356,6 +306,19 @@ export class Member {
       events: this.#events,
       metrics: this.#metrics,
     });
+    this.#applyHost = {
+      clock: this.#clock,
+      applier: this.#applier,
+      waits: this.#waits,
+      reconfig: this.#reconfig,
+      leases: this.#leases,
+      events: this.#events,
+      metrics: this.#metrics,
+      installGate: this.#installGate,
+      state: () => this.#state,
+      installSnapshot: (snap) => this.#installSnapshot(snap),
+      maybeSnapshot: (applied) => this.#loop.maybeSnapshot(applied),
+    };
     this.#lateTransport = new LateTransport({
       id: this.id,
       clock: this.#clock,
@@ -396,78 +359,28 @@ export class Member {
     return member;
   }
 
-  async #boot(
-    transport: TransportFactory | undefined,
-    joinedPeers: MemberRecord[],
-  ): Promise<void> {
-    // replay: raft hands out committed entries after `applied`; the consistent index skips
-    // what the backend already holds
-    await this.#loop.node.process();
-    const cs = this.#loop.node.raw.confState();
-    const alone = cs.voters.length === 1 && cs.voters[0] === this.id;
-    // a learner is a peer too (the only voter must still replicate to it), and a member
-    // joining an existing cluster knows no configuration until the leader sends it
-    const others = [...cs.voters, ...cs.learners].filter((id) => id !== this.id).length;
-    // a cluster shrunk to this one member still listens on its peer URLs, as etcd always
-    // does: a removed member that restarts without knowing it is told so only by a peer's
-    // refusal (410), and this member is the only peer left to refuse it
-    const shrunk = alone && transport !== undefined && this.#state.membership.anyRemoved;
-    if (others > 0 || !alone || shrunk) {
-      if (transport === undefined) {
-        throw new ConfigError(
-          `${this.describe()} has other members but no peer transport: ` +
-            `give it --listen-peer-urls to serve and reach its peers`,
-        );
-      }
-      const t = await transport(this.#loop);
-      this.#loop.setTransport(t);
-      const peers = new Map(joinedPeers.map((m) => [m.id, m]));
-      for (const m of this.#state.membership.list()) peers.set(m.id, m);
-      for (const m of peers.values()) {
-        if (m.id !== this.id) t.addPeer({ id: m.id, urls: m.peerURLs });
-      }
-    }
-    // from here on, a change adding a member to a cluster of one starts the transport
-    this.#lateTransport.arm(transport);
-    if (alone) {
-      // no one else can win, so there is no reason to wait an election timeout
-      this.#loop.node.campaign();
-      await this.#loop.node.process();
-    }
-    this.#state.lessor.start();
-    this.#compactor = startCompactor(
-      this.config.autoCompactionMode,
-      this.config.autoCompactionRetention,
+  #boot(transport: TransportFactory | undefined, joinedPeers: MemberRecord[]): Promise<void> {
+    return bootMember(
       {
-        clock: this.#clock,
-        rev: () => this.store.rev(),
-        isLeader: () => this.isLeader,
-        compact: async (rev) => {
-          await this.propose({
-            kind: RequestKind.Compaction,
-            req: create(CompactionRequestSchema, { revision: BigInt(rev) }),
-          });
-        },
-        isCompacted: (err) =>
-          err instanceof EtcdError && err.message === Errors.compacted().message,
-      },
-    );
-    this.#loop.start();
-    this.ready.then(() =>
-      publishMember({
         id: this.id,
         clusterId: this.clusterId,
-        name: this.config.name,
-        clientURLs: this.config.advertiseClientUrls.map(urlText),
+        config: this.config,
         clock: this.#clock,
         log: this.#log,
-        membership: () => this.#state.membership,
-        proposeAttributes: (req) => this.propose({ kind: RequestKind.MemberAttrSet, req }),
+        loop: this.#loop,
+        lateTransport: this.#lateTransport,
+        ready: this.ready,
+        state: () => this.#state,
+        isLeader: () => this.isLeader,
+        describe: () => this.describe(),
+        propose: (p) => this.propose(p),
         running: () => this.#running,
-      })
-    ).then((published) => {
-      if (published) this.#markPublished();
-    });
+        compactorStarted: (c) => (this.#compactor = c),
+        published: () => this.#markPublished(),
+      },
+      transport,
+      joinedPeers,
+    );
   }
 
   /** Neither stopped nor failed. */
@@ -490,68 +403,6 @@ export class Member {
     // hub's timer (seed 14000123, a lone member on a full disk)
     this.hub.close();
     this.#markFailed(err);
-  }
-
-  async #apply(b: ApplyBatch): Promise<void> {
-    this.#reconfig.newBatch();
-    if (b.snapshot !== null) {
-      this.#installGate.begin();
-      try {
-        await this.#installSnapshot(b.snapshot);
-      } catch (err) {
-        this.#installGate.close(Errors.stopped()); // no store is left: the member fails
-        throw err;
-      }
-      this.#installGate.end();
-      // the snapshot is applied up to its index even when no entry follows it: reads that
-      // wait for an index at or below it must not wait for the next entry
-      this.#waits.applied(b.snapshot.metadata.index);
-    }
-    const s = this.#state;
-    const ci = s.store.consistentIndex().index;
-    let cc = 0;
-    // The consistent index of the batch's request entries is stored once, after the last one
-    // applied (two meta-bucket writes per entry were 3 % of a lone member's busy time under
-    // put-1000). The loop is one synchronous step and the backend commits only at the end of
-    // a step (batch_backend.ts), so no commit can hold an entry's writes without its index;
-    // `finally` stores it for the entries applied before one that stops the member.
-    let pending: Entry | null = null;
-    try {
-      for (const e of b.entries) {
-        if (e.type === EntryType.ConfChange) {
-          // conf changes are replayed into the membership even below the consistent index:
-          // in log order they end in the state the backend already holds
-          const change = b.confChanges[cc++];
-          this.#reconfig.apply(change, e);
-          if (e.index > ci) {
-            s.store.setConsistentIndex(e.index, e.term);
-            pending = null;
-          }
-          this.#reconfig.settle(change);
-          continue;
-        }
-        if (e.index <= ci) continue; // already in the backend: a replay applies nothing twice
-        if (e.type !== EntryType.Normal || e.data.length === 0) {
-          pending = e;
-          if (e.type === EntryType.Normal) this.#leases.appliedEmptyEntry(e.term);
-          continue;
-        }
-        const started = this.#clock.now();
-        const r = this.#applier.applyEntry(e);
-        pending = e;
-        const took = this.#clock.now() - started;
-        this.#events.applied(r, took);
-        if (took > SLOW_APPLY_MS) this.#metrics.slowApplies?.add();
-        this.#waits.settle(r.id, r.outcome);
-      }
-    } finally {
-      if (pending !== null) s.store.setConsistentIndex(pending.index, pending.term);
-    }
-    if (b.entries.length > 0) {
-      const last = b.entries[b.entries.length - 1].index;
-      this.#waits.applied(last);
-      this.#loop.maybeSnapshot(last);
-    }
   }
 
   /**
