@@ -8,6 +8,7 @@
  * Data dir layout (as etcd's): `<data-dir>/member/wal` (or --wal-dir), `<data-dir>/member/snap`
  * (raft snapshot files) and `<data-dir>/member/snap/db` (the backend page file).
  */
+import type { FaultPoints } from "../base/fault_points.ts";
 import { create } from "@bufbuild/protobuf";
 import { Errors, EtcdError } from "../base/errors.ts";
 import { type Entry, EntryType, type Snapshot } from "../base/raftpb.ts";
@@ -129,6 +130,8 @@ export interface MemberOptions {
   backendDefrag?: OnlineDefragOptions;
   /** A planted bug for the simulation's checkers (RaftLoopOptions.testOnlyAckBeforeFsync). */
   testOnlyAckBeforeFsync?: boolean;
+  /** Fault points for tests (lib/base/fault_points.ts): the simulation crashes members there. */
+  faults?: FaultPoints;
 }
 
 /** A running member. Create with `Member.start`, end with `stop`. */
@@ -293,6 +296,7 @@ export class Member {
       log: asLogger(opts.log, () => stderrLogger(config.logLevel)).named("server/raft"),
       heartbeatSendFailures: this.#metrics.heartbeatSendFailures,
       testOnlyAckBeforeFsync: opts.testOnlyAckBeforeFsync,
+      faults: opts.faults,
       hooks: {
         apply: (b) => this.#apply(b),
         readStates: (rs) => this.#reads.confirmed(rs),
@@ -370,6 +374,7 @@ export class Member {
       onLeaseCheckpoint: (batch) => this.#leases.checkpoint(batch),
       metrics: this.#metrics,
       onBackendFailure: (err) => this.#fail(err),
+      compactionBatchLimit: this.config.compactionBatchLimit,
     });
   }
 
@@ -516,6 +521,7 @@ export class Member {
           // conf changes are replayed into the membership even below the consistent index:
           // in log order they end in the state the backend already holds
           const change = b.confChanges[cc++];
+          s.backend.faults?.hit("beforeApplyOneConfChange");
           this.#reconfig.apply(change, e);
           if (e.index > ci) {
             s.store.setConsistentIndex(e.index, e.term);
@@ -530,6 +536,7 @@ export class Member {
           if (e.type === EntryType.Normal) this.#leases.appliedEmptyEntry(e.term);
           continue;
         }
+        s.backend.faults?.hit("beforeApplyOneEntryNormal");
         const started = this.#clock.now();
         const r = this.#applier.applyEntry(e);
         pending = e;

@@ -12,11 +12,16 @@
  *   --no-disk-full   no member's disk made full (on by default since finding 8's fix)
  *   --no-slow-disk   no member's fsyncs made slow (on by default since finding 10's fix)
  *   --slow-disk-at-start  every member's fsyncs slow from the start (for ack-before-fsync)
+ *   --no-faults    a clean run: no fault menu at all (a --failpoint still fires)
+ *   --no-failpoints  no fault points armed (members die at named points: on by default)
+ *   --failpoint P[:K[:power|process[:I]]]  arm point P from the start: the member (index I,
+ *                  or any) dies at its hit after K others (lib/base/fault_points.ts names them)
  *
  * Exits 1 on the first failing seed, after printing it with its replay command and trace.
  */
 import {
   describeFailure,
+  parseArm,
   PLANTED_BUGS,
   replayCommand,
   runCluster,
@@ -52,6 +57,9 @@ const known = new Set([
   "no-disk-full",
   "no-slow-disk",
   "slow-disk-at-start",
+  "no-failpoints",
+  "no-faults",
+  "failpoint",
 ]);
 for (const a of Deno.args) {
   if (a.startsWith("--") && !known.has(a.slice(2))) throw new Error(`unknown flag ${a}`);
@@ -70,6 +78,8 @@ const bug = PLANTED_BUGS.find((b) => b === bugFlag);
 if (bugFlag !== undefined && bug === undefined) {
   throw new Error(`--bug must be one of ${PLANTED_BUGS.join(", ")}`);
 }
+const armFlag = flag("failpoint");
+const failpoint = armFlag === undefined ? undefined : parseArm(armFlag);
 const verbose = Deno.args.includes("--verbose");
 const keepGoing = Deno.args.includes("--keep-going");
 const failed: number[] = [];
@@ -96,6 +106,9 @@ for (let s = 0; s < seeds; s++) {
     diskFull: !Deno.args.includes("--no-disk-full"),
     slowDisk: !Deno.args.includes("--no-slow-disk"),
     slowDiskAtStart: Deno.args.includes("--slow-disk-at-start"),
+    faults: !Deno.args.includes("--no-faults"),
+    failpoints: !Deno.args.includes("--no-failpoints"),
+    failpoint,
   };
   const res = await runCluster(o);
   if (res.violations.length > 0 && keepGoing) {
@@ -121,7 +134,9 @@ for (let s = 0; s < seeds; s++) {
         `membership ${JSON.stringify(res.membership)}, transfers ${
           JSON.stringify(res.transfers)
         }, ` +
-        `${res.crashes} crashes, ${res.partitions} partitions, final rev ${res.finalRev}, ${res.simMs} sim ms`,
+        `${res.crashes} crashes (fault points: ${
+          res.fired.map((f) => f.point).join(" ") || "none"
+        }), ${res.partitions} partitions, final rev ${res.finalRev}, ${res.simMs} sim ms`,
     );
   }
 }
