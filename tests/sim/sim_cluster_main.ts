@@ -12,6 +12,7 @@
  *   --no-disk-full   no member's disk made full (on by default since finding 8's fix)
  *   --no-slow-disk   no member's fsyncs made slow (on by default since finding 10's fix)
  *   --slow-disk-at-start  every member's fsyncs slow from the start (for ack-before-fsync)
+ *   --ops N        operations per KV client (default 40)
  *   --no-faults    a clean run: no fault menu at all (a --failpoint still fires)
  *   --no-failpoints  no fault points armed (members die at named points: on by default)
  *   --failpoint P[:K[:power|process[:I]]]  arm point P from the start: the member (index I,
@@ -59,6 +60,7 @@ const known = new Set([
   "slow-disk-at-start",
   "no-failpoints",
   "no-faults",
+  "ops",
   "failpoint",
 ]);
 for (const a of Deno.args) {
@@ -107,6 +109,7 @@ for (let s = 0; s < seeds; s++) {
     slowDisk: !Deno.args.includes("--no-slow-disk"),
     slowDiskAtStart: Deno.args.includes("--slow-disk-at-start"),
     faults: !Deno.args.includes("--no-faults"),
+    opsPerClient: flag("ops") === undefined ? undefined : int("ops", flag("ops"), 40),
     failpoints: !Deno.args.includes("--no-failpoints"),
     failpoint,
   };
