@@ -252,8 +252,10 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   const watchers: (WatchRecord | null)[] = new Array(o.size).fill(null);
   const allWatchers: WatchRecord[] = [];
   const watch = (i: number, m: Member, resumeAt?: number) => {
-    if (m.failure !== null) {
-      // a member that failed serves no watch (its hub is closed): none until it restarts
+    if (m.failure !== null || c.members[i] !== m) {
+      // a member that failed serves no watch (its hub is closed): none until it restarts; nor
+      // one that died meanwhile (at a fault point, in the last step of its own restart: seed
+      // 19000167 read its store's dead page file here)
       watchers[i] = null;
       return;
     }
