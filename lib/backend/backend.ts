@@ -8,6 +8,7 @@
  * only commit, pinned snapshots, defragmentation and streaming a copy touch the disk.
  * The implementation lives beside this file (the copy-on-write B+tree page file).
  */
+import type { FaultPoints } from "../base/fault_points.ts";
 
 /** A view of the buckets for reading. */
 export interface ReadTx {
@@ -71,6 +72,8 @@ export interface Backend {
   readonly read: ReadTx;
   /** The single write batch. */
   readonly write: BatchTx;
+  /** Fault points for tests, hit by the backend and the layers over it (none in production). */
+  readonly faults?: FaultPoints;
   /** Commits the buffered writes now (one page-file transaction, fdatasync'd). */
   commit(): Promise<void>;
   /** Commits pending writes and pins a consistent view of the result. */

@@ -19,6 +19,7 @@ import { DB } from "./db.ts";
 import { ClosedError, FailedError, UsageError } from "./errors.ts";
 import type { Tx } from "./tx.ts";
 import { type ObserveSink, secondsSince } from "../base/metric_sink.ts";
+import type { FaultPoints } from "../base/fault_points.ts";
 import {
   applyOps,
   catchUp,
@@ -43,6 +44,8 @@ export interface BackendOptions {
   metrics?: BackendMetrics;
   /** How an online defragmentation shares the event loop (online_defrag.ts). */
   defrag?: OnlineDefragOptions;
+  /** Fault points for tests (lib/base/fault_points.ts); none in production. */
+  faults?: FaultPoints;
 }
 
 /** The backend's measurements, as etcd exports them (etcd_disk_backend_*). */
@@ -111,6 +114,11 @@ export class BatchBackend implements Backend {
   #log: Op[] | null = null;
   readonly #metrics: BackendMetrics | undefined;
   readonly #defragOptions: OnlineDefragOptions;
+  /**
+   * The fault points this backend hits (its commits and defrags); the store over it hits its
+   * compaction's, and a snapshot install hands them to the backend that replaces it.
+   */
+  readonly faults: FaultPoints | undefined;
 
   private constructor(disk: Disk, path: string, db: DB, options: BackendOptions) {
     this.#disk = disk;
@@ -120,6 +128,7 @@ export class BatchBackend implements Backend {
     this.#limit = options.batchLimit ?? 10_000;
     this.#metrics = options.metrics;
     this.#defragOptions = options.defrag ?? {};
+    this.faults = options.faults;
     const clock = options.clock ?? new RealClock();
     this.#timer = clock.every(options.batchInterval ?? 100, () => {
       if (this.#ops > 0 && !this.#failure && !this.#closed) this.#commitInBackground();
@@ -244,6 +253,7 @@ export class BatchBackend implements Backend {
   /** Commits the batch (prepared at once, durable when the promise resolves). */
   #commitBatch(): Promise<void> {
     this.#check();
+    this.faults?.hit("beforeCommit");
     const tx = this.#tx;
     this.#ops = 0;
     this.#buckets.clear();
@@ -252,6 +262,8 @@ export class BatchBackend implements Backend {
     const t0 = sink === undefined ? 0 : performance.now();
     let written = tx.commit();
     if (sink !== undefined) written = written.then(() => sink.observe(secondsSince(t0)));
+    const faults = this.faults;
+    if (faults !== undefined) written = written.then(() => faults.hit("afterCommit"));
     try {
       this.#tx = this.#db.begin(true);
     } catch (err) {
@@ -386,6 +398,7 @@ export class BatchBackend implements Backend {
     try {
       await durable;
       copy = await DB.open(disk, tmp, { pageSize: this.#db.pageSize });
+      this.faults?.hit("defragBeforeCopy");
       const copied = await copySnapshotSliced(src, copy, log, this.#defragOptions);
       src.rollback();
       await catchUp(copy, log, name, copied, this.#defragOptions);
@@ -429,6 +442,7 @@ export class BatchBackend implements Backend {
       // Pinned views and copies of the old file keep it open until they finish.
       if (this.#users.has(old)) this.#retired.add(old);
       else await old.close();
+      this.faults?.hit("defragBeforeRename");
       // The copy's handle stays valid across the rename (it already read the file), and its
       // lock moves with the file.
       await disk.rename(tmp, this.#path);

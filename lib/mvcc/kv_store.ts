@@ -528,7 +528,10 @@ export class MvccStore implements KvReader {
     if (this.#closed) return;
     const m = this._metrics;
     const started = performance.now();
+    const faults = this.backend.faults;
+    faults?.hit("compactBeforeCommitScheduledCompact");
     await this.backend.commit(); // the scheduled mark is durable before anything is removed
+    faults?.hit("compactAfterCommitScheduledCompact");
     // 1. The in-memory index, a slice of keys at a time.
     let from = "";
     for (;;) {
@@ -577,15 +580,19 @@ export class MvccStore implements KvReader {
       m?.dbCompactionKeys?.add(dels.length);
       m?.dbCompactionPauseMs?.observe(performance.now() - batchStarted);
       if (seen < this.#batchLimit || lastKey === undefined) {
+        faults?.hit("compactBeforeSetFinishedCompact");
         this.backend.write.put(META_BUCKET, FINISHED_COMPACT_KEY, revToBytes(rev, 0));
         await this.backend.commit();
+        faults?.hit("compactAfterSetFinishedCompact");
         m?.dbCompactionTotalMs?.observe(performance.now() - started);
         m?.dbCompactionLast?.set(Math.floor(Date.now() / 1000));
         return;
       }
       const lr = bytesToRev(lastKey);
       last = revToBytes(lr.main, lr.sub + 1);
+      faults?.hit("compactBeforeCommitBatch");
       await this.backend.commit();
+      faults?.hit("compactAfterCommitBatch");
       await this.#pause();
     }
   }

@@ -85,6 +85,12 @@ export interface ServerConfig {
    * request took too long" (default 100 ms).
    */
   warningApplyDurationMs?: number;
+  /**
+   * etcd's --experimental-compaction-batch-limit: revisions a compaction deletes per backend
+   * commit (default 1,000). No flag sets it yet; the simulation lowers it so that compactions
+   * commit in several batches.
+   */
+  compactionBatchLimit?: number;
   /** etcd's --enable-grpc-gateway (default true): the JSON gateway under /v3/. */
   enableGrpcGateway?: boolean;
   /** etcd's --max-concurrent-streams per client connection (default: the HTTP server's). */

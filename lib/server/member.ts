@@ -249,6 +249,7 @@ export class Member {
       log: asLogger(opts.log, () => stderrLogger(config.logLevel)).named("server/raft"),
       heartbeatSendFailures: this.#metrics.heartbeatSendFailures,
       testOnlyAckBeforeFsync: opts.testOnlyAckBeforeFsync,
+      faults: opts.faults,
       hooks: {
         apply: (b) => applyBatch(this.#applyHost, b),
         readStates: (rs) => this.#reads.confirmed(rs),
@@ -339,6 +340,7 @@ export class Member {
       onLeaseCheckpoint: (batch) => this.#leases.checkpoint(batch),
       metrics: this.#metrics,
       onBackendFailure: (err) => this.#fail(err),
+      compactionBatchLimit: this.config.compactionBatchLimit,
     });
   }
 

@@ -70,6 +70,7 @@ export async function applyBatch(h: MemberApplyHost, b: ApplyBatch): Promise<voi
         // conf changes are replayed into the membership even below the consistent index:
         // in log order they end in the state the backend already holds
         const change = b.confChanges[cc++];
+        s.backend.faults?.hit("beforeApplyOneConfChange");
         h.reconfig.apply(change, e);
         if (e.index > ci) {
           s.store.setConsistentIndex(e.index, e.term);
@@ -84,6 +85,7 @@ export async function applyBatch(h: MemberApplyHost, b: ApplyBatch): Promise<voi
         if (e.type === EntryType.Normal) h.leases.appliedEmptyEntry(e.term);
         continue;
       }
+      s.backend.faults?.hit("beforeApplyOneEntryNormal");
       const started = h.clock.now();
       const r = h.applier.applyEntry(e);
       pending = e;

@@ -3,6 +3,7 @@
  * disk, clock, transport, log), and what a proposer hands it: apart from member.ts, which
  * re-exports both, so the member's file keeps to the member.
  */
+import type { FaultPoints } from "../base/fault_points.ts";
 import type { Logger } from "../base/log.ts";
 import type { Clock } from "../io/clock.ts";
 import type { Disk } from "../io/disk.ts";
@@ -62,4 +63,6 @@ export interface MemberOptions {
   testOnlyAckBeforeFsync?: boolean;
   /** A planted lease bug for the simulation's lease checker (member_leases.ts LeaseBug). */
   testOnlyLeaseBug?: LeaseBug;
+  /** Fault points for tests (lib/base/fault_points.ts): the simulation crashes members there. */
+  faults?: FaultPoints;
 }

@@ -15,6 +15,7 @@ import type { Backend } from "../backend/backend.ts";
 import type { BatchBackend } from "../backend/batch_backend.ts";
 import { LockedError } from "../backend/errors.ts";
 import type { OnlineDefragOptions } from "../backend/online_defrag.ts";
+import type { FaultPoints } from "../base/fault_points.ts";
 import { WalLockedError } from "../wal/errors.ts";
 import { Snapshotter } from "../snap/snapshotter.ts";
 import { storedConsistentIndex } from "../mvcc/kv_store.ts";
@@ -61,6 +62,8 @@ export interface StorageOptions {
   metrics?: ServerMetrics;
   /** How the backend's online defrag slices its work (the simulation turns slicing off). */
   backendDefrag?: OnlineDefragOptions;
+  /** Fault points for tests, handed to the backend (lib/base/fault_points.ts). */
+  faults?: FaultPoints;
 }
 
 /**
@@ -102,6 +105,7 @@ export async function openMemberStorage(
       clock: opts.clock,
       metrics: opts.metrics?.backend,
       defrag: opts.backendDefrag,
+      faults: opts.faults,
     });
   try {
     const opening = clock.now();

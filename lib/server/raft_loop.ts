@@ -24,6 +24,7 @@ import {
   StateType,
 } from "../raft/mod.ts";
 import type { CountSink } from "../base/metric_sink.ts";
+import type { FaultPoints } from "../base/fault_points.ts";
 import { HeartbeatDetector } from "./heartbeat_detector.ts";
 import type {
   SnapshotPayload,
@@ -96,6 +97,8 @@ export interface RaftLoopOptions {
    * leader, votes, and applies and answers proposals that a power loss can still take away.
    */
   testOnlyAckBeforeFsync?: boolean;
+  /** Fault points for tests (lib/base/fault_points.ts); none in production. */
+  faults?: FaultPoints;
 }
 
 /** The raft loop; also the transport's host (messages and snapshots from peers land here). */
@@ -177,14 +180,18 @@ export class RaftLoop implements TransportHost {
   }
 
   async #persist(b: PersistBatch): Promise<void> {
-    const { wal, storage, snapshotter } = this.#o;
+    const { wal, storage, snapshotter, faults } = this.#o;
     if (b.snapshot !== null) {
       // etcd's order: the snapshot file, then its WAL record, then the entries after it; the
       // page file it names was stored by receiveSnapshot before raft saw the message
+      faults?.hit("raftBeforeSaveSnap");
       await snapshotter.save(b.snapshot);
+      faults?.hit("raftBeforeWALSaveSnaphot");
       const md = b.snapshot.metadata;
       await wal.saveSnapshot({ index: md.index, term: md.term, confState: md.confState });
+      faults?.hit("raftAfterSaveSnap");
     }
+    faults?.hit("raftBeforeSave");
     const saving = this.#o.clock.now();
     // with peers, the fdatasync runs off this thread, which meanwhile takes the peers'
     // messages and the clients' requests (INLINE_SYNC_BYTES); a batch that only moves the
@@ -197,6 +204,7 @@ export class RaftLoop implements TransportHost {
       // the planted bug: go on before the save is durable (a failed save still fails the loop)
       saved.catch((err) => this.#fail(err));
     } else await saved;
+    faults?.hit("raftAfterSave");
     const took = this.#o.clock.now() - saving;
     // etcd warns past 1 s of fdatasync; the WAL's save is its write and fdatasync together
     if (took > SLOW_FSYNC_MS) {
@@ -207,8 +215,10 @@ export class RaftLoop implements TransportHost {
       });
     }
     if (b.snapshot !== null) {
+      faults?.hit("raftBeforeApplySnap");
       storage.applySnapshot(b.snapshot);
       this.#snapIndex = b.snapshot.metadata.index;
+      faults?.hit("raftAfterApplySnap");
     }
     if (b.entries.length > 0) storage.append(b.entries);
     if (b.hardState !== null) storage.setHardState(b.hardState);
@@ -330,6 +340,7 @@ export class RaftLoop implements TransportHost {
     await this.#o.hooks.commitBackend();
     const snap = storage.createSnapshot(index, confState, new Uint8Array(0));
     await snapshotter.save(snap);
+    this.#o.faults?.hit("raftBeforeWALSaveSnaphot");
     await wal.saveSnapshot({ index, term: snap.metadata.term, confState });
     const compactTo = index - (this.#o.catchUpEntries ?? SNAPSHOT_CATCH_UP_ENTRIES);
     if (compactTo > storage.firstIndex()) storage.compact(compactTo);
@@ -337,6 +348,7 @@ export class RaftLoop implements TransportHost {
     const names = await snapshotter.snapNames();
     const oldest = names.length > 0 ? parseInt(names[0].slice(17, 33), 16) : index;
     await wal.releaseBefore(Math.min(oldest, index));
+    this.#o.faults?.hit("raftAfterWALRelease");
     this.#snapIndex = index;
     this.#o.log.info("saved snapshot", {
       "snapshot-index": index,

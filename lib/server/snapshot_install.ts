@@ -54,6 +54,9 @@ export async function installSnapshot(
   }
   const started = c.clock.now();
   const wasPrimary = old.lessor.isPrimary;
+  // the fault points move to the new backend with everything else
+  const faults = old.backend.faults;
+  faults?.hit("applyBeforeOpenSnapshot");
   await old.close();
   await c.disk.rename(received, paths.db);
   await c.disk.syncDir(paths.snap);
@@ -63,7 +66,9 @@ export async function installSnapshot(
     clock: c.clock,
     metrics: c.backendMetrics,
     defrag: c.backendDefrag,
+    faults,
   });
+  faults?.hit("applyAfterOpenSnapshot");
   const state = c.openState(backend);
   state.lessor.start();
   if (wasPrimary) state.lessor.promote(c.config.electionTimeoutMs);

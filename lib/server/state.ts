@@ -26,6 +26,8 @@ export interface StateOptions {
   onLeaseCheckpoint: (batch: LeaseCheckpoint[]) => void;
   /** Where the store and the lessor report (kept across a snapshot's reopen). */
   metrics?: { mvcc?: MvccMetrics; lessor?: LessorMetrics };
+  /** Revisions a compaction deletes per commit (ServerConfig.compactionBatchLimit). */
+  compactionBatchLimit?: number;
   /**
    * The backend failed (a commit that could not be made durable) while this state served:
    * the member must stop serving with that error, as etcd exits on a failed bbolt commit.
@@ -57,6 +59,7 @@ export class ServerState {
       leases: this.lessor,
       clock: opts.clock,
       metrics: opts.metrics?.mvcc,
+      compactionBatchLimit: opts.compactionBatchLimit,
     });
     this.lessor.setKeyDeleter(kvKeyDeleter(this.store));
     this.auth = new AuthStore(backend);

@@ -8,6 +8,8 @@ import { Rand } from "../../lib/base/rand.ts";
 import { type Clock, SimClock, type Timer } from "../../lib/io/clock.ts";
 import { SimDisk } from "../../lib/io/sim_disk.ts";
 import { SimNetwork, type SimNetworkOptions } from "../../lib/transport/sim_network.ts";
+import type { Transport } from "../../lib/transport/transport.ts";
+import type { FaultPoints } from "../../lib/base/fault_points.ts";
 import { defaultConfig, type ServerConfig } from "../../lib/server/config.ts";
 import { type Applied, Member, type MemberOptions } from "../../lib/server/member.ts";
 import { RequestKind } from "../../lib/server/request.ts";
@@ -28,6 +30,8 @@ export interface SimClusterOptions {
    * Real hosts' wall clocks differ; the monotonic time and timers stay shared.
    */
   wallSkewMs?: number;
+  /** Member i's fault points (lib/base/fault_points.ts), given to each of its incarnations. */
+  faults?: (i: number) => FaultPoints;
 }
 
 /** The shared simulated clock as one host sees it: its own wall time, everything else shared. */
@@ -58,6 +62,10 @@ export class SimCluster {
   readonly #opts: SimClusterOptions;
   /** A macrotask turn (after every pending microtask) costs ~40 us this way, 2.5 ms by timer. */
   readonly #turn = new MessageChannel();
+  /** Each member's latest transport, closed at once when it dies at a fault point. */
+  readonly #transports: (Transport | null)[] = [];
+  /** The stops of members that died at a fault point, until `reap` awaits them. */
+  readonly #dying: (Promise<void> | null)[] = [];
 
   private constructor(opts: SimClusterOptions) {
     this.#opts = opts;
@@ -82,6 +90,8 @@ export class SimCluster {
       this.configs.push(c);
       this.disks.push(new SimDisk({ rand: new Rand(opts.seed * 31 + i) }));
       this.members.push(null);
+      this.#transports.push(null);
+      this.#dying.push(null);
     }
   }
 
@@ -99,7 +109,8 @@ export class SimCluster {
       clock: this.#opts.wallSkewMs
         ? new SkewedClock(this.clock, i * this.#opts.wallSkewMs)
         : this.clock,
-      transport: (host) => this.net.join(host),
+      transport: (host) => (this.#transports[i] = this.net.join(host)),
+      faults: this.#opts.faults?.(i),
       raftSeed: this.#opts.seed * 7 + i,
       // 64 MiB segments (and the next one made ahead) would be 64 MiB buffers per member here
       walSegmentBytes: 256 * 1024,
@@ -130,6 +141,30 @@ export class SimCluster {
     if (how === "power") this.disks[i].powerLoss("random");
     else this.disks[i].processCrash();
     await m.stop().then(() => {}, () => {});
+  }
+
+  /**
+   * Member i dies now, in the middle of whatever it runs (a fault point): its disk loses power
+   * or its process is killed, its transport leaves the network (messages already sent may
+   * still arrive, as from a real process), and its stop begins (every wait fails), so nothing
+   * it does after this instant reaches the disk, a peer or a client. Synchronous: the caller
+   * goes on inside a dead member. `reap` waits for what the dead process left running.
+   */
+  crashNow(i: number, how: "power" | "process"): void {
+    const m = this.members[i];
+    if (m === null) return;
+    this.members[i] = null;
+    if (how === "power") this.disks[i].powerLoss("random");
+    else this.disks[i].processCrash();
+    void this.#transports[i]?.close();
+    this.#dying[i] = m.stop().then(() => {}, () => {});
+  }
+
+  /** Waits until member i, crashed by `crashNow`, has stopped (at once when it was not). */
+  async reap(i: number): Promise<void> {
+    const dying = this.#dying[i];
+    this.#dying[i] = null;
+    await dying;
   }
 
   /** The running members. */

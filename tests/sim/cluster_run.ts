@@ -36,6 +36,8 @@ import { membershipClient, type MembershipRecord } from "./membership_workload.t
 import { transferClient, type TransferRecord } from "./transfer_workload.ts";
 import { simMembersFetcher } from "../cluster/sim_join.ts";
 import { BuggyWatchStream, type WatchBug } from "./planted_watch_bug.ts";
+import { ArmedFaults, type FaultArm, type FaultFired } from "./armed_faults.ts";
+import { FAULT_POINTS } from "../../lib/base/fault_points.ts";
 import {
   type AckedRevisions,
   checkDurability,
@@ -115,6 +117,13 @@ export interface RunOptions {
    * fast again): the planted bug `ack-before-fsync` needs a crash while an fsync runs.
    */
   slowDiskAtStart?: boolean;
+  /**
+   * Fault points armed now and then, a member dying at one when it fires (on by default;
+   * armed from a random source of their own, so the rest of a run's choices stay put).
+   */
+  failpoints?: boolean;
+  /** One point armed from the start (tests reach every point so), menu or not. */
+  failpoint?: FaultArm;
 }
 
 /** What one run found. */
@@ -142,6 +151,10 @@ export interface RunResult {
   membership: MembershipRecord;
   transfers: TransferRecord;
   crashes: number;
+  /** The fault points that fired (each one a crash, counted in `crashes` too). */
+  fired: FaultFired[];
+  /** Hits of each fault point over the run (all members). */
+  faultHits: Map<string, number>;
   partitions: number;
   /** Snapshot bodies damaged in transit that reached a member, and how many it refused. */
   snapshotsDamaged: number;
@@ -155,13 +168,43 @@ export interface RunResult {
 /** The command that replays a run. */
 export function replayCommand(o: RunOptions): string {
   return `deno task sim:cluster --seed ${o.seed} --size ${o.size}` +
-    (o.bug ? ` --bug ${o.bug}` : "") + (o.faults === false ? " --no-faults" : "") +
-    (o.membership === false ? " --no-membership" : "") +
+    (o.faults === false ? " --no-faults" : "") +
+    (o.opsPerClient !== undefined ? ` --ops ${o.opsPerClient}` : "") +
+    (o.bug ? ` --bug ${o.bug}` : "") + (o.membership === false ? " --no-membership" : "") +
     (o.transfers === false ? " --no-transfers" : "") +
     (o.diskFull === false ? " --no-disk-full" : "") +
     (o.slowDisk === false ? " --no-slow-disk" : "") +
     (o.snapshotFaults === false ? " --no-snapshot-faults" : "") +
-    (o.slowDiskAtStart === true ? " --slow-disk-at-start" : "");
+    (o.slowDiskAtStart === true ? " --slow-disk-at-start" : "") +
+    (o.failpoints === false ? " --no-failpoints" : "") +
+    (o.failpoint ? ` --failpoint ${formatArm(o.failpoint)}` : "");
+}
+
+/** A forced arm as `--failpoint` takes it: point[:after[:power|process[:member index]]]. */
+export function formatArm(a: FaultArm): string {
+  return [a.point, a.after ?? 0, a.how ?? "power", ...(a.member === undefined ? [] : [a.member])]
+    .join(":");
+}
+
+/** Reads `--failpoint`'s value (formatArm's form). */
+export function parseArm(s: string): FaultArm {
+  const [point, after, how, member] = s.split(":");
+  const p = FAULT_POINTS.find((x) => x === point);
+  if (p === undefined) {
+    throw new Error(`--failpoint: no point ${point}; the points: ${FAULT_POINTS.join(", ")}`);
+  }
+  const n = (v: string | undefined, what: string) => {
+    if (v === undefined) return undefined;
+    const x = Number(v);
+    if (!Number.isInteger(x) || x < 0) {
+      throw new Error(`--failpoint: ${what} must be a non-negative integer`);
+    }
+    return x;
+  };
+  if (how !== undefined && how !== "power" && how !== "process") {
+    throw new Error("--failpoint: a crash is power or process");
+  }
+  return { point: p, after: n(after, "after"), how, member: n(member, "member") };
 }
 
 const CLIENT_TIMEOUT_MS = 1500;
@@ -177,7 +220,19 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   const faults = o.faults ?? true;
   const membership = (o.membership ?? true) && o.size > 1 && faults;
   const transfers = (o.transfers ?? true) && o.size > 1 && faults;
+  const failpoints = (o.failpoints ?? true) && faults;
+  const armRand = new Rand(o.seed ^ 0xfa17);
   let cluster: SimCluster | null = null;
+  /** Whether member i may die at a fault point now (set once the run's state exists). */
+  let mayCrash: (i: number) => boolean = () => false;
+  const armed = new ArmedFaults({
+    mayCrash: (i) => mayCrash(i),
+    crash: (i, how) => cluster!.crashNow(i, how),
+    note: (f) =>
+      cluster!.log.push(
+        `fault point ${f.point} fired: ${cluster!.configs[f.member].name} dies (${f.how})`,
+      ),
+  });
   const c = await SimCluster.start({
     size: o.size,
     seed: o.seed,
@@ -188,6 +243,9 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     configure: (cfg) => {
       cfg.snapshotCount = 40;
       cfg.strictReconfigCheck = false;
+      // with fault points, compactions commit in several batches (each batch's commit is a
+      // point's place); without, runs keep the trajectories recorded before the points came
+      if (failpoints || o.failpoint !== undefined) cfg.compactionBatchLimit = 10;
     },
     // joining members ask the running ones for the cluster (GET /members)
     member: {
@@ -205,6 +263,8 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     },
     // every member on one wall clock: request ids must still never collide (they carry the
     // member id, as etcd's idutil makes them; see bug 1 in docs/testing.md)
+    // (none without them: a run then keeps the trajectory it had before the points came)
+    faults: failpoints || o.failpoint !== undefined ? (i) => armed.forMember(i) : undefined,
   });
   cluster = c;
   /** Members removed from the cluster: stopped, never restarted. */
@@ -233,8 +293,10 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   const watchers: (WatchRecord | null)[] = new Array(o.size).fill(null);
   const allWatchers: WatchRecord[] = [];
   const watch = (i: number, m: Member, resumeAt?: number) => {
-    if (m.failure !== null) {
-      // a member that failed serves no watch (its hub is closed): none until it restarts
+    if (m.failure !== null || c.members[i] !== m) {
+      // a member that failed serves no watch (its hub is closed): none until it restarts; nor
+      // one that died meanwhile (at a fault point, in the last step of its own restart: seed
+      // 19000167 read its store's dead page file here)
       watchers[i] = null;
       return;
     }
@@ -395,8 +457,57 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   });
   // at most a minority down (a lone member may be down: it is crashed and restarted)
   const maxDown = o.size === 1 ? 1 : Math.floor((o.size - 1) / 2);
+  let done = false;
+  mayCrash = (i) => {
+    const m = c.members[i];
+    return !done && m !== null && m.failure === null && !removed.has(i) &&
+      current().filter((j) => c.members[j] === null).length < maxDown;
+  };
+  /** Members that died at a fault point: their watchers end, and the run waits for them. */
+  const reapFired = async () => {
+    while (armed.unreaped.length > 0) {
+      const f = armed.unreaped.shift()!;
+      note(`fault point ${f.point} crashed ${c.configs[f.member].name} (${f.how})`);
+      const w = watchers[f.member] ?? null;
+      if (w !== null) {
+        drain(w);
+        w.ended = true;
+      }
+      watchers[f.member] = null;
+      await c.settle("a crash", c.reap(f.member), 30_000);
+      crashes++;
+    }
+  };
+  /** Now and then a point is armed for an up member (from its own random source). */
+  let armedAt = -Infinity;
+  const armStep = () => {
+    if (!failpoints || !armRand.chance(0.006)) return;
+    // a point seldom reached (a snapshot install, a compaction's end) stays armed 2 s before
+    // another takes its place: replaced at once, it almost never fired (300 seeds of 3
+    // members saw none of 6 of the points)
+    if (armed.armed !== null && c.clock.now() - armedAt < 2000) return;
+    armedAt = c.clock.now();
+    const up = current().filter((i) => c.members[i] !== null);
+    if (up.length === 0) return;
+    const a: FaultArm = {
+      point: armRand.pick(FAULT_POINTS),
+      // half of them for one member, the others for whichever member reaches the point first
+      member: armRand.chance(0.5) ? armRand.pick(up) : undefined,
+      after: armRand.int(3),
+      how: armRand.chance(0.6) ? "power" : "process",
+    };
+    armed.arm(a);
+    note(
+      `fault point ${a.point} armed for ${
+        a.member === undefined ? "any member" : c.configs[a.member].name
+      } (after ${a.after} hits, ${a.how})`,
+    );
+  };
+  if (o.failpoint !== undefined) armed.arm(o.failpoint);
 
   const faultStep = async () => {
+    // (awaited only when there is one: an await more would move the runs without points)
+    if (armed.unreaped.length > 0) await reapFired();
     if (!faults || !r.chance(0.04)) return;
     const down = current().filter((i) => c.members[i] === null);
     switch (r.int(8)) {
@@ -493,7 +604,6 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   };
 
   await c.until("a first leader", () => c.leader() !== null);
-  let done = false;
   let leases: LeaseRecord[] = [];
   let members: MembershipRecord = { added: 0, promoted: 0, removed: 0, refused: 0 };
   let moves: TransferRecord = { asked: 0, moved: 0, refused: 0, timedOut: 0 };
@@ -543,6 +653,8 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     membership: members,
     transfers: moves,
     crashes,
+    fired: armed.fired,
+    faultHits: armed.hits,
     partitions,
     snapshotsDamaged: c.net.snapshotDamage.delivered,
     snapshotsRefused: c.net.snapshotDamage.refused,
@@ -557,7 +669,9 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
         throw new Error("clients did not finish within 120 s of simulated time");
       }
       await c.step(5);
+      if (armed.unreaped.length > 0) await reapFired();
       drainAll();
+      armStep();
       await faultStep();
       if (r.chance(0.01)) resumeWatch(r.int(c.members.length));
       // a client asks its watch stream for a progress notification (etcd 3.5's
@@ -569,6 +683,8 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       await takeOutRemoved();
     }
     await work;
+    armed.disarm(); // (the heal must not crash anyone: `done` already keeps fired ones out)
+    if (armed.unreaped.length > 0) await reapFired();
     // heal everything, then the cluster must converge
     c.net.heal();
     c.net.setFaults(DEFAULT_SIM_FAULTS);

@@ -16,11 +16,16 @@
  *   --no-slow-disk   no member's fsyncs made slow (on by default since finding 10's fix)
  *   --no-snapshot-faults   no snapshot body damaged in transit (replays seeds recorded before)
  *   --slow-disk-at-start  every member's fsyncs slow from the start (for ack-before-fsync)
+ *   --ops N        operations per KV client (default 40)
+ *   --no-failpoints  no fault points armed (members die at named points: on by default)
+ *   --failpoint P[:K[:power|process[:I]]]  arm point P from the start: the member (index I,
+ *                  or any) dies at its hit after K others (lib/base/fault_points.ts names them)
  *
  * Exits 1 on the first failing seed, after printing it with its replay command and trace.
  */
 import {
   describeFailure,
+  parseArm,
   PLANTED_BUGS,
   replayCommand,
   runCluster,
@@ -58,6 +63,9 @@ const known = new Set([
   "no-slow-disk",
   "no-snapshot-faults",
   "slow-disk-at-start",
+  "no-failpoints",
+  "ops",
+  "failpoint",
 ]);
 for (const a of Deno.args) {
   if (a.startsWith("--") && !known.has(a.slice(2))) throw new Error(`unknown flag ${a}`);
@@ -76,6 +84,8 @@ const bug = PLANTED_BUGS.find((b) => b === bugFlag);
 if (bugFlag !== undefined && bug === undefined) {
   throw new Error(`--bug must be one of ${PLANTED_BUGS.join(", ")}`);
 }
+const armFlag = flag("failpoint");
+const failpoint = armFlag === undefined ? undefined : parseArm(armFlag);
 const verbose = Deno.args.includes("--verbose");
 const keepGoing = Deno.args.includes("--keep-going");
 const failed: number[] = [];
@@ -104,6 +114,9 @@ for (let s = 0; s < seeds; s++) {
     slowDisk: !Deno.args.includes("--no-slow-disk"),
     slowDiskAtStart: Deno.args.includes("--slow-disk-at-start"),
     snapshotFaults: !Deno.args.includes("--no-snapshot-faults"),
+    opsPerClient: flag("ops") === undefined ? undefined : int("ops", flag("ops"), 40),
+    failpoints: !Deno.args.includes("--no-failpoints"),
+    failpoint,
   };
   const res = await runCluster(o);
   if (res.violations.length > 0 && keepGoing) {
@@ -129,7 +142,9 @@ for (let s = 0; s < seeds; s++) {
         `membership ${JSON.stringify(res.membership)}, transfers ${
           JSON.stringify(res.transfers)
         }, ` +
-        `${res.crashes} crashes, ${res.partitions} partitions, ` +
+        `${res.crashes} crashes (fault points: ${
+          res.fired.map((f) => f.point).join(" ") || "none"
+        }), ${res.partitions} partitions, ` +
         `${res.snapshotsDamaged} snapshots damaged (${res.snapshotsRefused} refused), final rev ${res.finalRev}, ${res.simMs} sim ms`,
     );
   }
