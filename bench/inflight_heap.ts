@@ -167,6 +167,13 @@ try {
     const base = idleSnap.get(k) ?? { count: 0, size: 0 };
     return { k, count: v.count - base.count, size: v.size - base.size };
   }).filter((r) => r.size > 0).sort((a, b) => b.size - a.size);
+  const big = [...snap].filter(([k]) => /JSArrayBufferData \[(16384|65536|262144|1048576)/.test(k))
+    .reduce((a, [k, v]) => a + v.size - (idleSnap.get(k)?.size ?? 0), 0);
+  console.log(
+    `without backing stores of 16 KiB or more (connection buffers): ${
+      ((over - big) / streams).toFixed(0)
+    } per stream`,
+  );
   console.log(
     `\nthe sample with the most streams (${streams}), over idle, by constructor ` +
       `(count and bytes per stream):`,
