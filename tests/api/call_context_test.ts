@@ -82,5 +82,12 @@ Deno.test("CallContext: context values behave as Connect's; given ones are used"
     contextValues: given,
   });
   assert.equal(withValues.values, given);
+  // response headers and trailers, made on first use from their init, then the same objects
+  assert.equal(ctx.responseHeader.get("content-type"), "application/grpc+proto");
+  ctx.responseHeader.set("x-a", "1");
+  assert.equal(ctx.responseHeader.get("x-a"), "1");
+  assert.equal([...ctx.responseTrailer].length, 0);
+  ctx.responseTrailer.set("grpc-status", "0");
+  assert.equal(ctx.responseTrailer.get("grpc-status"), "0");
   assert.equal(withValues.values.get(key), "given");
 });
