@@ -50,14 +50,14 @@ const DENO = Deno.execPath();
  * One workload of the comparison, with the issue's target ratio if it sets one (`target` for
  * one member, `clusterTarget` for `--members=3`; issue 11 sets 1.0 for put-1000 and range-l).
  */
-interface Workload {
+export interface Workload {
   name: string;
   args: string[];
   target?: number;
   clusterTarget?: number;
 }
 
-const WORKLOADS: Workload[] = [
+export const WORKLOADS: Workload[] = [
   { name: "put-1", args: ["put", "--clients=1", "--conns=1", "--total=5000"], target: 1.0 },
   {
     name: "put-1000",
@@ -103,7 +103,7 @@ const WORKLOADS: Workload[] = [
     ],
   },
 ];
-const COMMON = ["--key-size=8", "--val-size=256", "--key-space-size=100000"];
+export const COMMON = ["--key-size=8", "--val-size=256", "--key-space-size=100000"];
 const RSS_TARGET = 1.5;
 /** The workloads `--members=N>1` runs unless `--only` names others. */
 const CLUSTER_DEFAULT = ["put-1", "put-1000", "range-l", "range-s"];

@@ -63,7 +63,7 @@ export function connectUnaryHandler(
       requestMethod: req.method,
       url: req.url,
       timeoutMs: timeout.timeoutMs,
-      requestSignal: req.signal,
+      request: req,
       requestHeader: req.header,
       responseHeader: { "Content-Type": json ? "application/json" : "application/proto" },
       contextValues: req.contextValues,

@@ -46,7 +46,7 @@ export function acceptGrpc(req: UniversalServerRequest, method: DescMethod): Grp
     requestMethod: req.method,
     url: req.url,
     timeoutMs: timeout.timeoutMs,
-    requestSignal: req.signal,
+    request: req,
     requestHeader: req.header,
     responseHeader: { "Content-Type": GRPC_PROTO },
     responseTrailer: { "grpc-status": "0" },

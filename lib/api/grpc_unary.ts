@@ -32,10 +32,18 @@ export function grpcUnaryHandler(
     let out: Uint8Array | undefined;
     try {
       if (timeoutError) throw timeoutError;
-      const body = await readLimited(req.body as AsyncIterable<Uint8Array>, maxBodyBytes);
-      const input = decodeSingle(method.input, body, "unary");
+      let body: Uint8Array | undefined = await readLimited(
+        req.body as AsyncIterable<Uint8Array>,
+        maxBodyBytes,
+      );
+      let input: unknown = decodeSingle(method.input, body, "unary");
       bytes?.received.add(body.length - 5);
-      const res = await impl(input, ctx);
+      const pending = impl(input, ctx);
+      // A suspended frame keeps its locals: while the call waits (a put: for its commit),
+      // this one keeps neither the request's bytes nor its decoded message (docs/perf.md
+      // "Memory per request, fifth session").
+      body = input = undefined;
+      const res = await pending;
       // Put's answer (most calls under a write load) is written by hand
       out = envelopePutResponse(res) ?? envelope(
         toBinary(method.output, create(method.output, res as Record<string, unknown>)),

@@ -148,20 +148,32 @@ export function instrumentService(
     const streamingIn = method.methodKind === "client_streaming" ||
       method.methodKind === "bidi_streaming";
     if (method.methodKind === "unary" || method.methodKind === "client_streaming") {
-      out[method.localName] = async (input: unknown, ctx: HandlerContext) => {
-        const t0 = started(ctx);
+      // Not an async function: a suspended frame would keep the request's message (its
+      // arguments) while the call waits; these callbacks keep only the start time.
+      out[method.localName] = (input: unknown, ctx: HandlerContext) => {
+        let t0: number;
+        try {
+          t0 = started(ctx);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        let pending: Promise<unknown>;
         try {
           const arg = streamingIn
             ? countIn(input as AsyncIterable<unknown>, onReceived, undefined)
             : input;
-          const res = await fn.call(impl, arg, ctx);
+          pending = Promise.resolve(fn.call(impl, arg, ctx));
+        } catch (err) {
+          pending = Promise.reject(err);
+        }
+        return pending.then((res) => {
           finished(t0, 0);
           return res;
-        } catch (err) {
+        }, (err) => {
           const ce = toConnectError(err);
           finished(t0, ce.code);
           throw ce;
-        }
+        });
       };
     } else {
       out[method.localName] = async function* (input: unknown, ctx: HandlerContext) {

@@ -33,9 +33,17 @@ export function learnerGate(m: Member, services: EtcdServices): EtcdServices {
       if (impl === undefined) continue;
       const name = method.localName;
       if (method.methodKind === "unary") {
-        wrapped[name] = async (req, ctx) => {
-          if (isLearner(m) && !supported(key, name, req)) throw Errors.notSupportedForLearner();
-          return await impl(req, ctx);
+        // no async frame of its own: the call's promise is the implementation's, so nothing
+        // here is held while the call waits for its commit
+        wrapped[name] = (req, ctx) => {
+          if (isLearner(m) && !supported(key, name, req)) {
+            return Promise.reject(Errors.notSupportedForLearner());
+          }
+          try {
+            return Promise.resolve(impl(req, ctx));
+          } catch (err) {
+            return Promise.reject(err);
+          }
         };
       } else {
         wrapped[name] = async function* (req, ctx) {

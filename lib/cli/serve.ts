@@ -5,6 +5,7 @@
  * backend, close the WAL. Everything after the flags is logged as etcd's zap logger logs it
  * (JSON lines; see lib/base/log.ts).
  */
+import { capMallocArenas } from "./malloc_arenas.ts";
 import { ConfigError, type ServerConfig } from "../server/config.ts";
 import { parseServeFlags, serveHelp } from "./serve_flags.ts";
 import { goArch, serveVersion } from "./serve_help.ts";
@@ -95,7 +96,12 @@ export async function runServe(
     return 2;
   }
   try {
-    return await serveWith(parsed, outputs.logger.named("cli/serve"), outputs.logger);
+    const log = outputs.logger.named("cli/serve");
+    const arenas = capMallocArenas(env);
+    log.info(arenas.capped ? "capped malloc arenas" : "malloc arenas not capped", {
+      detail: arenas.detail,
+    });
+    return await serveWith(parsed, log, outputs.logger);
   } finally {
     outputs.close();
   }

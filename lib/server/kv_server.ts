@@ -139,8 +139,12 @@ export class KvServer {
     const info = await resolveCaller(m, caller);
     if (m.auth.enabled) checkPutAuth(m.auth, info, req);
     await m.checkQuota(costPut(req));
-    const a = await m.propose({ kind: RequestKind.Put, req }, requestAuth(info));
-    return putToPb(a.r, this.#header);
+    // returned, not awaited: this frame (and the request it keeps) ends once the entry is
+    // proposed instead of waiting for the commit with it
+    const header = this.#header;
+    return m.propose({ kind: RequestKind.Put, req }, requestAuth(info)).then((a) =>
+      putToPb(a.r, header)
+    );
   }
 
   /** DeleteRange: validated, permission-checked, then proposed. */

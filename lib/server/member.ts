@@ -595,10 +595,13 @@ export class Member {
    * checks permissions again in log order.
    */
   propose<P extends Proposal>(p: P, auth?: AuthInfo): Promise<AppliedFor<P["kind"]>> {
+    // the callback keeps the kinds, not the request, while the proposal waits for its commit
+    const kind = p.kind;
+    const expected = APPLIED_KIND[kind];
     return this.#propose(p, auth).then((a) => {
       // the applier answers each kind with its one result kind (APPLIED_KIND)
-      if (a.kind !== APPLIED_KIND[p.kind]) {
-        throw new Error(`concord: request kind ${p.kind} applied as ${a.kind}`);
+      if (a.kind !== expected) {
+        throw new Error(`concord: request kind ${kind} applied as ${a.kind}`);
       }
       return a as AppliedFor<P["kind"]>;
     });

@@ -653,6 +653,25 @@ Deno.test("h2: client RST_STREAM aborts the handler's signal", async () => {
   });
 });
 
+Deno.test("h2: a signal first read after the client's RST_STREAM is aborted", async () => {
+  await withServer({}, async (server, obs) => {
+    const c = await open(server.port);
+    try {
+      await c.headers(1, req("/late-signal"), Flag.END_HEADERS);
+      await waitFor(() => obs.requests === 1, "request");
+      await c.frame(FrameType.RST_STREAM, 0, 1, u32(ErrorCode.CANCEL));
+      await waitFor(() => (obs.lateSignals ?? []).length === 1, "late signal");
+      assert.deepEqual(obs.lateSignals, [`stream reset by client (code ${ErrorCode.CANCEL})`]);
+      // one whose body simply ends is not aborted
+      await c.headers(3, req("/late-signal"), Flag.END_HEADERS | Flag.END_STREAM);
+      await waitFor(() => (obs.lateSignals ?? []).length === 2, "second late signal");
+      assert.equal(obs.lateSignals?.[1], "not aborted");
+    } finally {
+      c.close();
+    }
+  });
+});
+
 Deno.test("h2: client GOAWAY: in-flight streams finish, then the server closes", async () => {
   await withServer({}, async (server) => {
     const c = await open(server.port);

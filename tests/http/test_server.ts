@@ -4,13 +4,16 @@
  *
  * Paths: /echo (body back, trailer x-sum), /big/<n> (n octets), /url (the request URL),
  * /hang (waits for the request signal to abort), /headers (request headers as JSON),
- * /stream/<n> (n chunks, each flushed; waits for the test between chunks via `gate`).
+ * /stream/<n> (n chunks, each flushed; waits for the test between chunks via `gate`),
+ * /late-signal (reads the body to its end or failure, only then the request's signal).
  */
 import type { UniversalHandlerFn, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { type HttpLimits, type HttpServer, serveHttp } from "../../lib/http/server.ts";
 
 export interface Observed {
   aborted: number;
+  /** /late-signal: the reason of the signal first read after the body, or "not aborted". */
+  lateSignals?: string[];
   bodyErrors: string[];
   requests: number;
 }
@@ -73,6 +76,14 @@ export function testHandler(obs: Observed): UniversalHandlerFn {
         req.signal.addEventListener("abort", () => resolve());
       });
       obs.aborted++;
+      return { status: 200 };
+    }
+    if (path === "/late-signal") {
+      // lib/http builds a stream's signal on its first read: one first read after the
+      // stream was reset must be aborted all the same
+      await readAll(req).catch(() => undefined);
+      const s = req.signal;
+      (obs.lateSignals ??= []).push(s.aborted ? (s.reason as Error).message : "not aborted");
       return { status: 200 };
     }
     if (path.startsWith("/stream/")) {
