@@ -87,23 +87,49 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promis
 function grpcEndpoint(url: string, opts: GrpcTransportOptions): EndpointTransport {
   let session: Promise<H2ClientSession> | undefined;
   let closed = false;
+  // aborted by close(): ends a connect in flight (a member that accepted TCP and froze holds
+  // it for the whole connect timeout) and destroys every session made here
+  const closing = new AbortController();
+  // every session made here and not yet closed, the replaced ones too (one that got GOAWAY
+  // still carries its streams): close() ends them all
+  const sessions = new Set<H2ClientSession>();
+  const closedError = () => unavailable(url, new Error("client closed"), true);
 
+  /**
+   * The endpoint's session, connecting when there is none or it became unavailable. Callers
+   * that arrive during a connect share it, and its failure: each starting its own (what a
+   * burst of calls did when a member froze) left connects that close() never saw.
+   */
   async function connect(): Promise<H2ClientSession> {
-    if (closed) throw unavailable(url, new Error("client closed"), true);
-    if (session) {
-      const s = await session.catch(() => undefined);
-      if (s?.available) return s;
+    for (;;) {
+      if (closed) throw closedError();
+      const cur = session;
+      if (cur === undefined) break;
+      let s: H2ClientSession;
+      try {
+        s = await cur;
+      } catch (err) {
+        throw unavailable(url, err, true);
+      }
+      if (s.available) return s;
+      // another caller may have started the next connect meanwhile: share it
+      if (session === cur) break;
     }
+    if (closed) throw closedError();
     const p = H2ClientSession.connect({
       url,
       tls: opts.tls,
       connectTimeoutMs: opts.connectTimeoutMs ?? 5000,
       keepAliveIntervalMs: opts.keepAliveIntervalMs ?? 10_000,
       keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? 5_000,
+      signal: closing.signal,
     });
     session = p;
     try {
-      return await p;
+      const s = await p;
+      sessions.add(s);
+      s.closed.then(() => sessions.delete(s));
+      return s;
     } catch (err) {
       if (session === p) session = undefined;
       throw unavailable(url, err, true);
@@ -188,9 +214,12 @@ function grpcEndpoint(url: string, opts: GrpcTransportOptions): EndpointTranspor
     streamsRequests: true,
     async close() {
       closed = true;
-      const s = await session?.catch(() => undefined);
-      s?.destroy();
-      if (s) await s.closed;
+      closing.abort(new Error("client closed"));
+      // the connect in flight ends on the abort, within its own cleanup
+      await session?.catch(() => undefined);
+      const open = [...sessions];
+      for (const s of open) s.destroy();
+      await Promise.all(open.map((s) => s.closed));
     },
   };
 }
