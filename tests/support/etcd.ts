@@ -38,6 +38,31 @@ export interface EtcdTls {
  * `tls`, the client URL is https with etcd's TLS flags.
  */
 export async function startEtcd(name = "default", tls?: EtcdTls): Promise<EtcdProcess> {
+  // A port free a moment ago can be taken before etcd binds it (another process of the test,
+  // e.g. a Concord member listening on port 0 beside it): etcd then exits at once, and only
+  // that case is tried again, on fresh ports.
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await startEtcdOnce(name, tls);
+    } catch (err) {
+      if (!(err instanceof EtcdExitedError) || !err.portTaken || attempt >= 3) throw err;
+    }
+  }
+}
+
+/** etcd exited before it answered /health; `stderr` says why. */
+class EtcdExitedError extends Error {
+  constructor(readonly code: number, readonly stderr: string) {
+    super(`etcd exited with code ${code} before it became healthy: ${stderr.trim().slice(-800)}`);
+  }
+
+  /** etcd could not bind one of its ports. */
+  get portTaken(): boolean {
+    return this.stderr.includes("address already in use");
+  }
+}
+
+async function startEtcdOnce(name: string, tls: EtcdTls | undefined): Promise<EtcdProcess> {
   const dir = await Deno.makeTempDir({ prefix: "concord-etcd-" });
   const url = `${tls ? "https" : "http"}://127.0.0.1:${freePort()}`;
   const peer = `http://127.0.0.1:${freePort()}`;
@@ -64,19 +89,27 @@ export async function startEtcd(name = "default", tls?: EtcdTls): Promise<EtcdPr
         "--log-level=error",
       ],
       stdout: "null",
-      stderr: "null",
+      stderr: "piped",
     }).spawn();
   } catch (err) {
     await Deno.remove(dir, { recursive: true });
     throw new Error(`cannot run etcd (apt-get install etcd-server): ${err}`);
   }
+  // errors only (--log-level=error): read to the end, which comes when etcd exits
+  const stderr = new Response(child.stderr).text();
+  let exit: Deno.CommandStatus | undefined;
+  const status = child.status.then((s) => {
+    exit = s;
+    return s;
+  });
   const stop = async () => {
     try {
       child.kill("SIGTERM");
     } catch {
       // already exited
     }
-    await child.status;
+    await status;
+    await stderr;
     await Deno.remove(dir, { recursive: true });
   };
   const client = tls
@@ -89,6 +122,11 @@ export async function startEtcd(name = "default", tls?: EtcdTls): Promise<EtcdPr
   try {
     const deadline = Date.now() + 20_000;
     for (;;) {
+      if (exit !== undefined) {
+        const text = await stderr;
+        await Deno.remove(dir, { recursive: true });
+        throw new EtcdExitedError(exit.code, text);
+      }
       try {
         const r = await fetch(`${url}/health`, client ? { client } : {});
         if (r.status === 200 && (await r.text()).includes("true")) break;
@@ -98,7 +136,9 @@ export async function startEtcd(name = "default", tls?: EtcdTls): Promise<EtcdPr
       }
       if (Date.now() > deadline) {
         await stop();
-        throw new Error("etcd did not become healthy in 20 s");
+        throw new Error(
+          `etcd did not become healthy in 20 s; its errors: ${(await stderr).slice(-800)}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }
