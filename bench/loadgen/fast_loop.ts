@@ -86,8 +86,11 @@ class LoopClient implements CallSink {
   }
 }
 
-/** The loop's shared state. */
-class FastLoop {
+/**
+ * What both light loops keep of a run: each answered call's latency, the errors by kind, the
+ * next request to send and the clients still running.
+ */
+class RunTally {
   readonly lats: Float64Array;
   count = 0;
   next = 0;
@@ -96,17 +99,38 @@ class FastLoop {
   #finished: () => void = () => {};
   readonly finished = new Promise<void>((r) => (this.#finished = r));
 
-  constructor(readonly op: FastOp, readonly total: number) {
+  constructor(readonly total: number) {
     this.lats = new Float64Array(total);
+  }
+
+  /** A call sent at `t0` ended at `now`, well or (`why`) not. */
+  record(t0: number, now: number, why: string | undefined): void {
+    if (why === undefined) this.lats[this.count++] = (now - t0) / 1000;
+    else this.error(why);
+  }
+
+  error(why: string): void {
+    this.errors.set(why, (this.errors.get(why) ?? 0) + 1);
+  }
+
+  /** One client has no more to send. */
+  clientDone(): void {
+    if (--this.running === 0) this.#finished();
+  }
+}
+
+/** The loop's shared state. */
+class FastLoop extends RunTally {
+  constructor(readonly op: FastOp, total: number) {
+    super(total);
   }
 
   /** Client `c`'s call ended (`why` says what was wrong, if anything): record, send the next. */
   done(c: LoopClient, why: string | undefined): void {
     const now = readClock();
-    if (why === undefined) this.lats[this.count++] = (now - c.t0) / 1000;
-    else this.errors.set(why, (this.errors.get(why) ?? 0) + 1);
+    this.record(c.t0, now, why);
     if (this.next < this.total) c.send(this.next++, now);
-    else if (--this.running === 0) this.#finished();
+    else this.clientDone();
   }
 }
 
@@ -253,27 +277,10 @@ function sameId(buf: Uint8Array, s: number, e: number, msg: Uint8Array): boolean
 }
 
 /** The keep-alive loop's shared state. */
-class KeepAliveLoop {
-  readonly lats: Float64Array;
-  count = 0;
-  next = 0;
-  running = 0;
-  readonly errors = new Map<string, number>();
-  #finished: () => void = () => {};
-  readonly finished = new Promise<void>((r) => (this.#finished = r));
-
-  constructor(readonly total: number) {
-    this.lats = new Float64Array(total);
-  }
-
-  #error(why: string): void {
-    this.errors.set(why, (this.errors.get(why) ?? 0) + 1);
-  }
-
+class KeepAliveLoop extends RunTally {
   done(c: KeepAliveClient, why: string | undefined): void {
     const now = readClock();
-    if (why === undefined) this.lats[this.count++] = (now - c.t0) / 1000;
-    else this.#error(why);
+    this.record(c.t0, now, why);
     if (this.next < this.total) {
       this.next++;
       c.send(now);
@@ -282,13 +289,13 @@ class KeepAliveLoop {
 
   /** Client c's stream ended with its keep-alive in flight. */
   ended(c: KeepAliveClient, why: string): void {
-    this.#error(why);
+    this.error(why);
     this.#stop(c);
   }
 
   #stop(c: KeepAliveClient): void {
     c.finished = true;
-    if (--this.running === 0) this.#finished();
+    this.clientDone();
   }
 }
 
