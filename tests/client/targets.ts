@@ -47,13 +47,21 @@ function target(
  * chosen first so it advertises the URL it serves (the member list names it, as etcd's).
  */
 async function startConcordMember() {
-  const url = new URL(`http://127.0.0.1:${freePort()}`);
-  return await startTestServer((c) => {
-    c.heartbeatIntervalMs = 10;
-    c.electionTimeoutMs = 100;
-    c.listenClientUrls = [url];
-    c.advertiseClientUrls = [url];
-  });
+  // the targets start side by side, so a port free a moment ago can be taken before the member
+  // binds it (by etcd or the other member): only that case is tried again, on a fresh port
+  for (let attempt = 1;; attempt++) {
+    const url = new URL(`http://127.0.0.1:${freePort()}`);
+    try {
+      return await startTestServer((c) => {
+        c.heartbeatIntervalMs = 10;
+        c.electionTimeoutMs = 100;
+        c.listenClientUrls = [url];
+        c.advertiseClientUrls = [url];
+      });
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AddrInUse) || attempt >= 3) throw err;
+    }
+  }
 }
 
 /** A Concord member reached over gRPC-web. */
