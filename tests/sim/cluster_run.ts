@@ -37,7 +37,7 @@ import { transferClient, type TransferRecord } from "./transfer_workload.ts";
 import { simMembersFetcher } from "../cluster/sim_join.ts";
 import { BuggyWatchStream, type WatchBug } from "./planted_watch_bug.ts";
 import { ArmedFaults, type FaultArm, type FaultFired } from "./armed_faults.ts";
-import { FAULT_POINTS } from "../../lib/base/fault_points.ts";
+import { DELAY_POINTS, type DelayPoint, FAULT_POINTS } from "../../lib/base/fault_points.ts";
 import {
   type AckedRevisions,
   checkDurability,
@@ -122,6 +122,12 @@ export interface RunOptions {
    * armed from a random source of their own, so the rest of a run's choices stay put).
    */
   failpoints?: boolean;
+  /**
+   * With `failpoints`, points that do not crash (on by default): a delay point slowed for a
+   * while, defragOpenFileError failing the next defrags; from a random source of their own.
+   * Off: the runs of seeds recorded before they came.
+   */
+  slowPoints?: boolean;
   /** One point armed from the start (tests reach every point so), menu or not. */
   failpoint?: FaultArm;
 }
@@ -155,6 +161,9 @@ export interface RunResult {
   fired: FaultFired[];
   /** Hits of each fault point over the run (all members). */
   faultHits: Map<string, number>;
+  /** Hits that waited at a slowed delay point, and defrags failed at defragOpenFileError. */
+  delayedHits: number;
+  defragErrors: number;
   partitions: number;
   /** Snapshot bodies damaged in transit that reached a member, and how many it refused. */
   snapshotsDamaged: number;
@@ -177,6 +186,7 @@ export function replayCommand(o: RunOptions): string {
     (o.snapshotFaults === false ? " --no-snapshot-faults" : "") +
     (o.slowDiskAtStart === true ? " --slow-disk-at-start" : "") +
     (o.failpoints === false ? " --no-failpoints" : "") +
+    (o.slowPoints === false ? " --no-slow-points" : "") +
     (o.failpoint ? ` --failpoint ${formatArm(o.failpoint)}` : "");
 }
 
@@ -504,6 +514,42 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     );
   };
   if (o.failpoint !== undefined) armed.arm(o.failpoint);
+  /**
+   * Now and then a point that does not crash (from a rand of its own, so the crash arms and
+   * the rest of the run draw as before): a delay point slowed 1-40 ms a hit (the watch's 1-200
+   * ms) for one member or all, for 0.3-2 s; or defragOpenFileError armed for the next 1-2
+   * defrags of one member or any.
+   */
+  const slowPoints = failpoints && (o.slowPoints ?? true);
+  const slowRand = new Rand(o.seed ^ 0x51e3);
+  const slowUntil = new Map<DelayPoint, number>();
+  const slowStep = () => {
+    if (!slowPoints) return;
+    for (const [p, t] of slowUntil) {
+      if (c.clock.now() >= t) {
+        slowUntil.delete(p);
+        armed.unslow(p);
+        note(`fault point ${p} no longer slowed`);
+      }
+    }
+    if (!slowRand.chance(0.004)) return;
+    const up = current().filter((i) => c.members[i] !== null);
+    if (up.length === 0) return;
+    const member = slowRand.chance(0.5) ? slowRand.pick(up) : undefined;
+    const who = member === undefined ? "every member" : c.configs[member].name;
+    if (slowRand.chance(0.25)) {
+      const count = 1 + slowRand.int(2);
+      armed.failDefrags({ member, count });
+      note(`fault point defragOpenFileError armed for ${who}: the next ${count} defrags fail`);
+      return;
+    }
+    const point = slowRand.pick(DELAY_POINTS);
+    const ms = point === "beforeSendWatchResponse" ? slowRand.range(1, 200) : slowRand.range(1, 40);
+    const forMs = slowRand.range(300, 2000);
+    armed.slow({ point, member, ms });
+    slowUntil.set(point, c.clock.now() + forMs);
+    note(`fault point ${point} slowed for ${who}: ${ms} ms a hit, for ${forMs} ms`);
+  };
 
   const faultStep = async () => {
     // (awaited only when there is one: an await more would move the runs without points)
@@ -655,6 +701,8 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     crashes,
     fired: armed.fired,
     faultHits: armed.hits,
+    delayedHits: armed.delayedHits,
+    defragErrors: armed.defragErrors,
     partitions,
     snapshotsDamaged: c.net.snapshotDamage.delivered,
     snapshotsRefused: c.net.snapshotDamage.refused,
@@ -672,6 +720,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       if (armed.unreaped.length > 0) await reapFired();
       drainAll();
       armStep();
+      slowStep();
       await faultStep();
       if (r.chance(0.01)) resumeWatch(r.int(c.members.length));
       // a client asks its watch stream for a progress notification (etcd 3.5's

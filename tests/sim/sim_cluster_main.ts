@@ -18,6 +18,8 @@
  *   --slow-disk-at-start  every member's fsyncs slow from the start (for ack-before-fsync)
  *   --ops N        operations per KV client (default 40)
  *   --no-failpoints  no fault points armed (members die at named points: on by default)
+ *   --no-slow-points  with fault points, none slowed and no defrag failed at
+ *                  defragOpenFileError (replays seeds recorded before they came)
  *   --failpoint P[:K[:power|process[:I]]]  arm point P from the start: the member (index I,
  *                  or any) dies at its hit after K others (lib/base/fault_points.ts names them)
  *
@@ -64,6 +66,7 @@ const known = new Set([
   "no-snapshot-faults",
   "slow-disk-at-start",
   "no-failpoints",
+  "no-slow-points",
   "ops",
   "failpoint",
 ]);
@@ -116,6 +119,7 @@ for (let s = 0; s < seeds; s++) {
     snapshotFaults: !Deno.args.includes("--no-snapshot-faults"),
     opsPerClient: flag("ops") === undefined ? undefined : int("ops", flag("ops"), 40),
     failpoints: !Deno.args.includes("--no-failpoints"),
+    slowPoints: !Deno.args.includes("--no-slow-points"),
     failpoint,
   };
   const res = await runCluster(o);
@@ -144,7 +148,8 @@ for (let s = 0; s < seeds; s++) {
         }, ` +
         `${res.crashes} crashes (fault points: ${
           res.fired.map((f) => f.point).join(" ") || "none"
-        }), ${res.partitions} partitions, ` +
+        }), ${res.delayedHits} hits delayed, ${res.defragErrors} defrags failed at a point, ` +
+        `${res.partitions} partitions, ` +
         `${res.snapshotsDamaged} snapshots damaged (${res.snapshotsRefused} refused), final rev ${res.finalRev}, ${res.simMs} sim ms`,
     );
   }
