@@ -113,6 +113,11 @@ export interface RunOptions {
    */
   snapshotFaults?: boolean;
   /**
+   * Message frames cut in transit now and then (on by default: the stream breaks inside a
+   * frame; the receiver must refuse it and drop the stream), from a rand of their own.
+   */
+  frameFaults?: boolean;
+  /**
    * Every member's disk slow from the start (fsyncs of 2 to 41 ms; the fault menu may make it
    * fast again): the planted bug `ack-before-fsync` needs a crash while an fsync runs.
    */
@@ -168,6 +173,10 @@ export interface RunResult {
   /** Snapshot bodies damaged in transit that reached a member, and how many it refused. */
   snapshotsDamaged: number;
   snapshotsRefused: number;
+  /** Message frames cut in transit, refused by their receiver, and messages lost with them. */
+  framesCut: number;
+  framesRefused: number;
+  lostWithStreams: number;
   finalRev: number;
   simMs: number;
   /** The run's events (faults, member logs) in order, for the trace printed on a failure. */
@@ -184,6 +193,7 @@ export function replayCommand(o: RunOptions): string {
     (o.diskFull === false ? " --no-disk-full" : "") +
     (o.slowDisk === false ? " --no-slow-disk" : "") +
     (o.snapshotFaults === false ? " --no-snapshot-faults" : "") +
+    (o.frameFaults === false ? " --no-frame-faults" : "") +
     (o.slowDiskAtStart === true ? " --slow-disk-at-start" : "") +
     (o.failpoints === false ? " --no-failpoints" : "") +
     (o.slowPoints === false ? " --no-slow-points" : "") +
@@ -227,6 +237,9 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   const watchBugRand = new Rand(o.seed ^ 0x3b71);
   // how often snapshots are damaged: a rand of its own, so the fault menu's draws are unchanged
   const snapRand = new Rand(o.seed ^ 0x54a9);
+  // cut message frames: how often from one rand, which frames from another (the network's)
+  const frameFaults = (o.frameFaults ?? true) && (o.faults ?? true);
+  const frameSettingRand = new Rand(o.seed ^ 0xf7a3);
   const faults = o.faults ?? true;
   const membership = (o.membership ?? true) && o.size > 1 && faults;
   const transfers = (o.transfers ?? true) && o.size > 1 && faults;
@@ -246,6 +259,8 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   const c = await SimCluster.start({
     size: o.size,
     seed: o.seed,
+    // which frames are cut: a rand of its own (none drawn while the rate is 0)
+    network: { frameRand: new Rand(o.seed ^ 0xf4a5) },
     // snapshots and catch-up by snapshot happen within a run
     // --strict-reconfig-check=false: the check wants every voter connected for 5 s, which
     // the fault menu seldom allows (its refusals are tested in tests/cluster); the run's crash
@@ -567,6 +582,9 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
           snapshotFaultRate: o.snapshotFaults !== false && snapRand.chance(0.4)
             ? 0.2 + snapRand.float() * 0.6
             : 0,
+          frameFaultRate: frameFaults && frameSettingRand.chance(0.3)
+            ? 0.002 + frameSettingRand.float() * 0.02
+            : 0,
         };
         c.net.setFaults(f);
         note(`network faults ${JSON.stringify(f)}`);
@@ -706,6 +724,9 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     partitions,
     snapshotsDamaged: c.net.snapshotDamage.delivered,
     snapshotsRefused: c.net.snapshotDamage.refused,
+    framesCut: c.net.frameDamage.cut,
+    framesRefused: c.net.frameDamage.refused,
+    lostWithStreams: c.net.frameDamage.lostWithStream,
     finalRev,
     simMs: c.clock.now(),
     trace: mergeTrace(trace, c.log),
@@ -806,6 +827,11 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       );
     }
     violations.push(...archive.violations);
+    if (c.net.frameDamage.applied > 0) {
+      violations.push(
+        `${c.net.frameDamage.applied} message frame(s) cut in transit were decoded as messages`,
+      );
+    }
     if (c.net.snapshotDamage.stored > 0) {
       violations.push(
         `${c.net.snapshotDamage.stored} snapshot(s) damaged in transit were stored by their receiver`,

@@ -15,6 +15,7 @@
  *   --no-disk-full   no member's disk made full (on by default since finding 8's fix)
  *   --no-slow-disk   no member's fsyncs made slow (on by default since finding 10's fix)
  *   --no-snapshot-faults   no snapshot body damaged in transit (replays seeds recorded before)
+ *   --no-frame-faults   no message frame cut in transit (replays seeds recorded before)
  *   --slow-disk-at-start  every member's fsyncs slow from the start (for ack-before-fsync)
  *   --ops N        operations per KV client (default 40)
  *   --no-failpoints  no fault points armed (members die at named points: on by default)
@@ -64,6 +65,7 @@ const known = new Set([
   "no-disk-full",
   "no-slow-disk",
   "no-snapshot-faults",
+  "no-frame-faults",
   "slow-disk-at-start",
   "no-failpoints",
   "no-slow-points",
@@ -117,6 +119,7 @@ for (let s = 0; s < seeds; s++) {
     slowDisk: !Deno.args.includes("--no-slow-disk"),
     slowDiskAtStart: Deno.args.includes("--slow-disk-at-start"),
     snapshotFaults: !Deno.args.includes("--no-snapshot-faults"),
+    frameFaults: !Deno.args.includes("--no-frame-faults"),
     opsPerClient: flag("ops") === undefined ? undefined : int("ops", flag("ops"), 40),
     failpoints: !Deno.args.includes("--no-failpoints"),
     slowPoints: !Deno.args.includes("--no-slow-points"),
@@ -150,7 +153,9 @@ for (let s = 0; s < seeds; s++) {
           res.fired.map((f) => f.point).join(" ") || "none"
         }), ${res.delayedHits} hits delayed, ${res.defragErrors} defrags failed at a point, ` +
         `${res.partitions} partitions, ` +
-        `${res.snapshotsDamaged} snapshots damaged (${res.snapshotsRefused} refused), final rev ${res.finalRev}, ${res.simMs} sim ms`,
+        `${res.snapshotsDamaged} snapshots damaged (${res.snapshotsRefused} refused), ` +
+        `${res.framesCut} frames cut (${res.framesRefused} refused, ${res.lostWithStreams} ` +
+        `lost with their streams), final rev ${res.finalRev}, ${res.simMs} sim ms`,
     );
   }
 }
