@@ -194,7 +194,9 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
       const line = f === null
         ? `fault point ${arm.point} armed on m${arm.member + 1}, not reached ${arm.after + 1} times`
         : `${ms(f.at)} ms: m${arm.member + 1} died at fault point ${arm.point}, restarted ` +
-          (f.restartedAt === null ? "by the harness" : `at ${ms(f.restartedAt)} ms`);
+          (f.restartedAt === null
+            ? "by the harness (a fault of the schedule, or the heal)"
+            : `at ${ms(f.restartedAt)} ms`);
       faults.push(line);
       log(`  ${line}`);
       // a member that died at a point may have led: its death and restart are fault edges
