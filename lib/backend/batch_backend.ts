@@ -397,6 +397,8 @@ export class BatchBackend implements Backend {
     let copy: DB | undefined;
     try {
       await durable;
+      // etcd's bolt.Open of the copy; an error here fails this defrag and nothing else
+      this.faults?.hit("defragOpenFileError");
       copy = await DB.open(disk, tmp, { pageSize: this.#db.pageSize });
       this.faults?.hit("defragBeforeCopy");
       const copied = await copySnapshotSliced(src, copy, log, this.#defragOptions);

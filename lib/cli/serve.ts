@@ -20,6 +20,9 @@ import { RealDisk } from "../io/real_disk.ts";
 import { ETCD_COMPAT_VERSION, VERSION } from "../base/version.ts";
 import { formatGoDuration } from "./serve_flag_values.ts";
 import type { Logger } from "../base/log.ts";
+import type { FaultPoints } from "../base/fault_points.ts";
+import { FailpointSpecError } from "../base/failpoint_terms.ts";
+import { FAILPOINTS_ENV, failpointsFromEnv } from "./serve_failpoints.ts";
 
 const hrefs = (urls: URL[]) => urls.map((u) => u.href.replace(/\/$/, ""));
 
@@ -88,6 +91,25 @@ export async function runServe(
     return 0;
   }
   const cfg = parsed.config;
+  // the fault points' log goes through the logger opened below
+  let failLog: Logger | undefined;
+  let failpoints;
+  try {
+    failpoints = failpointsFromEnv(env, {
+      fired: (f) =>
+        failLog?.warn("failpoint fired", {
+          point: f.point,
+          action: f.term.action,
+          ...(f.term.action === "sleep" ? { "sleep-ms": f.term.ms } : {}),
+        }),
+    });
+  } catch (err) {
+    if (err instanceof FailpointSpecError) {
+      console.error(`concord serve: ${FAILPOINTS_ENV}: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
   let outputs;
   try {
     outputs = openLogOutputs(parsed.settings.logOutputs, cfg.logLevel);
@@ -97,11 +119,17 @@ export async function runServe(
   }
   try {
     const log = outputs.logger.named("cli/serve");
+    failLog = outputs.logger.named("failpoint");
+    if (failpoints !== undefined) {
+      log.warn("fault points armed (a test's, never production's)", {
+        [FAILPOINTS_ENV]: failpoints.armed,
+      });
+    }
     const arenas = capMallocArenas(env);
     log.info(arenas.capped ? "capped malloc arenas" : "malloc arenas not capped", {
       detail: arenas.detail,
     });
-    return await serveWith(parsed, log, outputs.logger);
+    return await serveWith(parsed, log, outputs.logger, failpoints?.faults);
   } finally {
     outputs.close();
   }
@@ -111,6 +139,7 @@ async function serveWith(
   parsed: ReturnType<typeof parseServeFlags>,
   log: Logger,
   root: Logger,
+  faults: FaultPoints | undefined,
 ): Promise<number> {
   const cfg = parsed.config;
   for (const n of parsed.notices) log[n.level](n.msg, n.fields);
@@ -125,6 +154,7 @@ async function serveWith(
       log: root,
       disk: parsed.settings.unsafeNoFsync ? noSyncDisk(new RealDisk()) : undefined,
       snapshotCatchUpEntries: parsed.settings.snapshotCatchUpEntries,
+      faults,
     });
   } catch (err) {
     if (err instanceof DataDirLockedError || err instanceof ConfigError) {

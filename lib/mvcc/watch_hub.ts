@@ -20,6 +20,7 @@
  */
 
 import type { CountSink } from "../base/metric_sink.ts";
+import { delayAt, type FaultPoints, OrderedDelay } from "../base/fault_points.ts";
 import type { Clock, Timer } from "../io/clock.ts";
 import { RealClock } from "../io/clock.ts";
 import { bytesToKey, type KeySpan, spanOf } from "./key_bytes.ts";
@@ -54,6 +55,12 @@ export interface WatchHubOptions {
   syncRevs?: number;
   /** Counts events queued to watch streams (etcd_debugging_mvcc_events_total). */
   events?: CountSink;
+  /**
+   * Fault points for tests (lib/base/fault_points.ts): beforeSendWatchResponse, hit by every
+   * response a stream is given; a delay there holds it, and the stream's later responses behind
+   * it, on the clock. None in production.
+   */
+  faults?: FaultPoints;
 }
 
 /** Options of a stream. */
@@ -111,6 +118,8 @@ export class WatchStream implements AsyncIterable<WatchResponse> {
   #waiter: ((r: WatchResponse | undefined) => void) | undefined;
   #nextId = 0;
   #closed = false;
+  /** Responses held at beforeSendWatchResponse (made at its first delay). */
+  #delayed: OrderedDelay<WatchResponse> | null = null;
   progressPending = false;
 
   constructor(hub: WatchHub, opts: WatchStreamOptions) {
@@ -120,7 +129,7 @@ export class WatchStream implements AsyncIterable<WatchResponse> {
 
   /** Responses queued and not yet taken. */
   get pending(): number {
-    return this.#queue.length - this.#head;
+    return this.#queue.length - this.#head + (this.#delayed?.held ?? 0);
   }
 
   /** True when the queue can take a response. */
@@ -202,14 +211,26 @@ export class WatchStream implements AsyncIterable<WatchResponse> {
   push(r: WatchResponse, control = false): boolean {
     if (this.#closed) return true;
     if (!control && !this.hasRoom()) return false;
+    const ms = this.#hub._sendDelay();
+    if (ms > 0 || this.#delayed !== null) {
+      this.#delayed ??= this.#hub._ordered((rs) => {
+        if (!this.#closed) { for (const x of rs) this.#hand(x); }
+      });
+      if (this.#delayed.offer(r, ms)) return true;
+    }
+    this.#hand(r);
+    return true;
+  }
+
+  /** Gives `r` to the waiting reader, or queues it. */
+  #hand(r: WatchResponse): void {
     if (this.#waiter) {
       const w = this.#waiter;
       this.#waiter = undefined;
       w(r);
-      return true;
+      return;
     }
     this.#queue.push(r);
-    return true;
   }
 
   /** Takes the next response without waiting (undefined when none is queued). */
@@ -246,6 +267,7 @@ export class WatchStream implements AsyncIterable<WatchResponse> {
     if (this.#closed) return;
     for (const w of [...this.watchers.values()]) this.#hub._remove(w);
     this.#closed = true;
+    this.#delayed?.clear();
     this.#queue = [];
     this.#head = 0;
     this.#hub._closeStream(this);
@@ -266,6 +288,7 @@ export class WatchHub {
   readonly #syncRevs: number;
   readonly #progressMs: number;
   readonly #events: CountSink | undefined;
+  readonly #faults: FaultPoints | undefined;
   #unsubscribe: () => void;
   #syncTimer: Timer | undefined;
   #progressTimer: Timer | undefined;
@@ -278,7 +301,18 @@ export class WatchHub {
     this.#syncRevs = opts.syncRevs ?? 1000;
     this.#progressMs = opts.progressIntervalMs ?? 10 * 60 * 1000;
     this.#events = opts.events;
+    this.#faults = opts.faults;
     this.#unsubscribe = store.subscribe((c) => this.#notify(c));
+  }
+
+  /** @internal The ms a response waits at beforeSendWatchResponse (0 without points). */
+  _sendDelay(): number {
+    return this.#faults === undefined ? 0 : delayAt(this.#faults, "beforeSendWatchResponse");
+  }
+
+  /** @internal An ordered delay on the hub's clock, for a stream's held responses. */
+  _ordered(release: (rs: WatchResponse[]) => void): OrderedDelay<WatchResponse> {
+    return new OrderedDelay((ms, fn) => this.#clock.after(ms, fn), release);
   }
 
   /** The store the hub watches. */

@@ -182,6 +182,7 @@ export class Member {
     this.hub = new WatchHub(this.#state.store, {
       clock: this.#clock,
       events: this.#metrics.watchEvents,
+      faults: opts.faults,
     });
     this.tokens = storage.tokens ??
       new SimpleTokenProvider(this.#clock, config.authTokenTtlSeconds);

@@ -24,7 +24,7 @@ import {
   StateType,
 } from "../raft/mod.ts";
 import type { CountSink } from "../base/metric_sink.ts";
-import type { FaultPoints } from "../base/fault_points.ts";
+import { delayAt, type FaultPoints, OrderedDelay } from "../base/fault_points.ts";
 import { HeartbeatDetector } from "./heartbeat_detector.ts";
 import type {
   SnapshotPayload,
@@ -113,17 +113,20 @@ export class RaftLoop implements TransportHost {
   #snapshotRun: Promise<void> | null = null;
   #stopped = false;
   #failed = false;
+  /** Batches held at a send fault point (only with fault points). */
+  #held: OrderedDelay<Message[]> | null = null;
 
   constructor(o: RaftLoopOptions) {
     this.#o = o;
     this.memberId = o.id;
     this.clusterId = o.clusterId;
     this.#snapIndex = o.snapshotIndex;
+    const send = o.heartbeatSendFailures === undefined
+      ? (msgs: Message[]) => this.#transport?.send(msgs)
+      : this.#checkedSend(o.heartbeatSendFailures);
     this.node = new Node(o.raw, {
       persist: (b) => this.#persist(b),
-      send: o.heartbeatSendFailures === undefined
-        ? (msgs) => this.#transport?.send(msgs)
-        : this.#checkedSend(o.heartbeatSendFailures),
+      send: o.faults === undefined ? send : this.#delayedSend(o.faults, send),
       apply: (b) => o.hooks.apply(b),
       validateConfChange: o.hooks.validateConfChange,
       readStates: (rs) => o.hooks.readStates(rs),
@@ -141,6 +144,33 @@ export class RaftLoop implements TransportHost {
         if (late > 0) failures.add(late);
       }
       this.#transport?.send(msgs);
+    };
+  }
+
+  /**
+   * Sends through fault points: raftBeforeLeaderSend while this member leads, else
+   * raftBeforeFollowerSend (etcd's raft.go: before the transport takes a Ready's messages). A
+   * delay there holds the batch, and every batch after it, in order, on the member's clock, as
+   * etcd's raft loop sleeping there would.
+   */
+  #delayedSend(faults: FaultPoints, send: (msgs: Message[]) => void): (msgs: Message[]) => void {
+    this.#held = new OrderedDelay<Message[]>(
+      (ms, fn) => this.#o.clock.after(ms, fn),
+      (batches) => {
+        if (this.#stopped || this.#failed) return;
+        for (const b of batches) send(b);
+      },
+    );
+    const held = this.#held;
+    return (msgs) => {
+      if (msgs.length === 0) return send(msgs);
+      const ms = delayAt(
+        faults,
+        this.node.raw.raft.state === StateType.Leader
+          ? "raftBeforeLeaderSend"
+          : "raftBeforeFollowerSend",
+      );
+      if (!held.offer(msgs, ms)) send(msgs);
     };
   }
 
@@ -365,6 +395,7 @@ export class RaftLoop implements TransportHost {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#ticker?.cancel();
+    this.#held?.clear();
     await this.#transport?.close();
     try {
       await this.node.process();

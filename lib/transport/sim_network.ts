@@ -25,6 +25,15 @@
  * receiver's `receiveSnapshot` with a verifying payload, and the sender's `reportSnapshot`.
  * `snapshotFaultRate` cuts or corrupts a body so hosts' failure paths run too.
  *
+ * `frameFaultRate` cuts a message's frame short: its stream breaks inside the frame (a
+ * connection reset mid-write, the damage a real stream can hand to the receiver: TCP's
+ * checksum stands between a flipped bit on the wire and the decoder). The receiver reads the
+ * bytes that came with the real FrameDecoder, which refuses the partial frame; the message is
+ * never applied, the stream is dropped (every message still in flight on it is lost, as the
+ * bytes behind the break are), the receiver counts a receive failure and the sender's host is
+ * told the peer is unreachable, as when its stream fails. (A flipped byte inside a frame is
+ * not modelled here: most flips decode to another valid message, docs/testing.md says why.)
+ *
  * Each member's PeerStats count what the HTTP transport's do at the same events, so etcd's
  * peer metrics (lib/api/peer_metrics.ts) mean the same in a simulation: bytes and messages
  * sent and received, messages dropped (etcd's send failures), a link that goes down after it
@@ -49,7 +58,7 @@ import type { MemberId } from "../base/types.ts";
 import type { Clock } from "../io/clock.ts";
 import { decodeMessage, describeMessage, encodeMessage, type Message } from "../raft/mod.ts";
 import { MessageType } from "../raft/mod.ts";
-import { FrameError } from "./frames.ts";
+import { FrameDecoder, FrameError, framePrefix } from "./frames.ts";
 import {
   snapshotBody,
   SnapshotBodyReader,
@@ -80,6 +89,8 @@ export interface SimFaults {
   reorderRate: number;
   /** Probability that a snapshot body is cut or has a byte flipped in transit. */
   snapshotFaultRate: number;
+  /** Probability that a message's frame is cut short, breaking its stream (see above). */
+  frameFaultRate: number;
 }
 
 export const DEFAULT_SIM_FAULTS: Readonly<SimFaults> = {
@@ -89,6 +100,7 @@ export const DEFAULT_SIM_FAULTS: Readonly<SimFaults> = {
   duplicateRate: 0,
   reorderRate: 0,
   snapshotFaultRate: 0,
+  frameFaultRate: 0,
 };
 
 export interface SimNetworkOptions extends Partial<SimFaults> {
@@ -99,6 +111,11 @@ export interface SimNetworkOptions extends Partial<SimFaults> {
   queueLimit?: number;
   /** Record every send outcome and delivery in `trace` (default true). */
   trace?: boolean;
+  /**
+   * Where frame damage is drawn from (default `rand`), so that a simulation can turn it on
+   * without moving the other draws of runs that have none.
+   */
+  frameRand?: Rand;
 }
 
 function linkKey(from: MemberId, to: MemberId): string {
@@ -106,7 +123,15 @@ function linkKey(from: MemberId, to: MemberId): string {
 }
 
 function checkFaults(f: SimFaults): void {
-  for (const k of ["dropRate", "duplicateRate", "reorderRate", "snapshotFaultRate"] as const) {
+  for (
+    const k of [
+      "dropRate",
+      "duplicateRate",
+      "reorderRate",
+      "snapshotFaultRate",
+      "frameFaultRate",
+    ] as const
+  ) {
     if (!(f[k] >= 0 && f[k] <= 1)) throw new RangeError(`sim network: ${k} must be in [0, 1]`);
   }
   if (!(Number.isInteger(f.minDelayMs) && f.minDelayMs >= 0 && f.maxDelayMs >= f.minDelayMs)) {
@@ -134,9 +159,19 @@ export class SimNetwork {
    * kept a corrupted page file: a simulation counts it as a violation.
    */
   readonly snapshotDamage = { delivered: 0, refused: 0, stored: 0 };
+  /**
+   * Message frames cut in transit (`frameFaultRate`): how many the receivers refused (all, or
+   * the decoder is wrong), how many a refused frame's decoder took as a message (must stay 0),
+   * and the messages lost with the streams they broke.
+   */
+  readonly frameDamage = { cut: 0, refused: 0, applied: 0, lostWithStream: 0 };
+  readonly #frameRand: Rand;
+  /** Per directed link, its stream's incarnation: a broken stream loses what it carried. */
+  readonly #streamEpoch = new Map<string, number>();
 
   constructor(readonly rand: Rand, readonly clock: Clock, opts: SimNetworkOptions = {}) {
-    const { trace, queueLimit, ...faults } = opts;
+    const { trace, queueLimit, frameRand, ...faults } = opts;
+    this.#frameRand = frameRand ?? rand;
     this.#queueLimit = queueLimit ?? 4096;
     this.#faults = { ...DEFAULT_SIM_FAULTS, ...faults };
     checkFaults(this.#faults);
@@ -285,13 +320,24 @@ export class SimNetwork {
       this.#note(`lost ${describeMessage(m)}`);
       return true;
     }
-    this.#schedule(src, m.to, bytes, false);
+    // the frame's damage from a rand of its own (none drawn while the rate is 0)
+    const rate = this.#faults.frameFaultRate;
+    const cutAt = rate > 0 && this.#frameRand.chance(rate)
+      ? 1 + this.#frameRand.int(4 + bytes.length - 1)
+      : -1;
+    this.#schedule(src, m.to, bytes, false, cutAt);
     const dup = this.rand.chance(this.#faults.duplicateRate);
     if (dup && m.type !== MessageType.Prop) this.#schedule(src, m.to, bytes, true);
     return true;
   }
 
-  #schedule(src: SimTransport, to: MemberId, bytes: Uint8Array, dup: boolean): void {
+  #schedule(
+    src: SimTransport,
+    to: MemberId,
+    bytes: Uint8Array,
+    dup: boolean,
+    cutAt = -1,
+  ): void {
     const now = this.clock.now();
     let at = now + this.#delay();
     const key = linkKey(src.host.memberId, to);
@@ -300,10 +346,57 @@ export class SimNetwork {
       this.#lastAt.set(key, at);
     }
     this.#inflight.set(key, (this.#inflight.get(key) ?? 0) + 1);
+    const epoch = this.#streamEpoch.get(key) ?? 0;
     this.clock.after(at - now, () => {
       this.#inflight.set(key, this.#inflight.get(key)! - 1);
-      this.#deliver(src, to, bytes, dup);
+      if ((this.#streamEpoch.get(key) ?? 0) !== epoch) {
+        this.frameDamage.lostWithStream++;
+        this.#note(`lost with a broken stream ${describeMessage(decodeMessage(bytes.slice()))}`);
+        return;
+      }
+      if (cutAt >= 0) this.#deliverCut(src, to, bytes, cutAt);
+      else this.#deliver(src, to, bytes, dup);
     });
+  }
+
+  /**
+   * A frame whose stream broke after `cutAt` of its bytes: the receiver decodes what came with
+   * the real decoder, which must refuse it; the stream is dropped on both sides.
+   */
+  #deliverCut(src: SimTransport, to: MemberId, bytes: Uint8Array, cutAt: number): void {
+    const what = `${describeMessage(decodeMessage(bytes.slice()))} (frame cut at ${cutAt} of ${
+      4 + bytes.length
+    } bytes)`;
+    const dst = this.#arrive(src, to, what);
+    if (dst === null) return;
+    this.frameDamage.cut++;
+    const frame = new Uint8Array(4 + bytes.length);
+    frame.set(framePrefix(bytes.length));
+    frame.set(bytes, 4);
+    const dec = new FrameDecoder();
+    let got: Message[] = [];
+    let error: string | null = null;
+    try {
+      got = dec.push(frame.subarray(0, cutAt));
+      if (!dec.idle) throw new FrameError("stream ended inside a frame");
+    } catch (e) {
+      if (!(e instanceof FrameError)) throw e;
+      error = e.message;
+    }
+    // a decoder that made a message of part of a frame would hand raft a damaged one: the
+    // simulation counts it (a violation) and does not deliver it
+    if (got.length > 0 || error === null) {
+      this.frameDamage.applied++;
+      this.#note(`DAMAGED FRAME DECODED ${what}`);
+    } else {
+      this.frameDamage.refused++;
+      this.#note(`refused stream ${what}: ${error}`);
+    }
+    const key = linkKey(src.host.memberId, to);
+    this.#streamEpoch.set(key, (this.#streamEpoch.get(key) ?? 0) + 1);
+    this.#lastAt.delete(key);
+    dst.countReceiveFailure(src.host.memberId);
+    if (!src.closed) src.host.reportUnreachable(to);
   }
 
   /** The receiving member, or null (with a trace line) when the message cannot arrive. */
@@ -526,6 +619,12 @@ class SimTransport implements Transport {
     if (s === undefined) return;
     s.messagesReceived++;
     s.bytesReceived += bytes;
+  }
+
+  /** A stream from `from` was refused (a damaged frame): a receive failure. */
+  countReceiveFailure(from: MemberId): void {
+    const s = this.#peers.get(from)?.stats;
+    if (s !== undefined) s.receiveFailures++;
   }
 
   /** A snapshot from `from` stored (ok) or not; `damaged` when its body could not be read. */

@@ -38,6 +38,13 @@ export interface ProcessClusterOptions {
    * snapshot into each member's data dir, `${dir}/${name}`).
    */
   prepare?: (c: ProcessCluster) => Promise<void>;
+  /**
+   * Extra environment of member i's `incarnation`-th start by `spawn` (0: the first), e.g.
+   * CONCORD_FAILPOINTS for one incarnation.
+   */
+  env?: (i: number, incarnation: number) => Record<string, string> | undefined;
+  /** Called when a process `spawn` started exits, however it ended, with its stderr. */
+  onExit?: (i: number, proc: Deno.ChildProcess, stderr: Promise<string>) => void;
 }
 
 /** A running cluster of processes. */
@@ -46,6 +53,7 @@ export class ProcessCluster {
   readonly members: ProcessMember[];
   readonly dir: string;
   readonly #flags: string[];
+  readonly #opts: ProcessClusterOptions;
   /** The --initial-cluster value every member starts with. */
   readonly initialCluster: string;
 
@@ -53,6 +61,7 @@ export class ProcessCluster {
     this.kind = kind;
     this.dir = dir;
     this.#flags = opts.flags ?? [];
+    this.#opts = opts;
     this.members = Array.from({ length: n }, (_, i) => {
       const peerListen = opts.listenPeers?.[i] ?? `http://127.0.0.1:${freePort()}`;
       return {
@@ -109,13 +118,15 @@ export class ProcessCluster {
   spawn(i: number, extra: string[] = []): void {
     const m = this.members[i];
     const args = [...this.args(i), ...extra];
+    const env = this.#opts.env?.(i, m.logs.length);
     const cmd = this.kind === "concord"
       ? new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", MAIN, "serve", ...args],
+        env,
         stdout: "null",
         stderr: "piped",
       })
-      : new Deno.Command("etcd", { args, stdout: "null", stderr: "piped" });
+      : new Deno.Command("etcd", { args, env, stdout: "null", stderr: "piped" });
     let proc: Deno.ChildProcess;
     try {
       proc = cmd.spawn();
@@ -123,7 +134,10 @@ export class ProcessCluster {
       throw new Error(`cannot run ${this.kind} (apt-get install etcd-server): ${err}`);
     }
     m.proc = proc;
-    m.logs.push(new Response(proc.stderr).text());
+    const stderr = new Response(proc.stderr).text();
+    m.logs.push(stderr);
+    const onExit = this.#opts.onExit;
+    if (onExit !== undefined) proc.status.then(() => onExit(i, proc, stderr));
   }
 
   /**

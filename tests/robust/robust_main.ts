@@ -6,6 +6,7 @@
  * any member from its own state). `--replace-first` makes the first fault a membership change
 (as the CI test does). Exits 1 on the first run with a violation, after printing it with its faults and
  * the command that replays the faults (the timing of a real run does not replay).
+ * `--no-failpoints`: no fault point armed (failpoint_arm.ts; runs of seeds recorded before).
  */
 import { testSeed } from "../../lib/base/rand.ts";
 import { robustRun } from "./robust_run.ts";
@@ -22,10 +23,11 @@ function flag(name: string): string | undefined {
 }
 
 for (const a of Deno.args) {
-  const known = ["--seconds", "--seed", "--runs", "--bug", "--replace-first"];
+  const known = ["--seconds", "--seed", "--runs", "--bug", "--replace-first", "--no-failpoints"];
   if (a.startsWith("--") && !known.includes(a)) {
     console.error(
-      `unknown flag ${a}; flags: --seconds N, --seed S, --runs K, --bug stale-read, --replace-first`,
+      `unknown flag ${a}; flags: --seconds N, --seed S, --runs K, --bug stale-read, ` +
+        `--replace-first, --no-failpoints`,
     );
     Deno.exit(2);
   }
@@ -34,6 +36,7 @@ const seconds = Number(flag("seconds") ?? 60);
 const first = flag("seed") !== undefined ? Number(flag("seed")) >>> 0 : testSeed();
 const runs = Number(flag("runs") ?? 1);
 const replaceFirst = Deno.args.includes("--replace-first");
+const failpoints = !Deno.args.includes("--no-failpoints");
 const bugAt = Deno.args.indexOf("--bug");
 const bug = bugAt < 0 ? undefined : Deno.args[bugAt + 1];
 if (bug !== undefined && bug !== "stale-read") {
@@ -49,6 +52,7 @@ for (let k = 0; k < runs; k++) {
     seconds,
     staleReads: bug === "stale-read",
     replaceFirst,
+    failpoints,
     log: (l) => console.log(l),
   });
   console.log(`  run took ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -58,7 +62,7 @@ for (let k = 0; k < runs; k++) {
     console.log("violations:");
     for (const v of r.violations.slice(0, 20)) console.log(`  ${v}`);
     const planted = (bug === undefined ? "" : ` --bug ${bug}`) +
-      (replaceFirst ? " --replace-first" : "");
+      (replaceFirst ? " --replace-first" : "") + (failpoints ? "" : " --no-failpoints");
     console.log(
       `replay the faults: deno task robust --seconds ${seconds} --seed ${seed}${planted}`,
     );

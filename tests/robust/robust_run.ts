@@ -21,6 +21,7 @@ import { PeerProxy } from "./peer_proxy.ts";
 import { checkRecord, type RunRecord } from "./robust_check.ts";
 import { MemberWatcher } from "./watchers.ts";
 import { Rand } from "../../lib/base/rand.ts";
+import { describePlan, FailpointMonitor, planFailpoint } from "./failpoint_arm.ts";
 
 export interface RunOptions {
   seed: number;
@@ -39,6 +40,8 @@ export interface RunOptions {
   /** The lease and admin clients' pauses between operations (drawn up to; 500 and 1000 ms). */
   leasePauseMs?: number;
   adminPauseMs?: number;
+  /** A fault point armed on one member (failpoint_arm.ts; default true). */
+  failpoints?: boolean;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -71,13 +74,20 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
   let progress: ReturnType<typeof setInterval> | undefined;
   let polling: Promise<void> = Promise.resolve();
   let pollStop = false;
+  const arm = opts.failpoints === false ? null : planFailpoint(opts.seed, n);
+  const monitor = arm === null
+    ? null
+    : new FailpointMonitor(arm, () => cluster, () => performance.now());
   try {
     const c = cluster = await ProcessCluster.start("concord", n, {
       listenPeers: listen.map((p) => `http://127.0.0.1:${p}`),
       advertisePeers: proxy.ports.map((p) => `http://127.0.0.1:${p}`),
       // the proxy tells members apart by their pids from the first connection on
       prepare: (pc) => Promise.resolve(void (cluster = pc)),
+      env: monitor === null ? undefined : (i, k) => monitor.env(i, k),
+      onExit: monitor === null ? undefined : (i, p, e) => monitor.onExit(i, p, e),
     });
+    if (arm !== null) log(`  fault point: ${describePlan(arm)}`);
     const endpoints = c.members.map((m) => m.clientUrl);
     admin = new Client({ endpoints, memberDownMs: 500 });
     const a = admin;
@@ -178,6 +188,20 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
     clearInterval(progress);
     await kv.stop();
     log(`  clients stopped at ${rec.ms()} ms`);
+    if (arm !== null) {
+      const f = monitor!.fired;
+      const ms = (t: number) => Math.round(t - rec.t0);
+      const line = f === null
+        ? `fault point ${arm.point} armed on m${arm.member + 1}, not reached ${arm.after + 1} times`
+        : `${ms(f.at)} ms: m${arm.member + 1} died at fault point ${arm.point}, restarted ` +
+          (f.restartedAt === null
+            ? "by the harness (a fault of the schedule, or the heal)"
+            : `at ${ms(f.restartedAt)} ms`);
+      faults.push(line);
+      log(`  ${line}`);
+      // a member that died at a point may have led: its death and restart are fault edges
+      if (f !== null) elections.push(ms(f.at), ms(f.restartedAt ?? performance.now()));
+    }
 
     // heal everything, then the members must converge
     proxy.heal();
@@ -245,6 +269,7 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
     log(summary);
     return { seed: opts.seed, record, violations, faults, summary };
   } finally {
+    await monitor?.stop();
     clearInterval(progress);
     pollStop = true;
     await polling;

@@ -1,8 +1,9 @@
 /**
  * CI's real-process robustness run: three `concord serve` processes under seeded faults
  * (a member removed and added back first, then kill -9, SIGSTOP, proxy partitions, drops and
- * delays) with KV clients, watchers, a lease client and an admin client (compactions,
- * defrags, past reads) over gRPC, checked by tests/sim's checkers. Then the same record,
+ * delays, and one member dying at a fault point armed through CONCORD_FAILPOINTS) with KV
+ * clients, watchers, a lease client and an admin client (compactions, defrags, past reads)
+ * over gRPC, checked by tests/sim's checkers. Then the same record,
  * doctored, must fail each check: an acknowledged write edited out of the history, a stale
  * read, a watch event lost, a progress notification ahead of the events, a serializable read
  * from the future, a lease key that outlived its lease, a lease gone before its TTL from an
@@ -64,6 +65,11 @@ Deno.test("robust: 3 concord processes under seeded faults pass the checkers; do
   // the first fault always comes (its gap is under 2 s); how many more fit depends on the
   // machine (a restarted member took 7 s to be healthy under load)
   assert.ok(r.faults.length >= 1, "no fault was injected");
+  // a fault point was armed on one member (failpoint_arm.ts): it died there, or was not reached
+  assert.ok(
+    r.faults.some((f) => /died at fault point|armed on m\d, not reached/.test(f)),
+    "no fault point was armed",
+  );
   assert.ok(rec.finalRev > 10, `only ${rec.finalRev} revisions: the clients did little`);
   const acked = rec.ops.filter((o) => o.ret !== null).length;
   assert.ok(acked > 30, `only ${acked} acknowledged ops`);

@@ -4,8 +4,18 @@
  * (power loss or kill -9: `SimCluster.crashNow`), so nothing after the point reaches its disk,
  * its peers or its clients. The run then reaps the member and restarts it later, as after any
  * crash. Every hit is counted per point, so a test can tell which points a run reached.
+ *
+ * Beside the crash arm, points that do not crash: a delay point (raftBeforeLeaderSend,
+ * raftBeforeFollowerSend, beforeSendWatchResponse) slowed for a member (or all), each hit
+ * waiting some ms on the simulated clock; and defragOpenFileError failing a member's next
+ * defrags. The run arms and disarms them (from a random source of its own) and logs each.
  */
-import type { FaultPoint, FaultPoints } from "../../lib/base/fault_points.ts";
+import {
+  type DelayPoint,
+  type FaultPoint,
+  FaultPointError,
+  type FaultPoints,
+} from "../../lib/base/fault_points.ts";
 
 /** One armed point. */
 export interface FaultArm {
@@ -25,6 +35,23 @@ export interface FaultFired {
   how: "power" | "process";
 }
 
+/** A delay point slowed: every hit by a matching member waits `ms`. */
+export interface SlowArm {
+  point: DelayPoint;
+  /** The member index; undefined: every member. */
+  member?: number;
+  ms: number;
+}
+
+/** defragOpenFileError armed: the next `count` defrags of the member (or any) fail there. */
+export interface DefragErrorArm {
+  member?: number;
+  count: number;
+}
+
+/** The message of a defrag failed at defragOpenFileError by the simulation. */
+export const SIM_DEFRAG_ERROR = "failpoint defragOpenFileError: armed by the simulation";
+
 /** What the arms need from the run. */
 export interface ArmedFaultsHooks {
   /** May member i die now? (The run's budget of members down; a member that still runs.) */
@@ -39,6 +66,12 @@ export interface ArmedFaultsHooks {
 export class ArmedFaults {
   readonly #hooks: ArmedFaultsHooks;
   #arm: (FaultArm & { left: number }) | null = null;
+  /** Slowed delay points, at most one arm per point. */
+  readonly #slow = new Map<DelayPoint, SlowArm>();
+  #defragError: DefragErrorArm | null = null;
+  /** Defrags failed at defragOpenFileError, and hits that waited at a delay point. */
+  defragErrors = 0;
+  delayedHits = 0;
   /** Hits of each point over the run, all members together. */
   readonly hits = new Map<FaultPoint, number>();
   /** Points that fired, in order; the run reaps each member once. */
@@ -58,6 +91,28 @@ export class ArmedFaults {
   /** Nothing armed any more (the run's work is done: the heal must not crash anyone). */
   disarm(): void {
     this.#arm = null;
+    this.#slow.clear();
+    this.#defragError = null;
+  }
+
+  /** Slows `a.point` in place of its previous arm. */
+  slow(a: SlowArm): void {
+    this.#slow.set(a.point, { ...a });
+  }
+
+  /** `point` no longer slowed. */
+  unslow(point: DelayPoint): void {
+    this.#slow.delete(point);
+  }
+
+  /** The delay points slowed now. */
+  get slowed(): SlowArm[] {
+    return [...this.#slow.values()];
+  }
+
+  /** Fails the next defrags (see DefragErrorArm), in place of the previous arm. */
+  failDefrags(a: DefragErrorArm | null): void {
+    this.#defragError = a === null ? null : { ...a };
   }
 
   get armed(): FaultArm | null {
@@ -71,12 +126,29 @@ export class ArmedFaults {
   forMember(i: number): FaultPoints {
     const n = (this.#incarnations.get(i) ?? 0) + 1;
     this.#incarnations.set(i, n);
-    return { hit: (point) => this.#hit(i, n, point) };
+    return {
+      hit: (point) => this.#hit(i, n, point),
+      delay: (point) => {
+        const a = this.#slow.get(point);
+        if (a === undefined || (a.member !== undefined && a.member !== i)) return 0;
+        if (this.#incarnations.get(i) !== n) return 0;
+        this.delayedHits++;
+        return a.ms;
+      },
+    };
   }
 
   #hit(i: number, incarnation: number, point: FaultPoint): void {
     this.hits.set(point, (this.hits.get(point) ?? 0) + 1);
     if (this.#incarnations.get(i) !== incarnation) return;
+    if (point === "defragOpenFileError") {
+      const e = this.#defragError;
+      if (e !== null && (e.member === undefined || e.member === i) && e.count > 0) {
+        if (--e.count === 0) this.#defragError = null;
+        this.defragErrors++;
+        throw new FaultPointError(point, SIM_DEFRAG_ERROR);
+      }
+    }
     const a = this.#arm;
     if (a === null || a.point !== point || (a.member !== undefined && a.member !== i)) return;
     if (a.left > 0) {

@@ -1,10 +1,12 @@
 /**
  * The simulation's armed fault points on their own: a point fires at its hit after `after`
  * others, for its member only (or any), once; not while the run's crash budget says no (it
- * stays armed); never from a member's dead incarnation; and every hit is counted.
+ * stays armed); never from a member's dead incarnation; and every hit is counted. Delay points
+ * slowed and defragOpenFileError armed do what they say, and crash no one.
  */
 import assert from "node:assert/strict";
-import { ArmedFaults, type FaultFired } from "./armed_faults.ts";
+import { ArmedFaults, type FaultFired, SIM_DEFRAG_ERROR } from "./armed_faults.ts";
+import { delayAt, FaultPointError } from "../../lib/base/fault_points.ts";
 
 function setup(mayCrash: (i: number) => boolean = () => true) {
   const crashed: string[] = [];
@@ -76,5 +78,47 @@ Deno.test("armed faults: disarm leaves nothing to fire", () => {
   a.arm({ point: "raftBeforeSave" });
   a.disarm();
   m.hit("raftBeforeSave");
+  assert.deepEqual(crashed, []);
+});
+
+Deno.test("armed faults: a slowed delay point delays its member's hits (or all) until unslowed", () => {
+  const { a, crashed } = setup();
+  const m0 = a.forMember(0);
+  const m1 = a.forMember(1);
+  assert.equal(delayAt(m0, "raftBeforeLeaderSend"), 0, "nothing slowed");
+  a.slow({ point: "raftBeforeLeaderSend", member: 1, ms: 17 });
+  a.slow({ point: "beforeSendWatchResponse", ms: 90 });
+  assert.equal(delayAt(m0, "raftBeforeLeaderSend"), 0, "another member");
+  assert.equal(delayAt(m1, "raftBeforeLeaderSend"), 17);
+  assert.equal(delayAt(m1, "raftBeforeFollowerSend"), 0, "another point");
+  assert.equal(delayAt(m0, "beforeSendWatchResponse"), 90, "every member");
+  assert.equal(a.delayedHits, 2);
+  a.unslow("raftBeforeLeaderSend");
+  assert.equal(delayAt(m1, "raftBeforeLeaderSend"), 0);
+  // a restarted member's old incarnation is not slowed
+  a.forMember(0);
+  assert.equal(delayAt(m0, "beforeSendWatchResponse"), 0);
+  a.disarm();
+  assert.deepEqual(a.slowed, []);
+  assert.deepEqual(crashed, [], "delays crash no one");
+  assert.equal(a.hits.get("raftBeforeLeaderSend"), 4);
+});
+
+Deno.test("armed faults: defragOpenFileError fails the next defrags of its member, then none", () => {
+  const { a, crashed } = setup();
+  const m0 = a.forMember(0);
+  const m1 = a.forMember(1);
+  a.failDefrags({ member: 1, count: 2 });
+  m0.hit("defragOpenFileError");
+  const fails = () =>
+    assert.throws(() => m1.hit("defragOpenFileError"), (e: unknown) => {
+      assert.ok(e instanceof FaultPointError);
+      assert.equal(e.message, SIM_DEFRAG_ERROR);
+      return true;
+    });
+  fails();
+  fails();
+  m1.hit("defragOpenFileError"); // used up
+  assert.equal(a.defragErrors, 2);
   assert.deepEqual(crashed, []);
 });

@@ -37,7 +37,7 @@ import { transferClient, type TransferRecord } from "./transfer_workload.ts";
 import { simMembersFetcher } from "../cluster/sim_join.ts";
 import { BuggyWatchStream, type WatchBug } from "./planted_watch_bug.ts";
 import { ArmedFaults, type FaultArm, type FaultFired } from "./armed_faults.ts";
-import { FAULT_POINTS } from "../../lib/base/fault_points.ts";
+import { DELAY_POINTS, type DelayPoint, FAULT_POINTS } from "../../lib/base/fault_points.ts";
 import {
   type AckedRevisions,
   checkDurability,
@@ -113,6 +113,11 @@ export interface RunOptions {
    */
   snapshotFaults?: boolean;
   /**
+   * Message frames cut in transit now and then (on by default: the stream breaks inside a
+   * frame; the receiver must refuse it and drop the stream), from a rand of their own.
+   */
+  frameFaults?: boolean;
+  /**
    * Every member's disk slow from the start (fsyncs of 2 to 41 ms; the fault menu may make it
    * fast again): the planted bug `ack-before-fsync` needs a crash while an fsync runs.
    */
@@ -122,6 +127,12 @@ export interface RunOptions {
    * armed from a random source of their own, so the rest of a run's choices stay put).
    */
   failpoints?: boolean;
+  /**
+   * With `failpoints`, points that do not crash (on by default): a delay point slowed for a
+   * while, defragOpenFileError failing the next defrags; from a random source of their own.
+   * Off: the runs of seeds recorded before they came.
+   */
+  slowPoints?: boolean;
   /** One point armed from the start (tests reach every point so), menu or not. */
   failpoint?: FaultArm;
 }
@@ -155,10 +166,17 @@ export interface RunResult {
   fired: FaultFired[];
   /** Hits of each fault point over the run (all members). */
   faultHits: Map<string, number>;
+  /** Hits that waited at a slowed delay point, and defrags failed at defragOpenFileError. */
+  delayedHits: number;
+  defragErrors: number;
   partitions: number;
   /** Snapshot bodies damaged in transit that reached a member, and how many it refused. */
   snapshotsDamaged: number;
   snapshotsRefused: number;
+  /** Message frames cut in transit, refused by their receiver, and messages lost with them. */
+  framesCut: number;
+  framesRefused: number;
+  lostWithStreams: number;
   finalRev: number;
   simMs: number;
   /** The run's events (faults, member logs) in order, for the trace printed on a failure. */
@@ -175,8 +193,10 @@ export function replayCommand(o: RunOptions): string {
     (o.diskFull === false ? " --no-disk-full" : "") +
     (o.slowDisk === false ? " --no-slow-disk" : "") +
     (o.snapshotFaults === false ? " --no-snapshot-faults" : "") +
+    (o.frameFaults === false ? " --no-frame-faults" : "") +
     (o.slowDiskAtStart === true ? " --slow-disk-at-start" : "") +
     (o.failpoints === false ? " --no-failpoints" : "") +
+    (o.slowPoints === false ? " --no-slow-points" : "") +
     (o.failpoint ? ` --failpoint ${formatArm(o.failpoint)}` : "");
 }
 
@@ -217,6 +237,9 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   const watchBugRand = new Rand(o.seed ^ 0x3b71);
   // how often snapshots are damaged: a rand of its own, so the fault menu's draws are unchanged
   const snapRand = new Rand(o.seed ^ 0x54a9);
+  // cut message frames: how often from one rand, which frames from another (the network's)
+  const frameFaults = (o.frameFaults ?? true) && (o.faults ?? true);
+  const frameSettingRand = new Rand(o.seed ^ 0xf7a3);
   const faults = o.faults ?? true;
   const membership = (o.membership ?? true) && o.size > 1 && faults;
   const transfers = (o.transfers ?? true) && o.size > 1 && faults;
@@ -236,6 +259,8 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
   const c = await SimCluster.start({
     size: o.size,
     seed: o.seed,
+    // which frames are cut: a rand of its own (none drawn while the rate is 0)
+    network: { frameRand: new Rand(o.seed ^ 0xf4a5) },
     // snapshots and catch-up by snapshot happen within a run
     // --strict-reconfig-check=false: the check wants every voter connected for 5 s, which
     // the fault menu seldom allows (its refusals are tested in tests/cluster); the run's crash
@@ -504,6 +529,42 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     );
   };
   if (o.failpoint !== undefined) armed.arm(o.failpoint);
+  /**
+   * Now and then a point that does not crash (from a rand of its own, so the crash arms and
+   * the rest of the run draw as before): a delay point slowed 1-40 ms a hit (the watch's 1-200
+   * ms) for one member or all, for 0.3-2 s; or defragOpenFileError armed for the next 1-2
+   * defrags of one member or any.
+   */
+  const slowPoints = failpoints && (o.slowPoints ?? true);
+  const slowRand = new Rand(o.seed ^ 0x51e3);
+  const slowUntil = new Map<DelayPoint, number>();
+  const slowStep = () => {
+    if (!slowPoints) return;
+    for (const [p, t] of slowUntil) {
+      if (c.clock.now() >= t) {
+        slowUntil.delete(p);
+        armed.unslow(p);
+        note(`fault point ${p} no longer slowed`);
+      }
+    }
+    if (!slowRand.chance(0.004)) return;
+    const up = current().filter((i) => c.members[i] !== null);
+    if (up.length === 0) return;
+    const member = slowRand.chance(0.5) ? slowRand.pick(up) : undefined;
+    const who = member === undefined ? "every member" : c.configs[member].name;
+    if (slowRand.chance(0.25)) {
+      const count = 1 + slowRand.int(2);
+      armed.failDefrags({ member, count });
+      note(`fault point defragOpenFileError armed for ${who}: the next ${count} defrags fail`);
+      return;
+    }
+    const point = slowRand.pick(DELAY_POINTS);
+    const ms = point === "beforeSendWatchResponse" ? slowRand.range(1, 200) : slowRand.range(1, 40);
+    const forMs = slowRand.range(300, 2000);
+    armed.slow({ point, member, ms });
+    slowUntil.set(point, c.clock.now() + forMs);
+    note(`fault point ${point} slowed for ${who}: ${ms} ms a hit, for ${forMs} ms`);
+  };
 
   const faultStep = async () => {
     // (awaited only when there is one: an await more would move the runs without points)
@@ -520,6 +581,9 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
           maxDelayMs: 1 + r.int(30),
           snapshotFaultRate: o.snapshotFaults !== false && snapRand.chance(0.4)
             ? 0.2 + snapRand.float() * 0.6
+            : 0,
+          frameFaultRate: frameFaults && frameSettingRand.chance(0.3)
+            ? 0.002 + frameSettingRand.float() * 0.02
             : 0,
         };
         c.net.setFaults(f);
@@ -655,9 +719,14 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     crashes,
     fired: armed.fired,
     faultHits: armed.hits,
+    delayedHits: armed.delayedHits,
+    defragErrors: armed.defragErrors,
     partitions,
     snapshotsDamaged: c.net.snapshotDamage.delivered,
     snapshotsRefused: c.net.snapshotDamage.refused,
+    framesCut: c.net.frameDamage.cut,
+    framesRefused: c.net.frameDamage.refused,
+    lostWithStreams: c.net.frameDamage.lostWithStream,
     finalRev,
     simMs: c.clock.now(),
     trace: mergeTrace(trace, c.log),
@@ -672,6 +741,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       if (armed.unreaped.length > 0) await reapFired();
       drainAll();
       armStep();
+      slowStep();
       await faultStep();
       if (r.chance(0.01)) resumeWatch(r.int(c.members.length));
       // a client asks its watch stream for a progress notification (etcd 3.5's
@@ -757,6 +827,11 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       );
     }
     violations.push(...archive.violations);
+    if (c.net.frameDamage.applied > 0) {
+      violations.push(
+        `${c.net.frameDamage.applied} message frame(s) cut in transit were decoded as messages`,
+      );
+    }
     if (c.net.snapshotDamage.stored > 0) {
       violations.push(
         `${c.net.snapshotDamage.stored} snapshot(s) damaged in transit were stored by their receiver`,

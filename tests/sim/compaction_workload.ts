@@ -20,6 +20,7 @@ import { maintenanceService } from "../../lib/api/maintenance_service.ts";
 import type { KeyValue } from "../../lib/mvcc/types.ts";
 import { apiContext, errorText, pickMember, type RunContext, serve } from "./run_context.ts";
 import type { HistoryView } from "./history_archive.ts";
+import { SIM_DEFRAG_ERROR } from "./armed_faults.ts";
 
 const dec = new TextDecoder();
 const COMPACTED = Errors.compacted().message;
@@ -122,7 +123,11 @@ export async function adminClient(ctx: RunContext, n: number): Promise<AdminReco
       // its old file; or the member failed on its full disk meanwhile)
       const full = got !== "timeout" && "e" in got && c.disks[i].capacity !== Infinity &&
         errorText(got.e).includes("no space left on device");
-      if (got !== "timeout" && "e" in got && c.members[i] === m && !replaced && !full) {
+      // and one failed at defragOpenFileError by the run's fault points (the member serves on)
+      const armed = got !== "timeout" && "e" in got && errorText(got.e).includes(SIM_DEFRAG_ERROR);
+      if (
+        got !== "timeout" && "e" in got && c.members[i] === m && !replaced && !full && !armed
+      ) {
         out.defragFailures.push(`defrag of ${m.config.name} failed: ${errorText(got.e)}`);
       }
     }

@@ -15,9 +15,12 @@
  *   --no-disk-full   no member's disk made full (on by default since finding 8's fix)
  *   --no-slow-disk   no member's fsyncs made slow (on by default since finding 10's fix)
  *   --no-snapshot-faults   no snapshot body damaged in transit (replays seeds recorded before)
+ *   --no-frame-faults   no message frame cut in transit (replays seeds recorded before)
  *   --slow-disk-at-start  every member's fsyncs slow from the start (for ack-before-fsync)
  *   --ops N        operations per KV client (default 40)
  *   --no-failpoints  no fault points armed (members die at named points: on by default)
+ *   --no-slow-points  with fault points, none slowed and no defrag failed at
+ *                  defragOpenFileError (replays seeds recorded before they came)
  *   --failpoint P[:K[:power|process[:I]]]  arm point P from the start: the member (index I,
  *                  or any) dies at its hit after K others (lib/base/fault_points.ts names them)
  *
@@ -62,8 +65,10 @@ const known = new Set([
   "no-disk-full",
   "no-slow-disk",
   "no-snapshot-faults",
+  "no-frame-faults",
   "slow-disk-at-start",
   "no-failpoints",
+  "no-slow-points",
   "ops",
   "failpoint",
 ]);
@@ -114,8 +119,10 @@ for (let s = 0; s < seeds; s++) {
     slowDisk: !Deno.args.includes("--no-slow-disk"),
     slowDiskAtStart: Deno.args.includes("--slow-disk-at-start"),
     snapshotFaults: !Deno.args.includes("--no-snapshot-faults"),
+    frameFaults: !Deno.args.includes("--no-frame-faults"),
     opsPerClient: flag("ops") === undefined ? undefined : int("ops", flag("ops"), 40),
     failpoints: !Deno.args.includes("--no-failpoints"),
+    slowPoints: !Deno.args.includes("--no-slow-points"),
     failpoint,
   };
   const res = await runCluster(o);
@@ -144,8 +151,11 @@ for (let s = 0; s < seeds; s++) {
         }, ` +
         `${res.crashes} crashes (fault points: ${
           res.fired.map((f) => f.point).join(" ") || "none"
-        }), ${res.partitions} partitions, ` +
-        `${res.snapshotsDamaged} snapshots damaged (${res.snapshotsRefused} refused), final rev ${res.finalRev}, ${res.simMs} sim ms`,
+        }), ${res.delayedHits} hits delayed, ${res.defragErrors} defrags failed at a point, ` +
+        `${res.partitions} partitions, ` +
+        `${res.snapshotsDamaged} snapshots damaged (${res.snapshotsRefused} refused), ` +
+        `${res.framesCut} frames cut (${res.framesRefused} refused, ${res.lostWithStreams} ` +
+        `lost with their streams), final rev ${res.finalRev}, ${res.simMs} sim ms`,
     );
   }
 }

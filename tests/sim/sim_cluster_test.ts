@@ -147,13 +147,20 @@ Deno.test({
     // m2 fails with 'no space left on device', the run takes it down and restarts it later;
     // stopping it at the end threw its failure out of the run before (the defrag's slices run
     // on real time, so that showed in about 2 runs in 3). Replay:
-    // deno task sim:cluster --seed 5003 --size 3 --no-slow-disk --no-failpoints (m2
+    // deno task sim:cluster --seed 5003 --size 3 --no-slow-disk --no-failpoints
+    // --no-frame-faults (m2
     // defragmented at 2,435 and 3,735 ms, its disk full at 3,890 ms, the second defrag's commit
     // failing at 3,900 ms; the seed moves whenever the runs' timing or workload changes: 5014,
     // 5187, 5001, 5014 again with multi-key ops and leader transfers, 5000 with nested txns,
     // ranges over both groups and damaged snapshots, then 5003 with the fifth session's merges;
-    // fault points off keeps the trajectory)
-    const o: RunOptions = { seed: 5003, size: 3, slowDisk: false, failpoints: false };
+    // fault points and cut frames off keep the trajectory)
+    const o: RunOptions = {
+      seed: 5003,
+      size: 3,
+      slowDisk: false,
+      failpoints: false,
+      frameFaults: false,
+    };
     const res = await runCluster(o);
     assert.deepEqual(res.violations, [], describeFailure(o, res));
     assert.ok(res.trace.some((l) => l.includes("disk of m2 full")), "m2's disk was made full");
@@ -169,9 +176,16 @@ Deno.test({
     "(finding 11: it read the closed backend and threw out of the timer)",
   fn: async () => {
     // replay: deno task sim:cluster --seed 13000000 --size 3 --no-transfers --no-failpoints
+    // --no-frame-faults
     // (before the fix the run failed with 'backend is closed' out of a step, and the harness
     // then hung stopping the cluster)
-    const o: RunOptions = { seed: 13000000, size: 3, transfers: false, failpoints: false };
+    const o: RunOptions = {
+      seed: 13000000,
+      size: 3,
+      transfers: false,
+      failpoints: false,
+      frameFaults: false,
+    };
     const res = await runCluster(o);
     assert.deepEqual(res.violations, [], describeFailure(o, res));
   },
@@ -181,12 +195,19 @@ Deno.test({
   name: "sim cluster: a re-elected leader answers no keep-alive for a lease its old term's " +
     "revoke deletes (finding 13: its lessor was promoted at the election, before the revoke)",
   fn: async () => {
-    // replay: deno task sim:cluster --seed 2700627 --size 5 --no-transfers --no-failpoints (m5, leader at
+    // replay: deno task sim:cluster --seed 2700627 --size 5 --no-transfers --no-failpoints
+    // --no-frame-faults (m5, leader at
     // term 7, proposed the revoke of expired lease 51570005 at index 99 and lost the lead
     // before it committed;
     // re-elected at term 8 (5,820 ms) it answered m6's keep-alive at once, and the term-8
     // entry then committed the revoke: the lease's key was gone by 5,940 ms)
-    const o: RunOptions = { seed: 2700627, size: 5, transfers: false, failpoints: false };
+    const o: RunOptions = {
+      seed: 2700627,
+      size: 5,
+      transfers: false,
+      failpoints: false,
+      frameFaults: false,
+    };
     const res = await runCluster(o);
     assert.deepEqual(res.violations, [], describeFailure(o, res));
   },
