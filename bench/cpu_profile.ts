@@ -89,8 +89,8 @@ try {
       `(user ${(cpu.user / requests).toFixed(1)}, system ${(cpu.system / requests).toFixed(1)}), ` +
       `main thread busy ${busyUs.toFixed(1)} µs (${((1 - idle) * 100).toFixed(0)}% of ${
         (sampledUs / 1e6).toFixed(1)
-      } s sampled; the run's wall ${(wallUs / 1e6).toFixed(1)} s, includes the generator's ` +
-      `grants and revokes)`,
+      } s sampled over the run's ${(wallUs / 1e6).toFixed(1)} s, the generator's set-up ` +
+      `included: its connections, and for lease-keepalive its grants and revokes)`,
   );
   console.log("\nµs per request by file (main thread self time):");
   for (const r of files.slice(0, top)) console.log(`${per(r.share)}  ${r.label}`);
