@@ -10,8 +10,10 @@ import { parseTimeout } from "@connectrpc/connect/protocol-grpc";
 import { CallContext } from "./call_context.ts";
 import type { CountSink } from "../base/metric_sink.ts";
 import { decodePutBody } from "../server/put_entry_codec.ts";
+import { decodeKeepAliveRequest } from "./lease_keepalive_codec.ts";
 
 const PUT_REQUEST = "etcdserverpb.PutRequest";
+const KEEP_ALIVE_REQUEST = "etcdserverpb.LeaseKeepAliveRequest";
 
 /** Where the direct paths count message bytes (etcd_network_client_grpc_*_bytes_total). */
 export interface GrpcByteCounts {
@@ -77,8 +79,12 @@ export function decodeEnvelope(
   try {
     const body = bytes.subarray(at + 5, at + 5 + len);
     // a put (most calls under a write load) is read by the hand decoder when it can
-    return (schema.typeName === PUT_REQUEST ? decodePutBody(body) : undefined) ??
-      fromBinary(schema, body);
+    const typeName = schema.typeName;
+    return (typeName === PUT_REQUEST
+      ? decodePutBody(body)
+      : typeName === KEEP_ALIVE_REQUEST
+      ? decodeKeepAliveRequest(body)
+      : undefined) ?? fromBinary(schema, body);
   } catch (err) {
     throw new ConnectError(`parse binary: ${(err as Error).message}`, Code.Internal);
   }

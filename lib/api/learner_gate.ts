@@ -22,6 +22,12 @@ function supported(service: keyof EtcdServices, method: string, req: unknown): b
   return false;
 }
 
+/** A stream that fails at once, as a learner answers every streaming call. */
+// deno-lint-ignore require-yield
+async function* refused(): AsyncGenerator<never> {
+  throw Errors.notSupportedForLearner();
+}
+
 /** Wraps every method of `services` with the learner check, made per call. */
 export function learnerGate(m: Member, services: EtcdServices): EtcdServices {
   const out: Record<string, Record<string, Impl>> = {};
@@ -46,10 +52,9 @@ export function learnerGate(m: Member, services: EtcdServices): EtcdServices {
           }
         };
       } else {
-        wrapped[name] = async function* (req, ctx) {
-          if (isLearner(m)) throw Errors.notSupportedForLearner();
-          yield* impl(req, ctx) as AsyncIterable<unknown>;
-        };
+        // the stream itself when served: a generator of its own here would add an await
+        // per message (every watch event batch, every keep-alive) for one check per call
+        wrapped[name] = (req, ctx) => isLearner(m) ? refused() : impl(req, ctx);
       }
     }
     out[key] = wrapped;

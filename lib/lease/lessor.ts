@@ -158,6 +158,12 @@ class Lease implements LeaseView {
   ttl: number;
   remainingTtl: number;
   expiry = Infinity;
+  /**
+   * The time of this lease's entry in the expiry index, never later than `expiry` while the
+   * lease lives (an expired one waits there for its retry): a renewal only moves `expiry`
+   * later and leaves the entry where it is (see `renewNow`).
+   */
+  queuedAt = Infinity;
   /** Attached keys by their binary-string form (made on first attach). */
   keys: Map<string, Uint8Array> | undefined;
   /** Renewals of this lease waiting for its pending revocation (or a demotion). */
@@ -334,20 +340,38 @@ export class Lessor implements LeaseHooks {
    * or this lessor is demoted or stopped (NotPrimaryError). Throws leaseNotFound.
    */
   renew(id: LeaseId): Promise<number> {
+    const ttl = this.renewNow(id);
+    if (ttl !== undefined) return Promise.resolve(ttl);
     if (!this.#primary) return Promise.reject(new NotPrimaryError());
     const lease = this.#leases.get(id);
     if (!lease) return Promise.reject(Errors.leaseNotFound());
-    if (lease.expiry - this.#clock.now() <= 0) {
-      return new Promise((resolve, reject) => (lease.waiters ??= []).push({ resolve, reject }));
-    }
+    return new Promise((resolve, reject) => (lease.waiters ??= []).push({ resolve, reject }));
+  }
+
+  /**
+   * The keep-alive of `renew` when it can be answered at once: on the primary, for a lease
+   * that exists and has not expired, renews it and returns its TTL; otherwise changes nothing
+   * and returns undefined (`renew` then says why, or waits). Renewal only moves the lease's
+   * expiry later, so the expiry index is not touched: the lease's entry stays at its earlier
+   * time, and `findExpired` moves it when it comes up (etcd's lessor fixes its heap on every
+   * renewal; here a lease kept alive costs one index update per TTL, not per keep-alive).
+   */
+  renewNow(id: LeaseId): number | undefined {
+    if (!this.#primary) return undefined;
+    const lease = this.#leases.get(id);
+    if (lease === undefined) return undefined;
+    const now = this.#clock.now();
+    if (lease.expiry - now <= 0) return undefined;
     if (this.#onCheckpoint && lease.remainingTtl > 0) {
       // The checkpointed remaining TTL no longer holds; clear it through raft (at most two
       // entries per lease per checkpoint interval, as etcd).
       this.#onCheckpoint([{ id, remainingTtl: 0 }]);
     }
-    this.#refresh(lease, 0, lease.ttl);
+    const expiry = now + lease.ttl * 1000;
+    lease.expiry = expiry;
+    if (expiry < lease.queuedAt) this.#queue(lease, expiry);
     this.#metrics?.renewed?.add();
-    return Promise.resolve(lease.ttl);
+    return lease.ttl;
   }
 
   /** The lease, or undefined. */
@@ -510,7 +534,13 @@ export class Lessor implements LeaseHooks {
         this.#expiries.delete(next.id);
         continue;
       }
-      this.#expiries.set(next.id, now + this.#retryMs);
+      if (next.time < lease.expiry) {
+        // renewed since it was queued: requeued at its expiry, and seen again in this loop
+        // if that has come too (so expired leases still come out soonest first)
+        this.#queue(lease, lease.expiry);
+        continue;
+      }
+      this.#queue(lease, now + this.#retryMs);
       if (lease.expiry - now <= 0) out.push(lease.id);
     }
     return out;
@@ -574,7 +604,13 @@ export class Lessor implements LeaseHooks {
 
   #refresh(lease: Lease, extendMs: number, ttl: number): void {
     lease.expiry = this.#clock.now() + extendMs + ttl * 1000;
-    this.#expiries.set(lease.id, lease.expiry);
+    this.#queue(lease, lease.expiry);
+  }
+
+  /** Puts the lease's expiry-index entry at `time`. */
+  #queue(lease: Lease, time: number): void {
+    lease.queuedAt = time;
+    this.#expiries.set(lease.id, time);
   }
 
   #scheduleCheckpoint(lease: Lease): void {

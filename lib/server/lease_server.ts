@@ -53,19 +53,51 @@ export class LeaseServer {
 
   /** One keep-alive of a LeaseKeepAlive stream; an unknown lease is answered with TTL 0. */
   async keepAlive(req: pb.LeaseKeepAliveRequest): Promise<pb.LeaseKeepAliveResponse> {
-    const m = this.#m;
-    let ttl: number;
-    try {
-      ttl = await m.leaseRenew(req.ID);
-    } catch (err) {
-      if (!Errors.leaseNotFound.is(err)) throw err;
-      ttl = 0; // as etcd
-    }
+    const ttl = this.keepAliveNow(req.ID) ?? await this.keepAliveTtl(req.ID);
     return create(pb.LeaseKeepAliveResponseSchema, {
-      header: m.header(),
+      header: this.#m.header(),
       ID: req.ID,
       TTL: BigInt(ttl),
     });
+  }
+
+  /**
+   * A keep-alive the leader's lessor answers at once (a live lease): renews it and returns
+   * its TTL; undefined when it needs `keepAliveTtl` (a follower, an unknown or expired lease,
+   * a leader not promoted yet), with nothing done. Spares a stream's keep-alive its promises.
+   */
+  keepAliveNow(id: bigint): number | undefined {
+    return this.#m.leaseRenewNow(id);
+  }
+
+  /** The TTL a keep-alive of lease `id` answers: 0 for an unknown lease, as etcd. */
+  async keepAliveTtl(id: bigint): Promise<number> {
+    try {
+      return await this.#m.leaseRenew(id);
+    } catch (err) {
+      if (!Errors.leaseNotFound.is(err)) throw err;
+      return 0; // as etcd
+    }
+  }
+
+  /** The member's cluster id (the response header's first field). */
+  get clusterId(): bigint {
+    return this.#m.clusterId;
+  }
+
+  /** The member's id (the response header's second field). */
+  get memberId(): bigint {
+    return this.#m.id;
+  }
+
+  /** The revision a response header carries now. */
+  revision(): number {
+    return this.#m.store.rev();
+  }
+
+  /** The raft term a response header carries now. */
+  term(): number {
+    return this.#m.term;
   }
 
   /**

@@ -640,6 +640,11 @@ export class Member {
     return this.#leases.renew(id);
   }
 
+  /** `leaseRenew` answered at once when it can be (the leader, a live lease), else undefined. */
+  leaseRenewNow(id: bigint): number | undefined {
+    return this.#leases.renewNow(id);
+  }
+
   /** etcd's LeaseTimeToLive: remaining TTL as the leader's lessor counts it. */
   leaseTimeToLive(id: bigint, keys: boolean): Promise<LeaseTimeToLive> {
     return this.#leases.timeToLive(id, keys);

@@ -202,6 +202,16 @@ export class MemberLeases {
     return await renewAtLeader(t, h.leader(), id, h.timeoutMs);
   }
 
+  /**
+   * `renew` when it needs no wait: on the leader with a promoted lessor, renews a live lease
+   * and returns its TTL; otherwise returns undefined and changes nothing (ask `renew`).
+   */
+  renewNow(id: bigint): number | undefined {
+    const h = this.#h;
+    if (h.testOnlyBug === "keepalive-ignored" || !h.isLeader()) return undefined;
+    return h.lessor().renewNow(id);
+  }
+
   /** etcd's LeaseTimeToLive: remaining TTL as the leader's lessor counts it. */
   async timeToLive(id: bigint, keys: boolean): Promise<LeaseTimeToLive> {
     const h = this.#h;

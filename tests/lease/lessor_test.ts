@@ -103,6 +103,39 @@ Deno.test("lessor: keep-alive extends; renew needs the primary", async () => {
   h.lessor.stop();
 });
 
+Deno.test("lessor: renewals leave the expiry index alone, expiry still comes soonest first", async () => {
+  const h = await harness({ expiredRetryIntervalMs: 3000 });
+  h.lessor.promote(0);
+  h.lessor.grant(1n, 10); // queued at 10 s
+  h.lessor.grant(2n, 12); // queued at 12 s
+  h.clock.advance(5_000);
+  assert.equal(h.lessor.renewNow(1n), 10); // expires at 15 s, still queued at 10 s
+  assert.equal(h.lessor.renewNow(3n), undefined, "an unknown lease is left to renew()");
+  h.clock.advance(5_500); // 10.5 s: lease 1's stale entry comes up and is moved
+  assert.deepEqual(h.lessor.findExpired(10), []);
+  assert.equal(h.lessor.timeToLive(1n).ttl, 4);
+  h.clock.advance(5_000); // 15.5 s: both expired, lease 2 (12 s) before lease 1 (15 s)
+  assert.deepEqual(h.lessor.findExpired(10), [2n, 1n]);
+  assert.deepEqual(h.lessor.findExpired(10), [], "reported again only after the retry");
+  assert.equal(h.lessor.renewNow(1n), undefined, "an expired lease is not renewed");
+  // many renewals, one stale entry each: a lease renewed before its TTL never expires
+  h.lessor.grant(4n, 2);
+  for (let i = 0; i < 20; i++) {
+    h.clock.advance(1_500);
+    assert.deepEqual(h.lessor.findExpired(10).filter((id) => id === 4n), []);
+    assert.equal(h.lessor.renewNow(4n), 2);
+  }
+  h.clock.advance(2_000);
+  assert.deepEqual(h.lessor.findExpired(10).filter((id) => id === 4n), [4n]);
+  // a renewal to an earlier time than the queued one (after a promotion's extension) moves
+  // the entry earlier
+  h.lessor.demote();
+  h.lessor.promote(60_000); // lease 4 queued 62 s from now
+  assert.equal(h.lessor.renewNow(4n), 2);
+  h.clock.advance(2_100);
+  assert.deepEqual(h.lessor.findExpired(10).filter((id) => id === 4n), [4n]);
+});
+
 Deno.test("lessor: renewing an expired lease waits for its revoke or a demotion", async () => {
   const h = await harness();
   h.lessor.promote(0);
