@@ -21,38 +21,23 @@ import type { BatchBackend } from "../backend/batch_backend.ts";
 import type { OnlineDefragOptions } from "../backend/online_defrag.ts";
 import type { Wal } from "../wal/wal.ts";
 import { Snapshotter } from "../snap/snapshotter.ts";
-import {
-  type Message,
-  type Node,
-  ProposalDroppedError,
-  RawNode,
-  type SoftState,
-  StateType,
-} from "../raft/mod.ts";
+import { type Message, type Node, RawNode, type SoftState, StateType } from "../raft/mod.ts";
 import { type MvccStore } from "../mvcc/kv_store.ts";
 import { WatchHub } from "../mvcc/watch_hub.ts";
 import { type Lessor, minLeaseTtlSeconds } from "../lease/lessor.ts";
-import {
-  AlarmRequest_AlarmAction,
-  AlarmRequestSchema,
-  AlarmType,
-  type ResponseHeader,
-  ResponseHeaderSchema,
-} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { type ResponseHeader, ResponseHeaderSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { ServerConfig } from "./config.ts";
 import type { AuthStore } from "../auth/store.ts";
 import type { AuthInfo } from "../auth/store.ts";
 import type { TokenProvider } from "./token.ts";
 import { SimpleTokenProvider } from "./token_simple.ts";
 import type { AlarmStore } from "./alarms.ts";
-import { quotaBytes } from "./quota.ts";
 import type { Compactor } from "./compactor.ts";
 import { formatId } from "./member_id.ts";
-import { encodeRequest, type InternalRequest, RequestKind } from "./request.ts";
 import { MemberReconfig } from "./member_reconfig.ts";
 import { LeaderTransfer } from "./leader_transfer.ts";
 import { MemberEvents } from "./member_events.ts";
-import { type Applied, APPLIED_KIND, type AppliedFor, Applier } from "./applier.ts";
+import { type Applied, type AppliedFor, Applier } from "./applier.ts";
 import { ServerState } from "./state.ts";
 import { importLegacyMembership, type MemberRecord, type Membership } from "./membership.ts";
 import { Waits } from "./waits.ts";
@@ -69,6 +54,7 @@ import { LateTransport, type TransportFactory } from "./late_transport.ts";
 import { bootMember } from "./member_boot.ts";
 import type { MemberOptions, Proposal } from "./member_options.ts";
 import { MemberLeases } from "./member_leases.ts";
+import { MemberProposals } from "./member_proposals.ts";
 import { statusOf } from "./member_status.ts";
 import { answerPeerCall, MemberRemovedError, type PeerCallTargets } from "./member_calls.ts";
 import type { SnapshotSource, Transport } from "../transport/transport.ts";
@@ -103,9 +89,9 @@ export class Member {
   readonly #events: MemberEvents;
   readonly #timeoutMs: number;
   readonly #leases: MemberLeases;
+  readonly #proposals: MemberProposals;
   readonly #minLeaseTtl: number;
   #compactor: Compactor | null = null;
-  #nextReqId: bigint;
   #fatal: unknown = null;
   #stopped = false;
   #leader = false;
@@ -200,11 +186,6 @@ export class Member {
       expired: this.#metrics.leaseExpired,
       testOnlyBug: opts.testOnlyLeaseBug,
     });
-    // etcd's idutil: the member id's low 16 bits, then the start time in ms (40 bits) and a
-    // counter, so two members (or two incarnations) never propose under one request id: a
-    // member answers its waiter for whatever entry carries the id, whoever proposed it
-    this.#nextReqId = ((this.id & 0xffffn) << 48n) |
-      ((BigInt(this.#clock.wallNow()) & 0xff_ffff_ffffn) << 8n);
     this.#waits = new Waits<Applied>(booted.applied, this.#metrics.proposalsFailed);
     this.#applier = new Applier({
       state: () => this.#state,
@@ -264,6 +245,16 @@ export class Member {
         handleCall: (from, method, body) => answerPeerCall(calls, from, method, body),
       },
     });
+    this.#proposals = new MemberProposals({
+      id: this.id,
+      config,
+      clock: this.#clock,
+      timeoutMs: this.#timeoutMs,
+      waits: this.#waits,
+      loop: this.#loop,
+      backend: () => this.#state.backend,
+      running: () => this.#running,
+    });
     this.#reads = new ReadRounds({
       clock: this.#clock,
       timeoutMs: this.#timeoutMs,
@@ -297,7 +288,7 @@ export class Member {
       isLeader: () => this.isLeader,
       leader: () => this.leader,
       state: () => this.#state,
-      nextRequestId: () => ++this.#nextReqId,
+      nextRequestId: () => this.#proposals.nextRequestId(),
       checkRunning: () => {
         if (this.#stopped || this.#fatal !== null) throw Errors.stopped();
       },
@@ -532,20 +523,8 @@ export class Member {
    * The quota check before proposing a write that costs `cost` bytes: past the quota, raise
    * NOSPACE (through raft) and refuse with etcd's "database space exceeded".
    */
-  async checkQuota(cost: number): Promise<void> {
-    if (cost === 0) return;
-    if (this.backend.stats().fileBytes + cost < quotaBytes(this.config.quotaBackendBytes)) return;
-    await this.propose({
-      kind: RequestKind.Alarm,
-      req: create(AlarmRequestSchema, {
-        memberID: this.id,
-        action: AlarmRequest_AlarmAction.ACTIVATE,
-        alarm: AlarmType.NOSPACE,
-      }),
-    }).catch(() => {
-      // refused either way; the next write tries to raise it again
-    });
-    throw Errors.noSpace();
+  checkQuota(cost: number): Promise<void> {
+    return this.#proposals.checkQuota(cost);
   }
 
   /** The index of the newest raft snapshot, 0 when none was taken. */
@@ -595,43 +574,7 @@ export class Member {
    * checks permissions again in log order.
    */
   propose<P extends Proposal>(p: P, auth?: AuthInfo): Promise<AppliedFor<P["kind"]>> {
-    // the callback keeps the kinds, not the request, while the proposal waits for its commit
-    const kind = p.kind;
-    const expected = APPLIED_KIND[kind];
-    return this.#propose(p, auth).then((a) => {
-      // the applier answers each kind with its one result kind (APPLIED_KIND)
-      if (a.kind !== expected) {
-        throw new Error(`concord: request kind ${kind} applied as ${a.kind}`);
-      }
-      return a as AppliedFor<P["kind"]>;
-    });
-  }
-
-  #propose(p: Proposal, auth?: AuthInfo): Promise<Applied> {
-    if (this.#stopped || this.#fatal !== null) return Promise.reject(Errors.stopped());
-    const id = ++this.#nextReqId;
-    const data = encodeRequest(
-      {
-        ...p,
-        id,
-        ...(auth ? { auth: { username: auth.username, revision: auth.revision } } : {}),
-      } as InternalRequest,
-    );
-    // etcd checks the marshaled raft request against --max-request-bytes before proposing
-    // (the API front admits 512 KiB of framing on top for the gRPC message itself)
-    if (data.length > this.config.maxRequestBytes) {
-      return Promise.reject(Errors.requestTooLarge());
-    }
-    // no timer per request: the ticker expires waiters (Waits.expire)
-    const wait = this.#waits.register(id, this.#clock.now() + this.#timeoutMs);
-    try {
-      this.#loop.node.propose(data);
-    } catch (err) {
-      this.#waits.fail(id, err instanceof ProposalDroppedError ? Errors.noLeader() : err);
-      return wait;
-    }
-    this.#loop.drive();
-    return wait;
+    return this.#proposals.propose(p, auth);
   }
 
   /** etcd's LeaseRenew: the leader's lessor answers, a follower asks the leader. */
