@@ -14,7 +14,7 @@
  *
  * `--etcd` counts a Debian etcd 3.4 cluster's members instead.
  */
-import { BenchCluster, etcdctl } from "./cluster.ts";
+import { BenchCluster, etcdctl, startTaskV8Flags } from "./cluster.ts";
 import type { LoadgenResult } from "./loadgen/main.ts";
 import { COMMON, DENO, loadgenResult, ROOT, runLoadgen } from "./support/loadgen_process.ts";
 
@@ -49,15 +49,13 @@ function parseCounts(text: string): Map<string, number> {
 }
 
 const logDir = await Deno.makeTempDir({ prefix: "put-syscalls-" });
-const v8 = (JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks.start as string)
-  .split(/\s+/).find((a) => a.startsWith("--v8-flags="));
 const { cluster, error } = etcd
   ? await BenchCluster.start("etcd", n, "etcd", [], logDir, ROOT, () => ["--log-level=error"])
   : await BenchCluster.start(
     "concord",
     n,
     DENO,
-    ["run", "-A", ...(v8 ? [v8] : []), "main.ts", "serve"],
+    ["run", "-A", ...startTaskV8Flags(), "main.ts", "serve"],
     logDir,
     ROOT,
   );
