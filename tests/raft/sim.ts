@@ -65,6 +65,25 @@ export interface SimStats {
   transfers: number;
 }
 
+/** Stats of a run that has done nothing yet. */
+export function noStats(): SimStats {
+  return {
+    ticks: 0,
+    delivered: 0,
+    dropped: 0,
+    duplicated: 0,
+    crashes: 0,
+    partitions: 0,
+    elections: 0,
+    committed: 0,
+    reads: 0,
+    readsServed: 0,
+    snapshotsSent: 0,
+    confChanges: 0,
+    transfers: 0,
+  };
+}
+
 interface InFlight {
   at: number;
   m: Message;
@@ -105,21 +124,7 @@ export class Sim {
   #proposalSeq = 0;
   #nextNodeId = 0;
   #trace: string[] = [];
-  readonly stats: SimStats = {
-    ticks: 0,
-    delivered: 0,
-    dropped: 0,
-    duplicated: 0,
-    crashes: 0,
-    partitions: 0,
-    elections: 0,
-    committed: 0,
-    reads: 0,
-    readsServed: 0,
-    snapshotsSent: 0,
-    confChanges: 0,
-    transfers: 0,
-  };
+  readonly stats: SimStats = noStats();
 
   constructor(cfg: SimConfig) {
     this.cfg = cfg;

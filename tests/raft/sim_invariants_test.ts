@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { EntryType, type NodeId } from "../../lib/base/raftpb.ts";
 import { bootstrapStorage, SimNode } from "./cluster.ts";
-import type { SimStats } from "./sim.ts";
+import { noStats, type SimStats } from "./sim.ts";
 import { SimInvariants } from "./sim_invariants.ts";
 
 class Broken extends Error {}
@@ -17,21 +17,7 @@ function setup(): { inv: SimInvariants; a: SimNode; b: SimNode; stats: SimStats 
   for (const id of voters) {
     nodes.set(id, new SimNode(id, bootstrapStorage(voters, []), { electionTick: 10 }, 1));
   }
-  const stats: SimStats = {
-    ticks: 0,
-    delivered: 0,
-    dropped: 0,
-    duplicated: 0,
-    crashes: 0,
-    partitions: 0,
-    elections: 0,
-    committed: 0,
-    reads: 0,
-    readsServed: 0,
-    snapshotsSent: 0,
-    confChanges: 0,
-    transfers: 0,
-  };
+  const stats = noStats();
   const inv = new SimInvariants({
     nodes,
     stats,
