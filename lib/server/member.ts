@@ -55,8 +55,9 @@ import { bootMember } from "./member_boot.ts";
 import type { MemberOptions, Proposal } from "./member_options.ts";
 import { MemberLeases } from "./member_leases.ts";
 import { MemberProposals } from "./member_proposals.ts";
+import { MemberFate } from "./member_fate.ts";
 import { statusOf } from "./member_status.ts";
-import { answerPeerCall, MemberRemovedError, type PeerCallTargets } from "./member_calls.ts";
+import { answerPeerCall, type PeerCallTargets } from "./member_calls.ts";
 import type { SnapshotSource, Transport } from "../transport/transport.ts";
 
 export type { Applied, AppliedFor } from "./applier.ts";
@@ -92,7 +93,6 @@ export class Member {
   readonly #proposals: MemberProposals;
   readonly #minLeaseTtl: number;
   #compactor: Compactor | null = null;
-  #fatal: unknown = null;
   #stopped = false;
   #leader = false;
   #lead: MemberId = 0n;
@@ -103,8 +103,6 @@ export class Member {
   readonly #lateTransport: LateTransport;
   /** Members a joining member learned from its peers at bootstrap (boot adds them as peers). */
   readonly #joinedPeers: MemberRecord[];
-  /** Stops this member shortly after it applied its own removal. */
-  #removalTimer: { cancel(): void } | null = null;
   readonly #metrics: ServerMetrics;
   /** Reads wait here while a snapshot install has the store closed. */
   readonly #installGate: InstallGate;
@@ -124,14 +122,14 @@ export class Member {
    * `concord serve` then exits, as etcd does).
    */
   readonly removed: Promise<void>;
-  #markRemoved!: () => void;
   /**
    * Resolves with the error when this member stops serving after a fatal error (a WAL or
    * backend commit that failed: a full disk); `concord serve` then exits non-zero, as etcd
    * exits on a failed bbolt commit.
    */
   readonly failed: Promise<unknown>;
-  #markFailed!: (err: unknown) => void;
+  /** Its failure and removal (member_fate.ts). */
+  readonly #fate: MemberFate;
 
   private constructor(config: ServerConfig, storage: MemberStorage, opts: MemberOptions) {
     const { booted, backend, snapshotter, disk } = storage;
@@ -156,8 +154,21 @@ export class Member {
     this.#metrics = opts.metrics ?? {};
     this.ready = new Promise((r) => (this.#markReady = r));
     this.published = new Promise((r) => (this.#markPublished = r));
-    this.removed = new Promise((r) => (this.#markRemoved = r));
-    this.failed = new Promise((r) => (this.#markFailed = r));
+    this.#fate = new MemberFate({
+      id: this.id,
+      clock: this.#clock,
+      log: this.#log,
+      stopped: () => this.#stopped,
+      stopServing: () => {
+        this.#waits.close(Errors.stopped());
+        this.#reads.close(Errors.stopped());
+        this.#transfers.close(Errors.stopped());
+        this.#installGate.close(Errors.stopped());
+        this.hub.close();
+      },
+    });
+    this.removed = this.#fate.removed;
+    this.failed = this.#fate.failed;
     const electionTicks = Math.max(
       2,
       Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs),
@@ -206,7 +217,8 @@ export class Member {
     });
     const calls: PeerCallTargets = {
       promoteHere: (id) => this.#reconfig.promoteHere(id),
-      removedBy: (from) => this.#removedFromCluster(`peer ${formatId(from)} applied its removal`),
+      removedBy: (from) =>
+        this.#fate.removedFromCluster(`peer ${formatId(from)} applied its removal`),
       members: () => this.membership.list(),
       status: async () => {
         if (this.applyingSnapshot) await this.storeReady(); // the old backend is closed
@@ -236,11 +248,11 @@ export class Member {
         readStates: (rs) => this.#reads.confirmed(rs),
         softState: (s) => this.#softState(s),
         tick: () => this.#waits.expire(this.#clock.now()),
-        fail: (err) => this.#fail(err),
+        fail: (err) => this.#fate.fail(err),
         commitBackend: () => this.#state.backend.commit(),
         isRemoved: (id) => this.#state.membership.isRemoved(id),
         validateConfChange: (cc, index) => this.#reconfig.validate(cc, index),
-        removed: (by) => this.#removedFromCluster(`peer ${formatId(by)} refused it`),
+        removed: (by) => this.#fate.removedFromCluster(`peer ${formatId(by)} refused it`),
         openSnapshot: (m) => this.#openSnapshot(m),
         handleCall: (from, method, body) => answerPeerCall(calls, from, method, body),
       },
@@ -290,10 +302,10 @@ export class Member {
       state: () => this.#state,
       nextRequestId: () => this.#proposals.nextRequestId(),
       checkRunning: () => {
-        if (this.#stopped || this.#fatal !== null) throw Errors.stopped();
+        if (!this.#running) throw Errors.stopped();
       },
       linearizableRead: () => this.linearizableRead(),
-      removed: (why) => this.#removedFromCluster(why),
+      removed: (why) => this.#fate.removedFromCluster(why),
       needTransport: () => this.#lateTransport.start(),
       events: this.#events,
       metrics: this.#metrics,
@@ -330,7 +342,7 @@ export class Member {
       onLeasesExpired: (ids) => this.#leases.revokeExpired(ids),
       onLeaseCheckpoint: (batch) => this.#leases.checkpoint(batch),
       metrics: this.#metrics,
-      onBackendFailure: (err) => this.#fail(err),
+      onBackendFailure: (err) => this.#fate.fail(err),
       compactionBatchLimit: this.config.compactionBatchLimit,
     });
   }
@@ -378,44 +390,9 @@ export class Member {
 
   /** Neither stopped nor failed. */
   get #running(): boolean {
-    return !this.#stopped && this.#fatal === null;
+    return !this.#stopped && this.#fate.fatal === null;
   }
 
-  #fail(err: unknown): void {
-    if (this.#fatal !== null) return;
-    this.#fatal = err;
-    this.#log.error("member stopped after a fatal error", {
-      "local-member-id": formatId(this.id),
-      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-    });
-    this.#waits.close(Errors.stopped());
-    this.#reads.close(Errors.stopped());
-    this.#transfers.close(Errors.stopped());
-    this.#installGate.close(Errors.stopped());
-    // its watchers end too: a catch-up would read the failed backend and throw out of the
-    // hub's timer (seed 14000123, a lone member on a full disk)
-    this.hub.close();
-    this.#markFailed(err);
-  }
-
-  /**
-   * This member is no longer part of the cluster (its own removal was applied, or a peer
-   * refused it as removed): it stops serving, with etcd's message.
-   */
-  #removedFromCluster(why: string): void {
-    if (this.#fatal !== null || this.#stopped || this.#removalTimer !== null) return;
-    this.#log.warn("the member has been permanently removed from the cluster", {
-      "local-member-id": formatId(this.id),
-      reason: why,
-    });
-    // etcd's stopWithDelay (1 s): a removal proposed through this member still gets its answer
-    this.#removalTimer = this.#clock.after(1000, () => {
-      this.#fail(new MemberRemovedError());
-      this.#markRemoved();
-    });
-  }
-
-  /** A peer that applied this member's removal says so. */
   // --- membership changes (etcd's Cluster service; member_reconfig.ts) ---
 
   /**
@@ -597,7 +574,7 @@ export class Member {
    * leadership and the applied index reaches the read index. Concurrent callers share rounds.
    */
   linearizableRead(): Promise<void> {
-    if (this.#stopped || this.#fatal !== null) return Promise.reject(Errors.stopped());
+    if (!this.#running) return Promise.reject(Errors.stopped());
     return this.#reads.wait();
   }
 
@@ -657,7 +634,7 @@ export class Member {
 
   /** Why the member cannot serve, or null. */
   get failure(): unknown {
-    return this.#fatal;
+    return this.#fate.fatal;
   }
 
   /** etcd's response header: cluster id, member id, revision and raft term. */
@@ -683,7 +660,7 @@ export class Member {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#removalTimer?.cancel();
+    this.#fate.cancel();
     this.#compactor?.stop();
     this.#state.lessor.stop();
     this.#leases.close();
@@ -700,7 +677,7 @@ export class Member {
     } catch (err) {
       // the backend's failure that already failed the member (reported by `failure`, `failed`
       // and the log) is not a new error of the stop
-      if (err !== this.#fatal) throw err;
+      if (err !== this.#fate.fatal) throw err;
     } finally {
       await this.#wal.close();
     }
