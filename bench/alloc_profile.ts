@@ -13,8 +13,8 @@
  * this is for: the figures in docs/perf.md ("allocation per put") come from it.
  */
 import { Session } from "node:inspector";
-import { defaultConfig } from "../lib/server/config.ts";
-import { startServer } from "../lib/api/member_server.ts";
+import { runLoadgen, splitWorkload, withTotal } from "./support/loadgen_process.ts";
+import { startInProcessMember } from "./support/inprocess_member.ts";
 
 interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -22,42 +22,16 @@ interface ProfileNode {
   children: ProfileNode[];
 }
 
-const dashes = Deno.args.indexOf("--");
-const own = dashes >= 0 ? Deno.args.slice(0, dashes) : Deno.args;
-const workload = dashes >= 0 ? Deno.args.slice(dashes + 1) : [
-  "put",
-  "--clients=1000",
-  "--conns=100",
-  "--key-size=8",
-  "--val-size=256",
-  "--key-space-size=100000",
-];
+const { own, workload } = splitWorkload(Deno.args);
 const requests = Number(own.find((a) => a.startsWith("--requests="))?.slice(11) ?? 20000);
 if (!(requests > 0)) throw new Error("--requests must be > 0");
 
-const dir = await Deno.makeTempDir({ prefix: "concord-alloc-" });
-const cfg = defaultConfig("alloc");
-cfg.dataDir = dir;
-cfg.listenClientUrls = [new URL("http://127.0.0.1:0")];
-const server = await startServer(cfg, { log: () => {} });
-const endpoint = server.clientUrls[0].replace(/^http:\/\//, "");
+const member = await startInProcessMember("alloc");
 
+/** Runs `total` requests of the workload; returns the report's Requests/sec line. */
 async function load(total: number): Promise<string> {
-  const args = [...workload.filter((a) => !a.startsWith("--total=")), `--total=${total}`];
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("./loadgen/main.ts", import.meta.url).pathname,
-      ...args,
-      `--endpoints=${endpoint}`,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  return new TextDecoder().decode(out.stdout).split("\n").find((l) => /Requests\/sec/.test(l)) ??
-    "";
+  const out = await runLoadgen({ args: withTotal(workload, total), endpoints: member.endpoint });
+  return out.split("\n").find((l) => /Requests\/sec/.test(l)) ?? "";
 }
 
 const session = new Session();
@@ -109,6 +83,5 @@ try {
   console.log(`\nbytes per request, by call subtree:\n${top(inclusive)}`);
 } finally {
   session.disconnect();
-  await server.close();
-  await Deno.remove(dir, { recursive: true });
+  await member.close();
 }

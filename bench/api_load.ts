@@ -14,6 +14,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { createApiHandler } from "../lib/api/handler.ts";
 import { serveHttp } from "../lib/http/server.ts";
 import { RangeRequestSchema } from "../proto/gen/etcdserverpb/rpc_pb.ts";
+import { freePort, procCpuSeconds } from "./cluster.ts";
 
 const N = Number(Deno.args[0] ?? 20000);
 
@@ -46,22 +47,9 @@ async function h2load(url: string, file: string, headers: string[], h1: boolean)
   return { rps, ok };
 }
 
-function procCpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks
-}
-
 function selfCpuSeconds(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 const dir = await Deno.makeTempDir({ prefix: "concord-api-bench-" });

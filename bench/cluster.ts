@@ -201,9 +201,17 @@ async function waitReady(m: BenchMember, ms: number): Promise<string | undefined
   return `no answer within ${ms} ms (${last})`;
 }
 
-async function stopProcess(p: Deno.ChildProcess): Promise<void> {
+/**
+ * Sends `signal` to a server and waits for it to exit, killing it (SIGKILL) if it has not
+ * after `killAfterMs`: a bench never leaves a server behind.
+ */
+export async function stopProcess(
+  p: Deno.ChildProcess,
+  signal: Deno.Signal = "SIGTERM",
+  killAfterMs = 10_000,
+): Promise<void> {
   try {
-    p.kill("SIGTERM");
+    p.kill(signal);
   } catch {
     // already gone
   }
@@ -213,17 +221,18 @@ async function stopProcess(p: Deno.ChildProcess): Promise<void> {
     } catch {
       // already gone
     }
-  }, 10_000);
+  }, killAfterMs);
   await p.status;
   clearTimeout(timer);
 }
 
 /**
  * The `--v8-flags=…` argument of deno.json's `start` task, if it has one: benchmarks run
- * Concord as `deno task start` runs it, so they cannot drift from what users run.
+ * Concord as `deno task start` runs it, so they cannot drift from what users run. `root` is
+ * the checkout whose deno.json is read (this one by default).
  */
-export function startTaskV8Flags(): string[] {
-  const cfg = JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url))) as {
+export function startTaskV8Flags(root = new URL("..", import.meta.url).pathname): string[] {
+  const cfg = JSON.parse(Deno.readTextFileSync(`${root.replace(/\/$/, "")}/deno.json`)) as {
     tasks?: Record<string, string>;
   };
   const flag = (cfg.tasks?.start ?? "").split(/\s+/).find((a) => a.startsWith("--v8-flags="));

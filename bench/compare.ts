@@ -42,9 +42,16 @@
  */
 
 import { BenchCluster, etcdctl, startTaskV8Flags } from "./cluster.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
-const DENO = Deno.execPath();
+import type { LoadgenResult } from "./loadgen/main.ts";
+import {
+  COMMON,
+  DENO,
+  loadgenFailure,
+  loadgenResult,
+  ROOT,
+  scaleTotal,
+  spawnLoadgen,
+} from "./support/loadgen_process.ts";
 
 /**
  * One workload of the comparison, with the issue's target ratio if it sets one (`target` for
@@ -103,24 +110,24 @@ export const WORKLOADS: Workload[] = [
     ],
   },
 ];
-export const COMMON = ["--key-size=8", "--val-size=256", "--key-space-size=100000"];
 const RSS_TARGET = 1.5;
 /** The workloads `--members=N>1` runs unless `--only` names others. */
 const CLUSTER_DEFAULT = ["put-1", "put-1000", "range-l", "range-s"];
 
-/** The generator's JSON line (bench/loadgen/main.ts LoadgenResult). */
-interface GenResult {
-  count: number;
-  errors: number;
-  errorKinds: Record<string, number>;
-  totalSeconds: number;
-  rps: number;
-  average: number;
-  p50: number;
-  p99: number;
-  cpuPerRequestUs: number;
-  cpuShare: number;
-}
+/** What a workload's outcome keeps of the generator's result (slices combine into one). */
+type GenResult = Pick<
+  LoadgenResult,
+  | "count"
+  | "errors"
+  | "errorKinds"
+  | "totalSeconds"
+  | "rps"
+  | "average"
+  | "p50"
+  | "p99"
+  | "cpuPerRequestUs"
+  | "cpuShare"
+>;
 
 /** Several slices of one workload against one server, combined (see the module comment). */
 function combine(slices: Outcome[]): Outcome {
@@ -178,39 +185,24 @@ async function runWorkload(
   scale: number,
   transport: string,
 ): Promise<Outcome> {
-  const args = w.args.map((a) =>
-    a.startsWith("--total=") ? `--total=${Math.max(1, Math.round(Number(a.slice(8)) * scale))}` : a
-  );
   const cpu0 = s.cpuSeconds();
-  const gen = new Deno.Command(DENO, {
-    args: [
-      "run",
-      "-A",
-      `${ROOT}bench/loadgen/main.ts`,
-      ...args,
-      ...COMMON,
-      `--endpoints=${s.endpoints}`,
-      `--transport=${transport}`,
-      "--json",
-    ],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const gen = spawnLoadgen({
+    args: [...scaleTotal(w.args, scale), ...COMMON, `--transport=${transport}`],
+    endpoints: s.endpoints,
+    json: true,
+  });
   const timer = setTimeout(() => gen.kill("SIGKILL"), 300_000);
   const out = await gen.output();
   clearTimeout(timer);
   const cpu1 = s.cpuSeconds();
-  const text = new TextDecoder().decode(out.stdout).trim();
-  const line = text.split("\n").pop() ?? "";
-  if (!out.success || !line.startsWith("{")) {
-    const err = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-3).join(" | ");
-    return {
-      ok: false,
-      why: `load generator exit ${out.code}${out.signal ? ` (${out.signal})` : ""}: ${err}`,
-    };
+  const failure = loadgenFailure(out);
+  if (failure !== undefined) return { ok: false, why: failure };
+  let g: GenResult;
+  try {
+    g = loadgenResult(new TextDecoder().decode(out.stdout));
+  } catch (e) {
+    return { ok: false, why: (e as Error).message };
   }
-  const g = JSON.parse(line) as GenResult;
   const used = cpu1.map((c, i) => c - cpu0[i]);
   const total = used.reduce((a, b) => a + b, 0);
   return {

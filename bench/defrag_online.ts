@@ -18,7 +18,7 @@
  * shared 2-core machine are noisy: compare the two servers within one run.
  */
 import { Client, grpcTransport } from "../lib/client/mod.ts";
-import { BenchCluster, procCpuSeconds } from "./cluster.ts";
+import { BenchCluster, procCpuSeconds, startTaskV8Flags } from "./cluster.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MIB = 1 << 20;
@@ -57,13 +57,6 @@ function parseFlags(argv: string[]): Flags {
   return f;
 }
 
-/** The start task's V8 flags, read from deno.json (as bench/compare.ts does). */
-async function v8Flags(): Promise<string[]> {
-  const cfg = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-  const m = /--v8-flags=\S+/.exec(cfg.tasks.start as string);
-  return m ? [m[0]] : [];
-}
-
 async function start(kind: "etcd" | "concord", logDir: string): Promise<BenchCluster> {
   const quota = ["--quota-backend-bytes=8589934592"];
   const { cluster, error } = kind === "etcd"
@@ -76,7 +69,7 @@ async function start(kind: "etcd" | "concord", logDir: string): Promise<BenchClu
       "concord",
       1,
       Deno.execPath(),
-      ["run", "-A", ...(await v8Flags()), "main.ts", "serve"],
+      ["run", "-A", ...startTaskV8Flags(), "main.ts", "serve"],
       logDir,
       ROOT,
       () => quota,

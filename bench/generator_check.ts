@@ -29,9 +29,12 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { PutRequestSchema, RangeRequestSchema } from "../proto/gen/etcdserverpb/rpc_pb.ts";
 import { BenchCluster, etcdctl, startTaskV8Flags } from "./cluster.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
-const DENO = Deno.execPath();
+import {
+  DENO,
+  loadgenResult,
+  ROOT,
+  runLoadgen as runGenerator,
+} from "./support/loadgen_process.ts";
 
 /** One workload, as both generators run it. */
 interface Workload {
@@ -174,32 +177,17 @@ async function runLoadgen(
 ): Promise<Slice> {
   const cpu0 = s.cpuSeconds()[0];
   const gen0 = childrenCpuSeconds();
-  const out = await new Deno.Command(DENO, {
-    args: [
-      "run",
-      "-A",
-      `${root}bench/loadgen/main.ts`,
-      ...w.loadgen,
-      `--total=${total}`,
-      `--endpoints=${s.endpoints}`,
-      "--json",
-    ],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const out = await runGenerator({
+    args: [...w.loadgen, `--total=${total}`],
+    endpoints: s.endpoints,
+    root,
+    json: true,
+  }).catch((e) => {
+    throw new Error(`loadgen against ${s.name}: ${(e as Error).message}`);
+  });
   const genCpu = childrenCpuSeconds() - gen0;
   const serverCpu = s.cpuSeconds()[0] - cpu0;
-  const line = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
-  if (!out.success || !line.startsWith("{")) {
-    throw new Error(`loadgen against ${s.name}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  const r = JSON.parse(line) as {
-    count: number;
-    errors: number;
-    totalSeconds: number;
-    cpuSeconds: number;
-  };
+  const r = loadgenResult(out);
   if (r.errors > 0) throw new Error(`loadgen against ${s.name}: ${r.errors} errors`);
   return {
     count: r.count,

@@ -14,19 +14,10 @@
  * fifth session" has its figures.
  */
 import { Session } from "node:inspector";
-import { defaultConfig } from "../lib/server/config.ts";
-import { startServer } from "../lib/api/member_server.ts";
+import { runLoadgen, spawnLoadgen, splitWorkload, withTotal } from "./support/loadgen_process.ts";
+import { startInProcessMember } from "./support/inprocess_member.ts";
 
-const dashes = Deno.args.indexOf("--");
-const own = dashes >= 0 ? Deno.args.slice(0, dashes) : Deno.args;
-const workload = dashes >= 0 ? Deno.args.slice(dashes + 1) : [
-  "put",
-  "--clients=1000",
-  "--conns=100",
-  "--key-size=8",
-  "--val-size=256",
-  "--key-space-size=100000",
-];
+const { own, workload } = splitWorkload(Deno.args);
 const flag = (name: string, def: number) =>
   Number(own.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? def);
 const requests = flag("requests", 60000);
@@ -34,26 +25,15 @@ const samples = flag("samples", 3);
 const topN = flag("top", 30);
 const threshold = flag("pending", 300);
 
-const dir = await Deno.makeTempDir({ prefix: "concord-inflight-" });
-const cfg = defaultConfig("inflight");
-cfg.dataDir = dir;
-cfg.listenClientUrls = [new URL("http://127.0.0.1:0")];
-const server = await startServer(cfg, { log: () => {} });
-const endpoint = server.clientUrls[0].replace(/^http:\/\//, "");
+const member = await startInProcessMember("inflight");
+const server = member.server;
 
 function loadgen(total: number): Deno.ChildProcess {
-  const args = [...workload.filter((a) => !a.startsWith("--total=")), `--total=${total}`];
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("./loadgen/main.ts", import.meta.url).pathname,
-      ...args,
-      `--endpoints=${endpoint}`,
-    ],
+  return spawnLoadgen({
+    args: withTotal(workload, total),
+    endpoints: member.endpoint,
     stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -115,8 +95,12 @@ async function heapSnapshot(): Promise<Snapshot> {
 }
 
 try {
-  const warm = await loadgen(Math.max(5000, requests / 6)).output();
-  if (!warm.success) throw new Error(new TextDecoder().decode(warm.stderr));
+  const warmTotal = Math.max(5000, requests / 6);
+  await runLoadgen({
+    args: withTotal(workload, warmTotal),
+    endpoints: member.endpoint,
+    stdout: "null",
+  });
   const gen = loadgen(requests);
   let exited = false;
   const status = gen.status.finally(() => (exited = true));
@@ -183,6 +167,5 @@ try {
     console.log(`${per(r.count).padStart(8)} ${per(r.size).padStart(10)}  ${r.k}`);
   }
 } finally {
-  await server.close();
-  await Deno.remove(dir, { recursive: true });
+  await member.close();
 }

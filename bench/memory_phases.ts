@@ -17,10 +17,16 @@
  * reaches bench:compare's peak RSS and how much of it is malloc's arenas.
  */
 import { BenchCluster, etcdctl, peakRssKiB, startTaskV8Flags } from "./cluster.ts";
-import { COMMON, type Workload, WORKLOADS } from "./compare.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
-const DENO = Deno.execPath();
+import { type Workload, WORKLOADS } from "./compare.ts";
+import {
+  COMMON,
+  DENO,
+  loadgenFailure,
+  loadgenResult,
+  ROOT,
+  scaleTotal,
+  spawnLoadgen,
+} from "./support/loadgen_process.ts";
 const HEAP_MAX = 64 * 1024 * 1024; // glibc's HEAP_MAX_SIZE on 64-bit: one non-main arena
 
 /** Resident KiB of one process by kind of mapping (see the module comment). */
@@ -131,23 +137,11 @@ async function runPhase(
 ): Promise<PhaseResult> {
   const pid = c.members[0].proc.pid;
   const url = c.members[0].clientUrl;
-  const args = w.args.map((a) =>
-    a.startsWith("--total=") ? `--total=${Math.max(1, Math.round(Number(a.slice(8)) * scale))}` : a
-  );
-  const gen = new Deno.Command(DENO, {
-    args: [
-      "run",
-      "-A",
-      `${ROOT}bench/loadgen/main.ts`,
-      ...args,
-      ...COMMON,
-      `--endpoints=${url}`,
-      "--json",
-    ],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const gen = spawnLoadgen({
+    args: [...scaleTotal(w.args, scale), ...COMMON],
+    endpoints: url,
+    json: true,
+  });
   let maxRss = 0;
   let heapAtMax: HeapFigures | undefined;
   let heap: HeapFigures | undefined;
@@ -164,11 +158,9 @@ async function runPhase(
     await new Promise((r) => setTimeout(r, 50));
   }
   const out = await output;
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) {
-    throw new Error(`${w.name}: load generator failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  const rps = (JSON.parse(text.trim().split("\n").pop() ?? "{}") as { rps?: number }).rps ?? NaN;
+  const failure = loadgenFailure(out);
+  if (failure !== undefined) throw new Error(`${w.name}: ${failure}`);
+  const rps = loadgenResult(new TextDecoder().decode(out.stdout)).rps;
   const smaps = smapsBreakdown(await Deno.readTextFile(`/proc/${pid}/smaps`));
   return { name: w.name, rps, maxRss, heapAtMax, hwm: peakRssKiB(pid), smaps };
 }

@@ -14,10 +14,9 @@
  *
  * `--etcd` counts a Debian etcd 3.4 cluster's members instead.
  */
-import { BenchCluster, etcdctl } from "./cluster.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
-const DENO = Deno.execPath();
+import { BenchCluster, etcdctl, startTaskV8Flags } from "./cluster.ts";
+import type { LoadgenResult } from "./loadgen/main.ts";
+import { COMMON, DENO, loadgenResult, ROOT, runLoadgen } from "./support/loadgen_process.ts";
 
 function flag(name: string, dflt: number): number {
   const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
@@ -31,27 +30,9 @@ const clients = flag("clients", 1000);
 const conns = flag("conns", 100);
 const trace = !Deno.args.includes("--no-strace");
 
-async function loadgen(endpoints: string, puts: number): Promise<string> {
-  const out = await new Deno.Command(DENO, {
-    args: [
-      "run",
-      "-A",
-      `${ROOT}bench/loadgen/main.ts`,
-      "put",
-      `--clients=${clients}`,
-      `--conns=${conns}`,
-      `--total=${puts}`,
-      "--key-size=8",
-      "--val-size=256",
-      "--key-space-size=100000",
-      `--endpoints=${endpoints}`,
-      "--json",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr).slice(-400));
-  return new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
+async function loadgen(endpoints: string, puts: number): Promise<LoadgenResult> {
+  const args = ["put", `--clients=${clients}`, `--conns=${conns}`, `--total=${puts}`, ...COMMON];
+  return loadgenResult(await runLoadgen({ args, endpoints, json: true }));
 }
 
 /** strace -c's table: syscall name -> calls. */
@@ -68,15 +49,13 @@ function parseCounts(text: string): Map<string, number> {
 }
 
 const logDir = await Deno.makeTempDir({ prefix: "put-syscalls-" });
-const v8 = (JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks.start as string)
-  .split(/\s+/).find((a) => a.startsWith("--v8-flags="));
 const { cluster, error } = etcd
   ? await BenchCluster.start("etcd", n, "etcd", [], logDir, ROOT, () => ["--log-level=error"])
   : await BenchCluster.start(
     "concord",
     n,
     DENO,
-    ["run", "-A", ...(v8 ? [v8] : []), "main.ts", "serve"],
+    ["run", "-A", ...startTaskV8Flags(), "main.ts", "serve"],
     logDir,
     ROOT,
   );
@@ -94,7 +73,7 @@ try {
   );
   if (trace) await new Promise((r) => setTimeout(r, 1000)); // attached
   const cpu0 = cluster.cpuSeconds();
-  const g = JSON.parse(await loadgen(cluster.endpoints, total)) as { rps?: number };
+  const g = await loadgen(cluster.endpoints, total);
   const cpu = cluster.cpuSeconds().map((c, i) => ((c - cpu0[i]) / total) * 1e6);
   for (const t of tracers) t.kill("SIGINT");
   const tables = await Promise.all(tracers.map(async (t) => {
@@ -109,7 +88,7 @@ try {
     `${
       etcd ? "etcd" : "concord"
     }, ${n} members, ${total} puts, ${clients} clients over ${conns} connections, ${
-      g.rps?.toFixed(0) ?? "?"
+      g.rps.toFixed(0)
     } req/s${trace ? " under strace" : ""}; load average ${
       Deno.loadavg().map((x) => x.toFixed(2)).join(" ")
     }`,

@@ -27,7 +27,15 @@
  * at this moment: the machine is shared, so the load average is printed with them.
  */
 import { Client } from "../lib/client/mod.ts";
-import { freePort, memberAddrs, memberArgs, peakRssKiB, type ServerKind } from "./cluster.ts";
+import {
+  freePort,
+  memberAddrs,
+  memberArgs,
+  peakRssKiB,
+  type ServerKind,
+  startTaskV8Flags,
+  stopProcess,
+} from "./cluster.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DENO = Deno.execPath();
@@ -118,18 +126,20 @@ function newServer(kind: ServerKind, base: string, label: string = kind, root = 
   };
 }
 
-function v8Flags(root: string): string[] {
-  const start: string = JSON.parse(Deno.readTextFileSync(`${root}/deno.json`)).tasks.start;
-  const m = /--v8-flags=\S+/.exec(start);
-  return m ? [m[0]] : [];
-}
-
 /** Spawns the server on its data dir, its stderr appended to its log. */
 async function spawn(s: Server): Promise<Deno.ChildProcess> {
   const log = await Deno.open(s.logPath, { write: true, create: true, append: true });
   const [cmd, args] = s.kind === "etcd"
     ? ["etcd", [...s.args, "--logger=zap", "--log-level=info"]]
-    : [DENO, ["run", "-A", ...v8Flags(s.root), "main.ts", "serve", ...s.args, "--log-level=info"]];
+    : [DENO, [
+      "run",
+      "-A",
+      ...startTaskV8Flags(s.root),
+      "main.ts",
+      "serve",
+      ...s.args,
+      "--log-level=info",
+    ]];
   const proc = new Deno.Command(cmd, {
     args,
     cwd: s.root,
@@ -168,23 +178,6 @@ async function untilServing(
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`${s.label} not serving within ${limitMs} ms: ${last} (log ${s.logPath})`);
-}
-
-async function stop(proc: Deno.ChildProcess, signal: Deno.Signal): Promise<void> {
-  try {
-    proc.kill(signal);
-  } catch {
-    // already gone
-  }
-  const timer = setTimeout(() => {
-    try {
-      proc.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, 30_000);
-  await proc.status;
-  clearTimeout(timer);
 }
 
 /** Runs `n` calls of `fn` with at most `inflight` outstanding. */
@@ -235,7 +228,7 @@ async function fill(s: Server, f: Flags): Promise<number> {
     await client.close();
   }
   const took = (performance.now() - t0) / 1000;
-  await stop(proc, "SIGTERM");
+  await stopProcess(proc, "SIGTERM", 30_000);
   return took;
 }
 
@@ -261,10 +254,10 @@ async function timedStart(
     }
     return { ms, rssMiB };
   } catch (err) {
-    await stop(proc, "SIGKILL");
+    await stopProcess(proc, "SIGKILL", 30_000);
     throw err;
   } finally {
-    await stop(proc, "SIGTERM");
+    await stopProcess(proc, "SIGTERM", 30_000);
   }
 }
 
@@ -285,7 +278,7 @@ async function putAndKill(s: Server, f: Flags): Promise<void> {
       await client.close();
     }
   } finally {
-    await stop(proc, "SIGKILL");
+    await stopProcess(proc, "SIGKILL", 30_000);
   }
 }
 

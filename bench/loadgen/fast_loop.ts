@@ -14,7 +14,9 @@
  * lease with a positive TTL.
  */
 import type { Rand } from "../../lib/base/rand.ts";
-import { type CallSink, type GrpcError, type H2GrpcConn, readClock } from "./h2_grpc.ts";
+import type { CallSink, GrpcError } from "./grpc_call.ts";
+import type { H2GrpcConn } from "./h2_grpc.ts";
+import { readClock } from "./h2_frame_reader.ts";
 import { fillKey } from "./keys.ts";
 import type { RawRun, WorkloadOptions } from "./workloads.ts";
 import {

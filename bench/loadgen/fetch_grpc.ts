@@ -22,14 +22,7 @@ import {
   type MessageShape,
   toBinary,
 } from "@bufbuild/protobuf";
-
-/** A gRPC failure: the status code and message the server sent. */
-export class GrpcError extends Error {
-  constructor(readonly code: number, readonly grpcMessage: string) {
-    super(`${code}: ${grpcMessage}`);
-    this.name = "GrpcError";
-  }
-}
+import { GrpcError } from "./grpc_call.ts";
 
 /** One HTTP/2 connection to one endpoint, carrying unary gRPC calls. */
 export class FetchGrpcConn {

@@ -12,7 +12,7 @@ import {
   type MessageShape,
   toBinary,
 } from "@bufbuild/protobuf";
-import type { CallSink, GrpcError } from "./h2_grpc.ts";
+import type { CallSink, GrpcError } from "./grpc_call.ts";
 
 /**
  * A bidirectional gRPC stream on an H2GrpcConn: `send` messages, read answers with `next()`

@@ -21,6 +21,10 @@
  * block is reused while the HPACK table is unchanged, and its DATA frame is written straight
  * into the output buffer. `readClock()` is the time of the latest read, one clock reading per
  * batch of answers rather than one per answer.
+ *
+ * The connection (windows, stream slots, writes, control frames) is here; a call's receive
+ * side is grpc_call.ts, the reading of frames h2_frame_reader.ts, the cached request headers
+ * h2_request_headers.ts.
  */
 import {
   create,
@@ -33,12 +37,14 @@ import {
   toBinary,
 } from "@bufbuild/protobuf";
 import { H2BidiStream } from "./h2_bidi.ts";
+import { type CallSink, CallState, GrpcError } from "./grpc_call.ts";
+import { readFrames } from "./h2_frame_reader.ts";
+import { RequestHeaders } from "./h2_request_headers.ts";
 import { ByteBuffer } from "../../lib/http/byte_buffer.ts";
 import {
   DEFAULT_WINDOW,
   ErrorCode,
   Flag,
-  FRAME_HEADER_LEN,
   FrameType,
   MIN_MAX_FRAME_SIZE,
   PREFACE,
@@ -48,58 +54,14 @@ import {
   writeSettings,
   writeWindowUpdate,
 } from "../../lib/http/frame.ts";
-import { HpackDecoder, HpackEncoder } from "../../lib/http/hpack.ts";
-
-/** A gRPC failure: the status code and message the server sent (or a transport failure, 14). */
-export class GrpcError extends Error {
-  constructor(readonly code: number, readonly grpcMessage: string) {
-    super(`${code}: ${grpcMessage}`);
-    this.name = "GrpcError";
-  }
-}
+import { HpackDecoder } from "../../lib/http/hpack.ts";
 
 /** The stream window we grant per stream, and the connection window we keep open. */
 const STREAM_WINDOW = 1 << 24;
 const CONN_WINDOW = 1 << 30;
 
-export { H2BidiStream };
-
-/**
- * Receives one call's answers: each message as buf[start, end), a view of the receive buffer
- * valid only during the call (copy what is kept), then the end of the call, exactly once.
- */
-export interface CallSink {
-  message(buf: Uint8Array, start: number, end: number): void;
-  /** The call ended: cleanly (undefined) or with this error. */
-  end(err: GrpcError | undefined): void;
-}
-
-let lastReadAt = performance.now();
-
-/**
- * performance.now() at the latest read of any connection: the arrival time of the answers
- * being processed (one clock reading per read, not one per answer).
- */
-export function readClock(): number {
-  return lastReadAt;
-}
-
-const EMPTY = new Uint8Array(0);
 /** What a send queued at once returns (one promise for all of them). */
 const SENT = Promise.resolve();
-
-/** One open stream's state, shared by unary calls and bidirectional streams. */
-interface StreamState {
-  /** Bytes we may still send on this stream (the peer's stream window). */
-  sendWindow: number;
-  /** Received bytes not yet returned to the peer by a stream WINDOW_UPDATE. */
-  unacked: number;
-  /** Received bytes of an incomplete length-prefixed message. */
-  partial: Uint8Array;
-  status: string | undefined;
-  message: string | undefined;
-  sink: CallSink;
-}
 
 /** A call waiting for a stream slot (SETTINGS_MAX_CONCURRENT_STREAMS reached). */
 interface Pending {
@@ -108,29 +70,18 @@ interface Pending {
   sink: CallSink;
 }
 
-/** True when an HPACK block is indexed fields only (so it changed nothing in the table). */
-function onlyIndexed(block: Uint8Array): boolean {
-  let p = 0;
-  while (p < block.length) {
-    if ((block[p] & 0x80) === 0) return false;
-    if ((block[p++] & 0x7f) === 0x7f) { while (p < block.length && block[p++] & 0x80); }
-  }
-  return true;
-}
-
 /** One HTTP/2 connection carrying gRPC calls. */
 export class H2GrpcConn {
   readonly #conn: Deno.TcpConn;
-  readonly #authority: string;
   #out = new ByteBuffer(1 << 14);
   /** The buffer being written while `#out` fills (they swap: no copy per write). */
   #spare = new ByteBuffer(1 << 14);
   #flushScheduled = false;
   #writeBusy = false;
   #writing: Promise<void> = Promise.resolve();
-  readonly #enc = new HpackEncoder();
+  readonly #requestHeaders: RequestHeaders;
   readonly #dec = new HpackDecoder();
-  readonly #streams = new Map<number, StreamState>();
+  readonly #streams = new Map<number, CallState>();
   #nextId = 1;
   #sendWindow = DEFAULT_WINDOW;
   #peerStreamWindow = DEFAULT_WINDOW;
@@ -144,16 +95,12 @@ export class H2GrpcConn {
   #hdrStream = 0;
   #hdrEnd = false;
   readonly #hdrBuf = new ByteBuffer(4096);
-  readonly #encBuf = new ByteBuffer(1024);
   readonly #fields: string[] = [];
-  /** Header blocks by path, each valid while the HPACK table is at the `epoch` it was made in. */
-  readonly #blocks = new Map<string, { epoch: number; block: Uint8Array }>();
-  #hpackEpoch = 0;
   readonly #pending: Pending[] = [];
 
   private constructor(conn: Deno.TcpConn, authority: string) {
     this.#conn = conn;
-    this.#authority = authority;
+    this.#requestHeaders = new RequestHeaders(authority);
     conn.setNoDelay(true);
     this.#out.bytes(PREFACE);
     writeSettings(this.#out, [
@@ -269,34 +216,10 @@ export class H2GrpcConn {
   #start(path: string, sink: CallSink): number {
     const id = this.#nextId;
     this.#nextId += 2;
-    this.#streams.set(id, {
-      sendWindow: this.#peerStreamWindow,
-      unacked: 0,
-      partial: EMPTY,
-      status: undefined,
-      message: undefined,
-      sink,
-    });
-    let cached = this.#blocks.get(path);
-    if (cached === undefined || cached.epoch !== this.#hpackEpoch) {
-      const block = this.#encBuf;
-      block.reset();
-      this.#enc.begin(block);
-      this.#enc.field(block, ":method", "POST");
-      this.#enc.field(block, ":scheme", "http");
-      this.#enc.field(block, ":path", path);
-      this.#enc.field(block, ":authority", this.#authority);
-      this.#enc.field(block, "content-type", "application/grpc");
-      this.#enc.field(block, "te", "trailers");
-      const bytes = block.view().slice();
-      // A block that added to the table moves every dynamic index, so the blocks kept so far
-      // are stale, and it is not kept itself (sent again, it would add again).
-      if (onlyIndexed(bytes)) this.#blocks.set(path, { epoch: this.#hpackEpoch, block: bytes });
-      else this.#hpackEpoch++;
-      cached = { epoch: this.#hpackEpoch, block: bytes };
-    }
-    writeFrameHeader(this.#out, cached.block.length, FrameType.HEADERS, Flag.END_HEADERS, id);
-    this.#out.bytes(cached.block);
+    this.#streams.set(id, new CallState(this.#peerStreamWindow, sink));
+    const block = this.#requestHeaders.block(path);
+    writeFrameHeader(this.#out, block.length, FrameType.HEADERS, Flag.END_HEADERS, id);
+    this.#out.bytes(block);
     this.#flush();
     return id;
   }
@@ -305,7 +228,7 @@ export class H2GrpcConn {
    * Queues `msg` as one DATA frame when the windows and frame size allow it at once; false
    * (nothing queued) otherwise.
    */
-  #sendNow(id: number, st: StreamState, msg: Uint8Array, end: boolean): boolean {
+  #sendNow(id: number, st: CallState, msg: Uint8Array, end: boolean): boolean {
     const n = 5 + msg.length;
     if (n > this.#sendWindow || n > st.sendWindow || n > this.#peerMaxFrame) return false;
     writeFrameHeader(this.#out, n, FrameType.DATA, end ? Flag.END_STREAM : 0, id);
@@ -337,7 +260,7 @@ export class H2GrpcConn {
   /** Sends one length-prefixed message (empty `msg` with `end` and no prefix = half-close). */
   async #send(
     id: number,
-    st: StreamState,
+    st: CallState,
     msg: Uint8Array | undefined,
     end: boolean,
   ): Promise<void> {
@@ -419,47 +342,12 @@ export class H2GrpcConn {
   }
 
   async #readLoop(): Promise<void> {
-    let buf = new Uint8Array(1 << 16);
-    let len = 0;
     try {
-      while (true) {
-        if (len === buf.length) {
-          const bigger = new Uint8Array(buf.length * 2);
-          bigger.set(buf);
-          buf = bigger;
-        }
-        const n = await this.#conn.read(buf.subarray(len));
-        if (n === null) throw new GrpcError(14, "connection closed by the server");
-        lastReadAt = performance.now();
-        len += n;
-        let p = 0;
-        while (len - p >= FRAME_HEADER_LEN) {
-          const flen = (buf[p] << 16) | (buf[p + 1] << 8) | buf[p + 2];
-          if (len - p < FRAME_HEADER_LEN + flen) {
-            if (FRAME_HEADER_LEN + flen > buf.length) {
-              const bigger = new Uint8Array(FRAME_HEADER_LEN + flen);
-              bigger.set(buf.subarray(p, len));
-              buf = bigger;
-              len -= p;
-              p = 0;
-            }
-            break;
-          }
-          const type = buf[p + 3];
-          const flags = buf[p + 4];
-          const id = readU32(buf, p + 5) & 0x7fffffff;
-          const start = p + FRAME_HEADER_LEN;
-          p = start + flen;
-          // the frames of every answer are read where they lie; the rare others as a view
-          if (type === FrameType.DATA) this.#data(flags, id, buf, start, p);
-          else if (type === FrameType.HEADERS) this.#headers(flags, id, buf, start, p);
-          else this.#frame(type, flags, id, buf.subarray(start, p));
-        }
-        if (p > 0) {
-          buf.copyWithin(0, p, len);
-          len -= p;
-        }
-      }
+      await readFrames(this.#conn, {
+        data: (flags, id, buf, start, end) => this.#data(flags, id, buf, start, end),
+        headers: (flags, id, buf, start, end) => this.#headers(flags, id, buf, start, end),
+        frame: (type, flags, id, payload) => this.#frame(type, flags, id, payload),
+      });
     } catch (e) {
       this.#fail(e instanceof GrpcError ? e : new GrpcError(14, (e as Error).message));
     }
@@ -478,10 +366,7 @@ export class H2GrpcConn {
             for (const st of this.#streams.values()) st.sendWindow += delta;
           } else if (key === Setting.MAX_FRAME_SIZE) this.#peerMaxFrame = v;
           else if (key === Setting.MAX_CONCURRENT_STREAMS) this.#peerMaxStreams = v;
-          else if (key === Setting.HEADER_TABLE_SIZE) {
-            this.#enc.setMaxTableSize(v);
-            this.#hpackEpoch++; // evictions move the dynamic indexes
-          }
+          else if (key === Setting.HEADER_TABLE_SIZE) this.#requestHeaders.setMaxTableSize(v);
         }
         writeFrameHeader(this.#out, 0, FrameType.SETTINGS, Flag.ACK, 0);
         this.#flush();
@@ -554,7 +439,7 @@ export class H2GrpcConn {
       start++;
     }
     st.unacked += n;
-    this.#messages(st, buf, start, end);
+    st.messages(buf, start, end);
     if (flags & Flag.END_STREAM) {
       this.#finish(id, st);
     } else if (st.unacked >= STREAM_WINDOW / 2) {
@@ -575,58 +460,19 @@ export class H2GrpcConn {
     else this.#hdrBuf.bytes(buf.subarray(p, end));
   }
 
-  /**
-   * Splits received bytes into length-prefixed messages for the stream's sink (views of `body`
-   * or of the joined tail); keeps an incomplete tail.
-   */
-  #messages(st: StreamState, buf: Uint8Array, start: number, end: number): void {
-    let data = buf;
-    let p = start;
-    if (st.partial.length > 0) {
-      data = new Uint8Array(st.partial.length + end - start);
-      data.set(st.partial);
-      data.set(buf.subarray(start, end), st.partial.length);
-      p = 0;
-      end = data.length;
-    }
-    while (end - p >= 5) {
-      if (data[p] !== 0) {
-        st.status ??= "12";
-        st.message ??= "compressed message not supported";
-        p = end;
-        break;
-      }
-      const len = readU32(data, p + 1);
-      if (end - p - 5 < len) break;
-      st.sink.message(data, p + 5, p + 5 + len);
-      p += 5 + len;
-    }
-    st.partial = p === end ? EMPTY : data.slice(p, end);
-  }
-
   #headerBlock(block: Uint8Array, start: number, end: number): void {
     const fields = this.#fields;
     fields.length = 0;
     this.#dec.decode(block, start, end, fields);
     const st = this.#streams.get(this.#hdrStream);
     if (!st) return;
-    for (let i = 0; i < fields.length; i += 2) {
-      if (fields[i] === ":status" && fields[i + 1] !== "200") {
-        st.status ??= "2";
-        st.message ??= `HTTP status ${fields[i + 1]}`;
-      } else if (fields[i] === "grpc-status") st.status = fields[i + 1];
-      else if (fields[i] === "grpc-message") st.message = decodeURIComponent(fields[i + 1]);
-    }
+    st.headerFields(fields);
     if (this.#hdrEnd) this.#finish(this.#hdrStream, st);
   }
 
-  #finish(id: number, st: StreamState): void {
+  #finish(id: number, st: CallState): void {
     this.#streams.delete(id);
     this.#wake();
-    const sink = st.sink;
-    if (st.status === undefined) sink.end(new GrpcError(13, "stream ended without grpc-status"));
-    else if (st.status !== "0") sink.end(new GrpcError(Number(st.status), st.message ?? ""));
-    else if (st.partial.length > 0) sink.end(new GrpcError(13, "truncated message at stream end"));
-    else sink.end(undefined);
+    st.finish();
   }
 }

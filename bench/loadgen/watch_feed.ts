@@ -16,7 +16,9 @@ import {
   type WatchResponse,
 } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { BidiStream, ConnPool } from "./conns.ts";
-import { type CallSink, type GrpcError, type H2GrpcConn, readClock } from "./h2_grpc.ts";
+import type { CallSink, GrpcError } from "./grpc_call.ts";
+import type { H2GrpcConn } from "./h2_grpc.ts";
+import { readClock } from "./h2_frame_reader.ts";
 import { encodePut, putRevision, readWatch, type WatchSummary } from "./wire.ts";
 import type { WorkloadOptions } from "./workloads.ts";
 

@@ -5,6 +5,7 @@
  * string naming the hash algorithm and its parameters (see password.ts) where etcd keeps a
  * bcrypt hash, so the algorithm can change without a format change.
  */
+import { VarintReader, writeVarint } from "../base/varint.ts";
 
 /** etcd's permission types (authpb.Permission.Type). */
 export enum PermissionType {
@@ -41,14 +42,13 @@ export interface RoleRecord {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/** Collects one message's bytes; the varints are lib/base/varint.ts's, as every codec's. */
 class Writer {
   out: number[] = [];
+  #scratch = new Uint8Array(10);
   varint(v: number): void {
-    while (v >= 0x80) {
-      this.out.push((v % 0x80) | 0x80);
-      v = Math.floor(v / 0x80);
-    }
-    this.out.push(v);
+    const n = writeVarint(this.#scratch, 0, v);
+    for (let i = 0; i < n; i++) this.out.push(this.#scratch[i]);
   }
   tag(field: number, wire: number): void {
     this.varint((field << 3) | wire);
@@ -65,45 +65,22 @@ class Writer {
 
 type FieldFn = (field: number, wire: number, r: Reader) => void;
 
-class Reader {
-  pos = 0;
-  constructor(readonly data: Uint8Array, readonly what: string) {}
+/** The fields of one record, read with lib/base/varint.ts's reader; errors name the record. */
+class Reader extends VarintReader {
+  constructor(data: Uint8Array, what: string) {
+    super(data, `${what} record`);
+  }
   fail(why: string): never {
-    throw new Error(`${this.what} record: ${why}`);
+    throw new Error(`${this.what}: ${why}`);
   }
-  varint(): number {
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.data.length) this.fail("truncated varint");
-      const b = this.data[this.pos++];
-      result += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) {
-        if (!Number.isSafeInteger(result)) this.fail("varint out of range");
-        return result;
-      }
-      mul *= 0x80;
-    }
-    this.fail("varint too long");
-  }
-  bytes(): Uint8Array {
-    const len = this.varint();
-    if (this.pos + len > this.data.length) this.fail("truncated field");
-    const out = this.data.slice(this.pos, this.pos + len);
-    this.pos += len;
-    return out;
-  }
-  skip(wire: number): void {
-    if (wire === 0) this.varint();
-    else if (wire === 2) this.bytes();
-    else if (wire === 1) this.pos += 8;
-    else if (wire === 5) this.pos += 4;
-    else this.fail(`unsupported wire type ${wire}`);
-    if (this.pos > this.data.length) this.fail("truncated field");
+  /** A length-delimited field's bytes as a copy: a record keeps none of its input alive. */
+  copy(): Uint8Array {
+    return this.bytes().slice();
   }
   each(fn: FieldFn): void {
-    while (this.pos < this.data.length) {
+    while (this.at < this.b.length) {
       const tag = this.varint();
+      if (!Number.isSafeInteger(tag)) this.fail("varint out of range");
       fn(tag >>> 3, tag & 7, this);
     }
   }
@@ -140,7 +117,7 @@ export function decodeUser(data: Uint8Array): UserRecord {
       user.name = r.text();
     } else if (field === 2) {
       expectWire(r, wire, 2);
-      user.password = r.bytes();
+      user.password = r.copy();
     } else if (field === 3) {
       expectWire(r, wire, 2);
       user.roles.push(r.text());
@@ -182,10 +159,10 @@ function decodePermission(data: Uint8Array): Permission {
       p.permType = t;
     } else if (field === 2) {
       expectWire(r, wire, 2);
-      p.key = r.bytes();
+      p.key = r.copy();
     } else if (field === 3) {
       expectWire(r, wire, 2);
-      p.rangeEnd = r.bytes();
+      p.rangeEnd = r.copy();
     } else {
       r.skip(wire);
     }

@@ -435,30 +435,33 @@ export class AuthStore {
     } else {
       this.#revision = 0;
     }
-    const empty = new Uint8Array(0);
-    const decoder = new TextDecoder();
-    tx.range(AUTH_USERS_BUCKET, empty, undefined, (k, v) => {
-      const user = decodeUser(v);
-      if (user.name !== decoder.decode(k)) {
-        throw new Error(
-          `auth: user record under ${JSON.stringify(decoder.decode(k))} is named ${
-            JSON.stringify(user.name)
-          }`,
-        );
-      }
-      this.#users.set(user.name, user);
-    });
-    tx.range(AUTH_ROLES_BUCKET, empty, undefined, (k, v) => {
-      const role = decodeRole(v);
-      if (role.name !== decoder.decode(k)) {
-        throw new Error(
-          `auth: role record under ${JSON.stringify(decoder.decode(k))} is named ${
-            JSON.stringify(role.name)
-          }`,
-        );
-      }
-      this.#roles.set(role.name, role);
-    });
+    loadRecords(tx, AUTH_USERS_BUCKET, decodeUser, "user", this.#users);
+    loadRecords(tx, AUTH_ROLES_BUCKET, decodeRole, "role", this.#roles);
     if (this.#revision === 0) this.#bump(); // a fresh store starts at revision 1, as etcd's
   }
+}
+
+/**
+ * Reads every record of `bucket` into `into` under its name; a record whose name is not its
+ * key throws (the bucket was not written by an auth store).
+ */
+function loadRecords<T extends { name: string }>(
+  tx: Backend["write"],
+  bucket: string,
+  decode: (v: Uint8Array) => T,
+  what: string,
+  into: Map<string, T>,
+): void {
+  const decoder = new TextDecoder();
+  tx.range(bucket, new Uint8Array(0), undefined, (k, v) => {
+    const rec = decode(v);
+    if (rec.name !== decoder.decode(k)) {
+      throw new Error(
+        `auth: ${what} record under ${JSON.stringify(decoder.decode(k))} is named ${
+          JSON.stringify(rec.name)
+        }`,
+      );
+    }
+    into.set(rec.name, rec);
+  });
 }

@@ -8,29 +8,18 @@
  * (§6.2) makes a leader that lost its quorum step down and lets followers that hear from a
  * live leader ignore disruptive vote requests.
  *
- * This file holds the node's state, its role changes, log replication and the dispatch of
- * each message; functions over the same state, each in a file of its own: elections
- * (election.ts), membership changes (membership.ts), leader transfer (leader_transfer.ts) and
- * ReadIndex (read_index.ts). Their helpers on this class (send, sendHeartbeat, …) are public
- * for them; the driver uses RawNode.
+ * This file holds the node's state, its role changes, the commit rule and the dispatch of
+ * each message; functions over the same state, each in a file of its own: log replication
+ * (replication.ts), elections (election.ts), membership changes (membership.ts), leader
+ * transfer (leader_transfer.ts) and ReadIndex (read_index.ts). Their helpers on this class
+ * (send, sendHeartbeat, …) are public for them; the driver uses RawNode.
  */
-import {
-  type Entry,
-  EntryType,
-  type HardState,
-  type NodeId,
-  type Snapshot,
-} from "../base/raftpb.ts";
+import { type Entry, EntryType, type HardState, type NodeId } from "../base/raftpb.ts";
 import type { Rand } from "../base/rand.ts";
 import type { ConfChange, ConfChangeOutcome } from "./confchange.ts";
-import {
-  CompactedError,
-  DropReason,
-  RaftInvariantError,
-  SnapshotTemporarilyUnavailableError,
-} from "./errors.ts";
+import { DropReason, RaftInvariantError } from "./errors.ts";
 import { answerVoteRequest, campaign, countVote, hup, ignoresVoteRequest } from "./election.ts";
-import { maybeFinishTransfer, startLeaderTransfer } from "./leader_transfer.ts";
+import { startLeaderTransfer } from "./leader_transfer.ts";
 import { RaftLog } from "./log.ts";
 import {
   applyCommittedConfChange,
@@ -39,14 +28,16 @@ import {
   trackerFor,
 } from "./membership.ts";
 import { type Message, MessageType, newMessage } from "./messages.ts";
-import { Progress, ProgressState } from "./progress.ts";
-import {
-  ackReadIndex,
-  flushReadIndex,
-  leaderReadIndex,
-  releasePendingReadIndexMessages,
-} from "./read_index.ts";
+import { Progress } from "./progress.ts";
+import { flushReadIndex, leaderReadIndex, releasePendingReadIndexMessages } from "./read_index.ts";
 import { ReadOnly } from "./read_only.ts";
+import {
+  handleAppendEntries,
+  handleHeartbeat,
+  handleSnapshot,
+  maybeSendAppend,
+  stepProgress,
+} from "./replication.ts";
 import { CampaignType, StateType } from "./role.ts";
 import { payloadSize, type Storage } from "./storage.ts";
 import type { ProgressTracker } from "./tracker.ts";
@@ -212,49 +203,7 @@ export class Raft {
 
   /** Sends entries (or a snapshot) to `to` if its progress allows; true if sent. */
   maybeSendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
-    const pr = this.trk.progress.get(to);
-    if (pr === undefined || pr.isPaused()) return false;
-    const prevIndex = pr.next - 1;
-    const prevTerm = this.raftLog.term(prevIndex);
-    let ents: Entry[] | null = null;
-    if (prevTerm !== -1) {
-      try {
-        ents = this.raftLog.entries(pr.next, this.maxMsgSize);
-      } catch (err) {
-        if (!(err instanceof CompactedError)) throw err;
-      }
-    }
-    if (ents === null) return this.sendSnapshot(to, pr);
-    if (ents.length === 0 && !sendIfEmpty) return false;
-    this.send(newMessage({
-      type: MessageType.App,
-      to,
-      index: prevIndex,
-      logTerm: prevTerm,
-      entries: ents,
-      commit: this.raftLog.committed,
-    }));
-    if (ents.length > 0) {
-      pr.sentEntries(ents.length, ents[ents.length - 1].index, payloadSize(ents));
-    } else {
-      pr.sentEntries(0, prevIndex, 0);
-    }
-    return true;
-  }
-
-  private sendSnapshot(to: NodeId, pr: Progress): boolean {
-    if (!pr.recentActive) return false; // wait until it answers before shipping a snapshot
-    let snap;
-    try {
-      snap = this.raftLog.snapshot();
-    } catch (err) {
-      if (err instanceof SnapshotTemporarilyUnavailableError) return false;
-      throw err;
-    }
-    if (snap.metadata.index === 0) throw new RaftInvariantError("need a non-empty snapshot");
-    pr.becomeSnapshot(snap.metadata.index);
-    this.send(newMessage({ type: MessageType.Snap, to, snapshot: snap }));
-    return true;
+    return maybeSendAppend(this, to, sendIfEmpty);
   }
 
   sendAppend(to: NodeId): void {
@@ -537,26 +486,7 @@ export class Raft {
       case MessageType.TransferLeader:
         return startLeaderTransfer(this, m);
     }
-    const pr = this.trk.progress.get(m.from);
-    if (pr === undefined) return null;
-    switch (m.type) {
-      case MessageType.AppResp:
-        this.handleAppendResponse(m, pr);
-        break;
-      case MessageType.HeartbeatResp:
-        this.handleHeartbeatResponse(m, pr);
-        break;
-      case MessageType.SnapStatus:
-        if (pr.state !== ProgressState.Snapshot) break;
-        if (m.reject) pr.pendingSnapshot = 0;
-        pr.becomeProbe();
-        // wait for a heartbeat response before probing: the snapshot may still be applying
-        pr.probeSent = true;
-        break;
-      case MessageType.Unreachable:
-        if (pr.state === ProgressState.Replicate) pr.becomeProbe();
-        break;
-    }
+    stepProgress(this, m);
     return null;
   }
 
@@ -580,47 +510,6 @@ export class Raft {
     return null;
   }
 
-  private handleAppendResponse(m: Message, pr: Progress): void {
-    pr.recentActive = true;
-    if (m.reject) {
-      let next = m.rejectHint;
-      if (m.logTerm > 0) next = this.raftLog.findConflictByTerm(m.rejectHint, m.logTerm)[0];
-      if (pr.maybeDecrTo(m.index, next)) {
-        if (pr.state === ProgressState.Replicate) pr.becomeProbe();
-        this.sendAppend(m.from);
-      }
-      return;
-    }
-    const wasPaused = pr.isPaused();
-    if (!pr.maybeUpdate(m.index)) return;
-    if (pr.state === ProgressState.Probe) {
-      pr.becomeReplicate();
-    } else if (
-      pr.state === ProgressState.Snapshot && pr.match + 1 >= this.raftLog.firstIndex()
-    ) {
-      // the follower caught up past our compaction point: resume replication
-      pr.becomeProbe();
-      pr.becomeReplicate();
-    } else if (pr.state === ProgressState.Replicate) {
-      pr.inflights.freeLE(m.index);
-    }
-    if (!this.commitAndBroadcast() && wasPaused) this.sendAppend(m.from);
-    // keep the pipe full while the window allows
-    while (this.maybeSendAppend(m.from, false)) { /* sent one more */ }
-    maybeFinishTransfer(this, m.from, pr);
-  }
-
-  private handleHeartbeatResponse(m: Message, pr: Progress): void {
-    pr.recentActive = true;
-    pr.probeSent = false;
-    // appends may have been lost: free a slot so replication cannot stall on a full window
-    if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirstOne();
-    if (pr.match < this.raftLog.lastIndex() || pr.state === ProgressState.Probe) {
-      this.sendAppend(m.from);
-    }
-    ackReadIndex(this, m);
-  }
-
   private stepCandidate(m: Message): DropReason | null {
     const myResp = this.state === StateType.PreCandidate
       ? MessageType.PreVoteResp
@@ -632,15 +521,15 @@ export class Raft {
         return DropReason.NoLeader;
       case MessageType.App:
         this.becomeFollower(m.term, m.from); // always m.term === this.term here
-        this.handleAppendEntries(m);
+        handleAppendEntries(this, m);
         return null;
       case MessageType.Heartbeat:
         this.becomeFollower(m.term, m.from);
-        this.handleHeartbeat(m);
+        handleHeartbeat(this, m);
         return null;
       case MessageType.Snap:
         this.becomeFollower(m.term, m.from);
-        this.handleSnapshot(m);
+        handleSnapshot(this, m);
         return null;
       case myResp:
         countVote(this, m);
@@ -659,17 +548,17 @@ export class Raft {
       case MessageType.App:
         this.electionElapsed = 0;
         this.lead = m.from;
-        this.handleAppendEntries(m);
+        handleAppendEntries(this, m);
         return null;
       case MessageType.Heartbeat:
         this.electionElapsed = 0;
         this.lead = m.from;
-        this.handleHeartbeat(m);
+        handleHeartbeat(this, m);
         return null;
       case MessageType.Snap:
         this.electionElapsed = 0;
         this.lead = m.from;
-        this.handleSnapshot(m);
+        handleSnapshot(this, m);
         return null;
       case MessageType.TransferLeader:
       case MessageType.ReadIndex:
@@ -693,83 +582,6 @@ export class Raft {
       entries: m.entries,
       context: m.context,
     }));
-  }
-
-  handleAppendEntries(m: Message): void {
-    if (m.index < this.raftLog.committed) {
-      this.send(
-        newMessage({ type: MessageType.AppResp, to: m.from, index: this.raftLog.committed }),
-      );
-      return;
-    }
-    const lastNew = this.raftLog.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
-    if (lastNew !== -1) {
-      this.send(newMessage({ type: MessageType.AppResp, to: m.from, index: lastNew }));
-      return;
-    }
-    // reject, with a hint: our largest index <= m.index whose term is <= m.logTerm
-    const [hintIndex, hintTerm] = this.raftLog.findConflictByTerm(
-      Math.min(m.index, this.raftLog.lastIndex()),
-      m.logTerm,
-    );
-    this.send(newMessage({
-      type: MessageType.AppResp,
-      to: m.from,
-      index: m.index,
-      reject: true,
-      rejectHint: hintIndex,
-      logTerm: hintTerm,
-    }));
-  }
-
-  private handleHeartbeat(m: Message): void {
-    this.raftLog.commitTo(m.commit);
-    this.send(newMessage({ type: MessageType.HeartbeatResp, to: m.from, context: m.context }));
-  }
-
-  private handleSnapshot(m: Message): void {
-    const s = m.snapshot;
-    if (s === null) throw new RaftInvariantError("MsgSnap without a snapshot");
-    if (this.restore(s)) {
-      this.send(
-        newMessage({ type: MessageType.AppResp, to: m.from, index: this.raftLog.lastIndex() }),
-      );
-    } else {
-      this.send(
-        newMessage({ type: MessageType.AppResp, to: m.from, index: this.raftLog.committed }),
-      );
-    }
-  }
-
-  /** Installs a snapshot from the leader; false if it is stale or not for us. */
-  restore(s: Snapshot): boolean {
-    const meta = s.metadata;
-    if (meta.index <= this.raftLog.committed) return false;
-    if (this.state !== StateType.Follower) {
-      // defensive: only followers install snapshots
-      this.becomeFollower(this.term + 1, 0n);
-      return false;
-    }
-    const cs = meta.confState;
-    assertNotJoint(cs, "snapshot carries a joint configuration (unsupported)");
-    // A snapshot may predate our own addition (a joiner catching up from an older snapshot):
-    // we install it anyway. Without ourselves in the configuration we cannot campaign, and the
-    // entries after it (including the change that added us) bring the configuration up to date.
-    if (this.raftLog.matchTerm(meta.index, meta.term)) {
-      // we already have the entries: just fast-forward the commit
-      this.raftLog.commitTo(meta.index);
-      return false;
-    }
-    this.raftLog.restore(s);
-    this.trk = trackerFor(
-      cs,
-      this.id,
-      this.raftLog.lastIndex(),
-      this.trk.maxInflight,
-      this.trk.maxInflightBytes,
-    );
-    this.isLearner = this.trk.learners.includes(this.id);
-    return true;
   }
 
   // ---- membership (membership.ts) ----

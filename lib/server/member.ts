@@ -21,38 +21,23 @@ import type { BatchBackend } from "../backend/batch_backend.ts";
 import type { OnlineDefragOptions } from "../backend/online_defrag.ts";
 import type { Wal } from "../wal/wal.ts";
 import { Snapshotter } from "../snap/snapshotter.ts";
-import {
-  type Message,
-  type Node,
-  ProposalDroppedError,
-  RawNode,
-  type SoftState,
-  StateType,
-} from "../raft/mod.ts";
+import { type Message, type Node, RawNode, type SoftState, StateType } from "../raft/mod.ts";
 import { type MvccStore } from "../mvcc/kv_store.ts";
 import { WatchHub } from "../mvcc/watch_hub.ts";
 import { type Lessor, minLeaseTtlSeconds } from "../lease/lessor.ts";
-import {
-  AlarmRequest_AlarmAction,
-  AlarmRequestSchema,
-  AlarmType,
-  type ResponseHeader,
-  ResponseHeaderSchema,
-} from "../../proto/gen/etcdserverpb/rpc_pb.ts";
+import { type ResponseHeader, ResponseHeaderSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import type { ServerConfig } from "./config.ts";
 import type { AuthStore } from "../auth/store.ts";
 import type { AuthInfo } from "../auth/store.ts";
 import type { TokenProvider } from "./token.ts";
 import { SimpleTokenProvider } from "./token_simple.ts";
 import type { AlarmStore } from "./alarms.ts";
-import { quotaBytes } from "./quota.ts";
 import type { Compactor } from "./compactor.ts";
 import { formatId } from "./member_id.ts";
-import { encodeRequest, type InternalRequest, RequestKind } from "./request.ts";
 import { MemberReconfig } from "./member_reconfig.ts";
 import { LeaderTransfer } from "./leader_transfer.ts";
 import { MemberEvents } from "./member_events.ts";
-import { type Applied, APPLIED_KIND, type AppliedFor, Applier } from "./applier.ts";
+import { type Applied, type AppliedFor, Applier } from "./applier.ts";
 import { ServerState } from "./state.ts";
 import { importLegacyMembership, type MemberRecord, type Membership } from "./membership.ts";
 import { Waits } from "./waits.ts";
@@ -69,8 +54,10 @@ import { LateTransport, type TransportFactory } from "./late_transport.ts";
 import { bootMember } from "./member_boot.ts";
 import type { MemberOptions, Proposal } from "./member_options.ts";
 import { MemberLeases } from "./member_leases.ts";
+import { MemberProposals } from "./member_proposals.ts";
+import { MemberFate } from "./member_fate.ts";
 import { statusOf } from "./member_status.ts";
-import { answerPeerCall, MemberRemovedError, type PeerCallTargets } from "./member_calls.ts";
+import { answerPeerCall, type PeerCallTargets } from "./member_calls.ts";
 import type { SnapshotSource, Transport } from "../transport/transport.ts";
 
 export type { Applied, AppliedFor } from "./applier.ts";
@@ -103,10 +90,9 @@ export class Member {
   readonly #events: MemberEvents;
   readonly #timeoutMs: number;
   readonly #leases: MemberLeases;
+  readonly #proposals: MemberProposals;
   readonly #minLeaseTtl: number;
   #compactor: Compactor | null = null;
-  #nextReqId: bigint;
-  #fatal: unknown = null;
   #stopped = false;
   #leader = false;
   #lead: MemberId = 0n;
@@ -117,8 +103,6 @@ export class Member {
   readonly #lateTransport: LateTransport;
   /** Members a joining member learned from its peers at bootstrap (boot adds them as peers). */
   readonly #joinedPeers: MemberRecord[];
-  /** Stops this member shortly after it applied its own removal. */
-  #removalTimer: { cancel(): void } | null = null;
   readonly #metrics: ServerMetrics;
   /** Reads wait here while a snapshot install has the store closed. */
   readonly #installGate: InstallGate;
@@ -138,14 +122,14 @@ export class Member {
    * `concord serve` then exits, as etcd does).
    */
   readonly removed: Promise<void>;
-  #markRemoved!: () => void;
   /**
    * Resolves with the error when this member stops serving after a fatal error (a WAL or
    * backend commit that failed: a full disk); `concord serve` then exits non-zero, as etcd
    * exits on a failed bbolt commit.
    */
   readonly failed: Promise<unknown>;
-  #markFailed!: (err: unknown) => void;
+  /** Its failure and removal (member_fate.ts). */
+  readonly #fate: MemberFate;
 
   private constructor(config: ServerConfig, storage: MemberStorage, opts: MemberOptions) {
     const { booted, backend, snapshotter, disk } = storage;
@@ -170,8 +154,21 @@ export class Member {
     this.#metrics = opts.metrics ?? {};
     this.ready = new Promise((r) => (this.#markReady = r));
     this.published = new Promise((r) => (this.#markPublished = r));
-    this.removed = new Promise((r) => (this.#markRemoved = r));
-    this.failed = new Promise((r) => (this.#markFailed = r));
+    this.#fate = new MemberFate({
+      id: this.id,
+      clock: this.#clock,
+      log: this.#log,
+      stopped: () => this.#stopped,
+      stopServing: () => {
+        this.#waits.close(Errors.stopped());
+        this.#reads.close(Errors.stopped());
+        this.#transfers.close(Errors.stopped());
+        this.#installGate.close(Errors.stopped());
+        this.hub.close();
+      },
+    });
+    this.removed = this.#fate.removed;
+    this.failed = this.#fate.failed;
     const electionTicks = Math.max(
       2,
       Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs),
@@ -201,11 +198,6 @@ export class Member {
       expired: this.#metrics.leaseExpired,
       testOnlyBug: opts.testOnlyLeaseBug,
     });
-    // etcd's idutil: the member id's low 16 bits, then the start time in ms (40 bits) and a
-    // counter, so two members (or two incarnations) never propose under one request id: a
-    // member answers its waiter for whatever entry carries the id, whoever proposed it
-    this.#nextReqId = ((this.id & 0xffffn) << 48n) |
-      ((BigInt(this.#clock.wallNow()) & 0xff_ffff_ffffn) << 8n);
     this.#waits = new Waits<Applied>(booted.applied, this.#metrics.proposalsFailed);
     this.#applier = new Applier({
       state: () => this.#state,
@@ -226,7 +218,8 @@ export class Member {
     });
     const calls: PeerCallTargets = {
       promoteHere: (id) => this.#reconfig.promoteHere(id),
-      removedBy: (from) => this.#removedFromCluster(`peer ${formatId(from)} applied its removal`),
+      removedBy: (from) =>
+        this.#fate.removedFromCluster(`peer ${formatId(from)} applied its removal`),
       members: () => this.membership.list(),
       status: async () => {
         if (this.applyingSnapshot) await this.storeReady(); // the old backend is closed
@@ -256,14 +249,24 @@ export class Member {
         readStates: (rs) => this.#reads.confirmed(rs),
         softState: (s) => this.#softState(s),
         tick: () => this.#waits.expire(this.#clock.now()),
-        fail: (err) => this.#fail(err),
+        fail: (err) => this.#fate.fail(err),
         commitBackend: () => this.#state.backend.commit(),
         isRemoved: (id) => this.#state.membership.isRemoved(id),
         validateConfChange: (cc, index) => this.#reconfig.validate(cc, index),
-        removed: (by) => this.#removedFromCluster(`peer ${formatId(by)} refused it`),
+        removed: (by) => this.#fate.removedFromCluster(`peer ${formatId(by)} refused it`),
         openSnapshot: (m) => this.#openSnapshot(m),
         handleCall: (from, method, body) => answerPeerCall(calls, from, method, body),
       },
+    });
+    this.#proposals = new MemberProposals({
+      id: this.id,
+      config,
+      clock: this.#clock,
+      timeoutMs: this.#timeoutMs,
+      waits: this.#waits,
+      loop: this.#loop,
+      backend: () => this.#state.backend,
+      running: () => this.#running,
     });
     this.#reads = new ReadRounds({
       clock: this.#clock,
@@ -298,12 +301,12 @@ export class Member {
       isLeader: () => this.isLeader,
       leader: () => this.leader,
       state: () => this.#state,
-      nextRequestId: () => ++this.#nextReqId,
+      nextRequestId: () => this.#proposals.nextRequestId(),
       checkRunning: () => {
-        if (this.#stopped || this.#fatal !== null) throw Errors.stopped();
+        if (!this.#running) throw Errors.stopped();
       },
       linearizableRead: () => this.linearizableRead(),
-      removed: (why) => this.#removedFromCluster(why),
+      removed: (why) => this.#fate.removedFromCluster(why),
       needTransport: () => this.#lateTransport.start(),
       events: this.#events,
       metrics: this.#metrics,
@@ -340,7 +343,7 @@ export class Member {
       onLeasesExpired: (ids) => this.#leases.revokeExpired(ids),
       onLeaseCheckpoint: (batch) => this.#leases.checkpoint(batch),
       metrics: this.#metrics,
-      onBackendFailure: (err) => this.#fail(err),
+      onBackendFailure: (err) => this.#fate.fail(err),
       compactionBatchLimit: this.config.compactionBatchLimit,
     });
   }
@@ -388,44 +391,9 @@ export class Member {
 
   /** Neither stopped nor failed. */
   get #running(): boolean {
-    return !this.#stopped && this.#fatal === null;
+    return !this.#stopped && this.#fate.fatal === null;
   }
 
-  #fail(err: unknown): void {
-    if (this.#fatal !== null) return;
-    this.#fatal = err;
-    this.#log.error("member stopped after a fatal error", {
-      "local-member-id": formatId(this.id),
-      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-    });
-    this.#waits.close(Errors.stopped());
-    this.#reads.close(Errors.stopped());
-    this.#transfers.close(Errors.stopped());
-    this.#installGate.close(Errors.stopped());
-    // its watchers end too: a catch-up would read the failed backend and throw out of the
-    // hub's timer (seed 14000123, a lone member on a full disk)
-    this.hub.close();
-    this.#markFailed(err);
-  }
-
-  /**
-   * This member is no longer part of the cluster (its own removal was applied, or a peer
-   * refused it as removed): it stops serving, with etcd's message.
-   */
-  #removedFromCluster(why: string): void {
-    if (this.#fatal !== null || this.#stopped || this.#removalTimer !== null) return;
-    this.#log.warn("the member has been permanently removed from the cluster", {
-      "local-member-id": formatId(this.id),
-      reason: why,
-    });
-    // etcd's stopWithDelay (1 s): a removal proposed through this member still gets its answer
-    this.#removalTimer = this.#clock.after(1000, () => {
-      this.#fail(new MemberRemovedError());
-      this.#markRemoved();
-    });
-  }
-
-  /** A peer that applied this member's removal says so. */
   // --- membership changes (etcd's Cluster service; member_reconfig.ts) ---
 
   /**
@@ -533,20 +501,8 @@ export class Member {
    * The quota check before proposing a write that costs `cost` bytes: past the quota, raise
    * NOSPACE (through raft) and refuse with etcd's "database space exceeded".
    */
-  async checkQuota(cost: number): Promise<void> {
-    if (cost === 0) return;
-    if (this.backend.stats().fileBytes + cost < quotaBytes(this.config.quotaBackendBytes)) return;
-    await this.propose({
-      kind: RequestKind.Alarm,
-      req: create(AlarmRequestSchema, {
-        memberID: this.id,
-        action: AlarmRequest_AlarmAction.ACTIVATE,
-        alarm: AlarmType.NOSPACE,
-      }),
-    }).catch(() => {
-      // refused either way; the next write tries to raise it again
-    });
-    throw Errors.noSpace();
+  checkQuota(cost: number): Promise<void> {
+    return this.#proposals.checkQuota(cost);
   }
 
   /** The index of the newest raft snapshot, 0 when none was taken. */
@@ -596,43 +552,7 @@ export class Member {
    * checks permissions again in log order.
    */
   propose<P extends Proposal>(p: P, auth?: AuthInfo): Promise<AppliedFor<P["kind"]>> {
-    // the callback keeps the kinds, not the request, while the proposal waits for its commit
-    const kind = p.kind;
-    const expected = APPLIED_KIND[kind];
-    return this.#propose(p, auth).then((a) => {
-      // the applier answers each kind with its one result kind (APPLIED_KIND)
-      if (a.kind !== expected) {
-        throw new Error(`concord: request kind ${kind} applied as ${a.kind}`);
-      }
-      return a as AppliedFor<P["kind"]>;
-    });
-  }
-
-  #propose(p: Proposal, auth?: AuthInfo): Promise<Applied> {
-    if (this.#stopped || this.#fatal !== null) return Promise.reject(Errors.stopped());
-    const id = ++this.#nextReqId;
-    const data = encodeRequest(
-      {
-        ...p,
-        id,
-        ...(auth ? { auth: { username: auth.username, revision: auth.revision } } : {}),
-      } as InternalRequest,
-    );
-    // etcd checks the marshaled raft request against --max-request-bytes before proposing
-    // (the API front admits 512 KiB of framing on top for the gRPC message itself)
-    if (data.length > this.config.maxRequestBytes) {
-      return Promise.reject(Errors.requestTooLarge());
-    }
-    // no timer per request: the ticker expires waiters (Waits.expire)
-    const wait = this.#waits.register(id, this.#clock.now() + this.#timeoutMs);
-    try {
-      this.#loop.node.propose(data);
-    } catch (err) {
-      this.#waits.fail(id, err instanceof ProposalDroppedError ? Errors.noLeader() : err);
-      return wait;
-    }
-    this.#loop.drive();
-    return wait;
+    return this.#proposals.propose(p, auth);
   }
 
   /** etcd's LeaseRenew: the leader's lessor answers, a follower asks the leader. */
@@ -660,7 +580,7 @@ export class Member {
    * leadership and the applied index reaches the read index. Concurrent callers share rounds.
    */
   linearizableRead(): Promise<void> {
-    if (this.#stopped || this.#fatal !== null) return Promise.reject(Errors.stopped());
+    if (!this.#running) return Promise.reject(Errors.stopped());
     return this.#reads.wait();
   }
 
@@ -720,7 +640,7 @@ export class Member {
 
   /** Why the member cannot serve, or null. */
   get failure(): unknown {
-    return this.#fatal;
+    return this.#fate.fatal;
   }
 
   /** etcd's response header: cluster id, member id, revision and raft term. */
@@ -746,7 +666,7 @@ export class Member {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#removalTimer?.cancel();
+    this.#fate.cancel();
     this.#compactor?.stop();
     this.#state.lessor.stop();
     this.#leases.close();
@@ -763,7 +683,7 @@ export class Member {
     } catch (err) {
       // the backend's failure that already failed the member (reported by `failure`, `failed`
       // and the log) is not a new error of the stop
-      if (err !== this.#fatal) throw err;
+      if (err !== this.#fate.fatal) throw err;
     } finally {
       await this.#wal.close();
     }

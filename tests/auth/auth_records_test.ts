@@ -75,3 +75,44 @@ Deno.test("auth records: random round trips; damage is an error, not a wrong rec
   assert.throws(() => decodeRole(Uint8Array.of(0x12, 3, 0x08, 9, 0)), /unknown permission type/);
   assert.throws(() => decodeUser(Uint8Array.of(0x0a, 1, 0xff)), /UTF-8/);
 });
+
+Deno.test("auth records: multi-byte lengths and tags are etcd's varints; damage names the record", () => {
+  // authpb.User{Name: "u", Password: 200 bytes, Options: {}}: the length 200 is c8 01
+  const password = new Uint8Array(200).fill(7);
+  const user: UserRecord = { name: "u", password, roles: [], noPassword: false };
+  assert.deepEqual(
+    [...encodeUser(user)],
+    [0x0a, 1, 0x75, 0x12, 0xc8, 0x01, ...password, 0x22, 0],
+  );
+  assert.deepEqual(decodeUser(encodeUser(user)), user);
+  // authpb.Role{KeyPermission: [{PermType: WRITE, Key: 300 bytes}]}: 300 is ac 02, the
+  // permission's 2 + 3 + 300 = 305 bytes are b1 02
+  const key = new Uint8Array(300).fill(9);
+  const role: RoleRecord = {
+    name: "",
+    permissions: [{ permType: PermissionType.WRITE, key, rangeEnd: new Uint8Array(0) }],
+  };
+  assert.deepEqual(
+    [...encodeRole(role)],
+    [0x12, 0xb1, 0x02, 0x08, 1, 0x12, 0xac, 0x02, ...key],
+  );
+  assert.deepEqual(decodeRole(encodeRole(role)), role);
+  // a field number past 15 takes a two-byte tag; an unknown one is skipped
+  assert.deepEqual(decodeUser(Uint8Array.of(0x80, 0x01, 5, 0x0a, 1, 0x75)).name, "u");
+  assert.throws(
+    () => decodeUser(Uint8Array.of(0x0a)),
+    /user record: truncated varint/,
+  );
+  assert.throws(() => decodeUser(Uint8Array.of(0x0a, 2, 0x75)), /user record: truncated field/);
+  assert.throws(
+    () => decodeUser(Uint8Array.of(0x22, 1, 0x08)),
+    /user options record: truncated varint/,
+  );
+  assert.throws(() => decodeRole(Uint8Array.of(0x1d, 1, 2)), /role record: truncated field/);
+  assert.throws(() => decodeRole(Uint8Array.of(0x1b)), /role record: unsupported wire type 3/);
+  // a decoded record keeps none of its input: the caller may reuse the buffer
+  const data = encodeUser(user);
+  const decoded = decodeUser(data);
+  data.fill(0);
+  assert.deepEqual(decoded.password, password);
+});

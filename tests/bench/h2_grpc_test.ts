@@ -1,6 +1,7 @@
 /** The load generator's h2c gRPC client against a real etcd 3.4. */
 import assert from "node:assert/strict";
-import { GrpcError, H2GrpcConn } from "../../bench/loadgen/h2_grpc.ts";
+import { GrpcError } from "../../bench/loadgen/grpc_call.ts";
+import { H2GrpcConn } from "../../bench/loadgen/h2_grpc.ts";
 import { KV, Lease, Watch } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { startEtcd } from "./etcd.ts";
 

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { keyFor } from "../../bench/loadgen/keys.ts";
 import { parseArgs } from "../../bench/loadgen/main.ts";
+import { loadgenResult, runLoadgen } from "../../bench/support/loadgen_process.ts";
 import { etcdctl, startEtcd } from "./etcd.ts";
 
 Deno.test("parseArgs: etcd's flag names, defaults, and clear errors", () => {
@@ -28,28 +29,22 @@ Deno.test("put workload against a real etcd 3.4: count = requests made, every ke
     const total = 200;
     // The generator runs as its own process, as bench:compare runs it; it exits (closing its
     // HTTP/2 sessions) before etcd stops.
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("../../bench/loadgen/main.ts", import.meta.url).pathname,
-        "put",
-        `--endpoints=${etcd.endpoint}`,
-        "--clients=10",
-        "--conns=3",
-        `--total=${total}`,
-        "--key-size=8",
-        "--val-size=16",
-        `--key-space-size=${total}`,
-        "--sequential-keys",
-        "--json",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.ok(out.success, `loadgen failed: ${stderr}`);
-    const result = JSON.parse(new TextDecoder().decode(out.stdout).trim());
+    const result = loadgenResult(
+      await runLoadgen({
+        args: [
+          "put",
+          "--clients=10",
+          "--conns=3",
+          `--total=${total}`,
+          "--key-size=8",
+          "--val-size=16",
+          `--key-space-size=${total}`,
+          "--sequential-keys",
+        ],
+        endpoints: etcd.endpoint,
+        json: true,
+      }),
+    );
     assert.equal(result.command, "put");
     assert.equal(result.count, total);
     assert.equal(result.errors, 0);

@@ -4,7 +4,7 @@
  * come and go, and nodes that crash and restart from their durable state (what was not
  * persisted is lost). Everything derives from one seed, so a failure replays exactly.
  *
- * Invariants, checked as things happen and after every step:
+ * Invariants, checked as things happen and after every step (sim_invariants.ts):
  * - election safety: at most one leader per term;
  * - log matching: two logs with an entry of the same index and term are identical up to it
  *   (checked inductively when entries are persisted);
@@ -15,14 +15,15 @@
  * Liveness: once the network heals and every node is up, a leader is elected within a
  * bounded number of ticks and a proposal commits everywhere.
  */
-import { type Entry, type NodeId } from "../../lib/base/raftpb.ts";
+import type { NodeId } from "../../lib/base/raftpb.ts";
 import { Rand } from "../../lib/base/rand.ts";
 import { decodeMessage, encodeMessage } from "../../lib/raft/codec.ts";
 import { ConfChangeType } from "../../lib/raft/confchange.ts";
 import { ProposalDroppedError } from "../../lib/raft/errors.ts";
 import { describeMessage, type Message } from "../../lib/raft/messages.ts";
 import { StateType } from "../../lib/raft/raft.ts";
-import { bootstrapStorage, joinerStorage, mixEntry, type NodeOptions, SimNode } from "./cluster.ts";
+import { bootstrapStorage, joinerStorage, type NodeOptions, SimNode } from "./cluster.ts";
+import { SimInvariants } from "./sim_invariants.ts";
 
 /** The knobs of one simulation run. */
 export interface SimConfig {
@@ -64,6 +65,25 @@ export interface SimStats {
   transfers: number;
 }
 
+/** Stats of a run that has done nothing yet. */
+export function noStats(): SimStats {
+  return {
+    ticks: 0,
+    delivered: 0,
+    dropped: 0,
+    duplicated: 0,
+    crashes: 0,
+    partitions: 0,
+    elections: 0,
+    committed: 0,
+    reads: 0,
+    readsServed: 0,
+    snapshotsSent: 0,
+    confChanges: 0,
+    transfers: 0,
+  };
+}
+
 interface InFlight {
   at: number;
   m: Message;
@@ -98,40 +118,23 @@ export class Sim {
   #maxDelay = 1;
   #asyncRate = 0;
   #wire = false;
-  // invariant state
-  #leaderOfTerm = new Map<number, NodeId>();
-  #entryAt = new Map<string, { hash: number; prevTerm: number }>();
-  #committedTerm: number[] = [];
-  /** An upper bound of the term in which each index was committed (first observer's term). */
-  #commitSeenTerm: number[] = [];
-  #globalCommitted = 1;
-  #appliedHash = new Map<number, number>();
-  #checkedTo = new Map<SimNode, number>();
-  #readMin = new Map<string, number>();
+  /** The invariants, checked as things happen and after every step. */
+  readonly #inv: SimInvariants;
   #readSeq = 0;
-  #leaderSeen = new Set<string>();
   #proposalSeq = 0;
   #nextNodeId = 0;
   #trace: string[] = [];
-  readonly stats: SimStats = {
-    ticks: 0,
-    delivered: 0,
-    dropped: 0,
-    duplicated: 0,
-    crashes: 0,
-    partitions: 0,
-    elections: 0,
-    committed: 0,
-    reads: 0,
-    readsServed: 0,
-    snapshotsSent: 0,
-    confChanges: 0,
-    transfers: 0,
-  };
+  readonly stats: SimStats = noStats();
 
   constructor(cfg: SimConfig) {
     this.cfg = cfg;
     this.rand = new Rand(cfg.seed);
+    this.#inv = new SimInvariants({
+      nodes: this.nodes,
+      stats: this.stats,
+      fail: (msg) => this.fail(msg),
+      log: (line) => this.#log(line),
+    });
     const r = this.rand;
     this.options = {
       electionTick: 10,
@@ -148,15 +151,14 @@ export class Sim {
     for (let i = 1; i <= cfg.voters; i++) voters.push(BigInt(i));
     this.#nextNodeId = cfg.voters + 1;
     for (const id of voters) this.#addNode(id, bootstrapStorage(voters, []));
-    this.#committedTerm[1] = 1;
   }
 
   #addNode(id: NodeId, storage: ReturnType<typeof joinerStorage>): SimNode {
     const n = new SimNode(id, storage, this.options, this.cfg.seed * 7 + Number(id));
     n.observer = {
-      onPersist: (node, ents) => this.#checkPersist(node, ents),
-      onApply: (node, index, hash) => this.#checkApply(node, index, hash),
-      onReadState: (node, rs) => this.#checkRead(node, rs.index, rs.context),
+      onPersist: (node, ents) => this.#inv.checkPersist(node, ents),
+      onApply: (node, index, hash) => this.#inv.checkApply(node, index, hash),
+      onReadState: (node, rs) => this.#inv.checkRead(node, rs.index, rs.context),
     };
     this.nodes.set(id, n);
     this.#group.set(id, 0);
@@ -171,126 +173,6 @@ export class Sim {
 
   fail(msg: string): never {
     throw new SimFailure(this.cfg.seed, msg, this.#trace.slice(-120));
-  }
-
-  // ---- invariants ----
-
-  #checkPersist(node: SimNode, ents: readonly Entry[]): void {
-    for (const e of ents) {
-      let prevTerm = -1;
-      try {
-        prevTerm = node.storage.term(e.index - 1);
-      } catch {
-        prevTerm = -1; // compacted: covered by the snapshot, which was checked when applied
-      }
-      const key = `${e.index},${e.term}`;
-      const h = mixEntry(0, e);
-      const seen = this.#entryAt.get(key);
-      if (seen === undefined) {
-        this.#entryAt.set(key, { hash: h, prevTerm });
-        continue;
-      }
-      if (seen.hash !== h) {
-        this.fail(`log matching: node ${node.id} has a different entry at (${key})`);
-      }
-      if (prevTerm !== -1 && seen.prevTerm !== -1 && seen.prevTerm !== prevTerm) {
-        this.fail(
-          `log matching: node ${node.id} entry (${key}) follows term ${prevTerm}, ` +
-            `another log has ${seen.prevTerm}`,
-        );
-      }
-      if (seen.prevTerm === -1 && prevTerm !== -1) seen.prevTerm = prevTerm;
-    }
-  }
-
-  #checkApply(node: SimNode, index: number, hash: number): void {
-    const seen = this.#appliedHash.get(index);
-    if (seen === undefined) this.#appliedHash.set(index, hash);
-    else if (seen !== hash) {
-      this.fail(`state machine safety: node ${node.id} applied a different state at ${index}`);
-    }
-  }
-
-  #checkRead(node: SimNode, index: number, ctx: Uint8Array): void {
-    const key = String.fromCharCode(...ctx);
-    const min = this.#readMin.get(key);
-    if (min === undefined) this.fail(`node ${node.id} got a read state for an unknown request`);
-    if (index < min) {
-      this.fail(`stale read: node ${node.id} answered at ${index}, but ${min} was committed`);
-    }
-    let committed = this.#globalCommitted;
-    for (const n of this.nodes.values()) {
-      committed = Math.max(committed, n.raw.raft.raftLog.committed);
-    }
-    if (index > committed) {
-      this.fail(`read index ${index} is beyond anything committed (${committed})`);
-    }
-    // a duplicated ReadIndexResp may answer twice; each answer must be fresh
-    this.stats.readsServed++;
-  }
-
-  /** Records commit progress and checks the per-step invariants. */
-  checkStep(): void {
-    for (const n of this.nodes.values()) {
-      if (!n.up) continue;
-      const r = n.raw.raft;
-      const log = r.raftLog;
-      // commit safety: every committed index has one term, cluster-wide (each node's newly
-      // committed indexes are checked once; a restart checks them again)
-      const from = Math.max(log.firstIndex(), 2, (this.#checkedTo.get(n) ?? 0) + 1);
-      for (let i = from; i <= log.committed; i++) {
-        const t = log.term(i);
-        if (t === -1) this.fail(`node ${n.id} committed ${i} but has no term for it`);
-        const want = this.#committedTerm[i];
-        if (want === undefined) {
-          this.#committedTerm[i] = t;
-          // the term in which it was committed is at most the observer's current term
-          this.#commitSeenTerm[i] = r.term;
-        } else if (want !== t) {
-          this.fail(`commit safety: node ${n.id} committed term ${t} at ${i}, another ${want}`);
-        }
-      }
-      if (log.committed >= from) this.#checkedTo.set(n, log.committed);
-      if (log.committed > this.#globalCommitted) {
-        this.stats.committed += log.committed - this.#globalCommitted;
-        this.#globalCommitted = log.committed;
-      }
-      if (r.state === StateType.Leader) {
-        const owner = this.#leaderOfTerm.get(r.term);
-        if (owner === undefined) {
-          this.#leaderOfTerm.set(r.term, n.id);
-          this.stats.elections++;
-          this.#log(`node ${n.id} leads term ${r.term}`);
-        } else if (owner !== n.id) {
-          this.fail(`election safety: ${owner} and ${n.id} both lead term ${r.term}`);
-        }
-        const key = `${n.id}@${r.term}`;
-        if (!this.#leaderSeen.has(key)) {
-          this.#leaderSeen.add(key);
-          this.#checkLeaderCompleteness(n);
-        }
-      }
-    }
-  }
-
-  #checkLeaderCompleteness(n: SimNode): void {
-    const log = n.raw.raft.raftLog;
-    const first = log.firstIndex();
-    if (first - 1 > this.#globalCommitted) return;
-    const term = n.raw.raft.term;
-    for (let i = Math.max(first, 2); i <= this.#globalCommitted; i++) {
-      const want = this.#committedTerm[i];
-      // Raft §5.4: an entry committed in term T is in the log of every leader of a term > T.
-      // (A stale leader of an older term, elected in a partition, need not have it.)
-      if (want === undefined || !(this.#commitSeenTerm[i] < term)) continue;
-      const have = log.term(i);
-      if (have !== want) {
-        this.fail(
-          `leader completeness: leader ${n.id} of term ${n.raw.raft.term} has term ${have} at ` +
-            `committed index ${i} (committed term ${want})`,
-        );
-      }
-    }
   }
 
   // ---- network ----
@@ -354,7 +236,7 @@ export class Sim {
     to.raw.step(this.#wire ? decodeMessage(encodeMessage(m)) : m);
     // sometimes leave the batch pending, as while an fsync is in flight: raft keeps stepping
     this.#sendAll(to.handleReady(this.#asyncRate > 0 && this.rand.chance(this.#asyncRate)));
-    this.checkStep();
+    this.#inv.checkStep();
   }
 
   // ---- faults and workload ----
@@ -412,7 +294,7 @@ export class Sim {
   #readIndex(n: SimNode): void {
     const ctx = new Uint8Array(4);
     new DataView(ctx.buffer).setUint32(0, ++this.#readSeq);
-    this.#readMin.set(String.fromCharCode(...ctx), this.#globalCommitted);
+    this.#inv.readAsked(ctx);
     this.stats.reads++;
     try {
       n.raw.readIndex(ctx);
@@ -489,7 +371,7 @@ export class Sim {
       for (const n of this.nodes.values()) {
         if (!n.up && r.chance(0.05)) {
           n.restart();
-          this.#checkedTo.delete(n);
+          this.#inv.restarted(n);
           this.#log(`restart ${n.id}`);
         }
       }
@@ -529,7 +411,7 @@ export class Sim {
       n.raw.tick();
     }
     for (const n of this.nodes.values()) if (n.up) this.#sendAll(n.handleReady());
-    this.checkStep();
+    this.#inv.checkStep();
     this.#deliverDue();
   }
 
@@ -558,7 +440,7 @@ export class Sim {
     for (const n of this.nodes.values()) {
       if (!n.up) {
         n.restart();
-        this.#checkedTo.delete(n);
+        this.#inv.restarted(n);
       }
     }
     this.#log("healed; checking liveness");
@@ -618,7 +500,7 @@ export class Sim {
       this.#tick(false);
       if (pending !== null && committedAt === -1) {
         const now = this.#currentLeader();
-        const committed = this.#committedTerm[pending.index];
+        const committed = this.#inv.committedTerm(pending.index);
         if (committed !== undefined && committed === pending.term) {
           committedAt = pending.index;
         } else if (
@@ -634,7 +516,7 @@ export class Sim {
       // progress: the commit index, a member's applied index, or replication (the leader's
       // view of what its followers hold) moved
       const matches = this.#currentLeader()?.raw.status().progress.map((p) => p.match).join(",");
-      const sig = `${this.#globalCommitted}|${applied.join(",")}|${pending?.index}|${matches}`;
+      const sig = `${this.#inv.globalCommitted}|${applied.join(",")}|${pending?.index}|${matches}`;
       if (sig !== signature) {
         signature = sig;
         stalled = 0;
