@@ -144,16 +144,17 @@ export class KvServer {
     const m = this.#m;
     try {
       checkPut(putFromPb(req));
+      if (
+        caller.token === undefined &&
+        (caller.certCommonName === undefined || !m.config.tls.clientCertAuth) &&
+        !m.auth.enabled && m.withinQuota(costPut(req))
+      ) {
+        const header = this.#header;
+        return m.propose({ kind: RequestKind.Put, req }).then((a) => putToPb(a.r, header));
+      }
     } catch (err) {
+      // as the async method it replaces: a failure is a rejected promise, never a throw
       return Promise.reject(err);
-    }
-    if (
-      caller.token === undefined &&
-      (caller.certCommonName === undefined || !m.config.tls.clientCertAuth) &&
-      !m.auth.enabled && m.withinQuota(costPut(req))
-    ) {
-      const header = this.#header;
-      return m.propose({ kind: RequestKind.Put, req }).then((a) => putToPb(a.r, header));
     }
     return this.#checkedPut(req, caller);
   }
