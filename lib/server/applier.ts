@@ -121,6 +121,14 @@ export class Applier {
     } finally {
       this.#applying = 0;
     }
+    // each kind has its one result kind, which the proposer's promise is typed with
+    // (Member.propose returns the wait as it is, with no check of its own per put): a
+    // mismatch is a bug here, refused to the proposer as Member.propose refused it before
+    if ("value" in outcome && outcome.value.kind !== APPLIED_KIND[req.kind]) {
+      outcome = {
+        error: new Error(`concord: request kind ${req.kind} applied as ${outcome.value.kind}`),
+      };
+    }
     return { id: req.id, request: req, outcome };
   }
 

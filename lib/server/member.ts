@@ -497,6 +497,11 @@ export class Member {
     return this.#loop.transport;
   }
 
+  /** Whether a write that costs `cost` bytes fits the quota (checkQuota's test, synchronous). */
+  withinQuota(cost: number): boolean {
+    return this.#proposals.withinQuota(cost);
+  }
+
   /**
    * The quota check before proposing a write that costs `cost` bytes: past the quota, raise
    * NOSPACE (through raft) and refuse with etcd's "database space exceeded".

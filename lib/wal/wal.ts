@@ -50,6 +50,15 @@ export const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
  * and 49 % of their busy samples in the inline fdatasync).
  */
 export const INLINE_SYNC_BYTES = 8 * 1024;
+/**
+ * A small save syncs inline only after this many small saves in a row. Under put-1000 on a
+ * lone member a small save is the first connection's few requests, read just after a large
+ * save's answers went out, while the other 990 are still on their way: an inline fdatasync
+ * there held the event loop (and them) for a whole fsync, 11.5-21.4 ms on average at load
+ * 16-18 (docs/perf.md, "put-1000 tail, sixth session"). One large save in the last few says
+ * requests are queueing, so the sync goes off the thread until the saves stay small.
+ */
+export const INLINE_SYNC_AFTER_SMALL_SAVES = 8;
 /** The lock file held by the process that has the WAL open for writing. */
 export const LOCK_FILE = "wal.lock";
 
@@ -133,6 +142,8 @@ export class Wal {
    * goes out with the next write, a snapshot marker or `close`.
    */
   #deferred: HardState | null = null;
+  /** Saves of at most INLINE_SYNC_BYTES since the last larger one (capped). */
+  #smallSaves = INLINE_SYNC_AFTER_SMALL_SAVES;
   #lastIndex: Index;
   #queue: Promise<unknown> = Promise.resolve();
   #failed: unknown = null;
@@ -320,7 +331,8 @@ export class Wal {
    * passed is on disk; raft may then send or acknowledge it. The caller batches: one call per
    * raft Ready. A call with no entries and no HardState change writes nothing.
    * `inlineSync: false` keeps even a small save's fdatasync off the calling thread (a member
-   * with peers: see INLINE_SYNC_BYTES).
+   * with peers: see INLINE_SYNC_BYTES); so does a large save among the last few
+   * (INLINE_SYNC_AFTER_SMALL_SAVES).
    *
    * `sync: false` (raft's mustSync false) with no entries and a HardState that differs only in
    * its commit index writes nothing: the HardState waits for the next save, snapshot marker
@@ -364,7 +376,12 @@ export class Wal {
       const written = await this.#append();
       if (entries.length > 0) this.#lastIndex = entries[entries.length - 1].index;
       if (next) this.#state = { ...next };
-      await this.#syncOrCut(options?.inlineSync !== false && written <= INLINE_SYNC_BYTES);
+      const small = written <= INLINE_SYNC_BYTES;
+      this.#smallSaves = small ? Math.min(this.#smallSaves + 1, INLINE_SYNC_AFTER_SMALL_SAVES) : 0;
+      await this.#syncOrCut(
+        options?.inlineSync !== false && small &&
+          this.#smallSaves >= INLINE_SYNC_AFTER_SMALL_SAVES,
+      );
     });
   }
 

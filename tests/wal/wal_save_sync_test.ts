@@ -1,6 +1,6 @@
 /**
  * Which WAL saves fdatasync, and where: a small save on the calling thread (INLINE_SYNC_BYTES),
- * a large one not, `inlineSync: false` (a member with peers) keeps every save's sync off the
+ * a large one not, nor the small ones just after it (INLINE_SYNC_AFTER_SMALL_SAVES), `inlineSync: false` (a member with peers) keeps every save's sync off the
  * thread; and `sync: false` with only the commit index moved (raft's mustSync false) writes
  * nothing until the next save, snapshot marker or close carries it.
  */
@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { EntryType } from "../../lib/base/raftpb.ts";
 import type { DiskFile, OpenOptions, SyncOptions } from "../../lib/io/disk.ts";
 import { SimDisk } from "../../lib/io/sim_disk.ts";
-import { INLINE_SYNC_BYTES, Wal } from "../../lib/wal/wal.ts";
+import { INLINE_SYNC_AFTER_SMALL_SAVES, INLINE_SYNC_BYTES, Wal } from "../../lib/wal/wal.ts";
 
 /**
  * A SimDisk that records, for every sync of a segment file (not the preallocated next one),
@@ -28,7 +28,7 @@ class InlineRecordingDisk extends SimDisk {
   }
 }
 
-Deno.test("WAL: small saves sync inline unless the caller says not to; large ones never", async () => {
+Deno.test("WAL: small saves sync inline unless the caller says not to or a large one was recent", async () => {
   const disk = new InlineRecordingDisk();
   await disk.mkdirAll("/data");
   const wal = await Wal.create({
@@ -54,13 +54,22 @@ Deno.test("WAL: small saves sync inline unless the caller says not to; large one
     [false],
   );
   assert.deepEqual(await syncOf(() => wal.save(null, [entry(3, INLINE_SYNC_BYTES)])), [false]);
-  assert.deepEqual(
-    await syncOf(() => wal.save(null, [entry(4, 100)], { inlineSync: true })),
-    [true],
-  );
+  // after a large save, small ones sync off the thread until enough of them came in a row
+  let index = 4;
+  for (let i = 1; i <= INLINE_SYNC_AFTER_SMALL_SAVES; i++) {
+    assert.deepEqual(
+      await syncOf(() => wal.save(null, [entry(index++, 100)], { inlineSync: true })),
+      [i === INLINE_SYNC_AFTER_SMALL_SAVES],
+      `small save ${i} after a large one`,
+    );
+  }
+  assert.deepEqual(await syncOf(() => wal.save(null, [entry(index++, 100)])), [true]);
   await wal.close();
   const reopened = await Wal.open({ disk, dir: "/data/wal", segmentSize: 1 << 20 });
-  assert.deepEqual(reopened.contents.entries.map((e) => e.index), [1, 2, 3, 4]);
+  assert.deepEqual(
+    reopened.contents.entries.map((e) => e.index),
+    Array.from({ length: index - 1 }, (_, i) => i + 1),
+  );
   await reopened.wal.close();
 });
 
