@@ -10,6 +10,7 @@
 import { EMPTY_HARD_STATE, emptyConfState, type Entry, type HardState } from "../base/raftpb.ts";
 import type { Index } from "../base/types.ts";
 import { type CountSink, type ObserveSink, secondsSince } from "../base/metric_sink.ts";
+import type { FaultPoints } from "../base/fault_points.ts";
 import { dirname, type Disk, type DiskFile, joinPath } from "../io/disk.ts";
 import { RecordEncoder, type WalMetadata, type WalSnapshot } from "./encoder.ts";
 import {
@@ -61,6 +62,11 @@ export interface WalOptions {
   segmentSize?: number;
   /** Where fsync durations and bytes written are reported (etcd's etcd_disk_wal_*). */
   metrics?: WalMetrics;
+  /**
+   * Fault points for tests (lib/base/fault_points.ts): walBeforeSync and walAfterSync around a
+   * save's fdatasync, as etcd's gofail points in `WAL.Save`.
+   */
+  faults?: FaultPoints;
 }
 
 /** The WAL's measurements, as etcd exports them. */
@@ -138,6 +144,7 @@ export class Wal {
   #failed: unknown = null;
   #closed = false;
   readonly #metrics: WalMetrics | undefined;
+  readonly #faults: FaultPoints | undefined;
 
   private constructor(
     opts: WalOptions,
@@ -163,6 +170,7 @@ export class Wal {
     this.#lastIndex = lastIndex;
     this.#pipeline = new FilePipeline(opts.disk, opts.dir, this.#segmentSize);
     this.#metrics = opts.metrics;
+    this.#faults = opts.faults;
   }
 
   /** True when `dir` holds at least one WAL segment. */
@@ -364,7 +372,11 @@ export class Wal {
       const written = await this.#append();
       if (entries.length > 0) this.#lastIndex = entries[entries.length - 1].index;
       if (next) this.#state = { ...next };
-      await this.#syncOrCut(options?.inlineSync !== false && written <= INLINE_SYNC_BYTES);
+      if (this.#offset >= this.#segmentSize) return await this.#cut();
+      // etcd's points sit around the fdatasync of a save that does not cut the segment
+      this.#faults?.hit("walBeforeSync");
+      await this.#syncTail(options?.inlineSync !== false && written <= INLINE_SYNC_BYTES);
+      this.#faults?.hit("walAfterSync");
     });
   }
 
