@@ -94,17 +94,23 @@ export class SimCluster {
     // a process of its own: its timers end with it (a joiner's index may be new)
     const clock = new ProcessClock(this.clock, i * (this.#opts.wallSkewMs ?? 0));
     this.#clocks[i] = clock;
-    const m = await Member.start(this.configs[i], {
-      disk: this.disks[i].process(),
-      clock,
-      transport: (host) => (this.#transports[i] = this.net.join(host)),
-      faults: this.#opts.faults?.(i),
-      raftSeed: this.#opts.seed * 7 + i,
-      // 64 MiB segments (and the next one made ahead) would be 64 MiB buffers per member here
-      walSegmentBytes: 256 * 1024,
-      log: (l) => this.log.push(`${this.configs[i].name}: ${l}`),
-      ...this.#opts.member,
-    });
+    let m: Member;
+    try {
+      m = await Member.start(this.configs[i], {
+        disk: this.disks[i].process(),
+        clock,
+        transport: (host) => (this.#transports[i] = this.net.join(host)),
+        faults: this.#opts.faults?.(i),
+        raftSeed: this.#opts.seed * 7 + i,
+        // 64 MiB segments (and the next one made ahead) would be 64 MiB buffers per member here
+        walSegmentBytes: 256 * 1024,
+        log: (l) => this.log.push(`${this.configs[i].name}: ${l}`),
+        ...this.#opts.member,
+      });
+    } catch (err) {
+      clock.kill(); // a process that exits on a refusal leaves nothing running
+      throw err;
+    }
     this.members[i] = m;
     return m;
   }

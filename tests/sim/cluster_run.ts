@@ -613,7 +613,15 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
 
   await c.until("a first leader", () => c.leader() !== null);
   let leases: LeaseRecord[] = [];
-  let members: MembershipRecord = { added: 0, promoted: 0, removed: 0, refused: 0 };
+  let members: MembershipRecord = {
+    added: 0,
+    promoted: 0,
+    removed: 0,
+    refused: 0,
+    joinWaits: 0,
+    joinRetries: 0,
+    notStarted: 0,
+  };
   let moves: TransferRecord = { asked: 0, moved: 0, refused: 0, timedOut: 0 };
   let admin: AdminRecords = { compactions: [], reads: [], defrags: 0, defragFailures: [] };
   /** What the workloads threw (the first one fails the run). */
