@@ -29,7 +29,7 @@ import {
   type WatchRecord,
 } from "./watch_check.ts";
 import { HistoryArchive } from "./history_archive.ts";
-import { errorText, type RunContext } from "./run_context.ts";
+import { errorText, isBackendFailure, type RunContext } from "./run_context.ts";
 import { checkLeases, leaseClient, type LeaseRecord } from "./lease_workload.ts";
 import { adminClient, type AdminRecords, checkAdmin } from "./compaction_workload.ts";
 import { membershipClient, type MembershipRecord } from "./membership_workload.ts";
@@ -354,11 +354,10 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       try {
         archive.observe(m.config.name, m.store, c.clock.now());
       } catch (e) {
-        // its backend failed just now (a commit on a full disk: the page file's failure
-        // reaches the member a step later, seed 21500021) and the read threw that failure:
-        // the member stops on it (judged by takeOutRemoved) and records nothing more here
-        // (the archive takes a revision whole or not at all)
-        if (e !== m.backend.failure) throw e;
+        // its backend failed just now and the read threw that failure: the member stops on it
+        // (judged by takeOutRemoved) and records nothing more here (the archive takes a
+        // revision whole or not at all)
+        if (!isBackendFailure(m, e)) throw e;
       }
     }
   };
