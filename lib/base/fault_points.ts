@@ -1,7 +1,7 @@
 /**
  * Named points on a member's write paths where a test may make the process die (etcd's gofail
- * failpoints, by etcd's names): around the WAL save and its fdatasync, the snapshot save and
- * apply, the WAL release, the backend commit, the online defrag, the compaction and the apply. The code at
+ * failpoints, by etcd's names): around the WAL save, the snapshot save and apply, the WAL
+ * release, the backend commit, the online defrag, the compaction and the apply. The code at
  * each point calls `hit(point)` once and goes on; what a hit does is the caller's choice (the
  * whole-cluster simulation crashes the member's disk there, so nothing after the point
  * reaches it). No `concord serve` flag reaches this seam: members built without it pay one

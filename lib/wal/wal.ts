@@ -423,10 +423,10 @@ export class Wal {
     return bytes.length;
   }
 
-  /** Syncs the tail (on this thread when `inline`: see INLINE_SYNC_BYTES), or cuts it. */
-  async #syncOrCut(inline = false): Promise<void> {
+  /** Syncs the tail, or cuts it once it is full. */
+  async #syncOrCut(): Promise<void> {
     if (this.#offset < this.#segmentSize) {
-      await this.#syncTail(inline);
+      await this.#syncTail();
       return;
     }
     await this.#cut();
