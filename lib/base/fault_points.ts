@@ -39,6 +39,10 @@ export const FAULT_POINTS = [
   "compactAfterCommitBatch",
   "compactBeforeSetFinishedCompact",
   "compactAfterSetFinishedCompact",
+  // WAL, around a save's fdatasync (etcd's server/storage/wal/wal.go Save); last, so the seeds
+  // pinned per point above keep their places
+  "walBeforeSync",
+  "walAfterSync",
 ] as const;
 
 /** One named crash point (the points the simulation's menu crashes members at). */

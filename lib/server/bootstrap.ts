@@ -8,6 +8,7 @@
 import { type Entry, EntryType, type HardState, type Snapshot } from "../base/raftpb.ts";
 import type { ClusterId, MemberId } from "../base/types.ts";
 import { type Logger, tookField } from "../base/log.ts";
+import type { FaultPoints } from "../base/fault_points.ts";
 import { type Disk, joinPath } from "../io/disk.ts";
 import { type Clock, RealClock } from "../io/clock.ts";
 import { Wal, type WalMetrics } from "../wal/wal.ts";
@@ -152,6 +153,8 @@ export async function bootstrapRaft(
     fetchMembers?: MembersFetcher;
     /** Where the WAL reports fsync durations and bytes written. */
     walMetrics?: WalMetrics;
+    /** Fault points for tests, handed to the WAL (lib/base/fault_points.ts). */
+    faults?: FaultPoints;
   },
 ): Promise<Booted> {
   const paths = memberPaths(cfg);
@@ -168,6 +171,7 @@ export async function bootstrapRaft(
       metadata: { nodeId: self.id, clusterId },
       segmentSize: opts.walSegmentBytes,
       metrics: opts.walMetrics,
+      faults: opts.faults,
     });
     // etcd's bootstrap: the initial membership as committed conf change entries of term 1
     const entries: Entry[] = members.map((m, i) => ({
@@ -209,6 +213,7 @@ export async function bootstrapRaft(
     snapshot: snap ? { index: snap.metadata.index, term: snap.metadata.term } : undefined,
     segmentSize: opts.walSegmentBytes,
     metrics: opts.walMetrics,
+    faults: opts.faults,
   });
   if (snap) storage.applySnapshot(snap);
   const hs = opened.contents.hardState;
@@ -271,6 +276,7 @@ async function bootstrapJoin(
     log: Logger;
     fetchMembers?: MembersFetcher;
     walMetrics?: WalMetrics;
+    faults?: FaultPoints;
   },
 ): Promise<Booted> {
   const listed = cfg.initialCluster.get(cfg.name);
@@ -294,6 +300,7 @@ async function bootstrapJoin(
     metadata: { nodeId: self.id, clusterId: info.clusterId },
     segmentSize: opts.walSegmentBytes,
     metrics: opts.walMetrics,
+    faults: opts.faults,
   });
   opts.log.info("joining an existing cluster", {
     "cluster-id": info.clusterId.toString(16),

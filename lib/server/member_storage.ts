@@ -62,7 +62,7 @@ export interface StorageOptions {
   metrics?: ServerMetrics;
   /** How the backend's online defrag slices its work (the simulation turns slicing off). */
   backendDefrag?: OnlineDefragOptions;
-  /** Fault points for tests, handed to the backend (lib/base/fault_points.ts). */
+  /** Fault points for tests, handed to the WAL and the backend (lib/base/fault_points.ts). */
   faults?: FaultPoints;
 }
 
@@ -91,6 +91,7 @@ export async function openMemberStorage(
       clock,
       fetchMembers: opts.fetchMembers,
       walMetrics: opts.metrics?.wal,
+      faults: opts.faults,
     });
   } catch (err) {
     if (err instanceof WalLockedError) {

@@ -270,7 +270,15 @@ export class RaftLoop implements TransportHost {
 
   reportUnreachable(to: MemberId): void {
     if (this.#stopped || this.#failed) return;
-    this.node.reportUnreachable(to);
+    try {
+      this.node.reportUnreachable(to);
+    } catch (err) {
+      // the node failed on an I/O error a moment ago (this loop hears of it a microtask
+      // later): thrown into the transport's send, it was an unhandled rejection (seed
+      // 22501786); the member fails with the node's own error, as it would a moment later
+      this.#fail(nodeFailure(err));
+      return;
+    }
     this.drive();
   }
 
@@ -280,7 +288,12 @@ export class RaftLoop implements TransportHost {
     else {this.#o.log.warn("failed to send database snapshot", {
         "remote-peer-id": to.toString(16),
       });}
-    this.node.reportSnapshot(to, ok);
+    try {
+      this.node.reportSnapshot(to, ok);
+    } catch (err) {
+      this.#fail(nodeFailure(err)); // (as in reportUnreachable)
+      return;
+    }
     this.drive();
   }
 
@@ -404,4 +417,9 @@ export class RaftLoop implements TransportHost {
     }
     await this.#snapshotRun;
   }
+}
+
+/** The error that stopped the raft node (its refusal carries it as the cause), else `err`. */
+function nodeFailure(err: unknown): unknown {
+  return err instanceof Error && err.cause !== undefined ? err.cause : err;
 }

@@ -10,6 +10,7 @@
 import { EMPTY_HARD_STATE, emptyConfState, type Entry, type HardState } from "../base/raftpb.ts";
 import type { Index } from "../base/types.ts";
 import { type CountSink, type ObserveSink, secondsSince } from "../base/metric_sink.ts";
+import type { FaultPoints } from "../base/fault_points.ts";
 import { dirname, type Disk, type DiskFile, joinPath } from "../io/disk.ts";
 import { RecordEncoder, type WalMetadata, type WalSnapshot } from "./encoder.ts";
 import {
@@ -70,6 +71,11 @@ export interface WalOptions {
   segmentSize?: number;
   /** Where fsync durations and bytes written are reported (etcd's etcd_disk_wal_*). */
   metrics?: WalMetrics;
+  /**
+   * Fault points for tests (lib/base/fault_points.ts): walBeforeSync and walAfterSync around a
+   * save's fdatasync, as etcd's gofail points in `WAL.Save`.
+   */
+  faults?: FaultPoints;
 }
 
 /** The WAL's measurements, as etcd exports them. */
@@ -149,6 +155,7 @@ export class Wal {
   #failed: unknown = null;
   #closed = false;
   readonly #metrics: WalMetrics | undefined;
+  readonly #faults: FaultPoints | undefined;
 
   private constructor(
     opts: WalOptions,
@@ -174,6 +181,7 @@ export class Wal {
     this.#lastIndex = lastIndex;
     this.#pipeline = new FilePipeline(opts.disk, opts.dir, this.#segmentSize);
     this.#metrics = opts.metrics;
+    this.#faults = opts.faults;
   }
 
   /** True when `dir` holds at least one WAL segment. */
@@ -378,10 +386,14 @@ export class Wal {
       if (next) this.#state = { ...next };
       const small = written <= INLINE_SYNC_BYTES;
       this.#smallSaves = small ? Math.min(this.#smallSaves + 1, INLINE_SYNC_AFTER_SMALL_SAVES) : 0;
-      await this.#syncOrCut(
+      if (this.#offset >= this.#segmentSize) return await this.#cut();
+      // etcd's points sit around the fdatasync of a save that does not cut the segment
+      this.#faults?.hit("walBeforeSync");
+      await this.#syncTail(
         options?.inlineSync !== false && small &&
           this.#smallSaves >= INLINE_SYNC_AFTER_SMALL_SAVES,
       );
+      this.#faults?.hit("walAfterSync");
     });
   }
 
@@ -428,10 +440,10 @@ export class Wal {
     return bytes.length;
   }
 
-  /** Syncs the tail (on this thread when `inline`: see INLINE_SYNC_BYTES), or cuts it. */
-  async #syncOrCut(inline = false): Promise<void> {
+  /** Syncs the tail, or cuts it once it is full. */
+  async #syncOrCut(): Promise<void> {
     if (this.#offset < this.#segmentSize) {
-      await this.#syncTail(inline);
+      await this.#syncTail();
       return;
     }
     await this.#cut();

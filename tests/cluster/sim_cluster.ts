@@ -5,7 +5,8 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { Rand } from "../../lib/base/rand.ts";
-import { type Clock, SimClock, type Timer } from "../../lib/io/clock.ts";
+import { SimClock } from "../../lib/io/clock.ts";
+import { ProcessClock } from "./process_clock.ts";
 import { SimDisk } from "../../lib/io/sim_disk.ts";
 import { SimNetwork, type SimNetworkOptions } from "../../lib/transport/sim_network.ts";
 import type { Transport } from "../../lib/transport/transport.ts";
@@ -34,23 +35,6 @@ export interface SimClusterOptions {
   faults?: (i: number) => FaultPoints;
 }
 
-/** The shared simulated clock as one host sees it: its own wall time, everything else shared. */
-class SkewedClock implements Clock {
-  constructor(readonly base: SimClock, readonly skewMs: number) {}
-  now(): number {
-    return this.base.now();
-  }
-  wallNow(): number {
-    return this.base.wallNow() + this.skewMs;
-  }
-  after(ms: number, fn: () => void): Timer {
-    return this.base.after(ms, fn);
-  }
-  every(ms: number, fn: () => void): Timer {
-    return this.base.every(ms, fn);
-  }
-}
-
 /** A running simulated cluster. */
 export class SimCluster {
   readonly clock: SimClock;
@@ -66,6 +50,8 @@ export class SimCluster {
   readonly #transports: (Transport | null)[] = [];
   /** The stops of members that died at a fault point, until `reap` awaits them. */
   readonly #dying: (Promise<void> | null)[] = [];
+  /** Each member's latest incarnation's clock: its timers end when it crashes. */
+  readonly #clocks: (ProcessClock | null)[] = [];
 
   private constructor(opts: SimClusterOptions) {
     this.#opts = opts;
@@ -92,6 +78,7 @@ export class SimCluster {
       this.members.push(null);
       this.#transports.push(null);
       this.#dying.push(null);
+      this.#clocks.push(null);
     }
   }
 
@@ -104,19 +91,26 @@ export class SimCluster {
 
   /** Starts (or restarts) member i on its disk. */
   async startMember(i: number): Promise<Member> {
-    const m = await Member.start(this.configs[i], {
-      disk: this.disks[i].process(),
-      clock: this.#opts.wallSkewMs
-        ? new SkewedClock(this.clock, i * this.#opts.wallSkewMs)
-        : this.clock,
-      transport: (host) => (this.#transports[i] = this.net.join(host)),
-      faults: this.#opts.faults?.(i),
-      raftSeed: this.#opts.seed * 7 + i,
-      // 64 MiB segments (and the next one made ahead) would be 64 MiB buffers per member here
-      walSegmentBytes: 256 * 1024,
-      log: (l) => this.log.push(`${this.configs[i].name}: ${l}`),
-      ...this.#opts.member,
-    });
+    // a process of its own: its timers end with it (a joiner's index may be new)
+    const clock = new ProcessClock(this.clock, i * (this.#opts.wallSkewMs ?? 0));
+    this.#clocks[i] = clock;
+    let m: Member;
+    try {
+      m = await Member.start(this.configs[i], {
+        disk: this.disks[i].process(),
+        clock,
+        transport: (host) => (this.#transports[i] = this.net.join(host)),
+        faults: this.#opts.faults?.(i),
+        raftSeed: this.#opts.seed * 7 + i,
+        // 64 MiB segments (and the next one made ahead) would be 64 MiB buffers per member here
+        walSegmentBytes: 256 * 1024,
+        log: (l) => this.log.push(`${this.configs[i].name}: ${l}`),
+        ...this.#opts.member,
+      });
+    } catch (err) {
+      clock.kill(); // a process that exits on a refusal leaves nothing running
+      throw err;
+    }
     this.members[i] = m;
     return m;
   }
@@ -130,8 +124,8 @@ export class SimCluster {
 
   /**
    * Crashes member i: its disk loses power (unsynced writes kept, dropped or torn at random)
-   * or its process dies (`kill -9`: all written data stays), then what the dead process ran
-   * (timers, its transport's place on the network) ends. Its disk view is dead, so the stop's
+   * or its process dies (`kill -9`: all written data stays), and its timers end at once; then
+   * the rest of what the dead process held (its transport's place on the network) ends. Its disk view is dead, so the stop's
    * own writes fail: that failure is the crash, and nothing of it is kept.
    */
   async crashMember(i: number, how: "power" | "process"): Promise<void> {
@@ -140,13 +134,15 @@ export class SimCluster {
     this.members[i] = null;
     if (how === "power") this.disks[i].powerLoss("random");
     else this.disks[i].processCrash();
+    this.#clocks[i]?.kill();
     await m.stop().then(() => {}, () => {});
   }
 
   /**
    * Member i dies now, in the middle of whatever it runs (a fault point): its disk loses power
-   * or its process is killed, its transport leaves the network (messages already sent may
-   * still arrive, as from a real process), and its stop begins (every wait fails), so nothing
+   * or its process is killed, its timers end (none fires again: docs/testing.md, defect 15),
+   * its transport leaves the network (messages already sent may still arrive, as from a real
+   * process), and its stop begins (every wait fails), so nothing
    * it does after this instant reaches the disk, a peer or a client. Synchronous: the caller
    * goes on inside a dead member. `reap` waits for what the dead process left running.
    */
@@ -156,6 +152,7 @@ export class SimCluster {
     this.members[i] = null;
     if (how === "power") this.disks[i].powerLoss("random");
     else this.disks[i].processCrash();
+    this.#clocks[i]?.kill();
     void this.#transports[i]?.close();
     this.#dying[i] = m.stop().then(() => {}, () => {});
   }

@@ -29,7 +29,7 @@ import {
   type WatchRecord,
 } from "./watch_check.ts";
 import { HistoryArchive } from "./history_archive.ts";
-import { errorText, type RunContext } from "./run_context.ts";
+import { errorText, isBackendFailure, type RunContext } from "./run_context.ts";
 import { checkLeases, leaseClient, type LeaseRecord } from "./lease_workload.ts";
 import { adminClient, type AdminRecords, checkAdmin } from "./compaction_workload.ts";
 import { membershipClient, type MembershipRecord } from "./membership_workload.ts";
@@ -376,7 +376,14 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       if (m.isLeader && !wasLeader.get(m)) elections.push(c.clock.now());
       wasLeader.set(m, m.isLeader);
       if (m.applyingSnapshot) continue;
-      archive.observe(m.config.name, m.store, c.clock.now());
+      try {
+        archive.observe(m.config.name, m.store, c.clock.now());
+      } catch (e) {
+        // its backend failed just now and the read threw that failure: the member stops on it
+        // (judged by takeOutRemoved) and records nothing more here (the archive takes a
+        // revision whole or not at all)
+        if (!isBackendFailure(m, e)) throw e;
+      }
     }
   };
   /** A client cancels its watch and resumes after the last event it got. */
@@ -669,9 +676,19 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
 
   await c.until("a first leader", () => c.leader() !== null);
   let leases: LeaseRecord[] = [];
-  let members: MembershipRecord = { added: 0, promoted: 0, removed: 0, refused: 0 };
+  let members: MembershipRecord = {
+    added: 0,
+    promoted: 0,
+    removed: 0,
+    refused: 0,
+    joinWaits: 0,
+    joinRetries: 0,
+    notStarted: 0,
+  };
   let moves: TransferRecord = { asked: 0, moved: 0, refused: 0, timedOut: 0 };
   let admin: AdminRecords = { compactions: [], reads: [], defrags: 0, defragFailures: [] };
+  /** What the workloads threw (the first one fails the run). */
+  const workErrors: unknown[] = [];
   const work = Promise.all([
     ...kv.start(),
     leaseClient(ctx, Math.max(1, Math.floor(opsPerClient / 8))).then((l) => void (leases = l)),
@@ -694,7 +711,14 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
         }, Math.floor(opsPerClient / 4)).then((m) => void (members = m)),
       ]
       : []),
-  ]).then(() => (done = true));
+  ]).then(() => {
+    done = true;
+  }, (e: unknown) => {
+    // a workload that threw ends this run as a failure (rethrown below), never the process:
+    // unhandled, its rejection ended a whole sweep without naming the seed (defect 16)
+    workErrors.push(e);
+    done = true;
+  });
   const result = (finalRev: number): RunResult => ({
     seed: o.seed,
     size: o.size,
@@ -753,6 +777,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       await takeOutRemoved();
     }
     await work;
+    if (workErrors.length > 0) throw workErrors[0];
     armed.disarm(); // (the heal must not crash anyone: `done` already keeps fired ones out)
     if (armed.unreaped.length > 0) await reapFired();
     // heal everything, then the cluster must converge

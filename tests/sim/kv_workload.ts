@@ -27,7 +27,7 @@ import { KvServer } from "../../lib/server/kv_server.ts";
 import { NOBODY } from "../../lib/server/caller.ts";
 import type { KvInput, KvOp, KvOutput, TxnCompare, TxnOp, TxnResult } from "./kv_history.ts";
 import type { AckedRevisions, SerialRead } from "./cluster_history.ts";
-import { type RunContext, serve } from "./run_context.ts";
+import { isBackendFailure, type RunContext, serve } from "./run_context.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -267,9 +267,18 @@ export class KvClients {
         }
         // one key, or a whole group at one revision (each key checked at that revision)
         const one = r.chance(0.6);
-        const res = m.store.range(
-          one ? { key, end: undefined } : { key: group.prefix, end: prefixEnd(group.prefix) },
-        );
+        let res: ReturnType<typeof m.store.range>;
+        try {
+          res = m.store.range(
+            one ? { key, end: undefined } : { key: group.prefix, end: prefixEnd(group.prefix) },
+          );
+        } catch (e) {
+          // its backend failed a moment ago: the read fails, as above
+          if (!isBackendFailure(m, e)) throw e;
+          this.serialFailed++;
+          await ctx.sleep(5 + r.int(20));
+          continue;
+        }
         for (const k of one ? [key] : group.keys) {
           const kv = res.kvs.find((x) => dec.decode(x.key) === k);
           this.serial.push({

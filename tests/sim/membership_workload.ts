@@ -10,6 +10,7 @@
  */
 import type { MemberId } from "../../lib/base/types.ts";
 import type { Member } from "../../lib/server/member.ts";
+import { ConfigError } from "../../lib/server/config.ts";
 import { joinMember } from "../cluster/sim_join.ts";
 import { errorText, pickMember, type RunContext } from "./run_context.ts";
 
@@ -26,6 +27,14 @@ export interface MembershipRecord {
   promoted: number;
   removed: number;
   refused: number;
+  /**
+   * Learners whose start waited for a running member to list them (without the wait, each
+   * was harness defect 16: a refused start), refused starts tried again, and learners never
+   * started (no running member listed them in time).
+   */
+  joinWaits: number;
+  joinRetries: number;
+  notStarted: number;
 }
 
 /**
@@ -50,7 +59,15 @@ export async function membershipClient(
   steps: number,
 ): Promise<MembershipRecord> {
   const { c, r } = ctx;
-  const rec: MembershipRecord = { added: 0, promoted: 0, removed: 0, refused: 0 };
+  const rec: MembershipRecord = {
+    added: 0,
+    promoted: 0,
+    removed: 0,
+    refused: 0,
+    joinWaits: 0,
+    joinRetries: 0,
+    notStarted: 0,
+  };
   const size = c.members.length;
   let learner: MemberId | null = null;
   /** A voter whose removal timed out: it may still apply. */
@@ -101,11 +118,68 @@ export async function membershipClient(
         continue;
       }
       rec.added++;
-      const m = await joinMember(c, name);
-      hooks.started(c.members.length - 1, m);
+      const m = await startLearner(ctx, name, rec);
+      if (m !== null) hooks.started(c.members.length - 1, m);
     }
   }
   return rec;
+}
+
+/** How long the operator waits for the members to know an acknowledged learner. */
+const JOIN_WAIT_MS = 5000;
+
+/**
+ * Starts the learner `name` whose add was acknowledged, as an operator would: the member that
+ * answered applied the add, the others may not have yet (and the one that answered may be down
+ * by now), while the learner's start asks the running members for the cluster and refuses when
+ * none of them lists it ("the cluster has no member with peer URLs ...": harness defect 16, an
+ * uncaught refusal that ended a whole sweep). So it waits, on the simulated clock and for at
+ * most JOIN_WAIT_MS, until a running member lists it, then starts it, and starts it again
+ * (same config, same empty disk) when a refusal still comes within that time. Null when no
+ * running member listed it in time: nothing was started, and the next step promotes or
+ * removes the learner (as after a lost answer). A refusal past the bound fails the run.
+ */
+export async function startLearner(
+  ctx: RunContext,
+  name: string,
+  rec: MembershipRecord,
+): Promise<Member | null> {
+  const { c } = ctx;
+  const url = `http://${name}.sim:2380`;
+  const listed = () =>
+    c.live.some((m) =>
+      m.failure === null && m.membership.list().some((x) => x.peerURLs.includes(url))
+    );
+  const until = c.clock.now() + JOIN_WAIT_MS;
+  if (!listed()) {
+    rec.joinWaits++;
+    ctx.note(`learner ${name}: no running member lists it yet; waiting`);
+  }
+  while (!listed()) {
+    if (c.clock.now() >= until) {
+      ctx.note(`learner ${name} not started: no running member lists it`);
+      rec.notStarted++;
+      return null;
+    }
+    await ctx.sleep(20);
+  }
+  try {
+    return await joinMember(c, name);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const i = c.configs.length - 1;
+    for (;;) {
+      rec.joinRetries++;
+      ctx.note(`learner ${name} refused to start (${errorText(err)}); trying again`);
+      await ctx.sleep(100);
+      try {
+        return await c.startMember(i);
+      } catch (again) {
+        if (!(again instanceof ConfigError) || c.clock.now() >= until) throw again;
+        err = again;
+      }
+    }
+  }
 }
 
 function describe(o: "timeout" | { v: unknown } | { e: unknown }): string {

@@ -52,3 +52,13 @@ export function serve<T>(call: () => T | Promise<T>): Promise<T> {
 export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/**
+ * Whether `e`, thrown by a read of member `m`'s store, is that member's backend failure. A
+ * commit that fails (a full disk) fails the page file at once and the member hears of it a
+ * microtask later: a read in between throws the failure, as it should, and the run treats it
+ * as a read of a failed member (seeds 21500021 and 22000476: before, it ended the run).
+ */
+export function isBackendFailure(m: Member, e: unknown): boolean {
+  return e !== null && e !== undefined && e === m.backend.failure;
+}

@@ -24,7 +24,8 @@
  *   --failpoint P[:K[:power|process[:I]]]  arm point P from the start: the member (index I,
  *                  or any) dies at its hit after K others (lib/base/fault_points.ts names them)
  *
- * Exits 1 on the first failing seed, after printing it with its replay command and trace.
+ * Exits 1 on the first failing seed, after printing it with its replay command and trace. A run
+ * that throws is its seed's failure (printed with its replay command), never the process's end.
  */
 import {
   describeFailure,
@@ -33,7 +34,9 @@ import {
   replayCommand,
   runCluster,
   type RunOptions,
+  type RunResult,
 } from "./cluster_run.ts";
+import { errorText } from "./run_context.ts";
 import type { KvOp } from "./kv_history.ts";
 
 function flag(name: string): string | undefined {
@@ -103,6 +106,16 @@ function multiKey(h: readonly KvOp[]): string {
   return `${multi.length} multi-key: ${then} txns took then, ${unknown} unknown`;
 }
 
+/**
+ * Rejections nothing handled (a workload's promise nobody awaited yet): each fails the run it
+ * came from instead of ending the process (the default), which lost a sweep's seed once.
+ */
+const stray: unknown[] = [];
+globalThis.addEventListener("unhandledrejection", (e) => {
+  e.preventDefault();
+  stray.push(e.reason);
+});
+
 const start = performance.now();
 let passed = 0;
 for (let s = 0; s < seeds; s++) {
@@ -125,7 +138,23 @@ for (let s = 0; s < seeds; s++) {
     slowPoints: !Deno.args.includes("--no-slow-points"),
     failpoint,
   };
-  const res = await runCluster(o);
+  let res: RunResult;
+  try {
+    res = await runCluster(o);
+  } catch (e) {
+    // a run that threw (outside the run's own catch: its start, its first election, its
+    // stop) is that seed's failure, never the end of a sweep without its seed
+    failed.push(seed);
+    console.log(`FAILED seed=${seed} size=${size}: the run threw: ${errorText(e)}`);
+    if (e instanceof Error && e.stack !== undefined) console.log(e.stack);
+    console.log(`  replay: ${replayCommand(o)}`);
+    if (keepGoing) continue;
+    Deno.exit(1);
+  }
+  // (dispatched after the turn it happened in: during this run, or at the end of the last)
+  res.violations.push(
+    ...stray.splice(0).map((e) => `unhandled rejection during the run: ${errorText(e)}`),
+  );
   if (res.violations.length > 0 && keepGoing) {
     failed.push(seed);
     console.log(`FAILED seed=${seed} size=${size}: ${res.violations[0].split("\n")[0]}`);
