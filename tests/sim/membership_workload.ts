@@ -168,15 +168,16 @@ export async function startLearner(
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const i = c.configs.length - 1;
+    let refusal: ConfigError = err;
     for (;;) {
       rec.joinRetries++;
-      ctx.note(`learner ${name} refused to start (${errorText(err)}); trying again`);
+      ctx.note(`learner ${name} refused to start (${errorText(refusal)}); trying again`);
       await ctx.sleep(100);
       try {
         return await c.startMember(i);
       } catch (again) {
         if (!(again instanceof ConfigError) || c.clock.now() >= until) throw again;
-        err = again;
+        refusal = again;
       }
     }
   }
