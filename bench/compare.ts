@@ -41,7 +41,7 @@
  * workload runs against etcd, then Concord, so slow drift of the machine hits both alike.
  */
 
-import { BenchCluster, etcdctl, startTaskV8Flags } from "./cluster.ts";
+import { BenchCluster, etcdctl, startTaskEnv, startTaskV8Flags } from "./cluster.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DENO = Deno.execPath();
@@ -321,6 +321,8 @@ async function startSide(
       ],
       logDir,
       ROOT,
+      undefined,
+      startTaskEnv(),
     );
   started.push(cluster);
   if (kind === "etcd" && error) throw new Error(`etcd did not start: ${error}`);

@@ -9,14 +9,22 @@
  * heap pages, thread stacks, other mmaps).
  *
  *   deno run -A bench/memory_phases.ts [--only=put-1000,watch] [--scale=1]
- *                                      [--arena-max=2]   (MALLOC_ARENA_MAX for the member)
+ *                                      [--arena-max=2]   (MALLOC_ARENA_MAX for the member;
+ *                                                         else the start task's environment)
  *                                      [--tree=/work/main] (run that checkout's main.ts)
  *                                      [--v8-flags=…]     (instead of the start task's)
  *
  * This is what docs/perf.md's "Memory per request, fifth session" used to find which workload
  * reaches bench:compare's peak RSS and how much of it is malloc's arenas.
  */
-import { BenchCluster, etcdctl, peakRssKiB, startTaskV8Flags } from "./cluster.ts";
+import {
+  BenchCluster,
+  etcdctl,
+  peakRssKiB,
+  procCpuSeconds,
+  startTaskEnv,
+  startTaskV8Flags,
+} from "./cluster.ts";
 import { COMMON, type Workload, WORKLOADS } from "./compare.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -118,6 +126,8 @@ function rssKiB(pid: number): number {
 interface PhaseResult {
   name: string;
   rps: number;
+  /** The member's CPU (user + system) per request, µs. */
+  cpuPerReq: number;
   maxRss: number;
   heapAtMax: HeapFigures | undefined;
   hwm: number;
@@ -134,6 +144,7 @@ async function runPhase(
   const args = w.args.map((a) =>
     a.startsWith("--total=") ? `--total=${Math.max(1, Math.round(Number(a.slice(8)) * scale))}` : a
   );
+  const cpu0 = procCpuSeconds(pid);
   const gen = new Deno.Command(DENO, {
     args: [
       "run",
@@ -164,13 +175,16 @@ async function runPhase(
     await new Promise((r) => setTimeout(r, 50));
   }
   const out = await output;
+  const cpu = procCpuSeconds(pid) - cpu0;
   const text = new TextDecoder().decode(out.stdout);
   if (!out.success) {
     throw new Error(`${w.name}: load generator failed: ${new TextDecoder().decode(out.stderr)}`);
   }
-  const rps = (JSON.parse(text.trim().split("\n").pop() ?? "{}") as { rps?: number }).rps ?? NaN;
+  const res = JSON.parse(text.trim().split("\n").pop() ?? "{}") as { rps?: number; count?: number };
+  const rps = res.rps ?? NaN;
+  const cpuPerReq = (cpu / (res.count ?? NaN)) * 1e6;
   const smaps = smapsBreakdown(await Deno.readTextFile(`/proc/${pid}/smaps`));
-  return { name: w.name, rps, maxRss, heapAtMax, hwm: peakRssKiB(pid), smaps };
+  return { name: w.name, rps, cpuPerReq, maxRss, heapAtMax, hwm: peakRssKiB(pid), smaps };
 }
 
 const mb = (bytes: number | undefined) => bytes === undefined ? "-" : (bytes / 1048576).toFixed(1);
@@ -191,7 +205,9 @@ async function main(): Promise<void> {
     else throw new Error(`unknown flag ${a} (--only= --scale= --arena-max= --tree= --v8-flags=)`);
   }
   const workloads = WORKLOADS.filter((w) => !only || only.has(w.name));
-  if (arenaMax !== undefined) Deno.env.set("MALLOC_ARENA_MAX", arenaMax);
+  // the tree's start task's environment (MALLOC_ARENA_MAX), unless --arena-max says otherwise
+  const env = startTaskEnv(tree);
+  if (arenaMax !== undefined) env.MALLOC_ARENA_MAX = arenaMax;
   const logDir = await Deno.makeTempDir({ prefix: "concord-memphases-" });
   const { cluster, error } = await BenchCluster.start(
     "concord",
@@ -200,30 +216,31 @@ async function main(): Promise<void> {
     ["run", "-A", ...v8, "main.ts", "serve"],
     logDir,
     tree,
+    undefined,
+    env,
   );
-  Deno.env.delete("MALLOC_ARENA_MAX");
   try {
     if (error) throw new Error(`concord did not start: ${error}`);
     const put = await etcdctl(cluster.endpoints, ["put", "foo", "bar"]);
     if (!put.success) throw new Error("put foo failed");
     console.log(
-      `tree ${tree} ${v8.join(" ")}${arenaMax ? ` MALLOC_ARENA_MAX=${arenaMax}` : ""}; ` +
+      `tree ${tree} ${v8.join(" ")} ${JSON.stringify(env)}; ` +
         `load average ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
     );
     console.log(
-      "| workload | req/s | max RSS MiB | heap used / committed MiB at max | external MiB | " +
+      "| workload | req/s | CPU/req µs | max RSS MiB | heap used / committed MiB at max | external MiB | " +
         "VmHWM after | file-backed | main arena | other arenas (n) | other anon |",
     );
-    console.log("|---|---|---|---|---|---|---|---|---|---|");
+    console.log("|---|---|---|---|---|---|---|---|---|---|---|");
     for (const w of workloads) {
       const r = await runPhase(cluster, w, scale);
       const s = r.smaps;
       console.log(
-        `| ${r.name} | ${r.rps.toFixed(0)} | ${kb(r.maxRss)} | ${mb(r.heapAtMax?.heapUsed)} / ${
-          mb(r.heapAtMax?.heapTotal)
-        } | ${mb(r.heapAtMax?.external)} | ${kb(r.hwm)} | ${kb(s.file)} | ${kb(s.mainArena)} | ${
-          kb(s.otherArenas)
-        } (${s.arenaCount}) | ${kb(s.otherAnon)} |`,
+        `| ${r.name} | ${r.rps.toFixed(0)} | ${r.cpuPerReq.toFixed(0)} | ${kb(r.maxRss)} | ${
+          mb(r.heapAtMax?.heapUsed)
+        } / ${mb(r.heapAtMax?.heapTotal)} | ${mb(r.heapAtMax?.external)} | ${kb(r.hwm)} | ${
+          kb(s.file)
+        } | ${kb(s.mainArena)} | ${kb(s.otherArenas)} (${s.arenaCount}) | ${kb(s.otherAnon)} |`,
       );
     }
     console.log(`load average at the end ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
