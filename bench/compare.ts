@@ -363,7 +363,9 @@ async function main(): Promise<number> {
   );
   const v8Flags = startTaskV8Flags();
   console.log(
-    `concord runs as deno.json's start task: deno run -A ${v8Flags.join(" ")} main.ts serve`,
+    `concord runs as deno.json's start task: ${
+      Object.entries(startTaskEnv()).map(([k, v]) => `${k}=${v} `).join("")
+    }deno run -A ${v8Flags.join(" ")} main.ts serve`,
   );
   const servers: BenchCluster[] = [];
   try {
