@@ -193,7 +193,7 @@ export class Pager implements PageSource {
     for (const [id, p] of pages) {
       if (this.#pages[id] !== p) continue;
       this.#pinned.delete(id);
-      // branch pages stay: few (~1 % of the file) and read by every next commit and read
+      // branch pages stay: few (~1 % of the file), read by every next commit and every read
       if (this.#ref[id] === 0 && pageFlags(p) !== BRANCH) {
         this.#pages[id] = undefined;
         this.cachedBytes -= p.length;

@@ -192,7 +192,8 @@ async function serveWith(
           address: u.slice("http://".length),
         });
       }
-    } // the start is over: the executable's pages it alone used need not stay resident
+    }
+    // the start is over: the executable's pages it alone used need not stay resident
     const pages = releaseStartupPages();
     log.info(pages.released ? "released start-up pages" : "start-up pages kept", {
       detail: pages.detail,

@@ -4,9 +4,9 @@
  * The `deno` executable (or a `deno compile`d `concord`) is 96 MB; starting a member touches
  * ~40 MiB of it (V8's start-up snapshot, module loading and transpiling, flag parsing), and
  * those pages stay mapped, counted in the member's RSS and its peak (VmHWM), for as long as it
- * runs, though most are never read again: a member under bench:compare's workloads had 47-48
- * MiB of the executable resident, of which it used ~17 MiB once started (docs/perf.md "Peak
- * RSS, sixth session"). Once the member serves, `madvise(MADV_DONTNEED)` on the executable's
+ * runs, though many are never read again: a member under bench:compare's workloads had 47-48
+ * MiB of file-backed pages resident (the executable's and a few libraries'), 30-33 MiB once
+ * the start's were let go (docs/perf.md "Peak RSS, sixth session"). Once the member serves, `madvise(MADV_DONTNEED)` on the executable's
  * read-only mappings drops them from this process; a page that is used again is mapped again
  * from the page cache on its first touch (a minor fault, no disk read while the file is
  * cached), so only the pages the member keeps using come back.
@@ -46,9 +46,11 @@ interface CleanMapping {
  */
 export function cleanMappingsOf(smaps: string, path: string): CleanMapping[] {
   const out: CleanMapping[] = [];
-  let cur: (CleanMapping & { ours: boolean; anon: number; rss: number }) | null = null;
+  let cur: (CleanMapping & { ours: boolean; anon: number }) | null = null;
   const finish = () => {
-    if (cur?.ours && cur.anon === 0) out.push({ start: cur.start, end: cur.end, rssKiB: cur.rss });
+    if (cur?.ours && cur.anon === 0) {
+      out.push({ start: cur.start, end: cur.end, rssKiB: cur.rssKiB });
+    }
   };
   for (const line of smaps.split("\n")) {
     const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
@@ -61,13 +63,12 @@ export function cleanMappingsOf(smaps: string, path: string): CleanMapping[] {
         ours: head[4] === path && !head[3].includes("w"),
         // unknown until its Anonymous line is read: not droppable without it
         anon: -1,
-        rss: 0,
       };
       continue;
     }
     if (cur === null) continue;
     const rss = /^Rss:\s+(\d+) kB/.exec(line);
-    if (rss) cur.rss = Number(rss[1]);
+    if (rss) cur.rssKiB = Number(rss[1]);
     const anon = /^Anonymous:\s+(\d+) kB/.exec(line);
     if (anon) cur.anon = Number(anon[1]);
   }
