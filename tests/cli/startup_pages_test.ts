@@ -69,8 +69,9 @@ Deno.test({
     assert.ok(out.success, new TextDecoder().decode(out.stderr));
     const res = JSON.parse(new TextDecoder().decode(out.stdout));
     assert.equal(res.r.released, true, res.r.detail);
-    // what it saw resident is what the probe saw a moment before, give or take the pages read since
-    assert.ok(Math.abs(res.r.residentKiB - res.before) < res.before / 10, JSON.stringify(res));
+    // what it saw resident is at least what the probe saw a moment before (the lines between
+    // may touch more pages, never fewer)
+    assert.ok(res.r.residentKiB >= res.before * 0.9, JSON.stringify(res));
     // a started deno has tens of MiB of its executable resident; right after the drop only
     // the pages the few lines since touched are back
     assert.ok(res.before > 10 * 1024, `before ${res.before} KiB`);
