@@ -115,6 +115,7 @@ export class BenchCluster {
     logDir: string,
     cwd: string,
     extra: (i: number) => string[] = () => [],
+    env: Record<string, string> = {},
   ): Promise<{ cluster: BenchCluster; error?: string }> {
     const dir = await Deno.makeTempDir({ prefix: `concord-compare-${name}-` });
     const addrs = memberAddrs(n, freePort);
@@ -125,6 +126,7 @@ export class BenchCluster {
       const proc = new Deno.Command(cmd, {
         args: [...pre, ...memberArgs(addrs, i, `${dir}/${addrs[i].name}`), ...extra(i)],
         cwd,
+        env,
         stdin: "null",
         stdout: "null",
         stderr: "piped",
@@ -227,14 +229,34 @@ export async function stopProcess(
 }
 
 /**
- * The `--v8-flags=…` argument of deno.json's `start` task, if it has one: benchmarks run
- * Concord as `deno task start` runs it, so they cannot drift from what users run. `root` is
- * the checkout whose deno.json is read (this one by default).
+ * The `--v8-flags=…` argument of deno.json's `start` task (this checkout's, or `root`'s), if
+ * it has one: benchmarks run Concord as `deno task start` runs it, so they cannot drift from
+ * what users run.
  */
-export function startTaskV8Flags(root = new URL("..", import.meta.url).pathname): string[] {
-  const cfg = JSON.parse(Deno.readTextFileSync(`${root.replace(/\/$/, "")}/deno.json`)) as {
+export function startTaskV8Flags(root?: string): string[] {
+  const flag = startTask(root).split(/\s+/).find((a) => a.startsWith("--v8-flags="));
+  return flag ? [flag] : [];
+}
+
+/**
+ * The `NAME=value` words that open deno.json's `start` task (the environment it runs the
+ * member with, such as MALLOC_ARENA_MAX), for the same reason as startTaskV8Flags.
+ */
+export function startTaskEnv(root?: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const word of startTask(root).trim().split(/\s+/)) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(\S*)$/.exec(word);
+    if (!m) break;
+    env[m[1]] = m[2];
+  }
+  return env;
+}
+
+/** deno.json's `start` task, of this checkout or of the one at `root`. */
+function startTask(root?: string): string {
+  const file = root === undefined ? new URL("../deno.json", import.meta.url) : `${root}/deno.json`;
+  const cfg = JSON.parse(Deno.readTextFileSync(file)) as {
     tasks?: Record<string, string>;
   };
-  const flag = (cfg.tasks?.start ?? "").split(/\s+/).find((a) => a.startsWith("--v8-flags="));
-  return flag ? [flag] : [];
+  return cfg.tasks?.start ?? "";
 }

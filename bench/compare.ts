@@ -41,7 +41,7 @@
  * workload runs against etcd, then Concord, so slow drift of the machine hits both alike.
  */
 
-import { BenchCluster, etcdctl, startTaskV8Flags } from "./cluster.ts";
+import { BenchCluster, etcdctl, startTaskEnv, startTaskV8Flags } from "./cluster.ts";
 import type { LoadgenResult } from "./loadgen/main.ts";
 import {
   COMMON,
@@ -313,6 +313,8 @@ async function startSide(
       ],
       logDir,
       ROOT,
+      undefined,
+      startTaskEnv(),
     );
   started.push(cluster);
   if (kind === "etcd" && error) throw new Error(`etcd did not start: ${error}`);
@@ -353,7 +355,9 @@ async function main(): Promise<number> {
   );
   const v8Flags = startTaskV8Flags();
   console.log(
-    `concord runs as deno.json's start task: deno run -A ${v8Flags.join(" ")} main.ts serve`,
+    `concord runs as deno.json's start task: ${
+      Object.entries(startTaskEnv()).map(([k, v]) => `${k}=${v} `).join("")
+    }deno run -A ${v8Flags.join(" ")} main.ts serve`,
   );
   const servers: BenchCluster[] = [];
   try {

@@ -28,7 +28,7 @@
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { PutRequestSchema, RangeRequestSchema } from "../proto/gen/etcdserverpb/rpc_pb.ts";
-import { BenchCluster, etcdctl, startTaskV8Flags } from "./cluster.ts";
+import { BenchCluster, etcdctl, startTaskEnv, startTaskV8Flags } from "./cluster.ts";
 import {
   DENO,
   loadgenResult,
@@ -257,6 +257,8 @@ try {
     ["run", "-A", ...startTaskV8Flags(), "main.ts", "serve"],
     logDir,
     ROOT,
+    undefined,
+    startTaskEnv(),
   );
   started.push(concord.cluster);
   if (concord.error) throw new Error(concord.error);

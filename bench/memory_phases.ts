@@ -9,14 +9,22 @@
  * heap pages, thread stacks, other mmaps).
  *
  *   deno run -A bench/memory_phases.ts [--only=put-1000,watch] [--scale=1]
- *                                      [--arena-max=2]   (MALLOC_ARENA_MAX for the member)
+ *                                      [--arena-max=2]   (MALLOC_ARENA_MAX for the member;
+ *                                                         else the start task's environment)
  *                                      [--tree=/work/main] (run that checkout's main.ts)
  *                                      [--v8-flags=…]     (instead of the start task's)
  *
  * This is what docs/perf.md's "Memory per request, fifth session" used to find which workload
  * reaches bench:compare's peak RSS and how much of it is malloc's arenas.
  */
-import { BenchCluster, etcdctl, peakRssKiB, startTaskV8Flags } from "./cluster.ts";
+import {
+  BenchCluster,
+  etcdctl,
+  peakRssKiB,
+  procCpuSeconds,
+  startTaskEnv,
+  startTaskV8Flags,
+} from "./cluster.ts";
 import { type Workload, WORKLOADS } from "./compare.ts";
 import {
   COMMON,
@@ -124,6 +132,8 @@ function rssKiB(pid: number): number {
 interface PhaseResult {
   name: string;
   rps: number;
+  /** The member's CPU (user + system) per request, µs. */
+  cpuPerReq: number;
   maxRss: number;
   heapAtMax: HeapFigures | undefined;
   hwm: number;
@@ -137,6 +147,7 @@ async function runPhase(
 ): Promise<PhaseResult> {
   const pid = c.members[0].proc.pid;
   const url = c.members[0].clientUrl;
+  const cpu0 = procCpuSeconds(pid);
   const gen = spawnLoadgen({
     args: [...scaleTotal(w.args, scale), ...COMMON],
     endpoints: url,
@@ -158,11 +169,14 @@ async function runPhase(
     await new Promise((r) => setTimeout(r, 50));
   }
   const out = await output;
+  const cpu = procCpuSeconds(pid) - cpu0;
   const failure = loadgenFailure(out);
   if (failure !== undefined) throw new Error(`${w.name}: ${failure}`);
-  const rps = loadgenResult(new TextDecoder().decode(out.stdout)).rps;
+  const res = loadgenResult(new TextDecoder().decode(out.stdout));
+  const rps = res.rps;
+  const cpuPerReq = (cpu / res.count) * 1e6;
   const smaps = smapsBreakdown(await Deno.readTextFile(`/proc/${pid}/smaps`));
-  return { name: w.name, rps, maxRss, heapAtMax, hwm: peakRssKiB(pid), smaps };
+  return { name: w.name, rps, cpuPerReq, maxRss, heapAtMax, hwm: peakRssKiB(pid), smaps };
 }
 
 const mb = (bytes: number | undefined) => bytes === undefined ? "-" : (bytes / 1048576).toFixed(1);
@@ -183,7 +197,9 @@ async function main(): Promise<void> {
     else throw new Error(`unknown flag ${a} (--only= --scale= --arena-max= --tree= --v8-flags=)`);
   }
   const workloads = WORKLOADS.filter((w) => !only || only.has(w.name));
-  if (arenaMax !== undefined) Deno.env.set("MALLOC_ARENA_MAX", arenaMax);
+  // the tree's start task's environment (MALLOC_ARENA_MAX), unless --arena-max says otherwise
+  const env = startTaskEnv(tree);
+  if (arenaMax !== undefined) env.MALLOC_ARENA_MAX = arenaMax;
   const logDir = await Deno.makeTempDir({ prefix: "concord-memphases-" });
   const { cluster, error } = await BenchCluster.start(
     "concord",
@@ -192,30 +208,31 @@ async function main(): Promise<void> {
     ["run", "-A", ...v8, "main.ts", "serve"],
     logDir,
     tree,
+    undefined,
+    env,
   );
-  Deno.env.delete("MALLOC_ARENA_MAX");
   try {
     if (error) throw new Error(`concord did not start: ${error}`);
     const put = await etcdctl(cluster.endpoints, ["put", "foo", "bar"]);
     if (!put.success) throw new Error("put foo failed");
     console.log(
-      `tree ${tree} ${v8.join(" ")}${arenaMax ? ` MALLOC_ARENA_MAX=${arenaMax}` : ""}; ` +
+      `tree ${tree} ${v8.join(" ")} ${JSON.stringify(env)}; ` +
         `load average ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
     );
     console.log(
-      "| workload | req/s | max RSS MiB | heap used / committed MiB at max | external MiB | " +
+      "| workload | req/s | CPU/req µs | max RSS MiB | heap used / committed MiB at max | external MiB | " +
         "VmHWM after | file-backed | main arena | other arenas (n) | other anon |",
     );
-    console.log("|---|---|---|---|---|---|---|---|---|---|");
+    console.log("|---|---|---|---|---|---|---|---|---|---|---|");
     for (const w of workloads) {
       const r = await runPhase(cluster, w, scale);
       const s = r.smaps;
       console.log(
-        `| ${r.name} | ${r.rps.toFixed(0)} | ${kb(r.maxRss)} | ${mb(r.heapAtMax?.heapUsed)} / ${
-          mb(r.heapAtMax?.heapTotal)
-        } | ${mb(r.heapAtMax?.external)} | ${kb(r.hwm)} | ${kb(s.file)} | ${kb(s.mainArena)} | ${
-          kb(s.otherArenas)
-        } (${s.arenaCount}) | ${kb(s.otherAnon)} |`,
+        `| ${r.name} | ${r.rps.toFixed(0)} | ${r.cpuPerReq.toFixed(0)} | ${kb(r.maxRss)} | ${
+          mb(r.heapAtMax?.heapUsed)
+        } / ${mb(r.heapAtMax?.heapTotal)} | ${mb(r.heapAtMax?.external)} | ${kb(r.hwm)} | ${
+          kb(s.file)
+        } | ${kb(s.mainArena)} | ${kb(s.otherArenas)} (${s.arenaCount}) | ${kb(s.otherAnon)} |`,
       );
     }
     console.log(`load average at the end ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")}`);

@@ -8,12 +8,17 @@
  * Memory: at most one copy of each page touched since open, and at most `cacheBytes` of them
  * (default 1 GiB): past that, clean pages are evicted in CLOCK order (a page read since the
  * last sweep gets a second chance) and read again on the next miss. Pages written by a commit
- * that is not yet on disk are pinned until it is. Views handed out stay valid after eviction
- * (the buffer lives on while referenced); see docs/perf.md.
+ * that is not yet on disk are pinned until it is; once it is, a written leaf (or overflow or
+ * freelist page) that nothing read meanwhile is dropped at once: most pages a commit writes are
+ * never read again (the leaves of older revisions; the copies the next commit replaces), and
+ * keeping them made the cache as large as the file (30 MiB of a member's peak RSS under
+ * bench:compare, where etcd's mmap holds only the pages it reads: docs/perf.md "Peak RSS,
+ * sixth session"). Written branch pages stay (read by every next commit). Views handed out
+ * stay valid after eviction (the buffer lives on while referenced).
  */
 import type { DiskFile } from "../io/disk.ts";
 import { CorruptionError } from "./errors.ts";
-import { pageOverflow, verifyPage } from "./page.ts";
+import { BRANCH, pageFlags, pageOverflow, verifyPage } from "./page.ts";
 
 /** Where pages come from. */
 export interface PageSource {
@@ -42,7 +47,9 @@ export class Pager implements PageSource {
   #pages: (Uint8Array | undefined)[] = [];
   /** CLOCK reference bits, by page id. */
   #ref: Uint8Array = new Uint8Array(1024);
-  /** Ids in cache order, swept from #hand. */
+  /** 1 for the ids in #queue (each id at most once), by page id. */
+  #queued: Uint8Array = new Uint8Array(1024);
+  /** Ids in cache order, swept from #hand; may hold ids whose page was dropped since. */
   #queue: number[] = [];
   #hand = 0;
   /** Pages written by commits not yet durable: never evicted. */
@@ -114,22 +121,30 @@ export class Pager implements PageSource {
       }
     }
     verifyPage(p, id, ps);
-    this.#install(id, p);
+    this.#install(id, p, 1);
     return p;
   }
 
-  #install(id: number, p: Uint8Array): void {
+  /** Caches `p` as page `id`; `ref`: whether it counts as used (a read) for the CLOCK. */
+  #install(id: number, p: Uint8Array, ref: 0 | 1): void {
+    if (id >= this.#ref.length) {
+      const n = Math.max(id + 1, this.#ref.length * 2);
+      const ref = new Uint8Array(n);
+      ref.set(this.#ref);
+      this.#ref = ref;
+      const queued = new Uint8Array(n);
+      queued.set(this.#queued);
+      this.#queued = queued;
+    }
     const old = this.#pages[id];
     if (old !== undefined) this.cachedBytes -= old.length;
-    else this.#queue.push(id);
+    if (this.#queued[id] === 0) {
+      this.#queue.push(id);
+      this.#queued[id] = 1;
+    }
     this.#pages[id] = p;
     this.cachedBytes += p.length;
-    if (id >= this.#ref.length) {
-      const grown = new Uint8Array(Math.max(id + 1, this.#ref.length * 2));
-      grown.set(this.#ref);
-      this.#ref = grown;
-    }
-    this.#ref[id] = 1;
+    this.#ref[id] = ref;
     if (this.cachedBytes > this.cacheBytes) this.#evict();
   }
 
@@ -157,6 +172,7 @@ export class Pager implements PageSource {
   }
 
   #dropAt(i: number): void {
+    this.#queued[this.#queue[i]] = 0;
     const last = this.#queue.pop()!;
     if (i < this.#queue.length) this.#queue[i] = last;
   }
@@ -164,14 +180,24 @@ export class Pager implements PageSource {
   /** Installs the bytes of a page written by this process; pinned until `unpin`. */
   put(id: number, p: Uint8Array): void {
     this.#pinned.add(id);
-    this.#install(id, p);
+    this.#install(id, p, 0);
   }
 
   /**
    * Marks pages as durable on disk, so they may be evicted, unless a later commit has since
    * installed newer bytes for the id (those stay pinned until their own commit is durable).
+   * A leaf, overflow or freelist page not read since it was written is dropped now (see the
+   * file comment); the next read of it reads the file.
    */
   unpin(pages: Map<number, Uint8Array>): void {
-    for (const [id, p] of pages) if (this.#pages[id] === p) this.#pinned.delete(id);
+    for (const [id, p] of pages) {
+      if (this.#pages[id] !== p) continue;
+      this.#pinned.delete(id);
+      // branch pages stay: few (~1 % of the file), read by every next commit and every read
+      if (this.#ref[id] === 0 && pageFlags(p) !== BRANCH) {
+        this.#pages[id] = undefined;
+        this.cachedBytes -= p.length;
+      }
+    }
   }
 }

@@ -6,6 +6,7 @@
  * (JSON lines; see lib/base/log.ts).
  */
 import { capMallocArenas } from "./malloc_arenas.ts";
+import { releaseStartupPages } from "./startup_pages.ts";
 import { ConfigError, type ServerConfig } from "../server/config.ts";
 import { parseServeFlags, serveHelp } from "./serve_flags.ts";
 import { goArch, serveVersion } from "./serve_help.ts";
@@ -222,6 +223,11 @@ async function serveWith(
         });
       }
     }
+    // the start is over: the executable's pages it alone used need not stay resident
+    const pages = releaseStartupPages();
+    log.info(pages.released ? "released start-up pages" : "start-up pages kept", {
+      detail: pages.detail,
+    });
   }
   const sig = await stopped;
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);

@@ -130,3 +130,35 @@ Deno.test("db: a large value rewritten many times reuses its freed page runs", a
   assert.deepEqual(db.check(), []);
   await db.close();
 });
+
+Deno.test("db: written pages nothing read are not kept once durable; reads cache them again", async () => {
+  const disk = new SimDisk();
+  const db = await DB.open(disk, "/w.db", { pageSize: 1024 });
+  // many commits that append, as MVCC's revisions do: each writes a few new leaves
+  for (let c = 0; c < 50; c++) {
+    await db.update((tx) => {
+      const b = tx.bucket(NAME) ?? tx.createBucket(NAME);
+      for (let i = c * 400; i < (c + 1) * 400; i++) b.put(key(i), new Uint8Array(40));
+    });
+  }
+  const written = db.stats();
+  // the file holds ~1,000 pages; the cache keeps only the few the commits read again (the
+  // right-hand path each next commit copies)
+  assert.ok(written.pages > 900, `${written.pages} pages`);
+  assert.ok(
+    written.cachedBytes < written.fileBytes / 10,
+    `cached ${written.cachedBytes} of ${written.fileBytes} bytes`,
+  );
+  // every key reads back from the file, and what was read stays cached
+  db.view((tx) => {
+    const b = tx.bucket(NAME)!;
+    for (let i = 0; i < 20_000; i++) assert.equal(b.get(key(i))?.length, 40, `key ${i}`);
+  });
+  const read = db.stats();
+  assert.ok(
+    read.cachedBytes > written.fileBytes / 2,
+    `cached ${read.cachedBytes} of ${read.fileBytes} bytes after reading every key`,
+  );
+  assert.deepEqual(db.check(), []);
+  await db.close();
+});

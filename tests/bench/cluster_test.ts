@@ -4,7 +4,14 @@
  * member's CPU and peak RSS are read from its own process).
  */
 import assert from "node:assert/strict";
-import { BenchCluster, etcdctl, memberAddrs, memberArgs } from "../../bench/cluster.ts";
+import {
+  BenchCluster,
+  etcdctl,
+  memberAddrs,
+  memberArgs,
+  startTaskEnv,
+  startTaskV8Flags,
+} from "../../bench/cluster.ts";
 import { parseFlags } from "../../bench/compare.ts";
 
 Deno.test("memberArgs: one --initial-cluster naming every member, own URLs, a token for N > 1", () => {
@@ -74,4 +81,22 @@ Deno.test("BenchCluster: three real etcd 3.4 members, one leader, per-member CPU
     await Deno.remove(logDir, { recursive: true });
   }
   assert.ok(cluster.peakRss().every(Number.isNaN), "stopped members have no RSS");
+});
+
+Deno.test("start task: its environment and V8 flags are what the benchmarks run Concord with", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const task = (start: string) =>
+      Deno.writeTextFile(`${dir}/deno.json`, JSON.stringify({ tasks: { start } }));
+    await task("A=1 MALLOC_ARENA_MAX=2 deno run -A --v8-flags=--x,--y main.ts serve X=3");
+    assert.deepEqual(startTaskEnv(dir), { A: "1", MALLOC_ARENA_MAX: "2" });
+    assert.deepEqual(startTaskV8Flags(dir), ["--v8-flags=--x,--y"]);
+    await task("deno run -A main.ts serve");
+    assert.deepEqual(startTaskEnv(dir), {});
+    assert.deepEqual(startTaskV8Flags(dir), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  // this checkout's start task caps malloc's arenas from the process's first thread on
+  assert.equal(startTaskEnv().MALLOC_ARENA_MAX, "2");
 });
