@@ -14,12 +14,26 @@ export interface EtcdProcess {
   stop(): Promise<void>;
 }
 
-/** A loopback port that was free a moment ago. */
+/** Ports freePort handed out in this process (the tests run in one process). */
+const handedOut = new Set<number>();
+
+/**
+ * A loopback port that was free a moment ago, and never one this process was given before:
+ * the kernel may hand a just-released port out again at once, and two servers started side by
+ * side on one port (an etcd and a Concord cluster started together) make one of them fail to
+ * bind while the other answers its health check.
+ */
 export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+  for (let tries = 0;; tries++) {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+    if (tries >= 1000) throw new Error("freePort: no loopback port left that was not handed out");
+  }
 }
 
 /** Client TLS for the started etcd (PEM file paths), as its own flags name them. */

@@ -55,13 +55,8 @@ export async function waitFor(cond: () => boolean, what: string, timeoutMs = 500
   }
 }
 
-/** A port nothing listens on (bound, then released). */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+/** A port nothing listens on (bound, then released; never one handed out before). */
+export { freePort } from "../support/etcd.ts";
 
 /**
  * A TCP proxy to `target`. Client-to-server bytes are counted from `arm()`; at `flipAt` one
