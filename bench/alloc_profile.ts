@@ -12,7 +12,7 @@
  * `--total` is replaced by --requests. Allocation drives GC time and peak RSS, which is what
  * this is for: the figures in docs/perf.md ("allocation per put") come from it.
  */
-import { Session } from "node:inspector";
+import { connectInspector } from "./support/inspector.ts";
 import { runLoadgen, splitWorkload, withTotal } from "./support/loadgen_process.ts";
 import { startInProcessMember } from "./support/inprocess_member.ts";
 
@@ -34,16 +34,8 @@ async function load(total: number): Promise<string> {
   return out.split("\n").find((l) => /Requests\/sec/.test(l)) ?? "";
 }
 
-const session = new Session();
-session.connect();
-const post = <T>(method: string, params: Record<string, unknown> = {}) =>
-  new Promise<T>((resolve, reject) =>
-    session.post(
-      method,
-      params,
-      (err: Error | null, res?: object) => err ? reject(err) : resolve(res as T),
-    )
-  );
+const session = connectInspector();
+const post = session.post;
 try {
   console.log(`warm-up: ${(await load(Math.max(1000, requests / 4))).trim()}`);
   await post("HeapProfiler.enable");

@@ -13,61 +13,33 @@
  * `--total` is replaced by --requests. The generator runs in its own process, as in
  * bench:compare; its CPU is not counted here.
  */
-import { Session } from "node:inspector";
+import { connectInspector } from "./support/inspector.ts";
 import process from "node:process";
-import { defaultConfig } from "../lib/server/config.ts";
-import { startServer } from "../lib/api/member_server.ts";
+import { runLoadgen, splitWorkload, withTotal } from "./support/loadgen_process.ts";
+import { startInProcessMember } from "./support/inprocess_member.ts";
 import { type CpuProfile, summarize } from "./cpuprofile_top.ts";
 
-const dashes = Deno.args.indexOf("--");
-const own = dashes >= 0 ? Deno.args.slice(0, dashes) : Deno.args;
-const workload = dashes >= 0 ? Deno.args.slice(dashes + 1) : [
-  "lease-keepalive",
-  "--clients=100",
-  "--conns=10",
-];
+const { own, workload: given } = splitWorkload(Deno.args);
+// without a workload after "--": bench:compare's lease-keepalive, not the profilers' put-1000
+const workload = Deno.args.includes("--")
+  ? given
+  : ["lease-keepalive", "--clients=100", "--conns=10"];
 const flag = (name: string) => own.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const requests = Number(flag("requests") ?? 60000);
 const top = Number(flag("top") ?? 40);
 const save = flag("save");
 if (!(requests > 0)) throw new Error("--requests must be > 0");
 
-const dir = await Deno.makeTempDir({ prefix: "concord-cpu-" });
-const cfg = defaultConfig("cpu");
-cfg.dataDir = dir;
-cfg.listenClientUrls = [new URL("http://127.0.0.1:0")];
-const server = await startServer(cfg, { log: () => {} });
-const endpoint = server.clientUrls[0].replace(/^http:\/\//, "");
+const member = await startInProcessMember("cpu");
 
-/** Runs the generator for `total` requests; its summary line. */
+/** Runs the generator for `total` requests; its Requests/sec line. */
 async function load(total: number): Promise<string> {
-  const args = [...workload.filter((a) => !a.startsWith("--total=")), `--total=${total}`];
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("./loadgen/main.ts", import.meta.url).pathname,
-      ...args,
-      `--endpoints=${endpoint}`,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  return new TextDecoder().decode(out.stdout).split("\n").find((l) => /Requests\/sec/.test(l)) ??
-    "";
+  const out = await runLoadgen({ args: withTotal(workload, total), endpoints: member.endpoint });
+  return out.split("\n").find((l) => /Requests\/sec/.test(l)) ?? "";
 }
 
-const session = new Session();
-session.connect();
-const post = <T>(method: string, params: Record<string, unknown> = {}) =>
-  new Promise<T>((resolve, reject) =>
-    session.post(
-      method,
-      params,
-      (err: Error | null, res?: object) => err ? reject(err) : resolve(res as T),
-    )
-  );
+const session = connectInspector();
+const post = session.post;
 try {
   console.log(`warm-up: ${(await load(Math.max(2000, requests / 4))).trim()}`);
   await post("Profiler.enable");
@@ -98,6 +70,5 @@ try {
   for (const r of functions.slice(0, top)) console.log(`${per(r.share)}  ${r.label}`);
 } finally {
   session.disconnect();
-  await server.close();
-  await Deno.remove(dir, { recursive: true });
+  await member.close();
 }

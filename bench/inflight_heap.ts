@@ -13,7 +13,7 @@
  * bench/alloc_profile.ts measures everything allocated. docs/perf.md "Memory per request,
  * fifth session" has its figures.
  */
-import { Session } from "node:inspector";
+import { heapSnapshot as takeHeapSnapshot } from "./support/inspector.ts";
 import { runLoadgen, spawnLoadgen, splitWorkload, withTotal } from "./support/loadgen_process.ts";
 import { startInProcessMember } from "./support/inprocess_member.ts";
 
@@ -78,20 +78,8 @@ function sizeOf(m: Map<string, { count: number; size: number }>): number {
   return n;
 }
 
-async function heapSnapshot(): Promise<Snapshot> {
-  const session = new Session();
-  session.connect();
-  const chunks: string[] = [];
-  session.on("HeapProfiler.addHeapSnapshotChunk", (m) => chunks.push(m.params.chunk));
-  await new Promise<void>((resolve, reject) =>
-    session.post(
-      "HeapProfiler.takeHeapSnapshot",
-      { reportProgress: false },
-      (err: Error | null) => err ? reject(err) : resolve(),
-    )
-  );
-  session.disconnect();
-  return JSON.parse(chunks.join("")) as Snapshot;
+function heapSnapshot(): Promise<Snapshot> {
+  return takeHeapSnapshot<Snapshot>();
 }
 
 try {

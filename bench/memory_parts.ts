@@ -14,7 +14,7 @@
  *
  * docs/perf.md "Peak RSS, sixth session" has its output.
  */
-import { Session } from "node:inspector";
+import { heapSnapshot as takeHeapSnapshot } from "./support/inspector.ts";
 import v8 from "node:v8";
 import { defaultConfig } from "../lib/server/config.ts";
 import { startServer } from "../lib/api/member_server.ts";
@@ -35,20 +35,8 @@ interface Snapshot {
   strings: string[];
 }
 
-async function heapSnapshot(): Promise<Snapshot> {
-  const session = new Session();
-  session.connect();
-  const chunks: string[] = [];
-  session.on("HeapProfiler.addHeapSnapshotChunk", (m) => chunks.push(m.params.chunk));
-  await new Promise<void>((resolve, reject) =>
-    session.post(
-      "HeapProfiler.takeHeapSnapshot",
-      { reportProgress: false },
-      (err: Error | null) => err ? reject(err) : resolve(),
-    )
-  );
-  session.disconnect();
-  return JSON.parse(chunks.join("")) as Snapshot;
+function heapSnapshot(): Promise<Snapshot> {
+  return takeHeapSnapshot<Snapshot>();
 }
 
 /**
