@@ -414,6 +414,11 @@ export class BatchBackend implements Backend {
       if (!src.done) src.rollback();
       await copy?.close().catch(() => {});
       await disk.remove(tmp).catch(() => {});
+      // closed under the copy (a member installing a leader's snapshot replaces its backend):
+      // the copy read a closed file; say what happened, not which read noticed it
+      if (this.#closed && !(err instanceof ClosedError)) {
+        throw new ClosedError("backend is closed", { cause: err });
+      }
       throw err;
     }
     // The one pause: replay the short rest of the log and switch to the copy, synchronously.
@@ -507,6 +512,11 @@ export class BatchBackend implements Backend {
         await this.commit();
         if (this.#ops === 0) break;
       }
+      // A defrag that swapped to its copy while that commit was awaited still has the copy's
+      // rename to make: the file under this name must be final before close returns (a member
+      // installing a snapshot renames the leader's file over it next; a rename made after
+      // that would put the old data back: sim seed 40500041 showed the copy racing a close).
+      while (this.#renaming !== null && !this.#failure) await this.commit();
     } finally {
       this.#closed = true;
       this.#tx.rollback();

@@ -26,8 +26,8 @@ export class LockedError extends Error {
 
 /** An operation on a closed database, a finished transaction, or a failed backend. */
 export class ClosedError extends Error {
-  constructor(what: string) {
-    super(what);
+  constructor(what: string, options?: ErrorOptions) {
+    super(what, options);
     this.name = "ClosedError";
   }
 }

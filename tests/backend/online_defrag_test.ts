@@ -221,6 +221,8 @@ Deno.test("online defrag: a close during a defrag leaves one usable file", async
     await b.close();
     const outcome = await defrag;
     console.log(`iter ${iter}: closed after ${turns} turns, defrag ${outcome}`);
+    // a defrag the close cut short says so (not which read of the closed file noticed it)
+    assert.match(outcome, /^(done|failed: ClosedError: backend is closed)$/, `seed=${seed}`);
     const again = await openBackend(disk, PATH, { clock: new SimClock() });
     try {
       assert.deepEqual(
@@ -282,6 +284,62 @@ Deno.test("online defrag: a commit made between the swap and the rename waits fo
     } finally {
       await again.close();
     }
+  }
+});
+
+Deno.test("online defrag: a close whose commit spans the swap returns after the rename", async () => {
+  // A member installing a leader's snapshot closes its backend, then renames the received file
+  // over the same name: a defrag's rename made after that would put the old data back. Here
+  // the close starts in the defrag's last step before the swap, so its commit is in flight
+  // while the defrag swaps to the copy and starts the copy's rename.
+  const disk = new SimDisk();
+  await disk.mkdirAll("/d/member/snap");
+  const base = disk.process();
+  let release = () => {};
+  const gate = new Promise<void>((r) => (release = r));
+  let gateOnce = true;
+  const gated: Disk = {
+    ...base,
+    rename: async (from, to) => {
+      if (gateOnce) {
+        gateOnce = false;
+        await gate;
+      }
+      return await base.rename(from, to);
+    },
+  };
+  let closing: Promise<void> | null = null;
+  let closed = false;
+  let b: Backend | null = null;
+  const progress = (p: DefragProgress) => {
+    if (p.phase !== "swap" || b === null || closing !== null) return;
+    b.write.put("key", k("before-close"), k("1"));
+    closing = b.close().then(() => {
+      closed = true;
+    });
+  };
+  b = (await filled(gated, new Rand(11), { sliceMs: 0, progress })).b;
+  const defrag = b.defrag().then(() => "done", (err) => `failed: ${err}`);
+  for (let i = 0; i < 200 && closing === null; i++) await turn();
+  assert.notEqual(closing, null, "the defrag never reached its swap");
+  for (let i = 0; i < 10; i++) await turn();
+  assert.equal(closed, false, "close returned while the defrag's rename was pending");
+  release();
+  await closing;
+  const outcome = await defrag;
+  // what the member does next: the leader's file renamed over the name
+  const other = await openBackend(base, "/d/member/snap/received.db", { clock: new SimClock() });
+  other.write.createBucket("key");
+  other.write.put("key", k("from-leader"), k("1"));
+  await other.close();
+  await base.rename("/d/member/snap/received.db", PATH);
+  for (let i = 0; i < 10; i++) await turn();
+  const again = await openBackend(base, PATH, { clock: new SimClock() });
+  try {
+    assert.deepEqual([...all(again.read, "key").keys()], ["from-leader"], outcome);
+    assert.deepEqual(await base.readDir("/d/member/snap"), ["db"]);
+  } finally {
+    await again.close();
   }
 });
 
