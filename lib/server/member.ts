@@ -276,6 +276,7 @@ export class Member {
         this.#loop.drive();
       },
       waitApplied: (index) => this.#waits.waitApplied(index),
+      nextId: () => this.#proposals.nextRequestId(),
       failed: this.#metrics.readIndexesFailed,
       slow: this.#metrics.slowReadIndexes,
     });

@@ -6,6 +6,13 @@
  * yet) is sent again every RETRY_MS, as etcd's readIndexRetryTime; a round that gets no
  * answer in time fails its readers with etcd's timeout; `close` fails every reader, queued or
  * in a round.
+ *
+ * A round's context is a fresh id from the member's request-id sequence (etcd's
+ * `reqIDGen.Next()`), never a counter of its own: a leader answers a read index to the member
+ * that asked, and a member restarted meanwhile must not take the answer to its previous
+ * incarnation's round (an older index) for its own (sim seed 40000917: a linearizable range
+ * served at revision 31 after a write at 36 was acknowledged). Unique contexts also keep two
+ * members' rounds apart at the leader, which keeps one pending read per context.
  */
 import { Errors } from "../base/errors.ts";
 import type { Clock, Timer } from "../io/clock.ts";
@@ -26,6 +33,8 @@ export interface ReadRoundHooks {
   timeoutMs: number;
   /** Asks raft for a read index tagged `ctx` (throws ProposalDroppedError without a leader). */
   readIndex(ctx: Uint8Array): void;
+  /** A fresh id, unique across the member's incarnations (its request-id sequence). */
+  nextId(): bigint;
   /** Resolves once the applied index reaches `index`. */
   waitApplied(index: number): Promise<void>;
   /** Counts rounds that failed (etcd_server_read_indexes_failed_total). */
@@ -38,8 +47,7 @@ export interface ReadRoundHooks {
 export class ReadRounds {
   readonly #h: ReadRoundHooks;
   #queue: Reader[] = [];
-  #round: { seq: bigint; readers: Reader[]; timer: Timer; retry: Timer } | null = null;
-  #seq = 0n;
+  #round: { id: bigint; readers: Reader[]; timer: Timer; retry: Timer } | null = null;
   #closed: unknown = null;
 
   constructor(hooks: ReadRoundHooks) {
@@ -59,11 +67,11 @@ export class ReadRounds {
     if (this.#round !== null || this.#queue.length === 0 || this.#closed !== null) return;
     const readers = this.#queue;
     this.#queue = [];
-    const seq = ++this.#seq;
+    const id = this.#h.nextId();
     const ctx = new Uint8Array(8);
-    new DataView(ctx.buffer).setBigUint64(0, seq, false);
+    new DataView(ctx.buffer).setBigUint64(0, id, false);
     const timer = this.#h.clock.after(this.#h.timeoutMs, () => {
-      if (this.#round?.seq !== seq) return;
+      if (this.#round?.id !== id) return;
       this.#round.retry.cancel();
       this.#round = null;
       this.#h.failed?.add();
@@ -71,7 +79,7 @@ export class ReadRounds {
       this.#start();
     });
     const retry = this.#h.clock.every(READ_INDEX_RETRY_MS, () => {
-      if (this.#round?.seq !== seq) return;
+      if (this.#round?.id !== id) return;
       this.#h.slow?.add();
       try {
         this.#h.readIndex(ctx);
@@ -79,7 +87,7 @@ export class ReadRounds {
         // no leader right now: the next retry or the round's timeout settles it
       }
     });
-    this.#round = { seq, readers, timer, retry };
+    this.#round = { id, readers, timer, retry };
     try {
       this.#h.readIndex(ctx);
     } catch (err) {
@@ -97,8 +105,8 @@ export class ReadRounds {
     for (const rs of states) {
       const round = this.#round;
       if (round === null || rs.context.length !== 8) continue;
-      const seq = new DataView(rs.context.buffer, rs.context.byteOffset, 8).getBigUint64(0);
-      if (seq !== round.seq) continue;
+      const id = new DataView(rs.context.buffer, rs.context.byteOffset, 8).getBigUint64(0);
+      if (id !== round.id) continue;
       round.timer.cancel();
       round.retry.cancel();
       this.#round = null;

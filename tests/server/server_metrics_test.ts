@@ -61,6 +61,7 @@ Deno.test("read rounds: a round retried is slow; one that times out or finds no 
   const failed = counter();
   const slow = counter();
   let leader = true;
+  let ids = 0n;
   const rounds = new ReadRounds({
     clock,
     timeoutMs: 2000,
@@ -68,6 +69,7 @@ Deno.test("read rounds: a round retried is slow; one that times out or finds no 
       if (!leader) throw new ProposalDroppedError(DropReason.NoLeader);
     },
     waitApplied: () => Promise.resolve(),
+    nextId: () => ++ids,
     failed,
     slow,
   });
