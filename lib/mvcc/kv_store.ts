@@ -599,7 +599,8 @@ export class MvccStore implements KvReader {
 
   /**
    * etcd's HashByRev: CRC-32C of the "key" bucket name and every key/value pair up to `rev`
-   * (0 = current), skipping revisions a compaction at `rev` would drop, plus the revisions.
+   * (0 = current), skipping revisions a compaction at `rev` would drop and tombstones at the
+   * compacted revision (store_scans.ts says why), plus the revisions.
    */
   hashKV(rev: number): { hash: number; rev: number; compactRev: number } {
     return hashKV(this, rev);

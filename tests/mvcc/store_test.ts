@@ -11,8 +11,9 @@ import {
   applyTxn,
 } from "../../lib/mvcc/applier.ts";
 import { spanOf } from "../../lib/mvcc/key_bytes.ts";
+import { bytesToMain, bytesToSub, isTombstone } from "../../lib/mvcc/revision.ts";
 import { CompareResult, CompareTarget, type RequestOp } from "../../lib/mvcc/types.ts";
-import { newDisk, openSimBackend } from "./helpers.ts";
+import { DB_PATH, newDisk, openSimBackend } from "./helpers.ts";
 import { TestLessor } from "./test_lessor.ts";
 
 const is = (d: EtcdErrorDef) => (e: unknown) => d.is(e);
@@ -261,6 +262,58 @@ Deno.test("store: hashKV equal on members with the same history, hash ignores th
   for (const x of [a, b]) {
     await x.store.close();
     await x.backend.close();
+  }
+});
+
+// Expected hashes from a real etcd 3.4.23 (Debian's /usr/bin/etcd, 22:20 UTC 2026-12-07), one
+// member in a fresh data dir, through etcdctl (ETCDCTL_API=3): put a 1; put b 2; del a c;
+// put c 3; del c; compact 4 --physical; endpoint hashkv --rev=0 (3661720718) and --rev=5
+// (98015951); put d 4; endpoint hashkv --rev=0 (3799442373) and --rev=6 (3661720718).
+Deno.test("store: hashKV after a compaction at a deletion's revision, with no key live, equals etcd 3.4's", async () => {
+  const { disk, backend, store } = await fresh();
+  applyPut(store, { key: enc("a"), value: enc("1") }); // 2
+  applyPut(store, { key: enc("b"), value: enc("2") }); // 3
+  applyDeleteRange(store, { key: enc("a"), rangeEnd: enc("c") }); // 4: tombstones 4.0 and 4.1
+  applyPut(store, { key: enc("c"), value: enc("3") }); // 5
+  applyDeleteRange(store, { key: enc("c") }); // 6: no key is live now
+  await applyCompaction(store, { revision: 4 }).done;
+  // Compaction keeps the tombstones at the compacted revision (etcd PR #18274: a watch from 4
+  // sees the deletions), where etcd 3.4.23 deletes them; with no key live etcd's keep set is
+  // empty and every stored pair is hashed, so the hash must leave those tombstones out.
+  const stored: string[] = [];
+  backend.read.range("key", new Uint8Array(0), undefined, (k) => {
+    stored.push(`${bytesToMain(k)}.${bytesToSub(k)}${isTombstone(k) ? "t" : ""}`);
+  });
+  assert.deepEqual(stored, ["4.0t", "4.1t", "5.0", "6.0t"], "the tombstones at 4 stay stored");
+  const etcdAt6 = { hash: 3661720718, rev: 6, compactRev: 4 };
+  assert.deepEqual(store.hashKV(0), etcdAt6);
+  assert.equal(store.hashKV(5).hash, 98015951);
+  // A restart from the page file, and a member restored from a copy of it, hash the same.
+  const copy: Uint8Array[] = [];
+  await backend.writeTo((c) => {
+    copy.push(c.slice());
+    return Promise.resolve();
+  });
+  await store.close();
+  await backend.close();
+  const other = await newDisk();
+  const f = await other.open(DB_PATH, { create: true });
+  let off = 0;
+  for (const c of copy) {
+    await f.writeAt(c, off);
+    off += c.length;
+  }
+  await f.sync();
+  await f.close();
+  for (const d of [disk, other]) {
+    const b = await openSimBackend(d);
+    const s = MvccStore.open(b, { compactionPauseMs: 0 });
+    assert.deepEqual(s.hashKV(0), etcdAt6);
+    applyPut(s, { key: enc("d"), value: enc("4") }); // 7: d is kept, the keep set not empty
+    assert.deepEqual(s.hashKV(0), { hash: 3799442373, rev: 7, compactRev: 4 });
+    assert.equal(s.hashKV(6).hash, 3661720718);
+    await s.close();
+    await b.close();
   }
 });
 
