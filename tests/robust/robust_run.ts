@@ -21,7 +21,7 @@ import { PeerProxy } from "./peer_proxy.ts";
 import { checkRecord, type RunRecord } from "./robust_check.ts";
 import { MemberWatcher } from "./watchers.ts";
 import { Rand } from "../../lib/base/rand.ts";
-import { describePlan, FailpointMonitor, planFailpoint } from "./failpoint_arm.ts";
+import { describePlan, FailpointMonitor, planFailpoint, SNAPSHOT_FLAGS } from "./failpoint_arm.ts";
 
 export interface RunOptions {
   seed: number;
@@ -74,12 +74,15 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
   let progress: ReturnType<typeof setInterval> | undefined;
   let polling: Promise<void> = Promise.resolve();
   let pollStop = false;
-  const arm = opts.failpoints === false ? null : planFailpoint(opts.seed, n);
+  const arm = opts.failpoints === false ? null : planFailpoint(opts.seed, n, opts.seconds);
+  let arming: Promise<void> = Promise.resolve();
   const monitor = arm === null
     ? null
     : new FailpointMonitor(arm, () => cluster, () => performance.now());
   try {
     const c = cluster = await ProcessCluster.start("concord", n, {
+      // snapshots every 100 entries, catch-up by snapshot past 50: the snapshot points fire
+      flags: [...SNAPSHOT_FLAGS],
       listenPeers: listen.map((p) => `http://127.0.0.1:${p}`),
       advertisePeers: proxy.ports.map((p) => `http://127.0.0.1:${p}`),
       // the proxy tells members apart by their pids from the first connection on
@@ -164,6 +167,8 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
       for (const w of watchers) w.requestProgress();
     }, 700);
     const deadline = performance.now() + opts.seconds * 1000;
+    // an HTTP plan arms its points a while after the traffic started, as etcd's robustness does
+    if (monitor !== null) arming = monitor.armOverHttp(performance.now(), deadline);
     const actions = {
       replace: (m: number) => replaceMember(c, a, m, `http://127.0.0.1:${proxy.ports[m]}`),
       nospace: (m: number, ms: number) => quotaAlarm(c, a, m, ms),
@@ -189,9 +194,20 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
     await kv.stop();
     log(`  clients stopped at ${rec.ms()} ms`);
     if (arm !== null) {
+      await arming;
       const f = monitor!.fired;
       const ms = (t: number) => Math.round(t - rec.t0);
-      const line = f === null
+      for (const [i, a] of monitor!.httpArms) {
+        const line = "at" in a
+          ? `${ms(a.at)} ms: m${i + 1}'s fault point armed over HTTP (${arm.specs[i]})`
+          : `m${i + 1}'s fault point never armed over HTTP (${arm.specs[i]}): ${a.failed}`;
+        faults.push(line);
+        log(`  ${line}`);
+      }
+      const armedMain = arm.httpAtMs === null || "at" in (monitor!.httpArms.get(arm.member) ?? {});
+      const line = !armedMain
+        ? `fault point ${arm.point} never armed on m${arm.member + 1}`
+        : f === null
         ? `fault point ${arm.point} armed on m${arm.member + 1}, not reached ${arm.after + 1} times`
         : `${ms(f.at)} ms: m${arm.member + 1} died at fault point ${arm.point}, restarted ` +
           (f.restartedAt === null
@@ -270,6 +286,8 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
     return { seed: opts.seed, record, violations, faults, summary };
   } finally {
     await monitor?.stop();
+    // awaited above on the way through; here only after another failure, which is the one told
+    await arming.catch(() => {});
     clearInterval(progress);
     pollStop = true;
     await polling;
