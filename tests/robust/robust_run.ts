@@ -2,7 +2,9 @@
  * One real-process robustness run (issue 13's real-process variant): three `concord serve`
  * processes whose peer traffic goes through a proxy (`peer_proxy.ts`), KV clients and one
  * watcher per member through lib/client over gRPC, faults from the run's seed
- * (`fault_schedule.ts`: kill -9, SIGSTOP, partitions, drops and delays), then everything
+ * (`fault_schedule.ts`: kill -9, SIGSTOP, partitions, drops and delays) and a fault point
+ * (`failpoint_arm.ts`: armed at start or over HTTP mid-run; the members snapshot every 100
+ * entries so the snapshot points are reached), then everything
  * healed, the members converged (same revision and hashKV), the history of revisions read
  * back from one member (no compaction in a run), and tests/sim's checkers run on the record
  * (`robust_check.ts`). The faults replay from the seed; the timing of a real run does not.
