@@ -16,6 +16,7 @@ import { describeFault, inject, planFaults } from "./fault_schedule.ts";
 import { HistoryReader } from "./history_reader.ts";
 import { LeaseClients } from "./lease_clients.ts";
 import { AdminClient } from "./admin_client.ts";
+import { unexplainedClosedDefrags } from "./closed_defrags.ts";
 import { replaceMember } from "./member_replace.ts";
 import { quotaAlarm } from "./quota_alarm.ts";
 import { KvClients, Recorder } from "./kv_clients.ts";
@@ -247,6 +248,14 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
     }
     for (const w of watchers) await w.stop();
     await reader.catchUp(Math.max(finalRev, 1));
+    // the members' logs are whole once they stopped: they explain defrags closed under them
+    await monitor?.stop();
+    await a.close();
+    admin = null;
+    await c.stop();
+    problems.push(
+      ...await unexplainedClosedDefrags(adminOps.defragsClosed, (m) => c.members[m].logs),
+    );
     const history = reader.history;
     problems.push(...history.defects);
     problems.push(...adminOps.hashMismatches);
@@ -317,7 +326,8 @@ function adminLine(a: AdminClient): string {
   const ok = r.compactions.filter((c) => c.ret !== null && c.error === null).length;
   const compactedReads = r.reads.filter((x) => "error" in x.outcome).length;
   return `${r.compactions.length} compactions (${ok} ok), ${r.defrags} defrags ` +
-    `(${a.defragsUnreachable} unreachable, ${a.hashChecks} hashKV checks), ` +
+    `(${a.defragsUnreachable} unreachable, ${a.defragsClosed.length} closed under them, ` +
+    `${a.hashChecks} hashKV checks), ` +
     `${r.reads.length} past reads (${compactedReads} compacted or future)`;
 }
 
