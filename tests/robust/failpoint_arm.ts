@@ -1,7 +1,8 @@
 /**
  * A fault point armed in a real-process run, one of two ways drawn from the seed: at start
- * (one member's first incarnation starts with CONCORD_FAILPOINTS, etcd's GOFAIL_FAILPOINTS
- * terms: lib/base/failpoint_terms.ts), or at run time over gofail's HTTP endpoint (every
+ * (one member starts with CONCORD_FAILPOINTS, etcd's GOFAIL_FAILPOINTS terms:
+ * lib/base/failpoint_terms.ts, and starts with it again after a kill or a replacement until
+ * it died at the point), or at run time over gofail's HTTP endpoint (every
  * member runs with CONCORD_FAILPOINTS_HTTP, and the harness PUTs the terms to one member a
  * drawn time after the traffic started, as etcd's robustness suite arms its failpoints). The
  * terms are `K*off->panic` at a point drawn from the seed, so that process dies exactly at its
@@ -127,7 +128,7 @@ export function describePlan(p: FailpointPlan): string {
         p.slow.member + 1
       }'s ${p.slow.point} slowed ${p.slow.ms} ms for ${p.slow.hits} hits`) +
     (p.httpAtMs === null
-      ? "; armed at start (CONCORD_FAILPOINTS)"
+      ? "; armed at start (CONCORD_FAILPOINTS, again at each start until it fires)"
       : `; armed over HTTP ${p.httpAtMs} ms after the traffic started (CONCORD_FAILPOINTS_HTTP)`);
 }
 
@@ -143,6 +144,7 @@ export class FailpointMonitor {
   /** Each member's port for gofail's endpoint (every incarnation listens on the same one). */
   readonly #httpPorts: number[];
   #stopping = false;
+  #faultsOver = false;
   readonly #restarts: Promise<void>[] = [];
   /** When the member died at the point and when it was restarted (on `now`). */
   fired: { at: number; restartedAt: number | null } | null = null;
@@ -160,17 +162,27 @@ export class FailpointMonitor {
   }
 
   /**
-   * The environment of member i's incarnation (ProcessClusterOptions.env): the terms for the
-   * first incarnation of a plan armed at start; gofail's endpoint for every incarnation of
-   * every member in an HTTP plan (the points then exist, none armed until the PUT).
+   * The environment of member i's incarnation (ProcessClusterOptions.env). A plan armed at
+   * start: the terms for each member's first incarnation, and for every later start of the
+   * member that is to die, until it died at the point or the faults are over (`endFaults`):
+   * a member killed, or replaced by a fresh learner, before it got there starts armed again,
+   * and a learner or a member restarted behind the leader's log installs the leader's
+   * snapshot, where the received-snapshot points are. An HTTP plan: gofail's endpoint for
+   * every incarnation of every member (the points then exist, none armed until the PUT).
    */
   env(i: number, incarnation: number): Record<string, string> | undefined {
     if (this.#plan.httpAtMs !== null) {
       const port = this.#httpPorts[i];
       return port === undefined ? undefined : { CONCORD_FAILPOINTS_HTTP: `127.0.0.1:${port}` };
     }
-    const v = incarnation === 0 ? this.#plan.specs[i] : undefined;
+    const again = i === this.#plan.member && this.fired === null && !this.#faultsOver;
+    const v = incarnation === 0 || again ? this.#plan.specs[i] : undefined;
     return v === undefined ? undefined : { CONCORD_FAILPOINTS: v };
+  }
+
+  /** The faults are over: a member started from now on (the heal) starts without points. */
+  endFaults(): void {
+    this.#faultsOver = true;
   }
 
   /**

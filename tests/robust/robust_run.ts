@@ -193,6 +193,7 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
       faults.push(line);
       log(`  ${line}`);
     }
+    monitor?.endFaults();
     clearInterval(progress);
     await kv.stop();
     log(`  clients stopped at ${rec.ms()} ms`);
