@@ -7,7 +7,8 @@
  * text; only at an error point). A term with a count runs that many hits, then the next term
  * takes over; after the last term the point is off. Anything else (gofail's `p%`, `print`,
  * `break`, `pause`, an unknown point, sleep where Concord cannot wait) is refused when the
- * variable is read, so a test never runs with a point it believes armed but is not.
+ * variable is read (and by the HTTP endpoint's PUT, lib/cli/serve_failpoints_http.ts, with
+ * the same reason), so a test never runs with a point it believes armed but is not.
  */
 import {
   ALL_FAULT_POINTS,
