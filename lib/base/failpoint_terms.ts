@@ -7,7 +7,8 @@
  * text; only at an error point). A term with a count runs that many hits, then the next term
  * takes over; after the last term the point is off. Anything else (gofail's `p%`, `print`,
  * `break`, `pause`, an unknown point, sleep where Concord cannot wait) is refused when the
- * variable is read, so a test never runs with a point it believes armed but is not.
+ * variable is read (and by the HTTP endpoint's PUT, lib/cli/serve_failpoints_http.ts, with
+ * the same reason), so a test never runs with a point it believes armed but is not.
  */
 import {
   ALL_FAULT_POINTS,
@@ -98,26 +99,53 @@ function parseTerm(point: FaultPoint, text: string): FailTerm {
   }
 }
 
-/** Reads a CONCORD_FAILPOINTS value; throws FailpointSpecError on anything it cannot run. */
-export function parseFailpoints(value: string): Map<FaultPoint, FailTerm[]> {
-  const out = new Map<FaultPoint, FailTerm[]>();
+/** The fault point of that name (names are etcd's, case and typo included), or undefined. */
+export function findFaultPoint(name: string): FaultPoint | undefined {
+  return ALL_FAULT_POINTS.find((p) => p === name);
+}
+
+/**
+ * One point's terms (`term->term->…`, as gofail's HTTP endpoint takes them in a PUT's body);
+ * throws FailpointSpecError on anything it cannot run, as for CONCORD_FAILPOINTS.
+ */
+export function parsePointTerms(point: FaultPoint, text: string): FailTerm[] {
+  return text.trim().split("->").map((t) => parseTerm(point, t.trim()));
+}
+
+/** One armed point as given: its terms, and their text (what gofail's status shows). */
+export interface ArmedTerms {
+  terms: FailTerm[];
+  desc: string;
+}
+
+/**
+ * Reads a CONCORD_FAILPOINTS value (or the body of gofail's `PUT /failpoints`), keeping each
+ * point's text as given; throws FailpointSpecError on anything it cannot run.
+ */
+export function parseFailpointSpec(value: string): Map<FaultPoint, ArmedTerms> {
+  const out = new Map<FaultPoint, ArmedTerms>();
   for (const part of value.split(";")) {
     const entry = part.trim();
     if (entry === "") continue;
     const eq = entry.indexOf("=");
     if (eq <= 0) throw new FailpointSpecError(`"${entry}": expected name=terms`);
     const name = entry.slice(0, eq).trim();
-    const point = ALL_FAULT_POINTS.find((p) => p === name);
+    const point = findFaultPoint(name);
     if (point === undefined) {
       throw new FailpointSpecError(
         `no fault point "${name}"; the points: ${ALL_FAULT_POINTS.join(", ")}`,
       );
     }
     if (out.has(point)) throw new FailpointSpecError(`${point} is given twice`);
-    const terms = entry.slice(eq + 1).trim().split("->").map((t) => parseTerm(point, t.trim()));
-    out.set(point, terms);
+    const desc = entry.slice(eq + 1).trim();
+    out.set(point, { terms: parsePointTerms(point, desc), desc });
   }
   return out;
+}
+
+/** Reads a CONCORD_FAILPOINTS value; throws FailpointSpecError on anything it cannot run. */
+export function parseFailpoints(value: string): Map<FaultPoint, FailTerm[]> {
+  return new Map([...parseFailpointSpec(value)].map(([p, a]) => [p, a.terms]));
 }
 
 /** What a point did, for the process's log. */
@@ -134,26 +162,64 @@ export interface TermFaultPointsHooks {
   fired?(f: FailpointFired): void;
 }
 
-/** Fault points that run parsed gofail terms. */
+/** One point's state: the terms left, their text, and how many hits ran a term. */
+interface PointState {
+  terms: FailTerm[];
+  desc: string;
+  count: number;
+}
+
+/**
+ * Fault points that run parsed gofail terms. Points may be armed, re-armed and disarmed while
+ * the member runs (gofail's HTTP endpoint: lib/cli/serve_failpoints_http.ts); a hit reads the
+ * point's terms as they are at that moment.
+ */
 export class TermFaultPoints implements FaultPoints {
-  readonly #terms: Map<FaultPoint, FailTerm[]>;
+  readonly #points = new Map<FaultPoint, PointState>();
   readonly #hooks: TermFaultPointsHooks;
   /** The sleep the last hit of each delay point asked for, taken by `delay`. */
   readonly #pending = new Map<DelayPoint, number>();
 
   constructor(terms: Map<FaultPoint, FailTerm[]>, hooks: TermFaultPointsHooks) {
-    // counts are used up: a copy, so the caller's map stays as parsed
-    this.#terms = new Map([...terms].map(([p, ts]) => [p, ts.map((t) => ({ ...t }))]));
     this.#hooks = hooks;
+    for (const [p, ts] of terms) this.arm(p, ts, describeTerms(ts));
+  }
+
+  /**
+   * Arms `point` with `terms` (replacing what it had, counts afresh, as gofail's Enable);
+   * `desc` is their text as given, for `status`.
+   */
+  arm(point: FaultPoint, terms: readonly FailTerm[], desc: string): void {
+    // counts are used up: a copy, so the caller's terms stay as parsed
+    this.#points.set(point, { terms: terms.map((t) => ({ ...t })), desc, count: 0 });
+    if (isDelay(point)) this.#pending.delete(point);
+  }
+
+  /** Disarms `point`; false if it was not armed (gofail's ErrDisabled). */
+  disarm(point: FaultPoint): boolean {
+    if (isDelay(point)) this.#pending.delete(point);
+    return this.#points.delete(point);
+  }
+
+  /**
+   * An armed point's terms as given and how many hits ran one of them (an `off` term too, as
+   * gofail counts); undefined if it is not armed. A point whose terms ran out stays armed
+   * (and does nothing), as in gofail, until disarmed.
+   */
+  status(point: FaultPoint): { desc: string; count: number } | undefined {
+    const s = this.#points.get(point);
+    return s === undefined ? undefined : { desc: s.desc, count: s.count };
   }
 
   hit(point: FaultPoint): void {
-    const terms = this.#terms.get(point);
-    if (terms === undefined) return;
+    const s = this.#points.get(point);
+    if (s === undefined) return;
+    const terms = s.terms;
     while (terms.length > 0 && terms[0].count <= 0) terms.shift();
     const t = terms[0];
     if (t === undefined) return;
     t.count--;
+    s.count++;
     if (t.action === "off") return;
     this.#hooks.fired?.({ point, term: t });
     switch (t.action) {
@@ -175,8 +241,8 @@ export class TermFaultPoints implements FaultPoints {
   }
 }
 
-/** One line per armed point, for the process's log at start. */
-export function describeFailpoints(terms: Map<FaultPoint, FailTerm[]>): string {
+/** One point's terms in etcd's form. */
+function describeTerms(ts: readonly FailTerm[]): string {
   const one = (t: FailTerm) =>
     (t.count === Infinity ? "" : `${t.count}*`) +
     (t.action === "sleep"
@@ -184,5 +250,10 @@ export function describeFailpoints(terms: Map<FaultPoint, FailTerm[]>): string {
       : t.action === "return"
       ? `return(${JSON.stringify(t.text)})`
       : t.action);
-  return [...terms].map(([p, ts]) => `${p}=${ts.map(one).join("->")}`).join(";");
+  return ts.map(one).join("->");
+}
+
+/** One line per armed point, for the process's log at start. */
+export function describeFailpoints(terms: Map<FaultPoint, FailTerm[]>): string {
+  return [...terms].map(([p, ts]) => `${p}=${describeTerms(ts)}`).join(";");
 }

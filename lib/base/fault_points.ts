@@ -7,8 +7,8 @@
  * code at each point calls `hit(point)` once and goes on; what a hit does is the caller's
  * choice (the whole-cluster simulation crashes the member's disk there, so nothing after the
  * point reaches it; `concord serve` takes etcd's GOFAIL_FAILPOINTS terms from the
- * CONCORD_FAILPOINTS variable: failpoint_terms.ts). Members built without points pay one null
- * check per point.
+ * CONCORD_FAILPOINTS variable, or while it runs over gofail's HTTP endpoint:
+ * failpoint_terms.ts). Members built without points pay one null check per point.
  */
 
 /** Every fault point, in the order of a write's life; the names are etcd's, typo included. */

@@ -24,6 +24,11 @@ import type { Logger } from "../base/log.ts";
 import type { FaultPoints } from "../base/fault_points.ts";
 import { FailpointSpecError } from "../base/failpoint_terms.ts";
 import { FAILPOINTS_ENV, failpointsFromEnv } from "./serve_failpoints.ts";
+import {
+  FAILPOINTS_HTTP_ENV,
+  type FailpointsHttpServer,
+  serveFailpointsHttp,
+} from "./serve_failpoints_http.ts";
 
 const hrefs = (urls: URL[]) => urls.map((u) => u.href.replace(/\/$/, ""));
 
@@ -106,7 +111,7 @@ export async function runServe(
     });
   } catch (err) {
     if (err instanceof FailpointSpecError) {
-      console.error(`concord serve: ${FAILPOINTS_ENV}: ${err.message}`);
+      console.error(`concord serve: ${err.message}`);
       return 1;
     }
     throw err;
@@ -118,12 +123,35 @@ export async function runServe(
     console.error(`concord serve: ${(err as Error).message}`);
     return 2;
   }
+  let failHttp: FailpointsHttpServer | undefined;
   try {
     const log = outputs.logger.named("cli/serve");
     failLog = outputs.logger.named("failpoint");
-    if (failpoints !== undefined) {
+    if (failpoints !== undefined && failpoints.armed !== "") {
       log.warn("fault points armed (a test's, never production's)", {
         [FAILPOINTS_ENV]: failpoints.armed,
+      });
+    }
+    if (failpoints?.http !== undefined) {
+      try {
+        failHttp = serveFailpointsHttp(
+          failpoints.http,
+          failpoints.faults,
+          (c) =>
+            failLog?.warn(c.terms === null ? "failpoint disarmed" : "failpoint armed", {
+              point: c.point,
+              ...(c.terms === null ? {} : { terms: c.terms }),
+            }),
+        );
+      } catch (err) {
+        log.error("cannot listen for failpoints over HTTP", {
+          [FAILPOINTS_HTTP_ENV]: env[FAILPOINTS_HTTP_ENV],
+          error: err instanceof Error ? err.message : String(err),
+        });
+        return 1;
+      }
+      log.warn("failpoint HTTP endpoint listening (a test's, never production's)", {
+        address: `${failHttp.addr.hostname}:${failHttp.addr.port}`,
       });
     }
     const arenas = capMallocArenas(env);
@@ -132,6 +160,7 @@ export async function runServe(
     });
     return await serveWith(parsed, log, outputs.logger, failpoints?.faults);
   } finally {
+    await failHttp?.shutdown();
     outputs.close();
   }
 }

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import {
   FailpointSpecError,
   parseFailpoints,
+  parseFailpointSpec,
+  parsePointTerms,
   TermFaultPoints,
 } from "../../lib/base/failpoint_terms.ts";
 import {
@@ -114,4 +116,42 @@ Deno.test("ordered delay: items behind a delay wait, and all go out in the order
   d.clear();
   clock.advance(50);
   assert.deepEqual(out, ["b", "c", "d"], "a cleared delay sends nothing");
+});
+
+Deno.test("failpoint terms: armed, re-armed and disarmed while running; status counts hits", () => {
+  const f = points("afterCommit=1*off->panic");
+  assert.deepEqual(f.status("afterCommit"), { desc: "1*off->panic", count: 0 });
+  assert.equal(f.status("beforeCommit"), undefined, "not armed");
+  f.hit("afterCommit");
+  assert.deepEqual(f.status("afterCommit"), { desc: "1*off->panic", count: 1 });
+  // re-armed: the new terms, counts afresh (gofail's Enable)
+  f.arm("afterCommit", parsePointTerms("afterCommit", "2*off"), "2*off");
+  f.hit("afterCommit");
+  f.hit("afterCommit");
+  f.hit("afterCommit"); // the terms ran out: nothing, and not counted
+  assert.deepEqual(f.status("afterCommit"), { desc: "2*off", count: 2 });
+  assert.equal(f.disarm("afterCommit"), true);
+  assert.equal(f.disarm("afterCommit"), false, "not armed any more");
+  assert.equal(f.status("afterCommit"), undefined);
+  f.hit("afterCommit");
+  // a delay armed and disarmed before the code asked how long: no wait is left behind
+  f.arm("raftBeforeLeaderSend", parsePointTerms("raftBeforeLeaderSend", "sleep(40)"), "sleep(40)");
+  f.hit("raftBeforeLeaderSend");
+  f.disarm("raftBeforeLeaderSend");
+  assert.equal(f.delay("raftBeforeLeaderSend"), 0);
+  // the same check as the variable's
+  assert.throws(() => parsePointTerms("raftBeforeSave", "sleep(100)"), FailpointSpecError);
+  assert.deepEqual(
+    [...parseFailpointSpec(' afterCommit = 3*off->panic ;defragOpenFileError=return("x")')],
+    [
+      ["afterCommit", {
+        desc: "3*off->panic",
+        terms: parsePointTerms("afterCommit", "3*off->panic"),
+      }],
+      ["defragOpenFileError", {
+        desc: 'return("x")',
+        terms: [{ action: "return", count: Infinity, text: "x" }],
+      }],
+    ],
+  );
 });

@@ -6,7 +6,8 @@
  * any member from its own state). `--replace-first` makes the first fault a membership change
 (as the CI test does). Exits 1 on the first run with a violation, after printing it with its faults and
  * the command that replays the faults (the timing of a real run does not replay).
- * `--no-failpoints`: no fault point armed (failpoint_arm.ts; runs of seeds recorded before).
+ * `--no-failpoints`: no fault point armed (failpoint_arm.ts: by the seed, at start through
+ * CONCORD_FAILPOINTS or mid-run over gofail's HTTP endpoint, the plan's line says which).
  */
 import { testSeed } from "../../lib/base/rand.ts";
 import { robustRun } from "./robust_run.ts";

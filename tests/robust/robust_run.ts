@@ -2,7 +2,9 @@
  * One real-process robustness run (issue 13's real-process variant): three `concord serve`
  * processes whose peer traffic goes through a proxy (`peer_proxy.ts`), KV clients and one
  * watcher per member through lib/client over gRPC, faults from the run's seed
- * (`fault_schedule.ts`: kill -9, SIGSTOP, partitions, drops and delays), then everything
+ * (`fault_schedule.ts`: kill -9, SIGSTOP, partitions, drops and delays) and a fault point
+ * (`failpoint_arm.ts`: armed at start or over HTTP mid-run; the members snapshot every 100
+ * entries so the snapshot points are reached), then everything
  * healed, the members converged (same revision and hashKV), the history of revisions read
  * back from one member (no compaction in a run), and tests/sim's checkers run on the record
  * (`robust_check.ts`). The faults replay from the seed; the timing of a real run does not.
@@ -14,6 +16,7 @@ import { describeFault, inject, planFaults } from "./fault_schedule.ts";
 import { HistoryReader } from "./history_reader.ts";
 import { LeaseClients } from "./lease_clients.ts";
 import { AdminClient } from "./admin_client.ts";
+import { unexplainedClosedDefrags } from "./closed_defrags.ts";
 import { replaceMember } from "./member_replace.ts";
 import { quotaAlarm } from "./quota_alarm.ts";
 import { KvClients, Recorder } from "./kv_clients.ts";
@@ -21,7 +24,7 @@ import { PeerProxy } from "./peer_proxy.ts";
 import { checkRecord, type RunRecord } from "./robust_check.ts";
 import { MemberWatcher } from "./watchers.ts";
 import { Rand } from "../../lib/base/rand.ts";
-import { describePlan, FailpointMonitor, planFailpoint } from "./failpoint_arm.ts";
+import { describePlan, FailpointMonitor, planFailpoint, SNAPSHOT_FLAGS } from "./failpoint_arm.ts";
 
 export interface RunOptions {
   seed: number;
@@ -74,12 +77,15 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
   let progress: ReturnType<typeof setInterval> | undefined;
   let polling: Promise<void> = Promise.resolve();
   let pollStop = false;
-  const arm = opts.failpoints === false ? null : planFailpoint(opts.seed, n);
+  const arm = opts.failpoints === false ? null : planFailpoint(opts.seed, n, opts.seconds);
+  let arming: Promise<void> = Promise.resolve();
   const monitor = arm === null
     ? null
     : new FailpointMonitor(arm, () => cluster, () => performance.now());
   try {
     const c = cluster = await ProcessCluster.start("concord", n, {
+      // snapshots every 100 entries, catch-up by snapshot past 50: the snapshot points fire
+      flags: [...SNAPSHOT_FLAGS],
       listenPeers: listen.map((p) => `http://127.0.0.1:${p}`),
       advertisePeers: proxy.ports.map((p) => `http://127.0.0.1:${p}`),
       // the proxy tells members apart by their pids from the first connection on
@@ -164,6 +170,8 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
       for (const w of watchers) w.requestProgress();
     }, 700);
     const deadline = performance.now() + opts.seconds * 1000;
+    // an HTTP plan arms its points a while after the traffic started, as etcd's robustness does
+    if (monitor !== null) arming = monitor.armOverHttp(performance.now(), deadline);
     const actions = {
       replace: (m: number) => replaceMember(c, a, m, `http://127.0.0.1:${proxy.ports[m]}`),
       nospace: (m: number, ms: number) => quotaAlarm(c, a, m, ms),
@@ -185,13 +193,25 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
       faults.push(line);
       log(`  ${line}`);
     }
+    monitor?.endFaults();
     clearInterval(progress);
     await kv.stop();
     log(`  clients stopped at ${rec.ms()} ms`);
     if (arm !== null) {
+      await arming;
       const f = monitor!.fired;
       const ms = (t: number) => Math.round(t - rec.t0);
-      const line = f === null
+      for (const [i, a] of monitor!.httpArms) {
+        const line = "at" in a
+          ? `${ms(a.at)} ms: m${i + 1}'s fault point armed over HTTP (${arm.specs[i]})`
+          : `m${i + 1}'s fault point never armed over HTTP (${arm.specs[i]}): ${a.failed}`;
+        faults.push(line);
+        log(`  ${line}`);
+      }
+      const armedMain = arm.httpAtMs === null || "at" in (monitor!.httpArms.get(arm.member) ?? {});
+      const line = !armedMain
+        ? `fault point ${arm.point} never armed on m${arm.member + 1}`
+        : f === null
         ? `fault point ${arm.point} armed on m${arm.member + 1}, not reached ${arm.after + 1} times`
         : `${ms(f.at)} ms: m${arm.member + 1} died at fault point ${arm.point}, restarted ` +
           (f.restartedAt === null
@@ -229,6 +249,14 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
     }
     for (const w of watchers) await w.stop();
     await reader.catchUp(Math.max(finalRev, 1));
+    // the members' logs are whole once they stopped: they explain defrags closed under them
+    await monitor?.stop();
+    await a.close();
+    admin = null;
+    await c.stop();
+    problems.push(
+      ...await unexplainedClosedDefrags(adminOps.defragsClosed, (m) => c.members[m].logs),
+    );
     const history = reader.history;
     problems.push(...history.defects);
     problems.push(...adminOps.hashMismatches);
@@ -270,6 +298,8 @@ export async function robustRun(opts: RunOptions): Promise<RunResult> {
     return { seed: opts.seed, record, violations, faults, summary };
   } finally {
     await monitor?.stop();
+    // awaited above on the way through; here only after another failure, which is the one told
+    await arming.catch(() => {});
     clearInterval(progress);
     pollStop = true;
     await polling;
@@ -297,7 +327,8 @@ function adminLine(a: AdminClient): string {
   const ok = r.compactions.filter((c) => c.ret !== null && c.error === null).length;
   const compactedReads = r.reads.filter((x) => "error" in x.outcome).length;
   return `${r.compactions.length} compactions (${ok} ok), ${r.defrags} defrags ` +
-    `(${a.defragsUnreachable} unreachable, ${a.hashChecks} hashKV checks), ` +
+    `(${a.defragsUnreachable} unreachable, ${a.defragsClosed.length} closed under them, ` +
+    `${a.hashChecks} hashKV checks), ` +
     `${r.reads.length} past reads (${compactedReads} compacted or future)`;
 }
 
