@@ -9,7 +9,8 @@
  */
 import assert from "node:assert/strict";
 import { FAULT_POINTS } from "../../lib/base/fault_points.ts";
-import { describeFailure, replayCommand, runCluster, type RunOptions } from "./cluster_run.ts";
+import { runCluster } from "./cluster_run.ts";
+import { describeFailure, replayCommand, type RunOptions } from "./cluster_run_options.ts";
 
 /** Seeds tried per point before the test gives up on reaching it. */
 const TRIES = 10;

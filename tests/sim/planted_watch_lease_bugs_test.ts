@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { testSeed } from "../../lib/base/rand.ts";
-import { type PlantedBug, replayCommand, runCluster, type RunOptions } from "./cluster_run.ts";
+import { runCluster } from "./cluster_run.ts";
+import { type PlantedBug, replayCommand, type RunOptions } from "./cluster_run_options.ts";
 
 /**
  * Runs seeds from a fresh base with `bug` planted until a violation matches `wanted`, at most

@@ -27,15 +27,15 @@
  * Exits 1 on the first failing seed, after printing it with its replay command and trace. A run
  * that throws is its seed's failure (printed with its replay command), never the process's end.
  */
+import { runCluster } from "./cluster_run.ts";
 import {
   describeFailure,
   parseArm,
   PLANTED_BUGS,
   replayCommand,
-  runCluster,
   type RunOptions,
   type RunResult,
-} from "./cluster_run.ts";
+} from "./cluster_run_options.ts";
 import { errorText } from "./run_context.ts";
 import type { KvOp } from "./kv_history.ts";
 

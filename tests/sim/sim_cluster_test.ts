@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { testSeed } from "../../lib/base/rand.ts";
-import { describeFailure, replayCommand, runCluster, type RunOptions } from "./cluster_run.ts";
+import { runCluster } from "./cluster_run.ts";
+import { describeFailure, replayCommand, type RunOptions } from "./cluster_run_options.ts";
 
 const SEEDS = Number(Deno.env.get("SIM_SEEDS") ?? 6);
 
