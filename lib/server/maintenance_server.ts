@@ -7,6 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { createHash } from "node:crypto";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { Errors } from "../base/errors.ts";
+import { ClosedError } from "../backend/errors.ts";
 import { saturateInt64 } from "../base/types.ts";
 import { tookField } from "../base/log.ts";
 import { RequestKind } from "./request.ts";
@@ -94,17 +95,39 @@ export class MaintenanceServer {
     });
   }
 
-  /** Defragment this member's page file (root only). */
+  /**
+   * Defragment this member's page file (root only). A snapshot install that replaces the
+   * backend under the copy (it closes the old one) does not fail the call: it defragments the
+   * new backend once the install is done, as etcd's answers OK there (its old backend waits
+   * for the defrag before it closes).
+   */
   async defragment(caller: Caller): Promise<pb.DefragmentResponse> {
     const m = this.#m;
     await checkAdmin(m, caller);
+    await storeReady(m);
     const before = m.backend.stats();
     const started = m.clock.now();
     m.log.info("defragmenting", { "current-db-size-bytes": before.fileBytes });
-    await m.backend.defrag();
+    for (let backend = m.backend;;) {
+      try {
+        await backend.defrag();
+        break;
+      } catch (err) {
+        if (!(err instanceof ClosedError)) throw err;
+        await m.storeReady(); // fails when the member stops or fails meanwhile
+        if (m.backend === backend) throw err; // closed, not replaced
+        backend = m.backend;
+        m.log.info("defragmenting the backend a snapshot install opened", {
+          "current-db-size-bytes": backend.stats().fileBytes,
+        });
+      }
+    }
+    // (an install may have closed the backend just defragmented: its sizes are the new one's)
+    await storeReady(m);
+    const after = m.backend.stats().fileBytes;
     m.log.info("finished defragmenting directory", {
-      "current-db-size-bytes-diff": m.backend.stats().fileBytes - before.fileBytes,
-      "current-db-size-bytes": m.backend.stats().fileBytes,
+      "current-db-size-bytes-diff": after - before.fileBytes,
+      "current-db-size-bytes": after,
       took: tookField(m.clock.now() - started),
     });
     return create(pb.DefragmentResponseSchema, { header: m.header() });

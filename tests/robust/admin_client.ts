@@ -46,7 +46,7 @@ export class AdminClient {
   defragsUnreachable = 0;
   /**
    * Defrags that failed with `backend is closed`: allowed only where their member's log
-   * shows a snapshot install or a stop under them (closed_defrags.ts, once the run is over).
+   * shows a stop under them (closed_defrags.ts, once the run is over).
    */
   readonly defragsClosed: ClosedDefrag[] = [];
   readonly #rec: Recorder;

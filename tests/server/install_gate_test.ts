@@ -250,3 +250,62 @@ Deno.test("a RangeStream's later chunks and the Maintenance reads wait for a sna
     await c.stop();
   }
 });
+
+Deno.test("a defrag a snapshot install cuts short defragments the new backend and answers OK", async () => {
+  // etcd's old backend waits for a defrag before it closes, so its Defragment answers OK; a
+  // Concord install closes the backend under the copy (`backend is closed`), and the call
+  // then defragments the backend the install opened
+  const seed = testSeed();
+  console.log(`seed=${seed}`);
+  const c = await SimCluster.start({
+    size: 3,
+    seed,
+    network: { trace: false },
+    configure: (cfg) => (cfg.snapshotCount = 20),
+    member: { snapshotCatchUpEntries: 5 },
+  });
+  try {
+    await c.until("a leader", () => c.leader() !== null);
+    const leader = c.leader()!;
+    const i = c.members.findIndex((m) => m !== null && m !== leader);
+    const f = c.members[i]!;
+    const pad = "x".repeat(200);
+    for (let n = 0; n < 60; n++) await c.put(leader, `d/${String(n).padStart(2, "0")}`, `e${pad}`);
+    await c.until("the follower holds every key", () => f.store.rev() === leader.store.rev());
+    c.net.isolate(f.id);
+    for (let n = 0; n < 60; n++) await c.put(leader, `d/${String(n).padStart(2, "0")}`, "late");
+    await c.until("the leader snapshotted past the log", () => leader.snapshotIndex >= 60);
+    c.disks[i].slowSync = { clock: c.clock, ms: 20 };
+
+    // a defrag kept running on the follower every millisecond until its install ends
+    const maint = new MaintenanceServer(f);
+    const defrags: { at: number; r: ReturnType<typeof track<unknown>> }[] = [];
+    let cutShort = 0; // defrags running when the install closed the old backend
+    c.net.heal();
+    let sawInstall = false;
+    while (!sawInstall || f.applyingSnapshot) {
+      if (!f.backend.defragmenting && !f.applyingSnapshot) {
+        defrags.push({ at: c.clock.now(), r: track(maint.defragment(NOBODY)) });
+      }
+      const running = f.backend.defragmenting;
+      await c.step(1);
+      if (f.applyingSnapshot && !sawInstall) {
+        sawInstall = true;
+        if (running) cutShort++;
+      }
+      if (c.clock.now() > 60_000) throw new Error(`seed=${seed}: no install`);
+    }
+    // and one asked while the store is closed waits for the install
+    await c.until("every defrag answered", () => defrags.every((d) => d.r.state !== "pending"));
+    const failed = defrags.filter((d) => d.r.state !== "ok").map((d) => `at ${d.at}: ${d.r.error}`);
+    assert.deepEqual(failed, [], `seed=${seed}: defrags failed`);
+    assert.equal(cutShort, 1, `seed=${seed}: no defrag was running when the install began`);
+    assert.deepEqual(f.backend.check(), []);
+    const got = f.store.range({ key: "d/", end: "d0" });
+    assert.equal(got.kvs.length, 60);
+    assert.ok(got.kvs.every((kv) => dec.decode(kv.value) === "late"), "the install's data");
+  } finally {
+    // (a stop may wait for a commit's fsync on the slow disk: the clock must run meanwhile)
+    await c.settle("the cluster stopped", c.stop());
+  }
+});

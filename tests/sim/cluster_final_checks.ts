@@ -46,7 +46,7 @@ export interface FinalState {
   leases: LeaseRecord[];
   admin: AdminRecords;
   /** When a member became leader (its lessor then extends every lease). */
-  elections: number[];
+  promotions: number[];
   /** How long a client waits for an answer. */
   clientTimeoutMs: number;
   /** Every watcher of the run. */
@@ -92,7 +92,7 @@ export function finalChecks(s: FinalState, violations: string[]): void {
   violations.push(...checkSerializable(kv.serial, archive));
   violations.push(
     ...checkLeases(leases, archive, {
-      elections: s.elections,
+      promotions: s.promotions,
       extendMs: c.configs[0].electionTimeoutMs,
       answeredWithinMs: s.clientTimeoutMs,
     }),

@@ -130,17 +130,22 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
     watchers.drainAll();
     observe();
   };
-  /** When a member became leader (its lessor then extends every lease: checkLeases). */
-  const elections: number[] = [];
-  const wasLeader = new Map<Member, boolean>();
-  /** Records what the members applied, and leader elections; changes nothing. */
+  /**
+   * When a leader's lessor became primary (it extends every lease then: checkLeases). A new
+   * leader promotes its lessor when it applies its own term's first entry, as etcd's does, so
+   * a leader elected without a quorum expires nothing until it has one again (seed 41004706).
+   */
+  const promotions: number[] = [];
+  const wasPrimary = new Map<Member, boolean>();
+  /** Records what the members applied, and lessor promotions; changes nothing. */
   const observe = () => {
     for (const m of c.live) {
       // a failed member's store is not readable (its backend failed), nor the store a member
       // is replacing with a snapshot's (closed under it); the others record the history
       if (m.failure !== null) continue;
-      if (m.isLeader && !wasLeader.get(m)) elections.push(c.clock.now());
-      wasLeader.set(m, m.isLeader);
+      const primary = m.isLeader && m.lessor.isPrimary;
+      if (primary && !wasPrimary.get(m)) promotions.push(c.clock.now());
+      wasPrimary.set(m, primary);
       if (m.applyingSnapshot) continue;
       try {
         archive.observe(m.config.name, m.store, c.clock.now());
@@ -419,7 +424,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       kv,
       leases,
       admin,
-      elections,
+      promotions,
       clientTimeoutMs: CLIENT_TIMEOUT_MS,
       watchers: watchers.all,
       refOf,

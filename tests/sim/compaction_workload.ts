@@ -114,11 +114,9 @@ export async function adminClient(ctx: RunContext, n: number): Promise<AdminReco
           )
         ),
       );
-      // a member that crashed under its defrag fails it, and one that installed a snapshot
-      // meanwhile (the backend it defragmented was closed and replaced); one otherwise
-      // running must not
-      const replaced = got !== "timeout" && "e" in got &&
-        errorText(got.e).endsWith("backend is closed");
+      // a member that crashed under its defrag fails it; one otherwise running must not (a
+      // snapshot install that replaces the backend under the copy makes the defrag start
+      // again on the new one: maintenance_server.ts)
       // and one on a disk made full fails there (no room for its copy: the member serves on
       // its old file; or the member failed on its full disk meanwhile)
       const full = got !== "timeout" && "e" in got && c.disks[i].capacity !== Infinity &&
@@ -126,7 +124,7 @@ export async function adminClient(ctx: RunContext, n: number): Promise<AdminReco
       // and one failed at defragOpenFileError by the run's fault points (the member serves on)
       const armed = got !== "timeout" && "e" in got && errorText(got.e).includes(SIM_DEFRAG_ERROR);
       if (
-        got !== "timeout" && "e" in got && c.members[i] === m && !replaced && !full && !armed
+        got !== "timeout" && "e" in got && c.members[i] === m && !full && !armed
       ) {
         out.defragFailures.push(`defrag of ${m.config.name} failed: ${errorText(got.e)}`);
       }

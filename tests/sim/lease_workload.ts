@@ -6,8 +6,9 @@
  * it, all of the lease's keys in one revision (at the revoke's revision when a revoke was
  * acknowledged), and never comes back; a lease nobody revoked loses its keys no earlier than
  * its TTL after the last keep-alive (or grant) that was answered, and no later than its TTL
- * after that or after the last leader election since (a new leader's lessor gives every lease
- * its TTL again, plus the election timeout, as etcd's Promote), with the slack of the
+ * after that or after the last lessor promotion since (a new leader's lessor gives every lease
+ * its TTL again, plus the election timeout, as etcd's Promote, once the leader applied its
+ * term's first entry, which needs a quorum), with the slack of the
  * lessor's scan (500 ms), its retry of a revoke lost to a leader change (3 s) and a commit.
  */
 import { KvServer } from "../../lib/server/kv_server.ts";
@@ -122,8 +123,11 @@ function describe(o: "timeout" | { v: unknown } | { e: unknown }): string {
 /** Violations of the lease guarantees in the recorded history (every lease gone by now). */
 /** What bounds how late a lease may expire. */
 export interface LeaseTimes {
-  /** When a member became leader (sorted). */
-  elections: readonly number[];
+  /**
+   * When a leader's lessor became primary (sorted): it applied its own term's first entry, so
+   * a leader without a quorum gives no lease its TTL again until it has one.
+   */
+  promotions: readonly number[];
   /** The TTL extension a new leader gives every lease (the election timeout). */
   extendMs: number;
   /** An answered call took effect at most this long after it was made (the client timeout). */
@@ -183,7 +187,7 @@ export function checkLeases(
         if (times !== undefined && l.granted) {
           // the latest the lease's clock can have (re)started: an answered call's effect
           let deadline = from + times.answeredWithinMs + l.ttlMs;
-          for (const t of times.elections) {
+          for (const t of times.promotions) {
             if (t >= from && t <= del.seenMs) {
               deadline = Math.max(deadline, t + l.ttlMs + times.extendMs);
             }
@@ -191,7 +195,7 @@ export function checkLeases(
           if (del.seenMs > deadline + EXPIRY_SLACK_MS) {
             bad.push(
               `${name}: ${k.key} deleted only by ${del.seenMs} ms, past its TTL (${l.ttlMs} ms) ` +
-                `from its last grant or keep-alive (${from} ms) and from every leader elected ` +
+                `from its last grant or keep-alive (${from} ms) and from every lessor promoted ` +
                 `since (deadline ${deadline} ms, slack ${EXPIRY_SLACK_MS} ms)`,
             );
           }

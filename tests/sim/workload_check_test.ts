@@ -96,20 +96,20 @@ Deno.test("lease check: a leased key deleted after its TTL passes; early, late, 
   );
 });
 
-Deno.test("lease check: a lease that expires long past its TTL fails, unless a leader elected since gave it its TTL again", async () => {
+Deno.test("lease check: a lease that expires long past its TTL fails, unless a lessor promoted since gave it its TTL again", async () => {
   const s = await newStore();
   const h = new HistoryArchive();
   put(s, "L0/0", "v", LEASE); // granted at 0 ms (answered within 1.5 s), TTL 1 s
   h.observe("m", s, 100);
   del(s, "L0/0");
   h.observe("m", s, 9000); // deleted only at 9 s
-  const times = { elections: [] as number[], extendMs: 100, answeredWithinMs: 1500 };
+  const times = { promotions: [] as number[], extendMs: 100, answeredWithinMs: 1500 };
   assert.match(
     checkLeases([lease()], h, times).join(),
     /deleted only by 9000 ms, past its TTL \(1000 ms\).*deadline 2500 ms, slack 4500 ms/,
   );
-  // a leader elected at 4 s extends it to 5.1 s: 9 s is within the slack
-  assert.deepEqual(checkLeases([lease()], h, { ...times, elections: [4000] }), []);
+  // a lessor promoted at 4 s extends it to 5.1 s: 9 s is within the slack
+  assert.deepEqual(checkLeases([lease()], h, { ...times, promotions: [4000] }), []);
   // an unanswered grant bounds nothing (it may have applied any time)
   assert.deepEqual(checkLeases([lease({ granted: false })], h, times), []);
 });
