@@ -731,7 +731,7 @@ export class H2Connection implements ServerConnection {
     const existing = this.streams.get(sid);
     if (existing !== undefined) {
       // Trailers.
-      if (existing.remoteClosed) {
+      if (existing.remoteClosed && !existing.answeredEarly) {
         throw new StreamError(ErrorCode.STREAM_CLOSED, "HEADERS after END_STREAM");
       }
       if (!endStream) throw new StreamError(ErrorCode.PROTOCOL_ERROR, "trailers without END");
