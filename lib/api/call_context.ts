@@ -46,16 +46,14 @@ export class CallContext implements HandlerContext {
   readonly requestMethod: string;
   readonly url: string;
   readonly requestHeader: Headers;
-  readonly #responseHeaderInit: Record<string, string>;
-  readonly #responseTrailerInit: Record<string, string> | undefined;
-  #responseHeader: Headers | undefined;
-  #responseTrailer: Headers | undefined;
+  /**
+   * The response's headers and trailers and the call's abort state: what a direct path keeps
+   * while it waits for the implementation, instead of this context (see CallAnswer).
+   */
+  readonly answer: CallAnswer;
   readonly #deadline: number | undefined;
   readonly #request: { readonly signal: AbortSignal };
   #values: ContextValues | undefined;
-  #controller: AbortController | undefined;
-  #aborted = false;
-  #reason: unknown = undefined;
 
   constructor(init: CallContextInit) {
     this.method = init.method;
@@ -64,24 +62,20 @@ export class CallContext implements HandlerContext {
     this.requestMethod = init.requestMethod;
     this.url = init.url;
     this.requestHeader = init.requestHeader;
-    this.#responseHeaderInit = init.responseHeader;
-    this.#responseTrailerInit = init.responseTrailer;
+    this.answer = new CallAnswer(init.responseHeader, init.responseTrailer);
     this.#values = init.contextValues;
     this.#deadline = init.timeoutMs === undefined ? undefined : Date.now() + init.timeoutMs;
     this.#request = init.request;
   }
 
-  /**
-   * The response's headers, made on first use: a unary call reads them when it answers, not
-   * while it waits for its commit (two FieldHeaders, about 200 bytes per call in flight).
-   */
+  /** The response's headers, made on first use (see CallAnswer.header). */
   get responseHeader(): Headers {
-    return this.#responseHeader ??= new FieldHeaders(this.#responseHeaderInit);
+    return this.answer.header;
   }
 
-  /** The response's trailers, made on first use (see responseHeader). */
+  /** The response's trailers, made on first use (see CallAnswer.trailer). */
   get responseTrailer(): Headers {
-    return this.#responseTrailer ??= new FieldHeaders(this.#responseTrailerInit);
+    return this.answer.trailer;
   }
 
   /** The request's context values (lib/http's PEER_CERTIFICATE), or empty ones. */
@@ -99,26 +93,27 @@ export class CallContext implements HandlerContext {
    * use, with the state it would have had from the start.
    */
   get signal(): AbortSignal {
-    if (this.#controller !== undefined) return this.#controller.signal;
+    const answer = this.answer;
+    if (answer.controller !== undefined) return answer.controller.signal;
     const c = new AbortController();
-    this.#controller = c;
-    if (this.#aborted) {
-      c.abort(this.#reason);
+    answer.controller = c;
+    if (answer.aborted) {
+      c.abort(answer.reason);
       return c.signal;
     }
     const req = this.#request.signal;
     if (req.aborted) {
-      this.abort(req.reason);
+      answer.abort(req.reason);
       return c.signal;
     }
     const left = this.timeoutMs();
     if (left !== undefined && left <= 0) {
-      this.abort(timedOut());
+      answer.abort(timedOut());
       return c.signal;
     }
-    const onRequestAbort = () => this.abort(req.reason);
+    const onRequestAbort = () => answer.abort(req.reason);
     req.addEventListener("abort", onRequestAbort, { once: true });
-    const timer = left === undefined ? undefined : setTimeout(() => this.abort(timedOut()), left);
+    const timer = left === undefined ? undefined : setTimeout(() => answer.abort(timedOut()), left);
     c.signal.addEventListener("abort", () => {
       if (timer !== undefined) clearTimeout(timer);
       req.removeEventListener("abort", onRequestAbort);
@@ -128,10 +123,50 @@ export class CallContext implements HandlerContext {
 
   /** Aborts the signal (now, or as it is built) with `reason`; later calls change nothing. */
   abort(reason?: unknown): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
-    this.#controller?.abort(reason);
+    this.answer.abort(reason);
+  }
+}
+
+/**
+ * What a call's answer is made of: the response's headers and trailers, made on first use (a
+ * unary call reads them when it answers, not while it waits for its commit), and the call's
+ * abort state with the signal's controller once one is built. Apart from CallContext so that a
+ * direct path waiting for the implementation's promise keeps these few fields and not the
+ * context, which keeps the request, its headers, URL and values (docs/perf.md "Held per put,
+ * seventh session"); whoever still needs the context (a handler that reads its signal or its
+ * headers later) keeps it itself.
+ */
+export class CallAnswer {
+  readonly #headerInit: Record<string, string>;
+  readonly #trailerInit: Record<string, string> | undefined;
+  #header: Headers | undefined = undefined;
+  #trailer: Headers | undefined = undefined;
+  /** The call signal's controller, once CallContext.signal built it. */
+  controller: AbortController | undefined = undefined;
+  aborted = false;
+  reason: unknown = undefined;
+
+  constructor(headerInit: Record<string, string>, trailerInit: Record<string, string> | undefined) {
+    this.#headerInit = headerInit;
+    this.#trailerInit = trailerInit;
+  }
+
+  /** The response's headers (made on first use). */
+  get header(): Headers {
+    return this.#header ??= new FieldHeaders(this.#headerInit);
+  }
+
+  /** The response's trailers (made on first use). */
+  get trailer(): Headers {
+    return this.#trailer ??= new FieldHeaders(this.#trailerInit);
+  }
+
+  /** Aborts the call's signal (now, or as it is built) with `reason`; later calls change nothing. */
+  abort(reason?: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
   }
 }
 

@@ -32,6 +32,7 @@ import { CallContext } from "./call_context.ts";
 import type { AnyImpl } from "./instrument.ts";
 import { readLimited } from "./limits.ts";
 import { once } from "./body.ts";
+import type { DirectHandler } from "./grpc_unary.ts";
 import { quoteLargeIntegers } from "./json_int64.ts";
 
 const JSON_RE = /^application\/json(?:;\s*charset=utf-?8)?$/i;
@@ -45,8 +46,9 @@ export function connectUnaryHandler(
   method: DescMethod,
   impl: AnyImpl,
   maxBodyBytes: number,
-): (req: UniversalServerRequest) => Promise<UniversalServerResponse | undefined> {
-  return async (req) => {
+): DirectHandler {
+  // declines synchronously, before its own async frame begins
+  return (req) => {
     if (req.method !== "POST") return undefined;
     const type = req.header.get("Content-Type");
     if (type === null) return undefined;
@@ -68,41 +70,54 @@ export function connectUnaryHandler(
       responseHeader: { "Content-Type": json ? "application/json" : "application/proto" },
       contextValues: req.contextValues,
     });
-    let status = 200;
-    let body: Uint8Array;
-    try {
-      if (timeout.error) throw timeout.error;
-      const bytes = await readLimited(req.body as AsyncIterable<Uint8Array>, maxBodyBytes);
-      let input;
-      if (json) {
-        try {
-          input = fromJsonString(
-            method.input,
-            quoteLargeIntegers(decoder.decode(bytes)),
-            READ_JSON,
-          );
-        } catch (err) {
-          throw ConnectError.from(err, Code.InvalidArgument);
-        }
-      } else {
-        try {
-          input = fromBinary(method.input, bytes);
-        } catch (err) {
-          throw new ConnectError(`parse binary: ${(err as Error).message}`, Code.Internal);
-        }
-      }
-      const out = create(method.output, (await impl(input, ctx)) as Record<string, unknown>);
-      body = json ? encoder.encode(toJsonString(method.output, out)) : toBinary(method.output, out);
-    } catch (err) {
-      const ce = toConnectError(err);
-      ctx.abort(ce);
-      status = codeToHttpStatus(ce.code);
-      ctx.responseHeader.set("Content-Type", "application/json");
-      if (!ce.isWireError) mergeNonProtocolHeaders(ctx.responseHeader, ce.metadata);
-      body = errorToJsonBytes(ce, {});
-    }
-    const header = trailerMux(ctx.responseHeader, ctx.responseTrailer);
-    header.set("Content-Length", String(body.byteLength));
-    return { status, header, body: once(body) };
+    return serve(method, impl, maxBodyBytes, req, ctx, json, timeout.error);
   };
+}
+
+/** The call, once the path took it. */
+async function serve(
+  method: DescMethod,
+  impl: AnyImpl,
+  maxBodyBytes: number,
+  req: UniversalServerRequest,
+  ctx: CallContext,
+  json: boolean,
+  timeoutError: ConnectError | undefined,
+): Promise<UniversalServerResponse> {
+  let status = 200;
+  let body: Uint8Array;
+  try {
+    if (timeoutError) throw timeoutError;
+    const bytes = await readLimited(req.body as AsyncIterable<Uint8Array>, maxBodyBytes);
+    let input;
+    if (json) {
+      try {
+        input = fromJsonString(
+          method.input,
+          quoteLargeIntegers(decoder.decode(bytes)),
+          READ_JSON,
+        );
+      } catch (err) {
+        throw ConnectError.from(err, Code.InvalidArgument);
+      }
+    } else {
+      try {
+        input = fromBinary(method.input, bytes);
+      } catch (err) {
+        throw new ConnectError(`parse binary: ${(err as Error).message}`, Code.Internal);
+      }
+    }
+    const out = create(method.output, (await impl(input, ctx)) as Record<string, unknown>);
+    body = json ? encoder.encode(toJsonString(method.output, out)) : toBinary(method.output, out);
+  } catch (err) {
+    const ce = toConnectError(err);
+    ctx.abort(ce);
+    status = codeToHttpStatus(ce.code);
+    ctx.responseHeader.set("Content-Type", "application/json");
+    if (!ce.isWireError) mergeNonProtocolHeaders(ctx.responseHeader, ce.metadata);
+    body = errorToJsonBytes(ce, {});
+  }
+  const header = trailerMux(ctx.responseHeader, ctx.responseTrailer);
+  header.set("Content-Length", String(body.byteLength));
+  return { status, header, body: once(body) };
 }

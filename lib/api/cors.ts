@@ -97,6 +97,12 @@ export class Cors {
     return { status: 204, header };
   }
 
+  /** True when `decorate` would change the response to `req` (it has an allowed Origin). */
+  decorates(req: UniversalServerRequest): boolean {
+    const origin = req.header.get("Origin");
+    return origin !== null && this.allows(origin);
+  }
+
   /** Adds the CORS response headers when the request came from an allowed origin. */
   decorate(req: UniversalServerRequest, res: UniversalServerResponse): UniversalServerResponse {
     const origin = req.header.get("Origin");

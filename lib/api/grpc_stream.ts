@@ -12,7 +12,6 @@ import { create, type DescMessage, type DescMethod, isMessage, toBinary } from "
 import { WatchResponseSchema } from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { encodeWatchResponse } from "./watch_codec.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { toConnectError } from "./errors.ts";
 import { normalizeGrpcMessage } from "./grpc_message.ts";
@@ -28,6 +27,7 @@ import {
 } from "./grpc_call.ts";
 import type { CountSink } from "../base/metric_sink.ts";
 import { EncodedMessages, markAcceptsEncoded } from "./encoded_messages.ts";
+import type { DirectHandler } from "./grpc_unary.ts";
 
 /** A protocol violation in the request stream, as grpc-go reports it. */
 function malformed(what: string): ConnectError {
@@ -101,10 +101,10 @@ export function grpcStreamHandler(
   impl: AnyImpl,
   maxMessageBytes: number,
   bytes?: GrpcByteCounts,
-): (req: UniversalServerRequest) => Promise<UniversalServerResponse | undefined> {
+): DirectHandler {
   if (method.methodKind === "unary") throw new Error(`${method.name} is unary`);
   const clientStreams = method.methodKind !== "server_streaming";
-  return async (req) => {
+  return (req) => {
     const call = acceptGrpc(req, method);
     if (call === undefined) return undefined;
     const { ctx, timeoutError } = call;
@@ -141,11 +141,11 @@ export function grpcStreamHandler(
         ctx.abort(new ConnectError("the call ended", Code.Canceled));
       }
     }
-    return {
+    return Promise.resolve({
       status: 200,
       header: ctx.responseHeader,
       body: respond(),
       trailer: ctx.responseTrailer,
-    };
+    });
   };
 }

@@ -20,7 +20,7 @@ import { canonicalGatewayPath } from "./gateway_routes.ts";
 import { type AnyImpl, instrumentService } from "./instrument.ts";
 import { DEFAULT_MAX_REQUEST_BYTES, GRPC_OVERHEAD_BYTES, limitBody } from "./limits.ts";
 import { encodeGrpcMessage, normalizeGrpcMessage } from "./grpc_message.ts";
-import { grpcUnaryHandler } from "./grpc_unary.ts";
+import { type DirectHandler, grpcUnaryHandler } from "./grpc_unary.ts";
 import { grpcStreamHandler } from "./grpc_stream.ts";
 import { connectUnaryHandler } from "./connect_unary.ts";
 import { binaryResponseToText, isGrpcWebText, textRequestToBinary } from "./grpc_web_text.ts";
@@ -319,8 +319,7 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
   // Direct paths: unary calls over gRPC, then the Connect protocol, and streaming calls over
   // gRPC; each declines (undefined) what it does not handle, which then goes to Connect's
   // router.
-  type Direct = (req: UniversalServerRequest) => Promise<UniversalServerResponse | undefined>;
-  const directUnary = new Map<string, Direct[]>();
+  const directUnary = new Map<string, DirectHandler[]>();
   for (const { service, impls } of served) {
     for (const method of service.methods) {
       const impl = impls[method.localName];
@@ -329,37 +328,60 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
         `/${method.parent.typeName}/${method.name}`,
         method.methodKind === "unary"
           ? [
+            // answers every failure in its trailers: its promise needs no last resort
             grpcUnaryHandler(method, impl, wireLimit, grpcBytes),
-            connectUnaryHandler(method, impl, wireLimit),
+            withLastResort(connectUnaryHandler(method, impl, wireLimit)),
           ]
-          : [grpcStreamHandler(method, impl, wireLimit, grpcBytes)],
+          : [withLastResort(grpcStreamHandler(method, impl, wireLimit, grpcBytes))],
       );
     }
   }
 
-  const serve = async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
+  // Not async: a direct path's promise is the call's promise, with no frame of this function
+  // (nor of the handler below) suspended on it while the call waits for its commit.
+  const serve = (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
     const path = pathOf(req.url);
     const rpc = byPath.get(path);
     if (rpc) {
-      for (const direct of directUnary.get(path) ?? []) {
-        const res = await direct(req);
-        if (res) return res;
+      const directs = directUnary.get(path);
+      if (directs !== undefined) {
+        for (const direct of directs) {
+          const res = direct(req);
+          if (res !== undefined) return res;
+        }
       }
-      if (bidi.has(path)) req = servedOverHttp1(req);
-      // Base64 is 4/3 of the binary size: bound the text as the binary would be bounded.
-      const text = isGrpcWebText(req.header.get("Content-Type"));
-      if (singleMessage.has(path)) {
-        const limit = text ? Math.ceil(wireLimit / 3) * 4 : wireLimit;
-        req = { ...req, body: limitBody(req.body as AsyncIterable<Uint8Array>, limit) };
-      }
-      if (text) return binaryResponseToText(await rpc(textRequestToBinary(req)));
-      if (ENVELOPED_JSON.test(req.header.get("Content-Type") ?? "")) {
-        const body = req.body as AsyncIterable<Uint8Array>;
-        req = { ...req, body: quoteLargeIntegersInEnvelopes(body, wireLimit) };
-      }
-      const res = await rpc(req);
-      return isGrpc(res.header?.get("Content-Type") ?? null) ? fixGrpcMessage(res) : res;
+      return lastResort(serveRouted(req, path, rpc));
     }
+    return lastResort(serveOther(req, path));
+  };
+
+  /** A call of an RPC path that no direct path took: Connect's router. */
+  const serveRouted = async (
+    req: UniversalServerRequest,
+    path: string,
+    rpc: UniversalHandler,
+  ): Promise<UniversalServerResponse> => {
+    if (bidi.has(path)) req = servedOverHttp1(req);
+    // Base64 is 4/3 of the binary size: bound the text as the binary would be bounded.
+    const text = isGrpcWebText(req.header.get("Content-Type"));
+    if (singleMessage.has(path)) {
+      const limit = text ? Math.ceil(wireLimit / 3) * 4 : wireLimit;
+      req = { ...req, body: limitBody(req.body as AsyncIterable<Uint8Array>, limit) };
+    }
+    if (text) return binaryResponseToText(await rpc(textRequestToBinary(req)));
+    if (ENVELOPED_JSON.test(req.header.get("Content-Type") ?? "")) {
+      const body = req.body as AsyncIterable<Uint8Array>;
+      req = { ...req, body: quoteLargeIntegersInEnvelopes(body, wireLimit) };
+    }
+    const res = await rpc(req);
+    return isGrpc(res.header?.get("Content-Type") ?? null) ? fixGrpcMessage(res) : res;
+  };
+
+  /** Everything that is not an RPC: the gateway, probes, the console, health, metrics. */
+  const serveOther = async (
+    req: UniversalServerRequest,
+    path: string,
+  ): Promise<UniversalServerResponse> => {
     const gw = canonicalGatewayPath(path);
     if (gw !== undefined && options.gateway !== false && gateway.has(gw)) {
       const refusal = options.refuseGateway?.(req);
@@ -401,20 +423,46 @@ export function createApiHandler(options: ApiHandlerOptions): UniversalHandlerFn
   const health = (req: UniversalServerRequest) =>
     healthResponse(req, options.health, endpointMetrics);
 
-  return async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
+  return (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
     if (cors) {
       const pre = cors.preflight(req);
-      if (pre) return pre;
+      if (pre) return Promise.resolve(pre);
     }
-    let res: UniversalServerResponse;
+    let res: Promise<UniversalServerResponse>;
     try {
-      res = await serve(req);
+      res = serve(req);
     } catch (err) {
-      // Connect's handlers answer their own errors; this is a last resort that never leaks
-      // a stack to the client.
-      const msg = err instanceof ConnectError ? err.rawMessage : "internal error";
-      res = respond(500, "text/plain; charset=utf-8", msg + "\n");
+      res = Promise.resolve(failure(err));
     }
-    return cors ? cors.decorate(req, res) : res;
+    // decided now, from the request alone: a call without a CORS answer (every gRPC client's)
+    // gets the call's own promise
+    return cors !== undefined && cors.decorates(req) ? res.then((r) => cors.decorate(req, r)) : res;
+  };
+}
+
+/**
+ * The answer of a last resort, which never leaks a stack to the client: Connect's handlers and
+ * the direct paths answer their own errors, this is for what escapes them.
+ */
+function failure(err: unknown): UniversalServerResponse {
+  const msg = err instanceof ConnectError ? err.rawMessage : "internal error";
+  return respond(500, "text/plain; charset=utf-8", msg + "\n");
+}
+
+/** `res` with a rejection answered by `failure`. */
+function lastResort(res: Promise<UniversalServerResponse>): Promise<UniversalServerResponse> {
+  return res.then(undefined, failure);
+}
+
+/** `direct` with its rejections (and synchronous throws) answered by `failure`. */
+function withLastResort(direct: DirectHandler): DirectHandler {
+  return (req) => {
+    let res: Promise<UniversalServerResponse> | undefined;
+    try {
+      res = direct(req);
+    } catch (err) {
+      return Promise.resolve(failure(err));
+    }
+    return res === undefined ? undefined : lastResort(res);
   };
 }

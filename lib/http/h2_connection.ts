@@ -98,6 +98,12 @@ class H2Stream implements AsyncIterableIterator<Uint8Array> {
   noBody = false;
   /** A body cap tripped: further DATA is dropped (the handler already has the error). */
   discarding = false;
+  /**
+   * Answered before the request ended: the rest of the request is dropped (discarding), not
+   * refused as DATA after END_STREAM, whose reset reached a gRPC client while it still sent
+   * and failed its call ("write ECANCELED") before it read the answer's status.
+   */
+  answeredEarly = false;
   /** Bounds how long a stream answered before its request ended may linger (see below). */
   lingerTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   contentLength = -1;
@@ -152,6 +158,8 @@ class H2Stream implements AsyncIterableIterator<Uint8Array> {
   /** The peer ended its side (END_STREAM). */
   endBody(): void {
     this.remoteClosed = true;
+    // no more DATA to count: not held while the request waits for its answer
+    this.meter = null;
     const w = this.waiter;
     if (w !== null) {
       this.waiter = this.waiterReject = null;
@@ -589,7 +597,9 @@ export class H2Connection implements ServerConnection {
       }
       return false;
     }
-    if (s.remoteClosed) throw new StreamError(ErrorCode.STREAM_CLOSED, "DATA after END_STREAM");
+    if (s.remoteClosed && !s.answeredEarly) {
+      throw new StreamError(ErrorCode.STREAM_CLOSED, "DATA after END_STREAM");
+    }
     if (frameLen > s.recvWindow) {
       throw new StreamError(ErrorCode.FLOW_CONTROL_ERROR, "stream window exceeded");
     }
@@ -608,6 +618,11 @@ export class H2Connection implements ServerConnection {
       // peer's window open so it can finish sending and read the answer.
       this.consumed(s, n);
       if (flags & Flag.END_STREAM) {
+        if (s.answeredEarly && s.contentLength >= 0 && s.received !== s.contentLength) {
+          // curl, answered before it sent its body, ends the request short of its
+          // content-length and waits for the reset such a request gets
+          throw new StreamError(ErrorCode.PROTOCOL_ERROR, "body shorter than content-length");
+        }
         s.remoteClosed = true;
         this.maybeCloseStream(s);
       }
@@ -716,7 +731,7 @@ export class H2Connection implements ServerConnection {
     const existing = this.streams.get(sid);
     if (existing !== undefined) {
       // Trailers.
-      if (existing.remoteClosed) {
+      if (existing.remoteClosed && !existing.answeredEarly) {
         throw new StreamError(ErrorCode.STREAM_CLOSED, "HEADERS after END_STREAM");
       }
       if (!endStream) throw new StreamError(ErrorCode.PROTOCOL_ERROR, "trailers without END");
@@ -1005,7 +1020,7 @@ export class H2Connection implements ServerConnection {
 
   /** The handler took `n` octets of `s`'s body: return window to the peer in batches. */
   consumed(s: H2Stream, n: number): void {
-    if (s.remoteClosed || s.reset || this.dead) return;
+    if ((s.remoteClosed && !s.answeredEarly) || s.reset || this.dead) return;
     s.recvCredit += n;
     if (s.recvCredit >= this.limits.streamWindow / 2 || s.recvWindow < 16384) {
       writeWindowUpdate(this.out, s.id, s.recvCredit);
@@ -1265,12 +1280,14 @@ export class H2Connection implements ServerConnection {
       // going after that is reset.
       if (!s.discarding) {
         s.discarding = true;
+        s.answeredEarly = true;
         s.failBody(new Error("response complete"));
       }
       if (s.lingerTimer === undefined) {
         s.lingerTimer = setTimeout(() => {
           s.lingerTimer = undefined;
-          if (this.dead || s.remoteClosed || this.streams.get(s.id) !== s) return;
+          // still here: the request is still going (its end would have removed it)
+          if (this.dead || this.streams.get(s.id) !== s) return;
           s.reset = true;
           writeRstStream(this.out, s.id, ErrorCode.NO_ERROR);
           this.removeStream(s, true);
