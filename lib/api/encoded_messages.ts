@@ -43,3 +43,33 @@ export function acceptsEncoded(ctx: HandlerContext): boolean {
 export function asResponse<T>(m: EncodedMessages): T {
   return m as unknown as T;
 }
+
+/**
+ * Where a streaming method sends its EncodedMessages as it makes them instead of yielding them
+ * (the direct gRPC path of Watch: a commit's events go to the connection's frames in the turn
+ * the method makes them, not through the generators between it and the socket). A method
+ * that has a sink must send everything through it, so nothing it yields can overtake it.
+ */
+export interface MessageSink {
+  /**
+   * Sends `m`; false when the connection holds a backlog: send more only once `onRoom` is
+   * called.
+   */
+  send(m: EncodedMessages): boolean;
+  /** Set by the method: called when a backlog is gone. */
+  onRoom: (() => void) | undefined;
+  /** Adds a counter of the messages sent (the instrumentation's messages-sent metric). */
+  observe(count: (messages: number) => void): void;
+}
+
+const sinks = new WeakMap<HandlerContext, MessageSink>();
+
+/** Gives the call a sink (the direct gRPC path, for the methods it serves pushed). */
+export function setMessageSink(ctx: HandlerContext, sink: MessageSink): void {
+  sinks.set(ctx, sink);
+}
+
+/** The call's sink, when its responses may be pushed. */
+export function messageSinkOf(ctx: HandlerContext): MessageSink | undefined {
+  return sinks.get(ctx);
+}

@@ -26,8 +26,14 @@ import {
   type GrpcByteCounts,
 } from "./grpc_call.ts";
 import type { CountSink } from "../base/metric_sink.ts";
-import { EncodedMessages, markAcceptsEncoded } from "./encoded_messages.ts";
+import {
+  EncodedMessages,
+  markAcceptsEncoded,
+  type MessageSink,
+  setMessageSink,
+} from "./encoded_messages.ts";
 import type { DirectHandler } from "./grpc_unary.ts";
+import { PushBody } from "../http/push_body.ts";
 
 /** A protocol violation in the request stream, as grpc-go reports it. */
 function malformed(what: string): ConnectError {
@@ -104,6 +110,7 @@ export function grpcStreamHandler(
 ): DirectHandler {
   if (method.methodKind === "unary") throw new Error(`${method.name} is unary`);
   const clientStreams = method.methodKind !== "server_streaming";
+  const pushed = PUSHED.has(`${method.parent.typeName}/${method.name}`);
   return (req) => {
     const call = acceptGrpc(req, method);
     if (call === undefined) return undefined;
@@ -141,11 +148,80 @@ export function grpcStreamHandler(
         ctx.abort(new ConnectError("the call ended", Code.Canceled));
       }
     }
+    if (!pushed) {
+      return Promise.resolve({
+        status: 200,
+        header: ctx.responseHeader,
+        body: respond(),
+        trailer: ctx.responseTrailer,
+      });
+    }
+    // The method sends through a sink straight into the body; what it yields (nothing, for
+    // Watch) goes the same way, and its end or failure ends the body after its trailers are set.
+    const out = new PushBody();
+    const sink = new BodySink(out, bytes);
+    setMessageSink(ctx, sink);
+    out.onReturn = () => {
+      sink.wake();
+      ctx.abort(new ConnectError("the call ended", Code.Canceled));
+    };
+    void (async () => {
+      try {
+        for await (const chunk of respond()) {
+          if (!out.push(chunk)) await sink.room();
+        }
+      } finally {
+        out.end();
+      }
+    })();
     return Promise.resolve({
       status: 200,
       header: ctx.responseHeader,
-      body: respond(),
+      body: out,
       trailer: ctx.responseTrailer,
     });
   };
+}
+
+/**
+ * Methods whose direct gRPC calls get a MessageSink (lib/api/encoded_messages.ts): the watch
+ * service pushes each commit's events into the connection's frames in the commit's turn.
+ */
+const PUSHED = new Set(["etcdserverpb.Watch/Watch"]);
+
+/** A call's MessageSink over its pushed body, counting what it sends. */
+class BodySink implements MessageSink {
+  onRoom: (() => void) | undefined;
+  #counters: ((messages: number) => void)[] = [];
+  #waiters: (() => void)[] = [];
+
+  constructor(readonly body: PushBody, readonly bytes: GrpcByteCounts | undefined) {
+    body.onRoom = () => {
+      this.wake();
+      this.onRoom?.();
+    };
+  }
+
+  /** Lets every `room()` waiter go on (the backlog is gone, or the body was abandoned). */
+  wake(): void {
+    const ws = this.#waiters;
+    this.#waiters = [];
+    for (const w of ws) w();
+  }
+
+  send(m: EncodedMessages): boolean {
+    this.bytes?.sent.add(m.payloadBytes);
+    for (const c of this.#counters) c(m.count);
+    return this.body.push(m.bytes);
+  }
+
+  observe(count: (messages: number) => void): void {
+    this.#counters.push(count);
+  }
+
+  /** Resolves when the body's backlog is gone (or the body was abandoned). */
+  room(): Promise<void> {
+    if (this.body.returned) return Promise.resolve();
+    return new Promise((r) => this.#waiters.push(r));
+  }
 }

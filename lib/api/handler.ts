@@ -22,6 +22,7 @@ import { DEFAULT_MAX_REQUEST_BYTES, GRPC_OVERHEAD_BYTES, limitBody } from "./lim
 import { encodeGrpcMessage, normalizeGrpcMessage } from "./grpc_message.ts";
 import { type DirectHandler, grpcUnaryHandler } from "./grpc_unary.ts";
 import { grpcStreamHandler } from "./grpc_stream.ts";
+import { PushBody } from "../http/push_body.ts";
 import { connectUnaryHandler } from "./connect_unary.ts";
 import { binaryResponseToText, isGrpcWebText, textRequestToBinary } from "./grpc_web_text.ts";
 import {
@@ -167,6 +168,9 @@ function fixGrpcMessage(res: UniversalServerResponse): UniversalServerResponse {
     normalizeGrpcMessage(res.trailer);
     return res;
   }
+  // a pushed body stays one (lib/http writes it straight into frames); its maker normalizes
+  // the trailer before it ends the body (lib/api/grpc_stream.ts)
+  if (body instanceof PushBody) return res;
   async function* wrapped(): AsyncGenerator<Uint8Array> {
     yield* body as AsyncIterable<Uint8Array>;
     normalizeGrpcMessage(res.trailer);

@@ -6,7 +6,7 @@ import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { GrpcCode } from "../base/errors.ts";
 import { toConnectError } from "./errors.ts";
-import { EncodedMessages } from "./encoded_messages.ts";
+import { EncodedMessages, messageSinkOf } from "./encoded_messages.ts";
 import type { GrpcMetrics } from "./metrics.ts";
 import { ErrorCode } from "../http/frame.ts";
 import { ResponseAbandonedError } from "../http/response_abandoned.ts";
@@ -228,6 +228,8 @@ export function instrumentService(
     } else {
       out[method.localName] = async function* (input: unknown, ctx: HandlerContext) {
         const t0 = started(ctx);
+        // what the method pushes rather than yields (lib/api/encoded_messages.ts)
+        if (sent !== undefined) messageSinkOf(ctx)?.observe((n) => sent.inc(n));
         let code = 0;
         try {
           const arg = streamingIn

@@ -17,7 +17,13 @@ import {
   type WatchResponse,
   watchResponse,
 } from "../mvcc/watch_types.ts";
-import { acceptsEncoded, asResponse, EncodedMessages } from "./encoded_messages.ts";
+import {
+  acceptsEncoded,
+  asResponse,
+  EncodedMessages,
+  type MessageSink,
+  messageSinkOf,
+} from "./encoded_messages.ts";
 import { WatchWire } from "./watch_wire.ts";
 import type { WatchStream } from "../mvcc/watch_hub.ts";
 import type { EtcdServer } from "../server/etcd_server.ts";
@@ -133,6 +139,72 @@ function eventBytes(r: WatchResponse): number {
   return n;
 }
 
+/**
+ * Takes `first` and the responses queued behind it into `batch` (split into fragments by
+ * `split`), up to BATCH_BYTES of keys and values or BATCH_RESPONSES responses.
+ */
+function takeBatch(
+  stream: WatchStream,
+  first: WatchResponse | undefined,
+  batch: WatchResponse[],
+  split: (r: WatchResponse) => WatchResponse[] | WatchResponse,
+): void {
+  let r = first;
+  let bytes = 0;
+  while (r !== undefined) {
+    const ps = split(r);
+    if (Array.isArray(ps)) { for (const p of ps) batch.push(p); }
+    else batch.push(ps);
+    bytes += eventBytes(r);
+    if (bytes >= BATCH_BYTES || batch.length >= BATCH_RESPONSES) break;
+    r = stream.tryNext();
+  }
+}
+
+/**
+ * Sends the stream's responses through `sink` as the hub queues them, until the stream
+ * closes: the responses queued in one turn (a commit's, for every watcher of the stream) leave
+ * as one piece in a microtask after it. While the sink holds a backlog nothing more is taken
+ * from the stream, so its queue fills and its watchers become victims, as when a pulling
+ * reader stops reading.
+ */
+function pushResponses(
+  stream: WatchStream,
+  sink: MessageSink,
+  encode: (rs: WatchResponse[]) => Uint8Array,
+  split: (r: WatchResponse) => WatchResponse[] | WatchResponse,
+  room: Room,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const batch: WatchResponse[] = [];
+    let scheduled = false;
+    let blocked = false;
+    const drain = () => {
+      scheduled = false;
+      while (!blocked) {
+        takeBatch(stream, stream.tryNext(), batch, split);
+        if (batch.length === 0) break;
+        const out = new EncodedMessages(encode(batch), batch.length);
+        batch.length = 0;
+        room.check(stream);
+        if (!sink.send(out)) blocked = true;
+      }
+      if (stream.closed) resolve();
+    };
+    const kick = () => {
+      if (scheduled) return;
+      scheduled = true;
+      queueMicrotask(drain);
+    };
+    sink.onRoom = () => {
+      blocked = false;
+      kick();
+    };
+    stream.listen(kick);
+    kick();
+  });
+}
+
 /** clientv3's InvalidWatchID: the id etcd gives a watch it refused to create. */
 const INVALID_WATCH_ID = -1;
 
@@ -181,23 +253,21 @@ export function watchService(s: EtcdServer): Partial<ServiceImpl<typeof Watch>> 
       const headerBytes = toBinary(pb.ResponseHeaderSchema, s.header()).length;
       const fragments = (r: WatchResponse): boolean =>
         r.events.length > 1 && fragmented.size > 0 && fragmented.has(r.watchId);
-      const split = (r: WatchResponse): WatchResponse[] =>
-        fragments(r) ? fragmentResponse(r, w.maxRequestBytes, headerBytes) : [r];
+      const split = (r: WatchResponse): WatchResponse[] | WatchResponse =>
+        fragments(r) ? fragmentResponse(r, w.maxRequestBytes, headerBytes) : r;
       try {
-        if (acceptsEncoded(ctx)) {
+        const sink = messageSinkOf(ctx);
+        if (sink !== undefined) {
+          // the direct gRPC path, pushed: each commit's responses go to the connection's
+          // frames in the commit's turn (one microtask after it, to take a stream's watchers
+          // together), encoded with the bytes they share with other watchers'
+          await pushResponses(stream, sink, (rs) => wire.encode(rs, ids), split, room);
+        } else if (acceptsEncoded(ctx)) {
           // the direct gRPC path: every response queued when the stream is read leaves in one
           // piece, encoded with the bytes it shares with other watchers' (lib/api/watch_wire.ts)
           const batch: WatchResponse[] = [];
           for (;;) {
-            let r = await stream.next();
-            let bytes = 0;
-            while (r !== undefined) {
-              if (fragments(r)) { for (const p of split(r)) batch.push(p); }
-              else batch.push(r);
-              bytes += eventBytes(r);
-              if (bytes >= BATCH_BYTES || batch.length >= BATCH_RESPONSES) break;
-              r = stream.tryNext();
-            }
+            takeBatch(stream, await stream.next(), batch, split);
             if (batch.length === 0) break;
             const out = new EncodedMessages(wire.encode(batch, ids), batch.length);
             batch.length = 0;
@@ -206,7 +276,9 @@ export function watchService(s: EtcdServer): Partial<ServiceImpl<typeof Watch>> 
           }
         } else {
           for await (const r of stream) {
-            for (const p of split(r)) yield w.toWire(p, ids);
+            const ps = split(r);
+            if (Array.isArray(ps)) { for (const p of ps) yield w.toWire(p, ids); }
+            else yield w.toWire(ps, ids);
             room.check(stream);
           }
         }

@@ -6,6 +6,7 @@
  * leave in one socket write.
  */
 import { FieldHeaders } from "./field_headers.ts";
+import { PushBody } from "./push_body.ts";
 import { ChunkBody } from "./chunk_body.ts";
 import type {
   UniversalHandlerFn,
@@ -1070,6 +1071,7 @@ export class H2Connection implements ServerConnection {
       return;
     }
     const it = body[Symbol.asyncIterator]();
+    const push = body instanceof PushBody ? body : undefined;
     // While this response is producing (awaiting its body), flushes of the connection are held
     // for a few microtask rounds, so HEADERS, DATA and trailers of a unary response
     // (and of every other response finishing in the same turn) leave in one write. HEADERS
@@ -1116,7 +1118,17 @@ export class H2Connection implements ServerConnection {
           void it.return?.();
           return;
         }
-        r = await it.next();
+        if (push !== undefined) {
+          // idle until the producer pushes again: its chunks go straight into the frames
+          // (directWriter), and an idle stream does not hold the connection's flushes
+          push.direct ??= this.directWriter(s);
+          this.release();
+          try {
+            r = await it.next();
+          } finally {
+            this.holds++;
+          }
+        } else r = await it.next();
       }
       if (s.reset || this.dead) return;
       // Trailers are read only now: Connect fills them in while the body runs.
@@ -1134,8 +1146,25 @@ export class H2Connection implements ServerConnection {
         else this.resetStream(s, ErrorCode.INTERNAL_ERROR);
       }
     } finally {
+      if (push !== undefined) push.direct = undefined;
       this.release();
     }
+  }
+
+  /**
+   * Writes a pushed chunk of `s` (lib/http/push_body.ts) into the frames at once when the
+   * windows admit all of it and the connection may hold it; false leaves it to the pump.
+   */
+  private directWriter(s: H2Stream): (chunk: Uint8Array) => boolean {
+    return (chunk) => {
+      if (
+        s.reset || this.dead || chunk.length > s.sendWindow || chunk.length > this.sendWindow ||
+        this.out.len + this.spare.len > HIGH_WATER || !this.mayHold(chunk.length)
+      ) return false;
+      this.writeData(s, chunk, 0);
+      s.stalledSince = 0;
+      return true;
+    };
   }
 
   /** Count of responses currently producing; while > 0, flushes wait a few microtask rounds. */

@@ -222,7 +222,7 @@ export class WatchStream implements AsyncIterable<WatchResponse> {
     return true;
   }
 
-  /** Gives `r` to the waiting reader, or queues it. */
+  /** Gives `r` to the waiting reader, or queues it (and tells the listener). */
   #hand(r: WatchResponse): void {
     if (this.#waiter) {
       const w = this.#waiter;
@@ -231,6 +231,24 @@ export class WatchStream implements AsyncIterable<WatchResponse> {
       return;
     }
     this.#queue.push(r);
+    this.#listener?.();
+  }
+
+  #listener: (() => void) | undefined;
+
+  /**
+   * Calls `fn` synchronously each time a response is queued while no reader waits in
+   * `next()`, and once when the stream closes: a consumer that takes responses with
+   * `tryNext` (the watch service pushing them to its connection) learns of them in the
+   * commit's own turn.
+   */
+  listen(fn: () => void): void {
+    this.#listener = fn;
+  }
+
+  /** True once the stream was closed. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** Takes the next response without waiting (undefined when none is queued). */
@@ -274,6 +292,9 @@ export class WatchStream implements AsyncIterable<WatchResponse> {
     const w = this.#waiter;
     this.#waiter = undefined;
     w?.(undefined);
+    const l = this.#listener;
+    this.#listener = undefined;
+    l?.();
   }
 }
 

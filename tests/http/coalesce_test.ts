@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { ByteBuffer } from "../../lib/http/byte_buffer.ts";
-import type { ByteConn } from "../../lib/http/conn.ts";
 import {
   Flag,
   FRAME_HEADER_LEN,
@@ -16,55 +15,8 @@ import { H2Connection } from "../../lib/http/h2_connection.ts";
 import { HpackEncoder } from "../../lib/http/hpack.ts";
 import { resolveLimits } from "../../lib/http/limits.ts";
 import { req } from "./h2_raw_client.ts";
+import { MemConn } from "./mem_conn.ts";
 import { testHandler, waitFor } from "./test_server.ts";
-
-class MemConn implements ByteConn {
-  writes: Uint8Array[] = [];
-  private input: Uint8Array[] = [];
-  private waiter: ((n: number | null) => void) | null = null;
-  private target: Uint8Array | null = null;
-  closed = false;
-
-  feed(b: Uint8Array): void {
-    this.input.push(b);
-    this.pump();
-  }
-
-  private pump(): void {
-    if (this.waiter === null || this.target === null) return;
-    const w = this.waiter;
-    if (this.closed) {
-      this.waiter = null;
-      w(null);
-      return;
-    }
-    const b = this.input.shift();
-    if (b === undefined) return;
-    this.waiter = null;
-    const n = Math.min(b.length, this.target.length);
-    this.target.set(b.subarray(0, n));
-    if (n < b.length) this.input.unshift(b.subarray(n));
-    w(n);
-  }
-
-  read(p: Uint8Array): Promise<number | null> {
-    return new Promise((resolve) => {
-      this.waiter = resolve;
-      this.target = p;
-      this.pump();
-    });
-  }
-
-  write(p: Uint8Array): Promise<number> {
-    this.writes.push(p.slice());
-    return Promise.resolve(p.length);
-  }
-
-  close(): void {
-    this.closed = true;
-    this.pump();
-  }
-}
 
 /** Count frames of `type` with END_STREAM across the recorded writes. */
 function endStreams(writes: Uint8Array[]): number {
