@@ -15,6 +15,7 @@ import { MaintenanceServer } from "../../lib/server/maintenance_server.ts";
 import { NOBODY } from "../../lib/server/caller.ts";
 import * as pb from "../../proto/gen/etcdserverpb/rpc_pb.ts";
 import { SimCluster } from "../cluster/sim_cluster.ts";
+import type { Member } from "../../lib/server/member.ts";
 import { track } from "../support/track.ts";
 
 const enc = new TextEncoder();
@@ -123,31 +124,50 @@ Deno.test("a member installing a snapshot serves reads once the new store is ope
   }
 });
 
-Deno.test("a RangeStream's later chunks and the Maintenance reads wait for a snapshot install", async () => {
-  const seed = testSeed();
-  console.log(`seed=${seed}`);
-  const c = await SimCluster.start({
+/** A 3-member simulated cluster that snapshots every 20 entries, keeping 5 behind. */
+function startCluster(seed: number): Promise<SimCluster> {
+  return SimCluster.start({
     size: 3,
     seed,
     network: { trace: false },
     configure: (cfg) => (cfg.snapshotCount = 20),
     member: { snapshotCatchUpEntries: 5 },
   });
+}
+
+/**
+ * Puts `keys` keys under `prefix` (values `e` + `pad`) through the leader, cuts a follower off
+ * once it holds them, overwrites them 60 times ("late") until the leader's snapshot is past
+ * the follower's log, and slows the follower's fsyncs: healing the network starts an install.
+ */
+async function followerBehindSnapshot(
+  c: SimCluster,
+  prefix: string,
+  keys: number,
+  pad: string,
+): Promise<{ leader: Member; f: Member }> {
+  await c.until("a leader", () => c.leader() !== null);
+  const leader = c.leader()!;
+  const i = c.members.findIndex((m) => m !== null && m !== leader);
+  const f = c.members[i]!;
+  const key = (n: number) => `${prefix}${String(n % keys).padStart(2, "0")}`;
+  for (let n = 0; n < keys; n++) await c.put(leader, key(n), `e${pad}`);
+  await c.until("the follower holds every key", () => f.store.rev() === leader.store.rev());
+  c.net.isolate(f.id);
+  for (let n = 0; n < 60; n++) await c.put(leader, key(n), "late");
+  await c.until("the leader snapshotted past the log", () => leader.snapshotIndex >= 60);
+  c.disks[i].slowSync = { clock: c.clock, ms: 20 };
+  return { leader, f };
+}
+
+Deno.test("a RangeStream's later chunks and the Maintenance reads wait for a snapshot install", async () => {
+  const seed = testSeed();
+  console.log(`seed=${seed}`);
+  const c = await startCluster(seed);
   try {
-    await c.until("a leader", () => c.leader() !== null);
-    const leader = c.leader()!;
-    const i = c.members.findIndex((m) => m !== null && m !== leader);
-    const f = c.members[i]!;
     // 40 keys of 100-byte values: a stream of them takes several chunks (the first 1 KiB)
     const pad = "x".repeat(96);
-    for (let n = 0; n < 40; n++) await c.put(leader, `r/${String(n).padStart(2, "0")}`, `e${pad}`);
-    await c.until("the follower holds every key", () => f.store.rev() === leader.store.rev());
-    c.net.isolate(f.id);
-    for (let n = 0; n < 60; n++) {
-      await c.put(leader, `r/${String(n % 40).padStart(2, "0")}`, "late");
-    }
-    await c.until("the leader snapshotted past the log", () => leader.snapshotIndex >= 60);
-    c.disks[i].slowSync = { clock: c.clock, ms: 20 };
+    const { f } = await followerBehindSnapshot(c, "r/", 40, pad);
 
     // streams opened on the follower before the install, each at its old revision, one chunk read
     const kv = new KvServer(f);
@@ -257,25 +277,9 @@ Deno.test("a defrag a snapshot install cuts short defragments the new backend an
   // then defragments the backend the install opened
   const seed = testSeed();
   console.log(`seed=${seed}`);
-  const c = await SimCluster.start({
-    size: 3,
-    seed,
-    network: { trace: false },
-    configure: (cfg) => (cfg.snapshotCount = 20),
-    member: { snapshotCatchUpEntries: 5 },
-  });
+  const c = await startCluster(seed);
   try {
-    await c.until("a leader", () => c.leader() !== null);
-    const leader = c.leader()!;
-    const i = c.members.findIndex((m) => m !== null && m !== leader);
-    const f = c.members[i]!;
-    const pad = "x".repeat(200);
-    for (let n = 0; n < 60; n++) await c.put(leader, `d/${String(n).padStart(2, "0")}`, `e${pad}`);
-    await c.until("the follower holds every key", () => f.store.rev() === leader.store.rev());
-    c.net.isolate(f.id);
-    for (let n = 0; n < 60; n++) await c.put(leader, `d/${String(n).padStart(2, "0")}`, "late");
-    await c.until("the leader snapshotted past the log", () => leader.snapshotIndex >= 60);
-    c.disks[i].slowSync = { clock: c.clock, ms: 20 };
+    const { f } = await followerBehindSnapshot(c, "d/", 60, "x".repeat(200));
 
     // a defrag kept running on the follower every millisecond until its install ends
     const maint = new MaintenanceServer(f);
