@@ -47,6 +47,7 @@ export interface FinalState {
   admin: AdminRecords;
   /** When a member became leader (its lessor then extends every lease). */
   promotions: number[];
+  unprimary: [number, number][];
   /** How long a client waits for an answer. */
   clientTimeoutMs: number;
   /** Every watcher of the run. */
@@ -93,6 +94,7 @@ export function finalChecks(s: FinalState, violations: string[]): void {
   violations.push(
     ...checkLeases(leases, archive, {
       promotions: s.promotions,
+      unprimary: s.unprimary,
       extendMs: c.configs[0].electionTimeoutMs,
       answeredWithinMs: s.clientTimeoutMs,
     }),

@@ -136,9 +136,13 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
    * a leader elected without a quorum expires nothing until it has one again (seed 41004706).
    */
   const promotions: number[] = [];
+  /** Spans with no primary lessor on any live member (see LeaseTimes.unprimary). */
+  const unprimary: [number, number][] = [];
+  let unprimarySince: number | null = 0;
   const wasPrimary = new Map<Member, boolean>();
   /** Records what the members applied, and lessor promotions; changes nothing. */
   const observe = () => {
+    let anyPrimary = false;
     for (const m of c.live) {
       // a failed member's store is not readable (its backend failed), nor the store a member
       // is replacing with a snapshot's (closed under it); the others record the history
@@ -146,6 +150,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       const primary = m.isLeader && m.lessor.isPrimary;
       if (primary && !wasPrimary.get(m)) promotions.push(c.clock.now());
       wasPrimary.set(m, primary);
+      anyPrimary ||= primary;
       if (m.applyingSnapshot) continue;
       try {
         archive.observe(m.config.name, m.store, c.clock.now());
@@ -156,6 +161,11 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
         if (!isBackendFailure(m, e)) throw e;
       }
     }
+    const now = c.clock.now();
+    if (anyPrimary && unprimarySince !== null) {
+      unprimary.push([unprimarySince, now]);
+      unprimarySince = null;
+    } else if (!anyPrimary && unprimarySince === null) unprimarySince = now;
   };
   const restart = async (i: number) => {
     incarnation[i]++;
@@ -425,6 +435,7 @@ export async function runCluster(o: RunOptions): Promise<RunResult> {
       leases,
       admin,
       promotions,
+      unprimary: unprimarySince === null ? unprimary : [...unprimary, [unprimarySince, Infinity]],
       clientTimeoutMs: CLIENT_TIMEOUT_MS,
       watchers: watchers.all,
       refOf,

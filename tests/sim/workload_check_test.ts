@@ -110,6 +110,13 @@ Deno.test("lease check: a lease that expires long past its TTL fails, unless a l
   );
   // a lessor promoted at 4 s extends it to 5.1 s: 9 s is within the slack
   assert.deepEqual(checkLeases([lease()], h, { ...times, promotions: [4000] }), []);
+  // time with no primary lessor (nobody could revoke) does not count: 2 s of it moves the
+  // bound from 7 s to 9 s (seed 42002616); 1.9 s does not reach 9 s
+  assert.deepEqual(checkLeases([lease()], h, { ...times, unprimary: [[3000, 5000]] }), []);
+  assert.match(
+    checkLeases([lease()], h, { ...times, unprimary: [[3000, 4900]] }).join(),
+    /deleted only by 9000 ms.*bound 8900 ms/,
+  );
   // an unanswered grant bounds nothing (it may have applied any time)
   assert.deepEqual(checkLeases([lease({ granted: false })], h, times), []);
 });
