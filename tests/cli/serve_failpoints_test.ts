@@ -59,6 +59,18 @@ async function healthy(url: string, proc: Deno.ChildProcess): Promise<void> {
   }, 20_000);
 }
 
+/** Kills a `concord serve` child (if it still runs), drains it, removes its data dir. */
+async function endServe(proc: Deno.ChildProcess, dir: string): Promise<void> {
+  try {
+    proc.kill("SIGKILL");
+  } catch {
+    // exited
+  }
+  await proc.status;
+  await proc.stderr.cancel().catch(() => {});
+  await Deno.remove(dir, { recursive: true });
+}
+
 Deno.test("serve failpoints: a term it cannot run stops serve at start with exit code 1", async () => {
   const dir = await Deno.makeTempDir({ prefix: "concord-failpoints-" });
   try {
@@ -124,14 +136,7 @@ Deno.test("serve failpoints: a defrag failing at defragOpenFileError loses nothi
     assert.equal(await client.get("k0"), undefined);
   } finally {
     await client?.close();
-    try {
-      proc.kill("SIGKILL");
-    } catch {
-      // exited
-    }
-    await proc.status;
-    await proc.stderr.cancel().catch(() => {});
-    await Deno.remove(dir, { recursive: true });
+    await endServe(proc, dir);
   }
 });
 
@@ -246,14 +251,7 @@ Deno.test("serve failpoints over HTTP: armed, listed, fired and disarmed on a ru
     assert.equal((await client.kv.range("k", { prefix: true })).kvs.length, 11);
   } finally {
     await client?.close();
-    try {
-      proc.kill("SIGKILL");
-    } catch {
-      // exited
-    }
-    await proc.status;
-    await proc.stderr.cancel().catch(() => {});
-    await Deno.remove(dir, { recursive: true });
+    await endServe(proc, dir);
   }
 });
 
